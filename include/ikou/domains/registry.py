@@ -1,0 +1,351 @@
+"""The domain registry: the 20 standardization domains as data, validated on load.
+
+Each domain is one YAML file under ``data/domains/`` (id, names, group, spec version, the legacy
+files its extract reads with their copybooks, business keys, expected record counts at the
+city's real scale, the domains whose data it refers to). Its standard layout is versioned data
+under ``data/layouts/<id>/<spec version>.yaml``. The migration plan (``data/plan.yaml``) is loaded
+by :mod:`ikou.domains.plan`.
+
+Every error names the file and the entry, so a typo in a registry file is found at DAG parse time
+with a message an engineer can act on. Loading is cheap (a few YAML files): it runs when Airflow
+parses the DAG files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DATA_DIR = Path(__file__).with_name("data")
+
+Encoding = Literal["cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips"]
+
+#: Field roles: what a legacy field means. Synth generates by role, cleanse picks its rules by
+#: role, validate maps by role. A new role needs an entry in each of those three places.
+ROLES = frozenset(
+    {
+        "atena_no", "atena_ref", "guardian_ref", "householder_ref", "koseki_ref", "key",
+        "addressee_kind", "name", "head_name", "name_kana", "sex", "birth_wareki",
+        "birth_wareki_partial", "since_wareki", "address", "honseki", "location", "postal_code",
+        "phone", "my_number", "corporate_number", "juminhyo_code", "pension_number",
+        "registered_date", "updated_date", "optional_date", "household_no", "relationship",
+        "resident_kind", "code", "flags", "school_code", "facility_code", "district_code",
+        "family_register_id", "grade", "count", "child_count", "fiscal_year", "plate", "area",
+        "assessed_value", "tax_amount", "tax_amount_part", "flat_tax", "income", "premium",
+        "monthly_amount",
+    }
+)
+
+#: Roles whose values must exist in the addressee (宛名) master of the same snapshot.
+ADDRESSEE_REFERENCE_ROLES = frozenset({"atena_ref", "guardian_ref", "householder_ref"})
+
+
+class RegistryError(ValueError):
+    """A registry or plan file is wrong; the message names the file and the entry."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Strict):
+    role: str
+    mixed: bool = False  # PIC X text holding SO/SI-delimited DBCS runs
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, v: str) -> str:
+        if v not in ROLES:
+            raise ValueError(f"unknown role {v!r} (known: {', '.join(sorted(ROLES))})")
+        return v
+
+
+class TrailerSpec(_Strict):
+    count_field: str
+    sums: dict[str, str] = Field(default_factory=dict)  # trailer field -> data field it totals
+
+
+class SynthSpec(_Strict):
+    population: str
+    rate: float = Field(gt=0, le=1)
+
+
+class LegacyFile(_Strict):
+    name: str
+    dataset: str
+    copybook: str
+    encoding: Encoding
+    recfm: Literal["F", "FB", "V", "VB"] = "FB"
+    lrecl: int = Field(gt=0)
+    record_type_field: str
+    record_types: dict[str, str]  # value of the record-type field -> layout (group) name
+    business_keys: list[str] = Field(min_length=1)
+    trailer: TrailerSpec
+    expected_records: int = Field(ge=0)
+    synth: SynthSpec
+    fields: dict[str, FieldSpec]
+
+    @property
+    def copybook_path(self) -> Path:
+        return DATA_DIR / "copybooks" / self.copybook
+
+    @property
+    def data_layout(self) -> str:
+        return self.record_types["D"]
+
+    def fields_with_role(self, *roles: str) -> list[str]:
+        return [n for n, f in self.fields.items() if f.role in roles]
+
+    @property
+    def mixed_fields(self) -> list[str]:
+        return [n for n, f in self.fields.items() if f.mixed]
+
+
+class SpecVersion(_Strict):
+    version: str
+    published: str
+
+
+class Column(_Strict):
+    name: str
+    label_ja: str
+    type: Literal["string", "code", "integer", "decimal", "date"]
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    codes: list[str] | None = None
+    source: str
+    transform: Literal["wareki", "wareki_precision", "ymd"] | None = None
+    required: bool = False
+
+
+class Table(_Strict):
+    name: str
+    label_ja: str
+    source: str  # legacy file name
+    business_keys: list[str] = Field(min_length=1)
+    columns: list[Column]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class StandardLayout(_Strict):
+    domain: str
+    spec_version: str
+    layout_version: int
+    tables: list[Table]
+
+    def table(self, name: str) -> Table:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+class Domain(_Strict):
+    id: str
+    name_ja: str
+    name_en: str
+    group: str
+    spec: SpecVersion
+    refers_to: list[str] = Field(default_factory=list)
+    legacy_files: list[LegacyFile] = Field(min_length=1)
+    layout: StandardLayout | None = None  # attached by the loader
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_identifier(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", v):
+            raise ValueError("id must be lower-case letters, digits and underscores")
+        return v
+
+    def legacy_file(self, name: str) -> LegacyFile:
+        for f in self.legacy_files:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.id} has no legacy file {name!r}")
+
+    @property
+    def dag_id(self) -> str:
+        return f"migrate_{self.id}"
+
+    @property
+    def expected_records(self) -> int:
+        return sum(f.expected_records for f in self.legacy_files)
+
+    @property
+    def business_keys(self) -> dict[str, list[str]]:
+        return {f.name: list(f.business_keys) for f in self.legacy_files}
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name_ja} ({self.name_en})"
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_domain_file(path: Path, data_dir: Path) -> Domain:
+    raw = _read_yaml(path)
+    entry = raw.get("id", path.stem) if isinstance(raw, dict) else path.stem
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{path}: entry {entry!r}: expected a mapping")
+    try:
+        domain = Domain.model_validate(raw)
+    except ValidationError as exc:
+        raise RegistryError(f"{path}: entry {entry!r}: {_describe(exc)}") from None
+    if domain.id != path.stem:
+        raise RegistryError(f"{path}: entry {domain.id!r}: id must match the file name {path.stem!r}")
+    for lf in domain.legacy_files:
+        where = f"{path}: entry {domain.id!r}, legacy file {lf.name!r}"
+        if not (data_dir / "copybooks" / lf.copybook).is_file():
+            raise RegistryError(f"{where}: copybook {lf.copybook!r} not found in {data_dir / 'copybooks'}")
+        for key in lf.business_keys:
+            if key not in lf.fields:
+                raise RegistryError(f"{where}: business key {key!r} is not one of its fields")
+        for trailer_field, data_field in lf.trailer.sums.items():
+            if data_field not in lf.fields:
+                raise RegistryError(f"{where}: trailer sum {trailer_field!r} totals unknown field {data_field!r}")
+        if "D" not in lf.record_types:
+            raise RegistryError(f"{where}: record_types needs a data layout under 'D'")
+    names = [lf.name for lf in domain.legacy_files]
+    if len(set(names)) != len(names):
+        raise RegistryError(f"{path}: entry {domain.id!r}: duplicate legacy file names {names}")
+    layout_path = data_dir / "layouts" / domain.id / f"{domain.spec.version}.yaml"
+    layout = load_layout(layout_path, domain)
+    return domain.model_copy(update={"layout": layout})
+
+
+def load_layout(path: Path, domain: Domain) -> StandardLayout:
+    if not path.is_file():
+        raise RegistryError(f"{path}: entry {domain.id!r}: standard layout for spec {domain.spec.version} not found")
+    raw = _read_yaml(path)
+    try:
+        layout = StandardLayout.model_validate(raw)
+    except ValidationError as exc:
+        raise RegistryError(f"{path}: entry {domain.id!r}: {_describe(exc)}") from None
+    if layout.domain != domain.id or layout.spec_version != domain.spec.version:
+        raise RegistryError(f"{path}: entry {domain.id!r}: layout says domain {layout.domain!r} spec {layout.spec_version!r}")
+    for table in layout.tables:
+        where = f"{path}: entry {domain.id!r}, table {table.name!r}"
+        try:
+            lf = domain.legacy_file(table.source)
+        except KeyError:
+            raise RegistryError(f"{where}: source {table.source!r} is not a legacy file of the domain") from None
+        for col in table.columns:
+            if col.source not in lf.fields:
+                raise RegistryError(f"{where}: column {col.name!r} reads unknown field {col.source!r}")
+            if col.type in ("string", "code") and not col.length:
+                raise RegistryError(f"{where}: column {col.name!r} needs a length")
+            if col.type == "decimal" and (col.precision is None or col.scale is None):
+                raise RegistryError(f"{where}: column {col.name!r} needs precision and scale")
+        for key in table.business_keys:
+            if key not in table.column_names:
+                raise RegistryError(f"{where}: business key {key!r} is not a column")
+    return layout
+
+
+class Registry:
+    """All domains, in file-name order, plus the migration plan."""
+
+    def __init__(self, domains: dict[str, Domain], data_dir: Path):
+        self.domains = domains
+        self.data_dir = data_dir
+
+    def __iter__(self):
+        return iter(self.domains.values())
+
+    def __len__(self) -> int:
+        return len(self.domains)
+
+    def __contains__(self, domain_id: str) -> bool:
+        return domain_id in self.domains
+
+    def get(self, domain_id: str) -> Domain:
+        try:
+            return self.domains[domain_id]
+        except KeyError:
+            raise KeyError(f"unknown domain {domain_id!r}; known: {', '.join(self.domains)}") from None
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.domains)
+
+    @functools.cached_property
+    def plan(self):
+        from ikou.domains.plan import load_plan
+
+        return load_plan(self.data_dir / "plan.yaml", self)
+
+    def addressee_master(self) -> tuple[str, str]:
+        """(domain, table) of the addressee (宛名) master that references are checked against."""
+        for d in self:
+            for lf in d.legacy_files:
+                if lf.fields_with_role("atena_no"):
+                    for t in d.layout.tables:
+                        if t.source == lf.name:
+                            return d.id, t.name
+        raise RegistryError("no domain holds the addressee master (a field with role atena_no)")
+
+
+def load_registry(data_dir: Path | str | None = None) -> Registry:
+    data_dir = Path(data_dir or os.environ.get("IKOU_REGISTRY_DIR") or DATA_DIR)
+    domains: dict[str, Domain] = {}
+    files = sorted((data_dir / "domains").glob("*.yaml"))
+    if not files:
+        raise RegistryError(f"{data_dir / 'domains'}: no domain files")
+    for path in files:
+        d = load_domain_file(path, data_dir)
+        if d.id in domains:
+            raise RegistryError(f"{path}: entry {d.id!r}: duplicate domain id")
+        domains[d.id] = d
+    for d in domains.values():
+        for ref in d.refers_to:
+            if ref not in domains:
+                raise RegistryError(f"{data_dir / 'domains' / (d.id + '.yaml')}: entry {d.id!r}: refers_to unknown domain {ref!r}")
+            if ref == d.id:
+                raise RegistryError(f"{data_dir / 'domains' / (d.id + '.yaml')}: entry {d.id!r}: refers to itself")
+    from ikou.domains.graph import find_cycle
+
+    cycle = find_cycle({d.id: d.refers_to for d in domains.values()})
+    if cycle:
+        raise RegistryError(f"{data_dir / 'domains'}: refers_to has a cycle: {' -> '.join(cycle)}")
+    return Registry(domains, data_dir)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(data_dir: str) -> Registry:
+    return load_registry(data_dir)
+
+
+def registry() -> Registry:
+    """The registry shipped with the package (or under $IKOU_REGISTRY_DIR), loaded once."""
+    return _cached(str(os.environ.get("IKOU_REGISTRY_DIR") or DATA_DIR))

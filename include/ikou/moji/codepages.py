@@ -1,0 +1,567 @@
+"""Legacy Japanese mainframe code pages: tables and scalar codecs.
+
+``get_codepage(name, variant)`` returns a cached, immutable :class:`CodePage` with numpy lookup
+arrays (``sbcs``: 256 entries, ``dbcs``: 65536 entries, ``UNDEFINED`` where a code has no
+character) for vectorised decoders, and scalar reference codecs (``encode_*`` / ``decode_*``) for
+tests, tools and the synthetic city.
+
+Code pages
+----------
+=========  =====================================================================================
+cp930      IBM CCSID 930: SBCS 290 (EBCDIK) + DBCS 300, SO 0x0E / SI 0x0F
+cp939      IBM CCSID 939: SBCS 1027 (Latin) + DBCS 300
+cp1390     IBM CCSID 1390: SBCS 290 + euro + DBCS 16684 (300 + JIS X 0213 additions)
+cp1399     IBM CCSID 1399: SBCS 1027 + euro + DBCS 16684
+jef        Fujitsu JEF: JIS X 0208 in EUC-JP byte form, kanji shift 0x28 (0x38 also read) / 0x29
+keis       Hitachi KEIS: JIS X 0208 in EUC-JP byte form, shift 0x0A42 / 0x0A41
+jips       NEC JIPS(E): JIS X 0208 with each byte converted to EBCDIC, shift 0x3F75 / 0x3F76
+=========  =====================================================================================
+
+Source of the tables: ``include/ikou/moji/tables/*.tsv``, generated from glibc 2.36 ``iconv``
+(IBM930, IBM939, IBM1390, IBM1399, EUC-JP) by ``scripts/gen_codepage_tables.py``; the header of
+each file records the source and every rule applied. Where several codes decode to one character
+the encoder uses the code iconv's encoder picks (the table's flag 0); encoding is always the exact
+inverse of decoding: ``decode(encode(text)) == text`` or ``UnencodableCharacter``, never a silent
+substitution.
+
+Variants (the wave-dash family)
+-------------------------------
+``variant="jis"`` (default) follows iconv / ICU / JIS; ``variant="jdk"`` follows the JDK's
+x-IBM930 / x-IBM939 for exactly these DBCS codes (both directions):
+
+=======  ================  =================  ==================================================
+code     jis (iconv, ICU)  jdk                which code pages
+=======  ================  =================  ==================================================
+0x43A1   U+301C WAVE DASH  U+FF5E FW TILDE    cp930, cp939
+0x444A   U+2014 EM DASH    U+2015 HORIZ. BAR  cp930, cp939
+0x447C   U+2016 DBL BAR    U+2225 PARALLEL    cp930, cp939
+0x426A   U+00A6 BROKEN BAR U+FFE4 FW BR. BAR  cp930, cp939
+0x4260   U+2212 MINUS      U+FF0D FW H-MINUS  cp939 only (the JDK's x-IBM930 keeps U+2212)
+=======  ================  =================  ==================================================
+
+``jdk`` is refused (``ValueError``) for cp1390 / cp1399 -- DBCS 16684 has codes of its own for the
+JDK-style characters (0xE9F4 U+FF5E, 0xDDB7 U+2015, 0xDFE5 U+2225, 0xE9F5 U+FFE4, 0xE9F3 U+FF0D,
+in iconv and ICU alike), so the JDK mapping would give one character two codes -- and for
+jef / keis / jips, for which the JDK has no charset to follow.
+
+Findings (checked 2026-11-28 on this machine: glibc 2.36 iconv, ICU 72.1 uconv, OpenJDK 17.0.15)
+--------------------------------------------------------------------------------------------------
+The JDK comparison covers every byte, every DBCS code 0x4040-0xFEFE and every Unicode scalar value
+(``tests/data/oracle/jdk_vs_iconv.tsv``, written by ``scripts/oracle/JdkOracle.java``).
+
+1. Wave dash and friends: the domain brief is right, to the code. These are the only DBCS codes
+   (0x4040-0xFEFE, the user-defined area aside) that the JDK decodes differently from iconv:
+   x-IBM930 0x43A1 0x444A 0x447C 0x426A; x-IBM939 the same plus 0x4260.
+2. SBCS 0x15: the JDK decodes it to U+000A (LF) and encodes LF to 0x15; iconv and ICU decode it to
+   U+0085 (NEL) and encode LF to 0x25. Both variants here keep iconv's U+0085 (and LF = 0x25).
+3. The brief's "290 has no lower-case Latin" and "1027 has no half-width katakana" do NOT hold for
+   these converters: iconv, ICU and the JDK all decode cp930 SBCS 0x62-0x69, 0x71-0x78, 0x8B,
+   0x9B, 0xAB, 0xB3-0xB9 to a-z, and cp939 SBCS carries the half-width katakana U+FF61-U+FF9F
+   (0x41-0x79 range and 0x8A-0xBF). So ``get_codepage("cp930").encode_sbcs("abc")`` returns
+   ``b"\\x62\\x63\\x64"``; lower case raises nowhere.
+4. One-way encodings: the JDK's encoder maps 51 characters (x-IBM939: 52) to codes that decode to
+   something else: the five JDK-style dashes under the jis mapping, and 46 old / variant kanji
+   folded onto the new form's code (頰 U+9830 -> 0x4EB3 = 頬, 塡, 醬, 囊, 蟬, 鷗, 剝, 禱, 繫, 俠,
+   萊, 麴 ...); glibc's IBM930/939 encoders do the same for 38 kanji plus U+FF5E, U+2015, U+2225,
+   U+FF0D (939 also U+FFE4) and U+F86F. For a name that silently changes the character; here
+   those characters raise ``UnencodableCharacter`` (the tables list iconv's ones with flag 1).
+5. Yen, overline, backslash, tilde in SBCS: iconv's IBM930 encoder sends U+005C to 0x5B (which
+   decodes to ¥) and U+007E to 0xA1 (decodes to ‾); its IBM939 encoder sends them to 0xB2 (¥) and
+   0xA0 (‾). The tables follow the decoders -- cp930: 0xB2 = \\ and 0xA0 = ~; cp939: 0xE0 = \\ and
+   0xA1 = ~ -- which is also exactly what the JDK's encoders do.
+6. iconv IBM1390 / IBM1399 decode 27 unassigned SBCS bytes to U+001A instead of failing (ICU
+   rejects them): undefined here. iconv's IBM930/939 encoders write 0x3F for 109 Latin-1
+   characters they cannot encode, silently.
+7. iconv and ICU agree on every decoded code of the four IBM CCSIDs (SBCS and DBCS), apart from the
+   points above. Both map the user-defined area to the Private Use Area (930/939: 0x6941-0x7FFE ->
+   U+E000-U+F111; 1390/1399: 0x6941-0x89BD -> U+E000-U+F83C); that mapping is left out here:
+   those codes are ``UNDEFINED`` and ``is_user_defined`` says True (外字 come from the city's table).
+8. cp1390 / cp1399 SBCS has the euro sign at 0xE1 (cp930 / cp939 do not); 25 DBCS 16684 codes
+   decode to two code points (kana + U+309A, etc.): their ``dbcs`` entry is ``SEQUENCE`` and the text
+   is in ``CodePage.dbcs_sequences``.
+9. glibc's EUC-JP (the JIS X 0208 base of jef / keis / jips) maps the JIS EM DASH 0xA1BD to U+2015,
+   where iconv's IBM930 gives U+2014 for the same JIS character; other JIS mappings of note:
+   0xA1C1 U+301C, 0xA1C2 U+2016, 0xA1DD U+2212, 0xA1EF U+FFE5, 0xA1C0 U+FF3C, 0xA2CC U+00AC.
+
+Assumptions (jef / keis / jips; not confirmed in a primary source, keep them configurable)
+-------------------------------------------------------------------------------------------
+* SBCS part of jef, keis and jips: EBCDIK as IBM code page 290 (the cp930 SBCS table), minus the
+  one-byte shift codes (0x28, 0x29, 0x38 for jef). The vendors' own EBCDIK tables may differ.
+* DBCS: JIS X 0208 only (EUC-JP bytes for jef and keis, per the domain brief); 0x4040 is the
+  ideographic space in all three and is what U+3000 encodes to (0xA1A1 still decodes to U+3000).
+  Vendor extension and user-defined areas are not in the tables; ``is_user_defined`` says True for
+  them (jef: lead 0x41-0x7D, 0x7F, 0x80-0xA0; keis: lead 0x59-0xA0, and 0xD0-0xFE outside JIS X
+  0208; jips: JIS rows 8-15 outside JIS X 0208 and rows 84-94), ``is_vendor_extension`` tells the
+  vendor extension apart.
+* jips is NEC JIPS(E). Shift codes 0x3F75 (KI) / 0x3F76 (KO) after Japanese Wikipedia
+  「漢字シフトコード」; double-byte codes = JIPS(J) (JIS X 0208, G0) with each byte converted to
+  EBCDIC (Japanese Wikipedia 「JIPS」); the byte conversion used here is ASCII -> EBCDIC of IBM
+  code page 037 (Python's ``cp037``) -- NEC's own byte table was not available. NEC's G1 set is not
+  modelled.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+__all__ = [
+    "UNDEFINED",
+    "SEQUENCE",
+    "KNOWN_CODEPAGES",
+    "VARIANTS",
+    "CodePage",
+    "UnencodableCharacter",
+    "UndecodableBytes",
+    "get_codepage",
+]
+
+UNDEFINED: int = 0xFFFFFFFF
+#: ``dbcs`` value of a code that decodes to several code points (see ``CodePage.dbcs_sequences``)
+SEQUENCE: int = 0xFFFFFFFE
+
+KNOWN_CODEPAGES = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
+VARIANTS = ("jis", "jdk")
+
+TABLES = Path(__file__).resolve().parent / "tables"
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+class UnencodableCharacter(ValueError):
+    """A character has no code in the code page (or not in the requested part of it).
+
+    The message names the position and the code point only, never the text (personal data).
+    """
+
+    def __init__(self, codepage: str, position: int, codepoint: int, part: str = ""):
+        self.codepage = codepage
+        self.position = position
+        self.codepoint = codepoint
+        self.part = part
+        where = f" {part}" if part else ""
+        super().__init__(
+            f"{codepage}: U+{codepoint:04X} at position {position} has no{where} code"
+        )
+
+
+class UndecodableBytes(ValueError):
+    """Bytes that do not decode: an undefined code, or a DBCS code cut short.
+
+    ``position`` is the byte offset, ``code`` the SBCS byte or 2-byte DBCS code.
+    """
+
+    def __init__(self, codepage: str, position: int, code: int, width: int, reason: str = "undefined"):
+        self.codepage = codepage
+        self.position = position
+        self.code = code
+        self.width = width
+        self.reason = reason
+        kind = "SBCS byte" if width == 1 else "DBCS code"
+        super().__init__(
+            f"{codepage}: {reason} {kind} 0x{code:0{2 * width}X} at byte offset {position}"
+        )
+
+
+# ------------------------------------------------------------------------------------------ specs
+
+# byte ranges: (lead_lo, lead_hi, trail_lo, trail_hi), inclusive
+_Area = tuple[int, int, int, int]
+
+_JDK_930 = {0x43A1: 0xFF5E, 0x444A: 0x2015, 0x447C: 0x2225, 0x426A: 0xFFE4}
+_JDK_939 = {**_JDK_930, 0x4260: 0xFF0D}
+
+
+@dataclass(frozen=True)
+class _Spec:
+    description: str
+    sbcs_table: str
+    sbcs_charset: str
+    dbcs_table: str
+    dbcs_charset: str
+    shift_out: bytes
+    shift_in: bytes
+    extra_shift_outs: tuple[bytes, ...] = ()
+    user_defined: tuple[_Area, ...] = ()
+    vendor_extension: tuple[_Area, ...] = ()  # codes in these areas AND not in the table
+    dbcs_form: str = "ibm"  # ibm | euc | jips_e
+    jdk: Mapping[int, int] | None = None
+
+
+_SPECS: dict[str, _Spec] = {
+    "cp930": _Spec("IBM CCSID 930 (SBCS 290 + DBCS 300)", "sbcs290", "IBM930", "dbcs300", "IBM930",
+                   b"\x0e", b"\x0f", user_defined=((0x69, 0x7F, 0x41, 0xFE),), jdk=_JDK_930),
+    "cp939": _Spec("IBM CCSID 939 (SBCS 1027 + DBCS 300)", "sbcs1027", "IBM939", "dbcs300", "IBM939",
+                   b"\x0e", b"\x0f", user_defined=((0x69, 0x7F, 0x41, 0xFE),), jdk=_JDK_939),
+    "cp1390": _Spec("IBM CCSID 1390 (SBCS 290 + euro, DBCS 16684)", "sbcs290", "IBM1390",
+                    "dbcs16684", "IBM1390", b"\x0e", b"\x0f",
+                    user_defined=((0x69, 0x89, 0x41, 0xFE),)),
+    "cp1399": _Spec("IBM CCSID 1399 (SBCS 1027 + euro, DBCS 16684)", "sbcs1027", "IBM1399",
+                    "dbcs16684", "IBM1399", b"\x0e", b"\x0f",
+                    user_defined=((0x69, 0x89, 0x41, 0xFE),)),
+    "jef": _Spec("Fujitsu JEF (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)", "sbcs290",
+                 "IBM930", "jisx0208", "EUC-JP", b"\x28", b"\x29", extra_shift_outs=(b"\x38",),
+                 user_defined=((0x80, 0xA0, 0xA1, 0xFE),),
+                 vendor_extension=((0x41, 0x7D, 0xA1, 0xFE), (0x7F, 0x7F, 0xA1, 0xFE)),
+                 dbcs_form="euc"),
+    "keis": _Spec("Hitachi KEIS (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)", "sbcs290",
+                  "IBM930", "jisx0208", "EUC-JP", b"\x0a\x42", b"\x0a\x41",
+                  user_defined=((0x81, 0xA0, 0xA1, 0xFE),),
+                  vendor_extension=((0x59, 0x80, 0xA1, 0xFE), (0xD0, 0xFE, 0xA1, 0xFE)),
+                  dbcs_form="euc"),
+    "jips": _Spec("NEC JIPS(E) (assumed: EBCDIK cp290; JIS X 0208 bytes through cp037)", "sbcs290",
+                  "IBM930", "jisx0208", "EUC-JP", b"\x3f\x75", b"\x3f\x76",
+                  # JIS rows 84-94 (user-defined), rows 8-15 (NEC extension); in JIS bytes
+                  user_defined=((0x74, 0x7E, 0x21, 0x7E),),
+                  vendor_extension=((0x28, 0x2F, 0x21, 0x7E),),
+                  dbcs_form="jips_e"),
+}
+
+# JIPS(E): each byte of the JIS code (0x21-0x7E) converted ASCII -> EBCDIC (cp037; assumption)
+_JIPS_E_BYTE = dict(zip(range(0x21, 0x7F), bytes(range(0x21, 0x7F)).decode("ascii").encode("cp037")))
+
+
+def _jips_e(jis_code: int) -> int:
+    return (_JIPS_E_BYTE[jis_code >> 8] << 8) | _JIPS_E_BYTE[jis_code & 0xFF]
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+@functools.lru_cache(maxsize=None)
+def _read_table(table: str, charset: str) -> tuple[dict[int, str], dict[str, int]]:
+    """(decode map, canonical encode map) of one table for one charset; flag-1 lines skipped."""
+    decode: dict[int, str] = {}
+    encode: dict[str, int] = {}
+    text = (TABLES / f"{table}.tsv").read_text(encoding="utf-8")
+    for line in text.split("\n"):
+        if not line or line[0] == "#":
+            continue
+        cols = line.split("\t")
+        flag = cols[2] if len(cols) > 2 else "0"
+        if flag == "1" or (len(cols) > 3 and charset not in cols[3].split(",")):
+            continue
+        u = cols[1]
+        s = chr(int(u[2:], 16)) if len(u) <= 8 else "".join(chr(int(x[2:], 16)) for x in u.split(" "))
+        code = int(cols[0], 16)
+        decode[code] = s
+        if flag == "0":
+            encode[s] = code
+    return decode, encode
+
+
+def _array(mapping: Mapping[int, str], size: int) -> np.ndarray:
+    arr = np.full(size, UNDEFINED, dtype=np.uint32)
+    if mapping:
+        keys = np.fromiter(mapping.keys(), dtype=np.int64, count=len(mapping))
+        vals = np.fromiter((ord(s) if len(s) == 1 else SEQUENCE for s in mapping.values()),
+                           dtype=np.uint32, count=len(mapping))
+        arr[keys] = vals
+    arr.flags.writeable = False
+    return arr
+
+
+# ------------------------------------------------------------------------------------------ codepage
+
+
+@dataclass(frozen=True, eq=False)
+class CodePage:
+    """One legacy code page (immutable, shared: get it from :func:`get_codepage`)."""
+
+    name: str
+    variant: str
+    sbcs: np.ndarray = field(repr=False)
+    dbcs: np.ndarray = field(repr=False)
+    shift_out: bytes
+    shift_in: bytes
+    dbcs_space: int = 0x4040
+    sbcs_space: int = 0x40
+    description: str = ""
+    #: DBCS codes that decode to more than one code point (``dbcs`` holds ``SEQUENCE`` for them)
+    dbcs_sequences: Mapping[int, str] = field(default_factory=dict, repr=False)
+    #: further byte strings read as shift-out by the decoders (JEF's 0x38)
+    extra_shift_outs: tuple[bytes, ...] = field(default=(), repr=False)
+    _sbcs_enc: Mapping[str, int] = field(default_factory=dict, repr=False)
+    _dbcs_enc: Mapping[str, int] = field(default_factory=dict, repr=False)
+    _spec: _Spec | None = field(default=None, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CodePage):
+            return NotImplemented
+        return (self.name, self.variant) == (other.name, other.variant)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.variant))
+
+    # -------------------------------------------------------------------------- maps
+
+    @property
+    def sbcs_encoding(self) -> Mapping[str, int]:
+        """Character -> SBCS byte (read-only)."""
+        return self._sbcs_enc
+
+    @property
+    def dbcs_encoding(self) -> Mapping[str, int]:
+        """Character (or sequence, see ``dbcs_sequences``) -> DBCS code (read-only)."""
+        return self._dbcs_enc
+
+    # -------------------------------------------------------------------------- areas
+
+    def _native(self, code: int) -> int | None:
+        """The code in the areas' byte form (JIS bytes for jips), None if outside that form."""
+        if self._spec is None or self._spec.dbcs_form != "jips_e":
+            return code
+        hi, lo = _JIPS_E_REVERSE.get(code >> 8), _JIPS_E_REVERSE.get(code & 0xFF)
+        return None if hi is None or lo is None else (hi << 8) | lo
+
+    @staticmethod
+    def _in(code: int, areas: tuple[_Area, ...]) -> bool:
+        hi, lo = code >> 8, code & 0xFF
+        return any(a <= hi <= b and c <= lo <= d for a, b, c, d in areas)
+
+    def is_vendor_extension(self, code: int) -> bool:
+        """True for a DBCS code in the vendor's extension area that the tables do not cover."""
+        if self._spec is None or not 0 <= code <= 0xFFFF or self.dbcs[code] != UNDEFINED:
+            return False
+        native = self._native(code)
+        return native is not None and self._in(native, self._spec.vendor_extension)
+
+    def is_user_defined(self, code: int) -> bool:
+        """True for a DBCS code whose character must come from the city's 外字 table.
+
+        That is the user-defined area (IBM 930/939: 0x6941-0x7FFE; 1390/1399 also up to 0x89FE;
+        JEF lead 0x80-0xA0; KEIS lead 0x81-0xA0; JIPS rows 84-94) and, for JEF / KEIS / JIPS,
+        the vendor extension area the tables leave out (see :meth:`is_vendor_extension`).
+        """
+        if self._spec is None or not 0 <= code <= 0xFFFF:
+            return False
+        native = self._native(code)
+        if native is not None and self._in(native, self._spec.user_defined):
+            return True
+        return self.is_vendor_extension(code)
+
+    # -------------------------------------------------------------------------- encoders
+
+    def _dbcs_sequence_at(self, text: str, i: int) -> int | None:
+        """The DBCS code of a two-code-point sequence starting at text[i], if there is one."""
+        if not self.dbcs_sequences or i + 2 > len(text):
+            return None
+        return self._dbcs_enc.get(text[i : i + 2])
+
+    def _enc_dbcs_at(self, text: str, i: int) -> tuple[int, int] | None:
+        """(code, characters consumed) for the DBCS code at text[i], longest match first."""
+        code = self._dbcs_sequence_at(text, i)
+        if code is not None:
+            return code, 2
+        code = self._dbcs_enc.get(text[i])
+        return None if code is None else (code, 1)
+
+    def encode_sbcs(self, text: str) -> bytes:
+        """Single-byte only (PIC X); ``UnencodableCharacter`` for anything without an SBCS code."""
+        enc = self._sbcs_enc
+        out = bytearray()
+        for i, ch in enumerate(text):
+            b = enc.get(ch)
+            if b is None:
+                raise UnencodableCharacter(self.name, i, ord(ch), "SBCS")
+            out.append(b)
+        return bytes(out)
+
+    def encode_dbcs(self, text: str) -> bytes:
+        """Double-byte only, no shift codes (PIC N / PIC G)."""
+        out = bytearray()
+        i, n = 0, len(text)
+        while i < n:
+            hit = self._enc_dbcs_at(text, i)
+            if hit is None:
+                raise UnencodableCharacter(self.name, i, ord(text[i]), "DBCS")
+            code, used = hit
+            out += code.to_bytes(2, "big")
+            i += used
+        return bytes(out)
+
+    def encode_mixed(self, text: str) -> bytes:
+        """SBCS where the character has an SBCS code, DBCS runs between shift-out and shift-in."""
+        out = bytearray()
+        in_dbcs = False
+        i, n = 0, len(text)
+        while i < n:
+            ch = text[i]
+            # a DBCS sequence (kana + combining mark) wins over an SBCS first character
+            b = None if self._dbcs_sequence_at(text, i) is not None else self._sbcs_enc.get(ch)
+            if b is not None:
+                if in_dbcs:
+                    out += self.shift_in
+                    in_dbcs = False
+                out.append(b)
+                i += 1
+                continue
+            hit = self._enc_dbcs_at(text, i)
+            if hit is None:
+                raise UnencodableCharacter(self.name, i, ord(ch))
+            if not in_dbcs:
+                out += self.shift_out
+                in_dbcs = True
+            out += hit[0].to_bytes(2, "big")
+            i += hit[1]
+        if in_dbcs:
+            out += self.shift_in
+        return bytes(out)
+
+    # -------------------------------------------------------------------------- decoders
+
+    def _char_dbcs(self, code: int, pos: int) -> str:
+        cp = int(self.dbcs[code])
+        if cp == UNDEFINED:
+            reason = "user-defined" if self.is_user_defined(code) else "undefined"
+            raise UndecodableBytes(self.name, pos, code, 2, reason)
+        return self.dbcs_sequences[code] if cp == SEQUENCE else chr(cp)
+
+    def decode_sbcs(self, data: bytes) -> str:
+        """Single-byte only (PIC X): every byte through ``sbcs``; shift codes are errors here."""
+        table = self.sbcs
+        out = []
+        for i, b in enumerate(data):
+            cp = int(table[b])
+            if cp == UNDEFINED:
+                raise UndecodableBytes(self.name, i, b, 1)
+            out.append(chr(cp))
+        return "".join(out)
+
+    def decode_dbcs(self, data: bytes) -> str:
+        """Double-byte only, no shift codes (PIC N / PIC G)."""
+        n = len(data)
+        out = []
+        for i in range(0, n - 1, 2):
+            out.append(self._char_dbcs((data[i] << 8) | data[i + 1], i))
+        if n % 2:
+            raise UndecodableBytes(self.name, n - 1, data[-1], 1, "truncated")
+        return "".join(out)
+
+    def decode_mixed(self, data: bytes) -> str:
+        """SBCS with shift-out .. shift-in DBCS runs. A run left open at the end is accepted."""
+        so, si = self.shift_out, self.shift_in
+        sos = (so, *self.extra_shift_outs)
+        table = self.sbcs
+        out = []
+        i, n = 0, len(data)
+        in_dbcs = False
+        while i < n:
+            if data.startswith(si, i):
+                in_dbcs = False
+                i += len(si)
+                continue
+            shift = next((s for s in sos if data.startswith(s, i)), None)
+            if shift is not None:
+                in_dbcs = True
+                i += len(shift)
+                continue
+            if in_dbcs:
+                if i + 1 >= n:
+                    raise UndecodableBytes(self.name, i, data[i], 1, "truncated")
+                out.append(self._char_dbcs((data[i] << 8) | data[i + 1], i))
+                i += 2
+            else:
+                cp = int(table[data[i]])
+                if cp == UNDEFINED:
+                    raise UndecodableBytes(self.name, i, data[i], 1)
+                out.append(chr(cp))
+                i += 1
+        return "".join(out)
+
+    def __repr__(self) -> str:
+        return f"CodePage({self.name!r}, variant={self.variant!r})"
+
+
+_JIPS_E_REVERSE = {e: j for j, e in _JIPS_E_BYTE.items()}
+
+
+# ------------------------------------------------------------------------------------------ lookup
+
+_ALIASES = {
+    "jef": "jef", "fujitsujef": "jef", "keis": "keis", "hitachikeis": "keis",
+    "jips": "jips", "jipse": "jips", "necjips": "jips", "necjipse": "jips",
+}
+_NUMBERED = re.compile(r"^(?:x)?(?:ibm|cp|ccsid)?0*(930|939|1390|1399)(?:p\d+\d*)?$")
+
+
+def _canonical_name(name: str) -> str:
+    key = re.sub(r"[-_ ()]", "", str(name).strip().lower())
+    if key in _ALIASES:
+        return _ALIASES[key]
+    m = _NUMBERED.match(key)
+    if m:
+        return "cp" + m.group(1)
+    raise ValueError(f"unknown code page {name!r}; known: {', '.join(KNOWN_CODEPAGES)} "
+                     "(also as 930, IBM930, ibm-930, CCSID930 ...)")
+
+
+def get_codepage(name: str, variant: str = "jis") -> CodePage:
+    """The code page ``name`` ("930", "cp930", "IBM930", "ibm-930", "jef", ...), cached.
+
+    ``variant``: "jis" (default: iconv / ICU / JIS) or "jdk" (the JDK's wave-dash family; cp930 and
+    cp939 only). Unknown names or variants raise ``ValueError``.
+    """
+    canonical = _canonical_name(name)
+    v = str(variant).strip().lower()
+    if v not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return _build(canonical, v)
+
+
+@functools.lru_cache(maxsize=None)
+def _build(name: str, variant: str) -> CodePage:
+    spec = _SPECS[name]
+    if variant == "jdk" and spec.jdk is None:
+        raise ValueError(
+            f"variant 'jdk' is not defined for {name}: "
+            + ("DBCS 16684 has its own codes for the JDK-style characters (see ikou.moji.codepages)"
+               if name in ("cp1390", "cp1399") else "the JDK has no charset for it")
+        )
+    sbcs_dec, sbcs_enc = (dict(m) for m in _read_table(spec.sbcs_table, spec.sbcs_charset))
+    dbcs_dec, dbcs_enc = (dict(m) for m in _read_table(spec.dbcs_table, spec.dbcs_charset))
+
+    if spec.dbcs_form != "ibm":
+        # one-byte shift codes are not characters in this code page
+        for shift in (spec.shift_out, spec.shift_in, *spec.extra_shift_outs):
+            if len(shift) == 1 and shift[0] in sbcs_dec:
+                ch = sbcs_dec.pop(shift[0])
+                if sbcs_enc.get(ch) == shift[0]:
+                    del sbcs_enc[ch]
+        if spec.dbcs_form == "jips_e":
+            dbcs_dec = {_jips_e(c - 0x8080): s for c, s in dbcs_dec.items()}
+            dbcs_enc = {s: _jips_e(c - 0x8080) for s, c in dbcs_enc.items()}
+        dbcs_dec[0x4040] = "\u3000"  # EBCDIC double-byte space; encode U+3000 to it
+        dbcs_enc["\u3000"] = 0x4040
+
+    if variant == "jdk":
+        for code, cp in spec.jdk.items():
+            old = dbcs_dec[code]
+            if dbcs_enc.get(old) == code:
+                del dbcs_enc[old]
+            new = chr(cp)
+            assert new not in dbcs_enc and new not in sbcs_enc, (name, hex(code))
+            dbcs_dec[code] = new
+            dbcs_enc[new] = code
+
+    return CodePage(
+        name=name,
+        variant=variant,
+        sbcs=_array(sbcs_dec, 256),
+        dbcs=_array(dbcs_dec, 65536),
+        shift_out=spec.shift_out,
+        shift_in=spec.shift_in,
+        description=spec.description,
+        dbcs_sequences=MappingProxyType({c: s for c, s in dbcs_dec.items() if len(s) > 1}),
+        extra_shift_outs=spec.extra_shift_outs,
+        _sbcs_enc=MappingProxyType(sbcs_enc),
+        _dbcs_enc=MappingProxyType(dbcs_enc),
+        _spec=spec,
+    )
