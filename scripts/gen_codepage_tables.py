@@ -4,9 +4,9 @@
 Run from the repository root (needs GNU libc's ``iconv`` program; ICU's ``uconv`` only for
 ``--icu``)::
 
-    .venv/bin/python scripts/gen_codepage_tables.py           # write the tables (~10 s)
-    .venv/bin/python scripts/gen_codepage_tables.py --check   # regenerate in memory; exit 1 on change
-    .venv/bin/python scripts/gen_codepage_tables.py --icu     # also print where ICU's uconv disagrees
+    .venv/bin/python scripts/gen_codepage_tables.py          # write the tables (~10 s)
+    .venv/bin/python scripts/gen_codepage_tables.py --check  # write nothing; exit 1 on a change
+    .venv/bin/python scripts/gen_codepage_tables.py --icu    # also print where ICU disagrees
 
 What is probed
 --------------
@@ -95,8 +95,8 @@ def _run(tool: str, src: str, dst: str, data: bytes, skip: bool) -> tuple[bytes,
     if tool == "iconv":
         args = ["iconv", *(["-c"] if skip else []), "-f", src, "-t", dst]
     else:  # ICU
-        cb = ["--from-callback", "skip", "--to-callback", "skip"] if skip else ["--from-callback", "stop", "--to-callback", "stop"]
-        args = ["uconv", *cb, "-f", src, "-t", dst]
+        cb = "skip" if skip else "stop"
+        args = ["uconv", "--from-callback", cb, "--to-callback", cb, "-f", src, "-t", dst]
     p = subprocess.run(args, input=data, capture_output=True)
     return p.stdout, p.returncode
 
@@ -280,8 +280,9 @@ def finish_plane(plane: Plane, enc: dict[str, bytes | None], ebcdic: bool = True
         else:
             canon = codes[0]
             if len(codes) > 1:
-                plane.notes.append(f"{_u(cps)} decodes from {', '.join(f'{c:X}' for c in codes)};"
-                                   f" iconv's encoder picks none of them; the table keeps {canon:X}")
+                plane.notes.append(
+                    f"{_u(cps)} decodes from {', '.join(f'{c:X}' for c in codes)}; iconv's"
+                    f" encoder picks none of them; the table keeps {canon:X}")
         for code in codes:
             plane.flags[code] = 0 if code == canon else 3
     subst = 0
@@ -297,8 +298,8 @@ def finish_plane(plane: Plane, enc: dict[str, bytes | None], ebcdic: bool = True
             continue
         plane.encode_only[(ord(s),)] = code
     if subst:
-        plane.notes.append(f"iconv's encoder substitutes 0x3F (SUB) for {subst} characters it cannot"
-                           " encode (not listed)")
+        plane.notes.append(f"iconv's encoder substitutes 0x3F (SUB) for {subst} characters it"
+                           " cannot encode (not listed)")
 
 
 def build_ibm(charset: str, scalars: list[str]) -> tuple[Plane, Plane]:
@@ -331,9 +332,9 @@ def build_ibm(charset: str, scalars: list[str]) -> tuple[Plane, Plane]:
     lo_pua, hi_pua = (f(dbcs.decode[c][0] for c in pua) for f in (min, max))
     for c in pua:
         del dbcs.decode[c]
-    dbcs.notes.append(f"{len(pua)} user-defined-area codes {min(pua):X}-{max(pua):X}, mapped by iconv"
-                      f" to the PUA U+{lo_pua:04X}-U+{hi_pua:04X}, are left out (外字 come from the"
-                      " city's table)")
+    dbcs.notes.append(f"{len(pua)} user-defined-area codes {min(pua):X}-{max(pua):X}, mapped by"
+                      f" iconv to the PUA U+{lo_pua:04X}-U+{hi_pua:04X}, are left out (外字 come"
+                      " from the city's table)")
     stray_pua = [c for c, cps in dbcs.decode.items() if any(0xE000 <= x <= 0xF8FF for x in cps)]
     if stray_pua:
         raise SystemExit(f"{charset}: PUA mappings outside the user-defined area: {stray_pua[:10]}")
@@ -365,7 +366,8 @@ def render(part: str, planes: dict[str, Plane], version: str) -> str:
     width = next(iter(planes.values())).width
     fmt = "{:02X}" if width == 1 else "{:04X}"
     lines = []
-    for (code, cps, flag), css in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
+    order = sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
+    for (code, cps, flag), css in order:
         line = f"{fmt.format(code)}\t{_u(cps)}"
         if len(css) != len(charsets):
             line += f"\t{flag}\t{','.join(css)}"
@@ -389,7 +391,8 @@ def render(part: str, planes: dict[str, Plane], version: str) -> str:
     ]
     for cs, plane in planes.items():
         n = [sum(1 for f in plane.flags.values() if f == k) for k in (0, 3)]
-        head.append(f"# {cs}: {n[0]} round trip, {n[1]} decode only, {len(plane.encode_only)} encode only")
+        head.append(f"# {cs}: {n[0]} round trip, {n[1]} decode only,"
+                    f" {len(plane.encode_only)} encode only")
         head += [f"#   note: {note}" for note in plane.notes]
     return "\n".join(head + lines) + "\n"
 
@@ -424,7 +427,8 @@ def icu_report(parts: dict[str, dict[str, Plane]]) -> int:
                 mine, theirs = plane.decode.get(code), got[code]
                 if mine == theirs:
                     continue
-                if plane.width == 2 and (code >> 8) in UDA_LEADS[part] and theirs and 0xE000 <= theirs[0] <= 0xF8FF:
+                in_uda = plane.width == 2 and (code >> 8) in UDA_LEADS[part]
+                if in_uda and theirs and 0xE000 <= theirs[0] <= 0xF8FF:
                     continue  # user-defined area, left out on purpose
                 if theirs == (0x1A,) and mine is None:
                     continue
@@ -439,8 +443,10 @@ def icu_report(parts: dict[str, dict[str, Plane]]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if a table would change")
-    ap.add_argument("--icu", action="store_true", help="print where ICU's uconv decodes differently")
+    ap.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 if a table would change")
+    ap.add_argument("--icu", action="store_true",
+                    help="print where ICU's uconv decodes differently")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: %(default)s)")
     args = ap.parse_args(argv)
     files, parts = collect()

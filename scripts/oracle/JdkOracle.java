@@ -6,11 +6,13 @@
 //   tests/data/oracle/jdk_vs_iconv.tsv  every code / character where the JDK's x-IBM930 / x-IBM939
 //                                       differ from the iconv-generated tables in
 //                                       include/ikou/moji/tables (decode: every byte and every DBCS
-//                                       code 0x4040-0xFEFE; encode: every Unicode scalar value)
+//                                       code 0x4040-0xFEFE; encode: every scalar value of planes
+//                                       0-3, where all CJK lives -- the JDK's IBM930/939 map nothing
+//                                       beyond the BMP)
 //
 // Run from the repository root (Java 17; nothing outside the JDK):
 //   java scripts/oracle/JdkOracle.java            # writes both files
-//   java scripts/oracle/JdkOracle.java --stdout   # corpus to stdout only (used by a test)
+//   java scripts/oracle/JdkOracle.java --stdout   # both to stdout, nothing written (used by a test)
 //
 // All data is synthetic: the names are common surnames and given names combined at random, the
 // addresses are made up; there is no real person behind any line.
@@ -258,7 +260,7 @@ public class JdkOracle {
     static String diffTsv(Path tables) throws IOException {
         StringBuilder out = new StringBuilder(header("JDK x-IBM930 / x-IBM939 versus the iconv tables in include/ikou/moji/tables (variant jis)"));
         out.append("# decode rows: every SBCS byte and DBCS code 0x4040-0xFEFE (user-defined area 0x6941-0x7FFE skipped) where the decoders differ\n");
-        out.append("# encode rows: every Unicode scalar value (PUA skipped) where the encoders differ; '-' = cannot encode / undefined\n");
+        out.append("# encode rows: every scalar value U+0000-U+3FFFF (PUA skipped) where the encoders differ; '-' = cannot encode / undefined\n");
         out.append("charset\tdirection\tcode_or_char\ticonv\tjdk\n");
         String[][] sets = {{"x-IBM930", "IBM930", "sbcs290.tsv", "dbcs300.tsv"}, {"x-IBM939", "IBM939", "sbcs1027.tsv", "dbcs300.tsv"}};
         for (String[] set : sets) {
@@ -286,9 +288,9 @@ public class JdkOracle {
                 if (!java.util.Objects.equals(mine, j))
                     out.append(String.format("%s\tdecode\t%04X\t%s\t%s\n", cs, code, mine == null ? "-" : cps(mine), j == null ? "-" : cps(j)));
             }
-            for (int cp = 0; cp < 0x110000; cp++) {
+            for (int cp = 0; cp < 0x40000; cp++) {
                 if (cp >= 0xD800 && cp <= 0xDFFF) continue;
-                if ((cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000) continue;  // PUA <-> user-defined area
+                if (cp >= 0xE000 && cp <= 0xF8FF) continue;  // PUA <-> user-defined area
                 String s = new String(Character.toChars(cp));
                 byte[] j = encode(e, s);
                 String mine;
@@ -302,9 +304,12 @@ public class JdkOracle {
         return out.toString();
     }
 
+    static final String SEPARATOR = "#### jdk_vs_iconv.tsv\n";
+
     public static void main(String[] args) throws IOException {
         if (args.length > 0 && args[0].equals("--stdout")) {
-            System.out.write(corpusTsv().getBytes(StandardCharsets.UTF_8));
+            String both = corpusTsv() + SEPARATOR + diffTsv(Path.of("include/ikou/moji/tables"));
+            System.out.write(both.getBytes(StandardCharsets.UTF_8));
             System.out.flush();
             return;
         }

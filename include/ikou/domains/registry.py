@@ -121,7 +121,7 @@ class Column(_Strict):
     scale: int | None = None
     codes: list[str] | None = None
     source: str
-    transform: Literal["wareki", "wareki_precision", "ymd"] | None = None
+    transform: Literal["wareki", "wareki_precision", "wareki_partial", "ymd"] | None = None
     required: bool = False
 
 

@@ -1,1 +1,113 @@
+"""Mainframe extract engine: COBOL copybooks, record formats, vectorised field decoding.
 
+Layers (each usable on its own)
+-------------------------------
+``ikou.mainframe.copybook``  stdlib only. ``parse_copybook(text, source) -> Copybook``;
+                             ``Copybook.record(name) -> RecordLayout`` (flat elementary
+                             ``Field`` s with absolute offsets, kinds, digits, scale, OCCURS ...).
+``ikou.mainframe.encode``    ``encode_record(layout, values, codepage) -> bytes`` and
+                             ``frame_records(records, recfm)`` for the synthetic city and tests.
+``ikou.mainframe.reader``    RECFM F / FB / V / VB framing into chunks of records
+                             (``iter_record_chunks``), ``byte_ranges`` to split F/FB files.
+``ikou.mainframe.decode``    vectorised decoders (zoned, packed, binary, IBM float, SBCS, DBCS,
+                             mixed SO/SI) over all records of a chunk, 外字 handling.
+``ikou.mainframe.engine``    the API the extract stage calls (below).
+``ikou.mainframe.output``    Parquet / JSONL / CSV / quarantine writers.
+``ikou.mainframe.cli``       ``ikou decode`` (``add_decode_parser``, ``run_decode``).
+
+The API the extract stage calls
+-------------------------------
+::
+
+    from ikou.mainframe import parse_copybook, DecodeOptions, decode_file, decode_to_parquet
+
+    cb = parse_copybook(Path("juki.cpy").read_text(), source="juki.cpy")
+    opts = DecodeOptions(
+        encoding="cp930", recfm="FB",                      # cp930 cp939 cp1390 cp1399 jef keis jips
+        record_type_field="REC-TYPE",
+        record_types={"H": "JUKI-HDR", "D": "JUKI-DATA", "T": "JUKI-TRL"},
+        header_layouts=("JUKI-HDR",), trailer_layouts=("JUKI-TRL",),
+        record_count_field="TRL-COUNT", control_totals={"TRL-AMOUNT": "AMOUNT"},
+        mixed_fields=("ADDRESS",), gaiji="gaiji.csv",      # gaiji_policy="placeholder" | "quarantine"
+    )
+    summary = decode_to_parquet("JUKI.DAT", cb, opts, "raw/juki.parquet",
+                                "quarantine/juki.jsonl", gaiji_path="raw/juki.gaiji.parquet")
+    assert summary.accounted          # records_in == out + header + trailer + quarantined
+    summary.trailer_ok, summary.trailer_checks, summary.gaiji_unmapped, summary.to_dict()
+
+    run = decode_file("JUKI.DAT", cb, opts)                # streaming: bounded memory
+    for chunk in run:                                     # DecodedChunk
+        chunk.batch                                       # pyarrow.RecordBatch (good data records)
+        chunk.quarantine                                  # pyarrow.Table (QUARANTINE_SCHEMA)
+        chunk.gaiji                                       # unmapped 外字 occurrences (GAIJI_SCHEMA)
+    run.summary; run.gaiji_occurrences()
+
+Output columns: the copybook's names (``ATENA-NO``); group names are dropped (a leaf name is
+qualified with its nearest group names, ``BIRTH-DATE.YY``, only when it would collide); OCCURS
+fields are list columns; FILLER is left out; lineage ``_file`` (string), ``_record`` (int64,
+0-based record number in the file, header included) and ``_offset`` (int64 byte offset of the
+record; for V/VB the offset of its RDW). Types: packed and money fields decimal128, zoned and
+binary int64 when integral with at most 18 digits (decimal128 otherwise), COMP-1/2 float64, text
+string with trailing SBCS 0x40 / DBCS 0x4040 trimmed unless ``keep_padding``.
+
+Quarantine: one row per bad record, never dropped: ``_file, _record, _offset, layout, field,
+reason, detail, raw_length, raw_hex``. ``detail`` holds byte positions (relative to the record's
+first data byte) and codes only -- never decoded text. Reasons: invalid_zoned, blank_numeric,
+bad_nibble, binary_overflow, undefined_sbcs, undecodable_dbcs, unbalanced_shift,
+odd_dbcs_length, unmapped_gaiji (policy "quarantine"), odo_out_of_range, record_too_short,
+unknown_record_type, truncated_record, bad_rdw, bad_bdw. Fields inside a REDEFINES alternative
+(not the one chosen as the layout) are lenient: a value they cannot decode becomes null.
+
+外字: a DBCS code in the code page's user-defined area, or undefined in the code page but
+within its byte ranges, goes through the city's table (``ikou.moji.gaiji.GaijiTable``); an
+unmapped one becomes 〓 (U+3013) in the text and an occurrence (record, field, byte, code,
+candidates) is reported, or -- with ``gaiji_policy="quarantine"`` -- quarantines the record.
+A code outside the byte ranges (e.g. 0x0102) is ``undecodable_dbcs``.
+
+Errors: ``CopybookError`` (ValueError; source:line:column), ``RecordFormatError`` (ValueError;
+the file does not fit RECFM / LRECL / the layouts), ``ValueError`` for options that do not fit
+the copybook, ``OSError`` for unreadable files.
+
+Importing ``ikou.mainframe`` is cheap: the names below load their module on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "parse_copybook": "copybook",
+    "Copybook": "copybook",
+    "CopybookError": "copybook",
+    "RecordLayout": "copybook",
+    "Field": "copybook",
+    "encode_record": "encode",
+    "frame_records": "encode",
+    "DecodeOptions": "engine",
+    "DecodeSummary": "engine",
+    "DecodedChunk": "engine",
+    "TrailerCheck": "engine",
+    "Decoding": "engine",
+    "decode_file": "engine",
+    "decode_to_parquet": "engine",
+    "QUARANTINE_SCHEMA": "engine",
+    "GAIJI_SCHEMA": "engine",
+    "RecordFormatError": "reader",
+    "iter_record_chunks": "reader",
+    "byte_ranges": "reader",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'ikou.mainframe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ikou.mainframe.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -299,6 +299,7 @@ class Item:
     pic_col: int = 0
     pic_line: int = 0
     usage: str | None = None  # explicit usage (inherited from groups when None)
+    usage_word: str = ""  # the usage as written, for messages
     sign: str | None = None  # "leading" | "trailing"
     sign_separate: bool | None = None
     occurs_max: int | None = None
@@ -648,6 +649,8 @@ def _entry(level_tok: _Tok, body: list[_Tok], source: str) -> tuple[Item, dict]:
             opt("LEFT", "RIGHT")
         elif w in ("GLOBAL", "EXTERNAL", "IS"):
             pass
+        elif w and (w.startswith("COMP") or w.startswith("COMPUTATIONAL")):
+            raise err(f"unknown USAGE {_show(t)}", t)
         else:
             raise err(f"unexpected {_show(t)}", t)
     return item, extra
@@ -660,6 +663,7 @@ def _set_usage(item: Item, tok: _Tok, err) -> None:
     if w not in _USAGE_WORDS:
         raise err(f"unknown USAGE {_show(tok)}", tok)
     item.usage = _USAGE_WORDS[w]
+    item.usage_word = w
 
 
 def _show(t: _Tok) -> str:
@@ -720,7 +724,7 @@ def _analyse_pic(item: Item, source: str) -> None:
     syms = set(chars)
     if syms <= {"N"} or syms <= {"G"}:
         if usage not in ("display", "display-1", "national"):
-            raise perr(f"PICTURE {pic} (DBCS) cannot have USAGE {usage.upper()}")
+            raise perr(f"PICTURE {pic} (DBCS) cannot have USAGE {item.usage_word or usage.upper()}")
         item.kind = "dbcs"
         item.size = 2 * len(chars)
         return
@@ -730,7 +734,7 @@ def _analyse_pic(item: Item, source: str) -> None:
         if not syms <= {"X", "A", "9"}:
             raise perr(f"PICTURE {pic}: alphanumeric picture with numeric symbols")
         if usage not in ("display",):
-            raise perr(f"alphanumeric PICTURE {pic} cannot have USAGE {usage.upper()}")
+            raise perr(f"alphanumeric PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}")
         item.kind = "alphanumeric"
         item.size = len(chars)
         return
@@ -779,7 +783,7 @@ def _analyse_pic(item: Item, source: str) -> None:
                 raise perr(f"binary PICTURE {pic} has {digits} digits; at most 18 fit")
             item.size = 2 if digits <= 4 else (4 if digits <= 9 else 8)
         else:
-            raise perr(f"numeric PICTURE {pic} cannot have USAGE {usage.upper()}")
+            raise perr(f"numeric PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}")
         if usage != "display" and item.sign_separate:
             raise perr("SIGN SEPARATE applies only to USAGE DISPLAY")
         return
@@ -788,7 +792,7 @@ def _analyse_pic(item: Item, source: str) -> None:
         bad = sorted(syms - (_EDIT_CHARS | {"9", "V", "S", "P"}))[0]
         raise perr(f"invalid symbol {bad!r} in PICTURE {pic}", pic.find(bad))
     if usage != "display":
-        raise perr(f"numeric-edited PICTURE {pic} cannot have USAGE {usage.upper()}")
+        raise perr(f"numeric-edited PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}")
     item.kind = "alphanumeric"
     item.edited = True
     item.size = sum(2 if c in ("CR", "DB") else 1 for c in chars if c not in ("V", "S", "P"))
@@ -1123,6 +1127,8 @@ def parse_copybook(text: str, source: str = "<copybook>", format: str = "fixed")
             if item.redefines is not None and not any(r.name == item.redefines for r in records):
                 raise CopybookError(f"REDEFINES {item.redefines}: no such 01 record before it",
                                     source, item.line, item.redefines_col or item.column)
+            if any(r.name == item.name for r in records) and not item.filler:
+                raise CopybookError(f"duplicate record name {item.name}", source, item.line, item.column)
             records.append(item)
             stack = [item]
             last = item
@@ -1154,13 +1160,21 @@ def parse_copybook(text: str, source: str = "<copybook>", format: str = "fixed")
     for rec in records:
         for item, (first, lst) in renames.get(rec.name, []):
             rn.setdefault(rec.name, []).append(_renames(rec, item, first, lst, source))
-    return Copybook(records, rn, source)
+    cb = Copybook(records, rn, source)
+    for r in records:  # validate every record's layout now (OCCURS DEPENDING ON targets ...)
+        for it in r.walk():
+            if it.depends_on and not any(x.name == it.depends_on and not x.children for x in r.walk()):
+                raise CopybookError(f"OCCURS DEPENDING ON {it.depends_on}: no such field in record {r.name}",
+                                    source, it.line, it.column)
+        cb._layouts.setdefault(r.name, _build_layout(cb, r))
+    return cb
 
 
 def _resolve(item: Item, source: str, parent: Item | None) -> None:
     """Inherit USAGE / SIGN from groups and analyse pictures."""
     if parent is not None:
         item.eff_usage = item.usage or parent.eff_usage
+        item.usage_word = item.usage_word or parent.usage_word
         item.eff_sign = item.sign or parent.eff_sign
         item.eff_separate = item.sign_separate if item.sign_separate is not None else parent.eff_separate
     else:

@@ -430,16 +430,41 @@ _UDC_CACHE: dict[int, tuple] = {}
 
 
 def _user_defined_mask(codepage) -> np.ndarray:
+    """``codepage.is_user_defined`` for all 65536 codes (vectorised where the areas are known)."""
     key = id(codepage)
     hit = _UDC_CACHE.get(key)
     if hit is not None and hit[0] is codepage:
         return hit[1]
-    fn = getattr(codepage, "is_user_defined", None)
-    mask = np.zeros(65536, bool)
-    if fn is not None:
-        mask = np.fromiter((bool(fn(c)) for c in range(65536)), dtype=bool, count=65536)
+    mask = _areas_mask(codepage)
+    if mask is None:
+        fn = getattr(codepage, "is_user_defined", None)
+        mask = np.zeros(65536, bool)
+        if fn is not None:
+            mask = np.fromiter((bool(fn(c)) for c in range(65536)), dtype=bool, count=65536)
     _UDC_CACHE[key] = (codepage, mask)
     return mask
+
+
+def _areas_mask(codepage) -> np.ndarray | None:
+    """The user-defined mask from the code page's area specification (ikou.moji.codepages),
+    None when the code page does not expose it in a form read here (then the method is asked)."""
+    spec = getattr(codepage, "_spec", None)
+    if spec is None or getattr(spec, "dbcs_form", None) not in ("ibm", "euc"):
+        return None
+    try:
+        codes = np.arange(65536)
+        hi, lo = codes >> 8, codes & 0xFF
+
+        def areas(specs) -> np.ndarray:
+            m = np.zeros(65536, bool)
+            for a, b, c, d in specs:
+                m |= (hi >= a) & (hi <= b) & (lo >= c) & (lo <= d)
+            return m
+
+        undefined = np.asarray(codepage.dbcs) == UNDEFINED
+        return areas(spec.user_defined) | (areas(spec.vendor_extension) & undefined)
+    except Exception:
+        return None
 
 
 def _utf8_words(cps: np.ndarray):

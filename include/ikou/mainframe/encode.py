@@ -21,7 +21,7 @@ as long as that count makes it.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Iterable, Mapping
 
 from ikou.mainframe.copybook import Field, RecordLayout
@@ -218,7 +218,9 @@ def _scaled(f: Field, value) -> int:
         raise ValueError(f"field {f.column}: numeric field takes int or Decimal, not {type(value).__name__}")
     if not d.is_finite():
         raise ValueError(f"field {f.column}: value is not finite")
-    q = d.scaleb(f.scale)
+    with localcontext() as ctx:
+        ctx.prec = 80
+        q = d.scaleb(f.scale)
     if q != q.to_integral_value():
         raise ValueError(f"field {f.column}: value has more decimal places than the PICTURE allows "
                          f"(scale {f.scale})")

@@ -1,4 +1,4 @@
-"""Legacy Japanese mainframe code pages: tables and scalar codecs.
+r"""Legacy Japanese mainframe code pages: tables and scalar codecs.
 
 ``get_codepage(name, variant)`` returns a cached, immutable :class:`CodePage` with numpy lookup
 arrays (``sbcs``: 256 entries, ``dbcs``: 65536 entries, ``UNDEFINED`` where a code has no
@@ -46,8 +46,9 @@ jef / keis / jips, for which the JDK has no charset to follow.
 
 Findings (checked 2026-11-28 on this machine: glibc 2.36 iconv, ICU 72.1 uconv, OpenJDK 17.0.15)
 --------------------------------------------------------------------------------------------------
-The JDK comparison covers every byte, every DBCS code 0x4040-0xFEFE and every Unicode scalar value
-(``tests/data/oracle/jdk_vs_iconv.tsv``, written by ``scripts/oracle/JdkOracle.java``).
+The JDK comparison covers every byte, every DBCS code 0x4040-0xFEFE and every scalar value
+U+0000-U+3FFFF (``tests/data/oracle/jdk_vs_iconv.tsv``, written by
+``scripts/oracle/JdkOracle.java``; a run over all of U+0000-U+10FFFF gave the same rows).
 
 1. Wave dash and friends: the domain brief is right, to the code. These are the only DBCS codes
    (0x4040-0xFEFE, the user-defined area aside) that the JDK decodes differently from iconv:
@@ -57,28 +58,33 @@ The JDK comparison covers every byte, every DBCS code 0x4040-0xFEFE and every Un
 3. The brief's "290 has no lower-case Latin" and "1027 has no half-width katakana" do NOT hold for
    these converters: iconv, ICU and the JDK all decode cp930 SBCS 0x62-0x69, 0x71-0x78, 0x8B,
    0x9B, 0xAB, 0xB3-0xB9 to a-z, and cp939 SBCS carries the half-width katakana U+FF61-U+FF9F
-   (0x41-0x79 range and 0x8A-0xBF). So ``get_codepage("cp930").encode_sbcs("abc")`` returns
-   ``b"\\x62\\x63\\x64"``; lower case raises nowhere.
-4. One-way encodings: the JDK's encoder maps 51 characters (x-IBM939: 52) to codes that decode to
-   something else: the five JDK-style dashes under the jis mapping, and 46 old / variant kanji
-   folded onto the new form's code (頰 U+9830 -> 0x4EB3 = 頬, 塡, 醬, 囊, 蟬, 鷗, 剝, 禱, 繫, 俠,
-   萊, 麴 ...); glibc's IBM930/939 encoders do the same for 38 kanji plus U+FF5E, U+2015, U+2225,
-   U+FF0D (939 also U+FFE4) and U+F86F. For a name that silently changes the character; here
-   those characters raise ``UnencodableCharacter`` (the tables list iconv's ones with flag 1).
+   (between 0x42 and 0xBF, around the Latin letters). So
+   ``get_codepage("cp930").encode_sbcs("abc")`` returns ``b"\x62\x63\x64"``: lower case does not
+   raise under cp930.
+4. One-way encodings. Against these tables the JDK's x-IBM930 encoder gives a code to 51
+   characters (x-IBM939: 52) that decode to something else: the five JDK-style characters
+   U+FF5E U+2015 U+2225 U+FFE4 U+FF0D (the jdk variant encodes them the JDK's way), U+8F91
+   (-> 0x446E, which is №), and 45 (x-IBM939: 46, adding 荆 U+8346) old / variant kanji folded
+   onto the new form's code: 頰 U+9830 -> 0x4EB3 = 頬, likewise 塡 醬 囊 蟬 鷗 剝 禱 繫 俠 萊 麴 ...
+   (within the JDK itself U+301C U+2014 U+2016 U+00A6, for x-IBM939 also U+2212, are one-way too).
+   glibc's IBM930 encoder does the same for 39 kanji plus U+FF5E U+2015 U+2225 U+FF0D U+F86F
+   (IBM939 also U+FFE4). For a name that silently changes the character: here every one of them
+   raises ``UnencodableCharacter`` (the tables list iconv's with flag 1, for the record).
 5. Yen, overline, backslash, tilde in SBCS: iconv's IBM930 encoder sends U+005C to 0x5B (which
    decodes to ¥) and U+007E to 0xA1 (decodes to ‾); its IBM939 encoder sends them to 0xB2 (¥) and
-   0xA0 (‾). The tables follow the decoders -- cp930: 0xB2 = \\ and 0xA0 = ~; cp939: 0xE0 = \\ and
-   0xA1 = ~ -- which is also exactly what the JDK's encoders do.
+   0xA0 (‾). The tables follow the decoders -- cp930: 0xB2 = \ and 0xA0 = ~; cp939: 0xE0 = \
+   and 0xA1 = ~ -- which is also exactly what the JDK's encoders do.
 6. iconv IBM1390 / IBM1399 decode 27 unassigned SBCS bytes to U+001A instead of failing (ICU
-   rejects them): undefined here. iconv's IBM930/939 encoders write 0x3F for 109 Latin-1
-   characters they cannot encode, silently.
+   rejects them): undefined here. iconv's IBM930 / IBM939 encoders write 0x3F (SUB) for 109
+   characters they cannot encode (é and other Latin-1 letters, box drawing, U+FFE8-U+FFEE, even
+   U+000E / U+000F), IBM1390 / IBM1399 for 10, without an error; the JDK and this module raise.
 7. iconv and ICU agree on every decoded code of the four IBM CCSIDs (SBCS and DBCS), apart from the
    points above. Both map the user-defined area to the Private Use Area (930/939: 0x6941-0x7FFE ->
    U+E000-U+F111; 1390/1399: 0x6941-0x89BD -> U+E000-U+F83C); that mapping is left out here:
    those codes are ``UNDEFINED`` and ``is_user_defined`` says True (外字 come from the city's table).
 8. cp1390 / cp1399 SBCS has the euro sign at 0xE1 (cp930 / cp939 do not); 25 DBCS 16684 codes
-   decode to two code points (kana + U+309A, etc.): their ``dbcs`` entry is ``SEQUENCE`` and the text
-   is in ``CodePage.dbcs_sequences``.
+   decode to two code points (kana + U+309A, etc.): their ``dbcs`` entry is ``SEQUENCE`` and the
+   text is in ``CodePage.dbcs_sequences``.
 9. glibc's EUC-JP (the JIS X 0208 base of jef / keis / jips) maps the JIS EM DASH 0xA1BD to U+2015,
    where iconv's IBM930 gives U+2014 for the same JIS character; other JIS mappings of note:
    0xA1C1 U+301C, 0xA1C2 U+2016, 0xA1DD U+2212, 0xA1EF U+FFE5, 0xA1C0 U+FF3C, 0xA2CC U+00AC.
@@ -120,6 +126,7 @@ __all__ = [
     "UnencodableCharacter",
     "UndecodableBytes",
     "get_codepage",
+    "canonical_name",
 ]
 
 UNDEFINED: int = 0xFFFFFFFF
@@ -158,16 +165,19 @@ class UndecodableBytes(ValueError):
     ``position`` is the byte offset, ``code`` the SBCS byte or 2-byte DBCS code.
     """
 
-    def __init__(self, codepage: str, position: int, code: int, width: int, reason: str = "undefined"):
+    def __init__(
+        self, codepage: str, position: int, code: int, width: int, reason: str = "undefined"
+    ):
         self.codepage = codepage
         self.position = position
         self.code = code
         self.width = width
         self.reason = reason
-        kind = "SBCS byte" if width == 1 else "DBCS code"
-        super().__init__(
-            f"{codepage}: {reason} {kind} 0x{code:0{2 * width}X} at byte offset {position}"
-        )
+        if reason == "truncated":
+            what = f"truncated DBCS code: lone byte 0x{code:02X}"
+        else:
+            what = f"{reason} {'SBCS byte' if width == 1 else 'DBCS code'} 0x{code:0{2 * width}X}"
+        super().__init__(f"{codepage}: {what} at byte offset {position}")
 
 
 # ------------------------------------------------------------------------------------------ specs
@@ -198,8 +208,9 @@ class _Spec:
 _SPECS: dict[str, _Spec] = {
     "cp930": _Spec("IBM CCSID 930 (SBCS 290 + DBCS 300)", "sbcs290", "IBM930", "dbcs300", "IBM930",
                    b"\x0e", b"\x0f", user_defined=((0x69, 0x7F, 0x41, 0xFE),), jdk=_JDK_930),
-    "cp939": _Spec("IBM CCSID 939 (SBCS 1027 + DBCS 300)", "sbcs1027", "IBM939", "dbcs300", "IBM939",
-                   b"\x0e", b"\x0f", user_defined=((0x69, 0x7F, 0x41, 0xFE),), jdk=_JDK_939),
+    "cp939": _Spec("IBM CCSID 939 (SBCS 1027 + DBCS 300)", "sbcs1027", "IBM939", "dbcs300",
+                   "IBM939", b"\x0e", b"\x0f", user_defined=((0x69, 0x7F, 0x41, 0xFE),),
+                   jdk=_JDK_939),
     "cp1390": _Spec("IBM CCSID 1390 (SBCS 290 + euro, DBCS 16684)", "sbcs290", "IBM1390",
                     "dbcs16684", "IBM1390", b"\x0e", b"\x0f",
                     user_defined=((0x69, 0x89, 0x41, 0xFE),)),
@@ -225,7 +236,7 @@ _SPECS: dict[str, _Spec] = {
 }
 
 # JIPS(E): each byte of the JIS code (0x21-0x7E) converted ASCII -> EBCDIC (cp037; assumption)
-_JIPS_E_BYTE = dict(zip(range(0x21, 0x7F), bytes(range(0x21, 0x7F)).decode("ascii").encode("cp037")))
+_JIPS_E_BYTE = dict(zip(range(0x21, 0x7F), bytes(range(0x21, 0x7F)).decode().encode("cp037")))
 
 
 def _jips_e(jis_code: int) -> int:
@@ -249,7 +260,10 @@ def _read_table(table: str, charset: str) -> tuple[dict[int, str], dict[str, int
         if flag == "1" or (len(cols) > 3 and charset not in cols[3].split(",")):
             continue
         u = cols[1]
-        s = chr(int(u[2:], 16)) if len(u) <= 8 else "".join(chr(int(x[2:], 16)) for x in u.split(" "))
+        if len(u) <= 8:  # one code point
+            s = chr(int(u[2:], 16))
+        else:
+            s = "".join(chr(int(x[2:], 16)) for x in u.split(" "))
         code = int(cols[0], 16)
         decode[code] = s
         if flag == "0":
@@ -268,7 +282,7 @@ def _array(mapping: Mapping[int, str], size: int) -> np.ndarray:
     return arr
 
 
-# ------------------------------------------------------------------------------------------ codepage
+# ---------------------------------------------------------------------------------------- codepage
 
 
 @dataclass(frozen=True, eq=False)
@@ -501,6 +515,11 @@ def _canonical_name(name: str) -> str:
         return "cp" + m.group(1)
     raise ValueError(f"unknown code page {name!r}; known: {', '.join(KNOWN_CODEPAGES)} "
                      "(also as 930, IBM930, ibm-930, CCSID930 ...)")
+
+
+def canonical_name(name: str) -> str:
+    """The canonical code-page name for an alias ("IBM-930" -> "cp930"); ValueError if unknown."""
+    return _canonical_name(name)
 
 
 def get_codepage(name: str, variant: str = "jis") -> CodePage:

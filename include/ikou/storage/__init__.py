@@ -238,7 +238,8 @@ class Store:
         if self.exists(manifest_uri):
             return self.read_manifest(prefix)
         entries = []
-        for name, path in sorted(files.items()):
+        # A hand-off manifest.json, if any, goes after the files it describes.
+        for name, path in sorted(files.items(), key=lambda kv: (kv[0] == "manifest.json", kv[0])):
             path = Path(path)
             self.put_file(join(prefix, name), path)
             entries.append({"name": name, "bytes": path.stat().st_size, "sha256": sha256_file(path)})

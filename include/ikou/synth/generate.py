@@ -319,11 +319,9 @@ class FileWriter:
             atena = str(values.get("ATENA-NO", ""))
             for defect, fname, detail in marks:
                 seeded.append(Seeded(domain.id, lf.name, i, key, atena, defect, fname, detail))
-            if self._corrupt(lf, data_layout, raw, seeded, i, key, atena, domain.id):
-                pass
-            else:
-                for tname, dname in lf.trailer.sums.items():
-                    sums[tname] += int(values.get(dname) or 0)
+            self._corrupt(lf, data_layout, raw, seeded, i, key, atena, domain.id)
+            for tname, dname in lf.trailer.sums.items():
+                sums[tname] += int(values.get(dname) or 0)
             out += raw
             count += 1
         trl = {"REC-TYPE": "T", "TRL-COUNT": count}
@@ -338,8 +336,10 @@ class FileWriter:
             return False
         if self.rng.random() >= rate:
             return False
+        # Never an amount the trailer totals: the mainframe's control totals cover every record,
+        # and the extract can still total a quarantined record's readable amounts.
         candidates = [f for f in layout.data_fields if f.kind in ("packed", "zoned") and f.name not in lf.business_keys
-                      and f.name not in lf.fields_with_role("atena_ref")]
+                      and f.name not in lf.fields_with_role("atena_ref") and f.name not in lf.trailer.sums.values()]
         if not candidates:
             return False
         f = candidates[int(self.rng.integers(len(candidates)))]
@@ -350,9 +350,7 @@ class FileWriter:
             raw[f.offset] = 0x7B  # '#' in EBCDIC: not a zoned digit
             reason = "bad_zoned_digit"
         seeded.append(Seeded(domain_id, lf.name, i, key, atena, "corrupt_record", f.name, reason))
-        # A corrupt amount cannot be totalled by anyone: the mainframe's trailer sums the good
-        # records only, as its own extract program skipped what it could not read either.
-        return f.name in lf.trailer.sums.values()
+        return True
 
     def _next_key(self, domain: str, field: str, digits: int) -> int:
         k = (domain, field)

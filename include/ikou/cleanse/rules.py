@@ -1,0 +1,160 @@
+"""Cleansing rules (データ整理) and which fields get them: configuration by field role.
+
+A domain's legacy fields carry a *role* in the registry (``name``, ``name_kana``, ``address`` …);
+:data:`DEFAULT_RULES` says which rules each role gets, and a domain inherits them. Rules are plain
+functions on one value that return the cleansed value (or the same value) — they never see the
+record — plus *checks* that only report. Every change is recorded in the ledger by the stage.
+
+Names (氏名) get no rule that changes them: old forms and variant glyphs (旧字, 異体字) are legally
+significant, and any Unicode normalisation (NFKC, even NFC) would rewrite them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from ikou.cleanse import identifiers as ids
+
+# -- value rules (return a possibly changed value) ---------------------------------------------
+
+_FW_ASCII = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}
+_FW_ASCII["　"] = " "
+_TO_FW_DIGIT = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def to_halfwidth_ascii(v: str) -> str:
+    """Full-width digits, letters and symbols → half-width (numeric and code fields)."""
+    return "".join(_FW_ASCII.get(c, c) for c in v)
+
+
+def kana_fullwidth(v: str) -> str:
+    """Half-width katakana → full-width, voiced marks composed (ｶﾞ → ガ), hiragana → katakana,
+    spaces → one full-width space. Only for kana fields (氏名カナ): never for names."""
+    s = unicodedata.normalize("NFKC", v)  # safe here: a kana field holds kana, spaces, ー only
+    s = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in s)
+    s = re.sub(r"[ 　]+", "　", s.strip())
+    return s
+
+
+_KANJI_NUM = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def kanji_to_int(s: str) -> int | None:
+    """漢数字 up to 9999 (一, 十二, 二十, 百五, 千二百三十四, 一二三 digit by digit)."""
+    if not s:
+        return None
+    if all(c in _KANJI_NUM for c in s):
+        return int("".join(str(_KANJI_NUM[c]) for c in s))
+    total, cur = 0, 0
+    units = {"十": 10, "百": 100, "千": 1000}
+    for c in s:
+        if c in _KANJI_NUM:
+            cur = _KANJI_NUM[c]
+        elif c in units:
+            total += (cur or 1) * units[c]
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+_NUM = r"[0-9０-９〇一二三四五六七八九十百千]+"
+_SEP = r"(?:丁目|番地|番|号|の|ノ|[-－‐―−ｰー])"
+_ADDR_TAIL = re.compile(
+    rf"(?P<chome>{_NUM})(?P<s1>丁目|[-－‐―−ｰー]|の|ノ)(?P<ban>{_NUM})(?P<s2>番地|番|[-－‐―−ｰー]|の|ノ)"
+    rf"(?P<go>{_NUM})(?P<s3>号)?(?P<rest>.*)$"
+)
+
+
+def _n(s: str) -> int | None:
+    t = to_halfwidth_ascii(s)
+    if t.isdigit():
+        return int(t)
+    return kanji_to_int(s)
+
+
+def address_canonical(v: str, city: str = "架空市") -> str:
+    """Numbering of an address in one form: ``…町１丁目２番３号`` (full-width digits).
+
+    Recognises 6丁目4番4号 / 6-4-4 / 六ノ四ノ四 / 6丁目4番地4 / full-width and kanji digits and
+    hyphen variants; puts back a missing city name when the text starts at a ward of the city.
+    Anything it does not recognise is returned unchanged (the address check reports it).
+    """
+    s = v.strip()
+    m = _ADDR_TAIL.search(s)
+    if m:
+        chome, ban, go = _n(m.group("chome")), _n(m.group("ban")), _n(m.group("go"))
+        if None not in (chome, ban, go):
+            head = s[: m.start()]
+            rest = m.group("rest").strip().replace(" ", "　")
+            s = head + f"{chome}丁目{ban}番{go}号".translate(_TO_FW_DIGIT) + (("　" + rest.lstrip("　")) if rest else "")
+    for ward in ("中央区", "北区", "東区", "西区", "南区"):
+        if s.startswith(ward):
+            s = city + s
+            break
+    if s.startswith("架空県" + city):
+        s = s[len("架空県"):]
+    return s
+
+
+def postal_halfwidth(v: str) -> str:
+    return to_halfwidth_ascii(v).replace("-", "")
+
+
+VALUE_RULES: dict[str, Callable[[str], str]] = {
+    "halfwidth_ascii": to_halfwidth_ascii,
+    "kana_fullwidth": kana_fullwidth,
+    "address_canonical": address_canonical,
+    "postal_halfwidth": postal_halfwidth,
+}
+
+# -- checks (report only) -----------------------------------------------------------------------
+
+CHECKS: dict[str, Callable[[str], bool]] = {
+    "my_number_check_digit": lambda v: ids.is_valid_my_number(v) or ids.is_valid_corporate_number(v),
+    "corporate_number_check_digit": ids.is_valid_corporate_number,
+    "juminhyo_code_format": lambda v: ids.is_valid_juminhyo_code(v, "format"),
+    "postal_code_format": ids.is_valid_postal_code,
+    "phone_format": ids.is_valid_phone,
+}
+
+# -- configuration: which role gets which rules --------------------------------------------------
+
+DEFAULT_RULES: dict[str, dict] = {
+    "name": {"rules": [], "checks": []},  # never changed
+    "head_name": {"rules": [], "checks": []},
+    "name_kana": {"rules": ["kana_fullwidth"], "checks": []},
+    "address": {"rules": ["address_canonical"], "checks": []},
+    "honseki": {"rules": ["address_canonical"], "checks": []},
+    "location": {"rules": [], "checks": []},
+    "postal_code": {"rules": ["postal_halfwidth"], "checks": ["postal_code_format"]},
+    "phone": {"rules": ["halfwidth_ascii"], "checks": ["phone_format"]},
+    "my_number": {"rules": ["halfwidth_ascii"], "checks": ["my_number_check_digit"]},
+    "corporate_number": {"rules": ["halfwidth_ascii"], "checks": ["corporate_number_check_digit"]},
+    "juminhyo_code": {"rules": ["halfwidth_ascii"], "checks": ["juminhyo_code_format"]},
+    "pension_number": {"rules": ["halfwidth_ascii"], "checks": []},
+    "code": {"rules": ["halfwidth_ascii"], "checks": []},
+    "relationship": {"rules": ["halfwidth_ascii"], "checks": []},
+    "sex": {"rules": ["halfwidth_ascii"], "checks": []},
+    "addressee_kind": {"rules": ["halfwidth_ascii"], "checks": []},
+    "resident_kind": {"rules": ["halfwidth_ascii"], "checks": []},
+    "school_code": {"rules": ["halfwidth_ascii"], "checks": []},
+    "facility_code": {"rules": ["halfwidth_ascii"], "checks": []},
+    "district_code": {"rules": ["halfwidth_ascii"], "checks": []},
+    "flags": {"rules": ["halfwidth_ascii"], "checks": []},
+}
+
+#: Roles whose values are dates: how the cleanse stage reads them into a date + precision.
+DATE_ROLES = {
+    "birth_wareki": "wareki", "birth_wareki_partial": "wareki", "since_wareki": "wareki",
+    "registered_date": "ymd", "updated_date": "ymd", "optional_date": "ymd_optional",
+}
+
+
+def rules_for(role: str, overrides: dict[str, dict] | None = None) -> dict:
+    """The rules a field of ``role`` gets: the domain's override, else the default."""
+    if overrides and role in overrides:
+        return overrides[role]
+    return DEFAULT_RULES.get(role, {"rules": [], "checks": []})

@@ -1,0 +1,274 @@
+"""``ikou decode``: a legacy file + copybook -> Parquet / JSONL / CSV + quarantine.
+
+    ikou decode --copybook JUKI.cpy --encoding cp930 --recfm FB JUKI.DAT -o juki.parquet
+
+Wiring (in ``ikou.cli``)::
+
+    from ikou.mainframe.cli import add_decode_parser
+    add_decode_parser(subparsers)          # sets func=run_decode on the sub-parser
+    ...
+    return args.func(args)
+
+Exit codes: 0 the file was read to the end (quarantined records are normal and counted);
+2 bad arguments; 3 broken copybook; 4 unreadable input / 外字 table / output; 5 the file does
+not fit the record format (RECFM / LRECL / layouts). Messages name files and positions, never
+record contents.
+
+This module imports neither Airflow, Great Expectations nor pandas; pyarrow would import pandas
+on its own when pandas is installed, so the run keeps pandas out of the process while it
+decodes (start-up stays small).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_decode_parser", "run_decode", "main", "EXIT_OK", "EXIT_USAGE", "EXIT_COPYBOOK",
+           "EXIT_INPUT", "EXIT_FORMAT"]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_COPYBOOK = 3
+EXIT_INPUT = 4
+EXIT_FORMAT = 5
+
+ENCODINGS = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
+
+
+def add_decode_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``decode`` sub-command to an argparse ``subparsers`` object."""
+    p = subparsers.add_parser(
+        "decode",
+        help="decode a legacy mainframe file with its copybook",
+        description="Decode a legacy mainframe file (RECFM F/FB/V/VB) with its COBOL copybook to "
+                    "Parquet, JSONL or CSV; bad records go to a quarantine JSONL.",
+    )
+    _add_arguments(p)
+    p.set_defaults(func=run_decode)
+    return p
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="INPUT", help="the legacy file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file: .parquet, .jsonl or .csv (several data layouts: OUT.<LAYOUT>.<ext>)")
+    p.add_argument("--copybook", required=True, metavar="C.cpy", help="COBOL copybook")
+    p.add_argument("--copybook-format", choices=("fixed", "free"), default="fixed",
+                   help="copybook source format (default: fixed columns)")
+    p.add_argument("--encoding", required=True, choices=ENCODINGS, help="legacy code page")
+    p.add_argument("--variant", choices=("jis", "jdk"), default="jis",
+                   help="wave-dash family mapping (default: jis)")
+    p.add_argument("--recfm", choices=("F", "FB", "V", "VB"), default="FB", type=str.upper,
+                   help="record format (default: FB)")
+    p.add_argument("--lrecl", type=int, help="record length for F/FB (default: the copybook's)")
+    p.add_argument("--layout", help="the 01 record (or REDEFINES group) to use when there is no record type")
+    p.add_argument("--record-type-field", metavar="FIELD", help="field whose value chooses the layout")
+    p.add_argument("--record-type", action="append", default=[], metavar="VALUE=LAYOUT[:ROLE]",
+                   help="record type value -> layout; ROLE is data (default), header or trailer")
+    p.add_argument("--header-layout", action="append", default=[], metavar="LAYOUT")
+    p.add_argument("--trailer-layout", action="append", default=[], metavar="LAYOUT")
+    p.add_argument("--record-count-field", metavar="TRAILER-FIELD",
+                   help="trailer field holding the number of data records")
+    p.add_argument("--control-total", action="append", default=[], metavar="TRAILER-FIELD=DATA-FIELD",
+                   help="trailer field holding the sum of a data field")
+    p.add_argument("--mixed-field", action="append", default=[], metavar="NAME",
+                   help="PIC X field with SO/SI mixed SBCS/DBCS text")
+    p.add_argument("--money-field", action="append", default=[], metavar="NAME",
+                   help="numeric field written as decimal even when integral")
+    p.add_argument("--gaiji", metavar="TABLE.csv", help="the city's 外字 table")
+    p.add_argument("--gaiji-policy", choices=("placeholder", "quarantine"), default="placeholder")
+    p.add_argument("--gaiji-out", metavar="G.parquet", help="write the unmapped 外字 occurrences here")
+    p.add_argument("--blank-numeric", choices=("quarantine", "null"), default="quarantine",
+                   help="an all-space numeric field: quarantine the record (default) or null")
+    p.add_argument("--keep-padding", action="store_true", help="keep trailing SBCS/DBCS spaces in text")
+    p.add_argument("--quarantine", metavar="Q.jsonl", help="quarantine file (default: OUT.quarantine.jsonl)")
+    p.add_argument("--summary-json", metavar="S.json", help="also write the summary as JSON")
+    p.add_argument("--chunk-mb", type=float, default=4.0, help="MB read per chunk (default 4)")
+
+
+def _fail(msg: str, code: int) -> int:
+    print(f"ikou decode: error: {msg}", file=sys.stderr)
+    return code
+
+
+def _pairs(items, what: str) -> list[tuple[str, str]]:
+    out = []
+    for it in items:
+        if "=" not in it:
+            raise ValueError(f"{what} {it!r}: expected A=B")
+        a, b = it.split("=", 1)
+        if not a or not b:
+            raise ValueError(f"{what} {it!r}: expected A=B")
+        out.append((a, b.strip()))
+    return out
+
+
+class _BlockPandas:
+    """Meta-path finder refusing ``pandas`` while installed (pyarrow imports it on first use)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is kept out of `ikou decode`")
+        return None
+
+
+@contextlib.contextmanager
+def _without_pandas():
+    if "pandas" in sys.modules:
+        yield
+        return
+    blocker = _BlockPandas()
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(blocker)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    """Run ``ikou decode`` with parsed arguments; returns the exit code."""
+    with _without_pandas():
+        return _run(args)
+
+
+def _run(args) -> int:
+    from ikou.mainframe.copybook import CopybookError, parse_copybook
+
+    # --- copybook
+    try:
+        text = Path(args.copybook).read_text(encoding="utf-8")
+    except OSError as exc:
+        return _fail(f"cannot read copybook {args.copybook}: {exc.strerror or exc}", EXIT_INPUT)
+    except UnicodeDecodeError:
+        return _fail(f"copybook {args.copybook} is not UTF-8 text", EXIT_COPYBOOK)
+    try:
+        cb = parse_copybook(text, source=str(args.copybook), format=getattr(args, "copybook_format", "fixed"))
+    except CopybookError as exc:
+        return _fail(f"broken copybook: {exc}", EXIT_COPYBOOK)
+
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in (".parquet", ".jsonl", ".csv"):
+        return _fail(f"output {out}: use .parquet, .jsonl or .csv", EXIT_USAGE)
+    inp = Path(args.input)
+    if not inp.is_file():
+        return _fail(f"cannot read input {inp}: no such file", EXIT_INPUT)
+
+    # --- options
+    from ikou.mainframe.engine import DecodeOptions, Decoding
+    from ikou.mainframe.reader import RecordFormatError
+
+    try:
+        rtypes: dict[str, str] = {}
+        headers = [h.upper() for h in args.header_layout]
+        trailers = [t.upper() for t in args.trailer_layout]
+        for value, spec in _pairs(args.record_type, "--record-type"):
+            layout, _, role = spec.partition(":")
+            role = (role or "data").lower()
+            if role not in ("data", "header", "trailer"):
+                raise ValueError(f"--record-type {value}={spec}: role must be data, header or trailer")
+            rtypes[value] = layout
+            if role == "header":
+                headers.append(layout.upper())
+            elif role == "trailer":
+                trailers.append(layout.upper())
+        totals = dict(_pairs(args.control_total, "--control-total"))
+        gaiji = None
+        if args.gaiji:
+            from ikou.moji.gaiji import GaijiTable, GaijiTableError
+
+            try:
+                gaiji = GaijiTable.load(Path(args.gaiji))
+            except GaijiTableError as exc:
+                return _fail(f"外字 table: {exc}", EXIT_INPUT)
+        opts = DecodeOptions(
+            encoding=args.encoding, variant=args.variant, recfm=args.recfm, lrecl=args.lrecl,
+            layout=args.layout, record_type_field=args.record_type_field, record_types=rtypes,
+            header_layouts=tuple(headers), trailer_layouts=tuple(trailers),
+            record_count_field=args.record_count_field, control_totals=totals,
+            mixed_fields=tuple(args.mixed_field), money_fields=tuple(args.money_field),
+            keep_padding=args.keep_padding, gaiji=gaiji, gaiji_policy=args.gaiji_policy,
+            blank_numeric=args.blank_numeric, chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
+            file_name=str(inp),
+        )
+        run = Decoding(str(inp), cb, opts)
+    except RecordFormatError as exc:
+        return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
+    except (ValueError, KeyError) as exc:
+        return _fail(str(exc).strip("'\""), EXIT_USAGE)
+
+    # --- decode
+    from ikou.mainframe.output import CsvSink, JsonlSink, ParquetSink, QuarantineSink, layout_paths
+
+    qpath = Path(args.quarantine) if args.quarantine else Path(str(out) + ".quarantine.jsonl")
+    sinks: dict = {}
+    qs = None
+    try:
+        paths = layout_paths(out, run.data_layouts)
+        for name in run.data_layouts:
+            if suffix == ".parquet":
+                sinks[name] = ParquetSink(paths[name], run.schema(name))
+            elif suffix == ".jsonl":
+                sinks[name] = JsonlSink(paths[name], run.plans[name].layout)
+            else:
+                sinks[name] = CsvSink(paths[name], run.schema(name))
+        qs = QuarantineSink(qpath)
+        for chunk in run:
+            for name, rb in chunk.batches.items():
+                sinks[name].write(rb)
+            qs.write(chunk.quarantine)
+        for s in sinks.values():
+            s.commit()
+        qs.commit()
+        if args.gaiji_out:
+            import pyarrow.parquet as pq
+
+            pq.write_table(run.gaiji_occurrences(), args.gaiji_out)
+    except RecordFormatError as exc:
+        _abort(sinks, qs)
+        return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
+    except OSError as exc:
+        _abort(sinks, qs)
+        return _fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else ""),
+                     EXIT_INPUT)
+    s = run.summary
+    print(f"{inp}: {s.line()}")
+    for c in s.trailer_checks:
+        if not c.ok:
+            print(f"{inp}: trailer check {c.name} {c.trailer_field}"
+                  f"{' <- ' + c.data_field if c.data_field else ''}: expected {c.expected}, "
+                  f"actual {c.actual}{' (' + c.detail + ')' if c.detail else ''}", file=sys.stderr)
+    if s.gaiji_unmapped:
+        print(f"{inp}: {s.gaiji_unmapped} unmapped 外字 occurrence(s), codes {' '.join(s.gaiji_codes[:20])}"
+              f"{' ...' if len(s.gaiji_codes) > 20 else ''}", file=sys.stderr)
+    if args.summary_json:
+        try:
+            Path(args.summary_json).write_text(json.dumps(s.to_dict(), ensure_ascii=False, indent=2,
+                                                          default=str), encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"cannot write summary {args.summary_json}: {exc.strerror or exc}", EXIT_INPUT)
+    return EXIT_OK
+
+
+def _abort(sinks: dict, qs) -> None:
+    for s in sinks.values():
+        s.abort()
+    if qs is not None:
+        qs.abort()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ikou.mainframe.cli ARGS`` (same as ``ikou decode ARGS``)."""
+    parser = argparse.ArgumentParser(prog="ikou decode")
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_decode(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

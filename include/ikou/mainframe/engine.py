@@ -1,0 +1,897 @@
+"""Decode a legacy file with a copybook: chunks of Arrow record batches + quarantine + summary.
+
+    run = decode_file("JUKI.DAT", copybook, DecodeOptions(encoding="cp930", recfm="FB"))
+    for chunk in run:                      # bounded memory: one chunk of records at a time
+        write(chunk.batch)                 # pyarrow.RecordBatch of the good data records
+        keep(chunk.quarantine)             # pyarrow.Table, one row per bad record
+    summary = run.summary                  # DecodeSummary: accounting, trailer checks, 外字
+
+See the package docstring (:mod:`ikou.mainframe`) for the whole picture.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, localcontext
+from pathlib import Path
+from typing import BinaryIO, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ikou.mainframe.copybook import Copybook, Field, RecordLayout
+from ikou.mainframe.decode import (
+    REASONS,
+    TextTables,
+    arrow_type,
+    decode_elements,
+    reason_code,
+)
+from ikou.mainframe.encode import encode_field
+from ikou.mainframe.reader import RecordChunk, RecordFormatError, iter_record_chunks
+
+__all__ = [
+    "DecodeOptions",
+    "DecodedChunk",
+    "DecodeSummary",
+    "TrailerCheck",
+    "Decoding",
+    "decode_file",
+    "decode_to_parquet",
+    "QUARANTINE_SCHEMA",
+    "GAIJI_SCHEMA",
+    "RecordFormatError",
+]
+
+QUARANTINE_SCHEMA = pa.schema([
+    ("_file", pa.string()),
+    ("_record", pa.int64()),
+    ("_offset", pa.int64()),
+    ("layout", pa.string()),
+    ("field", pa.string()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("raw_length", pa.int64()),
+    ("raw_hex", pa.string()),
+])
+
+GAIJI_SCHEMA = pa.schema([
+    ("_file", pa.string()),
+    ("_record", pa.int64()),
+    ("_offset", pa.int64()),
+    ("field", pa.string()),
+    ("byte", pa.int64()),
+    ("legacy_code", pa.string()),
+    ("encoding", pa.string()),
+    ("candidates", pa.list_(pa.string())),
+])
+
+_BYTE_REASONS = {"invalid_zoned", "bad_nibble", "undefined_sbcs", "unbalanced_shift", "odd_dbcs_length"}
+_CODE_REASONS = {"undecodable_dbcs", "unmapped_gaiji"}
+
+
+@dataclass
+class DecodeOptions:
+    """How to read one file. Only ``encoding`` and ``recfm`` usually need setting.
+
+    encoding          cp930 | cp939 | cp1390 | cp1399 | jef | keis | jips (ikou.moji.codepages)
+    variant           "jis" (default) or "jdk": the wave-dash family mapping (cp930 / cp939)
+    recfm, lrecl      F | FB (lrecl defaults to the copybook's record size) | V | VB
+    layout            the data layout (01 record or REDEFINES group) when there is no
+                      record-type field; default: the copybook's only 01 record
+    record_type_field, record_types
+                      a field and {value: layout name}: each record's layout is chosen by the
+                      value of that field (e.g. {"H": "HDR-REC", "D": "DATA-REC", "T": "TRL-REC"})
+    header_layouts, trailer_layouts
+                      which of those layouts are header / trailer records (not data)
+    record_count_field, control_totals
+                      trailer checks: a trailer field holding the number of data records, and
+                      {trailer field: data field} sums (e.g. {"TRL-TOTAL": "AMOUNT"})
+    mixed_fields      PIC X fields holding SBCS + SO/SI DBCS text
+    money_fields      numeric fields output as decimal even when integral (packed always are)
+    keep_padding      keep trailing SBCS 0x40 / DBCS 0x4040 in text
+    gaiji             a GaijiTable, or a path to the city's 外字 CSV
+    gaiji_policy      "placeholder" (〓 in the text, record kept, occurrence reported) or
+                      "quarantine" (record quarantined with reason unmapped_gaiji)
+    blank_numeric     "quarantine" (default; an all-space numeric field is a bad record) or
+                      "null" (it becomes null)
+    chunk_bytes       bytes read per chunk (bounded memory)
+    file_name         the ``_file`` lineage value (default: the path, or "<stream>")
+    byte_range        (start, end) for F / FB: decode only that record-aligned part
+    codepage          a CodePage object instead of looking ``encoding`` up (tests, custom pages)
+    max_raw_bytes     raw bytes kept per quarantined record (hex in the quarantine)
+    """
+
+    encoding: str = "cp930"
+    variant: str = "jis"
+    recfm: str = "FB"
+    lrecl: int | None = None
+    layout: str | None = None
+    record_type_field: str | None = None
+    record_types: Mapping[str, str] = field(default_factory=dict)
+    header_layouts: tuple[str, ...] | str = ()
+    trailer_layouts: tuple[str, ...] | str = ()
+    record_count_field: str | None = None
+    control_totals: Mapping[str, str] = field(default_factory=dict)
+    mixed_fields: tuple[str, ...] = ()
+    money_fields: tuple[str, ...] = ()
+    keep_padding: bool = False
+    gaiji: object = None
+    gaiji_policy: str = "placeholder"
+    blank_numeric: str = "quarantine"
+    chunk_bytes: int = 4 << 20
+    file_name: str | None = None
+    byte_range: tuple[int, int] | None = None
+    codepage: object = None
+    max_raw_bytes: int = 65536
+
+
+@dataclass
+class TrailerCheck:
+    """One trailer control total: what the trailer says against what the file holds."""
+
+    name: str  # "record_count" or "sum"
+    trailer_field: str
+    data_field: str | None
+    expected: object
+    actual: object
+    ok: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("expected", "actual"):
+            if isinstance(d[k], Decimal):
+                d[k] = str(d[k])
+        return d
+
+
+@dataclass
+class DecodeSummary:
+    """Accounting for one decoded file: records_in = out + header + trailer + quarantined."""
+
+    file: str
+    encoding: str
+    recfm: str
+    lrecl: int | None
+    records_in: int = 0
+    records_out: int = 0
+    header_records: int = 0
+    trailer_records: int = 0
+    quarantined: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    complete: bool = False
+    by_reason: dict = field(default_factory=dict)
+    by_layout: dict = field(default_factory=dict)
+    header: dict | None = None
+    trailer: dict | None = None
+    trailer_checks: list = field(default_factory=list)
+    gaiji_mapped: int = 0
+    gaiji_unmapped: int = 0
+    gaiji_codes: list = field(default_factory=list)  # distinct unmapped codes, hex
+
+    @property
+    def accounted(self) -> bool:
+        return self.records_in == (self.records_out + self.header_records + self.trailer_records
+                                   + self.quarantined)
+
+    @property
+    def trailer_ok(self) -> bool:
+        return all(c.ok for c in self.trailer_checks)
+
+    @property
+    def mb_per_s(self) -> float:
+        return (self.bytes_read / 1e6) / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints (counts only, no personal data)."""
+        s = (f"records={self.records_in} out={self.records_out} header={self.header_records} "
+             f"trailer={self.trailer_records} quarantined={self.quarantined} "
+             f"bytes={self.bytes_read} seconds={self.seconds:.3f} MB/s={self.mb_per_s:.1f}")
+        if self.trailer_checks:
+            s += " trailer=" + ("OK" if self.trailer_ok else "MISMATCH")
+        if self.gaiji_unmapped or self.gaiji_mapped:
+            s += f" gaiji_mapped={self.gaiji_mapped} gaiji_unmapped={self.gaiji_unmapped}"
+        return s
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k != "trailer_checks"}
+        d["trailer_checks"] = [c.to_dict() for c in self.trailer_checks]
+        d["accounted"] = self.accounted
+        d["trailer_ok"] = self.trailer_ok
+        d["mb_per_s"] = round(self.mb_per_s, 3)
+        for k in ("header", "trailer"):
+            if d[k]:
+                d[k] = {a: (str(b) if isinstance(b, Decimal) else b) for a, b in d[k].items()}
+        return d
+
+
+@dataclass
+class DecodedChunk:
+    """One chunk of a file: good data records per layout, quarantine rows, 外字 occurrences."""
+
+    batches: dict  # data layout name -> pyarrow.RecordBatch
+    quarantine: pa.Table
+    gaiji: pa.Table
+    records_in: int
+    records_out: int
+    header_records: int
+    trailer_records: int
+    quarantined: int
+    bytes_read: int
+    first_record: int
+
+    @property
+    def batch(self) -> pa.RecordBatch:
+        """The data batch when the file has a single data layout."""
+        if len(self.batches) != 1:
+            raise ValueError(f"chunk has {len(self.batches)} data layouts: use .batches")
+        return next(iter(self.batches.values()))
+
+
+# ------------------------------------------------------------------------------------ plans
+
+
+class _Plan:
+    """One layout prepared for decoding."""
+
+    def __init__(self, layout: RecordLayout, role: str, money: set[str]):
+        self.layout = layout
+        self.name = layout.name
+        self.role = role
+        self.fields: list[Field] = layout.data_fields
+        self.money = [f.column in money or f.name in money for f in self.fields]
+        self.types = [arrow_type(f, m) for f, m in zip(self.fields, self.money)]
+        cols = []
+        for f, t in zip(self.fields, self.types):
+            for _ in f.dims:
+                t = pa.list_(t)
+            cols.append(pa.field(f.column, t))
+        self.schema = pa.schema(cols + [pa.field("_file", pa.string()), pa.field("_record", pa.int64()),
+                                        pa.field("_offset", pa.int64())])
+        self.odo_deps = [layout.field(dim.depends_on) for dim, _, _ in layout.odo]
+        self.size = layout.size
+        # the bytes a record must hold: end of the last data field (tables at actual counts)
+        self.ends = []
+        for f in self.fields:
+            extent = f.size + sum((d.max - 1) * d.stride for d in f.dims)
+            self.ends.append((f, f.offset + extent))
+
+    def needed(self, counts: list[np.ndarray], n: int) -> np.ndarray:
+        need = np.zeros(n, np.int64)
+        for f, end in self.ends:
+            e = np.full(n, end, np.int64)
+            for t in f.shifts:
+                dim = self.layout.odo[t][0]
+                e += (counts[t] - dim.max) * dim.stride
+            for d in f.dims:
+                if d.depends_on:
+                    t = next(i for i, x in enumerate(self.layout.odo) if x[0] is d)
+                    e += (counts[t] - d.max) * d.stride
+                    e = np.where(counts[t] == 0, 0, e)
+            np.maximum(need, e, out=need)
+        return need
+
+
+class _Flags:
+    """First problem per record: reason code, field, byte position, code."""
+
+    def __init__(self, n: int):
+        self.reason = np.zeros(n, np.uint8)
+        self.field = np.full(n, -1, np.int32)
+        self.pos = np.zeros(n, np.int64)
+        self.code = np.zeros(n, np.int64)
+
+    def set(self, rows: np.ndarray, reason, field_idx: int, pos, code=None) -> None:
+        """rows: bool mask; reason: scalar or per-row uint8 (0 = none)."""
+        r = np.asarray(reason)
+        mask = rows & (self.reason == 0)
+        if r.ndim:
+            mask &= r != 0
+        if not mask.any():
+            return
+        self.reason[mask] = r[mask] if r.ndim else r
+        self.field[mask] = field_idx
+        p = np.asarray(pos)
+        self.pos[mask] = p[mask] if p.ndim else p
+        if code is not None:
+            c = np.asarray(code)
+            self.code[mask] = c[mask] if c.ndim else c
+
+    @property
+    def bad(self) -> np.ndarray:
+        return self.reason != 0
+
+
+def _gather(mat: np.ndarray, base, size: int, rel: np.ndarray | None = None) -> np.ndarray:
+    """(n, size) bytes at ``base`` (int or per-row array); with ``rel`` (E,) -> (n*E, size)."""
+    n = mat.shape[0]
+    span = np.arange(size, dtype=np.int64)
+    if rel is None:
+        if np.ndim(base) == 0:
+            b = int(base)
+            return mat[:, b:b + size]
+        return np.take_along_axis(mat, base[:, None] + span[None, :], axis=1)
+    cols = (rel[:, None] + span[None, :]).ravel()
+    if np.ndim(base) == 0:
+        out = mat[:, int(base) + cols]
+    else:
+        out = np.take_along_axis(mat, base[:, None] + cols[None, :], axis=1)
+    return out.reshape(n * len(rel), size)
+
+
+def _element_grid(dims) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Relative offsets of every element (C order) and each dimension's index per element."""
+    grids = np.meshgrid(*[np.arange(d.max) for d in dims], indexing="ij")
+    rel = np.zeros(grids[0].shape, np.int64)
+    for g, d in zip(grids, dims):
+        rel += g * d.stride
+    return rel.ravel(), [g.ravel() for g in grids]
+
+
+def _nest_lists(values: pa.Array, n: int, dims, counts_by_dim: list[np.ndarray | None]) -> pa.Array:
+    """Wrap flat element values (existing elements only, C order) into nested list arrays."""
+    level_counts = []
+    for d, c in zip(dims, counts_by_dim):
+        level_counts.append(c if c is not None else np.full(n, d.max, np.int64))
+    # record id of each list at each level
+    rec_ids = [np.arange(n)]
+    for lvl in range(1, len(dims)):
+        prev = rec_ids[-1]
+        rec_ids.append(np.repeat(prev, level_counts[lvl - 1][prev]))
+    arr = values
+    for lvl in range(len(dims) - 1, -1, -1):
+        lens = level_counts[lvl][rec_ids[lvl]]
+        offs = np.zeros(len(lens) + 1, np.int32)
+        np.cumsum(lens, out=offs[1:])
+        arr = pa.ListArray.from_arrays(pa.array(offs, pa.int32()), arr)
+    return arr
+
+
+# ------------------------------------------------------------------------------------ decoding
+
+
+class Decoding:
+    """An iterable decoding run over one file; ``summary`` is complete after iteration."""
+
+    def __init__(self, source, copybook: Copybook, options: DecodeOptions | None = None):
+        self.options = opts = options or DecodeOptions()
+        self.copybook = copybook
+        self.source = source
+        if isinstance(source, (str, os.PathLike)):
+            self.file_name = opts.file_name or str(source)
+        else:
+            self.file_name = opts.file_name or getattr(source, "name", None) or "<stream>"
+            if not isinstance(self.file_name, str):
+                self.file_name = "<stream>"
+        if opts.gaiji_policy not in ("placeholder", "quarantine"):
+            raise ValueError("gaiji_policy must be 'placeholder' or 'quarantine'")
+        if opts.blank_numeric not in ("quarantine", "null"):
+            raise ValueError("blank_numeric must be 'quarantine' or 'null'")
+        self.recfm = opts.recfm.upper()
+        if self.recfm not in ("F", "FB", "V", "VB"):
+            raise RecordFormatError(f"unknown RECFM {opts.recfm!r} (F, FB, V or VB)")
+        if opts.codepage is not None:
+            self.codepage = opts.codepage
+            self.encoding = getattr(opts.codepage, "name", opts.encoding)
+        else:
+            from ikou.moji.codepages import get_codepage
+
+            self.codepage = get_codepage(opts.encoding, opts.variant)
+            self.encoding = self.codepage.name
+        gaiji = opts.gaiji
+        if gaiji is not None and not hasattr(gaiji, "lookup"):
+            from ikou.moji.gaiji import GaijiTable
+
+            gaiji = GaijiTable.load(gaiji)
+        self.gaiji = gaiji
+        self.tables = TextTables.get(self.codepage, self.encoding, gaiji, opts.gaiji_policy)
+        self._build_plans()
+        self.summary = DecodeSummary(self.file_name, self.encoding, self.recfm, self.lrecl)
+        self._gaiji_parts: list[pa.Table] = []
+        self._candidates: dict[int, list[str]] = {}
+        self._data_count = 0
+        self._sums: dict[str, list] = {}
+        self._headers: list[dict] = []
+        self._trailers: list[dict] = []
+        self._unmapped_codes: set[int] = set()
+        self._done = False
+
+    # ------------------------------------------------------------------------ setup
+
+    def _build_plans(self) -> None:
+        opts, cb = self.options, self.copybook
+        mixed = tuple(opts.mixed_fields)
+        money = {m.strip().upper() for m in opts.money_fields}
+        headers = {opts.header_layouts.upper()} if isinstance(opts.header_layouts, str) else \
+            {h.upper() for h in opts.header_layouts}
+        trailers = {opts.trailer_layouts.upper()} if isinstance(opts.trailer_layouts, str) else \
+            {t.upper() for t in opts.trailer_layouts}
+        self.plans: dict[str, _Plan] = {}
+
+        def plan(name: str) -> _Plan:
+            key = name.strip().upper()
+            if key not in self.plans:
+                try:
+                    layout = cb.record(key)
+                except KeyError as exc:
+                    raise ValueError(str(exc).strip("'\"")) from None
+                layout = layout.with_kinds(mixed)
+                role = "header" if key in headers else ("trailer" if key in trailers else "data")
+                self.plans[key] = _Plan(layout, role, money)
+            return self.plans[key]
+
+        self.type_field: Field | None = None
+        self.type_patterns: list[tuple[bytes, _Plan]] = []
+        if opts.record_type_field:
+            if not opts.record_types:
+                raise ValueError("record_type_field needs record_types {value: layout}")
+            named = [(value, plan(name)) for value, name in opts.record_types.items()]
+            holder = next((p for _, p in named if opts.record_type_field in p.layout), None)
+            if holder is None:
+                raise ValueError(f"record type field {opts.record_type_field} is in none of the layouts "
+                                 f"{', '.join(p.name for _, p in named)}")
+            self.type_field = holder.layout.field(opts.record_type_field)
+            for value, p in named:
+                tf = self.type_field
+                v = value
+                if tf.is_numeric:
+                    v = Decimal(str(value))
+                try:
+                    pattern = encode_field(tf, v, self.codepage)
+                except ValueError as exc:
+                    raise ValueError(f"record type value for {p.name}: {exc}") from None
+                self.type_patterns.append((pattern, p))
+            for h in headers | trailers:
+                if h not in self.plans:
+                    raise ValueError(f"header/trailer layout {h} is not among the record types")
+        else:
+            if opts.record_types:
+                raise ValueError("record_types needs record_type_field")
+            name = opts.layout
+            if name is None:
+                if len(cb.records) != 1:
+                    raise ValueError(f"copybook has records {', '.join(cb.record_names)}: choose one "
+                                     "(layout) or give a record-type field")
+                name = cb.records[0].name
+            p = plan(name)
+            if p.role != "data":
+                raise ValueError("without record types the only layout is the data layout")
+        self.data_plans = [p for p in self.plans.values() if p.role == "data"]
+        if not self.data_plans:
+            raise ValueError("no data layout")
+        self.lrecl = None
+        if self.recfm in ("F", "FB"):
+            self.lrecl = self.options.lrecl or max(p.size for p in self.plans.values())
+            for p in self.plans.values():
+                need = max((e for _, e in p.ends), default=0)
+                if need > self.lrecl:
+                    raise RecordFormatError(f"layout {p.name} needs {need} bytes, LRECL is {self.lrecl}")
+        # trailer checks
+        self.count_field: Field | None = None
+        self.total_fields: list[tuple[Field, _Plan, Field]] = []
+        trailer_plans = [p for p in self.plans.values() if p.role == "trailer"]
+        if opts.record_count_field or opts.control_totals:
+            if not trailer_plans:
+                raise ValueError("trailer checks need a trailer layout (trailer_layouts)")
+            tp = trailer_plans[0]
+            if opts.record_count_field:
+                if opts.record_count_field not in tp.layout:
+                    raise ValueError(f"record count field {opts.record_count_field} is not in trailer {tp.name}")
+                self.count_field = tp.layout.field(opts.record_count_field)
+            for tfield, dfield in opts.control_totals.items():
+                if tfield not in tp.layout:
+                    raise ValueError(f"control total field {tfield} is not in trailer {tp.name}")
+                dp = next((p for p in self.data_plans if dfield in p.layout), None)
+                if dp is None:
+                    raise ValueError(f"control total data field {dfield} is not in a data layout")
+                df = dp.layout.field(dfield)
+                if not df.is_numeric:
+                    raise ValueError(f"control total data field {dfield} is not numeric")
+                self.total_fields.append((tp.layout.field(tfield), dp, df))
+
+    def schema(self, layout: str | None = None) -> pa.Schema:
+        """Arrow schema of a data layout's batches."""
+        if layout is None:
+            if len(self.data_plans) != 1:
+                raise ValueError("several data layouts: name one")
+            return self.data_plans[0].schema
+        return self.plans[layout.upper()].schema
+
+    @property
+    def data_layouts(self) -> list[str]:
+        return [p.name for p in self.data_plans]
+
+    # ------------------------------------------------------------------------ iteration
+
+    def __iter__(self) -> Iterator[DecodedChunk]:
+        if self._done:
+            raise RuntimeError("a Decoding runs once; call decode_file again")
+        opts = self.options
+        t0 = time.perf_counter()
+        s = self.summary
+        for tf, dp, df in self.total_fields:
+            self._sums[tf.column] = [0, 0]  # sum, unreadable
+        own = False
+        if isinstance(self.source, (str, os.PathLike)):
+            try:
+                f = open(self.source, "rb")
+            except OSError as exc:
+                raise OSError(f"cannot open {self.file_name}: {exc.strerror or exc}") from None
+            own = True
+        else:
+            f = self.source
+            if isinstance(f, (bytes, bytearray, memoryview)):
+                f = io.BytesIO(bytes(f))
+        try:
+            start, end = (opts.byte_range or (0, None))
+            for rc in iter_record_chunks(f, self.recfm, self.lrecl, chunk_bytes=opts.chunk_bytes,
+                                         start=start, end=end, max_raw_bytes=opts.max_raw_bytes):
+                chunk = self._decode_chunk(rc)
+                s.seconds = time.perf_counter() - t0
+                yield chunk
+            s.complete = True
+        finally:
+            if own:
+                f.close()
+            s.seconds = time.perf_counter() - t0
+            self._finish()
+            self._done = True
+
+    def _decode_chunk(self, rc: RecordChunk) -> DecodedChunk:
+        s = self.summary
+        n = len(rc)
+        qrows: list[dict] = []
+        gparts: list[dict] = []
+        batches: dict[str, pa.RecordBatch] = {}
+        out = hdr = trl = 0
+        # broken framing
+        for br in rc.broken:
+            qrows.append(self._qrow(br.record_no, br.offset, None, None, br.reason, br.detail, br.raw, br.length))
+        # classify
+        groups: list[tuple[_Plan, np.ndarray | None]] = []
+        if self.type_field is not None and n:
+            tf = self.type_field
+            tb = _gather(rc.data, tf.offset, tf.size) if rc.data.shape[1] >= tf.offset + tf.size else None
+            assigned = np.full(n, -1, np.int32)
+            if tb is not None:
+                for k, (pattern, p) in enumerate(self.type_patterns):
+                    hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
+                    assigned[hit] = k
+            for k, (pattern, p) in enumerate(self.type_patterns):
+                idx = np.flatnonzero(assigned == k)
+                if len(idx):
+                    groups.append((p, idx))
+            unknown = np.flatnonzero(assigned < 0)
+            for i in unknown.tolist():
+                raw = rc.raw(i)
+                tbytes = raw[tf.offset:tf.offset + tf.size]
+                qrows.append(self._qrow(int(rc.record_no[i]), int(rc.offsets[i]), None, tf.column,
+                                        "unknown_record_type", f"type bytes {tbytes.hex().upper() or '(none)'}",
+                                        raw[: self.options.max_raw_bytes], len(raw)))
+        elif n:
+            groups.append((self.data_plans[0], None))
+        for p, idx in groups:
+            mat = rc.data if idx is None else rc.data[idx]
+            lengths = rc.lengths if idx is None else rc.lengths[idx]
+            recno = rc.record_no if idx is None else rc.record_no[idx]
+            offs = rc.offsets if idx is None else rc.offsets[idx]
+            if mat.shape[1] < p.size:
+                mat = np.pad(mat, ((0, 0), (0, p.size - mat.shape[1])), constant_values=0x40)
+            cols, flags, gaiji, mapped, fbad = self._decode_group(p, mat, lengths)
+            good = ~flags.bad
+            ngood = int(np.count_nonzero(good))
+            s.gaiji_mapped += mapped
+            # quarantine rows
+            for i in np.flatnonzero(flags.bad).tolist():
+                fi = int(flags.field[i])
+                reason = REASONS[int(flags.reason[i])]
+                raw = mat[i, : int(lengths[i])].tobytes()
+                qrows.append(self._qrow(int(recno[i]), int(offs[i]), p.name,
+                                        p.fields[fi].column if fi >= 0 else None, reason,
+                                        self._detail(reason, int(flags.pos[i]), int(flags.code[i]), raw,
+                                                     int(lengths[i])),
+                                        raw[: self.options.max_raw_bytes], len(raw)))
+            # 外字 occurrences
+            for rows, fi, codes, pos in gaiji:
+                for r, c, q in zip(rows.tolist(), codes.tolist(), pos.tolist()):
+                    self._unmapped_codes.add(c)
+                    gparts.append({"_file": self.file_name, "_record": int(recno[r]), "_offset": int(offs[r]),
+                                   "field": p.fields[fi].column, "byte": int(q), "legacy_code": f"{c:04X}",
+                                   "encoding": self.encoding, "candidates": self._cands(c)})
+                s.gaiji_unmapped += len(rows)
+            if p.role == "data":
+                self._data_count += len(mat)
+                for tf_, dp, df in self.total_fields:
+                    if dp is not p:
+                        continue
+                    fi = p.fields.index(df)
+                    arr = cols[fi]
+                    while pa.types.is_list(arr.type):
+                        arr = pc.list_flatten(arr)
+                    total = pc.sum(arr).as_py()
+                    acc = self._sums[tf_.column]
+                    if total is not None:
+                        with localcontext() as ctx:
+                            ctx.prec = 80
+                            acc[0] = acc[0] + total
+                    acc[1] += int(np.count_nonzero(fbad[fi]))
+                if ngood:
+                    rb = self._batch(p, cols, good, ngood, recno, offs)
+                    prev = batches.get(p.name)
+                    batches[p.name] = rb if prev is None else _concat_batches(prev, rb)
+                out += ngood
+            elif ngood:
+                rb = self._batch(p, cols, good, ngood, recno, offs)
+                rows_ = rb.to_pylist()
+                if p.role == "header":
+                    self._headers.extend(rows_)
+                    hdr += ngood
+                else:
+                    self._trailers.extend(rows_)
+                    trl += ngood
+            s.by_layout[p.name] = s.by_layout.get(p.name, 0) + len(mat)
+        q = pa.Table.from_pylist(qrows, schema=QUARANTINE_SCHEMA) if qrows else QUARANTINE_SCHEMA.empty_table()
+        for r in qrows:
+            s.by_reason[r["reason"]] = s.by_reason.get(r["reason"], 0) + 1
+        g = pa.Table.from_pylist(gparts, schema=GAIJI_SCHEMA) if gparts else GAIJI_SCHEMA.empty_table()
+        if gparts:
+            self._gaiji_parts.append(g)
+        records_in = rc.records_in
+        s.records_in += records_in
+        s.records_out += out
+        s.header_records += hdr
+        s.trailer_records += trl
+        s.quarantined += len(qrows)
+        s.bytes_read += rc.bytes_read
+        for p in self.data_plans:
+            if p.name not in batches:
+                batches[p.name] = pa.RecordBatch.from_pylist([], schema=p.schema)
+        first = int(rc.record_no[0]) if n else (rc.broken[0].record_no if rc.broken else -1)
+        return DecodedChunk(batches, q, g, records_in, out, hdr, trl, len(qrows), rc.bytes_read, first)
+
+    def _batch(self, p: _Plan, cols, good, ngood, recno, offs) -> pa.RecordBatch:
+        n = len(good)
+        arrays = list(cols) + [pa.repeat(pa.scalar(self.file_name, pa.string()), n),
+                               pa.array(recno, pa.int64()), pa.array(offs, pa.int64())]
+        rb = pa.RecordBatch.from_arrays(arrays, schema=p.schema)
+        if ngood != n:
+            rb = rb.filter(pa.array(good))
+        return rb
+
+    def _cands(self, code: int) -> list[str]:
+        c = self._candidates.get(code)
+        if c is None:
+            from ikou.moji.gaiji import candidates_for
+
+            try:
+                c = candidates_for(self.encoding, code, self.gaiji)
+            except Exception:
+                c = []
+            self._candidates[code] = c
+        return c
+
+    def _qrow(self, recno, offset, layout, fieldname, reason, detail, raw: bytes, length) -> dict:
+        return {"_file": self.file_name, "_record": recno, "_offset": offset, "layout": layout,
+                "field": fieldname, "reason": reason, "detail": detail, "raw_length": length,
+                "raw_hex": raw.hex().upper()}
+
+    @staticmethod
+    def _detail(reason: str, pos: int, code: int, raw: bytes, length: int) -> str:
+        if reason == "record_too_short":
+            return f"record has {length} bytes, layout needs {pos}"
+        if reason == "blank_numeric":
+            return f"byte {pos}: all spaces"
+        if reason == "odo_out_of_range":
+            return f"byte {pos}: count {code} outside the OCCURS range"
+        if reason in _CODE_REASONS:
+            return f"byte {pos}: code {code:04X}"
+        if reason in _BYTE_REASONS and 0 <= pos < len(raw):
+            return f"byte {pos}: 0x{raw[pos]:02X}"
+        return f"byte {pos}"
+
+    def _decode_group(self, p: _Plan, mat: np.ndarray, lengths: np.ndarray):
+        opts = self.options
+        n = len(mat)
+        flags = _Flags(n)
+        counts: list[np.ndarray] = []
+        layout = p.layout
+
+        def shift_of(f: Field):
+            if not f.shifts:
+                return 0
+            sh = np.zeros(n, np.int64)
+            for t in f.shifts:
+                dim = layout.odo[t][0]
+                sh += (counts[t] - dim.max) * dim.stride
+            return sh
+
+        for t, (dim, _start, _end) in enumerate(layout.odo):
+            dep = p.odo_deps[t]
+            el = decode_elements(_gather(mat, dep.offset + shift_of(dep), dep.size), dep, self.tables,
+                                 money=False, blank=opts.blank_numeric)
+            vals = el.array
+            if pa.types.is_decimal(vals.type):
+                vals = vals.cast(pa.int64(), safe=False)
+            c = np.asarray(vals.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            fi = p.fields.index(dep) if dep in p.fields else -1
+            base = dep.offset + shift_of(dep)
+            flags.set(el.bad != 0, el.bad, fi, base + el.pos)
+            out_of = (c < dim.min) | (c > dim.max)
+            flags.set(out_of, reason_code("odo_out_of_range"), fi, base, c)
+            counts.append(np.clip(c, dim.min, dim.max))
+        need = p.needed(counts, n)
+        short = lengths < need
+        if short.any():
+            flags.set(short, reason_code("record_too_short"), -1, need)
+        cols: list[pa.Array] = []
+        gaiji: list = []
+        mapped = 0
+        fbad: list[np.ndarray] = []
+        for fi, f in enumerate(p.fields):
+            base = f.offset + shift_of(f)
+            if not f.dims:
+                el = decode_elements(_gather(mat, base, f.size), f, self.tables, money=p.money[fi],
+                                     keep_padding=opts.keep_padding, blank=opts.blank_numeric)
+                bad = el.bad
+                arr = el.array
+                rec_pos = base + el.pos
+                code = el.code_at_pos
+                if el.gaiji:
+                    g = np.asarray(el.gaiji, dtype=np.int64)
+                    gaiji.append((g[:, 0], fi, g[:, 1], (base if np.ndim(base) == 0 else base[g[:, 0]]) + g[:, 2]))
+            else:
+                rel, idxs = _element_grid(f.dims)
+                E = len(rel)
+                el = decode_elements(_gather(mat, base, f.size, rel), f, self.tables, money=p.money[fi],
+                                     keep_padding=opts.keep_padding, blank=opts.blank_numeric)
+                exist = np.ones((n, E), bool)
+                counts_by_dim: list[np.ndarray | None] = []
+                for d, ix in zip(f.dims, idxs):
+                    if d.depends_on:
+                        t = next(i for i, x in enumerate(layout.odo) if x[0] is d)
+                        exist &= ix[None, :] < counts[t][:, None]
+                        counts_by_dim.append(counts[t])
+                    else:
+                        counts_by_dim.append(None)
+                be = el.bad.reshape(n, E) * exist
+                anyb = be.any(axis=1)
+                first = np.argmax(be != 0, axis=1)
+                bad = np.where(anyb, be[np.arange(n), first], 0).astype(np.uint8)
+                rec_pos = base + rel[first] + el.pos.reshape(n, E)[np.arange(n), first]
+                code = None if el.code_at_pos is None else el.code_at_pos.reshape(n, E)[np.arange(n), first]
+                values = el.array
+                if f.lenient and el.bad.any():
+                    values = _null_where(values, el.bad != 0)
+                if not exist.all():
+                    values = values.filter(pa.array(exist.ravel()))
+                arr = _nest_lists(values, n, f.dims, counts_by_dim)
+                if el.gaiji:
+                    g = np.asarray(el.gaiji, dtype=np.int64)
+                    ok = exist.ravel()[g[:, 0]]
+                    g = g[ok]
+                    rows = g[:, 0] // E
+                    elem = g[:, 0] % E
+                    b_ = base if np.ndim(base) == 0 else base[rows]
+                    gaiji.append((rows, fi, g[:, 1], b_ + rel[elem] + g[:, 2]))
+            mapped += el.gaiji_mapped
+            if f.lenient:
+                if bad.any() and not f.dims:
+                    arr = _null_where(arr, bad != 0)
+                fbad.append(np.zeros(n, bool))
+            else:
+                flags.set(bad != 0, bad, fi, rec_pos, code)
+                fbad.append(bad != 0)
+            cols.append(arr)
+        return cols, flags, gaiji, mapped, fbad
+
+    # ------------------------------------------------------------------------ end
+
+    def _finish(self) -> None:
+        s = self.summary
+        if self._headers:
+            s.header = self._headers[0]
+        if self._trailers:
+            s.trailer = self._trailers[-1]
+        s.gaiji_codes = sorted(f"{c:04X}" for c in self._unmapped_codes)
+        checks = []
+        if self.count_field is not None or self.total_fields:
+            tr = self._trailers[-1] if self._trailers else None
+            note = "" if len(self._trailers) <= 1 else f"{len(self._trailers)} trailer records, the last one used"
+            if self.count_field is not None:
+                exp = tr.get(self.count_field.column) if tr else None
+                act = self._data_count
+                ok = tr is not None and exp is not None and int(exp) == act
+                checks.append(TrailerCheck("record_count", self.count_field.column, None, exp, act, ok,
+                                           "no trailer record" if tr is None else note))
+            for tf, dp, df in self.total_fields:
+                acc = self._sums.get(tf.column, [0, 0])
+                exp = tr.get(tf.column) if tr else None
+                act = acc[0]
+                if isinstance(act, int) and df.scale > 0:  # pragma: no cover - scaled sums are decimal
+                    with localcontext() as ctx:
+                        ctx.prec = 80
+                        act = Decimal(act).scaleb(-df.scale)
+                detail = note
+                if acc[1]:
+                    detail = (detail + "; " if detail else "") + f"{acc[1]} data records with an unreadable {df.column}"
+                ok = (tr is not None and exp is not None and acc[1] == 0
+                      and Decimal(str(exp)) == Decimal(str(act)))
+                checks.append(TrailerCheck("sum", tf.column, df.column, exp, act, ok,
+                                           "no trailer record" if tr is None else detail))
+        s.trailer_checks = checks
+
+    def gaiji_occurrences(self) -> pa.Table:
+        """Every unmapped 外字 occurrence seen so far (columns: GAIJI_SCHEMA)."""
+        if not self._gaiji_parts:
+            return GAIJI_SCHEMA.empty_table()
+        return pa.concat_tables(self._gaiji_parts)
+
+
+def _null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(mask), pa.nulls(len(arr), arr.type), arr)
+
+
+def _concat_batches(a: pa.RecordBatch, b: pa.RecordBatch) -> pa.RecordBatch:
+    return pa.Table.from_batches([a, b]).combine_chunks().to_batches()[0]
+
+
+def decode_file(source, copybook: Copybook, options: DecodeOptions | None = None, **overrides) -> Decoding:
+    """Decode ``source`` (a path, a binary file object or bytes) with ``copybook``.
+
+    Returns a :class:`Decoding`: iterate it for :class:`DecodedChunk` s; ``.summary`` (a
+    :class:`DecodeSummary`) is complete once the iteration ends. Keyword overrides are applied
+    to ``options`` (``decode_file(p, cb, encoding="cp939", recfm="VB")``).
+    Raises ValueError for options that do not fit the copybook, RecordFormatError when the file
+    does not fit the record format, OSError when it cannot be read.
+    """
+    opts = options or DecodeOptions()
+    if overrides:
+        from dataclasses import replace
+
+        opts = replace(opts, **overrides)
+    return Decoding(source, copybook, opts)
+
+
+def decode_to_parquet(src_path, copybook: Copybook, options: DecodeOptions | None, out_path,
+                      quarantine_path=None, *, gaiji_path=None, compression: str = "zstd") -> DecodeSummary:
+    """Decode a file to Parquet (one file per data layout), quarantine JSONL, 外字 Parquet.
+
+    ``out_path``: with one data layout that file; with several, ``<stem>.<LAYOUT><suffix>``
+    beside it. ``quarantine_path`` defaults to ``out_path + ".quarantine.jsonl"`` and is always
+    written (empty when nothing was quarantined). ``gaiji_path``: the unmapped 外字 occurrences
+    (Parquet), written when given. Files are written to a temporary name and renamed at the end.
+    """
+    from ikou.mainframe.output import ParquetSink, QuarantineSink
+
+    run = decode_file(src_path, copybook, options)
+    out_path = Path(out_path)
+    qpath = Path(quarantine_path) if quarantine_path else Path(str(out_path) + ".quarantine.jsonl")
+    sinks = ParquetSink.for_layouts(out_path, {n: run.schema(n) for n in run.data_layouts}, compression)
+    qs = QuarantineSink(qpath)
+    try:
+        for chunk in run:
+            for name, rb in chunk.batches.items():
+                sinks[name].write(rb)
+            qs.write(chunk.quarantine)
+        for s in sinks.values():
+            s.commit()
+        qs.commit()
+        if gaiji_path is not None:
+            import pyarrow.parquet as pq
+
+            gp = Path(gaiji_path)
+            tmp = gp.with_name(gp.name + ".tmp")
+            pq.write_table(run.gaiji_occurrences(), tmp)
+            os.replace(tmp, gp)
+    except BaseException:
+        for s in sinks.values():
+            s.abort()
+        qs.abort()
+        raise
+    return run.summary
