@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
 from ikou.domains import Domain, registry
 
@@ -206,8 +206,9 @@ def build_master_dag() -> DAG:
         dag_display_name="移行マスター / migration master",
         description="Nightly cutover rehearsal of all 20 domains in the order of the migration plan",
         doc_md=MASTER_DOC,
-        schedule="0 1 * * *",  # 01:00 JST (start_date is in Asia/Tokyo)
-        start_date=START,
+        # 01:00 JST every night. No start_date: a newly deployed (or unpaused) master waits for
+        # the next 01:00 instead of running the missed night at once.
+        schedule=CronTriggerTimetable("0 1 * * *", timezone=TZ),
         catchup=False,
         max_active_runs=1,
         default_args={**DEFAULT_ARGS, "retries": 0},

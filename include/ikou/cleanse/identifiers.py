@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_DIGITS = re.compile(r"^[0-9]+$")
+_DIGITS = re.compile(r"[0-9]+\Z")  # \Z, not $: "$" also matches before a final newline
 
 
 def my_number_check_digit(body: str) -> int:
@@ -82,17 +82,17 @@ JUMINHYO_RULES: dict[str, Callable[[str], bool]] = {
 
 
 def is_valid_juminhyo_code(value: str | None, rule: str = "format") -> bool:
-    if not value:
-        return False
     try:
         check = JUMINHYO_RULES[rule]
     except KeyError:
         raise ValueError(f"unknown 住民票コード rule {rule!r}; known: {', '.join(JUMINHYO_RULES)}") from None
+    if not value:
+        return False
     return check(value)
 
 
-_POSTAL = re.compile(r"^[0-9]{3}-?[0-9]{4}$")
-_PHONE = re.compile(r"^0[0-9]{1,4}-?[0-9]{1,4}-?[0-9]{3,4}$")
+_POSTAL = re.compile(r"[0-9]{3}-?[0-9]{4}\Z")
+_PHONE = re.compile(r"0[0-9]{1,4}-?[0-9]{1,4}-?[0-9]{3,4}\Z")
 
 
 def is_valid_postal_code(value: str | None) -> bool:

@@ -93,11 +93,14 @@ COMMON_SCHEME = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}
 
 _ASCII = str.maketrans("０１２３４５６７８９．／－，ＭＴＳＨＲｍｔｓｈｒ　", "0123456789./-,MTSHRmtshr ")
 _KANJI = re.compile(
-    r"^(明治|大正|昭和|平成|令和|明|大|昭|平|令)\s*(元|\d{1,2})\s*[年.]\s*"
-    r"(?:(\d{1,2}|不詳)\s*[月.]?\s*)?(?:(\d{1,2}|不詳)\s*日?)?\s*(?:日?不詳)?$"
+    r"^(明治|大正|昭和|平成|令和|明|大|昭|平|令)\s*(元|[0-9]{1,2})\s*[年.]\s*"
+    r"(?:([0-9]{1,2})\s*[月.]\s*([0-9]{1,2})\s*日?"  # year, month and day
+    r"|([0-9]{1,2})(?:\s*[月.]\s*(?:日?\s*不詳)?)?"  # day unknown: 3月, 3月日不詳, 3月不詳
+    r"|(?:月\s*日\s*)?(?:不詳)?)$"  # month and day unknown: (nothing), 不詳, 月日不詳
 )
-_LETTER = re.compile(r"^([MTSHR])\s*(\d{1,2})[./\-,](\d{1,2})[./\-,](\d{1,2})$", re.IGNORECASE)
-_COMPACT = re.compile(r"^([MTSHR])(\d{2})(\d{2})(\d{2})$", re.IGNORECASE)
+_LETTER = re.compile(r"^([MTSHR])\s*([0-9]{1,2})[./\-,]([0-9]{1,2})[./\-,]([0-9]{1,2})$", re.IGNORECASE)
+_COMPACT = re.compile(r"^([MTSHR])([0-9]{2})([0-9]{2})([0-9]{2})$", re.IGNORECASE)
+_DIGITS = re.compile(r"^[0-9]+$")
 _PLACEHOLDER = re.compile(r"^(0+|9+)$")
 
 
@@ -111,18 +114,21 @@ def era_of(d: dt.date) -> Era:
 def _to_date(era: Era, year: int, month: int, day: int, text_form: str) -> dt.date:
     if year < 1:
         raise EraRangeError(f"{era.name}: an era starts at 元年 (year 1)")
-    if month == 0 and day == 0:
-        raise PartialDate("month and day unknown (月日不詳)", era.first.year + year - 1, None)
+    g_year = era.first.year + year - 1
     if day == 0:
+        if month == 0:
+            _check_partial(era, g_year, None)
+            raise PartialDate("month and day unknown (月日不詳)", g_year, None)
         if not 1 <= month <= 12:
             raise ImpossibleDate("no such month")
-        raise PartialDate("day unknown (日不詳)", era.first.year + year - 1, month)
+        _check_partial(era, g_year, month)
+        raise PartialDate("day unknown (日不詳)", g_year, month)
     if month == 0:
         raise WarekiFormatError(f"{text_form}: a day without a month")
-    g_year = era.first.year + year - 1
     if era.letter == "M" and g_year <= 1872:
         if g_year == 1872 and month == 12 and 3 <= day <= 30:
-            raise ImpossibleDate("明治5年12月3日〜30日 do not exist: 明治5年12月3日 became 明治6年1月1日")
+            raise ImpossibleDate("a day skipped by the calendar reform of 1872: the day after 明治5年12月2日 "
+                                 "was 明治6年1月1日")
         if not (1 <= month <= 12 and 1 <= day <= 30):
             raise ImpossibleDate("no such lunisolar day")
         raise LunisolarDate("a lunisolar date (before 明治6年1月1日): it needs a conversion table, "
@@ -135,6 +141,21 @@ def _to_date(era: Era, year: int, month: int, day: int, text_form: str) -> dt.da
         end = f"{era.last:%Y-%m-%d}" if era.last else "today"
         raise EraRangeError(f"outside its era: {era.name} runs {era.first:%Y-%m-%d} – {end}")
     return d
+
+
+def _check_partial(era: Era, g_year: int, month: int | None) -> None:
+    """A partial date must lie in its era (昭和65年, 令和元年4月 do not exist) and after the
+    calendar reform (a lunisolar year or month is not a Gregorian one)."""
+    if g_year < GREGORIAN_FROM.year:
+        raise LunisolarDate("a lunisolar year (before 明治6年): it needs a conversion table, "
+                            "not a naive Gregorian reading")
+    end = era.last
+    lo = (era.first.year, era.first.month if month is not None else 0)
+    hi = (end.year, end.month if month is not None else 13) if end is not None else None
+    here = (g_year, month if month is not None else 1)
+    if here < lo or (hi is not None and here > hi):
+        last = f"{end:%Y-%m-%d}" if end else "today"
+        raise EraRangeError(f"outside its era: {era.name} runs {era.first:%Y-%m-%d} – {last}")
 
 
 def _num(s: str | None) -> int:
@@ -155,21 +176,27 @@ def parse_wareki(text: str, scheme: dict[str, str] | None = None) -> dt.date:
     m = _KANJI.match(s)
     if m:
         era = _BY_NAME[m.group(1)]
-        return _to_date(era, _num(m.group(2)), _num(m.group(3)), _num(m.group(4)), "kanji form")
+        if m.group(3) is not None:
+            month, day = int(m.group(3)), int(m.group(4))
+        else:
+            month, day = (int(m.group(5)) if m.group(5) is not None else 0), 0
+        return _to_date(era, _num(m.group(2)), month, day, "kanji form")
+    if scheme:
+        # The source file's era codes first: they may be digits ("3", "03") or letters.
+        for w in sorted({len(k) for k in scheme}):
+            code, rest = s[:w], s[w:]
+            if len(rest) == 6 and code in scheme and _DIGITS.match(rest):
+                era = _BY_LETTER.get(str(scheme[code]).upper()) or _BY_NAME.get(str(scheme[code]))
+                if era is None:
+                    raise WarekiFormatError("the scheme maps this era code to an unknown era")
+                return _to_date(era, int(rest[:2]), int(rest[2:4]), int(rest[4:]), "era code form")
     m = _LETTER.match(s) or _COMPACT.match(s)
     if m:
         era = _BY_LETTER[m.group(1).upper()]
         return _to_date(era, int(m.group(2)), int(m.group(3)), int(m.group(4)), "letter form")
-    if s.isdigit():
+    if _DIGITS.match(s):
         if not scheme:
             raise WarekiFormatError("an era code + YYMMDD needs the source file's era-code scheme")
-        width = {len(k) for k in scheme}
-        for w in sorted(width):
-            if len(s) == w + 6 and s[:w] in scheme:
-                era = _BY_LETTER.get(scheme[s[:w]].upper()) or _BY_NAME.get(scheme[s[:w]])
-                if era is None:
-                    raise WarekiFormatError(f"scheme maps code {s[:w]} to an unknown era")
-                return _to_date(era, int(s[w:w + 2]), int(s[w + 2:w + 4]), int(s[w + 4:w + 6]), "era code form")
         raise WarekiFormatError(f"era code not in the scheme ({len(s)} digits)")
     raise WarekiFormatError("not a 和暦 form Ikou understands")
 

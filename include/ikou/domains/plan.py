@@ -140,7 +140,8 @@ def load_plan(path: Path, registry: Registry) -> Plan:
         raise RegistryError(f"{path}: domains missing from the plan: {', '.join(missing)}")
     cycle = find_cycle({d: list(p.cuts_over_after) for d, p in entries.items()})
     if cycle:
-        raise RegistryError(f"{path}: cuts_over_after has a cycle: {' -> '.join(cycle)}")
+        raise RegistryError(f"{path}: wave {entries[cycle[0]].wave}, entry {cycle[0]!r}: "
+                            f"cuts_over_after has a cycle: {' -> '.join(cycle)}")
     for d, p in entries.items():
         for other in p.cuts_over_after:
             if entries[other].target_date > p.target_date:

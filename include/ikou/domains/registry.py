@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 DATA_DIR = Path(__file__).with_name("data")
 
@@ -90,10 +90,11 @@ class LegacyFile(_Strict):
     expected_records: int = Field(ge=0)
     synth: SynthSpec
     fields: dict[str, FieldSpec]
+    _data_dir: Path | None = PrivateAttr(default=None)  # the registry folder it was loaded from
 
     @property
     def copybook_path(self) -> Path:
-        return DATA_DIR / "copybooks" / self.copybook
+        return (self._data_dir or DATA_DIR) / "copybooks" / self.copybook
 
     @property
     def data_layout(self) -> str:
@@ -211,6 +212,8 @@ def _read_yaml(path: Path) -> object:
             return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise RegistryError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
 def load_domain_file(path: Path, data_dir: Path) -> Domain:
@@ -225,6 +228,7 @@ def load_domain_file(path: Path, data_dir: Path) -> Domain:
     if domain.id != path.stem:
         raise RegistryError(f"{path}: entry {domain.id!r}: id must match the file name {path.stem!r}")
     for lf in domain.legacy_files:
+        lf._data_dir = data_dir  # copybooks are read from the registry folder, not the package's
         where = f"{path}: entry {domain.id!r}, legacy file {lf.name!r}"
         if not (data_dir / "copybooks" / lf.copybook).is_file():
             raise RegistryError(f"{where}: copybook {lf.copybook!r} not found in {data_dir / 'copybooks'}")
@@ -337,7 +341,8 @@ def load_registry(data_dir: Path | str | None = None) -> Registry:
 
     cycle = find_cycle({d.id: d.refers_to for d in domains.values()})
     if cycle:
-        raise RegistryError(f"{data_dir / 'domains'}: refers_to has a cycle: {' -> '.join(cycle)}")
+        raise RegistryError(f"{data_dir / 'domains' / (cycle[0] + '.yaml')}: entry {cycle[0]!r}: "
+                            f"refers_to has a cycle: {' -> '.join(cycle)}")
     return Registry(domains, data_dir)
 
 

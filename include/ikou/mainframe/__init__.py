@@ -42,6 +42,11 @@ The API the extract stage calls
         chunk.gaiji                                       # unmapped 外字 occurrences (GAIJI_SCHEMA)
     run.summary; run.gaiji_occurrences()
 
+    # a large F/FB file in parallel parts (e.g. mapped Airflow tasks), then one summary:
+    parts = byte_ranges(os.path.getsize(path), lrecl, 8)          # [(start, end), ...]
+    s_i = decode_to_parquet(path, cb, replace(opts, byte_range=parts[i]), f"part-{i}.parquet", ...)
+    summary = merge_summaries([s_0, s_1, ...])                    # trailer checks over the whole file
+
 Output columns: the copybook's names (``ATENA-NO``); group names are dropped (a leaf name is
 qualified with its nearest group names, ``BIRTH-DATE.YY``, only when it would collide); OCCURS
 fields are list columns; FILLER is left out; lineage ``_file`` (string), ``_record`` (int64,
@@ -54,7 +59,7 @@ Quarantine: one row per bad record, never dropped: ``_file, _record, _offset, la
 reason, detail, raw_length, raw_hex``. ``detail`` holds byte positions (relative to the record's
 first data byte) and codes only -- never decoded text. Reasons: invalid_zoned, blank_numeric,
 bad_nibble, binary_overflow, undefined_sbcs, undecodable_dbcs, unbalanced_shift,
-odd_dbcs_length, unmapped_gaiji (policy "quarantine"), odo_out_of_range, record_too_short,
+odd_dbcs_length, unmapped_gaiji (policy "quarantine"), odo_out_of_range, record_too_short, record_too_long (V/VB),
 unknown_record_type, truncated_record, bad_rdw, bad_bdw. Fields inside a REDEFINES alternative
 (not the one chosen as the layout) are lenient: a value they cannot decode becomes null.
 
@@ -90,6 +95,7 @@ _EXPORTS = {
     "Decoding": "engine",
     "decode_file": "engine",
     "decode_to_parquet": "engine",
+    "merge_summaries": "engine",
     "QUARANTINE_SCHEMA": "engine",
     "GAIJI_SCHEMA": "engine",
     "RecordFormatError": "reader",

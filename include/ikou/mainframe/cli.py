@@ -14,15 +14,14 @@ Exit codes: 0 the file was read to the end (quarantined records are normal and c
 not fit the record format (RECFM / LRECL / layouts). Messages name files and positions, never
 record contents.
 
-This module imports neither Airflow, Great Expectations nor pandas; pyarrow would import pandas
-on its own when pandas is installed, so the run keeps pandas out of the process while it
-decodes (start-up stays small).
+This module imports neither Airflow, Great Expectations nor pandas, and neither does a run: the
+engine builds Arrow arrays from numpy buffers (``pyarrow.array()`` would import pandas on its
+first call when pandas is installed, a second or two of start-up).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -107,33 +106,9 @@ def _pairs(items, what: str) -> list[tuple[str, str]]:
     return out
 
 
-class _BlockPandas:
-    """Meta-path finder refusing ``pandas`` while installed (pyarrow imports it on first use)."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ImportError("pandas is kept out of `ikou decode`")
-        return None
-
-
-@contextlib.contextmanager
-def _without_pandas():
-    if "pandas" in sys.modules:
-        yield
-        return
-    blocker = _BlockPandas()
-    sys.meta_path.insert(0, blocker)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(blocker)
-
-
 def run_decode(args: argparse.Namespace) -> int:
     """Run ``ikou decode`` with parsed arguments; returns the exit code."""
-    with _without_pandas():
-        return _run(args)
+    return _run(args)
 
 
 def _run(args) -> int:

@@ -407,32 +407,12 @@ _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 
 class _Parser:
+    """Splits the token stream into entries (tokens up to each separator period)."""
+
     def __init__(self, toks: list[_Tok], source: str):
         self.toks = toks
         self.source = source
         self.i = 0
-
-    def err(self, msg: str, tok: _Tok | None = None) -> CopybookError:
-        tok = tok or (self.toks[self.i] if self.i < len(self.toks) else (self.toks[-1] if self.toks else None))
-        if tok is None:
-            return CopybookError(msg, self.source)
-        return CopybookError(msg, self.source, tok.line, tok.col)
-
-    def peek(self) -> _Tok | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def next(self, what: str) -> _Tok:
-        t = self.peek()
-        if t is None:
-            last = self.toks[-1] if self.toks else None
-            raise CopybookError(f"unexpected end of copybook, expected {what}", self.source,
-                                last.line if last else 0, last.col if last else 0)
-        self.i += 1
-        return t
-
-    def at_word(self, *words: str) -> bool:
-        t = self.peek()
-        return t is not None and t.kind == "word" and t.text in words
 
     def entries(self) -> Iterator[tuple[_Tok, list[_Tok]]]:
         """Yield (level token, remaining tokens up to the period)."""

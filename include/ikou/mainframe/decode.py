@@ -66,6 +66,7 @@ REASONS = (
     "truncated_record",
     "bad_rdw",
     "bad_bdw",
+    "record_too_long",
 )
 _R = {r: i for i, r in enumerate(REASONS)}
 
@@ -88,6 +89,55 @@ class Elements:
     gaiji: list = field(default_factory=list)  # [(row, code, pos, mapped: bool)] unmapped only
     gaiji_mapped: int = 0
     code_at_pos: np.ndarray | None = None  # for DBCS problems: the code found at pos
+
+
+# ------------------------------------------------------------------ numpy -> Arrow (no pandas)
+# pyarrow's pa.array() imports pandas on first use when it is installed (seconds); these build
+# arrays from buffers instead.
+
+
+def np_array(values: np.ndarray, type_: pa.DataType, valid: np.ndarray | None = None) -> pa.Array:
+    """A primitive Arrow array over a numpy array (int64 / int32 / float64 ...)."""
+    v = np.ascontiguousarray(values)
+    vb, nulls = (None, 0) if valid is None else _validity(valid)
+    return pa.Array.from_buffers(type_, len(v), [vb, pa.py_buffer(v)], null_count=nulls)
+
+
+def bool_array(mask: np.ndarray) -> pa.Array:
+    m = np.ascontiguousarray(mask, dtype=bool).reshape(-1)
+    return pa.Array.from_buffers(pa.bool_(), len(m), [None, pa.py_buffer(np.packbits(m, bitorder="little"))])
+
+
+def string_array(items: list) -> pa.Array:
+    """Arrow strings from a Python list of str (None = null)."""
+    enc = [b"" if x is None else x.encode("utf-8") for x in items]
+    lens = np.fromiter((len(b) for b in enc), np.int64, count=len(enc))
+    offs = np.zeros(len(enc) + 1, np.int64)
+    np.cumsum(lens, out=offs[1:])
+    valid = np.fromiter((x is not None for x in items), bool, count=len(items))
+    vb, nulls = _validity(valid)
+    if offs[-1] < 2 ** 31:
+        return pa.StringArray.from_buffers(len(enc), pa.py_buffer(offs.astype(np.int32)),
+                                           pa.py_buffer(b"".join(enc)), vb, nulls)
+    return pa.LargeStringArray.from_buffers(len(enc), pa.py_buffer(offs), pa.py_buffer(b"".join(enc)),
+                                            vb, nulls).cast(pa.string())
+
+
+def repeat_string(value: str, n: int) -> pa.Array:
+    b = value.encode("utf-8")
+    offs = np.arange(n + 1, dtype=np.int64) * len(b)
+    if n * len(b) < 2 ** 31:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offs.astype(np.int32)), pa.py_buffer(b * n))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(b * n)).cast(pa.string())
+
+
+def null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``arr`` with nulls where ``mask`` is True."""
+    return pc.if_else(bool_array(mask), pa.nulls(len(arr), arr.type), arr)
+
+
+def empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
 
 
 # ---------------------------------------------------------------------------------- types
@@ -191,7 +241,7 @@ def _number_array(f: Field, d: np.ndarray, neg: np.ndarray, valid: np.ndarray, m
         if up:
             v *= 10 ** up
         np.negative(v, out=v, where=neg)
-        return pa.array(v, type=pa.int64(), mask=None if valid.all() else ~valid)
+        return np_array(v, pa.int64(), None if valid.all() else valid)
     precision, scale = _decimal_ps(f)
     if k + up <= 18:
         v = _horner(d)
@@ -305,7 +355,7 @@ def decode_binary(b: np.ndarray, f: Field, *, money: bool = False) -> Elements:
     if _is_int64(f, money):
         if up:
             v = v * 10 ** up
-        arr = pa.array(v, type=pa.int64(), mask=None if valid.all() else ~valid)
+        arr = np_array(v, pa.int64(), None if valid.all() else valid)
     else:
         precision, scale = _decimal_ps(f)
         lo = v.view(np.uint64)
@@ -332,7 +382,7 @@ def decode_float(b: np.ndarray, f: Field, **_) -> Elements:
     exp = (top & 0x7F) - 64
     v = np.ldexp(frac, (4 * exp - bits).astype(np.int32))
     v = np.where(top & 0x80, -v, v)
-    return Elements(pa.array(v, type=pa.float64()), np.zeros(m, np.uint8), np.zeros(m, np.int32))
+    return Elements(np_array(v.astype(np.float64), pa.float64()), np.zeros(m, np.uint8), np.zeros(m, np.int32))
 
 
 # ---------------------------------------------------------------------------------- text
@@ -347,6 +397,7 @@ class TextTables:
     def __init__(self, codepage, encoding: str, gaiji=None, policy: str = "placeholder"):
         self.codepage = codepage
         self.encoding = encoding
+        self.gaiji = gaiji
         self.policy = policy
         sb = np.asarray(codepage.sbcs, dtype=np.uint32)
         self.sbcs_word, self.sbcs_len = _utf8_words(sb)
@@ -408,6 +459,9 @@ class TextTables:
         self.dbcs_status = status
         self.gaiji_codes = gaiji_codes
         self.dbcs_word, self.dbcs_len = _utf8_words(db)
+        self.mixed_word = np.concatenate([self.sbcs_word, self.dbcs_word])
+        self.mixed_len = np.concatenate([self.sbcs_len, self.dbcs_len])
+        self.mixed_status = np.concatenate([np.zeros(256, np.uint8), self.dbcs_status])
         self.gaiji_sequence = np.zeros(65536, bool)
         for code in self.gaiji_mapped_codes:
             if code in self.sequences:
@@ -418,7 +472,7 @@ class TextTables:
         key = (id(codepage), encoding, id(gaiji), policy)
         with cls._lock:
             t = cls._cache.get(key)
-            if t is None or t.codepage is not codepage:
+            if t is None or t.codepage is not codepage or t.gaiji is not gaiji:
                 t = cls(codepage, encoding, gaiji, policy)
                 cls._cache[key] = t
                 if len(cls._cache) > 32:
@@ -482,55 +536,82 @@ def _utf8_words(cps: np.ndarray):
     return w.astype(np.uint32), n
 
 
-def _strings(words: np.ndarray, lens: np.ndarray) -> pa.Array:
-    """Arrow strings from per-position UTF-8 words (m, w) uint32 and byte counts (0 = skip)."""
-    m = words.shape[0]
-    rowlen = lens.sum(axis=1, dtype=np.int64)
-    offsets = np.zeros(m + 1, np.int64)
-    np.cumsum(rowlen, out=offsets[1:])
-    total = int(offsets[-1])
-    if total == 0:
+def _last_content(content: np.ndarray) -> np.ndarray:
+    """Per row: the number of positions up to and including the last True (0 when none)."""
+    m, w = content.shape
+    if w == 0 or m == 0:
+        return np.zeros(m, np.int64)
+    rev = content[:, ::-1]
+    i = np.argmax(rev, axis=1)
+    has = rev[np.arange(m), i]
+    return np.where(has, w - i, 0).astype(np.int64)
+
+
+def _prefix(counts: np.ndarray, w: int) -> np.ndarray:
+    return np.arange(w, dtype=np.int64) < counts[:, None]
+
+
+def _assemble(kidx: np.ndarray, counts: np.ndarray, word_tab: np.ndarray, len_tab: np.ndarray):
+    """Arrow strings from the kept characters' table indexes (row-major) and per-row counts.
+
+    Returns (array, per-character byte lengths, character offsets per row).
+    """
+    m = len(counts)
+    K = len(kidx)
+    choff = np.zeros(m + 1, np.int64)
+    np.cumsum(counts, out=choff[1:])
+    kl = len_tab[kidx]
+    if K == 0:
         data = np.zeros(0, np.uint8)
-    elif lens.max() <= 1:
-        data = (words & 0xFF).astype(np.uint8)[lens.astype(bool)]
+        offsets = np.zeros(m + 1, np.int64)
     else:
-        width = int(lens.max())
-        wb = np.ascontiguousarray(words).view(np.uint8).reshape(m, words.shape[1], 4)[:, :, :width]
-        mask = np.arange(width, dtype=np.uint8) < lens[..., None]
-        data = wb[mask]
+        hi, lo = int(kl.max()), int(kl.min())
+        if hi == lo:
+            offsets = choff * hi
+        else:
+            cum = np.zeros(K + 1, np.int64)
+            np.cumsum(kl, out=cum[1:])
+            offsets = cum[choff]
+        kw = word_tab[kidx]
+        if hi == 1 and lo == 1:
+            data = kw.astype(np.uint8)
+        else:
+            kb = kw.view(np.uint8).reshape(K, 4)
+            if hi == lo:
+                data = kb[:, :hi].reshape(-1)
+            else:
+                data = kb[:, :hi][np.arange(hi, dtype=np.uint8) < kl[:, None]]
+    total = int(offsets[-1])
     if total < 2 ** 31:
-        return pa.StringArray.from_buffers(m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
-    return pa.LargeStringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(data)).cast(pa.string())
+        arr = pa.StringArray.from_buffers(m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+    else:
+        arr = pa.LargeStringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(data)).cast(pa.string())
+    return arr, kl, choff
 
 
-def _trailing_keep(content: np.ndarray) -> np.ndarray:
-    """Keep mask: positions up to the last True of ``content`` per row."""
-    w = content.shape[1]
-    last = np.where(content, np.arange(1, w + 1, dtype=np.int32), 0).max(axis=1, initial=0)
-    return np.arange(w, dtype=np.int32) < last[:, None]
+def _rows_of(k: np.ndarray, choff: np.ndarray) -> np.ndarray:
+    return np.searchsorted(choff, k, side="right") - 1
 
 
 def decode_sbcs(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> Elements:
     """SBCS text through the code page's byte table; trailing 0x40 trimmed."""
     m, w = b.shape
-    keep = np.ones((m, w), bool) if keep_padding else _trailing_keep(b != t.sbcs_space)
-    badm = t.sbcs_bad[b]
+    if keep_padding:
+        counts = np.full(m, w, np.int64)
+        kidx = np.ascontiguousarray(b).reshape(-1)
+    else:
+        counts = _last_content(b != t.sbcs_space)
+        kidx = b[_prefix(counts, w)]
+    arr, kl, choff = _assemble(kidx, counts, t.sbcs_word, t.sbcs_len)
     reason = np.zeros(m, np.uint8)
     pos = np.zeros(m, np.int32)
-    if badm.any():
-        rows = badm.any(axis=1)
-        reason[rows] = _R["undefined_sbcs"]
-        pos[rows] = _first(badm[rows])
-    if t.sbcs_all_ascii:
-        rowlen = keep.sum(axis=1, dtype=np.int64)
-        offsets = np.zeros(m + 1, np.int64)
-        np.cumsum(rowlen, out=offsets[1:])
-        data = t.sbcs_ascii[b][keep]
-        arr = pa.StringArray.from_buffers(m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
-    else:
-        lens = t.sbcs_len[b]
-        lens = np.where(keep, lens, 0).astype(np.uint8)
-        arr = _strings(t.sbcs_word[b], lens)
+    bad = kl == 0
+    if bad.any():
+        k = np.flatnonzero(bad)
+        rows = _rows_of(k, choff)
+        ur, fi = np.unique(rows, return_index=True)
+        reason[ur] = _R["undefined_sbcs"]
+        pos[ur] = k[fi] - choff[ur]
     return Elements(arr, reason, pos)
 
 
@@ -541,73 +622,79 @@ def decode_dbcs(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> 
         raise ValueError("DBCS field with an odd byte size")
     codes = (b[:, 0::2].astype(np.uint16) << 8) | b[:, 1::2]
     if keep_padding:
-        keep = np.ones(codes.shape, bool)
+        counts = np.full(m, w // 2, np.int64)
+        kcodes = codes.reshape(-1)
     else:
-        keep = _trailing_keep((codes != 0x4040) & (codes != t.dbcs_space))
-    lens = np.where(keep, t.dbcs_len[codes], 0).astype(np.uint8)
-    return _finish_dbcs_like(codes, keep, t, t.dbcs_word[codes], lens, lambda j: 2 * j)
+        counts = _last_content((codes != 0x4040) & (codes != t.dbcs_space))
+        kcodes = codes[_prefix(counts, w // 2)]
+    arr, kl, choff = _assemble(kcodes, counts, t.dbcs_word, t.dbcs_len)
+    st = t.dbcs_status[kcodes]
+
+    def where(k):  # kept index -> (row, byte offset in the element)
+        rows = _rows_of(k, choff)
+        return rows, 2 * (k - choff[rows])
+
+    return _finish_text(arr, st, kcodes, kcodes.astype(np.int64), choff, m, t, where)
 
 
-def _finish_dbcs_like(codes, consider, t: TextTables, words, lens, byte_pos) -> Elements:
-    """Shared tail of DBCS and mixed decoding: statuses, 外字, fallback rows, strings.
-
-    ``consider`` marks the positions holding a DBCS character that is kept (not padding);
-    ``byte_pos`` turns a column index of ``codes`` into the byte offset inside the element.
-    """
-    m = codes.shape[0]
-    st = np.where(consider, t.dbcs_status[codes], 0).astype(np.uint8)
-    reason = np.zeros(m, np.uint8)
-    pos = np.zeros(m, np.int32)
+def _finish_text(arr, st, kidx, codes, choff, m, t: TextTables, where, base: Elements | None = None,
+                 mixed: bool = False) -> Elements:
+    """Statuses of the kept DBCS characters: undecodable codes, 外字, sequence fallback rows."""
+    reason = np.zeros(m, np.uint8) if base is None else base.bad
+    pos = np.zeros(m, np.int32) if base is None else base.pos
     code_at = np.zeros(m, np.int32)
     gaiji: list = []
     mapped = 0
     if st.any():
-        badm = st == ST_BAD
-        if badm.any():
-            rows = np.flatnonzero(badm.any(axis=1))
-            j = _first(badm[rows])
-            reason[rows] = _R["undecodable_dbcs"]
-            pos[rows] = byte_pos(j)
-            code_at[rows] = codes[rows, j]
+        badk = np.flatnonzero(st == ST_BAD)
+        if len(badk):
+            rows, bp = where(badk)
+            ur, fi = np.unique(rows, return_index=True)
+            free = reason[ur] == 0
+            ur, fi = ur[free], fi[free]
+            reason[ur] = _R["undecodable_dbcs"]
+            pos[ur] = bp[fi]
+            code_at[ur] = codes[badk[fi]]
         mapped = int(np.count_nonzero(st == ST_GAIJI_MAPPED))
-        seqm = st == ST_SEQUENCE
-        if seqm.any():
-            mapped += int(np.count_nonzero(seqm & t.gaiji_sequence[codes]))
-        un = st == ST_GAIJI_UNMAPPED
-        if un.any():
-            r, j = np.nonzero(un)  # row-major: first occurrence of a row comes first
-            p = np.asarray(byte_pos(j))
-            c = codes[r, j]
-            gaiji = list(zip(r.tolist(), c.tolist(), p.tolist()))
+        seqk = np.flatnonzero(st == ST_SEQUENCE)
+        if len(seqk):
+            mapped += int(np.count_nonzero(t.gaiji_sequence[codes[seqk]]))
+        unk = np.flatnonzero(st == ST_GAIJI_UNMAPPED)
+        if len(unk):
+            rows, bp = where(unk)
+            c = codes[unk]
+            gaiji = list(zip(rows.tolist(), c.tolist(), bp.tolist()))
             if t.policy == "quarantine":
-                ur, fi = np.unique(r, return_index=True)
+                ur, fi = np.unique(rows, return_index=True)
                 free = reason[ur] == 0
-                rr, fi = ur[free], fi[free]
-                reason[rr] = _R["unmapped_gaiji"]
-                pos[rr] = p[fi]
-                code_at[rr] = c[fi]
-    arr = _strings(words, lens)
-    if st.any() and (st == ST_SEQUENCE).any():
-        rows = np.flatnonzero((st == ST_SEQUENCE).any(axis=1))
-        fixed = [_row_text(words[r], lens[r], codes[r], st[r], t) for r in rows.tolist()]
-        mask = np.zeros(m, bool)
-        mask[rows] = True
-        arr = pc.replace_with_mask(arr, pa.array(mask), pa.array(fixed, type=pa.string()))
+                ur, fi = ur[free], fi[free]
+                reason[ur] = _R["unmapped_gaiji"]
+                pos[ur] = bp[fi]
+                code_at[ur] = c[fi]
+        if len(seqk):
+            rows = np.unique(_rows_of(seqk, choff))
+            fixed = []
+            for r in rows.tolist():
+                a, z = int(choff[r]), int(choff[r + 1])
+                fixed.append(_row_text(kidx[a:z], codes[a:z], st[a:z], t, mixed))
+            mask = np.zeros(m, bool)
+            mask[rows] = True
+            arr = pc.replace_with_mask(arr, bool_array(mask), string_array(fixed))
     e = Elements(arr, reason, pos, gaiji, mapped)
     e.code_at_pos = code_at
     return e
 
 
-def _row_text(words_row, lens_row, codes_row, st_row, t: TextTables) -> str:
+def _row_text(kidx_row, codes_row, st_row, t: TextTables, mixed: bool) -> str:
     """Per-row fallback (rare): splice multi-code-point sequences into the row's text."""
     out = []
-    for wv, ln, code, s in zip(words_row.tolist(), lens_row.tolist(), codes_row.tolist(), st_row.tolist()):
-        if not ln:
-            continue
+    for k, code, s in zip(kidx_row.tolist(), codes_row.tolist(), st_row.tolist()):
         if s == ST_SEQUENCE:
             out.append(t.sequences[code])
-        else:
-            out.append(int(wv).to_bytes(4, "little")[:ln].decode("utf-8"))
+            continue
+        word, ln = (t.mixed_word[k], t.mixed_len[k]) if mixed else (t.dbcs_word[k], t.dbcs_len[k])
+        if ln:
+            out.append(int(word).to_bytes(4, "little")[: int(ln)].decode("utf-8"))
     return "".join(out)
 
 
@@ -620,45 +707,60 @@ def decode_mixed(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) ->
     """
     m, w = b.shape
     sos, si = t.shift_outs, t.shift_in
-    first_bytes = {x[0] for x in sos} | {si[0]}
-    if w == 0 or not np.isin(b, list(first_bytes)).any():
+    if w == 0:
         return decode_sbcs(b, t, keep_padding=keep_padding)
+    single = len(si) == 1 and all(len(x) == 1 for x in sos)
+    if single:
+        is_so = b == sos[0][0]
+        for x in sos[1:]:
+            is_so |= b == x[0]
+        is_si = b == si[0]
+        if not is_so.any() and not is_si.any():
+            return decode_sbcs(b, t, keep_padding=keep_padding)
+        cover = is_so | is_si
+        delta = is_so.astype(np.int16)
+        delta -= is_si
+    else:
+        first_bytes = {x[0] for x in sos} | {si[0]}
+        if not np.isin(b, list(first_bytes)).any():
+            return decode_sbcs(b, t, keep_padding=keep_padding)
+        is_si = _match(b, si)
+        is_so = np.zeros((m, w), bool)
+        cover = is_si.copy()
+        so_len = np.zeros((m, w), np.int32)
+        for so in sos:
+            hit = _match(b, so)
+            if not hit.any():
+                continue
+            is_so |= hit
+            so_len[hit] = len(so)
+            for k in range(len(so)):
+                cover[:, k:] |= hit[:, : w - k]
+        for k in range(1, len(si)):
+            cover[:, k:] |= is_si[:, : w - k]
+        if not is_so.any() and not is_si.any():
+            return decode_sbcs(b, t, keep_padding=keep_padding)
+        delta = is_so.astype(np.int16)
+        delta -= is_si
     cols = np.arange(w, dtype=np.int32)
-    is_si = _match(b, si)
-    is_so = np.zeros((m, w), bool)
-    cover = is_si.copy()
-    run_from = np.full((m, w), -1, np.int32)  # where the DBCS run opened by an SO starts
-    for so in sos:
-        hit = _match(b, so)
-        if not hit.any():
-            continue
-        is_so |= hit
-        run_from = np.where(hit, cols + len(so), run_from)
-        for k in range(len(so)):
-            cover[:, k:] |= hit[:, : w - k]
-    for k in range(1, len(si)):
-        cover[:, k:] |= is_si[:, : w - k]
-    if not is_so.any() and not is_si.any():
-        return decode_sbcs(b, t, keep_padding=keep_padding)
-    depth = np.cumsum(is_so, axis=1, dtype=np.int16) - np.cumsum(is_si, axis=1, dtype=np.int16)
+    depth = np.cumsum(delta, axis=1, dtype=np.int16)
     reason = np.zeros(m, np.uint8)
     pos = np.zeros(m, np.int32)
-    unbalanced = (depth < 0) | (depth > 1)
-    end_open = depth[:, -1] != 0
-    bad_rows = unbalanced.any(axis=1) | end_open
+    unbalanced = depth.view(np.uint16) > 1  # below 0 or above 1
+    bad_rows = unbalanced.any(axis=1) | (depth[:, -1] != 0)
     if bad_rows.any():
-        reason[bad_rows] = _R["unbalanced_shift"]
-        first_bad = np.where(unbalanced.any(axis=1), _first(unbalanced), w - 1)
-        # position of the SO that opened the unterminated run, where that is the problem
-        last_so = np.where(is_so, cols, -1).max(axis=1)
-        pos[bad_rows] = np.where(unbalanced.any(axis=1), first_bad, np.maximum(last_so, 0))[bad_rows]
+        rows = np.flatnonzero(bad_rows)
+        reason[rows] = _R["unbalanced_shift"]
+        ub = unbalanced[rows]
+        last_so = np.where(is_so[rows], cols, -1).max(axis=1)
+        pos[rows] = np.where(ub.any(axis=1), _first(ub), np.maximum(last_so, 0))
     in_dbcs = (depth == 1) & ~cover
+    if single:
+        run_from = np.where(is_so, cols + 1, -1)
+    else:
+        run_from = np.where(is_so, cols + so_len, -1)
     run_start = np.maximum.accumulate(run_from, axis=1)
-    rel = cols - run_start
-    hi_pos = in_dbcs & (rel % 2 == 0)
-    nxt = np.empty_like(b)
-    nxt[:, :-1] = b[:, 1:]
-    nxt[:, -1] = 0x40
+    hi_pos = in_dbcs & (((cols - run_start) & 1) == 0)
     in_next = np.zeros_like(in_dbcs)
     in_next[:, :-1] = in_dbcs[:, 1:]
     odd = hi_pos & ~in_next
@@ -666,27 +768,37 @@ def decode_mixed(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) ->
     if odd_rows.any():
         reason[odd_rows] = _R["odd_dbcs_length"]
         pos[odd_rows] = _first(odd[odd_rows])
-    codes = np.where(hi_pos, (b.astype(np.uint16) << 8) | nxt, 0).astype(np.uint16)
-    sb_pos = (depth == 0) & ~cover
+    codes = b.astype(np.uint16) << 8
+    codes[:, :-1] |= b[:, 1:]
+    sb_pos = ~(in_dbcs | cover)
+    # one lookup for both: index < 256 is an SBCS byte, 256 + code a DBCS code
+    idx = np.where(hi_pos, codes.astype(np.int32) + 256, b)
     # padding: SBCS 0x40 and DBCS 0x4040; shift codes are transparent
-    pad = (sb_pos & (b == t.sbcs_space)) | (hi_pos & ((codes == 0x4040) | (codes == t.dbcs_space)))
+    pad = np.where(hi_pos, (codes == 0x4040) | (codes == t.dbcs_space), b == t.sbcs_space)
     emit = sb_pos | hi_pos
-    keep = emit if keep_padding else emit & _trailing_keep(emit & ~pad)
-    words = np.where(hi_pos, t.dbcs_word[codes], t.sbcs_word[b])
-    lens = np.where(keep, np.where(hi_pos, t.dbcs_len[codes], t.sbcs_len[b]), 0).astype(np.uint8)
-    sbad = sb_pos & t.sbcs_bad[b]
-    sbad_rows = sbad.any(axis=1) & (reason == 0)
-    if sbad_rows.any():
-        reason[sbad_rows] = _R["undefined_sbcs"]
-        pos[sbad_rows] = _first(sbad[sbad_rows])
-    e = _finish_dbcs_like(codes, keep & hi_pos, t, words, lens, lambda j: j)
-    # merge: shift-state problems first, then undefined SBCS bytes, then what the DBCS part found
-    take = (reason == 0) & (e.bad != 0)
-    reason[take] = e.bad[take]
-    pos[take] = e.pos[take]
-    e.bad = reason
-    e.pos = pos
-    return e
+    keep = emit if keep_padding else emit & _prefix(_last_content(emit & ~pad), w)
+    kidx = idx[keep]
+    counts = keep.sum(axis=1, dtype=np.int64)
+    arr, kl, choff = _assemble(kidx, counts, t.mixed_word, t.mixed_len)
+    cols_k = None
+
+    def where(k):  # kept index -> (row, byte offset in the element)
+        nonlocal cols_k
+        if cols_k is None:
+            cols_k = np.nonzero(keep)[1]
+        return _rows_of(k, choff), cols_k[k]
+
+    sb_bad = np.flatnonzero((kl == 0) & (kidx < 256))
+    if len(sb_bad):
+        rows, bp = where(sb_bad)
+        ur, fi = np.unique(rows, return_index=True)
+        free = reason[ur] == 0
+        reason[ur[free]] = _R["undefined_sbcs"]
+        pos[ur[free]] = bp[fi[free]]
+    st = t.mixed_status[kidx]
+    codes_k = kidx.astype(np.int64) - 256
+    base = Elements(arr, reason, pos)
+    return _finish_text(arr, st, kidx, codes_k, choff, m, t, where, base=base, mixed=True)
 
 
 def _match(b: np.ndarray, seq: bytes) -> np.ndarray:

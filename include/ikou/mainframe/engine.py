@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, localcontext
 from pathlib import Path
-from typing import BinaryIO, Iterator, Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +28,14 @@ from ikou.mainframe.decode import (
     REASONS,
     TextTables,
     arrow_type,
+    bool_array,
     decode_elements,
+    empty_batch,
+    np_array,
+    null_where,
     reason_code,
+    repeat_string,
+    string_array,
 )
 from ikou.mainframe.encode import encode_field
 from ikou.mainframe.reader import RecordChunk, RecordFormatError, iter_record_chunks
@@ -42,6 +48,7 @@ __all__ = [
     "Decoding",
     "decode_file",
     "decode_to_parquet",
+    "merge_summaries",
     "QUARANTINE_SCHEMA",
     "GAIJI_SCHEMA",
     "RecordFormatError",
@@ -80,7 +87,7 @@ class DecodeOptions:
 
     encoding          cp930 | cp939 | cp1390 | cp1399 | jef | keis | jips (ikou.moji.codepages)
     variant           "jis" (default) or "jdk": the wave-dash family mapping (cp930 / cp939)
-    recfm, lrecl      F | FB (lrecl defaults to the copybook's record size) | V | VB
+    recfm, lrecl      F | FB | V | VB; lrecl (F / FB) defaults to the largest layout in use
     layout            the data layout (01 record or REDEFINES group) when there is no
                       record-type field; default: the copybook's only 01 record
     record_type_field, record_types
@@ -174,6 +181,10 @@ class DecodeSummary:
     gaiji_mapped: int = 0
     gaiji_unmapped: int = 0
     gaiji_codes: list = field(default_factory=list)  # distinct unmapped codes, hex
+    data_records: int = 0  # records of data layouts, quarantined ones included (what a trailer counts)
+    trailers_seen: int = 0
+    record_count_field: str | None = None
+    control_sums: dict = field(default_factory=dict)  # trailer field -> {data_field, sum, unreadable}
 
     @property
     def accounted(self) -> bool:
@@ -208,6 +219,7 @@ class DecodeSummary:
         for k in ("header", "trailer"):
             if d[k]:
                 d[k] = {a: (str(b) if isinstance(b, Decimal) else b) for a, b in d[k].items()}
+        d["control_sums"] = {k: {**v, "sum": str(v["sum"])} for k, v in d["control_sums"].items()}
         return d
 
 
@@ -349,7 +361,7 @@ def _nest_lists(values: pa.Array, n: int, dims, counts_by_dim: list[np.ndarray |
         lens = level_counts[lvl][rec_ids[lvl]]
         offs = np.zeros(len(lens) + 1, np.int32)
         np.cumsum(lens, out=offs[1:])
-        arr = pa.ListArray.from_arrays(pa.array(offs, pa.int32()), arr)
+        arr = pa.ListArray.from_arrays(np_array(offs, pa.int32()), arr)
     return arr
 
 
@@ -563,8 +575,13 @@ class Decoding:
                 for k, (pattern, p) in enumerate(self.type_patterns):
                     hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
                     assigned[hit] = k
-            for k, (pattern, p) in enumerate(self.type_patterns):
-                idx = np.flatnonzero(assigned == k)
+            seen: list[_Plan] = []
+            for _pattern, p in self.type_patterns:
+                if any(p is q for q in seen):
+                    continue
+                seen.append(p)
+                ks = [k for k, (_, q) in enumerate(self.type_patterns) if q is p]
+                idx = np.flatnonzero(np.isin(assigned, ks))  # file order, several values per layout
                 if len(idx):
                     groups.append((p, idx))
             unknown = np.flatnonzero(assigned < 0)
@@ -636,10 +653,10 @@ class Decoding:
                     self._trailers.extend(rows_)
                     trl += ngood
             s.by_layout[p.name] = s.by_layout.get(p.name, 0) + len(mat)
-        q = pa.Table.from_pylist(qrows, schema=QUARANTINE_SCHEMA) if qrows else QUARANTINE_SCHEMA.empty_table()
+        q = _table(qrows, QUARANTINE_SCHEMA)
         for r in qrows:
             s.by_reason[r["reason"]] = s.by_reason.get(r["reason"], 0) + 1
-        g = pa.Table.from_pylist(gparts, schema=GAIJI_SCHEMA) if gparts else GAIJI_SCHEMA.empty_table()
+        g = _table(gparts, GAIJI_SCHEMA)
         if gparts:
             self._gaiji_parts.append(g)
         records_in = rc.records_in
@@ -651,17 +668,17 @@ class Decoding:
         s.bytes_read += rc.bytes_read
         for p in self.data_plans:
             if p.name not in batches:
-                batches[p.name] = pa.RecordBatch.from_pylist([], schema=p.schema)
+                batches[p.name] = empty_batch(p.schema)
         first = int(rc.record_no[0]) if n else (rc.broken[0].record_no if rc.broken else -1)
         return DecodedChunk(batches, q, g, records_in, out, hdr, trl, len(qrows), rc.bytes_read, first)
 
     def _batch(self, p: _Plan, cols, good, ngood, recno, offs) -> pa.RecordBatch:
         n = len(good)
-        arrays = list(cols) + [pa.repeat(pa.scalar(self.file_name, pa.string()), n),
-                               pa.array(recno, pa.int64()), pa.array(offs, pa.int64())]
+        arrays = list(cols) + [repeat_string(self.file_name, n), np_array(recno.astype(np.int64), pa.int64()),
+                               np_array(offs.astype(np.int64), pa.int64())]
         rb = pa.RecordBatch.from_arrays(arrays, schema=p.schema)
         if ngood != n:
-            rb = rb.filter(pa.array(good))
+            rb = rb.filter(bool_array(good))
         return rb
 
     def _cands(self, code: int) -> list[str]:
@@ -685,6 +702,8 @@ class Decoding:
     def _detail(reason: str, pos: int, code: int, raw: bytes, length: int) -> str:
         if reason == "record_too_short":
             return f"record has {length} bytes, layout needs {pos}"
+        if reason == "record_too_long":
+            return f"record has {length} bytes, layout holds {pos}"
         if reason == "blank_numeric":
             return f"byte {pos}: all spaces"
         if reason == "odo_out_of_range":
@@ -729,6 +748,12 @@ class Decoding:
         short = lengths < need
         if short.any():
             flags.set(short, reason_code("record_too_short"), -1, need)
+        if self.recfm in ("V", "VB"):
+            # bytes beyond the whole layout (FILLER included) would be read by no field
+            full = np.full(n, p.size, np.int64)
+            for t, (dim, _s, _e) in enumerate(layout.odo):
+                full += (counts[t] - dim.max) * dim.stride
+            flags.set(lengths > full, reason_code("record_too_long"), -1, full)
         cols: list[pa.Array] = []
         gaiji: list = []
         mapped = 0
@@ -769,7 +794,7 @@ class Decoding:
                 if f.lenient and el.bad.any():
                     values = _null_where(values, el.bad != 0)
                 if not exist.all():
-                    values = values.filter(pa.array(exist.ravel()))
+                    values = values.filter(bool_array(exist.ravel()))
                 arr = _nest_lists(values, n, f.dims, counts_by_dim)
                 if el.gaiji:
                     g = np.asarray(el.gaiji, dtype=np.int64)
@@ -798,43 +823,115 @@ class Decoding:
             s.header = self._headers[0]
         if self._trailers:
             s.trailer = self._trailers[-1]
+        s.trailers_seen = len(self._trailers)
         s.gaiji_codes = sorted(f"{c:04X}" for c in self._unmapped_codes)
-        checks = []
-        if self.count_field is not None or self.total_fields:
-            tr = self._trailers[-1] if self._trailers else None
-            note = "" if len(self._trailers) <= 1 else f"{len(self._trailers)} trailer records, the last one used"
-            if self.count_field is not None:
-                exp = tr.get(self.count_field.column) if tr else None
-                act = self._data_count
-                ok = tr is not None and exp is not None and int(exp) == act
-                checks.append(TrailerCheck("record_count", self.count_field.column, None, exp, act, ok,
-                                           "no trailer record" if tr is None else note))
-            for tf, dp, df in self.total_fields:
-                acc = self._sums.get(tf.column, [0, 0])
-                exp = tr.get(tf.column) if tr else None
-                act = acc[0]
-                if isinstance(act, int) and df.scale > 0:  # pragma: no cover - scaled sums are decimal
-                    with localcontext() as ctx:
-                        ctx.prec = 80
-                        act = Decimal(act).scaleb(-df.scale)
-                detail = note
-                if acc[1]:
-                    detail = (detail + "; " if detail else "") + f"{acc[1]} data records with an unreadable {df.column}"
-                ok = (tr is not None and exp is not None and acc[1] == 0
-                      and Decimal(str(exp)) == Decimal(str(act)))
-                checks.append(TrailerCheck("sum", tf.column, df.column, exp, act, ok,
-                                           "no trailer record" if tr is None else detail))
-        s.trailer_checks = checks
+        s.data_records = self._data_count
+        s.record_count_field = self.count_field.column if self.count_field is not None else None
+        s.control_sums = {tf.column: {"data_field": df.column, "sum": self._sums.get(tf.column, [0, 0])[0],
+                                      "unreadable": self._sums.get(tf.column, [0, 0])[1]}
+                          for tf, _dp, df in self.total_fields}
+        s.trailer_checks = _trailer_checks(s)
 
     def gaiji_occurrences(self) -> pa.Table:
         """Every unmapped 外字 occurrence seen so far (columns: GAIJI_SCHEMA)."""
         if not self._gaiji_parts:
-            return GAIJI_SCHEMA.empty_table()
+            return _table([], GAIJI_SCHEMA)
         return pa.concat_tables(self._gaiji_parts)
 
 
+def _trailer_checks(s: "DecodeSummary") -> list:
+    """Trailer control totals from a summary's counts, sums and (last) trailer record."""
+    checks = []
+    if s.record_count_field is None and not s.control_sums:
+        return checks
+    tr = s.trailer
+    note = "" if s.trailers_seen <= 1 else f"{s.trailers_seen} trailer records, the last one used"
+    if s.record_count_field is not None:
+        exp = tr.get(s.record_count_field) if tr else None
+        act = s.data_records
+        ok = tr is not None and exp is not None and int(exp) == act
+        checks.append(TrailerCheck("record_count", s.record_count_field, None, exp, act, ok,
+                                   "no trailer record" if tr is None else note))
+    for tfield, acc in s.control_sums.items():
+        exp = tr.get(tfield) if tr else None
+        act = acc["sum"]
+        detail = note
+        if acc["unreadable"]:
+            detail = (detail + "; " if detail else "") + \
+                f"{acc['unreadable']} data records with an unreadable {acc['data_field']}"
+        ok = (tr is not None and exp is not None and acc["unreadable"] == 0
+              and Decimal(str(exp)) == Decimal(str(act)))
+        checks.append(TrailerCheck("sum", tfield, acc["data_field"], exp, act, ok,
+                                   "no trailer record" if tr is None else detail))
+    return checks
+
+
+def merge_summaries(parts: list["DecodeSummary"]) -> "DecodeSummary":
+    """One summary for a file decoded in byte ranges (pass the parts in file order).
+
+    Counts and sums add up; the header comes from the first part that has one, the trailer from
+    the last; the trailer checks are computed again over the whole file. ``seconds`` is the
+    longest part (the parts run in parallel).
+    """
+    if not parts:
+        raise ValueError("no summaries to merge")
+    first = parts[0]
+    m = DecodeSummary(first.file, first.encoding, first.recfm, first.lrecl)
+    m.record_count_field = first.record_count_field
+    sums: dict = {}
+    codes: set = set()
+    with localcontext() as ctx:
+        ctx.prec = 80
+        for p in parts:
+            for k in ("records_in", "records_out", "header_records", "trailer_records", "quarantined",
+                      "bytes_read", "gaiji_mapped", "gaiji_unmapped", "data_records", "trailers_seen"):
+                setattr(m, k, getattr(m, k) + getattr(p, k))
+            for k, v in p.by_reason.items():
+                m.by_reason[k] = m.by_reason.get(k, 0) + v
+            for k, v in p.by_layout.items():
+                m.by_layout[k] = m.by_layout.get(k, 0) + v
+            for k, acc in p.control_sums.items():
+                cur = sums.setdefault(k, {"data_field": acc["data_field"], "sum": 0, "unreadable": 0})
+                cur["sum"] = cur["sum"] + acc["sum"]
+                cur["unreadable"] += acc["unreadable"]
+            if m.header is None and p.header is not None:
+                m.header = p.header
+            if p.trailer is not None:
+                m.trailer = p.trailer
+            codes.update(p.gaiji_codes)
+    m.control_sums = sums
+    m.gaiji_codes = sorted(codes)
+    m.seconds = max(p.seconds for p in parts)
+    m.complete = all(p.complete for p in parts)
+    m.trailer_checks = _trailer_checks(m)
+    return m
+
+
 def _null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(mask), pa.nulls(len(arr), arr.type), arr)
+    return null_where(arr, mask)
+
+
+def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """A small table from row dicts (quarantine / 外字 rows), built column by column."""
+    if not rows:
+        return pa.Table.from_batches([], schema=schema)
+    cols = []
+    for f in schema:
+        vals = [r.get(f.name) for r in rows]
+        if pa.types.is_string(f.type):
+            cols.append(string_array(vals))
+        elif pa.types.is_int64(f.type):
+            valid = np.fromiter((v is not None for v in vals), bool, count=len(vals))
+            arr = np.fromiter((0 if v is None else v for v in vals), np.int64, count=len(vals))
+            cols.append(np_array(arr, pa.int64(), None if valid.all() else valid))
+        elif pa.types.is_list(f.type):
+            flat = [x for v in vals for x in (v or [])]
+            offs = np.zeros(len(vals) + 1, np.int32)
+            np.cumsum([len(v or []) for v in vals], out=offs[1:])
+            cols.append(pa.ListArray.from_arrays(np_array(offs, pa.int32()), string_array(flat)))
+        else:  # pragma: no cover - the schemas above hold strings, int64 and lists only
+            raise TypeError(f.type)
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def _concat_batches(a: pa.RecordBatch, b: pa.RecordBatch) -> pa.RecordBatch:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ikou.mainframe.copybook import RecordLayout
+from ikou.mainframe.decode import string_array
 
 __all__ = ["ParquetSink", "JsonlSink", "CsvSink", "QuarantineSink", "nest_record", "dumps", "layout_paths"]
 
@@ -134,7 +135,7 @@ class CsvSink(_Sink):
         if self.list_cols:
             cols = list(rb.columns)
             for i in self.list_cols:
-                cols[i] = pa.array([None if v is None else dumps(v) for v in cols[i].to_pylist()], pa.string())
+                cols[i] = string_array([None if v is None else dumps(v) for v in cols[i].to_pylist()])
             rb = pa.RecordBatch.from_arrays(cols, schema=self.schema)
         self.writer.write_batch(rb)
 

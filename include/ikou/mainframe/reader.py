@@ -33,6 +33,7 @@ import numpy as np
 __all__ = ["RecordFormatError", "BrokenRecord", "RecordChunk", "iter_record_chunks", "byte_ranges"]
 
 PAD = 0x40
+MAX_LBI_BLOCK = 1 << 24  # a large-block BDW above this is taken as garbage, not a block
 
 
 class RecordFormatError(ValueError):
@@ -187,6 +188,7 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
     recno = 0
     first = True
     eof = False
+    unreported = 0
     while not eof or pending:
         more = b"" if eof else _read_exact(f, chunk_bytes)
         if not more:
@@ -214,7 +216,7 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
                 b0 = buf[p]
                 if b0 & 0x80:
                     bl = int.from_bytes(buf[p:p + 4], "big") & 0x7FFFFFFF
-                    ok = bl >= 4
+                    ok = 4 <= bl <= MAX_LBI_BLOCK
                 else:
                     bl = (b0 << 8) | buf[p + 1]
                     ok = bl >= 4 and buf[p + 2] == 0 and buf[p + 3] == 0
@@ -231,10 +233,18 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
                 bend = min(p + bl, L)
                 truncated_block = p + bl > L
                 q = p + 4
+                if truncated_block and q >= bend:  # the file ends right after the descriptor
+                    broken.append(BrokenRecord(recno, base + p, "truncated_record", buf[p:L][:max_raw], L - p,
+                                               f"block of {bl} bytes, {L - p} present"))
+                    recno += 1
+                    p = L
+                    break
                 while q < bend:
                     if q + 4 > bend:
-                        broken.append(BrokenRecord(recno, base + q, "bad_rdw", buf[q:min(bend, q + max_raw)],
-                                                   bend - q, f"{bend - q} bytes left in block, RDW needs 4"))
+                        broken.append(BrokenRecord(recno, base + q,
+                                                   "truncated_record" if truncated_block else "bad_rdw",
+                                                   buf[q:min(bend, q + max_raw)], bend - q,
+                                                   f"{bend - q} bytes left in block, RDW needs 4"))
                         recno += 1
                         q = bend
                         break
@@ -296,13 +306,13 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
             head = buf[p:p + max_raw]
             span = L - p
             while True:
-                more = _read_exact(f, chunk_bytes)
-                if not more:
+                extra = _read_exact(f, chunk_bytes)
+                if not extra:
                     break
-                span += len(more)
-                drained += len(more)
+                span += len(extra)
+                drained += len(extra)
                 if len(head) < max_raw:
-                    head += more[: max_raw - len(head)]
+                    head += extra[: max_raw - len(head)]
             broken.append(BrokenRecord(recno, base + p, reason, head, span,
                                        f"{detail}; the remaining {span} bytes cannot be framed"))
             recno += 1
@@ -317,11 +327,17 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
             np.asarray(offs, np.int64),
             st + base,
             broken,
-            len(more) + drained,
+            len(more) + drained + unreported,
         )
         if len(chunk.lengths) or chunk.broken:
+            unreported = 0
             yield chunk
+        else:
+            unreported = chunk.bytes_read  # bytes read but not yet in a yielded chunk
         pending = buf[p:]
         base += p
         if stop:
             return
+    if unreported:  # bytes of empty blocks at the end: account for them
+        yield RecordChunk(np.zeros((0, 0), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                          np.zeros(0, np.int64), np.zeros(0, np.int64), [], unreported)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ def _context(root: str, target_url: str, results_dir: str, docs_dir: str):
     os.environ["IKOU_GX_TARGET_URL"] = target_url
     os.environ["IKOU_GX_RESULTS_DIR"] = results_dir
     os.environ["IKOU_GX_DOCS_DIR"] = docs_dir
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
     return gx.get_context(mode="file", project_root_dir=root)

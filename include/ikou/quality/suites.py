@@ -201,6 +201,7 @@ def gx_config(registry: Registry) -> dict:
                           "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}},
         },
         "fluent_datasources": _datasources(registry),
+        "progress_bars": {"globally": False, "metric_calculations": False},
         "analytics_enabled": False,
         "data_context_id": _id("context", "ikou"),
     }

@@ -14,6 +14,7 @@ DAGs, the CLI and the tests.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -277,8 +278,15 @@ class Store:
 
 def s3_client():
     """boto3 S3 client: through the Amazon provider's S3Hook when IKOU_AWS_CONN_ID names an
-    Airflow connection, else plain boto3 (which honours AWS_ENDPOINT_URL)."""
-    conn_id = settings().aws_conn_id
+    Airflow connection, else plain boto3 (which honours AWS_ENDPOINT_URL). One per process and
+    configuration: creating a client (and looking the connection up) costs up to a second."""
+    s = settings()
+    return _s3_client(s.aws_conn_id, os.environ.get("AWS_ENDPOINT_URL", ""), os.getpid())
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(conn_id: str | None, endpoint: str, pid: int):  # noqa: ARG001 - cache keys
+    # boto3 clients are thread-safe but not fork-safe: the pid is part of the key.
     if conn_id:
         try:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook

@@ -1,0 +1,65 @@
+# Ikou — two commands on a fresh machine:
+#   make run    set everything up and run the 20-domain rehearsal on the embedded stack
+#   make test   set everything up and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export IKOU_HOME ?= $(CURDIR)/.ikou
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: run test venv deps ui up down bench lint gx clean-data help
+
+help:
+	@echo "make run   - set up, start the embedded stack, rehearse all 20 domains, print the table"
+	@echo "make test  - set up and run the whole test suite"
+	@echo "make ui    - start the stack and keep the Airflow UI up (Ctrl-C stops it)"
+	@echo "make down  - stop the stack (its data stays in .ikou/)"
+	@echo "make bench - benchmarks (bench/results/*.json)"
+
+# The virtualenv from the lock: uv (pinned) resolves nothing, it installs requirements.txt exactly.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.txt
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.synced
+
+# Debian packages: Java (the JDK charset oracle, optional at test time) and chromium for the
+# browser tests; installed only when missing, and only where apt-get exists.
+deps:
+	@if command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "warning: chromium could not be installed; browser tests will be skipped"; \
+	fi
+
+run: venv
+	$(BIN)/ikou stack run
+
+ui: venv
+	$(BIN)/ikou stack ui
+
+up: venv
+	$(BIN)/ikou stack up
+
+down: venv
+	$(BIN)/ikou stack down
+
+test: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+gx: venv
+	$(BIN)/ikou gx generate
+
+bench: venv
+	$(BIN)/python -m ikou.bench $(BENCH_ARGS)
+
+clean-data:
+	-$(BIN)/ikou stack down
+	rm -rf $(IKOU_HOME)

@@ -1,0 +1,119 @@
+"""`ikou`: the command line for engineers working outside Airflow.
+
+    ikou synth --residents 20000 --seed 7 --snapshot 2026-11-01 --out s3://ikou-restricted/landing
+    ikou decode --copybook C.cpy --encoding cp930 INPUT -o OUT.parquet
+    ikou registry                       the 20 domains and the plan, checked
+    ikou gx generate [--check]          (re)write the GX project from the registry
+    ikou docs build                     build the Data Docs site into the reports bucket
+    ikou stack run|up|ui|down|env       the embedded default stack (make run / ui / down)
+
+Start-up stays small: each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _synth(args) -> int:
+    from ikou.synth import synthesize
+
+    rates = {}
+    for item in args.rate or []:
+        k, _, v = item.partition("=")
+        rates[k] = float(v)
+    summary = synthesize(args.residents, args.seed, args.snapshot, args.out, rates=rates)
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _registry(args) -> int:
+    from ikou.domains import registry
+
+    reg = registry()
+    plan = reg.plan
+    print(f"{len(reg)} domains, {len(plan.waves)} waves — plan {plan.path}")
+    for d in plan.rehearsal_order():
+        dom, p = reg.get(d), plan[d]
+        files = ", ".join(f"{lf.name}({lf.encoding})" for lf in dom.legacy_files)
+        print(f"  wave {p.wave} {p.target_date} {p.phase:<11} {d:<17} {dom.name_ja:<12} refers_to={list(p.refers_to)} "
+              f"cuts_over_after={list(p.cuts_over_after)} files={files}")
+    return 0
+
+
+def _gx(args) -> int:
+    from pathlib import Path
+
+    from ikou.domains import registry
+    from ikou.quality.gate import gx_root
+    from ikou.quality.suites import project_files, write_project
+
+    root = gx_root() / "gx"
+    if args.check:
+        files = project_files(registry())
+        stale = [rel for rel, text in files.items()
+                 if not (root / rel).exists() or (root / rel).read_text(encoding="utf-8") != text]
+        if stale:
+            print(f"{len(stale)} generated GX files differ from the registry, e.g. {stale[:3]}: run `ikou gx generate`")
+            return 1
+        print(f"GX project is up to date ({len(files)} files)")
+        return 0
+    written = write_project(Path(root), registry())
+    print(f"wrote {len(written)} files under {root}")
+    return 0
+
+
+def _docs(args) -> int:
+    from ikou.quality.docs import build_site
+
+    print(json.dumps(build_site(), indent=2))
+    return 0
+
+
+def _stack(args) -> int:
+    from ikou.localstack import main as stack_main
+
+    return stack_main(args.rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ikou", description="Ikou (移行): mainframe → standard systems migration tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write a synthetic city's legacy extract files (and the answer key)")
+    s.add_argument("--residents", type=int, default=20000)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--snapshot", required=True, help="YYYY-MM-DD")
+    s.add_argument("--out", required=True, help="s3://bucket/prefix or a local folder")
+    s.add_argument("--rate", action="append", metavar="DEFECT=RATE", help="override a seeded defect rate")
+    s.set_defaults(fn=_synth)
+
+    from ikou.mainframe.cli import add_decode_parser, run_decode
+
+    d = add_decode_parser(sub)
+    d.set_defaults(fn=run_decode)
+
+    r = sub.add_parser("registry", help="list the domains and the plan (validates them)")
+    r.set_defaults(fn=_registry)
+
+    g = sub.add_parser("gx", help="the GX project")
+    g.add_argument("action", choices=["generate"])
+    g.add_argument("--check", action="store_true", help="fail if the committed project drifted from the registry")
+    g.set_defaults(fn=_gx)
+
+    dc = sub.add_parser("docs", help="Data Docs")
+    dc.add_argument("action", choices=["build"])
+    dc.set_defaults(fn=_docs)
+
+    st = sub.add_parser("stack", help="the embedded default stack", add_help=False)
+    st.add_argument("rest", nargs=argparse.REMAINDER)
+    st.set_defaults(fn=_stack)
+
+    args = parser.parse_args(argv)
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Shared fixtures: the local S3 endpoint (moto server mode), a PostgreSQL database of its own,
+an Airflow home on SQLite, and the environment Ikou reads.
+
+The environment is set when this module is imported, before anything imports Airflow (which
+reads its configuration at import time).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="ikou-tests-"))
+
+os.environ.update({
+    "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "IKOU_HOME": str(_SESSION_DIR / "ikou"),
+    "IKOU_HMAC_SECRET": "test-secret-not-for-production",
+    "GX_ANALYTICS_ENABLED": "false",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "ap-northeast-1",
+    "IKOU_PRELOAD": "0",
+})
+os.environ.pop("IKOU_AWS_CONN_ID", None)
+os.environ.pop("IKOU_TARGET_DB_URL", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+PG_ADMIN_URL = os.environ.get("IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A moto S3 server on 127.0.0.1 with Ikou's two buckets; AWS_ENDPOINT_URL points at it."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    os.environ["AWS_ENDPOINT_URL"] = url
+    client = boto3.client("s3", endpoint_url=url)
+    for bucket in ("ikou-restricted", "ikou-reports"):
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+    yield url
+    server.stop()
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database on the machine's server (dropped afterwards)."""
+    from sqlalchemy import create_engine
+
+    name = f"ikou_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # pragma: no cover - CI machines have PostgreSQL
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database (SQLite) for dag.test()."""
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture(scope="session")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))

@@ -1,0 +1,85 @@
+"""DAG integrity: what Airflow sees when it parses dags/ (a session-scoped DagBag, as in
+Mozilla's telemetry-airflow)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ikou.domains import registry
+from ikou.orchestration import OWNER, TASK_IDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_twenty_one_dags(dagbag):
+    assert len(dagbag.dags) == 21
+    expected = {f"migrate_{d.id}" for d in registry()} | {"migration_master"}
+    assert set(dagbag.dags) == expected
+
+
+@pytest.mark.parametrize("domain", [d.id for d in registry()])
+def test_domain_dag_shape(dagbag, domain):
+    dag = dagbag.dags[f"migrate_{domain}"]
+    assert {t.task_id for t in dag.tasks} == set(TASK_IDS)
+    # the chain: each stage followed by its gate, each gate followed by the next stage
+    chain = ["extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
+             "rehearsal", "gate_reconciliation"]
+    for up, down in zip(chain, chain[1:]):
+        assert down in dag.get_task(up).downstream_task_ids, (up, down)
+    assert "ikou" in dag.tags and domain in dag.tags
+    assert str(dag.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')") or "Tokyo" in str(dag.timezone)
+    assert dag.doc_md and "移行" in dag.doc_md and "migration" in dag.doc_md
+    assert set(dag.params.keys()) == {"mode", "snapshot", "gate_override_reason", "confirm_cutover"}
+    for t in dag.tasks:
+        assert t.owner == OWNER
+        if t.task_id.startswith("gate_"):
+            assert t.retries == 0  # a failed gate is a verdict, not a glitch
+        else:
+            assert t.retries >= 1
+
+
+def test_params_are_bilingual(dagbag):
+    dag = dagbag.dags["migrate_juki"]
+    for name in ("mode", "snapshot", "gate_override_reason", "confirm_cutover"):
+        p = dag.params.get_param(name)
+        assert "/" in p.schema.get("title", ""), name  # 日本語 / English
+        assert p.description, name
+    assert dag.params.get_param("mode").schema["enum"] == ["rehearsal", "cutover"]
+
+
+def test_master_dag(dagbag):
+    dag = dagbag.dags["migration_master"]
+    assert "Asia/Tokyo" in str(dag.timetable)
+    assert "0 1 * * *" in str(dag.timetable)
+    reg = registry()
+    for d in reg:
+        run = dag.get_task(f"run_{d.id}")
+        assert run.trigger_dag_id == f"migrate_{d.id}"
+        assert run.deferrable and run.wait_for_completion
+        select = dag.get_task(f"select_{d.id}")
+        for ref in d.refers_to:  # a domain waits for the runs of the domains it refers to
+            assert f"run_{ref}" in select.upstream_task_ids
+    assert {"plan", "city_report", "publish_docs", "verdict"} <= {t.task_id for t in dag.tasks}
+    assert "domains" in dag.params
+
+
+def test_parsing_imports_nothing_heavy():
+    """Parsing the DAG files must not import pandas, pyarrow, GX or boto3 (they load in tasks)."""
+    code = (
+        "import sys, runpy\n"
+        f"sys.path.insert(0, {str(REPO / 'dags')!r})\n"
+        f"runpy.run_path({str(REPO / 'dags' / 'migrate_domains.py')!r})\n"
+        f"runpy.run_path({str(REPO / 'dags' / 'migration_master.py')!r})\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'great_expectations', 'boto3', 'numpy') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1:] in ([], [""]), out.stdout
