@@ -116,10 +116,25 @@ def _alive(name: str) -> int | None:
         return None
 
 
-def _start(name: str, argv: list[str], env: dict) -> int:
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _start(name: str, argv: list[str], env: dict, port: int | None = None) -> int:
     pid = _alive(name)
     if pid:
         return pid
+    if port is not None and not _port_free(port):
+        raise SystemExit(f"cannot start {name}: port {port} on 127.0.0.1 is taken by another program "
+                         f"(another Ikou stack? `make down` there, or choose another port with "
+                         f"IKOU_{'S3' if name == 's3' else 'AIRFLOW'}_PORT)")
     log = home() / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     _pidfile(name).parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +228,7 @@ def up(quiet: bool = False) -> dict:
     h = home()
     passwords()
     _start("s3", [sys.executable, "-m", "ikou.storage.localserver", "serve", "--port", str(S3_PORT), "--data",
-                  str(h / "s3")], env)
+                  str(h / "s3")], env, port=S3_PORT)
     _wait("the local S3 endpoint", lambda: urllib.request.urlopen(f"http://127.0.0.1:{S3_PORT}/moto-api/", timeout=2),
           60)
     # buckets are created by the server on start; wait until it restored them
@@ -221,7 +236,7 @@ def up(quiet: bool = False) -> dict:
     if not (h / "airflow" / "airflow.db").exists():
         subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL, cwd=str(REPO))
-    _start("airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env)
+    _start("airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env, port=API_PORT)
     _wait("Airflow's api-server", lambda: _http("GET", f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"), 240)
     api = Api()
     _wait("the 21 DAGs", lambda: _dags_ready(api), 300)

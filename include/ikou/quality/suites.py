@@ -96,6 +96,9 @@ def _accounting(s: _Suite, gate: str) -> None:
               max_value=DECODE_ERROR_BUDGET, notes="decode-error budget")
         s.add("expect_column_values_to_be_between", "warning", critical_in=("cutover",), column="unmapped_gaiji",
               min_value=0, max_value=0, notes="unmapped 外字 remain (文字同定 worklist): critical in cutover mode")
+    if gate == "gate_standard":
+        s.add("expect_column_values_to_be_between", column="orphan_references", min_value=0, max_value=0,
+              notes="every 宛名番号 a record refers to exists in the addressee (宛名) master of the snapshot")
 
 
 def domain_suites(domain: Domain, plan_phase: str) -> dict[str, _Suite]:
