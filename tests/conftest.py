@@ -8,7 +8,6 @@ reads its configuration at import time).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests_support import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="ikou-tests-"))
@@ -39,12 +39,6 @@ os.environ.pop("IKOU_TARGET_DB_URL", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 PG_ADMIN_URL = os.environ.get("IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -145,26 +145,26 @@ def _start(name: str, argv: list[str], env: dict, port: int | None = None) -> in
     return proc.pid
 
 
-def _stop(name: str, timeout: float = 60) -> bool:
+def _stop(name: str, timeout: float = 45) -> bool:
+    """Stop a process group: SIGINT (what `airflow standalone` handles), then SIGTERM, then SIGKILL."""
     pid = _alive(name)
     if not pid:
         return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    for sig, wait in ((signal.SIGINT, timeout * 2 / 3), (signal.SIGTERM, timeout / 3), (signal.SIGKILL, 5)):
         try:
-            os.kill(pid, 0)
-            time.sleep(0.5)
-        except OSError:
-            break
-    else:
-        try:
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(pid, sig)
         except ProcessLookupError:
-            pass
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.3)
+        else:
+            continue
+        break
     _pidfile(name).unlink(missing_ok=True)
     return True
 

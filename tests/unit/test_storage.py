@@ -280,8 +280,6 @@ def test_no_secret_is_a_config_error(monkeypatch):
         keyed_hash("x")
 
 
-@pytest.mark.xfail(strict=False, reason="storage.run_key keeps '.' and '..', which a local prefix resolves as a parent "
-                                        "folder (reported; ikou/storage is not this test's module to fix)")
 @pytest.mark.parametrize("run_id", ["..", "."])
 def test_run_key_never_names_a_parent_folder(run_id):
     assert run_key(run_id) not in (".", "..")

@@ -44,8 +44,6 @@ def _assert_no_date_in(msg: str, text: str) -> None:
         assert digits not in msg
 
 
-@pytest.mark.xfail(not hasattr(ikou.cleanse, "parse_wareki"), strict=True,
-                   reason="issue 4 requires ikou.cleanse.parse_wareki; include/ikou/cleanse/__init__.py does not export it")
 def test_parse_wareki_is_exported_from_ikou_cleanse():
     assert ikou.cleanse.parse_wareki is parse_wareki
 

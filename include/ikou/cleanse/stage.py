@@ -45,12 +45,14 @@ def _record_keys(table: pa.Table, keys: list[str]) -> list[str]:
     return ["\x1e".join("" if v is None else str(v) for v in vals) for vals in zip(*cols)]
 
 
-def _ymd(v) -> tuple[object, str | None, str | None]:
-    """(date, precision, problem) of a YYYYMMDD integer."""
+def _ymd(v, optional: bool = False) -> tuple[object, str | None, str | None]:
+    """(date, precision, problem) of a YYYYMMDD integer; 0 is "none" only for optional dates."""
     import datetime as dt
 
-    if v is None or v == 0:
+    if v is None or (v == 0 and optional):
         return None, None, None
+    if v == 0:
+        return None, None, "placeholder"
     s = f"{int(v):08d}"
     if s == "99999999":
         return None, None, "placeholder"
@@ -145,7 +147,7 @@ def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme
                     if problem == "placeholder" and v == 0 and (corporate and corporate[i]):
                         problem = None  # a corporation has no birth date
                 else:
-                    d, p, problem = _ymd(v)
+                    d, p, problem = _ymd(v, optional=(how == "ymd_optional"))
                     part = None
                 dates.append(d)
                 precision.append(p)

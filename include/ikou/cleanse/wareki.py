@@ -19,8 +19,9 @@ Forms: 昭和64年1月7日, 平成元年1月8日, full-width digits (平成１�
 (H01.01.08, S64.01.07, R02.02.29; also ``/`` ``-`` ``,``), compact letters (S640107), kanji
 era with dots (昭和64.1.7), and — only with a ``scheme`` (the era-code table of a source file,
 e.g. ``{"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}``) — an era code + YYMMDD (3640107,
-or 2-digit codes as in the 中間標準レイアウト). Without a scheme, letters M/T/S/H/R and the kanji
-era names are understood.
+2-digit codes as in the 中間標準レイアウト, or letter codes; the scheme wins over the M/T/S/H/R
+letters). Without a scheme, letters M/T/S/H/R and the kanji era names are understood. Partial
+dates must lie in their era and after 明治6年 too (昭和65年, 令和元年4月 do not exist).
 
 Messages never repeat the date (a birth date is personal data): they name the reason and,
 where it helps, public facts such as an era's first and last day.

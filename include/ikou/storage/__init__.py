@@ -42,7 +42,9 @@ class NotPublished(StorageError):
 
 def run_key(run_id: str) -> str:
     """A run id made safe for object keys (Airflow run ids hold ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("_") or "run"
+    key = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("_")
+    key = re.sub(r"\.{2,}", "_", key).strip(".")  # never '.' or '..' as a path segment
+    return key or "run"
 
 
 def zone_uri(zone: str, domain: str, run: str) -> str:

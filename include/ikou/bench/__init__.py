@@ -1,0 +1,96 @@
+"""`make bench`: Ikou's benchmarks. Each writes ``bench/results/<name>.json`` with the machine,
+the command and its figures; the README quotes them. Performance is measured here, never by
+timed assertions in tests (a test runs each benchmark's ``quick`` profile so the harness cannot
+rot).
+
+    python -m ikou.bench                 # all benchmarks
+    python -m ikou.bench decode load     # some
+    python -m ikou.bench --quick decode  # the small profile the test suite runs
+
+A benchmark is a module ``ikou.bench.<name>`` with ``run(workdir: Path, quick: bool) -> dict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+RESULTS = REPO / "bench" / "results"
+#: name -> module; benchmarks register here when they exist
+BENCHMARKS = ("decode", "cleanse", "dedupe", "load", "gates")
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def available() -> list[str]:
+    out = []
+    for name in BENCHMARKS:
+        try:
+            importlib.import_module(f"ikou.bench.{name}")
+            out.append(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ikou.bench.{name}":
+                raise
+    return out
+
+
+def run_one(name: str, quick: bool, results_dir: Path = RESULTS, workdir: Path | None = None) -> dict:
+    from ikou.storage import code_version
+
+    mod = importlib.import_module(f"ikou.bench.{name}")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"ikou-bench-{name}-", dir=workdir) as tmp:
+        figures = mod.run(Path(tmp), quick=quick)
+    doc = {
+        "benchmark": name, "quick": quick,
+        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m ikou.bench"] + (["--quick"] if quick else []) + [name]),
+        "code_version": code_version(), "machine": machine(),
+        "seconds": round(time.monotonic() - started, 1), "figures": figures,
+    }
+    results_dir.mkdir(parents=True, exist_ok=True)
+    suffix = ".quick" if quick else ""
+    (results_dir / f"{name}{suffix}.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="ikou bench", description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
+    p.add_argument("--quick", action="store_true", help="the small profile (what the test suite runs)")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    names = args.names or available()
+    for name in names:
+        doc = run_one(name, args.quick, args.results)
+        print(f"{name}: {json.dumps(doc['figures'], ensure_ascii=False)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from ikou.bench import main
+
+sys.exit(main())

@@ -1,0 +1,11 @@
+"""Small helpers shared by the tests (importable: pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
