@@ -200,7 +200,7 @@ def test_primitives(tmp_path):
         ("scheduled__2026-11-27T16:00:00+00:00", "scheduled__2026-11-27T16_00_00_00_00"),
         ("plain-run.1", "plain-run.1"),
         ("a/b\\c", "a_b_c"),
-        ("../../etc", ".._.._etc"),
+        ("../../etc", "____etc"),
         ("  spaced  id ", "spaced_id"),
         ("宛名", "run"),
         (":::", "run"),
