@@ -5,6 +5,9 @@
     ikou registry                       the 20 domains and the plan, checked
     ikou gx generate [--check]          (re)write the GX project from the registry
     ikou docs build                     build the Data Docs site into the reports bucket
+    ikou dedupe INPUT.parquet -o CLUSTERS.parquet    名寄せ (duplicate addressees)
+    ikou review pages juki --run RUN -o DIR          the review queue as HTML (restricted)
+    ikou review submit juki decisions.csv            reviewers' decisions for the next run
     ikou stack run|up|ui|down|env       the embedded default stack (make run / ui / down)
 
 Start-up stays small: each command imports what it needs when it runs.
@@ -24,7 +27,7 @@ def _synth(args) -> int:
     for item in args.rate or []:
         k, _, v = item.partition("=")
         rates[k] = float(v)
-    summary = synthesize(args.residents, args.seed, args.snapshot, args.out, rates=rates)
+    summary = synthesize(args.residents, args.seed, args.snapshot, args.out, rates=rates, domains=args.domains)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 
@@ -72,6 +75,18 @@ def _docs(args) -> int:
     return 0
 
 
+def _dedupe(args) -> int:
+    from ikou.cleanse.dedupe import main as dedupe_main
+
+    return dedupe_main(args)
+
+
+def _review(args) -> int:
+    from ikou.cleanse.review import cli_pages, cli_submit
+
+    return cli_pages(args) if args.action == "pages" else cli_submit(args)
+
+
 def _stack(args) -> int:
     from ikou.localstack import main as stack_main
 
@@ -88,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--snapshot", required=True, help="YYYY-MM-DD")
     s.add_argument("--out", required=True, help="s3://bucket/prefix or a local folder")
     s.add_argument("--rate", action="append", metavar="DEFECT=RATE", help="override a seeded defect rate")
+    s.add_argument("--domains", nargs="*", help="only these domains (same files as a full run writes)")
     s.set_defaults(fn=_synth)
 
     from ikou.mainframe.cli import add_decode_parser, run_decode
@@ -106,6 +122,30 @@ def main(argv: list[str] | None = None) -> int:
     dc = sub.add_parser("docs", help="Data Docs")
     dc.add_argument("action", choices=["build"])
     dc.set_defaults(fn=_docs)
+
+    dd = sub.add_parser("dedupe", help="名寄せ: cluster duplicate addressee records (splink + DuckDB)",
+                        description="INPUT columns: atena_id, name, name_kana, birth_date, sex, address. "
+                                    "Output: atena_id, cluster_id, match_score, decision (auto_merge | review | "
+                                    "distinct), every input record once.")
+    dd.add_argument("input", help="INPUT.parquet")
+    dd.add_argument("-o", "--output", required=True, help="CLUSTERS.parquet")
+    dd.add_argument("--auto-merge", type=float, default=0.999, help="match probability for automatic merges")
+    dd.add_argument("--review", type=float, default=0.5, help="match probability for the review queue")
+    dd.add_argument("--max-auto-cluster", type=int, default=3, help="larger clusters always go to review")
+    dd.add_argument("--duplicate-rate", type=float, default=0.02, help="expected share of duplicate records (prior)")
+    dd.add_argument("--model", help="a splink model JSON (default: the shipped one)")
+    dd.add_argument("--train", action="store_true", help="estimate u and m on this input (EM) instead")
+    dd.add_argument("--save-model", help="write the model used to this JSON file")
+    dd.set_defaults(fn=_dedupe)
+
+    rv = sub.add_parser("review", help="名寄せ review: pages of a run's queue, or submit a decisions file "
+                                       "(restricted: personal data)")
+    rv.add_argument("action", choices=["pages", "submit"])
+    rv.add_argument("domain")
+    rv.add_argument("file", nargs="?", help="submit: the decisions CSV (cluster,decision,reviewer,reason,time)")
+    rv.add_argument("--run", help="pages: the run id")
+    rv.add_argument("-o", "--out", help="pages: a folder for the HTML pages")
+    rv.set_defaults(fn=_review)
 
     st = sub.add_parser("stack", help="the embedded default stack", add_help=False)
     st.add_argument("rest", nargs=argparse.REMAINDER)

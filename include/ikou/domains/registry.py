@@ -100,7 +100,16 @@ class LegacyFile(_Strict):
     def data_layout(self) -> str:
         return self.record_types["D"]
 
+    @functools.cached_property
+    def _by_role(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for n, f in self.fields.items():
+            out.setdefault(f.role, []).append(n)
+        return out
+
     def fields_with_role(self, *roles: str) -> list[str]:
+        if len(roles) == 1:
+            return list(self._by_role.get(roles[0], ()))
         return [n for n, f in self.fields.items() if f.role in roles]
 
     @property
@@ -157,6 +166,61 @@ class StandardLayout(_Strict):
         raise KeyError(name)
 
 
+class CleanseRuleSet(_Strict):
+    """Which value rules and checks a field gets (names from ``ikou.cleanse.rules``)."""
+
+    rules: list[str] = Field(default_factory=list)
+    checks: list[str] = Field(default_factory=list)
+
+    @field_validator("rules", "checks")
+    @classmethod
+    def _known(cls, v: list[str], info) -> list[str]:
+        from ikou.cleanse.rules import KNOWN_CHECKS, KNOWN_RULES
+
+        known = KNOWN_RULES if info.field_name == "rules" else KNOWN_CHECKS
+        bad = [x for x in v if x not in known]
+        if bad:
+            raise ValueError(f"unknown {info.field_name} {bad} (known: {', '.join(sorted(known))})")
+        return v
+
+
+class DedupeSpec(_Strict):
+    """名寄せ of the addressee master: thresholds on the match probability (ikou.cleanse.dedupe)."""
+
+    enabled: bool = True
+    auto_merge: float = Field(default=0.999, gt=0, lt=1)
+    review: float = Field(default=0.5, gt=0, lt=1)
+    max_auto_cluster: int = Field(default=3, ge=2)
+
+
+class CleanseSpec(_Strict):
+    """Per-domain cleansing configuration; everything omitted is inherited from
+    ``ikou.cleanse.rules.DEFAULT_RULES`` (by field role) and the defaults below."""
+
+    roles: dict[str, CleanseRuleSet] = Field(default_factory=dict)  # role -> rule set (replaces the default)
+    fields: dict[str, CleanseRuleSet] = Field(default_factory=dict)  # "FILE.FIELD" -> rule set (wins over roles)
+    juminhyo_rule: str = "format"  # ikou.cleanse.identifiers.JUMINHYO_RULES
+    vendor_variants: Literal["jis", "off"] = "jis"  # report JDK-side code points (U+FF5E …) or not
+    dedupe: DedupeSpec = Field(default_factory=DedupeSpec)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, v: dict) -> dict:
+        bad = [r for r in v if r not in ROLES]
+        if bad:
+            raise ValueError(f"unknown roles {bad}")
+        return v
+
+    @field_validator("juminhyo_rule")
+    @classmethod
+    def _known_juminhyo_rule(cls, v: str) -> str:
+        from ikou.cleanse.identifiers import JUMINHYO_RULES
+
+        if v not in JUMINHYO_RULES:
+            raise ValueError(f"unknown 住民票コード rule {v!r} (known: {', '.join(JUMINHYO_RULES)})")
+        return v
+
+
 class Domain(_Strict):
     id: str
     name_ja: str
@@ -165,6 +229,7 @@ class Domain(_Strict):
     spec: SpecVersion
     refers_to: list[str] = Field(default_factory=list)
     legacy_files: list[LegacyFile] = Field(min_length=1)
+    cleanse: CleanseSpec = Field(default_factory=CleanseSpec)  # optional per-domain cleansing rules
     layout: StandardLayout | None = None  # attached by the loader
 
     @field_validator("id")
@@ -240,6 +305,11 @@ def load_domain_file(path: Path, data_dir: Path) -> Domain:
                 raise RegistryError(f"{where}: trailer sum {trailer_field!r} totals unknown field {data_field!r}")
         if "D" not in lf.record_types:
             raise RegistryError(f"{where}: record_types needs a data layout under 'D'")
+    for key in domain.cleanse.fields:
+        fname, _, field = key.partition(".")
+        if not field or fname not in {lf.name for lf in domain.legacy_files} \
+                or field not in domain.legacy_file(fname).fields:
+            raise RegistryError(f"{path}: entry {domain.id!r}: cleanse.fields key {key!r} is not FILE.FIELD of the domain")
     names = [lf.name for lf in domain.legacy_files]
     if len(set(names)) != len(names):
         raise RegistryError(f"{path}: entry {domain.id!r}: duplicate legacy file names {names}")

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -145,6 +146,7 @@ class Encoder:
         self.cp = get_codepage(encoding)
         self.gaiji = _gaiji_reverse()
         self._cache: dict[str, bytes] = {}
+        self._sbcs: dict[str, bytes | None] = {}
 
     def _dbcs_unit(self, u: str) -> bytes:
         b = self._cache.get(u)
@@ -169,12 +171,15 @@ class Encoder:
         out = bytearray()
         in_dbcs = False
         for u in _text_units(text):
-            sb = None
-            if len(u) == 1:
-                try:
-                    sb = self.cp.encode_sbcs(u)
-                except ValueError:
-                    sb = None
+            sb = self._sbcs.get(u, b"")
+            if sb == b"":
+                sb = None
+                if len(u) == 1:
+                    try:
+                        sb = self.cp.encode_sbcs(u)
+                    except ValueError:
+                        sb = None
+                self._sbcs[u] = sb
             if sb is not None:
                 if in_dbcs:
                     out += self.cp.shift_in
@@ -275,6 +280,7 @@ class FileWriter:
         self.rng = rng
         self.rates = rates
         self._keys: dict[tuple[str, str], int] = {}
+        self._plans: dict[tuple[str, str], list] = {}
 
     def _wareki_value(self, p: C.Person | None, role: str) -> int:
         if role == "birth_wareki" or role == "birth_wareki_partial":
@@ -303,7 +309,9 @@ class FileWriter:
         hdr_layout = cb.record(lf.record_types["H"])
         trl_layout = cb.record(lf.record_types["T"])
         from ikou.mainframe.encode import encode_record
+        from ikou.synth.writer import RecordWriter
 
+        writer = RecordWriter(data_layout, enc.cp)
         out = bytearray()
         out += encode_record(hdr_layout, {"REC-TYPE": "H", "HDR-FILE-ID": lf.name[:8],
                                           "HDR-SNAPSHOT": int(self.snapshot.strftime("%Y%m%d")),
@@ -314,7 +322,7 @@ class FileWriter:
         count = 0
         for i, (p, overrides) in enumerate(rows, start=1):
             values, marks = self._values(domain, lf, data_layout, p, enc, overrides)
-            raw = bytearray(encode_record(data_layout, values, enc.cp, mixed_fields=lf.mixed_fields))
+            raw = writer.write(values)
             key = "|".join(str(values.get(k, "")) for k in lf.business_keys)
             atena = str(values.get("ATENA-NO", ""))
             for defect, fname, detail in marks:
@@ -363,8 +371,10 @@ class FileWriter:
         rng, pop = self.rng, self.pop
         values: dict[str, object] = {"REC-TYPE": "D"}
         marks: list[tuple[str, str, str]] = []
-        for fname, spec in lf.fields.items():
-            f = layout.field(fname)
+        plan = self._plans.get((domain.id, lf.name))
+        if plan is None:
+            plan = self._plans[(domain.id, lf.name)] = [(fname, spec, layout.field(fname)) for fname, spec in lf.fields.items()]
+        for fname, spec, f in plan:
             role = spec.role
             if fname in overrides:
                 values[fname] = overrides[fname]
@@ -527,7 +537,7 @@ def dumps(obj) -> bytes:
 
 
 def write_all(registry: Registry, pop: Population, seed: int, rates: dict[str, float],
-              emit: Callable[[str, bytes], None]) -> dict:
+              emit: Callable[[str, bytes], None], domains: list[str] | None = None) -> dict:
     """Write every domain's files through ``emit(relative_path, bytes)``; returns a summary.
 
     Emission order is the publication order: per domain the data files and copybooks first,
@@ -571,6 +581,11 @@ def write_all(registry: Registry, pop: Population, seed: int, rates: dict[str, f
     all_seeded: list[Seeded] = []
     encodings: set[str] = set()
     for domain in registry:
+        if domains and domain.id not in domains:
+            continue
+        # Each domain draws from its own generator: a subset (``domains``) writes the same files
+        # as a full run would.
+        writer.rng = rng = np.random.default_rng([seed, zlib.crc32(domain.id.encode())])
         files_meta = []
         for lf in domain.legacy_files:
             enc = Encoder(lf.encoding)

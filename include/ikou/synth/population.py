@@ -123,7 +123,7 @@ def build(residents: int, seed: int, snapshot: dt.date) -> Population:
 
     # Residents, household by household.
     household = 0
-    while sum(1 for p in people if p.kind == "1") < residents:
+    while len(people) < residents:  # only residents exist so far
         household += 1
         addr = address_in_city()
         head_age = int(np.clip(rng.normal(55, 17), 19, 99))
