@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export IKOU_HOME ?= $(CURDIR)/.ikou
 export GX_ANALYTICS_ENABLED := false
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: run test venv deps ui up down bench lint gx clean-data help
 
@@ -26,17 +27,23 @@ $(BIN)/python:
 $(VENV)/.synced: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.txt
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m ikou.mainframe.kernel || echo "warning: no C compiler: the decoder uses its numpy path"
 	@touch $@
 
 venv: $(VENV)/.synced
 
-# Debian packages: Java (the JDK charset oracle, optional at test time) and chromium for the
-# browser tests; installed only when missing, and only where apt-get exists.
+# Debian packages: chromium for the browser tests (tests/browser: Playwright's Python API drives
+# Debian's /usr/bin/chromium — Playwright never downloads a browser here). Installed with apt-get
+# only when missing, and only where apt-get exists and we are root; otherwise the browser tests
+# skip themselves.
 deps:
-	@if command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then \
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	    || echo "warning: chromium could not be installed; browser tests will be skipped"; \
+	else \
+	  echo "warning: chromium is missing and cannot be installed here (apt-get as root); browser tests will be skipped"; \
 	fi
 
 run: venv
@@ -51,7 +58,7 @@ up: venv
 down: venv
 	$(BIN)/ikou stack down
 
-test: venv
+test: venv deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 gx: venv

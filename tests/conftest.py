@@ -101,3 +101,45 @@ def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(REPO / "dags"))
+
+
+# -- the embedded stack, shared by the end-to-end and the browser tests -------------------------
+
+STACK_DOMAINS = ("juki", "kojin_juminzei", "jido_teate")
+STACK_SNAPSHOT = "2026-09-01"
+
+
+@pytest.fixture(scope="session")
+def ikou_stack(tmp_path_factory):
+    """``ikou stack run --keep-running`` (what `make run` does) on free ports with its own IKOU_HOME:
+    local S3, ``airflow standalone``, a city of 300 residents, ``migration_master`` over three
+    related domains through the real scheduler (and its Data Docs build). The stack stays up for
+    the tests that use it (the e2e and browser tests, which run last: see below) and is stopped
+    with ``ikou stack down`` at the end."""
+    from types import SimpleNamespace
+
+    home = tmp_path_factory.mktemp("stack")
+    api_port = free_port()
+    env = dict(os.environ)
+    env.update({"IKOU_HOME": str(home), "IKOU_S3_PORT": str(free_port()), "IKOU_AIRFLOW_PORT": str(api_port),
+                "IKOU_PARALLELISM": "4"})
+    for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
+        env.pop(k, None)
+    cmd = [sys.executable, "-m", "ikou.localstack", "run", "--keep-running", "--residents", "300", "--seed", "5",
+           "--snapshot", STACK_SNAPSHOT, "--timeout", "900", "--domains", *STACK_DOMAINS]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
+        yield SimpleNamespace(proc=proc, home=home, env=env, base_url=f"http://127.0.0.1:{api_port}",
+                              passwords_file=home / "airflow" / "passwords.json", snapshot=STACK_SNAPSHOT,
+                              domains=STACK_DOMAINS)
+    finally:
+        subprocess.run([sys.executable, "-m", "ikou.localstack", "down"], env=env, capture_output=True, timeout=300)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests on the embedded stack run last: its scheduler never competes with the other tests for
+    the CPU, and the stack is stopped right after them (at the end of the session)."""
+    uses = [i for i in items if "ikou_stack" in getattr(i, "fixturenames", ())]
+    if uses:
+        others = [i for i in items if "ikou_stack" not in getattr(i, "fixturenames", ())]
+        items[:] = others + uses

@@ -8,6 +8,9 @@
     ikou dedupe INPUT.parquet -o CLUSTERS.parquet    名寄せ (duplicate addressees)
     ikou review pages juki --run RUN -o DIR          the review queue as HTML (restricted)
     ikou review submit juki decisions.csv            reviewers' decisions for the next run
+    ikou cutover status [--domain D]    live domains, cutover events, latest rehearsals (target database)
+    ikou cutover check --domain D [--snapshot S] [--confirm]    would the cutover guard let it start?
+    ikou cutover record-live --domain juki --snapshot 2025-01-04 --who NAME   a domain live before Ikou
     ikou stack run|up|ui|down|env       the embedded default stack (make run / ui / down)
 
 Start-up stays small: each command imports what it needs when it runs.
@@ -87,6 +90,12 @@ def _review(args) -> int:
     return cli_pages(args) if args.action == "pages" else cli_submit(args)
 
 
+def _cutover(args) -> int:
+    from ikou.cutover import cli
+
+    return cli(args)
+
+
 def _stack(args) -> int:
     from ikou.localstack import main as stack_main
 
@@ -130,11 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     dd.add_argument("input", help="INPUT.parquet")
     dd.add_argument("-o", "--output", required=True, help="CLUSTERS.parquet")
     dd.add_argument("--auto-merge", type=float, default=0.999, help="match probability for automatic merges")
-    dd.add_argument("--review", type=float, default=0.5, help="match probability for the review queue")
+    dd.add_argument("--review", type=float, default=0.2, help="match probability for the review queue")
     dd.add_argument("--max-auto-cluster", type=int, default=3, help="larger clusters always go to review")
     dd.add_argument("--duplicate-rate", type=float, default=0.02, help="expected share of duplicate records (prior)")
+    dd.add_argument("--population", type=int, help="records of the whole population when INPUT is a part of it (prior)")
     dd.add_argument("--model", help="a splink model JSON (default: the shipped one)")
-    dd.add_argument("--train", action="store_true", help="estimate u and m on this input (EM) instead")
+    dd.add_argument("--train", action="store_true", help="re-estimate u on this input (random sampling; m stays the model's)")
     dd.add_argument("--save-model", help="write the model used to this JSON file")
     dd.set_defaults(fn=_dedupe)
 
@@ -146,6 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     rv.add_argument("--run", help="pages: the run id")
     rv.add_argument("-o", "--out", help="pages: a folder for the HTML pages")
     rv.set_defaults(fn=_review)
+
+    co = sub.add_parser("cutover", help="cutover state in the target database: status, check, record-live")
+    co.add_argument("action", choices=["status", "check", "record-live"])
+    co.add_argument("--domain", help="the domain (check / record-live; status: its events)")
+    co.add_argument("--snapshot", default="", help="YYYY-MM-DD (check: default the latest published)")
+    co.add_argument("--who", default="", help="record-live: the person recording it")
+    co.add_argument("--manifest-sha256", default="", help="record-live: sha256 of what went live, if known")
+    co.add_argument("--note", default="", help="record-live: a note kept with the record")
+    co.add_argument("--confirm", action="store_true", help="check: as if confirm_cutover were set")
+    co.add_argument("--json", action="store_true", help="machine-readable output")
+    co.set_defaults(fn=_cutover)
 
     st = sub.add_parser("stack", help="the embedded default stack", add_help=False)
     st.add_argument("rest", nargs=argparse.REMAINDER)

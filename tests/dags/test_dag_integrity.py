@@ -28,7 +28,9 @@ def test_twenty_one_dags(dagbag):
 @pytest.mark.parametrize("domain", [d.id for d in registry()])
 def test_domain_dag_shape(dagbag, domain):
     dag = dagbag.dags[f"migrate_{domain}"]
-    assert {t.task_id for t in dag.tasks} == set(TASK_IDS)
+    # the extract stage holds two more tasks: the plan of byte-range parts and the mapped parts
+    assert {t.task_id for t in dag.tasks} == set(TASK_IDS) | {"extract_plan", "extract_parts"}
+    assert dag.get_task("extract_parts").downstream_task_ids == {"extract"}
     # the chain: each stage followed by its gate, each gate followed by the next stage
     chain = ["extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
              "rehearsal", "gate_reconciliation"]

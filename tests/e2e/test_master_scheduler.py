@@ -25,17 +25,11 @@ DOMAINS = ["juki", "kojin_juminzei", "jido_teate"]
 
 
 @pytest.fixture(scope="module")
-def stack_run(tmp_path_factory):
-    home = tmp_path_factory.mktemp("stack")
-    env = dict(os.environ)
-    env.update({"IKOU_HOME": str(home), "IKOU_S3_PORT": str(free_port()), "IKOU_AIRFLOW_PORT": str(free_port()),
-                "IKOU_PARALLELISM": "4"})
-    for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
-        env.pop(k, None)
-    cmd = [sys.executable, "-m", "ikou.localstack", "run", "--residents", "300", "--seed", "5",
-           "--snapshot", "2026-09-01", "--timeout", "900", "--domains", *DOMAINS]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
-    return proc, home, env
+def stack_run(ikou_stack):
+    """The session's embedded stack (tests/conftest.py: ``ikou stack run --keep-running`` over the
+    same three domains, stopped at the end), shared with the browser tests."""
+    assert tuple(ikou_stack.domains) == tuple(DOMAINS)
+    return ikou_stack.proc, ikou_stack.home, ikou_stack.env
 
 
 def test_master_run_succeeds(stack_run):

@@ -214,9 +214,10 @@ def test_names_get_no_rule_by_default():
         assert cfg["rules"] == []
     for role, cfg in R.DEFAULT_RULES.items():
         for rule in cfg["rules"]:
-            assert rule in R.VALUE_RULES, (role, rule)
+            assert rule in R.KNOWN_RULES, (role, rule)
         for check in cfg["checks"]:
-            assert check in R.CHECKS, (role, check)
+            assert check in R.KNOWN_CHECKS, (role, check)
+        assert not R.unknown_names(cfg)
 
 
 def test_every_name_field_of_the_registry_gets_no_rule():
@@ -230,7 +231,7 @@ def test_every_name_field_of_the_registry_gets_no_rule():
 
 
 def test_rules_for_overrides_and_unknown_roles():
-    assert R.rules_for("name_kana") == {"rules": ["kana_fullwidth"], "checks": []}
+    assert R.rules_for("name_kana") == {"rules": ["kana_fullwidth"], "checks": ["standard_chars", "kana_chars"]}
     override = {"name_kana": {"rules": [], "checks": []}}
     assert R.rules_for("name_kana", override) == {"rules": [], "checks": []}
     assert R.rules_for("address", override) == R.DEFAULT_RULES["address"]

@@ -24,9 +24,12 @@ _FW_ASCII["　"] = " "
 _TO_FW_DIGIT = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
+_FW_ASCII_TABLE = str.maketrans(_FW_ASCII)
+
+
 def to_halfwidth_ascii(v: str) -> str:
     """Full-width digits, letters and symbols → half-width (numeric and code fields)."""
-    return "".join(_FW_ASCII.get(c, c) for c in v)
+    return v.translate(_FW_ASCII_TABLE)
 
 
 def kana_fullwidth(v: str) -> str:
@@ -75,11 +78,16 @@ def _n(s: str) -> int | None:
     return kanji_to_int(s)
 
 
-def address_canonical(v: str, city: str = "架空市") -> str:
+_WARDS = ("中央区", "北区", "東区", "西区", "南区")
+
+
+def address_canonical(v: str, city: str = "架空市", wards: tuple[str, ...] = _WARDS, prefecture: str = "架空県") -> str:
     """Numbering of an address in one form: ``…町１丁目２番３号`` (full-width digits).
 
     Recognises 6丁目4番4号 / 6-4-4 / 六ノ四ノ四 / 6丁目4番地4 / full-width and kanji digits and
-    hyphen variants; puts back a missing city name when the text starts at a ward of the city.
+    hyphen variants; puts back a missing city name when the text starts at a ward of the city, and
+    drops the prefecture before the city's own name. ``city``, ``wards`` and ``prefecture`` come
+    from the city's town list in the cleanse stage (defaults: the synthetic 架空県架空市).
     Anything it does not recognise is returned unchanged (the address check reports it).
     """
     s = v.strip()
@@ -90,12 +98,12 @@ def address_canonical(v: str, city: str = "架空市") -> str:
             head = s[: m.start()]
             rest = m.group("rest").strip().replace(" ", "　")
             s = head + f"{chome}丁目{ban}番{go}号".translate(_TO_FW_DIGIT) + (("　" + rest.lstrip("　")) if rest else "")
-    for ward in ("中央区", "北区", "東区", "西区", "南区"):
+    for ward in wards:
         if s.startswith(ward):
             s = city + s
             break
-    if s.startswith("架空県" + city):
-        s = s[len("架空県"):]
+    if s.startswith(prefecture + city):
+        s = s[len(prefecture):]
     return s
 
 
@@ -120,30 +128,44 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "phone_format": ids.is_valid_phone,
 }
 
-# -- configuration: which role gets which rules --------------------------------------------------
+#: Rules and checks that need the city's context (``ikou.cleanse.config.CleanseContext``): the town
+#: list, the standard character set with the city's 外字 targets, the 住民票コード rule.
+CONTEXT_RULES = frozenset({"address_town"})
+CONTEXT_CHECKS = frozenset({"standard_chars", "kana_chars", "address_components", "juminhyo_code_format"})
+KNOWN_RULES = frozenset(VALUE_RULES) | CONTEXT_RULES
+KNOWN_CHECKS = frozenset(CHECKS) | CONTEXT_CHECKS
 
+# -- configuration: which role gets which rules --------------------------------------------------
+#
+# ``standard_chars`` (every text field): characters outside the standard set are findings with
+# their code point; ``kana_chars``: a kana field holds katakana only after ``kana_fullwidth``;
+# ``address_components``: the address split into components (extra columns) and checked against
+# the town list. Names get checks only: no rule ever changes a name.
+
+_TEXT = "standard_chars"
 DEFAULT_RULES: dict[str, dict] = {
-    "name": {"rules": [], "checks": []},  # never changed
-    "head_name": {"rules": [], "checks": []},
-    "name_kana": {"rules": ["kana_fullwidth"], "checks": []},
-    "address": {"rules": ["address_canonical"], "checks": []},
-    "honseki": {"rules": ["address_canonical"], "checks": []},
-    "location": {"rules": [], "checks": []},
-    "postal_code": {"rules": ["postal_halfwidth"], "checks": ["postal_code_format"]},
-    "phone": {"rules": ["halfwidth_ascii"], "checks": ["phone_format"]},
-    "my_number": {"rules": ["halfwidth_ascii"], "checks": ["my_number_check_digit"]},
-    "corporate_number": {"rules": ["halfwidth_ascii"], "checks": ["corporate_number_check_digit"]},
-    "juminhyo_code": {"rules": ["halfwidth_ascii"], "checks": ["juminhyo_code_format"]},
-    "pension_number": {"rules": ["halfwidth_ascii"], "checks": []},
-    "code": {"rules": ["halfwidth_ascii"], "checks": []},
-    "relationship": {"rules": ["halfwidth_ascii"], "checks": []},
-    "sex": {"rules": ["halfwidth_ascii"], "checks": []},
-    "addressee_kind": {"rules": ["halfwidth_ascii"], "checks": []},
-    "resident_kind": {"rules": ["halfwidth_ascii"], "checks": []},
-    "school_code": {"rules": ["halfwidth_ascii"], "checks": []},
-    "facility_code": {"rules": ["halfwidth_ascii"], "checks": []},
-    "district_code": {"rules": ["halfwidth_ascii"], "checks": []},
-    "flags": {"rules": ["halfwidth_ascii"], "checks": []},
+    "name": {"rules": [], "checks": [_TEXT]},  # never changed
+    "head_name": {"rules": [], "checks": [_TEXT]},
+    "name_kana": {"rules": ["kana_fullwidth"], "checks": [_TEXT, "kana_chars"]},
+    "address": {"rules": ["address_canonical", "address_town"], "checks": [_TEXT, "address_components"]},
+    "honseki": {"rules": ["address_canonical", "address_town"], "checks": [_TEXT, "address_components"]},
+    "location": {"rules": ["address_town"], "checks": [_TEXT, "address_components"]},
+    "plate": {"rules": [], "checks": [_TEXT]},
+    "postal_code": {"rules": ["postal_halfwidth"], "checks": [_TEXT, "postal_code_format"]},
+    "phone": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "phone_format"]},
+    "my_number": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "my_number_check_digit"]},
+    "corporate_number": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "corporate_number_check_digit"]},
+    "juminhyo_code": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "juminhyo_code_format"]},
+    "pension_number": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "code": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "relationship": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "sex": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "addressee_kind": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "resident_kind": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "school_code": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "facility_code": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "district_code": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
+    "flags": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
 }
 
 #: Roles whose values are dates: how the cleanse stage reads them into a date + precision.
@@ -154,7 +176,15 @@ DATE_ROLES = {
 
 
 def rules_for(role: str, overrides: dict[str, dict] | None = None) -> dict:
-    """The rules a field of ``role`` gets: the domain's override, else the default."""
+    """The rules a field of ``role`` gets: the domain's override, else the default (a copy)."""
     if overrides and role in overrides:
-        return overrides[role]
-    return DEFAULT_RULES.get(role, {"rules": [], "checks": []})
+        cfg = overrides[role]
+    else:
+        cfg = DEFAULT_RULES.get(role, {"rules": [], "checks": []})
+    return {"rules": list(cfg.get("rules", [])), "checks": list(cfg.get("checks", []))}
+
+
+def unknown_names(cfg: dict) -> list[str]:
+    """Rule and check names of a rule set that do not exist (for configuration validation)."""
+    return [r for r in cfg.get("rules", []) if r not in KNOWN_RULES] + \
+        [c for c in cfg.get("checks", []) if c not in KNOWN_CHECKS]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from ikou.cleanse.rules import CHECKS, DATE_ROLES, VALUE_RULES, rules_for
+from ikou.cleanse.rules import DATE_ROLES
 from ikou.cleanse.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
@@ -23,6 +23,7 @@ LEDGER_SCHEMA = pa.schema([("record_key", pa.string()), ("field", pa.string()), 
 VALUES_SCHEMA = pa.schema([("record_key", pa.string()), ("_record", pa.int64()), ("field", pa.string()),
                            ("rule", pa.string()), ("before", pa.string()), ("after", pa.string())])
 DATE_SUFFIX, PRECISION_SUFFIX, PARTIAL_SUFFIX = "__date", "__precision", "__partial"
+ADDRESS_SEPARATOR = "__"  # address components: FIELD__prefecture … FIELD__building
 
 
 @dataclass
@@ -30,7 +31,9 @@ class CleanseResult:
     table: pa.Table
     ledger: pa.Table
     ledger_values: pa.Table
-    changes: dict = field(default_factory=dict)  # "rule.FIELD" -> count
+    changes: dict = field(default_factory=dict)  # "rule.FIELD" -> count of changed values
+    problems: dict = field(default_factory=dict)  # "finding rule.FIELD" -> count of records (checks, dates)
+    stats: dict = field(default_factory=dict)  # counts that are not problems (partial dates, addresses …)
 
 
 def _put(table: pa.Table, name: str, arr: pa.Array) -> pa.Table:
@@ -75,99 +78,181 @@ def _wareki(v, scheme: dict) -> tuple[object, str | None, str | None, str | None
         return None, None, None, e.reason
 
 
+def _distinct(col) -> tuple[list, "np.ndarray"]:  # noqa: F821
+    """(distinct values, index of each row's value; -1 for null) of a column."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    enc = pc.dictionary_encode(arr)
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False) \
+        if enc.indices.null_count else enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return enc.dictionary.to_pylist(), idx
+
+
+def _rows_where(idx, flags: list[bool]):
+    """Row numbers whose distinct value is flagged (in row order)."""
+    import numpy as np
+
+    if not any(flags):
+        return np.empty(0, dtype=np.int64)
+    f = np.append(np.array(flags, dtype=bool), False)  # index -1 (null) -> the appended False
+    return np.nonzero(f[idx])[0]
+
+
+def _address_columns(table: pa.Table, fname: str, values: list, idx, towns, key_hash, findings: Findings,
+                     stats: Counter, problems_by: Counter) -> pa.Table:
+    """Components of an address field as extra columns ``FIELD__prefecture`` … ``FIELD__building``,
+    checked against the town list; problems are findings (no values in them). ``values`` are the
+    field's distinct values, ``idx`` each row's index into them."""
+    import numpy as np
+
+    from ikou.cleanse.address import COMPONENTS
+
+    parts = [towns.parse_address(v) if (v and towns is not None) else None for v in values]
+    valid = idx >= 0
+    present = np.array([p is not None for p in parts] + [False], dtype=bool)[idx] & valid
+    in_city = np.array([bool(p and p.in_city) for p in parts] + [False], dtype=bool)[idx]
+    stats[f"address_in_city.{fname}"] += int(np.count_nonzero(in_city & present))
+    stats[f"address_outside_city.{fname}"] += int(np.count_nonzero(present & ~in_city))
+    kinds = sorted({k for p in parts if p for k in p.problems})
+    for prob in kinds:
+        rows = _rows_where(idx, [bool(p and prob in p.problems) for p in parts]).tolist()
+        findings.extend(prob, "warning", fname, key_hash(rows), detail="address checked against the city's town list")
+        problems_by[f"{prob}.{fname}"] += len(rows)
+    take = pa.array(np.where(valid, idx, 0) if len(values) else np.zeros(len(idx), dtype=np.int64))
+    mask = pa.array(~valid)
+    for c in COMPONENTS:
+        typ = pa.int32() if c in ("chome", "banchi", "go") else pa.string()
+        dist = pa.array([getattr(p, c) if p else None for p in parts] or [None], typ)
+        col = dist.take(take)
+        if not valid.all():
+            col = pa.compute.if_else(mask, pa.nulls(len(col), typ), col)
+        table = _put(table, f"{fname}{ADDRESS_SEPARATOR}{c}", col)
+    return table
+
+
+def _is_text(col) -> bool:
+    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+
+
 def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme: dict | None = None,
-                  secret: bytes | None = None) -> CleanseResult:
+                  secret: bytes | None = None, context=None) -> CleanseResult:
+    """Cleanse one legacy table by its configuration (see :mod:`ikou.cleanse.config`).
+
+    Rules and checks run once per distinct value of a field (dictionary encoding) and are mapped
+    back to the rows, so the cost follows the number of distinct values, not of rows."""
+    import numpy as np
+    import pyarrow.compute  # noqa: F401 - pa.compute in _address_columns
+
+    from ikou.cleanse.config import SEVERITY, CleanseContext
+
+    ctx = context if context is not None else CleanseContext().for_domain(domain)
     scheme = era_scheme or COMMON_SCHEME
     purpose = f"record:{domain.id}:{lf.name}"
-    raw_keys = _record_keys(table, list(lf.business_keys))
+    key_cols = [table.column(k).to_pylist() for k in lf.business_keys]
     key_hash_cache: dict[int, str] = {}
 
-    def key_hash(rows: list[int]) -> list[str]:
+    def key_hash(rows) -> list[str]:
         missing = [r for r in rows if r not in key_hash_cache]
         if missing:
-            for r, h in zip(missing, keyed_hashes([raw_keys[r] for r in missing], purpose=purpose, secret=secret)):
+            raw = ["\x1e".join("" if c[r] is None else str(c[r]) for c in key_cols) for r in missing]
+            for r, h in zip(missing, keyed_hashes(raw, purpose=purpose, secret=secret)):
                 key_hash_cache[r] = h
         return [key_hash_cache[r] for r in rows]
 
-    records = table.column("_record").to_pylist() if "_record" in table.column_names else list(range(table.num_rows))
+    records = table.column("_record") if "_record" in table.column_names else pa.array(range(table.num_rows), pa.int64())
     corporate = None
     kind_fields = lf.fields_with_role("addressee_kind")
-    if kind_fields:
-        corporate = [k == "3" for k in table.column(kind_fields[0]).to_pylist()]
-    ledger: list[tuple[int, str, str, str, str]] = []
+    if kind_fields and kind_fields[0] in table.column_names:
+        corporate = np.array([k == "3" for k in table.column(kind_fields[0]).to_pylist()], dtype=bool)
+    ledger: list[tuple[object, str, str, list, list]] = []  # (rows, field, rule, before values, after values)
     changes: Counter = Counter()
+    problems_by: Counter = Counter()
+    stats: Counter = Counter()
     out = table
     for fname, spec in lf.fields.items():
         if fname not in table.column_names:
             continue
         col = table.column(fname)
-        cfg = rules_for(spec.role)
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            values = col.to_pylist()
+        cfg = ctx.rules_for(lf.name, fname, spec.role)
+        if _is_text(col) and (cfg["rules"] or cfg["checks"]):
+            values, idx = _distinct(col)
             for rule in cfg["rules"]:
-                fn = VALUE_RULES[rule]
-                cache: dict[str, str] = {}
-                new = []
-                for i, v in enumerate(values):
-                    if v is None or v == "":
-                        new.append(v)
-                        continue
-                    r = cache.get(v)
-                    if r is None:
-                        r = fn(v)
-                        cache[v] = r
-                    if r != v:
-                        ledger.append((i, fname, rule, v, r))
-                        changes[f"{rule}.{fname}"] += 1
-                    new.append(r)
+                fn = ctx.value_rule(rule)
+                new = [fn(v) if v else v for v in values]
+                changed = [a != b for a, b in zip(values, new)]
+                rows = _rows_where(idx, changed)
+                if len(rows):
+                    sel = idx[rows]
+                    ledger.append((rows, fname, rule, [values[j] for j in sel], [new[j] for j in sel]))
+                    changes[f"{rule}.{fname}"] += len(rows)
                 values = new
             for check in cfg["checks"]:
-                fn = CHECKS[check]
-                verdict: dict[str, bool] = {}
-                bad = []
-                for i, v in enumerate(values):
+                if check == "address_components":
+                    out = _address_columns(out, fname, values, idx, ctx.towns, key_hash, findings, stats, problems_by)
+                    continue
+                fn = ctx.check(check)
+                found: dict[tuple[str, str], list[bool]] = {}
+                for j, v in enumerate(values):
                     if not v:
                         continue
-                    ok = verdict.get(v)
-                    if ok is None:
-                        ok = verdict[v] = bool(fn(v))
-                    if not ok:
-                        bad.append(i)
-                if bad:
-                    findings.extend(check, "warning", fname, key_hash(bad), detail="check failed; value not changed")
+                    for prob in set(fn(v)):  # one finding per problem and record
+                        found.setdefault(prob, [False] * len(values))[j] = True
+                for (rule, detail), flags in sorted(found.items()):
+                    rows = _rows_where(idx, flags).tolist()
+                    findings.extend(rule, SEVERITY.get(rule, "warning"), fname, key_hash(rows), detail=detail)
+                    problems_by[f"{rule}.{fname}"] += len(rows)
             if cfg["rules"]:
-                out = out.set_column(out.column_names.index(fname), fname, pa.array(values, pa.string()))
+                dist = pa.array(values or [None], pa.string())
+                new_col = dist.take(pa.array(np.where(idx >= 0, idx, 0)))
+                if (idx < 0).any():
+                    new_col = pa.compute.if_else(pa.array(idx < 0), pa.nulls(len(new_col), pa.string()), new_col)
+                out = out.set_column(out.column_names.index(fname), fname, new_col)
         how = DATE_ROLES.get(spec.role)
         if how:
-            dates, precision, partial = [], [], []
-            problems: dict[str, list[int]] = {}
-            for i, v in enumerate(col.to_pylist()):
-                if how == "wareki":
-                    d, p, part, problem = _wareki(v, scheme)
-                    if problem == "placeholder" and v == 0 and (corporate and corporate[i]):
-                        problem = None  # a corporation has no birth date
-                else:
-                    d, p, problem = _ymd(v, optional=(how == "ymd_optional"))
-                    part = None
-                dates.append(d)
-                precision.append(p)
-                partial.append(part)
-                if problem:
-                    problems.setdefault(problem, []).append(i)
-            for problem, rows in problems.items():
-                findings.extend(f"date_{problem}", "warning", fname, key_hash(rows),
-                                detail=f"{how} date rejected ({problem}); stored as null, never guessed")
-            out = _put(out, fname + DATE_SUFFIX, pa.array(dates, pa.date32()))
-            out = _put(out, fname + PRECISION_SUFFIX, pa.array(precision, pa.string()))
+            values, idx = _distinct(col)
             if how == "wareki":
-                out = _put(out, fname + PARTIAL_SUFFIX, pa.array(partial, pa.string()))
-    rows = [x[0] for x in ledger]
-    hashes = key_hash(rows)
-    before_h = keyed_hashes([x[3] for x in ledger], purpose="ledger-value", secret=secret)
-    after_h = keyed_hashes([x[4] for x in ledger], purpose="ledger-value", secret=secret)
-    ledger_table = pa.table({"record_key": hashes, "field": [x[1] for x in ledger], "rule": [x[2] for x in ledger],
-                             "before_hash": before_h, "after_hash": after_h}, schema=LEDGER_SCHEMA)
-    values_table = pa.table({"record_key": hashes, "_record": [records[r] for r in rows],
-                             "field": [x[1] for x in ledger], "rule": [x[2] for x in ledger],
-                             "before": [x[3] for x in ledger], "after": [x[4] for x in ledger]}, schema=VALUES_SCHEMA)
-    return CleanseResult(out, ledger_table, values_table, dict(changes))
+                parsed = [_wareki(v, scheme) for v in values]
+            else:
+                parsed = [(d, p, None, problem) for d, p, problem in
+                          (_ymd(v, optional=(how == "ymd_optional")) for v in values)]
+            safe = pa.array(np.where(idx >= 0, idx, 0))
+            nulls = pa.array(idx < 0) if (idx < 0).any() else None
+
+            def column(j: int, typ):
+                arr = pa.array([x[j] for x in parsed] or [None], typ).take(safe)
+                return pa.compute.if_else(nulls, pa.nulls(len(arr), typ), arr) if nulls is not None else arr
+
+            for problem in sorted({x[3] for x in parsed if x[3]}):
+                mask = np.append(np.array([x[3] == problem for x in parsed], dtype=bool), False)[idx]
+                if problem == "placeholder" and how == "wareki" and corporate is not None:
+                    zero = np.append(np.array([v == 0 for v in values], dtype=bool), False)[idx]
+                    mask &= ~(zero & corporate)  # a corporation has no birth date
+                rows = np.nonzero(mask)[0].tolist()
+                if rows:
+                    findings.extend(f"date_{problem}", "warning", fname, key_hash(rows),
+                                    detail=f"{how} date rejected ({problem}); stored as null, never guessed")
+                    problems_by[f"date_{problem}.{fname}"] += len(rows)
+            partial_rows = np.append(np.array([x[1] in ("month", "year") for x in parsed], dtype=bool), False)[idx]
+            if partial_rows.any():
+                stats[f"partial_date.{fname}"] += int(np.count_nonzero(partial_rows))
+            out = _put(out, fname + DATE_SUFFIX, column(0, pa.date32()))
+            out = _put(out, fname + PRECISION_SUFFIX, column(1, pa.string()))
+            if how == "wareki":
+                out = _put(out, fname + PARTIAL_SUFFIX, column(2, pa.string()))
+    all_rows = [r for rows, *_ in ledger for r in rows.tolist()]
+    hashes = key_hash(all_rows)
+    before = [v for *_, b, _a in ledger for v in b]
+    after = [v for *_, a in ledger for v in a]
+    fields = [f for rows, f, *_ in ledger for _ in range(len(rows))]
+    rules = [r for rows, _f, r, *_ in ledger for _ in range(len(rows))]
+    distinct = sorted(set(before) | set(after))
+    value_hash = dict(zip(distinct, keyed_hashes(distinct, purpose="ledger-value", secret=secret)))
+    ledger_table = pa.table({"record_key": hashes, "field": fields, "rule": rules,
+                             "before_hash": [value_hash[v] for v in before],
+                             "after_hash": [value_hash[v] for v in after]}, schema=LEDGER_SCHEMA)
+    rec = records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records
+    values_table = pa.table({"record_key": hashes, "_record": rec.take(pa.array(all_rows, pa.int64())).cast(pa.int64()),
+                             "field": fields, "rule": rules, "before": before, "after": after}, schema=VALUES_SCHEMA)
+    return CleanseResult(out, ledger_table, values_table, dict(changes), dict(problems_by), dict(stats))

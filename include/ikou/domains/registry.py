@@ -189,7 +189,7 @@ class DedupeSpec(_Strict):
 
     enabled: bool = True
     auto_merge: float = Field(default=0.999, gt=0, lt=1)
-    review: float = Field(default=0.5, gt=0, lt=1)
+    review: float = Field(default=0.2, gt=0, lt=1)
     max_auto_cluster: int = Field(default=3, ge=2)
 
 

@@ -2,9 +2,17 @@
 
 Hand-off (``handoff/{domain}/{run}/``): one CSV per standard table in the dialect of DESIGN.md
 (UTF-8, RFC 4180 quoting, CRLF, empty field = null, BOM off unless ``IKOU_CSV_BOM=1``), Parquet
-beside each, and ``manifest.json`` — spec and layout versions, files with row counts and
+beside each, and ``manifest.json`` — spec and layout versions, files with row counts, bytes and
 sha256, columns, the CSV dialect, the input files' sha256, the code version and the 宛名番号
-old → new map of 名寄せ — written last, so a reader never sees a half-written set.
+old → new map of 名寄せ. Publication order: the data files, then ``manifest.json``, then Ikou's
+publication marker ``_manifest.json`` (which lists every file, ``manifest.json`` included, with
+its sha256). A reader that opens ``manifest.json`` therefore never sees a half-written set, and
+a writer that dies between two files leaves neither manifest (a retry writes the set again).
+
+The manifest holds no timestamp: the same input gives the same bytes, so a retried load
+publishes (or finds) exactly the same set. Once a run's set is published it is never rewritten;
+a retry loads the target from the published files (sha256-checked), so the target always holds
+what the hand-off manifest describes.
 """
 
 from __future__ import annotations
@@ -17,12 +25,18 @@ from pathlib import Path
 
 from ikou.config import settings
 from ikou.domains import registry
-from ikou.load.target import Target, schema_for
-from ikou.storage import Store, code_version, join, zone_uri
+from ikou.load.target import LIVE_SCHEMA, Target, schema_for, table_name
+from ikou.storage import MANIFEST, Store, StorageError, code_version, join, zone_uri
 
-CSV_DIALECT = {"encoding": "UTF-8", "bom": False, "delimiter": ",", "quoting": "RFC 4180 (text fields quoted)",
-               "line_terminator": "CRLF", "null": "empty field", "header": True}
+CSV_DIALECT = {"encoding": "UTF-8", "bom": False, "delimiter": ",", "quote_char": '"',
+               "quoting": "RFC 4180: text fields quoted, quotes doubled; numbers and dates bare",
+               "line_terminator": "CRLF", "null": "empty unquoted field", "empty_string": '""', "header": True}
 HANDOFF_MANIFEST = "manifest.json"
+LAYOUT = "ikou-handoff/1"  # the manifest's own format
+
+
+class HandoffError(RuntimeError):
+    """The hand-off set could not be published (S3 unreachable …); nothing half-written is visible."""
 
 
 def write_csv(table, path: Path, bom: bool = False) -> None:
@@ -44,56 +58,213 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def build_handoff(domain_id: str, tables: dict, work: Path, *, run_id: str, snapshot: str, mode: str,
+                  input_files: list[dict], atena_map: dict[str, str] | None = None, bom: bool = False
+                  ) -> tuple[dict[str, Path], dict]:
+    """Write the CSV files (and move the Parquet files) of a domain's standard tables into ``work``
+    and return (files by name, the manifest). ``tables``: table name -> (pyarrow table, Parquet path)."""
+    d = registry().get(domain_id)
+    files: dict[str, Path] = {}
+    entries = []
+    for t in d.layout.tables:
+        table, pq_path = tables[t.name]
+        names = [c.name for c in t.columns]
+        if table.column_names != names:
+            raise ValueError(f"{domain_id}.{t.name}: columns {table.column_names} differ from layout {names}")
+        csv_path = work / f"{t.name}.csv"
+        write_csv(table, csv_path, bom)
+        out_pq = work / f"{t.name}.parquet"
+        if Path(pq_path) != out_pq:
+            os.replace(pq_path, out_pq)
+        files[csv_path.name] = csv_path
+        files[out_pq.name] = out_pq
+        entries.append({
+            "table": t.name, "label_ja": t.label_ja, "target_table": table_name(domain_id, t.name),
+            "file": csv_path.name, "rows": table.num_rows, "bytes": csv_path.stat().st_size,
+            "sha256": _sha256(csv_path),
+            "parquet": {"file": out_pq.name, "bytes": out_pq.stat().st_size, "sha256": _sha256(out_pq)},
+            "business_keys": list(t.business_keys),
+            "columns": [{"name": c.name, "label_ja": c.label_ja, "type": c.type, "length": c.length,
+                         "precision": c.precision, "scale": c.scale, "required": c.required,
+                         "codes": list(c.codes) if c.codes else None}
+                        for c in t.columns],
+        })
+    amap = sorted((atena_map or {}).items())
+    manifest = {
+        "format": LAYOUT, "domain": domain_id, "name_ja": d.name_ja, "run_id": run_id, "snapshot": snapshot,
+        "mode": mode, "spec_version": d.spec.version, "spec_published": d.spec.published,
+        "layout_version": d.layout.layout_version,
+        "tables": entries, "csv_dialect": {**CSV_DIALECT, "bom": bom},
+        "input_files": input_files,
+        "code_version": code_version(),
+        "atena_no_map": {"description": "名寄せ: 宛名番号 merged away (old) → the 宛名番号 kept (new)",
+                         "count": len(amap), "entries": [{"old": k, "new": v} for k, v in amap]},
+    }
+    return files, manifest
+
+
+def _input_files(store: Store, domain_id: str, run_id: str) -> list[dict]:
+    raw = zone_uri("raw", domain_id, run_id)
+    try:
+        raw_manifest = store.read_manifest(raw)
+    except Exception:  # noqa: BLE001 - a hand-off without the raw stage (tests, tools)
+        return []
+    return [{"name": f["name"], "legacy_file": f.get("legacy_file"), "sha256": f.get("sha256"),
+             "bytes": f.get("bytes"), "records": f.get("records")}
+            for f in raw_manifest.get("landing_files", []) if not f["name"].startswith("_")]
+
+
+def _s3_failure(exc: BaseException) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(names & {"EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError", "ReadTimeoutError",
+                         "BotoCoreError", "ClientError", "S3UploadFailedError", "ConnectionError"})
+
+
+def publish_handoff(store: Store, prefix: str, files: dict[str, Path], manifest: dict, marker: dict) -> str:
+    """Publish the set (data files, manifest.json, then _manifest.json); return manifest.json's sha256.
+
+    Idempotent: an already published set is returned as it is (its manifest.json's sha256)."""
+    if store.exists(join(prefix, MANIFEST)):
+        published = store.read_manifest(prefix)
+        return published["handoff_manifest_sha256"]
+    mpath = next(iter(files.values())).parent / HANDOFF_MANIFEST
+    mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    sha = _sha256(mpath)
+    try:
+        store.publish(prefix, {**files, HANDOFF_MANIFEST: mpath}, {**marker, "handoff_manifest_sha256": sha})
+    except Exception as exc:
+        if _s3_failure(exc):
+            raise HandoffError(
+                f"publishing the hand-off set {prefix} failed ({type(exc).__name__}: {exc}) after the S3 client's "
+                "retries; nothing was published (no manifest.json / _manifest.json), so no reader sees a partial "
+                "set. The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 "
+                "connection) and clear the task.") from exc
+        raise
+    return sha
+
+
 def load_domain(domain_id: str, validate_result: dict, *, run_id: str, mode: str, store: Store,
-                atena_map: dict[str, str] | None = None) -> dict:
+                atena_map: dict[str, str] | None = None, who: str = "") -> dict:
     import pyarrow.parquet as pq
 
     d = registry().get(domain_id)
     bom = os.environ.get("IKOU_CSV_BOM", "0") == "1"
     prefix = zone_uri("handoff", domain_id, run_id)
-    target = Target(settings().target_db_url, schema_for(mode))
+    snapshot = validate_result["snapshot"]
+    target = Target(settings().target_db_url, schema_for(mode, run_id))
     with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
         work = Path(tmp)
-        vprefix = validate_result["uri"]
-        vmanifest = store.read_manifest(vprefix)
-        raw_manifest = store.read_manifest(zone_uri("raw", domain_id, run_id)) if store.exists(
-            join(zone_uri("raw", domain_id, run_id), "_manifest.json")) else {}
-        files: dict[str, Path] = {}
-        entries, csvs = [], {}
-        for t in d.layout.tables:
-            pq_path = store.fetch(vprefix, f"{t.name}.parquet", work / "in", vmanifest)
-            table = pq.read_table(pq_path)
-            csv_path = work / f"{t.name}.csv"
-            write_csv(table, csv_path, bom)
-            out_pq = work / f"{t.name}.parquet"
-            os.replace(pq_path, out_pq)
-            files[csv_path.name] = csv_path
-            files[out_pq.name] = out_pq
-            csvs[t.name] = csv_path
-            entries.append({"table": t.name, "label_ja": t.label_ja, "file": csv_path.name, "parquet": out_pq.name,
-                            "rows": table.num_rows, "sha256": _sha256(csv_path), "business_keys": list(t.business_keys),
-                            "columns": [{"name": c.name, "label_ja": c.label_ja, "type": c.type, "length": c.length,
-                                         "precision": c.precision, "scale": c.scale, "required": c.required}
-                                        for c in t.columns]})
-        manifest = {
-            "domain": domain_id, "run_id": run_id, "snapshot": validate_result["snapshot"], "mode": mode,
-            "spec_version": d.spec.version, "layout_version": d.layout.layout_version,
-            "tables": entries, "csv_dialect": {**CSV_DIALECT, "bom": bom},
-            "input_files": [{"name": f["name"], "sha256": f.get("sha256"), "records": f.get("records")}
-                            for f in raw_manifest.get("landing_files", [])],
-            "code_version": code_version(),
-            "atena_no_map": [{"old": k, "new": v} for k, v in sorted((atena_map or {}).items())],
-        }
-        mpath = work / HANDOFF_MANIFEST
-        mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        manifest_sha = _sha256(mpath)
-        # The hand-off manifest is published last among the files; Ikou's own publication marker
-        # (_manifest.json, listing every file with its sha256) follows it.
-        store.publish(prefix, {**files, HANDOFF_MANIFEST: mpath},
-                      {"zone": "handoff", "stage": "load", "domain": domain_id, "run_id": run_id,
-                       "snapshot": validate_result["snapshot"], "handoff_manifest_sha256": manifest_sha})
-        rows = target.load(domain_id, d.layout, csvs, run_id=run_id, snapshot=validate_result["snapshot"],
-                           manifest_sha256=manifest_sha)
+        if store.exists(join(prefix, MANIFEST)):
+            # A retry after the set was published: load exactly the published files.
+            published = store.read_manifest(prefix)
+            sha = published["handoff_manifest_sha256"]
+            csvs = {t.name: store.fetch(prefix, f"{t.name}.csv", work, published) for t in d.layout.tables}
+        else:
+            vprefix = validate_result["uri"]
+            vmanifest = store.read_manifest(vprefix)
+            tables = {}
+            for t in d.layout.tables:
+                path = store.fetch(vprefix, f"{t.name}.parquet", work / "in", vmanifest)
+                tables[t.name] = (pq.read_table(path), path)
+            files, manifest = build_handoff(domain_id, tables, work, run_id=run_id, snapshot=snapshot, mode=mode,
+                                            input_files=_input_files(store, domain_id, run_id),
+                                            atena_map=atena_map, bom=bom)
+            del tables
+            marker = {"zone": "handoff", "stage": "load", "domain": domain_id, "run_id": run_id, "snapshot": snapshot,
+                      "input": vprefix, "spec_version": d.spec.version, "layout_version": d.layout.layout_version}
+            sha = publish_handoff(store, prefix, files, manifest, marker)
+            csvs = {t.name: work / f"{t.name}.csv" for t in d.layout.tables}
+        rows = load_target(target, domain_id, csvs, run_id=run_id, snapshot=snapshot, manifest_sha256=sha, mode=mode,
+                           who=who)
     return {"handoff": prefix, "rows": rows, "target_url": target.url, "schema": target.schema,
-            "tables": {t: f"{domain_id}__{t}" for t in rows}, "manifest_sha256": manifest_sha,
+            "tables": {t: table_name(domain_id, t) for t in rows}, "manifest_sha256": sha,
             "dialect": target.dialect}
+
+
+def load_target(target: Target, domain_id: str, csvs: dict[str, Path], *, run_id: str, snapshot: str,
+                manifest_sha256: str, mode: str, who: str = "") -> dict[str, int]:
+    """The target load of one domain: rehearsal schemas are swept first; a cutover load refuses a
+    live domain inside its transaction and records ``loaded`` in the same transaction."""
+    from ikou.cutover import Control
+
+    d = registry().get(domain_id)
+    control = Control(target.base_url).ensure()
+    guard = after = None
+    if mode == "cutover":
+        if target.schema != LIVE_SCHEMA:
+            raise ValueError("a cutover loads into the live schema")
+        guard = control.guard_in_transaction(domain_id)
+        after = control.loaded_in_transaction(domain_id, snapshot, run_id, who, manifest_sha256)
+    else:
+        sweep_rehearsal_schemas(target, domain_id, keep=target.schema, control=control)
+    return target.load(domain_id, d.layout, csvs, run_id=run_id, snapshot=snapshot, manifest_sha256=manifest_sha256,
+                       mode=mode, guard=guard, after=after)
+
+
+def rehearsal_schemas(target: Target) -> list[str]:
+    """The rehearsal schemas that exist in the target database (SQLite: their files)."""
+    from ikou.load.target import REHEARSAL_PREFIX
+
+    if target.dialect == "sqlite":
+        base = target.sibling(LIVE_SCHEMA).sqlite_path
+        return sorted(p.name[len(base.stem) + 1:-len(base.suffix or ".sqlite")]
+                      for p in base.parent.glob(f"{base.stem}.{REHEARSAL_PREFIX}*{base.suffix or '.sqlite'}"))
+    from sqlalchemy import text
+
+    with target.engine().connect() as conn:
+        return [r[0] for r in conn.execute(text(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p ORDER BY schema_name"),
+            {"p": REHEARSAL_PREFIX.replace("_", "\\_") + "%"})]
+
+
+def sweep_rehearsal_schemas(target: Target, domain_id: str, keep: str, control=None) -> list[str]:
+    """Drop rehearsal schemas a failed earlier run of this domain left behind (a run that stopped
+    at a gate never reached its rollback). A rehearsal schema holds one domain run's tables, so
+    only schemas whose tables all belong to this domain are dropped."""
+    dropped = []
+    for schema in rehearsal_schemas(target):
+        if schema == keep:
+            continue
+        other = target.sibling(schema)
+        try:
+            names = other.tables()
+            if names and not all(n.startswith(f"{domain_id}__") for n in names):
+                continue
+            if not names and not _stale_empty(other):
+                continue  # an empty schema may be another domain's load in progress
+            other.drop_schema()
+            dropped.append(schema)
+            if control is not None:
+                control.log_dropped(domain=domain_id, schema=schema)
+        finally:
+            other.dispose()
+    return dropped
+
+
+def _stale_empty(target: Target) -> bool:
+    """An empty rehearsal schema left for a day (SQLite: its file untouched that long)."""
+    import time
+
+    if target.dialect != "sqlite":
+        return False
+    try:
+        return time.time() - target.sqlite_path.stat().st_mtime > 86400
+    except OSError:
+        return False
+
+
+def clean_load(target: Target, domain_id: str, csvs: dict[str, Path]) -> dict[str, int]:
+    """A plain load of the given tables (no control tables, no guard): benchmarks and the fault
+    tests' reference loads. The same transaction as :meth:`Target.load`."""
+    d = registry().get(domain_id)
+
+    class _Subset:
+        tables = [t for t in d.layout.tables if t.name in csvs]
+
+    if target.dialect == "postgresql":
+        return target._load_postgresql(domain_id, _Subset, csvs, None, None)
+    return target._load_sqlite(domain_id, _Subset, csvs, None, None)
+
+
+__all__ = ["load_domain", "load_target", "build_handoff", "publish_handoff", "write_csv", "CSV_DIALECT",
+           "HANDOFF_MANIFEST", "HandoffError", "StorageError", "rehearsal_schemas", "sweep_rehearsal_schemas"]

@@ -1,14 +1,29 @@
 """The target database: DDL from the standard layouts and an all-or-nothing load.
 
-PostgreSQL: every table of a domain is COPYed into the staging schema (``ikou_staging``) and then
-moved into the target schema, all in one transaction holding an advisory lock for the domain: a
-retried or repeated load leaves exactly the same state, never duplicates or a partial table.
-Schemas: ``ikou`` (live, cutover runs), ``ikou_rehearsal`` (rehearsal runs), ``ikou_staging``
-(transient, empty between loads).
+Schemas (docs/target-database.md):
+
+``ikou``
+    the live tables of the domains that cut over, and Ikou's control tables: the load log
+    (``ikou_load_log``), the rehearsal log (``ikou_rehearsal_log``) and the cutover state
+    (``ikou_cutover``, see :mod:`ikou.cutover`).
+``ikou_rehearsal_<12 hex>``
+    one per rehearsal run (a keyed name of the run id): a rehearsal loads into its own schema,
+    so runs never see each other's tables, and the rehearsal drops it afterwards (rollback).
+``ikou_staging``
+    transient: tables are COPYed here and moved out in the same transaction (empty between loads).
+
+PostgreSQL: for every table of a domain, ``CREATE TABLE`` in ``ikou_staging`` (no key yet),
+``COPY … FROM STDIN (FORMAT csv, FREEZE)``, then the primary key (one index build instead of a
+per-row insert into the B-tree), then ``DROP`` the old table and ``ALTER TABLE … SET SCHEMA``
+into the target — all in one transaction holding an advisory lock for the domain. The swap happens after every
+table is staged, so readers of the target wait only for the brief swap. A
+retried, repeated or killed load therefore leaves exactly one state: the old tables or the new
+ones, never duplicates or a partial table.
 
 SQLite (the embedded default): a schema is a database file beside the configured one
-(``target.sqlite`` → ``target.ikou_rehearsal.sqlite``); staging tables (``staging__…``) are
-filled and renamed in one transaction — the same guarantee.
+(``target.sqlite`` is ``ikou``; ``target.ikou_rehearsal_<hex>.sqlite`` a rehearsal); staging
+tables (``staging__…``) are filled and renamed inside one ``BEGIN IMMEDIATE … COMMIT`` — the
+same guarantee.
 
 Table names: ``{domain}__{table}`` (e.g. ``juki__atena``), so one schema holds all domains.
 """
@@ -24,24 +39,48 @@ from decimal import Decimal
 from pathlib import Path
 
 LIVE_SCHEMA = "ikou"
-REHEARSAL_SCHEMA = "ikou_rehearsal"
+REHEARSAL_PREFIX = "ikou_rehearsal_"
+REHEARSAL_SCHEMA = "ikou_rehearsal"  # kept for compatibility: the shared name before per-run schemas
 STAGING_SCHEMA = "ikou_staging"
+CONTROL_SCHEMA = LIVE_SCHEMA
 LOAD_LOG = "ikou_load_log"
 
 
-def schema_for(mode: str) -> str:
-    return LIVE_SCHEMA if mode == "cutover" else REHEARSAL_SCHEMA
+class LoadRefused(RuntimeError):
+    """The load must not happen (e.g. a cutover load of a domain that is already live)."""
+
+
+def rehearsal_schema(run_id: str) -> str:
+    """The rehearsal schema of one run: ``ikou_rehearsal_`` + 12 hex of the run id's sha256.
+
+    A digest, not the run id itself: run ids hold characters identifiers cannot, and
+    PostgreSQL identifiers end at 63 bytes."""
+    return REHEARSAL_PREFIX + hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:12]
+
+
+def schema_for(mode: str, run_id: str | None = None) -> str:
+    if mode == "cutover":
+        return LIVE_SCHEMA
+    return rehearsal_schema(run_id) if run_id else REHEARSAL_SCHEMA
+
+
+def table_name(domain: str, table: str) -> str:
+    return f"{domain}__{table}"
 
 
 def _ident(name: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or len(name) > 63:
         raise ValueError(f"not a safe SQL identifier: {name!r}")
     return f'"{name}"'
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def column_sql(col, dialect: str) -> str:
     if col.type in ("string", "code"):
-        t = f"VARCHAR({col.length})" if dialect == "postgresql" else "TEXT"
+        t = f"VARCHAR({col.length})" if dialect == "postgresql" and col.length else "TEXT"
     elif col.type == "integer":
         t = "BIGINT" if dialect == "postgresql" else "INTEGER"
     elif col.type == "decimal":
@@ -53,10 +92,38 @@ def column_sql(col, dialect: str) -> str:
     return f"{_ident(col.name)} {t}{' NOT NULL' if col.required else ''}"
 
 
-def create_table_sql(qualified: str, table, dialect: str) -> str:
+def create_table_sql(qualified: str, table, dialect: str, primary_key: bool = True) -> str:
     cols = [column_sql(c, dialect) for c in table.columns]
-    cols.append(f"PRIMARY KEY ({', '.join(_ident(k) for k in table.business_keys)})")
+    if primary_key:
+        cols.append(f"PRIMARY KEY ({', '.join(_ident(k) for k in table.business_keys)})")
     return f"CREATE TABLE {qualified} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def ddl(domain: str, layout, dialect: str = "postgresql", schema: str = LIVE_SCHEMA) -> str:
+    """The DDL of a domain's standard tables as Ikou creates them (for DBAs and the docs)."""
+    out = []
+    for t in layout.tables:
+        q = f"{_ident(schema)}.{_ident(table_name(domain, t.name))}" if dialect == "postgresql" else _ident(
+            table_name(domain, t.name))
+        out.append(create_table_sql(q, t, dialect) + ";")
+        if dialect == "postgresql":
+            out.extend(_comments(q, t))
+    return "\n".join(out) + "\n"
+
+
+def _quote_literal(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _comments(qualified: str, table) -> list[str]:
+    out = [f"COMMENT ON TABLE {qualified} IS {_quote_literal(table.label_ja)};"]
+    for c in table.columns:
+        out.append(f"COMMENT ON COLUMN {qualified}.{_ident(c.name)} IS {_quote_literal(c.label_ja)};")
+    return out
+
+
+def _advisory_key(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256(":".join(parts).encode()).digest()[:8], "big", signed=True)
 
 
 class Target:
@@ -67,23 +134,29 @@ class Target:
 
         self.base_url = url
         self.schema = schema
+        _ident(schema)
         self._url = make_url(url)
         self.dialect = self._url.get_backend_name()
         if self.dialect not in ("postgresql", "sqlite"):
             raise ValueError(f"target database {self.dialect} is not supported (PostgreSQL or SQLite)")
         self._engine = None
 
+    # -- where -----------------------------------------------------------------------------
+    @property
+    def sqlite_path(self) -> Path:
+        db = self._url.database or ""
+        if not db or db == ":memory:":
+            raise ValueError("an SQLite target needs a file")
+        p = Path(db)
+        if self.schema != LIVE_SCHEMA:
+            p = p.with_name(f"{p.stem}.{self.schema}{p.suffix or '.sqlite'}")
+        return p
+
     @property
     def url(self) -> str:
         """The SQLAlchemy URL of this schema (SQLite: the schema's own file)."""
         if self.dialect == "sqlite":
-            db = self._url.database or ""
-            if not db or db == ":memory:":
-                raise ValueError("an SQLite target needs a file")
-            p = Path(db)
-            if self.schema != LIVE_SCHEMA:
-                p = p.with_name(f"{p.stem}.{self.schema}{p.suffix or '.sqlite'}")
-            return f"sqlite:///{p}"
+            return f"sqlite:///{self.sqlite_path}"
         return self.base_url
 
     @property
@@ -92,6 +165,9 @@ class Target:
 
         return gx_target_url(self.url, self.schema if self.dialect == "postgresql" else None)
 
+    def sibling(self, schema: str) -> Target:
+        return Target(self.base_url, schema)
+
     def engine(self):
         if self._engine is None:
             from sqlalchemy import create_engine
@@ -99,61 +175,120 @@ class Target:
             self._engine = create_engine(self.url, future=True, pool_pre_ping=True)
         return self._engine
 
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def qualified(self, name: str, schema: str | None = None) -> str:
         if self.dialect == "sqlite":
             return _ident(name)
         return f"{_ident(schema or self.schema)}.{_ident(name)}"
 
-    # -- load ----------------------------------------------------------------------------
-    def load(self, domain: str, layout, csv_files: dict[str, Path], *, run_id: str, snapshot: str,
-             manifest_sha256: str) -> dict[str, int]:
-        """Replace the domain's tables with the CSV files' contents, atomically."""
-        from sqlalchemy import text
+    def _sqlite_connect(self):
+        import sqlite3
 
-        rows: dict[str, int] = {}
-        with self.engine().begin() as conn:
-            raw = conn.connection.dbapi_connection
-            cur = raw.cursor()
-            if self.dialect == "postgresql":
-                key = int.from_bytes(hashlib.sha256(f"ikou-load:{self.schema}:{domain}".encode()).digest()[:8], "big",
-                                     signed=True)
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-                for s in (self.schema, STAGING_SCHEMA):
-                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(s)}")
-            else:
-                conn.execute(text("SELECT 1"))  # BEGIN already issued by SQLAlchemy
-            self._ensure_log(cur)
-            for t in layout.tables:
-                name = f"{domain}__{t.name}"
-                staged = self.qualified(name, STAGING_SCHEMA) if self.dialect == "postgresql" else _ident(f"staging__{name}")
-                cur.execute(f"DROP TABLE IF EXISTS {staged}")
-                cur.execute(create_table_sql(staged, t, self.dialect))
-                path = csv_files[t.name]
-                if self.dialect == "postgresql":
-                    cols = ", ".join(_ident(c.name) for c in t.columns)
-                    with open(path, "rb") as fh:
-                        cur.copy_expert(f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')", fh)
-                    cur.execute(f"SELECT count(*) FROM {staged}")
-                    n = cur.fetchone()[0]
-                    final = self.qualified(name)
-                    cur.execute(f"DROP TABLE IF EXISTS {final}")
-                    cur.execute(f"ALTER TABLE {staged} SET SCHEMA {_ident(self.schema)}")
-                else:
-                    n = self._sqlite_insert(cur, staged, t, path)
-                    cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
-                    cur.execute(f"ALTER TABLE {staged} RENAME TO {_ident(name)}")
-                rows[t.name] = int(n)
-            cur.execute(
-                f"INSERT INTO {self.qualified(LOAD_LOG)} (domain, run_id, snapshot, manifest_sha256, rows, loaded_at) "
-                + ("VALUES (%s, %s, %s, %s, %s, %s)" if self.dialect == "postgresql" else "VALUES (?, ?, ?, ?, ?, ?)"),
-                (domain, run_id, snapshot, manifest_sha256, sum(rows.values()),
-                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
-            )
+        path = self.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=60)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    # -- load ------------------------------------------------------------------------------
+    def load(self, domain: str, layout, csv_files: dict[str, Path], *, run_id: str, snapshot: str,
+             manifest_sha256: str, mode: str = "rehearsal", guard=None, after=None) -> dict[str, int]:
+        """Replace the domain's tables with the CSV files' contents, atomically.
+
+        ``guard(cursor, dialect)`` runs inside the transaction before anything changes (a cutover
+        load checks there that the domain is not live); ``after(cursor, dialect, rows)`` runs
+        inside it after the swap (the cutover records its state in the same transaction)."""
+        if self.dialect == "postgresql":
+            rows = self._load_postgresql(domain, layout, csv_files, guard, after)
+        else:
+            rows = self._load_sqlite(domain, layout, csv_files, guard, after)
+        from ikou.cutover import Control
+
+        Control(self.base_url).log_load(domain=domain, run_id=run_id, mode=mode, schema=self.schema,
+                                        snapshot=snapshot, manifest_sha256=manifest_sha256, rows=sum(rows.values()))
         return rows
 
-    def _ensure_log(self, cur) -> None:
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified(LOAD_LOG)} (domain TEXT NOT NULL, run_id TEXT NOT NULL, "
-                    "snapshot TEXT NOT NULL, manifest_sha256 TEXT NOT NULL, rows BIGINT NOT NULL, loaded_at TEXT NOT NULL)")
+    def _load_postgresql(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        raw = self.engine().raw_connection()
+        try:
+            cur = raw.cursor()
+            # one load of a domain at a time, whatever its schema: they share the staging names
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_advisory_key("ikou-load", domain),))
+            for s in (self.schema, STAGING_SCHEMA):
+                # CREATE SCHEMA IF NOT EXISTS can race with another session's: serialise it.
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_advisory_key("ikou-schema", s),))
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(s)}")
+            if guard is not None:
+                guard(cur, self.dialect)
+            staged_tables = []
+            for t in layout.tables:  # 1. every table into staging (readers of the target wait for nothing)
+                name = table_name(domain, t.name)
+                staged = self.qualified(name, STAGING_SCHEMA)
+                cur.execute(f"DROP TABLE IF EXISTS {staged}")
+                cur.execute(create_table_sql(staged, t, self.dialect, primary_key=False))
+                cols = ", ".join(_ident(c.name) for c in t.columns)
+                # FREEZE: the table was created in this transaction, so rows are written frozen
+                # (no later hint-bit rewrite or anti-wraparound vacuum of a freshly loaded table).
+                with open(csv_files[t.name], "rb") as fh:
+                    cur.copy_expert(f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, "
+                                    "ENCODING 'UTF8', FREEZE true)", fh, size=1 << 20)
+                rows[t.name] = int(cur.rowcount)
+                cur.execute(f"ALTER TABLE {staged} ADD CONSTRAINT {_ident(name + '_pkey')} PRIMARY KEY "
+                            f"({', '.join(_ident(k) for k in t.business_keys)})")
+                for stmt in _comments(staged, t):
+                    cur.execute(stmt)
+                staged_tables.append((name, staged))
+            for name, staged in staged_tables:  # 2. the swap: brief exclusive locks, at the very end
+                cur.execute(f"DROP TABLE IF EXISTS {self.qualified(name)}")
+                cur.execute(f"ALTER TABLE {staged} SET SCHEMA {_ident(self.schema)}")
+            if after is not None:
+                after(cur, self.dialect, rows)
+            raw.commit()
+        except BaseException:
+            try:
+                raw.rollback()
+            finally:
+                raw.close()
+            raise
+        raw.close()
+        return rows
+
+    def _load_sqlite(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        conn = self._sqlite_connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            if guard is not None:
+                guard(cur, self.dialect)
+            staged_tables = []
+            for t in layout.tables:
+                name = table_name(domain, t.name)
+                staged = _ident(f"staging__{name}")
+                cur.execute(f"DROP TABLE IF EXISTS {staged}")
+                cur.execute(create_table_sql(staged, t, self.dialect))
+                rows[t.name] = int(self._sqlite_insert(cur, staged, t, csv_files[t.name]))
+                staged_tables.append((name, staged))
+            for name, staged in staged_tables:
+                cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
+                cur.execute(f"ALTER TABLE {staged} RENAME TO {_ident(name)}")
+            if after is not None:
+                after(cur, self.dialect, rows)
+            cur.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - no transaction open
+                pass
+            conn.close()
+            raise
+        conn.close()
+        return rows
 
     @staticmethod
     def _sqlite_insert(cur, staged: str, table, path: Path, batch: int = 5000) -> int:
@@ -161,13 +296,15 @@ class Target:
         sql = f"INSERT INTO {staged} ({', '.join(_ident(c) for c in names)}) VALUES ({', '.join('?' for _ in names)})"
         ints = {i for i, c in enumerate(table.columns) if c.type == "integer"}
         n = 0
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM, if configured, is not data
             reader = csv.reader(fh)
             header = next(reader)
             if header != names:
                 raise ValueError(f"{path.name}: header does not match the layout")
             buf = []
             for row in _csv_nulls(reader):
+                if len(row) != len(names):
+                    raise ValueError(f"{path.name}: row {n + len(buf) + 1} has {len(row)} fields, not {len(names)}")
                 buf.append([int(v) if (i in ints and v is not None) else v for i, v in enumerate(row)])
                 if len(buf) >= batch:
                     cur.executemany(sql, buf)
@@ -180,19 +317,44 @@ class Target:
 
     # -- read back -------------------------------------------------------------------------
     def exists(self, name: str) -> bool:
-        from sqlalchemy import inspect
-
-        insp = inspect(self.engine())
         if self.dialect == "sqlite":
-            return insp.has_table(name)
-        return insp.has_table(name, schema=self.schema)
-
-    def stream(self, name: str, columns: list[str], order_by: list[str], batch: int = 10000) -> Iterator[tuple]:
-        """Rows of a table, streamed (server-side cursor on PostgreSQL): never the whole table."""
-        sql = (f"SELECT {', '.join(_ident(c) for c in columns)} FROM {self.qualified(name)} "
-               f"ORDER BY {', '.join(_ident(c) for c in order_by)}")
+            if not self.sqlite_path.exists():
+                return False
+            sql = f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{name}'"
+        else:
+            sql = (f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{self.schema}' "
+                   f"AND table_name = '{name}'")
+        _ident(name)
         with self.engine().connect() as conn:
-            result = conn.execution_options(stream_results=True).exec_driver_sql(sql)
+            return conn.exec_driver_sql(sql).first() is not None
+
+    def tables(self) -> list[str]:
+        """Tables of this schema (SQLite: of its file)."""
+        if self.dialect == "sqlite":
+            if not self.sqlite_path.exists():
+                return []
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        else:
+            sql = (f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{self.schema}' "
+                   "ORDER BY table_name")
+        with self.engine().connect() as conn:
+            return [r[0] for r in conn.exec_driver_sql(sql)]
+
+    def schema_exists(self) -> bool:
+        if self.dialect == "sqlite":
+            return self.sqlite_path.exists()
+        with self.engine().connect() as conn:
+            return conn.exec_driver_sql(
+                f"SELECT 1 FROM information_schema.schemata WHERE schema_name = '{self.schema}'").first() is not None
+
+    def stream(self, name: str, columns: list[str], order_by: list[str] | None = None,
+               batch: int = 20000) -> Iterator[tuple]:
+        """Rows of a table, streamed (server-side cursor on PostgreSQL): never the whole table."""
+        sql = f"SELECT {', '.join(_ident(c) for c in columns)} FROM {self.qualified(name)}"
+        if order_by:
+            sql += f" ORDER BY {', '.join(_ident(c) for c in order_by)}"
+        with self.engine().connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).exec_driver_sql(sql)
             while True:
                 chunk = result.fetchmany(batch)
                 if not chunk:
@@ -203,10 +365,28 @@ class Target:
         with self.engine().connect() as conn:
             return conn.exec_driver_sql(sql).scalar()
 
+    # -- rollback ----------------------------------------------------------------------------
     def drop_domain(self, domain: str, layout) -> None:
+        """Drop a domain's tables from this schema, in one transaction."""
         with self.engine().begin() as conn:
             for t in layout.tables:
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.qualified(f'{domain}__{t.name}')}")
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.qualified(table_name(domain, t.name))}")
+
+    def drop_schema(self) -> bool:
+        """Drop this (rehearsal) schema with everything in it; never the live or staging one."""
+        if self.schema in (LIVE_SCHEMA, STAGING_SCHEMA) or not self.schema.startswith(REHEARSAL_SCHEMA):
+            raise ValueError(f"refusing to drop schema {self.schema!r}: only rehearsal schemas are dropped")
+        existed = self.schema_exists()
+        if self.dialect == "sqlite":
+            self.dispose()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                p = Path(str(self.sqlite_path) + suffix)
+                if p.exists():
+                    p.unlink()
+        else:
+            with self.engine().begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_ident(self.schema)} CASCADE")
+        return existed
 
 
 def _csv_nulls(reader) -> Iterator[list]:

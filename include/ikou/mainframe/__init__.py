@@ -11,6 +11,10 @@ Layers (each usable on its own)
                              (``iter_record_chunks``), ``byte_ranges`` to split F/FB files.
 ``ikou.mainframe.decode``    vectorised decoders (zoned, packed, binary, IBM float, SBCS, DBCS,
                              mixed SO/SI) over all records of a chunk, 外字 handling.
+``ikou.mainframe.kernel``    the compiled fast path of the text, zoned and packed decoders
+                             (``_kernel.c``, built with ``cc`` on first use and cached; rows with
+                             anything to report go to the numpy decoders, so results are the
+                             same with or without it; ``IKOU_DECODE_KERNEL=auto|numpy|c``).
 ``ikou.mainframe.engine``    the API the extract stage calls (below).
 ``ikou.mainframe.output``    Parquet / JSONL / CSV / quarantine writers.
 ``ikou.mainframe.cli``       ``ikou decode`` (``add_decode_parser``, ``run_decode``).
@@ -46,6 +50,12 @@ The API the extract stage calls
     parts = byte_ranges(os.path.getsize(path), lrecl, 8)          # [(start, end), ...]
     s_i = decode_to_parquet(path, cb, replace(opts, byte_range=parts[i]), f"part-{i}.parquet", ...)
     summary = merge_summaries([s_0, s_1, ...])                    # trailer checks over the whole file
+    # (a part's summary travels as JSON: DecodeSummary.from_dict(s_i.to_dict()))
+
+The extract stage does exactly that for F/FB files above ``IKOU_EXTRACT_PART_BYTES`` (64 MB):
+``extract_plan`` -> mapped ``extract_parts`` (one Airflow task instance per byte range, URIs and
+counts in XCom) -> ``extract`` (merge, one Parquet file per legacy file, publish); see
+``ikou.stages.extract``.
 
 Output columns: the copybook's names (``ATENA-NO``); group names are dropped (a leaf name is
 qualified with its nearest group names, ``BIRTH-DATE.YY``, only when it would collide); OCCURS
@@ -55,7 +65,7 @@ record; for V/VB the offset of its RDW). Types: packed and money fields decimal1
 binary int64 when integral with at most 18 digits (decimal128 otherwise), COMP-1/2 float64, text
 string with trailing SBCS 0x40 / DBCS 0x4040 trimmed unless ``keep_padding``.
 
-Quarantine: one row per bad record, never dropped: ``_file, _record, _offset, layout, field,
+Quarantine: one row per bad record, in file order, never dropped: ``_file, _record, _offset, layout, field,
 reason, detail, raw_length, raw_hex``. ``detail`` holds byte positions (relative to the record's
 first data byte) and codes only -- never decoded text. Reasons: invalid_zoned, blank_numeric,
 bad_nibble, binary_overflow, undefined_sbcs, undecodable_dbcs, unbalanced_shift,

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ikou.mainframe.copybook import Field
 
@@ -89,6 +88,18 @@ class Elements:
     gaiji: list = field(default_factory=list)  # [(row, code, pos, mapped: bool)] unmapped only
     gaiji_mapped: int = 0
     code_at_pos: np.ndarray | None = None  # for DBCS problems: the code found at pos
+
+
+class _LazyCompute:
+    """``pyarrow.compute``, imported on first use (it costs start-up the CLI rarely needs)."""
+
+    def __getattr__(self, name):
+        import pyarrow.compute as _pc
+
+        return getattr(_pc, name)
+
+
+pc = _LazyCompute()
 
 
 # ------------------------------------------------------------------ numpy -> Arrow (no pandas)
@@ -273,6 +284,16 @@ def _first(mask: np.ndarray) -> np.ndarray:
 def decode_zoned(b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine") -> Elements:
     """Zoned decimal: F zones, overpunched sign (C/A/E/F +, D/B -) or a separate sign byte."""
     m, size = b.shape
+    up = -f.scale if f.scale < 0 else 0
+    if not (f.signed and f.sign_separate) and 0 < size and size + up <= 18:
+        sc = 0 if (f.signed and f.sign_position == "leading") else size - 1
+        return _number_with_kernel(b, f, "zoned", sc, size, money,
+                                   lambda x: _decode_zoned_np(x, f, money=money, blank=blank))
+    return _decode_zoned_np(b, f, money=money, blank=blank)
+
+
+def _decode_zoned_np(b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine") -> Elements:
+    m, size = b.shape
     zone = b >> 4
     dig = b & 0x0F
     neg = np.zeros(m, bool)
@@ -317,6 +338,44 @@ def decode_zoned(b: np.ndarray, f: Field, *, money: bool = False, blank: str = "
 
 def decode_packed(b: np.ndarray, f: Field, *, money: bool = True) -> Elements:
     """Packed decimal: digit nibbles 0-9, sign nibble C/A/E/F + and D/B - (F/C/A/E unsigned)."""
+    m, size = b.shape
+    up = -f.scale if f.scale < 0 else 0
+    k = min(f.digits, 2 * size - 1)
+    if size and k + up <= 18 and 2 * size - 1 <= 19:
+        return _number_with_kernel(b, f, "packed", f.digits, k, True, lambda x: _decode_packed_np(x, f))
+    return _decode_packed_np(b, f)
+
+
+def _number_with_kernel(b: np.ndarray, f: Field, kind: str, arg: int, k: int, money: bool, np_fn) -> Elements:
+    """The compiled kernel for the plain rows, ``np_fn`` for the others (same results)."""
+    from ikou.mainframe import kernel
+
+    res = kernel.number_kernel(b, kind, arg, f.signed)
+    if res is None:
+        return np_fn(b)
+    v, slow = res
+    m = len(v)
+    up = -f.scale if f.scale < 0 else 0
+    if up:
+        v *= 10 ** up
+    if _is_int64(f, money):
+        arr = np_array(v, pa.int64())
+    else:
+        precision, scale = _decimal_ps(f)
+        hi = np.where(v < 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
+        arr = _decimal_array(hi, v.view(np.uint64), np.ones(m, bool), precision, scale)
+    reason = np.zeros(m, np.uint8)
+    pos = np.zeros(m, np.int32)
+    if slow.any():
+        rows = np.flatnonzero(slow)
+        sub = np_fn(b[rows])
+        arr = pc.replace_with_mask(arr, bool_array(slow), sub.array)
+        reason[rows] = sub.bad
+        pos[rows] = sub.pos
+    return Elements(arr, reason, pos)
+
+
+def _decode_packed_np(b: np.ndarray, f: Field, *, money: bool = True) -> Elements:
     m, size = b.shape
     nib = np.empty((m, 2 * size), np.uint8)
     nib[:, 0::2] = b >> 4
@@ -467,6 +526,19 @@ class TextTables:
             if code in self.sequences:
                 self.gaiji_sequence[code] = True
 
+    def _kernel_tables(self) -> tuple:
+        """Pointers to the C kernel's tables (contiguous copies kept alive on the object)."""
+        k = getattr(self, "_ktabs", None)
+        if k is None:
+            # one uint64 per byte / code: UTF-8 word | byte count << 32 | status << 40
+            sb = (self.sbcs_word.astype(np.uint64) | (self.sbcs_len.astype(np.uint64) << np.uint64(32))
+                  | (self.sbcs_bad.astype(np.uint64) << np.uint64(40)))
+            db = (self.dbcs_word.astype(np.uint64) | (self.dbcs_len.astype(np.uint64) << np.uint64(32))
+                  | (self.dbcs_status.astype(np.uint64) << np.uint64(40)))
+            self._karrs = (np.ascontiguousarray(sb), np.ascontiguousarray(db))
+            k = self._ktabs = tuple(a.ctypes.data for a in self._karrs)
+        return k
+
     @classmethod
     def get(cls, codepage, encoding: str, gaiji=None, policy: str = "placeholder") -> "TextTables":
         key = (id(codepage), encoding, id(gaiji), policy)
@@ -595,6 +667,10 @@ def _rows_of(k: np.ndarray, choff: np.ndarray) -> np.ndarray:
 
 def decode_sbcs(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> Elements:
     """SBCS text through the code page's byte table; trailing 0x40 trimmed."""
+    return _with_kernel(b, t, 0, keep_padding, _decode_sbcs_np)
+
+
+def _decode_sbcs_np(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> Elements:
     m, w = b.shape
     if keep_padding:
         counts = np.full(m, w, np.int64)
@@ -617,6 +693,10 @@ def decode_sbcs(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> 
 
 def decode_dbcs(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> Elements:
     """DBCS-only text (PIC N / G): pairs looked up in the DBCS table; trailing 0x4040 trimmed."""
+    return _with_kernel(b, t, 1, keep_padding, _decode_dbcs_np)
+
+
+def _decode_dbcs_np(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> Elements:
     m, w = b.shape
     if w % 2:
         raise ValueError("DBCS field with an odd byte size")
@@ -699,6 +779,11 @@ def _row_text(kidx_row, codes_row, st_row, t: TextTables, mixed: bool) -> str:
 
 
 def decode_mixed(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> Elements:
+    """Mixed SBCS/DBCS text with shift codes (SO ... SI); see :func:`_decode_mixed_np`."""
+    return _with_kernel(b, t, 2, keep_padding, _decode_mixed_np)
+
+
+def _decode_mixed_np(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) -> Elements:
     """Mixed SBCS/DBCS text with shift codes (SO ... SI), vectorised over the shift state.
 
     The shift state is a cumulative count of SO minus SI sequences; DBCS bytes pair up from the
@@ -708,7 +793,7 @@ def decode_mixed(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) ->
     m, w = b.shape
     sos, si = t.shift_outs, t.shift_in
     if w == 0:
-        return decode_sbcs(b, t, keep_padding=keep_padding)
+        return _decode_sbcs_np(b, t, keep_padding=keep_padding)
     single = len(si) == 1 and all(len(x) == 1 for x in sos)
     if single:
         is_so = b == sos[0][0]
@@ -716,14 +801,14 @@ def decode_mixed(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) ->
             is_so |= b == x[0]
         is_si = b == si[0]
         if not is_so.any() and not is_si.any():
-            return decode_sbcs(b, t, keep_padding=keep_padding)
+            return _decode_sbcs_np(b, t, keep_padding=keep_padding)
         cover = is_so | is_si
         delta = is_so.astype(np.int16)
         delta -= is_si
     else:
         first_bytes = {x[0] for x in sos} | {si[0]}
         if not np.isin(b, list(first_bytes)).any():
-            return decode_sbcs(b, t, keep_padding=keep_padding)
+            return _decode_sbcs_np(b, t, keep_padding=keep_padding)
         is_si = _match(b, si)
         is_so = np.zeros((m, w), bool)
         cover = is_si.copy()
@@ -739,7 +824,7 @@ def decode_mixed(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) ->
         for k in range(1, len(si)):
             cover[:, k:] |= is_si[:, : w - k]
         if not is_so.any() and not is_si.any():
-            return decode_sbcs(b, t, keep_padding=keep_padding)
+            return _decode_sbcs_np(b, t, keep_padding=keep_padding)
         delta = is_so.astype(np.int16)
         delta -= is_si
     cols = np.arange(w, dtype=np.int32)
@@ -799,6 +884,35 @@ def decode_mixed(b: np.ndarray, t: TextTables, *, keep_padding: bool = False) ->
     codes_k = kidx.astype(np.int64) - 256
     base = Elements(arr, reason, pos)
     return _finish_text(arr, st, kidx, codes_k, choff, m, t, where, base=base, mixed=True)
+
+
+def _with_kernel(b: np.ndarray, t: TextTables, kind: int, keep_padding: bool, np_fn) -> Elements:
+    """The compiled kernel for the plain rows, ``np_fn`` for the rows it leaves (same results)."""
+    from ikou.mainframe import kernel
+
+    res = kernel.text_kernel(b, kind, t, keep_padding)
+    if res is None:
+        return np_fn(b, t, keep_padding=keep_padding)
+    arr, slow = res
+    m = len(slow)
+    bad = np.zeros(m, np.uint8)
+    pos = np.zeros(m, np.int32)
+    code_at = np.zeros(m, np.int32)
+    gaiji: list = []
+    mapped = 0
+    if slow.any():
+        rows = np.flatnonzero(slow)
+        sub = np_fn(b[rows], t, keep_padding=keep_padding)
+        arr = pc.replace_with_mask(arr, bool_array(slow), sub.array)
+        bad[rows] = sub.bad
+        pos[rows] = sub.pos
+        if sub.code_at_pos is not None:
+            code_at[rows] = sub.code_at_pos
+        gaiji = [(int(rows[r]), c, p) for r, c, p in sub.gaiji]
+        mapped = sub.gaiji_mapped
+    e = Elements(arr, bad, pos, gaiji, mapped)
+    e.code_at_pos = code_at
+    return e
 
 
 def _match(b: np.ndarray, seq: bytes) -> np.ndarray:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import io
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ikou.mainframe.copybook import Copybook, Field, RecordLayout
 from ikou.mainframe.decode import (
@@ -33,6 +32,7 @@ from ikou.mainframe.decode import (
     empty_batch,
     np_array,
     null_where,
+    pc,
     reason_code,
     repeat_string,
     string_array,
@@ -208,6 +208,19 @@ class DecodeSummary:
             s += " trailer=" + ("OK" if self.trailer_ok else "MISMATCH")
         if self.gaiji_unmapped or self.gaiji_mapped:
             s += f" gaiji_mapped={self.gaiji_mapped} gaiji_unmapped={self.gaiji_unmapped}"
+        return s
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "DecodeSummary":
+        """The summary :meth:`to_dict` wrote (e.g. a byte-range part's, read back for
+        :func:`merge_summaries`); derived keys (accounted, trailer_ok, mb_per_s) are ignored."""
+        names = {f.name for f in fields(cls)}
+        s = cls(**{k: v for k, v in d.items() if k in names and k not in ("trailer_checks", "control_sums")})
+        s.by_reason = dict(s.by_reason or {})
+        s.by_layout = dict(s.by_layout or {})
+        s.gaiji_codes = list(s.gaiji_codes or [])
+        s.control_sums = {k: {**v, "sum": Decimal(str(v["sum"]))} for k, v in (d.get("control_sums") or {}).items()}
+        s.trailer_checks = [TrailerCheck(**c) for c in d.get("trailer_checks") or []]
         return s
 
     def to_dict(self) -> dict:
@@ -653,6 +666,7 @@ class Decoding:
                     self._trailers.extend(rows_)
                     trl += ngood
             s.by_layout[p.name] = s.by_layout.get(p.name, 0) + len(mat)
+        qrows.sort(key=lambda r: r["_record"])  # file order, whatever the layout or framing problem
         q = _table(qrows, QUARANTINE_SCHEMA)
         for r in qrows:
             s.by_reason[r["reason"]] = s.by_reason.get(r["reason"], 0) + 1

@@ -3,15 +3,25 @@
 Built once and used by all five gates of every domain. For each validation unit of the gate
 (a legacy file, a standard table, the accounting of the stage …) it runs the committed
 checkpoint ``{domain}.{unit}.{gate}`` from the GX project with the stage's output as the batch
-and the previous stage's accounting as expectation parameters (``expected_rows``).
+and the run's facts as expectation parameters (``expected_rows`` = the previous stage's
+accounting, ``snapshot`` = the extract's date, the latest day a date may name).
 
 Severity: every expectation is ``critical`` or ``warning`` (GX 1.x's own field); an expectation
 whose meta lists ``critical_in_modes`` is critical in those modes (e.g. unmapped 外字 in cutover)
-and a warning otherwise. A failed critical expectation fails the gate — with a readable summary
-(which expectations, how many records, where the validation result is) — unless an engineer
-gave ``gate_override_reason`` in a rehearsal; cutover runs cannot override a critical failure.
-Warnings pass and are reported. The gate report (JSON, no personal data) is written to the
-reports zone whatever the outcome.
+and a warning otherwise. ``mostly`` thresholds: a critical expectation that passed *within* its
+threshold still had unexpected records — they are listed with the warnings (counts only).
+
+A failed critical expectation fails the gate with a readable summary (which expectations, how
+many records, the validation pages in the Airflow UI, the gate report) — unless an engineer
+gave ``gate_override_reason`` in a rehearsal; the override (reason, who, when) is recorded in the
+gate report, in each validation result's ``meta.ikou`` (rendered into the Data Docs page) and in
+the rehearsal report. Cutover runs cannot override a critical failure. Warnings pass and are
+reported. The gate report (JSON, no personal data) is written whatever the outcome.
+
+No personal data leaves the gate: checkpoints run with ``SUMMARY`` and no partial unexpected
+values (GX then stores empty lists), and :func:`scrub` removes every key that could hold a value
+(plus GX's plain md5 fingerprint of the dataframe and exception messages) before a result is
+published to ``s3://{reports}/gx/validations/``.
 """
 
 from __future__ import annotations
@@ -21,10 +31,17 @@ import functools
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ikou.quality.suites import RESULT_FORMAT, unit_name
+
+log = logging.getLogger(__name__)
+
+RESULTS_PREFIX = "gx/validations/"
+#: Where the Airflow plugin (plugins/ikou_ui.py) serves Ikou's pages inside the Airflow UI.
+UI_PREFIX = "/ikou"
 
 
 class GateFailed(RuntimeError):
@@ -37,12 +54,18 @@ class GateFailed(RuntimeError):
 
 @dataclass
 class Unit:
-    """One validation unit: ``frame`` for stage outputs (None for a target table in the database)."""
+    """One validation unit: ``frame`` for stage outputs (None for a target table in the database).
+
+    ``references``: id sets the unit's referential-integrity expectations check against,
+    ``{(table, column): ids}`` (e.g. the snapshot's 宛名 master) — registered in this process for
+    the validation only, never written anywhere.
+    """
 
     unit: str
     frame: object | None = None
     expected_rows: int | None = None
     parameters: dict = field(default_factory=dict)
+    references: dict = field(default_factory=dict)
 
 
 def gx_root() -> Path:
@@ -60,6 +83,37 @@ def gx_target_url(url: str, schema: str | None) -> str:
     return url
 
 
+# --------------------------------------------------------------------------- links (UI)
+
+
+def ui_base_url() -> str:
+    """The Airflow UI's base URL (``[api] base_url``), without a trailing slash."""
+    url = os.environ.get("AIRFLOW__API__BASE_URL")
+    if not url:
+        try:
+            from airflow.configuration import conf
+
+            url = conf.get("api", "base_url", fallback="") or ""
+        except Exception:  # noqa: BLE001 - outside Airflow
+            url = ""
+    return (url or "http://localhost:8080").rstrip("/")
+
+
+def docs_url(page: str) -> str:
+    """The Data Docs page ``page`` (e.g. ``validations/….html``) as served inside the Airflow UI."""
+    return f"{ui_base_url()}{UI_PREFIX}/docs/{page.lstrip('/')}"
+
+
+def gate_url(dag_id: str, run_id: str, task_id: str) -> str:
+    """The gate page of a task instance (verdict, override, links to its validation pages)."""
+    from urllib.parse import quote
+
+    return f"{ui_base_url()}{UI_PREFIX}/gates/{quote(dag_id, safe='')}/{quote(run_id, safe='')}/{quote(task_id, safe='')}"
+
+
+# --------------------------------------------------------------------------- GX context
+
+
 @functools.lru_cache(maxsize=1)
 def _context(root: str, target_url: str, results_dir: str, docs_dir: str):
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
@@ -68,6 +122,8 @@ def _context(root: str, target_url: str, results_dir: str, docs_dir: str):
     os.environ["IKOU_GX_DOCS_DIR"] = docs_dir
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
+
+    import ikou.quality.expectations  # noqa: F401 - registers Ikou's expectations before the suites load
 
     return gx.get_context(mode="file", project_root_dir=root)
 
@@ -89,11 +145,38 @@ def context(target_url: str | None = None, results_dir: str | None = None, docs_
     return _context(str(gx_root()), target_url, results_dir, docs_dir or str(Path(results_dir).parent / "docs"))
 
 
+# --------------------------------------------------------------------------- scrubbing
+
 #: Keys of a validation result that can hold values from the data. SUMMARY with
 #: partial_unexpected_count 0 leaves them empty; they are removed before publication all the same.
 _VALUE_KEYS = ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts",
                "unexpected_list", "unexpected_index_list", "unexpected_rows", "unexpected_index_query",
                "details")
+#: Observed values kept: only numbers, booleans and type names (never a value of a text column).
+_TYPE_NAME = re.compile(r"^[A-Za-z0-9_\[\]\(\), ]{0,80}$")
+
+
+def _safe_exception(info: dict | None) -> dict:
+    """An exception record without its message (which may quote a value): the exception type only."""
+    if not info:
+        return {"raised_exception": False, "exception_message": None, "exception_traceback": None}
+    if "raised_exception" not in info and all(isinstance(v, dict) for v in info.values()):
+        # GX keys exceptions of metrics by their metric id: keep the ids' metric names only
+        types = sorted({_exception_type(v) for v in info.values()})
+        return {"raised_exception": True, "exception_message": "; ".join(types) + " (message removed)",
+                "exception_traceback": None}
+    if not info.get("raised_exception"):
+        return {"raised_exception": False, "exception_message": None, "exception_traceback": None}
+    return {"raised_exception": True, "exception_message": _exception_type(info) + " (message removed)",
+            "exception_traceback": None}
+
+
+def _exception_type(info: dict) -> str:
+    """The exception's class name from a GX traceback (e.g. ``MetricResolutionError``) — never the
+    message, which may quote a value."""
+    tb = (info or {}).get("exception_traceback") or ""
+    found = re.findall(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)):", tb, flags=re.M)
+    return found[-1].rsplit(".", 1)[-1] if found else "exception"
 
 
 def scrub(result_json: dict) -> dict:
@@ -102,28 +185,49 @@ def scrub(result_json: dict) -> dict:
         res = r.get("result") or {}
         for k in _VALUE_KEYS:
             res.pop(k, None)
+        obs = res.get("observed_value")
+        if obs is not None and not isinstance(obs, (bool, int, float)) and not (
+                isinstance(obs, str) and _TYPE_NAME.match(obs)):
+            res["observed_value"] = "(removed)"
         r["result"] = res
+        r["exception_info"] = _safe_exception(r.get("exception_info"))
     meta = result_json.get("meta") or {}
     for k in ("batch_parameters", "active_batch_definition"):
-        if k in meta and isinstance(meta[k], dict) and "dataframe" in json.dumps(meta[k]):
+        if k in meta and isinstance(meta[k], dict) and "dataframe" in json.dumps(meta[k], default=str):
             meta[k] = {"dataframe": "<stage output>"}
+    markers = meta.get("batch_markers")
+    if isinstance(markers, dict):
+        markers.pop("pandas_data_fingerprint", None)  # a plain md5 of the rows
+    spec = meta.get("batch_spec")
+    if isinstance(spec, dict):
+        for k in list(spec):
+            if k not in ("type", "data_asset_name", "table_name", "schema_name", "batch_data"):
+                spec.pop(k)
+        if "batch_data" in spec:
+            spec["batch_data"] = str(spec["batch_data"])[:40]
     return result_json
 
 
-def publish_results(ctx, vr_id, run_result, reports_bucket: str | None = None) -> str:
-    """Move one validation result from this process's local store to the reports bucket."""
+def _result_key(vr_identifier) -> str:
+    parts = vr_identifier.to_tuple()
+    return "/".join(str(p) for p in parts)
+
+
+def publish_results(vr_key: str, body: dict, reports_bucket: str | None = None) -> str:
+    """Publish one (scrubbed) validation result to the reports bucket; drop the local copy."""
     from ikou.config import settings
     from ikou.storage import Store
 
-    key = "gx/validations/" + _result_key(vr_id) + ".json"
-    uri = f"s3://{reports_bucket or settings().reports_bucket}/{key}"
-    body = scrub(run_result.to_json_dict())
-    Store().put_bytes(uri, json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"),
+    uri = f"s3://{reports_bucket or settings().reports_bucket}/{RESULTS_PREFIX}{vr_key}.json"
+    Store().put_bytes(uri, json.dumps(scrub(body), ensure_ascii=False, default=str).encode("utf-8"),
                       content_type="application/json")
-    local = Path(os.environ["IKOU_GX_RESULTS_DIR"]) / (_result_key(vr_id) + ".json")
+    local = Path(os.environ.get("IKOU_GX_RESULTS_DIR", "/nonexistent")) / (vr_key + ".json")
     if local.exists():
         local.unlink()
     return uri
+
+
+# --------------------------------------------------------------------------- the gate
 
 
 def _effective_severity(cfg: dict, mode: str) -> str:
@@ -139,64 +243,100 @@ def _describe_expectation(cfg: dict) -> str:
     return f"{cfg['type']}({target})" if target else cfg["type"]
 
 
-def _result_key(vr_identifier) -> str:
-    parts = vr_identifier.to_tuple()
-    return "/".join(str(p) for p in parts)
+def _how_many(count, total, pct, observed=None) -> str:
+    if count is None or not total:
+        return "failed" + (f" (observed {observed})" if observed is not None else "")
+    p = f" ({pct:.2f} %)" if isinstance(pct, (int, float)) else ""
+    return f"{count:,} of {total:,} records{p}"
 
 
 def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: str = "rehearsal",
-             override_reason: str = "", who: str = "", target_url: str | None = None) -> dict:
-    """Validate every unit; return the gate report or raise :class:`GateFailed`."""
+             override_reason: str = "", who: str = "", target_url: str | None = None,
+             parameters: dict | None = None, city_characters: list[str] | tuple = ()) -> dict:
+    """Validate every unit; return the gate report or raise :class:`GateFailed`.
+
+    ``parameters``: expectation parameters of every unit (e.g. ``snapshot``);
+    ``city_characters``: the targets of the city's 外字 table (part of its standard character set).
+    """
     from great_expectations.core.run_identifier import RunIdentifier
+
+    from ikou.quality import expectations as ikou_expectations
+    from ikou.storage import zone_uri
 
     ctx = context(target_url)
     started = dt.datetime.now(dt.timezone.utc)
     run_identifier = RunIdentifier(run_name=run_id, run_time=started)
     report: dict = {"domain": domain, "gate": gate, "run_id": run_id, "mode": mode,
                     "started_at": started.isoformat(timespec="seconds"), "units": [],
-                    "result_format": RESULT_FORMAT}
+                    "result_format": RESULT_FORMAT, "triggered_by": who or None,
+                    "report": zone_uri("reports", domain, run_id) + f"gates/{gate}.json"}
     critical_failures: list[str] = []
     warnings: list[str] = []
-    for u in units:
-        name = unit_name(domain, u.unit, gate)
-        checkpoint = ctx.checkpoints.get(name)
-        params = dict(u.parameters)
-        if u.expected_rows is not None:
-            params["expected_rows"] = int(u.expected_rows)
-        batch = {"dataframe": u.frame} if u.frame is not None else {}
-        result = checkpoint.run(batch_parameters=batch, expectation_parameters=params, run_id=run_identifier)
-        for vr_id, run_result in result.run_results.items():
-            unit_report = {"unit": u.unit, "checkpoint": name,
-                           "validation_result": publish_results(ctx, vr_id, run_result),
-                           "docs_page": "validations/" + _result_key(vr_id) + ".html",
-                           "success": bool(run_result.success), "expectations": []}
-            for r in run_result.results:
-                cfg = r.expectation_config.to_json_dict()
-                sev = _effective_severity(cfg, mode)
-                res = r.result or {}
-                entry = {
-                    "expectation": _describe_expectation(cfg),
-                    "severity": sev,
-                    "success": bool(r.success),
-                    "element_count": res.get("element_count"),
-                    "unexpected_count": res.get("unexpected_count"),
-                    "unexpected_percent": res.get("unexpected_percent"),
-                    "notes": (cfg.get("meta") or {}).get("notes", ""),
-                }
-                if r.exception_info and r.exception_info.get("raised_exception"):
-                    entry["success"] = False
-                    entry["error"] = "expectation raised an exception (see the validation result)"
-                unit_report["expectations"].append(entry)
-                if not entry["success"]:
-                    count = entry["unexpected_count"]
-                    total = entry["element_count"]
-                    how_many = f"{count:,} of {total:,} records" if count is not None and total else "failed"
-                    line = f"{name}: {entry['expectation']} — {how_many}"
-                    (critical_failures if sev == "critical" else warnings).append(line)
-            report["units"].append(unit_report)
+    within_threshold: list[str] = []
+    validated: list[tuple[dict, str, dict, list[dict]]] = []  # (unit report, key, result json, entries)
+    try:
+        ikou_expectations.register_city_characters(city_characters)
+        report["charset"] = ikou_expectations.standard_charset()[0]
+        for u in units:
+            name = unit_name(domain, u.unit, gate)
+            checkpoint = ctx.checkpoints.get(name)
+            params = dict(parameters or {})
+            params.update(u.parameters)
+            if u.expected_rows is not None:
+                params["expected_rows"] = int(u.expected_rows)
+            for (table, column), ids in u.references.items():
+                ikou_expectations.register_reference_set(table, column, ids)
+            batch = {"dataframe": u.frame} if u.frame is not None else {}
+            result = checkpoint.run(batch_parameters=batch, expectation_parameters=params, run_id=run_identifier)
+            for vr_id, run_result in result.run_results.items():
+                key = _result_key(vr_id)
+                unit_report = {"unit": u.unit, "checkpoint": name, "docs_page": f"validations/{key}.html",
+                               "success": bool(run_result.success), "expectations": []}
+                entries = []
+                for r in run_result.results:
+                    cfg = r.expectation_config.to_json_dict()
+                    sev = _effective_severity(cfg, mode)
+                    res = r.result or {}
+                    meta = cfg.get("meta") or {}
+                    entry = {
+                        "expectation": _describe_expectation(cfg),
+                        "rule": meta.get("rule"),
+                        "severity": sev,
+                        "mostly": (cfg.get("kwargs") or {}).get("mostly"),
+                        "success": bool(r.success),
+                        "element_count": res.get("element_count"),
+                        "unexpected_count": res.get("unexpected_count"),
+                        "unexpected_percent": res.get("unexpected_percent"),
+                        "notes": meta.get("notes", ""),
+                    }
+                    obs = res.get("observed_value")
+                    if isinstance(obs, (bool, int, float)) or (isinstance(obs, str) and _TYPE_NAME.match(obs)):
+                        entry["observed"] = obs
+                    if r.exception_info and _safe_exception(r.exception_info)["raised_exception"]:
+                        if os.environ.get("IKOU_GX_DEBUG") == "1":  # local debugging only: may quote values
+                            log.warning("GX exception in %s: %s", name, r.exception_info)
+                        entry["success"] = False
+                        entry["error"] = "expectation raised an exception: " + _safe_exception(
+                            r.exception_info)["exception_message"]
+                    unit_report["expectations"].append(entry)
+                    entries.append(entry)
+                    how = _how_many(entry["unexpected_count"], entry["element_count"], entry["unexpected_percent"],
+                                    entry.get("observed"))
+                    if not entry["success"]:
+                        line = f"{name}: {entry['expectation']} — {entry.get('error') or how}"
+                        (critical_failures if sev == "critical" else warnings).append(line)
+                    elif entry["unexpected_count"]:
+                        within_threshold.append(f"{name}: {entry['expectation']} — {how}, within its threshold "
+                                                f"(mostly {entry['mostly']})")
+                report["units"].append(unit_report)
+                validated.append((unit_report, key, run_result.to_json_dict(), entries))
+    finally:
+        ikou_expectations.forget_reference_sets()
+        ikou_expectations.forget_city_characters()
     report["critical_failures"] = critical_failures
-    report["warnings"] = warnings
+    report["warnings"] = warnings + within_threshold
     report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    report["seconds"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 3)
     passed = not critical_failures
     report["override"] = None
     if not passed and override_reason.strip():
@@ -208,19 +348,38 @@ def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: st
             passed = True
     report["passed"] = passed
     report["verdict"] = "pass" if not critical_failures else ("overridden" if passed else "fail")
+    # publish the results now that the verdict is known: the Data Docs page shows it
+    for unit_report, key, body, entries in validated:
+        body.setdefault("meta", {})["ikou"] = {
+            "domain": domain, "gate": gate, "unit": unit_report["unit"], "run_id": run_id, "mode": mode,
+            "verdict": report["verdict"], "override": report["override"],
+            "override_refused": report.get("override_refused"),
+            "severity": [e["severity"] for e in entries], "rules": [e["rule"] for e in entries],
+        }
+        unit_report["validation_result"] = publish_results(key, body)
+        unit_report["docs_url"] = docs_url(unit_report["docs_page"])
     if not passed:
-        lines = [f"{gate} of {domain} failed: {len(critical_failures)} critical expectation(s) failed"]
-        lines += [f"  ✗ {x}" for x in critical_failures]
-        if warnings:
-            lines.append(f"  ({len(warnings)} warning(s) besides)")
-        if report.get("override_refused"):
-            lines.append(f"  override refused: {report['override_refused']}")
-        pages = sorted({u["validation_result"] for u in report["units"] if not u["success"]})
-        lines += [f"  validation result: {p}" for p in pages]
-        if mode != "cutover":
-            lines.append("  an engineer may rerun with gate_override_reason to pass this rehearsal gate")
-        raise GateFailed("\n".join(lines), report)
+        raise GateFailed(failure_summary(report), report)
     return report
+
+
+def failure_summary(report: dict) -> str:
+    """The readable summary of a failed gate: what failed, how much, where to look (no values)."""
+    crit = report["critical_failures"]
+    lines = [f"{report['gate']} of {report['domain']} failed ({report['mode']} run {report['run_id']}): "
+             f"{len(crit)} critical expectation(s) failed"]
+    lines += [f"  ✗ {x}" for x in crit]
+    if report["warnings"]:
+        lines.append(f"  ({len(report['warnings'])} warning(s) besides: see the gate report)")
+    if report.get("override_refused"):
+        lines.append(f"  override refused: {report['override_refused']}")
+    for u in report["units"]:
+        if not u["success"]:
+            lines.append(f"  validation page ({u['unit']}): {u.get('docs_url') or docs_url(u['docs_page'])}")
+    lines.append(f"  gate report: {report['report']}")
+    if report["mode"] != "cutover":
+        lines.append("  an engineer may rerun with gate_override_reason to pass this rehearsal gate")
+    return "\n".join(lines)
 
 
 def report_json(report: dict) -> bytes:

@@ -1,101 +1,286 @@
 """Reconciliation between the validated standard-layout output and what the target holds.
 
-As data-validation tools do: row counts, per-column aggregates (count, null count; sum, min,
-max for amounts and integers) and a keyed hash per business key and per row compared on both
-sides. Mismatches are listed by the keyed hash of their business key, never by value. The
-target is streamed (server-side cursor), never pulled into a dataframe.
+As data-validation tools do, on both sides:
+
+* row counts;
+* per-column aggregates — count, null count, and for integers and decimals the sum (the control
+  totals); min and max of every column. Min and max of a ``code`` column (a code list value) are
+  reported as they are; every other min / max could be a personal value (the earliest birth date,
+  a name) and is compared and reported as a keyed hash only;
+* a keyed hash (HMAC-SHA256) per business key with a keyed hash of the whole row: a key on one
+  side only is *missing* (in the validated output, not in the target) or *extra*; a key on both
+  sides with different row hashes is *changed*.
+
+Mismatching records are listed by the keyed hash of their business key — the same hash
+findings use for a record of that standard table (``record:{domain}:{table}``), so a mismatch
+can be joined with the gate findings — never by value. The target is streamed (server-side
+cursor on PostgreSQL), never pulled into a dataframe. On PostgreSQL the aggregates are computed
+by the database (an independent reading of what it holds; strings compared in the ``C``
+collation, i.e. code-point order like Arrow's); SQLite has no exact decimal type, so an SQLite
+target's aggregates come from the streamed rows.
+
+Tolerance (``reconciliation_tolerance`` of the domain in plan.yaml, a share of rows, default 0):
+up to ``floor(tolerance × source rows)`` mismatching records are tolerated (and the aggregate
+differences they cause); they are still counted and listed. ``mismatches`` — what
+``gate_reconciliation`` requires to be 0 — counts the mismatches beyond the tolerance.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import math
 from decimal import Decimal
 
-from ikou.load.target import Target, canonical
+from ikou.load.target import Target, table_name
 
-MAX_LISTED = 100  # mismatching keys listed per table (all are counted)
+MAX_LISTED = 100  # mismatching keys listed per kind and table (all are counted)
 
 
-def _digests(rows, key_idx: list[int], cols, secret: bytes, purpose: str) -> dict[str, str]:
-    base_key = hmac.new(secret, f"{purpose}:key\x1f".encode(), hashlib.sha256)
-    base_row = hmac.new(secret, f"{purpose}:row\x1f".encode(), hashlib.sha256)
-    out: dict[str, str] = {}
-    for row in rows:
-        texts = [canonical(v, c) for v, c in zip(row, cols)]
-        k = base_key.copy()
-        k.update("\x1e".join(texts[i] for i in key_idx).encode("utf-8"))
-        r = base_row.copy()
-        r.update("\x1e".join(texts).encode("utf-8"))
-        out[k.hexdigest()[:32]] = r.hexdigest()[:32]
+# ----------------------------------------------------------------------------- canonical text
+
+
+def _converter(col):
+    """value -> canonical text, the same for Arrow, PostgreSQL and SQLite values (None -> None)."""
+    if col.type == "decimal":
+        q = Decimal(1).scaleb(-(col.scale or 0))
+
+        def conv(v):
+            return None if v is None else str(Decimal(str(v)).quantize(q))
+    elif col.type == "integer":
+        def conv(v):
+            return None if v is None else str(int(v))
+    elif col.type == "date":
+        def conv(v):
+            if v is None:
+                return None
+            return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v)[:10]
+    else:
+        def conv(v):
+            return None if v is None else str(v)
+    return conv
+
+
+NULL = "\x00"
+
+
+def key_purpose(domain: str, table: str) -> str:
+    return f"record:{domain}:{table}"
+
+
+def key_hash(domain: str, table: str, key_values, secret: bytes) -> str:
+    """The keyed hash naming a record of a standard table in reports (ikou.hashing.record_key)."""
+    msg = f"{key_purpose(domain, table)}\x1f" + "\x1e".join(str(v) for v in key_values)
+    return hmac.new(secret, msg.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+class _Digester:
+    """Keyed digests of rows: business key -> row, as 16-byte digests (memory: ~100 B a row)."""
+
+    def __init__(self, domain: str, table_layout, secret: bytes):
+        self.cols = list(table_layout.columns)
+        names = [c.name for c in self.cols]
+        self.key_idx = [names.index(k) for k in table_layout.business_keys]
+        self.conv = [_converter(c) for c in self.cols]
+        self.base_key = hmac.new(secret, f"{key_purpose(domain, table_layout.name)}\x1f".encode(), hashlib.sha256)
+        self.base_row = hmac.new(secret, f"reconcile-row:{domain}:{table_layout.name}\x1f".encode(), hashlib.sha256)
+        self.digests: dict[bytes, bytes] = {}
+        self.rows = 0
+        self.duplicates = 0
+        self.aggs = [_Agg(c) for c in self.cols]
+        self.collect_aggs = False
+
+    def add(self, row) -> None:
+        texts = [f(v) for f, v in zip(self.conv, row)]
+        if self.collect_aggs:
+            for a, t in zip(self.aggs, texts):
+                a.add(t)
+        k = self.base_key.copy()
+        k.update("\x1e".join(texts[i] or "" for i in self.key_idx).encode("utf-8"))
+        r = self.base_row.copy()
+        r.update("\x1e".join(NULL if t is None else t for t in texts).encode("utf-8"))
+        kd = k.digest()[:16]
+        if kd in self.digests:
+            self.duplicates += 1
+        self.digests[kd] = r.digest()[:16]
+        self.rows += 1
+
+
+class _Agg:
+    """Aggregates of one column from canonical texts (the SQLite target's side)."""
+
+    def __init__(self, col):
+        self.col = col
+        self.count = 0
+        self.nulls = 0
+        self.sum = Decimal(0) if col.type in ("integer", "decimal") else None
+        self.min = None
+        self.max = None
+
+    def add(self, t: str | None) -> None:
+        if t is None:
+            self.nulls += 1
+            return
+        self.count += 1
+        if self.sum is not None:
+            v = Decimal(t)
+            self.sum += v
+            if self.min is None or v < self.min:
+                self.min = v
+            if self.max is None or v > self.max:
+                self.max = v
+        else:
+            if self.min is None or t < self.min:
+                self.min = t
+            if self.max is None or t > self.max:
+                self.max = t
+
+    def result(self) -> dict:
+        conv = _converter(self.col)
+        return _agg_dict(self.col, self.count, self.nulls, self.sum if self.count else None,
+                         conv(self.min), conv(self.max))
+
+
+def _agg_dict(col, count, nulls, total, mn, mx) -> dict:
+    out = {"count": int(count), "nulls": int(nulls), "min": mn, "max": mx}
+    if col.type in ("integer", "decimal"):
+        out["sum"] = None if total is None else _sum_text(col, total)
     return out
 
 
-def _aggregates_source(table, cols) -> dict[str, dict]:
+def _sum_text(col, total) -> str:
+    if col.type == "integer":
+        return str(int(total))
+    q = Decimal(1).scaleb(-(col.scale or 0))
+    return str(Decimal(str(total)).quantize(q))
+
+
+# ----------------------------------------------------------------------------- the two sides
+
+
+def aggregates_source(table, cols) -> dict[str, dict]:
     import pyarrow.compute as pc
 
     out = {}
     for c in cols:
         arr = table.column(c.name)
-        agg = {"count": int(pc.count(arr).as_py()), "nulls": int(arr.null_count)}
-        if c.type in ("decimal", "integer"):
-            s = pc.sum(arr).as_py()
-            agg["sum"] = None if s is None else str(Decimal(str(s)).normalize()) if c.type == "decimal" else str(s)
-        out[c.name] = agg
+        conv = _converter(c)
+        count = int(pc.count(arr).as_py())
+        mm = pc.min_max(arr).as_py() if count else {"min": None, "max": None}
+        total = pc.sum(arr).as_py() if c.type in ("integer", "decimal") and count else None
+        out[c.name] = _agg_dict(c, count, int(arr.null_count), total, conv(mm["min"]), conv(mm["max"]))
     return out
 
 
-def _aggregates_target(target: Target, name: str, cols) -> dict[str, dict]:
+def aggregates_postgresql(target: Target, name: str, cols) -> dict[str, dict]:
     parts = []
     for c in cols:
         q = f'"{c.name}"'
         parts.append(f"COUNT({q})")
+        if c.type in ("string", "code"):
+            parts += [f'MIN({q} COLLATE "C")', f'MAX({q} COLLATE "C")']
+        else:
+            parts += [f"MIN({q})", f"MAX({q})"]
         if c.type in ("decimal", "integer"):
-            parts.append(f"SUM(CAST({q} AS NUMERIC))" if target.dialect == "postgresql" else f"SUM({q})")
+            parts.append(f"SUM({q})")
     sql = f"SELECT COUNT(*), {', '.join(parts)} FROM {target.qualified(name)}"
     with target.engine().connect() as conn:
         row = list(conn.exec_driver_sql(sql).one())
-    total = row.pop(0)
+    total = int(row.pop(0))
     out = {}
     for c in cols:
+        conv = _converter(c)
         count = int(row.pop(0))
-        agg = {"count": count, "nulls": int(total) - count}
-        if c.type in ("decimal", "integer"):
-            s = row.pop(0)
-            agg["sum"] = None if s is None else (str(Decimal(str(s)).normalize()) if c.type == "decimal" else str(int(s)))
-        out[c.name] = agg
+        mn, mx = row.pop(0), row.pop(0)
+        s = row.pop(0) if c.type in ("decimal", "integer") else None
+        out[c.name] = _agg_dict(c, count, total - count, s, conv(mn), conv(mx))
     return out
 
 
-def reconcile_table(domain: str, table_layout, validated, target: Target, secret: bytes) -> dict:
-    """Compare one standard table; returns counts and keyed hashes only."""
-    name = f"{domain}__{table_layout.name}"
+# ----------------------------------------------------------------------------- comparison
+
+
+def _public_aggs(aggs: dict[str, dict], cols, secret: bytes, purpose: str) -> dict[str, dict]:
+    """Aggregates fit for a report: min / max of non-code columns as keyed hashes."""
+    by_name = {c.name: c for c in cols}
+    out = {}
+    for name, a in aggs.items():
+        a = dict(a)
+        if by_name[name].type != "code":
+            for k in ("min", "max"):
+                if a[k] is not None:
+                    a[k] = "hmac:" + hmac.new(secret, f"{purpose}:{name}:{k}\x1f{a[k]}".encode("utf-8"),
+                                              hashlib.sha256).hexdigest()[:16]
+        out[name] = a
+    return out
+
+
+def reconcile_table(domain: str, table_layout, validated, target: Target, secret: bytes,
+                    tolerance: float = 0.0) -> dict:
+    """Compare one standard table; returns counts, keyed hashes and aggregates fit for a report."""
+    name = table_name(domain, table_layout.name)
     cols = list(table_layout.columns)
     col_names = [c.name for c in cols]
-    key_idx = [col_names.index(k) for k in table_layout.business_keys]
-    purpose = f"reconcile:{domain}:{table_layout.name}"
-    src_rows = zip(*[validated.column(n).to_pylist() for n in col_names])
-    src = _digests(src_rows, key_idx, cols, secret, purpose)
+    purpose = f"reconcile-agg:{domain}:{table_layout.name}"
+    src = _Digester(domain, table_layout, secret)
+    for row in zip(*[validated.column(n).to_pylist() for n in col_names]):
+        src.add(row)
+    agg_src = aggregates_source(validated, cols)
+    allowed = math.floor(tolerance * validated.num_rows + 1e-9)
+    base = {"unit": table_layout.name, "target_table": name, "target_schema": target.schema,
+            "rows_source": validated.num_rows, "tolerance": tolerance, "allowed": allowed}
     if not target.exists(name):
-        return {"unit": table_layout.name, "rows_source": validated.num_rows, "rows_target": 0, "missing": len(src),
-                "extra": 0, "changed": 0, "mismatches": len(src), "counts_match": False, "aggregates_match": False,
-                "aggregate_mismatches": [], "mismatched_keys": sorted(src)[:MAX_LISTED], "target_table": name,
-                "error": "target table missing"}
-    tgt = _digests(target.stream(name, col_names, list(table_layout.business_keys)), key_idx, cols, secret, purpose)
-    missing = [k for k in src if k not in tgt]
-    extra = [k for k in tgt if k not in src]
-    changed = [k for k, h in src.items() if k in tgt and tgt[k] != h]
-    agg_src = _aggregates_source(validated, cols)
-    agg_tgt = _aggregates_target(target, name, cols)
+        keys = sorted(k.hex() for k in src.digests)
+        return {**base, "rows_target": 0, "missing": len(src.digests), "extra": 0, "changed": 0,
+                "duplicate_keys": 0, "mismatches_found": len(src.digests), "mismatches": len(src.digests),
+                "within_tolerance": False, "counts_match": False, "aggregates_match": False,
+                "aggregate_mismatches": [], "mismatched_keys": keys[:MAX_LISTED],
+                "mismatches_by_kind": {"missing": keys[:MAX_LISTED], "extra": [], "changed": []},
+                "control_totals": {}, "aggregates": {}, "error": "target table missing"}
+    tgt = _Digester(domain, table_layout, secret)
+    tgt.collect_aggs = target.dialect != "postgresql"
+    for row in target.stream(name, col_names):
+        tgt.add(row)
+    agg_tgt = aggregates_postgresql(target, name, cols) if target.dialect == "postgresql" else {
+        c.name: a.result() for c, a in zip(cols, tgt.aggs)}
+    missing = sorted(k.hex() for k in src.digests.keys() - tgt.digests.keys())
+    extra = sorted(k.hex() for k in tgt.digests.keys() - src.digests.keys())
+    changed = sorted(k.hex() for k, h in src.digests.items() if k in tgt.digests and tgt.digests[k] != h)
     agg_bad = sorted(c for c in agg_src if agg_src[c] != agg_tgt.get(c))
-    mismatched = sorted(set(missing) | set(extra) | set(changed))
+    row_mismatches = len(missing) + len(extra) + len(changed) + src.duplicates + tgt.duplicates
+    found = row_mismatches + (len(agg_bad) if row_mismatches == 0 else 0)
+    within = row_mismatches <= allowed and (row_mismatches > 0 or not agg_bad)
+    counts_diff = abs(validated.num_rows - tgt.rows)
+    control = {c.name: {"source": agg_src[c.name].get("sum"), "target": agg_tgt[c.name].get("sum"),
+                        "match": agg_src[c.name].get("sum") == agg_tgt[c.name].get("sum")}
+               for c in cols if c.type in ("integer", "decimal")}
+    pub_src = _public_aggs(agg_src, cols, secret, purpose)
+    pub_tgt = _public_aggs(agg_tgt, cols, secret, purpose)
     return {
-        "unit": table_layout.name, "target_table": name,
-        "rows_source": validated.num_rows, "rows_target": len(tgt),
+        **base, "rows_target": tgt.rows,
         "missing": len(missing), "extra": len(extra), "changed": len(changed),
-        "mismatches": len(mismatched) + len(agg_bad),
-        "counts_match": validated.num_rows == len(tgt),
+        "duplicate_keys": src.duplicates + tgt.duplicates,
+        "mismatches_found": found, "mismatches": 0 if within else found, "within_tolerance": within,
+        "counts_match": counts_diff == 0 or counts_diff <= allowed,
         "aggregates_match": not agg_bad, "aggregate_mismatches": agg_bad,
-        "mismatched_keys": mismatched[:MAX_LISTED],
-        "control_totals": {c: agg_src[c]["sum"] for c in agg_src if "sum" in agg_src[c]},
+        "mismatched_keys": sorted(set(missing) | set(extra) | set(changed))[:MAX_LISTED],
+        "mismatches_by_kind": {"missing": missing[:MAX_LISTED], "extra": extra[:MAX_LISTED],
+                               "changed": changed[:MAX_LISTED]},
+        "control_totals": control,
+        "aggregates": {c.name: {"source": pub_src[c.name], "target": pub_tgt[c.name],
+                                "match": agg_src[c.name] == agg_tgt[c.name]} for c in cols},
     }
+
+
+def table_digest(target: Target, domain: str, table_layout, secret: bytes = b"digest") -> str:
+    """One digest of a target table's whole contents, independent of row order (tests: two loads
+    give identical tables)."""
+    d = _Digester(domain, table_layout, secret)
+    for row in target.stream(table_name(domain, table_layout.name), [c.name for c in table_layout.columns]):
+        d.add(row)
+    h = hashlib.sha256(f"{d.rows}:{d.duplicates}".encode())
+    for k in sorted(d.digests):
+        h.update(k)
+        h.update(d.digests[k])
+    return h.hexdigest()

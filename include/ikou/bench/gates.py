@@ -1,0 +1,194 @@
+"""Benchmark: the cost of the five quality gates of a domain run (issue 5: at most 25 % of the run).
+
+    python -m ikou.bench gates            # 住民基本台帳 of the 1,000,000-resident city
+    python -m ikou.bench --quick gates    # 2,000 residents (what the test suite runs)
+
+The city is the cleanse benchmark's (``ikou.bench.cleanse.build_city``: 住民基本台帳 — the 宛名
+master ATENA of 1.13M addressees and JUKI of 1.0M residents — cached under ``$IKOU_HOME/bench``).
+Its landing files are put on a local S3 endpoint (``ikou.storage.localserver`` in a process of its
+own) and the domain DAG's ten tasks run in order as plain functions — the same
+``ikou.stages`` calls the tasks make — against PostgreSQL (``IKOU_BENCH_PG_URL``, default the
+machine's server; SQLite when none answers). Each timing is what the task's function takes:
+
+- a gate = fetch the stage output from S3, load it as dataframes (or nothing: gate_target runs in
+  the database), run the checkpoints, publish results and report. The GX data context is
+  created anew for every gate (each gate is its own task process); importing GX is not counted
+  (the scheduler preloads it, plugins/ikou_preload.py).
+- the share = the five gates' seconds / the ten tasks' seconds.
+
+gate_target is also watched: every statement sent to the target database is recorded (SQLAlchemy
+event), and the figures give the most rows any of them returned — the suite runs inside the
+database, so that stays a handful while the tables hold a million rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+FULL_RESIDENTS = 1_000_000
+QUICK_RESIDENTS = 2_000
+DOMAIN = "juki"
+RUN_ID = "bench_gates"
+STAGES = (("extract", "gate_raw"), ("cleanse", "gate_cleansed"), ("validate", "gate_standard"),
+          ("load", "gate_target"), ("rehearsal", "gate_reconciliation"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_s3(data: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ikou.storage.localserver", "serve", "--port", str(port), "--data",
+                             str(data)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if "up; restored" in line:
+            return proc, f"http://127.0.0.1:{port}"
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("the local S3 endpoint did not start")
+
+
+def _target_db(workdir: Path) -> tuple[str, callable]:
+    """A fresh PostgreSQL database (dropped afterwards), else an SQLite file."""
+    admin_url = os.environ.get("IKOU_BENCH_PG_URL") or os.environ.get(
+        "IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    try:
+        from sqlalchemy import create_engine
+
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        name = f"ikou_bench_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+        def drop():
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.dispose()
+
+        return admin_url.rsplit("/", 1)[0] + f"/{name}", drop
+    except Exception:  # noqa: BLE001 - no PostgreSQL here: the embedded default
+        return f"sqlite:///{workdir / 'target.sqlite'}", lambda: None
+
+
+def run(workdir: Path, quick: bool) -> dict:
+    residents = QUICK_RESIDENTS if quick else int(os.environ.get("IKOU_BENCH_GATES_RESIDENTS", FULL_RESIDENTS))
+    from ikou.bench.cleanse import SNAPSHOT, build_city
+
+    t0 = time.monotonic()
+    city = build_city(residents)  # cached (shared with the cleanse and dedupe benchmarks)
+    city_seconds = round(time.monotonic() - t0, 1)
+    env_before = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "IKOU_TARGET_DB_URL", "IKOU_HMAC_SECRET",
+                                                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+                                                 "IKOU_AWS_CONN_ID", "GX_ANALYTICS_ENABLED")}
+    s3, endpoint = _start_s3(workdir / "s3")
+    target_url, drop_target = _target_db(workdir)
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "IKOU_TARGET_DB_URL": target_url, "GX_ANALYTICS_ENABLED": "false",
+                       "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+                       "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+                       "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1")})
+    os.environ.setdefault("IKOU_HMAC_SECRET", "bench-secret-not-for-production")
+    os.environ.pop("IKOU_AWS_CONN_ID", None)
+    try:
+        return _run(city, residents, SNAPSHOT, city_seconds, target_url)
+    finally:
+        s3.terminate()
+        try:
+            s3.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            s3.kill()
+        drop_target()
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run(city: dict, residents: int, snapshot: str, city_seconds: float, target_url: str) -> dict:
+    import sqlalchemy as sa
+
+    import great_expectations  # noqa: F401 - preloaded in the scheduler, as plugins/ikou_preload.py does
+
+    from ikou import stages
+    from ikou.quality.gate import _context
+    from ikou.storage import Store, _s3_client, join
+
+    _s3_client.cache_clear()
+    store = Store()
+    landing = Path(city["folder"]) / "landing"
+    t = time.monotonic()
+    for sub in (f"{DOMAIN}/{snapshot}", f"_reference/{snapshot}"):
+        for p in sorted((landing / sub).iterdir()):
+            if p.is_file():
+                store.put_file(join(f"s3://ikou-restricted/landing/{sub}", p.name), p)
+    upload = round(time.monotonic() - t, 1)
+
+    statements: list[tuple[str, int]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if f"{DOMAIN}__" in statement:
+            statements.append((statement, cursor.rowcount))
+
+    seconds: dict[str, float] = {}
+    results: dict[str, dict] = {}
+    verdicts: dict[str, str] = {}
+    for stage, gate in STAGES:
+        t = time.monotonic()
+        if stage == "extract":
+            results[stage] = stages.extract(DOMAIN, run_id=RUN_ID, snapshot=snapshot)
+        elif stage == "cleanse":
+            results[stage] = stages.cleanse(DOMAIN, results["extract"], run_id=RUN_ID)
+        elif stage == "validate":
+            results[stage] = stages.validate(DOMAIN, results["cleanse"], run_id=RUN_ID)
+        elif stage == "load":
+            results[stage] = stages.load(DOMAIN, results["validate"], run_id=RUN_ID)
+        else:
+            results[stage] = stages.rehearse(DOMAIN, {s: results[s] for s in ("extract", "cleanse", "validate", "load")},
+                                             run_id=RUN_ID)
+        seconds[stage] = time.monotonic() - t
+        _context.cache_clear()  # a gate task builds its own GX context
+        if gate == "gate_target":
+            sa.event.listen(sa.engine.Engine, "after_cursor_execute", record)
+        t = time.monotonic()
+        try:
+            out = stages.gate(DOMAIN, gate, results[stage], run_id=RUN_ID)
+        finally:
+            if gate == "gate_target":
+                sa.event.remove(sa.engine.Engine, "after_cursor_execute", record)
+        seconds[gate] = time.monotonic() - t
+        verdicts[gate] = out["verdict"]
+    gates = sum(v for k, v in seconds.items() if k.startswith("gate_"))
+    total = sum(seconds.values())
+    rows = {u: n for u, n in results["validate"]["units"].items()}
+    reports = {}
+    for _, gate in STAGES:
+        rep = json.loads(store.get_bytes(f"s3://ikou-reports/reports/{DOMAIN}/{RUN_ID}/gates/{gate}.json"))
+        reports[gate] = {"expectations": sum(len(u["expectations"]) for u in rep["units"]),
+                         "warnings": len(rep["warnings"]), "verdict": rep["verdict"], "gx_seconds": rep.get("seconds")}
+    return {
+        "domain": DOMAIN, "residents": residents,
+        "records": city["synth"]["records"][DOMAIN], "output_rows": rows,
+        "target": sa.engine.make_url(target_url).get_backend_name(),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "gates_seconds": round(gates, 2), "run_seconds": round(total, 2),
+        "gate_share": round(gates / total, 4) if total else None, "limit": 0.25,
+        "within_limit": bool(total and gates / total <= 0.25),
+        "gates": reports, "verdicts": verdicts,
+        "gate_target_statements": len(statements),
+        "gate_target_max_rows_returned": max((n for _, n in statements), default=0),
+        "setup_seconds": {"city": city_seconds, "upload": upload},
+    }

@@ -1,0 +1,303 @@
+"""The cleanse stage of one domain run (called by :func:`ikou.stages.cleanse`).
+
+    raw/{d}/{run}/  ->  cleansed/{d}/{run}/   tables, change ledgers (+ restricted values ledgers),
+                                              _atena_map.parquet (old -> new 宛名番号) when merging
+                        review/{d}/{run}/     the 名寄せ review queue and decisions (addressee master)
+                        reports/{d}/{run}/    cleansing.json / .html and findings/cleanse.json
+
+1. Every legacy file gets its rules by configuration (:mod:`ikou.cleanse.config`) in the city's
+   context (town list and 外字 table of the snapshot's reference data).
+2. The domain holding the addressee master (a field with role ``atena_no``) runs 名寄せ on it
+   (:mod:`ikou.cleanse.dedupe`), applies the reviewers' decisions (:mod:`ikou.cleanse.review`),
+   merges, and publishes the old → new map beside its cleansed tables.
+3. Every domain rewrites its references to merged addressees by that map (its own, or the one of
+   the master run that passed ``gate_standard`` for the snapshot) and records each rewrite.
+
+Accounting per legacy file: records in = out + merged (cleansing quarantines nothing; extract's
+quarantine is reported beside it).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+MAP_FILE = "_atena_map.parquet"
+
+
+def _tables(prefix: str, workdir: Path, store) -> dict[str, Path]:
+    manifest = store.read_manifest(prefix)
+    paths = {}
+    for f in manifest["files"]:
+        if f["name"].endswith(".parquet") and not f["name"].startswith("_"):
+            paths[f["name"][: -len(".parquet")]] = store.fetch(prefix, f["name"], workdir, manifest)
+    return paths
+
+
+def master_map(snapshot: str, store, exclude_domain: str | None = None) -> tuple[dict[str, str], str]:
+    """(old -> new map, where it came from) of the addressee master's run that passed gate_standard
+    for the snapshot; empty when there is none yet."""
+    import pyarrow.parquet as pq
+
+    from ikou.domains import registry
+    from ikou.stages import latest_validated_pointer
+    from ikou.storage import NotPublished, join, zone_uri
+
+    master_domain, _ = registry().addressee_master()
+    if master_domain == exclude_domain:
+        return {}, ""
+    try:
+        pointer = json.loads(store.get_bytes(latest_validated_pointer(master_domain, snapshot)))
+    except FileNotFoundError:
+        return {}, ""
+    except Exception as exc:  # botocore NoSuchKey
+        if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
+            return {}, ""
+        raise
+    prefix = zone_uri("cleansed", master_domain, pointer["run_id"])
+    try:
+        manifest = store.read_manifest(prefix)
+    except NotPublished:
+        return {}, ""
+    if not any(f["name"] == MAP_FILE for f in manifest["files"]):
+        return {}, join(prefix, MAP_FILE)
+    from ikou.cleanse.merge import map_from_table
+
+    data = store.get_bytes(join(prefix, MAP_FILE))
+    return map_from_table(pq.read_table(io.BytesIO(data))), join(prefix, MAP_FILE)
+
+
+def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tuple[dict, dict, dict]:
+    """名寄せ of the addressee master: (old -> new map, counts for the report, review files)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ikou.cleanse import review as RV
+    from ikou.cleanse.dedupe import DedupeConfig, dedupe
+    from ikou.cleanse.merge import dedupe_input, survivor
+
+    spec = d.cleanse.dedupe
+    records = dedupe_input(table, lf)
+    res = dedupe(records, DedupeConfig(auto_merge=spec.auto_merge, review=spec.review,
+                                       max_auto_cluster=spec.max_auto_cluster))
+    decisions = RV.load_decisions(d.id, store)
+    clusters, decisions = RV.apply_decisions(res.clusters, decisions)
+    applied = {x.cluster: x for x in decisions if x.status == "applied"}
+    rows = {r["atena_id"]: r for r in records.to_pylist()}
+    c = clusters.to_pydict()
+    groups: dict[str, list[str]] = {}
+    for a, cid, final in zip(c["atena_id"], c["cluster_id"], c["final"]):
+        if final in ("auto_merge", "merge"):
+            groups.setdefault(cid, []).append(a)
+    amap: dict[str, str] = {}
+    for cid, ids in groups.items():
+        chosen = applied[cid].survivor if cid in applied and applied[cid].survivor else survivor([rows[x] for x in ids])
+        for x in ids:
+            if x != chosen:
+                amap[x] = chosen
+    queue = RV.build_queue(clusters, records)
+    # findings: counts with keyed hashes only (the master's record key is its 宛名番号)
+    pos = {a: i for i, a in enumerate(records.column("atena_id").to_pylist())}
+    queued = sorted({pos[a] for a in queue.column("atena_id").to_pylist()})
+    if queued:
+        findings.extend("duplicate_review", "info", lf.fields_with_role("atena_no")[0], key_hash(queued),
+                        detail="possible duplicate addressee: queued for review (名寄せ)")
+    merged_rows = sorted(pos[a] for a in amap)
+    if merged_rows:
+        findings.extend("duplicate_merged", "info", lf.fields_with_role("atena_no")[0], key_hash(merged_rows),
+                        detail="duplicate addressee merged into another 宛名番号")
+    final = Counter(f for f in c["final"])
+    by = Counter((f, b) for f, b in zip(c["final"], c["decided_by"]))
+    info = {
+        "addressee_records": records.num_rows,
+        "clusters": res.stats["clusters"],
+        "auto_merge_records": by[("auto_merge", "model")],
+        "merged_by_reviewer_records": by[("merge", "reviewer")],
+        "distinct_by_reviewer_records": by[("distinct", "reviewer")],
+        "review_records": final["review"], "review_clusters": len(set(queue.column("cluster").to_pylist())),
+        "merged_records": len(amap), "map_entries": len(amap),
+        "dedupe_seconds": res.stats["seconds"]["total"],
+        "decisions": RV.status_counts(decisions),
+        "thresholds": res.stats["thresholds"],
+    }
+    files = {}
+    clustered = clusters.filter(pc.not_equal(clusters.column("decision"), "distinct"))
+    for name, t in ((RV.QUEUE, queue), (RV.CLUSTERS, clustered), (RV.APPLIED, RV.decisions_table(decisions, run_id))):
+        buf = io.BytesIO()
+        pq.write_table(t, buf, compression="zstd")
+        files[name] = buf.getvalue()
+    return amap, info, files
+
+
+def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: str, store) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ikou.cleanse import merge as M
+    from ikou.cleanse import report as RP
+    from ikou.cleanse.config import load_context
+    from ikou.cleanse.stage import _record_keys, cleanse_table
+    from ikou.domains import registry
+    from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
+    from ikou.findings import Findings
+    from ikou.hashing import keyed_hashes
+    from ikou.stages import _balanced, _result, write_report
+    from ikou.storage import join, reference_uri, zone_uri
+
+    started = time.monotonic()
+    reg = registry()
+    d = reg.get(domain_id)
+    snap = extract_result["snapshot"]
+    findings = Findings(domain_id, run_id, "cleanse")
+    ctx = load_context(reference_uri(snap), store, d)
+    if ctx.towns is None:
+        findings.add("no_town_list", "warning", detail="the snapshot has no towns.csv: addresses not checked")
+    out_prefix = zone_uri("cleansed", domain_id, run_id)
+    extract_acc = {a["unit"]: a for a in extract_result.get("accounting", [])}
+    master_lf = next((lf for lf in d.legacy_files if lf.fields_with_role("atena_no")), None)
+    refers = any(lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES) for lf in d.legacy_files)
+    accounting, files, ledger_counts = [], {}, {}
+    fixed: Counter = Counter()
+    problems: Counter = Counter()
+    stats: Counter = Counter()
+    file_rows = []
+    merge_info: dict = {}
+    review_files: dict = {}
+    amap: dict[str, str] = {}
+    map_source = ""
+    with tempfile.TemporaryDirectory(prefix="ikou-cleanse-") as tmp:
+        work = Path(tmp)
+        paths = _tables(extract_result["uri"], work / "in", store)
+        cleansed: dict[str, tuple] = {}
+        for lf in d.legacy_files:
+            table = pq.read_table(paths[lf.name])
+            before = len(findings)
+            res = cleanse_table(table, d, lf, findings, context=ctx)
+            cleansed[lf.name] = (table.num_rows, res, len(findings) - before)
+        if master_lf is not None and d.cleanse.dedupe.enabled:
+            t = cleansed[master_lf.name][1].table
+            purpose = f"record:{d.id}:{master_lf.name}"
+            raw = _record_keys(t, list(master_lf.business_keys))
+
+            def key_hash(rows, raw=raw, purpose=purpose):
+                return keyed_hashes([raw[r] for r in rows], purpose=purpose)
+
+            amap, merge_info, review_files = _dedupe_master(d, master_lf, t, findings, run_id, store, key_hash)
+            map_source = "this run"
+        elif refers:
+            amap, map_source = master_map(snap, store, exclude_domain=None if master_lf is None else d.id)
+        rewritten_total = 0
+        for lf in d.legacy_files:
+            n_in, res, n_findings = cleansed[lf.name]
+            table, ledger, values = res.table, [res.ledger], [res.ledger_values]
+            merged = 0
+            steps = []
+            if lf is master_lf and amap:
+                steps.append(M.apply_to_master)
+            if amap and lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES):
+                steps.append(M.apply_to_references)
+            for step in steps:
+                raw_keys = _record_keys(table, list(lf.business_keys))
+                records = table.column("_record").to_pylist() if "_record" in table.column_names \
+                    else list(range(table.num_rows))
+                mr = step(table, lf, amap)
+                if mr.ledger:
+                    lt, vt = M.ledger_tables(d.id, lf, mr.ledger, raw_keys, records, None)
+                    ledger.append(lt)
+                    values.append(vt)
+                    for r in mr.ledger:
+                        fixed[f"{r[2]}.{lf.name}.{r[1]}"] += 1
+                        ledger_counts[f"{lf.name}.{r[2]}.{r[1]}"] = ledger_counts.get(f"{lf.name}.{r[2]}.{r[1]}", 0) + 1
+                table, merged, rewritten_total = mr.table, merged + mr.merged, rewritten_total + mr.rewritten
+            out = work / f"{lf.name}.parquet"
+            pq.write_table(table, out, compression="zstd")
+            files[out.name] = out
+            led = work / f"{lf.name}.ledger.parquet"
+            pq.write_table(pa.concat_tables(ledger), led, compression="zstd")
+            files[led.name] = led
+            vals = work / f"_values.{lf.name}.ledger.parquet"
+            pq.write_table(pa.concat_tables(values), vals, compression="zstd")
+            files[vals.name] = vals
+            for k, v in res.changes.items():
+                ledger_counts[f"{lf.name}.{k}"] = v
+                rule, _, fld = k.partition(".")
+                fixed[f"{rule}.{lf.name}.{fld}"] += v
+            for k, v in res.problems.items():
+                rule, _, fld = k.partition(".")
+                problems[f"{rule}.{lf.name}.{fld}"] += v
+            for k, v in res.stats.items():
+                rule, _, fld = k.partition(".")
+                stats[f"{rule}.{lf.name}.{fld}"] += v
+            acc = {"unit": lf.name, "records_in": n_in, "records_out": table.num_rows, "quarantined": 0,
+                   "merged": merged, "changes": sum(res.changes.values())}
+            acc["balanced"] = _balanced(acc)
+            accounting.append(acc)
+            file_rows.append({"unit": lf.name, "records_in": n_in, "records_out": table.num_rows, "merged": merged,
+                              "quarantined_at_extract": extract_acc.get(lf.name, {}).get("quarantined", 0),
+                              "fixed": sum(res.changes.values()), "findings": n_findings})
+        if amap:
+            mpath = work / MAP_FILE
+            pq.write_table(M.map_table(amap), mpath)
+            files[MAP_FILE] = mpath
+        store.publish(out_prefix, files, {"zone": "cleansed", "stage": "cleanse", "domain": domain_id,
+                                          "run_id": run_id, "snapshot": snap, "input": extract_result["uri"],
+                                          "accounting": accounting, "ledger_counts": ledger_counts,
+                                          "atena_map": {"entries": len(amap), "source": map_source}})
+        review_uri = ""
+        if review_files:
+            review_uri = zone_uri("review", domain_id, run_id)
+            rpaths = {}
+            for name, data in review_files.items():
+                p = work / f"review-{name}"
+                p.write_bytes(data)
+                rpaths[name] = p
+            store.publish(review_uri, rpaths, {"zone": "review", "stage": "cleanse", "domain": domain_id,
+                                               "run_id": run_id, "snapshot": snap,
+                                               "review_records": merge_info.get("review_records", 0)})
+    if amap and not merge_info:
+        merge_info = {"map_entries": len(amap)}
+    if merge_info:
+        merge_info["references_rewritten"] = rewritten_total
+        merge_info["map_source"] = "addressee master run" if map_source and map_source != "this run" else map_source
+    severities = Counter(f.severity for f in findings.items)
+    names = Counter(f.rule for f in findings.items)
+    for f in findings.items:  # findings the per-file tables do not count (dedupe, context)
+        if f.rule in ("duplicate_review", "no_town_list"):
+            problems[f"{f.rule}.{f.field or '-'}"] += f.count
+    previous = RP.previous_points(domain_id, run_id, store)
+    doc = RP.build(d, run_id=run_id, snapshot=snap, mode=mode, files=file_rows, fixed=dict(fixed),
+                   problems=dict(problems), severities=dict(severities), stats=dict(stats), names=dict(names),
+                   merge=merge_info, previous=previous)
+    report_json, report_html = RP.write(doc, store)
+    write_report(domain_id, run_id, "findings/cleanse.json",
+                 {"summary": findings.summary(), "ledger_counts": ledger_counts, "findings": findings.rows()}, store)
+    return _result(domain_id, "cleanse", run_id, snap, out_prefix, accounting, started, findings,
+                   changes=sum(fixed.values()), mode=mode,
+                   fixed_by_rule_field=dict(sorted(fixed.items())), findings_by_rule_field=dict(sorted(problems.items())),
+                   review={"uri": review_uri, "records": merge_info.get("review_records", 0),
+                           "clusters": merge_info.get("review_clusters", 0)},
+                   atena_map_entries=len(amap), report=report_html, report_json=report_json)
+
+
+def atena_map_for(domain_id: str, validate_result: dict, store) -> dict[str, str] | None:
+    """The old -> new 宛名番号 map the domain's cleanse applied (for the hand-off), or None."""
+    import pyarrow.parquet as pq
+
+    from ikou.cleanse.merge import map_from_table
+    from ikou.storage import NotPublished, join
+
+    try:
+        vman = store.read_manifest(validate_result["uri"])
+        cprefix = vman.get("input")
+        if not cprefix:
+            return None
+        cman = store.read_manifest(cprefix)
+    except NotPublished:
+        return None
+    if not any(f["name"] == MAP_FILE for f in cman["files"]):
+        return None
+    return map_from_table(pq.read_table(io.BytesIO(store.get_bytes(join(cprefix, MAP_FILE)))))

@@ -1,0 +1,276 @@
+"""The extract stage splits large F/FB files into byte ranges decoded by mapped tasks.
+
+With a tiny part size (``IKOU_EXTRACT_PART_BYTES``) ``migrate_juki`` runs ``extract_plan``, the
+mapped ``extract_parts`` (one task instance per byte range) and ``extract`` (merge + publish),
+then ``gate_raw`` on the merged output; a second run with the default part size takes the
+single-task path (no mapped instance at all). Both publish the same raw tables, quarantine rows,
+accounting and 外字 worklist. A snapshot whose file ends in a cut-off record checks the
+accounting across parts at the stage level (no Airflow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SNAPSHOT = "2026-10-05"
+TRUNCATED_SNAPSHOT = "2026-10-06"
+RESIDENTS = 300
+SEED = 13
+PART_BYTES = 32768  # JUKI (200-byte records, ~60 KB) and ATENA (350, ~120 KB) both become several parts
+LATER = r"^(cleanse|gate_cleansed|validate|gate_standard|load|gate_target|rehearsal|gate_reconciliation)$"
+PART_KEYS = {"file", "index", "parts", "snapshot", "start", "end", "size", "planned_at", "data_uri", "data_name",
+             "data_sha256", "data_bytes", "gaiji_uri", "summary_uri", "quarantine_uri", "records_in",
+             "records_out", "header", "trailer", "quarantined", "bytes", "decode_seconds", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def city(s3_endpoint):
+    from ikou.synth import synthesize
+
+    return synthesize(RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing",
+                      rates={"unmapped_gaiji": 0.03, "corrupt_record": 0.005})
+
+
+def _run(dagbag, part_bytes: int):
+    os.environ["IKOU_EXTRACT_PART_BYTES"] = str(part_bytes)
+    try:
+        return dagbag.dags["migrate_juki"].test(run_conf={"mode": "rehearsal", "snapshot": SNAPSHOT},
+                                                mark_success_pattern=LATER)
+    finally:
+        os.environ.pop("IKOU_EXTRACT_PART_BYTES", None)
+
+
+@pytest.fixture(scope="module")
+def split_run(city, airflow_db, dagbag):
+    return _run(dagbag, PART_BYTES)
+
+
+@pytest.fixture(scope="module")
+def whole_run(city, airflow_db, dagbag, split_run):
+    return _run(dagbag, 1 << 40)
+
+
+def _tis(run) -> list:
+    return list(run.get_task_instances())
+
+
+def _state(ti) -> str:
+    return str(getattr(ti.state, "value", ti.state))
+
+
+def _xcom(run, task_id: str):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter(XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id,
+                                               XComModel.task_id == task_id, XComModel.key == "return_value")
+        return {r.map_index: (json.loads(r.value) if isinstance(r.value, (str, bytes)) else r.value) for r in rows}
+
+
+def _extract_result(run) -> dict:
+    return _xcom(run, "extract")[-1]
+
+
+def _raw(result: dict) -> dict:
+    """unit -> pyarrow Table, read the way gate_raw and cleanse read raw/ (the manifest)."""
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from ikou.stages import _fetch_tables
+    from ikou.storage import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _, paths = _fetch_tables(result["uri"], Path(tmp), Store())
+        return {unit: pq.read_table(p) for unit, p in paths.items()}
+
+
+def _quarantine_rows(result: dict) -> dict:
+    from ikou.storage import Store, join
+
+    store = Store()
+    manifest = store.read_manifest(result["quarantine"])
+    out = {}
+    for f in manifest["files"]:
+        body = store.get_bytes(join(result["quarantine"], f["name"])).decode("utf-8")
+        out[f["name"]] = [json.loads(line) for line in body.splitlines() if line]
+    return out
+
+
+def _report(result: dict, name: str) -> dict:
+    from ikou.storage import Store, join, zone_uri
+
+    return json.loads(Store().get_bytes(join(zone_uri("reports", "juki", result["run_id"]), name)))
+
+
+def _same_accounting(a: dict, b: dict) -> None:
+    keys = ("unit", "records_in", "records_out", "header", "trailer", "quarantined", "trailer_count_ok",
+            "trailer_sums_ok", "unmapped_gaiji", "gaiji_mapped", "bytes", "balanced")
+    assert [{k: x[k] for k in keys} for x in a["accounting"]] == [{k: x[k] for k in keys} for x in b["accounting"]]
+
+
+# ------------------------------------------------------------------------------------ the DAG
+
+
+def test_split_run_maps_one_task_instance_per_part(split_run, city):
+    states = {}
+    parts = []
+    for ti in _tis(split_run):
+        if ti.task_id == "extract_parts":
+            parts.append((ti.map_index, _state(ti)))
+        else:
+            states[ti.task_id] = _state(ti)
+    assert states["extract_plan"] == states["extract"] == "success", states
+    plan = _xcom(split_run, "extract_plan")[-1]
+    assert len(parts) == len(plan) > 2
+    assert sorted(i for i, _ in parts) == list(range(len(plan)))
+    assert {s for _, s in parts} == {"success"}
+    by_file = {}
+    for p in plan:
+        by_file.setdefault(p["file"], []).append(p)
+    assert set(by_file) == {"ATENA", "JUKI"}
+    for f, ps in by_file.items():
+        assert len(ps) >= 2
+        assert ps[0]["start"] == 0 and ps[-1]["end"] == ps[0]["size"]
+        assert all(a["end"] == b["start"] for a, b in zip(ps, ps[1:]))  # record-aligned, no gap
+    res = _extract_result(split_run)
+    assert res["parts"] == {f: len(ps) for f, ps in by_file.items()}
+    assert all(a["parts"] == len(by_file[a["unit"]]) for a in res["accounting"])
+
+
+def test_part_xcoms_hold_uris_and_counts_only(split_run):
+    values = _xcom(split_run, "extract_parts")
+    assert values
+    for v in values.values():
+        assert set(v) == PART_KEYS
+        for k, x in v.items():
+            assert isinstance(x, (int, float, str)) or x is None, k
+            if isinstance(x, str) and k.endswith("_uri"):
+                assert x.startswith("s3://ikou-restricted/")
+
+
+def test_whole_run_takes_the_single_task_path(whole_run):
+    states = {}
+    mapped = []
+    for ti in _tis(whole_run):
+        if ti.task_id == "extract_parts":
+            mapped.append(_state(ti))
+        else:
+            states[ti.task_id] = _state(ti)
+    assert _xcom(whole_run, "extract_plan")[-1] == []
+    assert all(s in ("skipped", "removed") for s in mapped), mapped  # no part ran
+    assert states["extract"] == "success", states
+    res = _extract_result(whole_run)
+    assert res["parts"] == {} and all(a["parts"] == 1 for a in res["accounting"])
+
+
+def test_gate_raw_passes_on_the_merged_output(split_run, whole_run):
+    for run in (split_run, whole_run):
+        assert {_state(t) for t in _tis(run) if t.task_id == "gate_raw"} == {"success"}
+        assert str(getattr(run.state, "value", run.state)) == "success"
+
+
+def test_split_output_is_identical_to_the_whole_file_output(split_run, whole_run, city):
+    split, whole = _extract_result(split_run), _extract_result(whole_run)
+    assert split["run_id"] != whole["run_id"]
+    _same_accounting(split, whole)
+    for a in split["accounting"]:
+        assert a["balanced"]
+        assert a["records_in"] == a["records_out"] + a["header"] + a["trailer"] + a["quarantined"]
+        assert a["trailer_count_ok"] and a["trailer_sums_ok"]
+    assert split["quarantined"] > 0  # the seeded corrupt records were quarantined in some part
+    rs, rw = _raw(split), _raw(whole)
+    assert set(rs) == set(rw) == {"ATENA", "JUKI"}
+    for unit in rs:
+        assert rs[unit].schema == rw[unit].schema
+        assert rs[unit].num_rows == city["records"]["juki"][unit] - \
+            next(a["quarantined"] for a in split["accounting"] if a["unit"] == unit)  # data records
+        assert rs[unit].combine_chunks().equals(rw[unit].combine_chunks()), unit
+    assert _quarantine_rows(split) == _quarantine_rows(whole)
+    ws, ww = _report(split, "gaiji_worklist.json"), _report(whole, "gaiji_worklist.json")
+    assert ws["codes"] and ws["codes"] == ww["codes"]
+    assert _report(split, "findings/extract.json")["summary"] == _report(whole, "findings/extract.json")["summary"]
+
+
+def test_raw_manifest_lists_the_parts(split_run):
+    from ikou.storage import Store, join
+
+    res = _extract_result(split_run)
+    store = Store()
+    manifest = store.read_manifest(res["uri"])
+    names = [f["name"] for f in manifest["files"]]
+    assert "ATENA.parquet" in names and "JUKI.parquet" in names
+    for unit, n in res["parts"].items():
+        mine = [f for f in manifest["files"] if f.get("part_of") == unit]
+        assert [f["name"] for f in mine] == [f"_parts/{unit}/part-{i:05d}.parquet" for i in range(n)]
+        acc = next(a for a in res["accounting"] if a["unit"] == unit)
+        assert sum(f["records_in"] for f in mine) == acc["records_in"]
+        assert sum(f["records_out"] for f in mine) == acc["records_out"]
+        assert manifest["parts"][unit] and len(manifest["parts"][unit]) == n
+        body = store.get_bytes(join(res["uri"], mine[0]["name"]))
+        assert hashlib.sha256(body).hexdigest() == mine[0]["sha256"]
+
+
+# ------------------------------------------------------------------- accounting across parts
+
+
+def _truncated_snapshot(city) -> int:
+    """A copy of the snapshot whose JUKI file ends with 57 bytes of a cut-off record."""
+    from ikou.storage import Store, join, landing_uri
+
+    store = Store()
+    src, dst = landing_uri("juki", SNAPSHOT), landing_uri("juki", TRUNCATED_SNAPSHOT)
+    manifest = store.read_manifest(src)
+    files = []
+    for f in manifest["files"]:
+        body = store.get_bytes(join(src, f["name"]))
+        if f.get("legacy_file") == "JUKI":
+            body += body[200:257]
+        store.put_bytes(join(dst, f["name"]), body)
+        files.append({**f, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+    store.put_bytes(join(dst, "_manifest.json"), json.dumps({**manifest, "snapshot": TRUNCATED_SNAPSHOT,
+                                                             "files": files}).encode())
+    return next(f["bytes"] for f in files if f.get("legacy_file") == "JUKI")
+
+
+def test_truncated_last_record_is_accounted_across_parts(city, monkeypatch):
+    from ikou import stages
+
+    size = _truncated_snapshot(city)
+    monkeypatch.setenv("IKOU_EXTRACT_PART_BYTES", "20000")
+    plan = stages.extract_plan("juki", run_id="parts-truncated", snapshot=TRUNCATED_SNAPSHOT)
+    juki = [p for p in plan if p["file"] == "JUKI"]
+    assert len(juki) >= 3 and juki[-1]["end"] == size and all(p["start"] % 200 == 0 for p in juki)
+    parts = [stages.extract_part("juki", p, run_id="parts-truncated") for p in reversed(plan)]  # any order
+    split = stages.extract("juki", run_id="parts-truncated", plan=plan, parts=parts)
+    monkeypatch.setenv("IKOU_EXTRACT_PART_BYTES", str(1 << 40))
+    assert stages.extract_plan("juki", run_id="whole-truncated", snapshot=TRUNCATED_SNAPSHOT) == []
+    whole = stages.extract("juki", run_id="whole-truncated", snapshot=TRUNCATED_SNAPSHOT)
+    _same_accounting(split, whole)
+    acc = next(a for a in split["accounting"] if a["unit"] == "JUKI")
+    assert acc["records_in"] == city["records"]["juki"]["JUKI"] + 2 + 1  # header, trailer, the cut-off one
+    assert acc["records_in"] == acc["records_out"] + acc["header"] + acc["trailer"] + acc["quarantined"]
+    assert acc["trailer_count_ok"]  # the trailer still counts the data records it knew of
+    q = _quarantine_rows(split)["JUKI.quarantine.jsonl"]
+    assert q == _quarantine_rows(whole)["JUKI.quarantine.jsonl"]
+    assert q[-1]["reason"] == "truncated_record" and q[-1]["raw_length"] == 57
+    rs, rw = _raw(split), _raw(whole)
+    assert all(rs[u].combine_chunks().equals(rw[u].combine_chunks()) for u in rs)
+
+
+def test_missing_part_result_is_refused(city, monkeypatch):
+    from ikou import stages
+
+    monkeypatch.setenv("IKOU_EXTRACT_PART_BYTES", str(PART_BYTES))
+    plan = stages.extract_plan("juki", run_id="parts-missing", snapshot=SNAPSHOT)
+    parts = [stages.extract_part("juki", p, run_id="parts-missing") for p in plan[1:]]
+    with pytest.raises(stages.StageError, match="returned parts"):
+        stages.extract("juki", run_id="parts-missing", plan=plan, parts=parts)

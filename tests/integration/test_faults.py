@@ -1,0 +1,346 @@
+"""Faults: a load killed mid-COPY and retried, a COPY failing midway on a bad row, and S3 going
+away in the middle of the load stage. Each time the target ends complete and consistent (the
+previous state, then exactly what a clean load gives) and no partial hand-off set is visible."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ikou.bench.load import synthetic_table
+from ikou.domains import registry
+from ikou.load import clean_load, load_target, write_csv
+from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema
+from ikou.rehearsal.reconcile import table_digest
+
+pytestmark = [pytest.mark.integration]
+
+DOMAIN = "juki"
+ROWS = 3_000
+
+
+def _write_version(folder: Path, seed: int, atena_rows: int = ROWS) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for t in registry().get(DOMAIN).layout.tables:
+        p = folder / f"{t.name}.csv"
+        write_csv(synthetic_table(DOMAIN, t.name, atena_rows if t.name == "atena" else ROWS, seed=seed), p)
+        out[t.name] = p
+    return out
+
+
+def _digests(target: Target) -> dict[str, str]:
+    return {t.name: table_digest(target, DOMAIN, t) for t in registry().get(DOMAIN).layout.tables}
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("faults")
+    return {"v1": _write_version(tmp / "v1", 1), "v2": _write_version(tmp / "v2", 2, atena_rows=12_000), "tmp": tmp}
+
+
+@pytest.fixture(scope="module")
+def reference(pg_url, versions):
+    """What a clean load of v2 gives (its own schema)."""
+    ref = Target(pg_url, "ikou_rehearsal_reference")
+    clean_load(ref, DOMAIN, versions["v2"])
+    yield _digests(ref)
+    ref.drop_schema()
+    ref.dispose()
+
+
+CHILD = """
+import json, sys
+from ikou.load import load_target
+from ikou.load.target import Target
+url, schema, csvs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+load_target(Target(url, schema), "juki", csvs, run_id="killed-run", snapshot="2026-10-01",
+            manifest_sha256="k" * 64, mode="rehearsal")
+"""
+
+
+def _copy_progress(target: Target) -> int:
+    with target.engine().connect() as conn:
+        return int(conn.exec_driver_sql(
+            "SELECT coalesce(max(tuples_processed), -1) FROM pg_stat_progress_copy WHERE datname = current_database()"
+        ).scalar())
+
+
+def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(pg_url, versions, reference,
+                                                                               monkeypatch):
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", pg_url)
+    schema = rehearsal_schema("killed-run")
+    target = Target(pg_url, schema)
+    load_target(target, DOMAIN, versions["v1"], run_id="killed-run", snapshot="2026-10-01", manifest_sha256="1" * 64,
+                mode="rehearsal")
+    before = _digests(target)
+    # v2's atena.csv arrives through a pipe: the COPY reads what the test writes, then waits for more
+    fifo = versions["tmp"] / "atena.fifo"
+    os.mkfifo(fifo)
+    csvs = {"atena": str(fifo), "jumin": str(versions["v2"]["jumin"])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, pg_url, schema, json.dumps(csvs)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fd = None
+    try:
+        deadline = time.monotonic() + 60
+        while fd is None:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                assert child.poll() is None, child.communicate()
+                assert time.monotonic() < deadline, "the load never opened its CSV"
+                time.sleep(0.05)
+        os.set_blocking(fd, True)
+        data = versions["v2"]["atena"].read_bytes()  # > 2 MB: the loader reads 1 MB at a time
+        os.write(fd, data[: len(data) * 3 // 4])
+        deadline = time.monotonic() + 30
+        while _copy_progress(target) <= 0:
+            assert time.monotonic() < deadline, "COPY did not start"
+            time.sleep(0.05)
+        # mid-COPY: readers still see the previous tables, whole
+        with target.engine().connect() as conn:
+            assert conn.exec_driver_sql(f'SELECT count(*) FROM "{schema}"."juki__atena"').scalar() == ROWS
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while _copy_progress(target) >= 0:  # the server notices the dead client and rolls back
+        assert time.monotonic() < deadline, "the killed COPY is still running"
+        time.sleep(0.1)
+    assert _digests(target) == before
+    assert target.sibling(STAGING_SCHEMA).tables() == []
+    # the retry (Airflow's task retry) loads v2 completely
+    load_target(target, DOMAIN, versions["v2"], run_id="killed-run", snapshot="2026-10-01", manifest_sha256="2" * 64,
+                mode="rehearsal")
+    assert _digests(target) == reference
+    target.drop_schema()
+    target.dispose()
+
+
+def test_a_copy_failing_on_a_bad_row_rolls_back_and_a_retry_completes(pg_url, versions, reference, monkeypatch):
+    import psycopg2
+
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", pg_url)
+    target = Target(pg_url, rehearsal_schema("bad-row-run"))
+    load_target(target, DOMAIN, versions["v1"], run_id="bad-row-run", snapshot="2026-10-01", manifest_sha256="1" * 64,
+                mode="rehearsal")
+    before = _digests(target)
+    bad_dir = versions["tmp"] / "bad"
+    bad_dir.mkdir(exist_ok=True)
+    bad = {"atena": versions["v2"]["atena"], "jumin": bad_dir / "jumin.csv"}
+    lines = versions["v2"]["jumin"].read_bytes().split(b"\r\n")
+    fields = lines[2_000].split(b",")
+    fields[5] = b"2026-13-45"  # jumin_ymd: no such date, after 1,999 good rows (atena loaded already)
+    lines[2_000] = b",".join(fields)
+    bad["jumin"].write_bytes(b"\r\n".join(lines))
+    from ikou.cutover import Control
+
+    logged = len(Control(pg_url).loads_of(DOMAIN))
+    with pytest.raises(psycopg2.Error, match="date"):
+        load_target(target, DOMAIN, bad, run_id="bad-row-run", snapshot="2026-10-01", manifest_sha256="b" * 64,
+                    mode="rehearsal")
+    assert _digests(target) == before  # atena's new rows went with the failed transaction
+    assert target.sibling(STAGING_SCHEMA).tables() == []
+    assert len(Control(pg_url).loads_of(DOMAIN)) == logged  # a failed load is not logged as loaded
+    load_target(target, DOMAIN, versions["v2"], run_id="bad-row-run", snapshot="2026-10-01", manifest_sha256="2" * 64,
+                mode="rehearsal")
+    assert _digests(target) == reference
+    target.drop_schema()
+    target.dispose()
+
+
+# ----------------------------------------------------------------------------- S3 going away
+
+
+class FlakyProxy:
+    """A TCP proxy in front of the S3 endpoint that can be switched off: while down it accepts
+    connections and closes them at once (and cuts the open ones), as a dying endpoint does."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.is_down = False
+        self.refused = 0
+        self.open: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def down(self) -> None:
+        with self.lock:
+            self.is_down = True
+            for s in list(self.open):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self.open.clear()
+
+    def up(self) -> None:
+        self.is_down = False
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.is_down:
+                self.refused += 1
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.open.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.down()
+        self.sock.close()
+
+
+@pytest.fixture
+def proxied(s3_endpoint, tmp_path, monkeypatch):
+    """(proxy, a Store through the proxy with N client attempts, a Store straight to S3)."""
+    import boto3
+    from botocore.config import Config
+
+    from ikou.storage import Store
+
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", f"sqlite:///{tmp_path / 'target.sqlite'}")
+    proxy = FlakyProxy(int(s3_endpoint.rsplit(":", 1)[1]))
+
+    def through(attempts: int) -> Store:
+        # botocore's standard retry mode (what Ikou's client uses): jittered exponential backoff
+        return Store(_client=boto3.client("s3", endpoint_url=proxy.url, config=Config(
+            retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=2, read_timeout=5)))
+
+    yield proxy, through, Store()
+    proxy.close()
+
+
+def _validated(store, run_id: str, tmp_path: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    from ikou.storage import zone_uri
+
+    files = {}
+    for t in registry().get(DOMAIN).layout.tables:
+        p = tmp_path / f"{t.name}.parquet"
+        pq.write_table(synthetic_table(DOMAIN, t.name, 200, seed=8), p)
+        files[p.name] = p
+    prefix = zone_uri("validated", DOMAIN, run_id)
+    store.publish(prefix, files, {"zone": "validated"})
+    return {"uri": prefix, "snapshot": "2026-10-01", "units": {"atena": 200, "jumin": 200}}
+
+
+def _uploads_then(monkeypatch, after: int, action) -> None:
+    from ikou.storage import Store
+
+    real = Store.put_file
+    count = {"n": 0}
+
+    def put_file(self, uri, path, content_type=None):
+        if count["n"] == after:
+            action()
+        count["n"] += 1
+        return real(self, uri, path, content_type)
+
+    monkeypatch.setattr(Store, "put_file", put_file)
+
+
+def _names(store, prefix: str) -> set[str]:
+    return {u.rsplit("/", 1)[1] for u in store.list(prefix)}
+
+
+def test_s3_blip_mid_stage_is_retried(proxied, tmp_path, monkeypatch):
+    from ikou.load import load_domain
+    from ikou.storage import MANIFEST, zone_uri
+
+    proxy, through, direct = proxied
+    flaky = through(8)  # 7 retries: their backoff adds up to well over the outage
+    v = _validated(direct, "s3-blip", tmp_path)
+
+    def blip():
+        proxy.down()
+        threading.Timer(0.5, proxy.up).start()
+
+    _uploads_then(monkeypatch, 2, blip)
+    res = load_domain(DOMAIN, v, run_id="s3-blip", mode="rehearsal", store=flaky)
+    assert proxy.refused >= 1  # the client retried through the outage
+    assert {"manifest.json", MANIFEST, "atena.csv", "jumin.csv"} <= _names(direct, zone_uri("handoff", DOMAIN, "s3-blip"))
+    assert res["rows"] == {"atena": 200, "jumin": 200}
+
+
+def test_s3_down_mid_stage_fails_clearly_without_a_partial_set(proxied, tmp_path, monkeypatch):
+    from ikou.cutover import Control
+    from ikou.load import HandoffError, load_domain
+    from ikou.storage import MANIFEST, zone_uri
+
+    proxy, through, direct = proxied
+    flaky = through(3)
+    v = _validated(direct, "s3-down", tmp_path)
+    _uploads_then(monkeypatch, 2, proxy.down)
+    started = time.monotonic()
+    with pytest.raises(HandoffError) as exc:
+        load_domain(DOMAIN, v, run_id="s3-down", mode="rehearsal", store=flaky)
+    msg = str(exc.value)
+    assert "nothing was published" in msg and "AWS_ENDPOINT_URL" in msg
+    assert proxy.refused >= 2 and time.monotonic() - started < 60
+    prefix = zone_uri("handoff", DOMAIN, "s3-down")
+    names = _names(direct, prefix)
+    assert "manifest.json" not in names and MANIFEST not in names  # no reader trusts the partial files
+    assert Control().loads_of(DOMAIN) == []  # and nothing reached the target
+    # S3 is back: the task's retry publishes the whole set and loads it
+    proxy.up()
+    monkeypatch.undo()
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", f"sqlite:///{tmp_path / 'target.sqlite'}")
+    res = load_domain(DOMAIN, v, run_id="s3-down", mode="rehearsal", store=flaky)
+    assert {"manifest.json", MANIFEST} <= _names(direct, prefix) and res["rows"]["atena"] == 200

@@ -1,0 +1,288 @@
+"""No personal data outside the restricted zones (issue 5, item 4).
+
+Domain DAGs run with ``dag.test()`` on a synthetic city (the local S3 endpoint, PostgreSQL, Airflow's
+SQLite metadata DB): 住民基本台帳 in rehearsal, 児童手当 (refers to the 宛名 master) in rehearsal,
+and 住民基本台帳 in cutover mode, where the seeded unmapped 外字 fail gate_raw (critical in cutover)
+and the override given is refused. Then the Data Docs are built, and EVERY artifact outside the
+restricted zones is searched for the seeded people's personal data:
+
+- the reports bucket: ``reports/``, ``gx/validations/``, ``docs/`` (every object);
+- task logs (everything under AIRFLOW_HOME/logs) and all output the runs printed (stdout/stderr);
+- the Airflow metadata DB: every text and blob column of every table (XCom values, rendered
+  fields, DAG run conf, task instance notes, event logs …);
+- the exception messages of failing gates.
+
+Needles, built from ``ikou.synth.population.build`` with the same seed: names (with and without
+the full-width space), kana names (full-width and half-width, with and without spaces), addresses
+(canonical, with the prefecture, and the notation variants the synthetic city writes), birth dates
+(ISO, 西暦 and 和暦 text forms), 個人番号 and 住民票コード (as whole numbers). Zero hits.
+
+A date needle is dropped when it equals a date that is public in these artifacts anyway (the
+DAGs' start date, the snapshot, today): a text search cannot tell such a birth date from them.
+Corporations (宛名区分 3) are not personal data and are not searched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SNAPSHOT = "2026-06-01"
+RESIDENTS = 120
+SEED = 31
+RATES = {"unmapped_gaiji": 0.05, "bad_check_digit": 0.02, "impossible_wareki": 0.02}
+
+
+RUNNER = r"""
+import json, os, sys
+from airflow.dag_processing.dagbag import DagBag
+from ikou import stages
+from ikou.quality.docs import build_site
+from ikou.quality.gate import GateFailed
+from ikou.synth import synthesize
+
+snapshot, residents, seed, rates, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
+synthesize(residents, seed, snapshot, "s3://ikou-restricted/landing", rates=rates)
+dags = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags
+res = {"exceptions": []}
+for name, dag_id, conf in (
+        ("juki", "migrate_juki", {"mode": "rehearsal", "snapshot": snapshot}),
+        ("jido_teate", "migrate_jido_teate", {"mode": "rehearsal", "snapshot": snapshot}),
+        ("cutover", "migrate_juki", {"mode": "cutover", "snapshot": snapshot, "confirm_cutover": True,
+                                      "gate_override_reason": "trying to pass a critical gate in cutover"})):
+    run = dags[dag_id].test(run_conf=conf)
+    res[name] = {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in run.get_task_instances()}
+# the gate's exception message itself, as the task raises it
+extract = stages.extract("juki", run_id="pii_direct", mode="cutover", snapshot=snapshot, confirm_cutover=True)
+try:
+    stages.gate("juki", "gate_raw", extract, run_id="pii_direct", mode="cutover", override_reason="please",
+                triggered_by="engineer")
+except GateFailed as exc:
+    res["exceptions"].append(str(exc))
+res["docs"] = build_site()
+with open(out, "w") as fh:
+    json.dump(res, fh)
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(s3_endpoint, pg_url, airflow_db, tmp_path_factory):
+    """The runs, in a process of their own: everything it prints (structlog, GX, Airflow) is kept."""
+    import json
+    import subprocess
+    import sys
+
+    work = tmp_path_factory.mktemp("pii")
+    env = dict(os.environ, IKOU_TARGET_DB_URL=pg_url)
+    proc = subprocess.run([sys.executable, "-c", RUNNER, SNAPSHOT, str(RESIDENTS), str(SEED), json.dumps(RATES),
+                           str(work / "result.json")], env=env, capture_output=True, timeout=1200)
+    output = work / "runs.log"
+    output.write_bytes(proc.stdout + b"\n" + proc.stderr)
+    assert proc.returncode == 0, (proc.stdout[-2000:] + proc.stderr[-4000:]).decode("utf-8", errors="replace")
+    result = json.loads((work / "result.json").read_text())
+    result["output"] = output
+    return result
+
+
+# ------------------------------------------------------------------------------------ needles
+
+
+def _public_dates() -> set[str]:
+    from ikou.orchestration import START
+
+    today = dt.date.today()
+    return {START.date().isoformat(), SNAPSHOT, today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
+
+
+@pytest.fixture(scope="module")
+def needles() -> set[str]:
+    from ikou.cleanse.wareki import to_wareki_text
+    from ikou.synth.city import to_halfwidth_kana
+    from ikou.synth.population import build
+
+    pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
+    public = _public_dates()
+    out: set[str] = set()
+    for p in pop.people:
+        if p.kind == "3":
+            continue  # corporations are not personal data
+        out |= {p.name, p.name.replace("　", ""), p.kana, p.kana.replace("　", "")}
+        half = to_halfwidth_kana(p.kana.replace("　", " "))
+        out |= {half, half.replace(" ", "")}
+        out.add(p.address.canonical())
+        out.add(p.address.canonical(with_prefecture=True))
+        for kind in range(5):
+            out.add(p.address.variant(kind))
+        if p.birth is not None:
+            if p.birth.isoformat() not in public:
+                out.add(p.birth.isoformat())
+            out.add(f"{p.birth.year}年{p.birth.month}月{p.birth.day}日")
+            out.add(to_wareki_text(p.birth))
+        for number in (p.my_number, p.juminhyo_code):
+            if number:
+                out.add(f"#{number}")  # digits: matched as a whole number (see _pattern)
+    return {n for n in out if n and len(n) >= 4}
+
+
+def _pattern(needles: set[str]) -> re.Pattern:
+    """One regular expression for all needles, as a trie (fast on megabytes of text); numbers
+    (``#`` prefix) only match as whole numbers, not inside longer digit runs."""
+    trie: dict = {}
+    for n in needles:
+        if n.startswith("#"):
+            continue
+        node = trie
+        for ch in n:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    numbers = sorted(n[1:] for n in needles if n.startswith("#"))
+    parts = [_trie_regex(trie)] if trie else []
+    if numbers:
+        parts.append(r"(?<!\d)(?:" + "|".join(numbers) + r")(?!\d)")
+    return re.compile("|".join(parts))
+
+
+def _trie_regex(node: dict) -> str:
+    alts = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    optional = "" in node
+    if not alts:
+        return ""
+    inner = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+    if optional:
+        return "(?:" + inner + ")?" if len(alts) == 1 else inner + "?"
+    return inner
+
+
+class Searcher:
+    def __init__(self, needles: set[str]):
+        self.needles = needles
+        self.pattern = _pattern(needles)
+        self.hits: list[tuple[str, str]] = []
+        self.searched = 0
+
+    def search(self, where: str, text: str) -> None:
+        self.searched += 1
+        for m in self.pattern.finditer(text):
+            found = m.group(0)
+            if found in self.needles or f"#{found}" in self.needles:
+                self.hits.append((where, found))
+                if len(self.hits) > 50:
+                    return
+
+
+@pytest.fixture(scope="module")
+def searcher(needles) -> Searcher:
+    return Searcher(needles)
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+def test_the_runs_ran_as_planned(runs):
+    juki, jido, cutover = runs["juki"], runs["jido_teate"], runs["cutover"]
+    assert juki["gate_reconciliation"] == "success", juki
+    assert jido["gate_reconciliation"] == "success", jido
+    assert cutover["gate_raw"] == "failed" and cutover["cleanse"] in ("upstream_failed", "None", "none"), cutover
+    assert runs["exceptions"] and "override refused" in runs["exceptions"][0]
+    assert runs["docs"]["validation_results"] > 20
+
+
+def test_needles_are_real(needles, runs):
+    """The search would find the data where it is: the restricted landing zone holds it."""
+    from ikou.storage import Store
+
+    store = Store()
+    raw_prefix = next(u for u in store.list("s3://ikou-restricted/cleansed/juki/") if u.endswith("ATENA.parquet"))
+    import io
+
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_table(io.BytesIO(store.get_bytes(raw_prefix))).column("SHIMEI").to_pylist())
+    assert names & needles, "the synthetic names appear in the restricted zone (the needles are right)"
+    assert len(needles) > 1000
+
+
+def test_reports_bucket_holds_no_personal_data(runs, searcher):
+    from ikou.storage import Store
+
+    store = Store()
+    n = 0
+    prefixes = set()
+    for uri in store.list("s3://ikou-reports/"):
+        body = store.get_bytes(uri)
+        prefixes.add(uri.split("/")[3])
+        searcher.search(uri, body.decode("utf-8", errors="replace"))
+        n += 1
+    assert {"reports", "gx", "docs"} <= prefixes and n > 50
+    assert not searcher.hits, searcher.hits[:10]
+
+
+def test_task_logs_and_printed_output_hold_no_personal_data(runs, searcher):
+    home = Path(os.environ["AIRFLOW_HOME"])
+    files = [p for p in (home / "logs").rglob("*") if p.is_file()] if (home / "logs").exists() else []
+    files.append(runs["output"])
+    for p in files:
+        searcher.search(str(p), p.read_bytes().decode("utf-8", errors="replace"))
+    assert runs["output"].stat().st_size > 0
+    assert not searcher.hits, searcher.hits[:10]
+
+
+def test_metadata_db_holds_no_personal_data(runs, searcher):
+    """Every text and blob column of every table of Airflow's metadata DB (SQLite)."""
+    db = Path(os.environ["AIRFLOW_HOME"]) / "airflow.db"
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "airflow.db"
+        src = sqlite3.connect(db)
+        dst = sqlite3.connect(copy)
+        src.backup(dst)  # a consistent copy (the DB may be in use)
+        src.close()
+        tables = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        xcoms = 0
+        for t in tables:
+            cols = [r[1] for r in dst.execute(f'PRAGMA table_info("{t}")')]
+            for row in dst.execute(f'SELECT * FROM "{t}"'):
+                parts = []
+                for v in row:
+                    if isinstance(v, bytes):
+                        parts.append(v.decode("utf-8", errors="replace"))
+                    elif isinstance(v, str):
+                        parts.append(v)
+                if parts:
+                    searcher.search(f"metadata DB table {t}", "\x1f".join(parts))
+                if t == "xcom":
+                    xcoms += 1
+            del cols
+        values = [r[0] for r in dst.execute("SELECT value FROM xcom WHERE key = 'return_value'")]
+        links = [r[0] for r in dst.execute("SELECT value FROM xcom WHERE key = '_link_ValidationPageLink'")]
+        dst.close()
+    assert xcoms > 20 and any("verdict" in str(v) for v in values)  # the gates' XComs were searched
+    # every gate task stored its extra link to the gate page (validation pages) in the UI
+    assert links and all("/ikou/gates/migrate_" in str(v) for v in links)
+    assert not searcher.hits, searcher.hits[:10]
+
+
+def test_gate_exception_messages_hold_no_personal_data(runs, searcher):
+    for i, msg in enumerate(runs["exceptions"]):
+        searcher.search(f"GateFailed message {i}", msg)
+        assert "records" in msg and "validation page" in msg
+    assert not searcher.hits, searcher.hits[:10]
+
+
+def test_the_search_finds_a_leak(needles):
+    """The searcher itself works: a planted name, a half-width kana and a 個人番号 are found."""
+    s = Searcher(needles)
+    sample = sorted(n for n in needles if not n.startswith("#"))[:3]
+    number = next(n[1:] for n in needles if n.startswith("#"))
+    s.search("planted", "xx " + " | ".join(sample) + f" id={number} ")
+    assert len(s.hits) >= 4
+    s2 = Searcher(needles)
+    s2.search("longer digits", f"9{number}9 and 12{number}")  # inside longer numbers: not a hit
+    assert not s2.hits
