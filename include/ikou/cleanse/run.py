@@ -87,12 +87,14 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
     decisions = RV.load_decisions(d.id, store)
     clusters, decisions = RV.apply_decisions(res.clusters, decisions)
     applied = {x.cluster: x for x in decisions if x.status == "applied"}
-    rows = {r["atena_id"]: r for r in records.to_pylist()}
     c = clusters.to_pydict()
     groups: dict[str, list[str]] = {}
     for a, cid, final in zip(c["atena_id"], c["cluster_id"], c["final"]):
         if final in ("auto_merge", "merge"):
             groups.setdefault(cid, []).append(a)
+    pos = {a: i for i, a in enumerate(records.column("atena_id").to_pylist())}
+    merging = sorted(pos[a] for ids in groups.values() for a in ids)
+    rows = {r["atena_id"]: r for r in records.take(merging).to_pylist()} if merging else {}
     amap: dict[str, str] = {}
     for cid, ids in groups.items():
         chosen = applied[cid].survivor if cid in applied and applied[cid].survivor else survivor([rows[x] for x in ids])
@@ -101,7 +103,6 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
                 amap[x] = chosen
     queue = RV.build_queue(clusters, records)
     # findings: counts with keyed hashes only (the master's record key is its 宛名番号)
-    pos = {a: i for i, a in enumerate(records.column("atena_id").to_pylist())}
     queued = sorted({pos[a] for a in queue.column("atena_id").to_pylist()})
     if queued:
         findings.extend("duplicate_review", "info", lf.fields_with_role("atena_no")[0], key_hash(queued),

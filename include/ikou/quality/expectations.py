@@ -647,8 +647,14 @@ class ColumnValuesExistInAddresseeMaster(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, reference_table=None, reference_column="atena_no", **kwargs):
-        ref = sa.select(sa.column(reference_column)).select_from(sa.table(reference_table))
-        return column.in_(ref)
+        # A correlated EXISTS, answered by the master's primary-key index row by row. (``IN
+        # (SELECT …)`` inside GX's CASE aggregates becomes a SubPlan that PostgreSQL hashes only
+        # when the master's ids fit in work_mem: a million 宛名番号 do not, and the scan per row
+        # is quadratic.) The master's column is renamed so the bare column name can only mean
+        # the outer row.
+        master = (sa.select(sa.column(reference_column).label("ikou_ref"))
+                  .select_from(sa.table(reference_table)).subquery("ikou_master"))
+        return sa.exists().where(master.c.ikou_ref == column)
 
 
 @_with_renderer

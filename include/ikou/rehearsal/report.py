@@ -89,7 +89,8 @@ def trend(points: list[dict], key: str, unit: str, limit: float | None = None, w
     if not pts:
         return "<p class='muted'>データなし / no data yet</p>"
     vals = [float(p[key]) for _, p in pts]
-    top = max(vals + [limit or 0, 1e-9]) * 1.1
+    off_chart = bool(limit) and limit > 3 * max(vals + [1e-9])  # keep the line readable, note the limit
+    top = max(vals + ([] if off_chart else [limit or 0]) + [1e-9]) * 1.15
     left, right, bottom, topm = 50, 20, 30, 10
     n = max(len(points) - 1, 1)
 
@@ -104,7 +105,10 @@ def trend(points: list[dict], key: str, unit: str, limit: float | None = None, w
            f"<text x='2' y='{height - bottom}' font-size='11'>0</text>"]
     line = " ".join(f"{xy(i, float(p[key]))[0]:.1f},{xy(i, float(p[key]))[1]:.1f}" for i, p in pts)
     out.append(f"<polyline points='{line}' fill='none' stroke='#4a78b0' stroke-width='2'/>")
-    if limit:
+    if limit and off_chart:
+        out.append(f"<text x='{width - right - 220}' y='{topm + 10}' font-size='11' fill='#b3261e'>"
+                   f"window {limit:g} {escape(unit)} (above the chart)</text>")
+    elif limit:
         _, ly = xy(0, limit)
         out.append(f"<line x1='{left}' y1='{ly:.1f}' x2='{width - right}' y2='{ly:.1f}' stroke='#b3261e' "
                    f"stroke-dasharray='4'/><text x='{width - right - 130}' y='{ly - 4:.1f}' font-size='11' "

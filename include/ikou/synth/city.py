@@ -74,7 +74,9 @@ def to_halfwidth_kana(text: str) -> str:
     return "".join(_HALF.get(c, c) for c in text)
 
 
-_FW_DIGITS = str.maketrans("0123456789-", "０１２３４５６７８９－")
+# The hyphen a mainframe keyboard typed as a DBCS character is 0x4260, which decodes to U+2212
+# (MINUS SIGN) in the JIS variant of cp930/939 (U+FF0D only in the JDK's IBM939).
+_FW_DIGITS = str.maketrans("0123456789-", "０１２３４５６７８９−")
 _KANJI_DIGITS = "〇一二三四五六七八九"
 
 
