@@ -365,7 +365,7 @@ def print_table(api: Api, master_run_id: str) -> None:
         print(f"{d:<17} {reg.plan[d].phase:<11} {marks:<22} {verdict:<9} {n_in:>8,} {n_out:>8,} {n_q:>5,} "
               f"{secs:>6.0f}  {where}")
     print(f"\ncity-wide report: {zone_uri('reports', '_city', master_run_id)}city.html")
-    print("Data Docs:        s3://ikou-reports/docs/index.html (and in the Airflow UI: Ikou → Data Docs)")
+    print("Data Docs:        s3://ikou-reports/docs/index.html (in the Airflow UI: Browse → Data Docs（品質検証）)")
     print("legend: ✓ success ✗ failed ↑ upstream failed - skipped · not run")
 
 

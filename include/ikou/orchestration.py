@@ -39,12 +39,13 @@ def domain_params() -> dict:
             description="rehearsal: 移行リハーサル (rehearsal, nothing goes live). cutover: 本番移行 "
                         "(the real cutover; needs a GO rehearsal of the same snapshot and confirm_cutover).",
         ),
+        # ["null", "string"]: Airflow's trigger form treats a plain "string" Param as required.
         "snapshot": Param(
-            "", type="string", pattern=r"^$|^\d{4}-\d{2}-\d{2}$", title="スナップショット / Snapshot",
+            "", type=["null", "string"], pattern=r"^$|^\d{4}-\d{2}-\d{2}$", title="スナップショット / Snapshot",
             description="抽出日 YYYY-MM-DD of the mainframe extract in the landing zone; empty = the latest one.",
         ),
         "gate_override_reason": Param(
-            "", type="string", title="ゲート上書き理由 / Gate override reason",
+            "", type=["null", "string"], title="ゲート上書き理由 / Gate override reason",
             description="空欄 = 上書きなし. Empty = no override. A reason lets a rehearsal pass a failed "
                         "critical gate; it is recorded with who and why. Cutover runs cannot override.",
         ),
@@ -212,7 +213,7 @@ def master_params() -> dict:
     return {
         "mode": Param("rehearsal", type="string", enum=["rehearsal"], title="モード / Mode",
                       description="移行リハーサル (rehearsal). Cutovers are started per domain, never city-wide."),
-        "snapshot": Param("", type="string", pattern=r"^$|^\d{4}-\d{2}-\d{2}$", title="スナップショット / Snapshot",
+        "snapshot": Param("", type=["null", "string"], pattern=r"^$|^\d{4}-\d{2}-\d{2}$", title="スナップショット / Snapshot",
                           description="抽出日 YYYY-MM-DD; empty = the latest snapshot in the landing zone."),
         "domains": Param([], type="array", items={"type": "string", "enum": ids}, title="分野 / Domains",
                          description="空 = 全20分野. Empty = all 20 domains in the plan's order; otherwise the "

@@ -29,7 +29,7 @@ def app_client(s3_endpoint, airflow_db, tmp_path_factory):
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    _seed_reports()
+    seeded = _seed_reports()
     from airflow import plugins_manager
     from airflow.api_fastapi.app import create_app, purge_cached_app
 
@@ -40,6 +40,10 @@ def app_client(s3_endpoint, airflow_db, tmp_path_factory):
     with TestClient(app, base_url="http://testserver") as client:
         yield client
     purge_cached_app()
+    from ikou.storage import Store
+
+    for uri in seeded:  # the session's bucket is shared: leave no hand-made objects behind
+        Store().delete_prefix(uri)
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)
@@ -74,7 +78,7 @@ def _seed_reports():
     store.put_bytes(join(rep, "gates/gate_raw.json"), json.dumps(gate).encode())
     store.put_bytes("s3://ikou-reports/docs/ikou/index.html", b"<html><body>Ikou Data Docs index</body></html>",
                     content_type="text/html; charset=utf-8")
-    return key
+    return [rep, f"s3://ikou-reports/gx/validations/{key}.json", "s3://ikou-reports/docs/ikou/index.html"]
 
 
 def _token(client, user: str) -> dict:

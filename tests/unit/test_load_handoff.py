@@ -159,7 +159,6 @@ def test_retry_after_publication_loads_the_published_files(env, monkeypatch):
     from ikou.rehearsal.reconcile import table_digest
 
     t = Target(f"sqlite:///{env / 'target.sqlite'}", first["schema"])
-    import pyarrow.csv as pacsv  # noqa: F401 - the published CSV is the reference
 
     lay = registry().get(DOMAIN).layout
     digests = {x.name: table_digest(t, DOMAIN, x) for x in lay.tables}

@@ -1,7 +1,7 @@
 """Ikou's custom GX expectations on small frames (pandas) and in SQLite (the SQL path of gate_target).
 
 Each expectation must count exactly the rows it should, honour ``mostly``, and store counts only:
-a SUMMARY result with ``partial_unexpected_count: 0`` holds no value from the data.
+a BASIC result with ``partial_unexpected_count: 0`` holds no value from the data.
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ def city(s3_endpoint, tmp_path, monkeypatch):
     _put(store, "kojin_juminzei", {**_rep("kojin_juminzei", "READINESS", 3.0, 800, {"extract": 1.8, "load": 0.0}),
                                    "readiness": {"gaiji_worklist_codes": 3}})
     _put(store, "shugaku", None, gate_passed=False)  # the run failed before its rehearsal
-    return store
+    yield store
+    store.delete_prefix("s3://ikou-reports/reports/_calibration/")  # the fake night calibrates nothing else
 
 
 def test_city_report(city):

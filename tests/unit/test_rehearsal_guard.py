@@ -137,3 +137,19 @@ def test_stage_guard_records_refusals_and_starts(control, s3_endpoint):
     stages._check_cutover("rehearsal", False, domain_id="juki", snapshot=SNAP)  # rehearsals are not guarded
     with pytest.raises(stages.StageError, match="mode must be"):
         stages._check_cutover("live", True, domain_id="juki")
+
+
+def test_cli_record_live_status_and_check(control, s3_endpoint, capsys):
+    from ikou.cli import main
+
+    assert main(["cutover", "record-live", "--domain", "juki", "--snapshot", "2025-01-04", "--who", "移行担当",
+                 "--note", "live since January 2025"]) == 0
+    assert "juki recorded as live: snapshot 2025-01-04, by 移行担当" in capsys.readouterr().out
+    assert main(["cutover", "record-live", "--domain", "juki", "--snapshot", "2025-01-04", "--who", "x"]) == 1
+    assert "already live" in capsys.readouterr().out
+    assert main(["cutover", "status", "--json"]) == 0
+    rows = {r["domain"]: r for r in json.loads(capsys.readouterr().out)["domains"]}
+    assert rows["juki"]["live"] and rows["juki"]["live_by"] == "移行担当" and not rows["inkan"]["live"]
+    assert main(["cutover", "check", "--domain", "inkan", "--snapshot", SNAP, "--confirm", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert not out["may_start"] and any("no GO rehearsal" in r for r in out["reasons"])

@@ -167,7 +167,6 @@ def _timed(fn, repeats: int) -> list[float]:
 
 
 def run(workdir: Path, quick: bool) -> dict:
-    import pandas as pd
     from sqlalchemy import create_engine
 
     from ikou.domains import registry

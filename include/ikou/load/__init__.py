@@ -115,6 +115,7 @@ def _input_files(store: Store, domain_id: str, run_id: str) -> list[dict]:
 
 
 def _s3_failure(exc: BaseException) -> bool:
+    """An S3 endpoint that does not answer (after the client's own retries), or refuses."""
     names = {c.__name__ for c in type(exc).__mro__}
     return bool(names & {"EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError", "ReadTimeoutError",
                          "BotoCoreError", "ClientError", "S3UploadFailedError", "ConnectionError"})
@@ -145,13 +146,34 @@ def publish_handoff(store: Store, prefix: str, files: dict[str, Path], manifest:
 
 def load_domain(domain_id: str, validate_result: dict, *, run_id: str, mode: str, store: Store,
                 atena_map: dict[str, str] | None = None, who: str = "") -> dict:
-    import pyarrow.parquet as pq
-
+    """The load stage of one domain: publish the hand-off set, then load the target from it."""
     d = registry().get(domain_id)
     bom = os.environ.get("IKOU_CSV_BOM", "0") == "1"
     prefix = zone_uri("handoff", domain_id, run_id)
-    snapshot = validate_result["snapshot"]
     target = Target(settings().target_db_url, schema_for(mode, run_id))
+    try:
+        return _load_domain(d, validate_result, prefix, target, run_id=run_id, mode=mode, store=store,
+                            atena_map=atena_map, who=who, bom=bom)
+    except HandoffError:
+        raise
+    except Exception as exc:
+        if _s3_failure(exc):
+            raise HandoffError(
+                f"S3 failed while loading {domain_id} ({type(exc).__name__}: {exc}) after the client's retries; "
+                f"this attempt published no hand-off manifest under {prefix}, so no reader sees a partial set. "
+                "The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 connection) "
+                "and clear the task.") from exc
+        raise
+    finally:
+        target.dispose()
+
+
+def _load_domain(d, validate_result: dict, prefix: str, target: Target, *, run_id: str, mode: str, store: Store,
+                 atena_map, who: str, bom: bool) -> dict:
+    import pyarrow.parquet as pq
+
+    domain_id = d.id
+    snapshot = validate_result["snapshot"]
     with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
         work = Path(tmp)
         if store.exists(join(prefix, MANIFEST)):

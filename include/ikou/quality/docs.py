@@ -332,14 +332,24 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
     with tempfile.TemporaryDirectory(prefix="ikou-docs-") as tmp:
         work = Path(tmp)
         results, docs = work / "validations", work / "docs"
-        new_ids, new_rel = [], {}
+        from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+
+        schema = ExpectationSuiteValidationResultSchema()
+        new_ids, new_rel, invalid = [], {}, []
         for k in (keys if full_index else new_keys):
             path = store.download(f"s3://{bucket}/{RESULTS_PREFIX}{k}", results / k)
             page = page_of[k]
             if page in known:
                 _stand_in(docs / page)
             else:
-                body = json.loads(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                try:
+                    schema.loads(text)  # one malformed object must not stop the site
+                except Exception:  # noqa: BLE001 - marshmallow / JSON errors
+                    invalid.append(k)
+                    path.unlink()
+                    continue
+                body = json.loads(text)
                 known[page] = _index_entry(k, body)
                 new_ids.append(ValidationResultIdentifier.from_tuple(tuple(k[: -len(".json")].split("/"))))
                 new_rel[page] = body
@@ -385,5 +395,5 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
         store.put_bytes(f"s3://{bucket}/{SITE_MANIFEST}", json.dumps(site, ensure_ascii=False).encode("utf-8"),
                         content_type="application/json")
     return {"validation_results": len(entries), "new_pages": len(new_rel), "suite_pages": len(changed_suites),
-            "uploaded": uploaded, "gx_index_rebuilt": bool(ids and full_index),
+            "uploaded": uploaded, "gx_index_rebuilt": bool(ids and full_index), "invalid_results": invalid,
             "site": f"s3://{bucket}/{DOCS_PREFIX}{IKOU_INDEX}", "gx_index": f"s3://{bucket}/{DOCS_PREFIX}index.html"}

@@ -18,7 +18,7 @@ gate report, in each validation result's ``meta.ikou`` (rendered into the Data D
 the rehearsal report. Cutover runs cannot override a critical failure. Warnings pass and are
 reported. The gate report (JSON, no personal data) is written whatever the outcome.
 
-No personal data leaves the gate: checkpoints run with ``SUMMARY`` and no partial unexpected
+No personal data leaves the gate: checkpoints run with ``BASIC`` and no partial unexpected
 values (GX then stores empty lists), and :func:`scrub` removes every key that could hold a value
 (plus GX's plain md5 fingerprint of the dataframe and exception messages) before a result is
 published to ``s3://{reports}/gx/validations/``.
@@ -87,9 +87,12 @@ def gx_target_url(url: str, schema: str | None) -> str:
 
 
 def ui_base_url() -> str:
-    """The Airflow UI's base URL (``[api] base_url``), without a trailing slash."""
+    """The Airflow UI's base URL (``[api] base_url``), without a trailing slash. Airflow's
+    configuration is asked only where Airflow is loaded already (a task), never imported for it."""
+    import sys
+
     url = os.environ.get("AIRFLOW__API__BASE_URL")
-    if not url:
+    if not url and "airflow.configuration" in sys.modules:
         try:
             from airflow.configuration import conf
 
@@ -123,8 +126,13 @@ def _context(root: str, target_url: str, results_dir: str, docs_dir: str):
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
+    from great_expectations.execution_engine import pandas_execution_engine
+
     import ikou.quality.expectations  # noqa: F401 - registers Ikou's expectations before the suites load
 
+    # GX fingerprints every dataframe with a plain md5 of its rows (batch_markers): never wanted
+    # (a hash of personal data) and a second pass over a million rows
+    pandas_execution_engine.HASH_THRESHOLD = 0
     return gx.get_context(mode="file", project_root_dir=root)
 
 
@@ -147,7 +155,7 @@ def context(target_url: str | None = None, results_dir: str | None = None, docs_
 
 # --------------------------------------------------------------------------- scrubbing
 
-#: Keys of a validation result that can hold values from the data. SUMMARY with
+#: Keys of a validation result that can hold values from the data. BASIC with
 #: partial_unexpected_count 0 leaves them empty; they are removed before publication all the same.
 _VALUE_KEYS = ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts",
                "unexpected_list", "unexpected_index_list", "unexpected_rows", "unexpected_index_query",

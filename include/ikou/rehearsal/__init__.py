@@ -162,6 +162,11 @@ def _timing(domain_id: str, results: dict, gates: dict, recon_seconds: float | N
             for h in previous if h.get("mode") == "rehearsal" and h.get("timing", {}).get("legacy_records")]
     cal = read_calibration(store)
     overhead = {s: v["overhead_seconds"] for s, v in (cal or {}).get("stages", {}).items()}
+    calibration = (cal or {}).get("master_run_id")
+    if not overhead and mode == "rehearsal":
+        # no master run has calibrated yet (the first night): fit across the latest rehearsals
+        # of the other domains, which ran at other volumes, and this one
+        overhead, calibration = _peer_overhead(domain_id, measured, legacy, store)
     elapsed = sum(measured.values())
     if mode == "cutover":
         # a cutover runs on the real extract: its time is measured, not projected
@@ -178,12 +183,43 @@ def _timing(domain_id: str, results: dict, gates: dict, recon_seconds: float | N
         "scale": round(d.expected_records / legacy, 2) if legacy else 0.0,
         "projected_hours": proj["projected_hours"], "linear_hours": proj["linear_hours"],
         "projection_stages": proj["stages"], "projection_methods": proj["methods"],
-        "calibration": (cal or {}).get("master_run_id"),
+        "calibration": calibration,
         "window_hours": window, "within_window": proj["projected_hours"] <= window,
         "projection": ("a cutover runs on the real extract: measured, not projected" if mode == "cutover" else
                        "time = a + b·records per stage (a: fixed per-task overhead, b: per-record cost), "
                        "projected to the registry's expected records; methods: " + ", ".join(proj["methods"])),
     }
+
+
+def _peer_overhead(domain_id: str, measured: dict[str, float], legacy: int, store: Store
+                   ) -> tuple[dict[str, float], str | None]:
+    """Fixed per-stage overhead fitted across the latest rehearsal of every other domain and this
+    run (the smallest domains anchor the intercept); empty when there is nothing to fit."""
+    from ikou.rehearsal.timing import calibrate
+
+    obs: dict[str, list[tuple[int, float]]] = {s: [(legacy, t)] for s, t in measured.items() if legacy}
+    peers = 0
+    for d in registry().ids:
+        if d == domain_id:
+            continue
+        prefix = zone_uri("reports", d, "x").rsplit("/", 2)[0] + "/"
+        try:
+            found = [(u, t) for u, t in _list_with_times(store, prefix) if u.endswith("/rehearsal.json")]
+            if not found:
+                continue
+            rep = json.loads(store.get_bytes(max(found, key=lambda x: x[1])[0]))
+        except Exception:  # noqa: BLE001 - a peer that cannot be read is left out
+            continue
+        t = rep.get("timing", {})
+        if rep.get("mode") != "rehearsal" or not t.get("legacy_records"):
+            continue
+        peers += 1
+        for s, sec in t.get("stage_seconds", {}).items():
+            if s in obs:
+                obs[s].append((t["legacy_records"], sec))
+    cal = calibrate(obs)
+    return {s: v["overhead_seconds"] for s, v in cal.items()}, (f"fitted across {peers} other domains' latest "
+                                                                  "rehearsals" if cal else None)
 
 
 def _cached(domain_id: str, run_id: str, schema: str | None, store: Store) -> dict | None:

@@ -22,7 +22,7 @@ from html import escape
 
 from ikou.domains import registry
 from ikou.domains.graph import longest_path
-from ikou.rehearsal.report import bars, h2, page
+from ikou.rehearsal.report import bars, bars_with_limits, h2, page
 from ikou.storage import Store, join, zone_uri
 
 log = logging.getLogger(__name__)
@@ -226,8 +226,8 @@ def render_city_report(report: dict) -> str:
     body.append(h2("分野別の判定", "Verdicts and readiness by domain"))
     body.append("<table><tr><th>分野</th><th>domain</th><th>wave</th><th>phase</th><th>判定 verdict</th><th>live</th>"
                 "<th>実測 s</th><th>推計 h</th><th>枠 h</th><th>理由 reasons</th><th></th></tr>" + rows + "</table>")
-    body.append(h2("本番規模推計と移行時間枠", "Projected hours against each domain's window"))
-    body.append(bars([(d, ph(v)) for d, v in domains.items()], unit="h"))
+    body.append(h2("本番規模推計と移行時間枠", "Projected hours against each domain's window (red tick)"))
+    body.append(bars_with_limits([(d, ph(v), v["window_hours"]) for d, v in domains.items()], unit="h"))
     body.append(h2("クリティカルパス", "Critical path through cuts_over_after"))
     body.append(f"<p>{' → '.join(escape(x) for x in cp['domains'])}: projected {cp['projected_hours']:.2f} h "
                 f"(measured in this rehearsal {cp['measured_seconds']:,.1f} s; live domains count 0)</p>")

@@ -54,6 +54,26 @@ def bars(items: list[tuple[str, float]], limit: float | None = None, unit: str =
     return "".join(out)
 
 
+def bars_with_limits(items: list[tuple[str, float, float]], unit: str = "h", width: int = 700) -> str:
+    """Horizontal bars (label, value, limit): each bar with its own limit tick (a domain's
+    projected hours against its own cutover window); bars over their limit in red."""
+    top = max([max(v, lim) for _, v, lim in items] + [1e-9])
+    h = 24 * len(items) + 24
+    span = width - 280
+    out = [f"<svg width='{width}' height='{h}' role='img' xmlns='http://www.w3.org/2000/svg'>"]
+    for i, (label, v, lim) in enumerate(items):
+        y = 8 + 24 * i
+        w = span * v / top
+        lx = 160 + span * lim / top
+        colour = "#b3261e" if v > lim else "#4a78b0"
+        out.append(f"<text x='0' y='{y + 14}' font-size='12'>{escape(label)}</text>")
+        out.append(f"<rect x='160' y='{y}' width='{w:.1f}' height='18' fill='{colour}'/>")
+        out.append(f"<line x1='{lx:.1f}' y1='{y - 2}' x2='{lx:.1f}' y2='{y + 20}' stroke='#b3261e' stroke-width='2'/>")
+        out.append(f"<text x='{max(lx, 160 + w) + 6:.1f}' y='{y + 14}' font-size='12'>{v:,.2f} / {lim:g} {unit}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
 def stacked(segments: list[tuple[str, float]], limit: float | None, unit: str = "h", width: int = 760) -> str:
     """One stacked bar (stages in order) against a limit line, with a legend."""
     total = sum(v for _, v in segments)

@@ -16,8 +16,9 @@ and the projection is Σ_s a_s + b_s · N_expected. Where a_s and b_s come from,
 2. ``overhead``: a_s is the fixed overhead measured on tiny inputs — the city report of the
    latest master run fits ``time = a_s + b_s·n`` per stage across all domains of that night
    (the smallest domains anchor the intercept) and keeps ``a_s`` in
-   ``reports/_calibration/stage_overhead.json``; the domain's slope is then
-   b_s = (t_s − a_s) / n from its own measurement.
+   ``reports/_calibration/stage_overhead.json``. Before any master run has done so (the first
+   night), the same fit is made on the spot over the latest rehearsal of every other domain and
+   this run. The domain's slope is then b_s = (t_s − a_s) / n from its own measurement.
 3. ``linear``: neither is available yet — the old time × expected ÷ actual, reported as such.
 
 a_s is clamped to [0, t_s] and b_s to ≥ 0, so the projection never falls below the measured
