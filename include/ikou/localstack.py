@@ -341,7 +341,7 @@ def print_table(api: Api, master_run_id: str) -> None:
     stages = ("extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
               "rehearsal", "gate_reconciliation")
     head = (f"{'domain':<17} {'phase':<11} {'stages (E r C c V s L t R g)':<22} {'verdict':<9} {'in':>8} {'out':>8} "
-            f"{'quar':>5} {'secs':>6}  report")
+            f"{'quar':>5} {'merged':>6} {'secs':>6}  report")
     print("\n" + head + "\n" + "-" * len(head))
     for d in reg.plan.rehearsal_order():
         dag_id, run_id = f"migrate_{d}", f"{master_run_id}__{d}"
@@ -360,13 +360,15 @@ def print_table(api: Api, master_run_id: str) -> None:
         n_in = sum(a["legacy_records"] for a in acc)
         n_out = sum(a["output_records"] for a in acc)
         n_q = sum(a["quarantined"] for a in acc)
+        n_m = sum(a.get("merged", 0) for a in acc)
         verdict = rep.get("verdict", "FAILED" if tis else "NOT RUN")
         where = zone_uri("reports", d, run_id) + "rehearsal.html" if rep else "-"
         print(f"{d:<17} {reg.plan[d].phase:<11} {marks:<22} {verdict:<9} {n_in:>8,} {n_out:>8,} {n_q:>5,} "
-              f"{secs:>6.0f}  {where}")
+              f"{n_m:>6,} {secs:>6.0f}  {where}")
     print(f"\ncity-wide report: {zone_uri('reports', '_city', master_run_id)}city.html")
     print("Data Docs:        s3://ikou-reports/docs/index.html (in the Airflow UI: Browse → Data Docs（品質検証）)")
-    print("legend: ✓ success ✗ failed ↑ upstream failed - skipped · not run")
+    print("legend: ✓ success ✗ failed ↑ upstream failed - skipped · not run; "
+          "in = out + quar (quarantined) + merged (名寄せ)")
 
 
 def main(argv: list[str] | None = None) -> int:

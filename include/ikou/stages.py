@@ -208,8 +208,8 @@ def _landing_entry(manifest: dict, landing: str, lf) -> dict:
     return entry
 
 
-def _extract_options(lf, file_name: str, gaiji_path, byte_range=None):
-    """The engine's options for a legacy file (the same for the whole file and its parts)."""
+def extract_options(lf, file_name: str, gaiji_path, byte_range=None):
+    """The engine's options for a registry legacy file (the same for the whole file and its parts)."""
     from ikou.mainframe.engine import DecodeOptions
 
     return DecodeOptions(
@@ -397,7 +397,7 @@ def extract_part(domain_id: str, part: dict, *, run_id: str, **_ignored) -> dict
         src = _fetch_range(store, join(landing, part["landing_name"]), start, end, part.get("etag", ""),
                            work / "range.bin")
         cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
-        opts = _extract_options(lf, part["landing_name"], gaiji_path, byte_range=(start, end))
+        opts = extract_options(lf, part["landing_name"], gaiji_path, byte_range=(start, end))
         out, qpath, gpath = work / "part.parquet", work / "part.quarantine.jsonl", work / "part.gaiji.parquet"
         with _RangeFile(src, start) as fh:
             summary = decode_to_parquet(fh, cb, opts, out, qpath, gaiji_path=gpath)
@@ -549,7 +549,7 @@ def extract(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: s
             else:
                 src = store.fetch(landing, entry["name"], work, manifest)
                 cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
-                summary = decode_to_parquet(src, cb, _extract_options(lf, entry["name"], gaiji_path), out, qpath,
+                summary = decode_to_parquet(src, cb, extract_options(lf, entry["name"], gaiji_path), out, qpath,
                                             gaiji_path=gpath)
                 src.unlink()
             files[out.name] = out

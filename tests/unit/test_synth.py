@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -58,15 +59,10 @@ def runs(tmp_path_factory):
 
 
 def _options(lf, gaiji: Path, name: str) -> DecodeOptions:
-    """As ikou.stages.extract builds them."""
-    return DecodeOptions(
-        encoding=lf.encoding, recfm=lf.recfm, lrecl=lf.lrecl,
-        record_type_field=lf.record_type_field, record_types=dict(lf.record_types),
-        header_layouts=tuple(v for k, v in lf.record_types.items() if k == "H"),
-        trailer_layouts=tuple(v for k, v in lf.record_types.items() if k == "T"),
-        record_count_field=lf.trailer.count_field, control_totals=dict(lf.trailer.sums),
-        mixed_fields=tuple(lf.mixed_fields), gaiji=str(gaiji), gaiji_policy="placeholder", file_name=name,
-    )
+    """As the extract stage builds them (placeholder policy for 外字)."""
+    from ikou.stages import extract_options
+
+    return replace(extract_options(lf, name, gaiji), gaiji_policy="placeholder")
 
 
 @pytest.fixture(scope="module")
