@@ -120,6 +120,8 @@ def _port_free(port: int) -> bool:
     import socket
 
     with socket.socket() as s:
+        # as the servers do: a port in TIME_WAIT after a stop is free, a listening one is not
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -145,26 +147,35 @@ def _start(name: str, argv: list[str], env: dict, port: int | None = None) -> in
     return proc.pid
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a member we may not signal still exists
+        return True
+
+
 def _stop(name: str, timeout: float = 45) -> bool:
-    """Stop a process group: SIGINT (what `airflow standalone` handles), then SIGTERM, then SIGKILL."""
+    """Stop a process group: SIGTERM (each Airflow component shuts down on it), SIGINT, then SIGKILL.
+
+    The whole group is waited for, not only its leader: Airflow's scheduler and its LocalExecutor
+    workers outlive `airflow standalone` when it exits first, and must not be left running.
+    """
     pid = _alive(name)
     if not pid:
         return False
-    for sig, wait in ((signal.SIGINT, timeout * 2 / 3), (signal.SIGTERM, timeout / 3), (signal.SIGKILL, 5)):
+    for sig, wait in ((signal.SIGTERM, timeout * 2 / 3), (signal.SIGINT, timeout / 3), (signal.SIGKILL, 10)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
             break
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
+        while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.3)
-        else:
-            continue
-        break
+        if not _group_alive(pid):
+            break
     _pidfile(name).unlink(missing_ok=True)
     return True
 

@@ -126,7 +126,6 @@ def build_domain_dag(domain_id: str) -> DAG:
         default_args=DEFAULT_ARGS,
         params=domain_params(),
         tags=["ikou", f"wave-{p.wave}", p.phase, d.group, d.id],
-        owner_links={OWNER: "https://airflow.apache.org/docs/"},
     ) as dag:
 
         # extract: large F/FB files are decoded in byte ranges by mapped tasks (extract_parts),
