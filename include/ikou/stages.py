@@ -561,8 +561,7 @@ def extract(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: s
                 if not c.ok:
                     findings.add("trailer_control_total", "critical", c.trailer_field,
                                  detail=f"{c.name}: trailer {c.expected} vs file {c.actual} {c.detail}".strip())
-            for reason, n in summary.by_reason.items():
-                findings.add("decode_error", "warning", "", count=n, detail=reason)
+            _quarantine_findings(findings, qpath)
             worklist_rows.extend(_gaiji_occurrences(d, lf, out, gpath))
             acc = {"unit": lf.name, "records_in": summary.records_in, "records_out": summary.records_out,
                    "header": summary.header_records, "trailer": summary.trailer_records,
@@ -597,6 +596,21 @@ def extract(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: s
         first = min(float(p.get("planned_at") or time.time()) for p in planned_parts)
         res["seconds"] = round(max(res["seconds"], time.time() - first), 3)
     return res
+
+
+def _quarantine_findings(findings: Findings, qpath: Path) -> None:
+    """One finding per quarantined record, naming the file, the record, its byte offset, the
+    field and the reason (codes and offsets only: the raw bytes stay in the quarantine zone)."""
+    if not qpath.exists():
+        return
+    with open(qpath, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            q = json.loads(line)
+            where = f"{q.get('_file')} record {q.get('_record')} offset {q.get('_offset')}"
+            extra = f" ({q['detail']})" if q.get("detail") else ""
+            findings.add("decode_error", "warning", q.get("field") or "", detail=f"{where}: {q.get('reason')}{extra}")
 
 
 def _gaiji_occurrences(d, lf, raw_path: Path, gaiji_path: Path) -> list[dict]:
