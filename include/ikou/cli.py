@@ -12,6 +12,7 @@
     ikou cutover check --domain D [--snapshot S] [--confirm]    would the cutover guard let it start?
     ikou cutover record-live --domain juki --snapshot 2025-01-04 --who NAME   a domain live before Ikou
     ikou stack run|up|ui|down|env       the embedded default stack (make run / ui / down)
+    ikou bench [--quick] [NAME ...]     benchmarks (make bench)
 
 Start-up stays small: each command imports what it needs when it runs.
 """
@@ -96,13 +97,17 @@ def _cutover(args) -> int:
     return cli(args)
 
 
-def _stack(args) -> int:
-    from ikou.localstack import main as stack_main
-
-    return stack_main(args.rest)
-
-
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `stack` and `bench` have their own argument parsers (options included, --help too)
+    if argv and argv[0] == "stack":
+        from ikou.localstack import main as stack_main
+
+        return stack_main(argv[1:])
+    if argv and argv[0] == "bench":
+        from ikou.bench import main as bench_main
+
+        return bench_main(argv[1:])
     parser = argparse.ArgumentParser(prog="ikou", description="Ikou (移行): mainframe → standard systems migration tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -168,9 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     co.add_argument("--json", action="store_true", help="machine-readable output")
     co.set_defaults(fn=_cutover)
 
-    st = sub.add_parser("stack", help="the embedded default stack", add_help=False)
-    st.add_argument("rest", nargs=argparse.REMAINDER)
-    st.set_defaults(fn=_stack)
+    # listed for --help; main() hands their arguments to their own parsers
+    sub.add_parser("bench", help="benchmarks (writes bench/results/*.json)", add_help=False)
+
+    sub.add_parser("stack", help="the embedded default stack (make run / ui / down)", add_help=False)
 
     args = parser.parse_args(argv)
     return int(args.fn(args) or 0)
