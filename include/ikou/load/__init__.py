@@ -17,7 +17,6 @@ what the hand-off manifest describes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from ikou.config import settings
 from ikou.domains import registry
 from ikou.load.target import LIVE_SCHEMA, Target, schema_for, table_name
-from ikou.storage import MANIFEST, Store, StorageError, code_version, join, zone_uri
+from ikou.storage import MANIFEST, Store, StorageError, code_version, join, sha256_file, zone_uri
 
 CSV_DIALECT = {"encoding": "UTF-8", "bom": False, "delimiter": ",", "quote_char": '"',
                "quoting": "RFC 4180: text fields quoted, quotes doubled; numbers and dates bare",
@@ -48,14 +47,6 @@ def write_csv(table, path: Path, bom: bool = False) -> None:
             fh.write(b"\xef\xbb\xbf")
         pacsv.write_csv(table, fh, pacsv.WriteOptions(quoting_style="needed", eol="\r\n", null_string=""))
     os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_handoff(domain_id: str, tables: dict, work: Path, *, run_id: str, snapshot: str, mode: str,
@@ -81,8 +72,8 @@ def build_handoff(domain_id: str, tables: dict, work: Path, *, run_id: str, snap
         entries.append({
             "table": t.name, "label_ja": t.label_ja, "target_table": table_name(domain_id, t.name),
             "file": csv_path.name, "rows": table.num_rows, "bytes": csv_path.stat().st_size,
-            "sha256": _sha256(csv_path),
-            "parquet": {"file": out_pq.name, "bytes": out_pq.stat().st_size, "sha256": _sha256(out_pq)},
+            "sha256": sha256_file(csv_path),
+            "parquet": {"file": out_pq.name, "bytes": out_pq.stat().st_size, "sha256": sha256_file(out_pq)},
             "business_keys": list(t.business_keys),
             "columns": [{"name": c.name, "label_ja": c.label_ja, "type": c.type, "length": c.length,
                          "precision": c.precision, "scale": c.scale, "required": c.required,
@@ -130,7 +121,7 @@ def publish_handoff(store: Store, prefix: str, files: dict[str, Path], manifest:
         return published["handoff_manifest_sha256"]
     mpath = next(iter(files.values())).parent / HANDOFF_MANIFEST
     mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    sha = _sha256(mpath)
+    sha = sha256_file(mpath)
     try:
         store.publish(prefix, {**files, HANDOFF_MANIFEST: mpath}, {**marker, "handoff_manifest_sha256": sha})
     except Exception as exc:
