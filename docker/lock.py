@@ -38,8 +38,10 @@ def read_lock(path: str) -> dict[str, str]:
             if not line or line.startswith("#"):
                 continue
             if ";" in line:
-                raise SystemExit(f"{path}:{n}: environment markers are not supported here (the image "
-                                 f"is Linux only; compile the lock for it): {line!r}")
+                raise SystemExit(
+                    f"{path}:{n}: environment markers are not supported here (the image "
+                    f"is Linux only; compile the lock for it): {line!r}"
+                )
             m = _PIN.match(line)
             if not m:
                 raise SystemExit(f"{path}:{n}: not a pin (name==version): {line!r}")

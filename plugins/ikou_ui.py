@@ -52,8 +52,16 @@ def _store():
 
     global _STORE
     if _STORE is None:
-        _STORE = Store(_client=boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                                               connect_timeout=5, read_timeout=30)))
+        _STORE = Store(
+            _client=boto3.client(
+                "s3",
+                config=Config(
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=30,
+                ),
+            )
+        )
     return _STORE
 
 
@@ -75,25 +83,37 @@ def create_app():
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.core_api.security import get_user, requires_authenticated
 
-    app = FastAPI(title="Ikou", description="Data Docs, reports and review pages of Ikou behind the Airflow login",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Ikou",
+        description="Data Docs, reports and review pages of Ikou behind the Airflow login",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     authenticated = [Depends(requires_authenticated())]
 
     def requires_restricted_role(user=Depends(get_user)) -> None:  # noqa: B008 - FastAPI's idiom
         """Restricted zones: whoever may read Airflow's connections (the credentials of those zones).
         Simple auth manager: op and admin; viewers (auditors) and users never."""
         if not get_auth_manager().is_authorized_connection(method="GET", user=user):
-            raise HTTPException(403, "restricted: personal data (名寄せ review) — restricted roles only")
+            raise HTTPException(
+                403, "restricted: personal data (名寄せ review) — restricted roles only"
+            )
 
-    HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-               "Referrer-Policy": "same-origin"}
+    HEADERS = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
 
     @app.exception_handler(StarletteHTTPException)
     async def _errors(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 401 and "text/html" in request.headers.get("accept", ""):
             login = get_auth_manager().get_url_login()
             nxt = quote(str(request.url), safe="")
-            return RedirectResponse(f"{login}{'&' if '?' in login else '?'}next={nxt}", status_code=302)
+            return RedirectResponse(
+                f"{login}{'&' if '?' in login else '?'}next={nxt}", status_code=302
+            )
         body = _page("Error", f"<h1>{exc.status_code}</h1><p>{html.escape(str(exc.detail))}</p>")
         return HTMLResponse(body, status_code=exc.status_code, headers=HEADERS)
 
@@ -125,14 +145,27 @@ def create_app():
         client = store.client
         resp = client.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
         for o in resp.get("Contents", []):
-            files.append(o["Key"][len(prefix):])
-        items = [f"<li><a href='{html.escape(quote(d))}/'>{html.escape(d)}/</a></li>" for d in sorted(dirs, reverse=True)]
-        items += [f"<li><a href='{html.escape(quote(f))}'>{html.escape(f)}</a></li>" for f in sorted(files) if f]
+            files.append(o["Key"][len(prefix) :])
+        items = [
+            f"<li><a href='{html.escape(quote(d))}/'>{html.escape(d)}/</a></li>"
+            for d in sorted(dirs, reverse=True)
+        ]
+        items += [
+            f"<li><a href='{html.escape(quote(f))}'>{html.escape(f)}</a></li>"
+            for f in sorted(files)
+            if f
+        ]
         if not items:
             items = ["<li>(空 / empty)</li>"]
         up = "" if prefix.count("/") <= 1 else "<p><a href='../'>↑ 上へ / up</a></p>"
-        return HTMLResponse(_page(title, f"<h1>{html.escape(title)}</h1><p><code>{html.escape(base)}</code></p>{up}"
-                                         f"<ul>{''.join(items)}</ul>"), headers=HEADERS)
+        return HTMLResponse(
+            _page(
+                title,
+                f"<h1>{html.escape(title)}</h1><p><code>{html.escape(base)}</code></p>{up}"
+                f"<ul>{''.join(items)}</ul>",
+            ),
+            headers=HEADERS,
+        )
 
     @app.get("/", dependencies=authenticated, response_class=HTMLResponse)
     def home():
@@ -157,9 +190,14 @@ def create_app():
             if result is not None:
                 return HTMLResponse(_result_page(json.loads(result), key), headers=HEADERS)
         if key == "ikou/index.html":
-            return HTMLResponse(_page("Data Docs", "<h1>Data Docs</h1><p>まだ作成されていません / not built yet: "
-                                                   "run <code>ikou docs build</code> or a master run.</p>"),
-                                headers=HEADERS)
+            return HTMLResponse(
+                _page(
+                    "Data Docs",
+                    "<h1>Data Docs</h1><p>まだ作成されていません / not built yet: "
+                    "run <code>ikou docs build</code> or a master run.</p>",
+                ),
+                headers=HEADERS,
+            )
         raise HTTPException(404, f"not found in the Data Docs: {key}")
 
     @app.get("/reports", dependencies=authenticated, include_in_schema=False)
@@ -172,11 +210,19 @@ def create_app():
         key = _key(path)
         if path == "" or path.endswith("/"):
             prefix = f"reports/{key}/" if key else "reports/"
-            return _listing(bucket, prefix, "移行レポート / reports" + (f": {key}" if key else ""),
-                            f"s3://{bucket}/{prefix}")
+            return _listing(
+                bucket,
+                prefix,
+                "移行レポート / reports" + (f": {key}" if key else ""),
+                f"s3://{bucket}/{prefix}",
+            )
         return _serve(bucket, f"reports/{key}")
 
-    @app.get("/gates/{dag_id}/{run_id}/{task_id}", dependencies=authenticated, response_class=HTMLResponse)
+    @app.get(
+        "/gates/{dag_id}/{run_id}/{task_id}",
+        dependencies=authenticated,
+        response_class=HTMLResponse,
+    )
     def gate_page(dag_id: str, run_id: str, task_id: str):
         from ikou.storage import join, zone_uri
 
@@ -190,19 +236,35 @@ def create_app():
             raise HTTPException(404, f"no gate report yet ({task_id} of {run_id})") from None
         return HTMLResponse(_gate_page(report), headers=HEADERS)
 
-    @app.get("/review/{domain}/{run_id}", dependencies=[Depends(requires_restricted_role)],
-             response_class=HTMLResponse)
-    @app.get("/review/{domain}/{run_id}/", dependencies=[Depends(requires_restricted_role)],
-             response_class=HTMLResponse)
+    @app.get(
+        "/review/{domain}/{run_id}",
+        dependencies=[Depends(requires_restricted_role)],
+        response_class=HTMLResponse,
+    )
+    @app.get(
+        "/review/{domain}/{run_id}/",
+        dependencies=[Depends(requires_restricted_role)],
+        response_class=HTMLResponse,
+    )
     def review_index(domain: str, run_id: str):
         pages = _review_pages(domain, run_id)
-        items = "".join(f"<li><a href='{html.escape(name)}'>{html.escape(name)}</a></li>" for name, _ in pages)
-        return HTMLResponse(_page("名寄せ確認 / review", f"<h1>名寄せ確認 / duplicate review: {html.escape(domain)}"
-                                                        f" — {html.escape(run_id)}</h1><ul>{items}</ul>"),
-                            headers=HEADERS)
+        items = "".join(
+            f"<li><a href='{html.escape(name)}'>{html.escape(name)}</a></li>" for name, _ in pages
+        )
+        return HTMLResponse(
+            _page(
+                "名寄せ確認 / review",
+                f"<h1>名寄せ確認 / duplicate review: {html.escape(domain)}"
+                f" — {html.escape(run_id)}</h1><ul>{items}</ul>",
+            ),
+            headers=HEADERS,
+        )
 
-    @app.get("/review/{domain}/{run_id}/{page}", dependencies=[Depends(requires_restricted_role)],
-             response_class=HTMLResponse)
+    @app.get(
+        "/review/{domain}/{run_id}/{page}",
+        dependencies=[Depends(requires_restricted_role)],
+        response_class=HTMLResponse,
+    )
     def review_page(domain: str, run_id: str, page: str):
         for name, body in _review_pages(domain, run_id):
             if name == page:
@@ -213,7 +275,9 @@ def create_app():
         try:
             from ikou.cleanse.review import review_pages
         except ImportError:
-            raise HTTPException(404, "名寄せ review pages are not available in this version") from None
+            raise HTTPException(
+                404, "名寄せ review pages are not available in this version"
+            ) from None
         from ikou.domains import registry
 
         if domain not in registry():
@@ -238,36 +302,54 @@ HOME = """<h1>Ikou 移行 — 監査 / audit</h1><ul>
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body>{body}</body></html>"
+    )
 
 
 def _gate_page(r: dict) -> str:
     verdict = r.get("verdict", "?")
-    rows = [("分野 / domain", r.get("domain")), ("ゲート / gate", r.get("gate")), ("実行 / run", r.get("run_id")),
-            ("モード / mode", r.get("mode")), ("開始 / started", r.get("started_at")),
-            ("所要 / seconds", r.get("seconds_total", r.get("seconds")))]
+    rows = [
+        ("分野 / domain", r.get("domain")),
+        ("ゲート / gate", r.get("gate")),
+        ("実行 / run", r.get("run_id")),
+        ("モード / mode", r.get("mode")),
+        ("開始 / started", r.get("started_at")),
+        ("所要 / seconds", r.get("seconds_total", r.get("seconds"))),
+    ]
     ov = r.get("override")
     if ov:
-        rows.append(("上書き / override", f"by {ov.get('by')} at {ov.get('at')}: {ov.get('reason')}"))
+        rows.append(
+            ("上書き / override", f"by {ov.get('by')} at {ov.get('at')}: {ov.get('reason')}")
+        )
     if r.get("override_refused"):
         rows.append(("上書き拒否 / override refused", r["override_refused"]))
-    head = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    head = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+    )
     units = []
     for u in r.get("units", []):
         page = u.get("docs_page", "")
-        units.append(f"<li><a href='{html.escape(PREFIX)}/docs/{html.escape(page)}'>{html.escape(u.get('unit', ''))}"
-                     f"</a> — {'✓' if u.get('success') else '✗'} ({sum(1 for e in u.get('expectations', []) if e.get('success'))}"
-                     f" / {len(u.get('expectations', []))} met)</li>")
-    crit = "".join(f"<li class='fail'>{html.escape(x)}</li>" for x in r.get("critical_failures", []))
+        units.append(
+            f"<li><a href='{html.escape(PREFIX)}/docs/{html.escape(page)}'>{html.escape(u.get('unit', ''))}"
+            f"</a> — {'✓' if u.get('success') else '✗'} ({sum(1 for e in u.get('expectations', []) if e.get('success'))}"
+            f" / {len(u.get('expectations', []))} met)</li>"
+        )
+    crit = "".join(
+        f"<li class='fail'>{html.escape(x)}</li>" for x in r.get("critical_failures", [])
+    )
     warn = "".join(f"<li class='warning'>{html.escape(x)}</li>" for x in r.get("warnings", []))
-    return _page(f"{r.get('gate')} {r.get('domain')}", f"""
+    return _page(
+        f"{r.get('gate')} {r.get('domain')}",
+        f"""
 <h1>品質ゲート / quality gate: <span class='{html.escape(verdict)}'>{html.escape(verdict)}</span></h1>
 <table>{head}</table>
-<h2>検証結果 / validation pages</h2><ul>{''.join(units) or '<li>—</li>'}</ul>
-<h2>重大な不合格 / critical failures</h2><ul>{crit or '<li>なし / none</li>'}</ul>
-<h2>警告 / warnings</h2><ul>{warn or '<li>なし / none</li>'}</ul>
-<p><a href='{html.escape(PREFIX)}/docs/'>Data Docs</a> · <a href='{html.escape(PREFIX)}/reports/{html.escape(quote(str(r.get('domain', ''))))}/'>reports</a></p>""")
+<h2>検証結果 / validation pages</h2><ul>{"".join(units) or "<li>—</li>"}</ul>
+<h2>重大な不合格 / critical failures</h2><ul>{crit or "<li>なし / none</li>"}</ul>
+<h2>警告 / warnings</h2><ul>{warn or "<li>なし / none</li>"}</ul>
+<p><a href='{html.escape(PREFIX)}/docs/'>Data Docs</a> · <a href='{html.escape(PREFIX)}/reports/{html.escape(quote(str(r.get("domain", ""))))}/'>reports</a></p>""",
+    )
 
 
 def _result_page(result: dict, key: str) -> str:
@@ -279,24 +361,37 @@ def _result_page(result: dict, key: str) -> str:
         cfg = r.get("expectation_config") or {}
         res = r.get("result") or {}
         kw = cfg.get("kwargs") or {}
-        sev = (ik.get("severity") or [None] * (i + 1))[i] if i < len(ik.get("severity") or []) else cfg.get("severity")
+        sev = (
+            (ik.get("severity") or [None] * (i + 1))[i]
+            if i < len(ik.get("severity") or [])
+            else cfg.get("severity")
+        )
         count = res.get("unexpected_count")
         total = res.get("element_count")
         obs = res.get("observed_value")
-        what = f"{count} / {total}" if count is not None else ("" if obs is None else f"observed {obs}")
-        rows.append(f"<tr><td class='{'pass' if r.get('success') else 'fail'}'>{'✓' if r.get('success') else '✗'}</td>"
-                    f"<td>{html.escape(str(cfg.get('type')))}</td><td>{html.escape(str(kw.get('column', '')))}</td>"
-                    f"<td>{html.escape(str(sev or ''))}</td><td>{html.escape(str(kw.get('mostly', '')))}</td>"
-                    f"<td>{html.escape(what)}</td><td>{html.escape(str((cfg.get('meta') or {}).get('notes', '')))}</td></tr>")
+        what = (
+            f"{count} / {total}"
+            if count is not None
+            else ("" if obs is None else f"observed {obs}")
+        )
+        rows.append(
+            f"<tr><td class='{'pass' if r.get('success') else 'fail'}'>{'✓' if r.get('success') else '✗'}</td>"
+            f"<td>{html.escape(str(cfg.get('type')))}</td><td>{html.escape(str(kw.get('column', '')))}</td>"
+            f"<td>{html.escape(str(sev or ''))}</td><td>{html.escape(str(kw.get('mostly', '')))}</td>"
+            f"<td>{html.escape(what)}</td><td>{html.escape(str((cfg.get('meta') or {}).get('notes', '')))}</td></tr>"
+        )
     stats = result.get("statistics") or {}
-    return _page("validation result", f"""
-<h1>検証結果 / validation result: {html.escape(ik.get('domain', ''))} {html.escape(ik.get('unit', ''))}
-{html.escape(ik.get('gate', ''))}</h1>
+    return _page(
+        "validation result",
+        f"""
+<h1>検証結果 / validation result: {html.escape(ik.get("domain", ""))} {html.escape(ik.get("unit", ""))}
+{html.escape(ik.get("gate", ""))}</h1>
 <p>Data Docs にはまだ載っていません（次回の作成で追加）/ Not in the Data Docs site yet (added by the next build).
-実行 / run {html.escape(str(ik.get('run_id', '')))} — gate verdict {html.escape(str(ik.get('verdict', '')))} —
-{stats.get('successful_expectations')} / {stats.get('evaluated_expectations')} met.</p>
+実行 / run {html.escape(str(ik.get("run_id", "")))} — gate verdict {html.escape(str(ik.get("verdict", "")))} —
+{stats.get("successful_expectations")} / {stats.get("evaluated_expectations")} met.</p>
 <table><tr><th></th><th>expectation</th><th>column</th><th>severity</th><th>mostly</th><th>unexpected / rows</th>
-<th>notes</th></tr>{''.join(rows)}</table>""")
+<th>notes</th></tr>{"".join(rows)}</table>""",
+    )
 
 
 _APP: list = []
@@ -319,15 +414,33 @@ class _LazyFastApiApps:
         if os.environ.get("IKOU_UI_PLUGIN", "1") != "1":
             return []
         app = _app()
-        return [{"app": app, "url_prefix": PREFIX, "name": "Ikou: Data Docs, reports, review"}] if app else []
+        return (
+            [{"app": app, "url_prefix": PREFIX, "name": "Ikou: Data Docs, reports, review"}]
+            if app
+            else []
+        )
 
 
 class IkouUiPlugin(AirflowPlugin):
     name = "ikou_ui"
     fastapi_apps = _LazyFastApiApps()
-    external_views = [
-        {"name": "Data Docs（品質検証）", "href": "ikou/docs/", "url_route": "ikou-data-docs",
-         "destination": "nav", "category": "browse"},
-        {"name": "移行レポート / Reports", "href": "ikou/reports/", "url_route": "ikou-reports",
-         "destination": "nav", "category": "browse"},
-    ] if os.environ.get("IKOU_UI_PLUGIN", "1") == "1" else []
+    external_views = (
+        [
+            {
+                "name": "Data Docs（品質検証）",
+                "href": "ikou/docs/",
+                "url_route": "ikou-data-docs",
+                "destination": "nav",
+                "category": "browse",
+            },
+            {
+                "name": "移行レポート / Reports",
+                "href": "ikou/reports/",
+                "url_route": "ikou-reports",
+                "destination": "nav",
+                "category": "browse",
+            },
+        ]
+        if os.environ.get("IKOU_UI_PLUGIN", "1") == "1"
+        else []
+    )

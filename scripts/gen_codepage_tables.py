@@ -282,7 +282,8 @@ def finish_plane(plane: Plane, enc: dict[str, bytes | None], ebcdic: bool = True
             if len(codes) > 1:
                 plane.notes.append(
                     f"{_u(cps)} decodes from {', '.join(f'{c:X}' for c in codes)}; iconv's"
-                    f" encoder picks none of them; the table keeps {canon:X}")
+                    f" encoder picks none of them; the table keeps {canon:X}"
+                )
         for code in codes:
             plane.flags[code] = 0 if code == canon else 3
     subst = 0
@@ -298,8 +299,10 @@ def finish_plane(plane: Plane, enc: dict[str, bytes | None], ebcdic: bool = True
             continue
         plane.encode_only[(ord(s),)] = code
     if subst:
-        plane.notes.append(f"iconv's encoder substitutes 0x3F (SUB) for {subst} characters it"
-                           " cannot encode (not listed)")
+        plane.notes.append(
+            f"iconv's encoder substitutes 0x3F (SUB) for {subst} characters it"
+            " cannot encode (not listed)"
+        )
 
 
 def build_ibm(charset: str, scalars: list[str]) -> tuple[Plane, Plane]:
@@ -322,19 +325,25 @@ def build_ibm(charset: str, scalars: list[str]) -> tuple[Plane, Plane]:
         for c in subs:
             del plane.decode[c]
         if subs:
-            plane.notes.append(f"{len(subs)} codes that iconv decodes to U+001A (its substitute for"
-                               " unassigned codes) are left undefined")
+            plane.notes.append(
+                f"{len(subs)} codes that iconv decodes to U+001A (its substitute for"
+                " unassigned codes) are left undefined"
+            )
     uda = [c for c, cps in dbcs.decode.items() if (c >> 8) in UDA_LEADS[dbcs_part]]
     pua = [c for c in uda if len(dbcs.decode[c]) == 1 and 0xE000 <= dbcs.decode[c][0] <= 0xF8FF]
     if len(pua) != len(uda):
-        raise SystemExit(f"{charset}: non-PUA mappings in the user-defined area: "
-                         f"{[hex(c) for c in uda if c not in pua][:10]}")
+        raise SystemExit(
+            f"{charset}: non-PUA mappings in the user-defined area: "
+            f"{[hex(c) for c in uda if c not in pua][:10]}"
+        )
     lo_pua, hi_pua = (f(dbcs.decode[c][0] for c in pua) for f in (min, max))
     for c in pua:
         del dbcs.decode[c]
-    dbcs.notes.append(f"{len(pua)} user-defined-area codes {min(pua):X}-{max(pua):X}, mapped by"
-                      f" iconv to the PUA U+{lo_pua:04X}-U+{hi_pua:04X}, are left out (外字 come"
-                      " from the city's table)")
+    dbcs.notes.append(
+        f"{len(pua)} user-defined-area codes {min(pua):X}-{max(pua):X}, mapped by"
+        f" iconv to the PUA U+{lo_pua:04X}-U+{hi_pua:04X}, are left out (外字 come"
+        " from the city's table)"
+    )
     stray_pua = [c for c, cps in dbcs.decode.items() if any(0xE000 <= x <= 0xF8FF for x in cps)]
     if stray_pua:
         raise SystemExit(f"{charset}: PUA mappings outside the user-defined area: {stray_pua[:10]}")
@@ -374,10 +383,14 @@ def render(part: str, planes: dict[str, Plane], version: str) -> str:
         elif flag:
             line += f"\t{flag}"
         lines.append(line)
-    probe = {
-        1: "every byte 0x00-0xFF decoded alone (followed by SI)",
-        2: "every code 0x4040-0xFEFE decoded as SO hi lo SI",
-    }[width] if part != "jisx0208" else "every code 0xA1A1-0xFEFE decoded (two bytes)"
+    probe = (
+        {
+            1: "every byte 0x00-0xFF decoded alone (followed by SI)",
+            2: "every code 0x4040-0xFEFE decoded as SO hi lo SI",
+        }[width]
+        if part != "jisx0208"
+        else "every code 0xA1A1-0xFEFE decoded (two bytes)"
+    )
     head = [
         f"# ikou code-page table {part}: {PART_TITLES[part]}",
         f"# source: {version}, charset(s) {', '.join(charsets)}",
@@ -391,8 +404,9 @@ def render(part: str, planes: dict[str, Plane], version: str) -> str:
     ]
     for cs, plane in planes.items():
         n = [sum(1 for f in plane.flags.values() if f == k) for k in (0, 3)]
-        head.append(f"# {cs}: {n[0]} round trip, {n[1]} decode only,"
-                    f" {len(plane.encode_only)} encode only")
+        head.append(
+            f"# {cs}: {n[0]} round trip, {n[1]} decode only, {len(plane.encode_only)} encode only"
+        )
         head += [f"#   note: {note}" for note in plane.notes]
     return "\n".join(head + lines) + "\n"
 
@@ -432,8 +446,10 @@ def icu_report(parts: dict[str, dict[str, Plane]]) -> int:
                     continue  # user-defined area, left out on purpose
                 if theirs == (0x1A,) and mine is None:
                     continue
-                diffs.append(f"{code:0{2 * plane.width}X}: iconv {_u(mine) if mine else '-'}"
-                             f"  icu {_u(theirs) if theirs else '-'}")
+                diffs.append(
+                    f"{code:0{2 * plane.width}X}: iconv {_u(mine) if mine else '-'}"
+                    f"  icu {_u(theirs) if theirs else '-'}"
+                )
             total += len(diffs)
             print(f"{charset} {part} vs ICU {icu}: {len(diffs)} differences")
             for d in diffs:
@@ -443,10 +459,12 @@ def icu_report(parts: dict[str, dict[str, Plane]]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true",
-                    help="write nothing; exit 1 if a table would change")
-    ap.add_argument("--icu", action="store_true",
-                    help="print where ICU's uconv decodes differently")
+    ap.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a table would change"
+    )
+    ap.add_argument(
+        "--icu", action="store_true", help="print where ICU's uconv decodes differently"
+    )
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: %(default)s)")
     args = ap.parse_args(argv)
     files, parts = collect()
@@ -460,8 +478,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         changed = True
         if args.check:
-            sys.stdout.writelines(difflib.unified_diff(
-                old.splitlines(True), text.splitlines(True), str(path), "regenerated", n=0))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    old.splitlines(True), text.splitlines(True), str(path), "regenerated", n=0
+                )
+            )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")

@@ -20,25 +20,29 @@ from tests_support import free_port
 REPO = Path(__file__).resolve().parents[1]
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="ikou-tests-"))
 
-os.environ.update({
-    "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "IKOU_HOME": str(_SESSION_DIR / "ikou"),
-    "IKOU_HMAC_SECRET": "test-secret-not-for-production",
-    "GX_ANALYTICS_ENABLED": "false",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "ap-northeast-1",
-    "IKOU_PRELOAD": "0",
-})
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "IKOU_HOME": str(_SESSION_DIR / "ikou"),
+        "IKOU_HMAC_SECRET": "test-secret-not-for-production",
+        "GX_ANALYTICS_ENABLED": "false",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "ap-northeast-1",
+        "IKOU_PRELOAD": "0",
+    }
+)
 os.environ.pop("IKOU_AWS_CONN_ID", None)
 os.environ.pop("IKOU_TARGET_DB_URL", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-PG_ADMIN_URL = os.environ.get("IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +66,9 @@ def s3_endpoint():
     os.environ["AWS_ENDPOINT_URL"] = url
     client = boto3.client("s3", endpoint_url=url)
     for bucket in ("ikou-restricted", "ikou-reports"):
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+        client.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
+        )
     yield url
     server.stop()
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -83,7 +89,9 @@ def pg_url():
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        conn.exec_driver_sql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
     admin.dispose()
 
@@ -91,8 +99,13 @@ def pg_url():
 @pytest.fixture(scope="session")
 def airflow_db():
     """Airflow's metadata database (SQLite) for dag.test()."""
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
     return os.environ["AIRFLOW_HOME"]
 
 
@@ -121,19 +134,51 @@ def ikou_stack(tmp_path_factory):
     home = tmp_path_factory.mktemp("stack")
     api_port = free_port()
     env = dict(os.environ)
-    env.update({"IKOU_HOME": str(home), "IKOU_S3_PORT": str(free_port()), "IKOU_AIRFLOW_PORT": str(api_port),
-                "IKOU_PARALLELISM": "4"})
+    env.update(
+        {
+            "IKOU_HOME": str(home),
+            "IKOU_S3_PORT": str(free_port()),
+            "IKOU_AIRFLOW_PORT": str(api_port),
+            "IKOU_PARALLELISM": "4",
+        }
+    )
     for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
         env.pop(k, None)
-    cmd = [sys.executable, "-m", "ikou.localstack", "run", "--keep-running", "--residents", "300", "--seed", "5",
-           "--snapshot", STACK_SNAPSHOT, "--timeout", "900", "--domains", *STACK_DOMAINS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ikou.localstack",
+        "run",
+        "--keep-running",
+        "--residents",
+        "300",
+        "--seed",
+        "5",
+        "--snapshot",
+        STACK_SNAPSHOT,
+        "--timeout",
+        "900",
+        "--domains",
+        *STACK_DOMAINS,
+    ]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
-        yield SimpleNamespace(proc=proc, home=home, env=env, base_url=f"http://127.0.0.1:{api_port}",
-                              passwords_file=home / "airflow" / "passwords.json", snapshot=STACK_SNAPSHOT,
-                              domains=STACK_DOMAINS)
+        yield SimpleNamespace(
+            proc=proc,
+            home=home,
+            env=env,
+            base_url=f"http://127.0.0.1:{api_port}",
+            passwords_file=home / "airflow" / "passwords.json",
+            snapshot=STACK_SNAPSHOT,
+            domains=STACK_DOMAINS,
+        )
     finally:
-        subprocess.run([sys.executable, "-m", "ikou.localstack", "down"], env=env, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "ikou.localstack", "down"],
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
 
 
 def pytest_collection_modifyitems(session, config, items):

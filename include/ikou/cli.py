@@ -31,7 +31,9 @@ def _synth(args) -> int:
     for item in args.rate or []:
         k, _, v = item.partition("=")
         rates[k] = float(v)
-    summary = synthesize(args.residents, args.seed, args.snapshot, args.out, rates=rates, domains=args.domains)
+    summary = synthesize(
+        args.residents, args.seed, args.snapshot, args.out, rates=rates, domains=args.domains
+    )
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 
@@ -45,8 +47,10 @@ def _registry(args) -> int:
     for d in plan.rehearsal_order():
         dom, p = reg.get(d), plan[d]
         files = ", ".join(f"{lf.name}({lf.encoding})" for lf in dom.legacy_files)
-        print(f"  wave {p.wave} {p.target_date} {p.phase:<11} {d:<17} {dom.name_ja:<12} refers_to={list(p.refers_to)} "
-              f"cuts_over_after={list(p.cuts_over_after)} files={files}")
+        print(
+            f"  wave {p.wave} {p.target_date} {p.phase:<11} {d:<17} {dom.name_ja:<12} refers_to={list(p.refers_to)} "
+            f"cuts_over_after={list(p.cuts_over_after)} files={files}"
+        )
     return 0
 
 
@@ -60,10 +64,15 @@ def _gx(args) -> int:
     root = gx_root() / "gx"
     if args.check:
         files = project_files(registry())
-        stale = [rel for rel, text in files.items()
-                 if not (root / rel).exists() or (root / rel).read_text(encoding="utf-8") != text]
+        stale = [
+            rel
+            for rel, text in files.items()
+            if not (root / rel).exists() or (root / rel).read_text(encoding="utf-8") != text
+        ]
         if stale:
-            print(f"{len(stale)} generated GX files differ from the registry, e.g. {stale[:3]}: run `ikou gx generate`")
+            print(
+                f"{len(stale)} generated GX files differ from the registry, e.g. {stale[:3]}: run `ikou gx generate`"
+            )
             return 1
         print(f"GX project is up to date ({len(files)} files)")
         return 0
@@ -108,16 +117,24 @@ def main(argv: list[str] | None = None) -> int:
         from ikou.bench import main as bench_main
 
         return bench_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="ikou", description="Ikou (移行): mainframe → standard systems migration tools")
+    parser = argparse.ArgumentParser(
+        prog="ikou", description="Ikou (移行): mainframe → standard systems migration tools"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("synth", help="write a synthetic city's legacy extract files (and the answer key)")
+    s = sub.add_parser(
+        "synth", help="write a synthetic city's legacy extract files (and the answer key)"
+    )
     s.add_argument("--residents", type=int, default=20000)
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--snapshot", required=True, help="YYYY-MM-DD")
     s.add_argument("--out", required=True, help="s3://bucket/prefix or a local folder")
-    s.add_argument("--rate", action="append", metavar="DEFECT=RATE", help="override a seeded defect rate")
-    s.add_argument("--domains", nargs="*", help="only these domains (same files as a full run writes)")
+    s.add_argument(
+        "--rate", action="append", metavar="DEFECT=RATE", help="override a seeded defect rate"
+    )
+    s.add_argument(
+        "--domains", nargs="*", help="only these domains (same files as a full run writes)"
+    )
     s.set_defaults(fn=_synth)
 
     from ikou.mainframe.cli import add_decode_parser, run_decode
@@ -130,44 +147,81 @@ def main(argv: list[str] | None = None) -> int:
 
     g = sub.add_parser("gx", help="the GX project")
     g.add_argument("action", choices=["generate"])
-    g.add_argument("--check", action="store_true", help="fail if the committed project drifted from the registry")
+    g.add_argument(
+        "--check",
+        action="store_true",
+        help="fail if the committed project drifted from the registry",
+    )
     g.set_defaults(fn=_gx)
 
     dc = sub.add_parser("docs", help="Data Docs")
     dc.add_argument("action", choices=["build"])
     dc.set_defaults(fn=_docs)
 
-    dd = sub.add_parser("dedupe", help="名寄せ: cluster duplicate addressee records (splink + DuckDB)",
-                        description="INPUT columns: atena_id, name, name_kana, birth_date, sex, address. "
-                                    "Output: atena_id, cluster_id, match_score, decision (auto_merge | review | "
-                                    "distinct), every input record once.")
+    dd = sub.add_parser(
+        "dedupe",
+        help="名寄せ: cluster duplicate addressee records (splink + DuckDB)",
+        description="INPUT columns: atena_id, name, name_kana, birth_date, sex, address. "
+        "Output: atena_id, cluster_id, match_score, decision (auto_merge | review | "
+        "distinct), every input record once.",
+    )
     dd.add_argument("input", help="INPUT.parquet")
     dd.add_argument("-o", "--output", required=True, help="CLUSTERS.parquet")
-    dd.add_argument("--auto-merge", type=float, default=0.999, help="match probability for automatic merges")
-    dd.add_argument("--review", type=float, default=0.2, help="match probability for the review queue")
-    dd.add_argument("--max-auto-cluster", type=int, default=3, help="larger clusters always go to review")
-    dd.add_argument("--duplicate-rate", type=float, default=0.02, help="expected share of duplicate records (prior)")
-    dd.add_argument("--population", type=int, help="records of the whole population when INPUT is a part of it (prior)")
+    dd.add_argument(
+        "--auto-merge", type=float, default=0.999, help="match probability for automatic merges"
+    )
+    dd.add_argument(
+        "--review", type=float, default=0.2, help="match probability for the review queue"
+    )
+    dd.add_argument(
+        "--max-auto-cluster", type=int, default=3, help="larger clusters always go to review"
+    )
+    dd.add_argument(
+        "--duplicate-rate",
+        type=float,
+        default=0.02,
+        help="expected share of duplicate records (prior)",
+    )
+    dd.add_argument(
+        "--population",
+        type=int,
+        help="records of the whole population when INPUT is a part of it (prior)",
+    )
     dd.add_argument("--model", help="a splink model JSON (default: the shipped one)")
-    dd.add_argument("--train", action="store_true", help="re-estimate u on this input (random sampling; m stays the model's)")
+    dd.add_argument(
+        "--train",
+        action="store_true",
+        help="re-estimate u on this input (random sampling; m stays the model's)",
+    )
     dd.add_argument("--save-model", help="write the model used to this JSON file")
     dd.set_defaults(fn=_dedupe)
 
-    rv = sub.add_parser("review", help="名寄せ review: pages of a run's queue, or submit a decisions file "
-                                       "(restricted: personal data)")
+    rv = sub.add_parser(
+        "review",
+        help="名寄せ review: pages of a run's queue, or submit a decisions file "
+        "(restricted: personal data)",
+    )
     rv.add_argument("action", choices=["pages", "submit"])
     rv.add_argument("domain")
-    rv.add_argument("file", nargs="?", help="submit: the decisions CSV (cluster,decision,reviewer,reason,time)")
+    rv.add_argument(
+        "file", nargs="?", help="submit: the decisions CSV (cluster,decision,reviewer,reason,time)"
+    )
     rv.add_argument("--run", help="pages: the run id")
     rv.add_argument("-o", "--out", help="pages: a folder for the HTML pages")
     rv.set_defaults(fn=_review)
 
-    co = sub.add_parser("cutover", help="cutover state in the target database: status, check, record-live")
+    co = sub.add_parser(
+        "cutover", help="cutover state in the target database: status, check, record-live"
+    )
     co.add_argument("action", choices=["status", "check", "record-live"])
     co.add_argument("--domain", help="the domain (check / record-live; status: its events)")
-    co.add_argument("--snapshot", default="", help="YYYY-MM-DD (check: default the latest published)")
+    co.add_argument(
+        "--snapshot", default="", help="YYYY-MM-DD (check: default the latest published)"
+    )
     co.add_argument("--who", default="", help="record-live: the person recording it")
-    co.add_argument("--manifest-sha256", default="", help="record-live: sha256 of what went live, if known")
+    co.add_argument(
+        "--manifest-sha256", default="", help="record-live: sha256 of what went live, if known"
+    )
     co.add_argument("--note", default="", help="record-live: a note kept with the record")
     co.add_argument("--confirm", action="store_true", help="check: as if confirm_cutover were set")
     co.add_argument("--json", action="store_true", help="machine-readable output")
@@ -176,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     # listed for --help; main() hands their arguments to their own parsers
     sub.add_parser("bench", help="benchmarks (writes bench/results/*.json)", add_help=False)
 
-    sub.add_parser("stack", help="the embedded default stack (make run / ui / down)", add_help=False)
+    sub.add_parser(
+        "stack", help="the embedded default stack (make run / ui / down)", add_help=False
+    )
 
     args = parser.parse_args(argv)
     return int(args.fn(args) or 0)

@@ -78,7 +78,9 @@ class Settings:
     def gaiji_policy(self) -> str:
         policy = os.environ.get("IKOU_GAIJI_POLICY", "placeholder")
         if policy not in ("placeholder", "quarantine"):
-            raise ConfigError(f"IKOU_GAIJI_POLICY must be placeholder or quarantine, not {policy!r}")
+            raise ConfigError(
+                f"IKOU_GAIJI_POLICY must be placeholder or quarantine, not {policy!r}"
+            )
         return policy
 
 

@@ -38,9 +38,20 @@ class Findings:
         self.domain, self.run, self.stage = domain, run, stage
         self.items: list[Finding] = []
 
-    def add(self, rule: str, severity: str = "warning", field: str = "", record_key: str = "",
-            count: int = 1, detail: str = "") -> None:
-        self.items.append(Finding(self.domain, self.run, self.stage, rule, severity, field, record_key, count, detail))
+    def add(
+        self,
+        rule: str,
+        severity: str = "warning",
+        field: str = "",
+        record_key: str = "",
+        count: int = 1,
+        detail: str = "",
+    ) -> None:
+        self.items.append(
+            Finding(
+                self.domain, self.run, self.stage, rule, severity, field, record_key, count, detail
+            )
+        )
 
     def extend(self, rule: str, severity: str, field: str, record_keys, detail: str = "") -> None:
         for k in record_keys:

@@ -22,7 +22,9 @@ def keyed_hash(value: object, purpose: str = "record", secret: bytes | None = No
     return hmac.new(key, msg, hashlib.sha256).hexdigest()[:DIGEST_HEX]
 
 
-def keyed_hashes(values: Iterable[object], purpose: str = "record", secret: bytes | None = None) -> list[str]:
+def keyed_hashes(
+    values: Iterable[object], purpose: str = "record", secret: bytes | None = None
+) -> list[str]:
     key = secret if secret is not None else settings().hmac_secret
     prefix = f"{purpose}\x1f".encode("utf-8")
     base = hmac.new(key, prefix, hashlib.sha256)
@@ -34,6 +36,10 @@ def keyed_hashes(values: Iterable[object], purpose: str = "record", secret: byte
     return out
 
 
-def record_key(domain: str, file: str, key_values: Iterable[object], secret: bytes | None = None) -> str:
+def record_key(
+    domain: str, file: str, key_values: Iterable[object], secret: bytes | None = None
+) -> str:
     """Keyed hash naming one record in findings and reports: never the key itself."""
-    return keyed_hash("\x1e".join(str(v) for v in key_values), purpose=f"record:{domain}:{file}", secret=secret)
+    return keyed_hash(
+        "\x1e".join(str(v) for v in key_values), purpose=f"record:{domain}:{file}", secret=secret
+    )

@@ -29,8 +29,19 @@ REPO = Path(__file__).resolve().parents[2]
 S3_PORT = int(os.environ.get("IKOU_S3_PORT", "9000"))
 API_PORT = int(os.environ.get("IKOU_AIRFLOW_PORT", "8080"))
 USERS = ("admin", "engineer", "auditor")
-SYMBOL = {"success": "✓", "failed": "✗", "upstream_failed": "↑", "skipped": "-", "running": "…", "queued": "…",
-          "scheduled": "…", "deferred": "…", None: "·", "up_for_retry": "r", "removed": "·"}
+SYMBOL = {
+    "success": "✓",
+    "failed": "✗",
+    "upstream_failed": "↑",
+    "skipped": "-",
+    "running": "…",
+    "queued": "…",
+    "scheduled": "…",
+    "deferred": "…",
+    None: "·",
+    "up_for_retry": "r",
+    "removed": "·",
+}
 
 
 def home() -> Path:
@@ -63,36 +74,46 @@ def stack_env() -> dict[str, str]:
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
     endpoint = f"http://127.0.0.1:{S3_PORT}"
-    env.update({
-        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
-        "IKOU_HOME": str(h),
-        "AIRFLOW_HOME": str(h / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",  # plugins/ikou_preload.py preloads GX in the scheduler
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": os.environ.get("IKOU_PARALLELISM", "6"),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,engineer:op,auditor:viewer",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(h / "airflow" / "passwords.json"),
-        "AIRFLOW__API__PORT": str(API_PORT),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{API_PORT}",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "testing"),
-        "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "testing"),
-        "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "ap-northeast-1"),
-        "IKOU_AWS_CONN_ID": "ikou_s3",
-        "AIRFLOW_CONN_IKOU_S3": json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
-                                            "extra": {"endpoint_url": endpoint, "region_name": "ap-northeast-1"}}),
-        "IKOU_HMAC_SECRET": env.get("IKOU_HMAC_SECRET") or _secret(h / "hmac_secret"),
-        "GX_ANALYTICS_ENABLED": "false",
-        "NO_PROXY": "127.0.0.1,localhost",
-    })
+    env.update(
+        {
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+            "IKOU_HOME": str(h),
+            "AIRFLOW_HOME": str(h / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",  # plugins/ikou_preload.py preloads GX in the scheduler
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": os.environ.get("IKOU_PARALLELISM", "6"),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,engineer:op,auditor:viewer",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+                h / "airflow" / "passwords.json"
+            ),
+            "AIRFLOW__API__PORT": str(API_PORT),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{API_PORT}",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "ap-northeast-1"),
+            "IKOU_AWS_CONN_ID": "ikou_s3",
+            "AIRFLOW_CONN_IKOU_S3": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": endpoint, "region_name": "ap-northeast-1"},
+                }
+            ),
+            "IKOU_HMAC_SECRET": env.get("IKOU_HMAC_SECRET") or _secret(h / "hmac_secret"),
+            "GX_ANALYTICS_ENABLED": "false",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
     return env
 
 
@@ -134,15 +155,23 @@ def _start(name: str, argv: list[str], env: dict, port: int | None = None) -> in
     if pid:
         return pid
     if port is not None and not _port_free(port):
-        raise SystemExit(f"cannot start {name}: port {port} on 127.0.0.1 is taken by another program "
-                         f"(another Ikou stack? `make down` there, or choose another port with "
-                         f"IKOU_{'S3' if name == 's3' else 'AIRFLOW'}_PORT)")
+        raise SystemExit(
+            f"cannot start {name}: port {port} on 127.0.0.1 is taken by another program "
+            f"(another Ikou stack? `make down` there, or choose another port with "
+            f"IKOU_{'S3' if name == 's3' else 'AIRFLOW'}_PORT)"
+        )
     log = home() / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     _pidfile(name).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
-        proc = subprocess.Popen(argv, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=str(REPO))
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(REPO),
+        )
     _pidfile(name).write_text(str(proc.pid))
     return proc.pid
 
@@ -166,7 +195,11 @@ def _stop(name: str, timeout: float = 45) -> bool:
     pid = _alive(name)
     if not pid:
         return False
-    for sig, wait in ((signal.SIGTERM, timeout * 2 / 3), (signal.SIGINT, timeout / 3), (signal.SIGKILL, 10)):
+    for sig, wait in (
+        (signal.SIGTERM, timeout * 2 / 3),
+        (signal.SIGINT, timeout / 3),
+        (signal.SIGKILL, 10),
+    ):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
@@ -180,7 +213,9 @@ def _stop(name: str, timeout: float = 45) -> bool:
     return True
 
 
-def _http(method: str, url: str, body: dict | None = None, token: str | None = None, timeout: float = 30):
+def _http(
+    method: str, url: str, body: dict | None = None, token: str | None = None, timeout: float = 30
+):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Content-Type", "application/json")
@@ -201,7 +236,9 @@ def _wait(what: str, check, timeout: float) -> None:
         except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
             last = exc
         time.sleep(2)
-    raise SystemExit(f"{what} did not come up within {timeout:.0f}s (last error: {last}); logs: {home() / 'logs'}")
+    raise SystemExit(
+        f"{what} did not come up within {timeout:.0f}s (last error: {last}); logs: {home() / 'logs'}"
+    )
 
 
 class Api:
@@ -214,7 +251,9 @@ class Api:
     def token(self) -> str:
         if self._token is None:
             pw = passwords()[self.user]
-            self._token = _http("POST", f"{self.base}/auth/token", {"username": self.user, "password": pw})["access_token"]
+            self._token = _http(
+                "POST", f"{self.base}/auth/token", {"username": self.user, "password": pw}
+            )["access_token"]
         return self._token
 
     def get(self, path: str):
@@ -229,8 +268,13 @@ class Api:
 
 def _adopt(env: dict) -> None:
     """This process talks to the stack too (synth, the table): use the same S3 and secrets."""
-    os.environ.update({k: v for k, v in env.items()
-                       if k.startswith(("AWS_", "IKOU_", "GX_")) and k != "IKOU_AWS_CONN_ID"})
+    os.environ.update(
+        {
+            k: v
+            for k, v in env.items()
+            if k.startswith(("AWS_", "IKOU_", "GX_")) and k != "IKOU_AWS_CONN_ID"
+        }
+    )
 
 
 def up(quiet: bool = False) -> dict:
@@ -238,31 +282,67 @@ def up(quiet: bool = False) -> dict:
     _adopt(env)
     h = home()
     passwords()
-    _start("s3", [sys.executable, "-m", "ikou.storage.localserver", "serve", "--port", str(S3_PORT), "--data",
-                  str(h / "s3")], env, port=S3_PORT)
-    _wait("the local S3 endpoint", lambda: urllib.request.urlopen(f"http://127.0.0.1:{S3_PORT}/moto-api/", timeout=2),
-          60)
+    _start(
+        "s3",
+        [
+            sys.executable,
+            "-m",
+            "ikou.storage.localserver",
+            "serve",
+            "--port",
+            str(S3_PORT),
+            "--data",
+            str(h / "s3"),
+        ],
+        env,
+        port=S3_PORT,
+    )
+    _wait(
+        "the local S3 endpoint",
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{S3_PORT}/moto-api/", timeout=2),
+        60,
+    )
     # buckets are created by the server on start; wait until it restored them
     _wait("the S3 buckets", lambda: _buckets_ready(env), 120)
     if not (h / "airflow" / "airflow.db").exists():
-        subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, cwd=str(REPO))
-    _start("airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env, port=API_PORT)
-    _wait("Airflow's api-server", lambda: _http("GET", f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"), 240)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=str(REPO),
+        )
+    _start(
+        "airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env, port=API_PORT
+    )
+    _wait(
+        "Airflow's api-server",
+        lambda: _http("GET", f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"),
+        240,
+    )
     api = Api()
     _wait("the 21 DAGs", lambda: _dags_ready(api), 300)
     if not quiet:
-        print(f"Airflow UI  http://127.0.0.1:{API_PORT}  (users: admin / engineer / auditor; passwords in "
-              f"{h / 'airflow' / 'passwords.json'})")
-        print(f"S3 endpoint http://127.0.0.1:{S3_PORT}  (buckets ikou-restricted, ikou-reports; saved to {h / 's3'})")
+        print(
+            f"Airflow UI  http://127.0.0.1:{API_PORT}  (users: admin / engineer / auditor; passwords in "
+            f"{h / 'airflow' / 'passwords.json'})"
+        )
+        print(
+            f"S3 endpoint http://127.0.0.1:{S3_PORT}  (buckets ikou-restricted, ikou-reports; saved to {h / 's3'})"
+        )
     return env
 
 
 def _buckets_ready(env) -> bool:
     import boto3
 
-    c = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                     aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"])
+    c = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
     names = {b["Name"] for b in c.list_buckets()["Buckets"]}
     return {"ikou-restricted", "ikou-reports"} <= names
 
@@ -270,7 +350,10 @@ def _buckets_ready(env) -> bool:
 def _dags_ready(api: Api) -> bool:
     errors = api.get("/api/v2/importErrors")
     if errors.get("total_entries"):
-        msgs = "; ".join(e.get("filename", "?") + ": " + e.get("stack_trace", "")[-300:] for e in errors["import_errors"])
+        msgs = "; ".join(
+            e.get("filename", "?") + ": " + e.get("stack_trace", "")[-300:]
+            for e in errors["import_errors"]
+        )
         raise SystemExit(f"DAG import errors: {msgs}")
     dags = api.get("/api/v2/dags?limit=100")
     return dags["total_entries"] >= 21
@@ -297,7 +380,9 @@ def ensure_landing(env: dict, residents: int, seed: int, snapshot: str) -> None:
     from ikou.storage import MANIFEST, Store, join, landing_uri
 
     store = Store()
-    missing = [d.id for d in registry() if not store.exists(join(landing_uri(d.id, snapshot), MANIFEST))]
+    missing = [
+        d.id for d in registry() if not store.exists(join(landing_uri(d.id, snapshot), MANIFEST))
+    ]
     if not missing:
         print(f"landing zone already holds snapshot {snapshot} of all 20 domains")
         return
@@ -305,11 +390,15 @@ def ensure_landing(env: dict, residents: int, seed: int, snapshot: str) -> None:
 
     t = time.monotonic()
     s = synthesize(residents, seed, snapshot, "s3://ikou-restricted/landing", store=store)
-    print(f"synthesised a city of {s['residents']:,} residents ({s['addressees']:,} addressees), snapshot {snapshot}: "
-          f"{s['files']} files, {s['bytes'] / 1e6:.1f} MB in {time.monotonic() - t:.0f}s; seeded defects {s['seeded']}")
+    print(
+        f"synthesised a city of {s['residents']:,} residents ({s['addressees']:,} addressees), snapshot {snapshot}: "
+        f"{s['files']} files, {s['bytes'] / 1e6:.1f} MB in {time.monotonic() - t:.0f}s; seeded defects {s['seeded']}"
+    )
 
 
-def run_master(residents: int, seed: int, snapshot: str, domains: list[str] | None, timeout: float) -> int:
+def run_master(
+    residents: int, seed: int, snapshot: str, domains: list[str] | None, timeout: float
+) -> int:
     env = up(quiet=True)
     ensure_landing(env, residents, seed, snapshot)
     api = Api()
@@ -317,7 +406,9 @@ def run_master(residents: int, seed: int, snapshot: str, domains: list[str] | No
     conf = {"mode": "rehearsal", "snapshot": snapshot, "domains": domains or []}
     run = api.post("/api/v2/dags/migration_master/dagRuns", {"logical_date": None, "conf": conf})
     run_id = run["dag_run_id"]
-    print(f"triggered migration_master run {run_id} (watch it: http://127.0.0.1:{API_PORT}/dags/migration_master)")
+    print(
+        f"triggered migration_master run {run_id} (watch it: http://127.0.0.1:{API_PORT}/dags/migration_master)"
+    )
     started = time.monotonic()
     state = run["state"]
     last_line = ""
@@ -325,9 +416,15 @@ def run_master(residents: int, seed: int, snapshot: str, domains: list[str] | No
         state = api.get(f"/api/v2/dags/migration_master/dagRuns/{run_id}")["state"]
         if state in ("success", "failed"):
             break
-        tis = api.get(f"/api/v2/dags/migration_master/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
-        done = sum(1 for t in tis if t["task_id"].startswith("run_") and t["state"] in ("success", "failed",
-                                                                                         "upstream_failed", "skipped"))
+        tis = api.get(f"/api/v2/dags/migration_master/dagRuns/{run_id}/taskInstances?limit=100")[
+            "task_instances"
+        ]
+        done = sum(
+            1
+            for t in tis
+            if t["task_id"].startswith("run_")
+            and t["state"] in ("success", "failed", "upstream_failed", "skipped")
+        )
         line = f"  … {time.monotonic() - started:5.0f}s  domains finished {done}/20"
         if line != last_line:
             print(line, flush=True)
@@ -349,22 +446,41 @@ def print_table(api: Api, master_run_id: str) -> None:
 
     store = Store()
     reg = registry()
-    stages = ("extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
-              "rehearsal", "gate_reconciliation")
-    head = (f"{'domain':<17} {'phase':<11} {'stages (E r C c V s L t R g)':<22} {'verdict':<9} {'in':>8} {'out':>8} "
-            f"{'quar':>5} {'merged':>6} {'secs':>6}  report")
+    stages = (
+        "extract",
+        "gate_raw",
+        "cleanse",
+        "gate_cleansed",
+        "validate",
+        "gate_standard",
+        "load",
+        "gate_target",
+        "rehearsal",
+        "gate_reconciliation",
+    )
+    head = (
+        f"{'domain':<17} {'phase':<11} {'stages (E r C c V s L t R g)':<22} {'verdict':<9} {'in':>8} {'out':>8} "
+        f"{'quar':>5} {'merged':>6} {'secs':>6}  report"
+    )
     print("\n" + head + "\n" + "-" * len(head))
     for d in reg.plan.rehearsal_order():
         dag_id, run_id = f"migrate_{d}", f"{master_run_id}__{d}"
         try:
-            tis = {t["task_id"]: t for t in api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]}
+            tis = {
+                t["task_id"]: t
+                for t in api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")[
+                    "task_instances"
+                ]
+            }
         except urllib.error.HTTPError:
             tis = {}
         marks = " ".join(SYMBOL.get((tis.get(s) or {}).get("state"), "?") for s in stages)
         secs = sum(float(t.get("duration") or 0) for t in tis.values())
         rep = {}
         try:
-            rep = json.loads(store.get_bytes(join(zone_uri("reports", d, run_id), "rehearsal.json")))
+            rep = json.loads(
+                store.get_bytes(join(zone_uri("reports", d, run_id), "rehearsal.json"))
+            )
         except Exception:  # noqa: BLE001 - a failed run has no report
             pass
         acc = rep.get("accounting", [])
@@ -374,23 +490,36 @@ def print_table(api: Api, master_run_id: str) -> None:
         n_m = sum(a.get("merged", 0) for a in acc)
         verdict = rep.get("verdict", "FAILED" if tis else "NOT RUN")
         where = zone_uri("reports", d, run_id) + "rehearsal.html" if rep else "-"
-        print(f"{d:<17} {reg.plan[d].phase:<11} {marks:<22} {verdict:<9} {n_in:>8,} {n_out:>8,} {n_q:>5,} "
-              f"{n_m:>6,} {secs:>6.0f}  {where}")
+        print(
+            f"{d:<17} {reg.plan[d].phase:<11} {marks:<22} {verdict:<9} {n_in:>8,} {n_out:>8,} {n_q:>5,} "
+            f"{n_m:>6,} {secs:>6.0f}  {where}"
+        )
     print(f"\ncity-wide report: {zone_uri('reports', '_city', master_run_id)}city.html")
-    print("Data Docs:        s3://ikou-reports/docs/index.html (in the Airflow UI: Browse → Data Docs（品質検証）)")
-    print("legend: ✓ success ✗ failed ↑ upstream failed - skipped · not run; "
-          "in = out + quar (quarantined) + merged (名寄せ)")
+    print(
+        "Data Docs:        s3://ikou-reports/docs/index.html (in the Airflow UI: Browse → Data Docs（品質検証）)"
+    )
+    print(
+        "legend: ✓ success ✗ failed ↑ upstream failed - skipped · not run; "
+        "in = out + quar (quarantined) + merged (名寄せ)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ikou stack", description="the embedded default stack (make run / ui / down)")
+    p = argparse.ArgumentParser(
+        prog="ikou stack", description="the embedded default stack (make run / ui / down)"
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="start the stack, synthesise a city if needed, run migration_master, print the table")
+    r = sub.add_parser(
+        "run",
+        help="start the stack, synthesise a city if needed, run migration_master, print the table",
+    )
     r.add_argument("--residents", type=int, default=int(os.environ.get("IKOU_RESIDENTS", "20000")))
     r.add_argument("--seed", type=int, default=int(os.environ.get("IKOU_SEED", "7")))
     r.add_argument("--snapshot", default=os.environ.get("IKOU_SNAPSHOT", "2026-11-01"))
     r.add_argument("--domains", nargs="*", default=None)
-    r.add_argument("--timeout", type=float, default=float(os.environ.get("IKOU_RUN_TIMEOUT", "1800")))
+    r.add_argument(
+        "--timeout", type=float, default=float(os.environ.get("IKOU_RUN_TIMEOUT", "1800"))
+    )
     r.add_argument("--keep-running", action="store_true", help="leave the stack up afterwards")
     sub.add_parser("up", help="start the stack and leave it running")
     sub.add_parser("ui", help="start the stack and keep it up until Ctrl-C")

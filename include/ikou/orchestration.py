@@ -20,8 +20,13 @@ TZ = "Asia/Tokyo"
 OWNER = "ikou-migration"
 START = pendulum.datetime(2025, 1, 1, tz=TZ)
 STAGES = ("extract", "cleanse", "validate", "load", "rehearsal")
-GATE_AFTER = {"extract": "gate_raw", "cleanse": "gate_cleansed", "validate": "gate_standard",
-              "load": "gate_target", "rehearsal": "gate_reconciliation"}
+GATE_AFTER = {
+    "extract": "gate_raw",
+    "cleanse": "gate_cleansed",
+    "validate": "gate_standard",
+    "load": "gate_target",
+    "rehearsal": "gate_reconciliation",
+}
 TASK_IDS = tuple(x for s in STAGES for x in (s, GATE_AFTER[s]))
 
 DEFAULT_ARGS = {
@@ -35,22 +40,32 @@ DEFAULT_ARGS = {
 def domain_params() -> dict:
     return {
         "mode": Param(
-            "rehearsal", type="string", enum=["rehearsal", "cutover"], title="モード / Mode",
+            "rehearsal",
+            type="string",
+            enum=["rehearsal", "cutover"],
+            title="モード / Mode",
             description="rehearsal: 移行リハーサル (rehearsal, nothing goes live). cutover: 本番移行 "
-                        "(the real cutover; needs a GO rehearsal of the same snapshot and confirm_cutover).",
+            "(the real cutover; needs a GO rehearsal of the same snapshot and confirm_cutover).",
         ),
         # ["null", "string"]: Airflow's trigger form treats a plain "string" Param as required.
         "snapshot": Param(
-            "", type=["null", "string"], pattern=r"^$|^\d{4}-\d{2}-\d{2}$", title="スナップショット / Snapshot",
+            "",
+            type=["null", "string"],
+            pattern=r"^$|^\d{4}-\d{2}-\d{2}$",
+            title="スナップショット / Snapshot",
             description="抽出日 YYYY-MM-DD of the mainframe extract in the landing zone; empty = the latest one.",
         ),
         "gate_override_reason": Param(
-            "", type=["null", "string"], title="ゲート上書き理由 / Gate override reason",
+            "",
+            type=["null", "string"],
+            title="ゲート上書き理由 / Gate override reason",
             description="空欄 = 上書きなし. Empty = no override. A reason lets a rehearsal pass a failed "
-                        "critical gate; it is recorded with who and why. Cutover runs cannot override.",
+            "critical gate; it is recorded with who and why. Cutover runs cannot override.",
         ),
         "confirm_cutover": Param(
-            False, type="boolean", title="本番移行の確認 / Confirm cutover",
+            False,
+            type="boolean",
+            title="本番移行の確認 / Confirm cutover",
             description="本番移行を実行することを確認します. A person confirms the cutover (cutover mode only).",
         ),
     }
@@ -61,11 +76,16 @@ def domain_doc(d: Domain) -> str:
     p = reg.plan[d.id]
     files = "\n".join(
         f"| {lf.name} | `{lf.dataset}` | `{lf.copybook}` | {lf.encoding} | {lf.recfm} {lf.lrecl} | "
-        f"{', '.join(lf.business_keys)} | {lf.expected_records:,} |" for lf in d.legacy_files)
+        f"{', '.join(lf.business_keys)} | {lf.expected_records:,} |"
+        for lf in d.legacy_files
+    )
     tables = ", ".join(f"`{t.name}` ({t.label_ja})" for t in d.layout.tables)
     refers = ", ".join(reg.get(r).name_ja + f" (`{r}`)" for r in d.refers_to) or "なし / none"
     after = ", ".join(reg.get(r).name_ja + f" (`{r}`)" for r in p.cuts_over_after) or "なし / none"
-    phase = {"migration": "移行 / migration (GO / NO-GO)", "preparation": "準備 / preparation (readiness report)"}[p.phase]
+    phase = {
+        "migration": "移行 / migration (GO / NO-GO)",
+        "preparation": "準備 / preparation (readiness report)",
+    }[p.phase]
     return f"""# {d.name_ja} の移行 — {d.name_en} migration
 
 抽出 → データ整理 → 標準レイアウト検証 → 投入 → 移行リハーサル、各段階の後に品質ゲート。
@@ -99,9 +119,13 @@ def _context_args() -> dict:
         "run_id": ctx["run_id"],
         "mode": str(conf.get("mode", params.get("mode", "rehearsal"))),
         "snapshot": str(conf.get("snapshot", params.get("snapshot", "")) or ""),
-        "override_reason": str(conf.get("gate_override_reason", params.get("gate_override_reason", "")) or ""),
+        "override_reason": str(
+            conf.get("gate_override_reason", params.get("gate_override_reason", "")) or ""
+        ),
         "confirm_cutover": bool(conf.get("confirm_cutover", params.get("confirm_cutover", False))),
-        "triggered_by": str(getattr(dag_run, "triggering_user_name", "") or conf.get("triggered_by", "") or ""),
+        "triggered_by": str(
+            getattr(dag_run, "triggering_user_name", "") or conf.get("triggered_by", "") or ""
+        ),
     }
 
 
@@ -127,7 +151,6 @@ def build_domain_dag(domain_id: str) -> DAG:
         params=domain_params(),
         tags=["ikou", f"wave-{p.wave}", p.phase, d.group, d.id],
     ) as dag:
-
         # extract: large F/FB files are decoded in byte ranges by mapped tasks (extract_parts),
         # everything else and the merge (trailer checks over the whole file, publish) in extract
         @task(task_id="extract_plan")
@@ -142,15 +165,21 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             from ikou import stages
 
-            get_current_context()["ikou_part"] = f"{part['file']} {part['index'] + 1}/{part['parts']}"
+            get_current_context()["ikou_part"] = (
+                f"{part['file']} {part['index'] + 1}/{part['parts']}"
+            )
             return stages.extract_part(domain_id, part, **_context_args())
 
         @task(task_id="extract", trigger_rule="none_failed")  # runs when no file needed parts
         def extract():
             from ikou import stages
 
-            return stages.extract(domain_id, plan=_pull("extract_plan"), parts=_pull("extract_parts"),
-                                  **_context_args())
+            return stages.extract(
+                domain_id,
+                plan=_pull("extract_plan"),
+                parts=_pull("extract_parts"),
+                **_context_args(),
+            )
 
         @task(task_id="cleanse")
         def cleanse():
@@ -171,7 +200,9 @@ def build_domain_dag(domain_id: str) -> DAG:
             from ikou import stages
 
             if registry().plan[domain_id].phase != "migration":
-                raise AirflowSkipException("preparation phase: nothing is loaded (readiness report instead)")
+                raise AirflowSkipException(
+                    "preparation phase: nothing is loaded (readiness report instead)"
+                )
             return stages.load(domain_id, _pull("validate"), **_context_args())
 
         @task(task_id="rehearsal", trigger_rule="none_failed")
@@ -203,20 +234,46 @@ def build_domain_dag(domain_id: str) -> DAG:
         e, c, v, lo, r = extract(), cleanse(), validate(), load(), rehearsal()
         planned >> extract_parts.expand(part=planned) >> e
         g = {s: gate_task(GATE_AFTER[s], s) for s in STAGES}
-        e >> g["extract"] >> c >> g["cleanse"] >> v >> g["validate"] >> lo >> g["load"] >> r >> g["rehearsal"]
+        (
+            e
+            >> g["extract"]
+            >> c
+            >> g["cleanse"]
+            >> v
+            >> g["validate"]
+            >> lo
+            >> g["load"]
+            >> r
+            >> g["rehearsal"]
+        )
     return dag
 
 
 def master_params() -> dict:
     ids = registry().ids
     return {
-        "mode": Param("rehearsal", type="string", enum=["rehearsal"], title="モード / Mode",
-                      description="移行リハーサル (rehearsal). Cutovers are started per domain, never city-wide."),
-        "snapshot": Param("", type=["null", "string"], pattern=r"^$|^\d{4}-\d{2}-\d{2}$", title="スナップショット / Snapshot",
-                          description="抽出日 YYYY-MM-DD; empty = the latest snapshot in the landing zone."),
-        "domains": Param([], type="array", items={"type": "string", "enum": ids}, title="分野 / Domains",
-                         description="空 = 全20分野. Empty = all 20 domains in the plan's order; otherwise the "
-                                     "listed ones (the domains they refer to are not run again)."),
+        "mode": Param(
+            "rehearsal",
+            type="string",
+            enum=["rehearsal"],
+            title="モード / Mode",
+            description="移行リハーサル (rehearsal). Cutovers are started per domain, never city-wide.",
+        ),
+        "snapshot": Param(
+            "",
+            type=["null", "string"],
+            pattern=r"^$|^\d{4}-\d{2}-\d{2}$",
+            title="スナップショット / Snapshot",
+            description="抽出日 YYYY-MM-DD; empty = the latest snapshot in the landing zone.",
+        ),
+        "domains": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": ids},
+            title="分野 / Domains",
+            description="空 = 全20分野. Empty = all 20 domains in the plan's order; otherwise the "
+            "listed ones (the domains they refer to are not run again).",
+        ),
     }
 
 
@@ -253,8 +310,12 @@ def build_master_dag() -> DAG:
         planned = plan_run()
         runs = {}
         for domain_id in order:
-            @task.short_circuit(task_id=f"select_{domain_id}", ignore_downstream_trigger_rules=False,
-                                trigger_rule="none_failed")
+
+            @task.short_circuit(
+                task_id=f"select_{domain_id}",
+                ignore_downstream_trigger_rules=False,
+                trigger_rule="none_failed",
+            )
             def selected(domain_id=domain_id):
                 return domain_id in (_pull("plan") or {}).get("domains", [])
 
@@ -263,9 +324,11 @@ def build_master_dag() -> DAG:
                 task_id=f"run_{domain_id}",
                 trigger_dag_id=f"migrate_{domain_id}",
                 trigger_run_id="{{ run_id }}__" + domain_id,
-                conf={"mode": "{{ params.mode }}",
-                      "snapshot": "{{ ti.xcom_pull(task_ids='plan')['snapshot'] }}",
-                      "triggered_by": "migration_master"},
+                conf={
+                    "mode": "{{ params.mode }}",
+                    "snapshot": "{{ ti.xcom_pull(task_ids='plan')['snapshot'] }}",
+                    "triggered_by": "migration_master",
+                },
                 wait_for_completion=True,
                 deferrable=True,
                 poke_interval=10,
@@ -300,10 +363,17 @@ def build_master_dag() -> DAG:
             report = _pull("city_report") or {}
             failed = report.get("failed_domains", [])
             if failed or not report:
-                raise AirflowFailException(f"domain runs failed or did not run: {', '.join(failed) or 'no report'}")
+                raise AirflowFailException(
+                    f"domain runs failed or did not run: {', '.join(failed) or 'no report'}"
+                )
             # NO-GO is a finding of the rehearsal, not a failure of the run: the city report says it
-            return {"ok": True, "domains": len(report.get("domains", {})), "counts": report.get("counts"),
-                    "next_weekend": report.get("next_weekend"), "report": report.get("report")}
+            return {
+                "ok": True,
+                "domains": len(report.get("domains", {})),
+                "counts": report.get("counts"),
+                "next_weekend": report.get("next_weekend"),
+                "report": report.get("report"),
+            }
 
         rep = city_report()
         for _, run in runs.values():

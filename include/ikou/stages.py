@@ -47,6 +47,7 @@ class StageError(RuntimeError):
 try:  # a refused cutover fails its task at once: retrying cannot change the answer
     from airflow.sdk.exceptions import AirflowFailException as _NoRetry
 except Exception:  # pragma: no cover - outside Airflow
+
     class _NoRetry(Exception):  # type: ignore[no-redef]
         pass
 
@@ -85,13 +86,28 @@ def resolve_snapshot(domain: str, snapshot: str = "", store: Store | None = None
     for snap in sorted(candidates, reverse=True):
         if store.exists(join(landing_uri(domain, snap), MANIFEST)):
             return snap
-    raise StageError(f"no published snapshot of {domain} in {prefix} (run `ikou synth` or deliver the extract)")
+    raise StageError(
+        f"no published snapshot of {domain} in {prefix} (run `ikou synth` or deliver the extract)"
+    )
 
 
-def _result(domain: str, stage: str, run_id: str, snapshot: str, uri: str, accounting: list[dict],
-            started: float, findings: Findings | None = None, **extra) -> dict:
+def _result(
+    domain: str,
+    stage: str,
+    run_id: str,
+    snapshot: str,
+    uri: str,
+    accounting: list[dict],
+    started: float,
+    findings: Findings | None = None,
+    **extra,
+) -> dict:
     res = {
-        "domain": domain, "stage": stage, "run_id": run_id, "snapshot": snapshot, "uri": uri,
+        "domain": domain,
+        "stage": stage,
+        "run_id": run_id,
+        "snapshot": snapshot,
+        "uri": uri,
         "records_in": sum(a["records_in"] for a in accounting),
         "records_out": sum(a["records_out"] for a in accounting),
         "quarantined": sum(a.get("quarantined", 0) for a in accounting),
@@ -106,8 +122,13 @@ def _result(domain: str, stage: str, run_id: str, snapshot: str, uri: str, accou
 
 
 def _balanced(a: dict) -> bool:
-    return a["records_in"] == (a["records_out"] + a.get("quarantined", 0) + a.get("merged", 0)
-                               + a.get("header", 0) + a.get("trailer", 0))
+    return a["records_in"] == (
+        a["records_out"]
+        + a.get("quarantined", 0)
+        + a.get("merged", 0)
+        + a.get("header", 0)
+        + a.get("trailer", 0)
+    )
 
 
 def _fetch_tables(prefix: str, workdir: Path, store: Store) -> tuple[dict, dict[str, Path]]:
@@ -119,8 +140,14 @@ def _fetch_tables(prefix: str, workdir: Path, store: Store) -> tuple[dict, dict[
     return manifest, paths
 
 
-def _check_cutover(mode: str, confirm_cutover: bool, domain_id: str | None = None, snapshot: str = "",
-                   run_id: str = "", who: str = "") -> None:
+def _check_cutover(
+    mode: str,
+    confirm_cutover: bool,
+    domain_id: str | None = None,
+    snapshot: str = "",
+    run_id: str = "",
+    who: str = "",
+) -> None:
     """The cutover guard, first thing of a run (see :mod:`ikou.cutover`).
 
     A cutover run starts only when a person confirmed it, the domain is in the migration phase
@@ -137,21 +164,42 @@ def _check_cutover(mode: str, confirm_cutover: bool, domain_id: str | None = Non
         domain_id, snapshot, run_id, who = _cutover_context(snapshot, run_id, who)
     if domain_id is None:  # outside a task and without a domain: the confirmation is all there is
         if not confirm_cutover:
-            raise CutoverRefused("cutover refused: a person must confirm it with confirm_cutover=true")
+            raise CutoverRefused(
+                "cutover refused: a person must confirm it with confirm_cutover=true"
+            )
         return
     from ikou import cutover
 
     snap = resolve_snapshot(domain_id, snapshot)
     control = cutover.Control()
-    reasons = cutover.check(domain_id, snap, confirm=bool(confirm_cutover), control=control, store=_store())
+    reasons = cutover.check(
+        domain_id, snap, confirm=bool(confirm_cutover), control=control, store=_store()
+    )
     if reasons:
-        control.record("refused", domain=domain_id, snapshot=snap, run_id=run_id, who=who,
-                       detail=json.dumps(reasons, ensure_ascii=False))
-        raise CutoverRefused(f"cutover of {domain_id} (snapshot {snap}) refused:\n"
-                             + "\n".join(f"  ✗ {r}" for r in reasons))
-    if not any(e.status == "started" and e.run_id == run_id for e in control.events(domain_id)) or not run_id:
-        control.record("started", domain=domain_id, snapshot=snap, run_id=run_id, who=who,
-                       detail="guard passed: confirmed, GO rehearsal found, predecessors live")
+        control.record(
+            "refused",
+            domain=domain_id,
+            snapshot=snap,
+            run_id=run_id,
+            who=who,
+            detail=json.dumps(reasons, ensure_ascii=False),
+        )
+        raise CutoverRefused(
+            f"cutover of {domain_id} (snapshot {snap}) refused:\n"
+            + "\n".join(f"  ✗ {r}" for r in reasons)
+        )
+    if (
+        not any(e.status == "started" and e.run_id == run_id for e in control.events(domain_id))
+        or not run_id
+    ):
+        control.record(
+            "started",
+            domain=domain_id,
+            snapshot=snap,
+            run_id=run_id,
+            who=who,
+            detail="guard passed: confirmed, GO rehearsal found, predecessors live",
+        )
 
 
 def _cutover_context(snapshot: str, run_id: str, who: str) -> tuple[str | None, str, str, str]:
@@ -170,7 +218,9 @@ def _cutover_context(snapshot: str, run_id: str, who: str) -> tuple[str | None, 
     conf = getattr(dag_run, "conf", None) or {}
     params = ctx.get("params") or {}
     snap = snapshot or str(conf.get("snapshot", params.get("snapshot", "")) or "")
-    person = who or str(getattr(dag_run, "triggering_user_name", "") or conf.get("triggered_by", "") or "")
+    person = who or str(
+        getattr(dag_run, "triggering_user_name", "") or conf.get("triggered_by", "") or ""
+    )
     return domain, snap, run_id or str(ctx.get("run_id") or ""), person
 
 
@@ -192,19 +242,24 @@ def _extract_part_settings() -> tuple[int, int]:
         try:
             value = int(raw)
         except ValueError:
-            raise StageError(f"{name} must be a positive integer of bytes/parts, not {raw!r}") from None
+            raise StageError(
+                f"{name} must be a positive integer of bytes/parts, not {raw!r}"
+            ) from None
         if value <= 0:
             raise StageError(f"{name} must be positive, not {value}")
         return value
 
-    return positive("IKOU_EXTRACT_PART_BYTES", EXTRACT_PART_BYTES), positive("IKOU_EXTRACT_MAX_PARTS",
-                                                                             EXTRACT_MAX_PARTS)
+    return positive("IKOU_EXTRACT_PART_BYTES", EXTRACT_PART_BYTES), positive(
+        "IKOU_EXTRACT_MAX_PARTS", EXTRACT_MAX_PARTS
+    )
 
 
 def _landing_entry(manifest: dict, landing: str, lf) -> dict:
     entry = next((f for f in manifest["files"] if f.get("legacy_file") == lf.name), None)
     if entry is None:
-        raise StageError(f"{landing}: the snapshot manifest lists no file for legacy file {lf.name}")
+        raise StageError(
+            f"{landing}: the snapshot manifest lists no file for legacy file {lf.name}"
+        )
     return entry
 
 
@@ -213,13 +268,20 @@ def extract_options(lf, file_name: str, gaiji_path, byte_range=None):
     from ikou.mainframe.engine import DecodeOptions
 
     return DecodeOptions(
-        encoding=lf.encoding, recfm=lf.recfm, lrecl=lf.lrecl,
-        record_type_field=lf.record_type_field, record_types=dict(lf.record_types),
+        encoding=lf.encoding,
+        recfm=lf.recfm,
+        lrecl=lf.lrecl,
+        record_type_field=lf.record_type_field,
+        record_types=dict(lf.record_types),
         header_layouts=tuple(v for k, v in lf.record_types.items() if k == "H"),
         trailer_layouts=tuple(v for k, v in lf.record_types.items() if k == "T"),
-        record_count_field=lf.trailer.count_field, control_totals=dict(lf.trailer.sums),
-        mixed_fields=tuple(lf.mixed_fields), gaiji=str(gaiji_path) if gaiji_path else None,
-        gaiji_policy=settings().gaiji_policy, file_name=file_name, byte_range=byte_range,
+        record_count_field=lf.trailer.count_field,
+        control_totals=dict(lf.trailer.sums),
+        mixed_fields=tuple(lf.mixed_fields),
+        gaiji=str(gaiji_path) if gaiji_path else None,
+        gaiji_policy=settings().gaiji_policy,
+        file_name=file_name,
+        byte_range=byte_range,
     )
 
 
@@ -254,7 +316,9 @@ def _check_landing_sha256(store: Store, uri: str, entry: dict, etag: str) -> Non
     if is_s3(uri):
         bucket, key = split_s3(uri)
         h = hashlib.sha256()
-        body = store.client.get_object(Bucket=bucket, Key=key, **({"IfMatch": etag} if etag else {}))["Body"]
+        body = store.client.get_object(
+            Bucket=bucket, Key=key, **({"IfMatch": etag} if etag else {})
+        )["Body"]
         for chunk in body.iter_chunks(8 << 20):
             h.update(chunk)
         got = h.hexdigest()
@@ -273,11 +337,15 @@ def _fetch_range(store: Store, uri: str, start: int, end: int, etag: str, dest: 
         bucket, key = split_s3(uri)
         kw = {"IfMatch": etag} if etag else {}
         try:
-            obj = store.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **kw)
+            obj = store.client.get_object(
+                Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **kw
+            )
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             if code in ("PreconditionFailed", "412"):
-                raise StageError(f"{uri} changed after extract_plan: run the extract again") from None
+                raise StageError(
+                    f"{uri} changed after extract_plan: run the extract again"
+                ) from None
             raise
         with open(dest, "wb") as fh:
             for chunk in obj["Body"].iter_chunks(8 << 20):
@@ -293,7 +361,9 @@ def _fetch_range(store: Store, uri: str, start: int, end: int, etag: str, dest: 
                 fh.write(buf)
                 left -= len(buf)
     if dest.stat().st_size != end - start:
-        raise StageError(f"{uri}: byte range {start}-{end} came back with {dest.stat().st_size} bytes")
+        raise StageError(
+            f"{uri}: byte range {start}-{end} came back with {dest.stat().st_size} bytes"
+        )
     return dest
 
 
@@ -326,8 +396,15 @@ def _part_stem(lf_name: str, index: int) -> str:
     return f"_parts/{lf_name}/part-{index:05d}"
 
 
-def extract_plan(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: str = "",
-                 confirm_cutover: bool = False, **_ignored) -> list[dict]:
+def extract_plan(
+    domain_id: str,
+    *,
+    run_id: str,
+    mode: str = "rehearsal",
+    snapshot: str = "",
+    confirm_cutover: bool = False,
+    **_ignored,
+) -> list[dict]:
     """The byte-range parts of the domain's large F/FB legacy files (the mapped extract_parts).
 
     A file above ``IKOU_EXTRACT_PART_BYTES`` (default 64 MB) is split into record-aligned ranges
@@ -359,11 +436,26 @@ def extract_plan(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapsh
         _check_landing_sha256(store, uri, entry, etag)
         ranges = byte_ranges(size, int(lf.lrecl), min(max_parts, -(-size // part_bytes)))
         for i, (start, end) in enumerate(ranges):
-            parts.append({"file": lf.name, "landing_name": entry["name"], "snapshot": snap, "index": i,
-                          "parts": len(ranges), "start": start, "end": end, "size": size, "etag": etag,
-                          "planned_at": planned_at})
-    log.info("extract_plan %s: %d part(s) of %d large file(s)", domain_id, len(parts),
-             len({p["file"] for p in parts}))
+            parts.append(
+                {
+                    "file": lf.name,
+                    "landing_name": entry["name"],
+                    "snapshot": snap,
+                    "index": i,
+                    "parts": len(ranges),
+                    "start": start,
+                    "end": end,
+                    "size": size,
+                    "etag": etag,
+                    "planned_at": planned_at,
+                }
+            )
+    log.info(
+        "extract_plan %s: %d part(s) of %d large file(s)",
+        domain_id,
+        len(parts),
+        len({p["file"] for p in parts}),
+    )
     return parts
 
 
@@ -394,17 +486,29 @@ def extract_part(domain_id: str, part: dict, *, run_id: str, **_ignored) -> dict
     with tempfile.TemporaryDirectory(prefix="ikou-extract-part-") as tmp:
         work = Path(tmp)
         gaiji_path = _reference_gaiji(snap, work, store)
-        src = _fetch_range(store, join(landing, part["landing_name"]), start, end, part.get("etag", ""),
-                           work / "range.bin")
+        src = _fetch_range(
+            store,
+            join(landing, part["landing_name"]),
+            start,
+            end,
+            part.get("etag", ""),
+            work / "range.bin",
+        )
         cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
         opts = extract_options(lf, part["landing_name"], gaiji_path, byte_range=(start, end))
-        out, qpath, gpath = work / "part.parquet", work / "part.quarantine.jsonl", work / "part.gaiji.parquet"
+        out, qpath, gpath = (
+            work / "part.parquet",
+            work / "part.quarantine.jsonl",
+            work / "part.gaiji.parquet",
+        )
         with _RangeFile(src, start) as fh:
             summary = decode_to_parquet(fh, cb, opts, out, qpath, gaiji_path=gpath)
         if not out.exists():
             raise StageError(f"{lf.name}: several data layouts per file are not supported in parts")
         if not summary.complete or summary.bytes_read != end - start or not summary.accounted:
-            raise StageError(f"{lf.name} part {part['index']}: read {summary.bytes_read} of {end - start} bytes")
+            raise StageError(
+                f"{lf.name} part {part['index']}: read {summary.bytes_read} of {end - start} bytes"
+            )
         data_uri = join(raw_prefix, stem + ".parquet")
         store.put_file(data_uri, out)
         gaiji_uri = join(raw_prefix, stem + ".gaiji.parquet")
@@ -414,14 +518,31 @@ def extract_part(domain_id: str, part: dict, *, run_id: str, **_ignored) -> dict
         quarantine_uri = join(qprefix, stem + ".jsonl")
         store.put_file(quarantine_uri, qpath)
         data_sha, data_bytes = sha256_file(out), out.stat().st_size
-    return {"file": lf.name, "index": int(part["index"]), "parts": int(part["parts"]), "snapshot": snap,
-            "start": start, "end": end, "size": int(part["size"]), "planned_at": part.get("planned_at"),
-            "data_uri": data_uri, "data_name": stem + ".parquet", "data_sha256": data_sha, "data_bytes": data_bytes,
-            "gaiji_uri": gaiji_uri, "summary_uri": summary_uri, "quarantine_uri": quarantine_uri,
-            "records_in": summary.records_in, "records_out": summary.records_out,
-            "header": summary.header_records, "trailer": summary.trailer_records,
-            "quarantined": summary.quarantined, "bytes": summary.bytes_read,
-            "decode_seconds": round(summary.seconds, 3), "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "file": lf.name,
+        "index": int(part["index"]),
+        "parts": int(part["parts"]),
+        "snapshot": snap,
+        "start": start,
+        "end": end,
+        "size": int(part["size"]),
+        "planned_at": part.get("planned_at"),
+        "data_uri": data_uri,
+        "data_name": stem + ".parquet",
+        "data_sha256": data_sha,
+        "data_bytes": data_bytes,
+        "gaiji_uri": gaiji_uri,
+        "summary_uri": summary_uri,
+        "quarantine_uri": quarantine_uri,
+        "records_in": summary.records_in,
+        "records_out": summary.records_out,
+        "header": summary.header_records,
+        "trailer": summary.trailer_records,
+        "quarantined": summary.quarantined,
+        "bytes": summary.bytes_read,
+        "decode_seconds": round(summary.seconds, 3),
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _as_list(value) -> list[dict]:
@@ -458,8 +579,16 @@ def _concat_files(paths: list[Path], out: Path) -> None:
                 shutil.copyfileobj(src, dst, 8 << 20)
 
 
-def _merge_parts(lf, planned: list[dict], results: list[dict], work: Path, out: Path, qpath: Path,
-                 gpath: Path, store: Store):
+def _merge_parts(
+    lf,
+    planned: list[dict],
+    results: list[dict],
+    work: Path,
+    out: Path,
+    qpath: Path,
+    gpath: Path,
+    store: Store,
+):
     """The parts of one file -> its merged summary and files (+ manifest entries of the parts)."""
     from ikou.mainframe.engine import DecodeSummary, merge_summaries
     from ikou.storage import sha256_file
@@ -468,16 +597,22 @@ def _merge_parts(lf, planned: list[dict], results: list[dict], work: Path, out: 
     want = sorted((int(p["index"]), int(p["start"]), int(p["end"])) for p in planned)
     got = [(int(r["index"]), int(r["start"]), int(r["end"])) for r in results]
     if got != want:
-        raise StageError(f"{lf.name}: extract_parts returned parts {[g[0] for g in got]}, "
-                         f"the plan has {[w[0] for w in want]}")
+        raise StageError(
+            f"{lf.name}: extract_parts returned parts {[g[0] for g in got]}, "
+            f"the plan has {[w[0] for w in want]}"
+        )
     pos = 0
     for _, start, end in got:
         if start != pos:
-            raise StageError(f"{lf.name}: parts do not tile the file (gap or overlap at byte {pos})")
+            raise StageError(
+                f"{lf.name}: parts do not tile the file (gap or overlap at byte {pos})"
+            )
         pos = end
     if pos != int(planned[0]["size"]):
         raise StageError(f"{lf.name}: parts end at byte {pos} of {planned[0]['size']}")
-    summaries = [DecodeSummary.from_dict(json.loads(store.get_bytes(r["summary_uri"]))) for r in results]
+    summaries = [
+        DecodeSummary.from_dict(json.loads(store.get_bytes(r["summary_uri"]))) for r in results
+    ]
     summary = merge_summaries(summaries)
     pdir = work / "_parts" / lf.name
     pdir.mkdir(parents=True, exist_ok=True)
@@ -490,10 +625,19 @@ def _merge_parts(lf, planned: list[dict], results: list[dict], work: Path, out: 
         data.append(dp)
         quar.append(store.download(r["quarantine_uri"], pdir / f"part-{i:05d}.jsonl"))
         gaiji.append(store.download(r["gaiji_uri"], pdir / f"part-{i:05d}.gaiji.parquet"))
-        entries.append({"name": r["data_name"], "bytes": r["data_bytes"], "sha256": r["data_sha256"],
-                        "part_of": lf.name, "part": i, "byte_range": [r["start"], r["end"]],
-                        "records_in": r["records_in"], "records_out": r["records_out"],
-                        "quarantined": r["quarantined"]})
+        entries.append(
+            {
+                "name": r["data_name"],
+                "bytes": r["data_bytes"],
+                "sha256": r["data_sha256"],
+                "part_of": lf.name,
+                "part": i,
+                "byte_range": [r["start"], r["end"]],
+                "records_in": r["records_in"],
+                "records_out": r["records_out"],
+                "quarantined": r["quarantined"],
+            }
+        )
     _concat_parquet(data, out)
     _concat_files(quar, qpath)
     _concat_parquet(gaiji, gpath)
@@ -502,8 +646,17 @@ def _merge_parts(lf, planned: list[dict], results: list[dict], work: Path, out: 
     return summary, entries
 
 
-def extract(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: str = "", confirm_cutover: bool = False,
-            plan=None, parts=None, **_ignored) -> dict:
+def extract(
+    domain_id: str,
+    *,
+    run_id: str,
+    mode: str = "rehearsal",
+    snapshot: str = "",
+    confirm_cutover: bool = False,
+    plan=None,
+    parts=None,
+    **_ignored,
+) -> dict:
     """Decode the domain's legacy files of a snapshot into the raw zone (Parquet).
 
     ``plan`` / ``parts``: what ``extract_plan`` planned and the ``extract_parts`` results. A
@@ -520,7 +673,11 @@ def extract(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: s
     planned_parts, part_results = _as_list(plan), _as_list(parts)
     store = _store()
     d = registry().get(domain_id)
-    snap = planned_parts[0]["snapshot"] if planned_parts else resolve_snapshot(domain_id, snapshot, store)
+    snap = (
+        planned_parts[0]["snapshot"]
+        if planned_parts
+        else resolve_snapshot(domain_id, snapshot, store)
+    )
     landing = landing_uri(domain_id, snap)
     manifest = store.read_manifest(landing)
     findings = Findings(domain_id, run_id, "extract")
@@ -541,16 +698,31 @@ def extract(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: s
             nparts = 1
             if lf.name in by_file:
                 mine = [r for r in part_results if r.get("file") == lf.name]
-                summary, entries = _merge_parts(lf, by_file[lf.name], mine, work, out, qpath, gpath, store)
+                summary, entries = _merge_parts(
+                    lf, by_file[lf.name], mine, work, out, qpath, gpath, store
+                )
                 part_entries.extend(entries)
                 nparts = len(entries)
-                parts_by_file[lf.name] = [{k: e[k] for k in ("part", "byte_range", "records_in", "records_out",
-                                                              "quarantined")} for e in entries]
+                parts_by_file[lf.name] = [
+                    {
+                        k: e[k]
+                        for k in ("part", "byte_range", "records_in", "records_out", "quarantined")
+                    }
+                    for e in entries
+                ]
             else:
                 src = store.fetch(landing, entry["name"], work, manifest)
-                cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
-                summary = decode_to_parquet(src, cb, extract_options(lf, entry["name"], gaiji_path), out, qpath,
-                                            gaiji_path=gpath)
+                cb = parse_copybook(
+                    lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook
+                )
+                summary = decode_to_parquet(
+                    src,
+                    cb,
+                    extract_options(lf, entry["name"], gaiji_path),
+                    out,
+                    qpath,
+                    gaiji_path=gpath,
+                )
                 src.unlink()
             files[out.name] = out
             quarantine_files[qpath.name] = qpath
@@ -559,39 +731,97 @@ def extract(domain_id: str, *, run_id: str, mode: str = "rehearsal", snapshot: s
             sums_ok = all(c.ok for c in summary.trailer_checks if c.name == "sum")
             for c in summary.trailer_checks:
                 if not c.ok:
-                    findings.add("trailer_control_total", "critical", c.trailer_field,
-                                 detail=f"{c.name}: trailer {c.expected} vs file {c.actual} {c.detail}".strip())
+                    findings.add(
+                        "trailer_control_total",
+                        "critical",
+                        c.trailer_field,
+                        detail=f"{c.name}: trailer {c.expected} vs file {c.actual} {c.detail}".strip(),
+                    )
             _quarantine_findings(findings, qpath)
             worklist_rows.extend(_gaiji_occurrences(d, lf, out, gpath))
-            acc = {"unit": lf.name, "records_in": summary.records_in, "records_out": summary.records_out,
-                   "header": summary.header_records, "trailer": summary.trailer_records,
-                   "quarantined": summary.quarantined, "merged": 0,
-                   "trailer_count_ok": count_ok, "trailer_sums_ok": sums_ok,
-                   "quarantine_rate": round(summary.quarantined / max(summary.records_in, 1), 6),
-                   "unmapped_gaiji": summary.gaiji_unmapped, "gaiji_mapped": summary.gaiji_mapped,
-                   "bytes": summary.bytes_read, "decode_seconds": round(summary.seconds, 3), "parts": nparts}
+            acc = {
+                "unit": lf.name,
+                "records_in": summary.records_in,
+                "records_out": summary.records_out,
+                "header": summary.header_records,
+                "trailer": summary.trailer_records,
+                "quarantined": summary.quarantined,
+                "merged": 0,
+                "trailer_count_ok": count_ok,
+                "trailer_sums_ok": sums_ok,
+                "quarantine_rate": round(summary.quarantined / max(summary.records_in, 1), 6),
+                "unmapped_gaiji": summary.gaiji_unmapped,
+                "gaiji_mapped": summary.gaiji_mapped,
+                "bytes": summary.bytes_read,
+                "decode_seconds": round(summary.seconds, 3),
+                "parts": nparts,
+            }
             acc["balanced"] = _balanced(acc) and summary.accounted
             accounting.append(acc)
         worklist = _gaiji_worklist(domain_id, run_id, snap, worklist_rows)
         for row in worklist["codes"]:
-            findings.add("unmapped_gaiji", "warning" if mode != "cutover" else "critical",
-                         ",".join(row["fields"]), count=row["occurrences"], detail=f"legacy code {row['legacy_code']}")
+            findings.add(
+                "unmapped_gaiji",
+                "warning" if mode != "cutover" else "critical",
+                ",".join(row["fields"]),
+                count=row["occurrences"],
+                detail=f"legacy code {row['legacy_code']}",
+            )
         qprefix = zone_uri("quarantine", domain_id, run_id)
-        store.publish(qprefix, quarantine_files, {"zone": "quarantine", "domain": domain_id, "run_id": run_id,
-                                                   "snapshot": snap, "stage": "extract",
-                                                   "records": {a["unit"]: a["quarantined"] for a in accounting}})
-        store.publish(raw_prefix, files, {
-            "zone": "raw", "stage": "extract", "domain": domain_id, "run_id": run_id, "snapshot": snap,
-            "mode": mode, "landing": landing, "landing_files": manifest["files"], "accounting": accounting,
-            "decode": summaries, "quarantine": qprefix, "parts": parts_by_file, "files": part_entries,
-        })
+        store.publish(
+            qprefix,
+            quarantine_files,
+            {
+                "zone": "quarantine",
+                "domain": domain_id,
+                "run_id": run_id,
+                "snapshot": snap,
+                "stage": "extract",
+                "records": {a["unit"]: a["quarantined"] for a in accounting},
+            },
+        )
+        store.publish(
+            raw_prefix,
+            files,
+            {
+                "zone": "raw",
+                "stage": "extract",
+                "domain": domain_id,
+                "run_id": run_id,
+                "snapshot": snap,
+                "mode": mode,
+                "landing": landing,
+                "landing_files": manifest["files"],
+                "accounting": accounting,
+                "decode": summaries,
+                "quarantine": qprefix,
+                "parts": parts_by_file,
+                "files": part_entries,
+            },
+        )
     write_report(domain_id, run_id, "gaiji_worklist.json", worklist, store)
-    write_report(domain_id, run_id, "findings/extract.json",
-                 {"summary": findings.summary(), "findings": findings.rows()}, store)
-    res = _result(domain_id, "extract", run_id, snap, raw_prefix, accounting, started, findings,
-                  quarantine=qprefix, gaiji_unmapped=sum(a["unmapped_gaiji"] for a in accounting),
-                  gaiji_codes=len(worklist["codes"]), mode=mode,
-                  parts={f: len(v) for f, v in parts_by_file.items()})
+    write_report(
+        domain_id,
+        run_id,
+        "findings/extract.json",
+        {"summary": findings.summary(), "findings": findings.rows()},
+        store,
+    )
+    res = _result(
+        domain_id,
+        "extract",
+        run_id,
+        snap,
+        raw_prefix,
+        accounting,
+        started,
+        findings,
+        quarantine=qprefix,
+        gaiji_unmapped=sum(a["unmapped_gaiji"] for a in accounting),
+        gaiji_codes=len(worklist["codes"]),
+        mode=mode,
+        parts={f: len(v) for f, v in parts_by_file.items()},
+    )
     if planned_parts:  # the stage's wall time: from the plan through the parallel parts to here
         first = min(float(p.get("planned_at") or time.time()) for p in planned_parts)
         res["seconds"] = round(max(res["seconds"], time.time() - first), 3)
@@ -610,7 +840,12 @@ def _quarantine_findings(findings: Findings, qpath: Path) -> None:
             q = json.loads(line)
             where = f"{q.get('_file')} record {q.get('_record')} offset {q.get('_offset')}"
             extra = f" ({q['detail']})" if q.get("detail") else ""
-            findings.add("decode_error", "warning", q.get("field") or "", detail=f"{where}: {q.get('reason')}{extra}")
+            findings.add(
+                "decode_error",
+                "warning",
+                q.get("field") or "",
+                detail=f"{where}: {q.get('reason')}{extra}",
+            )
 
 
 def _gaiji_occurrences(d, lf, raw_path: Path, gaiji_path: Path) -> list[dict]:
@@ -625,15 +860,27 @@ def _gaiji_occurrences(d, lf, raw_path: Path, gaiji_path: Path) -> list[dict]:
     if occ.num_rows == 0:
         return []
     raw = pq.read_table(raw_path, columns=["_record", *lf.business_keys])
-    by_record = dict(zip(raw.column("_record").to_pylist(),
-                         zip(*[raw.column(k).to_pylist() for k in lf.business_keys])))
+    by_record = dict(
+        zip(
+            raw.column("_record").to_pylist(),
+            zip(*[raw.column(k).to_pylist() for k in lf.business_keys]),
+        )
+    )
     recs = occ.column("_record").to_pylist()
     keys = ["\x1e".join(str(v) for v in by_record.get(r, ("?",))) for r in recs]
     hashes = keyed_hashes(keys, purpose=f"record:{d.id}:{lf.name}")
     rows = []
     for i, r in enumerate(occ.to_pylist()):
-        rows.append({"file": lf.name, "field": r["field"], "legacy_code": r["legacy_code"],
-                     "encoding": r["encoding"], "record_key": hashes[i], "candidates": r.get("candidates") or []})
+        rows.append(
+            {
+                "file": lf.name,
+                "field": r["field"],
+                "legacy_code": r["legacy_code"],
+                "encoding": r["encoding"],
+                "record_key": hashes[i],
+                "candidates": r.get("candidates") or [],
+            }
+        )
     return rows
 
 
@@ -642,25 +889,49 @@ def _gaiji_worklist(domain: str, run_id: str, snapshot: str, rows: list[dict]) -
     codes: dict[tuple[str, str], dict] = {}
     for r in rows:
         k = (r["encoding"], r["legacy_code"])
-        c = codes.setdefault(k, {"encoding": r["encoding"], "legacy_code": r["legacy_code"], "occurrences": 0,
-                                 "fields": set(), "record_keys": set(), "candidates": set()})
+        c = codes.setdefault(
+            k,
+            {
+                "encoding": r["encoding"],
+                "legacy_code": r["legacy_code"],
+                "occurrences": 0,
+                "fields": set(),
+                "record_keys": set(),
+                "candidates": set(),
+            },
+        )
         c["occurrences"] += 1
         c["fields"].add(f"{r['file']}.{r['field']}")
         c["record_keys"].add(r["record_key"])
         c["candidates"].update(r["candidates"])
     out = []
     for c in sorted(codes.values(), key=lambda x: (-x["occurrences"], x["legacy_code"])):
-        out.append({**c, "fields": sorted(c["fields"]), "record_keys": sorted(c["record_keys"]),
-                    "records": len(c["record_keys"]), "candidates": sorted(c["candidates"])})
-    return {"domain": domain, "run_id": run_id, "snapshot": snapshot, "unmapped_codes": len(out),
-            "occurrences": sum(c["occurrences"] for c in out), "codes": out,
-            "note": "文字同定 worklist: legacy codes missing from the city's 外字 table; record keys are keyed hashes"}
+        out.append(
+            {
+                **c,
+                "fields": sorted(c["fields"]),
+                "record_keys": sorted(c["record_keys"]),
+                "records": len(c["record_keys"]),
+                "candidates": sorted(c["candidates"]),
+            }
+        )
+    return {
+        "domain": domain,
+        "run_id": run_id,
+        "snapshot": snapshot,
+        "unmapped_codes": len(out),
+        "occurrences": sum(c["occurrences"] for c in out),
+        "codes": out,
+        "note": "文字同定 worklist: legacy codes missing from the city's 外字 table; record keys are keyed hashes",
+    }
 
 
 # ----------------------------------------------------------------------------- cleanse
 
 
-def cleanse(domain_id: str, extract_result: dict, *, run_id: str, mode: str = "rehearsal", **_ignored) -> dict:
+def cleanse(
+    domain_id: str, extract_result: dict, *, run_id: str, mode: str = "rehearsal", **_ignored
+) -> dict:
     """Cleanse the raw tables by the domain's rules (ledger every change); 名寄せ of the addressee
     master with its review queue; references to merged addressees rewritten; the cleansing report.
     See :mod:`ikou.cleanse.run`."""
@@ -676,7 +947,9 @@ def latest_validated_pointer(domain: str, snapshot: str) -> str:
     return join(zone_uri("validated", domain, "_latest"), f"{snapshot}.json")
 
 
-def validate(domain_id: str, cleanse_result: dict, *, run_id: str, mode: str = "rehearsal", **_ignored) -> dict:
+def validate(
+    domain_id: str, cleanse_result: dict, *, run_id: str, mode: str = "rehearsal", **_ignored
+) -> dict:
     """Map the cleansed tables to the domain's versioned standard layout; check references."""
     import pyarrow.parquet as pq
 
@@ -704,29 +977,74 @@ def validate(domain_id: str, cleanse_result: dict, *, run_id: str, mode: str = "
             orphans = 0
             if refs:
                 if master_ids is None:
-                    master_ids = _addressee_ids(master_domain, master_table, snap, tables if domain_id == master_domain else None,
-                                                work, store)
+                    master_ids = _addressee_ids(
+                        master_domain,
+                        master_table,
+                        snap,
+                        tables if domain_id == master_domain else None,
+                        work,
+                        store,
+                    )
                 orphans = _count_orphans(tables[t.name], refs, master_ids, d, t, findings)
             out = work / f"{t.name}.parquet"
             pq.write_table(tables[t.name], out, compression="zstd")
             files[out.name] = out
             src_rows = cleanse_result["units"][t.source]
-            acc = {"unit": t.name, "records_in": src_rows, "records_out": tables[t.name].num_rows,
-                   "quarantined": 0, "merged": 0, "orphan_references": orphans}
+            acc = {
+                "unit": t.name,
+                "records_in": src_rows,
+                "records_out": tables[t.name].num_rows,
+                "quarantined": 0,
+                "merged": 0,
+                "orphan_references": orphans,
+            }
             acc["balanced"] = _balanced(acc)
             accounting.append(acc)
-        store.publish(out_prefix, files, {"zone": "validated", "stage": "validate", "domain": domain_id,
-                                          "run_id": run_id, "snapshot": snap, "input": cleanse_result["uri"],
-                                          "spec_version": d.spec.version, "layout_version": d.layout.layout_version,
-                                          "accounting": accounting})
-    write_report(domain_id, run_id, "findings/validate.json", {"summary": findings.summary(), "findings": findings.rows()},
-                 store)
-    return _result(domain_id, "validate", run_id, snap, out_prefix, accounting, started, findings, mode=mode,
-                   spec_version=d.spec.version, layout_version=d.layout.layout_version)
+        store.publish(
+            out_prefix,
+            files,
+            {
+                "zone": "validated",
+                "stage": "validate",
+                "domain": domain_id,
+                "run_id": run_id,
+                "snapshot": snap,
+                "input": cleanse_result["uri"],
+                "spec_version": d.spec.version,
+                "layout_version": d.layout.layout_version,
+                "accounting": accounting,
+            },
+        )
+    write_report(
+        domain_id,
+        run_id,
+        "findings/validate.json",
+        {"summary": findings.summary(), "findings": findings.rows()},
+        store,
+    )
+    return _result(
+        domain_id,
+        "validate",
+        run_id,
+        snap,
+        out_prefix,
+        accounting,
+        started,
+        findings,
+        mode=mode,
+        spec_version=d.spec.version,
+        layout_version=d.layout.layout_version,
+    )
 
 
-def _addressee_ids(master_domain: str, master_table: str, snapshot: str, in_run: dict | None, work: Path,
-                   store: Store) -> set:
+def _addressee_ids(
+    master_domain: str,
+    master_table: str,
+    snapshot: str,
+    in_run: dict | None,
+    work: Path,
+    store: Store,
+) -> set:
     import pyarrow.parquet as pq
 
     if in_run is not None:
@@ -737,7 +1055,8 @@ def _addressee_ids(master_domain: str, master_table: str, snapshot: str, in_run:
     except FileNotFoundError:
         raise StageError(
             f"the addressee master ({master_domain}) of snapshot {snapshot} has not passed gate_standard yet: "
-            f"run migrate_{master_domain} first (the master DAG orders this)") from None
+            f"run migrate_{master_domain} first (the master DAG orders this)"
+        ) from None
     manifest = store.read_manifest(prefix)
     path = store.fetch(prefix, f"{master_table}.parquet", work / "master", manifest)
     return set(pq.read_table(path, columns=["atena_no"]).column("atena_no").to_pylist())
@@ -747,13 +1066,22 @@ def _count_orphans(table, ref_columns: list[str], master_ids: set, d, t, finding
     from ikou.hashing import keyed_hashes
 
     total = 0
-    keys = ["\x1e".join(str(v) for v in vals) for vals in zip(*[table.column(k).to_pylist() for k in t.business_keys])]
+    keys = [
+        "\x1e".join(str(v) for v in vals)
+        for vals in zip(*[table.column(k).to_pylist() for k in t.business_keys])
+    ]
     for col in ref_columns:
         values = table.column(col).to_pylist()
         bad = [i for i, v in enumerate(values) if v is not None and v not in master_ids]
         if bad:
             hashes = keyed_hashes([keys[i] for i in bad], purpose=f"record:{d.id}:{t.name}")
-            findings.extend("orphan_reference", "critical", col, hashes, detail="宛名番号 not in the addressee master")
+            findings.extend(
+                "orphan_reference",
+                "critical",
+                col,
+                hashes,
+                detail="宛名番号 not in the addressee master",
+            )
             total += len(bad)
     return total
 
@@ -774,7 +1102,9 @@ def _frames_for_gate(gate: str, stage_result: dict, work: Path, store: Store):
     if gate in ("gate_raw", "gate_cleansed", "gate_standard"):
         _, paths = _fetch_tables(stage_result["uri"], work, store)
         tables = {unit: pq.read_table(paths[unit]) for unit in stage_result["units"]}
-        references = _reference_sets(stage_result, tables, work, store) if gate == "gate_standard" else {}
+        references = (
+            _reference_sets(stage_result, tables, work, store) if gate == "gate_standard" else {}
+        )
         for unit, rows in stage_result["units"].items():
             frame = tables[unit].to_pandas(types_mapper=pd.ArrowDtype)
             units.append(Unit(unit, frame, expected_rows=rows, references=references))
@@ -813,8 +1143,10 @@ def _reference_sets(stage_result: dict, tables: dict, work: Path, store: Store) 
         try:
             prefix = json.loads(store.get_bytes(pointer))["uri"]
         except FileNotFoundError:
-            raise StageError(f"the addressee master ({master_domain}) of snapshot {stage_result['snapshot']} has not "
-                             f"passed gate_standard: run migrate_{master_domain} first") from None
+            raise StageError(
+                f"the addressee master ({master_domain}) of snapshot {stage_result['snapshot']} has not "
+                f"passed gate_standard: run migrate_{master_domain} first"
+            ) from None
         path = store.fetch(prefix, f"{master_table}.parquet", work / "master")
         ids = pq.read_table(path, columns=["atena_no"]).column("atena_no")
     return {(target_table_name(master_domain, master_table), "atena_no"): ids}
@@ -835,8 +1167,17 @@ def _city_characters(snapshot: str | None, work: Path, store: Store) -> list[str
     return sorted({e.text for e in GaijiTable.load(path).entries()})
 
 
-def gate(domain_id: str, gate_name: str, stage_result: dict, *, run_id: str, mode: str = "rehearsal",
-         override_reason: str = "", triggered_by: str = "", **_ignored) -> dict:
+def gate(
+    domain_id: str,
+    gate_name: str,
+    stage_result: dict,
+    *,
+    run_id: str,
+    mode: str = "rehearsal",
+    override_reason: str = "",
+    triggered_by: str = "",
+    **_ignored,
+) -> dict:
     """Run the gate's checkpoints on the stage output; raise GateFailed on a critical failure.
 
     The gate report goes to ``reports/{domain}/{run}/gates/{gate}.json`` whatever the outcome;
@@ -854,11 +1195,24 @@ def gate(domain_id: str, gate_name: str, stage_result: dict, *, run_id: str, mod
     parameters = {"snapshot": stage_result.get("snapshot") or None}
     with tempfile.TemporaryDirectory(prefix="ikou-gate-") as tmp:
         units = _frames_for_gate(gate_name, stage_result, Path(tmp), store)
-        city = _city_characters(stage_result.get("snapshot"), Path(tmp), store) \
-            if gate_name in ("gate_raw", "gate_cleansed", "gate_standard") else ()
+        city = (
+            _city_characters(stage_result.get("snapshot"), Path(tmp), store)
+            if gate_name in ("gate_raw", "gate_cleansed", "gate_standard")
+            else ()
+        )
         try:
-            report = run_gate(domain_id, gate_name, units, run_id=run_id, mode=mode, override_reason=override_reason,
-                              who=triggered_by, target_url=target_url, parameters=parameters, city_characters=city)
+            report = run_gate(
+                domain_id,
+                gate_name,
+                units,
+                run_id=run_id,
+                mode=mode,
+                override_reason=override_reason,
+                who=triggered_by,
+                target_url=target_url,
+                parameters=parameters,
+                city_characters=city,
+            )
         except GateFailed as exc:
             exc.report["seconds_total"] = round(time.monotonic() - started, 3)
             write_report(domain_id, run_id, f"gates/{gate_name}.json", exc.report, store)
@@ -866,19 +1220,35 @@ def gate(domain_id: str, gate_name: str, stage_result: dict, *, run_id: str, mod
     report["seconds_total"] = round(time.monotonic() - started, 3)
     write_report(domain_id, run_id, f"gates/{gate_name}.json", report, store)
     if gate_name == "gate_standard":
-        store.put_bytes(latest_validated_pointer(domain_id, stage_result["snapshot"]),
-                        _dumps({"uri": stage_result["uri"], "run_id": run_id}), content_type="application/json")
-    return {"gate": gate_name, "verdict": report["verdict"], "warnings": len(report["warnings"]),
-            "critical_failures": len(report["critical_failures"]), "override": report["override"],
-            "units": [u["validation_result"] for u in report["units"]],
-            "seconds": report["seconds_total"]}
+        store.put_bytes(
+            latest_validated_pointer(domain_id, stage_result["snapshot"]),
+            _dumps({"uri": stage_result["uri"], "run_id": run_id}),
+            content_type="application/json",
+        )
+    return {
+        "gate": gate_name,
+        "verdict": report["verdict"],
+        "warnings": len(report["warnings"]),
+        "critical_failures": len(report["critical_failures"]),
+        "override": report["override"],
+        "units": [u["validation_result"] for u in report["units"]],
+        "seconds": report["seconds_total"],
+    }
 
 
 # ----------------------------------------------------------------------------- load
 
 
-def load(domain_id: str, validate_result: dict, *, run_id: str, mode: str = "rehearsal",
-         atena_map: dict[str, str] | None = None, triggered_by: str = "", **_ignored) -> dict:
+def load(
+    domain_id: str,
+    validate_result: dict,
+    *,
+    run_id: str,
+    mode: str = "rehearsal",
+    atena_map: dict[str, str] | None = None,
+    triggered_by: str = "",
+    **_ignored,
+) -> dict:
     """Hand-off files (CSV + manifest, Parquet beside) and the transactional target load.
 
     Rehearsals load into their own schema (``ikou_rehearsal_<hex>``), cutovers into ``ikou``;
@@ -888,29 +1258,66 @@ def load(domain_id: str, validate_result: dict, *, run_id: str, mode: str = "reh
 
     started = time.monotonic()
     store = _store()
-    if atena_map is None:  # the map the domain's cleanse stage applied (名寄せ of the addressee master)
+    if (
+        atena_map is None
+    ):  # the map the domain's cleanse stage applied (名寄せ of the addressee master)
         atena_map = atena_map_for(domain_id, validate_result, store)
-    res = load_domain(domain_id, validate_result, run_id=run_id, mode=mode, store=store, atena_map=atena_map,
-                      who=triggered_by)
-    accounting = [{"unit": t, "records_in": validate_result["units"][t], "records_out": n, "quarantined": 0,
-                   "merged": 0} for t, n in res["rows"].items()]
+    res = load_domain(
+        domain_id,
+        validate_result,
+        run_id=run_id,
+        mode=mode,
+        store=store,
+        atena_map=atena_map,
+        who=triggered_by,
+    )
+    accounting = [
+        {
+            "unit": t,
+            "records_in": validate_result["units"][t],
+            "records_out": n,
+            "quarantined": 0,
+            "merged": 0,
+        }
+        for t, n in res["rows"].items()
+    ]
     for a in accounting:
         a["balanced"] = _balanced(a)
-    return _result(domain_id, "load", run_id, validate_result["snapshot"], res["handoff"], accounting, started,
-                   target_url=res["target_url"], target_schema=res["schema"], tables=res["tables"],
-                   manifest_sha256=res["manifest_sha256"], mode=mode)
+    return _result(
+        domain_id,
+        "load",
+        run_id,
+        validate_result["snapshot"],
+        res["handoff"],
+        accounting,
+        started,
+        target_url=res["target_url"],
+        target_schema=res["schema"],
+        tables=res["tables"],
+        manifest_sha256=res["manifest_sha256"],
+        mode=mode,
+    )
 
 
 # ----------------------------------------------------------------------------- rehearsal
 
 
-def rehearse(domain_id: str, results: dict, *, run_id: str, mode: str = "rehearsal", triggered_by: str = "",
-             **_ignored) -> dict:
+def rehearse(
+    domain_id: str,
+    results: dict,
+    *,
+    run_id: str,
+    mode: str = "rehearsal",
+    triggered_by: str = "",
+    **_ignored,
+) -> dict:
     """Reconciliation, timing and the verdict (rehearsal: then the rehearsal schema is dropped;
     cutover: GO makes the domain live, NO-GO drops the live tables it loaded)."""
     from ikou.rehearsal import rehearse_domain
 
-    return rehearse_domain(domain_id, results, run_id=run_id, mode=mode, store=_store(), who=triggered_by)
+    return rehearse_domain(
+        domain_id, results, run_id=run_id, mode=mode, store=_store(), who=triggered_by
+    )
 
 
 # ----------------------------------------------------------------------------- master
@@ -932,16 +1339,24 @@ def plan_master_run(domains: list[str], snapshot: str = "") -> dict:
     snap = resolve_snapshot(order[0], snapshot, store)
     missing = [d for d in order if not store.exists(join(landing_uri(d, snap), MANIFEST))]
     if missing:
-        raise StageError(f"snapshot {snap} is not published for {', '.join(missing)} "
-                         f"(landing/<domain>/{snap}/{MANIFEST}); deliver it or choose another snapshot")
-    return {"domains": order, "snapshot": snap, "cutover_order": [d for d in reg.plan.cutover_order() if d in order]}
+        raise StageError(
+            f"snapshot {snap} is not published for {', '.join(missing)} "
+            f"(landing/<domain>/{snap}/{MANIFEST}); deliver it or choose another snapshot"
+        )
+    return {
+        "domains": order,
+        "snapshot": snap,
+        "cutover_order": [d for d in reg.plan.cutover_order() if d in order],
+    }
 
 
 def city_report(plan: dict, *, run_id: str, **_ignored) -> dict:
     """The city-wide report of a master run (reports/_city/{run}/city.html + city.json)."""
     from ikou.rehearsal.city import build_city_report
 
-    return build_city_report(plan or {"domains": [], "snapshot": ""}, master_run_id=run_id, store=_store())
+    return build_city_report(
+        plan or {"domains": [], "snapshot": ""}, master_run_id=run_id, store=_store()
+    )
 
 
 def domain_run_id(master_run_id: str, domain: str) -> str:
@@ -949,5 +1364,19 @@ def domain_run_id(master_run_id: str, domain: str) -> str:
     return f"{master_run_id}__{domain}"
 
 
-__all__ = ["extract", "cleanse", "validate", "gate", "load", "rehearse", "plan_master_run", "city_report",
-           "StageError", "CutoverRefused", "resolve_snapshot", "write_report", "run_key", "NotPublished"]
+__all__ = [
+    "extract",
+    "cleanse",
+    "validate",
+    "gate",
+    "load",
+    "rehearse",
+    "plan_master_run",
+    "city_report",
+    "StageError",
+    "CutoverRefused",
+    "resolve_snapshot",
+    "write_report",
+    "run_key",
+    "NotPublished",
+]

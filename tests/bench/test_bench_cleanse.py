@@ -19,7 +19,10 @@ def docs(tmp_path_factory):
 
     results = tmp_path_factory.mktemp("results")
     work = tmp_path_factory.mktemp("work")
-    out = {name: run_one(name, quick=True, results_dir=results, workdir=work) for name in ("cleanse", "dedupe")}
+    out = {
+        name: run_one(name, quick=True, results_dir=results, workdir=work)
+        for name in ("cleanse", "dedupe")
+    }
     for name, doc in out.items():
         assert json.loads((results / f"{name}.quick.json").read_text(encoding="utf-8")) == doc
     return out

@@ -18,7 +18,9 @@ def doc(tmp_path_factory):
     from ikou.bench import run_one
 
     results = tmp_path_factory.mktemp("results")
-    doc = run_one("decode", quick=True, results_dir=results, workdir=tmp_path_factory.mktemp("work"))
+    doc = run_one(
+        "decode", quick=True, results_dir=results, workdir=tmp_path_factory.mktemp("work")
+    )
     assert json.loads((results / "decode.quick.json").read_text(encoding="utf-8")) == doc
     return doc
 
@@ -39,16 +41,37 @@ def test_document(doc):
 
 def test_throughput_figures(doc):
     a = doc["figures"]["a_throughput"]
-    assert {"file", "engine", "per_record_python", "values_agree_on_sample", "speedup_per_core", "stream_5x",
-            "goals"} <= set(a)
+    assert {
+        "file",
+        "engine",
+        "per_record_python",
+        "values_agree_on_sample",
+        "speedup_per_core",
+        "stream_5x",
+        "goals",
+    } <= set(a)
     _positive(a["file"], "bytes", "records", "data_records")
     assert a["file"]["lrecl"] == 500 and a["file"]["bytes"] == a["file"]["records"] * 500
-    _positive(a["engine"], "seconds_wall", "seconds_cpu", "mb_per_s_per_core", "mb_per_s_wall",
-              "records_per_s_per_core", "records_per_s_wall", "peak_rss_mb")
+    _positive(
+        a["engine"],
+        "seconds_wall",
+        "seconds_cpu",
+        "mb_per_s_per_core",
+        "mb_per_s_wall",
+        "records_per_s_per_core",
+        "records_per_s_wall",
+        "peak_rss_mb",
+    )
     assert a["engine"]["records_in"] == a["file"]["records"] and a["engine"]["accounted"] is True
     assert a["engine"]["trailer_ok"] is True
-    _positive(a["per_record_python"], "sample_records", "seconds_cpu", "mb_per_s_per_core",
-              "records_per_s_per_core", "extrapolated_seconds_for_file")
+    _positive(
+        a["per_record_python"],
+        "sample_records",
+        "seconds_cpu",
+        "mb_per_s_per_core",
+        "records_per_s_per_core",
+        "extrapolated_seconds_for_file",
+    )
     assert a["per_record_python"]["extrapolated"] is True
     assert a["values_agree_on_sample"]["agree"] is True  # both decoders read the same values
     _positive(a, "speedup_per_core")
@@ -56,8 +79,11 @@ def test_throughput_figures(doc):
     _positive(s, "bytes", "records_in", "seconds_cpu", "peak_rss_mb", "mb_per_s_per_core")
     assert s["bytes"] == 5 * a["file"]["bytes"] and s["records_in"] == 5 * a["file"]["records"]
     assert s["accounted"] is True
-    assert set(a["goals"]) == {"engine_mb_per_s_per_core_ge_50", "speedup_ge_20x_per_record_python",
-                               "peak_rss_5x_input_lt_1gb"}
+    assert set(a["goals"]) == {
+        "engine_mb_per_s_per_core_ge_50",
+        "speedup_ge_20x_per_record_python",
+        "peak_rss_5x_input_lt_1gb",
+    }
     assert all(isinstance(v, bool) for v in a["goals"].values())
 
 

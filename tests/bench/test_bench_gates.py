@@ -18,8 +18,18 @@ def test_gates_benchmark_quick(tmp_path):
     f = doc["figures"]
     assert f["residents"] == 2000 and f["domain"] == "juki"
     assert set(f["verdicts"].values()) == {"pass"}
-    assert set(f["seconds"]) == {"extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard",
-                                 "load", "gate_target", "rehearsal", "gate_reconciliation"}
+    assert set(f["seconds"]) == {
+        "extract",
+        "gate_raw",
+        "cleanse",
+        "gate_cleansed",
+        "validate",
+        "gate_standard",
+        "load",
+        "gate_target",
+        "rehearsal",
+        "gate_reconciliation",
+    }
     assert 0 < f["gate_share"] < 1 and f["limit"] == 0.25
     assert f["gate_target_statements"] > 0
     if f["target"] == "postgresql":  # the suite ran inside the database: no table was pulled

@@ -20,8 +20,16 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +45,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def stack(ikou_stack):
-    assert ikou_stack.proc.returncode == 0, ikou_stack.proc.stdout[-2000:] + ikou_stack.proc.stderr[-2000:]
+    assert ikou_stack.proc.returncode == 0, (
+        ikou_stack.proc.stdout[-2000:] + ikou_stack.proc.stderr[-2000:]
+    )
     ikou_stack.passwords = json.loads(Path(ikou_stack.passwords_file).read_text())
     return ikou_stack
 
@@ -45,7 +55,10 @@ def stack(ikou_stack):
 def _login(browser, stack, user: str, path: str = "/"):
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     base = stack.base_url
-    ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
+    ctx.route(
+        "**/*",
+        lambda route: route.continue_() if route.request.url.startswith(base) else route.abort(),
+    )
     ctx.set_default_timeout(30_000)
     page = ctx.new_page()
     page.goto(base + path)
@@ -87,7 +100,9 @@ def test_auditor_cannot_trigger_or_open_review_pages(browser, stack):
     try:
         base = stack.base_url
         # the browser session's own cookie: Airflow's API refuses a viewer's trigger
-        r = page.request.post(base + "/api/v2/dags/migrate_juki/dagRuns", data={"logical_date": None})
+        r = page.request.post(
+            base + "/api/v2/dags/migrate_juki/dagRuns", data={"logical_date": None}
+        )
         assert r.status == 403, r.text()
         r = page.request.patch(base + "/api/v2/dags/migrate_juki", data={"is_paused": True})
         assert r.status == 403
@@ -98,8 +113,10 @@ def test_auditor_cannot_trigger_or_open_review_pages(browser, stack):
         page.goto(f"{base}/ikou/review/juki/{quote(run_id, safe='')}/review-001.html")
         assert "restricted" in page.locator("body").inner_text()
         # the gate task's extra link leads to its gate page
-        links = page.request.get(f"{base}/api/v2/dags/migrate_juki/dagRuns/{quote(run_id, safe='')}"
-                                 "/taskInstances/gate_standard/links").json()["extra_links"]
+        links = page.request.get(
+            f"{base}/api/v2/dags/migrate_juki/dagRuns/{quote(run_id, safe='')}"
+            "/taskInstances/gate_standard/links"
+        ).json()["extra_links"]
         (url,) = links.values()
         page.goto(url)
         assert "品質ゲート / quality gate: pass" in page.locator("h1").inner_text()
@@ -112,7 +129,10 @@ def test_engineer_triggers_a_domain_dag_from_its_form(browser, stack):
     ctx, page = _login(browser, stack, "engineer", f"/dags/{dag}")
     try:
         base = stack.base_url
-        before = {r["dag_run_id"] for r in page.request.get(f"{base}/api/v2/dags/{dag}/dagRuns").json()["dag_runs"]}
+        before = {
+            r["dag_run_id"]
+            for r in page.request.get(f"{base}/api/v2/dags/{dag}/dagRuns").json()["dag_runs"]
+        }
         page.get_by_role("button", name="Trigger").first.click()
         form = page.get_by_role("dialog")
         form.locator("input[name=element_snapshot]").fill(stack.snapshot)

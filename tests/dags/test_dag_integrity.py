@@ -32,12 +32,24 @@ def test_domain_dag_shape(dagbag, domain):
     assert {t.task_id for t in dag.tasks} == set(TASK_IDS) | {"extract_plan", "extract_parts"}
     assert dag.get_task("extract_parts").downstream_task_ids == {"extract"}
     # the chain: each stage followed by its gate, each gate followed by the next stage
-    chain = ["extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
-             "rehearsal", "gate_reconciliation"]
+    chain = [
+        "extract",
+        "gate_raw",
+        "cleanse",
+        "gate_cleansed",
+        "validate",
+        "gate_standard",
+        "load",
+        "gate_target",
+        "rehearsal",
+        "gate_reconciliation",
+    ]
     for up, down in zip(chain, chain[1:]):
         assert down in dag.get_task(up).downstream_task_ids, (up, down)
     assert "ikou" in dag.tags and domain in dag.tags
-    assert str(dag.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')") or "Tokyo" in str(dag.timezone)
+    assert str(dag.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')") or "Tokyo" in str(
+        dag.timezone
+    )
     assert dag.doc_md and "移行" in dag.doc_md and "migration" in dag.doc_md
     assert set(dag.params.keys()) == {"mode", "snapshot", "gate_override_reason", "confirm_cutover"}
     for t in dag.tasks:

@@ -41,10 +41,16 @@ def test_master_run_succeeds(stack_run):
 
 def test_table_shows_the_three_domains_and_skips_the_rest(stack_run):
     proc, _, _ = stack_run
-    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.split() and line.split()[0] in
-            {"juki", "kojin_juminzei", "jido_teate", "inkan", "kaigo"}}
+    rows = {
+        line.split()[0]: line
+        for line in proc.stdout.splitlines()
+        if line.split()
+        and line.split()[0] in {"juki", "kojin_juminzei", "jido_teate", "inkan", "kaigo"}
+    }
     assert " GO " in rows["juki"] and "✓ ✓ ✓ ✓ ✓ ✓ ✓ ✓ ✓ ✓" in rows["juki"]
-    assert "READINESS" in rows["kojin_juminzei"]  # preparation phase: load skipped, readiness report
+    assert (
+        "READINESS" in rows["kojin_juminzei"]
+    )  # preparation phase: load skipped, readiness report
     assert " GO " in rows["jido_teate"]
     assert "NOT RUN" in rows["inkan"] and "NOT RUN" in rows["kaigo"]
 
@@ -68,16 +74,32 @@ def test_jido_teate_ran_after_the_domains_it_refers_to(stack_run):
     for d in DOMAINS:
         (rep,) = list((saved / d).rglob("rehearsal.json"))
         started[d] = json.loads(rep.read_text())["generated_at"]
-    assert started["juki"] < started["jido_teate"] and started["kojin_juminzei"] < started["jido_teate"]
+    assert (
+        started["juki"] < started["jido_teate"]
+        and started["kojin_juminzei"] < started["jido_teate"]
+    )
 
 
 def test_restart_restores_the_buckets(stack_run):
     """A restart of the S3 endpoint alone brings the saved objects back."""
     _, home, env = stack_run
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "ikou.storage.localserver", "serve", "--port", str(port),
-                               "--data", str(home / "s3")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ikou.storage.localserver",
+            "serve",
+            "--port",
+            str(port),
+            "--data",
+            str(home / "s3"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = server.stdout.readline()
         while "up; restored" not in line:
@@ -86,7 +108,12 @@ def test_restart_restores_the_buckets(stack_run):
         import boto3
 
         client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
-        keys = [o["Key"] for o in client.list_objects_v2(Bucket="ikou-reports", Prefix="reports/_city/")["Contents"]]
+        keys = [
+            o["Key"]
+            for o in client.list_objects_v2(Bucket="ikou-reports", Prefix="reports/_city/")[
+                "Contents"
+            ]
+        ]
         assert any(k.endswith("city.html") for k in keys)
     finally:
         server.terminate()

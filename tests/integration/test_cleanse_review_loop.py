@@ -32,7 +32,9 @@ def city(s3_endpoint):
 
     reg = registry()
     sub = Registry({k: reg.get(k) for k in ("juki", "kojin_juminzei")}, reg.data_dir)
-    return synthesize(RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates=RATES, registry=sub)
+    return synthesize(
+        RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates=RATES, registry=sub
+    )
 
 
 def _read(uri: str):
@@ -69,11 +71,15 @@ def decided(run1):
     assert len(clusters) >= 2, "the city must queue at least two clusters for review"
     (c1, m1), (c2, m2) = list(clusters.items())[:2]
     now = dt.datetime(2026, 9, 2, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=9))).isoformat()
-    csv = ("cluster,decision,reviewer,reason,time,members\r\n"
-           f"{c1},merge,reviewer-a,same person (moved),{now},{m1}\r\n"
-           f"{c2},distinct,reviewer-b,namesakes,{now},{m2}\r\n"
-           f"9999999999,merge,reviewer-a,a cluster that does not exist,{now},\r\n")
-    Store().put_bytes(join(zone_uri("review", "juki", "decisions"), "2026-09-02-a.csv"), csv.encode("utf-8"))
+    csv = (
+        "cluster,decision,reviewer,reason,time,members\r\n"
+        f"{c1},merge,reviewer-a,same person (moved),{now},{m1}\r\n"
+        f"{c2},distinct,reviewer-b,namesakes,{now},{m2}\r\n"
+        f"9999999999,merge,reviewer-a,a cluster that does not exist,{now},\r\n"
+    )
+    Store().put_bytes(
+        join(zone_uri("review", "juki", "decisions"), "2026-09-02-a.csv"), csv.encode("utf-8")
+    )
     return {"merge": (c1, m1.split()), "distinct": (c2, m2.split())}
 
 
@@ -116,13 +122,17 @@ def test_decisions_round_trip_through_the_next_run(run1, run2, decided):
     queued = set(_read(join(review2, QUEUE)).column("cluster").to_pylist())
     assert c_merge not in queued and c_keep not in queued
     assert cl2["merged"] == cl1["merged"] + len(members_merge) - 1
-    assert cl2["review"]["records"] == cl1["review"]["records"] - len(members_merge) - len(members_keep)
+    assert cl2["review"]["records"] == cl1["review"]["records"] - len(members_merge) - len(
+        members_keep
+    )
     clusters = {r["atena_id"]: r for r in _read(join(review2, CLUSTERS)).to_pylist()}
     assert {clusters[a]["final"] for a in members_merge} == {"merge"}
     assert {clusters[a]["decided_by"] for a in members_keep} == {"reviewer"}
     amap = map_from_table(_read(join(zone_uri("cleansed", "juki", RUN2), "_atena_map.parquet")))
     survivor = [a for a in members_merge if a not in amap]
-    assert len(survivor) == 1 and all(amap[a] == survivor[0] for a in members_merge if a != survivor[0])
+    assert len(survivor) == 1 and all(
+        amap[a] == survivor[0] for a in members_merge if a != survivor[0]
+    )
     assert not set(members_keep) & set(amap)
     # recorded in the cleansing report (counts only) and its trend over the two runs
     report = _json(join(zone_uri("reports", "juki", RUN2), "cleansing.json"))
@@ -170,8 +180,10 @@ def test_a_referring_domain_applies_the_master_map(run2):
     _, cl, va = run2
     store = Store()
     # gate_standard publishes this pointer when the master passes; the test writes it directly
-    store.put_bytes(stages.latest_validated_pointer("juki", SNAPSHOT),
-                    json.dumps({"uri": va["uri"], "run_id": RUN2}).encode())
+    store.put_bytes(
+        stages.latest_validated_pointer("juki", SNAPSHOT),
+        json.dumps({"uri": va["uri"], "run_id": RUN2}).encode(),
+    )
     amap = map_from_table(_read(join(zone_uri("cleansed", "juki", RUN2), "_atena_map.parquet")))
     ex = stages.extract("kojin_juminzei", run_id=RUN_K, snapshot=SNAPSHOT)
     raw = _read(join(ex["uri"], "KOJIN.parquet"))

@@ -42,7 +42,9 @@ def target_db(pg_url):
     else:
         os.environ["IKOU_TARGET_DB_URL"] = previous
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        conn.exec_driver_sql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
     admin.dispose()
 
@@ -51,12 +53,15 @@ def target_db(pg_url):
 def city(s3_endpoint, airflow_db):
     from ikou.synth import synthesize
 
-    return synthesize(RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", domains=["juki", "inkan"])
+    return synthesize(
+        RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", domains=["juki", "inkan"]
+    )
 
 
 def _cutover(dagbag, domain: str, confirm: bool = True):
-    return dagbag.dags[f"migrate_{domain}"].test(run_conf={
-        "mode": "cutover", "snapshot": SNAPSHOT, "confirm_cutover": confirm})
+    return dagbag.dags[f"migrate_{domain}"].test(
+        run_conf={"mode": "cutover", "snapshot": SNAPSHOT, "confirm_cutover": confirm}
+    )
 
 
 def _state(x) -> str:
@@ -79,9 +84,16 @@ def _refused(run, domain: str) -> str:
     states = _states(run)
     first = "extract_plan" if "extract_plan" in states else "extract"
     assert states[first] == "failed", states
-    assert states["load"] in ("upstream_failed", "None", "none") and states["rehearsal"] != "success", states
+    assert (
+        states["load"] in ("upstream_failed", "None", "none") and states["rehearsal"] != "success"
+    ), states
     ev = _last_event(domain)
-    assert ev.status == "refused" and ev.run_id == run.run_id and ev.who == WHO and ev.snapshot == SNAPSHOT
+    assert (
+        ev.status == "refused"
+        and ev.run_id == run.run_id
+        and ev.who == WHO
+        and ev.snapshot == SNAPSHOT
+    )
     return ev.detail
 
 
@@ -90,12 +102,22 @@ def _record_go(domain: str, run_id: str) -> None:
     from ikou.cutover import Control
     from ikou.storage import Store, join, zone_uri
 
-    Control().record_rehearsal({"domain": domain, "run_id": run_id, "snapshot": SNAPSHOT, "mode": "rehearsal",
-                                "verdict": "GO", "reasons": ["all gates passed"],
-                                "timing": {"projected_hours": 1.0, "window_hours": 48}},
-                               report_uri=join(zone_uri("reports", domain, run_id), "rehearsal.html"))
-    Store().put_bytes(join(zone_uri("reports", domain, run_id), "gates/gate_reconciliation.json"),
-                      json.dumps({"passed": True, "verdict": "pass"}).encode())
+    Control().record_rehearsal(
+        {
+            "domain": domain,
+            "run_id": run_id,
+            "snapshot": SNAPSHOT,
+            "mode": "rehearsal",
+            "verdict": "GO",
+            "reasons": ["all gates passed"],
+            "timing": {"projected_hours": 1.0, "window_hours": 48},
+        },
+        report_uri=join(zone_uri("reports", domain, run_id), "rehearsal.html"),
+    )
+    Store().put_bytes(
+        join(zone_uri("reports", domain, run_id), "gates/gate_reconciliation.json"),
+        json.dumps({"passed": True, "verdict": "pass"}).encode(),
+    )
 
 
 def _live_tables(url: str) -> list[str]:
@@ -103,9 +125,13 @@ def _live_tables(url: str) -> list[str]:
 
     eng = create_engine(url)
     with eng.connect() as conn:
-        names = [r[0] for r in conn.exec_driver_sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ikou' ORDER BY 1")
-            if not r[0].startswith("ikou_")]  # the control tables live there too
+        names = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ikou' ORDER BY 1"
+            )
+            if not r[0].startswith("ikou_")
+        ]  # the control tables live there too
     eng.dispose()
     return names
 
@@ -113,7 +139,9 @@ def _live_tables(url: str) -> list[str]:
 def test_refused_without_a_go_rehearsal_and_without_confirmation(city, target_db, dagbag):
     """Both missing: the refusal lists both reasons (each alone: tests/unit/test_rehearsal_guard.py)."""
     detail = json.loads(_refused(_cutover(dagbag, "juki", confirm=False), "juki"))
-    assert detail[0] == "a person must confirm the cutover: set confirm_cutover=true (本番移行の確認)"
+    assert (
+        detail[0] == "a person must confirm the cutover: set confirm_cutover=true (本番移行の確認)"
+    )
     assert detail[1].startswith("no GO rehearsal of snapshot 2026-09-05 within the last 7 days")
     assert len(detail) == 2 and _live_tables(target_db) == []
 
@@ -122,7 +150,9 @@ def test_refused_while_a_predecessor_is_not_live(city, target_db, dagbag):
     _record_go("juki", "rehearsal_juki_go")
     _record_go("inkan", "rehearsal_inkan_go")
     detail = json.loads(_refused(_cutover(dagbag, "inkan"), "inkan"))
-    assert len(detail) == 1 and detail[0].startswith("juki (住民基本台帳) must be live before inkan")
+    assert len(detail) == 1 and detail[0].startswith(
+        "juki (住民基本台帳) must be live before inkan"
+    )
 
 
 def test_accepted_cutover_goes_live(city, target_db, dagbag):
@@ -155,9 +185,15 @@ def test_second_cutover_of_a_live_domain_is_refused(city, target_db, dagbag):
 
     before = _live_tables(target_db)
     detail = json.loads(_refused(_cutover(dagbag, "juki"), "juki"))
-    assert any("juki is already live (cut over" in r and "a second cutover of a live domain is refused" in r
-               for r in detail)
-    assert _live_tables(target_db) == before and len([e for e in Control().events("juki") if e.status == "live"]) == 1
+    assert any(
+        "juki is already live (cut over" in r
+        and "a second cutover of a live domain is refused" in r
+        for r in detail
+    )
+    assert (
+        _live_tables(target_db) == before
+        and len([e for e in Control().events("juki") if e.status == "live"]) == 1
+    )
 
 
 def test_the_successor_may_follow_once_juki_is_live(city, target_db):

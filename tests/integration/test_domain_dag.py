@@ -24,7 +24,9 @@ SEED = 11
 def city(s3_endpoint):
     from ikou.synth import synthesize
 
-    summary = synthesize(RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates={"unmapped_gaiji": 0.03})
+    summary = synthesize(
+        RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates={"unmapped_gaiji": 0.03}
+    )
     return summary
 
 
@@ -40,7 +42,9 @@ def juki_run(city, pg_url, airflow_db, dagbag):
 
 
 def _states(run) -> dict[str, str]:
-    return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in run.get_task_instances()}
+    return {
+        ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in run.get_task_instances()
+    }
 
 
 def _report(domain: str, run_id: str, name: str) -> dict:
@@ -70,19 +74,36 @@ def test_target_tables_in_postgresql(juki_run, city, pg_url):
     engine = create_engine(pg_url)
     with engine.connect() as conn:
         schemas = conn.exec_driver_sql(
-            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s", (schema,)).scalar()
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+        ).scalar()
         staging = conn.exec_driver_sql(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ikou_staging'").scalar()
-        log = conn.exec_driver_sql('SELECT rows, dropped_at FROM ikou."ikou_load_log" WHERE run_id = %s '
-                                   "AND target_schema = %s", (juki_run.run_id, schema)).all()
-        verdict = conn.exec_driver_sql('SELECT verdict FROM ikou."ikou_rehearsal_log" WHERE run_id = %s',
-                                       (juki_run.run_id,)).scalar()
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ikou_staging'"
+        ).scalar()
+        log = conn.exec_driver_sql(
+            'SELECT rows, dropped_at FROM ikou."ikou_load_log" WHERE run_id = %s '
+            "AND target_schema = %s",
+            (juki_run.run_id, schema),
+        ).all()
+        verdict = conn.exec_driver_sql(
+            'SELECT verdict FROM ikou."ikou_rehearsal_log" WHERE run_id = %s', (juki_run.run_id,)
+        ).scalar()
     engine.dispose()
     report = _report("juki", juki_run.run_id, "rehearsal.json")
-    atena, jumin = (next(t["rows_target"] for t in report["reconciliation"] if t["unit"] == u) for u in ("atena", "jumin"))
-    acc = {a["unit"]: a for a in report["accounting"]}  # legacy records in = loaded + quarantined + merged
-    assert atena == city["records"]["juki"]["ATENA"] - acc["ATENA"]["quarantined"] - acc["ATENA"]["merged"]
-    assert jumin == city["records"]["juki"]["JUKI"] - acc["JUKI"]["quarantined"] - acc["JUKI"]["merged"]
+    atena, jumin = (
+        next(t["rows_target"] for t in report["reconciliation"] if t["unit"] == u)
+        for u in ("atena", "jumin")
+    )
+    acc = {
+        a["unit"]: a for a in report["accounting"]
+    }  # legacy records in = loaded + quarantined + merged
+    assert (
+        atena
+        == city["records"]["juki"]["ATENA"] - acc["ATENA"]["quarantined"] - acc["ATENA"]["merged"]
+    )
+    assert (
+        jumin
+        == city["records"]["juki"]["JUKI"] - acc["JUKI"]["quarantined"] - acc["JUKI"]["merged"]
+    )
     assert staging == 0  # staging tables were moved into the target schema in the same transaction
     assert len(log) == 1 and log[0][0] == atena + jumin and log[0][1]  # loaded, then dropped
     assert schemas == 0 and report["rollback"]["done"] and report["rollback"]["schema"] == schema
@@ -149,7 +170,13 @@ def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag
 
     from ikou.synth import synthesize
 
-    synthesize(RESIDENTS, SEED, BROKEN_SNAPSHOT, "s3://ikou-restricted/landing", rates={"orphan_reference": 0.2})
+    synthesize(
+        RESIDENTS,
+        SEED,
+        BROKEN_SNAPSHOT,
+        "s3://ikou-restricted/landing",
+        rates={"orphan_reference": 0.2},
+    )
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
     run = dagbag.dags["migrate_juki"].test(run_conf={"snapshot": BROKEN_SNAPSHOT})
     assert str(getattr(run.state, "value", run.state)) == "failed"

@@ -22,26 +22,56 @@ SNAPSHOT = "2026-10-05"
 TRUNCATED_SNAPSHOT = "2026-10-06"
 RESIDENTS = 300
 SEED = 13
-PART_BYTES = 32768  # JUKI (200-byte records, ~60 KB) and ATENA (350, ~120 KB) both become several parts
+PART_BYTES = (
+    32768  # JUKI (200-byte records, ~60 KB) and ATENA (350, ~120 KB) both become several parts
+)
 LATER = r"^(cleanse|gate_cleansed|validate|gate_standard|load|gate_target|rehearsal|gate_reconciliation)$"
-PART_KEYS = {"file", "index", "parts", "snapshot", "start", "end", "size", "planned_at", "data_uri", "data_name",
-             "data_sha256", "data_bytes", "gaiji_uri", "summary_uri", "quarantine_uri", "records_in",
-             "records_out", "header", "trailer", "quarantined", "bytes", "decode_seconds", "seconds"}
+PART_KEYS = {
+    "file",
+    "index",
+    "parts",
+    "snapshot",
+    "start",
+    "end",
+    "size",
+    "planned_at",
+    "data_uri",
+    "data_name",
+    "data_sha256",
+    "data_bytes",
+    "gaiji_uri",
+    "summary_uri",
+    "quarantine_uri",
+    "records_in",
+    "records_out",
+    "header",
+    "trailer",
+    "quarantined",
+    "bytes",
+    "decode_seconds",
+    "seconds",
+}
 
 
 @pytest.fixture(scope="module")
 def city(s3_endpoint):
     from ikou.synth import synthesize
 
-    return synthesize(RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing",
-                      rates={"unmapped_gaiji": 0.03, "corrupt_record": 0.005})
+    return synthesize(
+        RESIDENTS,
+        SEED,
+        SNAPSHOT,
+        "s3://ikou-restricted/landing",
+        rates={"unmapped_gaiji": 0.03, "corrupt_record": 0.005},
+    )
 
 
 def _run(dagbag, part_bytes: int):
     os.environ["IKOU_EXTRACT_PART_BYTES"] = str(part_bytes)
     try:
-        return dagbag.dags["migrate_juki"].test(run_conf={"mode": "rehearsal", "snapshot": SNAPSHOT},
-                                                mark_success_pattern=LATER)
+        return dagbag.dags["migrate_juki"].test(
+            run_conf={"mode": "rehearsal", "snapshot": SNAPSHOT}, mark_success_pattern=LATER
+        )
     finally:
         os.environ.pop("IKOU_EXTRACT_PART_BYTES", None)
 
@@ -69,9 +99,16 @@ def _xcom(run, task_id: str):
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.query(XComModel).filter(XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id,
-                                               XComModel.task_id == task_id, XComModel.key == "return_value")
-        return {r.map_index: (json.loads(r.value) if isinstance(r.value, (str, bytes)) else r.value) for r in rows}
+        rows = session.query(XComModel).filter(
+            XComModel.dag_id == run.dag_id,
+            XComModel.run_id == run.run_id,
+            XComModel.task_id == task_id,
+            XComModel.key == "return_value",
+        )
+        return {
+            r.map_index: (json.loads(r.value) if isinstance(r.value, (str, bytes)) else r.value)
+            for r in rows
+        }
 
 
 def _extract_result(run) -> dict:
@@ -112,9 +149,23 @@ def _report(result: dict, name: str) -> dict:
 
 
 def _same_accounting(a: dict, b: dict) -> None:
-    keys = ("unit", "records_in", "records_out", "header", "trailer", "quarantined", "trailer_count_ok",
-            "trailer_sums_ok", "unmapped_gaiji", "gaiji_mapped", "bytes", "balanced")
-    assert [{k: x[k] for k in keys} for x in a["accounting"]] == [{k: x[k] for k in keys} for x in b["accounting"]]
+    keys = (
+        "unit",
+        "records_in",
+        "records_out",
+        "header",
+        "trailer",
+        "quarantined",
+        "trailer_count_ok",
+        "trailer_sums_ok",
+        "unmapped_gaiji",
+        "gaiji_mapped",
+        "bytes",
+        "balanced",
+    )
+    assert [{k: x[k] for k in keys} for x in a["accounting"]] == [
+        {k: x[k] for k in keys} for x in b["accounting"]
+    ]
 
 
 # ------------------------------------------------------------------------------------ the DAG
@@ -191,13 +242,17 @@ def test_split_output_is_identical_to_the_whole_file_output(split_run, whole_run
     assert set(rs) == set(rw) == {"ATENA", "JUKI"}
     for unit in rs:
         assert rs[unit].schema == rw[unit].schema
-        assert rs[unit].num_rows == city["records"]["juki"][unit] - \
-            next(a["quarantined"] for a in split["accounting"] if a["unit"] == unit)  # data records
+        assert rs[unit].num_rows == city["records"]["juki"][unit] - next(
+            a["quarantined"] for a in split["accounting"] if a["unit"] == unit
+        )  # data records
         assert rs[unit].combine_chunks().equals(rw[unit].combine_chunks()), unit
     assert _quarantine_rows(split) == _quarantine_rows(whole)
     ws, ww = _report(split, "gaiji_worklist.json"), _report(whole, "gaiji_worklist.json")
     assert ws["codes"] and ws["codes"] == ww["codes"]
-    assert _report(split, "findings/extract.json")["summary"] == _report(whole, "findings/extract.json")["summary"]
+    assert (
+        _report(split, "findings/extract.json")["summary"]
+        == _report(whole, "findings/extract.json")["summary"]
+    )
 
 
 def test_raw_manifest_lists_the_parts(split_run):
@@ -210,7 +265,9 @@ def test_raw_manifest_lists_the_parts(split_run):
     assert "ATENA.parquet" in names and "JUKI.parquet" in names
     for unit, n in res["parts"].items():
         mine = [f for f in manifest["files"] if f.get("part_of") == unit]
-        assert [f["name"] for f in mine] == [f"_parts/{unit}/part-{i:05d}.parquet" for i in range(n)]
+        assert [f["name"] for f in mine] == [
+            f"_parts/{unit}/part-{i:05d}.parquet" for i in range(n)
+        ]
         acc = next(a for a in res["accounting"] if a["unit"] == unit)
         assert sum(f["records_in"] for f in mine) == acc["records_in"]
         assert sum(f["records_out"] for f in mine) == acc["records_out"]
@@ -236,8 +293,10 @@ def _truncated_snapshot(city) -> int:
             body += body[200:257]
         store.put_bytes(join(dst, f["name"]), body)
         files.append({**f, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
-    store.put_bytes(join(dst, "_manifest.json"), json.dumps({**manifest, "snapshot": TRUNCATED_SNAPSHOT,
-                                                             "files": files}).encode())
+    store.put_bytes(
+        join(dst, "_manifest.json"),
+        json.dumps({**manifest, "snapshot": TRUNCATED_SNAPSHOT, "files": files}).encode(),
+    )
     return next(f["bytes"] for f in files if f.get("legacy_file") == "JUKI")
 
 
@@ -249,15 +308,22 @@ def test_truncated_last_record_is_accounted_across_parts(city, monkeypatch):
     plan = stages.extract_plan("juki", run_id="parts-truncated", snapshot=TRUNCATED_SNAPSHOT)
     juki = [p for p in plan if p["file"] == "JUKI"]
     assert len(juki) >= 3 and juki[-1]["end"] == size and all(p["start"] % 200 == 0 for p in juki)
-    parts = [stages.extract_part("juki", p, run_id="parts-truncated") for p in reversed(plan)]  # any order
+    parts = [
+        stages.extract_part("juki", p, run_id="parts-truncated") for p in reversed(plan)
+    ]  # any order
     split = stages.extract("juki", run_id="parts-truncated", plan=plan, parts=parts)
     monkeypatch.setenv("IKOU_EXTRACT_PART_BYTES", str(1 << 40))
     assert stages.extract_plan("juki", run_id="whole-truncated", snapshot=TRUNCATED_SNAPSHOT) == []
     whole = stages.extract("juki", run_id="whole-truncated", snapshot=TRUNCATED_SNAPSHOT)
     _same_accounting(split, whole)
     acc = next(a for a in split["accounting"] if a["unit"] == "JUKI")
-    assert acc["records_in"] == city["records"]["juki"]["JUKI"] + 2 + 1  # header, trailer, the cut-off one
-    assert acc["records_in"] == acc["records_out"] + acc["header"] + acc["trailer"] + acc["quarantined"]
+    assert (
+        acc["records_in"] == city["records"]["juki"]["JUKI"] + 2 + 1
+    )  # header, trailer, the cut-off one
+    assert (
+        acc["records_in"]
+        == acc["records_out"] + acc["header"] + acc["trailer"] + acc["quarantined"]
+    )
     assert acc["trailer_count_ok"]  # the trailer still counts the data records it knew of
     q = _quarantine_rows(split)["JUKI.quarantine.jsonl"]
     assert q == _quarantine_rows(whole)["JUKI.quarantine.jsonl"]

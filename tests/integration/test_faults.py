@@ -33,7 +33,9 @@ def _write_version(folder: Path, seed: int, atena_rows: int = ROWS) -> dict[str,
     out = {}
     for t in registry().get(DOMAIN).layout.tables:
         p = folder / f"{t.name}.csv"
-        write_csv(synthetic_table(DOMAIN, t.name, atena_rows if t.name == "atena" else ROWS, seed=seed), p)
+        write_csv(
+            synthetic_table(DOMAIN, t.name, atena_rows if t.name == "atena" else ROWS, seed=seed), p
+        )
         out[t.name] = p
     return out
 
@@ -45,7 +47,11 @@ def _digests(target: Target) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
-    return {"v1": _write_version(tmp / "v1", 1), "v2": _write_version(tmp / "v2", 2, atena_rows=12_000), "tmp": tmp}
+    return {
+        "v1": _write_version(tmp / "v1", 1),
+        "v2": _write_version(tmp / "v2", 2, atena_rows=12_000),
+        "tmp": tmp,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -70,26 +76,40 @@ load_target(Target(url, schema), "juki", csvs, run_id="killed-run", snapshot="20
 
 def _copy_progress(target: Target) -> int:
     with target.engine().connect() as conn:
-        return int(conn.exec_driver_sql(
-            "SELECT coalesce(max(tuples_processed), -1) FROM pg_stat_progress_copy WHERE datname = current_database()"
-        ).scalar())
+        return int(
+            conn.exec_driver_sql(
+                "SELECT coalesce(max(tuples_processed), -1) FROM pg_stat_progress_copy WHERE datname = current_database()"
+            ).scalar()
+        )
 
 
-def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(pg_url, versions, reference,
-                                                                               monkeypatch):
+def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
+    pg_url, versions, reference, monkeypatch
+):
     monkeypatch.setenv("IKOU_TARGET_DB_URL", pg_url)
     schema = rehearsal_schema("killed-run")
     target = Target(pg_url, schema)
-    load_target(target, DOMAIN, versions["v1"], run_id="killed-run", snapshot="2026-10-01", manifest_sha256="1" * 64,
-                mode="rehearsal")
+    load_target(
+        target,
+        DOMAIN,
+        versions["v1"],
+        run_id="killed-run",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
     before = _digests(target)
     # v2's atena.csv arrives through a pipe: the COPY reads what the test writes, then waits for more
     fifo = versions["tmp"] / "atena.fifo"
     os.mkfifo(fifo)
     csvs = {"atena": str(fifo), "jumin": str(versions["v2"]["jumin"])}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, pg_url, schema, json.dumps(csvs)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, pg_url, schema, json.dumps(csvs)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     fd = None
     try:
         deadline = time.monotonic() + 60
@@ -109,7 +129,10 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
             time.sleep(0.05)
         # mid-COPY: readers still see the previous tables, whole
         with target.engine().connect() as conn:
-            assert conn.exec_driver_sql(f'SELECT count(*) FROM "{schema}"."juki__atena"').scalar() == ROWS
+            assert (
+                conn.exec_driver_sql(f'SELECT count(*) FROM "{schema}"."juki__atena"').scalar()
+                == ROWS
+            )
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     finally:
@@ -128,40 +151,72 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
     assert _digests(target) == before
     assert target.sibling(STAGING_SCHEMA).tables() == []
     # the retry (Airflow's task retry) loads v2 completely
-    load_target(target, DOMAIN, versions["v2"], run_id="killed-run", snapshot="2026-10-01", manifest_sha256="2" * 64,
-                mode="rehearsal")
+    load_target(
+        target,
+        DOMAIN,
+        versions["v2"],
+        run_id="killed-run",
+        snapshot="2026-10-01",
+        manifest_sha256="2" * 64,
+        mode="rehearsal",
+    )
     assert _digests(target) == reference
     target.drop_schema()
     target.dispose()
 
 
-def test_a_copy_failing_on_a_bad_row_rolls_back_and_a_retry_completes(pg_url, versions, reference, monkeypatch):
+def test_a_copy_failing_on_a_bad_row_rolls_back_and_a_retry_completes(
+    pg_url, versions, reference, monkeypatch
+):
     import psycopg2
 
     monkeypatch.setenv("IKOU_TARGET_DB_URL", pg_url)
     target = Target(pg_url, rehearsal_schema("bad-row-run"))
-    load_target(target, DOMAIN, versions["v1"], run_id="bad-row-run", snapshot="2026-10-01", manifest_sha256="1" * 64,
-                mode="rehearsal")
+    load_target(
+        target,
+        DOMAIN,
+        versions["v1"],
+        run_id="bad-row-run",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
     before = _digests(target)
     bad_dir = versions["tmp"] / "bad"
     bad_dir.mkdir(exist_ok=True)
     bad = {"atena": versions["v2"]["atena"], "jumin": bad_dir / "jumin.csv"}
     lines = versions["v2"]["jumin"].read_bytes().split(b"\r\n")
     fields = lines[2_000].split(b",")
-    fields[5] = b"2026-13-45"  # jumin_ymd: no such date, after 1,999 good rows (atena loaded already)
+    fields[5] = (
+        b"2026-13-45"  # jumin_ymd: no such date, after 1,999 good rows (atena loaded already)
+    )
     lines[2_000] = b",".join(fields)
     bad["jumin"].write_bytes(b"\r\n".join(lines))
     from ikou.cutover import Control
 
     logged = len(Control(pg_url).loads_of(DOMAIN))
     with pytest.raises(psycopg2.Error, match="date"):
-        load_target(target, DOMAIN, bad, run_id="bad-row-run", snapshot="2026-10-01", manifest_sha256="b" * 64,
-                    mode="rehearsal")
+        load_target(
+            target,
+            DOMAIN,
+            bad,
+            run_id="bad-row-run",
+            snapshot="2026-10-01",
+            manifest_sha256="b" * 64,
+            mode="rehearsal",
+        )
     assert _digests(target) == before  # atena's new rows went with the failed transaction
     assert target.sibling(STAGING_SCHEMA).tables() == []
     assert len(Control(pg_url).loads_of(DOMAIN)) == logged  # a failed load is not logged as loaded
-    load_target(target, DOMAIN, versions["v2"], run_id="bad-row-run", snapshot="2026-10-01", manifest_sha256="2" * 64,
-                mode="rehearsal")
+    load_target(
+        target,
+        DOMAIN,
+        versions["v2"],
+        run_id="bad-row-run",
+        snapshot="2026-10-01",
+        manifest_sha256="2" * 64,
+        mode="rehearsal",
+    )
     assert _digests(target) == reference
     target.drop_schema()
     target.dispose()
@@ -259,8 +314,17 @@ def proxied(s3_endpoint, tmp_path, monkeypatch):
 
     def through(attempts: int) -> Store:
         # botocore's standard retry mode (what Ikou's client uses): jittered exponential backoff
-        return Store(_client=boto3.client("s3", endpoint_url=proxy.url, config=Config(
-            retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=2, read_timeout=5)))
+        return Store(
+            _client=boto3.client(
+                "s3",
+                endpoint_url=proxy.url,
+                config=Config(
+                    retries={"max_attempts": attempts, "mode": "standard"},
+                    connect_timeout=2,
+                    read_timeout=5,
+                ),
+            )
+        )
 
     yield proxy, through, Store()
     proxy.close()
@@ -315,7 +379,9 @@ def test_s3_blip_mid_stage_is_retried(proxied, tmp_path, monkeypatch):
     _uploads_then(monkeypatch, 2, blip)
     res = load_domain(DOMAIN, v, run_id="s3-blip", mode="rehearsal", store=flaky)
     assert proxy.refused >= 1  # the client retried through the outage
-    assert {"manifest.json", MANIFEST, "atena.csv", "jumin.csv"} <= _names(direct, zone_uri("handoff", DOMAIN, "s3-blip"))
+    assert {"manifest.json", MANIFEST, "atena.csv", "jumin.csv"} <= _names(
+        direct, zone_uri("handoff", DOMAIN, "s3-blip")
+    )
     assert res["rows"] == {"atena": 200, "jumin": 200}
 
 
@@ -336,7 +402,9 @@ def test_s3_down_mid_stage_fails_clearly_without_a_partial_set(proxied, tmp_path
     assert proxy.refused >= 2 and time.monotonic() - started < 60
     prefix = zone_uri("handoff", DOMAIN, "s3-down")
     names = _names(direct, prefix)
-    assert "manifest.json" not in names and MANIFEST not in names  # no reader trusts the partial files
+    assert (
+        "manifest.json" not in names and MANIFEST not in names
+    )  # no reader trusts the partial files
     assert Control().loads_of(DOMAIN) == []  # and nothing reached the target
     # S3 is back: the task's retry publishes the whole set and loads it
     proxy.up()

@@ -43,11 +43,25 @@ def _digests(target: Target) -> dict[str, str]:
 def test_loading_twice_gives_identical_tables(pg, data):
     _, csvs = data
     target = Target(pg, rehearsal_schema("pg-twice"))
-    r1 = load_target(target, DOMAIN, csvs, run_id="pg-twice", snapshot="2026-10-01", manifest_sha256="1" * 64,
-                     mode="rehearsal")
+    r1 = load_target(
+        target,
+        DOMAIN,
+        csvs,
+        run_id="pg-twice",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
     d1 = _digests(target)
-    r2 = load_target(target, DOMAIN, csvs, run_id="pg-twice", snapshot="2026-10-01", manifest_sha256="1" * 64,
-                     mode="rehearsal")
+    r2 = load_target(
+        target,
+        DOMAIN,
+        csvs,
+        run_id="pg-twice",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
     assert r1 == r2 == {"atena": 2_000, "jumin": 2_000}
     assert _digests(target) == d1
     assert sorted(target.tables()) == ["juki__atena", "juki__jumin"]
@@ -55,9 +69,12 @@ def test_loading_twice_gives_identical_tables(pg, data):
     with target.engine().connect() as conn:
         pk = conn.exec_driver_sql(
             "SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = %s "
-            "AND constraint_type = 'PRIMARY KEY'", (target.schema,)).scalar()
+            "AND constraint_type = 'PRIMARY KEY'",
+            (target.schema,),
+        ).scalar()
         comment = conn.exec_driver_sql(
-            f"SELECT obj_description('\"{target.schema}\".\"juki__atena\"'::regclass)").scalar()
+            f'SELECT obj_description(\'"{target.schema}"."juki__atena"\'::regclass)'
+        ).scalar()
     assert pk == 2 and comment == "宛名"
     target.drop_schema()
     target.dispose()
@@ -71,8 +88,15 @@ def test_the_swap_is_one_transaction(pg, data):
 
     _, csvs = data
     target = Target(pg, rehearsal_schema("pg-atomic"))
-    load_target(target, DOMAIN, csvs, run_id="pg-atomic", snapshot="2026-10-01", manifest_sha256="1" * 64,
-                mode="rehearsal")
+    load_target(
+        target,
+        DOMAIN,
+        csvs,
+        run_id="pg-atomic",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
     small = {}
     for name, path in csvs.items():
         lines = path.read_bytes().split(b"\r\n")
@@ -85,18 +109,23 @@ def test_the_swap_is_one_transaction(pg, data):
     def after(cur, dialect, rows):
         with other.connect() as conn:
             seen["staging"] = conn.exec_driver_sql(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ikou_staging'").scalar()
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ikou_staging'"
+            ).scalar()
             conn.exec_driver_sql("SET lock_timeout = '300ms'")
             try:
-                conn.exec_driver_sql(f'SELECT count(*) FROM "{target.schema}"."juki__atena"').scalar()
+                conn.exec_driver_sql(
+                    f'SELECT count(*) FROM "{target.schema}"."juki__atena"'
+                ).scalar()
                 seen["read"] = "read"
             except OperationalError as exc:
                 seen["read"] = "blocked" if "lock timeout" in str(exc) else str(exc)
 
     target._load_postgresql(DOMAIN, registry().get(DOMAIN).layout, small, None, after)
     with other.connect() as conn:
-        seen["after"] = [conn.exec_driver_sql(f'SELECT count(*) FROM "{target.schema}"."juki__{t}"').scalar()
-                         for t in ("atena", "jumin")]
+        seen["after"] = [
+            conn.exec_driver_sql(f'SELECT count(*) FROM "{target.schema}"."juki__{t}"').scalar()
+            for t in ("atena", "jumin")
+        ]
     other.dispose()
     assert seen == {"staging": 0, "read": "blocked", "after": [10, 10]}
     target.drop_schema()
@@ -106,8 +135,15 @@ def test_the_swap_is_one_transaction(pg, data):
 def test_reconcile_on_postgresql_finds_corruption_by_keyed_hash(pg, data):
     tables, csvs = data
     target = Target(pg, rehearsal_schema("pg-recon"))
-    load_target(target, DOMAIN, csvs, run_id="pg-recon", snapshot="2026-10-01", manifest_sha256="1" * 64,
-                mode="rehearsal")
+    load_target(
+        target,
+        DOMAIN,
+        csvs,
+        run_id="pg-recon",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
     lay = registry().get(DOMAIN).layout
     atena = lay.table("atena")
     clean = reconcile_table(DOMAIN, atena, tables["atena"], target, SECRET)
@@ -115,13 +151,17 @@ def test_reconcile_on_postgresql_finds_corruption_by_keyed_hash(pg, data):
     keys = tables["atena"].column("atena_no").to_pylist()
     t = f'"{target.schema}"."juki__atena"'
     with target.engine().begin() as conn:
-        conn.exec_driver_sql(f"UPDATE {t} SET seinengappi = seinengappi + 1 WHERE atena_no = %s", (keys[5],))
+        conn.exec_driver_sql(
+            f"UPDATE {t} SET seinengappi = seinengappi + 1 WHERE atena_no = %s", (keys[5],)
+        )
         conn.exec_driver_sql(f"DELETE FROM {t} WHERE atena_no = %s", (keys[6],))
         conn.exec_driver_sql(f"INSERT INTO {t} (atena_no) VALUES ('9999999999')")
     r = reconcile_table(DOMAIN, atena, tables["atena"], target, SECRET)
-    assert r["mismatches_by_kind"] == {"changed": [key_hash(DOMAIN, "atena", [keys[5]], SECRET)],
-                                       "missing": [key_hash(DOMAIN, "atena", [keys[6]], SECRET)],
-                                       "extra": [key_hash(DOMAIN, "atena", ["9999999999"], SECRET)]}
+    assert r["mismatches_by_kind"] == {
+        "changed": [key_hash(DOMAIN, "atena", [keys[5]], SECRET)],
+        "missing": [key_hash(DOMAIN, "atena", [keys[6]], SECRET)],
+        "extra": [key_hash(DOMAIN, "atena", ["9999999999"], SECRET)],
+    }
     assert r["mismatches"] == 3 and r["counts_match"]
     assert "atena_no" in r["aggregate_mismatches"]  # the extra key moves max(atena_no)
     target.drop_schema()
@@ -134,18 +174,43 @@ def test_cutover_load_refuses_a_live_domain_inside_its_transaction(pg, data):
     _, csvs = data
     control = Control(pg).ensure()
     live = Target(pg, LIVE_SCHEMA)
-    rows = load_target(live, DOMAIN, csvs, run_id="cut-1", snapshot="2026-10-01", manifest_sha256="c" * 64,
-                       mode="cutover", who="tester")
+    rows = load_target(
+        live,
+        DOMAIN,
+        csvs,
+        run_id="cut-1",
+        snapshot="2026-10-01",
+        manifest_sha256="c" * 64,
+        mode="cutover",
+        who="tester",
+    )
     ev = control.events(DOMAIN)[-1]
     assert rows["atena"] == 2_000 and (ev.status, ev.run_id, ev.manifest_sha256, ev.who) == (
-        "loaded", "cut-1", "c" * 64, "tester")
+        "loaded",
+        "cut-1",
+        "c" * 64,
+        "tester",
+    )
     before = _digests(live)
-    control.record("live", domain=DOMAIN, snapshot="2026-10-01", run_id="cut-1", who="tester",
-                   manifest_sha256="c" * 64)
+    control.record(
+        "live",
+        domain=DOMAIN,
+        snapshot="2026-10-01",
+        run_id="cut-1",
+        who="tester",
+        manifest_sha256="c" * 64,
+    )
     small = {k: v for k, v in csvs.items()}
     with pytest.raises(AlreadyLive, match="already live"):
-        load_target(live, DOMAIN, small, run_id="cut-2", snapshot="2026-10-02", manifest_sha256="d" * 64,
-                    mode="cutover")
+        load_target(
+            live,
+            DOMAIN,
+            small,
+            run_id="cut-2",
+            snapshot="2026-10-02",
+            manifest_sha256="d" * 64,
+            mode="cutover",
+        )
     assert _digests(live) == before  # the live tables were not touched
     assert [e.status for e in control.events(DOMAIN)] == ["loaded", "live"]
     live.drop_domain(DOMAIN, registry().get(DOMAIN).layout)

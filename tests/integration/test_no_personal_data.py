@@ -82,11 +82,26 @@ def runs(s3_endpoint, pg_url, airflow_db, tmp_path_factory):
 
     work = tmp_path_factory.mktemp("pii")
     env = dict(os.environ, IKOU_TARGET_DB_URL=pg_url)
-    proc = subprocess.run([sys.executable, "-c", RUNNER, SNAPSHOT, str(RESIDENTS), str(SEED), json.dumps(RATES),
-                           str(work / "result.json")], env=env, capture_output=True, timeout=1200)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUNNER,
+            SNAPSHOT,
+            str(RESIDENTS),
+            str(SEED),
+            json.dumps(RATES),
+            str(work / "result.json"),
+        ],
+        env=env,
+        capture_output=True,
+        timeout=1200,
+    )
     output = work / "runs.log"
     output.write_bytes(proc.stdout + b"\n" + proc.stderr)
-    assert proc.returncode == 0, (proc.stdout[-2000:] + proc.stderr[-4000:]).decode("utf-8", errors="replace")
+    assert proc.returncode == 0, (proc.stdout[-2000:] + proc.stderr[-4000:]).decode(
+        "utf-8", errors="replace"
+    )
     result = json.loads((work / "result.json").read_text())
     result["output"] = output
     return result
@@ -99,7 +114,12 @@ def _public_dates() -> set[str]:
     from ikou.orchestration import START
 
     today = dt.date.today()
-    return {START.date().isoformat(), SNAPSHOT, today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
+    return {
+        START.date().isoformat(),
+        SNAPSHOT,
+        today.isoformat(),
+        (today - dt.timedelta(days=1)).isoformat(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +210,11 @@ def test_the_runs_ran_as_planned(runs):
     juki, jido, cutover = runs["juki"], runs["jido_teate"], runs["cutover"]
     assert juki["gate_reconciliation"] == "success", juki
     assert jido["gate_reconciliation"] == "success", jido
-    assert cutover["gate_raw"] == "failed" and cutover["cleanse"] in ("upstream_failed", "None", "none"), cutover
+    assert cutover["gate_raw"] == "failed" and cutover["cleanse"] in (
+        "upstream_failed",
+        "None",
+        "none",
+    ), cutover
     assert runs["exceptions"] and "override refused" in runs["exceptions"][0]
     assert runs["docs"]["validation_results"] > 20
 
@@ -200,13 +224,17 @@ def test_needles_are_real(needles, runs):
     from ikou.storage import Store
 
     store = Store()
-    raw_prefix = next(u for u in store.list("s3://ikou-restricted/cleansed/juki/") if u.endswith("ATENA.parquet"))
+    raw_prefix = next(
+        u for u in store.list("s3://ikou-restricted/cleansed/juki/") if u.endswith("ATENA.parquet")
+    )
     import io
 
     import pyarrow.parquet as pq
 
     names = set(pq.read_table(io.BytesIO(store.get_bytes(raw_prefix))).column("SHIMEI").to_pylist())
-    assert names & needles, "the synthetic names appear in the restricted zone (the needles are right)"
+    assert names & needles, (
+        "the synthetic names appear in the restricted zone (the needles are right)"
+    )
     assert len(needles) > 1000
 
 
@@ -227,7 +255,9 @@ def test_reports_bucket_holds_no_personal_data(runs, searcher):
 
 def test_task_logs_and_printed_output_hold_no_personal_data(runs, searcher):
     home = Path(os.environ["AIRFLOW_HOME"])
-    files = [p for p in (home / "logs").rglob("*") if p.is_file()] if (home / "logs").exists() else []
+    files = (
+        [p for p in (home / "logs").rglob("*") if p.is_file()] if (home / "logs").exists() else []
+    )
     files.append(runs["output"])
     for p in files:
         searcher.search(str(p), p.read_bytes().decode("utf-8", errors="replace"))
@@ -261,7 +291,10 @@ def test_metadata_db_holds_no_personal_data(runs, searcher):
                     xcoms += 1
             del cols
         values = [r[0] for r in dst.execute("SELECT value FROM xcom WHERE key = 'return_value'")]
-        links = [r[0] for r in dst.execute("SELECT value FROM xcom WHERE key = '_link_ValidationPageLink'")]
+        links = [
+            r[0]
+            for r in dst.execute("SELECT value FROM xcom WHERE key = '_link_ValidationPageLink'")
+        ]
         dst.close()
     assert xcoms > 20 and any("verdict" in str(v) for v in values)  # the gates' XComs were searched
     # every gate task stored its extra link to the gate page (validation pages) in the UI

@@ -27,7 +27,9 @@ def run(s3_endpoint, pg_url):
     from ikou import stages
     from ikou.synth import synthesize
 
-    synthesize(RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates={"unmapped_gaiji": 0.05})
+    synthesize(
+        RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates={"unmapped_gaiji": 0.05}
+    )
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
     try:
         out = {}
@@ -44,7 +46,9 @@ def run(s3_endpoint, pg_url):
 def _report(domain: str, run_id: str, gate: str) -> dict:
     from ikou.storage import Store, join, zone_uri
 
-    return json.loads(Store().get_bytes(join(zone_uri("reports", domain, run_id), f"gates/{gate}.json")))
+    return json.loads(
+        Store().get_bytes(join(zone_uri("reports", domain, run_id), f"gates/{gate}.json"))
+    )
 
 
 def _units(gate: str, stage_result: dict, tmp_path):
@@ -59,14 +63,22 @@ def test_a_clean_run_passes_every_gate(run, pg_url):
 
     r = run["juki"]
     rid = r["run_id"]
-    for gate, stage in (("gate_raw", "extract"), ("gate_cleansed", "cleanse"), ("gate_standard", "validate")):
+    for gate, stage in (
+        ("gate_raw", "extract"),
+        ("gate_cleansed", "cleanse"),
+        ("gate_standard", "validate"),
+    ):
         res = stages.gate("juki", gate, r[stage], run_id=rid)
         assert res["verdict"] == "pass", _report("juki", rid, gate)["critical_failures"]
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
     r["load"] = stages.load("juki", r["validate"], run_id=rid)
     assert stages.gate("juki", "gate_target", r["load"], run_id=rid)["verdict"] == "pass"
-    r["rehearsal"] = stages.rehearse("juki", {s: r[s] for s in ("extract", "cleanse", "validate", "load")}, run_id=rid)
-    assert stages.gate("juki", "gate_reconciliation", r["rehearsal"], run_id=rid)["verdict"] == "pass"
+    r["rehearsal"] = stages.rehearse(
+        "juki", {s: r[s] for s in ("extract", "cleanse", "validate", "load")}, run_id=rid
+    )
+    assert (
+        stages.gate("juki", "gate_reconciliation", r["rehearsal"], run_id=rid)["verdict"] == "pass"
+    )
     raw = _report("juki", rid, "gate_raw")
     # warnings pass and show: the seeded unmapped 外字 (accounting and the text columns)
     assert any("unmapped_gaiji" in w for w in raw["warnings"])
@@ -84,15 +96,26 @@ def test_critical_failure_fails_with_a_readable_summary(run, tmp_path):
     units = [u for u in _units("gate_standard", r["validate"], tmp_path) if u.unit == "jumin"]
     frame = units[0].frame
     n = len(frame)
-    kept = [str(v) for v in frame["atena_no"][n // 4: n // 4 + 3]]
-    frame.loc[frame.index[: n // 4], "atena_no"] = [f"X{i:09d}" for i in range(n // 4)]  # no such addressee
+    kept = [str(v) for v in frame["atena_no"][n // 4 : n // 4 + 3]]
+    frame.loc[frame.index[: n // 4], "atena_no"] = [
+        f"X{i:09d}" for i in range(n // 4)
+    ]  # no such addressee
     with pytest.raises(GateFailed) as info:
-        run_gate("juki", "gate_standard", units, run_id="quality_fail", parameters={"snapshot": SNAPSHOT})
+        run_gate(
+            "juki", "gate_standard", units, run_id="quality_fail", parameters={"snapshot": SNAPSHOT}
+        )
     msg = str(info.value)
     assert "gate_standard of juki failed" in msg
-    assert f"expect_column_values_to_exist_in_addressee_master(atena_no) — {n // 4:,} of {n:,} records" in msg
-    assert "/ikou/docs/validations/juki/jumin/gate_standard/quality_fail/" in msg  # the validation page
-    assert "gate report: s3://ikou-reports/reports/juki/quality_fail/gates/gate_standard.json" in msg
+    assert (
+        f"expect_column_values_to_exist_in_addressee_master(atena_no) — {n // 4:,} of {n:,} records"
+        in msg
+    )
+    assert (
+        "/ikou/docs/validations/juki/jumin/gate_standard/quality_fail/" in msg
+    )  # the validation page
+    assert (
+        "gate report: s3://ikou-reports/reports/juki/quality_fail/gates/gate_standard.json" in msg
+    )
     assert "gate_override_reason" in msg
     for value in ["X000000000", "X000000001", *kept]:
         assert value not in msg  # counts, never values
@@ -111,9 +134,16 @@ def test_override_in_rehearsal_is_recorded_and_cutover_cannot_override(run, tmp_
         acc.frame["trailer_sums_ok"] = False  # the trailer's control totals do not match
         return units
 
-    report = run_gate("juki", "gate_raw", broken(), run_id="quality_override", mode="rehearsal",
-                      override_reason="trailer of the test extract known wrong (ticket 42)", who="engineer",
-                      parameters={"snapshot": SNAPSHOT})
+    report = run_gate(
+        "juki",
+        "gate_raw",
+        broken(),
+        run_id="quality_override",
+        mode="rehearsal",
+        override_reason="trailer of the test extract known wrong (ticket 42)",
+        who="engineer",
+        parameters={"snapshot": SNAPSHOT},
+    )
     assert report["passed"] and report["verdict"] == "overridden"
     assert report["override"]["by"] == "engineer" and "ticket 42" in report["override"]["reason"]
     assert any("trailer_sums_ok" in f for f in report["critical_failures"])
@@ -123,8 +153,16 @@ def test_override_in_rehearsal_is_recorded_and_cutover_cannot_override(run, tmp_
     assert published["meta"]["ikou"]["verdict"] == "overridden"
 
     with pytest.raises(GateFailed) as info:
-        run_gate("juki", "gate_raw", broken(), run_id="quality_cutover", mode="cutover",
-                 override_reason="please", who="engineer", parameters={"snapshot": SNAPSHOT})
+        run_gate(
+            "juki",
+            "gate_raw",
+            broken(),
+            run_id="quality_cutover",
+            mode="cutover",
+            override_reason="please",
+            who="engineer",
+            parameters={"snapshot": SNAPSHOT},
+        )
     assert "override refused: cutover runs cannot override a critical gate" in str(info.value)
     assert info.value.report["override"] is None
     assert "gate_override_reason" not in str(info.value)
@@ -135,12 +173,24 @@ def test_unmapped_gaiji_is_a_warning_in_rehearsal_and_critical_in_cutover(run, t
 
     r = run["juki"]
     assert r["extract"]["gaiji_unmapped"] > 0  # seeded
-    report = run_gate("juki", "gate_raw", _units("gate_raw", r["extract"], tmp_path), run_id="quality_gaiji_r",
-                      mode="rehearsal", parameters={"snapshot": SNAPSHOT})
+    report = run_gate(
+        "juki",
+        "gate_raw",
+        _units("gate_raw", r["extract"], tmp_path),
+        run_id="quality_gaiji_r",
+        mode="rehearsal",
+        parameters={"snapshot": SNAPSHOT},
+    )
     assert report["passed"] and any("unmapped_gaiji" in w for w in report["warnings"])
     with pytest.raises(GateFailed) as info:
-        run_gate("juki", "gate_raw", _units("gate_raw", r["extract"], tmp_path), run_id="quality_gaiji_c",
-                 mode="cutover", parameters={"snapshot": SNAPSHOT})
+        run_gate(
+            "juki",
+            "gate_raw",
+            _units("gate_raw", r["extract"], tmp_path),
+            run_id="quality_gaiji_c",
+            mode="cutover",
+            parameters={"snapshot": SNAPSHOT},
+        )
     assert "unmapped_gaiji" in str(info.value) and "cutover" in str(info.value)
 
 
@@ -151,7 +201,9 @@ def test_decode_error_budget(run, tmp_path):
     acc = next(u for u in units if u.unit == "accounting")
     acc.frame["quarantine_rate"] = 0.05  # 5 % of the records could not be decoded (budget 1 %)
     with pytest.raises(GateFailed) as info:
-        run_gate("juki", "gate_raw", units, run_id="quality_budget", parameters={"snapshot": SNAPSHOT})
+        run_gate(
+            "juki", "gate_raw", units, run_id="quality_budget", parameters={"snapshot": SNAPSHOT}
+        )
     assert "expect_column_values_to_be_between(quarantine_rate)" in str(info.value)
 
 
@@ -163,11 +215,19 @@ def test_mostly_lets_single_bad_records_pass_as_counted_exceptions(run, tmp_path
     n = len(frame)
     idx = frame.index[:2]
     frame.loc[idx, "KOJIN-NO"] = "123456789012"  # wrong check digits in two records (< 10 %)
-    report = run_gate("juki", "gate_raw", units, run_id="quality_mostly", parameters={"snapshot": SNAPSHOT})
-    assert any("valid_my_number(KOJIN-NO)" in w and "within its threshold" in w for w in report["warnings"])
-    frame.loc[frame.index[: n // 2], "KOJIN-NO"] = "123456789012"  # half the field garbled: systematic
+    report = run_gate(
+        "juki", "gate_raw", units, run_id="quality_mostly", parameters={"snapshot": SNAPSHOT}
+    )
+    assert any(
+        "valid_my_number(KOJIN-NO)" in w and "within its threshold" in w for w in report["warnings"]
+    )
+    frame.loc[frame.index[: n // 2], "KOJIN-NO"] = (
+        "123456789012"  # half the field garbled: systematic
+    )
     with pytest.raises(GateFailed) as info:
-        run_gate("juki", "gate_raw", units, run_id="quality_mostly2", parameters={"snapshot": SNAPSHOT})
+        run_gate(
+            "juki", "gate_raw", units, run_id="quality_mostly2", parameters={"snapshot": SNAPSHOT}
+        )
     assert "valid_my_number(KOJIN-NO)" in str(info.value)
 
 
@@ -176,10 +236,17 @@ def test_reconciliation_time_window(run, tmp_path):
     from ikou.quality.gate import GateFailed, run_gate
     from ikou.storage import Store
 
-    rec = {"reconciliation": [{"unit": "ATENA", "balanced": True, "mismatches": 0, "counts_match": True}],
-           "projected_hours": 60.0, "window_hours": 48.0}
+    rec = {
+        "reconciliation": [
+            {"unit": "ATENA", "balanced": True, "mismatches": 0, "counts_match": True}
+        ],
+        "projected_hours": 60.0,
+        "window_hours": 48.0,
+    }
     units = stages._frames_for_gate("gate_reconciliation", rec, tmp_path, Store())
-    report = run_gate("juki", "gate_reconciliation", units, run_id="quality_window", mode="rehearsal")
+    report = run_gate(
+        "juki", "gate_reconciliation", units, run_id="quality_window", mode="rehearsal"
+    )
     assert report["passed"] and any("within_window" in w for w in report["warnings"])
     with pytest.raises(GateFailed) as info:
         run_gate("juki", "gate_reconciliation", units, run_id="quality_window_c", mode="cutover")
@@ -187,8 +254,12 @@ def test_reconciliation_time_window(run, tmp_path):
     rec["reconciliation"][0]["mismatches"] = 3
     rec["projected_hours"] = 1.0
     with pytest.raises(GateFailed) as info:
-        run_gate("juki", "gate_reconciliation", stages._frames_for_gate("gate_reconciliation", rec, tmp_path, Store()),
-                 run_id="quality_mismatch")
+        run_gate(
+            "juki",
+            "gate_reconciliation",
+            stages._frames_for_gate("gate_reconciliation", rec, tmp_path, Store()),
+            run_id="quality_mismatch",
+        )
     assert "mismatches" in str(info.value)
 
 
@@ -207,10 +278,18 @@ def test_references_of_another_domain_checked_against_the_snapshots_master(run, 
     units = stages._frames_for_gate("gate_standard", v, tmp_path, Store())
     table = next(u for u in units if u.unit == "kojin_juminzei")
     ((key, ids),) = table.references.items()
-    assert key == ("juki__atena", "atena_no") and len(ids) > RESIDENTS  # residents + 住登外者 + corporations
+    assert (
+        key == ("juki__atena", "atena_no") and len(ids) > RESIDENTS
+    )  # residents + 住登外者 + corporations
     table.frame.loc[table.frame.index[:3], "atena_no"] = "0000000000"
     with pytest.raises(GateFailed) as info:
-        run_gate("kojin_juminzei", "gate_standard", units, run_id="quality_kojin_bad", parameters={"snapshot": SNAPSHOT})
+        run_gate(
+            "kojin_juminzei",
+            "gate_standard",
+            units,
+            run_id="quality_kojin_bad",
+            parameters={"snapshot": SNAPSHOT},
+        )
     assert "exist_in_addressee_master(atena_no) — 3 of" in str(info.value)
 
 
@@ -239,10 +318,16 @@ def test_gate_target_runs_inside_postgresql(run, pg_url):
     on_tables = [(s, n) for s, n in statements if "juki__" in s]
     assert on_tables, "GX ran its metrics in the database"
     rows = load["units"]
-    assert max(n for _, n in on_tables) < min(rows.values()) // 4, sorted(on_tables, key=lambda x: -x[1])[:3]
+    assert max(n for _, n in on_tables) < min(rows.values()) // 4, sorted(
+        on_tables, key=lambda x: -x[1]
+    )[:3]
     report = _report("juki", rid, "gate_target")
-    types = [e for u in report["units"] for e in u["expectations"] if e["expectation"].startswith(
-        "expect_column_to_have_layout_type")]
+    types = [
+        e
+        for u in report["units"]
+        for e in u["expectations"]
+        if e["expectation"].startswith("expect_column_to_have_layout_type")
+    ]
     assert types and all(e["success"] for e in types)
 
 
@@ -253,7 +338,9 @@ def test_published_results_hold_no_values(run):
     import datetime as dt
 
     pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
-    needles = {p.name for p in pop.people if p.kind != "3"} | {p.kana for p in pop.people if p.kind != "3"}
+    needles = {p.name for p in pop.people if p.kind != "3"} | {
+        p.kana for p in pop.people if p.kind != "3"
+    }
     needles |= {p.my_number for p in pop.people if p.my_number}
     store = Store()
     hits = []
@@ -301,11 +388,15 @@ def test_a_malformed_result_does_not_stop_the_site(run):
     from ikou.storage import Store
 
     store = Store()
-    bad = "s3://ikou-reports/gx/validations/juki/ATENA/gate_raw/broken/20260101T000000.000000Z/x.json"
+    bad = (
+        "s3://ikou-reports/gx/validations/juki/ATENA/gate_raw/broken/20260101T000000.000000Z/x.json"
+    )
     store.put_bytes(bad, b'{"not": "a validation result"}')
     try:
         figures = docs.build_site(lock_timeout=300)
-        assert any(k.endswith("/broken/20260101T000000.000000Z/x.json") for k in figures["invalid_results"])
+        assert any(
+            k.endswith("/broken/20260101T000000.000000Z/x.json") for k in figures["invalid_results"]
+        )
     finally:
         store.delete_prefix(bad)
 
@@ -327,8 +418,10 @@ def test_docs_lock_excludes_and_abandoned_locks_are_taken_over(s3_endpoint):
     assert not store.exists(f"s3://{bucket}/{key}")
     # a builder that died an hour ago left its lock: it is taken over
     old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat(timespec="seconds")
-    store.put_bytes(f"s3://{bucket}/{key}", json.dumps({"owner": "dead", "renewed_at": old,
-                                                          "ttl_seconds": 60}).encode())
+    store.put_bytes(
+        f"s3://{bucket}/{key}",
+        json.dumps({"owner": "dead", "renewed_at": old, "ttl_seconds": 60}).encode(),
+    )
     lock = BuildLock(store, bucket, key=key, timeout=5, poll=0.2).acquire()
     assert json.loads(store.get_bytes(f"s3://{bucket}/{key}"))["owner"] == lock.owner
     lock.release()

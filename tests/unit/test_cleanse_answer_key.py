@@ -20,7 +20,12 @@ from ikou.findings import Findings
 from ikou.hashing import record_key
 
 SECRET = b"answer-key-test-secret"
-RATES = {"duplicate_addressee": 0.05, "impossible_wareki": 0.02, "bad_check_digit": 0.02, "unmapped_gaiji": 0.02}
+RATES = {
+    "duplicate_addressee": 0.05,
+    "impossible_wareki": 0.02,
+    "bad_check_digit": 0.02,
+    "unmapped_gaiji": 0.02,
+}
 RESIDENTS, SEED, SNAP = 3000, 31, "2026-11-01"
 
 
@@ -30,10 +35,19 @@ def city():
 
     c = build_city(RESIDENTS, seed=SEED, snapshot=SNAP, domains=("juki", "koseki"), rates=RATES)
     folder = Path(c["folder"])
-    defects = pq.read_table(folder / "landing" / "_answer_key" / SNAP / "defects.parquet").to_pylist()
-    dups = pq.read_table(folder / "landing" / "_answer_key" / SNAP / "duplicates.parquet").to_pylist()
-    return {"desc": c, "folder": folder, "defects": defects, "dups": dups,
-            "reference": folder / "landing" / "_reference" / SNAP}
+    defects = pq.read_table(
+        folder / "landing" / "_answer_key" / SNAP / "defects.parquet"
+    ).to_pylist()
+    dups = pq.read_table(
+        folder / "landing" / "_answer_key" / SNAP / "duplicates.parquet"
+    ).to_pylist()
+    return {
+        "desc": c,
+        "folder": folder,
+        "defects": defects,
+        "dups": dups,
+        "reference": folder / "landing" / "_reference" / SNAP,
+    }
 
 
 def _cleanse(city, domain: str, file: str, context="city"):
@@ -57,14 +71,21 @@ def koseki(city):
 
 
 def _seeded(city, defect: str, domain: str | None = None, file: str | None = None) -> list[dict]:
-    return [r for r in city["defects"] if r["defect"] == defect and (domain is None or r["domain"] == domain)
-            and (file is None or r["file"] == file)]
+    return [
+        r
+        for r in city["defects"]
+        if r["defect"] == defect
+        and (domain is None or r["domain"] == domain)
+        and (file is None or r["file"] == file)
+    ]
 
 
 def _hash(domain: str, lf, raw, record: int) -> str:
     recs = raw.column("_record").to_pylist()
     i = recs.index(record)
-    return record_key(domain, lf.name, [raw.column(k)[i].as_py() for k in lf.business_keys], secret=SECRET)
+    return record_key(
+        domain, lf.name, [raw.column(k)[i].as_py() for k in lf.business_keys], secret=SECRET
+    )
 
 
 def _by(findings: Findings) -> dict[tuple[str, str], set[str]]:
@@ -76,16 +97,26 @@ def _by(findings: Findings) -> dict[tuple[str, str], set[str]]:
 
 def test_the_city_has_enough_seeded_defects(city):
     seeded = city["desc"]["synth"]["seeded"]
-    for defect in ("impossible_wareki", "bad_check_digit", "unmapped_gaiji", "notation_variant", "partial_date",
-                   "mapped_gaiji"):
+    for defect in (
+        "impossible_wareki",
+        "bad_check_digit",
+        "unmapped_gaiji",
+        "notation_variant",
+        "partial_date",
+        "mapped_gaiji",
+    ):
         assert seeded.get(defect, 0) >= 20, (defect, seeded)
     assert len(city["dups"]) >= 100
 
 
 # ----------------------------------------------------------------------------- 和暦
 
-_REASON = {"era_overflow": "date_outside_era", "before_era": "date_outside_era",
-           "invalid_day": "date_impossible_date", "placeholder": "date_placeholder"}
+_REASON = {
+    "era_overflow": "date_outside_era",
+    "before_era": "date_outside_era",
+    "invalid_day": "date_impossible_date",
+    "placeholder": "date_placeholder",
+}
 
 
 @pytest.mark.parametrize("which", ["atena", "koseki"])
@@ -113,7 +144,11 @@ def test_every_impossible_wareki_is_null_and_a_finding(city, which, request):
 def test_partial_dates_keep_their_precision(city, koseki):
     d, lf, raw, res, findings = koseki
     overwritten = {s["record"] for s in _seeded(city, "impossible_wareki", "koseki", "KOSEKI")}
-    seeded = [s for s in _seeded(city, "partial_date", "koseki", "KOSEKI") if s["record"] not in overwritten]
+    seeded = [
+        s
+        for s in _seeded(city, "partial_date", "koseki", "KOSEKI")
+        if s["record"] not in overwritten
+    ]
     assert seeded  # (a partial date later overwritten by an impossible one is the other test's)
     recs = res.table.column("_record").to_pylist()
     for s in seeded:
@@ -158,9 +193,13 @@ def test_every_unmapped_gaiji_in_a_name_is_a_placeholder_finding(city, atena, ko
         assert seeded
         by = _by(findings)
         for s in seeded:
-            assert _hash(d.id, lf, raw, s["record"]) in by.get(("gaiji_placeholder", s["field"]), set())
+            assert _hash(d.id, lf, raw, s["record"]) in by.get(
+                ("gaiji_placeholder", s["field"]), set()
+            )
         name_fields = set(lf.fields_with_role("name"))
-        flagged = set().union(*(k for (r, f), k in by.items() if r == "gaiji_placeholder" and f in name_fields))
+        flagged = set().union(
+            *(k for (r, f), k in by.items() if r == "gaiji_placeholder" and f in name_fields)
+        )
         assert flagged == {_hash(d.id, lf, raw, s["record"]) for s in seeded}
         for f in findings.items:
             if f.rule == "gaiji_placeholder":
@@ -174,8 +213,9 @@ def test_mapped_gaiji_are_standard_with_the_city_table_and_not_without(city):
     assert not [f for f in findings.items if f.rule.startswith("nonstandard")]
     # without the city's 外字 table, 𠮷 (U+20BB7, not in JIS X 0213) is outside the standard set;
     # 葛 and 辻 with an ideographic variation selector are accepted (registered-IVS assumption)
-    _, lf, raw, res, findings = _cleanse(city, "juki", "ATENA", context=CleanseContext().for_domain(
-        registry().get("juki")))
+    _, lf, raw, res, findings = _cleanse(
+        city, "juki", "ATENA", context=CleanseContext().for_domain(registry().get("juki"))
+    )
     outside = [f for f in findings.items if f.rule == "nonstandard_char"]
     assert outside and {f.detail for f in outside} == {"U+20BB7"}
     assert {f.field for f in outside} == {"SHIMEI"}
@@ -187,7 +227,9 @@ def test_names_are_never_changed(city, atena, koseki):
     for d, lf, raw, res, findings in (atena, koseki):
         for f in lf.fields_with_role("name", "head_name"):
             before, after = raw.column(f).to_pylist(), res.table.column(f).to_pylist()
-            assert [b.encode("utf-8") if b else b for b in before] == [a.encode("utf-8") if a else a for a in after]
+            assert [b.encode("utf-8") if b else b for b in before] == [
+                a.encode("utf-8") if a else a for a in after
+            ]
             assert f not in set(res.ledger.column("field").to_pylist())
 
 
@@ -206,11 +248,23 @@ def test_every_notation_variant_is_fixed_or_reported(city, atena):
     seeded = _seeded(city, "notation_variant", "juki", "ATENA")
     assert seeded
     recs = raw.column("_record").to_pylist()
-    changed = {r for r, f in zip(res.ledger_values.column("_record").to_pylist(),
-                                  res.ledger_values.column("field").to_pylist()) if f == "JUSHO"}
+    changed = {
+        r
+        for r, f in zip(
+            res.ledger_values.column("_record").to_pylist(),
+            res.ledger_values.column("field").to_pylist(),
+        )
+        if f == "JUSHO"
+    }
     by = _by(findings)
-    flagged = set().union(*(k for (r, f), k in by.items() if r.startswith("address_") and f == "JUSHO"))
-    detected = [s for s in seeded if s["record"] in changed or _hash("juki", lf, raw, s["record"]) in flagged]
+    flagged = set().union(
+        *(k for (r, f), k in by.items() if r.startswith("address_") and f == "JUSHO")
+    )
+    detected = [
+        s
+        for s in seeded
+        if s["record"] in changed or _hash("juki", lf, raw, s["record"]) in flagged
+    ]
     assert len(detected) / len(seeded) == 1.0
     # every variant with readable numbering ends in the canonical form of its town
     canon = res.table.column("JUSHO").to_pylist()
@@ -234,12 +288,18 @@ def test_addresses_are_split_and_checked_against_the_town_list(city, atena):
     t = res.table
     for c in ("prefecture", "city", "ward", "town", "chome", "banchi", "go", "building"):
         assert f"JUSHO__{c}" in t.column_names
-    in_city = [i for i, city_ in enumerate(t.column("JUSHO__city").to_pylist()) if city_ == "架空市"]
+    in_city = [
+        i for i, city_ in enumerate(t.column("JUSHO__city").to_pylist()) if city_ == "架空市"
+    ]
     assert len(in_city) > 0.8 * t.num_rows
-    towns = {line.split(",")[3] for line in (city["reference"] / "towns.csv").read_text().splitlines()[1:]}
+    towns = {
+        line.split(",")[3]
+        for line in (city["reference"] / "towns.csv").read_text().splitlines()[1:]
+    }
     assert {t.column("JUSHO__town")[i].as_py() for i in in_city} - {None} <= towns
-    assert res.stats["address_in_city.JUSHO"] + res.stats["address_outside_city.JUSHO"] == \
-        sum(1 for v in raw.column("JUSHO").to_pylist() if v)
+    assert res.stats["address_in_city.JUSHO"] + res.stats["address_outside_city.JUSHO"] == sum(
+        1 for v in raw.column("JUSHO").to_pylist() if v
+    )
     assert not [f for f in findings.items if f.rule == "address_unknown_town"]
 
 
@@ -249,8 +309,14 @@ def test_addresses_are_split_and_checked_against_the_town_list(city, atena):
 @pytest.mark.parametrize("which", ["atena", "koseki"])
 def test_cleansing_a_cleansed_table_changes_nothing(city, which, request):
     d, lf, raw, res, findings = request.getfixturevalue(which)
-    again = cleanse_table(res.table, d, lf, Findings(d.id, "again", "cleanse"), secret=SECRET,
-                          context=load_context(city["reference"], domain=d))
+    again = cleanse_table(
+        res.table,
+        d,
+        lf,
+        Findings(d.id, "again", "cleanse"),
+        secret=SECRET,
+        context=load_context(city["reference"], domain=d),
+    )
     assert again.ledger.num_rows == 0 and again.changes == {}
     assert again.table.column_names == res.table.column_names
     assert again.table.equals(res.table)

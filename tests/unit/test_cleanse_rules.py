@@ -53,21 +53,36 @@ def test_address_variants_share_one_canonical_form(text):
 
 
 def test_address_building_is_kept_with_one_full_width_space():
-    assert R.address_canonical("架空市中央区桜町6-4-4 コーポ架空101") == CANONICAL + "　コーポ架空101"
-    assert R.address_canonical("架空市中央区桜町6-4-4　コーポ架空101") == CANONICAL + "　コーポ架空101"
+    assert (
+        R.address_canonical("架空市中央区桜町6-4-4 コーポ架空101") == CANONICAL + "　コーポ架空101"
+    )
+    assert (
+        R.address_canonical("架空市中央区桜町6-4-4　コーポ架空101") == CANONICAL + "　コーポ架空101"
+    )
     assert R.address_canonical("架空市中央区桜町6-4-4 コーポ 架空") == CANONICAL + "　コーポ　架空"
 
 
 def test_address_numbers_with_several_digits_and_kanji_units():
-    assert R.address_canonical("架空市北区緑町十六丁目二十番百五号") == "架空市北区緑町１６丁目２０番１０５号"
+    assert (
+        R.address_canonical("架空市北区緑町十六丁目二十番百五号")
+        == "架空市北区緑町１６丁目２０番１０５号"
+    )
     assert R.address_canonical("架空市北区緑町一六ノ二ノ三") == "架空市北区緑町１６丁目２番３号"
     assert R.address_canonical("南区旭町12-345-6") == "架空市南区旭町１２丁目３４５番６号"
 
 
 @pytest.mark.parametrize(
     "text",
-    ["どこか遠くの町", "架空市中央区桜町", "架空市中央区桜町6丁目4番", "架空市中央区桜町6-4", "仮想県仮想市本町",
-     "ABC", "架空市中央区桜町番地なし", "見本県見本市12番地"],
+    [
+        "どこか遠くの町",
+        "架空市中央区桜町",
+        "架空市中央区桜町6丁目4番",
+        "架空市中央区桜町6-4",
+        "仮想県仮想市本町",
+        "ABC",
+        "架空市中央区桜町番地なし",
+        "見本県見本市12番地",
+    ],
 )
 def test_address_unrecognised_text_is_unchanged(text):
     assert R.address_canonical(text) == text
@@ -96,7 +111,9 @@ _KANJI_DIGITS = "〇一二三四五六七八九"
 
 def _kanji(n: int) -> str:
     tens, ones = divmod(n, 10)
-    return ("" if tens == 0 else ("十" if tens == 1 else _KANJI_DIGITS[tens] + "十")) + (_KANJI_DIGITS[ones] if ones else "")
+    return ("" if tens == 0 else ("十" if tens == 1 else _KANJI_DIGITS[tens] + "十")) + (
+        _KANJI_DIGITS[ones] if ones else ""
+    )
 
 
 def _fw(s: str) -> str:
@@ -108,16 +125,28 @@ sep1 = st.sampled_from(["丁目", "-", "－", "‐", "―", "−", "ー", "ｰ",
 sep2 = st.sampled_from(["番地", "番", "-", "－", "‐", "―", "−", "ー", "の", "ノ"])
 
 
-@given(st.integers(1, 99), st.integers(1, 99), st.integers(1, 99), number_style, sep1, sep2, st.booleans(),
-       st.sampled_from(["架空市中央区桜町", "中央区桜町", "架空県架空市中央区桜町"]),
-       st.sampled_from(["", " コーポ架空", "　コーポ架空"]))
+@given(
+    st.integers(1, 99),
+    st.integers(1, 99),
+    st.integers(1, 99),
+    number_style,
+    sep1,
+    sep2,
+    st.booleans(),
+    st.sampled_from(["架空市中央区桜町", "中央区桜町", "架空県架空市中央区桜町"]),
+    st.sampled_from(["", " コーポ架空", "　コーポ架空"]),
+)
 @settings(max_examples=300, deadline=None)
-def test_every_written_form_of_one_address_is_the_same(chome, ban, go, style, s1, s2, with_go, head, building):
+def test_every_written_form_of_one_address_is_the_same(
+    chome, ban, go, style, s1, s2, with_go, head, building
+):
     def num(n):
         return {"ascii": str(n), "fullwidth": _fw(str(n)), "kanji": _kanji(n)}[style]
 
     text = f"{head}{num(chome)}{s1}{num(ban)}{s2}{num(go)}{'号' if with_go else ''}{building}"
-    expected = "架空市中央区桜町" + _fw(f"{chome}丁目{ban}番{go}号") + ("　コーポ架空" if building else "")
+    expected = (
+        "架空市中央区桜町" + _fw(f"{chome}丁目{ban}番{go}号") + ("　コーポ架空" if building else "")
+    )
     assert R.address_canonical(text) == expected
 
 
@@ -205,7 +234,16 @@ def test_value_rules_are_projections(text):
 # ----------------------------------------------------------------------------- configuration by role
 
 
-NAMES = ["髙橋　一郎", "齋藤　花子", "\uFA30見本", "辻\U000E0101本　試験", "ﾃｽﾄ　ﾀﾛｳ", "見本　１郎", "架空 太郎 ", "山﨑　例"]
+NAMES = [
+    "髙橋　一郎",
+    "齋藤　花子",
+    "\ufa30見本",
+    "辻\U000e0101本　試験",
+    "ﾃｽﾄ　ﾀﾛｳ",
+    "見本　１郎",
+    "架空 太郎 ",
+    "山﨑　例",
+]
 
 
 def test_names_get_no_rule_by_default():
@@ -231,7 +269,10 @@ def test_every_name_field_of_the_registry_gets_no_rule():
 
 
 def test_rules_for_overrides_and_unknown_roles():
-    assert R.rules_for("name_kana") == {"rules": ["kana_fullwidth"], "checks": ["standard_chars", "kana_chars"]}
+    assert R.rules_for("name_kana") == {
+        "rules": ["kana_fullwidth"],
+        "checks": ["standard_chars", "kana_chars"],
+    }
     override = {"name_kana": {"rules": [], "checks": []}}
     assert R.rules_for("name_kana", override) == {"rules": [], "checks": []}
     assert R.rules_for("address", override) == R.DEFAULT_RULES["address"]
@@ -258,26 +299,157 @@ def juki(monkeypatch):
 
 # (ATENA-NO, KBN, SHIMEI, SHIMEI-KANA, SEIBETSU, SEINENGAPPI, JUSHO, YUBIN-NO, DENWA-NO, KOJIN-NO, TOROKU, KOSHIN)
 ROWS = [
-    (9000000001, "1", NAMES[0], "ｶｸｳ ｲﾁﾛｳ", "1", 3500401, "中央区桜町6-4-4", "1234567", "0312345678", "983205673214", 20200101, 20240102),
-    (9000000002, "1", NAMES[1], "カクウ　ハナコ", "２", 3640201, "架空市中央区桜町６丁目４番４号", "１２３－４５６７", "０３－１２３４－５６７８", "983205673215", 20200230, 20240102),
-    (9000000003, "2", NAMES[2], "ﾐﾎﾝ ｼﾞﾛｳ", "1", 3550230, "架空市北区緑町十六丁目二十番百五号", "000-1234", "090-1234-5678", "", 99999999, 0),
-    (9000000004, "1", NAMES[3], "ｼｹﾝ ﾐｷ", "2", 3500300, "どこか遠くの町", None, None, None, 20200101, 20240102),
-    (9000000005, "1", NAMES[4], "ﾃｽﾄ ﾀﾛｳ", "1", 3500000, "架空市南区旭町1-2-3 コーポ架空101", "0001234", "03-1234-5678", "983205673214", 20200101, 20240102),
-    (9000000006, "3", "架空商事株式会社", "ｶｸｳｼｮｳｼﾞ", " ", 0, "架空市西区本町1-1-1", "0001234", "0312345678", "7123456789012", 20200101, 20240102),
-    (9000000007, "1", NAMES[5], "ﾐﾎﾝ ｲﾁﾛｳ", "1", 9999999, "架空市東区旭町7の8の9", "0001234", "0312345678", "983205673214", 20200101, 20240102),
-    (9000000008, "1", NAMES[6], "ｶｸｳ ﾀﾛｳ", "1", 0, "架空市東区旭町7の8の9", "0001234", "0312345678", "983205673214", 20200101, 20240102),
-    (9000000009, "1", NAMES[7], "ﾚｲ", "2", 4310501, "架空市東区旭町7の8の9", "12345", "0312345678", "983205673214", 20200101, 20240102),
+    (
+        9000000001,
+        "1",
+        NAMES[0],
+        "ｶｸｳ ｲﾁﾛｳ",
+        "1",
+        3500401,
+        "中央区桜町6-4-4",
+        "1234567",
+        "0312345678",
+        "983205673214",
+        20200101,
+        20240102,
+    ),
+    (
+        9000000002,
+        "1",
+        NAMES[1],
+        "カクウ　ハナコ",
+        "２",
+        3640201,
+        "架空市中央区桜町６丁目４番４号",
+        "１２３－４５６７",
+        "０３－１２３４－５６７８",
+        "983205673215",
+        20200230,
+        20240102,
+    ),
+    (
+        9000000003,
+        "2",
+        NAMES[2],
+        "ﾐﾎﾝ ｼﾞﾛｳ",
+        "1",
+        3550230,
+        "架空市北区緑町十六丁目二十番百五号",
+        "000-1234",
+        "090-1234-5678",
+        "",
+        99999999,
+        0,
+    ),
+    (
+        9000000004,
+        "1",
+        NAMES[3],
+        "ｼｹﾝ ﾐｷ",
+        "2",
+        3500300,
+        "どこか遠くの町",
+        None,
+        None,
+        None,
+        20200101,
+        20240102,
+    ),
+    (
+        9000000005,
+        "1",
+        NAMES[4],
+        "ﾃｽﾄ ﾀﾛｳ",
+        "1",
+        3500000,
+        "架空市南区旭町1-2-3 コーポ架空101",
+        "0001234",
+        "03-1234-5678",
+        "983205673214",
+        20200101,
+        20240102,
+    ),
+    (
+        9000000006,
+        "3",
+        "架空商事株式会社",
+        "ｶｸｳｼｮｳｼﾞ",
+        " ",
+        0,
+        "架空市西区本町1-1-1",
+        "0001234",
+        "0312345678",
+        "7123456789012",
+        20200101,
+        20240102,
+    ),
+    (
+        9000000007,
+        "1",
+        NAMES[5],
+        "ﾐﾎﾝ ｲﾁﾛｳ",
+        "1",
+        9999999,
+        "架空市東区旭町7の8の9",
+        "0001234",
+        "0312345678",
+        "983205673214",
+        20200101,
+        20240102,
+    ),
+    (
+        9000000008,
+        "1",
+        NAMES[6],
+        "ｶｸｳ ﾀﾛｳ",
+        "1",
+        0,
+        "架空市東区旭町7の8の9",
+        "0001234",
+        "0312345678",
+        "983205673214",
+        20200101,
+        20240102,
+    ),
+    (
+        9000000009,
+        "1",
+        NAMES[7],
+        "ﾚｲ",
+        "2",
+        4310501,
+        "架空市東区旭町7の8の9",
+        "12345",
+        "0312345678",
+        "983205673214",
+        20200101,
+        20240102,
+    ),
     (9000000010, "2", NAMES[0], None, None, None, None, None, None, None, None, None),
 ]
-COLUMNS = ["ATENA-NO", "ATENA-KBN", "SHIMEI", "SHIMEI-KANA", "SEIBETSU", "SEINENGAPPI", "JUSHO", "YUBIN-NO",
-           "DENWA-NO", "KOJIN-NO", "TOROKU-YMD", "KOSHIN-YMD"]
+COLUMNS = [
+    "ATENA-NO",
+    "ATENA-KBN",
+    "SHIMEI",
+    "SHIMEI-KANA",
+    "SEIBETSU",
+    "SEINENGAPPI",
+    "JUSHO",
+    "YUBIN-NO",
+    "DENWA-NO",
+    "KOJIN-NO",
+    "TOROKU-YMD",
+    "KOSHIN-YMD",
+]
 INT_COLUMNS = {"ATENA-NO", "SEINENGAPPI", "TOROKU-YMD", "KOSHIN-YMD"}
 
 
 def _table() -> pa.Table:
     cols = {}
     for i, name in enumerate(COLUMNS):
-        cols[name] = pa.array([r[i] for r in ROWS], pa.int64() if name in INT_COLUMNS else pa.string())
+        cols[name] = pa.array(
+            [r[i] for r in ROWS], pa.int64() if name in INT_COLUMNS else pa.string()
+        )
     cols["_record"] = pa.array(range(1, len(ROWS) + 1), pa.int64())
     return pa.table(cols)
 
@@ -297,10 +469,18 @@ def test_the_test_table_matches_the_registry(juki):
 def test_cleansed_values(juki):
     res, _ = _run(juki)
     t = res.table
-    assert t.column("JUSHO").to_pylist()[:3] == [CANONICAL, CANONICAL, "架空市北区緑町１６丁目２０番１０５号"]
+    assert t.column("JUSHO").to_pylist()[:3] == [
+        CANONICAL,
+        CANONICAL,
+        "架空市北区緑町１６丁目２０番１０５号",
+    ]
     assert t.column("JUSHO").to_pylist()[3] == "どこか遠くの町"
     assert t.column("JUSHO").to_pylist()[4] == "架空市南区旭町１丁目２番３号　コーポ架空101"
-    assert t.column("SHIMEI-KANA").to_pylist()[:3] == ["カクウ　イチロウ", "カクウ　ハナコ", "ミホン　ジロウ"]
+    assert t.column("SHIMEI-KANA").to_pylist()[:3] == [
+        "カクウ　イチロウ",
+        "カクウ　ハナコ",
+        "ミホン　ジロウ",
+    ]
     assert t.column("SEIBETSU").to_pylist()[1] == "2"
     assert t.column("YUBIN-NO").to_pylist()[:3] == ["1234567", "1234567", "0001234"]
     assert t.column("DENWA-NO").to_pylist()[1] == "03-1234-5678"
@@ -313,7 +493,9 @@ def test_names_are_never_touched(juki):
     res, _ = _run(juki, src)
     assert res.table.column("SHIMEI").to_pylist() == src.column("SHIMEI").to_pylist()
     # byte for byte: old forms, compatibility ideographs, IVS, half-width kana and spaces kept
-    for before, after in zip(src.column("SHIMEI").to_pylist(), res.table.column("SHIMEI").to_pylist()):
+    for before, after in zip(
+        src.column("SHIMEI").to_pylist(), res.table.column("SHIMEI").to_pylist()
+    ):
         assert before.encode("utf-8") == after.encode("utf-8")
     assert "SHIMEI" not in res.ledger.column("field").to_pylist()
 
@@ -392,8 +574,12 @@ def test_ledger_records_each_change_with_keyed_hashes(juki):
         assert lrow["record_key"] == vrow["record_key"]
         atena = by_record[vrow["_record"]][0]
         assert lrow["record_key"] == record_key("juki", "ATENA", [atena], secret=secret)
-        assert lrow["before_hash"] == keyed_hash(vrow["before"], purpose="ledger-value", secret=secret)
-        assert lrow["after_hash"] == keyed_hash(vrow["after"], purpose="ledger-value", secret=secret)
+        assert lrow["before_hash"] == keyed_hash(
+            vrow["before"], purpose="ledger-value", secret=secret
+        )
+        assert lrow["after_hash"] == keyed_hash(
+            vrow["after"], purpose="ledger-value", secret=secret
+        )
         assert lrow["before_hash"] != lrow["after_hash"]
         assert vrow["before"] != vrow["after"]
         original = by_record[vrow["_record"]][COLUMNS.index(vrow["field"])]
@@ -424,8 +610,12 @@ def test_keyed_hashes_depend_on_the_secret(juki):
     a, _ = _run(juki)
     b, _ = _run(juki, secret=b"another-secret")
     assert a.ledger.column("field").to_pylist() == b.ledger.column("field").to_pylist()
-    assert set(a.ledger.column("record_key").to_pylist()).isdisjoint(b.ledger.column("record_key").to_pylist())
-    assert set(a.ledger.column("before_hash").to_pylist()).isdisjoint(b.ledger.column("before_hash").to_pylist())
+    assert set(a.ledger.column("record_key").to_pylist()).isdisjoint(
+        b.ledger.column("record_key").to_pylist()
+    )
+    assert set(a.ledger.column("before_hash").to_pylist()).isdisjoint(
+        b.ledger.column("before_hash").to_pylist()
+    )
 
 
 def test_no_secret_fails_instead_of_hashing_plainly(juki, monkeypatch):
@@ -456,8 +646,9 @@ def test_cleansing_without_record_column(juki):
     res, _ = _run(juki, t)
     with_record, _ = _run(juki)
     # without a _record column the row index stands in for the record number
-    assert [r - 1 for r in with_record.ledger_values.column("_record").to_pylist()] == \
-        res.ledger_values.column("_record").to_pylist()
+    assert [
+        r - 1 for r in with_record.ledger_values.column("_record").to_pylist()
+    ] == res.ledger_values.column("_record").to_pylist()
     assert res.ledger.equals(with_record.ledger)
 
 

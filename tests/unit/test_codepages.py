@@ -480,17 +480,39 @@ def test_undecodable_message_names_offset_and_code():
 # ---------------------------------------------------------------------------------- lookup
 
 
-@pytest.mark.parametrize("alias", ["930", "cp930", "CP930", "IBM930", "ibm930", "ibm-930",
-                                   "IBM-930", "IBM_930", "x-IBM930", "CCSID930", "ccsid 930",
-                                   " Cp930 ", "ibm-930_P120-1999"])
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "930",
+        "cp930",
+        "CP930",
+        "IBM930",
+        "ibm930",
+        "ibm-930",
+        "IBM-930",
+        "IBM_930",
+        "x-IBM930",
+        "CCSID930",
+        "ccsid 930",
+        " Cp930 ",
+        "ibm-930_P120-1999",
+    ],
+)
 def test_aliases(alias):
     assert get_codepage(alias) is get_codepage("cp930")
 
 
 def test_other_names():
-    for alias, name in [("1390", "cp1390"), ("IBM1399", "cp1399"), ("ibm-939", "cp939"),
-                        ("JEF", "jef"), ("Fujitsu-JEF", "jef"), ("KEIS", "keis"),
-                        ("JIPS(E)", "jips"), ("jips-e", "jips")]:
+    for alias, name in [
+        ("1390", "cp1390"),
+        ("IBM1399", "cp1399"),
+        ("ibm-939", "cp939"),
+        ("JEF", "jef"),
+        ("Fujitsu-JEF", "jef"),
+        ("KEIS", "keis"),
+        ("JIPS(E)", "jips"),
+        ("jips-e", "jips"),
+    ]:
         assert get_codepage(alias).name == name
     assert get_codepage("cp930", "JDK").variant == "jdk"
     assert cpm.canonical_name("IBM-1399") == "cp1399"
@@ -515,8 +537,13 @@ def test_unknown_variant():
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs java; its output is committed")
 def test_jdk_oracle_reproduces_the_committed_files():
-    out = subprocess.run(["java", str(ROOT / "scripts" / "oracle" / "JdkOracle.java"), "--stdout"],
-                         cwd=ROOT, capture_output=True, check=True, timeout=120).stdout
+    out = subprocess.run(
+        ["java", str(ROOT / "scripts" / "oracle" / "JdkOracle.java"), "--stdout"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
     corpus, diff = out.decode("utf-8").split("#### jdk_vs_iconv.tsv\n")
 
     def strip(text: str) -> list[str]:  # the Java version line may differ

@@ -38,7 +38,9 @@ MOUNTED = ["dags", "plugins", "include", "great_expectations"]
 
 # -- helpers ---------------------------------------------------------------------------------
 
-_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_VAR = re.compile(
+    r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
 def interpolate(value: str, env: dict[str, str] | None = None) -> str:
@@ -115,12 +117,17 @@ def test_airflow_services_run_the_expected_commands(services):
 
 
 def test_exactly_two_celery_workers(services):
-    workers = sorted(n for n, s in services.items()
-                     if " ".join(as_list(s.get("command"))).endswith("celery worker"))
+    workers = sorted(
+        n
+        for n, s in services.items()
+        if " ".join(as_list(s.get("command"))).endswith("celery worker")
+    )
     assert workers == WORKERS
 
 
-def test_every_airflow_service_uses_the_common_image_and_the_celery_executor(compose, services, env):
+def test_every_airflow_service_uses_the_common_image_and_the_celery_executor(
+    compose, services, env
+):
     common = compose["x-airflow-common"]
     assert common["build"]["context"] == "."
     assert (REPO / common["build"].get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
@@ -145,9 +152,13 @@ def test_airflow_settings(env):
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/airflow/dags"
-    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin,engineer:op,auditor:viewer"
+    assert (
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin,engineer:op,auditor:viewer"
+    )
     for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
-        assert re.fullmatch(r"\$\{[A-Z_]+:-.+\}", env[key]), f"{key}: from the environment with a default"
+        assert re.fullmatch(r"\$\{[A-Z_]+:-.+\}", env[key]), (
+            f"{key}: from the environment with a default"
+        )
 
 
 def test_metadata_db_broker_and_result_backend_point_at_the_services(env, services):
@@ -157,7 +168,12 @@ def test_metadata_db_broker_and_result_backend_point_at_the_services(env, servic
     assert db.path == "/" + pg_env["POSTGRES_DB"] and db.username == pg_env["POSTGRES_USER"]
     assert db.password == interpolate(pg_env["POSTGRES_PASSWORD"])
     broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
-    assert (broker.scheme, broker.hostname, broker.port, broker.path) == ("redis", "redis", 6379, "/0")
+    assert (broker.scheme, broker.hostname, broker.port, broker.path) == (
+        "redis",
+        "redis",
+        6379,
+        "/0",
+    )
     backend = urlsplit(interpolate(env["AIRFLOW__CELERY__RESULT_BACKEND"]))
     assert backend.scheme == "db+postgresql" and backend.hostname == "postgres"
 
@@ -184,11 +200,16 @@ def test_bucket_names(env):
 def test_s3_credentials_and_airflow_connection_agree_with_minio(env, services):
     minio = services["minio"]["environment"]
     for shell in ({}, {"MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "p4ssw0rd"}):
-        user, password = interpolate(minio["MINIO_ROOT_USER"], shell), interpolate(minio["MINIO_ROOT_PASSWORD"], shell)
+        user, password = (
+            interpolate(minio["MINIO_ROOT_USER"], shell),
+            interpolate(minio["MINIO_ROOT_PASSWORD"], shell),
+        )
         assert interpolate(env["AWS_ACCESS_KEY_ID"], shell) == user
         assert interpolate(env["AWS_SECRET_ACCESS_KEY"], shell) == password
         assert env["IKOU_AWS_CONN_ID"] == "ikou_s3"
-        conn = json.loads(interpolate(env["AIRFLOW_CONN_" + env["IKOU_AWS_CONN_ID"].upper()], shell))
+        conn = json.loads(
+            interpolate(env["AIRFLOW_CONN_" + env["IKOU_AWS_CONN_ID"].upper()], shell)
+        )
         assert conn["conn_type"] == "aws"
         assert (conn["login"], conn["password"]) == (user, password)
         assert conn["extra"]["endpoint_url"] == env["AWS_ENDPOINT_URL"]
@@ -222,7 +243,9 @@ def test_ikou_home_and_gx_settings(env):
 
 def test_ikou_variables_are_names_the_code_reads(env):
     """A rename in the code must show here, not as a silently ignored variable in production."""
-    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "include" / "ikou").rglob("*.py"))
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for p in (REPO / "include" / "ikou").rglob("*.py")
+    )
     names = [k for k in env if k.startswith(("IKOU_", "AWS_", "GX_"))]
     assert names
     for name in names:
@@ -247,12 +270,15 @@ def test_minio_init_creates_the_buckets_the_airflow_services_use(services, env):
     assert script.is_file(), script
     text = script.read_text(encoding="utf-8")
     assert 'mc alias set ikou "$AWS_ENDPOINT_URL"' in text
-    loop = re.search(r'for bucket in ((?:"\$\w+"\s*)+); do\s+mc mb --ignore-existing "ikou/\$bucket"', text)
+    loop = re.search(
+        r'for bucket in ((?:"\$\w+"\s*)+); do\s+mc mb --ignore-existing "ikou/\$bucket"', text
+    )
     assert loop, "the script creates each bucket with `mc mb --ignore-existing`"
     created = re.findall(r'"\$(\w+)"', loop.group(1))
     assert sorted(created) == ["IKOU_REPORTS_BUCKET", "IKOU_RESTRICTED_BUCKET"]
     assert sorted(init["environment"][v] for v in created) == sorted(
-        [env["IKOU_RESTRICTED_BUCKET"], env["IKOU_REPORTS_BUCKET"]])
+        [env["IKOU_RESTRICTED_BUCKET"], env["IKOU_REPORTS_BUCKET"]]
+    )
 
 
 def test_postgres_init_script_creates_the_target_database(services):
@@ -279,7 +305,9 @@ def test_health_checks(services):
     assert "pg_isready" in _healthcheck(services["postgres"])
     assert "redis-cli ping" in _healthcheck(services["redis"])
     assert "mc ready local" in _healthcheck(services["minio"])
-    assert "http://localhost:8080/api/v2/monitor/health" in _healthcheck(services["airflow-apiserver"])
+    assert "http://localhost:8080/api/v2/monitor/health" in _healthcheck(
+        services["airflow-apiserver"]
+    )
     assert "8974/health" in _healthcheck(services["airflow-scheduler"])
     assert "DagProcessorJob" in _healthcheck(services["airflow-dag-processor"])
     assert "TriggererJob" in _healthcheck(services["airflow-triggerer"])
@@ -355,11 +383,17 @@ def test_dockerfile_installs_the_lock_and_the_package(dockerfile):
     runs = re.findall(r"^RUN\s+(.*)$", dockerfile, re.M)
     commands = [c.strip() for r in runs for c in r.split("&&")]
     lock = [c for c in commands if re.search(r"\bpip install\b", c) and "-r " in c]
-    assert lock and all("--no-deps" in c and re.search(r"-r \S*requirements\.txt\b", c) for c in lock)
+    assert lock and all(
+        "--no-deps" in c and re.search(r"-r \S*requirements\.txt\b", c) for c in lock
+    )
     package = [c for c in commands if re.search(r"\bpip install\b", c) and "-r " not in c]
-    assert any("--no-deps" in c and re.search(r"(-e )?(\.|/opt/airflow)$", c) for c in package), package
+    assert any("--no-deps" in c and re.search(r"(-e )?(\.|/opt/airflow)$", c) for c in package), (
+        package
+    )
     assert not re.search(r"(--constraint|\s-c\s)", dockerfile), "the lock is the constraint"
-    assert any("lock.py check" in c for c in commands), "the build proves the environment is the lock"
+    assert any("lock.py check" in c for c in commands), (
+        "the build proves the environment is the lock"
+    )
 
 
 def test_dockerfile_copies_the_project(dockerfile):
@@ -372,8 +406,11 @@ def test_dockerfile_copies_the_project(dockerfile):
 
 
 def test_dockerignore_lets_the_copied_files_in(dockerfile):
-    lines = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln.strip()
+        for ln in (REPO / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     assert lines[0] == "*", "an allowlist"
     allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
     copies = [line.split()[1:] for line in dockerfile.splitlines() if line.startswith("COPY ")]
@@ -393,5 +430,7 @@ def test_lock_helper_agrees_with_this_environment():
     spec.loader.exec_module(lock)
     pins = lock.read_lock(str(REPO / "requirements.txt"))
     assert pins["apache-airflow"] == _lock_pin("apache-airflow")
-    assert len(pins) == len(re.findall(r"^[A-Za-z0-9]", (REPO / "requirements.txt").read_text(), re.M))
+    assert len(pins) == len(
+        re.findall(r"^[A-Za-z0-9]", (REPO / "requirements.txt").read_text(), re.M)
+    )
     assert lock.canonical("Apache_Airflow.Providers") == "apache-airflow-providers"

@@ -19,20 +19,39 @@ from ikou.cleanse.dedupe import (
     name_key,
 )
 
-RATES = {"duplicate_addressee": 0.05, "impossible_wareki": 0.02, "bad_check_digit": 0.02, "unmapped_gaiji": 0.02}
+RATES = {
+    "duplicate_addressee": 0.05,
+    "impossible_wareki": 0.02,
+    "bad_check_digit": 0.02,
+    "unmapped_gaiji": 0.02,
+}
 
 
 def _records(rows: list[tuple]) -> pa.Table:
     cols = list(zip(*rows))
-    return pa.table({"atena_id": pa.array(cols[0], pa.string()), "name": pa.array(cols[1], pa.string()),
-                     "name_kana": pa.array(cols[2], pa.string()), "birth_date": pa.array(cols[3], pa.date32()),
-                     "sex": pa.array(cols[4], pa.string()), "address": pa.array(cols[5], pa.string())})
+    return pa.table(
+        {
+            "atena_id": pa.array(cols[0], pa.string()),
+            "name": pa.array(cols[1], pa.string()),
+            "name_kana": pa.array(cols[2], pa.string()),
+            "birth_date": pa.array(cols[3], pa.date32()),
+            "sex": pa.array(cols[4], pa.string()),
+            "address": pa.array(cols[5], pa.string()),
+        }
+    )
 
 
 def test_comparison_keys_fold_for_matching_only():
     assert name_key("髙橋　一郎") == name_key("高橋一郎") == "高橋一郎"
-    for old, new in (("齋藤", "斎藤"), ("渡邊", "渡辺"), ("澤田", "沢田"), ("濱田", "浜田"), ("山﨑", "山崎"),
-                     ("辻\U000E0101本", "辻本"), ("\uFA30", "\u4FAE")):
+    for old, new in (
+        ("齋藤", "斎藤"),
+        ("渡邊", "渡辺"),
+        ("澤田", "沢田"),
+        ("濱田", "浜田"),
+        ("山﨑", "山崎"),
+        ("辻\U000e0101本", "辻本"),
+        ("\ufa30", "\u4fae"),
+    ):
         assert name_key(old) == name_key(new), old
     assert name_key("佐藤") != name_key("加藤")
     assert kana_key("ｺﾝﾄﾞｳ ﾕｳｺ") == kana_key("コンドオ　ユウコ") == kana_key("コンドー ユーコ")
@@ -44,30 +63,89 @@ def _small_city() -> pa.Table:
     d = dt.date
     rows = [
         # the same person: old / new kanji forms, a space dropped, kana written differently
-        ("0000000101", "髙橋　一郎", "ﾀｶﾊｼ ｲﾁﾛｳ", d(1960, 5, 1), "1", "架空市中央区桜町１丁目２番３号"),
-        ("0000000102", "高橋一郎", "タカハシ　イチロウ", d(1960, 5, 1), "1", "架空市中央区桜町1-2-3"),
-        ("0000000201", "齋藤　花子", "サイトウ　ハナコ", d(1972, 3, 9), "2", "架空市北区緑町２丁目１番１号"),
-        ("0000000202", "斎藤　花子", "サイトオ　ハナコ", d(1972, 3, 9), "2", "北区緑町二丁目一番一号"),
+        (
+            "0000000101",
+            "髙橋　一郎",
+            "ﾀｶﾊｼ ｲﾁﾛｳ",
+            d(1960, 5, 1),
+            "1",
+            "架空市中央区桜町１丁目２番３号",
+        ),
+        (
+            "0000000102",
+            "高橋一郎",
+            "タカハシ　イチロウ",
+            d(1960, 5, 1),
+            "1",
+            "架空市中央区桜町1-2-3",
+        ),
+        (
+            "0000000201",
+            "齋藤　花子",
+            "サイトウ　ハナコ",
+            d(1972, 3, 9),
+            "2",
+            "架空市北区緑町２丁目１番１号",
+        ),
+        (
+            "0000000202",
+            "斎藤　花子",
+            "サイトオ　ハナコ",
+            d(1972, 3, 9),
+            "2",
+            "北区緑町二丁目一番一号",
+        ),
         # mother and daughter of one name at one address: different people
-        ("0000000301", "岡田　舞", "オカダ　マイ", d(1958, 2, 25), "2", "架空市南区弥生町１丁目３５番３号"),
-        ("0000000302", "岡田　舞", "オカダ　マイ", d(1986, 5, 6), "2", "架空市南区弥生町１丁目３５番３号"),
+        (
+            "0000000301",
+            "岡田　舞",
+            "オカダ　マイ",
+            d(1958, 2, 25),
+            "2",
+            "架空市南区弥生町１丁目３５番３号",
+        ),
+        (
+            "0000000302",
+            "岡田　舞",
+            "オカダ　マイ",
+            d(1986, 5, 6),
+            "2",
+            "架空市南区弥生町１丁目３５番３号",
+        ),
         # unrelated people
-        ("0000000401", "見本　次郎", "ミホン　ジロウ", d(1990, 1, 1), "1", "架空市東区旭町３丁目１番１号"),
+        (
+            "0000000401",
+            "見本　次郎",
+            "ミホン　ジロウ",
+            d(1990, 1, 1),
+            "1",
+            "架空市東区旭町３丁目１番１号",
+        ),
         ("0000000501", "例示　三郎", "レイジ　サブロウ", None, "1", None),
     ]
     return _records(rows)
 
 
 def test_dedupe_small_city():
-    res = dedupe(_small_city(), DedupeConfig(population=20_000))  # a part of a city of 20,000 records
+    res = dedupe(
+        _small_city(), DedupeConfig(population=20_000)
+    )  # a part of a city of 20,000 records
     t = res.clusters
     assert t.column_names == list(OUTPUT_COLUMNS)
-    assert t.column("atena_id").to_pylist() == _small_city().column("atena_id").to_pylist()  # input order, once
+    assert (
+        t.column("atena_id").to_pylist() == _small_city().column("atena_id").to_pylist()
+    )  # input order, once
     dec = dict(zip(t.column("atena_id").to_pylist(), t.column("decision").to_pylist()))
     cid = dict(zip(t.column("atena_id").to_pylist(), t.column("cluster_id").to_pylist()))
-    assert dec["0000000101"] == dec["0000000102"] == "auto_merge" and cid["0000000102"] == "0000000101"
-    assert dec["0000000201"] == dec["0000000202"] == "auto_merge" and cid["0000000202"] == "0000000201"
-    assert dec["0000000301"] == dec["0000000302"] == "distinct" and cid["0000000302"] == "0000000302"
+    assert (
+        dec["0000000101"] == dec["0000000102"] == "auto_merge" and cid["0000000102"] == "0000000101"
+    )
+    assert (
+        dec["0000000201"] == dec["0000000202"] == "auto_merge" and cid["0000000202"] == "0000000201"
+    )
+    assert (
+        dec["0000000301"] == dec["0000000302"] == "distinct" and cid["0000000302"] == "0000000302"
+    )
     assert dec["0000000401"] == dec["0000000501"] == "distinct"
     scores = dict(zip(t.column("atena_id").to_pylist(), t.column("match_score").to_pylist()))
     assert scores["0000000101"] >= 0.999 and scores["0000000501"] == 0.0
@@ -76,12 +154,41 @@ def test_dedupe_small_city():
 
 def test_namesakes_at_different_addresses_go_to_review_never_auto():
     d = dt.date
-    rows = [("0000000001", "架空　太郎", "カクウ　タロウ", d(1970, 1, 1), "1", "架空市中央区桜町１丁目１番１号"),
-            ("0000000002", "架空　太郎", "カクウ　タロウ", d(1970, 1, 1), "1", "架空市西区本町３丁目９番９号")]
-    rows += [(f"{i:010d}", f"見本　{i}郎", "ミホン", d(1950, 1, 1) + dt.timedelta(days=i), "2",
-              "架空市北区緑町１丁目１番１号") for i in range(10, 60)]
+    rows = [
+        (
+            "0000000001",
+            "架空　太郎",
+            "カクウ　タロウ",
+            d(1970, 1, 1),
+            "1",
+            "架空市中央区桜町１丁目１番１号",
+        ),
+        (
+            "0000000002",
+            "架空　太郎",
+            "カクウ　タロウ",
+            d(1970, 1, 1),
+            "1",
+            "架空市西区本町３丁目９番９号",
+        ),
+    ]
+    rows += [
+        (
+            f"{i:010d}",
+            f"見本　{i}郎",
+            "ミホン",
+            d(1950, 1, 1) + dt.timedelta(days=i),
+            "2",
+            "架空市北区緑町１丁目１番１号",
+        )
+        for i in range(10, 60)
+    ]
     res = dedupe(_records(rows), DedupeConfig(review=0.05, population=20_000))
-    dec = dict(zip(res.clusters.column("atena_id").to_pylist(), res.clusters.column("decision").to_pylist()))
+    dec = dict(
+        zip(
+            res.clusters.column("atena_id").to_pylist(), res.clusters.column("decision").to_pylist()
+        )
+    )
     assert dec["0000000001"] == dec["0000000002"] == "review"
 
 
@@ -95,16 +202,30 @@ def test_input_is_validated():
     with pytest.raises(ValueError, match="thresholds"):
         DedupeConfig(auto_merge=0.5, review=0.9)
     one = dedupe(t.slice(0, 1)).clusters
-    assert one.to_pylist() == [{"atena_id": "0000000101", "cluster_id": "0000000101", "match_score": 0.0,
-                                "decision": "distinct"}]
+    assert one.to_pylist() == [
+        {
+            "atena_id": "0000000101",
+            "cluster_id": "0000000101",
+            "match_score": 0.0,
+            "decision": "distinct",
+        }
+    ]
 
 
 def test_evaluate_counts_pairs():
-    clusters = {"atena_id": ["a", "b", "c", "d", "e"], "cluster_id": ["a", "a", "c", "c", "e"],
-                "decision": ["auto_merge", "auto_merge", "review", "review", "distinct"],
-                "match_score": [1, 1, 0.6, 0.6, 0]}
+    clusters = {
+        "atena_id": ["a", "b", "c", "d", "e"],
+        "cluster_id": ["a", "a", "c", "c", "e"],
+        "decision": ["auto_merge", "auto_merge", "review", "review", "distinct"],
+        "match_score": [1, 1, 0.6, 0.6, 0],
+    }
     q = evaluate(clusters, [("b", "a"), ("e", "d")])
-    assert (q["true_pairs"], q["found_pairs"], q["auto_pairs"], q["auto_true_pairs"]) == (2, 1, 1, 1)
+    assert (q["true_pairs"], q["found_pairs"], q["auto_pairs"], q["auto_true_pairs"]) == (
+        2,
+        1,
+        1,
+        1,
+    )
     assert q["recall"] == 0.5 and q["auto_precision"] == 1.0 and q["review_pairs"] == 1
 
 
@@ -116,7 +237,9 @@ def city_records():
     c = build_city(3000, seed=31, snapshot=SNAPSHOT, domains=("juki", "koseki"), rates=RATES)
     out = Path(c["folder"])
     records, truth = city_input(3000, 31, out=out)
-    dups = pq.read_table(out / "landing" / "_answer_key" / SNAPSHOT / "duplicates.parquet").to_pylist()
+    dups = pq.read_table(
+        out / "landing" / "_answer_key" / SNAPSHOT / "duplicates.parquet"
+    ).to_pylist()
     return records, truth, dups
 
 
@@ -134,15 +257,29 @@ def test_duplicates_are_found_at_the_rates_the_goals_say(city_records):
     # every way the synthetic city made a duplicate is found, old / new kanji forms included (a
     # moved person whose birth date was seeded impossible — null — shares only name and kana with
     # the original: no blocking rule pairs them, by design)
-    cid = dict(zip(res.clusters.column("atena_id").to_pylist(), res.clusters.column("cluster_id").to_pylist()))
-    born = dict(zip(records.column("atena_id").to_pylist(), records.column("birth_date").to_pylist()))
+    cid = dict(
+        zip(
+            res.clusters.column("atena_id").to_pylist(),
+            res.clusters.column("cluster_id").to_pylist(),
+        )
+    )
+    born = dict(
+        zip(records.column("atena_id").to_pylist(), records.column("birth_date").to_pylist())
+    )
     for how in ("old_address", "kana", "address_variant", "name_form"):
-        pairs = [(d["atena_no"], d["duplicate_of"]) for d in dups if d["how"] == how
-                 and born[d["atena_no"]] and born[d["duplicate_of"]]]
+        pairs = [
+            (d["atena_no"], d["duplicate_of"])
+            for d in dups
+            if d["how"] == how and born[d["atena_no"]] and born[d["duplicate_of"]]
+        ]
         found = sum(1 for a, b in pairs if cid[a] == cid[b])
         assert pairs and found / len(pairs) >= 0.9, (how, found, len(pairs))
     # moved people are never merged automatically (a namesake looks the same)
-    dec = dict(zip(res.clusters.column("atena_id").to_pylist(), res.clusters.column("decision").to_pylist()))
+    dec = dict(
+        zip(
+            res.clusters.column("atena_id").to_pylist(), res.clusters.column("decision").to_pylist()
+        )
+    )
     moved = [d["atena_no"] for d in dups if d["how"] == "old_address"]
     assert all(dec[a] != "auto_merge" for a in moved)
 
@@ -154,7 +291,10 @@ def test_ikou_dedupe_command(tmp_path, city_records):
     src = tmp_path / "in.parquet"
     pq.write_table(records.select(list(INPUT_COLUMNS)), src)
     out = tmp_path / "out" / "clusters.parquet"
-    assert main(["dedupe", str(src), "-o", str(out), "--save-model", str(tmp_path / "model.json")]) == 0
+    assert (
+        main(["dedupe", str(src), "-o", str(out), "--save-model", str(tmp_path / "model.json")])
+        == 0
+    )
     t = pq.read_table(out)
     assert t.column_names == list(OUTPUT_COLUMNS)
     assert t.column("atena_id").to_pylist() == records.column("atena_id").to_pylist()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from ikou.cleanse import identifiers as ids
 from ikou.cleanse.rules import CHECKS
 
+
 def _body(n: int):
     return st.text(alphabet="0123456789", min_size=n, max_size=n)
 
@@ -36,16 +37,37 @@ def test_my_number_example_of_the_brief():
         assert not ids.is_valid_my_number("98320567321" + wrong)
 
 
-@pytest.mark.parametrize("body, check", [("00000000000", 0), ("00000000001", 9), ("00000000010", 8),
-                                         ("10000000000", 5), ("00000100000", 4)])
+@pytest.mark.parametrize(
+    "body, check",
+    [
+        ("00000000000", 0),
+        ("00000000001", 9),
+        ("00000000010", 8),
+        ("10000000000", 5),
+        ("00000100000", 4),
+    ],
+)
 def test_my_number_hand_computed(body, check):
     # weights left to right 6,5,4,3,2,7,6,5,4,3,2; r <= 1 gives 0
     assert ids.my_number_check_digit(body) == check
     assert ids.my_number_check_digit(body) == _my_number_reference(body)
 
 
-@pytest.mark.parametrize("value", [None, "", "98320567321", "9832056732145", "98320567321a", "９８３２０５６７３２１４",
-                                   " 983205673214", "983205673214 ", "983205673214\n", "9832-0567-3214"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "98320567321",
+        "9832056732145",
+        "98320567321a",
+        "９８３２０５６７３２１４",
+        " 983205673214",
+        "983205673214 ",
+        "983205673214\n",
+        "9832-0567-3214",
+    ],
+)
 def test_my_number_malformed_is_invalid(value):
     assert ids.is_valid_my_number(value) is False
 
@@ -97,7 +119,9 @@ def test_corporate_number_check_digit_nine_when_divisible():
     assert ids.is_valid_corporate_number("9" + body)
 
 
-@pytest.mark.parametrize("value", [None, "", "712345678901", "71234567890123", "712345678901a", "7123456789012\n"])
+@pytest.mark.parametrize(
+    "value", [None, "", "712345678901", "71234567890123", "712345678901a", "7123456789012\n"]
+)
 def test_corporate_number_malformed_is_invalid(value):
     assert ids.is_valid_corporate_number(value) is False
 
@@ -128,12 +152,15 @@ def test_local_government_code_example():
     assert not ids.is_valid_local_government_code("131017")
 
 
-@pytest.mark.parametrize("body, check", [
-    ("00000", 1),  # sum 0: 11 - 0 = 11 -> last digit 1
-    ("00005", 1),  # sum 10: 11 - 10 = 1
-    ("00010", 8),  # sum 3: 11 - 3 = 8
-    ("10000", 5),  # sum 6: 11 - 6 = 5
-])
+@pytest.mark.parametrize(
+    "body, check",
+    [
+        ("00000", 1),  # sum 0: 11 - 0 = 11 -> last digit 1
+        ("00005", 1),  # sum 10: 11 - 10 = 1
+        ("00010", 8),  # sum 3: 11 - 3 = 8
+        ("10000", 5),  # sum 6: 11 - 6 = 5
+    ],
+)
 def test_local_government_code_edges(body, check):
     assert ids.local_government_code_check_digit(body) == check
 
@@ -145,7 +172,9 @@ def test_local_government_code_remainder_one_gives_zero():
     assert ids.is_valid_local_government_code(body + "0")
 
 
-@pytest.mark.parametrize("value", [None, "", "13101", "1310160", "13101a", "131016\n", "１３１０１６"])
+@pytest.mark.parametrize(
+    "value", [None, "", "13101", "1310160", "13101a", "131016\n", "１３１０１６"]
+)
 def test_local_government_code_malformed(value):
     assert ids.is_valid_local_government_code(value) is False
 
@@ -164,7 +193,15 @@ def test_local_government_code_property(body):
 def test_juminhyo_format_rule():
     assert ids.is_valid_juminhyo_code("12345678901")
     assert ids.is_valid_juminhyo_code("12345678901", "format")
-    for bad in (None, "", "1234567890", "123456789012", "1234567890a", "12345678901\n", "１２３４５６７８９０１"):
+    for bad in (
+        None,
+        "",
+        "1234567890",
+        "123456789012",
+        "1234567890a",
+        "12345678901\n",
+        "１２３４５６７８９０１",
+    ):
         assert ids.is_valid_juminhyo_code(bad) is False
 
 
@@ -190,7 +227,9 @@ def test_juminhyo_unknown_rule_raises():
     with pytest.raises(ValueError, match="unknown 住民票コード rule 'mic-2002'"):
         ids.is_valid_juminhyo_code("12345678901", "mic-2002")
     with pytest.raises(ValueError):
-        ids.is_valid_juminhyo_code("", "mic-2002")  # an unknown rule is a configuration error, whatever the value
+        ids.is_valid_juminhyo_code(
+            "", "mic-2002"
+        )  # an unknown rule is a configuration error, whatever the value
 
 
 def test_juminhyo_rules_are_pluggable(monkeypatch):
@@ -202,23 +241,47 @@ def test_juminhyo_rules_are_pluggable(monkeypatch):
 # ----------------------------------------------------------------------------- postal codes, phones
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("1234567", True), ("123-4567", True), ("000-0000", True),
-    ("123456", False), ("12345678", False), ("12-34567", False), ("1234-567", False), ("123-456a", False),
-    ("１２３－４５６７", False), ("123 4567", False), ("123-4567\n", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("1234567", True),
+        ("123-4567", True),
+        ("000-0000", True),
+        ("123456", False),
+        ("12345678", False),
+        ("12-34567", False),
+        ("1234-567", False),
+        ("123-456a", False),
+        ("１２３－４５６７", False),
+        ("123 4567", False),
+        ("123-4567\n", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_postal_codes(value, ok):
     assert ids.is_valid_postal_code(value) is ok
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("03-1234-5678", True), ("0312345678", True), ("090-1234-5678", True), ("09012345678", True),
-    ("0123-45-6789", True), ("011-234-5678", True),
-    ("1234567890", False),  # no leading 0
-    ("03-1234-567", False),  # 9 digits
-    ("090-1234-56789", False),  # 12 digits
-    ("03_1234_5678", False), ("03-1234-5678\n", False), ("０３－１２３４－５６７８", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("03-1234-5678", True),
+        ("0312345678", True),
+        ("090-1234-5678", True),
+        ("09012345678", True),
+        ("0123-45-6789", True),
+        ("011-234-5678", True),
+        ("1234567890", False),  # no leading 0
+        ("03-1234-567", False),  # 9 digits
+        ("090-1234-56789", False),  # 12 digits
+        ("03_1234_5678", False),
+        ("03-1234-5678\n", False),
+        ("０３－１２３４－５６７８", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_phones(value, ok):
     assert ids.is_valid_phone(value) is ok
 

@@ -36,9 +36,29 @@ def _publish_validated(store: Store, run_id: str, tmp_path, rows: int = 40, seed
     landing = tmp_path / "landing.bin"
     landing.write_bytes(b"\xc1\xc2\xc3 synthetic legacy bytes")
     raw = zone_uri("raw", DOMAIN, run_id)
-    store.publish(raw, {"x.parquet": landing}, {"zone": "raw", "landing_files": [
-        {"name": "JUKI.ATENA.D261001", "legacy_file": "ATENA", "sha256": "a" * 64, "bytes": 1234, "records": 42},
-        {"name": "JUKI.JUKI.D261001", "legacy_file": "JUKI", "sha256": "b" * 64, "bytes": 999, "records": 40}]})
+    store.publish(
+        raw,
+        {"x.parquet": landing},
+        {
+            "zone": "raw",
+            "landing_files": [
+                {
+                    "name": "JUKI.ATENA.D261001",
+                    "legacy_file": "ATENA",
+                    "sha256": "a" * 64,
+                    "bytes": 1234,
+                    "records": 42,
+                },
+                {
+                    "name": "JUKI.JUKI.D261001",
+                    "legacy_file": "JUKI",
+                    "sha256": "b" * 64,
+                    "bytes": 999,
+                    "records": 40,
+                },
+            ],
+        },
+    )
     return {"uri": prefix, "snapshot": "2026-10-01", "units": units}
 
 
@@ -59,22 +79,43 @@ def test_manifest_describes_the_set(env):
     store = Store()
     run = "unit_handoff_1"
     v = _publish_validated(store, run, env)
-    res = load_domain(DOMAIN, v, run_id=run, mode="rehearsal", store=store,
-                      atena_map={"0000000042": "0000000007", "0000000043": "0000000007"})
+    res = load_domain(
+        DOMAIN,
+        v,
+        run_id=run,
+        mode="rehearsal",
+        store=store,
+        atena_map={"0000000042": "0000000007", "0000000043": "0000000007"},
+    )
     prefix = zone_uri("handoff", DOMAIN, run)
     names = _objects(store, prefix)
-    assert names == {"atena.csv", "atena.parquet", "jumin.csv", "jumin.parquet", "manifest.json", MANIFEST}
+    assert names == {
+        "atena.csv",
+        "atena.parquet",
+        "jumin.csv",
+        "jumin.parquet",
+        "manifest.json",
+        MANIFEST,
+    }
     body = store.get_bytes(join(prefix, "manifest.json"))
     m = json.loads(body)
     assert hashlib.sha256(body).hexdigest() == res["manifest_sha256"]
-    assert json.loads(store.get_bytes(join(prefix, MANIFEST)))["handoff_manifest_sha256"] == res["manifest_sha256"]
+    assert (
+        json.loads(store.get_bytes(join(prefix, MANIFEST)))["handoff_manifest_sha256"]
+        == res["manifest_sha256"]
+    )
     assert (m["spec_version"], m["layout_version"]) == ("2.1", 1)
     assert m["code_version"] == "0123456789abcdef0123456789abcdef01234567"
     assert [f["sha256"] for f in m["input_files"]] == ["a" * 64, "b" * 64]
     assert m["atena_no_map"]["count"] == 2
     assert {"old": "0000000042", "new": "0000000007"} in m["atena_no_map"]["entries"]
     d = m["csv_dialect"]
-    assert (d["encoding"], d["line_terminator"], d["bom"], d["header"]) == ("UTF-8", "CRLF", False, True)
+    assert (d["encoding"], d["line_terminator"], d["bom"], d["header"]) == (
+        "UTF-8",
+        "CRLF",
+        False,
+        True,
+    )
     for t in m["tables"]:
         data = store.get_bytes(join(prefix, t["file"]))
         assert hashlib.sha256(data).hexdigest() == t["sha256"] and len(data) == t["bytes"]
@@ -84,7 +125,9 @@ def test_manifest_describes_the_set(env):
         assert rows[0] == [c["name"] for c in t["columns"]]
         assert len(rows) - 1 == t["rows"] == v["units"][t["table"]]
         assert data.count(b"\r\n") == t["rows"] + 1  # CRLF everywhere
-        assert all(c["type"] in ("string", "code", "integer", "decimal", "date") for c in t["columns"])
+        assert all(
+            c["type"] in ("string", "code", "integer", "decimal", "date") for c in t["columns"]
+        )
     assert res["rows"] == v["units"]
 
 
@@ -93,7 +136,12 @@ def test_csv_dialect_quotes_text_and_leaves_nulls_empty(tmp_path):
 
     from ikou.load import write_csv
 
-    t = pa.table({"a": pa.array(["x", None, 'say "hi"', "", "改行\nあり"]), "n": pa.array([1, 2, None, 4, 5])})
+    t = pa.table(
+        {
+            "a": pa.array(["x", None, 'say "hi"', "", "改行\nあり"]),
+            "n": pa.array([1, 2, None, 4, 5]),
+        }
+    )
     p = tmp_path / "t.csv"
     write_csv(t, p)
     raw = p.read_bytes()
@@ -127,7 +175,9 @@ def test_failure_between_files_leaves_no_manifest_and_a_retry_completes(env, mon
     with pytest.raises(RuntimeError, match="injected"):
         load_domain(DOMAIN, v, run_id=run, mode="rehearsal", store=store)
     names = _objects(store, prefix)
-    assert names and "manifest.json" not in names and MANIFEST not in names  # half a set, no manifest
+    assert (
+        names and "manifest.json" not in names and MANIFEST not in names
+    )  # half a set, no manifest
     from ikou.cutover import Control
     from ikou.load.target import Target, rehearsal_schema
 

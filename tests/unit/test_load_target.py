@@ -45,7 +45,9 @@ def test_ddl_from_the_layout():
 def test_schema_names():
     assert schema_for("cutover", "r1") == LIVE_SCHEMA
     s = schema_for("rehearsal", "manual__2026-11-28T01:00:00+00:00")
-    assert s == rehearsal_schema("manual__2026-11-28T01:00:00+00:00") and s.startswith("ikou_rehearsal_")
+    assert s == rehearsal_schema("manual__2026-11-28T01:00:00+00:00") and s.startswith(
+        "ikou_rehearsal_"
+    )
     assert len(s) == len("ikou_rehearsal_") + 12 and s != rehearsal_schema("another run")
 
 
@@ -81,19 +83,44 @@ def test_a_load_failing_midway_leaves_the_previous_state(tmp_path, csvs):
     assert target.tables() == ["juki__atena", "juki__jumin"]
 
 
-def test_rehearsal_loads_go_to_their_own_schema_and_leftovers_are_swept(tmp_path, csvs, monkeypatch):
+def test_rehearsal_loads_go_to_their_own_schema_and_leftovers_are_swept(
+    tmp_path, csvs, monkeypatch
+):
     url = f"sqlite:///{tmp_path / 'target.sqlite'}"
     monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
     a = Target(url, rehearsal_schema("run-a"))
-    load_target(a, DOMAIN, csvs, run_id="run-a", snapshot="2026-10-01", manifest_sha256="a" * 64, mode="rehearsal")
+    load_target(
+        a,
+        DOMAIN,
+        csvs,
+        run_id="run-a",
+        snapshot="2026-10-01",
+        manifest_sha256="a" * 64,
+        mode="rehearsal",
+    )
     other = Target(url, rehearsal_schema("run-other-domain"))
     p = tmp_path / "inkan.csv"
     write_csv(synthetic_table("inkan", "inkan", 20), p)
-    load_target(other, "inkan", {"inkan": p}, run_id="run-other-domain", snapshot="2026-10-01",
-                manifest_sha256="c" * 64, mode="rehearsal")
+    load_target(
+        other,
+        "inkan",
+        {"inkan": p},
+        run_id="run-other-domain",
+        snapshot="2026-10-01",
+        manifest_sha256="c" * 64,
+        mode="rehearsal",
+    )
     assert set(rehearsal_schemas(a)) == {a.schema, other.schema}
     b = Target(url, rehearsal_schema("run-b"))
-    load_target(b, DOMAIN, csvs, run_id="run-b", snapshot="2026-10-01", manifest_sha256="b" * 64, mode="rehearsal")
+    load_target(
+        b,
+        DOMAIN,
+        csvs,
+        run_id="run-b",
+        snapshot="2026-10-01",
+        manifest_sha256="b" * 64,
+        mode="rehearsal",
+    )
     # run-a never reached its rollback (say it stopped at gate_target): run-b's load swept it
     assert set(rehearsal_schemas(a)) == {b.schema, other.schema}
     assert not a.sqlite_path.exists()
@@ -102,7 +129,9 @@ def test_rehearsal_loads_go_to_their_own_schema_and_leftovers_are_swept(tmp_path
 
     log = Control(url).loads_of(DOMAIN)
     assert [(r["run_id"], r["target_schema"], r["rows"], bool(r["dropped_at"])) for r in log] == [
-        ("run-a", a.schema, 1000, True), ("run-b", b.schema, 1000, False)]
+        ("run-a", a.schema, 1000, True),
+        ("run-b", b.schema, 1000, False),
+    ]
 
 
 def test_sqlite_load_is_one_transaction(tmp_path, csvs):
@@ -112,7 +141,9 @@ def test_sqlite_load_is_one_transaction(tmp_path, csvs):
 
     def after(cur, dialect, rows):
         other = sqlite3.connect(str(target.sqlite_path))
-        seen["tables"] = [r[0] for r in other.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        seen["tables"] = [
+            r[0] for r in other.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
         other.close()
 
     target._load_sqlite(DOMAIN, registry().get(DOMAIN).layout, csvs, None, after)

@@ -109,7 +109,9 @@ def test_phases_and_windows(shipped):
     # the 17 later domains prepare first: at least some of them are still in preparation
     assert any(p.phase == "preparation" for p in plan.entries.values())
     # the resident registry gets the long window
-    assert plan["juki"].cutover_window_hours >= max(p.cutover_window_hours for p in plan.entries.values())
+    assert plan["juki"].cutover_window_hours >= max(
+        p.cutover_window_hours for p in plan.entries.values()
+    )
 
 
 def test_city(shipped):
@@ -144,7 +146,13 @@ def test_rehearsal_order_of_a_subset_keeps_the_order(shipped):
     full = plan.rehearsal_order()
     subset = ["jido_teate", "juki", "kojin_juminzei"]
     assert plan.rehearsal_order(subset) == ["juki", "kojin_juminzei", "jido_teate"]
-    for subset in (["koseki_fuhyo", "koseki"], ["senkyo"], [], full[::-1], ["kokuho", "kaigo", "juki"]):
+    for subset in (
+        ["koseki_fuhyo", "koseki"],
+        ["senkyo"],
+        [],
+        full[::-1],
+        ["kokuho", "kaigo", "juki"],
+    ):
         got = plan.rehearsal_order(subset)
         assert got == [d for d in full if d in subset]
 
@@ -192,7 +200,9 @@ def test_the_plan_is_cached_on_the_registry(shipped):
 
 def test_cuts_over_after_cycle(tmp_path):
     def fn(raw):
-        _wave(raw, 1)["domains"]["juki"]["cuts_over_after"] = ["inkan"]  # inkan already follows juki
+        _wave(raw, 1)["domains"]["juki"]["cuts_over_after"] = [
+            "inkan"
+        ]  # inkan already follows juki
 
     _plan_error(tmp_path, fn, "cycle", "juki", "inkan", "wave 1", "entry ")
 

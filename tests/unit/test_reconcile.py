@@ -41,16 +41,26 @@ def test_clean_target_reconciles(loaded):
     assert (r["missing"], r["extra"], r["changed"], r["mismatches"]) == (0, 0, 0, 0)
     assert r["counts_match"] and r["aggregates_match"] and r["rows_target"] == 300
     assert all(v["match"] for v in r["control_totals"].values()) and set(r["control_totals"]) == {
-        "nendo", "menseki", "hyoka_gaku", "zeigaku"}
+        "nendo",
+        "menseki",
+        "hyoka_gaku",
+        "zeigaku",
+    }
 
 
 def test_changed_missing_and_extra_rows_are_listed_by_keyed_hash(loaded):
     layout, data, target = loaded
     keys = data.column("kazei_no").to_pylist()
-    _exec(target, f"UPDATE kotei_shisanzei__kotei_shisanzei SET zeigaku = '999' WHERE kazei_no = '{keys[10]}'")
+    _exec(
+        target,
+        f"UPDATE kotei_shisanzei__kotei_shisanzei SET zeigaku = '999' WHERE kazei_no = '{keys[10]}'",
+    )
     _exec(target, f"DELETE FROM kotei_shisanzei__kotei_shisanzei WHERE kazei_no = '{keys[20]}'")
-    _exec(target, "INSERT INTO kotei_shisanzei__kotei_shisanzei (kazei_no, atena_no, nendo) "
-                  "VALUES ('999999999999', '0000000001', 2026)")
+    _exec(
+        target,
+        "INSERT INTO kotei_shisanzei__kotei_shisanzei (kazei_no, atena_no, nendo) "
+        "VALUES ('999999999999', '0000000001', 2026)",
+    )
     r = reconcile_table(DOMAIN, layout, data, target, SECRET)
     assert (r["changed"], r["missing"], r["extra"]) == (1, 1, 1)
     assert r["mismatches"] == r["mismatches_found"] == 3 and not r["within_tolerance"]
@@ -58,7 +68,9 @@ def test_changed_missing_and_extra_rows_are_listed_by_keyed_hash(loaded):
     assert kinds["changed"] == [key_hash(DOMAIN, TABLE, [keys[10]], SECRET)]
     assert kinds["missing"] == [key_hash(DOMAIN, TABLE, [keys[20]], SECRET)]
     assert kinds["extra"] == [key_hash(DOMAIN, TABLE, ["999999999999"], SECRET)]
-    assert sorted(r["mismatched_keys"]) == sorted(kinds["changed"] + kinds["missing"] + kinds["extra"])
+    assert sorted(r["mismatched_keys"]) == sorted(
+        kinds["changed"] + kinds["missing"] + kinds["extra"]
+    )
     assert r["counts_match"]  # 300 - 1 + 1: counts alone would not have seen it
     assert "zeigaku" in r["aggregate_mismatches"] and not r["control_totals"]["zeigaku"]["match"]
     # the keys themselves never appear in the result
@@ -69,7 +81,9 @@ def test_changed_missing_and_extra_rows_are_listed_by_keyed_hash(loaded):
 def test_key_hash_is_the_findings_record_key():
     from ikou.hashing import record_key
 
-    assert key_hash("juki", "atena", ["0000000001"], SECRET) == record_key("juki", "atena", ["0000000001"], SECRET)
+    assert key_hash("juki", "atena", ["0000000001"], SECRET) == record_key(
+        "juki", "atena", ["0000000001"], SECRET
+    )
 
 
 def test_a_changed_null_is_detected(loaded):
@@ -77,18 +91,32 @@ def test_a_changed_null_is_detected(loaded):
     keys = data.column("kazei_no").to_pylist()
     shozai = data.column("shozai").to_pylist()
     i = next(i for i, v in enumerate(shozai) if v is not None)
-    _exec(target, f"UPDATE kotei_shisanzei__kotei_shisanzei SET shozai = NULL WHERE kazei_no = '{keys[i]}'")
+    _exec(
+        target,
+        f"UPDATE kotei_shisanzei__kotei_shisanzei SET shozai = NULL WHERE kazei_no = '{keys[i]}'",
+    )
     r = reconcile_table(DOMAIN, layout, data, target, SECRET)
-    assert r["changed"] == 1 and r["aggregates"]["shozai"]["source"]["nulls"] + 1 == \
-        r["aggregates"]["shozai"]["target"]["nulls"]
+    assert (
+        r["changed"] == 1
+        and r["aggregates"]["shozai"]["source"]["nulls"] + 1
+        == r["aggregates"]["shozai"]["target"]["nulls"]
+    )
 
 
 def test_tolerance_from_the_plan_share(loaded):
     layout, data, target = loaded
     keys = data.column("kazei_no").to_pylist()
-    _exec(target, f"DELETE FROM kotei_shisanzei__kotei_shisanzei WHERE kazei_no IN ('{keys[1]}', '{keys[2]}')")
+    _exec(
+        target,
+        f"DELETE FROM kotei_shisanzei__kotei_shisanzei WHERE kazei_no IN ('{keys[1]}', '{keys[2]}')",
+    )
     r = reconcile_table(DOMAIN, layout, data, target, SECRET, tolerance=0.01)  # 3 of 300 allowed
-    assert r["allowed"] == 3 and r["mismatches_found"] == 2 and r["mismatches"] == 0 and r["within_tolerance"]
+    assert (
+        r["allowed"] == 3
+        and r["mismatches_found"] == 2
+        and r["mismatches"] == 0
+        and r["within_tolerance"]
+    )
     assert r["counts_match"] and len(r["mismatches_by_kind"]["missing"]) == 2  # still listed
     r = reconcile_table(DOMAIN, layout, data, target, SECRET, tolerance=0.005)  # 1 of 300
     assert r["mismatches"] == 2 and not r["within_tolerance"] and not r["counts_match"]
@@ -124,14 +152,18 @@ def test_decimal_and_date_aggregates_match_across_representations(tmp_path):
 
     layout = registry().get(DOMAIN).layout.table(TABLE)
     cols = {c.name: c for c in layout.columns}
-    data = pa.table({
-        "kazei_no": pa.array(["000000000001", "000000000002"]), "atena_no": pa.array(["0000000001", "0000000002"]),
-        "nendo": pa.array([2026, None], pa.int64()), "shozai": pa.array(["架空市本町1丁目", None]),
-        "chimoku": pa.array(["01", "09"]),
-        "menseki": pa.array([Decimal("12.50"), Decimal("0.05")], arrow_type(cols["menseki"])),
-        "hyoka_gaku": pa.array([Decimal("1000000"), None], arrow_type(cols["hyoka_gaku"])),
-        "zeigaku": pa.array([Decimal("14000"), Decimal("0")], arrow_type(cols["zeigaku"])),
-    })
+    data = pa.table(
+        {
+            "kazei_no": pa.array(["000000000001", "000000000002"]),
+            "atena_no": pa.array(["0000000001", "0000000002"]),
+            "nendo": pa.array([2026, None], pa.int64()),
+            "shozai": pa.array(["架空市本町1丁目", None]),
+            "chimoku": pa.array(["01", "09"]),
+            "menseki": pa.array([Decimal("12.50"), Decimal("0.05")], arrow_type(cols["menseki"])),
+            "hyoka_gaku": pa.array([Decimal("1000000"), None], arrow_type(cols["hyoka_gaku"])),
+            "zeigaku": pa.array([Decimal("14000"), Decimal("0")], arrow_type(cols["zeigaku"])),
+        }
+    )
     p = tmp_path / "k.csv"
     write_csv(data, p)
     target = Target(f"sqlite:///{tmp_path / 't.sqlite'}", "ikou")

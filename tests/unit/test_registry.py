@@ -51,7 +51,9 @@ def copybooks(reg):
     out = {}
     for d in reg:
         for lf in d.legacy_files:
-            out[(d.id, lf.name)] = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
+            out[(d.id, lf.name)] = parse_copybook(
+                lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook
+            )
     return out
 
 
@@ -98,7 +100,11 @@ def test_every_domain_has_files_keys_counts_and_a_spec(reg):
         assert d.spec.version and d.spec.published, d.id
         assert d.expected_records == sum(lf.expected_records for lf in d.legacy_files) > 0
         assert d.business_keys == {lf.name: list(lf.business_keys) for lf in d.legacy_files}
-        assert d.layout is not None and d.layout.domain == d.id and d.layout.spec_version == d.spec.version
+        assert (
+            d.layout is not None
+            and d.layout.domain == d.id
+            and d.layout.spec_version == d.spec.version
+        )
         for lf in d.legacy_files:
             assert isinstance(lf, LegacyFile)
             assert d.legacy_file(lf.name) is lf
@@ -161,7 +167,11 @@ def test_trailer_fields_exist(reg, copybooks):
         assert trailer.field(lf.trailer.count_field).kind in ("zoned", "packed", "binary")
         data = cb.record(lf.data_layout)
         for tfield, dfield in lf.trailer.sums.items():
-            assert tfield in trailer and dfield in data and dfield in lf.fields, (d.id, lf.name, tfield)
+            assert tfield in trailer and dfield in data and dfield in lf.fields, (
+                d.id,
+                lf.name,
+                tfield,
+            )
 
 
 def test_standard_layout_columns_read_existing_fields(reg):
@@ -227,7 +237,9 @@ def test_an_env_folder_is_honoured(tmp_path, monkeypatch):
     reg = load_registry()
     assert reg.data_dir == data
     # copybooks are read from the registry folder that was loaded, not from the package
-    assert reg.get("juki").legacy_file("ATENA").copybook_path == data / "copybooks" / "juki_atena.cpy"
+    assert (
+        reg.get("juki").legacy_file("ATENA").copybook_path == data / "copybooks" / "juki_atena.cpy"
+    )
 
 
 # ----------------------------------------------------------------------------- broken copies
@@ -255,7 +267,9 @@ def test_a_copy_loads_like_the_original(tmp_path):
 def test_a_dumped_and_reloaded_domain_file_is_unchanged(tmp_path):
     data = _copy(tmp_path)
     _edit(data / "domains" / "inkan.yaml", lambda raw: None)
-    assert load_registry(data).get("inkan").model_dump() == load_registry().get("inkan").model_dump()
+    assert (
+        load_registry(data).get("inkan").model_dump() == load_registry().get("inkan").model_dump()
+    )
 
 
 def _raises(data: Path, *needles: str) -> str:
@@ -285,7 +299,10 @@ def test_unknown_field_inside_a_legacy_file(tmp_path):
 def test_unknown_role(tmp_path):
     data = _copy(tmp_path)
     path = data / "domains" / "inkan.yaml"
-    _edit(path, lambda raw: raw["legacy_files"][0]["fields"]["ATENA-NO"].update(role="favourite_colour"))
+    _edit(
+        path,
+        lambda raw: raw["legacy_files"][0]["fields"]["ATENA-NO"].update(role="favourite_colour"),
+    )
     _raises(data, str(path), "'inkan'", "favourite_colour")
 
 
@@ -337,7 +354,9 @@ def test_refers_to_cycle(tmp_path):
     _edit(data / "domains" / "juki.yaml", lambda raw: raw.update(refers_to=["senkyo"]))
     msg = _raises(data, "cycle", "juki", "senkyo")
     # the message names a file of the cycle and its entry
-    assert str(data / "domains" / "juki.yaml") in msg or str(data / "domains" / "senkyo.yaml") in msg
+    assert (
+        str(data / "domains" / "juki.yaml") in msg or str(data / "domains" / "senkyo.yaml") in msg
+    )
     assert "entry 'juki'" in msg or "entry 'senkyo'" in msg
 
 
@@ -352,7 +371,14 @@ def test_longer_refers_to_cycle(tmp_path):
 def test_missing_copybook(tmp_path):
     data = _copy(tmp_path)
     (data / "copybooks" / "inkan_inkan.cpy").unlink()
-    _raises(data, str(data / "domains" / "inkan.yaml"), "'inkan'", "'INKAN'", "inkan_inkan.cpy", "not found")
+    _raises(
+        data,
+        str(data / "domains" / "inkan.yaml"),
+        "'inkan'",
+        "'INKAN'",
+        "inkan_inkan.cpy",
+        "not found",
+    )
 
 
 def test_business_key_not_a_field(tmp_path):

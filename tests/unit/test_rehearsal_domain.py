@@ -15,7 +15,9 @@ from ikou.load import load_target, write_csv
 from ikou.load.target import LIVE_SCHEMA, Target, schema_for
 from ikou.storage import Store, join, zone_uri
 
-DOMAIN = "kenko_kanri"  # a migration-phase domain no other test rehearses (its reports zone is ours)
+DOMAIN = (
+    "kenko_kanri"  # a migration-phase domain no other test rehearses (its reports zone is ours)
+)
 ROWS = 50
 
 
@@ -26,9 +28,24 @@ def env(s3_endpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("IKOU_TARGET_DB_URL", f"sqlite:///{tmp_path / 'target.sqlite'}")
     # last night's fixed overhead per stage: at 50 records a linear scale would put a 12 s
     # rehearsal far beyond the window at the city's 460,000 records
-    write_calibration(Store(), {s: {"overhead_seconds": 5.0} for s in (
-        "extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
-        "reconciliation")}, "scheduled__calibration")
+    write_calibration(
+        Store(),
+        {
+            s: {"overhead_seconds": 5.0}
+            for s in (
+                "extract",
+                "gate_raw",
+                "cleanse",
+                "gate_cleansed",
+                "validate",
+                "gate_standard",
+                "load",
+                "gate_target",
+                "reconciliation",
+            )
+        },
+        "scheduled__calibration",
+    )
     yield tmp_path
     Store().delete_prefix("s3://ikou-reports/reports/_calibration/")
 
@@ -51,24 +68,62 @@ def _stage_results(tmp_path, run_id: str, mode: str = "rehearsal", seed: int = 1
     vprefix = zone_uri("validated", DOMAIN, run_id)
     store.publish(vprefix, files, {"zone": "validated"})
     target = Target(f"sqlite:///{tmp_path / 'target.sqlite'}", schema_for(mode, run_id))
-    load_target(target, DOMAIN, csvs, run_id=run_id, snapshot="2026-10-01", manifest_sha256="f" * 64, mode=mode,
-                who="tester")
+    load_target(
+        target,
+        DOMAIN,
+        csvs,
+        run_id=run_id,
+        snapshot="2026-10-01",
+        manifest_sha256="f" * 64,
+        mode=mode,
+        who="tester",
+    )
     for g in ("gate_raw", "gate_cleansed", "gate_standard", "gate_target"):
-        store.put_bytes(join(zone_uri("reports", DOMAIN, run_id), f"gates/{g}.json"), json.dumps(
-            {"verdict": "pass", "passed": True, "warnings": [], "critical_failures": [], "override": None,
-             "started_at": "2026-10-01T01:00:00+00:00", "finished_at": "2026-10-01T01:00:02+00:00"}).encode())
+        store.put_bytes(
+            join(zone_uri("reports", DOMAIN, run_id), f"gates/{g}.json"),
+            json.dumps(
+                {
+                    "verdict": "pass",
+                    "passed": True,
+                    "warnings": [],
+                    "critical_failures": [],
+                    "override": None,
+                    "started_at": "2026-10-01T01:00:00+00:00",
+                    "finished_at": "2026-10-01T01:00:02+00:00",
+                }
+            ).encode(),
+        )
     d = registry().get(DOMAIN)
-    acc_x = [{"unit": lf.name, "records_in": ROWS + 2, "header": 1, "trailer": 1, "quarantined": 0}
-             for lf in d.legacy_files]
+    acc_x = [
+        {"unit": lf.name, "records_in": ROWS + 2, "header": 1, "trailer": 1, "quarantined": 0}
+        for lf in d.legacy_files
+    ]
     return {
-        "extract": {"snapshot": "2026-10-01", "accounting": acc_x, "seconds": 1.5, "findings": {"decode_error": 0},
-                    "gaiji_codes": 1, "gaiji_unmapped": 2},
-        "cleanse": {"accounting": [{"unit": lf.name, "merged": 0} for lf in d.legacy_files], "seconds": 1.0,
-                    "findings": {"notation_variant": 3}},
-        "validate": {"uri": vprefix, "accounting": [{"unit": t.name, "records_out": ROWS} for t in lay.tables],
-                     "seconds": 0.8, "findings": {}},
-        "load": {"uri": zone_uri("handoff", DOMAIN, run_id), "target_schema": target.schema,
-                 "manifest_sha256": "f" * 64, "seconds": 0.5},
+        "extract": {
+            "snapshot": "2026-10-01",
+            "accounting": acc_x,
+            "seconds": 1.5,
+            "findings": {"decode_error": 0},
+            "gaiji_codes": 1,
+            "gaiji_unmapped": 2,
+        },
+        "cleanse": {
+            "accounting": [{"unit": lf.name, "merged": 0} for lf in d.legacy_files],
+            "seconds": 1.0,
+            "findings": {"notation_variant": 3},
+        },
+        "validate": {
+            "uri": vprefix,
+            "accounting": [{"unit": t.name, "records_out": ROWS} for t in lay.tables],
+            "seconds": 0.8,
+            "findings": {},
+        },
+        "load": {
+            "uri": zone_uri("handoff", DOMAIN, run_id),
+            "target_schema": target.schema,
+            "manifest_sha256": "f" * 64,
+            "seconds": 0.5,
+        },
     }
 
 
@@ -81,12 +136,27 @@ def test_go_then_rollback_with_reports_kept(env):
     schema = res["load"]["target_schema"]
     out = rehearse_domain(DOMAIN, res, run_id="reh-1", mode="rehearsal", store=store)
     assert out["verdict"] == "GO", out["reasons"]
-    assert out["rollback"]["done"] and not Target(f"sqlite:///{env / 'target.sqlite'}", schema).schema_exists()
+    assert (
+        out["rollback"]["done"]
+        and not Target(f"sqlite:///{env / 'target.sqlite'}", schema).schema_exists()
+    )
     rep = json.loads(store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-1"), "rehearsal.json")))
     assert rep["rollback"] == out["rollback"] and rep["reconciliation"][0]["rows_target"] == ROWS
-    assert set(rep["timing"]["stage_seconds"]) == {"extract", "gate_raw", "cleanse", "gate_cleansed", "validate",
-                                                   "gate_standard", "load", "gate_target", "reconciliation"}
-    assert rep["timing"]["projection_methods"] == ["overhead"] and rep["timing"]["linear_hours"] > rep["timing"]["window_hours"]
+    assert set(rep["timing"]["stage_seconds"]) == {
+        "extract",
+        "gate_raw",
+        "cleanse",
+        "gate_cleansed",
+        "validate",
+        "gate_standard",
+        "load",
+        "gate_target",
+        "reconciliation",
+    }
+    assert (
+        rep["timing"]["projection_methods"] == ["overhead"]
+        and rep["timing"]["linear_hours"] > rep["timing"]["window_hours"]
+    )
     html = store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-1"), "rehearsal.html")).decode()
     assert "GO" in html and "<svg" in html
     logged = Control().rehearsals_of(DOMAIN, "2026-10-01")
@@ -100,19 +170,25 @@ def test_no_go_on_a_corrupted_target_lists_reasons_and_the_trend_grows(env):
     from ikou.rehearsal import rehearse_domain
 
     store = Store()
-    rehearse_domain(DOMAIN, _stage_results(env, "reh-a"), run_id="reh-a", mode="rehearsal", store=store)
+    rehearse_domain(
+        DOMAIN, _stage_results(env, "reh-a"), run_id="reh-a", mode="rehearsal", store=store
+    )
     res = _stage_results(env, "reh-b")
     t = Target(f"sqlite:///{env / 'target.sqlite'}", res["load"]["target_schema"])
     with t.engine().begin() as conn:
-        conn.exec_driver_sql("DELETE FROM kenko_kanri__kenko_kanri WHERE rowid IN "
-                             "(SELECT rowid FROM kenko_kanri__kenko_kanri LIMIT 2)")
+        conn.exec_driver_sql(
+            "DELETE FROM kenko_kanri__kenko_kanri WHERE rowid IN "
+            "(SELECT rowid FROM kenko_kanri__kenko_kanri LIMIT 2)"
+        )
     t.dispose()
     out = rehearse_domain(DOMAIN, res, run_id="reh-b", mode="rehearsal", store=store)
     assert out["verdict"] == "NO-GO"
     assert any("reconciliation mismatches in kenko_kanri (2 missing" in r for r in out["reasons"])
     assert any("accounting does not close" in r and "KENKO" in r for r in out["reasons"])
     rep = json.loads(store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-b"), "rehearsal.json")))
-    assert [p["run_id"] for p in rep["trend"]][-2:] == ["reh-a", "reh-b"] and rep["trend"][-1]["mismatches"] == 2
+    assert [p["run_id"] for p in rep["trend"]][-2:] == ["reh-a", "reh-b"] and rep["trend"][-1][
+        "mismatches"
+    ] == 2
     assert rep["trend"][-1]["current"] and rep["trend"][-2]["verdict"] == "GO"
     table = next(x for x in rep["reconciliation"] if x["unit"] == "kenko_kanri")
     assert len(table["mismatches_by_kind"]["missing"]) == 2
@@ -124,11 +200,19 @@ def test_history_reads_previous_reports_of_the_domain(env):
 
     store = Store()
     for i, run in enumerate(("h-1", "h-2", "h-3")):
-        store.put_bytes(join(zone_uri("reports", "kei_jidoshazei", run), "rehearsal.json"),
-                        json.dumps({"run_id": run, "generated_at": f"2026-10-0{i + 1}T01:00:00+00:00"}).encode())
-    store.put_bytes(join(zone_uri("reports", "kei_jidoshazei", "h-3"), "gates/gate_raw.json"), b"{}")
+        store.put_bytes(
+            join(zone_uri("reports", "kei_jidoshazei", run), "rehearsal.json"),
+            json.dumps(
+                {"run_id": run, "generated_at": f"2026-10-0{i + 1}T01:00:00+00:00"}
+            ).encode(),
+        )
+    store.put_bytes(
+        join(zone_uri("reports", "kei_jidoshazei", "h-3"), "gates/gate_raw.json"), b"{}"
+    )
     assert [r["run_id"] for r in history("kei_jidoshazei", store)] == ["h-1", "h-2", "h-3"]
-    assert [r["run_id"] for r in history("kei_jidoshazei", store, exclude_run="h-3", limit=1)] == ["h-2"]
+    assert [r["run_id"] for r in history("kei_jidoshazei", store, exclude_run="h-3", limit=1)] == [
+        "h-2"
+    ]
 
 
 def test_cutover_go_goes_live_and_no_go_rolls_back(env, monkeypatch):
@@ -144,16 +228,28 @@ def test_cutover_go_goes_live_and_no_go_rolls_back(env, monkeypatch):
     rep = json.loads(store.get_bytes(join(zone_uri("reports", DOMAIN, "cut-1"), "rehearsal.json")))
     assert rep["timing"]["projection_methods"] == ["measured"]  # a cutover is at real volume
     # a second domain whose cutover reconciliation fails: its live tables go again
-    monkeypatch.setattr("ikou.rehearsal.accounting_rows", lambda *a, **k: [
-        {"unit": "KENKO", "legacy_records": ROWS + 1, "quarantined": 0, "merged": 0, "output_records": ROWS,
-         "tables": ["kenko_kanri"], "balanced": False}])
+    monkeypatch.setattr(
+        "ikou.rehearsal.accounting_rows",
+        lambda *a, **k: [
+            {
+                "unit": "KENKO",
+                "legacy_records": ROWS + 1,
+                "quarantined": 0,
+                "merged": 0,
+                "output_records": ROWS,
+                "tables": ["kenko_kanri"],
+                "balanced": False,
+            }
+        ],
+    )
     with Control().target.engine().begin() as conn:  # pretend it is not live, to cut over again
         conn.exec_driver_sql("DELETE FROM ikou_cutover")
     res2 = _stage_results(env, "cut-2", mode="cutover")
     out2 = rehearse_domain(DOMAIN, res2, run_id="cut-2", mode="cutover", store=store, who="tester")
     assert out2["verdict"] == "NO-GO" and out2["cutover"]["status"] == "rolled_back"
     assert Target(f"sqlite:///{env / 'target.sqlite'}", LIVE_SCHEMA).tables() == sorted(
-        ["ikou_cutover", "ikou_load_log", "ikou_rehearsal_log"])  # the live tables were dropped
+        ["ikou_cutover", "ikou_load_log", "ikou_rehearsal_log"]
+    )  # the live tables were dropped
     assert Control().events(DOMAIN)[-1].status == "rolled_back" and DOMAIN not in Control().live()
 
 
@@ -163,15 +259,42 @@ def test_first_night_overhead_is_fitted_across_the_other_domains(env):
 
     store = Store()
     store.delete_prefix("s3://ikou-reports/reports/_calibration/")
-    stages = ("extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
-              "reconciliation")
+    stages = (
+        "extract",
+        "gate_raw",
+        "cleanse",
+        "gate_cleansed",
+        "validate",
+        "gate_standard",
+        "load",
+        "gate_target",
+        "reconciliation",
+    )
     for d, n in (("inkan", 400), ("senkyo", 1_500)):
-        store.put_bytes(join(zone_uri("reports", d, f"peer-{d}"), "rehearsal.json"), json.dumps(
-            {"domain": d, "mode": "rehearsal", "run_id": f"peer-{d}", "timing": {
-                "legacy_records": n, "stage_seconds": {s: 2.0 + 0.001 * n for s in stages}}}).encode())
-    out = rehearse_domain(DOMAIN, _stage_results(env, "reh-first"), run_id="reh-first", mode="rehearsal", store=store)
-    rep = json.loads(store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-first"), "rehearsal.json")))
+        store.put_bytes(
+            join(zone_uri("reports", d, f"peer-{d}"), "rehearsal.json"),
+            json.dumps(
+                {
+                    "domain": d,
+                    "mode": "rehearsal",
+                    "run_id": f"peer-{d}",
+                    "timing": {
+                        "legacy_records": n,
+                        "stage_seconds": {s: 2.0 + 0.001 * n for s in stages},
+                    },
+                }
+            ).encode(),
+        )
+    out = rehearse_domain(
+        DOMAIN, _stage_results(env, "reh-first"), run_id="reh-first", mode="rehearsal", store=store
+    )
+    rep = json.loads(
+        store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-first"), "rehearsal.json"))
+    )
     t = rep["timing"]
-    assert t["projection_methods"] == ["overhead"] and "other domains' latest rehearsals" in t["calibration"]
+    assert (
+        t["projection_methods"] == ["overhead"]
+        and "other domains' latest rehearsals" in t["calibration"]
+    )
     assert t["projected_hours"] < t["linear_hours"]
     assert out["verdict"] in ("GO", "NO-GO")

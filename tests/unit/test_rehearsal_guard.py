@@ -21,14 +21,34 @@ def control(tmp_path, monkeypatch):
     return Control(url).ensure()
 
 
-def _rehearsal(control: Control, domain: str, verdict: str, *, snapshot: str = SNAP, run: str = "r1",
-               at: dt.datetime = NOW - dt.timedelta(days=1), mode: str = "rehearsal") -> None:
-    control.record_rehearsal({"domain": domain, "run_id": run, "snapshot": snapshot, "mode": mode, "verdict": verdict,
-                              "reasons": ["x"], "timing": {"projected_hours": 1.0, "window_hours": 48}},
-                             report_uri="s3://r/x.html")
+def _rehearsal(
+    control: Control,
+    domain: str,
+    verdict: str,
+    *,
+    snapshot: str = SNAP,
+    run: str = "r1",
+    at: dt.datetime = NOW - dt.timedelta(days=1),
+    mode: str = "rehearsal",
+) -> None:
+    control.record_rehearsal(
+        {
+            "domain": domain,
+            "run_id": run,
+            "snapshot": snapshot,
+            "mode": mode,
+            "verdict": verdict,
+            "reasons": ["x"],
+            "timing": {"projected_hours": 1.0, "window_hours": 48},
+        },
+        report_uri="s3://r/x.html",
+    )
     with control.target.engine().begin() as conn:  # pin the time the verdict was recorded
-        conn.execute(control.rehearsals.update().where(control.rehearsals.c.run_id == run)
-                     .values(finished_at=at.isoformat(timespec="seconds")))
+        conn.execute(
+            control.rehearsals.update()
+            .where(control.rehearsals.c.run_id == run)
+            .values(finished_at=at.isoformat(timespec="seconds"))
+        )
 
 
 def test_go_confirmed_no_predecessors_passes(control):
@@ -38,7 +58,10 @@ def test_go_confirmed_no_predecessors_passes(control):
 
 def test_no_go_rehearsal_refuses(control):
     reasons = check("juki", SNAP, confirm=True, control=control, now=NOW)
-    assert len(reasons) == 1 and "no GO rehearsal of snapshot 2026-10-01 within the last 7 days" in reasons[0]
+    assert (
+        len(reasons) == 1
+        and "no GO rehearsal of snapshot 2026-10-01 within the last 7 days" in reasons[0]
+    )
 
 
 def test_stale_go_refuses(control):
@@ -68,14 +91,20 @@ def test_cutover_runs_do_not_count_as_rehearsals(control):
 def test_confirmation_required(control):
     _rehearsal(control, "juki", "GO")
     reasons = check("juki", SNAP, confirm=False, control=control, now=NOW)
-    assert reasons == ["a person must confirm the cutover: set confirm_cutover=true (本番移行の確認)"]
+    assert reasons == [
+        "a person must confirm the cutover: set confirm_cutover=true (本番移行の確認)"
+    ]
 
 
 def test_predecessor_must_be_live_and_record_live_satisfies_it(control):
     _rehearsal(control, "inkan", "GO")
     reasons = check("inkan", SNAP, confirm=True, control=control, now=NOW)
-    assert len(reasons) == 1 and reasons[0].startswith("juki (住民基本台帳) must be live before inkan")
-    ev = control.record_live("juki", "2025-01-04", "山田 (移行担当)", note="live since 2025-01 (before Ikou)")
+    assert len(reasons) == 1 and reasons[0].startswith(
+        "juki (住民基本台帳) must be live before inkan"
+    )
+    ev = control.record_live(
+        "juki", "2025-01-04", "山田 (移行担当)", note="live since 2025-01 (before Ikou)"
+    )
     assert ev.source == "record-live" and ev.who == "山田 (移行担当)"
     assert check("inkan", SNAP, confirm=True, control=control, now=NOW) == []
 
@@ -128,13 +157,20 @@ def test_stage_guard_records_refusals_and_starts(control, s3_endpoint):
     from ikou import stages
 
     with pytest.raises(stages.CutoverRefused) as exc:
-        stages._check_cutover("cutover", False, domain_id="juki", snapshot=SNAP, run_id="c1", who="tester")
+        stages._check_cutover(
+            "cutover", False, domain_id="juki", snapshot=SNAP, run_id="c1", who="tester"
+        )
     msg = str(exc.value)
-    assert msg.startswith("cutover of juki (snapshot 2026-10-01) refused:") and "confirm_cutover=true" in msg
+    assert (
+        msg.startswith("cutover of juki (snapshot 2026-10-01) refused:")
+        and "confirm_cutover=true" in msg
+    )
     assert "no GO rehearsal" in msg
     ev = control.events("juki")[-1]
     assert (ev.status, ev.who, ev.run_id) == ("refused", "tester", "c1") and "confirm" in ev.detail
-    stages._check_cutover("rehearsal", False, domain_id="juki", snapshot=SNAP)  # rehearsals are not guarded
+    stages._check_cutover(
+        "rehearsal", False, domain_id="juki", snapshot=SNAP
+    )  # rehearsals are not guarded
     with pytest.raises(stages.StageError, match="mode must be"):
         stages._check_cutover("live", True, domain_id="juki")
 
@@ -142,14 +178,39 @@ def test_stage_guard_records_refusals_and_starts(control, s3_endpoint):
 def test_cli_record_live_status_and_check(control, s3_endpoint, capsys):
     from ikou.cli import main
 
-    assert main(["cutover", "record-live", "--domain", "juki", "--snapshot", "2025-01-04", "--who", "移行担当",
-                 "--note", "live since January 2025"]) == 0
+    assert (
+        main(
+            [
+                "cutover",
+                "record-live",
+                "--domain",
+                "juki",
+                "--snapshot",
+                "2025-01-04",
+                "--who",
+                "移行担当",
+                "--note",
+                "live since January 2025",
+            ]
+        )
+        == 0
+    )
     assert "juki recorded as live: snapshot 2025-01-04, by 移行担当" in capsys.readouterr().out
-    assert main(["cutover", "record-live", "--domain", "juki", "--snapshot", "2025-01-04", "--who", "x"]) == 1
+    assert (
+        main(
+            ["cutover", "record-live", "--domain", "juki", "--snapshot", "2025-01-04", "--who", "x"]
+        )
+        == 1
+    )
     assert "already live" in capsys.readouterr().out
     assert main(["cutover", "status", "--json"]) == 0
     rows = {r["domain"]: r for r in json.loads(capsys.readouterr().out)["domains"]}
-    assert rows["juki"]["live"] and rows["juki"]["live_by"] == "移行担当" and not rows["inkan"]["live"]
-    assert main(["cutover", "check", "--domain", "inkan", "--snapshot", SNAP, "--confirm", "--json"]) == 1
+    assert (
+        rows["juki"]["live"] and rows["juki"]["live_by"] == "移行担当" and not rows["inkan"]["live"]
+    )
+    assert (
+        main(["cutover", "check", "--domain", "inkan", "--snapshot", SNAP, "--confirm", "--json"])
+        == 1
+    )
     out = json.loads(capsys.readouterr().out)
     assert not out["may_start"] and any("no GO rehearsal" in r for r in out["reasons"])

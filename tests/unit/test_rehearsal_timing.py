@@ -38,7 +38,10 @@ def test_overhead_is_not_scaled_up():
 
 
 def test_history_at_other_volumes_gives_a_fit():
-    hist = [{"records": 200, "stage_seconds": {"load": 1.2}}, {"records": 5_000, "stage_seconds": {"load": 6.0}}]
+    hist = [
+        {"records": 200, "stage_seconds": {"load": 1.2}},
+        {"records": 5_000, "stage_seconds": {"load": 6.0}},
+    ]
     p = project({"load": 2.0}, 1_000, 100_000, history=hist, overhead={"load": 0.5})
     st = p["stages"]["load"]
     assert st["method"] == "fit" and st["points"] == 3
@@ -48,7 +51,10 @@ def test_history_at_other_volumes_gives_a_fit():
 
 def test_overhead_never_exceeds_the_measurement():
     p = project({"cleanse": 1.0}, 10, 1_000, overhead={"cleanse": 5.0})
-    assert p["stages"]["cleanse"]["overhead_seconds"] == 1.0 and p["stages"]["cleanse"]["per_record_ms"] == 0
+    assert (
+        p["stages"]["cleanse"]["overhead_seconds"] == 1.0
+        and p["stages"]["cleanse"]["per_record_ms"] == 0
+    )
 
 
 def test_calibration_across_domains():

@@ -29,8 +29,11 @@ def files(tmp_path) -> dict[str, Path]:
     src = tmp_path / "src"
     src.mkdir()
     out = {}
-    for name, data in (("a.parquet", b"PAR1 synthetic a"), ("b.csv", "宛名番号,x\r\n1,架空\r\n".encode()),
-                       ("sub/c.jsonl", b'{"n": 1}\n')):
+    for name, data in (
+        ("a.parquet", b"PAR1 synthetic a"),
+        ("b.csv", "宛名番号,x\r\n1,架空\r\n".encode()),
+        ("sub/c.jsonl", b'{"n": 1}\n'),
+    ):
         p = src / name.replace("/", "_")
         p.write_bytes(data)
         out[name] = p
@@ -55,7 +58,9 @@ def test_publish_writes_files_then_the_manifest(files, prefix):
     entries = {f["name"]: f for f in m["files"]}
     assert set(entries) == set(files)
     for name, p in files.items():
-        assert entries[name]["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest() == sha256_file(p)
+        assert (
+            entries[name]["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest() == sha256_file(p)
+        )
         assert entries[name]["bytes"] == p.stat().st_size
     # no temporary files left behind
     assert not list(root.rglob("*.part"))
@@ -92,9 +97,19 @@ def test_a_handoff_manifest_json_goes_after_the_files_it_describes(tmp_path, pre
     store = Store()
     order: list[str] = []
     put_file, put_bytes = store.put_file, store.put_bytes
-    monkeypatch.setattr(store, "put_file", lambda uri, path, content_type=None: (order.append(uri), put_file(uri, path))[1])
-    monkeypatch.setattr(store, "put_bytes",
-                        lambda uri, data, content_type=None: (order.append(uri), put_bytes(uri, data, content_type))[1])
+    monkeypatch.setattr(
+        store,
+        "put_file",
+        lambda uri, path, content_type=None: (order.append(uri), put_file(uri, path))[1],
+    )
+    monkeypatch.setattr(
+        store,
+        "put_bytes",
+        lambda uri, data, content_type=None: (
+            order.append(uri),
+            put_bytes(uri, data, content_type),
+        )[1],
+    )
     store.publish(prefix, files, {})
     assert order[-2] == join(prefix, "manifest.json")
     assert order[-1] == join(prefix, MANIFEST)
@@ -149,7 +164,10 @@ def test_fetch_of_a_file_the_manifest_does_not_list(files, prefix, tmp_path):
 def test_fetch_with_a_given_manifest(files, prefix, tmp_path):
     store = Store()
     m = store.publish(prefix, files, {})
-    assert store.fetch(prefix, "b.csv", tmp_path / "w", manifest=m).read_bytes() == files["b.csv"].read_bytes()
+    assert (
+        store.fetch(prefix, "b.csv", tmp_path / "w", manifest=m).read_bytes()
+        == files["b.csv"].read_bytes()
+    )
 
 
 def test_publish_is_idempotent(files, prefix, tmp_path):
@@ -216,8 +234,10 @@ def test_run_key(run_id, expected):
 def test_zone_uri(monkeypatch):
     monkeypatch.setenv("IKOU_RESTRICTED_BUCKET", "restricted-b")
     monkeypatch.setenv("IKOU_REPORTS_BUCKET", "reports-b")
-    assert zone_uri("raw", "juki", "manual__2026-11-28T01:00:00+09:00") == \
-        "s3://restricted-b/raw/juki/manual__2026-11-28T01_00_00_09_00/"
+    assert (
+        zone_uri("raw", "juki", "manual__2026-11-28T01:00:00+09:00")
+        == "s3://restricted-b/raw/juki/manual__2026-11-28T01_00_00_09_00/"
+    )
     assert zone_uri("reports", "juki", "r1") == "s3://reports-b/reports/juki/r1/"
     with pytest.raises(ValueError):
         zone_uri("elsewhere", "juki", "r1")
@@ -238,8 +258,11 @@ def test_keyed_hash_is_an_hmac():
 
 def test_keyed_hash_differs_by_purpose_and_secret():
     v = "1975-04-01"
-    hashes = {keyed_hash(v, purpose=p, secret=s) for p in ("record", "ledger-value", "record:juki:ATENA")
-              for s in (S1, S2)}
+    hashes = {
+        keyed_hash(v, purpose=p, secret=s)
+        for p in ("record", "ledger-value", "record:juki:ATENA")
+        for s in (S1, S2)
+    }
     assert len(hashes) == 6
     assert keyed_hash(v, secret=S1) == keyed_hash(v, secret=S1)
     assert keyed_hash(v, secret=S1) != keyed_hash(v + " ", secret=S1)
@@ -248,16 +271,19 @@ def test_keyed_hash_differs_by_purpose_and_secret():
 def test_keyed_hashes_matches_keyed_hash():
     values = ["9000000001", "架空　太郎", "", None, 42, "1975-04-01", "ｶｸｳ"]
     for purpose in ("record", "ledger-value"):
-        assert keyed_hashes(values, purpose=purpose, secret=S1) == [keyed_hash(v, purpose=purpose, secret=S1)
-                                                                     for v in values]
+        assert keyed_hashes(values, purpose=purpose, secret=S1) == [
+            keyed_hash(v, purpose=purpose, secret=S1) for v in values
+        ]
     assert keyed_hashes([], secret=S1) == []
 
 
 def test_record_key():
-    assert record_key("juki", "ATENA", [9000000001], secret=S1) == \
-        keyed_hash("9000000001", purpose="record:juki:ATENA", secret=S1)
-    assert record_key("juki", "ATENA", ["a", "b"], secret=S1) == keyed_hash("a\x1eb", purpose="record:juki:ATENA",
-                                                                             secret=S1)
+    assert record_key("juki", "ATENA", [9000000001], secret=S1) == keyed_hash(
+        "9000000001", purpose="record:juki:ATENA", secret=S1
+    )
+    assert record_key("juki", "ATENA", ["a", "b"], secret=S1) == keyed_hash(
+        "a\x1eb", purpose="record:juki:ATENA", secret=S1
+    )
     assert record_key("juki", "ATENA", [1], secret=S1) != record_key("juki", "JUKI", [1], secret=S1)
 
 

@@ -28,7 +28,12 @@ SNAP = "2026-11-01"
 RESIDENTS = 300
 SEED = 20261101
 # Raised defect rates for the defect checks: enough seeded records in a 300-resident city.
-RAISED = {"corrupt_record": 0.01, "unmapped_gaiji": 0.03, "impossible_wareki": 0.02, "bad_check_digit": 0.02}
+RAISED = {
+    "corrupt_record": 0.01,
+    "unmapped_gaiji": 0.03,
+    "impossible_wareki": 0.02,
+    "bad_check_digit": 0.02,
+}
 
 
 class RecordingStore(Store):
@@ -48,11 +53,26 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("synth")
     store = RecordingStore()
     out = {
-        "a": (base / "a", synthesize(residents=RESIDENTS, seed=SEED, snapshot=SNAP, out=str(base / "a"), store=store)),
-        "b": (base / "b", synthesize(residents=RESIDENTS, seed=SEED, snapshot=SNAP, out=str(base / "b"))),
-        "c": (base / "c", synthesize(residents=RESIDENTS, seed=SEED + 1, snapshot=SNAP, out=str(base / "c"))),
-        "raised": (base / "r", synthesize(residents=RESIDENTS, seed=SEED, snapshot=SNAP, out=str(base / "r"),
-                                          rates=RAISED)),
+        "a": (
+            base / "a",
+            synthesize(
+                residents=RESIDENTS, seed=SEED, snapshot=SNAP, out=str(base / "a"), store=store
+            ),
+        ),
+        "b": (
+            base / "b",
+            synthesize(residents=RESIDENTS, seed=SEED, snapshot=SNAP, out=str(base / "b")),
+        ),
+        "c": (
+            base / "c",
+            synthesize(residents=RESIDENTS, seed=SEED + 1, snapshot=SNAP, out=str(base / "c")),
+        ),
+        "raised": (
+            base / "r",
+            synthesize(
+                residents=RESIDENTS, seed=SEED, snapshot=SNAP, out=str(base / "r"), rates=RAISED
+            ),
+        ),
     }
     out["order"] = store.order
     return out
@@ -76,19 +96,28 @@ def decoded(runs):
         manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
         for lf in d.legacy_files:
             entry = next(f for f in manifest["files"] if f["legacy_file"] == lf.name)
-            cb = parse_copybook((folder / lf.copybook).read_text(encoding="utf-8"), source=lf.copybook)
+            cb = parse_copybook(
+                (folder / lf.copybook).read_text(encoding="utf-8"), source=lf.copybook
+            )
             run = decode_file(folder / entry["name"], cb, _options(lf, gaiji, entry["name"]))
             chunks = list(run)
             batches = [rb for c in chunks for rb in c.batches.values()]
             table = pa.Table.from_batches(batches) if batches else None
             quarantine = [r for c in chunks for r in c.quarantine.to_pylist()]
-            out[(d.id, lf.name)] = {"summary": run.summary, "table": table, "quarantine": quarantine,
-                                    "gaiji": run.gaiji_occurrences().to_pylist(), "entry": entry}
+            out[(d.id, lf.name)] = {
+                "summary": run.summary,
+                "table": table,
+                "quarantine": quarantine,
+                "gaiji": run.gaiji_occurrences().to_pylist(),
+                "entry": entry,
+            }
     return out
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -141,14 +170,22 @@ def test_every_legacy_file_with_its_copybook_and_manifest(runs):
     for d in registry():
         folder = root / d.id / SNAP
         manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
-        assert manifest["domain"] == d.id and manifest["snapshot"] == SNAP and manifest["zone"] == "landing"
+        assert (
+            manifest["domain"] == d.id
+            and manifest["snapshot"] == SNAP
+            and manifest["zone"] == "landing"
+        )
         assert {f["legacy_file"] for f in manifest["files"]} == {lf.name for lf in d.legacy_files}
         for lf in d.legacy_files:
             entry = next(f for f in manifest["files"] if f["legacy_file"] == lf.name)
             data = (folder / entry["name"]).read_bytes()
             assert entry["sha256"] == hashlib.sha256(data).hexdigest()
             assert entry["bytes"] == len(data)
-            assert (entry["encoding"], entry["recfm"], entry["lrecl"]) == (lf.encoding, lf.recfm, lf.lrecl)
+            assert (entry["encoding"], entry["recfm"], entry["lrecl"]) == (
+                lf.encoding,
+                lf.recfm,
+                lf.lrecl,
+            )
             assert entry["copybook"] == lf.copybook and entry["dataset"] == lf.dataset
             assert (folder / lf.copybook).read_bytes() == lf.copybook_path.read_bytes()
             # fixed-length records: header + data + trailer
@@ -229,22 +266,42 @@ def test_residents_are_addressees(decoded):
 def answer_key(runs):
     root, _ = runs["raised"]
     key = root / "_answer_key" / SNAP
-    return pq.read_table(key / "defects.parquet").to_pylist(), pq.read_table(key / "duplicates.parquet").to_pylist()
+    return pq.read_table(key / "defects.parquet").to_pylist(), pq.read_table(
+        key / "duplicates.parquet"
+    ).to_pylist()
 
 
 def test_answer_key_files(runs, answer_key):
     defects, dups = answer_key
     root, summary = runs["raised"]
     table = pq.read_table(root / "_answer_key" / SNAP / "defects.parquet")
-    assert table.column_names == ["domain", "file", "record", "key", "atena_no", "defect", "field", "detail"]
-    assert pq.read_table(root / "_answer_key" / SNAP / "duplicates.parquet").column_names == \
-        ["atena_no", "duplicate_of", "how"]
+    assert table.column_names == [
+        "domain",
+        "file",
+        "record",
+        "key",
+        "atena_no",
+        "defect",
+        "field",
+        "detail",
+    ]
+    assert pq.read_table(root / "_answer_key" / SNAP / "duplicates.parquet").column_names == [
+        "atena_no",
+        "duplicate_of",
+        "how",
+    ]
     counts = {}
     for row in defects:
         counts[row["defect"]] = counts.get(row["defect"], 0) + 1
     counts["duplicate_addressee"] = len(dups)
     assert counts == summary["seeded"]
-    for defect in ("corrupt_record", "unmapped_gaiji", "impossible_wareki", "bad_check_digit", "duplicate_addressee"):
+    for defect in (
+        "corrupt_record",
+        "unmapped_gaiji",
+        "impossible_wareki",
+        "bad_check_digit",
+        "duplicate_addressee",
+    ):
         assert counts.get(defect, 0) > 0, defect
 
 
@@ -253,7 +310,9 @@ def test_every_seeded_corrupt_record_is_quarantined_and_nothing_else(decoded, an
     seeded: dict[tuple, set] = {}
     for row in defects:
         if row["defect"] == "corrupt_record":
-            seeded.setdefault((row["domain"], row["file"]), set()).add((row["record"], row["field"]))
+            seeded.setdefault((row["domain"], row["file"]), set()).add(
+                (row["record"], row["field"])
+            )
     assert sum(len(v) for v in seeded.values()) >= 5
     for k, x in decoded.items():
         quarantined = {(q["_record"], q["field"]) for q in x["quarantine"]}
@@ -274,7 +333,9 @@ def test_every_seeded_unmapped_gaiji_is_found_by_the_decoder(decoded, answer_key
         seen += 1
     assert seen > 0
     # and the decoder reports no unmapped 外字 that was not seeded
-    seeded = {(r["domain"], r["file"], r["record"]) for r in defects if r["defect"] == "unmapped_gaiji"}
+    seeded = {
+        (r["domain"], r["file"], r["record"]) for r in defects if r["defect"] == "unmapped_gaiji"
+    }
     for (d, name), x in decoded.items():
         for o in x["gaiji"]:
             assert (d, name, o["_record"]) in seeded
@@ -324,15 +385,20 @@ def test_unseeded_my_numbers_are_valid(decoded, answer_key):
     defects, _ = answer_key
     bad = {(r["file"], r["record"]) for r in defects if r["defect"] == "bad_check_digit"}
     atena = decoded[("juki", "ATENA")]["table"]
-    for rec, kind, value in zip(atena.column("_record").to_pylist(), atena.column("ATENA-KBN").to_pylist(),
-                                atena.column("KOJIN-NO").to_pylist()):
+    for rec, kind, value in zip(
+        atena.column("_record").to_pylist(),
+        atena.column("ATENA-KBN").to_pylist(),
+        atena.column("KOJIN-NO").to_pylist(),
+    ):
         if kind == "1" and ("ATENA", rec) not in bad and value:
             assert is_valid_my_number(value), rec
 
 
 def test_duplicates_are_addressees(decoded, answer_key):
     _, dups = answer_key
-    atena = {f"{v:010d}" for v in decoded[("juki", "ATENA")]["table"].column("ATENA-NO").to_pylist()}
+    atena = {
+        f"{v:010d}" for v in decoded[("juki", "ATENA")]["table"].column("ATENA-NO").to_pylist()
+    }
     assert dups
     for d in dups:
         assert d["atena_no"] in atena and d["duplicate_of"] in atena
@@ -351,8 +417,15 @@ def test_proportions_are_plausible(runs):
     assert residents == RESIDENTS
     assert rec["juki"]["ATENA"] > residents  # plus non-residents, corporations and duplicates
     assert rec["juki"]["ATENA"] == summary["addressees"]
-    for d, small in (("kaigo", "KAIGO"), ("senkyo", "SENKYO"), ("jido_teate", "JIDO"), ("shugaku", "GAKUREI"),
-                     ("kokuho", "KOKUHO"), ("seikatsu_hogo", "SEIHO"), ("inkan", "INKAN")):
+    for d, small in (
+        ("kaigo", "KAIGO"),
+        ("senkyo", "SENKYO"),
+        ("jido_teate", "JIDO"),
+        ("shugaku", "GAKUREI"),
+        ("kokuho", "KOKUHO"),
+        ("seikatsu_hogo", "SEIHO"),
+        ("inkan", "INKAN"),
+    ):
         assert 0 < rec[d][small] < residents, d
     assert rec["senkyo"]["SENKYO"] > rec["kaigo"]["KAIGO"]  # voters outnumber the insured over 65
     assert rec["seikatsu_hogo"]["SEIHO"] < rec["kokuho"]["KOKUHO"]

@@ -27,8 +27,20 @@ from ikou.cleanse.wareki import (
 )
 
 D = dt.date
-TWO_DIGIT_SCHEME = {"01": "M", "02": "T", "03": "S", "04": "H", "05": "R"}  # 中間標準レイアウト style
-LETTER_SCHEME = {"A": "明治", "B": "大正", "C": "昭和", "D": "平成", "E": "令和"}  # letters as codes
+TWO_DIGIT_SCHEME = {
+    "01": "M",
+    "02": "T",
+    "03": "S",
+    "04": "H",
+    "05": "R",
+}  # 中間標準レイアウト style
+LETTER_SCHEME = {
+    "A": "明治",
+    "B": "大正",
+    "C": "昭和",
+    "D": "平成",
+    "E": "令和",
+}  # letters as codes
 OTHER_NUMBERS = {"7": "S", "8": "H", "9": "R"}  # a vendor numbering its own way
 
 
@@ -208,7 +220,14 @@ def test_no_lunisolar_date_is_read_naively(d):
 
 
 def test_reason_codes_are_distinct():
-    classes = [WarekiFormatError, PlaceholderDate, ImpossibleDate, EraRangeError, LunisolarDate, PartialDate]
+    classes = [
+        WarekiFormatError,
+        PlaceholderDate,
+        ImpossibleDate,
+        EraRangeError,
+        LunisolarDate,
+        PartialDate,
+    ]
     assert len({c.reason for c in classes}) == len(classes)
     for c in classes:
         assert issubclass(c, WarekiError) and issubclass(c, ValueError)
@@ -280,8 +299,13 @@ def _letter(d: dt.date) -> tuple[str, int]:
 
 @pytest.mark.parametrize(
     "d, text",
-    [(D(1989, 1, 8), "平成元年1月8日"), (D(1989, 1, 7), "昭和64年1月7日"), (D(2019, 5, 1), "令和元年5月1日"),
-     (D(2000, 3, 31), "平成12年3月31日"), (D(1873, 1, 1), "明治6年1月1日")],
+    [
+        (D(1989, 1, 8), "平成元年1月8日"),
+        (D(1989, 1, 7), "昭和64年1月7日"),
+        (D(2019, 5, 1), "令和元年5月1日"),
+        (D(2000, 3, 31), "平成12年3月31日"),
+        (D(1873, 1, 1), "明治6年1月1日"),
+    ],
 )
 def test_to_wareki_text(d, text):
     assert to_wareki_text(d) == text
@@ -339,7 +363,10 @@ def test_the_day_after_an_era_ends_is_not_in_it(d):
 _ALPHABET = "0123456789０１２３４５６７８９年月日元不詳明治大正昭和平成令和MTSHRmx./-, 　"
 
 
-@given(st.text(alphabet=_ALPHABET, max_size=14), st.sampled_from([None, COMMON_SCHEME, TWO_DIGIT_SCHEME, LETTER_SCHEME]))
+@given(
+    st.text(alphabet=_ALPHABET, max_size=14),
+    st.sampled_from([None, COMMON_SCHEME, TWO_DIGIT_SCHEME, LETTER_SCHEME]),
+)
 @settings(max_examples=1500, deadline=None)
 def test_returns_a_date_or_raises_a_wareki_error(text, scheme):
     """Nothing else: no other exception type, no other return type, no date before 明治6年."""

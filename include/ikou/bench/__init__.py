@@ -43,8 +43,13 @@ def machine() -> dict:
         mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def available() -> list[str]:
@@ -59,7 +64,9 @@ def available() -> list[str]:
     return out
 
 
-def run_one(name: str, quick: bool, results_dir: Path = RESULTS, workdir: Path | None = None) -> dict:
+def run_one(
+    name: str, quick: bool, results_dir: Path = RESULTS, workdir: Path | None = None
+) -> dict:
     from ikou.storage import code_version
 
     mod = importlib.import_module(f"ikou.bench.{name}")
@@ -67,22 +74,31 @@ def run_one(name: str, quick: bool, results_dir: Path = RESULTS, workdir: Path |
     with tempfile.TemporaryDirectory(prefix=f"ikou-bench-{name}-", dir=workdir) as tmp:
         figures = mod.run(Path(tmp), quick=quick)
     doc = {
-        "benchmark": name, "quick": quick,
+        "benchmark": name,
+        "quick": quick,
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python -m ikou.bench"] + (["--quick"] if quick else []) + [name]),
-        "code_version": code_version(), "machine": machine(),
-        "seconds": round(time.monotonic() - started, 1), "figures": figures,
+        "code_version": code_version(),
+        "machine": machine(),
+        "seconds": round(time.monotonic() - started, 1),
+        "figures": figures,
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     suffix = ".quick" if quick else ""
-    (results_dir / f"{name}{suffix}.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    (results_dir / f"{name}{suffix}.json").write_text(
+        json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    )
     return doc
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ikou bench", description=__doc__.splitlines()[0])
-    p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
-    p.add_argument("--quick", action="store_true", help="the small profile (what the test suite runs)")
+    p.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="the small profile (what the test suite runs)"
+    )
     p.add_argument("--results", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     names = args.names or available()

@@ -46,7 +46,9 @@ def _chunk(args):
     return build(max(n, 10), seed, snapshot).people
 
 
-def big_population(residents: int, seed: int, snapshot: dt.date, chunk: int = CHUNK, workers: int | None = None):
+def big_population(
+    residents: int, seed: int, snapshot: dt.date, chunk: int = CHUNK, workers: int | None = None
+):
     """A Population of ``residents`` residents built from sub-cities (see the module docstring)."""
     import numpy as np
 
@@ -115,8 +117,14 @@ def _CachedPopulation(people, snapshot, towns_):  # noqa: N802 - a factory stand
     return _cached_population_class()(people, snapshot, towns_)
 
 
-def build_city(residents: int, seed: int = SEED, snapshot: str = SNAPSHOT, out: Path | None = None,
-               domains: tuple[str, ...] = ("juki",), rates: dict[str, float] | None = None) -> dict:
+def build_city(
+    residents: int,
+    seed: int = SEED,
+    snapshot: str = SNAPSHOT,
+    out: Path | None = None,
+    domains: tuple[str, ...] = ("juki",),
+    rates: dict[str, float] | None = None,
+) -> dict:
     """Synthesise ``domains`` of a city of ``residents`` into ``out`` (a folder) and decode them.
 
     Returns a description: folder, synth summary, decoded Parquet paths, timings. Cached: a
@@ -158,10 +166,20 @@ def build_city(residents: int, seed: int = SEED, snapshot: str = SNAPSHOT, out: 
     del pop
     t2 = time.monotonic()
     decoded = decode_city(out, sub, snapshot)
-    desc = {"residents": residents, "seed": seed, "snapshot": snapshot, "folder": str(out), "domains": list(domains),
-            "synth": summary, "decoded": decoded,
-            "seconds": {"population": round(t_pop, 1), "write": round(t_write, 1),
-                        "decode": round(time.monotonic() - t2, 1)}}
+    desc = {
+        "residents": residents,
+        "seed": seed,
+        "snapshot": snapshot,
+        "folder": str(out),
+        "domains": list(domains),
+        "synth": summary,
+        "decoded": decoded,
+        "seconds": {
+            "population": round(t_pop, 1),
+            "write": round(t_write, 1),
+            "decode": round(time.monotonic() - t2, 1),
+        },
+    }
     marker.write_text(json.dumps(desc, ensure_ascii=False, indent=2, default=str))
     return desc
 
@@ -177,17 +195,29 @@ def decode_city(out: Path, reg, snapshot: str) -> dict:
         for lf in d.legacy_files:
             cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
             opts = DecodeOptions(
-                encoding=lf.encoding, recfm=lf.recfm, lrecl=lf.lrecl, record_type_field=lf.record_type_field,
+                encoding=lf.encoding,
+                recfm=lf.recfm,
+                lrecl=lf.lrecl,
+                record_type_field=lf.record_type_field,
                 record_types=dict(lf.record_types),
                 header_layouts=tuple(v for k, v in lf.record_types.items() if k == "H"),
                 trailer_layouts=tuple(v for k, v in lf.record_types.items() if k == "T"),
-                record_count_field=lf.trailer.count_field, control_totals=dict(lf.trailer.sums),
-                mixed_fields=tuple(lf.mixed_fields), gaiji=str(gaiji), file_name=f"{lf.name}.dat")
+                record_count_field=lf.trailer.count_field,
+                control_totals=dict(lf.trailer.sums),
+                mixed_fields=tuple(lf.mixed_fields),
+                gaiji=str(gaiji),
+                file_name=f"{lf.name}.dat",
+            )
             dest = out / "raw" / d.id
             dest.mkdir(parents=True, exist_ok=True)
             pq_path = dest / f"{lf.name}.parquet"
-            decode_to_parquet(out / "landing" / d.id / snapshot / f"{lf.name}.dat", cb, opts, pq_path,
-                              dest / f"{lf.name}.quarantine.jsonl")
+            decode_to_parquet(
+                out / "landing" / d.id / snapshot / f"{lf.name}.dat",
+                cb,
+                opts,
+                pq_path,
+                dest / f"{lf.name}.quarantine.jsonl",
+            )
             paths[f"{d.id}/{lf.name}"] = str(pq_path)
     return paths
 
@@ -206,9 +236,15 @@ def run(workdir: Path, quick: bool) -> dict:
     setup = time.monotonic() - t0
     d = registry().get("juki")
     ctx = load_context(Path(city["folder"]) / "landing" / "_reference" / SNAPSHOT)
-    figures: dict = {"residents": residents, "city_seconds": city["seconds"], "setup_seconds": round(setup, 1),
-                     "files": {}}
-    load = [round(x, 2) for x in os.getloadavg()]  # a busy machine shows in wall time, not in CPU time
+    figures: dict = {
+        "residents": residents,
+        "city_seconds": city["seconds"],
+        "setup_seconds": round(setup, 1),
+        "files": {},
+    }
+    load = [
+        round(x, 2) for x in os.getloadavg()
+    ]  # a busy machine shows in wall time, not in CPU time
     rows_total, secs_total, cpu_total = 0, 0.0, 0.0
     secret = b"bench-secret-not-for-production"
     for lf in d.legacy_files:
@@ -220,10 +256,15 @@ def run(workdir: Path, quick: bool) -> dict:
         rows_total += table.num_rows
         secs_total += secs
         cpu_total += cpu
-        figures["files"][lf.name] = {"rows": table.num_rows, "seconds": round(secs, 2), "cpu_seconds": round(cpu, 2),
-                                     "rows_per_second": round(table.num_rows / secs) if secs else None,
-                                     "rows_per_cpu_second": round(table.num_rows / cpu) if cpu else None,
-                                     "changes": sum(res.changes.values()), "findings": len(findings)}
+        figures["files"][lf.name] = {
+            "rows": table.num_rows,
+            "seconds": round(secs, 2),
+            "cpu_seconds": round(cpu, 2),
+            "rows_per_second": round(table.num_rows / secs) if secs else None,
+            "rows_per_cpu_second": round(table.num_rows / cpu) if cpu else None,
+            "changes": sum(res.changes.values()),
+            "findings": len(findings),
+        }
     figures["rows"] = rows_total
     figures["seconds"] = round(secs_total, 2)
     figures["cpu_seconds"] = round(cpu_total, 2)

@@ -115,11 +115,17 @@ def copybook_text(lines: list[str]) -> str:
 def options_500(**kw):
     from ikou.mainframe.engine import DecodeOptions
 
-    base = dict(encoding="cp930", recfm="FB", record_type_field="REC-TYPE",
-                record_types={"H": "BENCH-HDR", "D": "BENCH-DATA", "T": "BENCH-TRL"},
-                header_layouts=("BENCH-HDR",), trailer_layouts=("BENCH-TRL",),
-                record_count_field="TRL-COUNT", control_totals={"TRL-TAX-TOTAL": "TAX-AMOUNT"},
-                mixed_fields=MIXED_500)
+    base = dict(
+        encoding="cp930",
+        recfm="FB",
+        record_type_field="REC-TYPE",
+        record_types={"H": "BENCH-HDR", "D": "BENCH-DATA", "T": "BENCH-TRL"},
+        header_layouts=("BENCH-HDR",),
+        trailer_layouts=("BENCH-TRL",),
+        record_count_field="TRL-COUNT",
+        control_totals={"TRL-TAX-TOTAL": "TAX-AMOUNT"},
+        mixed_fields=MIXED_500,
+    )
     base.update(kw)
     return DecodeOptions(**base)
 
@@ -160,8 +166,11 @@ class _Text:
         r = self.rng
         if r.random() < 0.3:
             return ""
-        return self.kanji_run(2, 8) + f" {r.randint(1, 99)}" + "".join(
-            r.choice(self.kana_fw) for _ in range(r.randint(0, 5)))
+        return (
+            self.kanji_run(2, 8)
+            + f" {r.randint(1, 99)}"
+            + "".join(r.choice(self.kana_fw) for _ in range(r.randint(0, 5)))
+        )
 
 
 def _distinct_500(cb, cp, n: int, seed: int):
@@ -174,16 +183,32 @@ def _distinct_500(cb, cp, n: int, seed: int):
     recs, taxes = [], []
     for i in range(n):
         tax = Decimal(rng.randint(-10_000_00, 900_000_00)) / 100
-        rec = encode_record(lay, {
-            "REC-TYPE": "D", "REC-KEY": i, "NAME-KANJI": tx.name(), "NAME-KANA": tx.kana(4, 14) + " " + tx.kana(3, 8),
-            "BIRTH-ERA": rng.randint(1, 5), "BIRTH-YMD": rng.randint(10101, 641231), "SEX": rng.choice("12"),
-            "ADDRESS": tx.address(), "ADDRESS-KANA": tx.kana(10, 40), "HOUSEHOLD-HEAD": tx.name(),
-            "TAX-AMOUNT": tax, "TAX-PAID": Decimal(rng.randint(0, 500_000_00)) / 100,
-            "BALANCE": rng.randint(-99_999_999, 999_999_999),
-            "INCOME": Decimal(rng.randint(0, 10 ** 12)) / 100, "HOUSEHOLD-SIZE": rng.randint(-3, 12),
-            "NOTE": tx.note(), "PHONE": f"0{rng.randint(10, 99)}-{rng.randint(100, 9999)}-{rng.randint(1000, 9999)}",
-            "UPDATED": 20200101 + rng.randint(0, 61130), "REMARK-KANJI": tx.kanji_run(0, 20),
-        }, cp, mixed_fields=MIXED_500)
+        rec = encode_record(
+            lay,
+            {
+                "REC-TYPE": "D",
+                "REC-KEY": i,
+                "NAME-KANJI": tx.name(),
+                "NAME-KANA": tx.kana(4, 14) + " " + tx.kana(3, 8),
+                "BIRTH-ERA": rng.randint(1, 5),
+                "BIRTH-YMD": rng.randint(10101, 641231),
+                "SEX": rng.choice("12"),
+                "ADDRESS": tx.address(),
+                "ADDRESS-KANA": tx.kana(10, 40),
+                "HOUSEHOLD-HEAD": tx.name(),
+                "TAX-AMOUNT": tax,
+                "TAX-PAID": Decimal(rng.randint(0, 500_000_00)) / 100,
+                "BALANCE": rng.randint(-99_999_999, 999_999_999),
+                "INCOME": Decimal(rng.randint(0, 10**12)) / 100,
+                "HOUSEHOLD-SIZE": rng.randint(-3, 12),
+                "NOTE": tx.note(),
+                "PHONE": f"0{rng.randint(10, 99)}-{rng.randint(100, 9999)}-{rng.randint(1000, 9999)}",
+                "UPDATED": 20200101 + rng.randint(0, 61130),
+                "REMARK-KANJI": tx.kanji_run(0, 20),
+            },
+            cp,
+            mixed_fields=MIXED_500,
+        )
         recs.append(rec)
         taxes.append(tax)
     return recs, taxes
@@ -193,7 +218,7 @@ def _zoned_keys(start: int, n: int, digits: int):
     """(n, digits) uint8 zoned-decimal bytes of the keys start .. start+n-1 (unsigned, F zone)."""
     import numpy as np
 
-    keys = np.arange(start, start + n, dtype=np.int64) % (10 ** digits)
+    keys = np.arange(start, start + n, dtype=np.int64) % (10**digits)
     out = np.empty((n, digits), np.uint8)
     for i in range(digits - 1, -1, -1):
         out[:, i] = 0xF0 | (keys % 10)
@@ -217,10 +242,16 @@ def write_file_500(path: Path, data_records: int, *, distinct: int = 4000, seed:
     key = cb.record("BENCH-DATA").field("REC-KEY")
     full, rest = divmod(data_records, distinct)
     total = sum(taxes, Decimal(0)) * full + sum(taxes[:rest], Decimal(0))
-    hdr = encode_record(cb.record("BENCH-HDR"), {"HDR-TYPE": "H", "HDR-CITY-CODE": 999999,
-                                                 "HDR-CREATED": 20261128}, cp)
-    trl = encode_record(cb.record("BENCH-TRL"), {"TRL-TYPE": "T", "TRL-COUNT": data_records,
-                                                 "TRL-TAX-TOTAL": total}, cp)
+    hdr = encode_record(
+        cb.record("BENCH-HDR"),
+        {"HDR-TYPE": "H", "HDR-CITY-CODE": 999999, "HDR-CREATED": 20261128},
+        cp,
+    )
+    trl = encode_record(
+        cb.record("BENCH-TRL"),
+        {"TRL-TYPE": "T", "TRL-COUNT": data_records, "TRL-TAX-TOTAL": total},
+        cp,
+    )
     with open(path, "wb") as fh:
         fh.write(hdr)
         done = 0
@@ -228,12 +259,18 @@ def write_file_500(path: Path, data_records: int, *, distinct: int = 4000, seed:
         while done < data_records:
             n = min(distinct, data_records - done)
             blk = block[:n]
-            blk[:, key.offset:key.offset + key.size] = _zoned_keys(done, n, key.size)
+            blk[:, key.offset : key.offset + key.size] = _zoned_keys(done, n, key.size)
             fh.write(blk.tobytes())
             done += n
         fh.write(trl)
-    return {"path": str(path), "bytes": path.stat().st_size, "records": data_records + 2,
-            "data_records": data_records, "distinct_records": distinct, "lrecl": 500}
+    return {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "records": data_records + 2,
+        "data_records": data_records,
+        "distinct_records": distinct,
+        "lrecl": 500,
+    }
 
 
 # ------------------------------------------------------------------- per-record Python decoder
@@ -260,8 +297,10 @@ class PerRecordDecoder:
         self.layouts = {}
         for rtype, name in (("H", "BENCH-HDR"), ("D", "BENCH-DATA"), ("T", "BENCH-TRL")):
             lay = cb.record(name).with_kinds(mixed)
-            self.layouts[cp.encode_sbcs(rtype)[0]] = (name, [(f.column, f.offset, f.size, f.kind, f.signed, f.scale)
-                                                            for f in lay.data_fields])
+            self.layouts[cp.encode_sbcs(rtype)[0]] = (
+                name,
+                [(f.column, f.offset, f.size, f.kind, f.signed, f.scale) for f in lay.data_fields],
+            )
         self.header = self.trailer = self.bad = 0
 
     def _zoned(self, b: bytes, signed: bool, scale: int):
@@ -326,7 +365,7 @@ class PerRecordDecoder:
         name, fields = self.layouts[rec[0]]
         row = {}
         for col, off, size, kind, signed, scale in fields:
-            b = rec[off:off + size]
+            b = rec[off : off + size]
             if kind == "zoned":
                 row[col] = self._zoned(b, signed, scale)
             elif kind == "packed":
@@ -345,7 +384,7 @@ class PerRecordDecoder:
         out = []
         for off in range(0, len(data) - lrecl + 1, lrecl):
             try:
-                name, row = self.decode_record(data[off:off + lrecl])
+                name, row = self.decode_record(data[off : off + lrecl])
             except (KeyError, ValueError, TypeError):
                 self.bad += 1
                 continue
@@ -423,10 +462,21 @@ def child_engine(path: str, times: int = 1, pin: bool = True) -> dict:
         rows += chunk.batch.num_rows
     wall, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     s = run.summary
-    return {"seconds": wall, "cpu_seconds": cpu_s, "bytes": s.bytes_read, "records_in": s.records_in,
-            "records_out": s.records_out, "header": s.header_records, "trailer": s.trailer_records,
-            "quarantined": s.quarantined, "accounted": s.accounted, "trailer_ok": s.trailer_ok,
-            "rows_in_batches": rows, "peak_rss_mb": _vmhwm_mb(), "cpu": cpu}
+    return {
+        "seconds": wall,
+        "cpu_seconds": cpu_s,
+        "bytes": s.bytes_read,
+        "records_in": s.records_in,
+        "records_out": s.records_out,
+        "header": s.header_records,
+        "trailer": s.trailer_records,
+        "quarantined": s.quarantined,
+        "accounted": s.accounted,
+        "trailer_ok": s.trailer_ok,
+        "rows_in_batches": rows,
+        "peak_rss_mb": _vmhwm_mb(),
+        "cpu": cpu,
+    }
 
 
 def child_python(path: str, sample_records: int) -> dict:
@@ -442,17 +492,33 @@ def child_python(path: str, sample_records: int) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     rows = dec.decode(data)
     wall, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": wall, "cpu_seconds": cpu_s, "bytes": len(data), "records": len(data) // 500,
-            "data_records": len(rows), "header": dec.header, "trailer": dec.trailer, "bad": dec.bad,
-            "peak_rss_mb": _vmhwm_mb(), "cpu": cpu}
+    return {
+        "seconds": wall,
+        "cpu_seconds": cpu_s,
+        "bytes": len(data),
+        "records": len(data) // 500,
+        "data_records": len(rows),
+        "header": dec.header,
+        "trailer": dec.trailer,
+        "bad": dec.bad,
+        "peak_rss_mb": _vmhwm_mb(),
+        "cpu": cpu,
+    }
 
 
 def _run_child(func: str, *args, timeout: float = 3600) -> dict:
-    code = ("import json, sys\n"
-            f"from ikou.bench.decode import {func}\n"
-            f"print('\\n' + json.dumps({func}(*{list(args)!r})))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                          env=_child_env())
+    code = (
+        "import json, sys\n"
+        f"from ikou.bench.decode import {func}\n"
+        f"print('\\n' + json.dumps({func}(*{list(args)!r})))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_child_env(),
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"bench child {func} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -484,8 +550,12 @@ def compare_sample(path: Path, records: int) -> dict:
         for k, v in b.items():
             if a.get(k) != v:
                 diffs += 1
-    return {"records": len(py_rows), "engine_records": len(engine_rows), "differing_values": diffs,
-            "agree": diffs == 0 and len(engine_rows) == len(py_rows)}
+    return {
+        "records": len(py_rows),
+        "engine_records": len(engine_rows),
+        "differing_values": diffs,
+        "agree": diffs == 0 and len(engine_rows) == len(py_rows),
+    }
 
 
 # ------------------------------------------------------------------------- (b) the 140-byte file
@@ -507,12 +577,24 @@ def write_file_140(path: Path, records: int, *, distinct: int = 4000, seed: int 
     distinct = max(1, min(distinct, records))
     recs = []
     for i in range(distinct):
-        recs.append(encode_record(lay, {
-            "REC-TYPE": "D", "ATENA-NO": i, "SHIMEI-KANJI": tx.name(), "SHIMEI-KANA": tx.kana(4, 18),
-            "BIRTH-YMD": 19000101 + rng.randint(0, 1_201_130), "ADDRESS": tx.address()[:20],
-            "TAX-AMOUNT": Decimal(rng.randint(-10_000_00, 900_000_00)) / 100,
-            "BALANCE": rng.randint(-999_999, 9_999_999), "HOUSEHOLD-SIZE": rng.randint(-3, 12),
-        }, cp, mixed_fields=MIXED_140))
+        recs.append(
+            encode_record(
+                lay,
+                {
+                    "REC-TYPE": "D",
+                    "ATENA-NO": i,
+                    "SHIMEI-KANJI": tx.name(),
+                    "SHIMEI-KANA": tx.kana(4, 18),
+                    "BIRTH-YMD": 19000101 + rng.randint(0, 1_201_130),
+                    "ADDRESS": tx.address()[:20],
+                    "TAX-AMOUNT": Decimal(rng.randint(-10_000_00, 900_000_00)) / 100,
+                    "BALANCE": rng.randint(-999_999, 9_999_999),
+                    "HOUSEHOLD-SIZE": rng.randint(-3, 12),
+                },
+                cp,
+                mixed_fields=MIXED_140,
+            )
+        )
     base = np.frombuffer(b"".join(recs), np.uint8).reshape(distinct, 140)
     key = lay.field("ATENA-NO")
     with open(path, "wb") as fh:
@@ -521,11 +603,16 @@ def write_file_140(path: Path, records: int, *, distinct: int = 4000, seed: int 
         while done < records:
             n = min(distinct, records - done)
             blk = block[:n]
-            blk[:, key.offset:key.offset + key.size] = _zoned_keys(done, n, key.size)
+            blk[:, key.offset : key.offset + key.size] = _zoned_keys(done, n, key.size)
             fh.write(blk.tobytes())
             done += n
-    return {"path": str(path), "bytes": path.stat().st_size, "records": records, "lrecl": 140,
-            "distinct_records": distinct}
+    return {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "records": records,
+        "lrecl": 140,
+        "distinct_records": distinct,
+    }
 
 
 def _ikou_command() -> list[str]:
@@ -541,7 +628,9 @@ def _timed(cmd: list[str], cwd: Path) -> dict:
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_child_env(), timeout=1800)
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env=_child_env(), timeout=1800
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -555,10 +644,13 @@ def _hyperfine(cmd: list[str], cwd: Path, runs: int) -> dict:
     _timed(cmd, cwd)
     res = [_timed(cmd, cwd) for _ in range(runs)]
     walls = [r["wall"] for r in res]
-    return {"runs_s": [round(x, 3) for x in walls], "median_s": round(statistics.median(walls), 3),
-            "min_s": round(min(walls), 3),
-            "cpu_median_s": round(statistics.median(r["cpu"] for r in res), 3),
-            "last_output": res[-1]["stdout"].splitlines()[-1] if res[-1]["stdout"] else ""}
+    return {
+        "runs_s": [round(x, 3) for x in walls],
+        "median_s": round(statistics.median(walls), 3),
+        "min_s": round(min(walls), 3),
+        "cpu_median_s": round(statistics.median(r["cpu"] for r in res), 3),
+        "last_output": res[-1]["stdout"].splitlines()[-1] if res[-1]["stdout"] else "",
+    }
 
 
 def _java_version() -> str | None:
@@ -577,13 +669,29 @@ def figure_cli(work: Path, records: int, runs: int = 3) -> dict:
     cpy = work / "bench140.cpy"
     cpy.write_text(copybook_text(COPYBOOK_140), encoding="utf-8")
     prefix = _ikou_command()
-    ikou_cmd = prefix + ["decode", "--copybook", cpy.name, "--encoding", "cp930", "--recfm", "FB",
-                                  "--mixed-field", "ADDRESS", data.name, "-o", "ikou.csv"]
-    out = {"file": {k: v for k, v in info.items() if k != "path"} | {"mb": round(info["bytes"] / MB, 1)},
-           "output": "CSV (UTF-8, CRLF, the same columns, lineage included)",
-           "command_ikou": " ".join(["ikou"] + ikou_cmd[len(prefix):]),
-           "command_jvm": "java -cp WORK/java PerRecordDecoder bench140.dat jvm.csv bench140.dat", "repetitions": runs,
-           "how": "wall time of a fresh process each run, start-up included; 1 warm-up run, median of the rest"}
+    ikou_cmd = prefix + [
+        "decode",
+        "--copybook",
+        cpy.name,
+        "--encoding",
+        "cp930",
+        "--recfm",
+        "FB",
+        "--mixed-field",
+        "ADDRESS",
+        data.name,
+        "-o",
+        "ikou.csv",
+    ]
+    out = {
+        "file": {k: v for k, v in info.items() if k != "path"}
+        | {"mb": round(info["bytes"] / MB, 1)},
+        "output": "CSV (UTF-8, CRLF, the same columns, lineage included)",
+        "command_ikou": " ".join(["ikou"] + ikou_cmd[len(prefix) :]),
+        "command_jvm": "java -cp WORK/java PerRecordDecoder bench140.dat jvm.csv bench140.dat",
+        "repetitions": runs,
+        "how": "wall time of a fresh process each run, start-up included; 1 warm-up run, median of the rest",
+    }
     out["ikou_decode"] = _hyperfine(ikou_cmd, work, runs)
     version = _java_version()
     if version is None:
@@ -594,20 +702,37 @@ def figure_cli(work: Path, records: int, runs: int = 3) -> dict:
         return out
     classes = work / "java"
     classes.mkdir(exist_ok=True)
-    subprocess.run([shutil.which("javac"), "-d", str(classes), str(JAVA_SRC)], check=True, capture_output=True)
-    jvm_cmd = [shutil.which("java"), "-cp", str(classes), "PerRecordDecoder", data.name, "jvm.csv", data.name]
-    out["jvm"] = _hyperfine(jvm_cmd, work, runs) | {"java": version, "source": "bench/java/PerRecordDecoder.java",
-                                                    "charset": "x-IBM930 (JDK)"}
+    subprocess.run(
+        [shutil.which("javac"), "-d", str(classes), str(JAVA_SRC)], check=True, capture_output=True
+    )
+    jvm_cmd = [
+        shutil.which("java"),
+        "-cp",
+        str(classes),
+        "PerRecordDecoder",
+        data.name,
+        "jvm.csv",
+        data.name,
+    ]
+    out["jvm"] = _hyperfine(jvm_cmd, work, runs) | {
+        "java": version,
+        "source": "bench/java/PerRecordDecoder.java",
+        "charset": "x-IBM930 (JDK)",
+    }
     same = (work / "ikou.csv").read_bytes() == (work / "jvm.csv").read_bytes()
     out["outputs_identical"] = same
     ik, jv = out["ikou_decode"]["median_s"], out["jvm"]["median_s"]
     out["jvm_over_ikou"] = round(jv / ik, 2) if ik else None
-    out["goal"] = {"what": "ikou decode no slower than the JVM decoder (median wall time)",
-                   "met": ik <= jv}
+    out["goal"] = {
+        "what": "ikou decode no slower than the JVM decoder (median wall time)",
+        "met": ik <= jv,
+    }
     return out
 
 
-def figure_throughput(work: Path, data_records: int, sample_records: int, stream_times: int = 5) -> dict:
+def figure_throughput(
+    work: Path, data_records: int, sample_records: int, stream_times: int = 5
+) -> dict:
     """(a) engine vs per-record Python on the 500-byte file; peak RSS over a 5x stream."""
     data = work / "bench500.dat"
     t0 = time.perf_counter()
@@ -623,43 +748,60 @@ def figure_throughput(work: Path, data_records: int, sample_records: int, stream
     py_wall_mbs = py["bytes"] / MB / py["seconds"]
     speed = eng_cpu_mbs / py_cpu_mbs
     out = {
-        "file": {k: v for k, v in info.items() if k != "path"} | {
-            "mb": round(size / MB, 1), "encoding": "cp930", "recfm": "FB",
+        "file": {k: v for k, v in info.items() if k != "path"}
+        | {
+            "mb": round(size / MB, 1),
+            "encoding": "cp930",
+            "recfm": "FB",
             "fields": "SBCS x6, DBCS (PIC N) x3, mixed SO/SI x2, zoned x6 (2 signed), packed x3, binary x1",
-            "generated_s": round(gen_s, 1)},
+            "generated_s": round(gen_s, 1),
+        },
         "per_core": "one process pinned to one CPU (sched_setaffinity); MB/s per core = bytes / CPU seconds "
-                    "of that process; wall-clock figures beside them (the machine is shared: see load_average)",
+        "of that process; wall-clock figures beside them (the machine is shared: see load_average)",
         "engine": {
             "what": "ikou.mainframe decode_file: Arrow batches, quarantine, trailer checks (no output file)",
             "kernel": _kernel_name(),
-            "seconds_wall": round(eng["seconds"], 2), "seconds_cpu": round(eng["cpu_seconds"], 2),
-            "mb_per_s_per_core": round(eng_cpu_mbs, 1), "mb_per_s_wall": round(eng_wall_mbs, 1),
+            "seconds_wall": round(eng["seconds"], 2),
+            "seconds_cpu": round(eng["cpu_seconds"], 2),
+            "mb_per_s_per_core": round(eng_cpu_mbs, 1),
+            "mb_per_s_wall": round(eng_wall_mbs, 1),
             "records_per_s_per_core": round(eng["records_in"] / eng["cpu_seconds"]),
             "records_per_s_wall": round(eng["records_in"] / eng["seconds"]),
             "peak_rss_mb": round(eng["peak_rss_mb"], 1),
-            "records_in": eng["records_in"], "records_out": eng["records_out"], "accounted": eng["accounted"],
-            "trailer_ok": eng["trailer_ok"]},
+            "records_in": eng["records_in"],
+            "records_out": eng["records_out"],
+            "accounted": eng["accounted"],
+            "trailer_ok": eng["trailer_ok"],
+        },
         "per_record_python": {
             "what": "PerRecordDecoder in ikou/bench/decode.py: pure Python, record by record, field by field",
-            "sample_records": py["records"], "sample_mb": round(py["bytes"] / MB, 2),
-            "seconds_wall": round(py["seconds"], 3), "seconds_cpu": round(py["cpu_seconds"], 3),
-            "mb_per_s_per_core": round(py_cpu_mbs, 2), "mb_per_s_wall": round(py_wall_mbs, 2),
+            "sample_records": py["records"],
+            "sample_mb": round(py["bytes"] / MB, 2),
+            "seconds_wall": round(py["seconds"], 3),
+            "seconds_cpu": round(py["cpu_seconds"], 3),
+            "mb_per_s_per_core": round(py_cpu_mbs, 2),
+            "mb_per_s_wall": round(py_wall_mbs, 2),
             "records_per_s_per_core": round(py["records"] / py["cpu_seconds"]),
             "extrapolated": True,
             "extrapolated_seconds_for_file": round(size / MB / py_cpu_mbs, 1),
             "note": "measured on the first sample_records records of the same file and extrapolated "
-                    "to its size (linear: the decoder keeps no state between records)"},
+            "to its size (linear: the decoder keeps no state between records)",
+        },
         "values_agree_on_sample": agree,
         "speedup_per_core": round(speed, 1),
     }
     big = _run_child("child_engine", str(data), stream_times)
     out["stream_5x"] = {
         "what": f"one decode_file over the {size / MB:.0f} MB file streamed {stream_times} times through a "
-                f"concatenating file object ({stream_times * size / MB:.0f} MB input), child process",
-        "bytes": big["bytes"], "records_in": big["records_in"], "seconds_wall": round(big["seconds"], 1),
-        "seconds_cpu": round(big["cpu_seconds"], 1), "peak_rss_mb": round(big["peak_rss_mb"], 1),
+        f"concatenating file object ({stream_times * size / MB:.0f} MB input), child process",
+        "bytes": big["bytes"],
+        "records_in": big["records_in"],
+        "seconds_wall": round(big["seconds"], 1),
+        "seconds_cpu": round(big["cpu_seconds"], 1),
+        "peak_rss_mb": round(big["peak_rss_mb"], 1),
         "accounted": big["accounted"],
-        "mb_per_s_per_core": round(big["bytes"] / MB / big["cpu_seconds"], 1)}
+        "mb_per_s_per_core": round(big["bytes"] / MB / big["cpu_seconds"], 1),
+    }
     out["goals"] = {
         "engine_mb_per_s_per_core_ge_50": eng_cpu_mbs >= 50,
         "speedup_ge_20x_per_record_python": speed >= 20,
@@ -690,8 +832,10 @@ def run(workdir: Path, quick: bool) -> dict:
     b = figure_cli(workdir, sizes["cli_records"])
     return {
         "profile": "quick" if quick else "full",
-        "load_average": {"before": [round(x, 2) for x in load_before],
-                         "after": [round(x, 2) for x in os.getloadavg()]},
+        "load_average": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in os.getloadavg()],
+        },
         "a_throughput": a,
         "b_cli_vs_jvm": b,
     }

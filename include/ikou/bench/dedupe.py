@@ -36,9 +36,13 @@ def city_input(residents: int, seed: int, out: Path | None = None):
     lf = d.legacy_file("ATENA")
     ctx = load_context(Path(city["folder"]) / "landing" / "_reference" / SNAPSHOT, domain=d)
     raw = pq.read_table(city["decoded"]["juki/ATENA"])
-    res = cleanse_table(raw, d, lf, Findings("juki", "bench", "cleanse"), secret=b"bench", context=ctx)
+    res = cleanse_table(
+        raw, d, lf, Findings("juki", "bench", "cleanse"), secret=b"bench", context=ctx
+    )
     records = dedupe_input(res.table, lf)
-    dups = pq.read_table(Path(city["folder"]) / "landing" / "_answer_key" / SNAPSHOT / "duplicates.parquet")
+    dups = pq.read_table(
+        Path(city["folder"]) / "landing" / "_answer_key" / SNAPSHOT / "duplicates.parquet"
+    )
     truth = list(zip(dups.column("atena_no").to_pylist(), dups.column("duplicate_of").to_pylist()))
     return records, truth
 
@@ -53,20 +57,28 @@ def run(workdir: Path, quick: bool) -> dict:
     records, truth = city_input(residents, SEED)
     setup = time.monotonic() - t0
     spec = registry().get("juki").cleanse.dedupe
-    cfg = DedupeConfig(auto_merge=spec.auto_merge, review=spec.review, max_auto_cluster=spec.max_auto_cluster)
+    cfg = DedupeConfig(
+        auto_merge=spec.auto_merge, review=spec.review, max_auto_cluster=spec.max_auto_cluster
+    )
     load = [round(x, 2) for x in os.getloadavg()]
     t1, c1 = time.monotonic(), time.process_time()
     res = dedupe(records, cfg)
     seconds, cpu = time.monotonic() - t1, time.process_time() - c1
     quality = evaluate(res.clusters, truth)
     figures = {
-        "residents": residents, "addressee_records": records.num_rows, "setup_seconds": round(setup, 1),
-        "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "load_average_before": load,
+        "residents": residents,
+        "addressee_records": records.num_rows,
+        "setup_seconds": round(setup, 1),
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "load_average_before": load,
         "stage_seconds": res.stats["seconds"],
         "records_per_second": round(records.num_rows / seconds) if seconds else None,
         **quality,
-        "review_records": res.stats["records_review"], "auto_merge_records": res.stats["records_auto_merge"],
-        "thresholds": res.stats["thresholds"], "prior": res.stats["prior"],
+        "review_records": res.stats["records_review"],
+        "auto_merge_records": res.stats["records_auto_merge"],
+        "thresholds": res.stats["thresholds"],
+        "prior": res.stats["prior"],
         "goals": GOALS,
     }
     if not quick:

@@ -36,8 +36,13 @@ FULL_RESIDENTS = 1_000_000
 QUICK_RESIDENTS = 2_000
 DOMAIN = "juki"
 RUN_ID = "bench_gates"
-STAGES = (("extract", "gate_raw"), ("cleanse", "gate_cleansed"), ("validate", "gate_standard"),
-          ("load", "gate_target"), ("rehearsal", "gate_reconciliation"))
+STAGES = (
+    ("extract", "gate_raw"),
+    ("cleanse", "gate_cleansed"),
+    ("validate", "gate_standard"),
+    ("load", "gate_target"),
+    ("rehearsal", "gate_reconciliation"),
+)
 
 
 def _free_port() -> int:
@@ -48,8 +53,21 @@ def _free_port() -> int:
 
 def _start_s3(data: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ikou.storage.localserver", "serve", "--port", str(port), "--data",
-                             str(data)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ikou.storage.localserver",
+            "serve",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -64,7 +82,8 @@ def _start_s3(data: Path) -> tuple[subprocess.Popen, str]:
 def _target_db(workdir: Path) -> tuple[str, callable]:
     """A fresh PostgreSQL database (dropped afterwards), else an SQLite file."""
     admin_url = os.environ.get("IKOU_BENCH_PG_URL") or os.environ.get(
-        "IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+        "IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    )
     try:
         from sqlalchemy import create_engine
 
@@ -75,7 +94,9 @@ def _target_db(workdir: Path) -> tuple[str, callable]:
 
         def drop():
             with admin.connect() as conn:
-                conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+                conn.exec_driver_sql(
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                )
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
             admin.dispose()
 
@@ -85,21 +106,41 @@ def _target_db(workdir: Path) -> tuple[str, callable]:
 
 
 def run(workdir: Path, quick: bool) -> dict:
-    residents = QUICK_RESIDENTS if quick else int(os.environ.get("IKOU_BENCH_GATES_RESIDENTS", FULL_RESIDENTS))
+    residents = (
+        QUICK_RESIDENTS
+        if quick
+        else int(os.environ.get("IKOU_BENCH_GATES_RESIDENTS", FULL_RESIDENTS))
+    )
     from ikou.bench.cleanse import SNAPSHOT, build_city
 
     t0 = time.monotonic()
     city = build_city(residents)  # cached (shared with the cleanse and dedupe benchmarks)
     city_seconds = round(time.monotonic() - t0, 1)
-    env_before = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "IKOU_TARGET_DB_URL", "IKOU_HMAC_SECRET",
-                                                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-                                                 "IKOU_AWS_CONN_ID", "GX_ANALYTICS_ENABLED")}
+    env_before = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL",
+            "IKOU_TARGET_DB_URL",
+            "IKOU_HMAC_SECRET",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "IKOU_AWS_CONN_ID",
+            "GX_ANALYTICS_ENABLED",
+        )
+    }
     s3, endpoint = _start_s3(workdir / "s3")
     target_url, drop_target = _target_db(workdir)
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "IKOU_TARGET_DB_URL": target_url, "GX_ANALYTICS_ENABLED": "false",
-                       "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-                       "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-                       "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1")})
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "IKOU_TARGET_DB_URL": target_url,
+            "GX_ANALYTICS_ENABLED": "false",
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1"),
+        }
+    )
     os.environ.setdefault("IKOU_HMAC_SECRET", "bench-secret-not-for-production")
     os.environ.pop("IKOU_AWS_CONN_ID", None)
     try:
@@ -157,8 +198,11 @@ def _run(city: dict, residents: int, snapshot: str, city_seconds: float, target_
         elif stage == "load":
             results[stage] = stages.load(DOMAIN, results["validate"], run_id=RUN_ID)
         else:
-            results[stage] = stages.rehearse(DOMAIN, {s: results[s] for s in ("extract", "cleanse", "validate", "load")},
-                                             run_id=RUN_ID)
+            results[stage] = stages.rehearse(
+                DOMAIN,
+                {s: results[s] for s in ("extract", "cleanse", "validate", "load")},
+                run_id=RUN_ID,
+            )
         seconds[stage] = time.monotonic() - t
         _context.cache_clear()  # a gate task builds its own GX context
         if gate == "gate_target":
@@ -176,18 +220,29 @@ def _run(city: dict, residents: int, snapshot: str, city_seconds: float, target_
     rows = {u: n for u, n in results["validate"]["units"].items()}
     reports = {}
     for _, gate in STAGES:
-        rep = json.loads(store.get_bytes(f"s3://ikou-reports/reports/{DOMAIN}/{RUN_ID}/gates/{gate}.json"))
-        reports[gate] = {"expectations": sum(len(u["expectations"]) for u in rep["units"]),
-                         "warnings": len(rep["warnings"]), "verdict": rep["verdict"], "gx_seconds": rep.get("seconds")}
+        rep = json.loads(
+            store.get_bytes(f"s3://ikou-reports/reports/{DOMAIN}/{RUN_ID}/gates/{gate}.json")
+        )
+        reports[gate] = {
+            "expectations": sum(len(u["expectations"]) for u in rep["units"]),
+            "warnings": len(rep["warnings"]),
+            "verdict": rep["verdict"],
+            "gx_seconds": rep.get("seconds"),
+        }
     return {
-        "domain": DOMAIN, "residents": residents,
-        "records": city["synth"]["records"][DOMAIN], "output_rows": rows,
+        "domain": DOMAIN,
+        "residents": residents,
+        "records": city["synth"]["records"][DOMAIN],
+        "output_rows": rows,
         "target": sa.engine.make_url(target_url).get_backend_name(),
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
-        "gates_seconds": round(gates, 2), "run_seconds": round(total, 2),
-        "gate_share": round(gates / total, 4) if total else None, "limit": 0.25,
+        "gates_seconds": round(gates, 2),
+        "run_seconds": round(total, 2),
+        "gate_share": round(gates / total, 4) if total else None,
+        "limit": 0.25,
         "within_limit": bool(total and gates / total <= 0.25),
-        "gates": reports, "verdicts": verdicts,
+        "gates": reports,
+        "verdicts": verdicts,
         "gate_target_statements": len(statements),
         "gate_target_max_rows_returned": max((n for _, n in statements), default=0),
         "setup_seconds": {"city": city_seconds, "upload": upload},

@@ -31,7 +31,13 @@ ROWS_FULL = 500_000
 ROWS_QUICK = 20_000
 KANJI = "山田太郎花子佐藤鈴木高橋田中伊藤渡辺中村小林加藤吉田山本松本井上木村林斎藤清水髙橋齋藤邊澤濱廣櫻"
 KANA = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン"
-TOWNS = ("架空市中央区本町", "架空市北区桜台", "架空市南区港町", "架空市西区緑ケ丘", "架空市東区旭町")
+TOWNS = (
+    "架空市中央区本町",
+    "架空市北区桜台",
+    "架空市南区港町",
+    "架空市西区緑ケ丘",
+    "架空市東区旭町",
+)
 
 
 def synthetic_table(domain: str, table: str, rows: int, seed: int = 7, null_rate: float = 0.05):
@@ -52,7 +58,7 @@ def synthetic_table(domain: str, table: str, rows: int, seed: int = 7, null_rate
         hi = max(hi, lo + 1)
         lens = rng.integers(lo, hi, rows)
         idx = rng.integers(0, len(alpha), (rows, hi))
-        return ["".join(alpha[idx[i, :lens[i]]]) for i in range(rows)]
+        return ["".join(alpha[idx[i, : lens[i]]]) for i in range(rows)]
 
     arrays = []
     for c in t.columns:
@@ -66,12 +72,23 @@ def synthetic_table(domain: str, table: str, rows: int, seed: int = 7, null_rate
         elif c.type == "decimal":
             top = 10 ** min((c.precision or 9) - (c.scale or 0), 12) - 1
             whole = rng.integers(0, top, rows)
-            frac = rng.integers(0, 10 ** (c.scale or 0), rows) if c.scale else np.zeros(rows, dtype=int)
+            frac = (
+                rng.integers(0, 10 ** (c.scale or 0), rows)
+                if c.scale
+                else np.zeros(rows, dtype=int)
+            )
             from decimal import Decimal
 
-            vals = [Decimal(f"{w}.{f:0{c.scale}d}") if c.scale else Decimal(int(w)) for w, f in zip(whole, frac)]
+            vals = [
+                Decimal(f"{w}.{f:0{c.scale}d}") if c.scale else Decimal(int(w))
+                for w, f in zip(whole, frac)
+            ]
         elif c.type == "date":
-            vals = (np.datetime64("1930-01-01") + rng.integers(0, 34_000, rows)).astype("datetime64[D]").tolist()
+            vals = (
+                (np.datetime64("1930-01-01") + rng.integers(0, 34_000, rows))
+                .astype("datetime64[D]")
+                .tolist()
+            )
         else:
             length = c.length or 20
             if "kana" in c.name:
@@ -79,11 +96,16 @@ def synthetic_table(domain: str, table: str, rows: int, seed: int = 7, null_rate
             elif length >= 60:
                 towns = rng.choice(list(TOWNS), rows)
                 nums = rng.integers(1, 40, rows)
-                vals = [f"{tw}{n}丁目{n % 9 + 1}番{n % 20 + 1}号"[:length] for tw, n in zip(towns, nums)]
+                vals = [
+                    f"{tw}{n}丁目{n % 9 + 1}番{n % 20 + 1}号"[:length] for tw, n in zip(towns, nums)
+                ]
             elif length >= 20:
                 vals = [a + "　" + b for a, b in zip(text(kanji, 1, 3), text(kanji, 1, 3))]
             else:
-                vals = [f"{x:0{length}d}"[-length:] for x in rng.integers(0, 10 ** min(length, 12), rows)]
+                vals = [
+                    f"{x:0{length}d}"[-length:]
+                    for x in rng.integers(0, 10 ** min(length, 12), rows)
+                ]
         if not c.required and null_rate:
             mask = rng.random(rows) < null_rate
             vals = [None if m else v for v, m in zip(vals, mask)]
@@ -92,8 +114,11 @@ def synthetic_table(domain: str, table: str, rows: int, seed: int = 7, null_rate
 
 
 def _pg_admin_url() -> str:
-    return (os.environ.get("IKOU_BENCH_PG_URL") or os.environ.get("IKOU_TEST_PG_URL")
-            or "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    return (
+        os.environ.get("IKOU_BENCH_PG_URL")
+        or os.environ.get("IKOU_TEST_PG_URL")
+        or "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    )
 
 
 def _pg_database():
@@ -114,12 +139,16 @@ def _pg_database():
 
 def _drop_database(admin, name: str) -> None:
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        conn.exec_driver_sql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
     admin.dispose()
 
 
-def load_before(url: str, domain: str, layout, csvs: dict[str, Path], schema: str = "ikou_bench") -> dict[str, int]:
+def load_before(
+    url: str, domain: str, layout, csvs: dict[str, Path], schema: str = "ikou_bench"
+) -> dict[str, int]:
     """The first loader, kept for the before / after figures: key declared up front, plain COPY,
     count(*) afterwards (one transaction, staging then SET SCHEMA, as before)."""
     from sqlalchemy import create_engine
@@ -140,7 +169,10 @@ def load_before(url: str, domain: str, layout, csvs: dict[str, Path], schema: st
             cur.execute(create_table_sql(staged, t, "postgresql"))
             cols = ", ".join(_ident(c.name) for c in t.columns)
             with open(csvs[t.name], "rb") as fh:
-                cur.copy_expert(f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')", fh)
+                cur.copy_expert(
+                    f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
+                    fh,
+                )
             cur.execute(f"SELECT count(*) FROM {staged}")
             rows[t.name] = cur.fetchone()[0]
             cur.execute(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(name)}")
@@ -189,10 +221,16 @@ def run(workdir: Path, quick: bool) -> dict:
     backend = "postgresql" if url else "sqlite"
     if url is None:
         url = f"sqlite:///{Path(workdir) / 'bench.sqlite'}"
-    figures: dict = {"table": f"{domain}.{table}", "columns": len(layout_table.columns), "rows": rows,
-                     "csv_mb": round(csv_path.stat().st_size / 1e6, 1), "target": backend,
-                     "generate_seconds": round(gen_s, 2), "csv_write_seconds": round(csv_s, 2),
-                     "csv_write_rows_per_s": round(rows / csv_s)}
+    figures: dict = {
+        "table": f"{domain}.{table}",
+        "columns": len(layout_table.columns),
+        "rows": rows,
+        "csv_mb": round(csv_path.stat().st_size / 1e6, 1),
+        "target": backend,
+        "generate_seconds": round(gen_s, 2),
+        "csv_write_seconds": round(csv_s, 2),
+        "csv_write_rows_per_s": round(rows / csv_s),
+    }
     try:
         target = Target(url, "ikou_bench")
 
@@ -201,12 +239,20 @@ def run(workdir: Path, quick: bool) -> dict:
             assert n[table] == rows, n
 
         after_s = _timed(after, repeats)
-        figures["after"] = _figure(rows, after_s, "COPY FREEZE into a keyless staging table, primary key after, "
-                                                  "row count from COPY, SET SCHEMA swap")
+        figures["after"] = _figure(
+            rows,
+            after_s,
+            "COPY FREEZE into a keyless staging table, primary key after, "
+            "row count from COPY, SET SCHEMA swap",
+        )
         if backend == "postgresql":
             before_s = _timed(lambda: load_before(url, domain, layout, {table: csv_path}), repeats)
-            figures["before"] = _figure(rows, before_s, "primary key declared first, plain COPY, count(*), SET SCHEMA")
-            figures["after_vs_before"] = round(figures["before"]["best_seconds"] / figures["after"]["best_seconds"], 2)
+            figures["before"] = _figure(
+                rows, before_s, "primary key declared first, plain COPY, count(*), SET SCHEMA"
+            )
+            figures["after_vs_before"] = round(
+                figures["before"]["best_seconds"] / figures["after"]["best_seconds"], 2
+            )
         target.dispose()
         df = data.to_pandas()
         eng = create_engine(url)
@@ -214,8 +260,12 @@ def run(workdir: Path, quick: bool) -> dict:
         df.to_sql("bench_to_sql", eng, if_exists="replace", index=False, chunksize=10_000)
         to_sql_s = time.perf_counter() - t0
         eng.dispose()
-        figures["to_sql"] = _figure(rows, [to_sql_s], "pandas DataFrame.to_sql(chunksize=10_000), no key")
-        figures["ratio_vs_to_sql"] = round(figures["after"]["best_rows_per_s"] / figures["to_sql"]["best_rows_per_s"], 1)
+        figures["to_sql"] = _figure(
+            rows, [to_sql_s], "pandas DataFrame.to_sql(chunksize=10_000), no key"
+        )
+        figures["ratio_vs_to_sql"] = round(
+            figures["after"]["best_rows_per_s"] / figures["to_sql"]["best_rows_per_s"], 1
+        )
         figures["meets_100k_rows_per_s"] = figures["after"]["best_rows_per_s"] >= 100_000
     finally:
         if admin is not None:
@@ -226,5 +276,11 @@ def run(workdir: Path, quick: bool) -> dict:
 def _figure(rows: int, seconds: list[float], how: str) -> dict:
     best = min(seconds)
     med = statistics.median(seconds)
-    return {"how": how, "runs": len(seconds), "best_seconds": round(best, 3), "median_seconds": round(med, 3),
-            "best_rows_per_s": round(rows / best), "median_rows_per_s": round(rows / med)}
+    return {
+        "how": how,
+        "runs": len(seconds),
+        "best_seconds": round(best, 3),
+        "median_seconds": round(med, 3),
+        "best_rows_per_s": round(rows / best),
+        "median_rows_per_s": round(rows / med),
+    }

@@ -95,9 +95,19 @@ class TownList:
         need = {"prefecture", "city", "ward", "town"}
         if not rows.fieldnames or not need <= set(rows.fieldnames):
             raise ValueError(f"a town list needs the columns {sorted(need)}")
-        towns = [Town(r["prefecture"].strip(), r["city"].strip(), r["ward"].strip(), r["town"].strip(),
-                      (r.get("town_kana") or "").strip(), int(r.get("chome_max") or 0),
-                      (r.get("postal_code") or "").strip()) for r in rows if r.get("town")]
+        towns = [
+            Town(
+                r["prefecture"].strip(),
+                r["city"].strip(),
+                r["ward"].strip(),
+                r["town"].strip(),
+                (r.get("town_kana") or "").strip(),
+                int(r.get("chome_max") or 0),
+                (r.get("postal_code") or "").strip(),
+            )
+            for r in rows
+            if r.get("town")
+        ]
         return cls(towns)
 
     @classmethod
@@ -123,11 +133,11 @@ class TownList:
         if not s:
             return p
         if s.startswith(self.prefecture):
-            p.prefecture, s = self.prefecture, s[len(self.prefecture):]
+            p.prefecture, s = self.prefecture, s[len(self.prefecture) :]
             if not s.startswith(self.city):
                 return self._outside(p, s)
         if s.startswith(self.city):
-            p.city, s = self.city, s[len(self.city):]
+            p.city, s = self.city, s[len(self.city) :]
         ward = next((w for w in self.wards if s.startswith(w)), None)
         if p.city is None:
             if ward is None:
@@ -136,7 +146,7 @@ class TownList:
         p.in_city = True
         p.prefecture = p.prefecture or self.prefecture
         if ward:
-            p.ward, s = ward, s[len(ward):]
+            p.ward, s = ward, s[len(ward) :]
         town, n, cands = self._town_at(s, p.ward)
         if not cands:
             p.problems.append("address_unknown_town")
@@ -150,7 +160,7 @@ class TownList:
             for k in ("chome", "banchi", "go"):
                 if m.group(k):
                     setattr(p, k, int(m.group(k).translate(_TO_HALF)))
-            s = s[m.end():]
+            s = s[m.end() :]
         rest = s.strip(" 　")
         if (p.chome is None and p.banchi is None and p.go is None) or (rest and s[:1] not in " 　"):
             p.problems.append("address_unparseable")
@@ -166,7 +176,7 @@ class TownList:
         if p.prefecture is None:
             m = _PREF.match(s)
             if m:
-                p.prefecture, s = m.group("pref"), s[m.end():]
+                p.prefecture, s = m.group("pref"), s[m.end() :]
         m = _MUNI.match(s)
         if m:
             p.city = m.group("muni")
@@ -178,15 +188,15 @@ class TownList:
         s = text
         head = ""
         if s.startswith(self.prefecture):
-            head, s = s[: len(self.prefecture)], s[len(self.prefecture):]
+            head, s = s[: len(self.prefecture)], s[len(self.prefecture) :]
         if s.startswith(self.city):
-            head, s = head + s[: len(self.city)], s[len(self.city):]
+            head, s = head + s[: len(self.city)], s[len(self.city) :]
         elif head:
             return text  # another municipality of the prefecture
         ward = next((w for w in self.wards if s.startswith(w)), None)
         if ward is None:
             return text
-        head, s = head + ward, s[len(ward):]
+        head, s = head + ward, s[len(ward) :]
         town, n, cands = self._town_at(s, ward)
         if not cands:
             return text

@@ -49,8 +49,11 @@ class CleanseContext:
         if self.charset is None:
             from ikou.moji.standard import StandardCharset, standard_charset
 
-            self.charset = standard_charset() if self.vendor_variants == "jis" else \
-                StandardCharset(vendor_variants=self.vendor_variants)
+            self.charset = (
+                standard_charset()
+                if self.vendor_variants == "jis"
+                else StandardCharset(vendor_variants=self.vendor_variants)
+            )
 
     # -- configuration ------------------------------------------------------------------------
     def for_domain(self, domain) -> "CleanseContext":
@@ -62,12 +65,18 @@ class CleanseContext:
         if spec.vendor_variants != getattr(charset, "vendor_variants", "jis"):
             from ikou.moji.standard import StandardCharset
 
-            charset = StandardCharset(getattr(charset, "extra", ()), vendor_variants=spec.vendor_variants)
+            charset = StandardCharset(
+                getattr(charset, "extra", ()), vendor_variants=spec.vendor_variants
+            )
         return CleanseContext(
-            towns=self.towns, charset=charset, juminhyo_rule=spec.juminhyo_rule,
+            towns=self.towns,
+            charset=charset,
+            juminhyo_rule=spec.juminhyo_rule,
             vendor_variants=spec.vendor_variants,
             roles={k: v.model_dump() for k, v in spec.roles.items()},
-            fields={k: v.model_dump() for k, v in spec.fields.items()}, gaiji_targets=self.gaiji_targets)
+            fields={k: v.model_dump() for k, v in spec.fields.items()},
+            gaiji_targets=self.gaiji_targets,
+        )
 
     def rules_for(self, file: str, field_name: str, role: str) -> dict:
         key = f"{file}.{field_name}"
@@ -80,8 +89,12 @@ class CleanseContext:
     def _address_canonical(self) -> Callable[[str], str]:
         if self.towns is None:
             return R.address_canonical
-        return functools.partial(R.address_canonical, city=self.towns.city, wards=tuple(self.towns.wards),
-                                 prefecture=self.towns.prefecture)
+        return functools.partial(
+            R.address_canonical,
+            city=self.towns.city,
+            wards=tuple(self.towns.wards),
+            prefecture=self.towns.prefecture,
+        )
 
     def value_rule(self, name: str) -> Callable[[str], str]:
         if name == "address_canonical":
@@ -91,7 +104,9 @@ class CleanseContext:
         try:
             return R.VALUE_RULES[name]
         except KeyError:
-            raise ValueError(f"unknown cleansing rule {name!r}; known: {', '.join(sorted(R.KNOWN_RULES))}") from None
+            raise ValueError(
+                f"unknown cleansing rule {name!r}; known: {', '.join(sorted(R.KNOWN_RULES))}"
+            ) from None
 
     def check(self, name: str) -> Check:
         if name == "standard_chars":
@@ -106,7 +121,9 @@ class CleanseContext:
         try:
             return _bool_check(name, R.CHECKS[name])
         except KeyError:
-            raise ValueError(f"unknown cleansing check {name!r}; known: {', '.join(sorted(R.KNOWN_CHECKS))}") from None
+            raise ValueError(
+                f"unknown cleansing check {name!r}; known: {', '.join(sorted(R.KNOWN_CHECKS))}"
+            ) from None
 
 
 def _bool_check(name: str, fn: Callable[[str], bool]) -> Check:
@@ -143,7 +160,9 @@ def load_context(reference, store=None, domain=None) -> CleanseContext:
     vendor = domain.cleanse.vendor_variants if domain is not None else "jis"
     targets = []
     if gaiji_text:
-        targets = [e.text for e in GaijiTable.parse(gaiji_text, source=join(ref, "gaiji.csv")).entries()]
+        targets = [
+            e.text for e in GaijiTable.parse(gaiji_text, source=join(ref, "gaiji.csv")).entries()
+        ]
     charset = StandardCharset(targets, vendor_variants=vendor)
     ctx = CleanseContext(towns=towns, charset=charset, gaiji_targets=len(set(targets)))
     return ctx.for_domain(domain) if domain is not None else ctx

@@ -78,13 +78,69 @@ log = logging.getLogger(__name__)
 
 #: old (旧字) and variant forms → the common form, for comparing names only
 OLD_NEW = {
-    "髙": "高", "﨑": "崎", "嵜": "崎", "㟢": "崎", "齋": "斎", "齊": "斉", "邊": "辺", "邉": "辺", "澤": "沢",
-    "濱": "浜", "濵": "浜", "廣": "広", "櫻": "桜", "嶋": "島", "嶌": "島", "國": "国", "圓": "円", "眞": "真",
-    "實": "実", "惠": "恵", "榮": "栄", "龍": "竜", "德": "徳", "藏": "蔵", "壽": "寿", "與": "与", "淺": "浅",
-    "瀨": "瀬", "冨": "富", "槇": "槙", "峯": "峰", "鐵": "鉄", "會": "会", "學": "学", "團": "団", "靜": "静",
-    "彌": "弥", "禮": "礼", "條": "条", "豐": "豊", "曻": "昇", "桒": "桑", "舘": "館", "萬": "万", "嶽": "岳",
-    "塚": "塚", "﨔": "欅", "栁": "柳", "莊": "荘", "傳": "伝", "兒": "児", "驛": "駅", "鷗": "鴎", "祐": "祐",
-    "神": "神", "福": "福", "黑": "黒", "增": "増", "惡": "悪", "戶": "戸", "繪": "絵", "緖": "緒", "溫": "温",
+    "髙": "高",
+    "﨑": "崎",
+    "嵜": "崎",
+    "㟢": "崎",
+    "齋": "斎",
+    "齊": "斉",
+    "邊": "辺",
+    "邉": "辺",
+    "澤": "沢",
+    "濱": "浜",
+    "濵": "浜",
+    "廣": "広",
+    "櫻": "桜",
+    "嶋": "島",
+    "嶌": "島",
+    "國": "国",
+    "圓": "円",
+    "眞": "真",
+    "實": "実",
+    "惠": "恵",
+    "榮": "栄",
+    "龍": "竜",
+    "德": "徳",
+    "藏": "蔵",
+    "壽": "寿",
+    "與": "与",
+    "淺": "浅",
+    "瀨": "瀬",
+    "冨": "富",
+    "槇": "槙",
+    "峯": "峰",
+    "鐵": "鉄",
+    "會": "会",
+    "學": "学",
+    "團": "団",
+    "靜": "静",
+    "彌": "弥",
+    "禮": "礼",
+    "條": "条",
+    "豐": "豊",
+    "曻": "昇",
+    "桒": "桑",
+    "舘": "館",
+    "萬": "万",
+    "嶽": "岳",
+    "塚": "塚",
+    "﨔": "欅",
+    "栁": "柳",
+    "莊": "荘",
+    "傳": "伝",
+    "兒": "児",
+    "驛": "駅",
+    "鷗": "鴎",
+    "祐": "祐",
+    "神": "神",
+    "福": "福",
+    "黑": "黒",
+    "增": "増",
+    "惡": "悪",
+    "戶": "戸",
+    "繪": "絵",
+    "緖": "緒",
+    "溫": "温",
 }
 _OLD_NEW = str.maketrans(OLD_NEW)
 _SPACE = re.compile(r"[\s\u3000]+")
@@ -130,7 +186,9 @@ def address_keys(address: str | None) -> tuple[str | None, str | None, str | Non
     s = unicodedata.normalize("NFKC", s).translate(_ADDR_FOLD)
     s = re.sub(r"^.{1,4}?[都道府県](?=.+?[市町村])", "", s)  # a prefecture written or not
     town = re.match(r"(.*?)(?=\d)", s)
-    numbers = (town.group(1) + "|" + "-".join(re.findall(r"\d+", s))) if town and town.group(1) else None
+    numbers = (
+        (town.group(1) + "|" + "-".join(re.findall(r"\d+", s))) if town and town.group(1) else None
+    )
     m = re.match(r"(.*?\d+丁目)", s) or town
     area = m.group(1) if m and m.group(1) else None
     return s or None, numbers, area
@@ -143,7 +201,9 @@ def features(records) -> "pd.DataFrame":  # noqa: F821
     df = records if isinstance(records, pd.DataFrame) else records.to_pandas()
     missing = [c for c in INPUT_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"the dedupe input lacks columns {missing} (needs {', '.join(INPUT_COLUMNS)})")
+        raise ValueError(
+            f"the dedupe input lacks columns {missing} (needs {', '.join(INPUT_COLUMNS)})"
+        )
     ids = df["atena_id"].astype("string")
     if ids.isna().any():
         raise ValueError("atena_id must not be null")
@@ -168,18 +228,22 @@ def features(records) -> "pd.DataFrame":  # noqa: F821
     addr = cached(address_keys, df["address"].tolist())
     name_fold = cached(name_key, df["name"].tolist())
     kana_fold = cached(kana_key, df["name_kana"].tolist())
-    out = pd.DataFrame({
-        "unique_id": ids.astype(str).to_numpy(),
-        "name_fold": name_fold,
-        "kana_fold": kana_fold,
-        "name_kana_key": [f"{a}|{b}" if a and b else None for a, b in zip(name_fold, kana_fold)],
-        "birth_date": [None if pd.isna(b) else b.strftime("%Y%m%d") for b in birth],
-        "birth_year": [None if pd.isna(b) else b.year for b in birth],
-        "sex": [s if s in ("1", "2") else None for s in sex.fillna("").tolist()],
-        "addr_key": [a[0] if a else None for a in addr],
-        "addr_numbers": [a[1] if a else None for a in addr],
-        "addr_area": [a[2] if a else None for a in addr],
-    })
+    out = pd.DataFrame(
+        {
+            "unique_id": ids.astype(str).to_numpy(),
+            "name_fold": name_fold,
+            "kana_fold": kana_fold,
+            "name_kana_key": [
+                f"{a}|{b}" if a and b else None for a, b in zip(name_fold, kana_fold)
+            ],
+            "birth_date": [None if pd.isna(b) else b.strftime("%Y%m%d") for b in birth],
+            "birth_year": [None if pd.isna(b) else b.year for b in birth],
+            "sex": [s if s in ("1", "2") else None for s in sex.fillna("").tolist()],
+            "addr_key": [a[0] if a else None for a in addr],
+            "addr_numbers": [a[1] if a else None for a in addr],
+            "addr_area": [a[2] if a else None for a in addr],
+        }
+    )
     return out
 
 
@@ -205,13 +269,22 @@ def settings_dict() -> dict:
         comparison_levels=[
             cll.Or(cll.NullLevel("name_fold"), cll.NullLevel("kana_fold")),
             cll.ExactMatchLevel("name_kana_key", term_frequency_adjustments=True),
-            level(f'"name_fold_l" = "name_fold_r" AND {jw}("kana_fold_l", "kana_fold_r") >= 0.88',
-                  "name equal, kana close"),
-            level(f'"kana_fold_l" = "kana_fold_r" AND {jw}("name_fold_l", "name_fold_r") >= 0.85',
-                  "kana equal, name close"),
-            level('"name_fold_l" = "name_fold_r" OR "kana_fold_l" = "kana_fold_r"', "name or kana equal"),
-            level(f'{jw}("name_fold_l", "name_fold_r") >= 0.85 AND {jw}("kana_fold_l", "kana_fold_r") >= 0.85',
-                  "both close"),
+            level(
+                f'"name_fold_l" = "name_fold_r" AND {jw}("kana_fold_l", "kana_fold_r") >= 0.88',
+                "name equal, kana close",
+            ),
+            level(
+                f'"kana_fold_l" = "kana_fold_r" AND {jw}("name_fold_l", "name_fold_r") >= 0.85',
+                "kana equal, name close",
+            ),
+            level(
+                '"name_fold_l" = "name_fold_r" OR "kana_fold_l" = "kana_fold_r"',
+                "name or kana equal",
+            ),
+            level(
+                f'{jw}("name_fold_l", "name_fold_r") >= 0.85 AND {jw}("kana_fold_l", "kana_fold_r") >= 0.85',
+                "both close",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -220,7 +293,10 @@ def settings_dict() -> dict:
         comparison_levels=[
             cll.NullLevel("birth_date"),
             cll.ExactMatchLevel("birth_date"),
-            level('damerau_levenshtein("birth_date_l", "birth_date_r") <= 1', "one digit off or swapped"),
+            level(
+                'damerau_levenshtein("birth_date_l", "birth_date_r") <= 1',
+                "one digit off or swapped",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -253,13 +329,23 @@ def settings_dict() -> dict:
 
 @dataclass
 class DedupeConfig:
-    auto_merge: float = 0.999  # match probability at or above which a pair may be merged automatically
-    review: float = 0.2  # match probability at or above which a pair is a candidate (cluster, review)
+    auto_merge: float = (
+        0.999  # match probability at or above which a pair may be merged automatically
+    )
+    review: float = (
+        0.2  # match probability at or above which a pair is a candidate (cluster, review)
+    )
     max_auto_cluster: int = 3  # larger clusters always go to review
-    expected_duplicate_rate: float = 0.02  # share of records that duplicate another (sets the prior)
-    population: int | None = None  # records of the whole population, when deduping a part of it (prior)
+    expected_duplicate_rate: float = (
+        0.02  # share of records that duplicate another (sets the prior)
+    )
+    population: int | None = (
+        None  # records of the whole population, when deduping a part of it (prior)
+    )
     model: str | Path | None = None  # a splink model JSON (default: the shipped one)
-    train: bool = False  # re-estimate u on this input (random sampling); m stays the shipped model's
+    train: bool = (
+        False  # re-estimate u on this input (random sampling); m stays the shipped model's
+    )
     seed: int = 42
     keep_pairs_above: float = 0.01  # pairs below this probability are not kept (match_score floor)
 
@@ -297,8 +383,17 @@ def _quiet():
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def train(records, *, labels=None, seed: int = 42, max_pairs: float = 2e7, m_floor: float = 1e-3,
-          expected_duplicate_rate: float = 0.02, features_frame=None, base_model: dict | None = None) -> dict:
+def train(
+    records,
+    *,
+    labels=None,
+    seed: int = 42,
+    max_pairs: float = 2e7,
+    m_floor: float = 1e-3,
+    expected_duplicate_rate: float = 0.02,
+    features_frame=None,
+    base_model: dict | None = None,
+) -> dict:
     """Estimate a model on ``records``: u by random sampling (unsupervised); m from ``labels``
     (pairs of atena_ids known to be one person — a training city's answer key, or reviewers'
     ``merge`` decisions) when given, else kept from ``base_model`` (default: the shipped model).
@@ -323,8 +418,11 @@ def train(records, *, labels=None, seed: int = 42, max_pairs: float = 2e7, m_flo
 
 
 def _copy_m(src: dict, dest: dict) -> None:
-    by_label = {(c["output_column_name"], lv.get("label_for_charts")): lv.get("m_probability")
-                for c in src["comparisons"] for lv in c["comparison_levels"]}
+    by_label = {
+        (c["output_column_name"], lv.get("label_for_charts")): lv.get("m_probability")
+        for c in src["comparisons"]
+        for lv in c["comparison_levels"]
+    }
     for c in dest["comparisons"]:
         for lv in c["comparison_levels"]:
             m = by_label.get((c["output_column_name"], lv.get("label_for_charts")))
@@ -392,23 +490,37 @@ def dedupe(records, config: DedupeConfig | None = None) -> DedupeResult:
     stats: dict = {"records": n}
     t1 = time.monotonic()
     if cfg.train:
-        model = train(None, seed=cfg.seed, expected_duplicate_rate=cfg.expected_duplicate_rate, features_frame=feats)
+        model = train(
+            None,
+            seed=cfg.seed,
+            expected_duplicate_rate=cfg.expected_duplicate_rate,
+            features_frame=feats,
+        )
     else:
         model = load_model(cfg.model)
-        model["probability_two_random_records_match"] = _prior(max(n, cfg.population or 0),
-                                                               cfg.expected_duplicate_rate)
+        model["probability_two_random_records_match"] = _prior(
+            max(n, cfg.population or 0), cfg.expected_duplicate_rate
+        )
     stats["prior"] = model["probability_two_random_records_match"]
     t2 = time.monotonic()
     if n >= 2:
         linker = _linker(feats, model)
-        pred = linker.inference.predict(threshold_match_probability=cfg.keep_pairs_above).as_pandas_dataframe()
+        pred = linker.inference.predict(
+            threshold_match_probability=cfg.keep_pairs_above
+        ).as_pandas_dataframe()
     else:
-        pred = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability", "match_weight"])
+        pred = pd.DataFrame(
+            columns=["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
+        )
     t3 = time.monotonic()
     pred = pred.astype({"unique_id_l": str, "unique_id_r": str})
     ids = feats["unique_id"].tolist()
-    best = pd.concat([pred[["unique_id_l", "match_probability"]].rename(columns={"unique_id_l": "id"}),
-                      pred[["unique_id_r", "match_probability"]].rename(columns={"unique_id_r": "id"})])
+    best = pd.concat(
+        [
+            pred[["unique_id_l", "match_probability"]].rename(columns={"unique_id_l": "id"}),
+            pred[["unique_id_r", "match_probability"]].rename(columns={"unique_id_r": "id"}),
+        ]
+    )
     best = best.groupby("id")["match_probability"].max().to_dict() if len(best) else {}
     links = pred[pred["match_probability"] >= cfg.review]
     comp = _components(list(zip(links["unique_id_l"], links["unique_id_r"])))
@@ -416,34 +528,67 @@ def dedupe(records, config: DedupeConfig | None = None) -> DedupeResult:
     # sex at another address is what both a moved person and a namesake look like (review)
     # and the birth date to agree: a record whose birth date is unknown is also its namesake
     # parent's or child's record at the same address
-    corroborating = _gammas(model, "address", ("Exact match on addr_key", "Exact match on addr_numbers"))
+    corroborating = _gammas(
+        model, "address", ("Exact match on addr_key", "Exact match on addr_numbers")
+    )
     born = _gammas(model, "birth_date", ("Exact match on birth_date",))
-    strong = links[(links["match_probability"] >= cfg.auto_merge) & links["gamma_address"].isin(corroborating)
-                   & links["gamma_birth_date"].isin(born)] if len(links) else links
+    strong = (
+        links[
+            (links["match_probability"] >= cfg.auto_merge)
+            & links["gamma_address"].isin(corroborating)
+            & links["gamma_birth_date"].isin(born)
+        ]
+        if len(links)
+        else links
+    )
     strong_comp = _components(list(zip(strong["unique_id_l"], strong["unique_id_r"])))
     members: dict[str, list[str]] = {}
     for x, c in comp.items():
         members.setdefault(c, []).append(x)
     cluster_decision: dict[str, str] = {}
     for c, xs in members.items():
-        auto = len(xs) <= cfg.max_auto_cluster and len({strong_comp.get(x) for x in xs}) == 1 \
+        auto = (
+            len(xs) <= cfg.max_auto_cluster
+            and len({strong_comp.get(x) for x in xs}) == 1
             and strong_comp.get(xs[0]) is not None
+        )
         cluster_decision[c] = "auto_merge" if auto else "review"
     cluster_id = [comp.get(x, x) for x in ids]
     decision = [cluster_decision[comp[x]] if x in comp else "distinct" for x in ids]
     score = [float(best.get(x, 0.0)) for x in ids]
-    clusters = pa.table({"atena_id": pa.array(ids, pa.string()), "cluster_id": pa.array(cluster_id, pa.string()),
-                         "match_score": pa.array(score, pa.float64()), "decision": pa.array(decision, pa.string())})
-    stats.update({
-        "candidate_pairs_kept": int(len(pred)), "linked_pairs": int(len(links)), "auto_pairs": int(len(strong)),
-        "clusters": len(members), "auto_merge_clusters": sum(1 for d in cluster_decision.values() if d == "auto_merge"),
-        "review_clusters": sum(1 for d in cluster_decision.values() if d == "review"),
-        "records_auto_merge": decision.count("auto_merge"), "records_review": decision.count("review"),
-        "records_distinct": decision.count("distinct"),
-        "seconds": {"features": round(t1 - t0, 2), "model": round(t2 - t1, 2), "predict": round(t3 - t2, 2),
-                    "cluster": round(time.monotonic() - t3, 2), "total": round(time.monotonic() - t0, 2)},
-        "thresholds": {"auto_merge": cfg.auto_merge, "review": cfg.review, "max_auto_cluster": cfg.max_auto_cluster},
-    })
+    clusters = pa.table(
+        {
+            "atena_id": pa.array(ids, pa.string()),
+            "cluster_id": pa.array(cluster_id, pa.string()),
+            "match_score": pa.array(score, pa.float64()),
+            "decision": pa.array(decision, pa.string()),
+        }
+    )
+    stats.update(
+        {
+            "candidate_pairs_kept": int(len(pred)),
+            "linked_pairs": int(len(links)),
+            "auto_pairs": int(len(strong)),
+            "clusters": len(members),
+            "auto_merge_clusters": sum(1 for d in cluster_decision.values() if d == "auto_merge"),
+            "review_clusters": sum(1 for d in cluster_decision.values() if d == "review"),
+            "records_auto_merge": decision.count("auto_merge"),
+            "records_review": decision.count("review"),
+            "records_distinct": decision.count("distinct"),
+            "seconds": {
+                "features": round(t1 - t0, 2),
+                "model": round(t2 - t1, 2),
+                "predict": round(t3 - t2, 2),
+                "cluster": round(time.monotonic() - t3, 2),
+                "total": round(time.monotonic() - t0, 2),
+            },
+            "thresholds": {
+                "auto_merge": cfg.auto_merge,
+                "review": cfg.review,
+                "max_auto_cluster": cfg.max_auto_cluster,
+            },
+        }
+    )
     return DedupeResult(clusters, pred, stats, model)
 
 
@@ -468,33 +613,52 @@ def evaluate(clusters, truth_pairs) -> dict:
         groups.setdefault(root, []).append(x)
     # k duplicates of one original: every pair of the group is a true pair
     true_pairs = {p for g in groups.values() for p in itertools.combinations(sorted(g), 2)}
-    found = sum(1 for a, b in true_pairs if a in cid and cid.get(a) == cid.get(b) and dec.get(a) != "distinct")
-    found_auto = sum(1 for a, b in true_pairs if cid.get(a) == cid.get(b) and dec.get(a) == "auto_merge")
+    found = sum(
+        1
+        for a, b in true_pairs
+        if a in cid and cid.get(a) == cid.get(b) and dec.get(a) != "distinct"
+    )
+    found_auto = sum(
+        1 for a, b in true_pairs if cid.get(a) == cid.get(b) and dec.get(a) == "auto_merge"
+    )
     auto_members: dict[str, list[str]] = {}
     for x, c in cid.items():
         if dec[x] == "auto_merge":
             auto_members.setdefault(c, []).append(x)
-    auto_pairs = [tuple(sorted(p)) for xs in auto_members.values() for p in itertools.combinations(sorted(xs), 2)]
+    auto_pairs = [
+        tuple(sorted(p))
+        for xs in auto_members.values()
+        for p in itertools.combinations(sorted(xs), 2)
+    ]
     auto_true = sum(1 for p in auto_pairs if p in true_pairs)
     review_members: dict[str, list[str]] = {}
     for x, c in cid.items():
         if dec[x] == "review":
             review_members.setdefault(c, []).append(x)
-    review_pairs = [tuple(sorted(p)) for xs in review_members.values() for p in itertools.combinations(sorted(xs), 2)]
+    review_pairs = [
+        tuple(sorted(p))
+        for xs in review_members.values()
+        for p in itertools.combinations(sorted(xs), 2)
+    ]
     return {
         "true_pairs": len(true_pairs),
-        "found_pairs": found, "recall": round(found / len(true_pairs), 4) if true_pairs else None,
-        "auto_pairs": len(auto_pairs), "auto_true_pairs": auto_true,
+        "found_pairs": found,
+        "recall": round(found / len(true_pairs), 4) if true_pairs else None,
+        "auto_pairs": len(auto_pairs),
+        "auto_true_pairs": auto_true,
         "auto_precision": round(auto_true / len(auto_pairs), 4) if auto_pairs else None,
         "auto_recall": round(found_auto / len(true_pairs), 4) if true_pairs else None,
-        "review_pairs": len(review_pairs), "review_true_pairs": sum(1 for p in review_pairs if p in true_pairs),
+        "review_pairs": len(review_pairs),
+        "review_true_pairs": sum(1 for p in review_pairs if p in true_pairs),
     }
 
 
 # -- command line -------------------------------------------------------------------------------
 
 
-def run_file(input_path, output_path, config: DedupeConfig | None = None, save_model: str | None = None) -> dict:
+def run_file(
+    input_path, output_path, config: DedupeConfig | None = None, save_model: str | None = None
+) -> dict:
     """``ikou dedupe``: read INPUT.parquet, write CLUSTERS.parquet (atomically); returns stats."""
     import os
 
@@ -508,14 +672,22 @@ def run_file(input_path, output_path, config: DedupeConfig | None = None, save_m
     pq.write_table(res.clusters, tmp, compression="zstd")
     os.replace(tmp, out)
     if save_model:
-        Path(save_model).write_text(json.dumps(res.model, ensure_ascii=False, indent=2), encoding="utf-8")
+        Path(save_model).write_text(
+            json.dumps(res.model, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     return res.stats
 
 
 def main(args) -> int:
-    cfg = DedupeConfig(auto_merge=args.auto_merge, review=args.review, max_auto_cluster=args.max_auto_cluster,
-                       expected_duplicate_rate=args.duplicate_rate, model=args.model, train=args.train,
-                       population=getattr(args, "population", None))
+    cfg = DedupeConfig(
+        auto_merge=args.auto_merge,
+        review=args.review,
+        max_auto_cluster=args.max_auto_cluster,
+        expected_duplicate_rate=args.duplicate_rate,
+        model=args.model,
+        train=args.train,
+        population=getattr(args, "population", None),
+    )
     stats = run_file(args.input, args.output, cfg, save_model=args.save_model)
     print(json.dumps(stats, ensure_ascii=False, indent=2))
     return 0
@@ -534,12 +706,16 @@ def _train_cli(argv: list[str] | None = None) -> int:
 
     records, truth = city_input(a.residents, a.seed)
     model = train(records, labels=truth, seed=a.seed)
-    model["ikou"] = {"trained_on": f"synthetic city, {a.residents} residents, seed {a.seed} (ikou.bench.cleanse.build_city)",
-                     "method": "u: random sampling (2e7 pairs); m: the labelled duplicate pairs of the city's answer key, "
-                               "floored at 0.001 and renormalised; prior: set per input from the expected duplicate rate",
-                     "trained_at": time.strftime("%Y-%m-%d"),
-                     "command": f"python -m ikou.cleanse.dedupe train --residents {a.residents} --seed {a.seed}"}
-    Path(a.output).write_text(json.dumps(model, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    model["ikou"] = {
+        "trained_on": f"synthetic city, {a.residents} residents, seed {a.seed} (ikou.bench.cleanse.build_city)",
+        "method": "u: random sampling (2e7 pairs); m: the labelled duplicate pairs of the city's answer key, "
+        "floored at 0.001 and renormalised; prior: set per input from the expected duplicate rate",
+        "trained_at": time.strftime("%Y-%m-%d"),
+        "command": f"python -m ikou.cleanse.dedupe train --residents {a.residents} --seed {a.seed}",
+    }
+    Path(a.output).write_text(
+        json.dumps(model, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     print(f"wrote {a.output}")
     return 0
 

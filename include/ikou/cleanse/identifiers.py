@@ -85,7 +85,9 @@ def is_valid_juminhyo_code(value: str | None, rule: str = "format") -> bool:
     try:
         check = JUMINHYO_RULES[rule]
     except KeyError:
-        raise ValueError(f"unknown 住民票コード rule {rule!r}; known: {', '.join(JUMINHYO_RULES)}") from None
+        raise ValueError(
+            f"unknown 住民票コード rule {rule!r}; known: {', '.join(JUMINHYO_RULES)}"
+        ) from None
     if not value:
         return False
     return check(value)

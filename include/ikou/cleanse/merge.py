@@ -49,26 +49,36 @@ def dedupe_input(table: pa.Table, lf) -> pa.Table:
         return table.column(f + suffix)
 
     atena = [atena_text(v) for v in table.column(_role_field(lf, "atena_no")).to_pylist()]
-    return pa.table({
-        "atena_id": pa.array(atena, pa.string()),
-        "name": col("name"), "name_kana": col("name_kana"),
-        "birth_date": col("birth_wareki", "birth_wareki_partial", suffix=DATE_SUFFIX),
-        "sex": col("sex"), "address": col("address"),
-        "kind": col("addressee_kind"),
-        "registered": col("registered_date", suffix=DATE_SUFFIX),
-        "updated": col("updated_date", suffix=DATE_SUFFIX),
-    })
+    return pa.table(
+        {
+            "atena_id": pa.array(atena, pa.string()),
+            "name": col("name"),
+            "name_kana": col("name_kana"),
+            "birth_date": col("birth_wareki", "birth_wareki_partial", suffix=DATE_SUFFIX),
+            "sex": col("sex"),
+            "address": col("address"),
+            "kind": col("addressee_kind"),
+            "registered": col("registered_date", suffix=DATE_SUFFIX),
+            "updated": col("updated_date", suffix=DATE_SUFFIX),
+        }
+    )
 
 
 def survivor(rows: list[dict]) -> str:
     """The record that stays of a merged cluster: a resident before a non-resident before a
     corporation, then the most recently updated, then the earliest registered, then the smallest
     number (deterministic)."""
+
     def key(r):
         kind = r.get("kind") or "9"
         upd = r.get("updated")
         reg = r.get("registered")
-        return (kind, -(upd.toordinal() if upd else 0), reg.toordinal() if reg else 10**7, r["atena_id"])
+        return (
+            kind,
+            -(upd.toordinal() if upd else 0),
+            reg.toordinal() if reg else 10**7,
+            r["atena_id"],
+        )
 
     return min(rows, key=key)["atena_id"]
 
@@ -139,25 +149,51 @@ def apply_to_references(table: pa.Table, lf, amap: dict[str, str]) -> MapResult:
                 seen.add(keys[i])
         if drop:
             dropped = set(drop)
-            ledger.extend((i, "*", "atena_merge_record", "|".join(map(str, keys[i])), "merged") for i in drop)
+            ledger.extend(
+                (i, "*", "atena_merge_record", "|".join(map(str, keys[i])), "merged") for i in drop
+            )
             table = table.filter(pa.array([i not in dropped for i in range(table.num_rows)]))
             merged = len(drop)
     return MapResult(table, ledger, rewritten, merged)
 
 
-def ledger_tables(domain_id: str, lf, rows: list[tuple[int, str, str, str, str]], raw_keys: list[str],
-                  records: list[int], secret: bytes | None):
+def ledger_tables(
+    domain_id: str,
+    lf,
+    rows: list[tuple[int, str, str, str, str]],
+    raw_keys: list[str],
+    records: list[int],
+    secret: bytes | None,
+):
     """(ledger, values ledger) tables of merge rows, in the schemas of ikou.cleanse.stage."""
     from ikou.cleanse.stage import LEDGER_SCHEMA, VALUES_SCHEMA
 
-    keys = keyed_hashes([raw_keys[r[0]] for r in rows], purpose=f"record:{domain_id}:{lf.name}", secret=secret)
+    keys = keyed_hashes(
+        [raw_keys[r[0]] for r in rows], purpose=f"record:{domain_id}:{lf.name}", secret=secret
+    )
     before = keyed_hashes([r[3] for r in rows], purpose="ledger-value", secret=secret)
     after = keyed_hashes([r[4] for r in rows], purpose="ledger-value", secret=secret)
-    ledger = pa.table({"record_key": keys, "field": [r[1] for r in rows], "rule": [r[2] for r in rows],
-                       "before_hash": before, "after_hash": after}, schema=LEDGER_SCHEMA)
-    values = pa.table({"record_key": keys, "_record": [records[r[0]] for r in rows], "field": [r[1] for r in rows],
-                       "rule": [r[2] for r in rows], "before": [r[3] for r in rows], "after": [r[4] for r in rows]},
-                      schema=VALUES_SCHEMA)
+    ledger = pa.table(
+        {
+            "record_key": keys,
+            "field": [r[1] for r in rows],
+            "rule": [r[2] for r in rows],
+            "before_hash": before,
+            "after_hash": after,
+        },
+        schema=LEDGER_SCHEMA,
+    )
+    values = pa.table(
+        {
+            "record_key": keys,
+            "_record": [records[r[0]] for r in rows],
+            "field": [r[1] for r in rows],
+            "rule": [r[2] for r in rows],
+            "before": [r[3] for r in rows],
+            "after": [r[4] for r in rows],
+        },
+        schema=VALUES_SCHEMA,
+    )
     return ledger, values
 
 
@@ -170,5 +206,14 @@ def map_from_table(t: pa.Table) -> dict[str, str]:
     return dict(zip(t.column("old_atena_no").to_pylist(), t.column("new_atena_no").to_pylist()))
 
 
-__all__ = ["atena_text", "dedupe_input", "survivor", "apply_to_master", "apply_to_references", "ledger_tables",
-           "map_table", "map_from_table", "MapResult"]
+__all__ = [
+    "atena_text",
+    "dedupe_input",
+    "survivor",
+    "apply_to_master",
+    "apply_to_references",
+    "ledger_tables",
+    "map_table",
+    "map_from_table",
+    "MapResult",
+]

@@ -86,11 +86,21 @@ def read_decisions(data: bytes, name: str) -> list[Decision]:
         rows = list(csv.DictReader(io.StringIO(text)))
     out = []
     for r in rows:
-        r = {str(k).strip().lower(): ("" if v is None else str(v).strip()) for k, v in r.items() if k is not None}
-        d = Decision(cluster=r.get("cluster") or r.get("cluster_id", ""), decision=r.get("decision", "").lower(),
-                     reviewer=r.get("reviewer", ""), reason=r.get("reason", ""),
-                     time=r.get("time") or r.get("decided_at", ""), members=r.get("members", ""),
-                     survivor=r.get("survivor", ""), source=name)
+        r = {
+            str(k).strip().lower(): ("" if v is None else str(v).strip())
+            for k, v in r.items()
+            if k is not None
+        }
+        d = Decision(
+            cluster=r.get("cluster") or r.get("cluster_id", ""),
+            decision=r.get("decision", "").lower(),
+            reviewer=r.get("reviewer", ""),
+            reason=r.get("reason", ""),
+            time=r.get("time") or r.get("decided_at", ""),
+            members=r.get("members", ""),
+            survivor=r.get("survivor", ""),
+            source=name,
+        )
         problems = []
         if not d.cluster:
             problems.append("no cluster")
@@ -122,7 +132,9 @@ def load_decisions(domain: str, store=None) -> list[Decision]:
     return out
 
 
-def apply_decisions(clusters: pa.Table, decisions: list[Decision]) -> tuple[pa.Table, list[Decision]]:
+def apply_decisions(
+    clusters: pa.Table, decisions: list[Decision]
+) -> tuple[pa.Table, list[Decision]]:
     """The clusters with ``final`` and ``decided_by`` columns after the reviewers' decisions.
 
     ``clusters``: atena_id, cluster_id, match_score, decision (the model's). Returns the table
@@ -162,15 +174,32 @@ def apply_decisions(clusters: pa.Table, decisions: list[Decision]) -> tuple[pa.T
         else:
             final.append(dec)
             by.append("model")
-    out = clusters.append_column("final", pa.array(final, pa.string())).append_column("decided_by", pa.array(by, pa.string()))
+    out = clusters.append_column("final", pa.array(final, pa.string())).append_column(
+        "decided_by", pa.array(by, pa.string())
+    )
     return out, decisions
 
 
 def decisions_table(decisions: list[Decision], run_id: str) -> pa.Table:
-    cols = ("cluster", "decision", "reviewer", "reason", "time", "members", "survivor", "source", "status", "detail")
-    return pa.table({**{c: [getattr(d, c) for d in decisions] for c in cols},
-                     "run_id": [run_id] * len(decisions)},
-                    schema=pa.schema([(c, pa.string()) for c in cols] + [("run_id", pa.string())]))
+    cols = (
+        "cluster",
+        "decision",
+        "reviewer",
+        "reason",
+        "time",
+        "members",
+        "survivor",
+        "source",
+        "status",
+        "detail",
+    )
+    return pa.table(
+        {
+            **{c: [getattr(d, c) for d in decisions] for c in cols},
+            "run_id": [run_id] * len(decisions),
+        },
+        schema=pa.schema([(c, pa.string()) for c in cols] + [("run_id", pa.string())]),
+    )
 
 
 def status_counts(decisions: list[Decision]) -> dict[str, int]:
@@ -192,19 +221,57 @@ def build_queue(clusters: pa.Table, records: pa.Table) -> pa.Table:
         if f == "review":
             by_cluster.setdefault(c, []).append(i)
     rows = []
-    for c in sorted(by_cluster, key=lambda c: (-max(t["match_score"][i] for i in by_cluster[c]), c)):
+    for c in sorted(
+        by_cluster, key=lambda c: (-max(t["match_score"][i] for i in by_cluster[c]), c)
+    ):
         ids = sorted(t["atena_id"][i] for i in by_cluster[c])
         for i in sorted(by_cluster[c], key=lambda i: t["atena_id"][i]):
             a = t["atena_id"][i]
             r = rec.get(a, {})
-            rows.append({"cluster": c, "atena_id": a, "match_score": float(t["match_score"][i]),
-                         "members": " ".join(ids), "size": len(ids),
-                         **{k: (None if r.get(k) is None else str(r.get(k)))
-                            for k in ("name", "name_kana", "birth_date", "sex", "address", "kind", "registered", "updated")}})
-    schema = pa.schema([("cluster", pa.string()), ("atena_id", pa.string()), ("match_score", pa.float64()),
-                        ("members", pa.string()), ("size", pa.int32())]
-                       + [(k, pa.string()) for k in ("name", "name_kana", "birth_date", "sex", "address", "kind",
-                                                     "registered", "updated")])
+            rows.append(
+                {
+                    "cluster": c,
+                    "atena_id": a,
+                    "match_score": float(t["match_score"][i]),
+                    "members": " ".join(ids),
+                    "size": len(ids),
+                    **{
+                        k: (None if r.get(k) is None else str(r.get(k)))
+                        for k in (
+                            "name",
+                            "name_kana",
+                            "birth_date",
+                            "sex",
+                            "address",
+                            "kind",
+                            "registered",
+                            "updated",
+                        )
+                    },
+                }
+            )
+    schema = pa.schema(
+        [
+            ("cluster", pa.string()),
+            ("atena_id", pa.string()),
+            ("match_score", pa.float64()),
+            ("members", pa.string()),
+            ("size", pa.int32()),
+        ]
+        + [
+            (k, pa.string())
+            for k in (
+                "name",
+                "name_kana",
+                "birth_date",
+                "sex",
+                "address",
+                "kind",
+                "registered",
+                "updated",
+            )
+        ]
+    )
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -217,8 +284,15 @@ pre{background:#f5f6f8;padding:8px;overflow:auto}
 """
 
 
-def render_review_page(queue: pa.Table, *, domain: str, run_id: str, page: int = 1, pages: int = 1,
-                       decisions_uri: str = "") -> str:
+def render_review_page(
+    queue: pa.Table,
+    *,
+    domain: str,
+    run_id: str,
+    page: int = 1,
+    pages: int = 1,
+    decisions_uri: str = "",
+) -> str:
     """One HTML page of the review queue: each cluster's records side by side (differences marked),
     with a decisions CSV template for the page. Holds personal values: restricted roles only."""
     from ikou.rehearsal.report import page as html_page
@@ -227,37 +301,50 @@ def render_review_page(queue: pa.Table, *, domain: str, run_id: str, page: int =
     clusters: dict[str, list[dict]] = {}
     for r in rows:
         clusters.setdefault(r["cluster"], []).append(r)
-    body = [f"<style>{_CSS}</style>",
-            "<p class='restricted'>制限情報 — 個人情報を含みます。権限のある職員のみ閲覧可 / RESTRICTED — personal data, "
-            "restricted roles only. Do not copy into reports or tickets.</p>",
-            f"<p>分野 / domain: {escape(domain)} — 実行 / run: {escape(run_id)} — "
-            f"頁 / page {page} / {pages} — 要確認クラスタ / clusters to review: {len(clusters)}</p>",
-            "<p>判断は CSV ファイルで返してください / Return decisions as a CSV file"
-            + (f" in <code>{escape(decisions_uri)}</code>" if decisions_uri else "")
-            + ": <code>cluster,decision,reviewer,reason,time,members</code> — decision = <code>merge</code> "
-              "(同一人 / same person) or <code>distinct</code> (別人 / different people). "
-              "次回の実行で適用されます / the next run applies them.</p>"]
+    body = [
+        f"<style>{_CSS}</style>",
+        "<p class='restricted'>制限情報 — 個人情報を含みます。権限のある職員のみ閲覧可 / RESTRICTED — personal data, "
+        "restricted roles only. Do not copy into reports or tickets.</p>",
+        f"<p>分野 / domain: {escape(domain)} — 実行 / run: {escape(run_id)} — "
+        f"頁 / page {page} / {pages} — 要確認クラスタ / clusters to review: {len(clusters)}</p>",
+        "<p>判断は CSV ファイルで返してください / Return decisions as a CSV file"
+        + (f" in <code>{escape(decisions_uri)}</code>" if decisions_uri else "")
+        + ": <code>cluster,decision,reviewer,reason,time,members</code> — decision = <code>merge</code> "
+        "(同一人 / same person) or <code>distinct</code> (別人 / different people). "
+        "次回の実行で適用されます / the next run applies them.</p>",
+    ]
     template = ["cluster,decision,reviewer,reason,time,members"]
     for cid, recs in clusters.items():
-        body.append(f"<div class='cluster' id='c-{escape(cid)}'><h2>クラスタ <span class='en'>cluster</span> "
-                    f"{escape(cid)} <span class='en'>({len(recs)} records, best score "
-                    f"{max(r['match_score'] for r in recs):.4f})</span></h2><table>")
+        body.append(
+            f"<div class='cluster' id='c-{escape(cid)}'><h2>クラスタ <span class='en'>cluster</span> "
+            f"{escape(cid)} <span class='en'>({len(recs)} records, best score "
+            f"{max(r['match_score'] for r in recs):.4f})</span></h2><table>"
+        )
         for col, ja, en in FIELDS:
             vals = [r.get(col) for r in recs]
-            shown = [f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in vals]
+            shown = [
+                f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in vals
+            ]
             differs = len(set(shown)) > 1 and col not in ("atena_id", "match_score")
             cls = " class='diff'" if differs else ""
-            body.append(f"<tr><th>{escape(ja)} <span class='en'>{escape(en)}</span></th>"
-                        + "".join(f"<td{cls}>{escape(v)}</td>" for v in shown) + "</tr>")
+            body.append(
+                f"<tr><th>{escape(ja)} <span class='en'>{escape(en)}</span></th>"
+                + "".join(f"<td{cls}>{escape(v)}</td>" for v in shown)
+                + "</tr>"
+            )
         body.append("</table></div>")
         template.append(f"{cid},,,,,{recs[0]['members']}")
-    body.append("<h2>判断ファイルのひな形 <span class='en'>Decisions template for this page</span></h2>")
+    body.append(
+        "<h2>判断ファイルのひな形 <span class='en'>Decisions template for this page</span></h2>"
+    )
     body.append("<pre>" + escape("\n".join(template)) + "</pre>")
     html = html_page(f"名寄せ確認 {domain}", f"Duplicate review {domain}", "".join(body))
     return html.replace("<head>", "<head><meta name='robots' content='noindex'>", 1)
 
 
-def review_pages(domain: str, run_id: str, store=None, per_page: int = PER_PAGE) -> list[tuple[str, str]]:
+def review_pages(
+    domain: str, run_id: str, store=None, per_page: int = PER_PAGE
+) -> list[tuple[str, str]]:
     """Every page of a run's review queue as ``[(name, html)]`` (``review-001.html`` …); one page
     saying the queue is empty when it is. For the Airflow plugin: serve to restricted roles only."""
     import pyarrow.parquet as pq
@@ -273,21 +360,42 @@ def review_pages(domain: str, run_id: str, store=None, per_page: int = PER_PAGE)
     decisions_uri = zone_uri("review", domain, "decisions")
     if queue is None or queue.num_rows == 0:
         empty = pa.table({"cluster": pa.array([], pa.string())})
-        return [("review-001.html", render_review_page(
-            empty.append_column("match_score", pa.array([], pa.float64())).append_column(
-                "members", pa.array([], pa.string())), domain=domain, run_id=run_id, decisions_uri=decisions_uri))]
+        return [
+            (
+                "review-001.html",
+                render_review_page(
+                    empty.append_column("match_score", pa.array([], pa.float64())).append_column(
+                        "members", pa.array([], pa.string())
+                    ),
+                    domain=domain,
+                    run_id=run_id,
+                    decisions_uri=decisions_uri,
+                ),
+            )
+        ]
     ids = []
     for c in queue.column("cluster").to_pylist():
         if not ids or ids[-1] != c:
             ids.append(c)
-    chunks = [ids[i:i + per_page] for i in range(0, len(ids), per_page)]
+    chunks = [ids[i : i + per_page] for i in range(0, len(ids), per_page)]
     out = []
     col = queue.column("cluster").to_pylist()
     for n, chunk in enumerate(chunks, start=1):
         keep = set(chunk)
         part = queue.filter(pa.array([c in keep for c in col]))
-        out.append((f"review-{n:03d}.html", render_review_page(part, domain=domain, run_id=run_id, page=n,
-                                                                 pages=len(chunks), decisions_uri=decisions_uri)))
+        out.append(
+            (
+                f"review-{n:03d}.html",
+                render_review_page(
+                    part,
+                    domain=domain,
+                    run_id=run_id,
+                    page=n,
+                    pages=len(chunks),
+                    decisions_uri=decisions_uri,
+                ),
+            )
+        )
     return out
 
 
@@ -326,6 +434,8 @@ def cli_submit(args) -> int:
         raise SystemExit(f"{len(bad)} of {len(rows)} decision rows are invalid; nothing submitted")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     uri = join(zone_uri("review", args.domain, "decisions"), f"{stamp}-{path.name}")
-    Store().put_bytes(uri, path.read_bytes(), content_type="text/csv" if path.suffix == ".csv" else None)
+    Store().put_bytes(
+        uri, path.read_bytes(), content_type="text/csv" if path.suffix == ".csv" else None
+    )
     print(f"{len(rows)} decisions → {uri} (applied by the next run of {args.domain})")
     return 0

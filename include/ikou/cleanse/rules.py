@@ -41,7 +41,18 @@ def kana_fullwidth(v: str) -> str:
     return s
 
 
-_KANJI_NUM = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_NUM = {
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def kanji_to_int(s: str) -> int | None:
@@ -81,7 +92,9 @@ def _n(s: str) -> int | None:
 _WARDS = ("中央区", "北区", "東区", "西区", "南区")
 
 
-def address_canonical(v: str, city: str = "架空市", wards: tuple[str, ...] = _WARDS, prefecture: str = "架空県") -> str:
+def address_canonical(
+    v: str, city: str = "架空市", wards: tuple[str, ...] = _WARDS, prefecture: str = "架空県"
+) -> str:
     """Numbering of an address in one form: ``…町１丁目２番３号`` (full-width digits).
 
     Recognises 6丁目4番4号 / 6-4-4 / 六ノ四ノ四 / 6丁目4番地4 / full-width and kanji digits and
@@ -97,13 +110,17 @@ def address_canonical(v: str, city: str = "架空市", wards: tuple[str, ...] = 
         if None not in (chome, ban, go):
             head = s[: m.start()]
             rest = m.group("rest").strip().replace(" ", "　")
-            s = head + f"{chome}丁目{ban}番{go}号".translate(_TO_FW_DIGIT) + (("　" + rest.lstrip("　")) if rest else "")
+            s = (
+                head
+                + f"{chome}丁目{ban}番{go}号".translate(_TO_FW_DIGIT)
+                + (("　" + rest.lstrip("　")) if rest else "")
+            )
     for ward in wards:
         if s.startswith(ward):
             s = city + s
             break
     if s.startswith(prefecture + city):
-        s = s[len(prefecture):]
+        s = s[len(prefecture) :]
     return s
 
 
@@ -121,7 +138,9 @@ VALUE_RULES: dict[str, Callable[[str], str]] = {
 # -- checks (report only) -----------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[str], bool]] = {
-    "my_number_check_digit": lambda v: ids.is_valid_my_number(v) or ids.is_valid_corporate_number(v),
+    "my_number_check_digit": lambda v: (
+        ids.is_valid_my_number(v) or ids.is_valid_corporate_number(v)
+    ),
     "corporate_number_check_digit": ids.is_valid_corporate_number,
     "juminhyo_code_format": lambda v: ids.is_valid_juminhyo_code(v, "format"),
     "postal_code_format": ids.is_valid_postal_code,
@@ -131,7 +150,9 @@ CHECKS: dict[str, Callable[[str], bool]] = {
 #: Rules and checks that need the city's context (``ikou.cleanse.config.CleanseContext``): the town
 #: list, the standard character set with the city's 外字 targets, the 住民票コード rule.
 CONTEXT_RULES = frozenset({"address_town"})
-CONTEXT_CHECKS = frozenset({"standard_chars", "kana_chars", "address_components", "juminhyo_code_format"})
+CONTEXT_CHECKS = frozenset(
+    {"standard_chars", "kana_chars", "address_components", "juminhyo_code_format"}
+)
 KNOWN_RULES = frozenset(VALUE_RULES) | CONTEXT_RULES
 KNOWN_CHECKS = frozenset(CHECKS) | CONTEXT_CHECKS
 
@@ -147,14 +168,23 @@ DEFAULT_RULES: dict[str, dict] = {
     "name": {"rules": [], "checks": [_TEXT]},  # never changed
     "head_name": {"rules": [], "checks": [_TEXT]},
     "name_kana": {"rules": ["kana_fullwidth"], "checks": [_TEXT, "kana_chars"]},
-    "address": {"rules": ["address_canonical", "address_town"], "checks": [_TEXT, "address_components"]},
-    "honseki": {"rules": ["address_canonical", "address_town"], "checks": [_TEXT, "address_components"]},
+    "address": {
+        "rules": ["address_canonical", "address_town"],
+        "checks": [_TEXT, "address_components"],
+    },
+    "honseki": {
+        "rules": ["address_canonical", "address_town"],
+        "checks": [_TEXT, "address_components"],
+    },
     "location": {"rules": ["address_town"], "checks": [_TEXT, "address_components"]},
     "plate": {"rules": [], "checks": [_TEXT]},
     "postal_code": {"rules": ["postal_halfwidth"], "checks": [_TEXT, "postal_code_format"]},
     "phone": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "phone_format"]},
     "my_number": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "my_number_check_digit"]},
-    "corporate_number": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "corporate_number_check_digit"]},
+    "corporate_number": {
+        "rules": ["halfwidth_ascii"],
+        "checks": [_TEXT, "corporate_number_check_digit"],
+    },
     "juminhyo_code": {"rules": ["halfwidth_ascii"], "checks": [_TEXT, "juminhyo_code_format"]},
     "pension_number": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
     "code": {"rules": ["halfwidth_ascii"], "checks": [_TEXT]},
@@ -170,8 +200,12 @@ DEFAULT_RULES: dict[str, dict] = {
 
 #: Roles whose values are dates: how the cleanse stage reads them into a date + precision.
 DATE_ROLES = {
-    "birth_wareki": "wareki", "birth_wareki_partial": "wareki", "since_wareki": "wareki",
-    "registered_date": "ymd", "updated_date": "ymd", "optional_date": "ymd_optional",
+    "birth_wareki": "wareki",
+    "birth_wareki_partial": "wareki",
+    "since_wareki": "wareki",
+    "registered_date": "ymd",
+    "updated_date": "ymd",
+    "optional_date": "ymd_optional",
 }
 
 
@@ -186,5 +220,6 @@ def rules_for(role: str, overrides: dict[str, dict] | None = None) -> dict:
 
 def unknown_names(cfg: dict) -> list[str]:
     """Rule and check names of a rule set that do not exist (for configuration validation)."""
-    return [r for r in cfg.get("rules", []) if r not in KNOWN_RULES] + \
-        [c for c in cfg.get("checks", []) if c not in KNOWN_CHECKS]
+    return [r for r in cfg.get("rules", []) if r not in KNOWN_RULES] + [
+        c for c in cfg.get("checks", []) if c not in KNOWN_CHECKS
+    ]

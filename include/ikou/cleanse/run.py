@@ -38,7 +38,9 @@ def _tables(prefix: str, workdir: Path, store) -> dict[str, Path]:
     return paths
 
 
-def master_map(snapshot: str, store, exclude_domain: str | None = None) -> tuple[dict[str, str], str]:
+def master_map(
+    snapshot: str, store, exclude_domain: str | None = None
+) -> tuple[dict[str, str], str]:
     """(old -> new map, where it came from) of the addressee master's run that passed gate_standard
     for the snapshot; empty when there is none yet."""
     import pyarrow.parquet as pq
@@ -82,8 +84,12 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
 
     spec = d.cleanse.dedupe
     records = dedupe_input(table, lf)
-    res = dedupe(records, DedupeConfig(auto_merge=spec.auto_merge, review=spec.review,
-                                       max_auto_cluster=spec.max_auto_cluster))
+    res = dedupe(
+        records,
+        DedupeConfig(
+            auto_merge=spec.auto_merge, review=spec.review, max_auto_cluster=spec.max_auto_cluster
+        ),
+    )
     decisions = RV.load_decisions(d.id, store)
     clusters, decisions = RV.apply_decisions(res.clusters, decisions)
     applied = {x.cluster: x for x in decisions if x.status == "applied"}
@@ -97,7 +103,11 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
     rows = {r["atena_id"]: r for r in records.take(merging).to_pylist()} if merging else {}
     amap: dict[str, str] = {}
     for cid, ids in groups.items():
-        chosen = applied[cid].survivor if cid in applied and applied[cid].survivor else survivor([rows[x] for x in ids])
+        chosen = (
+            applied[cid].survivor
+            if cid in applied and applied[cid].survivor
+            else survivor([rows[x] for x in ids])
+        )
         for x in ids:
             if x != chosen:
                 amap[x] = chosen
@@ -105,12 +115,22 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
     # findings: counts with keyed hashes only (the master's record key is its 宛名番号)
     queued = sorted({pos[a] for a in queue.column("atena_id").to_pylist()})
     if queued:
-        findings.extend("duplicate_review", "info", lf.fields_with_role("atena_no")[0], key_hash(queued),
-                        detail="possible duplicate addressee: queued for review (名寄せ)")
+        findings.extend(
+            "duplicate_review",
+            "info",
+            lf.fields_with_role("atena_no")[0],
+            key_hash(queued),
+            detail="possible duplicate addressee: queued for review (名寄せ)",
+        )
     merged_rows = sorted(pos[a] for a in amap)
     if merged_rows:
-        findings.extend("duplicate_merged", "info", lf.fields_with_role("atena_no")[0], key_hash(merged_rows),
-                        detail="duplicate addressee merged into another 宛名番号")
+        findings.extend(
+            "duplicate_merged",
+            "info",
+            lf.fields_with_role("atena_no")[0],
+            key_hash(merged_rows),
+            detail="duplicate addressee merged into another 宛名番号",
+        )
     final = Counter(f for f in c["final"])
     by = Counter((f, b) for f, b in zip(c["final"], c["decided_by"]))
     info = {
@@ -119,15 +139,21 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
         "auto_merge_records": by[("auto_merge", "model")],
         "merged_by_reviewer_records": by[("merge", "reviewer")],
         "distinct_by_reviewer_records": by[("distinct", "reviewer")],
-        "review_records": final["review"], "review_clusters": len(set(queue.column("cluster").to_pylist())),
-        "merged_records": len(amap), "map_entries": len(amap),
+        "review_records": final["review"],
+        "review_clusters": len(set(queue.column("cluster").to_pylist())),
+        "merged_records": len(amap),
+        "map_entries": len(amap),
         "dedupe_seconds": res.stats["seconds"]["total"],
         "decisions": RV.status_counts(decisions),
         "thresholds": res.stats["thresholds"],
     }
     files = {}
     clustered = clusters.filter(pc.not_equal(clusters.column("decision"), "distinct"))
-    for name, t in ((RV.QUEUE, queue), (RV.CLUSTERS, clustered), (RV.APPLIED, RV.decisions_table(decisions, run_id))):
+    for name, t in (
+        (RV.QUEUE, queue),
+        (RV.CLUSTERS, clustered),
+        (RV.APPLIED, RV.decisions_table(decisions, run_id)),
+    ):
         buf = io.BytesIO()
         pq.write_table(t, buf, compression="zstd")
         files[name] = buf.getvalue()
@@ -156,7 +182,9 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
     findings = Findings(domain_id, run_id, "cleanse")
     ctx = load_context(reference_uri(snap), store, d)
     if ctx.towns is None:
-        findings.add("no_town_list", "warning", detail="the snapshot has no towns.csv: addresses not checked")
+        findings.add(
+            "no_town_list", "warning", detail="the snapshot has no towns.csv: addresses not checked"
+        )
     out_prefix = zone_uri("cleansed", domain_id, run_id)
     extract_acc = {a["unit"]: a for a in extract_result.get("accounting", [])}
     master_lf = next((lf for lf in d.legacy_files if lf.fields_with_role("atena_no")), None)
@@ -187,10 +215,14 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
             def key_hash(rows, raw=raw, purpose=purpose):
                 return keyed_hashes([raw[r] for r in rows], purpose=purpose)
 
-            amap, merge_info, review_files = _dedupe_master(d, master_lf, t, findings, run_id, store, key_hash)
+            amap, merge_info, review_files = _dedupe_master(
+                d, master_lf, t, findings, run_id, store, key_hash
+            )
             map_source = "this run"
         elif refers:
-            amap, map_source = master_map(snap, store, exclude_domain=None if master_lf is None else d.id)
+            amap, map_source = master_map(
+                snap, store, exclude_domain=None if master_lf is None else d.id
+            )
         rewritten_total = 0
         for lf in d.legacy_files:
             n_in, res, n_findings = cleansed[lf.name]
@@ -203,8 +235,11 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
                 steps.append(M.apply_to_references)
             for step in steps:
                 raw_keys = _record_keys(table, list(lf.business_keys))
-                records = table.column("_record").to_pylist() if "_record" in table.column_names \
+                records = (
+                    table.column("_record").to_pylist()
+                    if "_record" in table.column_names
                     else list(range(table.num_rows))
+                )
                 mr = step(table, lf, amap)
                 if mr.ledger:
                     lt, vt = M.ledger_tables(d.id, lf, mr.ledger, raw_keys, records, None)
@@ -212,8 +247,14 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
                     values.append(vt)
                     for r in mr.ledger:
                         fixed[f"{r[2]}.{lf.name}.{r[1]}"] += 1
-                        ledger_counts[f"{lf.name}.{r[2]}.{r[1]}"] = ledger_counts.get(f"{lf.name}.{r[2]}.{r[1]}", 0) + 1
-                table, merged, rewritten_total = mr.table, merged + mr.merged, rewritten_total + mr.rewritten
+                        ledger_counts[f"{lf.name}.{r[2]}.{r[1]}"] = (
+                            ledger_counts.get(f"{lf.name}.{r[2]}.{r[1]}", 0) + 1
+                        )
+                table, merged, rewritten_total = (
+                    mr.table,
+                    merged + mr.merged,
+                    rewritten_total + mr.rewritten,
+                )
             out = work / f"{lf.name}.parquet"
             pq.write_table(table, out, compression="zstd")
             files[out.name] = out
@@ -233,21 +274,46 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
             for k, v in res.stats.items():
                 rule, _, fld = k.partition(".")
                 stats[f"{rule}.{lf.name}.{fld}"] += v
-            acc = {"unit": lf.name, "records_in": n_in, "records_out": table.num_rows, "quarantined": 0,
-                   "merged": merged, "changes": sum(res.changes.values())}
+            acc = {
+                "unit": lf.name,
+                "records_in": n_in,
+                "records_out": table.num_rows,
+                "quarantined": 0,
+                "merged": merged,
+                "changes": sum(res.changes.values()),
+            }
             acc["balanced"] = _balanced(acc)
             accounting.append(acc)
-            file_rows.append({"unit": lf.name, "records_in": n_in, "records_out": table.num_rows, "merged": merged,
-                              "quarantined_at_extract": extract_acc.get(lf.name, {}).get("quarantined", 0),
-                              "fixed": sum(res.changes.values()), "findings": n_findings})
+            file_rows.append(
+                {
+                    "unit": lf.name,
+                    "records_in": n_in,
+                    "records_out": table.num_rows,
+                    "merged": merged,
+                    "quarantined_at_extract": extract_acc.get(lf.name, {}).get("quarantined", 0),
+                    "fixed": sum(res.changes.values()),
+                    "findings": n_findings,
+                }
+            )
         if amap:
             mpath = work / MAP_FILE
             pq.write_table(M.map_table(amap), mpath)
             files[MAP_FILE] = mpath
-        store.publish(out_prefix, files, {"zone": "cleansed", "stage": "cleanse", "domain": domain_id,
-                                          "run_id": run_id, "snapshot": snap, "input": extract_result["uri"],
-                                          "accounting": accounting, "ledger_counts": ledger_counts,
-                                          "atena_map": {"entries": len(amap), "source": map_source}})
+        store.publish(
+            out_prefix,
+            files,
+            {
+                "zone": "cleansed",
+                "stage": "cleanse",
+                "domain": domain_id,
+                "run_id": run_id,
+                "snapshot": snap,
+                "input": extract_result["uri"],
+                "accounting": accounting,
+                "ledger_counts": ledger_counts,
+                "atena_map": {"entries": len(amap), "source": map_source},
+            },
+        )
         review_uri = ""
         if review_files:
             review_uri = zone_uri("review", domain_id, run_id)
@@ -256,32 +322,79 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
                 p = work / f"review-{name}"
                 p.write_bytes(data)
                 rpaths[name] = p
-            store.publish(review_uri, rpaths, {"zone": "review", "stage": "cleanse", "domain": domain_id,
-                                               "run_id": run_id, "snapshot": snap,
-                                               "review_records": merge_info.get("review_records", 0)})
+            store.publish(
+                review_uri,
+                rpaths,
+                {
+                    "zone": "review",
+                    "stage": "cleanse",
+                    "domain": domain_id,
+                    "run_id": run_id,
+                    "snapshot": snap,
+                    "review_records": merge_info.get("review_records", 0),
+                },
+            )
     if amap and not merge_info:
         merge_info = {"map_entries": len(amap)}
     if merge_info:
         merge_info["references_rewritten"] = rewritten_total
-        merge_info["map_source"] = "addressee master run" if map_source and map_source != "this run" else map_source
+        merge_info["map_source"] = (
+            "addressee master run" if map_source and map_source != "this run" else map_source
+        )
     severities = Counter(f.severity for f in findings.items)
     names = Counter(f.rule for f in findings.items)
     for f in findings.items:  # findings the per-file tables do not count (dedupe, context)
         if f.rule in ("duplicate_review", "no_town_list"):
             problems[f"{f.rule}.{f.field or '-'}"] += f.count
     previous = RP.previous_points(domain_id, run_id, store)
-    doc = RP.build(d, run_id=run_id, snapshot=snap, mode=mode, files=file_rows, fixed=dict(fixed),
-                   problems=dict(problems), severities=dict(severities), stats=dict(stats), names=dict(names),
-                   merge=merge_info, previous=previous)
+    doc = RP.build(
+        d,
+        run_id=run_id,
+        snapshot=snap,
+        mode=mode,
+        files=file_rows,
+        fixed=dict(fixed),
+        problems=dict(problems),
+        severities=dict(severities),
+        stats=dict(stats),
+        names=dict(names),
+        merge=merge_info,
+        previous=previous,
+    )
     report_json, report_html = RP.write(doc, store)
-    write_report(domain_id, run_id, "findings/cleanse.json",
-                 {"summary": findings.summary(), "ledger_counts": ledger_counts, "findings": findings.rows()}, store)
-    return _result(domain_id, "cleanse", run_id, snap, out_prefix, accounting, started, findings,
-                   changes=sum(fixed.values()), mode=mode,
-                   fixed_by_rule_field=dict(sorted(fixed.items())), findings_by_rule_field=dict(sorted(problems.items())),
-                   review={"uri": review_uri, "records": merge_info.get("review_records", 0),
-                           "clusters": merge_info.get("review_clusters", 0)},
-                   atena_map_entries=len(amap), report=report_html, report_json=report_json)
+    write_report(
+        domain_id,
+        run_id,
+        "findings/cleanse.json",
+        {
+            "summary": findings.summary(),
+            "ledger_counts": ledger_counts,
+            "findings": findings.rows(),
+        },
+        store,
+    )
+    return _result(
+        domain_id,
+        "cleanse",
+        run_id,
+        snap,
+        out_prefix,
+        accounting,
+        started,
+        findings,
+        changes=sum(fixed.values()),
+        mode=mode,
+        fixed_by_rule_field=dict(sorted(fixed.items())),
+        findings_by_rule_field=dict(sorted(problems.items())),
+        review={
+            "uri": review_uri,
+            "records": merge_info.get("review_records", 0),
+            "clusters": merge_info.get("review_clusters", 0),
+        },
+        atena_map_entries=len(amap),
+        report=report_html,
+        report_json=report_json,
+    )
 
 
 def atena_map_for(domain_id: str, validate_result: dict, store) -> dict[str, str] | None:

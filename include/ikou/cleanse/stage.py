@@ -18,10 +18,25 @@ from ikou.cleanse.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_w
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
 
-LEDGER_SCHEMA = pa.schema([("record_key", pa.string()), ("field", pa.string()), ("rule", pa.string()),
-                           ("before_hash", pa.string()), ("after_hash", pa.string())])
-VALUES_SCHEMA = pa.schema([("record_key", pa.string()), ("_record", pa.int64()), ("field", pa.string()),
-                           ("rule", pa.string()), ("before", pa.string()), ("after", pa.string())])
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("record_key", pa.string()),
+        ("field", pa.string()),
+        ("rule", pa.string()),
+        ("before_hash", pa.string()),
+        ("after_hash", pa.string()),
+    ]
+)
+VALUES_SCHEMA = pa.schema(
+    [
+        ("record_key", pa.string()),
+        ("_record", pa.int64()),
+        ("field", pa.string()),
+        ("rule", pa.string()),
+        ("before", pa.string()),
+        ("after", pa.string()),
+    ]
+)
 DATE_SUFFIX, PRECISION_SUFFIX, PARTIAL_SUFFIX = "__date", "__precision", "__partial"
 ADDRESS_SEPARATOR = "__"  # address components: FIELD__prefecture … FIELD__building
 
@@ -32,8 +47,12 @@ class CleanseResult:
     ledger: pa.Table
     ledger_values: pa.Table
     changes: dict = field(default_factory=dict)  # "rule.FIELD" -> count of changed values
-    problems: dict = field(default_factory=dict)  # "finding rule.FIELD" -> count of records (checks, dates)
-    stats: dict = field(default_factory=dict)  # counts that are not problems (partial dates, addresses …)
+    problems: dict = field(
+        default_factory=dict
+    )  # "finding rule.FIELD" -> count of records (checks, dates)
+    stats: dict = field(
+        default_factory=dict
+    )  # counts that are not problems (partial dates, addresses …)
 
 
 def _put(table: pa.Table, name: str, arr: pa.Array) -> pa.Table:
@@ -85,8 +104,11 @@ def _distinct(col) -> tuple[list, "np.ndarray"]:  # noqa: F821
 
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     enc = pc.dictionary_encode(arr)
-    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False) \
-        if enc.indices.null_count else enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    idx = (
+        enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if enc.indices.null_count
+        else enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    )
     return enc.dictionary.to_pylist(), idx
 
 
@@ -100,8 +122,17 @@ def _rows_where(idx, flags: list[bool]):
     return np.nonzero(f[idx])[0]
 
 
-def _address_columns(table: pa.Table, fname: str, values: list, idx, towns, key_hash, findings: Findings,
-                     stats: Counter, problems_by: Counter) -> pa.Table:
+def _address_columns(
+    table: pa.Table,
+    fname: str,
+    values: list,
+    idx,
+    towns,
+    key_hash,
+    findings: Findings,
+    stats: Counter,
+    problems_by: Counter,
+) -> pa.Table:
     """Components of an address field as extra columns ``FIELD__prefecture`` … ``FIELD__building``,
     checked against the town list; problems are findings (no values in them). ``values`` are the
     field's distinct values, ``idx`` each row's index into them."""
@@ -118,7 +149,13 @@ def _address_columns(table: pa.Table, fname: str, values: list, idx, towns, key_
     kinds = sorted({k for p in parts if p for k in p.problems})
     for prob in kinds:
         rows = _rows_where(idx, [bool(p and prob in p.problems) for p in parts]).tolist()
-        findings.extend(prob, "warning", fname, key_hash(rows), detail="address checked against the city's town list")
+        findings.extend(
+            prob,
+            "warning",
+            fname,
+            key_hash(rows),
+            detail="address checked against the city's town list",
+        )
         problems_by[f"{prob}.{fname}"] += len(rows)
     take = pa.array(np.where(valid, idx, 0) if len(values) else np.zeros(len(idx), dtype=np.int64))
     mask = pa.array(~valid)
@@ -136,8 +173,16 @@ def _is_text(col) -> bool:
     return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
 
 
-def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme: dict | None = None,
-                  secret: bytes | None = None, context=None) -> CleanseResult:
+def cleanse_table(
+    table: pa.Table,
+    domain,
+    lf,
+    findings: Findings,
+    *,
+    era_scheme: dict | None = None,
+    secret: bytes | None = None,
+    context=None,
+) -> CleanseResult:
     """Cleanse one legacy table by its configuration (see :mod:`ikou.cleanse.config`).
 
     Rules and checks run once per distinct value of a field (dictionary encoding) and are mapped
@@ -156,17 +201,27 @@ def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme
     def key_hash(rows) -> list[str]:
         missing = [r for r in rows if r not in key_hash_cache]
         if missing:
-            raw = ["\x1e".join("" if c[r] is None else str(c[r]) for c in key_cols) for r in missing]
+            raw = [
+                "\x1e".join("" if c[r] is None else str(c[r]) for c in key_cols) for r in missing
+            ]
             for r, h in zip(missing, keyed_hashes(raw, purpose=purpose, secret=secret)):
                 key_hash_cache[r] = h
         return [key_hash_cache[r] for r in rows]
 
-    records = table.column("_record") if "_record" in table.column_names else pa.array(range(table.num_rows), pa.int64())
+    records = (
+        table.column("_record")
+        if "_record" in table.column_names
+        else pa.array(range(table.num_rows), pa.int64())
+    )
     corporate = None
     kind_fields = lf.fields_with_role("addressee_kind")
     if kind_fields and kind_fields[0] in table.column_names:
-        corporate = np.array([k == "3" for k in table.column(kind_fields[0]).to_pylist()], dtype=bool)
-    ledger: list[tuple[object, str, str, list, list]] = []  # (rows, field, rule, before values, after values)
+        corporate = np.array(
+            [k == "3" for k in table.column(kind_fields[0]).to_pylist()], dtype=bool
+        )
+    ledger: list[
+        tuple[object, str, str, list, list]
+    ] = []  # (rows, field, rule, before values, after values)
     changes: Counter = Counter()
     problems_by: Counter = Counter()
     stats: Counter = Counter()
@@ -185,12 +240,16 @@ def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme
                 rows = _rows_where(idx, changed)
                 if len(rows):
                     sel = idx[rows]
-                    ledger.append((rows, fname, rule, [values[j] for j in sel], [new[j] for j in sel]))
+                    ledger.append(
+                        (rows, fname, rule, [values[j] for j in sel], [new[j] for j in sel])
+                    )
                     changes[f"{rule}.{fname}"] += len(rows)
                 values = new
             for check in cfg["checks"]:
                 if check == "address_components":
-                    out = _address_columns(out, fname, values, idx, ctx.towns, key_hash, findings, stats, problems_by)
+                    out = _address_columns(
+                        out, fname, values, idx, ctx.towns, key_hash, findings, stats, problems_by
+                    )
                     continue
                 fn = ctx.check(check)
                 found: dict[tuple[str, str], list[bool]] = {}
@@ -201,13 +260,17 @@ def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme
                         found.setdefault(prob, [False] * len(values))[j] = True
                 for (rule, detail), flags in sorted(found.items()):
                     rows = _rows_where(idx, flags).tolist()
-                    findings.extend(rule, SEVERITY.get(rule, "warning"), fname, key_hash(rows), detail=detail)
+                    findings.extend(
+                        rule, SEVERITY.get(rule, "warning"), fname, key_hash(rows), detail=detail
+                    )
                     problems_by[f"{rule}.{fname}"] += len(rows)
             if cfg["rules"]:
                 dist = pa.array(values or [None], pa.string())
                 new_col = dist.take(pa.array(np.where(idx >= 0, idx, 0)))
                 if (idx < 0).any():
-                    new_col = pa.compute.if_else(pa.array(idx < 0), pa.nulls(len(new_col), pa.string()), new_col)
+                    new_col = pa.compute.if_else(
+                        pa.array(idx < 0), pa.nulls(len(new_col), pa.string()), new_col
+                    )
                 out = out.set_column(out.column_names.index(fname), fname, new_col)
         how = DATE_ROLES.get(spec.role)
         if how:
@@ -215,26 +278,41 @@ def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme
             if how == "wareki":
                 parsed = [_wareki(v, scheme) for v in values]
             else:
-                parsed = [(d, p, None, problem) for d, p, problem in
-                          (_ymd(v, optional=(how == "ymd_optional")) for v in values)]
+                parsed = [
+                    (d, p, None, problem)
+                    for d, p, problem in (_ymd(v, optional=(how == "ymd_optional")) for v in values)
+                ]
             safe = pa.array(np.where(idx >= 0, idx, 0))
             nulls = pa.array(idx < 0) if (idx < 0).any() else None
 
             def column(j: int, typ):
                 arr = pa.array([x[j] for x in parsed] or [None], typ).take(safe)
-                return pa.compute.if_else(nulls, pa.nulls(len(arr), typ), arr) if nulls is not None else arr
+                return (
+                    pa.compute.if_else(nulls, pa.nulls(len(arr), typ), arr)
+                    if nulls is not None
+                    else arr
+                )
 
             for problem in sorted({x[3] for x in parsed if x[3]}):
-                mask = np.append(np.array([x[3] == problem for x in parsed], dtype=bool), False)[idx]
+                mask = np.append(np.array([x[3] == problem for x in parsed], dtype=bool), False)[
+                    idx
+                ]
                 if problem == "placeholder" and how == "wareki" and corporate is not None:
                     zero = np.append(np.array([v == 0 for v in values], dtype=bool), False)[idx]
                     mask &= ~(zero & corporate)  # a corporation has no birth date
                 rows = np.nonzero(mask)[0].tolist()
                 if rows:
-                    findings.extend(f"date_{problem}", "warning", fname, key_hash(rows),
-                                    detail=f"{how} date rejected ({problem}); stored as null, never guessed")
+                    findings.extend(
+                        f"date_{problem}",
+                        "warning",
+                        fname,
+                        key_hash(rows),
+                        detail=f"{how} date rejected ({problem}); stored as null, never guessed",
+                    )
                     problems_by[f"date_{problem}.{fname}"] += len(rows)
-            partial_rows = np.append(np.array([x[1] in ("month", "year") for x in parsed], dtype=bool), False)[idx]
+            partial_rows = np.append(
+                np.array([x[1] in ("month", "year") for x in parsed], dtype=bool), False
+            )[idx]
             if partial_rows.any():
                 stats[f"partial_date.{fname}"] += int(np.count_nonzero(partial_rows))
             out = _put(out, fname + DATE_SUFFIX, column(0, pa.date32()))
@@ -249,10 +327,28 @@ def cleanse_table(table: pa.Table, domain, lf, findings: Findings, *, era_scheme
     rules = [r for rows, _f, r, *_ in ledger for _ in range(len(rows))]
     distinct = sorted(set(before) | set(after))
     value_hash = dict(zip(distinct, keyed_hashes(distinct, purpose="ledger-value", secret=secret)))
-    ledger_table = pa.table({"record_key": hashes, "field": fields, "rule": rules,
-                             "before_hash": [value_hash[v] for v in before],
-                             "after_hash": [value_hash[v] for v in after]}, schema=LEDGER_SCHEMA)
+    ledger_table = pa.table(
+        {
+            "record_key": hashes,
+            "field": fields,
+            "rule": rules,
+            "before_hash": [value_hash[v] for v in before],
+            "after_hash": [value_hash[v] for v in after],
+        },
+        schema=LEDGER_SCHEMA,
+    )
     rec = records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records
-    values_table = pa.table({"record_key": hashes, "_record": rec.take(pa.array(all_rows, pa.int64())).cast(pa.int64()),
-                             "field": fields, "rule": rules, "before": before, "after": after}, schema=VALUES_SCHEMA)
-    return CleanseResult(out, ledger_table, values_table, dict(changes), dict(problems_by), dict(stats))
+    values_table = pa.table(
+        {
+            "record_key": hashes,
+            "_record": rec.take(pa.array(all_rows, pa.int64())).cast(pa.int64()),
+            "field": fields,
+            "rule": rules,
+            "before": before,
+            "after": after,
+        },
+        schema=VALUES_SCHEMA,
+    )
+    return CleanseResult(
+        out, ledger_table, values_table, dict(changes), dict(problems_by), dict(stats)
+    )

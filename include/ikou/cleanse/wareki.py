@@ -87,19 +87,30 @@ ERAS = (
 )
 _BY_LETTER = {e.letter: e for e in ERAS}
 _BY_NAME = {e.name: e for e in ERAS}
-_BY_NAME.update({"明": _BY_LETTER["M"], "大": _BY_LETTER["T"], "昭": _BY_LETTER["S"], "平": _BY_LETTER["H"],
-                 "令": _BY_LETTER["R"]})
+_BY_NAME.update(
+    {
+        "明": _BY_LETTER["M"],
+        "大": _BY_LETTER["T"],
+        "昭": _BY_LETTER["S"],
+        "平": _BY_LETTER["H"],
+        "令": _BY_LETTER["R"],
+    }
+)
 GREGORIAN_FROM = dt.date(1873, 1, 1)  # 明治6年1月1日
 COMMON_SCHEME = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}
 
-_ASCII = str.maketrans("０１２３４５６７８９．／－，ＭＴＳＨＲｍｔｓｈｒ　", "0123456789./-,MTSHRmtshr ")
+_ASCII = str.maketrans(
+    "０１２３４５６７８９．／－，ＭＴＳＨＲｍｔｓｈｒ　", "0123456789./-,MTSHRmtshr "
+)
 _KANJI = re.compile(
     r"^(明治|大正|昭和|平成|令和|明|大|昭|平|令)\s*(元|[0-9]{1,2})\s*[年.]\s*"
     r"(?:([0-9]{1,2})\s*[月.]\s*([0-9]{1,2})\s*日?"  # year, month and day
     r"|([0-9]{1,2})(?:\s*[月.]\s*(?:日?\s*不詳)?)?"  # day unknown: 3月, 3月日不詳, 3月不詳
     r"|(?:月\s*日\s*)?(?:不詳)?)$"  # month and day unknown: (nothing), 不詳, 月日不詳
 )
-_LETTER = re.compile(r"^([MTSHR])\s*([0-9]{1,2})[./\-,]([0-9]{1,2})[./\-,]([0-9]{1,2})$", re.IGNORECASE)
+_LETTER = re.compile(
+    r"^([MTSHR])\s*([0-9]{1,2})[./\-,]([0-9]{1,2})[./\-,]([0-9]{1,2})$", re.IGNORECASE
+)
 _COMPACT = re.compile(r"^([MTSHR])([0-9]{2})([0-9]{2})([0-9]{2})$", re.IGNORECASE)
 _DIGITS = re.compile(r"^[0-9]+$")
 _PLACEHOLDER = re.compile(r"^(0+|9+)$")
@@ -128,12 +139,16 @@ def _to_date(era: Era, year: int, month: int, day: int, text_form: str) -> dt.da
         raise WarekiFormatError(f"{text_form}: a day without a month")
     if era.letter == "M" and g_year <= 1872:
         if g_year == 1872 and month == 12 and 3 <= day <= 30:
-            raise ImpossibleDate("a day skipped by the calendar reform of 1872: the day after 明治5年12月2日 "
-                                 "was 明治6年1月1日")
+            raise ImpossibleDate(
+                "a day skipped by the calendar reform of 1872: the day after 明治5年12月2日 "
+                "was 明治6年1月1日"
+            )
         if not (1 <= month <= 12 and 1 <= day <= 30):
             raise ImpossibleDate("no such lunisolar day")
-        raise LunisolarDate("a lunisolar date (before 明治6年1月1日): it needs a conversion table, "
-                            "not a naive Gregorian reading")
+        raise LunisolarDate(
+            "a lunisolar date (before 明治6年1月1日): it needs a conversion table, "
+            "not a naive Gregorian reading"
+        )
     try:
         d = dt.date(g_year, month, day)
     except ValueError:
@@ -148,8 +163,10 @@ def _check_partial(era: Era, g_year: int, month: int | None) -> None:
     """A partial date must lie in its era (昭和65年, 令和元年4月 do not exist) and after the
     calendar reform (a lunisolar year or month is not a Gregorian one)."""
     if g_year < GREGORIAN_FROM.year:
-        raise LunisolarDate("a lunisolar year (before 明治6年): it needs a conversion table, "
-                            "not a naive Gregorian reading")
+        raise LunisolarDate(
+            "a lunisolar year (before 明治6年): it needs a conversion table, "
+            "not a naive Gregorian reading"
+        )
     end = era.last
     lo = (era.first.year, era.first.month if month is not None else 0)
     hi = (end.year, end.month if month is not None else 13) if end is not None else None

@@ -16,7 +16,7 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
         stack.append(n)
         for m in edges.get(n, ()):
             if colour.get(m, white) == grey:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if colour.get(m, white) == white and m in edges:
                 found = visit(m)
                 if found:
@@ -33,7 +33,9 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
     return None
 
 
-def topological_order(edges: Mapping[str, Iterable[str]], nodes: Iterable[str] | None = None) -> list[str]:
+def topological_order(
+    edges: Mapping[str, Iterable[str]], nodes: Iterable[str] | None = None
+) -> list[str]:
     """Prerequisites first; ties broken by the given node order (stable). Raises on a cycle."""
     order_hint = list(nodes) if nodes is not None else sorted(edges)
     cycle = find_cycle(edges)
@@ -56,7 +58,9 @@ def topological_order(edges: Mapping[str, Iterable[str]], nodes: Iterable[str] |
     return out
 
 
-def longest_path(edges: Mapping[str, Iterable[str]], weight: Mapping[str, float]) -> tuple[float, list[str]]:
+def longest_path(
+    edges: Mapping[str, Iterable[str]], weight: Mapping[str, float]
+) -> tuple[float, list[str]]:
     """Critical path through a DAG of prerequisites: (total weight, path from first to last)."""
     best: dict[str, tuple[float, list[str]]] = {}
     for n in topological_order(edges):

@@ -29,7 +29,9 @@ class DomainPlan(_Strict):
     phase: Literal["preparation", "migration"]
     cutover_window_hours: float = Field(gt=0)
     cuts_over_after: list[str] = Field(default_factory=list)
-    reconciliation_tolerance: float = Field(default=0.0, ge=0, le=1)  # share of rows allowed to differ
+    reconciliation_tolerance: float = Field(
+        default=0.0, ge=0, le=1
+    )  # share of rows allowed to differ
 
 
 class Wave(_Strict):
@@ -100,7 +102,9 @@ class Plan:
 
     def cutover_order(self) -> list[str]:
         edges = {d: list(p.cuts_over_after) for d, p in self.entries.items()}
-        return topological_order(edges, sorted(self.entries, key=lambda d: (self.entries[d].target_date, d)))
+        return topological_order(
+            edges, sorted(self.entries, key=lambda d: (self.entries[d].target_date, d))
+        )
 
 
 def load_plan(path: Path, registry: Registry) -> Plan:
@@ -119,7 +123,9 @@ def load_plan(path: Path, registry: Registry) -> Plan:
             if domain_id not in registry:
                 raise RegistryError(f"{where}: unknown domain (not in the registry)")
             if domain_id in entries:
-                raise RegistryError(f"{where}: planned twice (also in wave {entries[domain_id].wave})")
+                raise RegistryError(
+                    f"{where}: planned twice (also in wave {entries[domain_id].wave})"
+                )
             for other in dp.cuts_over_after:
                 if other not in registry:
                     raise RegistryError(f"{where}: cuts_over_after unknown domain {other!r}")
@@ -140,8 +146,10 @@ def load_plan(path: Path, registry: Registry) -> Plan:
         raise RegistryError(f"{path}: domains missing from the plan: {', '.join(missing)}")
     cycle = find_cycle({d: list(p.cuts_over_after) for d, p in entries.items()})
     if cycle:
-        raise RegistryError(f"{path}: wave {entries[cycle[0]].wave}, entry {cycle[0]!r}: "
-                            f"cuts_over_after has a cycle: {' -> '.join(cycle)}")
+        raise RegistryError(
+            f"{path}: wave {entries[cycle[0]].wave}, entry {cycle[0]!r}: "
+            f"cuts_over_after has a cycle: {' -> '.join(cycle)}"
+        )
     for d, p in entries.items():
         for other in p.cuts_over_after:
             if entries[other].target_date > p.target_date:

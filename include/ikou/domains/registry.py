@@ -30,14 +30,53 @@ Encoding = Literal["cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips"]
 #: role, validate maps by role. A new role needs an entry in each of those three places.
 ROLES = frozenset(
     {
-        "atena_no", "atena_ref", "guardian_ref", "householder_ref", "koseki_ref", "key",
-        "addressee_kind", "name", "head_name", "name_kana", "sex", "birth_wareki",
-        "birth_wareki_partial", "since_wareki", "address", "honseki", "location", "postal_code",
-        "phone", "my_number", "corporate_number", "juminhyo_code", "pension_number",
-        "registered_date", "updated_date", "optional_date", "household_no", "relationship",
-        "resident_kind", "code", "flags", "school_code", "facility_code", "district_code",
-        "family_register_id", "grade", "count", "child_count", "fiscal_year", "plate", "area",
-        "assessed_value", "tax_amount", "tax_amount_part", "flat_tax", "income", "premium",
+        "atena_no",
+        "atena_ref",
+        "guardian_ref",
+        "householder_ref",
+        "koseki_ref",
+        "key",
+        "addressee_kind",
+        "name",
+        "head_name",
+        "name_kana",
+        "sex",
+        "birth_wareki",
+        "birth_wareki_partial",
+        "since_wareki",
+        "address",
+        "honseki",
+        "location",
+        "postal_code",
+        "phone",
+        "my_number",
+        "corporate_number",
+        "juminhyo_code",
+        "pension_number",
+        "registered_date",
+        "updated_date",
+        "optional_date",
+        "household_no",
+        "relationship",
+        "resident_kind",
+        "code",
+        "flags",
+        "school_code",
+        "facility_code",
+        "district_code",
+        "family_register_id",
+        "grade",
+        "count",
+        "child_count",
+        "fiscal_year",
+        "plate",
+        "area",
+        "assessed_value",
+        "tax_amount",
+        "tax_amount_part",
+        "flat_tax",
+        "income",
+        "premium",
         "monthly_amount",
     }
 )
@@ -197,8 +236,12 @@ class CleanseSpec(_Strict):
     """Per-domain cleansing configuration; everything omitted is inherited from
     ``ikou.cleanse.rules.DEFAULT_RULES`` (by field role) and the defaults below."""
 
-    roles: dict[str, CleanseRuleSet] = Field(default_factory=dict)  # role -> rule set (replaces the default)
-    fields: dict[str, CleanseRuleSet] = Field(default_factory=dict)  # "FILE.FIELD" -> rule set (wins over roles)
+    roles: dict[str, CleanseRuleSet] = Field(
+        default_factory=dict
+    )  # role -> rule set (replaces the default)
+    fields: dict[str, CleanseRuleSet] = Field(
+        default_factory=dict
+    )  # "FILE.FIELD" -> rule set (wins over roles)
     juminhyo_rule: str = "format"  # ikou.cleanse.identifiers.JUMINHYO_RULES
     vendor_variants: Literal["jis", "off"] = "jis"  # report JDK-side code points (U+FF5E …) or not
     dedupe: DedupeSpec = Field(default_factory=DedupeSpec)
@@ -217,7 +260,9 @@ class CleanseSpec(_Strict):
         from ikou.cleanse.identifiers import JUMINHYO_RULES
 
         if v not in JUMINHYO_RULES:
-            raise ValueError(f"unknown 住民票コード rule {v!r} (known: {', '.join(JUMINHYO_RULES)})")
+            raise ValueError(
+                f"unknown 住民票コード rule {v!r} (known: {', '.join(JUMINHYO_RULES)})"
+            )
         return v
 
 
@@ -291,25 +336,36 @@ def load_domain_file(path: Path, data_dir: Path) -> Domain:
     except ValidationError as exc:
         raise RegistryError(f"{path}: entry {entry!r}: {_describe(exc)}") from None
     if domain.id != path.stem:
-        raise RegistryError(f"{path}: entry {domain.id!r}: id must match the file name {path.stem!r}")
+        raise RegistryError(
+            f"{path}: entry {domain.id!r}: id must match the file name {path.stem!r}"
+        )
     for lf in domain.legacy_files:
         lf._data_dir = data_dir  # copybooks are read from the registry folder, not the package's
         where = f"{path}: entry {domain.id!r}, legacy file {lf.name!r}"
         if not (data_dir / "copybooks" / lf.copybook).is_file():
-            raise RegistryError(f"{where}: copybook {lf.copybook!r} not found in {data_dir / 'copybooks'}")
+            raise RegistryError(
+                f"{where}: copybook {lf.copybook!r} not found in {data_dir / 'copybooks'}"
+            )
         for key in lf.business_keys:
             if key not in lf.fields:
                 raise RegistryError(f"{where}: business key {key!r} is not one of its fields")
         for trailer_field, data_field in lf.trailer.sums.items():
             if data_field not in lf.fields:
-                raise RegistryError(f"{where}: trailer sum {trailer_field!r} totals unknown field {data_field!r}")
+                raise RegistryError(
+                    f"{where}: trailer sum {trailer_field!r} totals unknown field {data_field!r}"
+                )
         if "D" not in lf.record_types:
             raise RegistryError(f"{where}: record_types needs a data layout under 'D'")
     for key in domain.cleanse.fields:
         fname, _, field = key.partition(".")
-        if not field or fname not in {lf.name for lf in domain.legacy_files} \
-                or field not in domain.legacy_file(fname).fields:
-            raise RegistryError(f"{path}: entry {domain.id!r}: cleanse.fields key {key!r} is not FILE.FIELD of the domain")
+        if (
+            not field
+            or fname not in {lf.name for lf in domain.legacy_files}
+            or field not in domain.legacy_file(fname).fields
+        ):
+            raise RegistryError(
+                f"{path}: entry {domain.id!r}: cleanse.fields key {key!r} is not FILE.FIELD of the domain"
+            )
     names = [lf.name for lf in domain.legacy_files]
     if len(set(names)) != len(names):
         raise RegistryError(f"{path}: entry {domain.id!r}: duplicate legacy file names {names}")
@@ -320,23 +376,31 @@ def load_domain_file(path: Path, data_dir: Path) -> Domain:
 
 def load_layout(path: Path, domain: Domain) -> StandardLayout:
     if not path.is_file():
-        raise RegistryError(f"{path}: entry {domain.id!r}: standard layout for spec {domain.spec.version} not found")
+        raise RegistryError(
+            f"{path}: entry {domain.id!r}: standard layout for spec {domain.spec.version} not found"
+        )
     raw = _read_yaml(path)
     try:
         layout = StandardLayout.model_validate(raw)
     except ValidationError as exc:
         raise RegistryError(f"{path}: entry {domain.id!r}: {_describe(exc)}") from None
     if layout.domain != domain.id or layout.spec_version != domain.spec.version:
-        raise RegistryError(f"{path}: entry {domain.id!r}: layout says domain {layout.domain!r} spec {layout.spec_version!r}")
+        raise RegistryError(
+            f"{path}: entry {domain.id!r}: layout says domain {layout.domain!r} spec {layout.spec_version!r}"
+        )
     for table in layout.tables:
         where = f"{path}: entry {domain.id!r}, table {table.name!r}"
         try:
             lf = domain.legacy_file(table.source)
         except KeyError:
-            raise RegistryError(f"{where}: source {table.source!r} is not a legacy file of the domain") from None
+            raise RegistryError(
+                f"{where}: source {table.source!r} is not a legacy file of the domain"
+            ) from None
         for col in table.columns:
             if col.source not in lf.fields:
-                raise RegistryError(f"{where}: column {col.name!r} reads unknown field {col.source!r}")
+                raise RegistryError(
+                    f"{where}: column {col.name!r} reads unknown field {col.source!r}"
+                )
             if col.type in ("string", "code") and not col.length:
                 raise RegistryError(f"{where}: column {col.name!r} needs a length")
             if col.type == "decimal" and (col.precision is None or col.scale is None):
@@ -367,7 +431,9 @@ class Registry:
         try:
             return self.domains[domain_id]
         except KeyError:
-            raise KeyError(f"unknown domain {domain_id!r}; known: {', '.join(self.domains)}") from None
+            raise KeyError(
+                f"unknown domain {domain_id!r}; known: {', '.join(self.domains)}"
+            ) from None
 
     @property
     def ids(self) -> list[str]:
@@ -404,15 +470,21 @@ def load_registry(data_dir: Path | str | None = None) -> Registry:
     for d in domains.values():
         for ref in d.refers_to:
             if ref not in domains:
-                raise RegistryError(f"{data_dir / 'domains' / (d.id + '.yaml')}: entry {d.id!r}: refers_to unknown domain {ref!r}")
+                raise RegistryError(
+                    f"{data_dir / 'domains' / (d.id + '.yaml')}: entry {d.id!r}: refers_to unknown domain {ref!r}"
+                )
             if ref == d.id:
-                raise RegistryError(f"{data_dir / 'domains' / (d.id + '.yaml')}: entry {d.id!r}: refers to itself")
+                raise RegistryError(
+                    f"{data_dir / 'domains' / (d.id + '.yaml')}: entry {d.id!r}: refers to itself"
+                )
     from ikou.domains.graph import find_cycle
 
     cycle = find_cycle({d.id: d.refers_to for d in domains.values()})
     if cycle:
-        raise RegistryError(f"{data_dir / 'domains' / (cycle[0] + '.yaml')}: entry {cycle[0]!r}: "
-                            f"refers_to has a cycle: {' -> '.join(cycle)}")
+        raise RegistryError(
+            f"{data_dir / 'domains' / (cycle[0] + '.yaml')}: entry {cycle[0]!r}: "
+            f"refers_to has a cycle: {' -> '.join(cycle)}"
+        )
     return Registry(domains, data_dir)
 
 

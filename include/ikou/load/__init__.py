@@ -27,9 +27,17 @@ from ikou.domains import registry
 from ikou.load.target import LIVE_SCHEMA, Target, schema_for, table_name
 from ikou.storage import MANIFEST, Store, StorageError, code_version, join, sha256_file, zone_uri
 
-CSV_DIALECT = {"encoding": "UTF-8", "bom": False, "delimiter": ",", "quote_char": '"',
-               "quoting": "RFC 4180: text fields quoted, quotes doubled; numbers and dates bare",
-               "line_terminator": "CRLF", "null": "empty unquoted field", "empty_string": '""', "header": True}
+CSV_DIALECT = {
+    "encoding": "UTF-8",
+    "bom": False,
+    "delimiter": ",",
+    "quote_char": '"',
+    "quoting": "RFC 4180: text fields quoted, quotes doubled; numbers and dates bare",
+    "line_terminator": "CRLF",
+    "null": "empty unquoted field",
+    "empty_string": '""',
+    "header": True,
+}
 HANDOFF_MANIFEST = "manifest.json"
 LAYOUT = "ikou-handoff/1"  # the manifest's own format
 
@@ -45,13 +53,24 @@ def write_csv(table, path: Path, bom: bool = False) -> None:
     with open(tmp, "wb") as fh:
         if bom:
             fh.write(b"\xef\xbb\xbf")
-        pacsv.write_csv(table, fh, pacsv.WriteOptions(quoting_style="needed", eol="\r\n", null_string=""))
+        pacsv.write_csv(
+            table, fh, pacsv.WriteOptions(quoting_style="needed", eol="\r\n", null_string="")
+        )
     os.replace(tmp, path)
 
 
-def build_handoff(domain_id: str, tables: dict, work: Path, *, run_id: str, snapshot: str, mode: str,
-                  input_files: list[dict], atena_map: dict[str, str] | None = None, bom: bool = False
-                  ) -> tuple[dict[str, Path], dict]:
+def build_handoff(
+    domain_id: str,
+    tables: dict,
+    work: Path,
+    *,
+    run_id: str,
+    snapshot: str,
+    mode: str,
+    input_files: list[dict],
+    atena_map: dict[str, str] | None = None,
+    bom: bool = False,
+) -> tuple[dict[str, Path], dict]:
     """Write the CSV files (and move the Parquet files) of a domain's standard tables into ``work``
     and return (files by name, the manifest). ``tables``: table name -> (pyarrow table, Parquet path)."""
     d = registry().get(domain_id)
@@ -61,7 +80,9 @@ def build_handoff(domain_id: str, tables: dict, work: Path, *, run_id: str, snap
         table, pq_path = tables[t.name]
         names = [c.name for c in t.columns]
         if table.column_names != names:
-            raise ValueError(f"{domain_id}.{t.name}: columns {table.column_names} differ from layout {names}")
+            raise ValueError(
+                f"{domain_id}.{t.name}: columns {table.column_names} differ from layout {names}"
+            )
         csv_path = work / f"{t.name}.csv"
         write_csv(table, csv_path, bom)
         out_pq = work / f"{t.name}.parquet"
@@ -69,27 +90,56 @@ def build_handoff(domain_id: str, tables: dict, work: Path, *, run_id: str, snap
             os.replace(pq_path, out_pq)
         files[csv_path.name] = csv_path
         files[out_pq.name] = out_pq
-        entries.append({
-            "table": t.name, "label_ja": t.label_ja, "target_table": table_name(domain_id, t.name),
-            "file": csv_path.name, "rows": table.num_rows, "bytes": csv_path.stat().st_size,
-            "sha256": sha256_file(csv_path),
-            "parquet": {"file": out_pq.name, "bytes": out_pq.stat().st_size, "sha256": sha256_file(out_pq)},
-            "business_keys": list(t.business_keys),
-            "columns": [{"name": c.name, "label_ja": c.label_ja, "type": c.type, "length": c.length,
-                         "precision": c.precision, "scale": c.scale, "required": c.required,
-                         "codes": list(c.codes) if c.codes else None}
-                        for c in t.columns],
-        })
+        entries.append(
+            {
+                "table": t.name,
+                "label_ja": t.label_ja,
+                "target_table": table_name(domain_id, t.name),
+                "file": csv_path.name,
+                "rows": table.num_rows,
+                "bytes": csv_path.stat().st_size,
+                "sha256": sha256_file(csv_path),
+                "parquet": {
+                    "file": out_pq.name,
+                    "bytes": out_pq.stat().st_size,
+                    "sha256": sha256_file(out_pq),
+                },
+                "business_keys": list(t.business_keys),
+                "columns": [
+                    {
+                        "name": c.name,
+                        "label_ja": c.label_ja,
+                        "type": c.type,
+                        "length": c.length,
+                        "precision": c.precision,
+                        "scale": c.scale,
+                        "required": c.required,
+                        "codes": list(c.codes) if c.codes else None,
+                    }
+                    for c in t.columns
+                ],
+            }
+        )
     amap = sorted((atena_map or {}).items())
     manifest = {
-        "format": LAYOUT, "domain": domain_id, "name_ja": d.name_ja, "run_id": run_id, "snapshot": snapshot,
-        "mode": mode, "spec_version": d.spec.version, "spec_published": d.spec.published,
+        "format": LAYOUT,
+        "domain": domain_id,
+        "name_ja": d.name_ja,
+        "run_id": run_id,
+        "snapshot": snapshot,
+        "mode": mode,
+        "spec_version": d.spec.version,
+        "spec_published": d.spec.published,
         "layout_version": d.layout.layout_version,
-        "tables": entries, "csv_dialect": {**CSV_DIALECT, "bom": bom},
+        "tables": entries,
+        "csv_dialect": {**CSV_DIALECT, "bom": bom},
         "input_files": input_files,
         "code_version": code_version(),
-        "atena_no_map": {"description": "名寄せ: 宛名番号 merged away (old) → the 宛名番号 kept (new)",
-                         "count": len(amap), "entries": [{"old": k, "new": v} for k, v in amap]},
+        "atena_no_map": {
+            "description": "名寄せ: 宛名番号 merged away (old) → the 宛名番号 kept (new)",
+            "count": len(amap),
+            "entries": [{"old": k, "new": v} for k, v in amap],
+        },
     }
     return files, manifest
 
@@ -100,19 +150,40 @@ def _input_files(store: Store, domain_id: str, run_id: str) -> list[dict]:
         raw_manifest = store.read_manifest(raw)
     except Exception:  # noqa: BLE001 - a hand-off without the raw stage (tests, tools)
         return []
-    return [{"name": f["name"], "legacy_file": f.get("legacy_file"), "sha256": f.get("sha256"),
-             "bytes": f.get("bytes"), "records": f.get("records")}
-            for f in raw_manifest.get("landing_files", []) if not f["name"].startswith("_")]
+    return [
+        {
+            "name": f["name"],
+            "legacy_file": f.get("legacy_file"),
+            "sha256": f.get("sha256"),
+            "bytes": f.get("bytes"),
+            "records": f.get("records"),
+        }
+        for f in raw_manifest.get("landing_files", [])
+        if not f["name"].startswith("_")
+    ]
 
 
 def _s3_failure(exc: BaseException) -> bool:
     """An S3 endpoint that does not answer (after the client's own retries), or refuses."""
     names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError", "ReadTimeoutError",
-                         "BotoCoreError", "ClientError", "S3UploadFailedError", "ConnectionError"})
+    return bool(
+        names
+        & {
+            "EndpointConnectionError",
+            "ConnectionClosedError",
+            "ConnectTimeoutError",
+            "ReadTimeoutError",
+            "BotoCoreError",
+            "ClientError",
+            "S3UploadFailedError",
+            "ConnectionError",
+        }
+    )
 
 
-def publish_handoff(store: Store, prefix: str, files: dict[str, Path], manifest: dict, marker: dict) -> str:
+def publish_handoff(
+    store: Store, prefix: str, files: dict[str, Path], manifest: dict, marker: dict
+) -> str:
     """Publish the set (data files, manifest.json, then _manifest.json); return manifest.json's sha256.
 
     Idempotent: an already published set is returned as it is (its manifest.json's sha256)."""
@@ -123,28 +194,49 @@ def publish_handoff(store: Store, prefix: str, files: dict[str, Path], manifest:
     mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     sha = sha256_file(mpath)
     try:
-        store.publish(prefix, {**files, HANDOFF_MANIFEST: mpath}, {**marker, "handoff_manifest_sha256": sha})
+        store.publish(
+            prefix, {**files, HANDOFF_MANIFEST: mpath}, {**marker, "handoff_manifest_sha256": sha}
+        )
     except Exception as exc:
         if _s3_failure(exc):
             raise HandoffError(
                 f"publishing the hand-off set {prefix} failed ({type(exc).__name__}: {exc}) after the S3 client's "
                 "retries; nothing was published (no manifest.json / _manifest.json), so no reader sees a partial "
                 "set. The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 "
-                "connection) and clear the task.") from exc
+                "connection) and clear the task."
+            ) from exc
         raise
     return sha
 
 
-def load_domain(domain_id: str, validate_result: dict, *, run_id: str, mode: str, store: Store,
-                atena_map: dict[str, str] | None = None, who: str = "") -> dict:
+def load_domain(
+    domain_id: str,
+    validate_result: dict,
+    *,
+    run_id: str,
+    mode: str,
+    store: Store,
+    atena_map: dict[str, str] | None = None,
+    who: str = "",
+) -> dict:
     """The load stage of one domain: publish the hand-off set, then load the target from it."""
     d = registry().get(domain_id)
     bom = os.environ.get("IKOU_CSV_BOM", "0") == "1"
     prefix = zone_uri("handoff", domain_id, run_id)
     target = Target(settings().target_db_url, schema_for(mode, run_id))
     try:
-        return _load_domain(d, validate_result, prefix, target, run_id=run_id, mode=mode, store=store,
-                            atena_map=atena_map, who=who, bom=bom)
+        return _load_domain(
+            d,
+            validate_result,
+            prefix,
+            target,
+            run_id=run_id,
+            mode=mode,
+            store=store,
+            atena_map=atena_map,
+            who=who,
+            bom=bom,
+        )
     except HandoffError:
         raise
     except Exception as exc:
@@ -153,14 +245,26 @@ def load_domain(domain_id: str, validate_result: dict, *, run_id: str, mode: str
                 f"S3 failed while loading {domain_id} ({type(exc).__name__}: {exc}) after the client's retries; "
                 f"this attempt published no hand-off manifest under {prefix}, so no reader sees a partial set. "
                 "The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 connection) "
-                "and clear the task.") from exc
+                "and clear the task."
+            ) from exc
         raise
     finally:
         target.dispose()
 
 
-def _load_domain(d, validate_result: dict, prefix: str, target: Target, *, run_id: str, mode: str, store: Store,
-                 atena_map, who: str, bom: bool) -> dict:
+def _load_domain(
+    d,
+    validate_result: dict,
+    prefix: str,
+    target: Target,
+    *,
+    run_id: str,
+    mode: str,
+    store: Store,
+    atena_map,
+    who: str,
+    bom: bool,
+) -> dict:
     import pyarrow.parquet as pq
 
     domain_id = d.id
@@ -171,7 +275,10 @@ def _load_domain(d, validate_result: dict, prefix: str, target: Target, *, run_i
             # A retry after the set was published: load exactly the published files.
             published = store.read_manifest(prefix)
             sha = published["handoff_manifest_sha256"]
-            csvs = {t.name: store.fetch(prefix, f"{t.name}.csv", work, published) for t in d.layout.tables}
+            csvs = {
+                t.name: store.fetch(prefix, f"{t.name}.csv", work, published)
+                for t in d.layout.tables
+            }
         else:
             vprefix = validate_result["uri"]
             vmanifest = store.read_manifest(vprefix)
@@ -179,23 +286,62 @@ def _load_domain(d, validate_result: dict, prefix: str, target: Target, *, run_i
             for t in d.layout.tables:
                 path = store.fetch(vprefix, f"{t.name}.parquet", work / "in", vmanifest)
                 tables[t.name] = (pq.read_table(path), path)
-            files, manifest = build_handoff(domain_id, tables, work, run_id=run_id, snapshot=snapshot, mode=mode,
-                                            input_files=_input_files(store, domain_id, run_id),
-                                            atena_map=atena_map, bom=bom)
+            files, manifest = build_handoff(
+                domain_id,
+                tables,
+                work,
+                run_id=run_id,
+                snapshot=snapshot,
+                mode=mode,
+                input_files=_input_files(store, domain_id, run_id),
+                atena_map=atena_map,
+                bom=bom,
+            )
             del tables
-            marker = {"zone": "handoff", "stage": "load", "domain": domain_id, "run_id": run_id, "snapshot": snapshot,
-                      "input": vprefix, "spec_version": d.spec.version, "layout_version": d.layout.layout_version}
+            marker = {
+                "zone": "handoff",
+                "stage": "load",
+                "domain": domain_id,
+                "run_id": run_id,
+                "snapshot": snapshot,
+                "input": vprefix,
+                "spec_version": d.spec.version,
+                "layout_version": d.layout.layout_version,
+            }
             sha = publish_handoff(store, prefix, files, manifest, marker)
             csvs = {t.name: work / f"{t.name}.csv" for t in d.layout.tables}
-        rows = load_target(target, domain_id, csvs, run_id=run_id, snapshot=snapshot, manifest_sha256=sha, mode=mode,
-                           who=who)
-    return {"handoff": prefix, "rows": rows, "target_url": target.url, "schema": target.schema,
-            "tables": {t: table_name(domain_id, t) for t in rows}, "manifest_sha256": sha,
-            "dialect": target.dialect}
+        rows = load_target(
+            target,
+            domain_id,
+            csvs,
+            run_id=run_id,
+            snapshot=snapshot,
+            manifest_sha256=sha,
+            mode=mode,
+            who=who,
+        )
+    return {
+        "handoff": prefix,
+        "rows": rows,
+        "target_url": target.url,
+        "schema": target.schema,
+        "tables": {t: table_name(domain_id, t) for t in rows},
+        "manifest_sha256": sha,
+        "dialect": target.dialect,
+    }
 
 
-def load_target(target: Target, domain_id: str, csvs: dict[str, Path], *, run_id: str, snapshot: str,
-                manifest_sha256: str, mode: str, who: str = "") -> dict[str, int]:
+def load_target(
+    target: Target,
+    domain_id: str,
+    csvs: dict[str, Path],
+    *,
+    run_id: str,
+    snapshot: str,
+    manifest_sha256: str,
+    mode: str,
+    who: str = "",
+) -> dict[str, int]:
     """The target load of one domain: rehearsal schemas are swept first; a cutover load refuses a
     live domain inside its transaction and records ``loaded`` in the same transaction."""
     from ikou.cutover import Control
@@ -210,8 +356,17 @@ def load_target(target: Target, domain_id: str, csvs: dict[str, Path], *, run_id
         after = control.loaded_in_transaction(domain_id, snapshot, run_id, who, manifest_sha256)
     else:
         sweep_rehearsal_schemas(target, domain_id, keep=target.schema, control=control)
-    return target.load(domain_id, d.layout, csvs, run_id=run_id, snapshot=snapshot, manifest_sha256=manifest_sha256,
-                       mode=mode, guard=guard, after=after)
+    return target.load(
+        domain_id,
+        d.layout,
+        csvs,
+        run_id=run_id,
+        snapshot=snapshot,
+        manifest_sha256=manifest_sha256,
+        mode=mode,
+        guard=guard,
+        after=after,
+    )
 
 
 def rehearsal_schemas(target: Target) -> list[str]:
@@ -220,14 +375,22 @@ def rehearsal_schemas(target: Target) -> list[str]:
 
     if target.dialect == "sqlite":
         base = target.sibling(LIVE_SCHEMA).sqlite_path
-        return sorted(p.name[len(base.stem) + 1:-len(base.suffix or ".sqlite")]
-                      for p in base.parent.glob(f"{base.stem}.{REHEARSAL_PREFIX}*{base.suffix or '.sqlite'}"))
+        return sorted(
+            p.name[len(base.stem) + 1 : -len(base.suffix or ".sqlite")]
+            for p in base.parent.glob(f"{base.stem}.{REHEARSAL_PREFIX}*{base.suffix or '.sqlite'}")
+        )
     from sqlalchemy import text
 
     with target.engine().connect() as conn:
-        return [r[0] for r in conn.execute(text(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p ORDER BY schema_name"),
-            {"p": REHEARSAL_PREFIX.replace("_", "\\_") + "%"})]
+        return [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p ORDER BY schema_name"
+                ),
+                {"p": REHEARSAL_PREFIX.replace("_", "\\_") + "%"},
+            )
+        ]
 
 
 def sweep_rehearsal_schemas(target: Target, domain_id: str, keep: str, control=None) -> list[str]:
@@ -279,5 +442,16 @@ def clean_load(target: Target, domain_id: str, csvs: dict[str, Path]) -> dict[st
     return target._load_sqlite(domain_id, _Subset, csvs, None, None)
 
 
-__all__ = ["load_domain", "load_target", "build_handoff", "publish_handoff", "write_csv", "CSV_DIALECT",
-           "HANDOFF_MANIFEST", "HandoffError", "StorageError", "rehearsal_schemas", "sweep_rehearsal_schemas"]
+__all__ = [
+    "load_domain",
+    "load_target",
+    "build_handoff",
+    "publish_handoff",
+    "write_csv",
+    "CSV_DIALECT",
+    "HANDOFF_MANIFEST",
+    "HandoffError",
+    "StorageError",
+    "rehearsal_schemas",
+    "sweep_rehearsal_schemas",
+]

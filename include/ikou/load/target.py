@@ -40,7 +40,9 @@ from pathlib import Path
 
 LIVE_SCHEMA = "ikou"
 REHEARSAL_PREFIX = "ikou_rehearsal_"
-REHEARSAL_SCHEMA = "ikou_rehearsal"  # kept for compatibility: the shared name before per-run schemas
+REHEARSAL_SCHEMA = (
+    "ikou_rehearsal"  # kept for compatibility: the shared name before per-run schemas
+)
 STAGING_SCHEMA = "ikou_staging"
 CONTROL_SCHEMA = LIVE_SCHEMA
 LOAD_LOG = "ikou_load_log"
@@ -103,8 +105,11 @@ def ddl(domain: str, layout, dialect: str = "postgresql", schema: str = LIVE_SCH
     """The DDL of a domain's standard tables as Ikou creates them (for DBAs and the docs)."""
     out = []
     for t in layout.tables:
-        q = f"{_ident(schema)}.{_ident(table_name(domain, t.name))}" if dialect == "postgresql" else _ident(
-            table_name(domain, t.name))
+        q = (
+            f"{_ident(schema)}.{_ident(table_name(domain, t.name))}"
+            if dialect == "postgresql"
+            else _ident(table_name(domain, t.name))
+        )
         out.append(create_table_sql(q, t, dialect) + ";")
         if dialect == "postgresql":
             out.extend(_comments(q, t))
@@ -118,7 +123,9 @@ def _quote_literal(s: str) -> str:
 def _comments(qualified: str, table) -> list[str]:
     out = [f"COMMENT ON TABLE {qualified} IS {_quote_literal(table.label_ja)};"]
     for c in table.columns:
-        out.append(f"COMMENT ON COLUMN {qualified}.{_ident(c.name)} IS {_quote_literal(c.label_ja)};")
+        out.append(
+            f"COMMENT ON COLUMN {qualified}.{_ident(c.name)} IS {_quote_literal(c.label_ja)};"
+        )
     return out
 
 
@@ -138,7 +145,9 @@ class Target:
         self._url = make_url(url)
         self.dialect = self._url.get_backend_name()
         if self.dialect not in ("postgresql", "sqlite"):
-            raise ValueError(f"target database {self.dialect} is not supported (PostgreSQL or SQLite)")
+            raise ValueError(
+                f"target database {self.dialect} is not supported (PostgreSQL or SQLite)"
+            )
         self._engine = None
 
     # -- where -----------------------------------------------------------------------------
@@ -195,8 +204,19 @@ class Target:
         return conn
 
     # -- load ------------------------------------------------------------------------------
-    def load(self, domain: str, layout, csv_files: dict[str, Path], *, run_id: str, snapshot: str,
-             manifest_sha256: str, mode: str = "rehearsal", guard=None, after=None) -> dict[str, int]:
+    def load(
+        self,
+        domain: str,
+        layout,
+        csv_files: dict[str, Path],
+        *,
+        run_id: str,
+        snapshot: str,
+        manifest_sha256: str,
+        mode: str = "rehearsal",
+        guard=None,
+        after=None,
+    ) -> dict[str, int]:
         """Replace the domain's tables with the CSV files' contents, atomically.
 
         ``guard(cursor, dialect)`` runs inside the transaction before anything changes (a cutover
@@ -208,8 +228,15 @@ class Target:
             rows = self._load_sqlite(domain, layout, csv_files, guard, after)
         from ikou.cutover import Control
 
-        Control(self.base_url).log_load(domain=domain, run_id=run_id, mode=mode, schema=self.schema,
-                                        snapshot=snapshot, manifest_sha256=manifest_sha256, rows=sum(rows.values()))
+        Control(self.base_url).log_load(
+            domain=domain,
+            run_id=run_id,
+            mode=mode,
+            schema=self.schema,
+            snapshot=snapshot,
+            manifest_sha256=manifest_sha256,
+            rows=sum(rows.values()),
+        )
         return rows
 
     def _load_postgresql(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
@@ -226,7 +253,9 @@ class Target:
             if guard is not None:
                 guard(cur, self.dialect)
             staged_tables = []
-            for t in layout.tables:  # 1. every table into staging (readers of the target wait for nothing)
+            for t in (
+                layout.tables
+            ):  # 1. every table into staging (readers of the target wait for nothing)
                 name = table_name(domain, t.name)
                 staged = self.qualified(name, STAGING_SCHEMA)
                 cur.execute(f"DROP TABLE IF EXISTS {staged}")
@@ -235,15 +264,24 @@ class Target:
                 # FREEZE: the table was created in this transaction, so rows are written frozen
                 # (no later hint-bit rewrite or anti-wraparound vacuum of a freshly loaded table).
                 with open(csv_files[t.name], "rb") as fh:
-                    cur.copy_expert(f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, "
-                                    "ENCODING 'UTF8', FREEZE true)", fh, size=1 << 20)
+                    cur.copy_expert(
+                        f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, "
+                        "ENCODING 'UTF8', FREEZE true)",
+                        fh,
+                        size=1 << 20,
+                    )
                 rows[t.name] = int(cur.rowcount)
-                cur.execute(f"ALTER TABLE {staged} ADD CONSTRAINT {_ident(name + '_pkey')} PRIMARY KEY "
-                            f"({', '.join(_ident(k) for k in t.business_keys)})")
+                cur.execute(
+                    f"ALTER TABLE {staged} ADD CONSTRAINT {_ident(name + '_pkey')} PRIMARY KEY "
+                    f"({', '.join(_ident(k) for k in t.business_keys)})"
+                )
                 for stmt in _comments(staged, t):
                     cur.execute(stmt)
                 staged_tables.append((name, staged))
-            for name, staged in staged_tables:  # 2. the swap: brief exclusive locks, at the very end
+            for (
+                name,
+                staged,
+            ) in staged_tables:  # 2. the swap: brief exclusive locks, at the very end
                 cur.execute(f"DROP TABLE IF EXISTS {self.qualified(name)}")
                 cur.execute(f"ALTER TABLE {staged} SET SCHEMA {_ident(self.schema)}")
             if after is not None:
@@ -296,7 +334,9 @@ class Target:
         sql = f"INSERT INTO {staged} ({', '.join(_ident(c) for c in names)}) VALUES ({', '.join('?' for _ in names)})"
         ints = {i for i, c in enumerate(table.columns) if c.type == "integer"}
         n = 0
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM, if configured, is not data
+        with open(
+            path, newline="", encoding="utf-8-sig"
+        ) as fh:  # -sig: a BOM, if configured, is not data
             reader = csv.reader(fh)
             header = next(reader)
             if header != names:
@@ -304,8 +344,12 @@ class Target:
             buf = []
             for row in _csv_nulls(reader):
                 if len(row) != len(names):
-                    raise ValueError(f"{path.name}: row {n + len(buf) + 1} has {len(row)} fields, not {len(names)}")
-                buf.append([int(v) if (i in ints and v is not None) else v for i, v in enumerate(row)])
+                    raise ValueError(
+                        f"{path.name}: row {n + len(buf) + 1} has {len(row)} fields, not {len(names)}"
+                    )
+                buf.append(
+                    [int(v) if (i in ints and v is not None) else v for i, v in enumerate(row)]
+                )
                 if len(buf) >= batch:
                     cur.executemany(sql, buf)
                     n += len(buf)
@@ -322,8 +366,10 @@ class Target:
                 return False
             sql = f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{name}'"
         else:
-            sql = (f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{self.schema}' "
-                   f"AND table_name = '{name}'")
+            sql = (
+                f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{self.schema}' "
+                f"AND table_name = '{name}'"
+            )
         _ident(name)
         with self.engine().connect() as conn:
             return conn.exec_driver_sql(sql).first() is not None
@@ -335,8 +381,10 @@ class Target:
                 return []
             sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         else:
-            sql = (f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{self.schema}' "
-                   "ORDER BY table_name")
+            sql = (
+                f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{self.schema}' "
+                "ORDER BY table_name"
+            )
         with self.engine().connect() as conn:
             return [r[0] for r in conn.exec_driver_sql(sql)]
 
@@ -344,17 +392,24 @@ class Target:
         if self.dialect == "sqlite":
             return self.sqlite_path.exists()
         with self.engine().connect() as conn:
-            return conn.exec_driver_sql(
-                f"SELECT 1 FROM information_schema.schemata WHERE schema_name = '{self.schema}'").first() is not None
+            return (
+                conn.exec_driver_sql(
+                    f"SELECT 1 FROM information_schema.schemata WHERE schema_name = '{self.schema}'"
+                ).first()
+                is not None
+            )
 
-    def stream(self, name: str, columns: list[str], order_by: list[str] | None = None,
-               batch: int = 20000) -> Iterator[tuple]:
+    def stream(
+        self, name: str, columns: list[str], order_by: list[str] | None = None, batch: int = 20000
+    ) -> Iterator[tuple]:
         """Rows of a table, streamed (server-side cursor on PostgreSQL): never the whole table."""
         sql = f"SELECT {', '.join(_ident(c) for c in columns)} FROM {self.qualified(name)}"
         if order_by:
             sql += f" ORDER BY {', '.join(_ident(c) for c in order_by)}"
         with self.engine().connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch).exec_driver_sql(sql)
+            result = conn.execution_options(stream_results=True, yield_per=batch).exec_driver_sql(
+                sql
+            )
             while True:
                 chunk = result.fetchmany(batch)
                 if not chunk:
@@ -370,12 +425,18 @@ class Target:
         """Drop a domain's tables from this schema, in one transaction."""
         with self.engine().begin() as conn:
             for t in layout.tables:
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.qualified(table_name(domain, t.name))}")
+                conn.exec_driver_sql(
+                    f"DROP TABLE IF EXISTS {self.qualified(table_name(domain, t.name))}"
+                )
 
     def drop_schema(self) -> bool:
         """Drop this (rehearsal) schema with everything in it; never the live or staging one."""
-        if self.schema in (LIVE_SCHEMA, STAGING_SCHEMA) or not self.schema.startswith(REHEARSAL_SCHEMA):
-            raise ValueError(f"refusing to drop schema {self.schema!r}: only rehearsal schemas are dropped")
+        if self.schema in (LIVE_SCHEMA, STAGING_SCHEMA) or not self.schema.startswith(
+            REHEARSAL_SCHEMA
+        ):
+            raise ValueError(
+                f"refusing to drop schema {self.schema!r}: only rehearsal schemas are dropped"
+            )
         existed = self.schema_exists()
         if self.dialect == "sqlite":
             self.dispose()

@@ -26,8 +26,16 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["add_decode_parser", "run_decode", "main", "EXIT_OK", "EXIT_USAGE", "EXIT_COPYBOOK",
-           "EXIT_INPUT", "EXIT_FORMAT"]
+__all__ = [
+    "add_decode_parser",
+    "run_decode",
+    "main",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EXIT_COPYBOOK",
+    "EXIT_INPUT",
+    "EXIT_FORMAT",
+]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -44,7 +52,7 @@ def add_decode_parser(subparsers) -> argparse.ArgumentParser:
         "decode",
         help="decode a legacy mainframe file with its copybook",
         description="Decode a legacy mainframe file (RECFM F/FB/V/VB) with its COBOL copybook to "
-                    "Parquet, JSONL or CSV; bad records go to a quarantine JSONL.",
+        "Parquet, JSONL or CSV; bad records go to a quarantine JSONL.",
     )
     _add_arguments(p)
     p.set_defaults(func=run_decode)
@@ -53,38 +61,93 @@ def add_decode_parser(subparsers) -> argparse.ArgumentParser:
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="INPUT", help="the legacy file")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file: .parquet, .jsonl or .csv (several data layouts: OUT.<LAYOUT>.<ext>)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file: .parquet, .jsonl or .csv (several data layouts: OUT.<LAYOUT>.<ext>)",
+    )
     p.add_argument("--copybook", required=True, metavar="C.cpy", help="COBOL copybook")
-    p.add_argument("--copybook-format", choices=("fixed", "free"), default="fixed",
-                   help="copybook source format (default: fixed columns)")
+    p.add_argument(
+        "--copybook-format",
+        choices=("fixed", "free"),
+        default="fixed",
+        help="copybook source format (default: fixed columns)",
+    )
     p.add_argument("--encoding", required=True, choices=ENCODINGS, help="legacy code page")
-    p.add_argument("--variant", choices=("jis", "jdk"), default="jis",
-                   help="wave-dash family mapping (default: jis)")
-    p.add_argument("--recfm", choices=("F", "FB", "V", "VB"), default="FB", type=str.upper,
-                   help="record format (default: FB)")
+    p.add_argument(
+        "--variant",
+        choices=("jis", "jdk"),
+        default="jis",
+        help="wave-dash family mapping (default: jis)",
+    )
+    p.add_argument(
+        "--recfm",
+        choices=("F", "FB", "V", "VB"),
+        default="FB",
+        type=str.upper,
+        help="record format (default: FB)",
+    )
     p.add_argument("--lrecl", type=int, help="record length for F/FB (default: the copybook's)")
-    p.add_argument("--layout", help="the 01 record (or REDEFINES group) to use when there is no record type")
-    p.add_argument("--record-type-field", metavar="FIELD", help="field whose value chooses the layout")
-    p.add_argument("--record-type", action="append", default=[], metavar="VALUE=LAYOUT[:ROLE]",
-                   help="record type value -> layout; ROLE is data (default), header or trailer")
+    p.add_argument(
+        "--layout", help="the 01 record (or REDEFINES group) to use when there is no record type"
+    )
+    p.add_argument(
+        "--record-type-field", metavar="FIELD", help="field whose value chooses the layout"
+    )
+    p.add_argument(
+        "--record-type",
+        action="append",
+        default=[],
+        metavar="VALUE=LAYOUT[:ROLE]",
+        help="record type value -> layout; ROLE is data (default), header or trailer",
+    )
     p.add_argument("--header-layout", action="append", default=[], metavar="LAYOUT")
     p.add_argument("--trailer-layout", action="append", default=[], metavar="LAYOUT")
-    p.add_argument("--record-count-field", metavar="TRAILER-FIELD",
-                   help="trailer field holding the number of data records")
-    p.add_argument("--control-total", action="append", default=[], metavar="TRAILER-FIELD=DATA-FIELD",
-                   help="trailer field holding the sum of a data field")
-    p.add_argument("--mixed-field", action="append", default=[], metavar="NAME",
-                   help="PIC X field with SO/SI mixed SBCS/DBCS text")
-    p.add_argument("--money-field", action="append", default=[], metavar="NAME",
-                   help="numeric field written as decimal even when integral")
+    p.add_argument(
+        "--record-count-field",
+        metavar="TRAILER-FIELD",
+        help="trailer field holding the number of data records",
+    )
+    p.add_argument(
+        "--control-total",
+        action="append",
+        default=[],
+        metavar="TRAILER-FIELD=DATA-FIELD",
+        help="trailer field holding the sum of a data field",
+    )
+    p.add_argument(
+        "--mixed-field",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="PIC X field with SO/SI mixed SBCS/DBCS text",
+    )
+    p.add_argument(
+        "--money-field",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="numeric field written as decimal even when integral",
+    )
     p.add_argument("--gaiji", metavar="TABLE.csv", help="the city's 外字 table")
     p.add_argument("--gaiji-policy", choices=("placeholder", "quarantine"), default="placeholder")
-    p.add_argument("--gaiji-out", metavar="G.parquet", help="write the unmapped 外字 occurrences here")
-    p.add_argument("--blank-numeric", choices=("quarantine", "null"), default="quarantine",
-                   help="an all-space numeric field: quarantine the record (default) or null")
-    p.add_argument("--keep-padding", action="store_true", help="keep trailing SBCS/DBCS spaces in text")
-    p.add_argument("--quarantine", metavar="Q.jsonl", help="quarantine file (default: OUT.quarantine.jsonl)")
+    p.add_argument(
+        "--gaiji-out", metavar="G.parquet", help="write the unmapped 外字 occurrences here"
+    )
+    p.add_argument(
+        "--blank-numeric",
+        choices=("quarantine", "null"),
+        default="quarantine",
+        help="an all-space numeric field: quarantine the record (default) or null",
+    )
+    p.add_argument(
+        "--keep-padding", action="store_true", help="keep trailing SBCS/DBCS spaces in text"
+    )
+    p.add_argument(
+        "--quarantine", metavar="Q.jsonl", help="quarantine file (default: OUT.quarantine.jsonl)"
+    )
     p.add_argument("--summary-json", metavar="S.json", help="also write the summary as JSON")
     p.add_argument("--chunk-mb", type=float, default=4.0, help="MB read per chunk (default 4)")
 
@@ -122,7 +185,9 @@ def _run(args) -> int:
     except UnicodeDecodeError:
         return _fail(f"copybook {args.copybook} is not UTF-8 text", EXIT_COPYBOOK)
     try:
-        cb = parse_copybook(text, source=str(args.copybook), format=getattr(args, "copybook_format", "fixed"))
+        cb = parse_copybook(
+            text, source=str(args.copybook), format=getattr(args, "copybook_format", "fixed")
+        )
     except CopybookError as exc:
         return _fail(f"broken copybook: {exc}", EXIT_COPYBOOK)
 
@@ -146,7 +211,9 @@ def _run(args) -> int:
             layout, _, role = spec.partition(":")
             role = (role or "data").lower()
             if role not in ("data", "header", "trailer"):
-                raise ValueError(f"--record-type {value}={spec}: role must be data, header or trailer")
+                raise ValueError(
+                    f"--record-type {value}={spec}: role must be data, header or trailer"
+                )
             rtypes[value] = layout
             if role == "header":
                 headers.append(layout.upper())
@@ -162,13 +229,24 @@ def _run(args) -> int:
             except GaijiTableError as exc:
                 return _fail(f"外字 table: {exc}", EXIT_INPUT)
         opts = DecodeOptions(
-            encoding=args.encoding, variant=args.variant, recfm=args.recfm, lrecl=args.lrecl,
-            layout=args.layout, record_type_field=args.record_type_field, record_types=rtypes,
-            header_layouts=tuple(headers), trailer_layouts=tuple(trailers),
-            record_count_field=args.record_count_field, control_totals=totals,
-            mixed_fields=tuple(args.mixed_field), money_fields=tuple(args.money_field),
-            keep_padding=args.keep_padding, gaiji=gaiji, gaiji_policy=args.gaiji_policy,
-            blank_numeric=args.blank_numeric, chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
+            encoding=args.encoding,
+            variant=args.variant,
+            recfm=args.recfm,
+            lrecl=args.lrecl,
+            layout=args.layout,
+            record_type_field=args.record_type_field,
+            record_types=rtypes,
+            header_layouts=tuple(headers),
+            trailer_layouts=tuple(trailers),
+            record_count_field=args.record_count_field,
+            control_totals=totals,
+            mixed_fields=tuple(args.mixed_field),
+            money_fields=tuple(args.money_field),
+            keep_padding=args.keep_padding,
+            gaiji=gaiji,
+            gaiji_policy=args.gaiji_policy,
+            blank_numeric=args.blank_numeric,
+            chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
             file_name=str(inp),
         )
         run = Decoding(str(inp), cb, opts)
@@ -209,24 +287,36 @@ def _run(args) -> int:
         return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
     except OSError as exc:
         _abort(sinks, qs)
-        return _fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else ""),
-                     EXIT_INPUT)
+        return _fail(
+            f"{exc.strerror or exc}"
+            + (f": {exc.filename}" if getattr(exc, "filename", None) else ""),
+            EXIT_INPUT,
+        )
     s = run.summary
     print(f"{inp}: {s.line()}")
     for c in s.trailer_checks:
         if not c.ok:
-            print(f"{inp}: trailer check {c.name} {c.trailer_field}"
-                  f"{' <- ' + c.data_field if c.data_field else ''}: expected {c.expected}, "
-                  f"actual {c.actual}{' (' + c.detail + ')' if c.detail else ''}", file=sys.stderr)
+            print(
+                f"{inp}: trailer check {c.name} {c.trailer_field}"
+                f"{' <- ' + c.data_field if c.data_field else ''}: expected {c.expected}, "
+                f"actual {c.actual}{' (' + c.detail + ')' if c.detail else ''}",
+                file=sys.stderr,
+            )
     if s.gaiji_unmapped:
-        print(f"{inp}: {s.gaiji_unmapped} unmapped 外字 occurrence(s), codes {' '.join(s.gaiji_codes[:20])}"
-              f"{' ...' if len(s.gaiji_codes) > 20 else ''}", file=sys.stderr)
+        print(
+            f"{inp}: {s.gaiji_unmapped} unmapped 外字 occurrence(s), codes {' '.join(s.gaiji_codes[:20])}"
+            f"{' ...' if len(s.gaiji_codes) > 20 else ''}",
+            file=sys.stderr,
+        )
     if args.summary_json:
         try:
-            Path(args.summary_json).write_text(json.dumps(s.to_dict(), ensure_ascii=False, indent=2,
-                                                          default=str), encoding="utf-8")
+            Path(args.summary_json).write_text(
+                json.dumps(s.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
         except OSError as exc:
-            return _fail(f"cannot write summary {args.summary_json}: {exc.strerror or exc}", EXIT_INPUT)
+            return _fail(
+                f"cannot write summary {args.summary_json}: {exc.strerror or exc}", EXIT_INPUT
+            )
     return EXIT_OK
 
 

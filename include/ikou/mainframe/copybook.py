@@ -91,7 +91,9 @@ def _tokenize(text: str, source: str, fmt: str) -> list[_Tok]:
             if indicator in "*/dD":
                 continue
             if indicator not in " -":
-                raise CopybookError(f"invalid indicator {indicator!r} in column 7", source, lineno, 7)
+                raise CopybookError(
+                    f"invalid indicator {indicator!r} in column 7", source, lineno, 7
+                )
             area = line[7:72]
             base = 8
             continuation = indicator == "-"
@@ -108,7 +110,9 @@ def _tokenize(text: str, source: str, fmt: str) -> list[_Tok]:
             if not continuation:
                 raise CopybookError(
                     "literal not closed (a continued literal needs '-' in column 7 on the next line)",
-                    source, open_lit["line"], open_lit["col"],
+                    source,
+                    open_lit["line"],
+                    open_lit["col"],
                 )
             while i < n and area[i] in " \t":
                 i += 1
@@ -183,7 +187,9 @@ def _tokenize(text: str, source: str, fmt: str) -> list[_Tok]:
     return toks
 
 
-def _scan_literal(area: str, i: int, lit: dict, toks: list[_Tok], lineno: int, base: int, fmt: str) -> int:
+def _scan_literal(
+    area: str, i: int, lit: dict, toks: list[_Tok], lineno: int, base: int, fmt: str
+) -> int:
     """Scan literal characters from ``area[i]``; appends the token when the literal closes."""
     n = len(area)
     q = lit["quote"]
@@ -197,7 +203,9 @@ def _scan_literal(area: str, i: int, lit: dict, toks: list[_Tok], lineno: int, b
                 continue
             lit["closed"] = True
             value = "".join(buf)
-            toks.append(_Tok("lit", value, lit["line"], lit["col"], lit_kind=lit["kind"], raw=value))
+            toks.append(
+                _Tok("lit", value, lit["line"], lit["col"], lit_kind=lit["kind"], raw=value)
+            )
             return i + 1
         buf.append(c)
         i += 1
@@ -381,22 +389,60 @@ _USAGE_WORDS = {
     "INDEX": "index",
     "POINTER": "pointer",
 }
-_UNSUPPORTED_USAGES = {"COMP-6", "COMPUTATIONAL-6", "PROCEDURE-POINTER", "FUNCTION-POINTER",
-                       "OBJECT", "UTF-8"}
+_UNSUPPORTED_USAGES = {
+    "COMP-6",
+    "COMPUTATIONAL-6",
+    "PROCEDURE-POINTER",
+    "FUNCTION-POINTER",
+    "OBJECT",
+    "UTF-8",
+}
 
-_CLAUSE_WORDS = {
-    "PIC", "PICTURE", "USAGE", "VALUE", "VALUES", "REDEFINES", "OCCURS", "SIGN", "LEADING",
-    "TRAILING", "JUST", "JUSTIFIED", "BLANK", "SYNC", "SYNCHRONIZED", "RENAMES", "EXTERNAL",
-    "GLOBAL", "IS", "TIMES", "DEPENDING", "INDEXED", "ASCENDING", "DESCENDING",
-} | set(_USAGE_WORDS) | _UNSUPPORTED_USAGES
+_CLAUSE_WORDS = (
+    {
+        "PIC",
+        "PICTURE",
+        "USAGE",
+        "VALUE",
+        "VALUES",
+        "REDEFINES",
+        "OCCURS",
+        "SIGN",
+        "LEADING",
+        "TRAILING",
+        "JUST",
+        "JUSTIFIED",
+        "BLANK",
+        "SYNC",
+        "SYNCHRONIZED",
+        "RENAMES",
+        "EXTERNAL",
+        "GLOBAL",
+        "IS",
+        "TIMES",
+        "DEPENDING",
+        "INDEXED",
+        "ASCENDING",
+        "DESCENDING",
+    }
+    | set(_USAGE_WORDS)
+    | _UNSUPPORTED_USAGES
+)
 
 _FIGURATIVE = {
-    "ZERO": "zero", "ZEROS": "zero", "ZEROES": "zero",
-    "SPACE": "space", "SPACES": "space",
-    "HIGH-VALUE": "high", "HIGH-VALUES": "high",
-    "LOW-VALUE": "low", "LOW-VALUES": "low",
-    "QUOTE": "quote", "QUOTES": "quote",
-    "NULL": "null", "NULLS": "null",
+    "ZERO": "zero",
+    "ZEROS": "zero",
+    "ZEROES": "zero",
+    "SPACE": "space",
+    "SPACES": "space",
+    "HIGH-VALUE": "high",
+    "HIGH-VALUES": "high",
+    "LOW-VALUE": "low",
+    "LOW-VALUES": "low",
+    "QUOTE": "quote",
+    "QUOTES": "quote",
+    "NULL": "null",
+    "NULLS": "null",
 }
 
 _NAME_RE = re.compile(r"^[^\s.'\"()]+$")
@@ -426,9 +472,13 @@ class _Parser:
                 self.i += 1
             if self.i >= len(self.toks):
                 last = self.toks[-1]
-                raise CopybookError("entry not ended by a period", self.source, last.line,
-                                    last.col + len(last.raw or last.text))
-            body = self.toks[start:self.i]
+                raise CopybookError(
+                    "entry not ended by a period",
+                    self.source,
+                    last.line,
+                    last.col + len(last.raw or last.text),
+                )
+            body = self.toks[start : self.i]
             self.i += 1
             if not body:
                 continue  # stray period
@@ -454,8 +504,12 @@ def _entry(level_tok: _Tok, body: list[_Tok], source: str) -> tuple[Item, dict]:
         pos += 1
     if name_tok is not None:
         name = name_tok.text
-        if not _NAME_RE.match(name) or name.replace("-", "").isdigit() or name.startswith("-") \
-                or name.endswith("-"):
+        if (
+            not _NAME_RE.match(name)
+            or name.replace("-", "").isdigit()
+            or name.startswith("-")
+            or name.endswith("-")
+        ):
             raise err(f"invalid data name {name_tok.raw!r}", name_tok)
         item = Item(level, name, level_tok.line, level_tok.col, filler=(name == "FILLER"))
     else:
@@ -468,8 +522,12 @@ def _entry(level_tok: _Tok, body: list[_Tok], source: str) -> tuple[Item, dict]:
         nonlocal pos
         if pos >= len(body):
             last = body[-1] if body else (name_tok or level_tok)
-            raise CopybookError(f"expected {what} after {_show(last)}", source, last.line,
-                                last.col + len(last.raw or last.text) + 1)
+            raise CopybookError(
+                f"expected {what} after {_show(last)}",
+                source,
+                last.line,
+                last.col + len(last.raw or last.text) + 1,
+            )
         t = body[pos]
         pos += 1
         return t
@@ -499,8 +557,14 @@ def _entry(level_tok: _Tok, body: list[_Tok], source: str) -> tuple[Item, dict]:
             nt = take("a literal after ALL")
             return literal(nt)
         if t.text in _FIGURATIVE:
-            return {"zero": 0, "space": " ", "high": b"\xff", "low": b"\x00", "quote": '"',
-                    "null": b"\x00"}[_FIGURATIVE[t.text]]
+            return {
+                "zero": 0,
+                "space": " ",
+                "high": b"\xff",
+                "low": b"\x00",
+                "quote": '"',
+                "null": b"\x00",
+            }[_FIGURATIVE[t.text]]
         if _NUM_RE.match(t.text):
             try:
                 d = Decimal(t.text)
@@ -604,8 +668,10 @@ def _entry(level_tok: _Tok, body: list[_Tok], source: str) -> tuple[Item, dict]:
                 raise err("OCCURS count must be at least 1", t)
             if item.depends_on is None and item.occurs_min != item.occurs_max:
                 raise err("OCCURS m TO n needs DEPENDING ON", t)
-            while pos < len(body) and body[pos].kind == "word" and body[pos].text in (
-                "ASCENDING", "DESCENDING", "INDEXED"
+            while (
+                pos < len(body)
+                and body[pos].kind == "word"
+                and body[pos].text in ("ASCENDING", "DESCENDING", "INDEXED")
             ):
                 kw = take("KEY").text
                 if kw == "INDEXED":
@@ -613,7 +679,11 @@ def _entry(level_tok: _Tok, body: list[_Tok], source: str) -> tuple[Item, dict]:
                 else:
                     opt("KEY")
                     opt("IS")
-                while pos < len(body) and body[pos].kind == "word" and body[pos].text not in _CLAUSE_WORDS:
+                while (
+                    pos < len(body)
+                    and body[pos].kind == "word"
+                    and body[pos].text not in _CLAUSE_WORDS
+                ):
                     pos += 1
         elif w in ("VALUE", "VALUES"):
             opt("IS", "ARE")
@@ -665,8 +735,12 @@ def _analyse_pic(item: Item, source: str) -> None:
     usage = item.eff_usage
 
     def perr(msg: str, idx: int = 0) -> CopybookError:
-        return CopybookError(msg, source, item.pic_line or item.line,
-                             (item.pic_col + idx) if item.pic_col else item.column)
+        return CopybookError(
+            msg,
+            source,
+            item.pic_line or item.line,
+            (item.pic_col + idx) if item.pic_col else item.column,
+        )
 
     if usage in ("comp-1", "comp-2"):
         if item.pic is not None:
@@ -680,7 +754,9 @@ def _analyse_pic(item: Item, source: str) -> None:
         return
     pic = item.pic
     if pic is None:
-        raise CopybookError(f"elementary item {item.name} has no PICTURE", source, item.line, item.column)
+        raise CopybookError(
+            f"elementary item {item.name} has no PICTURE", source, item.line, item.column
+        )
     chars: list[str] = []
     pos = 0
     while pos < len(pic):
@@ -714,7 +790,9 @@ def _analyse_pic(item: Item, source: str) -> None:
         if not syms <= {"X", "A", "9"}:
             raise perr(f"PICTURE {pic}: alphanumeric picture with numeric symbols")
         if usage not in ("display",):
-            raise perr(f"alphanumeric PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}")
+            raise perr(
+                f"alphanumeric PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}"
+            )
         item.kind = "alphanumeric"
         item.size = len(chars)
         return
@@ -722,7 +800,10 @@ def _analyse_pic(item: Item, source: str) -> None:
         if "9" not in syms:
             raise perr(f"PICTURE {pic} has no digit positions")
         if chars.count("S") > 1 or ("S" in syms and chars[0] != "S"):
-            raise perr(f"S must appear once, at the start of PICTURE {pic}", pic.find("S", 1) if chars[0] == "S" else pic.find("S"))
+            raise perr(
+                f"S must appear once, at the start of PICTURE {pic}",
+                pic.find("S", 1) if chars[0] == "S" else pic.find("S"),
+            )
         if chars.count("V") > 1:
             raise perr(f"V appears more than once in PICTURE {pic}", pic.rfind("V"))
         signed = "S" in syms
@@ -731,7 +812,7 @@ def _analyse_pic(item: Item, source: str) -> None:
         # decimal point: at V; else before leading P's; else at the end
         if "V" in body:
             vpos = body.index("V")
-            positions_right = sum(1 for c in body[vpos + 1:] if c in "9P")
+            positions_right = sum(1 for c in body[vpos + 1 :] if c in "9P")
         elif body[0] == "P":
             positions_right = sum(1 for c in body if c in "9P")
         else:
@@ -740,8 +821,10 @@ def _analyse_pic(item: Item, source: str) -> None:
         last9 = max(i for i, c in enumerate(positions) if c == "9")
         trailing_p = len(positions) - 1 - last9
         first9 = positions.index("9")
-        if "P" in positions[first9:last9 + 1]:
-            raise perr(f"P must be at the left or right end of the digits in PICTURE {pic}", pic.find("P"))
+        if "P" in positions[first9 : last9 + 1]:
+            raise perr(
+                f"P must be at the left or right end of the digits in PICTURE {pic}", pic.find("P")
+            )
         scale = positions_right - trailing_p
         if digits > 38:
             raise perr(f"PICTURE {pic} has {digits} digits; at most 38 are supported")
@@ -763,7 +846,9 @@ def _analyse_pic(item: Item, source: str) -> None:
                 raise perr(f"binary PICTURE {pic} has {digits} digits; at most 18 fit")
             item.size = 2 if digits <= 4 else (4 if digits <= 9 else 8)
         else:
-            raise perr(f"numeric PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}")
+            raise perr(
+                f"numeric PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}"
+            )
         if usage != "display" and item.sign_separate:
             raise perr("SIGN SEPARATE applies only to USAGE DISPLAY")
         return
@@ -772,7 +857,9 @@ def _analyse_pic(item: Item, source: str) -> None:
         bad = sorted(syms - (_EDIT_CHARS | {"9", "V", "S", "P"}))[0]
         raise perr(f"invalid symbol {bad!r} in PICTURE {pic}", pic.find(bad))
     if usage != "display":
-        raise perr(f"numeric-edited PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}")
+        raise perr(
+            f"numeric-edited PICTURE {pic} cannot have USAGE {item.usage_word or usage.upper()}"
+        )
     item.kind = "alphanumeric"
     item.edited = True
     item.size = sum(2 if c in ("CR", "DB") else 1 for c in chars if c not in ("V", "S", "P"))
@@ -860,9 +947,20 @@ class Copybook:
 class RecordLayout:
     """A record as seen through one layout: the flat list of elementary fields."""
 
-    def __init__(self, name: str, record: Item, root: Item, fields: list[Field], odo: list[tuple],
-                 renames: list[Renames], source: str, *, item_columns: dict[int, str] | None = None,
-                 excluded: set[int] | None = None, min_length: int = 0):
+    def __init__(
+        self,
+        name: str,
+        record: Item,
+        root: Item,
+        fields: list[Field],
+        odo: list[tuple],
+        renames: list[Renames],
+        source: str,
+        *,
+        item_columns: dict[int, str] | None = None,
+        excluded: set[int] | None = None,
+        min_length: int = 0,
+    ):
         self._item_columns = item_columns or {}
         self._excluded = excluded or set()
         self._min_length = min_length
@@ -928,9 +1026,18 @@ class RecordLayout:
                     raise ValueError(f"field {f.column} is {f.kind}, it cannot be declared mixed")
                 f = replace(f, kind="mixed")
             fields.append(f)
-        return RecordLayout(self.name, self.record, self.root, fields, self.odo, self.renames,
-                            self.source, item_columns=self._item_columns, excluded=self._excluded,
-                            min_length=self._min_length)
+        return RecordLayout(
+            self.name,
+            self.record,
+            self.root,
+            fields,
+            self.odo,
+            self.renames,
+            self.source,
+            item_columns=self._item_columns,
+            excluded=self._excluded,
+            min_length=self._min_length,
+        )
 
     def tree(self) -> list:
         """Nesting for JSON output below the 01 record: ``[(name, column, children, has_occurs)]``
@@ -976,18 +1083,29 @@ def _build_layout(cb: Copybook, target: Item) -> RecordLayout:
     item_cols: dict[int, Item] = {}
     odo: list[tuple] = []
 
-    def visit(it: Item, path: tuple[str, ...], dims: tuple[Dim, ...], redef: str | None,
-              lenient: bool, odo_parent: bool):
+    def visit(
+        it: Item,
+        path: tuple[str, ...],
+        dims: tuple[Dim, ...],
+        redef: str | None,
+        lenient: bool,
+        odo_parent: bool,
+    ):
         if id(it) in excluded:
             return
         d = dims
         if it.occurs_max is not None:
             if it.depends_on and any(x.depends_on for x in dims):
-                raise CopybookError("nested OCCURS DEPENDING ON is not supported", cb.source,
-                                    it.line, it.column)
+                raise CopybookError(
+                    "nested OCCURS DEPENDING ON is not supported", cb.source, it.line, it.column
+                )
             if it.depends_on and dims:
-                raise CopybookError("OCCURS DEPENDING ON inside another OCCURS is not supported",
-                                    cb.source, it.line, it.column)
+                raise CopybookError(
+                    "OCCURS DEPENDING ON inside another OCCURS is not supported",
+                    cb.source,
+                    it.line,
+                    it.column,
+                )
             mn = it.occurs_min if it.occurs_min is not None else it.occurs_max
             d = dims + (Dim(it.occurs_max, mn, it.size, it.depends_on, it.name),)
             if it.depends_on:
@@ -999,14 +1117,30 @@ def _build_layout(cb: Copybook, target: Item) -> RecordLayout:
             for c in it.children:
                 visit(c, path + (it.name,), d, r, lenient, odo_parent or bool(it.depends_on))
             return
-        fields.append(Field(
-            name=it.name, path=path, offset=it.offset, size=it.size, kind=it.kind,
-            digits=it.digits, scale=it.scale, signed=it.signed,
-            sign_position=it.eff_sign if it.kind == "zoned" and it.signed else None,
-            sign_separate=bool(it.eff_separate) if it.kind == "zoned" and it.signed else False,
-            dims=d, redefines=r, usage=it.eff_usage, pic=it.pic, conditions=dict(it.conditions),
-            value=it.value, line=it.line, filler=it.filler, lenient=lenient, edited=it.edited,
-        ))
+        fields.append(
+            Field(
+                name=it.name,
+                path=path,
+                offset=it.offset,
+                size=it.size,
+                kind=it.kind,
+                digits=it.digits,
+                scale=it.scale,
+                signed=it.signed,
+                sign_position=it.eff_sign if it.kind == "zoned" and it.signed else None,
+                sign_separate=bool(it.eff_separate) if it.kind == "zoned" and it.signed else False,
+                dims=d,
+                redefines=r,
+                usage=it.eff_usage,
+                pic=it.pic,
+                conditions=dict(it.conditions),
+                value=it.value,
+                line=it.line,
+                filler=it.filler,
+                lenient=lenient,
+                edited=it.edited,
+            )
+        )
         item_cols[len(fields) - 1] = it
 
     visit(record, (), (), None, False, False)
@@ -1032,7 +1166,8 @@ def _build_layout(cb: Copybook, target: Item) -> RecordLayout:
     result = []
     for i, f in enumerate(fields):
         shifts = tuple(
-            t for t, (dim, start, end) in enumerate(odo)
+            t
+            for t, (dim, start, end) in enumerate(odo)
             if f.offset >= end and not any(x is dim for x in f.dims)
         )
         result.append(replace(f, column=colnames.get(i, ""), shifts=shifts))
@@ -1041,14 +1176,23 @@ def _build_layout(cb: Copybook, target: Item) -> RecordLayout:
         try:
             dep = next(x for x in result if x.name == dim.depends_on and not x.dims)
         except StopIteration:
-            raise CopybookError(f"OCCURS DEPENDING ON {dim.depends_on}: no such field in "
-                                f"record {record.name}", cb.source, 0, 0) from None
+            raise CopybookError(
+                f"OCCURS DEPENDING ON {dim.depends_on}: no such field in record {record.name}",
+                cb.source,
+                0,
+                0,
+            ) from None
         if not dep.is_numeric:
-            raise CopybookError(f"OCCURS DEPENDING ON {dim.depends_on}: not a numeric field",
-                                cb.source, dep.line, 0)
+            raise CopybookError(
+                f"OCCURS DEPENDING ON {dim.depends_on}: not a numeric field", cb.source, dep.line, 0
+            )
         if dep.offset + dep.size > start:
-            raise CopybookError(f"OCCURS DEPENDING ON {dim.depends_on}: the count must come "
-                                f"before the table", cb.source, dep.line, 0)
+            raise CopybookError(
+                f"OCCURS DEPENDING ON {dim.depends_on}: the count must come before the table",
+                cb.source,
+                dep.line,
+                0,
+            )
     cols_by_item = {id(it): result[i].column for i, it in item_cols.items()}
     # minimum length: every field's end with each table at its minimum count
     min_len = 0
@@ -1063,8 +1207,18 @@ def _build_layout(cb: Copybook, target: Item) -> RecordLayout:
         if f.dims and any(dm.depends_on and dm.min == 0 for dm in f.dims):
             continue
         min_len = max(min_len, end)
-    return RecordLayout(target.name, record, target, result, odo, cb.renames(record.name), cb.source,
-                        item_columns=cols_by_item, excluded=excluded, min_length=min_len)
+    return RecordLayout(
+        target.name,
+        record,
+        target,
+        result,
+        odo,
+        cb.renames(record.name),
+        cb.source,
+        item_columns=cols_by_item,
+        excluded=excluded,
+        min_length=min_len,
+    )
 
 
 def _redef_group(node: Item, siblings: list[Item]) -> list[Item]:
@@ -1093,40 +1247,66 @@ def parse_copybook(text: str, source: str = "<copybook>", format: str = "fixed")
         lvl = item.level
         if lvl == 88:
             if last is None:
-                raise CopybookError("level 88 entry before any data item", source, item.line, item.column)
+                raise CopybookError(
+                    "level 88 entry before any data item", source, item.line, item.column
+                )
             if item.name in last.conditions:
-                raise CopybookError(f"duplicate condition name {item.name}", source, item.line, item.column)
+                raise CopybookError(
+                    f"duplicate condition name {item.name}", source, item.line, item.column
+                )
             last.conditions[item.name] = extra["values"]
             continue
         if lvl == 66:
             if not records:
-                raise CopybookError("level 66 entry before any 01 record", source, item.line, item.column)
+                raise CopybookError(
+                    "level 66 entry before any 01 record", source, item.line, item.column
+                )
             renames.setdefault(records[-1].name, []).append((item, extra["renames"]))
             continue
         if lvl in (1, 77):
             if item.redefines is not None and not any(r.name == item.redefines for r in records):
-                raise CopybookError(f"REDEFINES {item.redefines}: no such 01 record before it",
-                                    source, item.line, item.redefines_col or item.column)
+                raise CopybookError(
+                    f"REDEFINES {item.redefines}: no such 01 record before it",
+                    source,
+                    item.line,
+                    item.redefines_col or item.column,
+                )
             if any(r.name == item.name for r in records) and not item.filler:
-                raise CopybookError(f"duplicate record name {item.name}", source, item.line, item.column)
+                raise CopybookError(
+                    f"duplicate record name {item.name}", source, item.line, item.column
+                )
             records.append(item)
             stack = [item]
             last = item
             continue
         if not stack:
-            raise CopybookError(f"level {lvl:02d} item {item.name} before any 01 record", source,
-                                item.line, item.column)
+            raise CopybookError(
+                f"level {lvl:02d} item {item.name} before any 01 record",
+                source,
+                item.line,
+                item.column,
+            )
         while stack and stack[-1].level >= lvl:
             stack.pop()
         if not stack:
-            raise CopybookError(f"level {lvl:02d} item {item.name} outside any 01 record", source,
-                                item.line, item.column)
+            raise CopybookError(
+                f"level {lvl:02d} item {item.name} outside any 01 record",
+                source,
+                item.line,
+                item.column,
+            )
         parent = stack[-1]
         if parent.level == 77:
-            raise CopybookError("a level 77 item cannot have subordinate items", source, item.line, item.column)
+            raise CopybookError(
+                "a level 77 item cannot have subordinate items", source, item.line, item.column
+            )
         if parent.pic is not None:
-            raise CopybookError(f"{parent.name} has a PICTURE but subordinate items follow", source,
-                                parent.line, parent.pic_col or parent.column)
+            raise CopybookError(
+                f"{parent.name} has a PICTURE but subordinate items follow",
+                source,
+                parent.line,
+                parent.pic_col or parent.column,
+            )
         item.parent = parent
         parent.children.append(item)
         stack.append(item)
@@ -1143,9 +1323,15 @@ def parse_copybook(text: str, source: str = "<copybook>", format: str = "fixed")
     cb = Copybook(records, rn, source)
     for r in records:  # validate every record's layout now (OCCURS DEPENDING ON targets ...)
         for it in r.walk():
-            if it.depends_on and not any(x.name == it.depends_on and not x.children for x in r.walk()):
-                raise CopybookError(f"OCCURS DEPENDING ON {it.depends_on}: no such field in record {r.name}",
-                                    source, it.line, it.column)
+            if it.depends_on and not any(
+                x.name == it.depends_on and not x.children for x in r.walk()
+            ):
+                raise CopybookError(
+                    f"OCCURS DEPENDING ON {it.depends_on}: no such field in record {r.name}",
+                    source,
+                    it.line,
+                    it.column,
+                )
         cb._layouts.setdefault(r.name, _build_layout(cb, r))
     return cb
 
@@ -1156,15 +1342,21 @@ def _resolve(item: Item, source: str, parent: Item | None) -> None:
         item.eff_usage = item.usage or parent.eff_usage
         item.usage_word = item.usage_word or parent.usage_word
         item.eff_sign = item.sign or parent.eff_sign
-        item.eff_separate = item.sign_separate if item.sign_separate is not None else parent.eff_separate
+        item.eff_separate = (
+            item.sign_separate if item.sign_separate is not None else parent.eff_separate
+        )
     else:
         item.eff_usage = item.usage or "display"
         item.eff_sign = item.sign
         item.eff_separate = bool(item.sign_separate)
     if item.children:
         if item.pic is not None:
-            raise CopybookError(f"group {item.name} cannot have a PICTURE", source, item.line,
-                                item.pic_col or item.column)
+            raise CopybookError(
+                f"group {item.name} cannot have a PICTURE",
+                source,
+                item.line,
+                item.pic_col or item.column,
+            )
         if item.eff_usage in ("comp-1", "comp-2", "index", "pointer") and item.usage:
             pass
         for c in item.children:
@@ -1174,8 +1366,9 @@ def _resolve(item: Item, source: str, parent: Item | None) -> None:
         raise CopybookError(f"record {item.name} has no fields", source, item.line, item.column)
     _analyse_pic(item, source)
     if item.sign_separate and item.kind != "zoned" and item.sign is not None:
-        raise CopybookError("SIGN SEPARATE applies only to numeric DISPLAY items", source,
-                            item.line, item.column)
+        raise CopybookError(
+            "SIGN SEPARATE applies only to numeric DISPLAY items", source, item.line, item.column
+        )
 
 
 def _place(item: Item, offset: int, source: str) -> None:
@@ -1193,13 +1386,23 @@ def _place(item: Item, offset: int, source: str) -> None:
                     target = prev
                     break
             if target is None:
-                raise CopybookError(f"REDEFINES {c.redefines}: no such item at the same level before it",
-                                    source, c.line, c.redefines_col or c.column)
+                raise CopybookError(
+                    f"REDEFINES {c.redefines}: no such item at the same level before it",
+                    source,
+                    c.line,
+                    c.redefines_col or c.column,
+                )
             if target.level != c.level:
-                raise CopybookError(f"REDEFINES {c.redefines}: levels differ ({c.level:02d} vs "
-                                    f"{target.level:02d})", source, c.line, c.redefines_col or c.column)
+                raise CopybookError(
+                    f"REDEFINES {c.redefines}: levels differ ({c.level:02d} vs {target.level:02d})",
+                    source,
+                    c.line,
+                    c.redefines_col or c.column,
+                )
             if c.occurs_max is not None:
-                raise CopybookError("an item with REDEFINES cannot have OCCURS", source, c.line, c.column)
+                raise CopybookError(
+                    "an item with REDEFINES cannot have OCCURS", source, c.line, c.column
+                )
             _place(c, target.offset, source)
         else:
             _place(c, cursor, source)
@@ -1213,14 +1416,22 @@ def _renames(rec: Item, item: Item, first: _Tok, last: _Tok, source: str) -> Ren
     try:
         a = next(i for i in flat if i.name == first.text)
     except StopIteration:
-        raise CopybookError(f"RENAMES {first.text}: no such item in {rec.name}", source, first.line, first.col) from None
+        raise CopybookError(
+            f"RENAMES {first.text}: no such item in {rec.name}", source, first.line, first.col
+        ) from None
     try:
         b = next(i for i in flat if i.name == last.text)
     except StopIteration:
-        raise CopybookError(f"RENAMES THRU {last.text}: no such item in {rec.name}", source, last.line, last.col) from None
+        raise CopybookError(
+            f"RENAMES THRU {last.text}: no such item in {rec.name}", source, last.line, last.col
+        ) from None
     start = a.offset
     end = b.offset + b.total_size
     if end <= start:
-        raise CopybookError(f"RENAMES {first.text} THRU {last.text}: range is empty", source, last.line, last.col)
-    names = tuple(i.name for i in flat if not i.children and start <= i.offset < end and not i.filler)
+        raise CopybookError(
+            f"RENAMES {first.text} THRU {last.text}: range is empty", source, last.line, last.col
+        )
+    names = tuple(
+        i.name for i in flat if not i.children and start <= i.offset < end and not i.filler
+    )
     return Renames(item.name, a.name, b.name, start, end - start, names)

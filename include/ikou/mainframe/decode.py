@@ -116,7 +116,9 @@ def np_array(values: np.ndarray, type_: pa.DataType, valid: np.ndarray | None = 
 
 def bool_array(mask: np.ndarray) -> pa.Array:
     m = np.ascontiguousarray(mask, dtype=bool).reshape(-1)
-    return pa.Array.from_buffers(pa.bool_(), len(m), [None, pa.py_buffer(np.packbits(m, bitorder="little"))])
+    return pa.Array.from_buffers(
+        pa.bool_(), len(m), [None, pa.py_buffer(np.packbits(m, bitorder="little"))]
+    )
 
 
 def string_array(items: list) -> pa.Array:
@@ -127,19 +129,25 @@ def string_array(items: list) -> pa.Array:
     np.cumsum(lens, out=offs[1:])
     valid = np.fromiter((x is not None for x in items), bool, count=len(items))
     vb, nulls = _validity(valid)
-    if offs[-1] < 2 ** 31:
-        return pa.StringArray.from_buffers(len(enc), pa.py_buffer(offs.astype(np.int32)),
-                                           pa.py_buffer(b"".join(enc)), vb, nulls)
-    return pa.LargeStringArray.from_buffers(len(enc), pa.py_buffer(offs), pa.py_buffer(b"".join(enc)),
-                                            vb, nulls).cast(pa.string())
+    if offs[-1] < 2**31:
+        return pa.StringArray.from_buffers(
+            len(enc), pa.py_buffer(offs.astype(np.int32)), pa.py_buffer(b"".join(enc)), vb, nulls
+        )
+    return pa.LargeStringArray.from_buffers(
+        len(enc), pa.py_buffer(offs), pa.py_buffer(b"".join(enc)), vb, nulls
+    ).cast(pa.string())
 
 
 def repeat_string(value: str, n: int) -> pa.Array:
     b = value.encode("utf-8")
     offs = np.arange(n + 1, dtype=np.int64) * len(b)
-    if n * len(b) < 2 ** 31:
-        return pa.StringArray.from_buffers(n, pa.py_buffer(offs.astype(np.int32)), pa.py_buffer(b * n))
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(b * n)).cast(pa.string())
+    if n * len(b) < 2**31:
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(offs.astype(np.int32)), pa.py_buffer(b * n)
+        )
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(b * n)).cast(
+        pa.string()
+    )
 
 
 def null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
@@ -217,7 +225,7 @@ def _digits_u128(d: np.ndarray):
     hi = np.zeros(m, np.uint64)
     lo = np.zeros(m, np.uint64)
     for s in range(0, k, 9):
-        chunk = d[:, s:s + 9]
+        chunk = d[:, s : s + 9]
         hi, lo = _mul_add_u128(hi, lo, 10 ** chunk.shape[1], _horner(chunk))
     return hi, lo
 
@@ -231,7 +239,9 @@ def _neg_u128(hi, lo, neg):
 def _validity(valid: np.ndarray):
     if valid.all():
         return None, 0
-    return pa.py_buffer(np.packbits(valid, bitorder="little")), int(len(valid) - np.count_nonzero(valid))
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), int(
+        len(valid) - np.count_nonzero(valid)
+    )
 
 
 def _decimal_array(hi, lo, valid, precision, scale) -> pa.Array:
@@ -240,24 +250,28 @@ def _decimal_array(hi, lo, valid, precision, scale) -> pa.Array:
     buf[:, 0] = lo
     buf[:, 1] = hi
     vb, nulls = _validity(valid)
-    return pa.Array.from_buffers(pa.decimal128(precision, scale), m, [vb, pa.py_buffer(buf)], null_count=nulls)
+    return pa.Array.from_buffers(
+        pa.decimal128(precision, scale), m, [vb, pa.py_buffer(buf)], null_count=nulls
+    )
 
 
-def _number_array(f: Field, d: np.ndarray, neg: np.ndarray, valid: np.ndarray, money: bool) -> pa.Array:
+def _number_array(
+    f: Field, d: np.ndarray, neg: np.ndarray, valid: np.ndarray, money: bool
+) -> pa.Array:
     """Arrow array from a digit matrix (m, k) and sign."""
     k = d.shape[1]
     up = -f.scale if f.scale < 0 else 0
     if _is_int64(f, money) and k + up <= 18:
         v = _horner(d) if k else np.zeros(len(d), np.int64)
         if up:
-            v *= 10 ** up
+            v *= 10**up
         np.negative(v, out=v, where=neg)
         return np_array(v, pa.int64(), None if valid.all() else valid)
     precision, scale = _decimal_ps(f)
     if k + up <= 18:
         v = _horner(d)
         if up:
-            v *= 10 ** up
+            v *= 10**up
         np.negative(v, out=v, where=neg)
         lo = v.view(np.uint64)
         hi = np.where(v < 0, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))
@@ -265,7 +279,7 @@ def _number_array(f: Field, d: np.ndarray, neg: np.ndarray, valid: np.ndarray, m
     hi, lo = _digits_u128(d)
     while up > 0:
         step = min(up, 9)
-        hi, lo = _mul_add_u128(hi, lo, 10 ** step, np.zeros(len(lo), np.uint64))
+        hi, lo = _mul_add_u128(hi, lo, 10**step, np.zeros(len(lo), np.uint64))
         up -= step
     hi, lo = _neg_u128(hi, lo, neg)
     return _decimal_array(hi, lo, valid, precision, scale)
@@ -281,18 +295,29 @@ def _first(mask: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------- numbers
 
 
-def decode_zoned(b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine") -> Elements:
+def decode_zoned(
+    b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine"
+) -> Elements:
     """Zoned decimal: F zones, overpunched sign (C/A/E/F +, D/B -) or a separate sign byte."""
     m, size = b.shape
     up = -f.scale if f.scale < 0 else 0
     if not (f.signed and f.sign_separate) and 0 < size and size + up <= 18:
         sc = 0 if (f.signed and f.sign_position == "leading") else size - 1
-        return _number_with_kernel(b, f, "zoned", sc, size, money,
-                                   lambda x: _decode_zoned_np(x, f, money=money, blank=blank))
+        return _number_with_kernel(
+            b,
+            f,
+            "zoned",
+            sc,
+            size,
+            money,
+            lambda x: _decode_zoned_np(x, f, money=money, blank=blank),
+        )
     return _decode_zoned_np(b, f, money=money, blank=blank)
 
 
-def _decode_zoned_np(b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine") -> Elements:
+def _decode_zoned_np(
+    b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine"
+) -> Elements:
     m, size = b.shape
     zone = b >> 4
     dig = b & 0x0F
@@ -342,11 +367,15 @@ def decode_packed(b: np.ndarray, f: Field, *, money: bool = True) -> Elements:
     up = -f.scale if f.scale < 0 else 0
     k = min(f.digits, 2 * size - 1)
     if size and k + up <= 18 and 2 * size - 1 <= 19:
-        return _number_with_kernel(b, f, "packed", f.digits, k, True, lambda x: _decode_packed_np(x, f))
+        return _number_with_kernel(
+            b, f, "packed", f.digits, k, True, lambda x: _decode_packed_np(x, f)
+        )
     return _decode_packed_np(b, f)
 
 
-def _number_with_kernel(b: np.ndarray, f: Field, kind: str, arg: int, k: int, money: bool, np_fn) -> Elements:
+def _number_with_kernel(
+    b: np.ndarray, f: Field, kind: str, arg: int, k: int, money: bool, np_fn
+) -> Elements:
     """The compiled kernel for the plain rows, ``np_fn`` for the others (same results)."""
     from ikou.mainframe import kernel
 
@@ -357,7 +386,7 @@ def _number_with_kernel(b: np.ndarray, f: Field, kind: str, arg: int, k: int, mo
     m = len(v)
     up = -f.scale if f.scale < 0 else 0
     if up:
-        v *= 10 ** up
+        v *= 10**up
     if _is_int64(f, money):
         arr = np_array(v, pa.int64())
     else:
@@ -404,7 +433,7 @@ def decode_binary(b: np.ndarray, f: Field, *, money: bool = False) -> Elements:
     c = np.ascontiguousarray(b).view(f">{'i' if f.signed else 'u'}{size}").reshape(m)
     reason = np.zeros(m, np.uint8)
     if not f.signed and size == 8:
-        over = c > np.uint64(2 ** 63 - 1)
+        over = c > np.uint64(2**63 - 1)
         reason[over] = _R["binary_overflow"]
         v = np.where(over, 0, c).astype(np.int64)
     else:
@@ -413,7 +442,7 @@ def decode_binary(b: np.ndarray, f: Field, *, money: bool = False) -> Elements:
     up = -f.scale if f.scale < 0 else 0
     if _is_int64(f, money):
         if up:
-            v = v * 10 ** up
+            v = v * 10**up
         arr = np_array(v, pa.int64(), None if valid.all() else valid)
     else:
         precision, scale = _decimal_ps(f)
@@ -423,7 +452,7 @@ def decode_binary(b: np.ndarray, f: Field, *, money: bool = False) -> Elements:
             step = min(up, 9)
             neg = v < 0
             hi, lo = _neg_u128(hi, lo, neg)
-            hi, lo = _mul_add_u128(hi, lo, 10 ** step, np.zeros(m, np.uint64))
+            hi, lo = _mul_add_u128(hi, lo, 10**step, np.zeros(m, np.uint64))
             hi, lo = _neg_u128(hi, lo, neg)
             up -= step
         arr = _decimal_array(hi, lo, valid, precision, scale)
@@ -441,7 +470,9 @@ def decode_float(b: np.ndarray, f: Field, **_) -> Elements:
     exp = (top & 0x7F) - 64
     v = np.ldexp(frac, (4 * exp - bits).astype(np.int32))
     v = np.where(top & 0x80, -v, v)
-    return Elements(np_array(v.astype(np.float64), pa.float64()), np.zeros(m, np.uint8), np.zeros(m, np.int32))
+    return Elements(
+        np_array(v.astype(np.float64), pa.float64()), np.zeros(m, np.uint8), np.zeros(m, np.int32)
+    )
 
 
 # ---------------------------------------------------------------------------------- text
@@ -531,10 +562,16 @@ class TextTables:
         k = getattr(self, "_ktabs", None)
         if k is None:
             # one uint64 per byte / code: UTF-8 word | byte count << 32 | status << 40
-            sb = (self.sbcs_word.astype(np.uint64) | (self.sbcs_len.astype(np.uint64) << np.uint64(32))
-                  | (self.sbcs_bad.astype(np.uint64) << np.uint64(40)))
-            db = (self.dbcs_word.astype(np.uint64) | (self.dbcs_len.astype(np.uint64) << np.uint64(32))
-                  | (self.dbcs_status.astype(np.uint64) << np.uint64(40)))
+            sb = (
+                self.sbcs_word.astype(np.uint64)
+                | (self.sbcs_len.astype(np.uint64) << np.uint64(32))
+                | (self.sbcs_bad.astype(np.uint64) << np.uint64(40))
+            )
+            db = (
+                self.dbcs_word.astype(np.uint64)
+                | (self.dbcs_len.astype(np.uint64) << np.uint64(32))
+                | (self.dbcs_status.astype(np.uint64) << np.uint64(40))
+            )
             self._karrs = (np.ascontiguousarray(sb), np.ascontiguousarray(db))
             k = self._ktabs = tuple(a.ctypes.data for a in self._karrs)
         return k
@@ -599,11 +636,24 @@ def _utf8_words(cps: np.ndarray):
     undefined = cps == UNDEFINED
     c = np.where(undefined | ((c >= 0xD800) & (c <= 0xDFFF)) | (c > 0x10FFFF), 0xFFFD, c)
     n = np.where(c < 0x80, 1, np.where(c < 0x800, 2, np.where(c < 0x10000, 3, 4))).astype(np.uint8)
-    b0 = np.where(n == 1, c, np.where(n == 2, 0xC0 | (c >> 6), np.where(n == 3, 0xE0 | (c >> 12), 0xF0 | (c >> 18))))
-    b1 = np.where(n == 2, 0x80 | (c & 0x3F), np.where(n == 3, 0x80 | ((c >> 6) & 0x3F), 0x80 | ((c >> 12) & 0x3F)))
+    b0 = np.where(
+        n == 1,
+        c,
+        np.where(n == 2, 0xC0 | (c >> 6), np.where(n == 3, 0xE0 | (c >> 12), 0xF0 | (c >> 18))),
+    )
+    b1 = np.where(
+        n == 2,
+        0x80 | (c & 0x3F),
+        np.where(n == 3, 0x80 | ((c >> 6) & 0x3F), 0x80 | ((c >> 12) & 0x3F)),
+    )
     b2 = np.where(n == 3, 0x80 | (c & 0x3F), 0x80 | ((c >> 6) & 0x3F))
     b3 = 0x80 | (c & 0x3F)
-    w = b0 | np.where(n >= 2, b1 << 8, 0) | np.where(n >= 3, b2 << 16, 0) | np.where(n >= 4, b3 << 24, 0)
+    w = (
+        b0
+        | np.where(n >= 2, b1 << 8, 0)
+        | np.where(n >= 3, b2 << 16, 0)
+        | np.where(n >= 4, b3 << 24, 0)
+    )
     n = np.where(undefined, 0, n).astype(np.uint8)
     return w.astype(np.uint32), n
 
@@ -654,10 +704,14 @@ def _assemble(kidx: np.ndarray, counts: np.ndarray, word_tab: np.ndarray, len_ta
             else:
                 data = kb[:, :hi][np.arange(hi, dtype=np.uint8) < kl[:, None]]
     total = int(offsets[-1])
-    if total < 2 ** 31:
-        arr = pa.StringArray.from_buffers(m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+    if total < 2**31:
+        arr = pa.StringArray.from_buffers(
+            m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
+        )
     else:
-        arr = pa.LargeStringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(data)).cast(pa.string())
+        arr = pa.LargeStringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(data)).cast(
+            pa.string()
+        )
     return arr, kl, choff
 
 
@@ -717,8 +771,18 @@ def _decode_dbcs_np(b: np.ndarray, t: TextTables, *, keep_padding: bool = False)
     return _finish_text(arr, st, kcodes, kcodes.astype(np.int64), choff, m, t, where)
 
 
-def _finish_text(arr, st, kidx, codes, choff, m, t: TextTables, where, base: Elements | None = None,
-                 mixed: bool = False) -> Elements:
+def _finish_text(
+    arr,
+    st,
+    kidx,
+    codes,
+    choff,
+    m,
+    t: TextTables,
+    where,
+    base: Elements | None = None,
+    mixed: bool = False,
+) -> Elements:
     """Statuses of the kept DBCS characters: undecodable codes, 外字, sequence fallback rows."""
     reason = np.zeros(m, np.uint8) if base is None else base.bad
     pos = np.zeros(m, np.int32) if base is None else base.pos
@@ -921,7 +985,7 @@ def _match(b: np.ndarray, seq: bytes) -> np.ndarray:
     out = b == seq[0]
     for k in range(1, len(seq)):
         nxt = np.zeros((m, w), bool)
-        nxt[:, :w - k] = b[:, k:] == seq[k]
+        nxt[:, : w - k] = b[:, k:] == seq[k]
         out &= nxt
     return out
 
@@ -929,8 +993,15 @@ def _match(b: np.ndarray, seq: bytes) -> np.ndarray:
 # ----------------------------------------------------------------------------- dispatch
 
 
-def decode_elements(b: np.ndarray, f: Field, tables: TextTables | None, *, money: bool = False,
-                    keep_padding: bool = False, blank: str = "quarantine") -> Elements:
+def decode_elements(
+    b: np.ndarray,
+    f: Field,
+    tables: TextTables | None,
+    *,
+    money: bool = False,
+    keep_padding: bool = False,
+    blank: str = "quarantine",
+) -> Elements:
     """Decode an (m, size) element matrix of field ``f`` by its kind."""
     k = f.kind
     if k == "zoned":

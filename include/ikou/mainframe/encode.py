@@ -72,7 +72,9 @@ def encode_record(
             try:
                 n = int(v)
             except (TypeError, ValueError):
-                raise ValueError(f"field {dep.column}: OCCURS DEPENDING ON count is not an integer") from None
+                raise ValueError(
+                    f"field {dep.column}: OCCURS DEPENDING ON count is not an integer"
+                ) from None
         else:
             n = 0
             for f in fields:
@@ -83,13 +85,18 @@ def encode_record(
             n = max(n, dim.min)
             count_values[dep.column] = n
         if not dim.min <= n <= dim.max:
-            raise ValueError(f"field {dep.column}: OCCURS DEPENDING ON count outside {dim.min}..{dim.max}")
+            raise ValueError(
+                f"field {dep.column}: OCCURS DEPENDING ON count outside {dim.min}..{dim.max}"
+            )
         counts.append(n)
     used.clear()
 
     size = layout.size
-    buf = bytearray(bytes([codepage.sbcs_space]) * size) if isinstance(codepage.sbcs_space, int) \
+    buf = (
+        bytearray(bytes([codepage.sbcs_space]) * size)
+        if isinstance(codepage.sbcs_space, int)
         else bytearray(bytes(codepage.sbcs_space) * size)
+    )
     length = size
     for t, (dim, _s, _e) in enumerate(layout.odo):
         length += (counts[t] - dim.max) * dim.stride
@@ -104,7 +111,7 @@ def encode_record(
         shift = sum((counts[t] - layout.odo[t][0].max) * layout.odo[t][0].stride for t in f.shifts)
         base = f.offset + shift
         if not f.dims:
-            buf[base:base + f.size] = encode_field(f, v, codepage)
+            buf[base : base + f.size] = encode_field(f, v, codepage)
             continue
         if v is not None and not isinstance(v, (list, tuple)):
             raise ValueError(f"field {f.column}: OCCURS field takes a list")
@@ -121,7 +128,9 @@ def encode_record(
     out = bytes(buf[:length])
     if record_length is not None:
         if record_length < len(out):
-            raise ValueError(f"layout {layout.name}: record of {len(out)} bytes exceeds record_length {record_length}")
+            raise ValueError(
+                f"layout {layout.name}: record of {len(out)} bytes exceeds record_length {record_length}"
+            )
         out += bytes([_space(codepage)]) * (record_length - len(out))
     return out
 
@@ -131,11 +140,15 @@ def _space(codepage) -> int:
     return s if isinstance(s, int) else s[0]
 
 
-def _write_table(buf: bytearray, f: Field, v, codepage, base: int, level: int, counts: list[int]) -> None:
+def _write_table(
+    buf: bytearray, f: Field, v, codepage, base: int, level: int, counts: list[int]
+) -> None:
     d = f.dims[level]
     items = list(v) if v is not None else []
     if len(items) > counts[level]:
-        raise ValueError(f"field {f.column}: {len(items)} elements given, the table holds {counts[level]}")
+        raise ValueError(
+            f"field {f.column}: {len(items)} elements given, the table holds {counts[level]}"
+        )
     for i in range(counts[level]):
         item = items[i] if i < len(items) else None
         off = base + i * d.stride
@@ -144,7 +157,7 @@ def _write_table(buf: bytearray, f: Field, v, codepage, base: int, level: int, c
                 raise ValueError(f"field {f.column}: nested OCCURS takes nested lists")
             _write_table(buf, f, item, codepage, off, level + 1, counts)
         else:
-            buf[off:off + f.size] = encode_field(f, item, codepage)
+            buf[off : off + f.size] = encode_field(f, item, codepage)
 
 
 def encode_field(f: Field, value, codepage) -> bytes:
@@ -179,14 +192,24 @@ def _text(f: Field, value, codepage) -> bytes:
                 raw = codepage.encode_sbcs(value)
         except Exception as exc:  # the code page's error names the character: do not chain it
             kind = type(exc).__name__
-            raise ValueError(f"field {f.column}: text cannot be encoded in {codepage.name} ({kind})") from None
-    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool) and f.kind == "alphanumeric":
+            raise ValueError(
+                f"field {f.column}: text cannot be encoded in {codepage.name} ({kind})"
+            ) from None
+    elif (
+        isinstance(value, (int, Decimal))
+        and not isinstance(value, bool)
+        and f.kind == "alphanumeric"
+    ):
         s = str(value)
         raw = codepage.encode_sbcs(s)
     else:
-        raise ValueError(f"field {f.column}: text field takes str or bytes, not {type(value).__name__}")
+        raise ValueError(
+            f"field {f.column}: text field takes str or bytes, not {type(value).__name__}"
+        )
     if len(raw) > f.size:
-        raise ValueError(f"field {f.column}: value does not fit ({len(raw)} bytes, field holds {f.size})")
+        raise ValueError(
+            f"field {f.column}: value does not fit ({len(raw)} bytes, field holds {f.size})"
+        )
     if f.kind == "dbcs":
         if len(raw) % 2:
             raise ValueError(f"field {f.column}: DBCS value has an odd number of bytes")
@@ -215,15 +238,19 @@ def _scaled(f: Field, value) -> int:
         except InvalidOperation:
             raise ValueError(f"field {f.column}: value is not a number") from None
     else:
-        raise ValueError(f"field {f.column}: numeric field takes int or Decimal, not {type(value).__name__}")
+        raise ValueError(
+            f"field {f.column}: numeric field takes int or Decimal, not {type(value).__name__}"
+        )
     if not d.is_finite():
         raise ValueError(f"field {f.column}: value is not finite")
     with localcontext() as ctx:
         ctx.prec = 80
         q = d.scaleb(f.scale)
     if q != q.to_integral_value():
-        raise ValueError(f"field {f.column}: value has more decimal places than the PICTURE allows "
-                         f"(scale {f.scale})")
+        raise ValueError(
+            f"field {f.column}: value has more decimal places than the PICTURE allows "
+            f"(scale {f.scale})"
+        )
     n = int(q)
     if n < 0 and not f.signed:
         raise ValueError(f"field {f.column}: negative value in an unsigned field")
@@ -231,7 +258,7 @@ def _scaled(f: Field, value) -> int:
         lim = 1 << (8 * f.size - (1 if f.signed else 0))
         if n >= lim or n < -lim:
             raise ValueError(f"field {f.column}: value does not fit ({f.size}-byte binary)")
-    elif abs(n) >= 10 ** f.digits:
+    elif abs(n) >= 10**f.digits:
         raise ValueError(f"field {f.column}: value does not fit ({f.digits} digits)")
     return n
 
@@ -277,7 +304,9 @@ def _float(f: Field, value) -> bytes:
     try:
         return ibm_float_bytes(x, f.size)
     except OverflowError:
-        raise ValueError(f"field {f.column}: value out of the IBM hexadecimal float range") from None
+        raise ValueError(
+            f"field {f.column}: value out of the IBM hexadecimal float range"
+        ) from None
 
 
 def ibm_float_bytes(x: float, size: int) -> bytes:
@@ -314,8 +343,14 @@ def rdw(length: int) -> bytes:
     return total.to_bytes(2, "big") + b"\x00\x00"
 
 
-def frame_records(records: Iterable[bytes], recfm: str = "FB", *, lrecl: int | None = None,
-                  block_size: int = 32760, pad: int = 0x40) -> bytes:
+def frame_records(
+    records: Iterable[bytes],
+    recfm: str = "FB",
+    *,
+    lrecl: int | None = None,
+    block_size: int = 32760,
+    pad: int = 0x40,
+) -> bytes:
     """Frame records as a file of the given RECFM.
 
     F / FB: every record padded (with ``pad``) to ``lrecl`` (default: the longest record);
@@ -340,7 +375,9 @@ def frame_records(records: Iterable[bytes], recfm: str = "FB", *, lrecl: int | N
         for i, r in enumerate(recs):
             item = rdw(len(r)) + r
             if len(item) + 4 > block_size:
-                raise ValueError(f"record {i} ({len(r)} bytes) does not fit a block of {block_size}")
+                raise ValueError(
+                    f"record {i} ({len(r)} bytes) does not fit a block of {block_size}"
+                )
             if block and len(block) + len(item) + 4 > block_size:
                 out += rdw(len(block)) + block
                 block = bytearray()

@@ -54,30 +54,40 @@ __all__ = [
     "RecordFormatError",
 ]
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("_file", pa.string()),
-    ("_record", pa.int64()),
-    ("_offset", pa.int64()),
-    ("layout", pa.string()),
-    ("field", pa.string()),
-    ("reason", pa.string()),
-    ("detail", pa.string()),
-    ("raw_length", pa.int64()),
-    ("raw_hex", pa.string()),
-])
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("_file", pa.string()),
+        ("_record", pa.int64()),
+        ("_offset", pa.int64()),
+        ("layout", pa.string()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("raw_length", pa.int64()),
+        ("raw_hex", pa.string()),
+    ]
+)
 
-GAIJI_SCHEMA = pa.schema([
-    ("_file", pa.string()),
-    ("_record", pa.int64()),
-    ("_offset", pa.int64()),
-    ("field", pa.string()),
-    ("byte", pa.int64()),
-    ("legacy_code", pa.string()),
-    ("encoding", pa.string()),
-    ("candidates", pa.list_(pa.string())),
-])
+GAIJI_SCHEMA = pa.schema(
+    [
+        ("_file", pa.string()),
+        ("_record", pa.int64()),
+        ("_offset", pa.int64()),
+        ("field", pa.string()),
+        ("byte", pa.int64()),
+        ("legacy_code", pa.string()),
+        ("encoding", pa.string()),
+        ("candidates", pa.list_(pa.string())),
+    ]
+)
 
-_BYTE_REASONS = {"invalid_zoned", "bad_nibble", "undefined_sbcs", "unbalanced_shift", "odd_dbcs_length"}
+_BYTE_REASONS = {
+    "invalid_zoned",
+    "bad_nibble",
+    "undefined_sbcs",
+    "unbalanced_shift",
+    "odd_dbcs_length",
+}
 _CODE_REASONS = {"undecodable_dbcs", "unmapped_gaiji"}
 
 
@@ -181,15 +191,20 @@ class DecodeSummary:
     gaiji_mapped: int = 0
     gaiji_unmapped: int = 0
     gaiji_codes: list = field(default_factory=list)  # distinct unmapped codes, hex
-    data_records: int = 0  # records of data layouts, quarantined ones included (what a trailer counts)
+    data_records: int = (
+        0  # records of data layouts, quarantined ones included (what a trailer counts)
+    )
     trailers_seen: int = 0
     record_count_field: str | None = None
-    control_sums: dict = field(default_factory=dict)  # trailer field -> {data_field, sum, unreadable}
+    control_sums: dict = field(
+        default_factory=dict
+    )  # trailer field -> {data_field, sum, unreadable}
 
     @property
     def accounted(self) -> bool:
-        return self.records_in == (self.records_out + self.header_records + self.trailer_records
-                                   + self.quarantined)
+        return self.records_in == (
+            self.records_out + self.header_records + self.trailer_records + self.quarantined
+        )
 
     @property
     def trailer_ok(self) -> bool:
@@ -201,9 +216,11 @@ class DecodeSummary:
 
     def line(self) -> str:
         """The one-line summary the CLI prints (counts only, no personal data)."""
-        s = (f"records={self.records_in} out={self.records_out} header={self.header_records} "
-             f"trailer={self.trailer_records} quarantined={self.quarantined} "
-             f"bytes={self.bytes_read} seconds={self.seconds:.3f} MB/s={self.mb_per_s:.1f}")
+        s = (
+            f"records={self.records_in} out={self.records_out} header={self.header_records} "
+            f"trailer={self.trailer_records} quarantined={self.quarantined} "
+            f"bytes={self.bytes_read} seconds={self.seconds:.3f} MB/s={self.mb_per_s:.1f}"
+        )
         if self.trailer_checks:
             s += " trailer=" + ("OK" if self.trailer_ok else "MISMATCH")
         if self.gaiji_unmapped or self.gaiji_mapped:
@@ -215,11 +232,20 @@ class DecodeSummary:
         """The summary :meth:`to_dict` wrote (e.g. a byte-range part's, read back for
         :func:`merge_summaries`); derived keys (accounted, trailer_ok, mb_per_s) are ignored."""
         names = {f.name for f in fields(cls)}
-        s = cls(**{k: v for k, v in d.items() if k in names and k not in ("trailer_checks", "control_sums")})
+        s = cls(
+            **{
+                k: v
+                for k, v in d.items()
+                if k in names and k not in ("trailer_checks", "control_sums")
+            }
+        )
         s.by_reason = dict(s.by_reason or {})
         s.by_layout = dict(s.by_layout or {})
         s.gaiji_codes = list(s.gaiji_codes or [])
-        s.control_sums = {k: {**v, "sum": Decimal(str(v["sum"]))} for k, v in (d.get("control_sums") or {}).items()}
+        s.control_sums = {
+            k: {**v, "sum": Decimal(str(v["sum"]))}
+            for k, v in (d.get("control_sums") or {}).items()
+        }
         s.trailer_checks = [TrailerCheck(**c) for c in d.get("trailer_checks") or []]
         return s
 
@@ -277,8 +303,14 @@ class _Plan:
             for _ in f.dims:
                 t = pa.list_(t)
             cols.append(pa.field(f.column, t))
-        self.schema = pa.schema(cols + [pa.field("_file", pa.string()), pa.field("_record", pa.int64()),
-                                        pa.field("_offset", pa.int64())])
+        self.schema = pa.schema(
+            cols
+            + [
+                pa.field("_file", pa.string()),
+                pa.field("_record", pa.int64()),
+                pa.field("_offset", pa.int64()),
+            ]
+        )
         self.odo_deps = [layout.field(dim.depends_on) for dim, _, _ in layout.odo]
         self.size = layout.size
         # the bytes a record must hold: end of the last data field (tables at actual counts)
@@ -340,7 +372,7 @@ def _gather(mat: np.ndarray, base, size: int, rel: np.ndarray | None = None) -> 
     if rel is None:
         if np.ndim(base) == 0:
             b = int(base)
-            return mat[:, b:b + size]
+            return mat[:, b : b + size]
         return np.take_along_axis(mat, base[:, None] + span[None, :], axis=1)
     cols = (rel[:, None] + span[None, :]).ravel()
     if np.ndim(base) == 0:
@@ -433,10 +465,16 @@ class Decoding:
         opts, cb = self.options, self.copybook
         mixed = tuple(opts.mixed_fields)
         money = {m.strip().upper() for m in opts.money_fields}
-        headers = {opts.header_layouts.upper()} if isinstance(opts.header_layouts, str) else \
-            {h.upper() for h in opts.header_layouts}
-        trailers = {opts.trailer_layouts.upper()} if isinstance(opts.trailer_layouts, str) else \
-            {t.upper() for t in opts.trailer_layouts}
+        headers = (
+            {opts.header_layouts.upper()}
+            if isinstance(opts.header_layouts, str)
+            else {h.upper() for h in opts.header_layouts}
+        )
+        trailers = (
+            {opts.trailer_layouts.upper()}
+            if isinstance(opts.trailer_layouts, str)
+            else {t.upper() for t in opts.trailer_layouts}
+        )
         self.plans: dict[str, _Plan] = {}
 
         def plan(name: str) -> _Plan:
@@ -459,8 +497,10 @@ class Decoding:
             named = [(value, plan(name)) for value, name in opts.record_types.items()]
             holder = next((p for _, p in named if opts.record_type_field in p.layout), None)
             if holder is None:
-                raise ValueError(f"record type field {opts.record_type_field} is in none of the layouts "
-                                 f"{', '.join(p.name for _, p in named)}")
+                raise ValueError(
+                    f"record type field {opts.record_type_field} is in none of the layouts "
+                    f"{', '.join(p.name for _, p in named)}"
+                )
             self.type_field = holder.layout.field(opts.record_type_field)
             for value, p in named:
                 tf = self.type_field
@@ -481,8 +521,10 @@ class Decoding:
             name = opts.layout
             if name is None:
                 if len(cb.records) != 1:
-                    raise ValueError(f"copybook has records {', '.join(cb.record_names)}: choose one "
-                                     "(layout) or give a record-type field")
+                    raise ValueError(
+                        f"copybook has records {', '.join(cb.record_names)}: choose one "
+                        "(layout) or give a record-type field"
+                    )
                 name = cb.records[0].name
             p = plan(name)
             if p.role != "data":
@@ -496,7 +538,9 @@ class Decoding:
             for p in self.plans.values():
                 need = max((e for _, e in p.ends), default=0)
                 if need > self.lrecl:
-                    raise RecordFormatError(f"layout {p.name} needs {need} bytes, LRECL is {self.lrecl}")
+                    raise RecordFormatError(
+                        f"layout {p.name} needs {need} bytes, LRECL is {self.lrecl}"
+                    )
         # trailer checks
         self.count_field: Field | None = None
         self.total_fields: list[tuple[Field, _Plan, Field]] = []
@@ -507,7 +551,9 @@ class Decoding:
             tp = trailer_plans[0]
             if opts.record_count_field:
                 if opts.record_count_field not in tp.layout:
-                    raise ValueError(f"record count field {opts.record_count_field} is not in trailer {tp.name}")
+                    raise ValueError(
+                        f"record count field {opts.record_count_field} is not in trailer {tp.name}"
+                    )
                 self.count_field = tp.layout.field(opts.record_count_field)
             for tfield, dfield in opts.control_totals.items():
                 if tfield not in tp.layout:
@@ -554,9 +600,16 @@ class Decoding:
             if isinstance(f, (bytes, bytearray, memoryview)):
                 f = io.BytesIO(bytes(f))
         try:
-            start, end = (opts.byte_range or (0, None))
-            for rc in iter_record_chunks(f, self.recfm, self.lrecl, chunk_bytes=opts.chunk_bytes,
-                                         start=start, end=end, max_raw_bytes=opts.max_raw_bytes):
+            start, end = opts.byte_range or (0, None)
+            for rc in iter_record_chunks(
+                f,
+                self.recfm,
+                self.lrecl,
+                chunk_bytes=opts.chunk_bytes,
+                start=start,
+                end=end,
+                max_raw_bytes=opts.max_raw_bytes,
+            ):
                 chunk = self._decode_chunk(rc)
                 s.seconds = time.perf_counter() - t0
                 yield chunk
@@ -577,12 +630,20 @@ class Decoding:
         out = hdr = trl = 0
         # broken framing
         for br in rc.broken:
-            qrows.append(self._qrow(br.record_no, br.offset, None, None, br.reason, br.detail, br.raw, br.length))
+            qrows.append(
+                self._qrow(
+                    br.record_no, br.offset, None, None, br.reason, br.detail, br.raw, br.length
+                )
+            )
         # classify
         groups: list[tuple[_Plan, np.ndarray | None]] = []
         if self.type_field is not None and n:
             tf = self.type_field
-            tb = _gather(rc.data, tf.offset, tf.size) if rc.data.shape[1] >= tf.offset + tf.size else None
+            tb = (
+                _gather(rc.data, tf.offset, tf.size)
+                if rc.data.shape[1] >= tf.offset + tf.size
+                else None
+            )
             assigned = np.full(n, -1, np.int32)
             if tb is not None:
                 for k, (pattern, p) in enumerate(self.type_patterns):
@@ -600,10 +661,19 @@ class Decoding:
             unknown = np.flatnonzero(assigned < 0)
             for i in unknown.tolist():
                 raw = rc.raw(i)
-                tbytes = raw[tf.offset:tf.offset + tf.size]
-                qrows.append(self._qrow(int(rc.record_no[i]), int(rc.offsets[i]), None, tf.column,
-                                        "unknown_record_type", f"type bytes {tbytes.hex().upper() or '(none)'}",
-                                        raw[: self.options.max_raw_bytes], len(raw)))
+                tbytes = raw[tf.offset : tf.offset + tf.size]
+                qrows.append(
+                    self._qrow(
+                        int(rc.record_no[i]),
+                        int(rc.offsets[i]),
+                        None,
+                        tf.column,
+                        "unknown_record_type",
+                        f"type bytes {tbytes.hex().upper() or '(none)'}",
+                        raw[: self.options.max_raw_bytes],
+                        len(raw),
+                    )
+                )
         elif n:
             groups.append((self.data_plans[0], None))
         for p, idx in groups:
@@ -622,18 +692,36 @@ class Decoding:
                 fi = int(flags.field[i])
                 reason = REASONS[int(flags.reason[i])]
                 raw = mat[i, : int(lengths[i])].tobytes()
-                qrows.append(self._qrow(int(recno[i]), int(offs[i]), p.name,
-                                        p.fields[fi].column if fi >= 0 else None, reason,
-                                        self._detail(reason, int(flags.pos[i]), int(flags.code[i]), raw,
-                                                     int(lengths[i])),
-                                        raw[: self.options.max_raw_bytes], len(raw)))
+                qrows.append(
+                    self._qrow(
+                        int(recno[i]),
+                        int(offs[i]),
+                        p.name,
+                        p.fields[fi].column if fi >= 0 else None,
+                        reason,
+                        self._detail(
+                            reason, int(flags.pos[i]), int(flags.code[i]), raw, int(lengths[i])
+                        ),
+                        raw[: self.options.max_raw_bytes],
+                        len(raw),
+                    )
+                )
             # 外字 occurrences
             for rows, fi, codes, pos in gaiji:
                 for r, c, q in zip(rows.tolist(), codes.tolist(), pos.tolist()):
                     self._unmapped_codes.add(c)
-                    gparts.append({"_file": self.file_name, "_record": int(recno[r]), "_offset": int(offs[r]),
-                                   "field": p.fields[fi].column, "byte": int(q), "legacy_code": f"{c:04X}",
-                                   "encoding": self.encoding, "candidates": self._cands(c)})
+                    gparts.append(
+                        {
+                            "_file": self.file_name,
+                            "_record": int(recno[r]),
+                            "_offset": int(offs[r]),
+                            "field": p.fields[fi].column,
+                            "byte": int(q),
+                            "legacy_code": f"{c:04X}",
+                            "encoding": self.encoding,
+                            "candidates": self._cands(c),
+                        }
+                    )
                 s.gaiji_unmapped += len(rows)
             if p.role == "data":
                 self._data_count += len(mat)
@@ -684,12 +772,17 @@ class Decoding:
             if p.name not in batches:
                 batches[p.name] = empty_batch(p.schema)
         first = int(rc.record_no[0]) if n else (rc.broken[0].record_no if rc.broken else -1)
-        return DecodedChunk(batches, q, g, records_in, out, hdr, trl, len(qrows), rc.bytes_read, first)
+        return DecodedChunk(
+            batches, q, g, records_in, out, hdr, trl, len(qrows), rc.bytes_read, first
+        )
 
     def _batch(self, p: _Plan, cols, good, ngood, recno, offs) -> pa.RecordBatch:
         n = len(good)
-        arrays = list(cols) + [repeat_string(self.file_name, n), np_array(recno.astype(np.int64), pa.int64()),
-                               np_array(offs.astype(np.int64), pa.int64())]
+        arrays = list(cols) + [
+            repeat_string(self.file_name, n),
+            np_array(recno.astype(np.int64), pa.int64()),
+            np_array(offs.astype(np.int64), pa.int64()),
+        ]
         rb = pa.RecordBatch.from_arrays(arrays, schema=p.schema)
         if ngood != n:
             rb = rb.filter(bool_array(good))
@@ -708,9 +801,17 @@ class Decoding:
         return c
 
     def _qrow(self, recno, offset, layout, fieldname, reason, detail, raw: bytes, length) -> dict:
-        return {"_file": self.file_name, "_record": recno, "_offset": offset, "layout": layout,
-                "field": fieldname, "reason": reason, "detail": detail, "raw_length": length,
-                "raw_hex": raw.hex().upper()}
+        return {
+            "_file": self.file_name,
+            "_record": recno,
+            "_offset": offset,
+            "layout": layout,
+            "field": fieldname,
+            "reason": reason,
+            "detail": detail,
+            "raw_length": length,
+            "raw_hex": raw.hex().upper(),
+        }
 
     @staticmethod
     def _detail(reason: str, pos: int, code: int, raw: bytes, length: int) -> str:
@@ -746,8 +847,13 @@ class Decoding:
 
         for t, (dim, _start, _end) in enumerate(layout.odo):
             dep = p.odo_deps[t]
-            el = decode_elements(_gather(mat, dep.offset + shift_of(dep), dep.size), dep, self.tables,
-                                 money=False, blank=opts.blank_numeric)
+            el = decode_elements(
+                _gather(mat, dep.offset + shift_of(dep), dep.size),
+                dep,
+                self.tables,
+                money=False,
+                blank=opts.blank_numeric,
+            )
             vals = el.array
             if pa.types.is_decimal(vals.type):
                 vals = vals.cast(pa.int64(), safe=False)
@@ -775,20 +881,39 @@ class Decoding:
         for fi, f in enumerate(p.fields):
             base = f.offset + shift_of(f)
             if not f.dims:
-                el = decode_elements(_gather(mat, base, f.size), f, self.tables, money=p.money[fi],
-                                     keep_padding=opts.keep_padding, blank=opts.blank_numeric)
+                el = decode_elements(
+                    _gather(mat, base, f.size),
+                    f,
+                    self.tables,
+                    money=p.money[fi],
+                    keep_padding=opts.keep_padding,
+                    blank=opts.blank_numeric,
+                )
                 bad = el.bad
                 arr = el.array
                 rec_pos = base + el.pos
                 code = el.code_at_pos
                 if el.gaiji:
                     g = np.asarray(el.gaiji, dtype=np.int64)
-                    gaiji.append((g[:, 0], fi, g[:, 1], (base if np.ndim(base) == 0 else base[g[:, 0]]) + g[:, 2]))
+                    gaiji.append(
+                        (
+                            g[:, 0],
+                            fi,
+                            g[:, 1],
+                            (base if np.ndim(base) == 0 else base[g[:, 0]]) + g[:, 2],
+                        )
+                    )
             else:
                 rel, idxs = _element_grid(f.dims)
                 E = len(rel)
-                el = decode_elements(_gather(mat, base, f.size, rel), f, self.tables, money=p.money[fi],
-                                     keep_padding=opts.keep_padding, blank=opts.blank_numeric)
+                el = decode_elements(
+                    _gather(mat, base, f.size, rel),
+                    f,
+                    self.tables,
+                    money=p.money[fi],
+                    keep_padding=opts.keep_padding,
+                    blank=opts.blank_numeric,
+                )
                 exist = np.ones((n, E), bool)
                 counts_by_dim: list[np.ndarray | None] = []
                 for d, ix in zip(f.dims, idxs):
@@ -803,7 +928,11 @@ class Decoding:
                 first = np.argmax(be != 0, axis=1)
                 bad = np.where(anyb, be[np.arange(n), first], 0).astype(np.uint8)
                 rec_pos = base + rel[first] + el.pos.reshape(n, E)[np.arange(n), first]
-                code = None if el.code_at_pos is None else el.code_at_pos.reshape(n, E)[np.arange(n), first]
+                code = (
+                    None
+                    if el.code_at_pos is None
+                    else el.code_at_pos.reshape(n, E)[np.arange(n), first]
+                )
                 values = el.array
                 if f.lenient and el.bad.any():
                     values = _null_where(values, el.bad != 0)
@@ -841,9 +970,14 @@ class Decoding:
         s.gaiji_codes = sorted(f"{c:04X}" for c in self._unmapped_codes)
         s.data_records = self._data_count
         s.record_count_field = self.count_field.column if self.count_field is not None else None
-        s.control_sums = {tf.column: {"data_field": df.column, "sum": self._sums.get(tf.column, [0, 0])[0],
-                                      "unreadable": self._sums.get(tf.column, [0, 0])[1]}
-                          for tf, _dp, df in self.total_fields}
+        s.control_sums = {
+            tf.column: {
+                "data_field": df.column,
+                "sum": self._sums.get(tf.column, [0, 0])[0],
+                "unreadable": self._sums.get(tf.column, [0, 0])[1],
+            }
+            for tf, _dp, df in self.total_fields
+        }
         s.trailer_checks = _trailer_checks(s)
 
     def gaiji_occurrences(self) -> pa.Table:
@@ -864,19 +998,42 @@ def _trailer_checks(s: "DecodeSummary") -> list:
         exp = tr.get(s.record_count_field) if tr else None
         act = s.data_records
         ok = tr is not None and exp is not None and int(exp) == act
-        checks.append(TrailerCheck("record_count", s.record_count_field, None, exp, act, ok,
-                                   "no trailer record" if tr is None else note))
+        checks.append(
+            TrailerCheck(
+                "record_count",
+                s.record_count_field,
+                None,
+                exp,
+                act,
+                ok,
+                "no trailer record" if tr is None else note,
+            )
+        )
     for tfield, acc in s.control_sums.items():
         exp = tr.get(tfield) if tr else None
         act = acc["sum"]
         detail = note
         if acc["unreadable"]:
-            detail = (detail + "; " if detail else "") + \
-                f"{acc['unreadable']} data records with an unreadable {acc['data_field']}"
-        ok = (tr is not None and exp is not None and acc["unreadable"] == 0
-              and Decimal(str(exp)) == Decimal(str(act)))
-        checks.append(TrailerCheck("sum", tfield, acc["data_field"], exp, act, ok,
-                                   "no trailer record" if tr is None else detail))
+            detail = (
+                detail + "; " if detail else ""
+            ) + f"{acc['unreadable']} data records with an unreadable {acc['data_field']}"
+        ok = (
+            tr is not None
+            and exp is not None
+            and acc["unreadable"] == 0
+            and Decimal(str(exp)) == Decimal(str(act))
+        )
+        checks.append(
+            TrailerCheck(
+                "sum",
+                tfield,
+                acc["data_field"],
+                exp,
+                act,
+                ok,
+                "no trailer record" if tr is None else detail,
+            )
+        )
     return checks
 
 
@@ -897,15 +1054,27 @@ def merge_summaries(parts: list["DecodeSummary"]) -> "DecodeSummary":
     with localcontext() as ctx:
         ctx.prec = 80
         for p in parts:
-            for k in ("records_in", "records_out", "header_records", "trailer_records", "quarantined",
-                      "bytes_read", "gaiji_mapped", "gaiji_unmapped", "data_records", "trailers_seen"):
+            for k in (
+                "records_in",
+                "records_out",
+                "header_records",
+                "trailer_records",
+                "quarantined",
+                "bytes_read",
+                "gaiji_mapped",
+                "gaiji_unmapped",
+                "data_records",
+                "trailers_seen",
+            ):
                 setattr(m, k, getattr(m, k) + getattr(p, k))
             for k, v in p.by_reason.items():
                 m.by_reason[k] = m.by_reason.get(k, 0) + v
             for k, v in p.by_layout.items():
                 m.by_layout[k] = m.by_layout.get(k, 0) + v
             for k, acc in p.control_sums.items():
-                cur = sums.setdefault(k, {"data_field": acc["data_field"], "sum": 0, "unreadable": 0})
+                cur = sums.setdefault(
+                    k, {"data_field": acc["data_field"], "sum": 0, "unreadable": 0}
+                )
                 cur["sum"] = cur["sum"] + acc["sum"]
                 cur["unreadable"] += acc["unreadable"]
             if m.header is None and p.header is not None:
@@ -952,7 +1121,9 @@ def _concat_batches(a: pa.RecordBatch, b: pa.RecordBatch) -> pa.RecordBatch:
     return pa.Table.from_batches([a, b]).combine_chunks().to_batches()[0]
 
 
-def decode_file(source, copybook: Copybook, options: DecodeOptions | None = None, **overrides) -> Decoding:
+def decode_file(
+    source, copybook: Copybook, options: DecodeOptions | None = None, **overrides
+) -> Decoding:
     """Decode ``source`` (a path, a binary file object or bytes) with ``copybook``.
 
     Returns a :class:`Decoding`: iterate it for :class:`DecodedChunk` s; ``.summary`` (a
@@ -969,8 +1140,16 @@ def decode_file(source, copybook: Copybook, options: DecodeOptions | None = None
     return Decoding(source, copybook, opts)
 
 
-def decode_to_parquet(src_path, copybook: Copybook, options: DecodeOptions | None, out_path,
-                      quarantine_path=None, *, gaiji_path=None, compression: str = "zstd") -> DecodeSummary:
+def decode_to_parquet(
+    src_path,
+    copybook: Copybook,
+    options: DecodeOptions | None,
+    out_path,
+    quarantine_path=None,
+    *,
+    gaiji_path=None,
+    compression: str = "zstd",
+) -> DecodeSummary:
     """Decode a file to Parquet (one file per data layout), quarantine JSONL, 外字 Parquet.
 
     ``out_path``: with one data layout that file; with several, ``<stem>.<LAYOUT><suffix>``
@@ -983,7 +1162,9 @@ def decode_to_parquet(src_path, copybook: Copybook, options: DecodeOptions | Non
     run = decode_file(src_path, copybook, options)
     out_path = Path(out_path)
     qpath = Path(quarantine_path) if quarantine_path else Path(str(out_path) + ".quarantine.jsonl")
-    sinks = ParquetSink.for_layouts(out_path, {n: run.schema(n) for n in run.data_layouts}, compression)
+    sinks = ParquetSink.for_layouts(
+        out_path, {n: run.schema(n) for n in run.data_layouts}, compression
+    )
     qs = QuarantineSink(qpath)
     try:
         for chunk in run:

@@ -57,7 +57,9 @@ def _cache_dirs() -> list[Path]:
         out.append(Path(os.environ["IKOU_KERNEL_DIR"]))
     xdg = os.environ.get("XDG_CACHE_HOME")
     out.append(Path(xdg) / "ikou" if xdg else Path.home() / ".cache" / "ikou")
-    out.append(Path(tempfile.gettempdir()) / f"ikou-kernel-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    out.append(
+        Path(tempfile.gettempdir()) / f"ikou-kernel-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    )
     return out
 
 
@@ -81,8 +83,12 @@ def build(force: bool = False) -> Path:
             d.mkdir(parents=True, exist_ok=True)
             tmp = d / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
             cc = os.environ.get("CC", "cc")
-            proc = subprocess.run([cc, "-O3", "-shared", "-fPIC", "-o", str(tmp), str(SOURCE)],
-                                  capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                [cc, "-O3", "-shared", "-fPIC", "-o", str(tmp), str(SOURCE)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if proc.returncode != 0:
                 try:
                     tmp.unlink()
@@ -157,7 +163,7 @@ def text_kernel(b: np.ndarray, kind: int, t, keep_padding: bool):
         so1 = sos[0][0]
         so2 = sos[1][0] if len(sos) > 1 else -1
     cap = m * w * 4 + 8  # at most 4 UTF-8 bytes per input byte, + the 4-byte store slack
-    if cap >= 2 ** 31:
+    if cap >= 2**31:
         return None
     if b.dtype != np.uint8 or b.strides[1] != 1 or b.strides[0] < w:
         b = np.ascontiguousarray(b, dtype=np.uint8)
@@ -165,8 +171,23 @@ def text_kernel(b: np.ndarray, kind: int, t, keep_padding: bool):
     out = np.empty(cap, np.uint8)
     offs = np.empty(m + 1, np.int32)
     slow = np.zeros(m, np.uint8)
-    _lib.ikou_text(_ptr(b), m, w, b.strides[0], kind, *k, so1, so2, si, int(t.sbcs_space),
-                   int(t.dbcs_space), 1 if keep_padding else 0, _ptr(out), _ptr(offs), _ptr(slow))
+    _lib.ikou_text(
+        _ptr(b),
+        m,
+        w,
+        b.strides[0],
+        kind,
+        *k,
+        so1,
+        so2,
+        si,
+        int(t.sbcs_space),
+        int(t.dbcs_space),
+        1 if keep_padding else 0,
+        _ptr(out),
+        _ptr(offs),
+        _ptr(slow),
+    )
     total = int(offs[-1])
     data = out[:total]
     if total < cap // 2:

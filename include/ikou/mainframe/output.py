@@ -17,7 +17,15 @@ import pyarrow as pa
 from ikou.mainframe.copybook import RecordLayout
 from ikou.mainframe.decode import string_array
 
-__all__ = ["ParquetSink", "JsonlSink", "CsvSink", "QuarantineSink", "nest_record", "dumps", "layout_paths"]
+__all__ = [
+    "ParquetSink",
+    "JsonlSink",
+    "CsvSink",
+    "QuarantineSink",
+    "nest_record",
+    "dumps",
+    "layout_paths",
+]
 
 LINEAGE = ("_file", "_record", "_offset")
 
@@ -64,7 +72,9 @@ class ParquetSink(_Sink):
         self._closed = False
 
     @classmethod
-    def for_layouts(cls, out_path, schemas: dict[str, pa.Schema], compression: str = "zstd") -> dict:
+    def for_layouts(
+        cls, out_path, schemas: dict[str, pa.Schema], compression: str = "zstd"
+    ) -> dict:
         paths = layout_paths(Path(out_path), list(schemas))
         return {n: cls(paths[n], schemas[n], compression) for n in schemas}
 
@@ -123,10 +133,16 @@ class CsvSink(_Sink):
         import pyarrow.csv as pcsv
 
         self.list_cols = [i for i, f in enumerate(schema) if pa.types.is_list(f.type)]
-        fields = [pa.field(f.name, pa.string()) if i in self.list_cols else f for i, f in enumerate(schema)]
+        fields = [
+            pa.field(f.name, pa.string()) if i in self.list_cols else f
+            for i, f in enumerate(schema)
+        ]
         self.schema = pa.schema(fields)
-        self.writer = pcsv.CSVWriter(str(self.tmp), self.schema,
-                                     write_options=pcsv.WriteOptions(eol="\r\n", quoting_style="needed"))
+        self.writer = pcsv.CSVWriter(
+            str(self.tmp),
+            self.schema,
+            write_options=pcsv.WriteOptions(eol="\r\n", quoting_style="needed"),
+        )
         self._closed = False
 
     def write(self, rb: pa.RecordBatch) -> None:
@@ -135,7 +151,9 @@ class CsvSink(_Sink):
         if self.list_cols:
             cols = list(rb.columns)
             for i in self.list_cols:
-                cols[i] = string_array([None if v is None else dumps(v) for v in cols[i].to_pylist()])
+                cols[i] = string_array(
+                    [None if v is None else dumps(v) for v in cols[i].to_pylist()]
+                )
             rb = pa.RecordBatch.from_arrays(cols, schema=self.schema)
         self.writer.write_batch(rb)
 
@@ -159,7 +177,10 @@ def nest_record(tree: list, row: dict) -> dict:
         n = max((len(row.get(c) or []) for c in leaves), default=0)
         items = []
         for i in range(n):
-            sub = {c: (row.get(c) or [None] * n)[i] if i < len(row.get(c) or []) else None for c in leaves}
+            sub = {
+                c: (row.get(c) or [None] * n)[i] if i < len(row.get(c) or []) else None
+                for c in leaves
+            }
             items.append(nest_record(children, sub))
         obj[name] = items
     return obj

@@ -151,10 +151,20 @@ def _fixed(f, lrecl, chunk_bytes, start, end, max_raw):
         offs = pos + np.arange(n, dtype=np.int64) * lrecl
         broken = []
         if rest:
-            tail = buf[n * lrecl:]
-            broken.append(BrokenRecord(recno + n, pos + n * lrecl, "truncated_record", tail[:max_raw],
-                                       rest, f"{rest} of {lrecl} bytes"))
-        yield RecordChunk(data, np.full(n, lrecl, np.int64), rn, offs, offs.copy(), broken, len(buf))
+            tail = buf[n * lrecl :]
+            broken.append(
+                BrokenRecord(
+                    recno + n,
+                    pos + n * lrecl,
+                    "truncated_record",
+                    tail[:max_raw],
+                    rest,
+                    f"{rest} of {lrecl} bytes",
+                )
+            )
+        yield RecordChunk(
+            data, np.full(n, lrecl, np.int64), rn, offs, offs.copy(), broken, len(buf)
+        )
         recno += n + (1 if rest else 0)
         pos += len(buf)
         if rest or len(buf) < want:
@@ -207,15 +217,23 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
         drained = 0
         while p + 4 <= L or (eof and p < L):
             if p + 4 > L:  # a descriptor cut off by the end of the file
-                broken.append(BrokenRecord(recno, base + p, "truncated_record", buf[p:p + max_raw],
-                                           L - p, f"{L - p} bytes left, descriptor needs 4"))
+                broken.append(
+                    BrokenRecord(
+                        recno,
+                        base + p,
+                        "truncated_record",
+                        buf[p : p + max_raw],
+                        L - p,
+                        f"{L - p} bytes left, descriptor needs 4",
+                    )
+                )
                 recno += 1
                 p = L
                 break
             if blocked:
                 b0 = buf[p]
                 if b0 & 0x80:
-                    bl = int.from_bytes(buf[p:p + 4], "big") & 0x7FFFFFFF
+                    bl = int.from_bytes(buf[p : p + 4], "big") & 0x7FFFFFFF
                     ok = 4 <= bl <= MAX_LBI_BLOCK
                 else:
                     bl = (b0 << 8) | buf[p + 1]
@@ -224,9 +242,10 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
                     if first:
                         raise RecordFormatError(
                             f"not a RECFM VB file: block descriptor at offset {base + p} is "
-                            f"{buf[p:p + 4].hex().upper()}")
+                            f"{buf[p : p + 4].hex().upper()}"
+                        )
                     stop = True
-                    reason, detail = "bad_bdw", f"block descriptor {buf[p:p + 4].hex().upper()}"
+                    reason, detail = "bad_bdw", f"block descriptor {buf[p : p + 4].hex().upper()}"
                     break
                 if p + bl > L and not eof:
                     break  # need more bytes
@@ -234,36 +253,71 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
                 truncated_block = p + bl > L
                 q = p + 4
                 if truncated_block and q >= bend:  # the file ends right after the descriptor
-                    broken.append(BrokenRecord(recno, base + p, "truncated_record", buf[p:L][:max_raw], L - p,
-                                               f"block of {bl} bytes, {L - p} present"))
+                    broken.append(
+                        BrokenRecord(
+                            recno,
+                            base + p,
+                            "truncated_record",
+                            buf[p:L][:max_raw],
+                            L - p,
+                            f"block of {bl} bytes, {L - p} present",
+                        )
+                    )
                     recno += 1
                     p = L
                     break
                 while q < bend:
                     if q + 4 > bend:
-                        broken.append(BrokenRecord(recno, base + q,
-                                                   "truncated_record" if truncated_block else "bad_rdw",
-                                                   buf[q:min(bend, q + max_raw)], bend - q,
-                                                   f"{bend - q} bytes left in block, RDW needs 4"))
+                        broken.append(
+                            BrokenRecord(
+                                recno,
+                                base + q,
+                                "truncated_record" if truncated_block else "bad_rdw",
+                                buf[q : min(bend, q + max_raw)],
+                                bend - q,
+                                f"{bend - q} bytes left in block, RDW needs 4",
+                            )
+                        )
                         recno += 1
                         q = bend
                         break
                     rl = (buf[q] << 8) | buf[q + 1]
-                    if rl < 4 or buf[q + 2] or buf[q + 3] or (q + rl > bend and not truncated_block):
+                    if (
+                        rl < 4
+                        or buf[q + 2]
+                        or buf[q + 3]
+                        or (q + rl > bend and not truncated_block)
+                    ):
                         if first:
                             raise RecordFormatError(
                                 f"not a RECFM VB file: record descriptor at offset {base + q} is "
-                                f"{buf[q:q + 4].hex().upper()}")
-                        broken.append(BrokenRecord(recno, base + q, "bad_rdw", buf[q:min(bend, q + max_raw)],
-                                                   bend - q, f"record descriptor {buf[q:q + 4].hex().upper()} "
-                                                   f"with {bend - q} bytes left in the block"))
+                                f"{buf[q : q + 4].hex().upper()}"
+                            )
+                        broken.append(
+                            BrokenRecord(
+                                recno,
+                                base + q,
+                                "bad_rdw",
+                                buf[q : min(bend, q + max_raw)],
+                                bend - q,
+                                f"record descriptor {buf[q : q + 4].hex().upper()} "
+                                f"with {bend - q} bytes left in the block",
+                            )
+                        )
                         recno += 1
                         q = bend
                         break
                     if q + rl > bend:  # the file ends inside this record
-                        broken.append(BrokenRecord(recno, base + q, "truncated_record",
-                                                   buf[q:min(bend, q + max_raw)], bend - q,
-                                                   f"{bend - q} of {rl} bytes"))
+                        broken.append(
+                            BrokenRecord(
+                                recno,
+                                base + q,
+                                "truncated_record",
+                                buf[q : min(bend, q + max_raw)],
+                                bend - q,
+                                f"{bend - q} of {rl} bytes",
+                            )
+                        )
                         recno += 1
                         q = bend
                         break
@@ -282,15 +336,24 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
                     if first:
                         raise RecordFormatError(
                             f"not a RECFM V file: record descriptor at offset {base + p} is "
-                            f"{buf[p:p + 4].hex().upper()}")
+                            f"{buf[p : p + 4].hex().upper()}"
+                        )
                     stop = True
-                    reason, detail = "bad_rdw", f"record descriptor {buf[p:p + 4].hex().upper()}"
+                    reason, detail = "bad_rdw", f"record descriptor {buf[p : p + 4].hex().upper()}"
                     break
                 if p + rl > L:
                     if not eof:
                         break
-                    broken.append(BrokenRecord(recno, base + p, "truncated_record", buf[p:p + max_raw],
-                                               L - p, f"{L - p} of {rl} bytes"))
+                    broken.append(
+                        BrokenRecord(
+                            recno,
+                            base + p,
+                            "truncated_record",
+                            buf[p : p + max_raw],
+                            L - p,
+                            f"{L - p} of {rl} bytes",
+                        )
+                    )
                     recno += 1
                     p = L
                     break
@@ -303,7 +366,7 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
                 p += rl
         if stop:
             # the rest of the file is one broken record: keep its head, count its bytes
-            head = buf[p:p + max_raw]
+            head = buf[p : p + max_raw]
             span = L - p
             while True:
                 extra = _read_exact(f, chunk_bytes)
@@ -313,8 +376,16 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
                 drained += len(extra)
                 if len(head) < max_raw:
                     head += extra[: max_raw - len(head)]
-            broken.append(BrokenRecord(recno, base + p, reason, head, span,
-                                       f"{detail}; the remaining {span} bytes cannot be framed"))
+            broken.append(
+                BrokenRecord(
+                    recno,
+                    base + p,
+                    reason,
+                    head,
+                    span,
+                    f"{detail}; the remaining {span} bytes cannot be framed",
+                )
+            )
             recno += 1
             p = L
             eof = True
@@ -339,5 +410,12 @@ def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
         if stop:
             return
     if unreported:  # bytes of empty blocks at the end: account for them
-        yield RecordChunk(np.zeros((0, 0), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                          np.zeros(0, np.int64), np.zeros(0, np.int64), [], unreported)
+        yield RecordChunk(
+            np.zeros((0, 0), np.uint8),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            [],
+            unreported,
+        )

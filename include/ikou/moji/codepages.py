@@ -154,9 +154,7 @@ class UnencodableCharacter(ValueError):
         self.codepoint = codepoint
         self.part = part
         where = f" {part}" if part else ""
-        super().__init__(
-            f"{codepage}: U+{codepoint:04X} at position {position} has no{where} code"
-        )
+        super().__init__(f"{codepage}: U+{codepoint:04X} at position {position} has no{where} code")
 
 
 class UndecodableBytes(ValueError):
@@ -206,33 +204,86 @@ class _Spec:
 
 
 _SPECS: dict[str, _Spec] = {
-    "cp930": _Spec("IBM CCSID 930 (SBCS 290 + DBCS 300)", "sbcs290", "IBM930", "dbcs300", "IBM930",
-                   b"\x0e", b"\x0f", user_defined=((0x69, 0x7F, 0x41, 0xFE),), jdk=_JDK_930),
-    "cp939": _Spec("IBM CCSID 939 (SBCS 1027 + DBCS 300)", "sbcs1027", "IBM939", "dbcs300",
-                   "IBM939", b"\x0e", b"\x0f", user_defined=((0x69, 0x7F, 0x41, 0xFE),),
-                   jdk=_JDK_939),
-    "cp1390": _Spec("IBM CCSID 1390 (SBCS 290 + euro, DBCS 16684)", "sbcs290", "IBM1390",
-                    "dbcs16684", "IBM1390", b"\x0e", b"\x0f",
-                    user_defined=((0x69, 0x89, 0x41, 0xFE),)),
-    "cp1399": _Spec("IBM CCSID 1399 (SBCS 1027 + euro, DBCS 16684)", "sbcs1027", "IBM1399",
-                    "dbcs16684", "IBM1399", b"\x0e", b"\x0f",
-                    user_defined=((0x69, 0x89, 0x41, 0xFE),)),
-    "jef": _Spec("Fujitsu JEF (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)", "sbcs290",
-                 "IBM930", "jisx0208", "EUC-JP", b"\x28", b"\x29", extra_shift_outs=(b"\x38",),
-                 user_defined=((0x80, 0xA0, 0xA1, 0xFE),),
-                 vendor_extension=((0x41, 0x7D, 0xA1, 0xFE), (0x7F, 0x7F, 0xA1, 0xFE)),
-                 dbcs_form="euc"),
-    "keis": _Spec("Hitachi KEIS (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)", "sbcs290",
-                  "IBM930", "jisx0208", "EUC-JP", b"\x0a\x42", b"\x0a\x41",
-                  user_defined=((0x81, 0xA0, 0xA1, 0xFE),),
-                  vendor_extension=((0x59, 0x80, 0xA1, 0xFE), (0xD0, 0xFE, 0xA1, 0xFE)),
-                  dbcs_form="euc"),
-    "jips": _Spec("NEC JIPS(E) (assumed: EBCDIK cp290; JIS X 0208 bytes through cp037)", "sbcs290",
-                  "IBM930", "jisx0208", "EUC-JP", b"\x3f\x75", b"\x3f\x76",
-                  # JIS rows 84-94 (user-defined), rows 8-15 (NEC extension); in JIS bytes
-                  user_defined=((0x74, 0x7E, 0x21, 0x7E),),
-                  vendor_extension=((0x28, 0x2F, 0x21, 0x7E),),
-                  dbcs_form="jips_e"),
+    "cp930": _Spec(
+        "IBM CCSID 930 (SBCS 290 + DBCS 300)",
+        "sbcs290",
+        "IBM930",
+        "dbcs300",
+        "IBM930",
+        b"\x0e",
+        b"\x0f",
+        user_defined=((0x69, 0x7F, 0x41, 0xFE),),
+        jdk=_JDK_930,
+    ),
+    "cp939": _Spec(
+        "IBM CCSID 939 (SBCS 1027 + DBCS 300)",
+        "sbcs1027",
+        "IBM939",
+        "dbcs300",
+        "IBM939",
+        b"\x0e",
+        b"\x0f",
+        user_defined=((0x69, 0x7F, 0x41, 0xFE),),
+        jdk=_JDK_939,
+    ),
+    "cp1390": _Spec(
+        "IBM CCSID 1390 (SBCS 290 + euro, DBCS 16684)",
+        "sbcs290",
+        "IBM1390",
+        "dbcs16684",
+        "IBM1390",
+        b"\x0e",
+        b"\x0f",
+        user_defined=((0x69, 0x89, 0x41, 0xFE),),
+    ),
+    "cp1399": _Spec(
+        "IBM CCSID 1399 (SBCS 1027 + euro, DBCS 16684)",
+        "sbcs1027",
+        "IBM1399",
+        "dbcs16684",
+        "IBM1399",
+        b"\x0e",
+        b"\x0f",
+        user_defined=((0x69, 0x89, 0x41, 0xFE),),
+    ),
+    "jef": _Spec(
+        "Fujitsu JEF (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)",
+        "sbcs290",
+        "IBM930",
+        "jisx0208",
+        "EUC-JP",
+        b"\x28",
+        b"\x29",
+        extra_shift_outs=(b"\x38",),
+        user_defined=((0x80, 0xA0, 0xA1, 0xFE),),
+        vendor_extension=((0x41, 0x7D, 0xA1, 0xFE), (0x7F, 0x7F, 0xA1, 0xFE)),
+        dbcs_form="euc",
+    ),
+    "keis": _Spec(
+        "Hitachi KEIS (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)",
+        "sbcs290",
+        "IBM930",
+        "jisx0208",
+        "EUC-JP",
+        b"\x0a\x42",
+        b"\x0a\x41",
+        user_defined=((0x81, 0xA0, 0xA1, 0xFE),),
+        vendor_extension=((0x59, 0x80, 0xA1, 0xFE), (0xD0, 0xFE, 0xA1, 0xFE)),
+        dbcs_form="euc",
+    ),
+    "jips": _Spec(
+        "NEC JIPS(E) (assumed: EBCDIK cp290; JIS X 0208 bytes through cp037)",
+        "sbcs290",
+        "IBM930",
+        "jisx0208",
+        "EUC-JP",
+        b"\x3f\x75",
+        b"\x3f\x76",
+        # JIS rows 84-94 (user-defined), rows 8-15 (NEC extension); in JIS bytes
+        user_defined=((0x74, 0x7E, 0x21, 0x7E),),
+        vendor_extension=((0x28, 0x2F, 0x21, 0x7E),),
+        dbcs_form="jips_e",
+    ),
 }
 
 # JIPS(E): each byte of the JIS code (0x21-0x7E) converted ASCII -> EBCDIC (cp037; assumption)
@@ -275,8 +326,11 @@ def _array(mapping: Mapping[int, str], size: int) -> np.ndarray:
     arr = np.full(size, UNDEFINED, dtype=np.uint32)
     if mapping:
         keys = np.fromiter(mapping.keys(), dtype=np.int64, count=len(mapping))
-        vals = np.fromiter((ord(s) if len(s) == 1 else SEQUENCE for s in mapping.values()),
-                           dtype=np.uint32, count=len(mapping))
+        vals = np.fromiter(
+            (ord(s) if len(s) == 1 else SEQUENCE for s in mapping.values()),
+            dtype=np.uint32,
+            count=len(mapping),
+        )
         arr[keys] = vals
     arr.flags.writeable = False
     return arr
@@ -500,8 +554,14 @@ _JIPS_E_REVERSE = {e: j for j, e in _JIPS_E_BYTE.items()}
 # ------------------------------------------------------------------------------------------ lookup
 
 _ALIASES = {
-    "jef": "jef", "fujitsujef": "jef", "keis": "keis", "hitachikeis": "keis",
-    "jips": "jips", "jipse": "jips", "necjips": "jips", "necjipse": "jips",
+    "jef": "jef",
+    "fujitsujef": "jef",
+    "keis": "keis",
+    "hitachikeis": "keis",
+    "jips": "jips",
+    "jipse": "jips",
+    "necjips": "jips",
+    "necjipse": "jips",
 }
 _NUMBERED = re.compile(r"^(?:x)?(?:ibm|cp|ccsid)?0*(930|939|1390|1399)(?:p\d+\d*)?$")
 
@@ -513,8 +573,10 @@ def _canonical_name(name: str) -> str:
     m = _NUMBERED.match(key)
     if m:
         return "cp" + m.group(1)
-    raise ValueError(f"unknown code page {name!r}; known: {', '.join(KNOWN_CODEPAGES)} "
-                     "(also as 930, IBM930, ibm-930, CCSID930 ...)")
+    raise ValueError(
+        f"unknown code page {name!r}; known: {', '.join(KNOWN_CODEPAGES)} "
+        "(also as 930, IBM930, ibm-930, CCSID930 ...)"
+    )
 
 
 def canonical_name(name: str) -> str:
@@ -541,8 +603,11 @@ def _build(name: str, variant: str) -> CodePage:
     if variant == "jdk" and spec.jdk is None:
         raise ValueError(
             f"variant 'jdk' is not defined for {name}: "
-            + ("DBCS 16684 has its own codes for the JDK-style characters (see ikou.moji.codepages)"
-               if name in ("cp1390", "cp1399") else "the JDK has no charset for it")
+            + (
+                "DBCS 16684 has its own codes for the JDK-style characters (see ikou.moji.codepages)"
+                if name in ("cp1390", "cp1399")
+                else "the JDK has no charset for it"
+            )
         )
     sbcs_dec, sbcs_enc = (dict(m) for m in _read_table(spec.sbcs_table, spec.sbcs_charset))
     dbcs_dec, dbcs_enc = (dict(m) for m in _read_table(spec.dbcs_table, spec.dbcs_charset))

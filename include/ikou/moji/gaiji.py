@@ -26,8 +26,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GaijiTable", "GaijiEntry", "GaijiTableError", "parse_unicode", "format_unicode",
-           "candidates_for", "IBM_FAMILY"]
+__all__ = [
+    "GaijiTable",
+    "GaijiEntry",
+    "GaijiTableError",
+    "parse_unicode",
+    "format_unicode",
+    "candidates_for",
+    "IBM_FAMILY",
+]
 
 COLUMNS = ("encoding", "legacy_code", "unicode", "mj_name", "note")
 IBM_FAMILY = ("cp930", "cp939", "cp1390", "cp1399")  # one DBCS code space (300 / 16684)
@@ -110,7 +117,10 @@ class GaijiTable:
         if old is not None and old.text != e.text:
             raise GaijiTableError(
                 f"{e.encoding} {e.code:04X} is mapped twice (also on line {old.line}) to different "
-                "characters", self.source, e.line)
+                "characters",
+                self.source,
+                e.line,
+            )
         if old is None:
             self._map[key] = e
 
@@ -146,8 +156,12 @@ class GaijiTable:
                 header = [c.strip().lower() for c in row]
                 missing = [c for c in COLUMNS[:3] if c not in header]
                 if missing:
-                    raise GaijiTableError(f"header lacks column(s) {', '.join(missing)} "
-                                          f"(expected {','.join(COLUMNS)})", source, line)
+                    raise GaijiTableError(
+                        f"header lacks column(s) {', '.join(missing)} "
+                        f"(expected {','.join(COLUMNS)})",
+                        source,
+                        line,
+                    )
                 idx = {c: header.index(c) for c in COLUMNS if c in header}
                 continue
             if row[0].lstrip().startswith("#"):
@@ -155,7 +169,9 @@ class GaijiTable:
             if len(row) < len(header):
                 row = row + [""] * (len(header) - len(row))
             if len(row) > len(header):
-                raise GaijiTableError(f"{len(row)} columns, the header has {len(header)}", source, line)
+                raise GaijiTableError(
+                    f"{len(row)} columns, the header has {len(header)}", source, line
+                )
             enc = row[idx["encoding"]].strip()
             if not enc:
                 raise GaijiTableError("empty encoding", source, line)

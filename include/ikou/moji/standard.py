@@ -46,8 +46,16 @@ PLACEHOLDER = 0x3013  # 〓: extract's stand-in for an unmapped 外字
 #: JDK-side code point -> the JIS / iconv / ICU one the standard follows (domain brief)
 VENDOR_VARIANTS = {0xFF5E: 0x301C, 0x2015: 0x2014, 0x2225: 0x2016, 0xFFE4: 0x00A6, 0xFF0D: 0x2212}
 
-__all__ = ["StandardCharset", "repertoire", "standard_charset", "units", "codepoint", "is_ideograph",
-           "PLACEHOLDER", "VENDOR_VARIANTS"]
+__all__ = [
+    "StandardCharset",
+    "repertoire",
+    "standard_charset",
+    "units",
+    "codepoint",
+    "is_ideograph",
+    "PLACEHOLDER",
+    "VENDOR_VARIANTS",
+]
 
 
 def codepoint(text: str) -> str:
@@ -57,14 +65,24 @@ def codepoint(text: str) -> str:
 
 def is_ideograph(ch: str) -> bool:
     cp = ord(ch)
-    return (0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF
-            or 0x20000 <= cp <= 0x3FFFF or cp == 0x3005 or cp == 0x3007)
+    return (
+        0x3400 <= cp <= 0x4DBF
+        or 0x4E00 <= cp <= 0x9FFF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x20000 <= cp <= 0x3FFFF
+        or cp == 0x3005
+        or cp == 0x3007
+    )
 
 
 def _is_combining(ch: str) -> bool:
     cp = ord(ch)
-    return VS_FIRST <= cp <= VS_LAST or 0xFE00 <= cp <= 0xFE0F or unicodedata.combining(ch) != 0 \
+    return (
+        VS_FIRST <= cp <= VS_LAST
+        or 0xFE00 <= cp <= 0xFE0F
+        or unicodedata.combining(ch) != 0
         or cp in (0x309A, 0x3099, 0x02E5, 0x02E9)
+    )
 
 
 def units(text: str) -> list[str]:
@@ -152,8 +170,13 @@ def _char_class(ranges: list[tuple[int, int]]) -> str:
 class StandardCharset:
     """The standard character set of one city (repertoire + IVS policy + its 外字 targets)."""
 
-    def __init__(self, extra: Iterable[str] = (), *, ivd: Iterable[str] | None = None,
-                 vendor_variants: str = "jis"):
+    def __init__(
+        self,
+        extra: Iterable[str] = (),
+        *,
+        ivd: Iterable[str] | None = None,
+        vendor_variants: str = "jis",
+    ):
         if vendor_variants not in ("jis", "off"):
             raise ValueError("vendor_variants must be 'jis' or 'off'")
         base_cps, base_seqs = repertoire()

@@ -61,8 +61,15 @@ class LockTimeout(RuntimeError):
 class BuildLock:
     """An exclusive lock held as an S3 object created with a conditional put."""
 
-    def __init__(self, store: Store, bucket: str, key: str = LOCK_KEY, ttl: float = LOCK_TTL,
-                 timeout: float = 20 * 60, poll: float = 2.0):
+    def __init__(
+        self,
+        store: Store,
+        bucket: str,
+        key: str = LOCK_KEY,
+        ttl: float = LOCK_TTL,
+        timeout: float = 20 * 60,
+        poll: float = 2.0,
+    ):
         self.store, self.bucket, self.key = store, bucket, key
         self.ttl, self.timeout, self.poll = ttl, timeout, poll
         self.etag: str | None = None
@@ -71,8 +78,13 @@ class BuildLock:
 
     def _body(self) -> bytes:
         now = dt.datetime.now(dt.timezone.utc)
-        return json.dumps({"owner": self.owner, "renewed_at": now.isoformat(timespec="seconds"),
-                           "ttl_seconds": self.ttl}).encode()
+        return json.dumps(
+            {
+                "owner": self.owner,
+                "renewed_at": now.isoformat(timespec="seconds"),
+                "ttl_seconds": self.ttl,
+            }
+        ).encode()
 
     @staticmethod
     def _precondition_failed(exc: Exception) -> bool:
@@ -81,8 +93,13 @@ class BuildLock:
 
     def _put(self, **condition) -> str | None:
         try:
-            r = self.store.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._body(),
-                                             ContentType="application/json", **condition)
+            r = self.store.client.put_object(
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=self._body(),
+                ContentType="application/json",
+                **condition,
+            )
             return r["ETag"]
         except Exception as exc:  # botocore ClientError
             if self._precondition_failed(exc):
@@ -120,8 +137,10 @@ class BuildLock:
                     if self.etag:
                         break
             if time.monotonic() - started > self.timeout:
-                raise LockTimeout(f"the Data Docs build lock s3://{self.bucket}/{self.key} is held by another "
-                                  f"build for more than {self.timeout:.0f}s")
+                raise LockTimeout(
+                    f"the Data Docs build lock s3://{self.bucket}/{self.key} is held by another "
+                    f"build for more than {self.timeout:.0f}s"
+                )
             time.sleep(self.poll)
         self.waited = round(time.monotonic() - started, 2)
         return self
@@ -130,7 +149,9 @@ class BuildLock:
         if self.etag:
             etag = self._put(IfMatch=self.etag)
             if etag is None:
-                raise LockTimeout("the Data Docs build lock was taken over (this build was too slow)")
+                raise LockTimeout(
+                    "the Data Docs build lock was taken over (this build was too slow)"
+                )
             self.etag = etag
 
     def release(self) -> None:
@@ -139,8 +160,9 @@ class BuildLock:
         try:
             self.store.client.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
         except Exception as exc:
-            if not self._precondition_failed(exc) and getattr(exc, "response", {}).get("Error", {}).get(
-                    "Code") not in ("NoSuchKey", "404"):
+            if not self._precondition_failed(exc) and getattr(exc, "response", {}).get(
+                "Error", {}
+            ).get("Code") not in ("NoSuchKey", "404"):
                 raise
         self.etag = None
 
@@ -164,7 +186,10 @@ def _suite_pages(gx_project: Path) -> dict[str, tuple[str, str]]:
     base = gx_project / "expectations"
     for p in sorted(base.rglob("*.json")):
         rel = p.relative_to(base).with_suffix("")
-        out[".".join(rel.parts)] = ("expectations/" + rel.as_posix() + ".html", _sha(p.read_bytes()))
+        out[".".join(rel.parts)] = (
+            "expectations/" + rel.as_posix() + ".html",
+            _sha(p.read_bytes()),
+        )
     return out
 
 
@@ -175,26 +200,44 @@ def _banner(meta: dict, result: dict) -> str:
     colour = {"pass": "#1e7b34", "overridden": "#9a6700", "fail": "#b3261e"}.get(verdict, "#555")
     stats = result.get("statistics") or {}
     rows = [
-        ("分野 / domain", ik.get("domain")), ("ゲート / gate", ik.get("gate")), ("単位 / unit", ik.get("unit")),
-        ("実行 / run", ik.get("run_id")), ("モード / mode", ik.get("mode")),
+        ("分野 / domain", ik.get("domain")),
+        ("ゲート / gate", ik.get("gate")),
+        ("単位 / unit", ik.get("unit")),
+        ("実行 / run", ik.get("run_id")),
+        ("モード / mode", ik.get("mode")),
         ("判定 / gate verdict", verdict),
-        ("期待値 / expectations", f"{stats.get('successful_expectations', '?')} of "
-                                  f"{stats.get('evaluated_expectations', '?')} met"),
+        (
+            "期待値 / expectations",
+            f"{stats.get('successful_expectations', '?')} of "
+            f"{stats.get('evaluated_expectations', '?')} met",
+        ),
     ]
     ov = ik.get("override")
     if ov:
-        rows.append(("上書き / override", f"by {ov.get('by')} at {ov.get('at')}: {ov.get('reason')}"))
+        rows.append(
+            ("上書き / override", f"by {ov.get('by')} at {ov.get('at')}: {ov.get('reason')}")
+        )
     if ik.get("override_refused"):
         rows.append(("上書き拒否 / override refused", ik["override_refused"]))
     sev = ik.get("severity") or []
     if sev:
-        rows.append(("重大度 / severities", f"{sev.count('critical')} critical, {sev.count('warning')} warning"))
-    body = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
-                   f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return (f"<div id='ikou-gate' style='border:3px solid {colour};margin:12px;padding:8px 12px;"
-            f"font-family:sans-serif'><b style='color:{colour}'>Ikou 品質ゲート / quality gate: "
-            f"{html.escape(verdict)}</b> — <a href='../../../../../../ikou/index.html'>一覧 / index</a>"
-            f"<table>{body}</table></div>")
+        rows.append(
+            (
+                "重大度 / severities",
+                f"{sev.count('critical')} critical, {sev.count('warning')} warning",
+            )
+        )
+    body = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
+        f"<td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+    )
+    return (
+        f"<div id='ikou-gate' style='border:3px solid {colour};margin:12px;padding:8px 12px;"
+        f"font-family:sans-serif'><b style='color:{colour}'>Ikou 品質ゲート / quality gate: "
+        f"{html.escape(verdict)}</b> — <a href='../../../../../../ikou/index.html'>一覧 / index</a>"
+        f"<table>{body}</table></div>"
+    )
 
 
 def _inject_banner(page: Path, banner: str) -> None:
@@ -215,12 +258,17 @@ def _index_entry(rel: str, result: dict) -> dict:
     stats = result.get("statistics") or {}
     return {
         "page": "validations/" + rel[: -len(".json")] + ".html",
-        "domain": ik.get("domain") or parts[0], "unit": ik.get("unit") or parts[1],
-        "gate": ik.get("gate") or parts[2], "run_id": ik.get("run_id") or parts[3],
-        "run_time": parts[4] if len(parts) > 4 else "", "mode": ik.get("mode"),
+        "domain": ik.get("domain") or parts[0],
+        "unit": ik.get("unit") or parts[1],
+        "gate": ik.get("gate") or parts[2],
+        "run_id": ik.get("run_id") or parts[3],
+        "run_time": parts[4] if len(parts) > 4 else "",
+        "mode": ik.get("mode"),
         "verdict": ik.get("verdict") or ("pass" if result.get("success") else "fail"),
-        "success": bool(result.get("success")), "override": ik.get("override"),
-        "evaluated": stats.get("evaluated_expectations"), "met": stats.get("successful_expectations"),
+        "success": bool(result.get("success")),
+        "override": ik.get("override"),
+        "evaluated": stats.get("evaluated_expectations"),
+        "met": stats.get("successful_expectations"),
     }
 
 
@@ -238,8 +286,11 @@ def render_index(entries: list[dict], built_at: str) -> str:
     for domain in sorted(by_domain):
         runs = by_domain[domain]
         order = sorted(runs, key=lambda r: max(x["run_time"] for x in runs[r]), reverse=True)
-        parts.append(f"<h2 id='{html.escape(domain)}'>{html.escape(domain)}</h2><table><tr><th>run</th><th>mode</th>"
-                     + "".join(f"<th>{g}</th>" for g in GATE_ORDER) + "</tr>")
+        parts.append(
+            f"<h2 id='{html.escape(domain)}'>{html.escape(domain)}</h2><table><tr><th>run</th><th>mode</th>"
+            + "".join(f"<th>{g}</th>" for g in GATE_ORDER)
+            + "</tr>"
+        )
         for run in order:
             cells = []
             es = runs[run]
@@ -251,10 +302,13 @@ def render_index(entries: list[dict], built_at: str) -> str:
                 links = " ".join(
                     f"<a class='{x['verdict']}' href='../{html.escape(x['page'])}' title='{html.escape(x['unit'])}: "
                     f"{x['met']}/{x['evaluated']} met'>{html.escape(x['unit'])}{'*' if x['override'] else ''}</a>"
-                    for x in ge)
+                    for x in ge
+                )
                 cells.append(f"<td>{links}</td>")
             mode = next((x["mode"] for x in es if x["mode"]), "")
-            parts.append(f"<tr><td>{html.escape(run)}</td><td>{html.escape(str(mode or ''))}</td>{''.join(cells)}</tr>")
+            parts.append(
+                f"<tr><td>{html.escape(run)}</td><td>{html.escape(str(mode or ''))}</td>{''.join(cells)}</tr>"
+            )
         parts.append("</table>")
     body = "".join(parts) or "<p>検証結果はまだありません / no validation results yet.</p>"
     return f"""<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8">
@@ -266,7 +320,7 @@ a.fail{{color:#b3261e;font-weight:bold}} a.overridden{{color:#9a6700;font-weight
 <p>全分野・全実行の検証結果（件数のみ、個人データなし）。 All domains and runs: counts only, no personal data.
 Built {html.escape(built_at)}. <a href="../index.html">Great Expectations の索引 / GX index</a> (needs the public CDNs)
 · * = gate overridden (see the page's banner).</p>
-<p>{' · '.join(f"<a href='#{html.escape(d)}'>{html.escape(d)}</a>" for d in sorted(by_domain))}</p>
+<p>{" · ".join(f"<a href='#{html.escape(d)}'>{html.escape(d)}</a>" for d in sorted(by_domain))}</p>
 {body}</body></html>
 """
 
@@ -276,7 +330,9 @@ Built {html.escape(built_at)}. <a href="../index.html">Great Expectations の索
 GX_INDEX_LIMIT = 3000
 
 
-def build_site(store: Store | None = None, lock_timeout: float = 20 * 60, gx_index: bool | None = None) -> dict:
+def build_site(
+    store: Store | None = None, lock_timeout: float = 20 * 60, gx_index: bool | None = None
+) -> dict:
     """Build (incrementally) and publish the Data Docs site, holding the build lock.
 
     Only results without a page are downloaded and rendered; Ikou's index is made from the index
@@ -324,7 +380,9 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
             lock.renew()
             last_renew = time.monotonic()
 
-    keys = [uri.split(RESULTS_PREFIX, 1)[1] for uri in store.list(f"s3://{bucket}/{RESULTS_PREFIX}")]
+    keys = [
+        uri.split(RESULTS_PREFIX, 1)[1] for uri in store.list(f"s3://{bucket}/{RESULTS_PREFIX}")
+    ]
     keys = [k for k in keys if k.endswith(".json")]
     page_of = {k: "validations/" + k[: -len(".json")] + ".html" for k in keys}
     new_keys = [k for k in keys if page_of[k] not in known]
@@ -332,11 +390,13 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
     with tempfile.TemporaryDirectory(prefix="ikou-docs-") as tmp:
         work = Path(tmp)
         results, docs = work / "validations", work / "docs"
-        from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+        from great_expectations.core.expectation_validation_result import (
+            ExpectationSuiteValidationResultSchema,
+        )
 
         schema = ExpectationSuiteValidationResultSchema()
         new_ids, new_rel, invalid = [], {}, []
-        for k in (keys if full_index else new_keys):
+        for k in keys if full_index else new_keys:
             path = store.download(f"s3://{bucket}/{RESULTS_PREFIX}{k}", results / k)
             page = page_of[k]
             if page in known:
@@ -351,12 +411,17 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
                     continue
                 body = json.loads(text)
                 known[page] = _index_entry(k, body)
-                new_ids.append(ValidationResultIdentifier.from_tuple(tuple(k[: -len(".json")].split("/"))))
+                new_ids.append(
+                    ValidationResultIdentifier.from_tuple(tuple(k[: -len(".json")].split("/")))
+                )
                 new_rel[page] = body
             keep_lock()
         used = {".".join(e["page"].split("/")[1:4]) for e in known.values()}  # suites with results
-        changed_suites = [n for n, (page, sha) in suites_now.items()
-                          if n in used and site.get("suites", {}).get(n) != sha]
+        changed_suites = [
+            n
+            for n, (page, sha) in suites_now.items()
+            if n in used and site.get("suites", {}).get(n) != sha
+        ]
         for name, (page, _) in suites_now.items():
             if name not in changed_suites:
                 _stand_in(docs / page)
@@ -364,7 +429,9 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
         if ids:  # (an empty list would make GX render every resource)
             _context.cache_clear()
             ctx = _context(str(gx_root()), "sqlite://", str(results), str(docs))
-            ctx.build_data_docs(site_names=["ikou_docs"], resource_identifiers=ids, build_index=full_index)
+            ctx.build_data_docs(
+                site_names=["ikou_docs"], resource_identifiers=ids, build_index=full_index
+            )
             _context.cache_clear()
         for page, body in new_rel.items():
             p = docs / page
@@ -372,7 +439,9 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
                 _inject_banner(p, _banner(body.get("meta") or {}, body))
         built_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         (docs / IKOU_INDEX).parent.mkdir(parents=True, exist_ok=True)
-        (docs / IKOU_INDEX).write_text(render_index(list(known.values()), built_at), encoding="utf-8")
+        (docs / IKOU_INDEX).write_text(
+            render_index(list(known.values()), built_at), encoding="utf-8"
+        )
         upload = [docs / p for p in new_rel] + [docs / suites_now[n][0] for n in changed_suites]
         upload += [docs / IKOU_INDEX] + ([docs / "index.html"] if ids and full_index else [])
         if not have_static and ids:
@@ -389,11 +458,27 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
         rendered = dict(site.get("suites", {}))
         rendered.update({n: suites_now[n][1] for n in changed_suites})
         entries = sorted(known.values(), key=lambda e: e["page"])
-        site = {"built_at": built_at, "validation_results": len(entries), "static": have_static or bool(ids),
-                "gx_index_complete": bool(full_index), "suites": rendered,
-                "pages": [e["page"] for e in entries], "entries": entries}
-        store.put_bytes(f"s3://{bucket}/{SITE_MANIFEST}", json.dumps(site, ensure_ascii=False).encode("utf-8"),
-                        content_type="application/json")
-    return {"validation_results": len(entries), "new_pages": len(new_rel), "suite_pages": len(changed_suites),
-            "uploaded": uploaded, "gx_index_rebuilt": bool(ids and full_index), "invalid_results": invalid,
-            "site": f"s3://{bucket}/{DOCS_PREFIX}{IKOU_INDEX}", "gx_index": f"s3://{bucket}/{DOCS_PREFIX}index.html"}
+        site = {
+            "built_at": built_at,
+            "validation_results": len(entries),
+            "static": have_static or bool(ids),
+            "gx_index_complete": bool(full_index),
+            "suites": rendered,
+            "pages": [e["page"] for e in entries],
+            "entries": entries,
+        }
+        store.put_bytes(
+            f"s3://{bucket}/{SITE_MANIFEST}",
+            json.dumps(site, ensure_ascii=False).encode("utf-8"),
+            content_type="application/json",
+        )
+    return {
+        "validation_results": len(entries),
+        "new_pages": len(new_rel),
+        "suite_pages": len(changed_suites),
+        "uploaded": uploaded,
+        "gx_index_rebuilt": bool(ids and full_index),
+        "invalid_results": invalid,
+        "site": f"s3://{bucket}/{DOCS_PREFIX}{IKOU_INDEX}",
+        "gx_index": f"s3://{bucket}/{DOCS_PREFIX}index.html",
+    }

@@ -87,7 +87,9 @@ def _arrow(column: pd.Series) -> pa.ChunkedArray:
     try:
         return pa.chunked_array([pa.array(column.to_numpy(dtype=object), from_pandas=True)])
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.chunked_array([pa.array([None if v is None else str(v) for v in column], pa.string())])
+        return pa.chunked_array(
+            [pa.array([None if v is None else str(v) for v in column], pa.string())]
+        )
 
 
 def _as_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -141,9 +143,12 @@ class _Rendered:
             params["mostly_pct"] = f"{mostly * 100:g}"
             template += " — at least $mostly_pct % of the rows"
         styling = (runtime_configuration or {}).get("styling", {})
-        return [RenderedStringTemplateContent(content_block_type="string_template",
-                                              string_template={"template": template, "params": params,
-                                                               "styling": styling})]
+        return [
+            RenderedStringTemplateContent(
+                content_block_type="string_template",
+                string_template={"template": template, "params": params, "styling": styling},
+            )
+        ]
 
 
 def json_dumps(v) -> str:
@@ -186,9 +191,11 @@ def _digit_rows(column: pd.Series, n: int) -> tuple[np.ndarray, np.ndarray]:
     ok = ok.combine_chunks() if isinstance(ok, pa.ChunkedArray) else ok
     if len(ok) == 0:
         return mask, np.zeros((0, n), dtype=np.int64)
-    offsets = np.frombuffer(ok.buffers()[1], dtype=np.int32 if pa.types.is_string(ok.type) else np.int64)
-    offsets = offsets[ok.offset: ok.offset + len(ok) + 1]
-    data = np.frombuffer(ok.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    offsets = np.frombuffer(
+        ok.buffers()[1], dtype=np.int32 if pa.types.is_string(ok.type) else np.int64
+    )
+    offsets = offsets[ok.offset : ok.offset + len(ok) + 1]
+    data = np.frombuffer(ok.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     return mask, data.reshape(-1, n).astype(np.int64) - 48
 
 
@@ -285,8 +292,10 @@ def _sql_digit(column, i: int):
 
 
 def _sql_all_digits(column, n: int):
-    return sa.and_(sa.func.length(column) == n,
-                   *[sa.func.substr(column, i, 1).between("0", "9") for i in range(1, n + 1)])
+    return sa.and_(
+        sa.func.length(column) == n,
+        *[sa.func.substr(column, i, 1).between("0", "9") for i in range(1, n + 1)],
+    )
 
 
 def _sql_my_number(column):
@@ -310,7 +319,9 @@ class ExpectColumnValuesToBeValidMyNumber(_Rendered, ColumnMapExpectation):
     master holds one for each corporation in the same field).
     """
 
-    TEMPLATE: ClassVar[str] = '個人番号 (My Number) with a valid check digit (総務省令第85号); 法人番号 accepted: $allow_corporate_number'
+    TEMPLATE: ClassVar[str] = (
+        "個人番号 (My Number) with a valid check digit (総務省令第85号); 法人番号 accepted: $allow_corporate_number"
+    )
 
     allow_corporate_number: bool = False
     map_metric = "column_values.ikou_valid_my_number"
@@ -324,7 +335,7 @@ class ExpectColumnValuesToBeValidMyNumber(_Rendered, ColumnMapExpectation):
 class ExpectColumnValuesToBeValidCorporateNumber(_Rendered, ColumnMapExpectation):
     """法人番号 (corporate number): 13 digits, the first one the check digit."""
 
-    TEMPLATE: ClassVar[str] = '法人番号 (corporate number) with a valid check digit'
+    TEMPLATE: ClassVar[str] = "法人番号 (corporate number) with a valid check digit"
 
     map_metric = "column_values.ikou_valid_corporate_number"
     success_keys = ("mostly",)
@@ -338,7 +349,7 @@ class ExpectColumnValuesToBeValidJuminhyoCode(_Rendered, ColumnMapExpectation):
     """住民票コード: 11 digits. ``rule`` names the check (``format``; ``mod11-synthetic`` is the
     synthetic city's assumption, never the real formula)."""
 
-    TEMPLATE: ClassVar[str] = '住民票コード of 11 digits (rule $rule)'
+    TEMPLATE: ClassVar[str] = "住民票コード of 11 digits (rule $rule)"
 
     rule: str = "format"
     map_metric = "column_values.ikou_valid_juminhyo_code"
@@ -349,6 +360,7 @@ class ExpectColumnValuesToBeValidJuminhyoCode(_Rendered, ColumnMapExpectation):
 
 
 # ------------------------------------------------------------------------------ characters
+
 
 #: Variation selectors (IVS U+E0100–U+E01EF, SVS U+FE00–U+FE0F): a 外字 mapped to "base + IVS"
 #: (e.g. 葛 + U+E0100) is a standard character with a glyph variant.
@@ -402,7 +414,9 @@ def standard_charset() -> tuple[str, Callable[[str], bool]]:
     try:
         cs = _standard_set(_city_characters)
     except ImportError:
-        return "JIS X 0213 (euc_jis_2004) + IVS", lambda text: all(_jis_x_0213(c) or c == "〓" for c in text)
+        return "JIS X 0213 (euc_jis_2004) + IVS", lambda text: all(
+            _jis_x_0213(c) or c == "〓" for c in text
+        )
 
     def check(text: str) -> bool:
         return not any(kind.startswith("nonstandard") for kind, _ in cs.problems(text))
@@ -434,7 +448,11 @@ def standard_text_rows(column: pd.Series) -> pd.Series:
     if not suspicious:
         return pd.Series(ok, index=column.index)
     klass = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in suspicious) + "]"
-    hit = pc.fill_null(pc.match_substring_regex(text, klass), False).to_numpy(zero_copy_only=False).astype(bool)
+    hit = (
+        pc.fill_null(pc.match_substring_regex(text, klass), False)
+        .to_numpy(zero_copy_only=False)
+        .astype(bool)
+    )
     _, check = standard_charset()
     rows = np.flatnonzero(hit)
     values = pc.take(text, pa.array(rows)).to_pylist()
@@ -452,10 +470,14 @@ def is_unmapped_gaiji(c: str) -> bool:
     return c in ("〓", "\ufffd")
 
 
-_FULL_KANA = "\u30A1-\u30FA\u30FC-\u30FE\u3000\u30FB"  # ァ-ヺ ー-ヾ, ideographic space, ・
-_HALF_KANA = "\uFF66-\uFF9F "  # ｦ-ﾟ and space
+_FULL_KANA = "\u30a1-\u30fa\u30fc-\u30fe\u3000\u30fb"  # ァ-ヺ ー-ヾ, ideographic space, ・
+_HALF_KANA = "\uff66-\uff9f "  # ｦ-ﾟ and space
 #: RE2 patterns (real characters, not escapes: RE2 has no \u)
-_KANA = {"full": f"^[{_FULL_KANA}]*$", "half": f"^[{_HALF_KANA}]*$", "any": f"^[{_FULL_KANA}{_HALF_KANA}]*$"}
+_KANA = {
+    "full": f"^[{_FULL_KANA}]*$",
+    "half": f"^[{_HALF_KANA}]*$",
+    "any": f"^[{_FULL_KANA}{_HALF_KANA}]*$",
+}
 
 
 class ColumnValuesInStandardCharset(ColumnMapMetricProvider):
@@ -498,7 +520,7 @@ class ExpectColumnValuesToBeInStandardCharset(_Rendered, ColumnMapExpectation):
     """Text only in the standard character set (行政事務標準文字 as :mod:`ikou.moji.standard`
     approximates it, extended by the targets of the city's 外字 table)."""
 
-    TEMPLATE: ClassVar[str] = 'text only in the standard character set (行政事務標準文字)'
+    TEMPLATE: ClassVar[str] = "text only in the standard character set (行政事務標準文字)"
 
     map_metric = "column_values.ikou_in_standard_charset"
     success_keys = ("mostly",)
@@ -513,7 +535,7 @@ class ExpectColumnValuesToHaveNoUnmappedGaiji(_Rendered, ColumnMapExpectation):
     table) and no U+FFFD. (A private-use character may be a mapped MJ+ addition: the standard
     character set expectation judges it against the city's table.)"""
 
-    TEMPLATE: ClassVar[str] = 'no unmapped 外字 (no 〓 placeholder)'
+    TEMPLATE: ClassVar[str] = "no unmapped 外字 (no 〓 placeholder)"
 
     map_metric = "column_values.ikou_no_unmapped_gaiji"
     success_keys = ("mostly",)
@@ -527,7 +549,7 @@ class ExpectColumnValuesToBeKana(_Rendered, ColumnMapExpectation):
     """Kana-only text (フリガナ): ``full`` = full-width katakana, 長音, 中点 and the ideographic
     space; ``half`` = half-width katakana and space (as legacy files hold it); ``any`` = either."""
 
-    TEMPLATE: ClassVar[str] = 'kana only (カナ, width $width)'
+    TEMPLATE: ClassVar[str] = "kana only (カナ, width $width)"
 
     width: str = "full"
     map_metric = "column_values.ikou_kana"
@@ -552,7 +574,9 @@ def _as_date(v) -> dt.date | None:
     return dt.date.fromisoformat(str(v)[:10])
 
 
-def era_code_ok(value: int, scheme: dict | None, allow_partial: bool, latest: dt.date | None) -> bool:
+def era_code_ok(
+    value: int, scheme: dict | None, allow_partial: bool, latest: dt.date | None
+) -> bool:
     """An era code + YYMMDD that names a real day (or, with ``allow_partial``, 日不詳/月日不詳)
     inside its era and not after ``latest``."""
     from ikou.cleanse.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
@@ -562,7 +586,10 @@ def era_code_ok(value: int, scheme: dict | None, allow_partial: bool, latest: dt
     except PartialDate as p:
         if not allow_partial:
             return False
-        return latest is None or (p.year, p.month or 1) <= (latest.year, latest.month if p.month else 12)
+        return latest is None or (p.year, p.month or 1) <= (
+            latest.year,
+            latest.month if p.month else 12,
+        )
     except (WarekiError, ValueError):
         return False
     return latest is None or d <= latest
@@ -582,12 +609,25 @@ class ColumnValuesWithinEraRange(ColumnMapMetricProvider):
     condition_value_keys = ("form", "scheme", "allow_partial", "allow_zero", "earliest", "latest")
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, form="date", scheme=None, allow_partial=True, allow_zero=False, earliest=None,
-                latest=None, **kwargs):
+    def _pandas(
+        cls,
+        column,
+        form="date",
+        scheme=None,
+        allow_partial=True,
+        allow_zero=False,
+        earliest=None,
+        latest=None,
+        **kwargs,
+    ):
         lo, hi = _as_date(earliest) or MEIJI_FIRST, _as_date(latest)
         if form == "era_code":
-            return _by_distinct(column, lambda v: (allow_zero and int(v) == 0)
-                                or era_code_ok(v, scheme, bool(allow_partial), hi))
+            return _by_distinct(
+                column,
+                lambda v: (
+                    (allow_zero and int(v) == 0) or era_code_ok(v, scheme, bool(allow_partial), hi)
+                ),
+            )
         if form == "ymd":
             return _by_distinct(column, lambda v: (allow_zero and int(v) == 0) or ymd_ok(v, lo, hi))
         if form != "date":
@@ -601,8 +641,17 @@ class ColumnValuesWithinEraRange(ColumnMapMetricProvider):
         return _series(ok, column)
 
     @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, form="date", scheme=None, allow_partial=True, allow_zero=False, earliest=None,
-                    latest=None, **kwargs):
+    def _sqlalchemy(
+        cls,
+        column,
+        form="date",
+        scheme=None,
+        allow_partial=True,
+        allow_zero=False,
+        earliest=None,
+        latest=None,
+        **kwargs,
+    ):
         if form != "date":
             raise ValueError("in the database only form=date is evaluated")
         lo, hi = _as_date(earliest) or MEIJI_FIRST, _as_date(latest)
@@ -624,7 +673,7 @@ class ExpectColumnValuesToBeWithinEraRange(_Rendered, ColumnMapExpectation):
     (the snapshot). ``allow_zero``: 0 means "no date" (e.g. a corporation's birth date).
     """
 
-    TEMPLATE: ClassVar[str] = 'a date ($form) inside its era, from 明治 to $latest'
+    TEMPLATE: ClassVar[str] = "a date ($form) inside its era, from 明治 to $latest"
 
     form: str = "date"
     scheme: Optional[Dict[str, str]] = None
@@ -670,7 +719,7 @@ class ExpectColumnValuesToBeInCodeList(_Rendered, ColumnMapExpectation):
     (``layout juki 2.1 jumin.zokugara`` or ``copybook juki_juki.cpy ZOKUGARA 88``), ``codes``
     holds its values (public codes, never personal data)."""
 
-    TEMPLATE: ClassVar[str] = 'a code of the list $code_list: $codes'
+    TEMPLATE: ClassVar[str] = "a code of the list $code_list: $codes"
 
     code_list: str
     codes: List[str]
@@ -708,8 +757,10 @@ def reference_set(table: str, column: str) -> pa.Array:
     try:
         return _reference_sets[(table, column)]
     except KeyError:
-        raise LookupError(f"the ids of {table}.{column} were not registered for this gate "
-                          "(ikou.quality.expectations.register_reference_set)") from None
+        raise LookupError(
+            f"the ids of {table}.{column} were not registered for this gate "
+            "(ikou.quality.expectations.register_reference_set)"
+        ) from None
 
 
 class ColumnValuesExistInAddresseeMaster(ColumnMapMetricProvider):
@@ -728,8 +779,11 @@ class ColumnValuesExistInAddresseeMaster(ColumnMapMetricProvider):
         # when the master's ids fit in work_mem: a million 宛名番号 do not, and the scan per row
         # is quadratic.) The master's column is renamed so the bare column name can only mean
         # the outer row.
-        master = (sa.select(sa.column(reference_column).label("ikou_ref"))
-                  .select_from(sa.table(reference_table)).subquery("ikou_master"))
+        master = (
+            sa.select(sa.column(reference_column).label("ikou_ref"))
+            .select_from(sa.table(reference_table))
+            .subquery("ikou_master")
+        )
         return sa.exists().where(master.c.ikou_ref == column)
 
 
@@ -741,7 +795,9 @@ class ExpectColumnValuesToExistInAddresseeMaster(_Rendered, ColumnMapExpectation
     in the database the check is a sub-query, for a stage output the gate registers the ids of
     the snapshot's validated master."""
 
-    TEMPLATE: ClassVar[str] = 'every 宛名番号 exists in the addressee (宛名) master $reference_table'
+    TEMPLATE: ClassVar[str] = (
+        "every 宛名番号 exists in the addressee (宛名) master $reference_table"
+    )
 
     reference_table: str
     reference_column: str = "atena_no"
@@ -769,21 +825,34 @@ def _pandas_type_ok(dtype, layout_type: str, precision: int | None, scale: int |
     if layout_type == "decimal":
         if not pa.types.is_decimal(t):
             return False
-        return (precision is None or t.precision == precision) and (scale is None or t.scale == scale)
+        return (precision is None or t.precision == precision) and (
+            scale is None or t.scale == scale
+        )
     if layout_type == "date":
         return pa.types.is_date(t)
     return False
 
 
 _SQL_NAMES = {
-    "string": ("VARCHAR", "CHARACTER VARYING", "TEXT", "CHAR", "CHARACTER", "NVARCHAR", "NCHAR", "STRING"),
+    "string": (
+        "VARCHAR",
+        "CHARACTER VARYING",
+        "TEXT",
+        "CHAR",
+        "CHARACTER",
+        "NVARCHAR",
+        "NCHAR",
+        "STRING",
+    ),
     "integer": ("INTEGER", "BIGINT", "SMALLINT", "INT", "INT2", "INT4", "INT8"),
     "decimal": ("NUMERIC", "DECIMAL"),
     "date": ("DATE",),
 }
 
 
-def _sql_type_ok(type_, layout_type: str, precision: int | None, scale: int | None, dialect: str = "") -> bool:
+def _sql_type_ok(
+    type_, layout_type: str, precision: int | None, scale: int | None, dialect: str = ""
+) -> bool:
     """The database's column type (a SQLAlchemy type, or its name as GX reflects it on PostgreSQL)
     against the layout type."""
     text = str(type_).strip().upper()
@@ -796,7 +865,9 @@ def _sql_type_ok(type_, layout_type: str, precision: int | None, scale: int | No
     if name not in _SQL_NAMES.get(kind, ()):
         return False
     if kind == "decimal" and p is not None:
-        return (precision is None or int(p) == precision) and (scale is None or int(sc or 0) == scale)
+        return (precision is None or int(p) == precision) and (
+            scale is None or int(sc or 0) == scale
+        )
     return True
 
 
@@ -818,7 +889,9 @@ class ExpectColumnToHaveLayoutType(_Rendered, BatchExpectation):
     args_keys = ("column", "layout_type")
     library_metadata: ClassVar[Dict[str, Union[str, list, bool]]] = _LIB
 
-    def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None, execution_engine=None):
+    def _validate(
+        self, metrics: Dict, runtime_configuration: Optional[dict] = None, execution_engine=None
+    ):
         column = self._get_success_kwarg("column")
         layout_type = self._get_success_kwarg("layout_type")
         precision, scale = self._get_success_kwarg("precision"), self._get_success_kwarg("scale")
@@ -848,7 +921,15 @@ CUSTOM_EXPECTATIONS = (
 )
 
 __all__ = [c.__name__ for c in CUSTOM_EXPECTATIONS] + [
-    "register_reference_set", "forget_reference_sets", "standard_charset", "in_standard_charset",
-    "register_city_characters", "forget_city_characters",
-    "is_unmapped_gaiji", "my_number_ok", "corporate_number_ok", "juminhyo_code_ok", "era_code_ok",
+    "register_reference_set",
+    "forget_reference_sets",
+    "standard_charset",
+    "in_standard_charset",
+    "register_city_characters",
+    "forget_city_characters",
+    "is_unmapped_gaiji",
+    "my_number_ok",
+    "corporate_number_ok",
+    "juminhyo_code_ok",
+    "era_code_ok",
 ]

@@ -136,7 +136,9 @@ def _context(root: str, target_url: str, results_dir: str, docs_dir: str):
     return gx.get_context(mode="file", project_root_dir=root)
 
 
-def context(target_url: str | None = None, results_dir: str | None = None, docs_dir: str | None = None):
+def context(
+    target_url: str | None = None, results_dir: str | None = None, docs_dir: str | None = None
+):
     """The file data context of the committed GX project (one per process and target).
 
     Validation results and Data Docs are written to local folders of this process (GX Core has
@@ -150,16 +152,25 @@ def context(target_url: str | None = None, results_dir: str | None = None, docs_
         work = Path(tempfile.gettempdir()) / f"ikou-gx-{os.getpid()}"
         results_dir = str(work / "validations")
         docs_dir = docs_dir or str(work / "docs")
-    return _context(str(gx_root()), target_url, results_dir, docs_dir or str(Path(results_dir).parent / "docs"))
+    return _context(
+        str(gx_root()), target_url, results_dir, docs_dir or str(Path(results_dir).parent / "docs")
+    )
 
 
 # --------------------------------------------------------------------------- scrubbing
 
 #: Keys of a validation result that can hold values from the data. BASIC with
 #: partial_unexpected_count 0 leaves them empty; they are removed before publication all the same.
-_VALUE_KEYS = ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts",
-               "unexpected_list", "unexpected_index_list", "unexpected_rows", "unexpected_index_query",
-               "details")
+_VALUE_KEYS = (
+    "partial_unexpected_list",
+    "partial_unexpected_index_list",
+    "partial_unexpected_counts",
+    "unexpected_list",
+    "unexpected_index_list",
+    "unexpected_rows",
+    "unexpected_index_query",
+    "details",
+)
 #: Observed values kept: only numbers, booleans and type names (never a value of a text column).
 _TYPE_NAME = re.compile(r"^[A-Za-z0-9_\[\]\(\), ]{0,80}$")
 
@@ -171,12 +182,18 @@ def _safe_exception(info: dict | None) -> dict:
     if "raised_exception" not in info and all(isinstance(v, dict) for v in info.values()):
         # GX keys exceptions of metrics by their metric id: keep the ids' metric names only
         types = sorted({_exception_type(v) for v in info.values()})
-        return {"raised_exception": True, "exception_message": "; ".join(types) + " (message removed)",
-                "exception_traceback": None}
+        return {
+            "raised_exception": True,
+            "exception_message": "; ".join(types) + " (message removed)",
+            "exception_traceback": None,
+        }
     if not info.get("raised_exception"):
         return {"raised_exception": False, "exception_message": None, "exception_traceback": None}
-    return {"raised_exception": True, "exception_message": _exception_type(info) + " (message removed)",
-            "exception_traceback": None}
+    return {
+        "raised_exception": True,
+        "exception_message": _exception_type(info) + " (message removed)",
+        "exception_traceback": None,
+    }
 
 
 def _exception_type(info: dict) -> str:
@@ -194,14 +211,21 @@ def scrub(result_json: dict) -> dict:
         for k in _VALUE_KEYS:
             res.pop(k, None)
         obs = res.get("observed_value")
-        if obs is not None and not isinstance(obs, (bool, int, float)) and not (
-                isinstance(obs, str) and _TYPE_NAME.match(obs)):
+        if (
+            obs is not None
+            and not isinstance(obs, (bool, int, float))
+            and not (isinstance(obs, str) and _TYPE_NAME.match(obs))
+        ):
             res["observed_value"] = "(removed)"
         r["result"] = res
         r["exception_info"] = _safe_exception(r.get("exception_info"))
     meta = result_json.get("meta") or {}
     for k in ("batch_parameters", "active_batch_definition"):
-        if k in meta and isinstance(meta[k], dict) and "dataframe" in json.dumps(meta[k], default=str):
+        if (
+            k in meta
+            and isinstance(meta[k], dict)
+            and "dataframe" in json.dumps(meta[k], default=str)
+        ):
             meta[k] = {"dataframe": "<stage output>"}
     markers = meta.get("batch_markers")
     if isinstance(markers, dict):
@@ -227,8 +251,11 @@ def publish_results(vr_key: str, body: dict, reports_bucket: str | None = None) 
     from ikou.storage import Store
 
     uri = f"s3://{reports_bucket or settings().reports_bucket}/{RESULTS_PREFIX}{vr_key}.json"
-    Store().put_bytes(uri, json.dumps(scrub(body), ensure_ascii=False, default=str).encode("utf-8"),
-                      content_type="application/json")
+    Store().put_bytes(
+        uri,
+        json.dumps(scrub(body), ensure_ascii=False, default=str).encode("utf-8"),
+        content_type="application/json",
+    )
     local = Path(os.environ.get("IKOU_GX_RESULTS_DIR", "/nonexistent")) / (vr_key + ".json")
     if local.exists():
         local.unlink()
@@ -258,9 +285,19 @@ def _how_many(count, total, pct, observed=None) -> str:
     return f"{count:,} of {total:,} records{p}"
 
 
-def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: str = "rehearsal",
-             override_reason: str = "", who: str = "", target_url: str | None = None,
-             parameters: dict | None = None, city_characters: list[str] | tuple = ()) -> dict:
+def run_gate(
+    domain: str,
+    gate: str,
+    units: list[Unit],
+    *,
+    run_id: str,
+    mode: str = "rehearsal",
+    override_reason: str = "",
+    who: str = "",
+    target_url: str | None = None,
+    parameters: dict | None = None,
+    city_characters: list[str] | tuple = (),
+) -> dict:
     """Validate every unit; return the gate report or raise :class:`GateFailed`.
 
     ``parameters``: expectation parameters of every unit (e.g. ``snapshot``);
@@ -274,14 +311,23 @@ def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: st
     ctx = context(target_url)
     started = dt.datetime.now(dt.timezone.utc)
     run_identifier = RunIdentifier(run_name=run_id, run_time=started)
-    report: dict = {"domain": domain, "gate": gate, "run_id": run_id, "mode": mode,
-                    "started_at": started.isoformat(timespec="seconds"), "units": [],
-                    "result_format": RESULT_FORMAT, "triggered_by": who or None,
-                    "report": zone_uri("reports", domain, run_id) + f"gates/{gate}.json"}
+    report: dict = {
+        "domain": domain,
+        "gate": gate,
+        "run_id": run_id,
+        "mode": mode,
+        "started_at": started.isoformat(timespec="seconds"),
+        "units": [],
+        "result_format": RESULT_FORMAT,
+        "triggered_by": who or None,
+        "report": zone_uri("reports", domain, run_id) + f"gates/{gate}.json",
+    }
     critical_failures: list[str] = []
     warnings: list[str] = []
     within_threshold: list[str] = []
-    validated: list[tuple[dict, str, dict, list[dict]]] = []  # (unit report, key, result json, entries)
+    validated: list[
+        tuple[dict, str, dict, list[dict]]
+    ] = []  # (unit report, key, result json, entries)
     try:
         ikou_expectations.register_city_characters(city_characters)
         report["charset"] = ikou_expectations.standard_charset()[0]
@@ -295,11 +341,18 @@ def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: st
             for (table, column), ids in u.references.items():
                 ikou_expectations.register_reference_set(table, column, ids)
             batch = {"dataframe": u.frame} if u.frame is not None else {}
-            result = checkpoint.run(batch_parameters=batch, expectation_parameters=params, run_id=run_identifier)
+            result = checkpoint.run(
+                batch_parameters=batch, expectation_parameters=params, run_id=run_identifier
+            )
             for vr_id, run_result in result.run_results.items():
                 key = _result_key(vr_id)
-                unit_report = {"unit": u.unit, "checkpoint": name, "docs_page": f"validations/{key}.html",
-                               "success": bool(run_result.success), "expectations": []}
+                unit_report = {
+                    "unit": u.unit,
+                    "checkpoint": name,
+                    "docs_page": f"validations/{key}.html",
+                    "success": bool(run_result.success),
+                    "expectations": [],
+                }
                 entries = []
                 for r in run_result.results:
                     cfg = r.expectation_config.to_json_dict()
@@ -318,24 +371,36 @@ def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: st
                         "notes": meta.get("notes", ""),
                     }
                     obs = res.get("observed_value")
-                    if isinstance(obs, (bool, int, float)) or (isinstance(obs, str) and _TYPE_NAME.match(obs)):
+                    if isinstance(obs, (bool, int, float)) or (
+                        isinstance(obs, str) and _TYPE_NAME.match(obs)
+                    ):
                         entry["observed"] = obs
                     if r.exception_info and _safe_exception(r.exception_info)["raised_exception"]:
-                        if os.environ.get("IKOU_GX_DEBUG") == "1":  # local debugging only: may quote values
+                        if (
+                            os.environ.get("IKOU_GX_DEBUG") == "1"
+                        ):  # local debugging only: may quote values
                             log.warning("GX exception in %s: %s", name, r.exception_info)
                         entry["success"] = False
-                        entry["error"] = "expectation raised an exception: " + _safe_exception(
-                            r.exception_info)["exception_message"]
+                        entry["error"] = (
+                            "expectation raised an exception: "
+                            + _safe_exception(r.exception_info)["exception_message"]
+                        )
                     unit_report["expectations"].append(entry)
                     entries.append(entry)
-                    how = _how_many(entry["unexpected_count"], entry["element_count"], entry["unexpected_percent"],
-                                    entry.get("observed"))
+                    how = _how_many(
+                        entry["unexpected_count"],
+                        entry["element_count"],
+                        entry["unexpected_percent"],
+                        entry.get("observed"),
+                    )
                     if not entry["success"]:
                         line = f"{name}: {entry['expectation']} — {entry.get('error') or how}"
                         (critical_failures if sev == "critical" else warnings).append(line)
                     elif entry["unexpected_count"]:
-                        within_threshold.append(f"{name}: {entry['expectation']} — {how}, within its threshold "
-                                                f"(mostly {entry['mostly']})")
+                        within_threshold.append(
+                            f"{name}: {entry['expectation']} — {how}, within its threshold "
+                            f"(mostly {entry['mostly']})"
+                        )
                 report["units"].append(unit_report)
                 validated.append((unit_report, key, run_result.to_json_dict(), entries))
     finally:
@@ -351,18 +416,27 @@ def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: st
         if mode == "cutover":
             report["override_refused"] = "cutover runs cannot override a critical gate"
         else:
-            report["override"] = {"reason": override_reason.strip(), "by": who or "unknown",
-                                  "at": report["finished_at"]}
+            report["override"] = {
+                "reason": override_reason.strip(),
+                "by": who or "unknown",
+                "at": report["finished_at"],
+            }
             passed = True
     report["passed"] = passed
     report["verdict"] = "pass" if not critical_failures else ("overridden" if passed else "fail")
     # publish the results now that the verdict is known: the Data Docs page shows it
     for unit_report, key, body, entries in validated:
         body.setdefault("meta", {})["ikou"] = {
-            "domain": domain, "gate": gate, "unit": unit_report["unit"], "run_id": run_id, "mode": mode,
-            "verdict": report["verdict"], "override": report["override"],
+            "domain": domain,
+            "gate": gate,
+            "unit": unit_report["unit"],
+            "run_id": run_id,
+            "mode": mode,
+            "verdict": report["verdict"],
+            "override": report["override"],
             "override_refused": report.get("override_refused"),
-            "severity": [e["severity"] for e in entries], "rules": [e["rule"] for e in entries],
+            "severity": [e["severity"] for e in entries],
+            "rules": [e["rule"] for e in entries],
         }
         unit_report["validation_result"] = publish_results(key, body)
         unit_report["docs_url"] = docs_url(unit_report["docs_page"])
@@ -374,8 +448,10 @@ def run_gate(domain: str, gate: str, units: list[Unit], *, run_id: str, mode: st
 def failure_summary(report: dict) -> str:
     """The readable summary of a failed gate: what failed, how much, where to look (no values)."""
     crit = report["critical_failures"]
-    lines = [f"{report['gate']} of {report['domain']} failed ({report['mode']} run {report['run_id']}): "
-             f"{len(crit)} critical expectation(s) failed"]
+    lines = [
+        f"{report['gate']} of {report['domain']} failed ({report['mode']} run {report['run_id']}): "
+        f"{len(crit)} critical expectation(s) failed"
+    ]
     lines += [f"  ✗ {x}" for x in crit]
     if report["warnings"]:
         lines.append(f"  ({len(report['warnings'])} warning(s) besides: see the gate report)")
@@ -383,10 +459,14 @@ def failure_summary(report: dict) -> str:
         lines.append(f"  override refused: {report['override_refused']}")
     for u in report["units"]:
         if not u["success"]:
-            lines.append(f"  validation page ({u['unit']}): {u.get('docs_url') or docs_url(u['docs_page'])}")
+            lines.append(
+                f"  validation page ({u['unit']}): {u.get('docs_url') or docs_url(u['docs_page'])}"
+            )
     lines.append(f"  gate report: {report['report']}")
     if report["mode"] != "cutover":
-        lines.append("  an engineer may rerun with gate_override_reason to pass this rehearsal gate")
+        lines.append(
+            "  an engineer may rerun with gate_override_reason to pass this rehearsal gate"
+        )
     return "\n".join(lines)
 
 

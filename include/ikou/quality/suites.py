@@ -41,12 +41,21 @@ from pathlib import Path
 from ikou.domains import Domain, Registry
 
 GATES = ("gate_raw", "gate_cleansed", "gate_standard", "gate_target", "gate_reconciliation")
-STAGE_OF_GATE = {"gate_raw": "extract", "gate_cleansed": "cleanse", "gate_standard": "validate",
-                 "gate_target": "load", "gate_reconciliation": "rehearsal"}
+STAGE_OF_GATE = {
+    "gate_raw": "extract",
+    "gate_cleansed": "cleanse",
+    "gate_standard": "validate",
+    "gate_target": "load",
+    "gate_reconciliation": "rehearsal",
+}
 #: BASIC with no partial list: counts and percentages only (what GX then stores: element_count,
 #: unexpected_count/percent, missing_count/percent and an empty partial_unexpected_list — the same
 #: keys SUMMARY stores here, without SUMMARY's extra pass for the unexpected rows' index)
-RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0, "include_unexpected_rows": False}
+RESULT_FORMAT = {
+    "result_format": "BASIC",
+    "partial_unexpected_count": 0,
+    "include_unexpected_rows": False,
+}
 NS = uuid.UUID("5d3c8a52-6a0e-4c1e-9a43-1b0f8b7e2a11")
 STAGE_DATASOURCE = "ikou_stage"
 STAGE_ASSET = "stage_output"
@@ -74,8 +83,16 @@ class _Suite:
         self.name = name
         self.expectations: list[dict] = []
 
-    def add(self, type_: str, severity: str = "critical", *, critical_in: tuple[str, ...] = (),
-            notes: str = "", policy: str = "", **kwargs) -> None:
+    def add(
+        self,
+        type_: str,
+        severity: str = "critical",
+        *,
+        critical_in: tuple[str, ...] = (),
+        notes: str = "",
+        policy: str = "",
+        **kwargs,
+    ) -> None:
         meta: dict = {}
         if policy:
             meta["rule"] = policy
@@ -84,12 +101,24 @@ class _Suite:
         if notes:
             meta["notes"] = notes
         n = len(self.expectations)
-        self.expectations.append({"id": _id(self.name, str(n), type_), "type": type_, "kwargs": kwargs,
-                                  "meta": meta, "severity": severity})
+        self.expectations.append(
+            {
+                "id": _id(self.name, str(n), type_),
+                "type": type_,
+                "kwargs": kwargs,
+                "meta": meta,
+                "severity": severity,
+            }
+        )
 
     def to_json(self) -> dict:
-        return {"expectations": self.expectations, "id": _id("suite", self.name),
-                "meta": {"generated_by": "ikou gx generate"}, "name": self.name, "notes": None}
+        return {
+            "expectations": self.expectations,
+            "id": _id("suite", self.name),
+            "meta": {"generated_by": "ikou gx generate"},
+            "name": self.name,
+            "notes": None,
+        }
 
 
 #: Severity and threshold of each kind of rule (one policy, so the docs can explain it):
@@ -106,12 +135,16 @@ class _Suite:
 #:   references — every 宛名番号 exists in the addressee master: critical, all rows
 POLICY = {
     "structure": {"severity": "critical"},
-    "codes": {"gate_raw": {"severity": "critical", "mostly": 0.9},
-              "gate_cleansed": {"severity": "critical", "mostly": 0.99},
-              "default": {"severity": "critical"}},
+    "codes": {
+        "gate_raw": {"severity": "critical", "mostly": 0.9},
+        "gate_cleansed": {"severity": "critical", "mostly": 0.99},
+        "default": {"severity": "critical"},
+    },
     "content": {"severity": "critical", "mostly": 0.9},
-    "charset": {"gate_standard": {"severity": "warning", "critical_in": ("cutover",)},
-                "default": {"severity": "warning"}},
+    "charset": {
+        "gate_standard": {"severity": "warning", "critical_in": ("cutover",)},
+        "default": {"severity": "warning"},
+    },
     "gaiji": {"severity": "warning", "critical_in": ("cutover",)},
     "references": {"severity": "critical"},
 }
@@ -121,7 +154,11 @@ TEXT_KINDS = ("alphanumeric", "dbcs", "mixed")
 TEXT_ROLES = frozenset({"name", "head_name", "address", "honseki", "location"})
 KANA_ROLES = frozenset({"name_kana"})
 ERA_CODE_ROLES = frozenset({"birth_wareki", "birth_wareki_partial", "since_wareki"})
-YMD_ROLES = {"registered_date": False, "updated_date": False, "optional_date": True}  # role -> 0 allowed
+YMD_ROLES = {
+    "registered_date": False,
+    "updated_date": False,
+    "optional_date": True,
+}  # role -> 0 allowed
 SNAPSHOT = {"$PARAMETER": "snapshot"}
 
 
@@ -141,40 +178,100 @@ def _rule(s: "_Suite", kind: str, gate: str, type_: str, notes: str = "", **kwar
     pol = _policy(kind, gate)
     if "mostly" in pol and "mostly" not in kwargs:
         kwargs["mostly"] = pol["mostly"]
-    s.add(type_, pol["severity"], critical_in=pol.get("critical_in", ()), notes=notes, policy=kind, **kwargs)
+    s.add(
+        type_,
+        pol["severity"],
+        critical_in=pol.get("critical_in", ()),
+        notes=notes,
+        policy=kind,
+        **kwargs,
+    )
 
 
-def _columns_keys_count(s: _Suite, columns: list[str], keys: list[str], required: list[str]) -> None:
+def _columns_keys_count(
+    s: _Suite, columns: list[str], keys: list[str], required: list[str]
+) -> None:
     for c in columns:
         s.add("expect_column_to_exist", column=c, policy="structure")
     for c in required:
-        s.add("expect_column_values_to_not_be_null", column=c, policy="structure", notes="required item")
+        s.add(
+            "expect_column_values_to_not_be_null",
+            column=c,
+            policy="structure",
+            notes="required item",
+        )
     if len(keys) == 1:
-        s.add("expect_column_values_to_be_unique", column=keys[0], policy="structure", notes="business key")
+        s.add(
+            "expect_column_values_to_be_unique",
+            column=keys[0],
+            policy="structure",
+            notes="business key",
+        )
     elif keys:
-        s.add("expect_compound_columns_to_be_unique", column_list=list(keys), policy="structure", notes="business key")
-    s.add("expect_table_row_count_to_equal", value={"$PARAMETER": "expected_rows"}, policy="structure",
-          notes="rows = the previous stage's accounting (records out)")
+        s.add(
+            "expect_compound_columns_to_be_unique",
+            column_list=list(keys),
+            policy="structure",
+            notes="business key",
+        )
+    s.add(
+        "expect_table_row_count_to_equal",
+        value={"$PARAMETER": "expected_rows"},
+        policy="structure",
+        notes="rows = the previous stage's accounting (records out)",
+    )
 
 
 def _accounting(s: _Suite, gate: str) -> None:
-    s.add("expect_column_values_to_be_in_set", column="balanced", value_set=[True], policy="structure",
-          notes="records in = out + quarantined + merged (+ header and trailer at extract)")
+    s.add(
+        "expect_column_values_to_be_in_set",
+        column="balanced",
+        value_set=[True],
+        policy="structure",
+        notes="records in = out + quarantined + merged (+ header and trailer at extract)",
+    )
     if gate == "gate_raw":
-        s.add("expect_column_values_to_be_in_set", column="trailer_count_ok", value_set=[True], policy="structure",
-              notes="the trailer's record count matches the records read")
-        s.add("expect_column_values_to_be_in_set", column="trailer_sums_ok", value_set=[True], policy="structure",
-              notes="the trailer's control totals match the decoded amounts")
-        s.add("expect_column_values_to_be_between", column="quarantine_rate", min_value=0,
-              max_value=DECODE_ERROR_BUDGET, policy="structure",
-              notes=f"decode-error budget: at most {DECODE_ERROR_BUDGET:.0%} of a file's records quarantined")
-        s.add("expect_column_values_to_be_between", "warning", critical_in=("cutover",), column="unmapped_gaiji",
-              min_value=0, max_value=0, policy="gaiji",
-              notes="unmapped 外字 remain (文字同定 worklist): critical in cutover mode")
+        s.add(
+            "expect_column_values_to_be_in_set",
+            column="trailer_count_ok",
+            value_set=[True],
+            policy="structure",
+            notes="the trailer's record count matches the records read",
+        )
+        s.add(
+            "expect_column_values_to_be_in_set",
+            column="trailer_sums_ok",
+            value_set=[True],
+            policy="structure",
+            notes="the trailer's control totals match the decoded amounts",
+        )
+        s.add(
+            "expect_column_values_to_be_between",
+            column="quarantine_rate",
+            min_value=0,
+            max_value=DECODE_ERROR_BUDGET,
+            policy="structure",
+            notes=f"decode-error budget: at most {DECODE_ERROR_BUDGET:.0%} of a file's records quarantined",
+        )
+        s.add(
+            "expect_column_values_to_be_between",
+            "warning",
+            critical_in=("cutover",),
+            column="unmapped_gaiji",
+            min_value=0,
+            max_value=0,
+            policy="gaiji",
+            notes="unmapped 外字 remain (文字同定 worklist): critical in cutover mode",
+        )
     if gate == "gate_standard":
-        s.add("expect_column_values_to_be_between", column="orphan_references", min_value=0, max_value=0,
-              policy="references",
-              notes="every 宛名番号 a record refers to exists in the addressee (宛名) master of the snapshot")
+        s.add(
+            "expect_column_values_to_be_between",
+            column="orphan_references",
+            min_value=0,
+            max_value=0,
+            policy="references",
+            notes="every 宛名番号 a record refers to exists in the addressee (宛名) master of the snapshot",
+        )
 
 
 @functools.lru_cache(maxsize=64)
@@ -188,7 +285,9 @@ def copybook_fields(copybook_path: str, layout: str) -> tuple:
     for f in cb.record(layout).fields:
         if f.filler or not f.column:
             continue
-        out.append((f.column, f.kind, f.size, tuple((k, tuple(v)) for k, v in f.conditions.items())))
+        out.append(
+            (f.column, f.kind, f.size, tuple((k, tuple(v)) for k, v in f.conditions.items()))
+        )
     return tuple(out)
 
 
@@ -216,45 +315,122 @@ def _legacy_rules(s: _Suite, gate: str, domain: Domain, lf) -> None:
             continue
         role = spec.role
         if kind in TEXT_KINDS:
-            s.add("expect_column_value_lengths_to_be_between", column=column, min_value=0, max_value=size,
-                  policy="structure", notes=f"PIC of {size} bytes: at most {size} characters")
+            s.add(
+                "expect_column_value_lengths_to_be_between",
+                column=column,
+                min_value=0,
+                max_value=size,
+                policy="structure",
+                notes=f"PIC of {size} bytes: at most {size} characters",
+            )
         if conditions:
             values: list[str] = []
             for _, vals in conditions:
                 values += _code_values(vals, kind)
             names = ", ".join(name for name, _ in conditions)
-            _rule(s, "codes", gate, "expect_column_values_to_be_in_code_list", column=column,
-                  code_list=f"copybook {lf.copybook} {column} (88: {names})", codes=values,
-                  notes="code values of the copybook's 88-level condition names")
+            _rule(
+                s,
+                "codes",
+                gate,
+                "expect_column_values_to_be_in_code_list",
+                column=column,
+                code_list=f"copybook {lf.copybook} {column} (88: {names})",
+                codes=values,
+                notes="code values of the copybook's 88-level condition names",
+            )
         if role == "my_number":
-            _rule(s, "content", gate, "expect_column_values_to_be_valid_my_number", column=column,
-                  allow_corporate_number=has_kind, notes="個人番号 check digit" + (" (法人番号 for corporations)"
-                                                                                  if has_kind else ""))
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_valid_my_number",
+                column=column,
+                allow_corporate_number=has_kind,
+                notes="個人番号 check digit" + (" (法人番号 for corporations)" if has_kind else ""),
+            )
         elif role == "corporate_number":
-            _rule(s, "content", gate, "expect_column_values_to_be_valid_corporate_number", column=column,
-                  notes="法人番号 check digit")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_valid_corporate_number",
+                column=column,
+                notes="法人番号 check digit",
+            )
         elif role == "juminhyo_code":
-            _rule(s, "content", gate, "expect_column_values_to_be_valid_juminhyo_code", column=column,
-                  rule="format", notes="住民票コード: 11 digits")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_valid_juminhyo_code",
+                column=column,
+                rule="format",
+                notes="住民票コード: 11 digits",
+            )
         elif role in KANA_ROLES:
             width = "any" if gate == "gate_raw" else "full"
-            _rule(s, "content", gate, "expect_column_values_to_be_kana", column=column, width=width,
-                  notes="kana only" + (" (half-width as the mainframe holds it)" if gate == "gate_raw"
-                                       else " (full-width after cleansing)"))
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_kana",
+                column=column,
+                width=width,
+                notes="kana only"
+                + (
+                    " (half-width as the mainframe holds it)"
+                    if gate == "gate_raw"
+                    else " (full-width after cleansing)"
+                ),
+            )
         elif role in ERA_CODE_ROLES:
-            _rule(s, "content", gate, "expect_column_values_to_be_within_era_range", column=column,
-                  form="era_code", allow_partial=True, allow_zero=has_kind and role == "birth_wareki",
-                  latest=SNAPSHOT, notes="和暦 (era code + YYMMDD) names a day inside its era, not after the snapshot"
-                  + ("; 0 = corporation without a birth date" if has_kind and role == "birth_wareki" else ""))
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_within_era_range",
+                column=column,
+                form="era_code",
+                allow_partial=True,
+                allow_zero=has_kind and role == "birth_wareki",
+                latest=SNAPSHOT,
+                notes="和暦 (era code + YYMMDD) names a day inside its era, not after the snapshot"
+                + (
+                    "; 0 = corporation without a birth date"
+                    if has_kind and role == "birth_wareki"
+                    else ""
+                ),
+            )
         elif role in YMD_ROLES:
-            _rule(s, "content", gate, "expect_column_values_to_be_within_era_range", column=column, form="ymd",
-                  allow_zero=YMD_ROLES[role], latest=SNAPSHOT, notes="YYYYMMDD: a real day from 明治 to the snapshot")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_within_era_range",
+                column=column,
+                form="ymd",
+                allow_zero=YMD_ROLES[role],
+                latest=SNAPSHOT,
+                notes="YYYYMMDD: a real day from 明治 to the snapshot",
+            )
         if role in TEXT_ROLES or (kind in ("dbcs", "mixed") and role not in KANA_ROLES):
-            _rule(s, "charset", gate, "expect_column_values_to_be_in_standard_charset", column=column,
-                  notes="text only in the standard character set")
+            _rule(
+                s,
+                "charset",
+                gate,
+                "expect_column_values_to_be_in_standard_charset",
+                column=column,
+                notes="text only in the standard character set",
+            )
         if kind in ("dbcs", "mixed") or role in TEXT_ROLES:
-            _rule(s, "gaiji", gate, "expect_column_values_to_have_no_unmapped_gaiji", column=column,
-                  notes="no unmapped 外字 (〓 placeholder): critical in cutover mode")
+            _rule(
+                s,
+                "gaiji",
+                gate,
+                "expect_column_values_to_have_no_unmapped_gaiji",
+                column=column,
+                notes="no unmapped 外字 (〓 placeholder): critical in cutover mode",
+            )
 
 
 def _standard_rules(s: _Suite, gate: str, domain: Domain, t, registry: Registry | None) -> None:
@@ -264,43 +440,111 @@ def _standard_rules(s: _Suite, gate: str, domain: Domain, t, registry: Registry 
     lf = domain.legacy_file(t.source)
     has_kind = bool(lf.fields_with_role("addressee_kind"))
     in_db = gate == "gate_target"
-    version = f"layout {domain.id} spec {domain.layout.spec_version} v{domain.layout.layout_version}"
+    version = (
+        f"layout {domain.id} spec {domain.layout.spec_version} v{domain.layout.layout_version}"
+    )
     for c in t.columns:
         role = lf.fields[c.source].role
         kw = {"precision": c.precision, "scale": c.scale} if c.type == "decimal" else {}
-        s.add("expect_column_to_have_layout_type", column=c.name, layout_type=c.type, policy="structure",
-              notes=f"{c.label_ja}: {c.type}" + (f"({c.precision},{c.scale})" if kw else ""), **kw)
+        s.add(
+            "expect_column_to_have_layout_type",
+            column=c.name,
+            layout_type=c.type,
+            policy="structure",
+            notes=f"{c.label_ja}: {c.type}" + (f"({c.precision},{c.scale})" if kw else ""),
+            **kw,
+        )
         if c.type in ("string", "code") and c.length:
-            s.add("expect_column_value_lengths_to_be_between", column=c.name, min_value=0, max_value=c.length,
-                  policy="structure", notes=f"{c.label_ja}: at most {c.length} characters")
+            s.add(
+                "expect_column_value_lengths_to_be_between",
+                column=c.name,
+                min_value=0,
+                max_value=c.length,
+                policy="structure",
+                notes=f"{c.label_ja}: at most {c.length} characters",
+            )
         if c.type == "code" and c.codes:
-            _rule(s, "codes", gate, "expect_column_values_to_be_in_code_list", column=c.name,
-                  code_list=f"{version} {t.name}.{c.name}", codes=[str(x) for x in c.codes],
-                  notes=f"code list of {c.label_ja}")
+            _rule(
+                s,
+                "codes",
+                gate,
+                "expect_column_values_to_be_in_code_list",
+                column=c.name,
+                code_list=f"{version} {t.name}.{c.name}",
+                codes=[str(x) for x in c.codes],
+                notes=f"code list of {c.label_ja}",
+            )
         if c.type == "date":
-            _rule(s, "content", gate, "expect_column_values_to_be_within_era_range", column=c.name, form="date",
-                  latest=SNAPSHOT, notes=f"{c.label_ja}: from 明治 (1868-01-25) to the snapshot")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_within_era_range",
+                column=c.name,
+                form="date",
+                latest=SNAPSHOT,
+                notes=f"{c.label_ja}: from 明治 (1868-01-25) to the snapshot",
+            )
         if c.transform:
             continue
         if role == "my_number":
-            _rule(s, "content", gate, "expect_column_values_to_be_valid_my_number", column=c.name,
-                  allow_corporate_number=has_kind, notes=f"{c.label_ja}: check digit")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_valid_my_number",
+                column=c.name,
+                allow_corporate_number=has_kind,
+                notes=f"{c.label_ja}: check digit",
+            )
         elif role == "corporate_number":
-            _rule(s, "content", gate, "expect_column_values_to_be_valid_corporate_number", column=c.name,
-                  notes=f"{c.label_ja}: check digit")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_valid_corporate_number",
+                column=c.name,
+                notes=f"{c.label_ja}: check digit",
+            )
         elif role == "juminhyo_code":
-            _rule(s, "content", gate, "expect_column_values_to_be_valid_juminhyo_code", column=c.name,
-                  rule="format", notes=f"{c.label_ja}: 11 digits")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_valid_juminhyo_code",
+                column=c.name,
+                rule="format",
+                notes=f"{c.label_ja}: 11 digits",
+            )
         if in_db:
             continue  # character checks run on the validated output (the same rows, reconciled)
         if role in KANA_ROLES:
-            _rule(s, "content", gate, "expect_column_values_to_be_kana", column=c.name, width="full",
-                  notes=f"{c.label_ja}: full-width kana only")
+            _rule(
+                s,
+                "content",
+                gate,
+                "expect_column_values_to_be_kana",
+                column=c.name,
+                width="full",
+                notes=f"{c.label_ja}: full-width kana only",
+            )
         if role in TEXT_ROLES:
-            _rule(s, "charset", gate, "expect_column_values_to_be_in_standard_charset", column=c.name,
-                  notes=f"{c.label_ja}: standard character set")
-            _rule(s, "gaiji", gate, "expect_column_values_to_have_no_unmapped_gaiji", column=c.name,
-                  notes=f"{c.label_ja}: no unmapped 外字")
+            _rule(
+                s,
+                "charset",
+                gate,
+                "expect_column_values_to_be_in_standard_charset",
+                column=c.name,
+                notes=f"{c.label_ja}: standard character set",
+            )
+            _rule(
+                s,
+                "gaiji",
+                gate,
+                "expect_column_values_to_have_no_unmapped_gaiji",
+                column=c.name,
+                notes=f"{c.label_ja}: no unmapped 外字",
+            )
     if registry is None:
         return
     master_domain, master_table = registry.addressee_master()
@@ -308,19 +552,30 @@ def _standard_rules(s: _Suite, gate: str, domain: Domain, t, registry: Registry 
         if in_db and domain.id != master_domain:
             # rehearsal loads go to per-run schemas: the master is only beside its own domain's tables
             continue
-        _rule(s, "references", gate, "expect_column_values_to_exist_in_addressee_master", column=col,
-              reference_table=target_table_name(master_domain, master_table), reference_column="atena_no",
-              notes="宛名番号 exists in the addressee (宛名) master of the snapshot")
+        _rule(
+            s,
+            "references",
+            gate,
+            "expect_column_values_to_exist_in_addressee_master",
+            column=col,
+            reference_table=target_table_name(master_domain, master_table),
+            reference_column="atena_no",
+            notes="宛名番号 exists in the addressee (宛名) master of the snapshot",
+        )
 
 
-def domain_suites(domain: Domain, plan_phase: str, registry: Registry | None = None) -> dict[str, _Suite]:
+def domain_suites(
+    domain: Domain, plan_phase: str, registry: Registry | None = None
+) -> dict[str, _Suite]:
     suites: dict[str, _Suite] = {}
     d = domain.id
     for lf in domain.legacy_files:
         data_cols = list(lf.fields)
         for gate in ("gate_raw", "gate_cleansed"):
             s = _Suite(unit_name(d, lf.name, gate))
-            _columns_keys_count(s, data_cols + list(LINEAGE), list(lf.business_keys), list(lf.business_keys))
+            _columns_keys_count(
+                s, data_cols + list(LINEAGE), list(lf.business_keys), list(lf.business_keys)
+            )
             _legacy_rules(s, gate, domain, lf)
             suites[s.name] = s
     for gate in ("gate_raw", "gate_cleansed", "gate_standard"):
@@ -335,15 +590,37 @@ def domain_suites(domain: Domain, plan_phase: str, registry: Registry | None = N
             _standard_rules(s, gate, domain, t, registry)
             suites[s.name] = s
     s = _Suite(unit_name(d, "reconciliation", "gate_reconciliation"))
-    s.add("expect_column_values_to_be_in_set", column="balanced", value_set=[True], policy="structure",
-          notes="legacy records in = loaded + quarantined + merged")
-    s.add("expect_column_values_to_be_between", column="mismatches", min_value=0, max_value=0, policy="structure",
-          notes="keyed-hash and aggregate comparison between validated output and target")
-    s.add("expect_column_values_to_be_in_set", column="counts_match", value_set=[True], policy="structure",
-          notes="row counts of validated output and target agree")
-    s.add("expect_column_values_to_be_in_set", "warning", critical_in=("cutover",), column="within_window",
-          value_set=[True], policy="structure",
-          notes="the run, projected to the city's real volumes, fits the cutover window (critical in cutover)")
+    s.add(
+        "expect_column_values_to_be_in_set",
+        column="balanced",
+        value_set=[True],
+        policy="structure",
+        notes="legacy records in = loaded + quarantined + merged",
+    )
+    s.add(
+        "expect_column_values_to_be_between",
+        column="mismatches",
+        min_value=0,
+        max_value=0,
+        policy="structure",
+        notes="keyed-hash and aggregate comparison between validated output and target",
+    )
+    s.add(
+        "expect_column_values_to_be_in_set",
+        column="counts_match",
+        value_set=[True],
+        policy="structure",
+        notes="row counts of validated output and target agree",
+    )
+    s.add(
+        "expect_column_values_to_be_in_set",
+        "warning",
+        critical_in=("cutover",),
+        column="within_window",
+        value_set=[True],
+        policy="structure",
+        notes="the run, projected to the city's real volumes, fits the cutover window (critical in cutover)",
+    )
     suites[s.name] = s
     return suites
 
@@ -354,20 +631,34 @@ def _datasources(registry: Registry) -> dict:
         for t in d.layout.tables:
             name = target_table_name(d.id, t.name)
             target_assets[name] = {
-                "type": "table", "id": _id("asset", TARGET_DATASOURCE, name), "batch_metadata": {},
-                "batch_definitions": {WHOLE: {"id": _id("bd", TARGET_DATASOURCE, name), "partitioner": None}},
-                "table_name": name, "schema_name": None,
+                "type": "table",
+                "id": _id("asset", TARGET_DATASOURCE, name),
+                "batch_metadata": {},
+                "batch_definitions": {
+                    WHOLE: {"id": _id("bd", TARGET_DATASOURCE, name), "partitioner": None}
+                },
+                "table_name": name,
+                "schema_name": None,
             }
     return {
         STAGE_DATASOURCE: {
-            "type": "pandas", "id": _id("ds", STAGE_DATASOURCE),
-            "assets": {STAGE_ASSET: {"type": "dataframe", "id": _id("asset", STAGE_DATASOURCE, STAGE_ASSET),
-                                     "batch_metadata": {},
-                                     "batch_definitions": {WHOLE: {"id": _id("bd", STAGE_DATASOURCE, STAGE_ASSET),
-                                                                   "partitioner": None}}}},
+            "type": "pandas",
+            "id": _id("ds", STAGE_DATASOURCE),
+            "assets": {
+                STAGE_ASSET: {
+                    "type": "dataframe",
+                    "id": _id("asset", STAGE_DATASOURCE, STAGE_ASSET),
+                    "batch_metadata": {},
+                    "batch_definitions": {
+                        WHOLE: {"id": _id("bd", STAGE_DATASOURCE, STAGE_ASSET), "partitioner": None}
+                    },
+                }
+            },
         },
         TARGET_DATASOURCE: {
-            "type": "sql", "id": _id("ds", TARGET_DATASOURCE), "assets": target_assets,
+            "type": "sql",
+            "id": _id("ds", TARGET_DATASOURCE),
+            "assets": target_assets,
             # The gate sets IKOU_GX_TARGET_URL: the target database with the live schema on its
             # search path (PostgreSQL) — GX does not substitute variables in schema_name.
             "connection_string": "${IKOU_GX_TARGET_URL}",
@@ -388,29 +679,51 @@ def gx_config(registry: Registry) -> dict:
     # chosen per process by the gate (IKOU_GX_RESULTS_DIR, IKOU_GX_DOCS_DIR) and published to the
     # reports bucket by Ikou itself (ikou.quality.gate / ikou.quality.docs).
     local = lambda variable: {  # noqa: E731
-        "class_name": "TupleFilesystemStoreBackend", "base_directory": "${" + variable + "}",
+        "class_name": "TupleFilesystemStoreBackend",
+        "base_directory": "${" + variable + "}",
     }
     return {
         "config_version": 4.0,
         "config_variables_file_path": "uncommitted/config_variables.yml",
         "plugins_directory": "plugins/",
         "stores": {
-            "expectations_store": {"class_name": "ExpectationsStore", "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend", "base_directory": "expectations/"}},
-            "validation_results_store": {"class_name": "ValidationResultsStore", "store_backend": local("IKOU_GX_RESULTS_DIR")},
-            "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend", "suppress_store_backend_id": True,
-                "base_directory": "checkpoints/"}},
-            "validation_definition_store": {"class_name": "ValidationDefinitionStore", "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend", "base_directory": "validation_definitions/"}},
+            "expectations_store": {
+                "class_name": "ExpectationsStore",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": "expectations/",
+                },
+            },
+            "validation_results_store": {
+                "class_name": "ValidationResultsStore",
+                "store_backend": local("IKOU_GX_RESULTS_DIR"),
+            },
+            "checkpoint_store": {
+                "class_name": "CheckpointStore",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "suppress_store_backend_id": True,
+                    "base_directory": "checkpoints/",
+                },
+            },
+            "validation_definition_store": {
+                "class_name": "ValidationDefinitionStore",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": "validation_definitions/",
+                },
+            },
         },
         "expectations_store_name": "expectations_store",
         "validation_results_store_name": "validation_results_store",
         "checkpoint_store_name": "checkpoint_store",
         "data_docs_sites": {
-            "ikou_docs": {"class_name": "SiteBuilder", "show_how_to_buttons": False,
-                          "store_backend": local("IKOU_GX_DOCS_DIR"),
-                          "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}},
+            "ikou_docs": {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": local("IKOU_GX_DOCS_DIR"),
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
         },
         "fluent_datasources": _datasources(registry),
         "progress_bars": {"globally": False, "metric_calculations": False},
@@ -422,16 +735,25 @@ def gx_config(registry: Registry) -> dict:
 def _validation_definition(name: str, target: bool, asset: str) -> dict:
     ds = TARGET_DATASOURCE if target else STAGE_DATASOURCE
     return {
-        "data": {"asset": {"id": _id("asset", ds, asset), "name": asset},
-                 "batch_definition": {"id": _id("bd", ds, asset), "name": WHOLE},
-                 "datasource": {"id": _id("ds", ds), "name": ds}},
-        "id": _id("vd", name), "name": name, "suite": {"id": _id("suite", name), "name": name},
+        "data": {
+            "asset": {"id": _id("asset", ds, asset), "name": asset},
+            "batch_definition": {"id": _id("bd", ds, asset), "name": WHOLE},
+            "datasource": {"id": _id("ds", ds), "name": ds},
+        },
+        "id": _id("vd", name),
+        "name": name,
+        "suite": {"id": _id("suite", name), "name": name},
     }
 
 
 def _checkpoint(name: str) -> dict:
-    return {"actions": [], "id": _id("cp", name), "name": name, "result_format": RESULT_FORMAT,
-            "validation_definitions": [{"id": _id("vd", name), "name": name}]}
+    return {
+        "actions": [],
+        "id": _id("cp", name),
+        "name": name,
+        "result_format": RESULT_FORMAT,
+        "validation_definitions": [{"id": _id("vd", name), "name": name}],
+    }
 
 
 PLUGIN_MODULE = '''"""Ikou's custom expectations for this GX project (GENERATED by `ikou gx generate`).
@@ -453,16 +775,19 @@ def project_files(registry: Registry) -> dict[str, str]:
         phase = registry.plan[d.id].phase
         for name, suite in domain_suites(d, phase, registry).items():
             domain, unit, gate = name.split(".")
-            files[f"expectations/{domain}/{unit}/{gate}.json"] = json.dumps(suite.to_json(), ensure_ascii=False,
-                                                                           indent=2) + "\n"
+            files[f"expectations/{domain}/{unit}/{gate}.json"] = (
+                json.dumps(suite.to_json(), ensure_ascii=False, indent=2) + "\n"
+            )
             target = gate == "gate_target"
             asset = target_table_name(domain, unit) if target else STAGE_ASSET
-            files[f"validation_definitions/{name}.json"] = json.dumps(_validation_definition(name, target, asset),
-                                                                      indent=2) + "\n"
+            files[f"validation_definitions/{name}.json"] = (
+                json.dumps(_validation_definition(name, target, asset), indent=2) + "\n"
+            )
             files[f"checkpoints/{name}.json"] = json.dumps(_checkpoint(name), indent=2) + "\n"
     files["plugins/ikou_expectations.py"] = PLUGIN_MODULE
-    files["great_expectations.yml"] = GX_YML_HEAD + yaml.safe_dump(gx_config(registry), sort_keys=False,
-                                                                   allow_unicode=True, width=110)
+    files["great_expectations.yml"] = GX_YML_HEAD + yaml.safe_dump(
+        gx_config(registry), sort_keys=False, allow_unicode=True, width=110
+    )
     return files
 
 

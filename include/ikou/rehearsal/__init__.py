@@ -41,8 +41,17 @@ log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("extract", "cleanse", "validate", "load")
 #: stages and gates in the order a cutover runs them; gates are timed from their reports
-TIMED = ("extract", "gate_raw", "cleanse", "gate_cleansed", "validate", "gate_standard", "load", "gate_target",
-         "reconciliation")
+TIMED = (
+    "extract",
+    "gate_raw",
+    "cleanse",
+    "gate_cleansed",
+    "validate",
+    "gate_standard",
+    "load",
+    "gate_target",
+    "reconciliation",
+)
 GATES = ("gate_raw", "gate_cleansed", "gate_standard", "gate_target")
 TREND_RUNS = 30
 
@@ -80,8 +89,15 @@ def accounting_rows(domain_id: str, results: dict, loaded: dict[str, int] | None
         tables = [t.name for t in d.layout.tables if t.source == lf.name]
         out = sum((loaded or {}).get(t, va[t]["records_out"]) for t in tables)
         merged = cl[lf.name].get("merged", 0)
-        row = {"unit": lf.name, "legacy_records": data_in, "quarantined": e.get("quarantined", 0), "merged": merged,
-               "output_records": out, "tables": tables, "where": "target" if loaded else "validated output"}
+        row = {
+            "unit": lf.name,
+            "legacy_records": data_in,
+            "quarantined": e.get("quarantined", 0),
+            "merged": merged,
+            "output_records": out,
+            "tables": tables,
+            "where": "target" if loaded else "validated output",
+        }
         row["balanced"] = data_in == out + row["quarantined"] + merged
         rows.append(row)
     return rows
@@ -94,22 +110,33 @@ def _list_with_times(store: Store, prefix: str) -> list[tuple[str, float]]:
     if is_s3(prefix):
         bucket, key = split_s3(prefix)
         out = []
-        for page in store.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        for page in store.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=key
+        ):
             for obj in page.get("Contents", []):
                 out.append((f"s3://{bucket}/{obj['Key']}", obj["LastModified"].timestamp()))
         return out
     root = local_path(prefix)
-    return [(str(p), p.stat().st_mtime) for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+    return (
+        [(str(p), p.stat().st_mtime) for p in root.rglob("*") if p.is_file()]
+        if root.is_dir()
+        else []
+    )
 
 
-def history(domain: str, store: Store, *, exclude_run: str | None = None, limit: int = TREND_RUNS) -> list[dict]:
+def history(
+    domain: str, store: Store, *, exclude_run: str | None = None, limit: int = TREND_RUNS
+) -> list[dict]:
     """Previous rehearsal.json of the domain from the reports zone, oldest first (at most ``limit``)."""
     from ikou.storage import run_key
 
     prefix = zone_uri("reports", domain, "x").rsplit("/", 2)[0] + "/"
     skip = f"/{run_key(exclude_run)}/rehearsal.json" if exclude_run else None
-    found = [(u, t) for u, t in _list_with_times(store, prefix)
-             if u.endswith("/rehearsal.json") and not (skip and u.endswith(skip))]
+    found = [
+        (u, t)
+        for u, t in _list_with_times(store, prefix)
+        if u.endswith("/rehearsal.json") and not (skip and u.endswith(skip))
+    ]
     found.sort(key=lambda x: x[1])
     out = []
     for uri, _ in found[-limit:]:
@@ -125,24 +152,41 @@ def trend_points(previous: list[dict], current: dict) -> list[dict]:
     pts = []
     for r in previous + [current]:
         t = r.get("timing", {})
-        pts.append({
-            "run_id": r.get("run_id"), "generated_at": r.get("generated_at"), "snapshot": r.get("snapshot"),
-            "mode": r.get("mode"), "verdict": r.get("verdict"),
-            "projected_hours": t.get("projected_hours"), "elapsed_seconds": t.get("elapsed_seconds"),
-            "legacy_records": t.get("legacy_records"),
-            "mismatches": sum(x.get("mismatches_found", x.get("mismatches", 0)) for x in r.get("reconciliation", [])),
-            "findings": sum(sum(f.values()) for f in r.get("findings", {}).values()),
-            "gaiji_codes": r.get("gaiji_worklist", {}).get("unmapped_codes"),
-            "current": r is current,
-        })
+        pts.append(
+            {
+                "run_id": r.get("run_id"),
+                "generated_at": r.get("generated_at"),
+                "snapshot": r.get("snapshot"),
+                "mode": r.get("mode"),
+                "verdict": r.get("verdict"),
+                "projected_hours": t.get("projected_hours"),
+                "elapsed_seconds": t.get("elapsed_seconds"),
+                "legacy_records": t.get("legacy_records"),
+                "mismatches": sum(
+                    x.get("mismatches_found", x.get("mismatches", 0))
+                    for x in r.get("reconciliation", [])
+                ),
+                "findings": sum(sum(f.values()) for f in r.get("findings", {}).values()),
+                "gaiji_codes": r.get("gaiji_worklist", {}).get("unmapped_codes"),
+                "current": r is current,
+            }
+        )
     return pts
 
 
 # ----------------------------------------------------------------------------- the rehearsal
 
 
-def _timing(domain_id: str, results: dict, gates: dict, recon_seconds: float | None, legacy: int,
-            previous: list[dict], store: Store, mode: str = "rehearsal") -> dict:
+def _timing(
+    domain_id: str,
+    results: dict,
+    gates: dict,
+    recon_seconds: float | None,
+    legacy: int,
+    previous: list[dict],
+    store: Store,
+    mode: str = "rehearsal",
+) -> dict:
     from ikou.rehearsal.timing import project, read_calibration
 
     reg = registry()
@@ -158,8 +202,14 @@ def _timing(domain_id: str, results: dict, gates: dict, recon_seconds: float | N
                 measured[s] = g
         elif s == "reconciliation" and recon_seconds is not None:
             measured[s] = recon_seconds
-    hist = [{"records": h["timing"]["legacy_records"], "stage_seconds": h["timing"].get("stage_seconds", {})}
-            for h in previous if h.get("mode") == "rehearsal" and h.get("timing", {}).get("legacy_records")]
+    hist = [
+        {
+            "records": h["timing"]["legacy_records"],
+            "stage_seconds": h["timing"].get("stage_seconds", {}),
+        }
+        for h in previous
+        if h.get("mode") == "rehearsal" and h.get("timing", {}).get("legacy_records")
+    ]
     cal = read_calibration(store)
     overhead = {s: v["overhead_seconds"] for s, v in (cal or {}).get("stages", {}).items()}
     calibration = (cal or {}).get("master_run_id")
@@ -170,41 +220,66 @@ def _timing(domain_id: str, results: dict, gates: dict, recon_seconds: float | N
     elapsed = sum(measured.values())
     if mode == "cutover":
         # a cutover runs on the real extract: its time is measured, not projected
-        proj = {"projected_hours": round(elapsed / 3600, 3), "linear_hours": round(elapsed / 3600, 3),
-                "methods": ["measured"],
-                "stages": {s: {"measured_seconds": round(v, 3), "overhead_seconds": 0.0, "per_record_ms": 0.0,
-                               "projected_seconds": round(v, 1), "linear_seconds": round(v, 1), "method": "measured",
-                               "points": 1} for s, v in measured.items()}}
+        proj = {
+            "projected_hours": round(elapsed / 3600, 3),
+            "linear_hours": round(elapsed / 3600, 3),
+            "methods": ["measured"],
+            "stages": {
+                s: {
+                    "measured_seconds": round(v, 3),
+                    "overhead_seconds": 0.0,
+                    "per_record_ms": 0.0,
+                    "projected_seconds": round(v, 1),
+                    "linear_seconds": round(v, 1),
+                    "method": "measured",
+                    "points": 1,
+                }
+                for s, v in measured.items()
+            },
+        }
     else:
         proj = project(measured, legacy, d.expected_records, history=hist, overhead=overhead)
     return {
-        "stage_seconds": {k: round(v, 3) for k, v in measured.items()}, "elapsed_seconds": round(elapsed, 3),
-        "legacy_records": legacy, "expected_records": d.expected_records,
+        "stage_seconds": {k: round(v, 3) for k, v in measured.items()},
+        "elapsed_seconds": round(elapsed, 3),
+        "legacy_records": legacy,
+        "expected_records": d.expected_records,
         "scale": round(d.expected_records / legacy, 2) if legacy else 0.0,
-        "projected_hours": proj["projected_hours"], "linear_hours": proj["linear_hours"],
-        "projection_stages": proj["stages"], "projection_methods": proj["methods"],
+        "projected_hours": proj["projected_hours"],
+        "linear_hours": proj["linear_hours"],
+        "projection_stages": proj["stages"],
+        "projection_methods": proj["methods"],
         "calibration": calibration,
-        "window_hours": window, "within_window": proj["projected_hours"] <= window,
-        "projection": ("a cutover runs on the real extract: measured, not projected" if mode == "cutover" else
-                       "time = a + b·records per stage (a: fixed per-task overhead, b: per-record cost), "
-                       "projected to the registry's expected records; methods: " + ", ".join(proj["methods"])),
+        "window_hours": window,
+        "within_window": proj["projected_hours"] <= window,
+        "projection": (
+            "a cutover runs on the real extract: measured, not projected"
+            if mode == "cutover"
+            else "time = a + b·records per stage (a: fixed per-task overhead, b: per-record cost), "
+            "projected to the registry's expected records; methods: " + ", ".join(proj["methods"])
+        ),
     }
 
 
-def _peer_overhead(domain_id: str, measured: dict[str, float], legacy: int, store: Store
-                   ) -> tuple[dict[str, float], str | None]:
+def _peer_overhead(
+    domain_id: str, measured: dict[str, float], legacy: int, store: Store
+) -> tuple[dict[str, float], str | None]:
     """Fixed per-stage overhead fitted across the latest rehearsal of every other domain and this
     run (the smallest domains anchor the intercept); empty when there is nothing to fit."""
     from ikou.rehearsal.timing import calibrate
 
-    obs: dict[str, list[tuple[int, float]]] = {s: [(legacy, t)] for s, t in measured.items() if legacy}
+    obs: dict[str, list[tuple[int, float]]] = {
+        s: [(legacy, t)] for s, t in measured.items() if legacy
+    }
     peers = 0
     for d in registry().ids:
         if d == domain_id:
             continue
         prefix = zone_uri("reports", d, "x").rsplit("/", 2)[0] + "/"
         try:
-            found = [(u, t) for u, t in _list_with_times(store, prefix) if u.endswith("/rehearsal.json")]
+            found = [
+                (u, t) for u, t in _list_with_times(store, prefix) if u.endswith("/rehearsal.json")
+            ]
             if not found:
                 continue
             rep = json.loads(store.get_bytes(max(found, key=lambda x: x[1])[0]))
@@ -218,8 +293,9 @@ def _peer_overhead(domain_id: str, measured: dict[str, float], legacy: int, stor
             if s in obs:
                 obs[s].append((t["legacy_records"], sec))
     cal = calibrate(obs)
-    return {s: v["overhead_seconds"] for s, v in cal.items()}, (f"fitted across {peers} other domains' latest "
-                                                                  "rehearsals" if cal else None)
+    return {s: v["overhead_seconds"] for s, v in cal.items()}, (
+        f"fitted across {peers} other domains' latest rehearsals" if cal else None
+    )
 
 
 def _cached(domain_id: str, run_id: str, schema: str | None, store: Store) -> dict | None:
@@ -242,7 +318,9 @@ def _cached(domain_id: str, run_id: str, schema: str | None, store: Store) -> di
     return report
 
 
-def rehearse_domain(domain_id: str, results: dict, *, run_id: str, mode: str, store: Store, who: str = "") -> dict:
+def rehearse_domain(
+    domain_id: str, results: dict, *, run_id: str, mode: str, store: Store, who: str = ""
+) -> dict:
     import pyarrow.parquet as pq
 
     from ikou.cutover import Control
@@ -256,7 +334,11 @@ def rehearse_domain(domain_id: str, results: dict, *, run_id: str, mode: str, st
     p = reg.plan[domain_id]
     load = results.get("load")
     prefix = zone_uri("reports", domain_id, run_id)
-    cached = _cached(domain_id, run_id, (load or {}).get("target_schema"), store) if mode == "rehearsal" else None
+    cached = (
+        _cached(domain_id, run_id, (load or {}).get("target_schema"), store)
+        if mode == "rehearsal"
+        else None
+    )
     if cached is not None:
         return _summary(cached, prefix, started)
     gates = _gate_reports(domain_id, run_id, store)
@@ -274,8 +356,16 @@ def rehearse_domain(domain_id: str, results: dict, *, run_id: str, mode: str, st
             manifest = store.read_manifest(vprefix)
             for t in d.layout.tables:
                 path = store.fetch(vprefix, f"{t.name}.parquet", Path(tmp), manifest)
-                tables.append(reconcile_table(domain_id, t, pq.read_table(path), target, settings().hmac_secret,
-                                              tolerance=p.reconciliation_tolerance))
+                tables.append(
+                    reconcile_table(
+                        domain_id,
+                        t,
+                        pq.read_table(path),
+                        target,
+                        settings().hmac_secret,
+                        tolerance=p.reconciliation_tolerance,
+                    )
+                )
         recon_seconds = time.monotonic() - t0
     in_target = {t["unit"]: t["rows_target"] for t in tables} if tables else None
     acc = accounting_rows(domain_id, results, in_target)
@@ -283,45 +373,97 @@ def rehearse_domain(domain_id: str, results: dict, *, run_id: str, mode: str, st
     previous = history(domain_id, store, exclude_run=run_id)
     timing = _timing(domain_id, results, gates, recon_seconds, legacy, previous, store, mode)
     report = {
-        "domain": domain_id, "name_ja": d.name_ja, "name_en": d.name_en, "run_id": run_id, "mode": mode,
-        "snapshot": results["extract"]["snapshot"], "phase": p.phase, "wave": p.wave,
-        "target_date": str(p.target_date), "spec_version": d.spec.version,
+        "domain": domain_id,
+        "name_ja": d.name_ja,
+        "name_en": d.name_en,
+        "run_id": run_id,
+        "mode": mode,
+        "snapshot": results["extract"]["snapshot"],
+        "phase": p.phase,
+        "wave": p.wave,
+        "target_date": str(p.target_date),
+        "spec_version": d.spec.version,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "accounting": acc, "reconciliation": tables, "tolerance": p.reconciliation_tolerance,
+        "accounting": acc,
+        "reconciliation": tables,
+        "tolerance": p.reconciliation_tolerance,
         "timing": timing,
-        "gates": {g: {"verdict": r.get("verdict"), "warnings": len(r.get("warnings", [])),
-                      "critical_failures": len(r.get("critical_failures", [])), "seconds": _gate_seconds(r)}
-                  for g, r in gates.items()},
+        "gates": {
+            g: {
+                "verdict": r.get("verdict"),
+                "warnings": len(r.get("warnings", [])),
+                "critical_failures": len(r.get("critical_failures", [])),
+                "seconds": _gate_seconds(r),
+            }
+            for g, r in gates.items()
+        },
         "overrides": overrides,
-        "findings": {s: results[s].get("findings", {}) for s in ("extract", "cleanse", "validate") if results.get(s)},
-        "gaiji_worklist": {"unmapped_codes": results["extract"].get("gaiji_codes", 0),
-                           "occurrences": results["extract"].get("gaiji_unmapped", 0)},
-        "handoff": {"uri": (load or {}).get("uri"), "manifest_sha256": (load or {}).get("manifest_sha256")},
+        "findings": {
+            s: results[s].get("findings", {})
+            for s in ("extract", "cleanse", "validate")
+            if results.get(s)
+        },
+        "gaiji_worklist": {
+            "unmapped_codes": results["extract"].get("gaiji_codes", 0),
+            "occurrences": results["extract"].get("gaiji_unmapped", 0),
+        },
+        "handoff": {
+            "uri": (load or {}).get("uri"),
+            "manifest_sha256": (load or {}).get("manifest_sha256"),
+        },
     }
     if p.phase == "migration":
         reasons = []
         if overrides:
-            reasons.append("gates overridden: " + ", ".join(sorted(overrides)) + " (an override never makes a GO)")
+            reasons.append(
+                "gates overridden: "
+                + ", ".join(sorted(overrides))
+                + " (an override never makes a GO)"
+            )
         bad = [t["unit"] for t in tables if t["mismatches"]]
         if bad:
-            reasons.append("reconciliation mismatches in " + ", ".join(
-                f"{t['unit']} ({t['missing']} missing, {t['extra']} extra, {t['changed']} changed"
-                + (f", aggregates {', '.join(t['aggregate_mismatches'])}" if t["aggregate_mismatches"] else "") + ")"
-                for t in tables if t["mismatches"]))
+            reasons.append(
+                "reconciliation mismatches in "
+                + ", ".join(
+                    f"{t['unit']} ({t['missing']} missing, {t['extra']} extra, {t['changed']} changed"
+                    + (
+                        f", aggregates {', '.join(t['aggregate_mismatches'])}"
+                        if t["aggregate_mismatches"]
+                        else ""
+                    )
+                    + ")"
+                    for t in tables
+                    if t["mismatches"]
+                )
+            )
         if not all(a["balanced"] for a in acc):
-            reasons.append("accounting does not close (in ≠ loaded + quarantined + merged) for "
-                           + ", ".join(a["unit"] for a in acc if not a["balanced"]))
+            reasons.append(
+                "accounting does not close (in ≠ loaded + quarantined + merged) for "
+                + ", ".join(a["unit"] for a in acc if not a["balanced"])
+            )
         if not timing["within_window"]:
-            reasons.append(f"projected {timing['projected_hours']:.1f} h at {d.expected_records:,} records exceeds "
-                           f"the {timing['window_hours']:g} h cutover window" if mode == "rehearsal" else
-                           f"the cutover took {timing['projected_hours']:.1f} h, over its {timing['window_hours']:g} h "
-                           "window: the legacy system stays (切り戻し)")
+            reasons.append(
+                f"projected {timing['projected_hours']:.1f} h at {d.expected_records:,} records exceeds "
+                f"the {timing['window_hours']:g} h cutover window"
+                if mode == "rehearsal"
+                else f"the cutover took {timing['projected_hours']:.1f} h, over its {timing['window_hours']:g} h "
+                "window: the legacy system stays (切り戻し)"
+            )
         report["verdict"] = "NO-GO" if reasons else "GO"
-        ok = ["all gates passed without override", "reconciliation clean"
-              + (f" (within tolerance {p.reconciliation_tolerance:g})" if p.reconciliation_tolerance else ""),
-              "accounting closes"]
-        ok.append(f"{'projected' if mode == 'rehearsal' else 'took'} {timing['projected_hours']:.2f} h, within the "
-                  f"{timing['window_hours']:g} h window")
+        ok = [
+            "all gates passed without override",
+            "reconciliation clean"
+            + (
+                f" (within tolerance {p.reconciliation_tolerance:g})"
+                if p.reconciliation_tolerance
+                else ""
+            ),
+            "accounting closes",
+        ]
+        ok.append(
+            f"{'projected' if mode == 'rehearsal' else 'took'} {timing['projected_hours']:.2f} h, within the "
+            f"{timing['window_hours']:g} h window"
+        )
         report["reasons"] = reasons or ok
     else:
         pass_rates = {}
@@ -337,7 +479,8 @@ def rehearse_domain(domain_id: str, results: dict, *, run_id: str, mode: str, st
             "gaiji_worklist_codes": report["gaiji_worklist"]["unmapped_codes"],
             "gaiji_worklist_occurrences": report["gaiji_worklist"]["occurrences"],
             "accounting_closes": all(a["balanced"] for a in acc),
-            "projected_hours": timing["projected_hours"], "window_hours": timing["window_hours"],
+            "projected_hours": timing["projected_hours"],
+            "window_hours": timing["window_hours"],
         }
         report["reasons"] = ["preparation phase: readiness report instead of GO / NO-GO"]
     report["trend"] = trend_points(previous, report)
@@ -347,14 +490,20 @@ def rehearse_domain(domain_id: str, results: dict, *, run_id: str, mode: str, st
     if target is not None and mode == "cutover":
         report["cutover"] = _finish_cutover(domain_id, report, target, control, load, who)
     _write(report, prefix, store, render_domain_report)
-    control.record_rehearsal(report, report_uri=join(prefix, "rehearsal.html"),
-                             manifest_sha256=(load or {}).get("manifest_sha256") or "")
+    control.record_rehearsal(
+        report,
+        report_uri=join(prefix, "rehearsal.html"),
+        manifest_sha256=(load or {}).get("manifest_sha256") or "",
+    )
     if target is not None and mode == "rehearsal" and target.schema != LIVE_SCHEMA:
         # Rollback: the rehearsal schema goes; the reports (written above) stay.
         target.drop_schema()
         control.log_dropped(domain=domain_id, schema=target.schema)
-        report["rollback"] = {"schema": target.schema, "done": True,
-                              "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        report["rollback"] = {
+            "schema": target.schema,
+            "done": True,
+            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         _write(report, prefix, store, render_domain_report)
     if target is not None:
         target.dispose()
@@ -366,21 +515,45 @@ def _finish_cutover(domain_id: str, report: dict, target, control, load: dict, w
     d = registry().get(domain_id)
     sha = load.get("manifest_sha256") or ""
     if report["verdict"] == "GO":
-        control.record("live", domain=domain_id, snapshot=report["snapshot"], run_id=report["run_id"], who=who,
-                       manifest_sha256=sha, detail="reconciled after the cutover load")
+        control.record(
+            "live",
+            domain=domain_id,
+            snapshot=report["snapshot"],
+            run_id=report["run_id"],
+            who=who,
+            manifest_sha256=sha,
+            detail="reconciled after the cutover load",
+        )
         return {"status": "live", "manifest_sha256": sha, "who": who}
     target.drop_domain(domain_id, d.layout)
-    control.record("rolled_back", domain=domain_id, snapshot=report["snapshot"], run_id=report["run_id"], who=who,
-                   manifest_sha256=sha, detail="; ".join(report["reasons"]))
-    return {"status": "rolled_back", "manifest_sha256": sha, "who": who,
-            "detail": "the live tables loaded by this run were dropped: the domain is not live"}
+    control.record(
+        "rolled_back",
+        domain=domain_id,
+        snapshot=report["snapshot"],
+        run_id=report["run_id"],
+        who=who,
+        manifest_sha256=sha,
+        detail="; ".join(report["reasons"]),
+    )
+    return {
+        "status": "rolled_back",
+        "manifest_sha256": sha,
+        "who": who,
+        "detail": "the live tables loaded by this run were dropped: the domain is not live",
+    }
 
 
 def _write(report: dict, prefix: str, store: Store, render) -> None:
-    store.put_bytes(join(prefix, "rehearsal.json"), json.dumps(report, ensure_ascii=False, indent=2, default=str)
-                    .encode("utf-8"), content_type="application/json")
-    store.put_bytes(join(prefix, "rehearsal.html"), render(report).encode("utf-8"),
-                    content_type="text/html; charset=utf-8")
+    store.put_bytes(
+        join(prefix, "rehearsal.json"),
+        json.dumps(report, ensure_ascii=False, indent=2, default=str).encode("utf-8"),
+        content_type="application/json",
+    )
+    store.put_bytes(
+        join(prefix, "rehearsal.html"),
+        render(report).encode("utf-8"),
+        content_type="text/html; charset=utf-8",
+    )
 
 
 def _summary(report: dict, prefix: str, started: float) -> dict:
@@ -389,17 +562,30 @@ def _summary(report: dict, prefix: str, started: float) -> dict:
     tables = report.get("reconciliation", [])
     for a in report["accounting"]:
         tab = [t for t in tables if t["unit"] in a["tables"]]
-        recon.append({
-            "unit": a["unit"], "balanced": a["balanced"],
-            "mismatches": sum(t["mismatches"] for t in tab),
-            "mismatches_found": sum(t.get("mismatches_found", t["mismatches"]) for t in tab),
-            "counts_match": all(t["counts_match"] for t in tab) if tab else True,
-        })
+        recon.append(
+            {
+                "unit": a["unit"],
+                "balanced": a["balanced"],
+                "mismatches": sum(t["mismatches"] for t in tab),
+                "mismatches_found": sum(t.get("mismatches_found", t["mismatches"]) for t in tab),
+                "counts_match": all(t["counts_match"] for t in tab) if tab else True,
+            }
+        )
     t = report["timing"]
-    return {"domain": report["domain"], "stage": "rehearsal", "run_id": report["run_id"], "mode": report["mode"],
-            "verdict": report["verdict"], "reasons": report["reasons"], "reconciliation": recon,
-            "report": join(prefix, "rehearsal.html"), "projected_hours": t["projected_hours"],
-            "window_hours": t["window_hours"], "records_in": t["legacy_records"],
-            "records_out": sum(a["output_records"] for a in report["accounting"]),
-            "cutover": report.get("cutover"), "rollback": report.get("rollback"),
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "domain": report["domain"],
+        "stage": "rehearsal",
+        "run_id": report["run_id"],
+        "mode": report["mode"],
+        "verdict": report["verdict"],
+        "reasons": report["reasons"],
+        "reconciliation": recon,
+        "report": join(prefix, "rehearsal.html"),
+        "projected_hours": t["projected_hours"],
+        "window_hours": t["window_hours"],
+        "records_in": t["legacy_records"],
+        "records_out": sum(a["output_records"] for a in report["accounting"]),
+        "cutover": report.get("cutover"),
+        "rollback": report.get("rollback"),
+        "seconds": round(time.monotonic() - started, 3),
+    }

@@ -41,8 +41,10 @@ def _live_domains() -> dict:
     try:
         from ikou.cutover import Control
 
-        return {d: {"at": e.at, "snapshot": e.snapshot, "who": e.who, "source": e.source}
-                for d, e in Control().live().items()}
+        return {
+            d: {"at": e.at, "snapshot": e.snapshot, "who": e.who, "source": e.source}
+            for d, e in Control().live().items()
+        }
     except Exception as exc:  # noqa: BLE001 - the city report still says what it can
         log.warning("cutover state not readable: %s", exc)
         return {}
@@ -57,22 +59,43 @@ def _reproject(rep: dict, overhead: dict[str, float]) -> float | None:
         return None
     if "linear" not in t.get("projection_methods", ["linear"]):
         return t.get("projected_hours")
-    return project(t["stage_seconds"], t["legacy_records"], t["expected_records"], overhead=overhead)["projected_hours"]
+    return project(
+        t["stage_seconds"], t["legacy_records"], t["expected_records"], overhead=overhead
+    )["projected_hours"]
 
 
-def _weekend(wave, members: dict[str, dict], edges: dict[str, list[str]], weights: dict[str, float],
-             live: dict, plan, today: dt.date, go_valid_days: int) -> dict:
+def _weekend(
+    wave,
+    members: dict[str, dict],
+    edges: dict[str, list[str]],
+    weights: dict[str, float],
+    live: dict,
+    plan,
+    today: dt.date,
+    go_valid_days: int,
+) -> dict:
     reasons: list[str] = []
     in_wave = list(wave.domains)
     sub = {d: [x for x in edges[d] if x in wave.domains] for d in in_wave}
-    hours, crit = longest_path(sub, {d: (0.0 if d in live else weights.get(d, 0.0)) for d in in_wave})
+    hours, crit = longest_path(
+        sub, {d: (0.0 if d in live else weights.get(d, 0.0)) for d in in_wave}
+    )
     phases = {plan[d].phase for d in in_wave}
     if phases == {"preparation"}:
-        return {"holds": None, "critical_path": crit, "projected_hours": round(hours, 3),
-                "reasons": ["preparation phase: readiness only, no cutover verdict yet"]}
+        return {
+            "holds": None,
+            "critical_path": crit,
+            "projected_hours": round(hours, 3),
+            "reasons": ["preparation phase: readiness only, no cutover verdict yet"],
+        }
     all_live = all(d in live for d in in_wave)
     if all_live:
-        return {"holds": True, "critical_path": crit, "projected_hours": 0.0, "reasons": ["every domain is live"]}
+        return {
+            "holds": True,
+            "critical_path": crit,
+            "projected_hours": 0.0,
+            "reasons": ["every domain is live"],
+        }
     for d in in_wave:
         if d in live:
             continue
@@ -86,24 +109,44 @@ def _weekend(wave, members: dict[str, dict], edges: dict[str, list[str]], weight
             reasons.append(f"{d} is {m['verdict']}")
         ph = weights.get(d)
         if ph is not None and ph > plan[d].cutover_window_hours:
-            reasons.append(f"{d} projected {ph:.1f} h > its {plan[d].cutover_window_hours:g} h window")
+            reasons.append(
+                f"{d} projected {ph:.1f} h > its {plan[d].cutover_window_hours:g} h window"
+            )
         for pred in edges[d]:
-            if pred not in wave.domains and pred not in live and plan[pred].target_date >= wave.target_date:
+            if (
+                pred not in wave.domains
+                and pred not in live
+                and plan[pred].target_date >= wave.target_date
+            ):
                 reasons.append(f"{d} must follow {pred}, which is neither live nor planned earlier")
     if hours > WEEKEND_HOURS:
-        reasons.append(f"critical path {' → '.join(crit)} {hours:.1f} h > the {WEEKEND_HOURS:g} h weekend")
+        reasons.append(
+            f"critical path {' → '.join(crit)} {hours:.1f} h > the {WEEKEND_HOURS:g} h weekend"
+        )
     notes = []
     if wave.target_date < today:
-        notes.append(f"the planned weekend ({wave.target_date}) has passed and "
-                     + ", ".join(d for d in in_wave if d not in live) + " not live")
+        notes.append(
+            f"the planned weekend ({wave.target_date}) has passed and "
+            + ", ".join(d for d in in_wave if d not in live)
+            + " not live"
+        )
         reasons.append(notes[-1])
     elif (wave.target_date - today).days > go_valid_days:
-        notes.append(f"a GO rehearsal is needed again within {go_valid_days} days before {wave.target_date}")
-    return {"holds": not reasons, "critical_path": crit, "projected_hours": round(hours, 3),
-            "reasons": reasons or ["all GO, within windows, critical path fits the weekend"], "notes": notes}
+        notes.append(
+            f"a GO rehearsal is needed again within {go_valid_days} days before {wave.target_date}"
+        )
+    return {
+        "holds": not reasons,
+        "critical_path": crit,
+        "projected_hours": round(hours, 3),
+        "reasons": reasons or ["all GO, within windows, critical path fits the weekend"],
+        "notes": notes,
+    }
 
 
-def build_city_report(plan: dict, *, master_run_id: str, store: Store, today: dt.date | None = None) -> dict:
+def build_city_report(
+    plan: dict, *, master_run_id: str, store: Store, today: dt.date | None = None
+) -> dict:
     from ikou.rehearsal.timing import calibrate, write_calibration
 
     reg = registry()
@@ -126,19 +169,35 @@ def build_city_report(plan: dict, *, master_run_id: str, store: Store, today: dt
             reports[d] = rep
         t = (rep or {}).get("timing", {})
         domains[d] = {
-            "run_id": run_id, "name_ja": reg.get(d).name_ja, "phase": reg.plan[d].phase, "wave": reg.plan[d].wave,
+            "run_id": run_id,
+            "name_ja": reg.get(d).name_ja,
+            "phase": reg.plan[d].phase,
+            "wave": reg.plan[d].wave,
             "verdict": rep.get("verdict", "?") if ok else "FAILED",
-            "reasons": (rep or {}).get("reasons", ["the domain run did not complete (see its DAG run)"]) if ok else (
-                (rep or {}).get("reasons", []) + ["gate_reconciliation did not pass" if rep else
-                                                  "the domain run did not complete (see its DAG run)"]),
-            "measured_seconds": t.get("elapsed_seconds"), "legacy_records": t.get("legacy_records"),
+            "reasons": (rep or {}).get(
+                "reasons", ["the domain run did not complete (see its DAG run)"]
+            )
+            if ok
+            else (
+                (rep or {}).get("reasons", [])
+                + [
+                    "gate_reconciliation did not pass"
+                    if rep
+                    else "the domain run did not complete (see its DAG run)"
+                ]
+            ),
+            "measured_seconds": t.get("elapsed_seconds"),
+            "legacy_records": t.get("legacy_records"),
             "expected_records": t.get("expected_records"),
-            "projected_hours": t.get("projected_hours"), "linear_hours": t.get("linear_hours"),
+            "projected_hours": t.get("projected_hours"),
+            "linear_hours": t.get("linear_hours"),
             "window_hours": reg.plan[d].cutover_window_hours,
             "within_window": t.get("within_window"),
             "readiness": (rep or {}).get("readiness"),
             "report": join(prefix, "rehearsal.html") if rep else None,
-            "report_link": f"../../{d}/{prefix.rstrip('/').rsplit('/', 1)[1]}/rehearsal.html" if rep else None,
+            "report_link": f"../../{d}/{prefix.rstrip('/').rsplit('/', 1)[1]}/rehearsal.html"
+            if rep
+            else None,
         }
     # tonight's fixed per-stage overhead, from all domains (the small ones anchor it)
     obs: dict[str, list[tuple[int, float]]] = {}
@@ -157,42 +216,97 @@ def build_city_report(plan: dict, *, master_run_id: str, store: Store, today: dt
     for d, v in domains.items():
         v["live"] = live.get(d)
     edges = {d: list(p.cuts_over_after) for d, p in reg.plan.entries.items()}
-    weights = {d: (v.get("projected_hours_calibrated") or v["projected_hours"] or 0.0) for d, v in domains.items()}
-    total, path = longest_path(edges, {d: (0.0 if d in live else weights.get(d, 0.0)) for d in reg.plan.entries})
+    weights = {
+        d: (v.get("projected_hours_calibrated") or v["projected_hours"] or 0.0)
+        for d, v in domains.items()
+    }
+    total, path = longest_path(
+        edges, {d: (0.0 if d in live else weights.get(d, 0.0)) for d in reg.plan.entries}
+    )
     measured_path = sum((domains.get(d, {}).get("measured_seconds") or 0.0) for d in path)
     days = reg.plan.source.rehearsal.go_valid_days
     waves = []
     for w in reg.plan.waves:
         members = {d: domains[d] for d in w.domains if d in domains}
         res = _weekend(w, members, edges, weights, live, reg.plan, today, days)
-        waves.append({"wave": w.id, "name_ja": w.name_ja, "name_en": w.name_en, "target_date": str(w.target_date),
-                      "domains": list(w.domains), "rehearsed": list(members), "weekend_holds": res["holds"],
-                      "critical_path": res["critical_path"], "projected_hours": res["projected_hours"],
-                      "weekend_hours": WEEKEND_HOURS, "reasons": res["reasons"], "notes": res.get("notes", [])})
-    next_wave = next((w for w in waves if w["target_date"] >= str(today) and w["weekend_holds"] is not None), None)
+        waves.append(
+            {
+                "wave": w.id,
+                "name_ja": w.name_ja,
+                "name_en": w.name_en,
+                "target_date": str(w.target_date),
+                "domains": list(w.domains),
+                "rehearsed": list(members),
+                "weekend_holds": res["holds"],
+                "critical_path": res["critical_path"],
+                "projected_hours": res["projected_hours"],
+                "weekend_hours": WEEKEND_HOURS,
+                "reasons": res["reasons"],
+                "notes": res.get("notes", []),
+            }
+        )
+    next_wave = next(
+        (w for w in waves if w["target_date"] >= str(today) and w["weekend_holds"] is not None),
+        None,
+    )
     report = {
-        "master_run_id": master_run_id, "snapshot": plan.get("snapshot"),
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "today": str(today),
-        "domains": domains, "failed_domains": failed, "live_domains": sorted(live),
-        "critical_path": {"domains": path, "projected_hours": round(total, 3),
-                          "measured_seconds": round(measured_path, 3),
-                          "segments": [{"domain": d, "projected_hours": 0.0 if d in live else weights.get(d, 0.0),
-                                        "measured_seconds": domains.get(d, {}).get("measured_seconds"),
-                                        "live": d in live} for d in path]},
-        "waves": waves, "next_weekend": next_wave,
+        "master_run_id": master_run_id,
+        "snapshot": plan.get("snapshot"),
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "today": str(today),
+        "domains": domains,
+        "failed_domains": failed,
+        "live_domains": sorted(live),
+        "critical_path": {
+            "domains": path,
+            "projected_hours": round(total, 3),
+            "measured_seconds": round(measured_path, 3),
+            "segments": [
+                {
+                    "domain": d,
+                    "projected_hours": 0.0 if d in live else weights.get(d, 0.0),
+                    "measured_seconds": domains.get(d, {}).get("measured_seconds"),
+                    "live": d in live,
+                }
+                for d in path
+            ],
+        },
+        "waves": waves,
+        "next_weekend": next_wave,
         "calibration": {"uri": cal_uri, "stages": cal},
-        "counts": {v: sum(1 for x in domains.values() if x["verdict"] == v) for v in ("GO", "NO-GO", "READINESS", "FAILED")},
+        "counts": {
+            v: sum(1 for x in domains.values() if x["verdict"] == v)
+            for v in ("GO", "NO-GO", "READINESS", "FAILED")
+        },
     }
     prefix = zone_uri("reports", "_city", master_run_id)
-    store.put_bytes(join(prefix, "city.json"), json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"),
-                    content_type="application/json")
-    store.put_bytes(join(prefix, "city.html"), render_city_report(report).encode("utf-8"),
-                    content_type="text/html; charset=utf-8")
+    store.put_bytes(
+        join(prefix, "city.json"),
+        json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"),
+        content_type="application/json",
+    )
+    store.put_bytes(
+        join(prefix, "city.html"),
+        render_city_report(report).encode("utf-8"),
+        content_type="text/html; charset=utf-8",
+    )
     report["report"] = join(prefix, "city.html")
-    return {"domains": {d: v["verdict"] for d, v in domains.items()}, "failed_domains": failed,
-            "counts": report["counts"], "report": report["report"], "critical_path": report["critical_path"],
-            "next_weekend": ({"wave": next_wave["wave"], "target_date": next_wave["target_date"],
-                              "holds": next_wave["weekend_holds"]} if next_wave else None)}
+    return {
+        "domains": {d: v["verdict"] for d, v in domains.items()},
+        "failed_domains": failed,
+        "counts": report["counts"],
+        "report": report["report"],
+        "critical_path": report["critical_path"],
+        "next_weekend": (
+            {
+                "wave": next_wave["wave"],
+                "target_date": next_wave["target_date"],
+                "holds": next_wave["weekend_holds"],
+            }
+            if next_wave
+            else None
+        ),
+    }
 
 
 def render_city_report(report: dict) -> str:
@@ -210,41 +324,77 @@ def render_city_report(report: dict) -> str:
         f"<td>{'✓ ' + escape(v['live']['at'][:10]) if v.get('live') else ''}</td>"
         f"<td class='num'>{(v.get('measured_seconds') or 0):,.1f}</td><td class='num'>{ph(v):,.2f}</td>"
         f"<td class='num'>{v['window_hours']:g}</td><td>{escape('; '.join(v['reasons']))}</td><td>{link(v)}</td></tr>"
-        for d, v in domains.items())
+        for d, v in domains.items()
+    )
     c = report["counts"]
     cp = report["critical_path"]
-    body = [f"<p>master run {escape(report['master_run_id'])}, snapshot {escape(str(report.get('snapshot')))}; "
-            f"<span class='GO'>GO {c['GO']}</span>, <span class='NO-GO'>NO-GO {c['NO-GO']}</span>, "
-            f"<span class='READINESS'>READINESS {c['READINESS']}</span>, <span class='FAILED'>FAILED {c['FAILED']}</span>; "
-            f"live: {escape(', '.join(report['live_domains']) or 'none')}</p>"]
+    body = [
+        f"<p>master run {escape(report['master_run_id'])}, snapshot {escape(str(report.get('snapshot')))}; "
+        f"<span class='GO'>GO {c['GO']}</span>, <span class='NO-GO'>NO-GO {c['NO-GO']}</span>, "
+        f"<span class='READINESS'>READINESS {c['READINESS']}</span>, <span class='FAILED'>FAILED {c['FAILED']}</span>; "
+        f"live: {escape(', '.join(report['live_domains']) or 'none')}</p>"
+    ]
     nw = report.get("next_weekend")
     if nw:
-        body.append(f"<p>次の移行週末 / next cutover weekend: wave {nw['wave']} ({escape(nw['name_ja'])}) "
-                    f"{nw['target_date']} — <b class='{'GO' if nw['weekend_holds'] else 'NO-GO'}'>"
-                    f"{'holds 予定どおり' if nw['weekend_holds'] else 'does not hold 要対応'}</b>: "
-                    f"{escape('; '.join(nw['reasons']))}</p>")
+        body.append(
+            f"<p>次の移行週末 / next cutover weekend: wave {nw['wave']} ({escape(nw['name_ja'])}) "
+            f"{nw['target_date']} — <b class='{'GO' if nw['weekend_holds'] else 'NO-GO'}'>"
+            f"{'holds 予定どおり' if nw['weekend_holds'] else 'does not hold 要対応'}</b>: "
+            f"{escape('; '.join(nw['reasons']))}</p>"
+        )
     body.append(h2("分野別の判定", "Verdicts and readiness by domain"))
-    body.append("<table><tr><th>分野</th><th>domain</th><th>wave</th><th>phase</th><th>判定 verdict</th><th>live</th>"
-                "<th>実測 s</th><th>推計 h</th><th>枠 h</th><th>理由 reasons</th><th></th></tr>" + rows + "</table>")
-    body.append(h2("本番規模推計と移行時間枠", "Projected hours against each domain's window (red tick)"))
-    body.append(bars_with_limits([(d, ph(v), v["window_hours"]) for d, v in domains.items()], unit="h"))
+    body.append(
+        "<table><tr><th>分野</th><th>domain</th><th>wave</th><th>phase</th><th>判定 verdict</th><th>live</th>"
+        "<th>実測 s</th><th>推計 h</th><th>枠 h</th><th>理由 reasons</th><th></th></tr>"
+        + rows
+        + "</table>"
+    )
+    body.append(
+        h2("本番規模推計と移行時間枠", "Projected hours against each domain's window (red tick)")
+    )
+    body.append(
+        bars_with_limits([(d, ph(v), v["window_hours"]) for d, v in domains.items()], unit="h")
+    )
     body.append(h2("クリティカルパス", "Critical path through cuts_over_after"))
-    body.append(f"<p>{' → '.join(escape(x) for x in cp['domains'])}: projected {cp['projected_hours']:.2f} h "
-                f"(measured in this rehearsal {cp['measured_seconds']:,.1f} s; live domains count 0)</p>")
-    body.append(bars([(s["domain"] + (" (live)" if s["live"] else ""), s["projected_hours"]) for s in cp["segments"]],
-                     unit="h"))
-    body.append(h2("移行週末", f"Cutover weekends (Saturday 00:00 → Monday 08:30 JST, {WEEKEND_HOURS:g} h)"))
-    body.append("<table><tr><th>wave</th><th>date</th><th>critical path</th><th>h</th><th>holds</th><th>why</th></tr>"
-                + "".join(f"<tr><td>{escape(w['name_ja'])}</td><td>{w['target_date']}</td>"
-                          f"<td>{escape(' → '.join(w['critical_path']))}</td><td class='num'>{w['projected_hours']:.2f}</td>"
-                          f"<td>{'—' if w['weekend_holds'] is None else ('✓' if w['weekend_holds'] else '✗')}</td>"
-                          f"<td>{escape('; '.join(w['reasons'] + w.get('notes', [])))}</td></tr>"
-                          for w in report["waves"]) + "</table>")
+    body.append(
+        f"<p>{' → '.join(escape(x) for x in cp['domains'])}: projected {cp['projected_hours']:.2f} h "
+        f"(measured in this rehearsal {cp['measured_seconds']:,.1f} s; live domains count 0)</p>"
+    )
+    body.append(
+        bars(
+            [
+                (s["domain"] + (" (live)" if s["live"] else ""), s["projected_hours"])
+                for s in cp["segments"]
+            ],
+            unit="h",
+        )
+    )
+    body.append(
+        h2("移行週末", f"Cutover weekends (Saturday 00:00 → Monday 08:30 JST, {WEEKEND_HOURS:g} h)")
+    )
+    body.append(
+        "<table><tr><th>wave</th><th>date</th><th>critical path</th><th>h</th><th>holds</th><th>why</th></tr>"
+        + "".join(
+            f"<tr><td>{escape(w['name_ja'])}</td><td>{w['target_date']}</td>"
+            f"<td>{escape(' → '.join(w['critical_path']))}</td><td class='num'>{w['projected_hours']:.2f}</td>"
+            f"<td>{'—' if w['weekend_holds'] is None else ('✓' if w['weekend_holds'] else '✗')}</td>"
+            f"<td>{escape('; '.join(w['reasons'] + w.get('notes', [])))}</td></tr>"
+            for w in report["waves"]
+        )
+        + "</table>"
+    )
     cal = report.get("calibration", {}).get("stages") or {}
     if cal:
-        body.append(h2("段階ごとの固定費", "Fixed overhead per stage, fitted across tonight's domains"))
-        body.append("<table><tr><th>stage</th><th>overhead a (s)</th><th>per record b (ms)</th><th>domains</th></tr>"
-                    + "".join(f"<tr><td>{escape(s)}</td><td class='num'>{v['overhead_seconds']:,.2f}</td>"
-                              f"<td class='num'>{v['per_record_ms']:,.4f}</td><td class='num'>{v['points']}</td></tr>"
-                              for s, v in cal.items()) + "</table>")
+        body.append(
+            h2("段階ごとの固定費", "Fixed overhead per stage, fitted across tonight's domains")
+        )
+        body.append(
+            "<table><tr><th>stage</th><th>overhead a (s)</th><th>per record b (ms)</th><th>domains</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(s)}</td><td class='num'>{v['overhead_seconds']:,.2f}</td>"
+                f"<td class='num'>{v['per_record_ms']:,.4f}</td><td class='num'>{v['points']}</td></tr>"
+                for s, v in cal.items()
+            )
+            + "</table>"
+        )
     return page("市全体の移行リハーサル", "City-wide rehearsal", "".join(body))

@@ -49,16 +49,20 @@ def _converter(col):
         def conv(v):
             return None if v is None else str(Decimal(str(v)).quantize(q))
     elif col.type == "integer":
+
         def conv(v):
             return None if v is None else str(int(v))
     elif col.type == "date":
+
         def conv(v):
             if v is None:
                 return None
             return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v)[:10]
     else:
+
         def conv(v):
             return None if v is None else str(v)
+
     return conv
 
 
@@ -83,8 +87,12 @@ class _Digester:
         names = [c.name for c in self.cols]
         self.key_idx = [names.index(k) for k in table_layout.business_keys]
         self.conv = [_converter(c) for c in self.cols]
-        self.base_key = hmac.new(secret, f"{key_purpose(domain, table_layout.name)}\x1f".encode(), hashlib.sha256)
-        self.base_row = hmac.new(secret, f"reconcile-row:{domain}:{table_layout.name}\x1f".encode(), hashlib.sha256)
+        self.base_key = hmac.new(
+            secret, f"{key_purpose(domain, table_layout.name)}\x1f".encode(), hashlib.sha256
+        )
+        self.base_row = hmac.new(
+            secret, f"reconcile-row:{domain}:{table_layout.name}\x1f".encode(), hashlib.sha256
+        )
         self.digests: dict[bytes, bytes] = {}
         self.rows = 0
         self.duplicates = 0
@@ -138,8 +146,14 @@ class _Agg:
 
     def result(self) -> dict:
         conv = _converter(self.col)
-        return _agg_dict(self.col, self.count, self.nulls, self.sum if self.count else None,
-                         conv(self.min), conv(self.max))
+        return _agg_dict(
+            self.col,
+            self.count,
+            self.nulls,
+            self.sum if self.count else None,
+            conv(self.min),
+            conv(self.max),
+        )
 
 
 def _agg_dict(col, count, nulls, total, mn, mx) -> dict:
@@ -169,7 +183,9 @@ def aggregates_source(table, cols) -> dict[str, dict]:
         count = int(pc.count(arr).as_py())
         mm = pc.min_max(arr).as_py() if count else {"min": None, "max": None}
         total = pc.sum(arr).as_py() if c.type in ("integer", "decimal") and count else None
-        out[c.name] = _agg_dict(c, count, int(arr.null_count), total, conv(mm["min"]), conv(mm["max"]))
+        out[c.name] = _agg_dict(
+            c, count, int(arr.null_count), total, conv(mm["min"]), conv(mm["max"])
+        )
     return out
 
 
@@ -210,14 +226,21 @@ def _public_aggs(aggs: dict[str, dict], cols, secret: bytes, purpose: str) -> di
         if by_name[name].type != "code":
             for k in ("min", "max"):
                 if a[k] is not None:
-                    a[k] = "hmac:" + hmac.new(secret, f"{purpose}:{name}:{k}\x1f{a[k]}".encode("utf-8"),
-                                              hashlib.sha256).hexdigest()[:16]
+                    a[k] = (
+                        "hmac:"
+                        + hmac.new(
+                            secret,
+                            f"{purpose}:{name}:{k}\x1f{a[k]}".encode("utf-8"),
+                            hashlib.sha256,
+                        ).hexdigest()[:16]
+                    )
         out[name] = a
     return out
 
 
-def reconcile_table(domain: str, table_layout, validated, target: Target, secret: bytes,
-                    tolerance: float = 0.0) -> dict:
+def reconcile_table(
+    domain: str, table_layout, validated, target: Target, secret: bytes, tolerance: float = 0.0
+) -> dict:
     """Compare one standard table; returns counts, keyed hashes and aggregates fit for a report."""
     name = table_name(domain, table_layout.name)
     cols = list(table_layout.columns)
@@ -228,48 +251,93 @@ def reconcile_table(domain: str, table_layout, validated, target: Target, secret
         src.add(row)
     agg_src = aggregates_source(validated, cols)
     allowed = math.floor(tolerance * validated.num_rows + 1e-9)
-    base = {"unit": table_layout.name, "target_table": name, "target_schema": target.schema,
-            "rows_source": validated.num_rows, "tolerance": tolerance, "allowed": allowed}
+    base = {
+        "unit": table_layout.name,
+        "target_table": name,
+        "target_schema": target.schema,
+        "rows_source": validated.num_rows,
+        "tolerance": tolerance,
+        "allowed": allowed,
+    }
     if not target.exists(name):
         keys = sorted(k.hex() for k in src.digests)
-        return {**base, "rows_target": 0, "missing": len(src.digests), "extra": 0, "changed": 0,
-                "duplicate_keys": 0, "mismatches_found": len(src.digests), "mismatches": len(src.digests),
-                "within_tolerance": False, "counts_match": False, "aggregates_match": False,
-                "aggregate_mismatches": [], "mismatched_keys": keys[:MAX_LISTED],
-                "mismatches_by_kind": {"missing": keys[:MAX_LISTED], "extra": [], "changed": []},
-                "control_totals": {}, "aggregates": {}, "error": "target table missing"}
+        return {
+            **base,
+            "rows_target": 0,
+            "missing": len(src.digests),
+            "extra": 0,
+            "changed": 0,
+            "duplicate_keys": 0,
+            "mismatches_found": len(src.digests),
+            "mismatches": len(src.digests),
+            "within_tolerance": False,
+            "counts_match": False,
+            "aggregates_match": False,
+            "aggregate_mismatches": [],
+            "mismatched_keys": keys[:MAX_LISTED],
+            "mismatches_by_kind": {"missing": keys[:MAX_LISTED], "extra": [], "changed": []},
+            "control_totals": {},
+            "aggregates": {},
+            "error": "target table missing",
+        }
     tgt = _Digester(domain, table_layout, secret)
     tgt.collect_aggs = target.dialect != "postgresql"
     for row in target.stream(name, col_names):
         tgt.add(row)
-    agg_tgt = aggregates_postgresql(target, name, cols) if target.dialect == "postgresql" else {
-        c.name: a.result() for c, a in zip(cols, tgt.aggs)}
+    agg_tgt = (
+        aggregates_postgresql(target, name, cols)
+        if target.dialect == "postgresql"
+        else {c.name: a.result() for c, a in zip(cols, tgt.aggs)}
+    )
     missing = sorted(k.hex() for k in src.digests.keys() - tgt.digests.keys())
     extra = sorted(k.hex() for k in tgt.digests.keys() - src.digests.keys())
-    changed = sorted(k.hex() for k, h in src.digests.items() if k in tgt.digests and tgt.digests[k] != h)
+    changed = sorted(
+        k.hex() for k, h in src.digests.items() if k in tgt.digests and tgt.digests[k] != h
+    )
     agg_bad = sorted(c for c in agg_src if agg_src[c] != agg_tgt.get(c))
     row_mismatches = len(missing) + len(extra) + len(changed) + src.duplicates + tgt.duplicates
     found = row_mismatches + (len(agg_bad) if row_mismatches == 0 else 0)
     within = row_mismatches <= allowed and (row_mismatches > 0 or not agg_bad)
     counts_diff = abs(validated.num_rows - tgt.rows)
-    control = {c.name: {"source": agg_src[c.name].get("sum"), "target": agg_tgt[c.name].get("sum"),
-                        "match": agg_src[c.name].get("sum") == agg_tgt[c.name].get("sum")}
-               for c in cols if c.type in ("integer", "decimal")}
+    control = {
+        c.name: {
+            "source": agg_src[c.name].get("sum"),
+            "target": agg_tgt[c.name].get("sum"),
+            "match": agg_src[c.name].get("sum") == agg_tgt[c.name].get("sum"),
+        }
+        for c in cols
+        if c.type in ("integer", "decimal")
+    }
     pub_src = _public_aggs(agg_src, cols, secret, purpose)
     pub_tgt = _public_aggs(agg_tgt, cols, secret, purpose)
     return {
-        **base, "rows_target": tgt.rows,
-        "missing": len(missing), "extra": len(extra), "changed": len(changed),
+        **base,
+        "rows_target": tgt.rows,
+        "missing": len(missing),
+        "extra": len(extra),
+        "changed": len(changed),
         "duplicate_keys": src.duplicates + tgt.duplicates,
-        "mismatches_found": found, "mismatches": 0 if within else found, "within_tolerance": within,
+        "mismatches_found": found,
+        "mismatches": 0 if within else found,
+        "within_tolerance": within,
         "counts_match": counts_diff == 0 or counts_diff <= allowed,
-        "aggregates_match": not agg_bad, "aggregate_mismatches": agg_bad,
+        "aggregates_match": not agg_bad,
+        "aggregate_mismatches": agg_bad,
         "mismatched_keys": sorted(set(missing) | set(extra) | set(changed))[:MAX_LISTED],
-        "mismatches_by_kind": {"missing": missing[:MAX_LISTED], "extra": extra[:MAX_LISTED],
-                               "changed": changed[:MAX_LISTED]},
+        "mismatches_by_kind": {
+            "missing": missing[:MAX_LISTED],
+            "extra": extra[:MAX_LISTED],
+            "changed": changed[:MAX_LISTED],
+        },
         "control_totals": control,
-        "aggregates": {c.name: {"source": pub_src[c.name], "target": pub_tgt[c.name],
-                                "match": agg_src[c.name] == agg_tgt[c.name]} for c in cols},
+        "aggregates": {
+            c.name: {
+                "source": pub_src[c.name],
+                "target": pub_tgt[c.name],
+                "match": agg_src[c.name] == agg_tgt[c.name],
+            }
+            for c in cols
+        },
     }
 
 
@@ -277,7 +345,9 @@ def table_digest(target: Target, domain: str, table_layout, secret: bytes = b"di
     """One digest of a target table's whole contents, independent of row order (tests: two loads
     give identical tables)."""
     d = _Digester(domain, table_layout, secret)
-    for row in target.stream(table_name(domain, table_layout.name), [c.name for c in table_layout.columns]):
+    for row in target.stream(
+        table_name(domain, table_layout.name), [c.name for c in table_layout.columns]
+    ):
         d.add(row)
     h = hashlib.sha256(f"{d.rows}:{d.duplicates}".encode())
     for k in sorted(d.digests):

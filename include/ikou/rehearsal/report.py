@@ -19,22 +19,39 @@ td,th{border:1px solid #ccd;padding:4px 8px;text-align:left;font-size:14px} th{b
 code{font-size:12px}
 """
 
-PALETTE = ("#4a78b0", "#e08a2e", "#5aa469", "#9b5fc0", "#c0504d", "#3fa7b5", "#b58b3f", "#7f7f7f", "#d06fa5")
+PALETTE = (
+    "#4a78b0",
+    "#e08a2e",
+    "#5aa469",
+    "#9b5fc0",
+    "#c0504d",
+    "#3fa7b5",
+    "#b58b3f",
+    "#7f7f7f",
+    "#d06fa5",
+)
 VERDICT_COLOUR = {"GO": "#0a7d28", "NO-GO": "#b3261e", "READINESS": "#1f5fa8"}
 
 
 def page(title_ja: str, title_en: str, body: str) -> str:
-    return (f"<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>{escape(title_ja)} / {escape(title_en)}"
-            f"</title><style>{CSS}</style></head><body><h1>{escape(title_ja)} <span class='en'>{escape(title_en)}</span>"
-            f"</h1>{body}</body></html>")
+    return (
+        f"<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>{escape(title_ja)} / {escape(title_en)}"
+        f"</title><style>{CSS}</style></head><body><h1>{escape(title_ja)} <span class='en'>{escape(title_en)}</span>"
+        f"</h1>{body}</body></html>"
+    )
 
 
 def h2(ja: str, en: str) -> str:
     return f"<h2>{escape(ja)} <span class='en'>{escape(en)}</span></h2>"
 
 
-def bars(items: list[tuple[str, float]], limit: float | None = None, unit: str = "s", width: int = 640,
-         limit_label: str = "window") -> str:
+def bars(
+    items: list[tuple[str, float]],
+    limit: float | None = None,
+    unit: str = "s",
+    width: int = 640,
+    limit_label: str = "window",
+) -> str:
     """Horizontal bars (label, value) with an optional limit line (e.g. the cutover window)."""
     top = max([v for _, v in items] + [limit or 0, 1e-9])
     h = 24 * len(items) + 30
@@ -47,14 +64,20 @@ def bars(items: list[tuple[str, float]], limit: float | None = None, unit: str =
         out.append(f"<text x='{165 + w:.1f}' y='{y + 14}' font-size='12'>{v:,.2f} {unit}</text>")
     if limit:
         x = 160 + (width - 240) * limit / top
-        out.append(f"<line x1='{x:.1f}' y1='0' x2='{x:.1f}' y2='{h}' stroke='#b3261e' stroke-dasharray='4'/>")
-        out.append(f"<text x='{x + 3:.1f}' y='{h - 4}' font-size='11' fill='#b3261e'>{escape(limit_label)} "
-                   f"{limit:g} {unit}</text>")
+        out.append(
+            f"<line x1='{x:.1f}' y1='0' x2='{x:.1f}' y2='{h}' stroke='#b3261e' stroke-dasharray='4'/>"
+        )
+        out.append(
+            f"<text x='{x + 3:.1f}' y='{h - 4}' font-size='11' fill='#b3261e'>{escape(limit_label)} "
+            f"{limit:g} {unit}</text>"
+        )
     out.append("</svg>")
     return "".join(out)
 
 
-def bars_with_limits(items: list[tuple[str, float, float]], unit: str = "h", width: int = 700) -> str:
+def bars_with_limits(
+    items: list[tuple[str, float, float]], unit: str = "h", width: int = 700
+) -> str:
     """Horizontal bars (label, value, limit): each bar with its own limit tick (a domain's
     projected hours against its own cutover window); bars over their limit in red."""
     top = max([max(v, lim) for _, v, lim in items] + [1e-9])
@@ -68,130 +91,213 @@ def bars_with_limits(items: list[tuple[str, float, float]], unit: str = "h", wid
         colour = "#b3261e" if v > lim else "#4a78b0"
         out.append(f"<text x='0' y='{y + 14}' font-size='12'>{escape(label)}</text>")
         out.append(f"<rect x='160' y='{y}' width='{w:.1f}' height='18' fill='{colour}'/>")
-        out.append(f"<line x1='{lx:.1f}' y1='{y - 2}' x2='{lx:.1f}' y2='{y + 20}' stroke='#b3261e' stroke-width='2'/>")
-        out.append(f"<text x='{max(lx, 160 + w) + 6:.1f}' y='{y + 14}' font-size='12'>{v:,.2f} / {lim:g} {unit}</text>")
+        out.append(
+            f"<line x1='{lx:.1f}' y1='{y - 2}' x2='{lx:.1f}' y2='{y + 20}' stroke='#b3261e' stroke-width='2'/>"
+        )
+        out.append(
+            f"<text x='{max(lx, 160 + w) + 6:.1f}' y='{y + 14}' font-size='12'>{v:,.2f} / {lim:g} {unit}</text>"
+        )
     out.append("</svg>")
     return "".join(out)
 
 
-def stacked(segments: list[tuple[str, float]], limit: float | None, unit: str = "h", width: int = 760) -> str:
+def stacked(
+    segments: list[tuple[str, float]], limit: float | None, unit: str = "h", width: int = 760
+) -> str:
     """One stacked bar (stages in order) against a limit line, with a legend."""
     total = sum(v for _, v in segments)
     top = max(total, limit or 0, 1e-9) * 1.05
     span = width - 20
-    out = [f"<svg width='{width}' height='{60 + 18 * ((len(segments) + 2) // 3)}' role='img' "
-           "xmlns='http://www.w3.org/2000/svg'>"]
+    out = [
+        f"<svg width='{width}' height='{60 + 18 * ((len(segments) + 2) // 3)}' role='img' "
+        "xmlns='http://www.w3.org/2000/svg'>"
+    ]
     x = 10.0
     for i, (label, v) in enumerate(segments):
         w = span * v / top
-        out.append(f"<rect x='{x:.1f}' y='8' width='{max(w, 0):.1f}' height='24' fill='{PALETTE[i % len(PALETTE)]}'>"
-                   f"<title>{escape(label)}: {v:,.2f} {unit}</title></rect>")
+        out.append(
+            f"<rect x='{x:.1f}' y='8' width='{max(w, 0):.1f}' height='24' fill='{PALETTE[i % len(PALETTE)]}'>"
+            f"<title>{escape(label)}: {v:,.2f} {unit}</title></rect>"
+        )
         x += w
-    out.append(f"<text x='{min(x + 4, width - 120):.1f}' y='25' font-size='12'>{total:,.2f} {unit}</text>")
+    out.append(
+        f"<text x='{min(x + 4, width - 120):.1f}' y='25' font-size='12'>{total:,.2f} {unit}</text>"
+    )
     if limit:
         lx = 10 + span * limit / top
-        out.append(f"<line x1='{lx:.1f}' y1='2' x2='{lx:.1f}' y2='38' stroke='#b3261e' stroke-width='2'/>")
-        out.append(f"<text x='{max(lx - 110, 0):.1f}' y='50' font-size='11' fill='#b3261e'>移行時間枠 window "
-                   f"{limit:g} {unit}</text>")
+        out.append(
+            f"<line x1='{lx:.1f}' y1='2' x2='{lx:.1f}' y2='38' stroke='#b3261e' stroke-width='2'/>"
+        )
+        out.append(
+            f"<text x='{max(lx - 110, 0):.1f}' y='50' font-size='11' fill='#b3261e'>移行時間枠 window "
+            f"{limit:g} {unit}</text>"
+        )
     for i, (label, v) in enumerate(segments):
         lx = 10 + 250 * (i % 3)
         ly = 62 + 18 * (i // 3)
-        out.append(f"<rect x='{lx}' y='{ly - 10}' width='10' height='10' fill='{PALETTE[i % len(PALETTE)]}'/>"
-                   f"<text x='{lx + 14}' y='{ly}' font-size='11'>{escape(label)} {v:,.2f} {unit}</text>")
+        out.append(
+            f"<rect x='{lx}' y='{ly - 10}' width='10' height='10' fill='{PALETTE[i % len(PALETTE)]}'/>"
+            f"<text x='{lx + 14}' y='{ly}' font-size='11'>{escape(label)} {v:,.2f} {unit}</text>"
+        )
     out.append("</svg>")
     return "".join(out)
 
 
-def trend(points: list[dict], key: str, unit: str, limit: float | None = None, width: int = 760,
-          height: int = 180) -> str:
+def trend(
+    points: list[dict],
+    key: str,
+    unit: str,
+    limit: float | None = None,
+    width: int = 760,
+    height: int = 180,
+) -> str:
     """A line over the runs (oldest left), dots coloured by verdict, the current run ringed."""
     pts = [(i, p) for i, p in enumerate(points) if p.get(key) is not None]
     if not pts:
         return "<p class='muted'>データなし / no data yet</p>"
     vals = [float(p[key]) for _, p in pts]
-    off_chart = bool(limit) and limit > 3 * max(vals + [1e-9])  # keep the line readable, note the limit
+    off_chart = bool(limit) and limit > 3 * max(
+        vals + [1e-9]
+    )  # keep the line readable, note the limit
     top = max(vals + ([] if off_chart else [limit or 0]) + [1e-9]) * 1.15
     left, right, bottom, topm = 50, 20, 30, 10
     n = max(len(points) - 1, 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
-        return (left + (width - left - right) * (i / n if len(points) > 1 else 0.5),
-                topm + (height - topm - bottom) * (1 - v / top))
+        return (
+            left + (width - left - right) * (i / n if len(points) > 1 else 0.5),
+            topm + (height - topm - bottom) * (1 - v / top),
+        )
 
-    out = [f"<svg width='{width}' height='{height}' role='img' xmlns='http://www.w3.org/2000/svg'>",
-           f"<line x1='{left}' y1='{height - bottom}' x2='{width - right}' y2='{height - bottom}' stroke='#99a'/>",
-           f"<line x1='{left}' y1='{topm}' x2='{left}' y2='{height - bottom}' stroke='#99a'/>",
-           f"<text x='2' y='{topm + 10}' font-size='11'>{top:,.1f} {escape(unit)}</text>",
-           f"<text x='2' y='{height - bottom}' font-size='11'>0</text>"]
+    out = [
+        f"<svg width='{width}' height='{height}' role='img' xmlns='http://www.w3.org/2000/svg'>",
+        f"<line x1='{left}' y1='{height - bottom}' x2='{width - right}' y2='{height - bottom}' stroke='#99a'/>",
+        f"<line x1='{left}' y1='{topm}' x2='{left}' y2='{height - bottom}' stroke='#99a'/>",
+        f"<text x='2' y='{topm + 10}' font-size='11'>{top:,.1f} {escape(unit)}</text>",
+        f"<text x='2' y='{height - bottom}' font-size='11'>0</text>",
+    ]
     line = " ".join(f"{xy(i, float(p[key]))[0]:.1f},{xy(i, float(p[key]))[1]:.1f}" for i, p in pts)
     out.append(f"<polyline points='{line}' fill='none' stroke='#4a78b0' stroke-width='2'/>")
     if limit and off_chart:
-        out.append(f"<text x='{width - right - 220}' y='{topm + 10}' font-size='11' fill='#b3261e'>"
-                   f"window {limit:g} {escape(unit)} (above the chart)</text>")
+        out.append(
+            f"<text x='{width - right - 220}' y='{topm + 10}' font-size='11' fill='#b3261e'>"
+            f"window {limit:g} {escape(unit)} (above the chart)</text>"
+        )
     elif limit:
         _, ly = xy(0, limit)
-        out.append(f"<line x1='{left}' y1='{ly:.1f}' x2='{width - right}' y2='{ly:.1f}' stroke='#b3261e' "
-                   f"stroke-dasharray='4'/><text x='{width - right - 130}' y='{ly - 4:.1f}' font-size='11' "
-                   f"fill='#b3261e'>window {limit:g} {escape(unit)}</text>")
+        out.append(
+            f"<line x1='{left}' y1='{ly:.1f}' x2='{width - right}' y2='{ly:.1f}' stroke='#b3261e' "
+            f"stroke-dasharray='4'/><text x='{width - right - 130}' y='{ly - 4:.1f}' font-size='11' "
+            f"fill='#b3261e'>window {limit:g} {escape(unit)}</text>"
+        )
     for i, p in pts:
         x, y = xy(i, float(p[key]))
         colour = VERDICT_COLOUR.get(p.get("verdict"), "#7f7f7f")
         ring = " stroke='#1d2733' stroke-width='2'" if p.get("current") else ""
-        out.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='5' fill='{colour}'{ring}><title>"
-                   f"{escape(str(p.get('generated_at')))} {escape(str(p.get('verdict')))} {float(p[key]):,.2f} "
-                   f"{escape(unit)} (snapshot {escape(str(p.get('snapshot')))})</title></circle>")
+        out.append(
+            f"<circle cx='{x:.1f}' cy='{y:.1f}' r='5' fill='{colour}'{ring}><title>"
+            f"{escape(str(p.get('generated_at')))} {escape(str(p.get('verdict')))} {float(p[key]):,.2f} "
+            f"{escape(unit)} (snapshot {escape(str(p.get('snapshot')))})</title></circle>"
+        )
     first, last = points[0].get("generated_at") or "", points[-1].get("generated_at") or ""
     out.append(f"<text x='{left}' y='{height - 8}' font-size='11'>{escape(first[:10])}</text>")
-    out.append(f"<text x='{width - right - 70}' y='{height - 8}' font-size='11'>{escape(last[:10])}</text>")
+    out.append(
+        f"<text x='{width - right - 70}' y='{height - 8}' font-size='11'>{escape(last[:10])}</text>"
+    )
     out.append("</svg>")
     return "".join(out)
 
 
 def _kv_table(rows: list[tuple[str, object]]) -> str:
-    return "<table>" + "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows) + "</table>"
+    return (
+        "<table>"
+        + "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
 
 
-STAGE_JA = {"extract": "抽出", "gate_raw": "ゲート(抽出)", "cleanse": "データ整理", "gate_cleansed": "ゲート(整理)",
-            "validate": "標準化・検証", "gate_standard": "ゲート(標準)", "load": "投入", "gate_target": "ゲート(投入)",
-            "reconciliation": "照合"}
+STAGE_JA = {
+    "extract": "抽出",
+    "gate_raw": "ゲート(抽出)",
+    "cleanse": "データ整理",
+    "gate_cleansed": "ゲート(整理)",
+    "validate": "標準化・検証",
+    "gate_standard": "ゲート(標準)",
+    "load": "投入",
+    "gate_target": "ゲート(投入)",
+    "reconciliation": "照合",
+}
 
 
 def render_domain_report(r: dict) -> str:
     t = r["timing"]
-    body = [f"<p>判定 / verdict: <span class='{r['verdict']}'>{escape(r['verdict'])}</span> — "
-            + "; ".join(escape(x) for x in r["reasons"]) + "</p>",
-            _kv_table([("分野 / domain", f"{r['name_ja']} ({r['name_en']})"), ("実行 / run", r["run_id"]),
-                       ("スナップショット / snapshot", r["snapshot"]), ("モード / mode", r["mode"]),
-                       ("フェーズ / phase", r["phase"]), ("移行陣 / wave", f"{r['wave']} ({r.get('target_date', '')})"),
-                       ("生成 / generated", r.get("generated_at", ""))])]
+    body = [
+        f"<p>判定 / verdict: <span class='{r['verdict']}'>{escape(r['verdict'])}</span> — "
+        + "; ".join(escape(x) for x in r["reasons"])
+        + "</p>",
+        _kv_table(
+            [
+                ("分野 / domain", f"{r['name_ja']} ({r['name_en']})"),
+                ("実行 / run", r["run_id"]),
+                ("スナップショット / snapshot", r["snapshot"]),
+                ("モード / mode", r["mode"]),
+                ("フェーズ / phase", r["phase"]),
+                ("移行陣 / wave", f"{r['wave']} ({r.get('target_date', '')})"),
+                ("生成 / generated", r.get("generated_at", "")),
+            ]
+        ),
+    ]
     if r.get("cutover"):
         c = r["cutover"]
         cls = "LIVE" if c["status"] == "live" else "bad"
-        body.append(f"<p>本番移行 / cutover: <span class='{cls}'>{escape(c['status'])}</span> "
-                    f"(manifest sha256 <code>{escape(c.get('manifest_sha256') or '')}</code>, by {escape(c.get('who') or '')})"
-                    f"{' — ' + escape(c['detail']) if c.get('detail') else ''}</p>")
+        body.append(
+            f"<p>本番移行 / cutover: <span class='{cls}'>{escape(c['status'])}</span> "
+            f"(manifest sha256 <code>{escape(c.get('manifest_sha256') or '')}</code>, by {escape(c.get('who') or '')})"
+            f"{' — ' + escape(c['detail']) if c.get('detail') else ''}</p>"
+        )
     if r.get("rollback"):
         rb = r["rollback"]
-        body.append(f"<p class='muted'>ロールバック / rollback of the rehearsal schema <code>{escape(rb['schema'])}</code>: "
-                    f"{'dropped ' + escape(rb.get('at', '')) if rb.get('done') else 'pending'} — the reports stay.</p>")
+        body.append(
+            f"<p class='muted'>ロールバック / rollback of the rehearsal schema <code>{escape(rb['schema'])}</code>: "
+            f"{'dropped ' + escape(rb.get('at', '')) if rb.get('done') else 'pending'} — the reports stay.</p>"
+        )
     body.append(h2("所要時間 (実測)", "Stage durations, measured"))
-    body.append(bars([(f"{STAGE_JA.get(k, k)} {k}", v) for k, v in t["stage_seconds"].items()], unit="s"))
-    body.append(f"<p>実測 / measured {t['elapsed_seconds']:,.1f} s for {t['legacy_records']:,} legacy records.</p>")
-    body.append(h2("本番規模推計と移行時間枠", "Projected to the city's volume, against the cutover window"))
+    body.append(
+        bars([(f"{STAGE_JA.get(k, k)} {k}", v) for k, v in t["stage_seconds"].items()], unit="s")
+    )
+    body.append(
+        f"<p>実測 / measured {t['elapsed_seconds']:,.1f} s for {t['legacy_records']:,} legacy records.</p>"
+    )
+    body.append(
+        h2("本番規模推計と移行時間枠", "Projected to the city's volume, against the cutover window")
+    )
     ps = t.get("projection_stages", {})
-    body.append(stacked([(k, v["projected_seconds"] / 3600) for k, v in ps.items()], t["window_hours"], unit="h"))
-    body.append(f"<p>本番規模推計 / projected to {t['expected_records']:,} records: <b>{t['projected_hours']:,.2f} h</b> "
-                f"(window {t['window_hours']:g} h, {'within' if t['within_window'] else 'EXCEEDS'}; a plain linear "
-                f"scale would say {t.get('linear_hours', 0):,.2f} h). {escape(t['projection'])}</p>")
+    body.append(
+        stacked(
+            [(k, v["projected_seconds"] / 3600) for k, v in ps.items()], t["window_hours"], unit="h"
+        )
+    )
+    body.append(
+        f"<p>本番規模推計 / projected to {t['expected_records']:,} records: <b>{t['projected_hours']:,.2f} h</b> "
+        f"(window {t['window_hours']:g} h, {'within' if t['within_window'] else 'EXCEEDS'}; a plain linear "
+        f"scale would say {t.get('linear_hours', 0):,.2f} h). {escape(t['projection'])}</p>"
+    )
     if ps:
-        body.append("<table><tr><th>stage</th><th>measured s</th><th>overhead a (s)</th><th>per record b (ms)</th>"
-                    "<th>projected s</th><th>method</th></tr>" + "".join(
-                        f"<tr><td>{escape(STAGE_JA.get(k, k))} {escape(k)}</td><td class='num'>{v['measured_seconds']:,.2f}</td>"
-                        f"<td class='num'>{v['overhead_seconds']:,.2f}</td><td class='num'>{v['per_record_ms']:,.4f}</td>"
-                        f"<td class='num'>{v['projected_seconds']:,.0f}</td><td>{escape(v['method'])}</td></tr>"
-                        for k, v in ps.items()) + "</table>")
+        body.append(
+            "<table><tr><th>stage</th><th>measured s</th><th>overhead a (s)</th><th>per record b (ms)</th>"
+            "<th>projected s</th><th>method</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(STAGE_JA.get(k, k))} {escape(k)}</td><td class='num'>{v['measured_seconds']:,.2f}</td>"
+                f"<td class='num'>{v['overhead_seconds']:,.2f}</td><td class='num'>{v['per_record_ms']:,.4f}</td>"
+                f"<td class='num'>{v['projected_seconds']:,.0f}</td><td>{escape(v['method'])}</td></tr>"
+                for k, v in ps.items()
+            )
+            + "</table>"
+        )
     trend_pts = r.get("trend") or []
-    body.append(h2("夜間リハーサルの推移", f"Trend over the nightly rehearsals ({len(trend_pts)} runs)"))
+    body.append(
+        h2("夜間リハーサルの推移", f"Trend over the nightly rehearsals ({len(trend_pts)} runs)")
+    )
     if r["phase"] == "migration":
         body.append(trend(trend_pts, "projected_hours", "h", limit=t["window_hours"]))
         body.append(trend(trend_pts, "mismatches", "mismatches", height=120))
@@ -199,59 +305,98 @@ def render_domain_report(r: dict) -> str:
         body.append(trend(trend_pts, "findings", "findings"))
         body.append(trend(trend_pts, "gaiji_codes", "外字 codes", height=120))
     if trend_pts:
-        body.append("<table><tr><th>generated</th><th>run</th><th>snapshot</th><th>verdict</th><th>projected h</th>"
-                    "<th>mismatches</th><th>findings</th></tr>" + "".join(
-                        f"<tr><td>{escape(str(p.get('generated_at')))}</td><td>{escape(str(p.get('run_id')))}</td>"
-                        f"<td>{escape(str(p.get('snapshot')))}</td><td class='{escape(str(p.get('verdict')))}'>"
-                        f"{escape(str(p.get('verdict')))}</td><td class='num'>{(p.get('projected_hours') or 0):,.2f}</td>"
-                        f"<td class='num'>{p.get('mismatches') or 0:,}</td><td class='num'>{p.get('findings') or 0:,}</td></tr>"
-                        for p in reversed(trend_pts[-10:])) + "</table>")
+        body.append(
+            "<table><tr><th>generated</th><th>run</th><th>snapshot</th><th>verdict</th><th>projected h</th>"
+            "<th>mismatches</th><th>findings</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(str(p.get('generated_at')))}</td><td>{escape(str(p.get('run_id')))}</td>"
+                f"<td>{escape(str(p.get('snapshot')))}</td><td class='{escape(str(p.get('verdict')))}'>"
+                f"{escape(str(p.get('verdict')))}</td><td class='num'>{(p.get('projected_hours') or 0):,.2f}</td>"
+                f"<td class='num'>{p.get('mismatches') or 0:,}</td><td class='num'>{p.get('findings') or 0:,}</td></tr>"
+                for p in reversed(trend_pts[-10:])
+            )
+            + "</table>"
+        )
     body.append(h2("件数の照合", "Accounting: legacy records in = loaded + quarantined + merged"))
-    body.append("<table><tr><th>file</th><th>legacy</th><th>loaded / output</th><th>quarantined</th><th>merged</th>"
-                "<th>closes</th></tr>"
-                + "".join(f"<tr><td>{escape(a['unit'])}</td><td class='num'>{a['legacy_records']:,}</td>"
-                          f"<td class='num'>{a['output_records']:,}</td><td class='num'>{a['quarantined']:,}</td>"
-                          f"<td class='num'>{a['merged']:,}</td><td class='{'ok' if a['balanced'] else 'bad'}'>"
-                          f"{'✓' if a['balanced'] else '✗'}</td></tr>" for a in r["accounting"]) + "</table>")
+    body.append(
+        "<table><tr><th>file</th><th>legacy</th><th>loaded / output</th><th>quarantined</th><th>merged</th>"
+        "<th>closes</th></tr>"
+        + "".join(
+            f"<tr><td>{escape(a['unit'])}</td><td class='num'>{a['legacy_records']:,}</td>"
+            f"<td class='num'>{a['output_records']:,}</td><td class='num'>{a['quarantined']:,}</td>"
+            f"<td class='num'>{a['merged']:,}</td><td class='{'ok' if a['balanced'] else 'bad'}'>"
+            f"{'✓' if a['balanced'] else '✗'}</td></tr>"
+            for a in r["accounting"]
+        )
+        + "</table>"
+    )
     if r["reconciliation"]:
         body.append(h2("照合 (標準レイアウト ↔ 移行先)", "Reconciliation validated ↔ target"))
-        body.append("<table><tr><th>table</th><th>source</th><th>target</th><th>missing</th><th>extra</th><th>changed</th>"
-                    "<th>aggregates</th><th>tolerated</th></tr>" + "".join(
-                        f"<tr><td>{escape(x['unit'])}</td><td class='num'>{x['rows_source']:,}</td>"
-                        f"<td class='num'>{x['rows_target']:,}</td><td class='num'>{x['missing']:,}</td>"
-                        f"<td class='num'>{x['extra']:,}</td><td class='num'>{x['changed']:,}</td>"
-                        f"<td class='{'ok' if x.get('aggregates_match') else 'bad'}'>"
-                        f"{'✓' if x.get('aggregates_match') else '✗ ' + escape(', '.join(x.get('aggregate_mismatches', [])))}"
-                        f"</td><td class='num'>{x.get('allowed', 0):,}</td></tr>" for x in r["reconciliation"]) + "</table>")
+        body.append(
+            "<table><tr><th>table</th><th>source</th><th>target</th><th>missing</th><th>extra</th><th>changed</th>"
+            "<th>aggregates</th><th>tolerated</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(x['unit'])}</td><td class='num'>{x['rows_source']:,}</td>"
+                f"<td class='num'>{x['rows_target']:,}</td><td class='num'>{x['missing']:,}</td>"
+                f"<td class='num'>{x['extra']:,}</td><td class='num'>{x['changed']:,}</td>"
+                f"<td class='{'ok' if x.get('aggregates_match') else 'bad'}'>"
+                f"{'✓' if x.get('aggregates_match') else '✗ ' + escape(', '.join(x.get('aggregate_mismatches', [])))}"
+                f"</td><td class='num'>{x.get('allowed', 0):,}</td></tr>"
+                for x in r["reconciliation"]
+            )
+            + "</table>"
+        )
         for x in r["reconciliation"]:
             kinds = x.get("mismatches_by_kind") or {}
             listed = [(k, h) for k in ("missing", "extra", "changed") for h in kinds.get(k, [])]
             if listed:
-                body.append(f"<p>{escape(x['unit'])}: 不一致レコード (鍵付きハッシュ) / mismatching records by keyed "
-                            f"hash (record:{escape(r['domain'])}:{escape(x['unit'])}), first {len(listed)}:</p><table>"
-                            "<tr><th>kind</th><th>record key (HMAC)</th></tr>"
-                            + "".join(f"<tr><td>{k}</td><td><code>{escape(h)}</code></td></tr>" for k, h in listed[:50])
-                            + "</table>")
+                body.append(
+                    f"<p>{escape(x['unit'])}: 不一致レコード (鍵付きハッシュ) / mismatching records by keyed "
+                    f"hash (record:{escape(r['domain'])}:{escape(x['unit'])}), first {len(listed)}:</p><table>"
+                    "<tr><th>kind</th><th>record key (HMAC)</th></tr>"
+                    + "".join(
+                        f"<tr><td>{k}</td><td><code>{escape(h)}</code></td></tr>"
+                        for k, h in listed[:50]
+                    )
+                    + "</table>"
+                )
             ct = x.get("control_totals") or {}
             if ct:
-                body.append("<table><tr><th>control total (sum)</th><th>source</th><th>target</th><th></th></tr>" + "".join(
-                    f"<tr><td>{escape(c)}</td><td class='num'>{escape(str(v['source']))}</td><td class='num'>"
-                    f"{escape(str(v['target']))}</td><td class='{'ok' if v['match'] else 'bad'}'>"
-                    f"{'✓' if v['match'] else '✗'}</td></tr>" for c, v in ct.items()) + "</table>")
+                body.append(
+                    "<table><tr><th>control total (sum)</th><th>source</th><th>target</th><th></th></tr>"
+                    + "".join(
+                        f"<tr><td>{escape(c)}</td><td class='num'>{escape(str(v['source']))}</td><td class='num'>"
+                        f"{escape(str(v['target']))}</td><td class='{'ok' if v['match'] else 'bad'}'>"
+                        f"{'✓' if v['match'] else '✗'}</td></tr>"
+                        for c, v in ct.items()
+                    )
+                    + "</table>"
+                )
     body.append(h2("品質ゲート", "Quality gates"))
-    body.append("<table><tr><th>gate</th><th>verdict</th><th>warnings</th><th>critical</th><th>seconds</th></tr>" + "".join(
-        f"<tr><td>{escape(g)}</td><td>{escape(str(v['verdict']))}</td><td class='num'>{v['warnings']}</td>"
-        f"<td class='num'>{v['critical_failures']}</td><td class='num'>{(v.get('seconds') or 0):,.0f}</td></tr>"
-        for g, v in r["gates"].items()) + "</table>")
+    body.append(
+        "<table><tr><th>gate</th><th>verdict</th><th>warnings</th><th>critical</th><th>seconds</th></tr>"
+        + "".join(
+            f"<tr><td>{escape(g)}</td><td>{escape(str(v['verdict']))}</td><td class='num'>{v['warnings']}</td>"
+            f"<td class='num'>{v['critical_failures']}</td><td class='num'>{(v.get('seconds') or 0):,.0f}</td></tr>"
+            for g, v in r["gates"].items()
+        )
+        + "</table>"
+    )
     if r.get("overrides"):
         body.append("<p class='bad'>上書き / overrides: " + escape(str(r["overrides"])) + "</p>")
     body.append(h2("検出事項", "Quality findings by rule"))
     rows = [(f"{s}: {rule}", n) for s, f in r["findings"].items() for rule, n in f.items()]
     body.append(bars(rows, unit="") if rows else "<p>なし / none</p>")
-    body.append(f"<p>外字ワークリスト / 外字 worklist: {r['gaiji_worklist']['unmapped_codes']} codes, "
-                f"{r['gaiji_worklist']['occurrences']} occurrences (gaiji_worklist.json)</p>")
+    body.append(
+        f"<p>外字ワークリスト / 外字 worklist: {r['gaiji_worklist']['unmapped_codes']} codes, "
+        f"{r['gaiji_worklist']['occurrences']} occurrences (gaiji_worklist.json)</p>"
+    )
     if r.get("readiness"):
         body.append(h2("移行準備状況", "Readiness") + _kv_table(list(r["readiness"].items())))
-    body.append("<p class='muted'>個人情報なし: counts, keyed hashes (HMAC-SHA256) and verdicts only. "
-                "JSON: rehearsal.json beside this page.</p>")
-    return page(f"移行リハーサル報告 {r['name_ja']}", f"Rehearsal report {r['name_en']}", "".join(body))
+    body.append(
+        "<p class='muted'>個人情報なし: counts, keyed hashes (HMAC-SHA256) and verdicts only. "
+        "JSON: rehearsal.json beside this page.</p>"
+    )
+    return page(
+        f"移行リハーサル報告 {r['name_ja']}", f"Rehearsal report {r['name_en']}", "".join(body)
+    )

@@ -58,8 +58,14 @@ def fit_line(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     return a, b
 
 
-def project(stage_seconds: dict[str, float], records: int, expected: int, *,
-            history: list[dict] | None = None, overhead: dict[str, float] | None = None) -> dict:
+def project(
+    stage_seconds: dict[str, float],
+    records: int,
+    expected: int,
+    *,
+    history: list[dict] | None = None,
+    overhead: dict[str, float] | None = None,
+) -> dict:
     """Projected seconds per stage at ``expected`` records, with the method used for each.
 
     ``history``: previous rehearsals of the domain as ``{"records": n, "stage_seconds": {...}}``.
@@ -73,8 +79,11 @@ def project(stage_seconds: dict[str, float], records: int, expected: int, *,
         scale = expected / records if records else 0.0
         linear = t * scale
         linear_total += linear
-        pts = [(records, t)] + [(h["records"], h["stage_seconds"][s]) for h in history
-                                if h.get("records") and s in h.get("stage_seconds", {})]
+        pts = [(records, t)] + [
+            (h["records"], h["stage_seconds"][s])
+            for h in history
+            if h.get("records") and s in h.get("stage_seconds", {})
+        ]
         fit = fit_line(pts)
         if fit is not None:
             a, b = fit
@@ -88,13 +97,23 @@ def project(stage_seconds: dict[str, float], records: int, expected: int, *,
             method = "linear"
         proj = a + b * expected
         total += proj
-        per_stage[s] = {"measured_seconds": round(t, 3), "overhead_seconds": round(a, 3),
-                        "per_record_ms": round(b * 1000, 6), "projected_seconds": round(proj, 1),
-                        "linear_seconds": round(linear, 1), "method": method,
-                        "points": len(pts) if method == "fit" else 1}
+        per_stage[s] = {
+            "measured_seconds": round(t, 3),
+            "overhead_seconds": round(a, 3),
+            "per_record_ms": round(b * 1000, 6),
+            "projected_seconds": round(proj, 1),
+            "linear_seconds": round(linear, 1),
+            "method": method,
+            "points": len(pts) if method == "fit" else 1,
+        }
     methods = sorted({v["method"] for v in per_stage.values()})
-    return {"stages": per_stage, "projected_seconds": round(total, 1), "projected_hours": round(total / 3600, 3),
-            "linear_hours": round(linear_total / 3600, 3), "methods": methods}
+    return {
+        "stages": per_stage,
+        "projected_seconds": round(total, 1),
+        "projected_hours": round(total / 3600, 3),
+        "linear_hours": round(linear_total / 3600, 3),
+        "methods": methods,
+    }
 
 
 def read_calibration(store) -> dict | None:
@@ -117,8 +136,13 @@ def calibrate(observations: dict[str, list[tuple[int, float]]]) -> dict[str, dic
         if fit is None:
             continue
         a, b = fit
-        out[s] = {"overhead_seconds": round(a, 3), "per_record_ms": round(b * 1000, 6), "points": len(pts),
-                  "smallest_records": min(n for n, _ in pts), "largest_records": max(n for n, _ in pts)}
+        out[s] = {
+            "overhead_seconds": round(a, 3),
+            "per_record_ms": round(b * 1000, 6),
+            "points": len(pts),
+            "smallest_records": min(n for n, _ in pts),
+            "largest_records": max(n for n, _ in pts),
+        }
     return out
 
 
@@ -130,8 +154,15 @@ def write_calibration(store, stages: dict[str, dict], master_run_id: str) -> str
     if not stages:
         return None
     uri = f"s3://{settings().reports_bucket}/reports/{CALIBRATION}"
-    doc = {"master_run_id": master_run_id, "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "model": "time = a + b·records per stage, least squares across the domains of one master run",
-           "stages": stages}
-    store.put_bytes(uri, json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8"), content_type="application/json")
+    doc = {
+        "master_run_id": master_run_id,
+        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": "time = a + b·records per stage, least squares across the domains of one master run",
+        "stages": stages,
+    }
+    store.put_bytes(
+        uri,
+        json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8"),
+        content_type="application/json",
+    )
     return uri

@@ -83,7 +83,7 @@ def is_s3(uri: str) -> bool:
 
 
 def local_path(uri: str) -> Path:
-    return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return Path(uri[len("file://") :] if uri.startswith("file://") else uri)
 
 
 def sha256_file(path: Path | str) -> str:
@@ -210,7 +210,7 @@ class Store:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=bucket, Prefix=key, Delimiter="/"):
                 for cp in page.get("CommonPrefixes", []):
-                    out.append(cp["Prefix"][len(key):].rstrip("/"))
+                    out.append(cp["Prefix"][len(key) :].rstrip("/"))
             return sorted(out)
         root = local_path(prefix)
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
@@ -221,8 +221,10 @@ class Store:
             bucket, _ = split_s3(prefix)
             keys = [split_s3(u)[1] for u in self.list(prefix)]
             for i in range(0, len(keys), 1000):
-                self.client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]]})
-                n += len(keys[i:i + 1000])
+                self.client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]]}
+                )
+                n += len(keys[i : i + 1000])
         else:
             root = local_path(prefix)
             if root.exists():
@@ -245,14 +247,21 @@ class Store:
         for name, path in sorted(files.items(), key=lambda kv: (kv[0] == "manifest.json", kv[0])):
             path = Path(path)
             self.put_file(join(prefix, name), path)
-            entries.append({"name": name, "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+            entries.append(
+                {"name": name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+            )
         body = dict(manifest)
-        body.setdefault("published_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        body.setdefault(
+            "published_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        )
         body.setdefault("code_version", code_version())
         body["files"] = entries + list(body.get("files", []))
         body["prefix"] = prefix
-        self.put_bytes(manifest_uri, json.dumps(body, ensure_ascii=False, indent=2, default=str).encode("utf-8"),
-                       content_type="application/json")
+        self.put_bytes(
+            manifest_uri,
+            json.dumps(body, ensure_ascii=False, indent=2, default=str).encode("utf-8"),
+            content_type="application/json",
+        )
         return body
 
     def read_manifest(self, prefix: str) -> dict:
@@ -301,7 +310,9 @@ def _s3_client(conn_id: str | None, endpoint: str, pid: int):  # noqa: ARG001 - 
 
     return boto3.client(
         "s3",
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=120),
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=120
+        ),
     )
 
 

@@ -111,7 +111,9 @@ def wait_until_up(endpoint: str, timeout: float = 30.0) -> None:
             return
         except Exception:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the local S3 endpoint {endpoint} did not come up in {timeout:.0f}s") from None
+                raise RuntimeError(
+                    f"the local S3 endpoint {endpoint} did not come up in {timeout:.0f}s"
+                ) from None
             time.sleep(0.2)
 
 
@@ -126,7 +128,9 @@ def serve(port: int, data_dir: Path, buckets: list[str], ready_file: Path | None
     endpoint = f"http://127.0.0.1:{port}"
     wait_until_up(endpoint)
     restored = restore(endpoint, data_dir, buckets)
-    print(f"local S3 endpoint {endpoint} up; restored {restored} objects from {data_dir}", flush=True)
+    print(
+        f"local S3 endpoint {endpoint} up; restored {restored} objects from {data_dir}", flush=True
+    )
     if ready_file:
         ready_file.write_text(endpoint)
     stop = threading.Event()
@@ -152,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--buckets", nargs="*", default=["ikou-restricted", "ikou-reports"])
     s.add_argument("--ready-file", type=Path)
     v = sub.add_parser("save")
-    v.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"))
+    v.add_argument(
+        "--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    )
     v.add_argument("--data", type=Path, required=True)
     args = p.parse_args(argv)
     if args.cmd == "serve":

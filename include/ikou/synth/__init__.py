@@ -26,9 +26,16 @@ import time
 from ikou.storage import Store, is_s3, join, local_path
 
 
-def synthesize(residents: int, seed: int, snapshot: str | dt.date, out: str,
-               rates: dict[str, float] | None = None, registry=None, store: Store | None = None,
-               domains: list[str] | None = None) -> dict:
+def synthesize(
+    residents: int,
+    seed: int,
+    snapshot: str | dt.date,
+    out: str,
+    rates: dict[str, float] | None = None,
+    registry=None,
+    store: Store | None = None,
+    domains: list[str] | None = None,
+) -> dict:
     """Write the city's legacy files (all domains, or only ``domains``: same bytes as a full run)."""
     from ikou.domains import registry as default_registry
     from ikou.synth.generate import DEFAULT_RATES, write_all
@@ -59,6 +66,10 @@ def synthesize(residents: int, seed: int, snapshot: str | dt.date, out: str,
     if unknown_domains:
         raise ValueError(f"unknown domains {sorted(unknown_domains)}")
     summary = write_all(reg, pop, seed, the_rates, emit, domains=domains)
-    summary.update(out=out, files=written["files"], bytes=written["bytes"],
-                   seconds=round(time.monotonic() - started, 2))
+    summary.update(
+        out=out,
+        files=written["files"],
+        bytes=written["bytes"],
+        seconds=round(time.monotonic() - started, 2),
+    )
     return summary

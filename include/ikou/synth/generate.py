@@ -214,7 +214,7 @@ class Encoder:
                     in_dbcs = True
                 elif in_dbcs and b == self.cp.shift_in[0]:
                     in_dbcs = False
-                out += data[i:i + step]
+                out += data[i : i + step]
                 i += step
             if in_dbcs:
                 out += self.cp.shift_in
@@ -222,7 +222,9 @@ class Encoder:
         return data[:size]
 
 
-def _select(pop: Population, population: str, rate: float, rng: np.random.Generator) -> list[C.Person]:
+def _select(
+    pop: Population, population: str, rate: float, rng: np.random.Generator
+) -> list[C.Person]:
     snap = pop.snapshot
     res = pop.residents
 
@@ -243,15 +245,20 @@ def _select(pop: Population, population: str, rate: float, rng: np.random.Genera
         "nhi": lambda: [p for p in res if age(p, 0, 75)],
         "pension": lambda: [p for p in res if age(p, 20, 60)],
         "households": lambda: [p for p in res if p.relationship == "01"],
-        "parents": lambda: [p for p in res if p.relationship == "01"
-                            and any(pop.people[c].age(snap) < 15 for c in p.children)],
+        "parents": lambda: [
+            p
+            for p in res
+            if p.relationship == "01" and any(pop.people[c].age(snap) < 15 for c in p.children)
+        ],
         "voters": lambda: [p for p in res if age(p, 18) and not p.foreign],
         "koseki_persons": lambda: [p for p in pop.people if p.koseki_kojin_id],
     }
     try:
         pool = pools[population]()
     except KeyError:
-        raise ValueError(f"unknown synth population {population!r}; known: {', '.join(pools)}") from None
+        raise ValueError(
+            f"unknown synth population {population!r}; known: {', '.join(pools)}"
+        ) from None
     if rate >= 1.0:
         return pool
     mask = rng.random(len(pool)) < rate
@@ -269,8 +276,14 @@ _AMOUNTS = {  # role -> (low, high) in yen (or m² for area)
 
 
 class FileWriter:
-    def __init__(self, registry: Registry, pop: Population, snapshot: dt.date, rng: np.random.Generator,
-                 rates: dict[str, float]):
+    def __init__(
+        self,
+        registry: Registry,
+        pop: Population,
+        snapshot: dt.date,
+        rng: np.random.Generator,
+        rates: dict[str, float],
+    ):
         from ikou.mainframe.copybook import parse_copybook
 
         self._parse = parse_copybook
@@ -296,14 +309,27 @@ class FileWriter:
                     return v - d.day - d.month * 100  # 月日不詳
             return v
         start = max(p.birth if p and p.birth else dt.date(1990, 1, 1), dt.date(1990, 1, 1))
-        return to_wareki(start + dt.timedelta(days=int(self.rng.integers(0, max((self.snapshot - start).days, 1)))))
+        return to_wareki(
+            start
+            + dt.timedelta(days=int(self.rng.integers(0, max((self.snapshot - start).days, 1))))
+        )
 
     def _ymd(self, p: C.Person | None) -> int:
-        d = p.registered if p is not None and p.registered else self.snapshot - dt.timedelta(days=int(self.rng.integers(1, 9000)))
+        d = (
+            p.registered
+            if p is not None and p.registered
+            else self.snapshot - dt.timedelta(days=int(self.rng.integers(1, 9000)))
+        )
         return int(d.strftime("%Y%m%d"))
 
-    def file(self, domain: Domain, lf: LegacyFile, people: list[C.Person], enc: Encoder,
-             extra: list[tuple[C.Person, dict]] | None = None) -> FileResult:
+    def file(
+        self,
+        domain: Domain,
+        lf: LegacyFile,
+        people: list[C.Person],
+        enc: Encoder,
+        extra: list[tuple[C.Person, dict]] | None = None,
+    ) -> FileResult:
         cb = self._parse(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
         data_layout = cb.record(lf.record_types["D"]).with_kinds(lf.mixed_fields)
         hdr_layout = cb.record(lf.record_types["H"])
@@ -313,9 +339,16 @@ class FileWriter:
 
         writer = RecordWriter(data_layout, enc.cp)
         out = bytearray()
-        out += encode_record(hdr_layout, {"REC-TYPE": "H", "HDR-FILE-ID": lf.name[:8],
-                                          "HDR-SNAPSHOT": int(self.snapshot.strftime("%Y%m%d")),
-                                          "HDR-SYSTEM": "IKOUSYN"}, enc.cp)
+        out += encode_record(
+            hdr_layout,
+            {
+                "REC-TYPE": "H",
+                "HDR-FILE-ID": lf.name[:8],
+                "HDR-SNAPSHOT": int(self.snapshot.strftime("%Y%m%d")),
+                "HDR-SYSTEM": "IKOUSYN",
+            },
+            enc.cp,
+        )
         sums = {t: 0 for t in lf.trailer.sums}
         seeded: list[Seeded] = []
         rows = [(p, {}) for p in people] + list(extra or [])
@@ -340,14 +373,24 @@ class FileWriter:
     def _corrupt(self, lf, layout, raw: bytearray, seeded, i, key, atena, domain_id) -> bool:
         """Break the bytes of one numeric field of a record (never of a master other files refer to)."""
         rate = self.rates.get("corrupt_record", 0.0)
-        if rate <= 0 or lf.fields_with_role("atena_no") or lf.fields_with_role("family_register_id"):
+        if (
+            rate <= 0
+            or lf.fields_with_role("atena_no")
+            or lf.fields_with_role("family_register_id")
+        ):
             return False
         if self.rng.random() >= rate:
             return False
         # Never an amount the trailer totals: the mainframe's control totals cover every record,
         # and the extract can still total a quarantined record's readable amounts.
-        candidates = [f for f in layout.data_fields if f.kind in ("packed", "zoned") and f.name not in lf.business_keys
-                      and f.name not in lf.fields_with_role("atena_ref") and f.name not in lf.trailer.sums.values()]
+        candidates = [
+            f
+            for f in layout.data_fields
+            if f.kind in ("packed", "zoned")
+            and f.name not in lf.business_keys
+            and f.name not in lf.fields_with_role("atena_ref")
+            and f.name not in lf.trailer.sums.values()
+        ]
         if not candidates:
             return False
         f = candidates[int(self.rng.integers(len(candidates)))]
@@ -367,13 +410,17 @@ class FileWriter:
         self._keys[k] += int(self.rng.integers(1, 4))
         return self._keys[k]
 
-    def _values(self, domain: Domain, lf: LegacyFile, layout, p: C.Person, enc: Encoder, overrides: dict):
+    def _values(
+        self, domain: Domain, lf: LegacyFile, layout, p: C.Person, enc: Encoder, overrides: dict
+    ):
         rng, pop = self.rng, self.pop
         values: dict[str, object] = {"REC-TYPE": "D"}
         marks: list[tuple[str, str, str]] = []
         plan = self._plans.get((domain.id, lf.name))
         if plan is None:
-            plan = self._plans[(domain.id, lf.name)] = [(fname, spec, layout.field(fname)) for fname, spec in lf.fields.items()]
+            plan = self._plans[(domain.id, lf.name)] = [
+                (fname, spec, layout.field(fname)) for fname, spec in lf.fields.items()
+            ]
         for fname, spec, f in plan:
             role = spec.role
             if fname in overrides:
@@ -402,17 +449,28 @@ class FileWriter:
             elif role in ("name", "head_name"):
                 who = pop.people[p.koseki_head] if role == "head_name" and p.koseki_head >= 0 else p
                 text = who.name
-                if role == "name" and p.kind != "3" and rng.random() < self.rates.get("unmapped_gaiji", 0.0):
+                if (
+                    role == "name"
+                    and p.kind != "3"
+                    and rng.random() < self.rates.get("unmapped_gaiji", 0.0)
+                ):
                     code = UNMAPPED_GAIJI_CODES[int(rng.integers(len(UNMAPPED_GAIJI_CODES)))]
                     units = _text_units(text)
                     pos = 0 if units[0] != "　" else 1
-                    raw = b"".join(bytes.fromhex(code) if j == pos else enc._dbcs_unit(u) for j, u in enumerate(units))
+                    raw = b"".join(
+                        bytes.fromhex(code) if j == pos else enc._dbcs_unit(u)
+                        for j, u in enumerate(units)
+                    )
                     marks.append(("unmapped_gaiji", fname, code))
                     v = self._fit_bytes(enc, raw, f, spec)
                 else:
                     if who.gaiji:
                         marks.append(("mapped_gaiji", fname, "table"))
-                    raw = enc.mixed(text) if spec.mixed else (enc.dbcs(text) if f.kind == "dbcs" else enc.sbcs(text))
+                    raw = (
+                        enc.mixed(text)
+                        if spec.mixed
+                        else (enc.dbcs(text) if f.kind == "dbcs" else enc.sbcs(text))
+                    )
                     v = self._fit_bytes(enc, raw, f, spec)
             elif role == "name_kana":
                 v = C.to_halfwidth_kana(p.kana)[: f.size]
@@ -421,21 +479,45 @@ class FileWriter:
             elif role in ("birth_wareki", "birth_wareki_partial", "since_wareki"):
                 v = self._wareki_value(p if p.kind != "3" else None, role)
                 if role == "birth_wareki_partial" and v and str(v).endswith("00"):
-                    marks.append(("partial_date", fname, "month_day_unknown" if str(v).endswith("0000") else "day_unknown"))
+                    marks.append(
+                        (
+                            "partial_date",
+                            fname,
+                            "month_day_unknown" if str(v).endswith("0000") else "day_unknown",
+                        )
+                    )
                 if p.kind != "3" and rng.random() < self.rates.get("impossible_wareki", 0.0):
                     v, why = IMPOSSIBLE_WAREKI[int(rng.integers(len(IMPOSSIBLE_WAREKI)))]
                     marks.append(("impossible_wareki", fname, why))
             elif role in ("address", "location", "honseki"):
                 if role == "honseki":
-                    text = (C.PREFECTURE + C.CITY + p.address.town.ward + p.address.town.name
-                            + C.fullwidth_digits(f"{p.address.chome}丁目{p.address.ban}番地")) if p.honseki_in_city and p.address.town else \
-                        C._OTHER_CITIES[p.idx % len(C._OTHER_CITIES)] + C.fullwidth_digits(f"{p.idx % 50 + 1}番地")
+                    text = (
+                        (
+                            C.PREFECTURE
+                            + C.CITY
+                            + p.address.town.ward
+                            + p.address.town.name
+                            + C.fullwidth_digits(f"{p.address.chome}丁目{p.address.ban}番地")
+                        )
+                        if p.honseki_in_city and p.address.town
+                        else C._OTHER_CITIES[p.idx % len(C._OTHER_CITIES)]
+                        + C.fullwidth_digits(f"{p.idx % 50 + 1}番地")
+                    )
                 elif role == "location":
                     t = pop.towns[int(rng.integers(len(pop.towns)))]
-                    text = C.CITY + t.ward + t.name + C.fullwidth_digits(f"{int(rng.integers(1, 900))}番{int(rng.integers(1, 30))}")
+                    text = (
+                        C.CITY
+                        + t.ward
+                        + t.name
+                        + C.fullwidth_digits(
+                            f"{int(rng.integers(1, 900))}番{int(rng.integers(1, 30))}"
+                        )
+                    )
                 else:
                     text = p.address.canonical()
-                    if p.address.town is not None and rng.random() < self.rates.get("notation_variant", 0.0):
+                    if p.address.town is not None and rng.random() < self.rates.get(
+                        "notation_variant", 0.0
+                    ):
                         kind = int(rng.integers(5))
                         text = p.address.variant(kind)
                         marks.append(("notation_variant", fname, f"address_form_{kind}"))
@@ -459,11 +541,23 @@ class FileWriter:
             elif role in ("registered_date", "updated_date"):
                 v = self._ymd(p)
             elif role == "optional_date":
-                v = int((self.snapshot - dt.timedelta(days=int(rng.integers(1, 2000)))).strftime("%Y%m%d")) if rng.random() < 0.1 else 0
+                v = (
+                    int(
+                        (self.snapshot - dt.timedelta(days=int(rng.integers(1, 2000)))).strftime(
+                            "%Y%m%d"
+                        )
+                    )
+                    if rng.random() < 0.1
+                    else 0
+                )
             elif role == "household_no":
                 v = p.household
             elif role in ("relationship",):
-                v = p.relationship if p.relationship in {x for vs in f.conditions.values() for x in vs} else "99"
+                v = (
+                    p.relationship
+                    if p.relationship in {x for vs in f.conditions.values() for x in vs}
+                    else "99"
+                )
             elif role == "resident_kind":
                 v = "2" if p.foreign else "1"
             elif role == "code":
@@ -480,7 +574,11 @@ class FileWriter:
             elif role == "district_code":
                 v = f"{int(rng.integers(1, 120)):03d}"
             elif role == "grade":
-                v = int(rng.integers(1, 10)) if f.digits == 2 else max(1, min(6, p.age(self.snapshot) - 5))
+                v = (
+                    int(rng.integers(1, 10))
+                    if f.digits == 2
+                    else max(1, min(6, p.age(self.snapshot) - 5))
+                )
             elif role == "count":
                 v = int(rng.integers(1, 500))
             elif role == "child_count":
@@ -488,14 +586,27 @@ class FileWriter:
             elif role == "fiscal_year":
                 v = self.snapshot.year if self.snapshot.month >= 4 else self.snapshot.year - 1
             elif role == "plate":
-                v = self._fit_bytes(enc, enc.mixed(f"架空 {'あいうえかきくけ'[int(rng.integers(8))]} {int(rng.integers(10, 99))}-{int(rng.integers(10, 99))}"), f, spec)
+                v = self._fit_bytes(
+                    enc,
+                    enc.mixed(
+                        f"架空 {'あいうえかきくけ'[int(rng.integers(8))]} {int(rng.integers(10, 99))}-{int(rng.integers(10, 99))}"
+                    ),
+                    f,
+                    spec,
+                )
             elif role in _AMOUNTS:
                 lo, hi = _AMOUNTS[role]
-                v = Decimal(int(rng.integers(lo * 100, hi * 100 + 1))) / 100 if f.scale else int(rng.integers(lo, hi + 1))
+                v = (
+                    Decimal(int(rng.integers(lo * 100, hi * 100 + 1))) / 100
+                    if f.scale
+                    else int(rng.integers(lo, hi + 1))
+                )
             elif role in ("tax_amount", "tax_amount_part"):
                 v = None  # derived below
             else:
-                raise ValueError(f"{domain.id}/{lf.name}: no synth generator for role {role!r} (field {fname})")
+                raise ValueError(
+                    f"{domain.id}/{lf.name}: no synth generator for role {role!r} (field {fname})"
+                )
             values[fname] = v
         self._derive_amounts(lf, values)
         return values, marks
@@ -524,8 +635,13 @@ class FileWriter:
 
 
 def snapshot_manifest(domain: str, snapshot: str, files: list[dict]) -> dict:
-    return {"zone": "landing", "domain": domain, "snapshot": snapshot, "files": files,
-            "written_by": "ikou synth"}
+    return {
+        "zone": "landing",
+        "domain": domain,
+        "snapshot": snapshot,
+        "files": files,
+        "written_by": "ikou synth",
+    }
 
 
 def sha256(data: bytes) -> str:
@@ -536,8 +652,14 @@ def dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, indent=2, default=str).encode("utf-8")
 
 
-def write_all(registry: Registry, pop: Population, seed: int, rates: dict[str, float],
-              emit: Callable[[str, bytes], None], domains: list[str] | None = None) -> dict:
+def write_all(
+    registry: Registry,
+    pop: Population,
+    seed: int,
+    rates: dict[str, float],
+    emit: Callable[[str, bytes], None],
+    domains: list[str] | None = None,
+) -> dict:
     """Write every domain's files through ``emit(relative_path, bytes)``; returns a summary.
 
     Emission order is the publication order: per domain the data files and copybooks first,
@@ -569,14 +691,32 @@ def write_all(registry: Registry, pop: Population, seed: int, rates: dict[str, f
             other = pop.residents[int(rng.integers(len(pop.residents)))].address
             ov["JUSHO"] = ("old_address", other)
         elif how == 1:  # kana spelled differently (ｳ / ｵ long vowels, small kana)
-            ov["SHIMEI-KANA"] = C.to_halfwidth_kana(p.kana.replace("ウ", "オ", 1).replace("ッ", "ツ", 1))
+            ov["SHIMEI-KANA"] = C.to_halfwidth_kana(
+                p.kana.replace("ウ", "オ", 1).replace("ッ", "ツ", 1)
+            )
         elif how == 2:  # address notation variant
             ov["JUSHO"] = ("variant", p.address)
         else:  # name with a space dropped / new-form kanji
-            ov["SHIMEI"] = ("name", p.name.replace("　", "").replace("髙", "高").replace("齋", "斎").replace("邊", "辺")
-                            .replace("澤", "沢").replace("濱", "浜").replace("廣", "広").replace("櫻", "桜").replace("﨑", "崎"))
+            ov["SHIMEI"] = (
+                "name",
+                p.name.replace("　", "")
+                .replace("髙", "高")
+                .replace("齋", "斎")
+                .replace("邊", "辺")
+                .replace("澤", "沢")
+                .replace("濱", "浜")
+                .replace("廣", "広")
+                .replace("櫻", "桜")
+                .replace("﨑", "崎"),
+            )
         atena_extra.append((p, ov))
-        dup_rows.append({"atena_no": dup_no, "duplicate_of": p.atena_no, "how": ["old_address", "kana", "address_variant", "name_form"][how]})
+        dup_rows.append(
+            {
+                "atena_no": dup_no,
+                "duplicate_of": p.atena_no,
+                "how": ["old_address", "kana", "address_variant", "name_form"][how],
+            }
+        )
     summary: dict[str, dict] = {}
     all_seeded: list[Seeded] = []
     encodings: set[str] = set()
@@ -599,22 +739,47 @@ def write_all(registry: Registry, pop: Population, seed: int, rates: dict[str, f
             name = f"{lf.name}.dat"
             emit(f"{domain.id}/{snap}/{name}", res.data)
             emit(f"{domain.id}/{snap}/{lf.copybook}", lf.copybook_path.read_bytes())
-            files_meta.append({"name": name, "legacy_file": lf.name, "dataset": lf.dataset, "copybook": lf.copybook,
-                               "encoding": lf.encoding, "recfm": lf.recfm, "lrecl": lf.lrecl,
-                               "records": res.records, "bytes": len(res.data), "sha256": sha256(res.data),
-                               "control_totals": {"TRL-COUNT": res.records, **res.sums}})
+            files_meta.append(
+                {
+                    "name": name,
+                    "legacy_file": lf.name,
+                    "dataset": lf.dataset,
+                    "copybook": lf.copybook,
+                    "encoding": lf.encoding,
+                    "recfm": lf.recfm,
+                    "lrecl": lf.lrecl,
+                    "records": res.records,
+                    "bytes": len(res.data),
+                    "sha256": sha256(res.data),
+                    "control_totals": {"TRL-COUNT": res.records, **res.sums},
+                }
+            )
             summary.setdefault(domain.id, {})[lf.name] = res.records
-        emit(f"{domain.id}/{snap}/_manifest.json", dumps(snapshot_manifest(domain.id, snap, files_meta)))
+        emit(
+            f"{domain.id}/{snap}/_manifest.json",
+            dumps(snapshot_manifest(domain.id, snap, files_meta)),
+        )
     emit(f"_reference/{snap}/gaiji.csv", gaiji_csv(sorted(encodings)).encode("utf-8"))
     emit(f"_reference/{snap}/towns.csv", towns_csv(pop).encode("utf-8"))
-    defects = pa.table({
-        "domain": [s.domain for s in all_seeded], "file": [s.file for s in all_seeded],
-        "record": pa.array([s.record for s in all_seeded], pa.int64()), "key": [s.key for s in all_seeded],
-        "atena_no": [s.atena_no for s in all_seeded], "defect": [s.defect for s in all_seeded],
-        "field": [s.field for s in all_seeded], "detail": [s.detail for s in all_seeded],
-    })
-    dups = pa.table({"atena_no": [r["atena_no"] for r in dup_rows], "duplicate_of": [r["duplicate_of"] for r in dup_rows],
-                     "how": [r["how"] for r in dup_rows]})
+    defects = pa.table(
+        {
+            "domain": [s.domain for s in all_seeded],
+            "file": [s.file for s in all_seeded],
+            "record": pa.array([s.record for s in all_seeded], pa.int64()),
+            "key": [s.key for s in all_seeded],
+            "atena_no": [s.atena_no for s in all_seeded],
+            "defect": [s.defect for s in all_seeded],
+            "field": [s.field for s in all_seeded],
+            "detail": [s.detail for s in all_seeded],
+        }
+    )
+    dups = pa.table(
+        {
+            "atena_no": [r["atena_no"] for r in dup_rows],
+            "duplicate_of": [r["duplicate_of"] for r in dup_rows],
+            "how": [r["how"] for r in dup_rows],
+        }
+    )
     for name, table in (("defects.parquet", defects), ("duplicates.parquet", dups)):
         buf = io.BytesIO()
         pq.write_table(table, buf)
@@ -623,15 +788,24 @@ def write_all(registry: Registry, pop: Population, seed: int, rates: dict[str, f
     for s in all_seeded:
         counts[s.defect] = counts.get(s.defect, 0) + 1
     counts["duplicate_addressee"] = len(dup_rows)
-    return {"snapshot": snap, "seed": seed, "residents": len(pop.residents), "addressees": len(pop.people) + len(dup_rows),
-            "records": summary, "seeded": counts, "rates": rates}
+    return {
+        "snapshot": snap,
+        "seed": seed,
+        "residents": len(pop.residents),
+        "addressees": len(pop.people) + len(dup_rows),
+        "records": summary,
+        "seeded": counts,
+        "rates": rates,
+    }
 
 
 def _materialise(ov: dict, enc: Encoder, lf: LegacyFile, writer: FileWriter, rng) -> dict:
     """Turn a duplicate's overrides into field values of the 宛名 file."""
     from ikou.mainframe.copybook import parse_copybook
 
-    layout = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook).record(lf.record_types["D"])
+    layout = parse_copybook(
+        lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook
+    ).record(lf.record_types["D"])
     out: dict[str, object] = {}
     for k, v in ov.items():
         if isinstance(v, tuple):

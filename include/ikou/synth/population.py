@@ -41,8 +41,11 @@ def _date_between(rng: np.random.Generator, start: dt.date, end: dt.date) -> dt.
 
 
 def _birth_for_age(rng, snapshot: dt.date, age: int) -> dt.date:
-    end = snapshot.replace(year=snapshot.year - age) if not (snapshot.month == 2 and snapshot.day == 29) \
+    end = (
+        snapshot.replace(year=snapshot.year - age)
+        if not (snapshot.month == 2 and snapshot.day == 29)
         else dt.date(snapshot.year - age, 2, 28)
+    )
     return end - dt.timedelta(days=int(rng.integers(1, 365)))
 
 
@@ -102,21 +105,41 @@ def build(residents: int, seed: int, snapshot: dt.date) -> Population:
 
     def address_in_city() -> C.Address:
         t = towns[int(rng.integers(len(towns)))]
-        bld = C._BUILDINGS[int(rng.integers(len(C._BUILDINGS)))] + C.fullwidth_digits(
-            f"{int(rng.integers(1, 9))}0{int(rng.integers(1, 9))}号室") if rng.random() < 0.25 else ""
-        return C.Address(t, int(rng.integers(1, t.chome_max + 1)), int(rng.integers(1, 40)),
-                         int(rng.integers(1, 30)), bld)
+        bld = (
+            C._BUILDINGS[int(rng.integers(len(C._BUILDINGS)))]
+            + C.fullwidth_digits(f"{int(rng.integers(1, 9))}0{int(rng.integers(1, 9))}号室")
+            if rng.random() < 0.25
+            else ""
+        )
+        return C.Address(
+            t,
+            int(rng.integers(1, t.chome_max + 1)),
+            int(rng.integers(1, 40)),
+            int(rng.integers(1, 30)),
+            bld,
+        )
 
     def person(kind, sur, sex, age, addr, household, rel, head) -> C.Person:
         gk, gkana = given(sex)
         sk, skana, has_gaiji = sur
         birth = _birth_for_age(rng, snapshot, age)
         p = C.Person(
-            idx=len(people), kind=kind, atena_no=new_atena(), name=f"{sk}　{gk}", kana=f"{skana}　{gkana}",
-            sex=sex, birth=birth, address=addr, my_number=_my_number(rng),
-            juminhyo_code=_juminhyo(rng) if kind == "1" else "", household=household, relationship=rel,
-            head=head if head >= 0 else len(people), phone=_phone(rng) if rng.random() < 0.6 else "",
-            registered=_date_between(rng, max(birth, dt.date(1970, 1, 1)), snapshot), gaiji=has_gaiji,
+            idx=len(people),
+            kind=kind,
+            atena_no=new_atena(),
+            name=f"{sk}　{gk}",
+            kana=f"{skana}　{gkana}",
+            sex=sex,
+            birth=birth,
+            address=addr,
+            my_number=_my_number(rng),
+            juminhyo_code=_juminhyo(rng) if kind == "1" else "",
+            household=household,
+            relationship=rel,
+            head=head if head >= 0 else len(people),
+            phone=_phone(rng) if rng.random() < 0.6 else "",
+            registered=_date_between(rng, max(birth, dt.date(1970, 1, 1)), snapshot),
+            gaiji=has_gaiji,
         )
         people.append(p)
         return p
@@ -136,25 +159,60 @@ def build(residents: int, seed: int, snapshot: dt.date) -> Population:
         if head_age > 22 and rng.random() < 0.55:
             sp_sex = "2" if head_sex == "1" else "1"
             sp_age = int(np.clip(head_age + rng.integers(-5, 6), 19, 99))
-            members.append(person("1", sur, sp_sex, sp_age, addr, household, "02" if sp_sex == "2" else "03", head.idx))
+            members.append(
+                person(
+                    "1",
+                    sur,
+                    sp_sex,
+                    sp_age,
+                    addr,
+                    household,
+                    "02" if sp_sex == "2" else "03",
+                    head.idx,
+                )
+            )
         if 24 <= head_age <= 62:
             for _ in range(int(rng.poisson(0.9))):
                 age = int(np.clip(head_age - rng.integers(24, 40), 0, 30))
-                child = person("1", sur, "1" if rng.random() < 0.51 else "2", age, addr, household, "04", head.idx)
+                child = person(
+                    "1",
+                    sur,
+                    "1" if rng.random() < 0.51 else "2",
+                    age,
+                    addr,
+                    household,
+                    "04",
+                    head.idx,
+                )
                 head.children.append(child.idx)
                 members.append(child)
         if 35 <= head_age <= 60 and rng.random() < 0.05:
-            members.append(person("1", sur, "2", min(head_age + 28, 99), addr, household, "05", head.idx))
+            members.append(
+                person("1", sur, "2", min(head_age + 28, 99), addr, household, "05", head.idx)
+            )
         for m in members[1:]:
             m.foreign = head.foreign
             m.honseki_in_city = head.honseki_in_city
     n_res = len(people)
     # 住登外者: people outside the city with a relation to it (property, former residents).
     for _ in range(max(1, int(n_res * 0.08))):
-        outside = C.Address(None, int(rng.integers(1, 6)), int(rng.integers(1, 40)), int(rng.integers(1, 30)),
-                            outside=C._OTHER_CITIES[int(rng.integers(len(C._OTHER_CITIES)))])
-        p = person("2", surname(), "1" if rng.random() < 0.5 else "2", int(np.clip(rng.normal(55, 15), 20, 95)),
-                   outside, 0, "01", -1)
+        outside = C.Address(
+            None,
+            int(rng.integers(1, 6)),
+            int(rng.integers(1, 40)),
+            int(rng.integers(1, 30)),
+            outside=C._OTHER_CITIES[int(rng.integers(len(C._OTHER_CITIES)))],
+        )
+        p = person(
+            "2",
+            surname(),
+            "1" if rng.random() < 0.5 else "2",
+            int(np.clip(rng.normal(55, 15), 20, 95)),
+            outside,
+            0,
+            "01",
+            -1,
+        )
         p.honseki_in_city = rng.random() < 0.4
     # Corporations.
     for _ in range(max(1, int(n_res * 0.03))):
@@ -164,9 +222,19 @@ def build(residents: int, seed: int, snapshot: dt.date) -> Population:
         kind, kind_kana, pos = C._CORP_KINDS[int(rng.integers(len(C._CORP_KINDS)))]
         name = f"{kind}{stem}{trade}" if pos == "prefix" else f"{stem}{trade}{kind}"
         kana = f"{stem_kana}{trade_kana}"
-        p = C.Person(idx=len(people), kind="3", atena_no=new_atena(), name=name, kana=kana, sex=" ", birth=None,
-                     address=address_in_city(), my_number=_corporate_number(rng), phone=_phone(rng),
-                     registered=_date_between(rng, dt.date(1975, 1, 1), snapshot))
+        p = C.Person(
+            idx=len(people),
+            kind="3",
+            atena_no=new_atena(),
+            name=name,
+            kana=kana,
+            sex=" ",
+            birth=None,
+            address=address_in_city(),
+            my_number=_corporate_number(rng),
+            phone=_phone(rng),
+            registered=_date_between(rng, dt.date(1975, 1, 1), snapshot),
+        )
         people.append(p)
     # Family registers (戸籍): one per household whose 本籍 is in the city, head = 筆頭者.
     koseki_id = 0

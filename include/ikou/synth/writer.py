@@ -51,16 +51,22 @@ class RecordWriter:
                 elif kind == "alphanumeric" and isinstance(v, str):
                     raw = self._sbcs(v)
                 else:
-                    out[off:off + size] = encode_field(f, v, self.cp)
+                    out[off : off + size] = encode_field(f, v, self.cp)
                     continue
                 if len(raw) > size:
-                    raise ValueError(f"field {f.column}: value does not fit ({len(raw)} bytes, field holds {size})")
-                out[off:off + size] = raw + pad * ((size - len(raw)) // len(pad))
+                    raise ValueError(
+                        f"field {f.column}: value does not fit ({len(raw)} bytes, field holds {size})"
+                    )
+                out[off : off + size] = raw + pad * ((size - len(raw)) // len(pad))
                 continue
-            if kind in ("zoned", "packed") and isinstance(v, (int, Decimal)) and not isinstance(v, bool):
+            if (
+                kind in ("zoned", "packed")
+                and isinstance(v, (int, Decimal))
+                and not isinstance(v, bool)
+            ):
                 n = v if isinstance(v, int) else int(v.scaleb(scale))
                 if isinstance(v, Decimal) and n != v.scaleb(scale):
-                    out[off:off + size] = encode_field(f, v, self.cp)  # let it raise its error
+                    out[off : off + size] = encode_field(f, v, self.cp)  # let it raise its error
                     continue
                 if n < 0 and not signed:
                     raise ValueError(f"field {f.column}: negative value in an unsigned field")
@@ -72,14 +78,14 @@ class RecordWriter:
                     if signed:
                         i = 0 if f.sign_position == "leading" else digits - 1
                         b[i] = (0xD0 if n < 0 else 0xC0) | (b[i] & 0x0F)
-                    out[off:off + size] = b
+                    out[off : off + size] = b
                     continue
                 if kind == "packed":
                     width = 2 * size - 1
                     if len(s) > min(width, digits):
                         raise ValueError(f"field {f.column}: value does not fit ({digits} digits)")
                     sign = ("D" if n < 0 else "C") if signed else "F"
-                    out[off:off + size] = bytes.fromhex(s.rjust(width, "0") + sign)
+                    out[off : off + size] = bytes.fromhex(s.rjust(width, "0") + sign)
                     continue
-            out[off:off + size] = encode_field(f, v, self.cp)
+            out[off : off + size] = encode_field(f, v, self.cp)
         return out

@@ -37,44 +37,114 @@ def juki_cb():
 
 # synthetic residents: invented names, numbers out of any real range
 PEOPLE = [
-    dict(ATENA="0000000001", KANJI="試験　一郎", KANA="ｼｹﾝ ｲﾁﾛｳ", ERA=4, YMD=520101, ADDR="見本市中央区一丁目1番1号",
-         TAX=Decimal("12345.67"), BAL=-1200, HH=3),
-    dict(ATENA="0000000002", KANJI="見本　花子", KANA="ﾐﾎﾝ ﾊﾅｺ", ERA=5, YMD=10315, ADDR="MIHON-SHI 2-3-4",
-         TAX=Decimal("0.01"), BAL=0, HH=1),
-    dict(ATENA="0000000003", KANJI="架空　太郎", KANA="ｶｸｳ ﾀﾛｳ", ERA=3, YMD=631231, ADDR="見本市東区ABC町",
-         TAX=Decimal("-5.00"), BAL=9999999, HH=-2),
+    dict(
+        ATENA="0000000001",
+        KANJI="試験　一郎",
+        KANA="ｼｹﾝ ｲﾁﾛｳ",
+        ERA=4,
+        YMD=520101,
+        ADDR="見本市中央区一丁目1番1号",
+        TAX=Decimal("12345.67"),
+        BAL=-1200,
+        HH=3,
+    ),
+    dict(
+        ATENA="0000000002",
+        KANJI="見本　花子",
+        KANA="ﾐﾎﾝ ﾊﾅｺ",
+        ERA=5,
+        YMD=10315,
+        ADDR="MIHON-SHI 2-3-4",
+        TAX=Decimal("0.01"),
+        BAL=0,
+        HH=1,
+    ),
+    dict(
+        ATENA="0000000003",
+        KANJI="架空　太郎",
+        KANA="ｶｸｳ ﾀﾛｳ",
+        ERA=3,
+        YMD=631231,
+        ADDR="見本市東区ABC町",
+        TAX=Decimal("-5.00"),
+        BAL=9999999,
+        HH=-2,
+    ),
 ]
 
 
-def juki_records(cb, cp, people=PEOPLE, *, trailer_count=None, trailer_total=None, header=True, trailer=True,
-                 mixed=("ADDRESS",)):
+def juki_records(
+    cb,
+    cp,
+    people=PEOPLE,
+    *,
+    trailer_count=None,
+    trailer_total=None,
+    header=True,
+    trailer=True,
+    mixed=("ADDRESS",),
+):
     from ikou.mainframe.encode import encode_record
 
     recs = []
     if header:
-        recs.append(encode_record(cb.record("JUKI-HDR"), {"HDR-TYPE": "H", "HDR-CITY-CODE": 999999,
-                                                          "HDR-CREATED": 20261128}, cp))
+        recs.append(
+            encode_record(
+                cb.record("JUKI-HDR"),
+                {"HDR-TYPE": "H", "HDR-CITY-CODE": 999999, "HDR-CREATED": 20261128},
+                cp,
+            )
+        )
     total = Decimal(0)
     for p in people:
-        recs.append(encode_record(cb.record("JUKI-DATA"), {
-            "REC-TYPE": "D", "ATENA-NO": int(p["ATENA"]), "SHIMEI-KANJI": p["KANJI"],
-            "SHIMEI-KANA": p["KANA"], "BIRTH-ERA": p["ERA"], "BIRTH-YMD": p["YMD"], "ADDRESS": p["ADDR"],
-            "TAX-AMOUNT": p["TAX"], "BALANCE": p["BAL"], "HOUSEHOLD-SIZE": p["HH"]}, cp, mixed_fields=mixed))
+        recs.append(
+            encode_record(
+                cb.record("JUKI-DATA"),
+                {
+                    "REC-TYPE": "D",
+                    "ATENA-NO": int(p["ATENA"]),
+                    "SHIMEI-KANJI": p["KANJI"],
+                    "SHIMEI-KANA": p["KANA"],
+                    "BIRTH-ERA": p["ERA"],
+                    "BIRTH-YMD": p["YMD"],
+                    "ADDRESS": p["ADDR"],
+                    "TAX-AMOUNT": p["TAX"],
+                    "BALANCE": p["BAL"],
+                    "HOUSEHOLD-SIZE": p["HH"],
+                },
+                cp,
+                mixed_fields=mixed,
+            )
+        )
         total += p["TAX"]
     if trailer:
-        recs.append(encode_record(cb.record("JUKI-TRL"), {
-            "TRL-TYPE": "T", "TRL-COUNT": len(people) if trailer_count is None else trailer_count,
-            "TRL-TAX-TOTAL": total if trailer_total is None else trailer_total}, cp))
+        recs.append(
+            encode_record(
+                cb.record("JUKI-TRL"),
+                {
+                    "TRL-TYPE": "T",
+                    "TRL-COUNT": len(people) if trailer_count is None else trailer_count,
+                    "TRL-TAX-TOTAL": total if trailer_total is None else trailer_total,
+                },
+                cp,
+            )
+        )
     return recs
 
 
 def juki_options(**kw):
     from ikou.mainframe.engine import DecodeOptions
 
-    base = dict(encoding="cp930", recfm="FB", record_type_field="REC-TYPE",
-                record_types={"H": "JUKI-HDR", "D": "JUKI-DATA", "T": "JUKI-TRL"},
-                header_layouts=("JUKI-HDR",), trailer_layouts=("JUKI-TRL",),
-                record_count_field="TRL-COUNT", control_totals={"TRL-TAX-TOTAL": "TAX-AMOUNT"},
-                mixed_fields=("ADDRESS",))
+    base = dict(
+        encoding="cp930",
+        recfm="FB",
+        record_type_field="REC-TYPE",
+        record_types={"H": "JUKI-HDR", "D": "JUKI-DATA", "T": "JUKI-TRL"},
+        header_layouts=("JUKI-HDR",),
+        trailer_layouts=("JUKI-TRL",),
+        record_count_field="TRL-COUNT",
+        control_totals={"TRL-TAX-TOTAL": "TAX-AMOUNT"},
+        mixed_fields=("ADDRESS",),
+    )
     base.update(kw)
     return DecodeOptions(**base)

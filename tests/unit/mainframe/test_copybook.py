@@ -36,7 +36,9 @@ def test_sequence_indicator_and_identification_areas_ignored():
         "D   05  DEBUG-LINE PIC X.",
         "    05  B  PIC 9(2).  *> inline comment",
     )
-    text = "\n".join(("ABCDEF" + line[6:]) if line[6:7] != "*" else line for line in text.splitlines())
+    text = "\n".join(
+        ("ABCDEF" + line[6:]) if line[6:7] != "*" else line for line in text.splitlines()
+    )
     lay = parse_copybook(text).record()
     assert [(f.name, f.offset, f.size) for f in lay.fields] == [("A", 0, 3), ("B", 3, 2)]
 
@@ -90,7 +92,9 @@ def test_float_usages_and_sign_clauses():
 
 
 def test_group_usage_is_inherited():
-    text = fixed("01  REC.", "    05  G  COMP-3.", "        10  A  PIC S9(5).", "        10  B  PIC 9(3).")
+    text = fixed(
+        "01  REC.", "    05  G  COMP-3.", "        10  A  PIC S9(5).", "        10  B  PIC 9(3)."
+    )
     a, b = parse_copybook(text).record().fields
     assert (a.kind, a.size, b.kind, b.size, b.offset) == ("packed", 3, "packed", 2, 3)
 
@@ -152,8 +156,14 @@ def test_redefines_and_layout_selection():
 
 
 def test_several_01_records_share_the_area_and_01_redefines():
-    text = fixed("01  A.", "    05  X  PIC X(10).", "01  B REDEFINES A.", "    05  Y  PIC 9(4).",
-                 "01  C.", "    05  Z  PIC X(30).")
+    text = fixed(
+        "01  A.",
+        "    05  X  PIC X(10).",
+        "01  B REDEFINES A.",
+        "    05  Y  PIC 9(4).",
+        "01  C.",
+        "    05  Z  PIC X(30).",
+    )
     cb = parse_copybook(text)
     assert cb.lrecl == 30
     assert cb.record("B").field("Y").offset == 0
@@ -207,7 +217,11 @@ def test_condition_values_figurative_and_quotes():
         "        88  ZERO-V    VALUE ZERO.",
     )
     lay = parse_copybook(text).record()
-    assert lay.field("S").conditions == {"EMPTY": [" "], "QUOTED": ["IT'S", "X"], "CODES": ["A1", "B2", "C3"]}
+    assert lay.field("S").conditions == {
+        "EMPTY": [" "],
+        "QUOTED": ["IT'S", "X"],
+        "CODES": ["A1", "B2", "C3"],
+    }
     assert lay.field("N").conditions == {"LOW-RANGE": [(0, 99), 200], "ZERO-V": [0]}
 
 
@@ -238,10 +252,19 @@ def test_free_format():
 
 
 def test_layout_tree_for_json():
-    text = fixed("01  REC.", "    05  G.", "        10  A PIC X.", "    05  T OCCURS 2.", "        10  B PIC 9.",
-                 "    05  FILLER PIC X.")
+    text = fixed(
+        "01  REC.",
+        "    05  G.",
+        "        10  A PIC X.",
+        "    05  T OCCURS 2.",
+        "        10  B PIC 9.",
+        "    05  FILLER PIC X.",
+    )
     tree = parse_copybook(text).record().tree()
-    assert tree == [("G", None, [("A", "A", [], False)], False), ("T", None, [("B", "B", [], False)], True)]
+    assert tree == [
+        ("G", None, [("A", "A", [], False)], False),
+        ("T", None, [("B", "B", [], False)], True),
+    ]
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -273,7 +296,12 @@ def _err(text: str) -> CopybookError:
         (["01  REC.", "    05  A  PIC S9(20) COMP."], 2, 23, "at most 18"),
         (["01  REC.", "    05  A  PIC X OCCURS 2 TO 4."], 2, 25, "needs DEPENDING ON"),
         (["01  REC.", "    05  A  PIC X.", "    88  ."], 3, 12, "level 88"),
-        (["01  REC.", "    05  A  PIC X.", "        10  B PIC X."], 2, 23, "PICTURE but subordinate"),
+        (
+            ["01  REC.", "    05  A  PIC X.", "        10  B PIC X."],
+            2,
+            23,
+            "PICTURE but subordinate",
+        ),
     ],
 )
 def test_errors_name_line_and_column(lines, line, column, fragment):

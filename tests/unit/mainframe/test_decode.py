@@ -47,7 +47,14 @@ def reasons(e) -> list[str]:
 
 def test_zoned_overpunch_signs_and_zones():
     f = field("PIC S9(3)")
-    rows = [b"\xf1\xf2\xc3", b"\xf1\xf2\xd3", b"\xf1\xf2\xf3", b"\xf1\xf2\xa3", b"\xf1\xf2\xb3", b"\xf1\xf2\xe3"]
+    rows = [
+        b"\xf1\xf2\xc3",
+        b"\xf1\xf2\xd3",
+        b"\xf1\xf2\xf3",
+        b"\xf1\xf2\xa3",
+        b"\xf1\xf2\xb3",
+        b"\xf1\xf2\xe3",
+    ]
     e = decode_zoned(mat(*rows), f)
     assert e.array.to_pylist() == [123, -123, 123, 123, -123, 123]
     assert reasons(e) == [""] * 6
@@ -57,7 +64,10 @@ def test_zoned_overpunch_signs_and_zones():
 def test_zoned_leading_and_separate_signs():
     e = decode_zoned(mat(b"\xd1\xf2\xf3", b"\xc1\xf2\xf3"), field("PIC S9(3) SIGN LEADING"))
     assert e.array.to_pylist() == [-123, 123]
-    e = decode_zoned(mat(b"\x60\xf1\xf2", b"\x4e\xf1\xf2", b"\x5b\xf1\xf2"), field("PIC S99 SIGN LEADING SEPARATE"))
+    e = decode_zoned(
+        mat(b"\x60\xf1\xf2", b"\x4e\xf1\xf2", b"\x5b\xf1\xf2"),
+        field("PIC S99 SIGN LEADING SEPARATE"),
+    )
     assert e.array.to_pylist()[:2] == [-12, 12]
     assert reasons(e) == ["", "", "invalid_zoned"] and e.pos.tolist()[2] == 0
     e = decode_zoned(mat(b"\xf1\xf2\x60", b"\xf1\xf2\x4e"), field("PIC S99 SIGN TRAILING SEPARATE"))
@@ -66,10 +76,23 @@ def test_zoned_leading_and_separate_signs():
 
 def test_zoned_invalid_digits_blank_and_unsigned_rules():
     f = field("PIC 9(4)")
-    rows = [b"\xf1\xf2\xf3\xc4", b"\xf1\x4b\xf3\xf4", b"\xf1\xfa\xf3\xf4", b"\x40\x40\x40\x40",
-            b"\xf1\xf2\xf3\xd4", b"\xf0\xf0\xf0\xf0"]
+    rows = [
+        b"\xf1\xf2\xf3\xc4",
+        b"\xf1\x4b\xf3\xf4",
+        b"\xf1\xfa\xf3\xf4",
+        b"\x40\x40\x40\x40",
+        b"\xf1\xf2\xf3\xd4",
+        b"\xf0\xf0\xf0\xf0",
+    ]
     e = decode_zoned(mat(*rows), f)
-    assert reasons(e) == ["", "invalid_zoned", "invalid_zoned", "blank_numeric", "invalid_zoned", ""]
+    assert reasons(e) == [
+        "",
+        "invalid_zoned",
+        "invalid_zoned",
+        "blank_numeric",
+        "invalid_zoned",
+        "",
+    ]
     assert e.pos.tolist()[1:3] == [1, 1]
     assert e.array.to_pylist()[0] == 1234 and e.array.to_pylist()[5] == 0
     assert e.array.null_count == 4
@@ -92,7 +115,9 @@ def test_money_field_is_decimal():
     f = field("PIC 9(5)")
     assert arrow_type(f) == pa.int64()
     assert arrow_type(f, money=True) == pa.decimal128(5, 0)
-    assert decode_zoned(mat(b"\xf0\xf0\xf1\xf2\xf3"), f, money=True).array.to_pylist() == [Decimal(123)]
+    assert decode_zoned(mat(b"\xf0\xf0\xf1\xf2\xf3"), f, money=True).array.to_pylist() == [
+        Decimal(123)
+    ]
 
 
 # ---------------------------------------------------------------------------------- packed
@@ -100,13 +125,27 @@ def test_money_field_is_decimal():
 
 def test_packed_values_signs_and_bad_nibbles():
     f = field("PIC S9(5) COMP-3")
-    rows = [b"\x12\x34\x5c", b"\x12\x34\x5d", b"\x12\x34\x5f", b"\x12\x34\x5b", b"\x1a\x34\x5c", b"\x12\x34\x59",
-            b"\x00\x00\x0c"]
+    rows = [
+        b"\x12\x34\x5c",
+        b"\x12\x34\x5d",
+        b"\x12\x34\x5f",
+        b"\x12\x34\x5b",
+        b"\x1a\x34\x5c",
+        b"\x12\x34\x59",
+        b"\x00\x00\x0c",
+    ]
     e = decode_packed(mat(*rows), f)
     assert reasons(e) == ["", "", "", "", "bad_nibble", "bad_nibble", ""]
     assert e.array.type == pa.decimal128(5, 0)
-    assert e.array.to_pylist() == [Decimal(12345), Decimal(-12345), Decimal(12345), Decimal(-12345), None, None,
-                                   Decimal(0)]
+    assert e.array.to_pylist() == [
+        Decimal(12345),
+        Decimal(-12345),
+        Decimal(12345),
+        Decimal(-12345),
+        None,
+        None,
+        Decimal(0),
+    ]
     assert e.pos.tolist()[4:6] == [0, 2]
 
 
@@ -119,7 +158,7 @@ def test_packed_unsigned_and_even_digits():
 
 def test_packed_31_digits():
     f = field("PIC S9(31) COMP-3")
-    v = -(10 ** 31 - 1)
+    v = -(10**31 - 1)
     e = decode_packed(mat(encode_field(f, v, None)), f)
     assert e.array.to_pylist() == [Decimal(v)]
 
@@ -140,7 +179,9 @@ def test_binary_signed_unsigned_and_scale():
 
 def test_ibm_hex_float():
     f1, f2 = field("COMP-1"), field("COMP-2")
-    e = decode_float(mat(b"\x41\x10\x00\x00", b"\xc1\x18\x00\x00", b"\x40\x19\x99\x9a", b"\x00\x00\x00\x00"), f1)
+    e = decode_float(
+        mat(b"\x41\x10\x00\x00", b"\xc1\x18\x00\x00", b"\x40\x19\x99\x9a", b"\x00\x00\x00\x00"), f1
+    )
     got = e.array.to_pylist()
     assert got[:2] == [1.0, -1.5] and got[2] == pytest.approx(0.1, rel=1e-6) and got[3] == 0.0
     e = decode_float(mat(encode_field(f2, 3.141592653589793, None)), f2)
@@ -174,7 +215,9 @@ def test_sbcs_undefined_byte(t930, cp930):
 
 def test_dbcs_decode_trim_and_undecodable(t930, cp930):
     a = cp930.encode_dbcs("山田　太郎") + b"\x40\x40" * 2
-    e = decode_dbcs(mat(a, b"\x40\x40" * 7, cp930.encode_dbcs("一") + b"\x01\x02" + b"\x40\x40" * 5), t930)
+    e = decode_dbcs(
+        mat(a, b"\x40\x40" * 7, cp930.encode_dbcs("一") + b"\x01\x02" + b"\x40\x40" * 5), t930
+    )
     assert e.array.to_pylist()[:2] == ["山田　太郎", ""]
     assert reasons(e) == ["", "", "undecodable_dbcs"]
     assert e.pos.tolist()[2] == 2 and e.code_at_pos.tolist()[2] == 0x0102
@@ -196,7 +239,9 @@ def test_dbcs_sip_and_sequence_codes():
     sip = [c for c in range(0x4141, 0xFEFE) if 0x10000 <= int(cp.dbcs[c]) < 0x110000][:3]
     if sip:
         row = b"".join(c.to_bytes(2, "big") for c in sip)
-        assert decode_dbcs(mat(row), t).array.to_pylist() == ["".join(chr(int(cp.dbcs[c])) for c in sip)]
+        assert decode_dbcs(mat(row), t).array.to_pylist() == [
+            "".join(chr(int(cp.dbcs[c])) for c in sip)
+        ]
 
 
 def _mixed(cp, text: str, width: int) -> bytes:
@@ -229,14 +274,28 @@ def test_mixed_errors(t930, cp930):
         b"\x0e" + yama + b"\x0f\xc1\x40",  # fine
     ]
     e = decode_mixed(mat(*rows), t930)
-    assert reasons(e) == ["unbalanced_shift", "unbalanced_shift", "unbalanced_shift", "odd_dbcs_length",
-                          "undecodable_dbcs", ""]
+    assert reasons(e) == [
+        "unbalanced_shift",
+        "unbalanced_shift",
+        "unbalanced_shift",
+        "odd_dbcs_length",
+        "undecodable_dbcs",
+        "",
+    ]
     assert e.pos.tolist()[:2] == [1, 1]
     assert e.array.to_pylist()[5] == "山A"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.text(alphabet="ABCXYZ0129 -ｱｲｳ山田花子見本市区町村一二三東西　", max_size=12), min_size=1, max_size=8))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.text(alphabet="ABCXYZ0129 -ｱｲｳ山田花子見本市区町村一二三東西　", max_size=12),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_mixed_matches_scalar_reference(t930, cp930, texts):
     width = 40
     rows = [_mixed(cp930, s, width) for s in texts]
@@ -248,7 +307,9 @@ def test_mixed_matches_scalar_reference(t930, cp930, texts):
 # ------------------------------------------------------------------------------------ 外字
 
 
-GAIJI = "encoding,legacy_code,unicode,mj_name,note\ncp930,6941,U+9AD9,,\ncp930,6942,U+8FBA U+E0101,,\n"
+GAIJI = (
+    "encoding,legacy_code,unicode,mj_name,note\ncp930,6941,U+9AD9,,\ncp930,6942,U+8FBA U+E0101,,\n"
+)
 
 
 def test_gaiji_mapped_unmapped_and_sequence(cp930):

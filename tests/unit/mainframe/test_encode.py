@@ -71,8 +71,12 @@ def test_bytes_values_are_placed_raw(cp930):
 
 
 def test_occurs_and_depends_on(cp930):
-    lay = layout("    05  CNT  PIC 9.", "    05  T  OCCURS 0 TO 3 DEPENDING ON CNT.", "        10  V PIC 9(2).",
-                 "    05  Z  PIC X.")
+    lay = layout(
+        "    05  CNT  PIC 9.",
+        "    05  T  OCCURS 0 TO 3 DEPENDING ON CNT.",
+        "        10  V PIC 9(2).",
+        "    05  Z  PIC X.",
+    )
     raw = encode_record(lay, {"V": [1, 2], "Z": "Q"}, cp930)
     assert raw == b"\xf2\xf0\xf1\xf0\xf2\xd8"
     raw = encode_record(lay, {"CNT": 0, "Z": "Q"}, cp930)
@@ -116,7 +120,9 @@ def test_unknown_field_is_an_error(cp930):
 
 
 def test_redefines_alternatives_written_only_when_given(cp930):
-    cb = parse_copybook(fixed("01  REC.", "    05  A  PIC 9(4).", "    05  B REDEFINES A PIC X(4).")).record()
+    cb = parse_copybook(
+        fixed("01  REC.", "    05  A  PIC 9(4).", "    05  B REDEFINES A PIC X(4).")
+    ).record()
     assert encode_record(cb, {"A": 12}, cp930) == b"\xf0\xf0\xf1\xf2"
     assert encode_record(cb, {"B": "WXYZ"}, cp930) == cp930.encode_sbcs("WXYZ")
 
@@ -141,5 +147,5 @@ def test_ibm_float_round_trip_values():
         sign = -1 if b[0] & 0x80 else 1
         exp = (b[0] & 0x7F) - 64
         frac = int.from_bytes(b[1:], "big")
-        assert sign * frac * 16.0 ** exp / 2 ** 56 == pytest.approx(x, rel=1e-15)
+        assert sign * frac * 16.0**exp / 2**56 == pytest.approx(x, rel=1e-15)
     del struct

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ikou.moji.gaiji import GaijiTable, GaijiTableError, candidates_for, format_unicode, parse_unicode
+from ikou.moji.gaiji import (
+    GaijiTable,
+    GaijiTableError,
+    candidates_for,
+    format_unicode,
+    parse_unicode,
+)
 
 from .conftest import DATA
 
@@ -22,13 +28,16 @@ def test_load_fixture_file():
 
 
 def test_load_text_and_round_trip():
-    text = "encoding,legacy_code,unicode,mj_name,note\ncp939,0x6A41,U+20B9F,,\nkeis,81 A1,U+E001,,x\n"
+    text = (
+        "encoding,legacy_code,unicode,mj_name,note\ncp939,0x6A41,U+20B9F,,\nkeis,81 A1,U+E001,,x\n"
+    )
     t = GaijiTable.load(text)
     assert t.lookup("cp939", 0x6A41) == "\U00020b9f"
     assert t.lookup("keis", 0x81A1) == "\ue001"
     again = GaijiTable.parse(t.to_csv())
-    assert [(e.encoding, e.code, e.text, e.note) for e in again.entries()] == \
-        [(e.encoding, e.code, e.text, e.note) for e in t.entries()]
+    assert [(e.encoding, e.code, e.text, e.note) for e in again.entries()] == [
+        (e.encoding, e.code, e.text, e.note) for e in t.entries()
+    ]
 
 
 @pytest.mark.parametrize(
@@ -61,8 +70,10 @@ def test_header_errors_and_missing_file(tmp_path):
 
 
 def test_exact_duplicates_and_comments_are_fine():
-    t = GaijiTable.parse("encoding,legacy_code,unicode,mj_name,note\n# comment\ncp930,6941,U+9AD9,,\n"
-                         "cp930,6941,U+9AD9,,\n")
+    t = GaijiTable.parse(
+        "encoding,legacy_code,unicode,mj_name,note\n# comment\ncp930,6941,U+9AD9,,\n"
+        "cp930,6941,U+9AD9,,\n"
+    )
     assert len(t) == 1
 
 

@@ -39,14 +39,47 @@ from ikou.moji.gaiji import GaijiTable
 
 from .conftest import PEOPLE, fixed, juki_options, juki_records
 
-needs_kernel = pytest.mark.skipif(not kernel.available(), reason="no C compiler: numpy decoders only")
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                           HealthCheck.too_slow])
-GAIJI = "encoding,legacy_code,unicode,mj_name,note\ncp930,6941,U+9AD9,,\ncp930,6942,U+8FBA U+E0101,,\n" \
-        "jef,8141,U+E000,,\n"
+needs_kernel = pytest.mark.skipif(
+    not kernel.available(), reason="no C compiler: numpy decoders only"
+)
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+GAIJI = (
+    "encoding,legacy_code,unicode,mj_name,note\ncp930,6941,U+9AD9,,\ncp930,6942,U+8FBA U+E0101,,\n"
+    "jef,8141,U+E000,,\n"
+)
 #: bytes that make text interesting: shifts (IBM, JEF), spaces, kanji lead bytes, 外字, undefined
-TEXT_BYTES = [0x0E, 0x0F, 0x28, 0x29, 0x38, 0x40, 0x40, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x4E, 0x69, 0x7A,
-              0xC1, 0xB0, 0xA1, 0xE9, 0xFA, 0x00, 0x01, 0xFF, 0x81, 0x62]
+TEXT_BYTES = [
+    0x0E,
+    0x0F,
+    0x28,
+    0x29,
+    0x38,
+    0x40,
+    0x40,
+    0x40,
+    0x41,
+    0x42,
+    0x43,
+    0x44,
+    0x45,
+    0x4E,
+    0x69,
+    0x7A,
+    0xC1,
+    0xB0,
+    0xA1,
+    0xE9,
+    0xFA,
+    0x00,
+    0x01,
+    0xFF,
+    0x81,
+    0x62,
+]
 
 
 def _same(a, b) -> None:
@@ -69,15 +102,26 @@ def _tables(name: str, policy: str, gaiji: bool) -> TextTables:
     return TextTables(get_codepage(name), name, TABLE if gaiji else None, policy)
 
 
-matrices = st.integers(1, 12).flatmap(lambda m: st.integers(1, 24).flatmap(
-    lambda w: st.lists(st.lists(st.sampled_from(TEXT_BYTES) | st.integers(0, 255), min_size=w, max_size=w),
-                       min_size=m, max_size=m)))
+matrices = st.integers(1, 12).flatmap(
+    lambda m: st.integers(1, 24).flatmap(
+        lambda w: st.lists(
+            st.lists(st.sampled_from(TEXT_BYTES) | st.integers(0, 255), min_size=w, max_size=w),
+            min_size=m,
+            max_size=m,
+        )
+    )
+)
 
 
 @needs_kernel
 @SETTINGS
-@given(rows=matrices, name=st.sampled_from(["cp930", "cp939", "cp1390", "jef"]),
-       policy=st.sampled_from(["placeholder", "quarantine"]), gaiji=st.booleans(), keep=st.booleans())
+@given(
+    rows=matrices,
+    name=st.sampled_from(["cp930", "cp939", "cp1390", "jef"]),
+    policy=st.sampled_from(["placeholder", "quarantine"]),
+    gaiji=st.booleans(),
+    keep=st.booleans(),
+)
 def test_text_kernel_matches_numpy(rows, name, policy, gaiji, keep):
     t = _tables(name, policy, gaiji)
     b = np.asarray(rows, np.uint8)
@@ -92,6 +136,7 @@ def test_text_kernel_on_field_views_of_a_record_matrix():
     """Fields are strided views of the chunk (no copy): the kernel reads them in place."""
     cp = get_codepage("cp930")
     t = TextTables(cp, "cp930")
+
     def rec(mixed: str, kanji: str) -> bytes:
         m, k = cp.encode_mixed(mixed), cp.encode_dbcs(kanji)
         return m + b"\x40" * (20 - len(m)) + k + b"\x40\x40" * ((8 - len(k)) // 2)
@@ -103,25 +148,58 @@ def test_text_kernel_on_field_views_of_a_record_matrix():
     assert decode_dbcs(mat[:, 20:], t).array.to_pylist() == ["山田", "花子"]
 
 
-number_rows = st.lists(st.lists(st.sampled_from([0xF0, 0xF9, 0xC1, 0xD2, 0x40, 0x12, 0x3C, 0x4D, 0x0F, 0xFA])
-                                | st.integers(0, 255), min_size=4, max_size=4), min_size=1, max_size=10)
+number_rows = st.lists(
+    st.lists(
+        st.sampled_from([0xF0, 0xF9, 0xC1, 0xD2, 0x40, 0x12, 0x3C, 0x4D, 0x0F, 0xFA])
+        | st.integers(0, 255),
+        min_size=4,
+        max_size=4,
+    ),
+    min_size=1,
+    max_size=10,
+)
 
 
 @needs_kernel
 @SETTINGS
-@given(rows=number_rows, pic=st.sampled_from(["PIC 9(4)", "PIC S9(4)", "PIC S9(2)V99", "PIC S9(4) SIGN LEADING",
-                                              "PIC 9(4)P", "PIC S99V99"]), money=st.booleans(),
-       blank=st.sampled_from(["quarantine", "null"]))
+@given(
+    rows=number_rows,
+    pic=st.sampled_from(
+        [
+            "PIC 9(4)",
+            "PIC S9(4)",
+            "PIC S9(2)V99",
+            "PIC S9(4) SIGN LEADING",
+            "PIC 9(4)P",
+            "PIC S99V99",
+        ]
+    ),
+    money=st.booleans(),
+    blank=st.sampled_from(["quarantine", "null"]),
+)
 def test_zoned_kernel_matches_numpy(rows, pic, money, blank):
     f = parse_copybook(fixed("01  REC.", f"    05  F  {pic}.")).record().field("F")
     b = np.asarray(rows, np.uint8)
-    _same(decode_zoned(b, f, money=money, blank=blank), _decode_zoned_np(b, f, money=money, blank=blank))
+    _same(
+        decode_zoned(b, f, money=money, blank=blank),
+        _decode_zoned_np(b, f, money=money, blank=blank),
+    )
 
 
 @needs_kernel
 @SETTINGS
-@given(rows=number_rows, pic=st.sampled_from(["PIC S9(7) COMP-3", "PIC 9(7) COMP-3", "PIC S9(5)V99 COMP-3",
-                                              "PIC S9(6) COMP-3", "PIC 9(4)V9 COMP-3"]))
+@given(
+    rows=number_rows,
+    pic=st.sampled_from(
+        [
+            "PIC S9(7) COMP-3",
+            "PIC 9(7) COMP-3",
+            "PIC S9(5)V99 COMP-3",
+            "PIC S9(6) COMP-3",
+            "PIC 9(4)V9 COMP-3",
+        ]
+    ),
+)
 def test_packed_kernel_matches_numpy(rows, pic):
     f = parse_copybook(fixed("01  REC.", f"    05  F  {pic}.")).record().field("F")
     b = np.asarray(rows, np.uint8)
@@ -137,10 +215,18 @@ def _run(data: bytes, cb, opts):
 
 
 @needs_kernel
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(edits=st.lists(st.tuples(st.integers(0, 2000), st.sampled_from(TEXT_BYTES) | st.integers(0, 255)),
-                      max_size=10), policy=st.sampled_from(["placeholder", "quarantine"]))
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 2000), st.sampled_from(TEXT_BYTES) | st.integers(0, 255)),
+        max_size=10,
+    ),
+    policy=st.sampled_from(["placeholder", "quarantine"]),
+)
 def test_engine_results_do_not_depend_on_the_kernel(juki_cb, cp930, edits, policy, monkeypatch):
     data = bytearray(frame_records(juki_records(juki_cb, cp930, PEOPLE * 3), "FB"))
     for pos, val in edits:
@@ -150,8 +236,18 @@ def test_engine_results_do_not_depend_on_the_kernel(juki_cb, cp930, edits, polic
     monkeypatch.setenv("IKOU_DECODE_KERNEL", "numpy")
     without = _run(bytes(data), juki_cb, opts)
     monkeypatch.delenv("IKOU_DECODE_KERNEL")
-    for k in ("records_in", "records_out", "quarantined", "by_reason", "control_sums", "gaiji_unmapped",
-              "gaiji_mapped", "trailer_ok", "header", "trailer"):
+    for k in (
+        "records_in",
+        "records_out",
+        "quarantined",
+        "by_reason",
+        "control_sums",
+        "gaiji_unmapped",
+        "gaiji_mapped",
+        "trailer_ok",
+        "header",
+        "trailer",
+    ):
         assert with_kernel[0][k] == without[0][k], k
     assert [b.to_pylist() for b in with_kernel[1]] == [b.to_pylist() for b in without[1]]
     assert [q.to_pylist() for q in with_kernel[2]] == [q.to_pylist() for q in without[2]]

@@ -21,7 +21,9 @@ CORPUS = Path(__file__).resolve().parents[2] / "data" / "oracle" / "jdk_corpus.t
 def _rows():
     if not CORPUS.exists():  # pragma: no cover - the corpus belongs to the code-page work
         return []
-    lines = [x for x in CORPUS.read_text(encoding="utf-8").splitlines() if x and not x.startswith("#")]
+    lines = [
+        x for x in CORPUS.read_text(encoding="utf-8").splitlines() if x and not x.startswith("#")
+    ]
     return [r for r in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE) if r["hex"]]
 
 
@@ -61,8 +63,13 @@ def test_engine_matches_jdk_oracle(charset, name):
 # ------------------------------------------------------------------ through the engine (decode_file)
 
 #: the wave-dash family: DBCS code -> (jis variant, jdk variant); 0x4260 differs in x-IBM939 only
-WAVE_930 = {0x43A1: ("\u301c", "\uff5e"), 0x444A: ("\u2014", "\u2015"), 0x447C: ("\u2016", "\u2225"),
-            0x426A: ("\u00a6", "\uffe4"), 0x4260: ("\u2212", "\u2212")}
+WAVE_930 = {
+    0x43A1: ("\u301c", "\uff5e"),
+    0x444A: ("\u2014", "\u2015"),
+    0x447C: ("\u2016", "\u2225"),
+    0x426A: ("\u00a6", "\uffe4"),
+    0x4260: ("\u2212", "\u2212"),
+}
 WAVE_939 = {**WAVE_930, 0x4260: ("\u2212", "\uff0d")}
 WAVE = {"cp930": WAVE_930, "cp939": WAVE_939}
 JDK_TO_JIS = {name: {jdk: jis for jis, jdk in table.values()} for name, table in WAVE.items()}
@@ -83,8 +90,13 @@ def _oracle_file(rows) -> bytes:
         mixed = bytes.fromhex(r["hex"])
         kanji = bytes.fromhex(r["dbcs_hex"]) if r["dbcs_hex"] else b""
         sbcs = bytes.fromhex(r["hex"]) if r["kind"] == "sbcs" else b""
-        recs.append(b"\xe2" + mixed.ljust(80, b"\x40") + kanji + b"\x40\x40" * ((80 - len(kanji)) // 2)
-                    + sbcs.ljust(40, b"\x40"))
+        recs.append(
+            b"\xe2"
+            + mixed.ljust(80, b"\x40")
+            + kanji
+            + b"\x40\x40" * ((80 - len(kanji)) // 2)
+            + sbcs.ljust(40, b"\x40")
+        )
     return b"".join(recs)
 
 
@@ -100,8 +112,15 @@ def test_engine_decode_file_matches_jdk_oracle(charset, name, variant):
         pytest.skip("no oracle corpus")
     assert max(len(r["hex"]) for r in rows) <= 160 and max(len(r["dbcs_hex"]) for r in rows) <= 160
     cb = parse_copybook(ORACLE_CPY, source="oracle.cpy")
-    run = decode_file(_oracle_file(rows), cb, encoding=name, variant=variant, recfm="FB",
-                      mixed_fields=("MIXED-TEXT",), chunk_bytes=201 * 7)
+    run = decode_file(
+        _oracle_file(rows),
+        cb,
+        encoding=name,
+        variant=variant,
+        recfm="FB",
+        mixed_fields=("MIXED-TEXT",),
+        chunk_bytes=201 * 7,
+    )
     got = [r for c in run for r in c.batch.to_pylist()]
     assert run.summary.quarantined == 0 and run.summary.records_out == len(rows)
 
@@ -111,10 +130,12 @@ def test_engine_decode_file_matches_jdk_oracle(charset, name, variant):
         return text
 
     assert [g["MIXED-TEXT"] for g in got] == [want(r["decoded"].rstrip(" \u3000")) for r in rows]
-    assert [g["KANJI-TEXT"] for g in got] == [want(r["decoded"].rstrip("\u3000")) if r["dbcs_hex"] else ""
-                                              for r in rows]
-    assert [g["SBCS-TEXT"] for g in got] == [r["decoded"].rstrip(" ") if r["kind"] == "sbcs" else ""
-                                             for r in rows]
+    assert [g["KANJI-TEXT"] for g in got] == [
+        want(r["decoded"].rstrip("\u3000")) if r["dbcs_hex"] else "" for r in rows
+    ]
+    assert [g["SBCS-TEXT"] for g in got] == [
+        r["decoded"].rstrip(" ") if r["kind"] == "sbcs" else "" for r in rows
+    ]
 
 
 WAVE_CPY = """\
@@ -138,9 +159,18 @@ def test_engine_wave_dash_family_both_variants(name, variant):
     recs = []
     for code in WAVE[name]:
         raw = code.to_bytes(2, "big")
-        recs.append(cp.encode_sbcs(f"{code:04X}") + b"\x42\x60" + raw + b"\x40\x40"
-                    + (cp.encode_sbcs("A") + b"\x0e" + raw + raw + b"\x0f" + cp.encode_sbcs("Z")).ljust(10, b"\x40"))
-    run = decode_file(b"".join(recs), cb, encoding=name, variant=variant, recfm="FB", mixed_fields=("MIXED",))
+        recs.append(
+            cp.encode_sbcs(f"{code:04X}")
+            + b"\x42\x60"
+            + raw
+            + b"\x40\x40"
+            + (cp.encode_sbcs("A") + b"\x0e" + raw + raw + b"\x0f" + cp.encode_sbcs("Z")).ljust(
+                10, b"\x40"
+            )
+        )
+    run = decode_file(
+        b"".join(recs), cb, encoding=name, variant=variant, recfm="FB", mixed_fields=("MIXED",)
+    )
     got = {r["CODE-HEX"]: r for c in run for r in c.batch.to_pylist()}
     assert run.summary.quarantined == 0
     minus = WAVE[name][0x4260][0 if variant == "jis" else 1]  # 0x4260 itself, before each code

@@ -13,8 +13,11 @@ from ikou.mainframe.reader import RecordFormatError
 
 from .conftest import PEOPLE, juki_options, juki_records
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                           HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 INTERESTING = [0x0E, 0x0F, 0x40, 0x69, 0x41, 0xFA, 0x4B, 0x00, 0xFF, 0xC4, 0xD3, 0x01]
 
 
@@ -24,11 +27,14 @@ def mutate(data: bytes, edits, cut):
         if b:
             b[pos % len(b)] = val
     if cut is not None and b:
-        del b[cut % len(b):]
+        del b[cut % len(b) :]
     return bytes(b)
 
 
-edits_st = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(INTERESTING) | st.integers(0, 255)), max_size=12)
+edits_st = st.lists(
+    st.tuples(st.integers(0, 10_000), st.sampled_from(INTERESTING) | st.integers(0, 255)),
+    max_size=12,
+)
 
 
 def _decode(data, cb, opts):
@@ -47,7 +53,11 @@ def _decode(data, cb, opts):
 
 
 @SETTINGS
-@given(edits=edits_st, cut=st.none() | st.integers(0, 10_000), policy=st.sampled_from(["placeholder", "quarantine"]))
+@given(
+    edits=edits_st,
+    cut=st.none() | st.integers(0, 10_000),
+    policy=st.sampled_from(["placeholder", "quarantine"]),
+)
 def test_fb_mutations(juki_cb, cp930, edits, cut, policy):
     data = mutate(frame_records(juki_records(juki_cb, cp930, PEOPLE * 2), "FB"), edits, cut)
     s = _decode(data, juki_cb, juki_options(gaiji_policy=policy, chunk_bytes=500))
@@ -58,7 +68,9 @@ def test_fb_mutations(juki_cb, cp930, edits, cut, policy):
 @SETTINGS
 @given(edits=edits_st, cut=st.none() | st.integers(0, 10_000), recfm=st.sampled_from(["V", "VB"]))
 def test_variable_mutations(juki_cb, cp930, edits, cut, recfm):
-    data = mutate(frame_records(juki_records(juki_cb, cp930, PEOPLE * 2), recfm, block_size=400), edits, cut)
+    data = mutate(
+        frame_records(juki_records(juki_cb, cp930, PEOPLE * 2), recfm, block_size=400), edits, cut
+    )
     try:
         s = _decode(data, juki_cb, juki_options(recfm=recfm, chunk_bytes=1 << 16))
     except RecordFormatError:
@@ -86,7 +98,9 @@ def _file(juki_cb, cp930, people=PEOPLE * 3) -> bytearray:
     return bytearray(frame_records(juki_records(juki_cb, cp930, people), "FB"))
 
 
-def _one_bad_record(data: bytes, cb, record: int, reason: str, field: str | None, policy: str = "placeholder"):
+def _one_bad_record(
+    data: bytes, cb, record: int, reason: str, field: str | None, policy: str = "placeholder"
+):
     """Exactly ``record`` is quarantined, for ``reason``; every other record decodes; nothing is lost."""
     s = _decode(bytes(data), cb, juki_options(gaiji_policy=policy, chunk_bytes=360))
     n = len(data) // LRECL
@@ -96,16 +110,22 @@ def _one_bad_record(data: bytes, cb, record: int, reason: str, field: str | None
     run = decode_file(io.BytesIO(bytes(data)), cb, juki_options(gaiji_policy=policy))
     rows = [r for c in run for r in c.quarantine.to_pylist()]
     assert [(r["_record"], r["reason"], r["field"]) for r in rows] == [(record, reason, field)]
-    assert rows[0]["raw_hex"] == bytes(data[record * LRECL:(record + 1) * LRECL]).hex().upper()
+    assert rows[0]["raw_hex"] == bytes(data[record * LRECL : (record + 1) * LRECL]).hex().upper()
     return s
 
 
-records_st = st.integers(1, len(PEOPLE) * 3)  # a data record (0 is the header, the last the trailer)
+records_st = st.integers(
+    1, len(PEOPLE) * 3
+)  # a data record (0 is the header, the last the trailer)
 
 
 @SETTINGS
-@given(record=records_st, byte=st.integers(0, TAX[1] - 1), nibble=st.sampled_from(["high", "low", "sign"]),
-       value=st.integers(0xA, 0xF))
+@given(
+    record=records_st,
+    byte=st.integers(0, TAX[1] - 1),
+    nibble=st.sampled_from(["high", "low", "sign"]),
+    value=st.integers(0xA, 0xF),
+)
 def test_bad_packed_nibble(juki_cb, cp930, record, byte, nibble, value):
     data = _file(juki_cb, cp930)
     at = record * LRECL + TAX[0] + (TAX[1] - 1 if nibble == "sign" else byte)
@@ -127,35 +147,46 @@ def _address(cp930, raw: bytes) -> bytes:
 def test_odd_dbcs_length(juki_cb, cp930, record, prefix, run):
     data = _file(juki_cb, cp930)
     body = cp930.encode_sbcs(prefix) + b"\x0e" + cp930.encode_dbcs("山" * run) + b"\x45" + b"\x0f"
-    data[record * LRECL + ADDRESS[0]:record * LRECL + sum(ADDRESS)] = _address(cp930, body)
+    data[record * LRECL + ADDRESS[0] : record * LRECL + sum(ADDRESS)] = _address(cp930, body)
     _one_bad_record(data, juki_cb, record, "odd_dbcs_length", "ADDRESS")
 
 
 @SETTINGS
-@given(record=records_st, shape=st.sampled_from(["so_only", "si_only", "nested", "si_first"]),
-       kanji=st.text(alphabet="山田見本市", min_size=1, max_size=6))
+@given(
+    record=records_st,
+    shape=st.sampled_from(["so_only", "si_only", "nested", "si_first"]),
+    kanji=st.text(alphabet="山田見本市", min_size=1, max_size=6),
+)
 def test_unbalanced_shift_codes(juki_cb, cp930, record, shape, kanji):
     data = _file(juki_cb, cp930)
     k = cp930.encode_dbcs(kanji)
-    body = {"so_only": b"\xc1\x0e" + k, "si_only": b"\xc1" + k[:2] + b"\x0f",
-            "nested": b"\x0e" + k + b"\x0e" + k + b"\x0f\x0f", "si_first": b"\x0f\x0e" + k + b"\x0f"}[shape]
-    data[record * LRECL + ADDRESS[0]:record * LRECL + sum(ADDRESS)] = _address(cp930, body)
+    body = {
+        "so_only": b"\xc1\x0e" + k,
+        "si_only": b"\xc1" + k[:2] + b"\x0f",
+        "nested": b"\x0e" + k + b"\x0e" + k + b"\x0f\x0f",
+        "si_first": b"\x0f\x0e" + k + b"\x0f",
+    }[shape]
+    data[record * LRECL + ADDRESS[0] : record * LRECL + sum(ADDRESS)] = _address(cp930, body)
     _one_bad_record(data, juki_cb, record, "unbalanced_shift", "ADDRESS")
 
 
 @SETTINGS
-@given(record=records_st, where=st.sampled_from(["kanji", "address"]), pos=st.integers(0, 9),
-       code=st.sampled_from([0x0102, 0x3F3F, 0x0041, 0x4100, 0x20FF]))
+@given(
+    record=records_st,
+    where=st.sampled_from(["kanji", "address"]),
+    pos=st.integers(0, 9),
+    code=st.sampled_from([0x0102, 0x3F3F, 0x0041, 0x4100, 0x20FF]),
+)
 def test_invalid_dbcs_code(juki_cb, cp930, record, where, pos, code):
     data = _file(juki_cb, cp930)
     raw = code.to_bytes(2, "big")
     if where == "kanji":
         at = record * LRECL + KANJI[0] + 2 * pos
-        data[at:at + 2] = raw
+        data[at : at + 2] = raw
         field = "SHIMEI-KANJI"
     else:
         body = b"\x0e" + cp930.encode_dbcs("山" * (pos % 5)) + raw + b"\x0f"
-        data[record * LRECL + ADDRESS[0]:record * LRECL + sum(ADDRESS)] = _address(cp930, body)
+        data[record * LRECL + ADDRESS[0] : record * LRECL + sum(ADDRESS)] = _address(cp930, body)
         field = "ADDRESS"
     _one_bad_record(data, juki_cb, record, "undecodable_dbcs", field)
 
@@ -188,12 +219,17 @@ def test_wrong_record_length(juki_cb, cp930, delta, recfm):
 
 
 @SETTINGS
-@given(record=records_st, code=st.sampled_from([0x6941, 0x7A41, 0x7FFE]),
-       policy=st.sampled_from(["placeholder", "quarantine"]))
-def test_unmapped_gaiji_is_a_placeholder_or_a_quarantined_record(juki_cb, cp930, record, code, policy):
+@given(
+    record=records_st,
+    code=st.sampled_from([0x6941, 0x7A41, 0x7FFE]),
+    policy=st.sampled_from(["placeholder", "quarantine"]),
+)
+def test_unmapped_gaiji_is_a_placeholder_or_a_quarantined_record(
+    juki_cb, cp930, record, code, policy
+):
     data = _file(juki_cb, cp930)
     at = record * LRECL + KANJI[0]
-    data[at:at + 2] = code.to_bytes(2, "big")
+    data[at : at + 2] = code.to_bytes(2, "big")
     if policy == "quarantine":
         s = _one_bad_record(data, juki_cb, record, "unmapped_gaiji", "SHIMEI-KANJI", policy)
     else:

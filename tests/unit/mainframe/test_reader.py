@@ -33,7 +33,13 @@ def test_fixed_truncated_last_record():
     chs = chunks(b"A" * 10 + b"B" * 10 + b"C" * 4, "F", 10)
     assert records(chs) == [b"A" * 10, b"B" * 10]
     (br,) = [b for c in chs for b in c.broken]
-    assert (br.record_no, br.offset, br.reason, br.raw, br.length) == (2, 20, "truncated_record", b"CCCC", 4)
+    assert (br.record_no, br.offset, br.reason, br.raw, br.length) == (
+        2,
+        20,
+        "truncated_record",
+        b"CCCC",
+        4,
+    )
 
 
 def test_fixed_byte_ranges():
