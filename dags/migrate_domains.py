@@ -1,11 +1,11 @@
 """Airflow DAGs ``migrate_<domain>``: one per standardization domain, generated from the registry.
 
-The factory (ikou.orchestration.build_domain_dag) builds every DAG the same way: five stages,
+The factory (ikou.airflow.dags.build_domain_dag) builds every DAG the same way: five stages,
 each followed by its quality gate. Adding a domain is data (include/ikou/domains/data), not code.
 """
 
 from ikou.domains import registry
-from ikou.orchestration import build_domain_dag
+from ikou.airflow.dags import build_domain_dag
 
 for _domain in registry():
     globals()[_domain.dag_id] = build_domain_dag(_domain.id)

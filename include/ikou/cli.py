@@ -101,7 +101,7 @@ def _review(args) -> int:
 
 
 def _cutover(args) -> int:
-    from ikou.cutover import cli
+    from ikou.load.cutover import cli
 
     return cli(args)
 

@@ -1,46 +1,75 @@
-"""Settings from the environment (and, inside Airflow, from Airflow connections).
+"""Settings from the environment, and the resources the Airflow layer resolved for them.
 
-One code path for every deployment: only these settings differ between the embedded default
-(`make run`: local S3 endpoint, SQLite target) and the real one (MinIO or AWS S3, PostgreSQL).
+A primitive: it imports nothing of Airflow (nor of the rest of Ikou). One code path serves every
+deployment: only these settings differ between the embedded default (`make run`: local S3
+endpoint, SQLite target) and the real one (MinIO or AWS S3, PostgreSQL).
 
 | variable                 | meaning                                                   | default |
 |--------------------------|-----------------------------------------------------------|---------|
 | AWS_ENDPOINT_URL         | S3 endpoint (boto3 reads it itself); unset = AWS          | unset |
-| IKOU_AWS_CONN_ID         | Airflow AWS connection used inside tasks (S3Hook)          | unset (plain boto3) |
+| IKOU_AWS_CONN_ID         | Airflow AWS connection the Airflow layer uses (S3Hook)     | unset (plain boto3) |
 | IKOU_RESTRICTED_BUCKET   | bucket of the restricted zones (landing … review)          | ikou-restricted |
 | IKOU_REPORTS_BUCKET      | bucket of reports/ and docs/ (no personal data)            | ikou-reports |
 | IKOU_TARGET_DB_URL       | SQLAlchemy URL of the target database                      | Airflow conn ikou_target, else SQLite under IKOU_HOME |
 | IKOU_HMAC_SECRET         | secret of the keyed hashes (HMAC-SHA256)                   | Airflow conn ikou_hmac (password); required |
 | IKOU_HOME                | local working folder (SQLite target, caches)               | ./.ikou |
 | IKOU_GAIJI_POLICY        | unmapped 外字: placeholder (record continues) or quarantine | placeholder |
+
+Inside Airflow, the Airflow layer (:mod:`ikou.airflow.connections`) resolves the connections
+``ikou_s3`` (a boto3 client from the Amazon provider's S3Hook), ``ikou_target`` and
+``ikou_hmac`` and hands them down for the duration of a task with :func:`using`; the library
+reads them through :func:`settings` and :func:`resources` and never asks Airflow itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class ConfigError(RuntimeError):
-    pass
+from ikou.errors import BadArgument, IkouError
 
 
-def _airflow_connection(conn_id: str):
-    """The Airflow connection, or None outside Airflow / when it is not defined."""
-    if not os.environ.get("AIRFLOW_HOME") and not os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"):
-        return None
+class ConfigError(IkouError):
+    """A setting is missing or malformed (exit 2: the message names the setting)."""
+
+    exit_code = BadArgument.exit_code
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a host (the Airflow layer) resolved from its connections for the library to use.
+
+    ``s3_client``: a boto3 S3 client (None: plain boto3 from the environment);
+    ``target_db_url``: SQLAlchemy URL of the target database; ``hmac_secret``: the keyed-hash
+    secret; ``ui_base_url``: the Airflow UI's base URL (links in reports and gate messages)."""
+
+    s3_client: object | None = None
+    target_db_url: str | None = None
+    hmac_secret: bytes | None = None
+    ui_base_url: str | None = None
+
+
+_NONE = Resources()
+_active: contextvars.ContextVar[Resources] = contextvars.ContextVar("ikou_resources", default=_NONE)
+
+
+@contextlib.contextmanager
+def using(res: Resources) -> Iterator[Resources]:
+    """Hand ``res`` down to everything called inside the ``with`` block."""
+    token = _active.set(res)
     try:
-        from airflow.sdk import BaseHook  # type: ignore[attr-defined]
-    except Exception:  # pragma: no cover - outside Airflow
-        try:
-            from airflow.hooks.base import BaseHook  # type: ignore
-        except Exception:
-            return None
-    try:
-        return BaseHook.get_connection(conn_id)
-    except Exception:
-        return None
+        yield res
+    finally:
+        _active.reset(token)
+
+
+def resources() -> Resources:
+    """The resources handed down by the host (empty outside one)."""
+    return _active.get()
 
 
 @dataclass(frozen=True)
@@ -52,36 +81,38 @@ class Settings:
 
     @property
     def target_db_url(self) -> str:
-        url = os.environ.get("IKOU_TARGET_DB_URL")
+        url = os.environ.get("IKOU_TARGET_DB_URL") or resources().target_db_url
         if url:
             return url
-        conn = _airflow_connection("ikou_target")
-        if conn is not None:
-            return conn.get_uri().replace("postgres://", "postgresql://", 1)
         self.home.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.home / 'target.sqlite').resolve()}"
 
     @property
     def hmac_secret(self) -> bytes:
         secret = os.environ.get("IKOU_HMAC_SECRET")
-        if not secret:
-            conn = _airflow_connection("ikou_hmac")
-            secret = conn.password if conn is not None else None
-        if not secret:
-            raise ConfigError(
-                "no HMAC secret: set IKOU_HMAC_SECRET or the password of the Airflow connection "
-                "'ikou_hmac' (keyed hashes protect record keys in reports; a plain hash would not)"
-            )
-        return secret.encode("utf-8")
+        if secret:
+            return secret.encode("utf-8")
+        if resources().hmac_secret:
+            return resources().hmac_secret  # type: ignore[return-value]
+        raise ConfigError(
+            "no HMAC secret: set IKOU_HMAC_SECRET or the password of the Airflow connection "
+            "'ikou_hmac' (keyed hashes protect record keys in reports; a plain hash would not)"
+        )
 
     @property
     def gaiji_policy(self) -> str:
         policy = os.environ.get("IKOU_GAIJI_POLICY", "placeholder")
         if policy not in ("placeholder", "quarantine"):
             raise ConfigError(
-                f"IKOU_GAIJI_POLICY must be placeholder or quarantine, not {policy!r}"
+                f"IKOU_GAIJI_POLICY must be placeholder or quarantine, not {policy[:40]!r}"
             )
         return policy
+
+    @property
+    def ui_base_url(self) -> str:
+        """The Airflow UI's base URL, without a trailing slash."""
+        url = os.environ.get("AIRFLOW__API__BASE_URL") or resources().ui_base_url
+        return (url or "http://localhost:8080").rstrip("/")
 
 
 def settings() -> Settings:

@@ -442,29 +442,20 @@ def print_table(api: Api, master_run_id: str) -> None:
     from ikou.domains import registry
 
     _adopt(stack_env())
+    from ikou.pipeline import STAGES, TASK_IDS, domain_run_id
     from ikou.storage import Store, join, zone_uri
 
     store = Store()
     reg = registry()
-    stages = (
-        "extract",
-        "gate_raw",
-        "cleanse",
-        "gate_cleansed",
-        "validate",
-        "gate_standard",
-        "load",
-        "gate_target",
-        "rehearsal",
-        "gate_reconciliation",
-    )
+    stages = TASK_IDS
+    letters = " ".join(x for s in STAGES for x in (s.abbrev, s.gate_abbrev))
     head = (
-        f"{'domain':<17} {'phase':<11} {'stages (E r C c V s L t R g)':<22} {'verdict':<9} {'in':>8} {'out':>8} "
+        f"{'domain':<17} {'phase':<11} {'stages (' + letters + ')':<22} {'verdict':<9} {'in':>8} {'out':>8} "
         f"{'quar':>5} {'merged':>6} {'secs':>6}  report"
     )
     print("\n" + head + "\n" + "-" * len(head))
     for d in reg.plan.rehearsal_order():
-        dag_id, run_id = f"migrate_{d}", f"{master_run_id}__{d}"
+        dag_id, run_id = f"migrate_{d}", domain_run_id(master_run_id, d)
         try:
             tis = {
                 t["task_id"]: t

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ikou.domains import registry
-from ikou.orchestration import OWNER, TASK_IDS
+from ikou.airflow.dags import OWNER
+from ikou.pipeline import TASK_IDS
 
 REPO = Path(__file__).resolve().parents[2]
 

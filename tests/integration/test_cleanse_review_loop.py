@@ -15,6 +15,9 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+from ikou.pipeline import RunContext
+from ikou.stages import cleanse, extract, load, validate
+from ikou.storage import publication
 
 pytestmark = [pytest.mark.integration]
 
@@ -37,6 +40,10 @@ def city(s3_endpoint):
     )
 
 
+def _ctx(domain: str, run_id: str) -> RunContext:
+    return RunContext.build(domain=domain, run_id=run_id, snapshot=SNAPSHOT)
+
+
 def _read(uri: str):
     from ikou.storage import Store
 
@@ -51,10 +58,9 @@ def _json(uri: str) -> dict:
 
 @pytest.fixture(scope="module")
 def run1(city):
-    from ikou import stages
-
-    ex = stages.extract("juki", run_id=RUN1, snapshot=SNAPSHOT)
-    return ex, stages.cleanse("juki", ex, run_id=RUN1)
+    ctx = _ctx("juki", RUN1)
+    ex = extract.run(ctx)
+    return ex, cleanse.run(ctx, ex)
 
 
 @pytest.fixture(scope="module")
@@ -85,22 +91,21 @@ def decided(run1):
 
 @pytest.fixture(scope="module")
 def run2(decided):
-    from ikou import stages
-
-    ex = stages.extract("juki", run_id=RUN2, snapshot=SNAPSHOT)
-    cl = stages.cleanse("juki", ex, run_id=RUN2)
-    va = stages.validate("juki", cl, run_id=RUN2)
+    ctx = _ctx("juki", RUN2)
+    ex = extract.run(ctx)
+    cl = cleanse.run(ctx, ex)
+    va = validate.run(ctx, cl)
     return ex, cl, va
 
 
 def test_run1_merges_and_queues_and_accounts(run1, city):
     ex, cl = run1
-    assert cl["merged"] > 0 and cl["review"]["records"] >= 4
-    atena = next(a for a in cl["accounting"] if a["unit"] == "ATENA")
-    assert atena["records_in"] == city["records"]["juki"]["ATENA"]
-    for a in cl["accounting"]:
-        assert a["balanced"] and a["records_in"] == a["records_out"] + a["merged"]
-    assert cl["atena_map_entries"] == atena["merged"]
+    assert cl.merged > 0 and cl.review["records"] >= 4
+    atena = next(a for a in cl.accounting if a.unit == "ATENA")
+    assert atena.records_in == city["records"]["juki"]["ATENA"]
+    for a in cl.accounting:
+        assert a.balanced and a.records_in == a.records_out + a.merged
+    assert cl.atena_map_entries == atena.merged
 
 
 def test_decisions_round_trip_through_the_next_run(run1, run2, decided):
@@ -121,10 +126,8 @@ def test_decisions_round_trip_through_the_next_run(run1, run2, decided):
     # the merged cluster left the queue and the master; the distinct one is no longer asked
     queued = set(_read(join(review2, QUEUE)).column("cluster").to_pylist())
     assert c_merge not in queued and c_keep not in queued
-    assert cl2["merged"] == cl1["merged"] + len(members_merge) - 1
-    assert cl2["review"]["records"] == cl1["review"]["records"] - len(members_merge) - len(
-        members_keep
-    )
+    assert cl2.merged == cl1.merged + len(members_merge) - 1
+    assert cl2.review["records"] == cl1.review["records"] - len(members_merge) - len(members_keep)
     clusters = {r["atena_id"]: r for r in _read(join(review2, CLUSTERS)).to_pylist()}
     assert {clusters[a]["final"] for a in members_merge} == {"merge"}
     assert {clusters[a]["decided_by"] for a in members_keep} == {"reviewer"}
@@ -155,17 +158,16 @@ def test_merged_addressees_are_gone_and_references_rewritten(run2):
     ledger = _read(join(zone_uri("cleansed", "juki", RUN2), "JUKI.ledger.parquet"))
     assert "atena_merge" in set(ledger.column("rule").to_pylist())
     assert all(len(h) == 32 for h in ledger.column("before_hash").to_pylist())
-    assert all(a["orphan_references"] == 0 for a in va["accounting"])
+    assert all(a.orphan_references == 0 for a in va.accounting)
 
 
 def test_the_map_goes_into_the_handoff(run2):
-    from ikou import stages
     from ikou.cleanse.merge import map_from_table
     from ikou.storage import join, zone_uri
 
     _, cl, va = run2
-    lo = stages.load("juki", va, run_id=RUN2)
-    manifest = _json(join(lo["uri"], "manifest.json"))
+    lo = load.run(_ctx("juki", RUN2), va)
+    manifest = _json(join(lo.uri, "manifest.json"))
     amap = map_from_table(_read(join(zone_uri("cleansed", "juki", RUN2), "_atena_map.parquet")))
     entries = manifest["atena_no_map"]["entries"]
     assert amap and {m["old"]: m["new"] for m in entries} == amap
@@ -173,30 +175,27 @@ def test_the_map_goes_into_the_handoff(run2):
 
 
 def test_a_referring_domain_applies_the_master_map(run2):
-    from ikou import stages
     from ikou.cleanse.merge import map_from_table
     from ikou.storage import Store, join, zone_uri
 
     _, cl, va = run2
     store = Store()
     # gate_standard publishes this pointer when the master passes; the test writes it directly
-    store.put_bytes(
-        stages.latest_validated_pointer("juki", SNAPSHOT),
-        json.dumps({"uri": va["uri"], "run_id": RUN2}).encode(),
-    )
+    publication.point_latest_validated(store, "juki", SNAPSHOT, va.uri, RUN2)
     amap = map_from_table(_read(join(zone_uri("cleansed", "juki", RUN2), "_atena_map.parquet")))
-    ex = stages.extract("kojin_juminzei", run_id=RUN_K, snapshot=SNAPSHOT)
-    raw = _read(join(ex["uri"], "KOJIN.parquet"))
+    ctx_k = _ctx("kojin_juminzei", RUN_K)
+    ex = extract.run(ctx_k)
+    raw = _read(join(ex.uri, "KOJIN.parquet"))
     refs = [f"{v:010d}" for v in raw.column("ATENA-NO").to_pylist()]
     expected = sum(1 for r in refs if r in amap)
     assert expected > 0, "the synthetic city refers to some duplicates from other systems"
-    ck = stages.cleanse("kojin_juminzei", ex, run_id=RUN_K)
-    assert ck["atena_map_entries"] == len(amap)
-    assert ck["fixed_by_rule_field"].get("atena_merge.KOJIN.ATENA-NO") == expected
-    kojin = _read(join(ck["uri"], "KOJIN.parquet"))
+    ck = cleanse.run(ctx_k, ex)
+    assert ck.atena_map_entries == len(amap)
+    assert ck.fixed_by_rule_field.get("atena_merge.KOJIN.ATENA-NO") == expected
+    kojin = _read(join(ck.uri, "KOJIN.parquet"))
     assert not {f"{v:010d}" for v in kojin.column("ATENA-NO").to_pylist()} & set(amap)
-    vk = stages.validate("kojin_juminzei", ck, run_id=RUN_K)
-    assert all(a["orphan_references"] == 0 for a in vk["accounting"])
+    vk = validate.run(ctx_k, ck)
+    assert all(a.orphan_references == 0 for a in vk.accounting)
     report = _json(join(zone_uri("reports", "kojin_juminzei", RUN_K), "cleansing.json"))
     assert report["merge"]["references_rewritten"] == expected
 

@@ -73,7 +73,7 @@ def _states(run) -> dict[str, str]:
 
 
 def _last_event(domain: str):
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
 
     return Control().events(domain)[-1]
 
@@ -99,7 +99,7 @@ def _refused(run, domain: str) -> str:
 
 def _record_go(domain: str, run_id: str) -> None:
     """What a GO rehearsal of the snapshot leaves: its log row and its passed gate report."""
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
     from ikou.storage import Store, join, zone_uri
 
     Control().record_rehearsal(
@@ -155,8 +155,31 @@ def test_refused_while_a_predecessor_is_not_live(city, target_db, dagbag):
     )
 
 
+def test_the_guard_refuses_the_same_from_plain_python_as_from_a_task(city, target_db, dagbag):
+    """The guard takes a RunContext and applies every rule wherever it is called: plain Python
+    (a notebook, the command line) is refused for the same reasons as the DAG's first task."""
+    from ikou.load.cutover import CutoverRefused, guard
+    from ikou.pipeline import RunContext
+
+    from_task = json.loads(_refused(_cutover(dagbag, "inkan"), "inkan"))
+    ctx = RunContext.build(
+        domain="inkan",
+        run_id="plain_python_cutover",
+        mode="cutover",
+        snapshot=SNAPSHOT,
+        confirm=True,
+        who=WHO,
+    )
+    with pytest.raises(CutoverRefused) as exc:
+        guard(ctx)
+    from_python = json.loads(_last_event("inkan").detail)
+    assert from_python == from_task and from_python  # the same reasons, recorded the same way
+    assert all(reason in str(exc.value) for reason in from_task)
+    assert _last_event("inkan").run_id == "plain_python_cutover"
+
+
 def test_accepted_cutover_goes_live(city, target_db, dagbag):
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
     from ikou.storage import Store, zone_uri
 
     run = _cutover(dagbag, "juki")
@@ -181,7 +204,7 @@ def test_accepted_cutover_goes_live(city, target_db, dagbag):
 
 
 def test_second_cutover_of_a_live_domain_is_refused(city, target_db, dagbag):
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
 
     before = _live_tables(target_db)
     detail = json.loads(_refused(_cutover(dagbag, "juki"), "juki"))
@@ -198,6 +221,6 @@ def test_second_cutover_of_a_live_domain_is_refused(city, target_db, dagbag):
 
 def test_the_successor_may_follow_once_juki_is_live(city, target_db):
     """inkan's guard now only lacks nothing: juki is live and its GO is recorded (no second run)."""
-    from ikou import cutover
+    from ikou.load import cutover
 
     assert cutover.check("inkan", SNAPSHOT, confirm=True) == []

@@ -54,7 +54,7 @@ def _report(domain: str, run_id: str, name: str) -> dict:
 
 
 def test_all_ten_tasks_succeed(juki_run):
-    from ikou.orchestration import TASK_IDS
+    from ikou.pipeline import TASK_IDS
 
     states = _states(juki_run)
     assert set(states) == set(TASK_IDS) | {"extract_plan", "extract_parts"}
@@ -189,7 +189,7 @@ def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag
     assert not gate["passed"]
     assert any("orphan_references" in f for f in gate["critical_failures"])
     # the failed snapshot did not become the addressee master other domains check against
-    from ikou.stages import latest_validated_pointer
+    from ikou.storage.publication import latest_validated_pointer
     from ikou.storage import Store
 
     assert not Store().exists(latest_validated_pointer("juki", BROKEN_SNAPSHOT))

@@ -15,6 +15,12 @@ import json
 import os
 
 import pytest
+from tests_support import plain
+
+from ikou.pipeline import RunContext
+from ikou.stages import extract
+from ikou.stages.common import StageError
+from ikou.storage import publication
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -106,7 +112,9 @@ def _xcom(run, task_id: str):
             XComModel.key == "return_value",
         )
         return {
-            r.map_index: (json.loads(r.value) if isinstance(r.value, (str, bytes)) else r.value)
+            r.map_index: plain(
+                json.loads(r.value) if isinstance(r.value, (str, bytes)) else r.value
+            )
             for r in rows
         }
 
@@ -122,11 +130,10 @@ def _raw(result: dict) -> dict:
 
     import pyarrow.parquet as pq
 
-    from ikou.stages import _fetch_tables
     from ikou.storage import Store
 
     with tempfile.TemporaryDirectory() as tmp:
-        _, paths = _fetch_tables(result["uri"], Path(tmp), Store())
+        _, paths = publication.fetch_tables(Store(), result["uri"], Path(tmp))
         return {unit: pq.read_table(p) for unit, p in paths.items()}
 
 
@@ -134,7 +141,7 @@ def _quarantine_rows(result: dict) -> dict:
     from ikou.storage import Store, join
 
     store = Store()
-    manifest = store.read_manifest(result["quarantine"])
+    manifest = publication.read_manifest(store, result["quarantine"])
     out = {}
     for f in manifest["files"]:
         body = store.get_bytes(join(result["quarantine"], f["name"])).decode("utf-8")
@@ -260,7 +267,7 @@ def test_raw_manifest_lists_the_parts(split_run):
 
     res = _extract_result(split_run)
     store = Store()
-    manifest = store.read_manifest(res["uri"])
+    manifest = publication.read_manifest(store, res["uri"])
     names = [f["name"] for f in manifest["files"]]
     assert "ATENA.parquet" in names and "JUKI.parquet" in names
     for unit, n in res["parts"].items():
@@ -285,7 +292,7 @@ def _truncated_snapshot(city) -> int:
 
     store = Store()
     src, dst = landing_uri("juki", SNAPSHOT), landing_uri("juki", TRUNCATED_SNAPSHOT)
-    manifest = store.read_manifest(src)
+    manifest = publication.read_manifest(store, src)
     files = []
     for f in manifest["files"]:
         body = store.get_bytes(join(src, f["name"]))
@@ -300,21 +307,23 @@ def _truncated_snapshot(city) -> int:
     return next(f["bytes"] for f in files if f.get("legacy_file") == "JUKI")
 
 
-def test_truncated_last_record_is_accounted_across_parts(city, monkeypatch):
-    from ikou import stages
+def _ctx(run_id: str, snapshot: str = SNAPSHOT) -> RunContext:
+    return RunContext.build(domain="juki", run_id=run_id, snapshot=snapshot)
 
+
+def test_truncated_last_record_is_accounted_across_parts(city, monkeypatch):
     size = _truncated_snapshot(city)
     monkeypatch.setenv("IKOU_EXTRACT_PART_BYTES", "20000")
-    plan = stages.extract_plan("juki", run_id="parts-truncated", snapshot=TRUNCATED_SNAPSHOT)
-    juki = [p for p in plan if p["file"] == "JUKI"]
-    assert len(juki) >= 3 and juki[-1]["end"] == size and all(p["start"] % 200 == 0 for p in juki)
-    parts = [
-        stages.extract_part("juki", p, run_id="parts-truncated") for p in reversed(plan)
-    ]  # any order
-    split = stages.extract("juki", run_id="parts-truncated", plan=plan, parts=parts)
+    ctx = _ctx("parts-truncated", TRUNCATED_SNAPSHOT)
+    plan = extract.plan(ctx)
+    juki = [p for p in plan if p.file == "JUKI"]
+    assert len(juki) >= 3 and juki[-1].end == size and all(p.start % 200 == 0 for p in juki)
+    parts = [extract.part(ctx, p) for p in reversed(plan)]  # any order
+    split = extract.run(ctx, plan, parts).model_dump()
     monkeypatch.setenv("IKOU_EXTRACT_PART_BYTES", str(1 << 40))
-    assert stages.extract_plan("juki", run_id="whole-truncated", snapshot=TRUNCATED_SNAPSHOT) == []
-    whole = stages.extract("juki", run_id="whole-truncated", snapshot=TRUNCATED_SNAPSHOT)
+    whole_ctx = _ctx("whole-truncated", TRUNCATED_SNAPSHOT)
+    assert extract.plan(whole_ctx) == []
+    whole = extract.run(whole_ctx).model_dump()
     _same_accounting(split, whole)
     acc = next(a for a in split["accounting"] if a["unit"] == "JUKI")
     assert (
@@ -333,10 +342,9 @@ def test_truncated_last_record_is_accounted_across_parts(city, monkeypatch):
 
 
 def test_missing_part_result_is_refused(city, monkeypatch):
-    from ikou import stages
-
     monkeypatch.setenv("IKOU_EXTRACT_PART_BYTES", str(PART_BYTES))
-    plan = stages.extract_plan("juki", run_id="parts-missing", snapshot=SNAPSHOT)
-    parts = [stages.extract_part("juki", p, run_id="parts-missing") for p in plan[1:]]
-    with pytest.raises(stages.StageError, match="returned parts"):
-        stages.extract("juki", run_id="parts-missing", plan=plan, parts=parts)
+    ctx = _ctx("parts-missing")
+    plan = extract.plan(ctx)
+    parts = [extract.part(ctx, p) for p in plan[1:]]
+    with pytest.raises(StageError, match="returned parts"):
+        extract.run(ctx, plan, parts)

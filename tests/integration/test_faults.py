@@ -21,6 +21,8 @@ from ikou.domains import registry
 from ikou.load import clean_load, load_target, write_csv
 from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema
 from ikou.rehearsal.reconcile import table_digest
+from ikou.pipeline import StageResult
+from ikou.storage import publication
 
 pytestmark = [pytest.mark.integration]
 
@@ -192,7 +194,7 @@ def test_a_copy_failing_on_a_bad_row_rolls_back_and_a_retry_completes(
     )
     lines[2_000] = b",".join(fields)
     bad["jumin"].write_bytes(b"\r\n".join(lines))
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
 
     logged = len(Control(pg_url).loads_of(DOMAIN))
     with pytest.raises(psycopg2.Error, match="date"):
@@ -330,7 +332,7 @@ def proxied(s3_endpoint, tmp_path, monkeypatch):
     proxy.close()
 
 
-def _validated(store, run_id: str, tmp_path: Path) -> dict:
+def _validated(store, run_id: str, tmp_path: Path) -> StageResult:
     import pyarrow.parquet as pq
 
     from ikou.storage import zone_uri
@@ -341,8 +343,15 @@ def _validated(store, run_id: str, tmp_path: Path) -> dict:
         pq.write_table(synthetic_table(DOMAIN, t.name, 200, seed=8), p)
         files[p.name] = p
     prefix = zone_uri("validated", DOMAIN, run_id)
-    store.publish(prefix, files, {"zone": "validated"})
-    return {"uri": prefix, "snapshot": "2026-10-01", "units": {"atena": 200, "jumin": 200}}
+    publication.publish(store, prefix, files, {"zone": "validated"})
+    return StageResult(
+        domain=DOMAIN,
+        stage="validate",
+        run_id=run_id,
+        uri=prefix,
+        snapshot="2026-10-01",
+        units={"atena": 200, "jumin": 200},
+    )
 
 
 def _uploads_then(monkeypatch, after: int, action) -> None:
@@ -386,7 +395,7 @@ def test_s3_blip_mid_stage_is_retried(proxied, tmp_path, monkeypatch):
 
 
 def test_s3_down_mid_stage_fails_clearly_without_a_partial_set(proxied, tmp_path, monkeypatch):
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
     from ikou.load import HandoffError, load_domain
     from ikou.storage import MANIFEST, zone_uri
 

@@ -14,6 +14,9 @@ import threading
 
 import pytest
 
+from ikou.pipeline import RunContext, StageResult
+from ikou.stages import cleanse, extract, gate, load, rehearse, validate
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SNAPSHOT = "2026-08-01"
@@ -24,7 +27,6 @@ SEED = 23
 @pytest.fixture(scope="module")
 def run(s3_endpoint, pg_url):
     """extract → cleanse → validate → load of juki, extract → validate of kojin_juminzei (no gates run yet)."""
-    from ikou import stages
     from ikou.synth import synthesize
 
     synthesize(
@@ -34,9 +36,10 @@ def run(s3_endpoint, pg_url):
     try:
         out = {}
         rid = "quality_juki"
-        e = stages.extract("juki", run_id=rid, snapshot=SNAPSHOT)
-        c = stages.cleanse("juki", e, run_id=rid)
-        v = stages.validate("juki", c, run_id=rid)
+        ctx = _ctx("juki", rid)
+        e = extract.run(ctx)
+        c = cleanse.run(ctx, e)
+        v = validate.run(ctx, c)
         out["juki"] = {"run_id": rid, "extract": e, "cleanse": c, "validate": v}
         yield out
     finally:
@@ -51,34 +54,35 @@ def _report(domain: str, run_id: str, gate: str) -> dict:
     )
 
 
-def _units(gate: str, stage_result: dict, tmp_path):
-    from ikou import stages
+def _ctx(domain: str, run_id: str, **kw) -> RunContext:
+    return RunContext.build(domain=domain, run_id=run_id, snapshot=SNAPSHOT, **kw)
+
+
+def _units(gate_name: str, stage_result: StageResult, tmp_path):
     from ikou.storage import Store
 
-    return stages._frames_for_gate(gate, stage_result, tmp_path, Store())
+    return gate.frames_for_gate(gate_name, stage_result, tmp_path, Store())
 
 
 def test_a_clean_run_passes_every_gate(run, pg_url):
-    from ikou import stages
-
     r = run["juki"]
     rid = r["run_id"]
-    for gate, stage in (
+    ctx = _ctx("juki", rid)
+    for gate_name, stage in (
         ("gate_raw", "extract"),
         ("gate_cleansed", "cleanse"),
         ("gate_standard", "validate"),
     ):
-        res = stages.gate("juki", gate, r[stage], run_id=rid)
-        assert res["verdict"] == "pass", _report("juki", rid, gate)["critical_failures"]
+        res = gate.run(ctx, gate_name, r[stage])
+        assert res.gates[gate_name].verdict == "pass", _report("juki", rid, gate_name)[
+            "critical_failures"
+        ]
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
-    r["load"] = stages.load("juki", r["validate"], run_id=rid)
-    assert stages.gate("juki", "gate_target", r["load"], run_id=rid)["verdict"] == "pass"
-    r["rehearsal"] = stages.rehearse(
-        "juki", {s: r[s] for s in ("extract", "cleanse", "validate", "load")}, run_id=rid
-    )
-    assert (
-        stages.gate("juki", "gate_reconciliation", r["rehearsal"], run_id=rid)["verdict"] == "pass"
-    )
+    r["load"] = load.run(ctx, r["validate"])
+    assert gate.run(ctx, "gate_target", r["load"]).gates["gate_target"].verdict == "pass"
+    r["rehearsal"] = rehearse.run(ctx, r["extract"], r["cleanse"], r["validate"], r["load"])
+    reconciled = gate.run(ctx, "gate_reconciliation", r["rehearsal"])
+    assert reconciled.gates["gate_reconciliation"].verdict == "pass"
     raw = _report("juki", rid, "gate_raw")
     # warnings pass and show: the seeded unmapped 外字 (accounting and the text columns)
     assert any("unmapped_gaiji" in w for w in raw["warnings"])
@@ -172,7 +176,7 @@ def test_unmapped_gaiji_is_a_warning_in_rehearsal_and_critical_in_cutover(run, t
     from ikou.quality.gate import GateFailed, run_gate
 
     r = run["juki"]
-    assert r["extract"]["gaiji_unmapped"] > 0  # seeded
+    assert r["extract"].gaiji_unmapped > 0  # seeded
     report = run_gate(
         "juki",
         "gate_raw",
@@ -232,18 +236,18 @@ def test_mostly_lets_single_bad_records_pass_as_counted_exceptions(run, tmp_path
 
 
 def test_reconciliation_time_window(run, tmp_path):
-    from ikou import stages
     from ikou.quality.gate import GateFailed, run_gate
     from ikou.storage import Store
 
-    rec = {
-        "reconciliation": [
-            {"unit": "ATENA", "balanced": True, "mismatches": 0, "counts_match": True}
-        ],
-        "projected_hours": 60.0,
-        "window_hours": 48.0,
-    }
-    units = stages._frames_for_gate("gate_reconciliation", rec, tmp_path, Store())
+    rec = StageResult(
+        domain="juki",
+        stage="rehearsal",
+        run_id="quality_window",
+        reconciliation=[{"unit": "ATENA", "balanced": True, "mismatches": 0, "counts_match": True}],
+        projected_hours=60.0,
+        window_hours=48.0,
+    )
+    units = gate.frames_for_gate("gate_reconciliation", rec, tmp_path, Store())
     report = run_gate(
         "juki", "gate_reconciliation", units, run_id="quality_window", mode="rehearsal"
     )
@@ -251,13 +255,13 @@ def test_reconciliation_time_window(run, tmp_path):
     with pytest.raises(GateFailed) as info:
         run_gate("juki", "gate_reconciliation", units, run_id="quality_window_c", mode="cutover")
     assert "within_window" in str(info.value)
-    rec["reconciliation"][0]["mismatches"] = 3
-    rec["projected_hours"] = 1.0
+    rec.reconciliation[0]["mismatches"] = 3
+    rec.projected_hours = 1.0
     with pytest.raises(GateFailed) as info:
         run_gate(
             "juki",
             "gate_reconciliation",
-            stages._frames_for_gate("gate_reconciliation", rec, tmp_path, Store()),
+            gate.frames_for_gate("gate_reconciliation", rec, tmp_path, Store()),
             run_id="quality_mismatch",
         )
     assert "mismatches" in str(info.value)
@@ -265,17 +269,17 @@ def test_reconciliation_time_window(run, tmp_path):
 
 def test_references_of_another_domain_checked_against_the_snapshots_master(run, tmp_path):
     """kojin_juminzei's 宛名番号 are checked against juki's validated 宛名 master of the same snapshot."""
-    from ikou import stages
     from ikou.quality.gate import GateFailed, run_gate
     from ikou.storage import Store
 
     # juki's gate_standard (test_a_clean_run_passes_every_gate) has published the snapshot's master
     rid = "quality_kojin"
-    e = stages.extract("kojin_juminzei", run_id=rid, snapshot=SNAPSHOT)
-    c = stages.cleanse("kojin_juminzei", e, run_id=rid)
-    v = stages.validate("kojin_juminzei", c, run_id=rid)
-    assert stages.gate("kojin_juminzei", "gate_standard", v, run_id=rid)["verdict"] == "pass"
-    units = stages._frames_for_gate("gate_standard", v, tmp_path, Store())
+    ctx = _ctx("kojin_juminzei", rid)
+    e = extract.run(ctx)
+    c = cleanse.run(ctx, e)
+    v = validate.run(ctx, c)
+    assert gate.run(ctx, "gate_standard", v).gates["gate_standard"].verdict == "pass"
+    units = gate.frames_for_gate("gate_standard", v, tmp_path, Store())
     table = next(u for u in units if u.unit == "kojin_juminzei")
     ((key, ids),) = table.references.items()
     assert (
@@ -297,12 +301,11 @@ def test_gate_target_runs_inside_postgresql(run, pg_url):
     """The target suite is SQL inside PostgreSQL: no statement returns more than a handful of rows."""
     import sqlalchemy as sa
 
-    from ikou import stages
-
     r = run["juki"]
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
     rid = r["run_id"] + "_target"  # its own load: the rehearsal rolled the first one back
-    load = stages.load("juki", r["validate"], run_id=rid)
+    ctx = _ctx("juki", rid)
+    loaded = load.run(ctx, r["validate"])
     statements: list[tuple[str, int]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -311,13 +314,13 @@ def test_gate_target_runs_inside_postgresql(run, pg_url):
 
     sa.event.listen(sa.engine.Engine, "after_cursor_execute", record)
     try:
-        res = stages.gate("juki", "gate_target", load, run_id=rid)
+        res = gate.run(ctx, "gate_target", loaded)
     finally:
         sa.event.remove(sa.engine.Engine, "after_cursor_execute", record)
-    assert res["verdict"] == "pass"
+    assert res.gates["gate_target"].verdict == "pass"
     on_tables = [(s, n) for s, n in statements if "juki__" in s]
     assert on_tables, "GX ran its metrics in the database"
-    rows = load["units"]
+    rows = loaded.units
     assert max(n for _, n in on_tables) < min(rows.values()) // 4, sorted(
         on_tables, key=lambda x: -x[1]
     )[:3]

@@ -1,4 +1,4 @@
-"""ikou.cleanse.identifiers: check digits and formats. All numbers here are synthetic."""
+"""ikou.identifiers: check digits and formats. All numbers here are synthetic."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ikou.cleanse import identifiers as ids
+from ikou import identifiers as ids
 from ikou.cleanse.rules import CHECKS
 
 

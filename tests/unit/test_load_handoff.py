@@ -12,12 +12,15 @@ import json
 import pytest
 
 from ikou.bench.load import synthetic_table
-from ikou.storage import MANIFEST, Store, join, zone_uri
+from ikou.pipeline import StageResult
+from ikou.storage import MANIFEST, Store, join, publication, zone_uri
 
 DOMAIN = "juki"
 
 
-def _publish_validated(store: Store, run_id: str, tmp_path, rows: int = 40, seed: int = 3) -> dict:
+def _publish_validated(
+    store: Store, run_id: str, tmp_path, rows: int = 40, seed: int = 3
+) -> StageResult:
     import pyarrow.parquet as pq
 
     from ikou.domains import registry
@@ -32,11 +35,14 @@ def _publish_validated(store: Store, run_id: str, tmp_path, rows: int = 40, seed
         files[p.name] = p
         units[t.name] = table.num_rows
     prefix = zone_uri("validated", DOMAIN, run_id)
-    store.publish(prefix, files, {"zone": "validated", "domain": DOMAIN, "run_id": run_id})
+    publication.publish(
+        store, prefix, files, {"zone": "validated", "domain": DOMAIN, "run_id": run_id}
+    )
     landing = tmp_path / "landing.bin"
     landing.write_bytes(b"\xc1\xc2\xc3 synthetic legacy bytes")
     raw = zone_uri("raw", DOMAIN, run_id)
-    store.publish(
+    publication.publish(
+        store,
         raw,
         {"x.parquet": landing},
         {
@@ -59,7 +65,14 @@ def _publish_validated(store: Store, run_id: str, tmp_path, rows: int = 40, seed
             ],
         },
     )
-    return {"uri": prefix, "snapshot": "2026-10-01", "units": units}
+    return StageResult(
+        domain=DOMAIN,
+        stage="validate",
+        run_id=run_id,
+        uri=prefix,
+        snapshot="2026-10-01",
+        units=units,
+    )
 
 
 @pytest.fixture
@@ -123,12 +136,12 @@ def test_manifest_describes_the_set(env):
         assert hashlib.sha256(pq_bytes).hexdigest() == t["parquet"]["sha256"]
         rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
         assert rows[0] == [c["name"] for c in t["columns"]]
-        assert len(rows) - 1 == t["rows"] == v["units"][t["table"]]
+        assert len(rows) - 1 == t["rows"] == v.units[t["table"]]
         assert data.count(b"\r\n") == t["rows"] + 1  # CRLF everywhere
         assert all(
             c["type"] in ("string", "code", "integer", "decimal", "date") for c in t["columns"]
         )
-    assert res["rows"] == v["units"]
+    assert res["rows"] == v.units
 
 
 def test_csv_dialect_quotes_text_and_leaves_nulls_empty(tmp_path):
@@ -178,7 +191,7 @@ def test_failure_between_files_leaves_no_manifest_and_a_retry_completes(env, mon
     assert (
         names and "manifest.json" not in names and MANIFEST not in names
     )  # half a set, no manifest
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
     from ikou.load.target import Target, rehearsal_schema
 
     # nothing reached the target either: the hand-off is published before the load
@@ -187,7 +200,7 @@ def test_failure_between_files_leaves_no_manifest_and_a_retry_completes(env, mon
     monkeypatch.setattr(Store, "put_file", real_put)
     res = load_domain(DOMAIN, v, run_id=run, mode="rehearsal", store=store)
     assert "manifest.json" in _objects(store, prefix) and MANIFEST in _objects(store, prefix)
-    assert res["rows"] == v["units"]
+    assert res["rows"] == v.units
 
 
 def test_retry_after_publication_loads_the_published_files(env, monkeypatch):
@@ -201,7 +214,9 @@ def test_retry_after_publication_loads_the_published_files(env, monkeypatch):
     marker = store.get_bytes(join(zone_uri("handoff", DOMAIN, run), MANIFEST))
     # the validated input changes under the retry's feet (it must not matter)
     v2 = _publish_validated(store, run + "_other", env, seed=99)
-    second = load_domain(DOMAIN, {**v, "uri": v2["uri"]}, run_id=run, mode="rehearsal", store=store)
+    second = load_domain(
+        DOMAIN, v.model_copy(update={"uri": v2.uri}), run_id=run, mode="rehearsal", store=store
+    )
     assert second["manifest_sha256"] == first["manifest_sha256"]
     assert store.get_bytes(join(zone_uri("handoff", DOMAIN, run), MANIFEST)) == marker
     from ikou.domains import registry
@@ -238,4 +253,4 @@ def test_bom_option_loads_into_sqlite(env, monkeypatch):
     prefix = zone_uri("handoff", DOMAIN, run)
     assert store.get_bytes(join(prefix, "atena.csv")).startswith(b"\xef\xbb\xbf")
     assert json.loads(store.get_bytes(join(prefix, "manifest.json")))["csv_dialect"]["bom"] is True
-    assert res["rows"] == v["units"]
+    assert res["rows"] == v.units

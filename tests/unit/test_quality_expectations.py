@@ -15,7 +15,7 @@ import pytest
 
 gx = pytest.importorskip("great_expectations")
 
-from ikou.cleanse.identifiers import corporate_number_check_digit, my_number_check_digit  # noqa: E402
+from ikou.identifiers import corporate_number_check_digit, my_number_check_digit  # noqa: E402
 from ikou.quality import expectations as E  # noqa: E402
 from ikou.quality.suites import RESULT_FORMAT  # noqa: E402
 

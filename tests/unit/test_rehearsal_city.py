@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-
+from ikou.pipeline import MasterPlan
 from ikou.storage import Store, join, zone_uri
 
 MASTER = "scheduled__2026-11-27T16:00:00+00:00"
@@ -69,13 +69,13 @@ def city(s3_endpoint, tmp_path, monkeypatch):
 
 
 def test_city_report(city):
-    from ikou.cutover import Control
+    from ikou.load.cutover import Control
     from ikou.rehearsal.city import build_city_report
 
     Control().record_live("juki", "2025-01-04", "移行担当")
     domains = ["juki", "inkan", "shugaku", "koseki", "koseki_fuhyo", "senkyo", "kojin_juminzei"]
     out = build_city_report(
-        {"domains": domains, "snapshot": "2026-11-01"},
+        MasterPlan(domains=domains, snapshot="2026-11-01"),
         master_run_id=MASTER,
         store=city,
         today=dt.date(2026, 12, 1),
@@ -117,7 +117,7 @@ def test_weekend_holds_when_all_go_and_the_path_fits(city):
 
     _put(city, "senkyo", _rep("senkyo", "GO", 5.0, 1200, {"extract": 2.2, "load": 0.9}))
     out = build_city_report(
-        {"domains": ["juki", "koseki", "koseki_fuhyo", "senkyo"], "snapshot": "2026-11-01"},
+        MasterPlan(domains=["juki", "koseki", "koseki_fuhyo", "senkyo"], snapshot="2026-11-01"),
         master_run_id=MASTER,
         store=city,
         today=dt.date(2027, 1, 5),
@@ -130,7 +130,7 @@ def test_weekend_holds_when_all_go_and_the_path_fits(city):
         city, "koseki", _rep("koseki", "GO", 40.0, 1300, {"extract": 2.3})
     )  # within its own 48 h window
     build_city_report(
-        {"domains": ["juki", "koseki", "koseki_fuhyo", "senkyo"], "snapshot": "2026-11-01"},
+        MasterPlan(domains=["juki", "koseki", "koseki_fuhyo", "senkyo"], snapshot="2026-11-01"),
         master_run_id=MASTER,
         store=city,
         today=dt.date(2027, 1, 5),

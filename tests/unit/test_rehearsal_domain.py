@@ -1,4 +1,4 @@
-"""rehearse_domain on an SQLite target with stage results as the DAG passes them: the verdict and
+"""The rehearsal stage on an SQLite target with stage results as the DAG passes them: the verdict and
 its reasons, the rollback of the rehearsal schema (reports kept, a retried task finds its report),
 the durable rehearsal log, the trend read from the reports zone, and a cutover's end (live, or
 rolled back)."""
@@ -13,7 +13,9 @@ from ikou.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
 from ikou.load.target import LIVE_SCHEMA, Target, schema_for
-from ikou.storage import Store, join, zone_uri
+from ikou.pipeline import RunContext, StageResult, UnitAccounting
+from ikou.stages import rehearse
+from ikou.storage import Store, join, publication, zone_uri
 
 DOMAIN = (
     "kenko_kanri"  # a migration-phase domain no other test rehearses (its reports zone is ours)
@@ -66,7 +68,7 @@ def _stage_results(tmp_path, run_id: str, mode: str = "rehearsal", seed: int = 1
         write_csv(table, work / f"{t.name}.csv")
         csvs[t.name] = work / f"{t.name}.csv"
     vprefix = zone_uri("validated", DOMAIN, run_id)
-    store.publish(vprefix, files, {"zone": "validated"})
+    publication.publish(store, vprefix, files, {"zone": "validated"})
     target = Target(f"sqlite:///{tmp_path / 'target.sqlite'}", schema_for(mode, run_id))
     load_target(
         target,
@@ -94,54 +96,86 @@ def _stage_results(tmp_path, run_id: str, mode: str = "rehearsal", seed: int = 1
             ).encode(),
         )
     d = registry().get(DOMAIN)
+
+    def result(stage: str, accounting: list[dict], **kw) -> StageResult:
+        return StageResult(
+            domain=DOMAIN,
+            stage=stage,
+            run_id=run_id,
+            snapshot="2026-10-01",
+            mode=mode,
+            accounting=[UnitAccounting(**a) for a in accounting],
+            **kw,
+        )
+
     acc_x = [
-        {"unit": lf.name, "records_in": ROWS + 2, "header": 1, "trailer": 1, "quarantined": 0}
+        {
+            "unit": lf.name,
+            "records_in": ROWS + 2,
+            "records_out": ROWS,
+            "header": 1,
+            "trailer": 1,
+            "quarantined": 0,
+        }
         for lf in d.legacy_files
     ]
     return {
-        "extract": {
-            "snapshot": "2026-10-01",
-            "accounting": acc_x,
-            "seconds": 1.5,
-            "findings": {"decode_error": 0},
-            "gaiji_codes": 1,
-            "gaiji_unmapped": 2,
-        },
-        "cleanse": {
-            "accounting": [{"unit": lf.name, "merged": 0} for lf in d.legacy_files],
-            "seconds": 1.0,
-            "findings": {"notation_variant": 3},
-        },
-        "validate": {
-            "uri": vprefix,
-            "accounting": [{"unit": t.name, "records_out": ROWS} for t in lay.tables],
-            "seconds": 0.8,
-            "findings": {},
-        },
-        "load": {
-            "uri": zone_uri("handoff", DOMAIN, run_id),
-            "target_schema": target.schema,
-            "manifest_sha256": "f" * 64,
-            "seconds": 0.5,
-        },
+        "extract": result(
+            "extract",
+            acc_x,
+            seconds=1.5,
+            findings={"decode_error": 0},
+            gaiji_codes=1,
+            gaiji_unmapped=2,
+        ),
+        "cleanse": result(
+            "cleanse",
+            [
+                {"unit": lf.name, "records_in": ROWS, "records_out": ROWS, "merged": 0}
+                for lf in d.legacy_files
+            ],
+            seconds=1.0,
+            findings={"notation_variant": 3},
+        ),
+        "validate": result(
+            "validate",
+            [{"unit": t.name, "records_in": ROWS, "records_out": ROWS} for t in lay.tables],
+            uri=vprefix,
+            seconds=0.8,
+        ),
+        "load": result(
+            "load",
+            [],
+            uri=zone_uri("handoff", DOMAIN, run_id),
+            target_schema=target.schema,
+            manifest_sha256="f" * 64,
+            seconds=0.5,
+        ),
     }
 
 
+def rehearse_domain(domain, res, *, run_id, mode, store, who=""):
+    """The rehearsal stage as the DAG calls it, on these stage results."""
+    ctx = RunContext.build(domain=domain, run_id=run_id, mode=mode, who=who)
+    return rehearse.run(
+        ctx, res["extract"], res["cleanse"], res["validate"], res.get("load"), store=store
+    )
+
+
 def test_go_then_rollback_with_reports_kept(env):
-    from ikou.cutover import Control
-    from ikou.rehearsal import rehearse_domain
+    from ikou.load.cutover import Control
 
     store = Store()
     res = _stage_results(env, "reh-1")
-    schema = res["load"]["target_schema"]
+    schema = res["load"].target_schema
     out = rehearse_domain(DOMAIN, res, run_id="reh-1", mode="rehearsal", store=store)
-    assert out["verdict"] == "GO", out["reasons"]
+    assert out.verdict == "GO", out.reasons
     assert (
-        out["rollback"]["done"]
+        out.rollback["done"]
         and not Target(f"sqlite:///{env / 'target.sqlite'}", schema).schema_exists()
     )
     rep = json.loads(store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-1"), "rehearsal.json")))
-    assert rep["rollback"] == out["rollback"] and rep["reconciliation"][0]["rows_target"] == ROWS
+    assert rep["rollback"] == out.rollback and rep["reconciliation"][0]["rows_target"] == ROWS
     assert set(rep["timing"]["stage_seconds"]) == {
         "extract",
         "gate_raw",
@@ -163,18 +197,17 @@ def test_go_then_rollback_with_reports_kept(env):
     assert [(r["run_id"], r["verdict"]) for r in logged] == [("reh-1", "GO")]
     # the task retried after its rollback: the report stands (no NO-GO for a schema it dropped itself)
     again = rehearse_domain(DOMAIN, res, run_id="reh-1", mode="rehearsal", store=store)
-    assert again["verdict"] == "GO" and again["reasons"] == out["reasons"]
+    assert again.verdict == "GO" and again.reasons == out.reasons
 
 
 def test_no_go_on_a_corrupted_target_lists_reasons_and_the_trend_grows(env):
-    from ikou.rehearsal import rehearse_domain
 
     store = Store()
     rehearse_domain(
         DOMAIN, _stage_results(env, "reh-a"), run_id="reh-a", mode="rehearsal", store=store
     )
     res = _stage_results(env, "reh-b")
-    t = Target(f"sqlite:///{env / 'target.sqlite'}", res["load"]["target_schema"])
+    t = Target(f"sqlite:///{env / 'target.sqlite'}", res["load"].target_schema)
     with t.engine().begin() as conn:
         conn.exec_driver_sql(
             "DELETE FROM kenko_kanri__kenko_kanri WHERE rowid IN "
@@ -182,9 +215,9 @@ def test_no_go_on_a_corrupted_target_lists_reasons_and_the_trend_grows(env):
         )
     t.dispose()
     out = rehearse_domain(DOMAIN, res, run_id="reh-b", mode="rehearsal", store=store)
-    assert out["verdict"] == "NO-GO"
-    assert any("reconciliation mismatches in kenko_kanri (2 missing" in r for r in out["reasons"])
-    assert any("accounting does not close" in r and "KENKO" in r for r in out["reasons"])
+    assert out.verdict == "NO-GO"
+    assert any("reconciliation mismatches in kenko_kanri (2 missing" in r for r in out.reasons)
+    assert any("accounting does not close" in r and "KENKO" in r for r in out.reasons)
     rep = json.loads(store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-b"), "rehearsal.json")))
     assert [p["run_id"] for p in rep["trend"]][-2:] == ["reh-a", "reh-b"] and rep["trend"][-1][
         "mismatches"
@@ -192,7 +225,7 @@ def test_no_go_on_a_corrupted_target_lists_reasons_and_the_trend_grows(env):
     assert rep["trend"][-1]["current"] and rep["trend"][-2]["verdict"] == "GO"
     table = next(x for x in rep["reconciliation"] if x["unit"] == "kenko_kanri")
     assert len(table["mismatches_by_kind"]["missing"]) == 2
-    assert next(r for r in out["reconciliation"] if r["unit"] == "KENKO")["mismatches"] == 2
+    assert next(r for r in out.reconciliation if r["unit"] == "KENKO")["mismatches"] == 2
 
 
 def test_history_reads_previous_reports_of_the_domain(env):
@@ -216,20 +249,19 @@ def test_history_reads_previous_reports_of_the_domain(env):
 
 
 def test_cutover_go_goes_live_and_no_go_rolls_back(env, monkeypatch):
-    from ikou.cutover import Control
-    from ikou.rehearsal import rehearse_domain
+    from ikou.load.cutover import Control
 
     store = Store()
     res = _stage_results(env, "cut-1", mode="cutover")
-    assert res["load"]["target_schema"] == LIVE_SCHEMA
+    assert res["load"].target_schema == LIVE_SCHEMA
     out = rehearse_domain(DOMAIN, res, run_id="cut-1", mode="cutover", store=store, who="tester")
-    assert out["verdict"] == "GO" and out["cutover"]["status"] == "live"
+    assert out.verdict == "GO" and out.cutover["status"] == "live"
     assert Control().live()[DOMAIN].manifest_sha256 == "f" * 64
     rep = json.loads(store.get_bytes(join(zone_uri("reports", DOMAIN, "cut-1"), "rehearsal.json")))
     assert rep["timing"]["projection_methods"] == ["measured"]  # a cutover is at real volume
     # a second domain whose cutover reconciliation fails: its live tables go again
     monkeypatch.setattr(
-        "ikou.rehearsal.accounting_rows",
+        "ikou.stages.rehearse.accounting_rows",
         lambda *a, **k: [
             {
                 "unit": "KENKO",
@@ -246,7 +278,7 @@ def test_cutover_go_goes_live_and_no_go_rolls_back(env, monkeypatch):
         conn.exec_driver_sql("DELETE FROM ikou_cutover")
     res2 = _stage_results(env, "cut-2", mode="cutover")
     out2 = rehearse_domain(DOMAIN, res2, run_id="cut-2", mode="cutover", store=store, who="tester")
-    assert out2["verdict"] == "NO-GO" and out2["cutover"]["status"] == "rolled_back"
+    assert out2.verdict == "NO-GO" and out2.cutover["status"] == "rolled_back"
     assert Target(f"sqlite:///{env / 'target.sqlite'}", LIVE_SCHEMA).tables() == sorted(
         ["ikou_cutover", "ikou_load_log", "ikou_rehearsal_log"]
     )  # the live tables were dropped
@@ -255,7 +287,6 @@ def test_cutover_go_goes_live_and_no_go_rolls_back(env, monkeypatch):
 
 def test_first_night_overhead_is_fitted_across_the_other_domains(env):
     """No calibration yet: the latest rehearsals of other domains (at other volumes) give a_s."""
-    from ikou.rehearsal import rehearse_domain
 
     store = Store()
     store.delete_prefix("s3://ikou-reports/reports/_calibration/")
@@ -297,4 +328,4 @@ def test_first_night_overhead_is_fitted_across_the_other_domains(env):
         and "other domains' latest rehearsals" in t["calibration"]
     )
     assert t["projected_hours"] < t["linear_hours"]
-    assert out["verdict"] in ("GO", "NO-GO")
+    assert out.verdict in ("GO", "NO-GO")

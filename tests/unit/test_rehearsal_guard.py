@@ -1,4 +1,4 @@
-"""The cutover guard and the durable cutover state (ikou.cutover) on an SQLite target; the
+"""The cutover guard and the durable cutover state (ikou.load.cutover) on an SQLite target; the
 DAG-level tests are in tests/integration/test_cutover_dag.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ikou.cutover import AlreadyLive, Control, check
+from ikou.load.cutover import AlreadyLive, Control, check
 
 SNAP = "2026-10-01"
 NOW = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.timezone.utc)
@@ -154,12 +154,13 @@ def test_gate_reconciliation_must_have_passed(control, s3_endpoint):
 
 
 def test_stage_guard_records_refusals_and_starts(control, s3_endpoint):
-    from ikou import stages
+    from ikou.errors import BadArgument
+    from ikou.load.cutover import CutoverRefused, guard
+    from ikou.pipeline import RunContext
 
-    with pytest.raises(stages.CutoverRefused) as exc:
-        stages._check_cutover(
-            "cutover", False, domain_id="juki", snapshot=SNAP, run_id="c1", who="tester"
-        )
+    ctx = RunContext.build(domain="juki", run_id="c1", mode="cutover", snapshot=SNAP, who="tester")
+    with pytest.raises(CutoverRefused) as exc:
+        guard(ctx)
     msg = str(exc.value)
     assert (
         msg.startswith("cutover of juki (snapshot 2026-10-01) refused:")
@@ -168,11 +169,10 @@ def test_stage_guard_records_refusals_and_starts(control, s3_endpoint):
     assert "no GO rehearsal" in msg
     ev = control.events("juki")[-1]
     assert (ev.status, ev.who, ev.run_id) == ("refused", "tester", "c1") and "confirm" in ev.detail
-    stages._check_cutover(
-        "rehearsal", False, domain_id="juki", snapshot=SNAP
-    )  # rehearsals are not guarded
-    with pytest.raises(stages.StageError, match="mode must be"):
-        stages._check_cutover("live", True, domain_id="juki")
+    # rehearsals are not guarded
+    guard(RunContext.build(domain="juki", run_id="r1", mode="rehearsal", snapshot=SNAP))
+    with pytest.raises(BadArgument, match="mode"):
+        RunContext.build(domain="juki", run_id="c1", mode="live", confirm=True)
 
 
 def test_cli_record_live_status_and_check(control, s3_endpoint, capsys):

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ikou.config import ConfigError
 from ikou.hashing import DIGEST_HEX, keyed_hash, keyed_hashes, record_key
 from ikou.storage import (
@@ -18,6 +17,7 @@ from ikou.storage import (
     Store,
     join,
     local_path,
+    publication,
     run_key,
     sha256_file,
     zone_uri,
@@ -47,7 +47,7 @@ def prefix(tmp_path) -> str:
 
 def test_publish_writes_files_then_the_manifest(files, prefix):
     store = Store()
-    m = store.publish(prefix, files, {"zone": "raw", "domain": "juki"})
+    m = publication.publish(store, prefix, files, {"zone": "raw", "domain": "juki"})
     root = local_path(prefix)
     for name, p in files.items():
         assert (root / name).read_bytes() == p.read_bytes()
@@ -81,7 +81,7 @@ def test_publish_order_manifest_last(files, prefix, monkeypatch):
 
     monkeypatch.setattr(store, "put_file", rec_file)
     monkeypatch.setattr(store, "put_bytes", rec_bytes)
-    store.publish(prefix, files, {})
+    publication.publish(store, prefix, files, {})
     assert order[-1] == join(prefix, MANIFEST)
     assert sorted(order[:-1]) == sorted(join(prefix, n) for n in files)
 
@@ -110,7 +110,7 @@ def test_a_handoff_manifest_json_goes_after_the_files_it_describes(tmp_path, pre
             put_bytes(uri, data, content_type),
         )[1],
     )
-    store.publish(prefix, files, {})
+    publication.publish(store, prefix, files, {})
     assert order[-2] == join(prefix, "manifest.json")
     assert order[-1] == join(prefix, MANIFEST)
     assert set(order[:-2]) == {join(prefix, n) for n in names if n != "manifest.json"}
@@ -119,29 +119,29 @@ def test_a_handoff_manifest_json_goes_after_the_files_it_describes(tmp_path, pre
 def test_unpublished_prefix_raises_not_published(files, prefix):
     store = Store()
     with pytest.raises(NotPublished):
-        store.read_manifest(prefix)
+        publication.read_manifest(store, prefix)
     # files without a manifest are still not published (a writer that did not finish)
     root = local_path(prefix)
     root.mkdir(parents=True)
     (root / "a.parquet").write_bytes(b"half")
     with pytest.raises(NotPublished, match="not published"):
-        store.read_manifest(prefix)
+        publication.read_manifest(store, prefix)
     with pytest.raises(NotPublished):
-        store.fetch(prefix, "a.parquet", root.parent / "work")
+        publication.fetch(store, prefix, "a.parquet", root.parent / "work")
     assert issubclass(NotPublished, StorageError)
 
 
 def test_read_manifest(files, prefix):
     store = Store()
-    m = store.publish(prefix, files, {"run_id": "r1", "counts": {"ATENA": 3}})
-    assert store.read_manifest(prefix) == m
-    assert store.read_manifest(prefix.rstrip("/")) == m
+    m = publication.publish(store, prefix, files, {"run_id": "r1", "counts": {"ATENA": 3}})
+    assert publication.read_manifest(store, prefix) == m
+    assert publication.read_manifest(store, prefix.rstrip("/")) == m
 
 
 def test_fetch_verifies_sha256(files, prefix, tmp_path):
     store = Store()
-    store.publish(prefix, files, {})
-    got = store.fetch(prefix, "a.parquet", tmp_path / "w1")
+    publication.publish(store, prefix, files, {})
+    got = publication.fetch(store, prefix, "a.parquet", tmp_path / "w1")
     assert got.read_bytes() == files["a.parquet"].read_bytes()
     assert got.parent == tmp_path / "w1"
     # tamper with the published file: same size, other bytes
@@ -150,36 +150,36 @@ def test_fetch_verifies_sha256(files, prefix, tmp_path):
     data[0] ^= 0xFF
     published.write_bytes(bytes(data))
     with pytest.raises(StorageError, match="sha256"):
-        store.fetch(prefix, "a.parquet", tmp_path / "w2")
+        publication.fetch(store, prefix, "a.parquet", tmp_path / "w2")
 
 
 def test_fetch_of_a_file_the_manifest_does_not_list(files, prefix, tmp_path):
     store = Store()
-    store.publish(prefix, files, {})
+    publication.publish(store, prefix, files, {})
     (local_path(prefix) / "smuggled.csv").write_bytes(b"x")
     with pytest.raises(StorageError, match="smuggled.csv"):
-        store.fetch(prefix, "smuggled.csv", tmp_path / "w")
+        publication.fetch(store, prefix, "smuggled.csv", tmp_path / "w")
 
 
 def test_fetch_with_a_given_manifest(files, prefix, tmp_path):
     store = Store()
-    m = store.publish(prefix, files, {})
+    m = publication.publish(store, prefix, files, {})
     assert (
-        store.fetch(prefix, "b.csv", tmp_path / "w", manifest=m).read_bytes()
+        publication.fetch(store, prefix, "b.csv", tmp_path / "w", manifest=m).read_bytes()
         == files["b.csv"].read_bytes()
     )
 
 
 def test_publish_is_idempotent(files, prefix, tmp_path):
     store = Store()
-    first = store.publish(prefix, files, {"attempt": 1})
+    first = publication.publish(store, prefix, files, {"attempt": 1})
     root = local_path(prefix)
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     mtimes = {p: p.stat().st_mtime_ns for p in before}
     # a retried task publishes other content: nothing is overwritten, the first manifest is returned
     other = tmp_path / "other.bin"
     other.write_bytes(b"different")
-    second = store.publish(prefix, {"a.parquet": other, "new.csv": other}, {"attempt": 2})
+    second = publication.publish(store, prefix, {"a.parquet": other, "new.csv": other}, {"attempt": 2})
     assert second == first
     assert second["attempt"] == 1
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -190,7 +190,7 @@ def test_publish_is_idempotent(files, prefix, tmp_path):
 def test_manifest_given_files_are_kept(files, prefix):
     store = Store()
     extra = [{"name": "elsewhere.parquet", "sha256": "0" * 64, "bytes": 0}]
-    m = store.publish(prefix, files, {"files": extra})
+    m = publication.publish(store, prefix, files, {"files": extra})
     names = [f["name"] for f in m["files"]]
     assert names[-1] == "elsewhere.parquet" and len(names) == len(files) + 1
 

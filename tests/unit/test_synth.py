@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ikou.cleanse.identifiers import is_valid_my_number
-from ikou.cleanse.wareki import COMMON_SCHEME, WarekiError, parse_wareki
+from ikou.identifiers import is_valid_my_number
+from ikou.wareki import COMMON_SCHEME, WarekiError, parse_wareki
 from ikou.domains import registry
 from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
 from ikou.mainframe.copybook import parse_copybook
@@ -80,7 +80,7 @@ def runs(tmp_path_factory):
 
 def _options(lf, gaiji: Path, name: str) -> DecodeOptions:
     """As the extract stage builds them (placeholder policy for 外字)."""
-    from ikou.stages import extract_options
+    from ikou.stages.extract import extract_options
 
     return replace(extract_options(lf, name, gaiji), gaiji_policy="placeholder")
 

@@ -1,4 +1,4 @@
-"""ikou.cleanse.wareki: 和暦 parsing — every form and every rejection of issue 4, item 2."""
+"""ikou.wareki: 和暦 parsing — every form and every rejection of issue 4, item 2."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ikou.cleanse
-from ikou.cleanse.wareki import (
+from ikou.wareki import (
     COMMON_SCHEME,
     ERAS,
     GREGORIAN_FROM,

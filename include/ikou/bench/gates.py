@@ -32,17 +32,13 @@ import time
 import uuid
 from pathlib import Path
 
+from ikou.pipeline import STAGES as PIPELINE_STAGES
+
 FULL_RESIDENTS = 1_000_000
 QUICK_RESIDENTS = 2_000
 DOMAIN = "juki"
 RUN_ID = "bench_gates"
-STAGES = (
-    ("extract", "gate_raw"),
-    ("cleanse", "gate_cleansed"),
-    ("validate", "gate_standard"),
-    ("load", "gate_target"),
-    ("rehearsal", "gate_reconciliation"),
-)
+STAGES = tuple((s.name, s.gate) for s in PIPELINE_STAGES)
 
 
 def _free_port() -> int:
@@ -163,12 +159,12 @@ def _run(city: dict, residents: int, snapshot: str, city_seconds: float, target_
     import sqlalchemy as sa
 
     import great_expectations  # noqa: F401 - preloaded in the scheduler, as plugins/ikou_preload.py does
+    from ikou.pipeline import RunContext
+    from ikou.quality.gate import forget_context
+    from ikou.stages import cleanse, extract, gate, load, rehearse, validate
+    from ikou.storage import Store, forget_clients, join
 
-    from ikou import stages
-    from ikou.quality.gate import _context
-    from ikou.storage import Store, _s3_client, join
-
-    _s3_client.cache_clear()
+    forget_clients()
     store = Store()
     landing = Path(city["folder"]) / "landing"
     t = time.monotonic()
@@ -185,45 +181,44 @@ def _run(city: dict, residents: int, snapshot: str, city_seconds: float, target_
             statements.append((statement, cursor.rowcount))
 
     seconds: dict[str, float] = {}
-    results: dict[str, dict] = {}
+    results: dict = {}
     verdicts: dict[str, str] = {}
-    for stage, gate in STAGES:
+    ctx = RunContext.build(domain=DOMAIN, run_id=RUN_ID, snapshot=snapshot)
+    for stage, gate_name in STAGES:
         t = time.monotonic()
         if stage == "extract":
-            results[stage] = stages.extract(DOMAIN, run_id=RUN_ID, snapshot=snapshot)
+            results[stage] = extract.run(ctx)
         elif stage == "cleanse":
-            results[stage] = stages.cleanse(DOMAIN, results["extract"], run_id=RUN_ID)
+            results[stage] = cleanse.run(ctx, results["extract"])
         elif stage == "validate":
-            results[stage] = stages.validate(DOMAIN, results["cleanse"], run_id=RUN_ID)
+            results[stage] = validate.run(ctx, results["cleanse"])
         elif stage == "load":
-            results[stage] = stages.load(DOMAIN, results["validate"], run_id=RUN_ID)
+            results[stage] = load.run(ctx, results["validate"])
         else:
-            results[stage] = stages.rehearse(
-                DOMAIN,
-                {s: results[s] for s in ("extract", "cleanse", "validate", "load")},
-                run_id=RUN_ID,
+            results[stage] = rehearse.run(
+                ctx, results["extract"], results["cleanse"], results["validate"], results["load"]
             )
         seconds[stage] = time.monotonic() - t
-        _context.cache_clear()  # a gate task builds its own GX context
-        if gate == "gate_target":
+        forget_context()  # a gate task builds its own GX context
+        if gate_name == "gate_target":
             sa.event.listen(sa.engine.Engine, "after_cursor_execute", record)
         t = time.monotonic()
         try:
-            out = stages.gate(DOMAIN, gate, results[stage], run_id=RUN_ID)
+            out = gate.run(ctx, gate_name, results[stage])
         finally:
-            if gate == "gate_target":
+            if gate_name == "gate_target":
                 sa.event.remove(sa.engine.Engine, "after_cursor_execute", record)
-        seconds[gate] = time.monotonic() - t
-        verdicts[gate] = out["verdict"]
+        seconds[gate_name] = time.monotonic() - t
+        verdicts[gate_name] = out.gates[gate_name].verdict
     gates = sum(v for k, v in seconds.items() if k.startswith("gate_"))
     total = sum(seconds.values())
-    rows = {u: n for u, n in results["validate"]["units"].items()}
+    rows = dict(results["validate"].units)
     reports = {}
-    for _, gate in STAGES:
+    for _, gate_name in STAGES:
         rep = json.loads(
-            store.get_bytes(f"s3://ikou-reports/reports/{DOMAIN}/{RUN_ID}/gates/{gate}.json")
+            store.get_bytes(f"s3://ikou-reports/reports/{DOMAIN}/{RUN_ID}/gates/{gate_name}.json")
         )
-        reports[gate] = {
+        reports[gate_name] = {
             "expectations": sum(len(u["expectations"]) for u in rep["units"]),
             "warnings": len(rep["warnings"]),
             "verdict": rep["verdict"],

@@ -13,7 +13,7 @@ The public 和暦 parser is :func:`parse_wareki` (returns a ``datetime.date`` or
 - :mod:`ikou.cleanse.run` — the cleanse stage of a domain run; :mod:`ikou.cleanse.report` — its report.
 """
 
-from ikou.cleanse.wareki import (  # noqa: F401
+from ikou.wareki import (  # noqa: F401 - the public 和暦 parser, re-exported
     EraRangeError,
     ImpossibleDate,
     LunisolarDate,

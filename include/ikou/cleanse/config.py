@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ikou.cleanse import identifiers as ids
+from ikou import identifiers as ids
 from ikou.cleanse import rules as R
 from ikou.cleanse.address import TownList
 

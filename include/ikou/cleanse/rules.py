@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from ikou.cleanse import identifiers as ids
+from ikou import identifiers as ids
 
 # -- value rules (return a possibly changed value) ---------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from ikou.cleanse.rules import DATE_ROLES
-from ikou.cleanse.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
+from ikou.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
 
@@ -62,7 +62,7 @@ def _put(table: pa.Table, name: str, arr: pa.Array) -> pa.Table:
     return table.append_column(name, arr)
 
 
-def _record_keys(table: pa.Table, keys: list[str]) -> list[str]:
+def record_keys(table: pa.Table, keys: list[str]) -> list[str]:
     cols = [table.column(k).to_pylist() for k in keys]
     return ["\x1e".join("" if v is None else str(v) for v in vals) for vals in zip(*cols)]
 

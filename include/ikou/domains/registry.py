@@ -242,7 +242,7 @@ class CleanseSpec(_Strict):
     fields: dict[str, CleanseRuleSet] = Field(
         default_factory=dict
     )  # "FILE.FIELD" -> rule set (wins over roles)
-    juminhyo_rule: str = "format"  # ikou.cleanse.identifiers.JUMINHYO_RULES
+    juminhyo_rule: str = "format"  # ikou.identifiers.JUMINHYO_RULES
     vendor_variants: Literal["jis", "off"] = "jis"  # report JDK-side code points (U+FF5E …) or not
     dedupe: DedupeSpec = Field(default_factory=DedupeSpec)
 
@@ -257,7 +257,7 @@ class CleanseSpec(_Strict):
     @field_validator("juminhyo_rule")
     @classmethod
     def _known_juminhyo_rule(cls, v: str) -> str:
-        from ikou.cleanse.identifiers import JUMINHYO_RULES
+        from ikou.identifiers import JUMINHYO_RULES
 
         if v not in JUMINHYO_RULES:
             raise ValueError(

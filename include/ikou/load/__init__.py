@@ -24,8 +24,19 @@ from pathlib import Path
 
 from ikou.config import settings
 from ikou.domains import registry
+from ikou.load.cutover import Control
 from ikou.load.target import LIVE_SCHEMA, Target, schema_for, table_name
-from ikou.storage import MANIFEST, Store, StorageError, code_version, join, sha256_file, zone_uri
+from ikou.pipeline import StageResult
+from ikou.storage import (
+    MANIFEST,
+    StorageError,
+    Store,
+    code_version,
+    join,
+    publication,
+    sha256_file,
+    zone_uri,
+)
 
 CSV_DIALECT = {
     "encoding": "UTF-8",
@@ -147,7 +158,7 @@ def build_handoff(
 def _input_files(store: Store, domain_id: str, run_id: str) -> list[dict]:
     raw = zone_uri("raw", domain_id, run_id)
     try:
-        raw_manifest = store.read_manifest(raw)
+        raw_manifest = publication.read_manifest(store, raw)
     except Exception:  # noqa: BLE001 - a hand-off without the raw stage (tests, tools)
         return []
     return [
@@ -188,13 +199,13 @@ def publish_handoff(
 
     Idempotent: an already published set is returned as it is (its manifest.json's sha256)."""
     if store.exists(join(prefix, MANIFEST)):
-        published = store.read_manifest(prefix)
+        published = publication.read_manifest(store, prefix)
         return published["handoff_manifest_sha256"]
     mpath = next(iter(files.values())).parent / HANDOFF_MANIFEST
     mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     sha = sha256_file(mpath)
     try:
-        store.publish(
+        publication.publish(store, 
             prefix, {**files, HANDOFF_MANIFEST: mpath}, {**marker, "handoff_manifest_sha256": sha}
         )
     except Exception as exc:
@@ -211,7 +222,7 @@ def publish_handoff(
 
 def load_domain(
     domain_id: str,
-    validate_result: dict,
+    validated: StageResult,
     *,
     run_id: str,
     mode: str,
@@ -227,7 +238,7 @@ def load_domain(
     try:
         return _load_domain(
             d,
-            validate_result,
+            validated,
             prefix,
             target,
             run_id=run_id,
@@ -254,7 +265,7 @@ def load_domain(
 
 def _load_domain(
     d,
-    validate_result: dict,
+    validated: StageResult,
     prefix: str,
     target: Target,
     *,
@@ -268,23 +279,23 @@ def _load_domain(
     import pyarrow.parquet as pq
 
     domain_id = d.id
-    snapshot = validate_result["snapshot"]
+    snapshot = validated.snapshot
     with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
         work = Path(tmp)
         if store.exists(join(prefix, MANIFEST)):
             # A retry after the set was published: load exactly the published files.
-            published = store.read_manifest(prefix)
+            published = publication.read_manifest(store, prefix)
             sha = published["handoff_manifest_sha256"]
             csvs = {
-                t.name: store.fetch(prefix, f"{t.name}.csv", work, published)
+                t.name: publication.fetch(store, prefix, f"{t.name}.csv", work, published)
                 for t in d.layout.tables
             }
         else:
-            vprefix = validate_result["uri"]
-            vmanifest = store.read_manifest(vprefix)
+            vprefix = validated.uri
+            vmanifest = publication.read_manifest(store, vprefix)
             tables = {}
             for t in d.layout.tables:
-                path = store.fetch(vprefix, f"{t.name}.parquet", work / "in", vmanifest)
+                path = publication.fetch(store, vprefix, f"{t.name}.parquet", work / "in", vmanifest)
                 tables[t.name] = (pq.read_table(path), path)
             files, manifest = build_handoff(
                 domain_id,
@@ -344,8 +355,6 @@ def load_target(
 ) -> dict[str, int]:
     """The target load of one domain: rehearsal schemas are swept first; a cutover load refuses a
     live domain inside its transaction and records ``loaded`` in the same transaction."""
-    from ikou.cutover import Control
-
     d = registry().get(domain_id)
     control = Control(target.base_url).ensure()
     guard = after = None
@@ -356,7 +365,7 @@ def load_target(
         after = control.loaded_in_transaction(domain_id, snapshot, run_id, who, manifest_sha256)
     else:
         sweep_rehearsal_schemas(target, domain_id, keep=target.schema, control=control)
-    return target.load(
+    rows = target.load(
         domain_id,
         d.layout,
         csvs,
@@ -367,6 +376,16 @@ def load_target(
         guard=guard,
         after=after,
     )
+    control.log_load(
+        domain=domain_id,
+        run_id=run_id,
+        mode=mode,
+        schema=target.schema,
+        snapshot=snapshot,
+        manifest_sha256=manifest_sha256,
+        rows=sum(rows.values()),
+    )
+    return rows
 
 
 def rehearsal_schemas(target: Target) -> list[str]:

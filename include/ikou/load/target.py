@@ -5,7 +5,7 @@ Schemas (docs/target-database.md):
 ``ikou``
     the live tables of the domains that cut over, and Ikou's control tables: the load log
     (``ikou_load_log``), the rehearsal log (``ikou_rehearsal_log``) and the cutover state
-    (``ikou_cutover``, see :mod:`ikou.cutover`).
+    (``ikou_cutover``, see :mod:`ikou.load.cutover`).
 ``ikou_rehearsal_<12 hex>``
     one per rehearsal run (a keyed name of the run id): a rehearsal loads into its own schema,
     so runs never see each other's tables, and the rehearsal drops it afterwards (rollback).
@@ -129,7 +129,7 @@ def _comments(qualified: str, table) -> list[str]:
     return out
 
 
-def _advisory_key(*parts: str) -> int:
+def advisory_key(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256(":".join(parts).encode()).digest()[:8], "big", signed=True)
 
 
@@ -170,9 +170,12 @@ class Target:
 
     @property
     def gx_url(self) -> str:
-        from ikou.quality.gate import gx_target_url
-
-        return gx_target_url(self.url, self.schema if self.dialect == "postgresql" else None)
+        """The URL for GX's SQL datasource, with the schema on PostgreSQL's search path."""
+        url = self.url
+        if self.dialect == "postgresql":
+            sep = "&" if "?" in url else "?"
+            return f"{url}{sep}options=-csearch_path%3D{self.schema}"
+        return url
 
     def sibling(self, schema: str) -> Target:
         return Target(self.base_url, schema)
@@ -223,21 +226,8 @@ class Target:
         load checks there that the domain is not live); ``after(cursor, dialect, rows)`` runs
         inside it after the swap (the cutover records its state in the same transaction)."""
         if self.dialect == "postgresql":
-            rows = self._load_postgresql(domain, layout, csv_files, guard, after)
-        else:
-            rows = self._load_sqlite(domain, layout, csv_files, guard, after)
-        from ikou.cutover import Control
-
-        Control(self.base_url).log_load(
-            domain=domain,
-            run_id=run_id,
-            mode=mode,
-            schema=self.schema,
-            snapshot=snapshot,
-            manifest_sha256=manifest_sha256,
-            rows=sum(rows.values()),
-        )
-        return rows
+            return self._load_postgresql(domain, layout, csv_files, guard, after)
+        return self._load_sqlite(domain, layout, csv_files, guard, after)
 
     def _load_postgresql(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
         rows: dict[str, int] = {}
@@ -245,10 +235,10 @@ class Target:
         try:
             cur = raw.cursor()
             # one load of a domain at a time, whatever its schema: they share the staging names
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_advisory_key("ikou-load", domain),))
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-load", domain),))
             for s in (self.schema, STAGING_SCHEMA):
                 # CREATE SCHEMA IF NOT EXISTS can race with another session's: serialise it.
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_advisory_key("ikou-schema", s),))
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-schema", s),))
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(s)}")
             if guard is not None:
                 guard(cur, self.dialect)

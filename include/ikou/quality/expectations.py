@@ -14,7 +14,7 @@ Ikou runs every checkpoint with ``BASIC`` and ``partial_unexpected_count: 0``):
                                                     the 宛名 master where corporations hold one)
 ``expect_column_values_to_be_valid_corporate_number``  法人番号: 13 digits, leading check digit
 ``expect_column_values_to_be_valid_juminhyo_code``  住民票コード: 11 digits (``rule``: ``format`` — the real check
-                                                    digit formula is not confirmed, see ikou.cleanse.identifiers)
+                                                    digit formula is not confirmed, see ikou.identifiers)
 ``expect_column_values_to_be_in_standard_charset``  text only in the standard character set (``ikou.moji.standard``
                                                     with the city's 外字 targets; without that module JIS X 0213
                                                     via ``euc_jis_2004``, IVS allowed)
@@ -226,20 +226,20 @@ def my_numbers_valid(column: pd.Series, allow_corporate_number: bool = False) ->
 
 
 def my_number_ok(value: object, allow_corporate_number: bool = False) -> bool:
-    from ikou.cleanse.identifiers import is_valid_corporate_number, is_valid_my_number
+    from ikou.identifiers import is_valid_corporate_number, is_valid_my_number
 
     v = str(value)
     return is_valid_my_number(v) or (allow_corporate_number and is_valid_corporate_number(v))
 
 
 def corporate_number_ok(value: object) -> bool:
-    from ikou.cleanse.identifiers import is_valid_corporate_number
+    from ikou.identifiers import is_valid_corporate_number
 
     return is_valid_corporate_number(str(value))
 
 
 def juminhyo_code_ok(value: object, rule: str = "format") -> bool:
-    from ikou.cleanse.identifiers import is_valid_juminhyo_code
+    from ikou.identifiers import is_valid_juminhyo_code
 
     return is_valid_juminhyo_code(str(value), rule)
 
@@ -579,7 +579,7 @@ def era_code_ok(
 ) -> bool:
     """An era code + YYMMDD that names a real day (or, with ``allow_partial``, 日不詳/月日不詳)
     inside its era and not after ``latest``."""
-    from ikou.cleanse.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
+    from ikou.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
 
     try:
         d = parse_wareki(f"{int(value):07d}", scheme or COMMON_SCHEME)

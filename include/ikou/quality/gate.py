@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ikou.errors import Refused
 from ikou.quality.suites import RESULT_FORMAT, unit_name
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ RESULTS_PREFIX = "gx/validations/"
 UI_PREFIX = "/ikou"
 
 
-class GateFailed(RuntimeError):
+class GateFailed(Refused):
     """A critical expectation failed; ``str(exc)`` is the readable summary, ``.report`` the details."""
 
     def __init__(self, summary: str, report: dict):
@@ -75,31 +76,15 @@ def gx_root() -> Path:
     return Path(__file__).resolve().parents[3] / "great_expectations"
 
 
-def gx_target_url(url: str, schema: str | None) -> str:
-    """The target URL for GX's SQL datasource, with the live schema on PostgreSQL's search path."""
-    if schema and url.startswith(("postgresql", "postgres")):
-        sep = "&" if "?" in url else "?"
-        return f"{url}{sep}options=-csearch_path%3D{schema}"
-    return url
-
-
 # --------------------------------------------------------------------------- links (UI)
 
 
 def ui_base_url() -> str:
-    """The Airflow UI's base URL (``[api] base_url``), without a trailing slash. Airflow's
-    configuration is asked only where Airflow is loaded already (a task), never imported for it."""
-    import sys
+    """The Airflow UI's base URL (``[api] base_url``, handed down by the Airflow layer), without a
+    trailing slash."""
+    from ikou.config import settings
 
-    url = os.environ.get("AIRFLOW__API__BASE_URL")
-    if not url and "airflow.configuration" in sys.modules:
-        try:
-            from airflow.configuration import conf
-
-            url = conf.get("api", "base_url", fallback="") or ""
-        except Exception:  # noqa: BLE001 - outside Airflow
-            url = ""
-    return (url or "http://localhost:8080").rstrip("/")
+    return settings().ui_base_url
 
 
 def docs_url(page: str) -> str:
@@ -134,6 +119,11 @@ def _context(root: str, target_url: str, results_dir: str, docs_dir: str):
     # (a hash of personal data) and a second pass over a million rows
     pandas_execution_engine.HASH_THRESHOLD = 0
     return gx.get_context(mode="file", project_root_dir=root)
+
+
+def forget_context() -> None:
+    """Drop this process's GX context (the next gate builds a new one, as a new task does)."""
+    _context.cache_clear()
 
 
 def context(

@@ -22,6 +22,7 @@ from html import escape
 
 from ikou.domains import registry
 from ikou.domains.graph import longest_path
+from ikou.pipeline import MasterPlan, domain_run_id
 from ikou.rehearsal.report import bars, bars_with_limits, h2, page
 from ikou.storage import Store, join, zone_uri
 
@@ -39,7 +40,7 @@ def _read(store: Store, uri: str) -> dict | None:
 
 def _live_domains() -> dict:
     try:
-        from ikou.cutover import Control
+        from ikou.load.cutover import Control
 
         return {
             d: {"at": e.at, "snapshot": e.snapshot, "who": e.who, "source": e.source}
@@ -145,20 +146,20 @@ def _weekend(
 
 
 def build_city_report(
-    plan: dict, *, master_run_id: str, store: Store, today: dt.date | None = None
+    plan: MasterPlan, *, master_run_id: str, store: Store, today: dt.date | None = None
 ) -> dict:
     from ikou.rehearsal.timing import calibrate, write_calibration
 
     reg = registry()
     today = today or dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
-    selected = list(plan.get("domains", []))
+    selected = list(plan.domains)
     domains: dict[str, dict] = {}
     failed: list[str] = []
     reports: dict[str, dict] = {}
     for d in reg.plan.rehearsal_order():
         if d not in selected:
             continue
-        run_id = f"{master_run_id}__{d}"
+        run_id = domain_run_id(master_run_id, d)
         prefix = zone_uri("reports", d, run_id)
         rep = _read(store, join(prefix, "rehearsal.json"))
         gate = _read(store, join(prefix, "gates/gate_reconciliation.json"))
@@ -251,7 +252,7 @@ def build_city_report(
     )
     report = {
         "master_run_id": master_run_id,
-        "snapshot": plan.get("snapshot"),
+        "snapshot": plan.snapshot,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "today": str(today),
         "domains": domains,

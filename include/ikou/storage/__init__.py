@@ -13,10 +13,8 @@ DAGs, the CLI and the tests.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -25,19 +23,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ikou.config import settings
+from ikou.config import resources, settings
+from ikou.errors import Unreadable
 
 MANIFEST = "_manifest.json"
 RESTRICTED_ZONES = ("landing", "raw", "cleansed", "validated", "handoff", "quarantine", "review")
 OPEN_ZONES = ("reports", "docs")
 
 
-class StorageError(RuntimeError):
+class StorageError(Unreadable):
     pass
 
 
 class NotPublished(StorageError):
     """The prefix has no manifest: its writer did not finish (or never ran)."""
+
+
+class ObjectChanged(StorageError):
+    """An object changed between two reads that had to see the same version."""
 
 
 def run_key(run_id: str) -> str:
@@ -232,79 +235,202 @@ class Store:
                 shutil.rmtree(root)
         return n
 
-    # -- publication ------------------------------------------------------------------------
-    def publish(self, prefix: str, files: dict[str, Path], manifest: dict) -> dict:
-        """Upload ``files`` (name -> local path) under ``prefix``, then the manifest, last.
-
-        A prefix that already holds a manifest is never overwritten: a retried task that
-        finished publishing returns the existing manifest (so retries are idempotent).
-        """
-        manifest_uri = join(prefix, MANIFEST)
-        if self.exists(manifest_uri):
-            return self.read_manifest(prefix)
-        entries = []
-        # A hand-off manifest.json, if any, goes after the files it describes.
-        for name, path in sorted(files.items(), key=lambda kv: (kv[0] == "manifest.json", kv[0])):
-            path = Path(path)
-            self.put_file(join(prefix, name), path)
-            entries.append(
-                {"name": name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    # -- operations callers used to take from the raw client -------------------------------
+    def head(self, uri: str) -> ObjectInfo:
+        """Size, version tag (S3 ETag; a local file's size and mtime) and modification time."""
+        if is_s3(uri):
+            bucket, key = split_s3(uri)
+            try:
+                h = self.client.head_object(Bucket=bucket, Key=key)
+            except Exception as exc:
+                if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                    raise FileNotFoundError(uri) from None
+                raise
+            return ObjectInfo(
+                uri, int(h["ContentLength"]), str(h.get("ETag", "")), h["LastModified"].timestamp()
             )
-        body = dict(manifest)
-        body.setdefault(
-            "published_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        )
-        body.setdefault("code_version", code_version())
-        body["files"] = entries + list(body.get("files", []))
-        body["prefix"] = prefix
-        self.put_bytes(
-            manifest_uri,
-            json.dumps(body, ensure_ascii=False, indent=2, default=str).encode("utf-8"),
-            content_type="application/json",
-        )
-        return body
+        st = local_path(uri).stat()
+        return ObjectInfo(uri, st.st_size, f"{st.st_size}-{st.st_mtime_ns}", st.st_mtime)
 
-    def read_manifest(self, prefix: str) -> dict:
-        uri = join(prefix, MANIFEST)
+    def get_range(
+        self, uri: str, start: int, end: int, dest: Path | str, if_match: str = ""
+    ) -> Path:
+        """Bytes [start, end) of an object into ``dest``. ``if_match``: the version tag the
+        caller saw (:meth:`head`); an object changed since raises :class:`ObjectChanged`."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if is_s3(uri):
+            bucket, key = split_s3(uri)
+            kw = {"IfMatch": if_match} if if_match else {}
+            try:
+                obj = self.client.get_object(
+                    Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **kw
+                )
+            except Exception as exc:
+                if error_code(exc) in ("PreconditionFailed", "412"):
+                    raise ObjectChanged(f"{uri} changed since it was planned") from None
+                raise
+            with open(dest, "wb") as fh:
+                for chunk in obj["Body"].iter_chunks(8 << 20):
+                    fh.write(chunk)
+        else:
+            with open(local_path(uri), "rb") as src, open(dest, "wb") as fh:
+                src.seek(start)
+                left = end - start
+                while left > 0:
+                    buf = src.read(min(left, 8 << 20))
+                    if not buf:
+                        break
+                    fh.write(buf)
+                    left -= len(buf)
+        if dest.stat().st_size != end - start:
+            raise StorageError(
+                f"{uri}: byte range {start}-{end} came back with {dest.stat().st_size} bytes"
+            )
+        return dest
+
+    def sha256(self, uri: str, if_match: str = "") -> str:
+        """The sha256 of a whole object, streamed (never downloaded to disk)."""
+        if not is_s3(uri):
+            return sha256_file(local_path(uri))
+        bucket, key = split_s3(uri)
+        kw = {"IfMatch": if_match} if if_match else {}
         try:
-            return json.loads(self.get_bytes(uri))
-        except FileNotFoundError:
-            raise NotPublished(f"{prefix} is not published (no {MANIFEST})") from None
+            body = self.client.get_object(Bucket=bucket, Key=key, **kw)["Body"]
         except Exception as exc:
-            if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
-                raise NotPublished(f"{prefix} is not published (no {MANIFEST})") from None
+            if error_code(exc) in ("PreconditionFailed", "412"):
+                raise ObjectChanged(f"{uri} changed while it was read") from None
+            raise
+        h = hashlib.sha256()
+        for chunk in body.iter_chunks(8 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+
+    def objects(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under a prefix (recursively) with its size and modification time."""
+        if is_s3(prefix):
+            bucket, key = split_s3(prefix)
+            out = []
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=key
+            ):
+                for obj in page.get("Contents", []):
+                    out.append(
+                        ObjectInfo(
+                            f"s3://{bucket}/{obj['Key']}",
+                            int(obj["Size"]),
+                            str(obj.get("ETag", "")),
+                            obj["LastModified"].timestamp(),
+                        )
+                    )
+            return out
+        root = local_path(prefix)
+        if not root.is_dir():
+            return []
+        return [
+            ObjectInfo(str(p), p.stat().st_size, "", p.stat().st_mtime)
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        ]
+
+    def list_files(self, prefix: str) -> list[str]:
+        """Names of the objects directly under a prefix (not in its sub-prefixes)."""
+        if is_s3(prefix):
+            bucket, key = split_s3(prefix)
+            key = key.rstrip("/") + "/" if key else ""
+            out = []
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=key, Delimiter="/"):
+                out.extend(o["Key"][len(key) :] for o in page.get("Contents", []))
+            return sorted(n for n in out if n)
+        root = local_path(prefix)
+        return sorted(p.name for p in root.iterdir() if p.is_file()) if root.is_dir() else []
+
+    # -- conditional writes (locks) ------------------------------------------------------------
+    def put_if(
+        self,
+        uri: str,
+        data: bytes,
+        *,
+        if_none_match: bool = False,
+        if_match: str = "",
+        content_type: str | None = None,
+    ) -> str | None:
+        """A conditional put: only if the object does not exist (``if_none_match``) or still
+        has version ``if_match``. Returns the new version tag, or None when the condition
+        failed. S3 only (locks between processes on several machines)."""
+        bucket, key = split_s3(uri)
+        kw: dict = {"ContentType": content_type} if content_type else {}
+        if if_none_match:
+            kw["IfNoneMatch"] = "*"
+        if if_match:
+            kw["IfMatch"] = if_match
+        try:
+            return str(self.client.put_object(Bucket=bucket, Key=key, Body=data, **kw)["ETag"])
+        except Exception as exc:
+            if error_code(exc) in PRECONDITION_CODES:
+                return None
             raise
 
-    def fetch(self, prefix: str, name: str, workdir: Path, manifest: dict | None = None) -> Path:
-        """Download one published file and check its sha256 against the manifest."""
-        manifest = manifest or self.read_manifest(prefix)
-        entry = next((f for f in manifest["files"] if f["name"] == name), None)
-        if entry is None:
-            raise StorageError(f"{prefix}: the manifest lists no file {name!r}")
-        path = self.download(join(prefix, name), Path(workdir) / name)
-        if "sha256" in entry and sha256_file(path) != entry["sha256"]:
-            raise StorageError(f"{join(prefix, name)}: sha256 differs from its manifest")
-        return path
+    def get_versioned(self, uri: str) -> tuple[str, bytes] | None:
+        """(version tag, body) of an object, or None when it does not exist. S3 only."""
+        bucket, key = split_s3(uri)
+        try:
+            r = self.client.get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return str(r["ETag"]), r["Body"].read()
+
+    def delete_if(self, uri: str, if_match: str) -> bool:
+        """Delete an object if it still has version ``if_match``; False when it changed or is
+        gone. S3 only."""
+        bucket, key = split_s3(uri)
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key, IfMatch=if_match)
+            return True
+        except Exception as exc:
+            if error_code(exc) in PRECONDITION_CODES or error_code(exc) in ("NoSuchKey", "404"):
+                return False
+            raise
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    uri: str
+    size: int
+    etag: str
+    modified: float  # seconds since the epoch
+
+
+#: S3 error codes of a failed condition (If-Match / If-None-Match)
+PRECONDITION_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+
+
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ClientError ('' for anything else)."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", "") or "")
 
 
 def s3_client():
-    """boto3 S3 client: through the Amazon provider's S3Hook when IKOU_AWS_CONN_ID names an
-    Airflow connection, else plain boto3 (which honours AWS_ENDPOINT_URL). One per process and
-    configuration: creating a client (and looking the connection up) costs up to a second."""
-    s = settings()
-    return _s3_client(s.aws_conn_id, os.environ.get("AWS_ENDPOINT_URL", ""), os.getpid())
+    """The boto3 S3 client: the one the host handed down (the Airflow layer's S3Hook client,
+    see :mod:`ikou.config`), else plain boto3 (which honours AWS_ENDPOINT_URL). One per process
+    and endpoint: creating a client costs up to a second."""
+    provided = resources().s3_client
+    if provided is not None:
+        return provided
+    return _s3_client(os.environ.get("AWS_ENDPOINT_URL", ""), os.getpid())
+
+
+def forget_clients() -> None:
+    """Drop this process's cached S3 clients (after the endpoint changed)."""
+    _s3_client.cache_clear()
 
 
 @functools.lru_cache(maxsize=8)
-def _s3_client(conn_id: str | None, endpoint: str, pid: int):  # noqa: ARG001 - cache keys
+def _s3_client(endpoint: str, pid: int):  # noqa: ARG001 - cache keys
     # boto3 clients are thread-safe but not fork-safe: the pid is part of the key.
-    if conn_id:
-        try:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-            return S3Hook(aws_conn_id=conn_id).get_conn()
-        except ImportError:
-            pass
     import boto3
     from botocore.config import Config
 

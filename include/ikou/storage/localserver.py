@@ -118,9 +118,9 @@ def wait_until_up(endpoint: str, timeout: float = 30.0) -> None:
 
 
 def serve(port: int, data_dir: Path, buckets: list[str], ready_file: Path | None = None) -> None:
-    from moto.server import ThreadedMotoServer
-
     import logging
+
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ikou.cleanse.identifiers import (
+from ikou.identifiers import (
     corporate_number_check_digit,
     juminhyo_synthetic_check_digit,
     my_number_check_digit,

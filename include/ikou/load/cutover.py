@@ -31,7 +31,9 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from ikou.load.target import CONTROL_SCHEMA, LOAD_LOG, Target
+from ikou.errors import Refused
+from ikou.load.target import CONTROL_SCHEMA, LOAD_LOG, Target, advisory_key
+from ikou.pipeline import RunContext
 
 CUTOVER = "ikou_cutover"
 REHEARSAL_LOG = "ikou_rehearsal_log"
@@ -149,8 +151,6 @@ class Control:
             return self
         from sqlalchemy import inspect
 
-        from ikou.load.target import _advisory_key
-
         eng = self.target.engine()
         with eng.begin() as conn:
             schema = None
@@ -158,7 +158,7 @@ class Control:
                 schema = CONTROL_SCHEMA
                 conn.exec_driver_sql(
                     "SELECT pg_advisory_xact_lock(%s)"
-                    % _advisory_key("ikou-schema", CONTROL_SCHEMA)
+                    % advisory_key("ikou-schema", CONTROL_SCHEMA)
                 )
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{CONTROL_SCHEMA}"')
             else:
@@ -545,6 +545,53 @@ def check(
     return reasons
 
 
+class CutoverRefused(Refused):
+    """The cutover guard said no; the message lists every reason."""
+
+
+def guard(ctx: RunContext, *, store=None, control: Control | None = None) -> None:
+    """The cutover guard, first thing of a run — the same rules wherever it is called.
+
+    A rehearsal passes. A cutover starts only when a person confirmed it, the domain is in the
+    migration phase and not live yet, every domain in its ``cuts_over_after`` is live, and the
+    same snapshot had a GO rehearsal within ``plan.rehearsal.go_valid_days`` (see :func:`check`).
+    A refusal is recorded (who, why) in ``ikou_cutover`` and raised as :class:`CutoverRefused`;
+    an accepted start is recorded once per run."""
+    if not ctx.cutover:
+        return
+    from ikou.storage import Store
+    from ikou.storage.publication import latest_snapshot
+
+    store = store or Store()
+    snap = ctx.snapshot or latest_snapshot(store, ctx.domain)
+    control = control or Control()
+    reasons = check(ctx.domain, snap, confirm=ctx.confirm, control=control, store=store)
+    if reasons:
+        control.record(
+            "refused",
+            domain=ctx.domain,
+            snapshot=snap,
+            run_id=ctx.run_id,
+            who=ctx.who,
+            detail=json.dumps(reasons, ensure_ascii=False),
+        )
+        raise CutoverRefused(
+            f"cutover of {ctx.domain} (snapshot {snap}) refused:\n"
+            + "\n".join(f"  ✗ {r}" for r in reasons)
+        )
+    if not any(
+        e.status == "started" and e.run_id == ctx.run_id for e in control.events(ctx.domain)
+    ):
+        control.record(
+            "started",
+            domain=ctx.domain,
+            snapshot=snap,
+            run_id=ctx.run_id,
+            who=ctx.who,
+            detail="guard passed: confirmed, GO rehearsal found, predecessors live",
+        )
+
+
 def status_rows(control: Control | None = None) -> list[dict]:
     """One row per domain of the plan: live or not, the latest event and the latest rehearsal."""
     from ikou.domains import registry
@@ -610,11 +657,11 @@ def cli(args) -> int:
         if not args.domain:
             print("check needs --domain")
             return 2
-        from ikou.stages import resolve_snapshot
         from ikou.storage import Store
+        from ikou.storage.publication import latest_snapshot
 
         store = Store()
-        snap = resolve_snapshot(args.domain, args.snapshot, store)
+        snap = args.snapshot or latest_snapshot(store, args.domain)
         reasons = check(args.domain, snap, confirm=args.confirm, control=control, store=store)
         if args.json:
             print(

@@ -1,4 +1,4 @@
-"""The cleanse stage of one domain run (called by :func:`ikou.stages.cleanse`).
+"""The cleanse stage of one domain run.
 
     raw/{d}/{run}/  ->  cleansed/{d}/{run}/   tables, change ledgers (+ restricted values ledgers),
                                               _atena_map.parquet (old -> new 宛名番号) when merging
@@ -20,22 +20,24 @@ quarantine is reported beside it).
 from __future__ import annotations
 
 import io
-import json
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+from ikou.cleanse import merge as M
+from ikou.cleanse import report as RP
+from ikou.cleanse.config import load_context
+from ikou.cleanse.stage import cleanse_table, record_keys
+from ikou.domains import registry
+from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
+from ikou.findings import Findings
+from ikou.hashing import keyed_hashes
+from ikou.pipeline import RunContext, StageResult, UnitAccounting
+from ikou.stages.common import balanced, write_report
+from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
+
 MAP_FILE = "_atena_map.parquet"
-
-
-def _tables(prefix: str, workdir: Path, store) -> dict[str, Path]:
-    manifest = store.read_manifest(prefix)
-    paths = {}
-    for f in manifest["files"]:
-        if f["name"].endswith(".parquet") and not f["name"].startswith("_"):
-            paths[f["name"][: -len(".parquet")]] = store.fetch(prefix, f["name"], workdir, manifest)
-    return paths
 
 
 def master_map(
@@ -45,32 +47,22 @@ def master_map(
     for the snapshot; empty when there is none yet."""
     import pyarrow.parquet as pq
 
-    from ikou.domains import registry
-    from ikou.stages import latest_validated_pointer
-    from ikou.storage import NotPublished, join, zone_uri
-
     master_domain, _ = registry().addressee_master()
     if master_domain == exclude_domain:
         return {}, ""
     try:
-        pointer = json.loads(store.get_bytes(latest_validated_pointer(master_domain, snapshot)))
-    except FileNotFoundError:
+        pointer = publication.latest_validated(store, master_domain, snapshot)
+    except NotPublished:
         return {}, ""
-    except Exception as exc:  # botocore NoSuchKey
-        if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
-            return {}, ""
-        raise
     prefix = zone_uri("cleansed", master_domain, pointer["run_id"])
     try:
-        manifest = store.read_manifest(prefix)
+        manifest = publication.read_manifest(store, prefix)
     except NotPublished:
         return {}, ""
     if not any(f["name"] == MAP_FILE for f in manifest["files"]):
         return {}, join(prefix, MAP_FILE)
-    from ikou.cleanse.merge import map_from_table
-
     data = store.get_bytes(join(prefix, MAP_FILE))
-    return map_from_table(pq.read_table(io.BytesIO(data))), join(prefix, MAP_FILE)
+    return M.map_from_table(pq.read_table(io.BytesIO(data))), join(prefix, MAP_FILE)
 
 
 def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tuple[dict, dict, dict]:
@@ -80,10 +72,9 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
 
     from ikou.cleanse import review as RV
     from ikou.cleanse.dedupe import DedupeConfig, dedupe
-    from ikou.cleanse.merge import dedupe_input, survivor
 
     spec = d.cleanse.dedupe
-    records = dedupe_input(table, lf)
+    records = M.dedupe_input(table, lf)
     res = dedupe(
         records,
         DedupeConfig(
@@ -106,7 +97,7 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
         chosen = (
             applied[cid].survivor
             if cid in applied and applied[cid].survivor
-            else survivor([rows[x] for x in ids])
+            else M.survivor([rows[x] for x in ids])
         )
         for x in ids:
             if x != chosen:
@@ -160,33 +151,27 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
     return amap, info, files
 
 
-def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: str, store) -> dict:
+def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> StageResult:
+    """Cleanse the raw tables by the domain's rules (ledger every change); 名寄せ of the
+    addressee master with its review queue; references to merged addressees rewritten; the
+    cleansing report."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ikou.cleanse import merge as M
-    from ikou.cleanse import report as RP
-    from ikou.cleanse.config import load_context
-    from ikou.cleanse.stage import _record_keys, cleanse_table
-    from ikou.domains import registry
-    from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
-    from ikou.findings import Findings
-    from ikou.hashing import keyed_hashes
-    from ikou.stages import _balanced, _result, write_report
-    from ikou.storage import join, reference_uri, zone_uri
-
     started = time.monotonic()
+    store = store or Store()
+    domain_id, run_id, mode = ctx.domain, ctx.run_id, ctx.mode
     reg = registry()
     d = reg.get(domain_id)
-    snap = extract_result["snapshot"]
+    snap = extracted.snapshot
     findings = Findings(domain_id, run_id, "cleanse")
-    ctx = load_context(reference_uri(snap), store, d)
-    if ctx.towns is None:
+    city = load_context(reference_uri(snap), store, d)
+    if city.towns is None:
         findings.add(
             "no_town_list", "warning", detail="the snapshot has no towns.csv: addresses not checked"
         )
     out_prefix = zone_uri("cleansed", domain_id, run_id)
-    extract_acc = {a["unit"]: a for a in extract_result.get("accounting", [])}
+    extract_acc = {a.unit: a.row() for a in extracted.accounting}
     master_lf = next((lf for lf in d.legacy_files if lf.fields_with_role("atena_no")), None)
     refers = any(lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES) for lf in d.legacy_files)
     accounting, files, ledger_counts = [], {}, {}
@@ -200,17 +185,17 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
     map_source = ""
     with tempfile.TemporaryDirectory(prefix="ikou-cleanse-") as tmp:
         work = Path(tmp)
-        paths = _tables(extract_result["uri"], work / "in", store)
+        _, paths = publication.fetch_tables(store, extracted.uri, work / "in")
         cleansed: dict[str, tuple] = {}
         for lf in d.legacy_files:
             table = pq.read_table(paths[lf.name])
             before = len(findings)
-            res = cleanse_table(table, d, lf, findings, context=ctx)
+            res = cleanse_table(table, d, lf, findings, context=city)
             cleansed[lf.name] = (table.num_rows, res, len(findings) - before)
         if master_lf is not None and d.cleanse.dedupe.enabled:
             t = cleansed[master_lf.name][1].table
             purpose = f"record:{d.id}:{master_lf.name}"
-            raw = _record_keys(t, list(master_lf.business_keys))
+            raw = record_keys(t, list(master_lf.business_keys))
 
             def key_hash(rows, raw=raw, purpose=purpose):
                 return keyed_hashes([raw[r] for r in rows], purpose=purpose)
@@ -234,7 +219,7 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
             if amap and lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES):
                 steps.append(M.apply_to_references)
             for step in steps:
-                raw_keys = _record_keys(table, list(lf.business_keys))
+                raw_keys = record_keys(table, list(lf.business_keys))
                 records = (
                     table.column("_record").to_pylist()
                     if "_record" in table.column_names
@@ -282,7 +267,7 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
                 "merged": merged,
                 "changes": sum(res.changes.values()),
             }
-            acc["balanced"] = _balanced(acc)
+            acc["balanced"] = balanced(acc)
             accounting.append(acc)
             file_rows.append(
                 {
@@ -299,7 +284,8 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
             mpath = work / MAP_FILE
             pq.write_table(M.map_table(amap), mpath)
             files[MAP_FILE] = mpath
-        store.publish(
+        publication.publish(
+            store,
             out_prefix,
             files,
             {
@@ -308,7 +294,7 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
                 "domain": domain_id,
                 "run_id": run_id,
                 "snapshot": snap,
-                "input": extract_result["uri"],
+                "input": extracted.uri,
                 "accounting": accounting,
                 "ledger_counts": ledger_counts,
                 "atena_map": {"entries": len(amap), "source": map_source},
@@ -322,7 +308,8 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
                 p = work / f"review-{name}"
                 p.write_bytes(data)
                 rpaths[name] = p
-            store.publish(
+            publication.publish(
+                store,
                 review_uri,
                 rpaths,
                 {
@@ -373,17 +360,15 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
         },
         store,
     )
-    return _result(
-        domain_id,
+    return StageResult.of(
+        ctx,
         "cleanse",
-        run_id,
         snap,
         out_prefix,
-        accounting,
-        started,
-        findings,
+        [UnitAccounting(**a) for a in accounting],
+        time.monotonic() - started,
+        findings.by_rule(),
         changes=sum(fixed.values()),
-        mode=mode,
         fixed_by_rule_field=dict(sorted(fixed.items())),
         findings_by_rule_field=dict(sorted(problems.items())),
         review={
@@ -397,21 +382,18 @@ def cleanse_domain(domain_id: str, extract_result: dict, *, run_id: str, mode: s
     )
 
 
-def atena_map_for(domain_id: str, validate_result: dict, store) -> dict[str, str] | None:
+def atena_map_for(validated: StageResult, store: Store) -> dict[str, str] | None:
     """The old -> new 宛名番号 map the domain's cleanse applied (for the hand-off), or None."""
     import pyarrow.parquet as pq
 
-    from ikou.cleanse.merge import map_from_table
-    from ikou.storage import NotPublished, join
-
     try:
-        vman = store.read_manifest(validate_result["uri"])
+        vman = publication.read_manifest(store, validated.uri)
         cprefix = vman.get("input")
         if not cprefix:
             return None
-        cman = store.read_manifest(cprefix)
+        cman = publication.read_manifest(store, cprefix)
     except NotPublished:
         return None
     if not any(f["name"] == MAP_FILE for f in cman["files"]):
         return None
-    return map_from_table(pq.read_table(io.BytesIO(store.get_bytes(join(cprefix, MAP_FILE)))))
+    return M.map_from_table(pq.read_table(io.BytesIO(store.get_bytes(join(cprefix, MAP_FILE)))))

@@ -1,0 +1,205 @@
+"""The domain DAG factory: ``migrate_<domain>`` for every domain of the registry.
+
+Thin on purpose: every task calls one stage (:mod:`ikou.stages`, plain and tested) with the
+run's :class:`~ikou.pipeline.RunContext` and its upstream :class:`~ikou.pipeline.StageResult`
+as task arguments — the graph and the data flow are the same edges — and returns the stage's
+result: URIs, counts, seconds and verdicts, never records. Parsing a DAG file imports Airflow's
+SDK, pydantic and PyYAML only: pandas, pyarrow, GX and boto3 are imported inside the tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, Param, task
+
+from airflow.sdk.serde import allow_class
+
+from ikou.airflow.context import stage_call
+from ikou.airflow.gate import GateOperator
+from ikou.domains import Domain, registry
+from ikou.pipeline import (
+    GATE_AFTER,
+    MODES,
+    ExtractPart,
+    ExtractPartResult,
+    GateVerdict,
+    MasterPlan,
+    StageResult,
+    UnitAccounting,
+)
+
+# what crosses XCom between Ikou's tasks: pydantic models, deserialised in the task processes
+# (which parse this module); the deployments also allow ikou.* in
+# [core] allowed_deserialization_classes for every component
+for _model in (StageResult, UnitAccounting, GateVerdict, ExtractPart, ExtractPartResult, MasterPlan):
+    allow_class(_model)
+
+TZ = "Asia/Tokyo"
+OWNER = "ikou-migration"
+START = pendulum.datetime(2025, 1, 1, tz=TZ)
+
+DEFAULT_ARGS = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": dt.timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+}
+
+
+def domain_params() -> dict:
+    return {
+        "mode": Param(
+            "rehearsal",
+            type="string",
+            enum=list(MODES),
+            title="モード / Mode",
+            description="rehearsal: 移行リハーサル (rehearsal, nothing goes live). cutover: 本番移行 "
+            "(the real cutover; needs a GO rehearsal of the same snapshot and confirm_cutover).",
+        ),
+        # ["null", "string"]: Airflow's trigger form treats a plain "string" Param as required.
+        "snapshot": Param(
+            "",
+            type=["null", "string"],
+            pattern=r"^$|^\d{4}-\d{2}-\d{2}$",
+            title="スナップショット / Snapshot",
+            description="抽出日 YYYY-MM-DD of the mainframe extract in the landing zone; empty = the latest one.",
+        ),
+        "gate_override_reason": Param(
+            "",
+            type=["null", "string"],
+            title="ゲート上書き理由 / Gate override reason",
+            description="空欄 = 上書きなし. Empty = no override. A reason lets a rehearsal pass a failed "
+            "critical gate; it is recorded with who and why. Cutover runs cannot override.",
+        ),
+        "confirm_cutover": Param(
+            False,
+            type="boolean",
+            title="本番移行の確認 / Confirm cutover",
+            description="本番移行を実行することを確認します. A person confirms the cutover (cutover mode only).",
+        ),
+    }
+
+
+def domain_doc(d: Domain) -> str:
+    reg = registry()
+    p = reg.plan[d.id]
+    files = "\n".join(
+        f"| {lf.name} | `{lf.dataset}` | `{lf.copybook}` | {lf.encoding} | {lf.recfm} {lf.lrecl} | "
+        f"{', '.join(lf.business_keys)} | {lf.expected_records:,} |"
+        for lf in d.legacy_files
+    )
+    tables = ", ".join(f"`{t.name}` ({t.label_ja})" for t in d.layout.tables)
+    refers = ", ".join(reg.get(r).name_ja + f" (`{r}`)" for r in d.refers_to) or "なし / none"
+    after = ", ".join(reg.get(r).name_ja + f" (`{r}`)" for r in p.cuts_over_after) or "なし / none"
+    phase = {
+        "migration": "移行 / migration (GO / NO-GO)",
+        "preparation": "準備 / preparation (readiness report)",
+    }[p.phase]
+    return f"""# {d.name_ja} の移行 — {d.name_en} migration
+
+抽出 → データ整理 → 標準レイアウト検証 → 投入 → 移行リハーサル、各段階の後に品質ゲート。
+Extract → cleanse → validate → load → cutover rehearsal, each stage followed by its quality gate.
+
+| | |
+|---|---|
+| 分野 / domain | {d.name_ja} ({d.name_en}), `{d.id}` — {d.group} |
+| 標準仕様 / spec | {d.spec.version} ({d.spec.published}); standard tables: {tables} |
+| 計画 / plan | wave {p.wave}, {p.target_date} — {phase}; cutover window {p.cutover_window_hours:g} h |
+| データ参照 / refers to | {refers} |
+| 移行順序 / cuts over after | {after} |
+
+| legacy file | dataset | copybook | encoding | RECFM | business keys | records at city scale |
+|---|---|---|---|---|---|---|
+{files}
+
+Params: `mode` (rehearsal | cutover), `snapshot` (empty = latest), `gate_override_reason`
+(rehearsal only), `confirm_cutover`. 監査 / auditors: Data Docs and reports under the Ikou menu.
+"""
+
+
+def build_domain_dag(domain_id: str) -> DAG:
+    d = registry().get(domain_id)
+    p = registry().plan[domain_id]
+    with DAG(
+        dag_id=d.dag_id,
+        dag_display_name=f"移行 {d.name_ja} / migrate {d.name_en}",
+        description=f"{d.name_ja} ({d.name_en}): extract → cleanse → validate → load → rehearsal, gated",
+        doc_md=domain_doc(d),
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params=domain_params(),
+        tags=["ikou", f"wave-{p.wave}", p.phase, d.group, d.id],
+    ) as dag:
+        # extract: large F/FB files are decoded in byte ranges by mapped tasks (extract_parts),
+        # everything else and the merge (trailer checks over the whole file, publish) in extract
+
+        @task(task_id="extract_plan")
+        def extract_plan():
+            from ikou.stages import extract
+
+            return stage_call(domain_id, extract.plan)
+
+        @task(task_id="extract_parts", map_index_template="{{ ikou_part }}")
+        def extract_parts(part: ExtractPart):
+            from airflow.sdk import get_current_context
+
+            from ikou.stages import extract
+
+            get_current_context()["ikou_part"] = f"{part.file} {part.index + 1}/{part.parts}"
+            return stage_call(domain_id, extract.part, part)
+
+        @task(task_id="extract", trigger_rule="none_failed")  # runs when no file needed parts
+        def extract(plan, parts):
+            from ikou.stages import extract
+
+            return stage_call(domain_id, extract.run, plan, parts)
+
+        @task(task_id="cleanse")
+        def cleanse(extracted: StageResult):
+            from ikou.stages import cleanse
+
+            return stage_call(domain_id, cleanse.run, extracted)
+
+        @task(task_id="validate")
+        def validate(cleansed: StageResult):
+            from ikou.stages import validate
+
+            return stage_call(domain_id, validate.run, cleansed)
+
+        @task(task_id="load")
+        def load(validated: StageResult):
+            from ikou.stages import load
+
+            return stage_call(domain_id, load.run, validated)
+
+        @task(task_id="rehearsal", trigger_rule="none_failed")
+        def rehearsal(
+            extracted: StageResult,
+            cleansed: StageResult,
+            validated: StageResult,
+            loaded: StageResult | None = None,
+        ):
+            from ikou.stages import rehearse
+
+            return stage_call(domain_id, rehearse.run, extracted, cleansed, validated, loaded)
+
+        def gate(stage: str, result):
+            return GateOperator(domain=domain_id, gate=GATE_AFTER[stage], result=result)
+
+        planned = extract_plan()
+        parts = extract_parts.expand(part=planned)
+        extracted = gate("extract", extract(planned, parts))
+        cleansed = gate("cleanse", cleanse(extracted.output))
+        validated = gate("validate", validate(cleansed.output))
+        loaded = gate("load", load(validated.output))
+        # gate_target is skipped with a skipped load (preparation phase): rehearsal gets None
+        gate(
+            "rehearsal",
+            rehearsal(extracted.output, cleansed.output, validated.output, loaded.output),
+        )
+    return dag

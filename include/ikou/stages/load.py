@@ -1,0 +1,70 @@
+"""The load stage: the hand-off set (CSV + manifest, Parquet beside) and the transactional
+target load (see :mod:`ikou.load`).
+
+Rehearsals load into their own schema (``ikou_rehearsal_<hex>``), cutovers into ``ikou``; the
+hand-off manifest records 名寄せ's 宛名番号 old → new map that the domain's cleanse applied.
+Preparation-phase domains load nothing (:class:`StageNotApplicable`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ikou.domains import registry
+from ikou.load import load_domain
+from ikou.pipeline import RunContext, StageResult, UnitAccounting
+from ikou.stages.cleanse import atena_map_for
+from ikou.stages.common import StageNotApplicable, balanced
+from ikou.storage import Store
+
+
+def applies(domain_id: str) -> bool:
+    return registry().plan[domain_id].phase == "migration"
+
+
+def run(
+    ctx: RunContext,
+    validated: StageResult,
+    store: Store | None = None,
+    atena_map: dict[str, str] | None = None,
+) -> StageResult:
+    """Publish the hand-off set, then load the target from it in one transaction."""
+    if not applies(ctx.domain):
+        raise StageNotApplicable(
+            "preparation phase: nothing is loaded (readiness report instead)"
+        )
+    started = time.monotonic()
+    store = store or Store()
+    if atena_map is None:  # the map the domain's cleanse stage applied (名寄せ of the master)
+        atena_map = atena_map_for(validated, store)
+    res = load_domain(
+        ctx.domain,
+        validated,
+        run_id=ctx.run_id,
+        mode=ctx.mode,
+        store=store,
+        atena_map=atena_map,
+        who=ctx.who,
+    )
+    accounting = []
+    for t, n in res["rows"].items():
+        acc = {
+            "unit": t,
+            "records_in": validated.units[t],
+            "records_out": n,
+            "quarantined": 0,
+            "merged": 0,
+        }
+        acc["balanced"] = balanced(acc)
+        accounting.append(UnitAccounting(**acc))
+    return StageResult.of(
+        ctx,
+        "load",
+        validated.snapshot,
+        res["handoff"],
+        accounting,
+        time.monotonic() - started,
+        target_schema=res["schema"],
+        tables=res["tables"],
+        manifest_sha256=res["manifest_sha256"],
+    )
