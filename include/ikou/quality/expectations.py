@@ -39,7 +39,7 @@ the database's reflected types).
 Pandas implementations are vectorised (pyarrow compute, numpy): check digits on the digits'
 bytes, characters per distinct *character* (only rows holding a suspicious one are looked at
 closely), dates per distinct value (a city's 1.7M 宛名 records hold some 40,000 birth dates); at
-a million rows a gate's suites take seconds (``python -m ikou.bench gates``). The SQL
+a million rows a gate's suites take seconds (``python -m ikou_dev.bench gates``). The SQL
 implementations (``gate_target``) are SQL expressions evaluated inside the database. No
 implementation raises with a value from the data in its message.
 """
