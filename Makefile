@@ -70,7 +70,7 @@ test: lint deps
 lint: venv
 	$(BIN)/ruff check include dev dags plugins tests scripts docker
 	$(BIN)/ruff format --check include dev dags plugins tests scripts docker
-	$(BIN)/lint-imports --config .importlinter
+	$(BIN)/lint-imports .importlinter
 	$(BIN)/mypy
 
 # Re-resolve the locks (needs the package registry): the runtime lock first, then the development

@@ -43,14 +43,17 @@ class Stage:
     label_en: str
     abbrev: str  # one letter in the stack's table (upper case: the stage; lower case: its gate)
     gate_abbrev: str
+    gate_label_ja: str  # the gate in reports
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("extract", "gate_raw", "抽出", "extract", "E", "r"),
-    Stage("cleanse", "gate_cleansed", "データ整理", "cleanse", "C", "c"),
-    Stage("validate", "gate_standard", "標準レイアウト検証", "validate", "V", "s"),
-    Stage("load", "gate_target", "投入", "load", "L", "t"),
-    Stage("rehearsal", "gate_reconciliation", "移行リハーサル", "rehearsal", "R", "g"),
+    Stage("extract", "gate_raw", "抽出", "extract", "E", "r", "ゲート(抽出)"),
+    Stage("cleanse", "gate_cleansed", "データ整理", "cleanse", "C", "c", "ゲート(整理)"),
+    Stage("validate", "gate_standard", "標準レイアウト検証", "validate", "V", "s", "ゲート(標準)"),
+    Stage("load", "gate_target", "投入", "load", "L", "t", "ゲート(投入)"),
+    Stage(
+        "rehearsal", "gate_reconciliation", "移行リハーサル", "rehearsal", "R", "g", "ゲート(照合)"
+    ),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 GATES: tuple[str, ...] = tuple(s.gate for s in STAGES)
