@@ -367,6 +367,13 @@ class StageResult(BaseModel):
         """This result with a gate's verdict added (what the gate task returns)."""
         return self.model_copy(update={"gates": {**self.gates, verdict.gate: verdict}})
 
+    @property
+    def published(self) -> str:
+        """The output prefix a later stage reads; a result without one cannot feed a stage."""
+        if not self.uri:
+            raise RuntimeError(f"{self.stage} of {self.domain} ({self.run_id}) published nothing")
+        return self.uri
+
     def accounting_rows(self) -> list[dict[str, Any]]:
         return [a.row() for a in self.accounting]
 

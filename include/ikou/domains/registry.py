@@ -300,6 +300,13 @@ class Domain(_Strict):
         return {f.name: list(f.business_keys) for f in self.legacy_files}
 
     @property
+    def standard(self) -> StandardLayout:
+        """The standard layout the loader attached (every domain of a loaded registry has one)."""
+        if self.layout is None:
+            raise RegistryError(f"domain {self.id}: its standard layout is not loaded")
+        return self.layout
+
+    @property
     def display_name(self) -> str:
         return f"{self.name_ja} ({self.name_en})"
 
