@@ -82,6 +82,9 @@ def stack_env() -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # StageResult, RunContext … cross XCom through serde (ikou.airflow also allow_class()es
+            # them; the setting makes every component agree without importing the DAG files)
+            "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES": "airflow.* ikou.pipeline.*",
             "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",  # plugins/ikou_preload.py preloads GX in the scheduler
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
