@@ -496,6 +496,37 @@ def print_table(api: Api, master_run_id: str) -> None:
         "legend: ✓ success ✗ failed ↑ upstream failed - skipped · not run; "
         "in = out + quar (quarantined) + merged (名寄せ)"
     )
+    print(notifications_line(api))
+
+
+def notifications_line(api: Api) -> str:
+    """Whether the night's outcome is mailed (ikou.airflow.notify): the recipients Variable and
+    the SMTP connection, defined in Airflow (REST API) or in the stack's environment."""
+    from ikou.airflow.notify import RECIPIENTS_VARIABLE, SMTP_CONN_ID
+
+    env = stack_env()
+
+    def defined(kind: str, name: str, env_name: str) -> bool:
+        if env.get(env_name):
+            return True
+        try:
+            api.get(f"/api/v2/{kind}/{name}")
+            return True
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return False
+            raise
+
+    to = defined("variables", RECIPIENTS_VARIABLE, f"AIRFLOW_VAR_{RECIPIENTS_VARIABLE.upper()}")
+    smtp = defined("connections", SMTP_CONN_ID, f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}")
+    if to and smtp:
+        return f"notifications:    on (Variable {RECIPIENTS_VARIABLE}, connection {SMTP_CONN_ID})"
+    missing = [
+        x
+        for x, ok in ((f"Variable {RECIPIENTS_VARIABLE}", to), (f"connection {SMTP_CONN_ID}", smtp))
+        if not ok
+    ]
+    return f"notifications:    off — nothing is mailed; set {' and '.join(missing)} (README, Notifications)"
 
 
 def main(argv: list[str] | None = None) -> int:

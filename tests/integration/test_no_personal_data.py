@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from tests_support import SmtpSink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -84,7 +85,13 @@ def runs(s3_endpoint, pg_url, airflow_db, tmp_path_factory):
     import sys
 
     work = tmp_path_factory.mktemp("pii")
-    env = dict(os.environ, IKOU_TARGET_DB_URL=pg_url)
+    smtp = SmtpSink().__enter__()  # the notifications of the runs go through the search too
+    env = dict(
+        os.environ,
+        IKOU_TARGET_DB_URL=pg_url,
+        AIRFLOW_CONN_IKOU_SMTP=smtp.connection_json,
+        AIRFLOW_VAR_IKOU_NOTIFY_TO="migration-team@example.invalid",
+    )
     proc = subprocess.run(
         [
             sys.executable,
@@ -107,6 +114,8 @@ def runs(s3_endpoint, pg_url, airflow_db, tmp_path_factory):
     )
     result = json.loads((work / "result.json").read_text())
     result["output"] = output
+    result["mails"] = smtp.texts()
+    smtp.__exit__(None, None, None)
     return result
 
 
@@ -309,6 +318,15 @@ def test_gate_exception_messages_hold_no_personal_data(runs, searcher):
     for i, msg in enumerate(runs["exceptions"]):
         searcher.search(f"GateFailed message {i}", msg)
         assert "records" in msg and "validation page" in msg
+    assert not searcher.hits, searcher.hits[:10]
+
+
+def test_notifications_hold_no_personal_data(runs, searcher):
+    """The messages the runs mailed to the team (the cutover's failed gate_raw at least)."""
+    mails = runs["mails"]
+    assert any("FAILED" in subject and "gate_raw" in subject for subject, _ in mails), mails
+    for i, (subject, body) in enumerate(mails):
+        searcher.search(f"notification {i}", subject + "\n" + body)
     assert not searcher.hits, searcher.hits[:10]
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param, task
-
+from airflow.sdk import DAG, Param, task
 from airflow.sdk.serde import allow_class
 
 from ikou.airflow.context import stage_call
 from ikou.airflow.gate import GateOperator
+from ikou.airflow.notify import DomainRunNotifier
 from ikou.domains import Domain, registry
 from ikou.pipeline import (
     GATE_AFTER,
@@ -33,7 +33,14 @@ from ikou.pipeline import (
 # what crosses XCom between Ikou's tasks: pydantic models, deserialised in the task processes
 # (which parse this module); the deployments also allow ikou.* in
 # [core] allowed_deserialization_classes for every component
-for _model in (StageResult, UnitAccounting, GateVerdict, ExtractPart, ExtractPartResult, MasterPlan):
+for _model in (
+    StageResult,
+    UnitAccounting,
+    GateVerdict,
+    ExtractPart,
+    ExtractPartResult,
+    MasterPlan,
+):
     allow_class(_model)
 
 TZ = "Asia/Tokyo"
@@ -131,7 +138,11 @@ def build_domain_dag(domain_id: str) -> DAG:
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        # a task failing for good mails the team (ikou.airflow.notify; nothing when unset)
+        default_args={
+            **DEFAULT_ARGS,
+            "on_failure_callback": DomainRunNotifier(domain_id, "failure"),
+        },
         params=domain_params(),
         tags=["ikou", f"wave-{p.wave}", p.phase, d.group, d.id],
     ) as dag:
@@ -188,8 +199,8 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             return stage_call(domain_id, rehearse.run, extracted, cleansed, validated, loaded)
 
-        def gate(stage: str, result):
-            return GateOperator(domain=domain_id, gate=GATE_AFTER[stage], result=result)
+        def gate(stage: str, result, **kwargs):
+            return GateOperator(domain=domain_id, gate=GATE_AFTER[stage], result=result, **kwargs)
 
         planned = extract_plan()
         parts = extract_parts.expand(part=planned)
@@ -198,8 +209,10 @@ def build_domain_dag(domain_id: str) -> DAG:
         validated = gate("validate", validate(cleansed.output))
         loaded = gate("load", load(validated.output))
         # gate_target is skipped with a skipped load (preparation phase): rehearsal gets None
+        # a NO-GO rehearsal is a successful run: its gate mails the verdict
         gate(
             "rehearsal",
             rehearsal(extracted.output, cleansed.output, validated.output, loaded.output),
+            on_success_callback=DomainRunNotifier(domain_id, "verdict"),
         )
     return dag
