@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, Param, task
 from airflow.sdk.serde import allow_class
 
 from ikou.airflow.context import stage_call
@@ -126,6 +126,31 @@ Params: `mode` (rehearsal | cutover), `snapshot` (empty = latest), `gate_overrid
 """
 
 
+def validated_asset(domain_id: str) -> Asset:
+    """A domain's validated standard layout, published by ``gate_standard`` (the "latest
+    validated" pointer other domains read their references from)."""
+    from ikou.config import settings
+
+    return Asset(
+        name=f"ikou.{domain_id}.validated",
+        uri=f"s3://{settings().restricted_bucket}/validated/{domain_id}",
+        group="ikou",
+        extra={"zone": "validated", "domain": domain_id},
+    )
+
+
+def handoff_asset(domain_id: str) -> Asset:
+    """A domain's hand-off set (CSV + manifest for the standard system), published by ``load``."""
+    from ikou.config import settings
+
+    return Asset(
+        name=f"ikou.{domain_id}.handoff",
+        uri=f"s3://{settings().restricted_bucket}/handoff/{domain_id}",
+        group="ikou",
+        extra={"zone": "handoff", "domain": domain_id},
+    )
+
+
 def build_domain_dag(domain_id: str) -> DAG:
     d = registry().get(domain_id)
     p = registry().plan[domain_id]
@@ -176,13 +201,14 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             return stage_call(domain_id, cleanse.run, extracted)
 
-        @task(task_id="validate")
+        # lineage (the asset graph): the validated layouts of the domains this one refers to
+        @task(task_id="validate", inlets=[validated_asset(r) for r in d.refers_to])
         def validate(cleansed: StageResult):
             from ikou.stages import validate
 
             return stage_call(domain_id, validate.run, cleansed)
 
-        @task(task_id="load")
+        @task(task_id="load", outlets=[handoff_asset(domain_id)])
         def load(validated: StageResult):
             from ikou.stages import load
 
@@ -206,7 +232,9 @@ def build_domain_dag(domain_id: str) -> DAG:
         parts = extract_parts.expand(part=planned)
         extracted = gate("extract", extract(planned, parts))
         cleansed = gate("cleanse", cleanse(extracted.output))
-        validated = gate("validate", validate(cleansed.output))
+        validated = gate(
+            "validate", validate(cleansed.output), outlets=[validated_asset(domain_id)]
+        )
         loaded = gate("load", load(validated.output))
         # gate_target is skipped with a skipped load (preparation phase): rehearsal gets None
         # a NO-GO rehearsal is a successful run: its gate mails the verdict

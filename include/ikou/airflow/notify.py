@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseNotifier
 
@@ -31,7 +31,9 @@ from ikou.config import using
 from ikou.domains import registry
 from ikou.errors import IkouError
 from ikou.pipeline import STAGE_OF_GATE
-from ikou.rehearsal.notice import Notice, master_finished, rehearsal_no_go, task_failed
+
+if TYPE_CHECKING:  # the notices import storage and GX helpers: loaded when a notifier runs
+    from ikou.rehearsal.notice import Notice
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,8 @@ class DomainRunNotifier(BaseNotifier):
             log.error("notification of %s not sent: %s", self.domain, type(exc).__name__)
 
     def notice(self, context: Any) -> Notice | None:
+        from ikou.rehearsal.notice import rehearsal_no_go, task_failed
+
         ti = context["ti"]
         d = registry().get(self.domain)
         run_id = context["run_id"]
@@ -153,6 +157,8 @@ class MasterNotifier(BaseNotifier):
     """Mails the master run's outcome when its last task ends (success or failure)."""
 
     def notify(self, context: Any) -> None:
+        from ikou.rehearsal.notice import master_finished
+
         try:
             with using(resolve()):
                 summary = context["ti"].xcom_pull(task_ids="city_report")
