@@ -10,7 +10,7 @@ export IKOU_HOME ?= $(CURDIR)/.ikou
 export GX_ANALYTICS_ENABLED := false
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test venv deps ui up down bench lint lock gx clean-data help
+.PHONY: run run-celery test venv deps ui up down bench lint lock gx clean-data help
 
 help:
 	@echo "make run   - set up, start the embedded stack, rehearse all 20 domains, print the table"
@@ -52,6 +52,11 @@ deps:
 
 run: venv
 	$(BIN)/ikou stack run
+
+# the same job on CeleryExecutor: PostgreSQL metadata (ikou_airflow_celery), Redis broker
+# (IKOU_REDIS_URL), two local workers; its own IKOU_HOME
+run-celery: venv
+	IKOU_EXECUTOR=celery IKOU_HOME=$(CURDIR)/.ikou-celery $(BIN)/ikou stack run
 
 ui: venv
 	$(BIN)/ikou stack ui

@@ -6,6 +6,14 @@
   LocalExecutor) on SQLite under ``IKOU_HOME/airflow``;
 - the target database: ``IKOU_TARGET_DB_URL`` when set (PostgreSQL), else SQLite under IKOU_HOME.
 
+With ``IKOU_EXECUTOR=celery`` (``make run-celery``) the same job runs on the distributed shape of
+docker-compose.yml: CeleryExecutor, a metadata database ``IKOU_CELERY_DB`` (default
+``ikou_airflow_celery``) on the PostgreSQL of ``IKOU_PG_URL``, Redis at ``IKOU_REDIS_URL`` (default
+redis://127.0.0.1:6379/0) as the broker, scheduler, dag-processor, triggerer and api-server as
+separate processes and two ``airflow celery worker`` processes of one slot each, told apart by
+their ``[core] hostname_callable`` (``ikou-worker-1`` / ``ikou-worker-2``). PostgreSQL or Redis
+unreachable: exit 4 before anything starts.
+
 ``run`` synthesises a small city when its snapshot is not in the landing zone yet, triggers
 ``migration_master`` through Airflow's REST API (so the real scheduler runs it), waits, prints a
 table per domain and exits non-zero if a run failed.
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -25,10 +34,26 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ikou.errors import BadArgument, IkouError, Unreachable
+
 REPO = Path(__file__).resolve().parents[2]
 S3_PORT = int(os.environ.get("IKOU_S3_PORT", "9000"))
 API_PORT = int(os.environ.get("IKOU_AIRFLOW_PORT", "8080"))
 USERS = ("admin", "engineer", "auditor")
+#: the embedded default (LocalExecutor, SQLite metadata, `airflow standalone`) or the distributed
+#: shape of docker-compose.yml on this machine (CeleryExecutor, PostgreSQL metadata database,
+#: Redis broker, the components one by one and two Celery workers): `make run-celery`
+EXECUTORS = ("local", "celery")
+#: the components of the Celery stack, started in this order (each its own process group)
+CELERY_COMPONENTS = (
+    "scheduler",
+    "dag-processor",
+    "triggerer",
+    "api-server",
+    "worker-1",
+    "worker-2",
+)
+PROCESSES = ("airflow", *CELERY_COMPONENTS, "s3")
 SYMBOL = {
     "success": "✓",
     "failed": "✗",
@@ -117,7 +142,101 @@ def stack_env() -> dict[str, str]:
             "NO_PROXY": "127.0.0.1,localhost",
         }
     )
+    if executor() == "celery":
+        env.update(celery_env(h))
     return env
+
+
+def executor() -> str:
+    value = os.environ.get("IKOU_EXECUTOR", "local")
+    if value not in EXECUTORS:
+        raise BadArgument(f"IKOU_EXECUTOR {value!r}: expected one of {', '.join(EXECUTORS)}")
+    return value
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server of the Celery stack's metadata database (no database name)."""
+    return os.environ.get("IKOU_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432").rstrip(
+        "/"
+    )
+
+
+def celery_db() -> str:
+    name = os.environ.get("IKOU_CELERY_DB", "ikou_airflow_celery")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise BadArgument(f"IKOU_CELERY_DB {name!r}: expected a lower-case SQL identifier")
+    return name
+
+
+def redis_url() -> str:
+    return os.environ.get("IKOU_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def celery_env(h: Path) -> dict[str, str]:
+    """The settings that make the distributed shape (the same `AIRFLOW__*` names as
+    docker-compose.yml; host names and ports aside)."""
+    db = f"{postgres_url()}/{celery_db()}"
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db,
+        "AIRFLOW__CELERY__BROKER_URL": redis_url(),
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + db.replace("+psycopg2", "", 1),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{API_PORT}/execution/",
+        # every component signs and checks the same tokens (standalone makes its own)
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(h / "airflow" / "jwt_secret", 32),
+        "AIRFLOW__API__SECRET_KEY": _secret(h / "airflow" / "api_secret_key", 32),
+        # the scheduler's /health (as in docker-compose.yml), on a port of its own per stack
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": os.environ.get(
+            "IKOU_SCHEDULER_HEALTH_PORT", "8974"
+        ),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": os.environ.get(
+            "IKOU_HEARTBEAT_TIMEOUT", "300"
+        ),
+    }
+
+
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of the Celery workers: each worker's own name, so that task
+    instances tell the two local workers apart (both run on this host)."""
+    import socket
+
+    return os.environ.get("IKOU_WORKER_HOSTNAME") or socket.getfqdn()
+
+
+def check_celery_services() -> None:
+    """PostgreSQL and Redis must answer before anything starts (exit 4, one line)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import sqlalchemy as sa
+
+    pg = postgres_url()
+    try:
+        engine = sa.create_engine(pg + "/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (celery_db(),)
+            ).scalar()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{celery_db()}"')
+        engine.dispose()
+    except sa.exc.OperationalError:
+        where = urlsplit(pg.replace("+psycopg2", "", 1))
+        raise Unreachable(
+            f"cannot reach PostgreSQL at {where.hostname}:{where.port or 5432} "
+            "(IKOU_PG_URL; the Celery stack's metadata database)"
+        ) from None
+    r = urlsplit(redis_url())
+    try:
+        with socket.create_connection((r.hostname or "127.0.0.1", r.port or 6379), timeout=5) as c:
+            c.sendall(b"PING\r\n")
+            if not c.recv(64).startswith(b"+PONG"):
+                raise OSError("no PONG")
+    except OSError:
+        raise Unreachable(
+            f"cannot reach Redis at {r.hostname}:{r.port or 6379} (IKOU_REDIS_URL; the Celery broker)"
+        ) from None
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -307,17 +426,19 @@ def up(quiet: bool = False) -> dict:
     )
     # buckets are created by the server on start; wait until it restored them
     _wait("the S3 buckets", lambda: _buckets_ready(env), 120)
-    if not (h / "airflow" / "airflow.db").exists():
-        subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            cwd=str(REPO),
-        )
-    _start(
-        "airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env, port=API_PORT
-    )
+    airflow = str(Path(sys.executable).parent / "airflow")
+    if executor() == "celery":
+        start_celery_components(env, airflow)
+    else:
+        if not (h / "airflow" / "airflow.db").exists():
+            subprocess.run(
+                [airflow, "db", "migrate"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                cwd=str(REPO),
+            )
+        _start("airflow", [airflow, "standalone"], env, port=API_PORT)
     _wait(
         "Airflow's api-server",
         lambda: _http("GET", f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"),
@@ -334,6 +455,39 @@ def up(quiet: bool = False) -> dict:
             f"S3 endpoint http://127.0.0.1:{S3_PORT}  (buckets ikou-restricted, ikou-reports; saved to {h / 's3'})"
         )
     return env
+
+
+def start_celery_components(env: dict, airflow: str) -> None:
+    """The distributed shape: metadata on PostgreSQL, Redis as the broker, each Airflow
+    component in its own process and two Celery workers of one slot each."""
+    check_celery_services()
+    subprocess.run(
+        [airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=str(REPO)
+    )
+    for name in CELERY_COMPONENTS:
+        argv = [airflow, *name.split("-", 1)] if name != "api-server" else [airflow, "api-server"]
+        own = env
+        if name.startswith("worker-"):
+            argv = [
+                airflow,
+                "celery",
+                "worker",
+                "--concurrency",
+                "1",
+                "--celery-hostname",
+                f"ikou-{name}@%h",
+                "--skip-serve-logs",  # logs are files under AIRFLOW_HOME, read by the api-server
+            ]
+            own = dict(
+                env,
+                IKOU_WORKER_HOSTNAME=f"ikou-{name}",
+                AIRFLOW__CORE__HOSTNAME_CALLABLE="ikou_dev.localstack.worker_hostname",
+            )
+        elif name == "api-server":
+            argv = [airflow, "api-server", "--port", str(API_PORT)]
+        elif name == "dag-processor":
+            argv = [airflow, "dag-processor"]
+        _start(name, argv, own, port=API_PORT if name == "api-server" else None)
 
 
 def _buckets_ready(env) -> bool:
@@ -363,7 +517,7 @@ def _dags_ready(api: Api) -> bool:
 
 
 def down() -> None:
-    stopped = [n for n in ("airflow", "s3") if _stop(n)]
+    stopped = [n for n in PROCESSES if _stop(n)]
     print("stopped: " + (", ".join(stopped) or "nothing was running") + f"; data kept in {home()}")
 
 
@@ -551,6 +705,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop the stack (the S3 buckets are saved)")
     sub.add_parser("env", help="print the stack's environment as shell exports")
     args = p.parse_args(argv)
+    try:
+        return command(args)
+    except IkouError as exc:  # one line and the table's code (ikou.errors)
+        print(f"ikou stack: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+
+
+def command(args) -> int:
     if args.cmd == "run":
         try:
             return run_master(args.residents, args.seed, args.snapshot, args.domains, args.timeout)

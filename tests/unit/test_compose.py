@@ -9,6 +9,7 @@ PyYAML only; no Docker, no network.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -472,7 +473,85 @@ def test_the_development_lock_is_constrained_by_the_runtime_lock():
             name, version = ln.split("==", 1)
             if name in runtime_pins:
                 assert runtime_pins[name] == version, f"{name}: the dev lock moved a runtime pin"
-    assert {"pytest", "playwright", "moto", "faker", "ruff", "mypy", "import-linter"} <= _lock_names(
-        REPO / "requirements-dev.txt"
-    )
+    assert {
+        "pytest",
+        "playwright",
+        "moto",
+        "faker",
+        "ruff",
+        "mypy",
+        "import-linter",
+    } <= _lock_names(REPO / "requirements-dev.txt")
     assert "-c requirements.txt" in (REPO / "requirements-dev.in").read_text(encoding="utf-8")
+
+
+# -- the Celery stack of `make run-celery` and this file: one shape -------------------------
+
+#: settings only the local Celery stack sets: ports, URLs of this machine, log level, limits of a
+#: small machine (docker-compose.yml leaves them at Airflow's defaults)
+LOCAL_ONLY = {
+    "AIRFLOW__API__PORT",
+    "AIRFLOW__API__BASE_URL",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL",
+    "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT",
+    "AIRFLOW__CORE__PARALLELISM",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT",
+    "AIRFLOW__CORE__DEFAULT_TIMEZONE",
+}
+#: values that name hosts, ports, paths, secrets or the machine's size
+HOST_OR_PORT = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__PLUGINS_FOLDER",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY",
+}
+
+
+@pytest.fixture
+def celery_stack_env(tmp_path, monkeypatch) -> dict:
+    from ikou_dev import localstack
+
+    for k in [k for k in os.environ if k.startswith("AIRFLOW__")]:
+        monkeypatch.delenv(k)  # what the stack sets itself, not what this test process has
+    monkeypatch.setenv("IKOU_EXECUTOR", "celery")
+    monkeypatch.setenv("IKOU_HOME", str(tmp_path))
+    return {k: v for k, v in localstack.stack_env().items() if k.startswith("AIRFLOW__")}
+
+
+def _normal(v) -> str:
+    return str(v).strip().lower()
+
+
+def test_the_celery_stack_has_the_settings_of_the_compose_file(celery_stack_env, env):
+    compose = {k: v for k, v in env.items() if k.startswith("AIRFLOW__")}
+    stack = dict(celery_stack_env)
+    stack.setdefault("AIRFLOW__CORE__FERNET_KEY", "")  # Airflow's default, as in the compose file
+    assert set(compose) - set(stack) == set(), "set in docker-compose.yml only"
+    assert set(stack) - set(compose) - LOCAL_ONLY == set(), "set by the local Celery stack only"
+    for k in set(compose) - HOST_OR_PORT:
+        assert _normal(stack[k]) == _normal(compose[k]), k
+
+
+def test_the_celery_stack_runs_the_compose_commands(services):
+    from ikou_dev import localstack
+
+    compose = {
+        tuple(s["command"][1:]) if isinstance(s.get("command"), list) else None
+        for s in services.values()
+        if isinstance(s.get("command"), list) and s["command"][0] == "airflow"
+    }
+    compose.discard(("db", "migrate"))  # the init job; the stack migrates before it starts
+    stack = {
+        ("celery", "worker") if n.startswith("worker-") else (n,)
+        for n in localstack.CELERY_COMPONENTS
+    }
+    assert stack == compose
+    assert sum(n.startswith("worker-") for n in localstack.CELERY_COMPONENTS) == 2
