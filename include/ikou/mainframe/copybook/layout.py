@@ -20,6 +20,7 @@ class Copybook:
         self.source = source
         self._renames = renames
         self._layouts: dict = {}
+        self.warnings: list[str] = []
 
     @property
     def record_names(self) -> list[str]:
@@ -255,7 +256,9 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
                     it.column,
                 )
             mn = it.occurs_min if it.occurs_min is not None else it.occurs_max
-            d = dims + (Dim(it.occurs_max, mn, it.size, it.depends_on, it.name),)
+            d = dims + (
+                Dim(it.occurs_max, mn, it.size, it.depends_on, it.name, it.occurs_implied_min),
+            )
             if it.depends_on:
                 odo.append((d[-1], it.offset, it.offset + it.total_size))
         r = it.redefines or redef

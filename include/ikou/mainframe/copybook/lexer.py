@@ -23,7 +23,32 @@ class Tok:
 _LIT_PREFIX = re.compile(r"(?i)(X|N|G|NX|Z)(['\"])")
 
 
+FORMATS = ("auto", "fixed", "free")
+
+# a line that is free-format code: a level number or a comment within columns 1-6
+_FREE_LINE = re.compile(r"^\s{0,5}(\d{1,2}\s|\*)")
+
+
+def detect_format(text: str) -> str:
+    """``fixed`` (columns 1-6 a sequence area; code may also start in column 7) or ``free``
+    (some line has a level number or a comment within columns 1-6)."""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        head = line[:6]
+        sequence_like = not head.strip() or head.strip().isdigit()
+        if sequence_like and (len(line) <= 6 or line[6] in " *-/dD"):
+            continue
+        if _FREE_LINE.match(line):
+            return "free"
+    return "fixed"
+
+
 def tokenize(text: str, source: str, fmt: str) -> list[Tok]:
+    """Tokens of copybook text; ``fmt`` is fixed, free or auto (see :func:`detect_format`)."""
+    lenient = fmt == "auto"
+    if lenient:
+        fmt = detect_format(text)
     toks: list[Tok] = []
     open_lit: dict | None = None  # {"quote", "buf", "line", "col", "kind"}
     for lineno, raw_line in enumerate(text.splitlines(), start=1):
@@ -36,18 +61,28 @@ def tokenize(text: str, source: str, fmt: str) -> list[Tok]:
                     # a blank line inside an open literal: the literal must continue
                     continue
             indicator = line[6] if len(line) > 6 else " "
-            if indicator in "*/dD":
+            if indicator in "*/" or (indicator in "dD" and (not lenient or line[7:8] in " ")):
                 continue
-            if indicator not in " -":
+            if indicator not in " -" and lenient and open_lit is None:
+                # auto format: code that starts in column 7 (no indicator column)
+                area = line[6:72]
+                base = 7
+                continuation = False
+            elif indicator not in " -":
                 raise CopybookError(
                     f"invalid indicator {indicator!r} in column 7", source, lineno, 7
                 )
-            area = line[7:72]
-            base = 8
-            continuation = indicator == "-"
+            else:
+                area = line[7:72]
+                base = 8
+                continuation = indicator == "-"
         else:
             stripped = line.lstrip()
-            if line.startswith("*") or stripped.startswith("*>"):
+            if (
+                line.startswith("*")
+                or stripped.startswith("*>")
+                or (lenient and stripped[:1] == "*" and stripped[1:2] in ("", " ", "*"))
+            ):
                 continue
             area = line
             base = 1

@@ -6,7 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-KINDS = ("alphanumeric", "zoned", "packed", "binary", "float", "dbcs", "mixed")
+KINDS = (
+    "alphanumeric",
+    "zoned",
+    "packed",
+    "binary",
+    "float",
+    "dbcs",
+    "mixed",
+    "edited",
+    "national",
+)
 
 
 class CopybookError(ValueError):
@@ -33,6 +43,9 @@ class Dim:
     stride: int
     depends_on: str | None  # name of the count field for OCCURS ... DEPENDING ON
     owner: str  # the item that carries the OCCURS clause
+    implied_min: bool = (
+        False  # OCCURS n DEPENDING ON without "m TO": minimum 1, a count of 0 tolerated
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +79,8 @@ class Field:
     column: str = ""  # output column name (unique within a layout)
     lenient: bool = False  # inside a REDEFINES alternative: decode errors give null, not quarantine
     shifts: tuple[int, ...] = ()
-    edited: bool = False  # numeric-edited picture, read as text
+    edited: bool = False  # numeric-edited picture (kind "edited"), or alphanumeric-edited text
+    blank_when_zero: bool = False
 
     @property
     def occurs(self) -> int | None:
@@ -87,11 +101,11 @@ class Field:
 
     @property
     def is_text(self) -> bool:
-        return self.kind in ("alphanumeric", "dbcs", "mixed")
+        return self.kind in ("alphanumeric", "dbcs", "mixed", "national")
 
     @property
     def is_numeric(self) -> bool:
-        return self.kind in ("zoned", "packed", "binary", "float")
+        return self.kind in ("zoned", "packed", "binary", "float", "edited")
 
     @property
     def qualified(self) -> str:
@@ -123,6 +137,9 @@ class Item:
     redefines_col: int = 0
     value: object = None
     conditions: dict = field(default_factory=dict)
+    sync: bool = False
+    occurs_implied_min: bool = False
+    blank_when_zero: bool = False
     # computed
     offset: int = 0  # absolute, from the record start (first element)
     size: int = 0  # one element

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Iterator
 
 from ikou.mainframe.copybook.layout import Copybook
-from ikou.mainframe.copybook.lexer import Tok, tokenize
+from ikou.mainframe.copybook.lexer import FORMATS, Tok, tokenize
+from ikou.mainframe.copybook.library import expand_copies
 from ikou.mainframe.copybook.model import CopybookError, Item, Renames
 from ikou.mainframe.copybook.pictures import analyse_pic
 
@@ -17,6 +19,8 @@ USAGE_WORDS = {
     "NATIONAL": "national",
     "COMP": "binary",
     "COMPUTATIONAL": "binary",
+    "COMP-0": "binary",
+    "COMPUTATIONAL-0": "binary",
     "COMP-4": "binary",
     "COMPUTATIONAL-4": "binary",
     "BINARY": "binary",
@@ -293,7 +297,9 @@ def _entry(level_tok: Tok, body: list[Tok], source: str) -> tuple[Item, dict]:
                 item.sign_separate = True
         elif w == "OCCURS":
             n1 = integer("an OCCURS count")
+            written_min = False
             if opt("TO"):
+                written_min = True
                 n2 = integer("the maximum OCCURS count")
                 item.occurs_min, item.occurs_max = n1, n2
                 if n2 < n1:
@@ -311,6 +317,10 @@ def _entry(level_tok: Tok, body: list[Tok], source: str) -> tuple[Item, dict]:
                 raise err("OCCURS count must be at least 1", t)
             if item.depends_on is None and item.occurs_min != item.occurs_max:
                 raise err("OCCURS m TO n needs DEPENDING ON", t)
+            if item.depends_on is not None and not written_min:
+                # OCCURS n DEPENDING ON x: the minimum is 1 (IBM); a count of 0 is tolerated
+                item.occurs_min = 1
+                item.occurs_implied_min = True
             while (
                 pos < len(body)
                 and body[pos].kind == "word"
@@ -338,8 +348,10 @@ def _entry(level_tok: Tok, body: list[Tok], source: str) -> tuple[Item, dict]:
             z = take("ZERO")
             if z.text not in ("ZERO", "ZEROS", "ZEROES"):
                 raise err(f"expected ZERO after BLANK WHEN, found {_show(z)}", z)
+            item.blank_when_zero = True
         elif w in ("SYNC", "SYNCHRONIZED"):
             opt("LEFT", "RIGHT")
+            item.sync = True
         elif w in ("GLOBAL", "EXTERNAL", "IS"):
             pass
         elif w and (w.startswith("COMP") or w.startswith("COMPUTATIONAL")):
@@ -370,11 +382,33 @@ def _show(t: Tok) -> str:
 # ------------------------------------------------------------------------------ assembly
 
 
-def parse_copybook(text: str, source: str = "<copybook>", format: str = "fixed") -> Copybook:
-    """Parse copybook text into a :class:`Copybook`; raises :class:`CopybookError`."""
-    if format not in ("fixed", "free"):
-        raise ValueError("format must be 'fixed' or 'free'")
+def parse_copybook(
+    text: str,
+    source: str = "<copybook>",
+    format: str = "auto",
+    *,
+    copybook_dirs: tuple = (),
+    nsymbol: str = "dbcs",
+    decimal_comma: bool = False,
+    keep_filler: bool = False,
+) -> Copybook:
+    """Parse copybook text into a :class:`Copybook`; raises :class:`CopybookError`.
+
+    format          auto (default) | fixed | free (see :mod:`ikou.mainframe.copybook.lexer`)
+    copybook_dirs   where COPY members are looked up after the folder of ``source``
+    nsymbol         "dbcs" (PIC N is host DBCS) or "national" (PIC N is UTF-16BE)
+    decimal_comma   DECIMAL-POINT IS COMMA for numeric-edited pictures
+    keep_filler     FILLER items become FILLER_1, FILLER_2 ... (copybook order) and columns
+    ``Copybook.warnings`` lists notes that name a line (e.g. SIGN SEPARATE without S).
+    """
+    if format not in FORMATS:
+        raise ValueError("format must be 'auto', 'fixed' or 'free'")
+    if nsymbol not in ("dbcs", "national"):
+        raise ValueError("nsymbol must be 'dbcs' or 'national'")
     toks = tokenize(text, source, format)
+    src_dir = Path(source).parent if source and not source.startswith("<") else Path(".")
+    toks = expand_copies(toks, source, [src_dir, *(Path(d) for d in copybook_dirs)], format)
+    warnings: list[str] = []
     if not toks:
         raise CopybookError("no data description entries", source, 1, 1)
     parser = _Parser(toks, source)
@@ -453,14 +487,22 @@ def parse_copybook(text: str, source: str = "<copybook>", format: str = "fixed")
         last = item
     if not records:
         raise CopybookError("no 01 record in copybook", source, 1, 1)
+    if keep_filler:
+        k = 0
+        for r in records:
+            for it in r.walk():
+                if it.filler and it is not r:
+                    k += 1
+                    it.name, it.filler = f"FILLER_{k}", False
     for r in records:
-        _resolve(r, source, None)
+        _resolve(r, source, None, nsymbol, decimal_comma, warnings)
         _place(r, 0, source)
     rn: dict[str, list[Renames]] = {}
     for rec in records:
         for item, (first, lst) in renames.get(rec.name, []):
             rn.setdefault(rec.name, []).append(_renames(rec, item, first, lst, source))
     cb = Copybook(records, rn, source)
+    cb.warnings = warnings
     for r in records:  # validate every record's layout now (OCCURS DEPENDING ON targets ...)
         for it in r.walk():
             if it.depends_on and not any(
@@ -476,9 +518,17 @@ def parse_copybook(text: str, source: str = "<copybook>", format: str = "fixed")
     return cb
 
 
-def _resolve(item: Item, source: str, parent: Item | None) -> None:
-    """Inherit USAGE / SIGN from groups and analyse pictures."""
+def _resolve(
+    item: Item,
+    source: str,
+    parent: Item | None,
+    nsymbol: str = "dbcs",
+    decimal_comma: bool = False,
+    warnings: list | None = None,
+) -> None:
+    """Inherit USAGE / SIGN / SYNCHRONIZED from groups and analyse pictures."""
     if parent is not None:
+        item.sync = item.sync or parent.sync
         item.eff_usage = item.usage or parent.eff_usage
         item.usage_word = item.usage_word or parent.usage_word
         item.eff_sign = item.sign or parent.eff_sign
@@ -500,11 +550,11 @@ def _resolve(item: Item, source: str, parent: Item | None) -> None:
         if item.eff_usage in ("comp-1", "comp-2", "index", "pointer") and item.usage:
             pass
         for c in item.children:
-            _resolve(c, source, item)
+            _resolve(c, source, item, nsymbol, decimal_comma, warnings)
         return
     if item.level == 1 and item.pic is None and item.usage is None:
         raise CopybookError(f"record {item.name} has no fields", source, item.line, item.column)
-    analyse_pic(item, source)
+    analyse_pic(item, source, nsymbol=nsymbol, decimal_comma=decimal_comma, warnings=warnings)
     if item.sign_separate and item.kind != "zoned" and item.sign is not None:
         raise CopybookError(
             "SIGN SEPARATE applies only to numeric DISPLAY items", source, item.line, item.column
@@ -545,10 +595,29 @@ def _place(item: Item, offset: int, source: str) -> None:
                 )
             _place(c, target.offset, source)
         else:
+            a = alignment(c)
+            if a > 1:  # SYNCHRONIZED: slack bytes up to the natural boundary (01 at offset 0)
+                cursor = -(-cursor // a) * a
             _place(c, cursor, source)
+        if c.children and c.occurs_max is not None:
+            a = max((alignment(x) for x in c.walk()), default=1)
+            if a > 1:  # each occurrence synchronized: slack bytes at the end of an element
+                c.size = -(-c.size // a) * a
         end = max(end, c.offset + c.total_size)
         cursor = max(cursor, c.offset + c.total_size)
     item.size = end - offset
+
+
+def alignment(item: Item) -> int:
+    """The natural boundary of a SYNCHRONIZED elementary item (1 = none): binary halfword (2
+    bytes) or fullword, COMP-1 / INDEX / POINTER fullword, COMP-2 doubleword (IBM)."""
+    if not item.sync or item.children:
+        return 1
+    if item.kind == "binary":
+        return 2 if item.size == 2 else 4
+    if item.kind == "float":
+        return item.size
+    return 1
 
 
 def _renames(rec: Item, item: Item, first: Tok, last: Tok, source: str) -> Renames:
