@@ -41,7 +41,15 @@ from ikou.mainframe.decode.base import (
     string_array,
 )
 from ikou.mainframe.decode.binary import decode_binary
-from ikou.mainframe.decode.floats import decode_float
+from ikou.mainframe.decode.edited import decode_edited
+from ikou.mainframe.decode.floats import FLOAT_FORMATS, decode_float
+from ikou.mainframe.decode.national import decode_national
+from ikou.mainframe.decode.multibyte import (
+    MultibyteTables,
+    ascii_zoned,
+    decode_multibyte,
+    is_multibyte,
+)
 from ikou.mainframe.decode.numeric import (
     decode_packed,
     decode_packed_numpy,
@@ -60,9 +68,11 @@ from ikou.mainframe.decode.text import (
 )
 
 __all__ = [
+    "FLOAT_FORMATS",
     "PLACEHOLDER",
     "REASONS",
     "SEQUENCE",
+    "TRIMS",
     "UNDEFINED",
     "Elements",
     "TextTables",
@@ -71,10 +81,12 @@ __all__ = [
     "decode_binary",
     "decode_dbcs",
     "decode_dbcs_numpy",
+    "decode_edited",
     "decode_elements",
     "decode_float",
     "decode_mixed",
     "decode_mixed_numpy",
+    "decode_national",
     "decode_packed",
     "decode_packed_numpy",
     "decode_sbcs",
@@ -92,6 +104,10 @@ __all__ = [
 ]
 
 
+TRIMS = ("right", "both", "left", "none")
+_PAD = " \u3000\x00"  # SBCS space, DBCS space (U+3000), 0x00 (low-values)
+
+
 def decode_elements(
     b: np.ndarray,
     f: Field,
@@ -100,9 +116,25 @@ def decode_elements(
     money: bool = False,
     keep_padding: bool = False,
     blank: str = "quarantine",
+    trim: str | None = None,
+    float_format: str = "ibm",
 ) -> Elements:
-    """Decode an (m, size) element matrix of field ``f`` by its kind."""
+    """Decode an (m, size) element matrix of field ``f`` by its kind.
+
+    ``trim`` (text): right (default) | both | left | none -- SBCS / DBCS spaces and 0x00 are
+    padding; an all-0x00 text field is null (unless none). ``keep_padding`` = ``trim="none"``.
+    ``float_format``: ibm | ieee | ieee-le for COMP-1 / COMP-2.
+    """
     k = f.kind
+    cp = getattr(tables, "codepage", None)
+    if getattr(cp, "ascii_numbers", False):  # open-system file (ikou.moji.opensystem)
+        if k == "zoned":
+            b = ascii_zoned(b)
+        elif k in ("alphanumeric", "dbcs", "mixed") and is_multibyte(cp):
+            mt = MultibyteTables.get(cp, tables.encoding, tables.gaiji, tables.policy)
+            return decode_multibyte(b, mt, keep_padding=keep_padding, dbcs=k == "dbcs")
+        elif k in ("dbcs", "mixed"):  # ascii / latin1: one byte per character, no shift codes
+            return decode_sbcs(b, tables, keep_padding=keep_padding)
     if k == "zoned":
         return decode_zoned(b, f, money=money, blank=blank)
     if k == "packed":
@@ -110,13 +142,39 @@ def decode_elements(
     if k == "binary":
         return decode_binary(b, f, money=money)
     if k == "float":
-        return decode_float(b, f)
+        return decode_float(b, f, fmt=float_format)
+    mode = trim or ("none" if keep_padding else "right")
+    if mode not in TRIMS:
+        raise ValueError(f"trim {mode!r}: use one of {', '.join(TRIMS)}")
+    if k == "national":
+        el = decode_national(b, trim=mode)
+        if mode != "none" and b.size:
+            zero = (b == 0).all(axis=1)
+            if zero.any():
+                el.array = null_where(el.array, zero)
+        return el
     if tables is None:
         raise ValueError("text fields need code-page tables")
+    if k == "edited":
+        return decode_edited(b, f, tables.sbcs_ascii, blank=blank)
+    kp = mode in ("none", "left")
     if k == "alphanumeric":
-        return decode_sbcs(b, tables, keep_padding=keep_padding)
-    if k == "dbcs":
-        return decode_dbcs(b, tables, keep_padding=keep_padding)
-    if k == "mixed":
-        return decode_mixed(b, tables, keep_padding=keep_padding)
-    raise ValueError(f"unknown field kind {k}")
+        el = decode_sbcs(b, tables, keep_padding=kp)
+    elif k == "dbcs":
+        el = decode_dbcs(b, tables, keep_padding=kp)
+    elif k == "mixed":
+        el = decode_mixed(b, tables, keep_padding=kp)
+    else:
+        raise ValueError(f"unknown field kind {k}")
+    if mode == "none" or not b.size:
+        return el
+    if mode in ("left", "both"):
+        el.array = pc.utf8_ltrim(el.array, characters=_PAD)
+    zero = b == 0
+    if zero.any():
+        if mode != "left":
+            el.array = pc.utf8_rtrim(el.array, characters=_PAD)
+        all0 = zero.all(axis=1)
+        if all0.any():
+            el.array = null_where(el.array, all0)
+    return el

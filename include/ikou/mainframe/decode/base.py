@@ -33,6 +33,11 @@ REASONS = (
     "bad_rdw",
     "bad_bdw",
     "record_too_long",
+    "invalid_edited",
+    "invalid_national",
+    "odo_count_zero",
+    "short_record",
+    "orphan_segment",
 )
 R = {r: i for i, r in enumerate(REASONS)}
 
@@ -139,7 +144,7 @@ def validity(valid: np.ndarray):
 
 def arrow_type(f: Field, money: bool = False) -> pa.DataType:
     """Arrow type of one element of ``f`` (decimal for money and packed, int64 for integral)."""
-    if f.kind in ("alphanumeric", "dbcs", "mixed"):
+    if f.kind in ("alphanumeric", "dbcs", "mixed", "national"):
         return pa.string()
     if f.kind == "float":
         return pa.float64()
@@ -150,7 +155,9 @@ def arrow_type(f: Field, money: bool = False) -> pa.DataType:
 
 
 def is_int64(f: Field, money: bool) -> bool:
-    if f.kind == "packed" or money:
+    if f.kind in ("packed", "edited") or money:
+        return False
+    if f.kind == "binary" and f.size > 8:
         return False
     if f.kind == "binary" and f.usage in ("comp-5", "index", "pointer") and f.scale <= 0:
         return f.size < 8 or f.signed
@@ -160,7 +167,7 @@ def is_int64(f: Field, money: bool) -> bool:
 def decimal_ps(f: Field) -> tuple[int, int]:
     if f.scale < 0:
         return min(38, max(1, f.digits - f.scale)), 0
-    if f.kind == "binary" and f.usage in ("comp-5", "index", "pointer"):
-        digits = {2: 5, 4: 10, 8: 20}[f.size]
+    if f.kind == "binary" and (f.usage in ("comp-5", "index", "pointer") or f.size > 8):
+        digits = {2: 5, 4: 10, 8: 20}.get(f.size, 38)
         return min(38, max(digits, f.scale)), f.scale
     return min(38, max(1, f.digits, f.scale)), f.scale

@@ -1,4 +1,4 @@
-"""Floating point: COMP-1 (4 bytes) and COMP-2 (8 bytes)."""
+"""Floating point: COMP-1 (4 bytes) and COMP-2 (8 bytes), IBM hexadecimal or IEEE 754."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ import pyarrow as pa
 from ikou.mainframe.copybook import Field
 from ikou.mainframe.decode.base import Elements, np_array
 
+FLOAT_FORMATS = ("ibm", "ieee", "ieee-le")
 
-def decode_float(b: np.ndarray, f: Field, **_) -> Elements:
-    """IBM System/360 hexadecimal floating point (COMP-1: 4 bytes, COMP-2: 8 bytes)."""
+
+def decode_float(b: np.ndarray, f: Field, *, fmt: str = "ibm", **_) -> Elements:
+    """COMP-1 / COMP-2: ``fmt`` "ibm" (System/360 hexadecimal floating point, the default),
+    "ieee" (IEEE 754 big-endian) or "ieee-le" (IEEE 754 little-endian)."""
     m, size = b.shape
+    if fmt in ("ieee", "ieee-le"):
+        order = ">" if fmt == "ieee" else "<"
+        v = np.ascontiguousarray(b).view(f"{order}f{size}").reshape(m).astype(np.float64)
+        return Elements(np_array(v, pa.float64()), np.zeros(m, np.uint8), np.zeros(m, np.int32))
+    if fmt != "ibm":
+        raise ValueError(f"float format {fmt!r}: use one of {', '.join(FLOAT_FORMATS)}")
     u = np.ascontiguousarray(b).view(f">u{size}").reshape(m).astype(np.uint64)
     bits = 24 if size == 4 else 56
     shift = np.uint64(8 * size - 8)
