@@ -159,20 +159,36 @@ class RecordLayout:
     def __contains__(self, name: str) -> bool:
         return name.strip().upper() in self._by
 
-    def with_kinds(self, mixed: tuple[str, ...] | list[str] = ()) -> RecordLayout:
-        """A copy where the named PIC X fields are mixed SBCS/DBCS text (SO/SI shift codes).
+    def matching(self, name: str) -> list[Field]:
+        """Fields that ``name`` designates: ``NAME`` (a field or a group: every field below it),
+        ``GROUP.NAME`` (qualified by any of its groups, outermost first) or the column name."""
+        return [f for f in self.fields if field_matches(f, name)]
+
+    def with_kinds(
+        self,
+        mixed: tuple[str, ...] | list[str] = (),
+        *,
+        sbcs: tuple[str, ...] | list[str] = (),
+        default_mixed: bool = False,
+    ) -> RecordLayout:
+        """A copy where PIC X fields are mixed SBCS/DBCS text (SO/SI shift codes): the named
+        ``mixed`` fields, or with ``default_mixed`` every PIC X field but the ``sbcs`` ones
+        (CCSID 930 / 939 / 1390 / 1399 are mixed by definition).
 
         Names that this layout does not hold are ignored (a copybook may hold several layouts);
-        a named field that is not alphanumeric raises ValueError.
+        a named mixed field that is not alphanumeric raises ValueError.
         """
-        want = {m.strip().upper() for m in mixed}
-        if not want:
+        want = [m.strip().upper() for m in mixed]
+        single = [m.strip().upper() for m in sbcs]
+        if not want and not default_mixed:
             return self
         fields = []
         for f in self.fields:
-            if f.column in want or f.name in want or f.qualified in want:
-                if f.kind not in ("alphanumeric", "mixed"):
-                    raise ValueError(f"field {f.column} is {f.kind}, it cannot be declared mixed")
+            named = any(field_matches(f, w) for w in want)
+            if named and f.kind not in ("alphanumeric", "mixed"):
+                raise ValueError(f"field {f.column} is {f.kind}, it cannot be declared mixed")
+            plain = f.kind == "alphanumeric" and not f.edited
+            if named or (default_mixed and plain and not any(field_matches(f, x) for x in single)):
                 f = replace(f, kind="mixed")
             fields.append(f)
         return RecordLayout(
@@ -199,6 +215,25 @@ class RecordLayout:
 
     def __repr__(self) -> str:
         return f"RecordLayout({self.name}, size={self.size}, fields={len(self.fields)})"
+
+
+def field_matches(f: Field, name: str) -> bool:
+    """Whether option name ``name`` designates field ``f`` (see :meth:`RecordLayout.matching`)."""
+    key = name.strip().upper()
+    if key in (f.column, f.name, f.qualified):
+        return True
+    parts = key.split(".")
+    chain = f.path + (f.name,)
+    if parts[-1] not in chain:
+        return False
+    k = 0  # the qualifiers in order, each one found further down the chain
+    for q in parts:
+        while k < len(chain) and chain[k] != q:
+            k += 1
+        if k >= len(chain):
+            return False
+        k += 1
+    return True
 
 
 def _tree(item: Item, cols: dict, excluded: set) -> list:
