@@ -42,6 +42,7 @@ EXIT_USAGE = 2
 EXIT_COPYBOOK = 3
 EXIT_INPUT = 4
 EXIT_FORMAT = 5
+EXIT_CONTROL = 6
 
 ENCODINGS = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
 
@@ -71,10 +72,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copybook", required=True, metavar="C.cpy", help="COBOL copybook")
     p.add_argument(
         "--copybook-format",
-        choices=("fixed", "free"),
-        default="fixed",
-        help="copybook source format (default: fixed columns)",
+        choices=("auto", "fixed", "free"),
+        default="auto",
+        help="copybook source format (default auto: fixed columns, code may start in column 7; "
+        "free when levels start in columns 1-6)",
     )
+    _add_copybook_arguments(p)
     p.add_argument("--encoding", required=True, choices=ENCODINGS, help="legacy code page")
     p.add_argument(
         "--variant",
@@ -152,6 +155,82 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-mb", type=float, default=4.0, help="MB read per chunk (default 4)")
 
 
+def _add_copybook_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of the copybook and of field decoding (issue 9 §1, §3, §5)."""
+    p.add_argument(
+        "--copybook-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="where COPY members are looked up after the copybook's own folder (repeatable)",
+    )
+    p.add_argument(
+        "--nsymbol",
+        choices=("dbcs", "national"),
+        default="dbcs",
+        help="PIC N without USAGE: host DBCS (default) or UTF-16BE national (USAGE NATIONAL "
+        "always is UTF-16BE)",
+    )
+    p.add_argument(
+        "--decimal-comma",
+        action="store_true",
+        help="DECIMAL-POINT IS COMMA: ',' is the decimal point of numeric-edited pictures",
+    )
+    p.add_argument(
+        "--keep-filler",
+        action="store_true",
+        help="keep FILLER fields as columns FILLER_1, FILLER_2 ... (copybook order)",
+    )
+    p.add_argument(
+        "--sbcs-field",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="PIC X field that is strictly single-byte (cp930/939/1390/1399 decode SO/SI in "
+        "every other PIC X field)",
+    )
+    p.add_argument(
+        "--float",
+        dest="float_format",
+        choices=("ibm", "ieee", "ieee-le"),
+        default="ibm",
+        help="COMP-1 / COMP-2 format (default: ibm hexadecimal floating point)",
+    )
+    p.add_argument(
+        "--trim",
+        choices=("right", "both", "left", "none"),
+        default=None,
+        help="text padding (SBCS/DBCS spaces, 0x00) to trim (default right; --keep-padding = "
+        "none); an all-0x00 text field is null",
+    )
+    p.add_argument(
+        "--bad-field",
+        action="append",
+        default=[],
+        metavar="quarantine|null|NAME=null",
+        help="a field that cannot be decoded: quarantine its record (default) or null the field "
+        "and go on (a finding in OUT.findings.jsonl); NAME=null|quarantine for one field",
+    )
+
+
+def bad_field_options(items) -> tuple[str, dict[str, str]]:
+    """``--bad-field`` values -> (file policy, {field: policy}); BadArgument when malformed."""
+    from ikou.errors import BadArgument
+
+    policy, per_field = "quarantine", {}
+    for it in items:
+        name, eq, pol = it.partition("=")
+        if not eq:
+            if it not in ("quarantine", "null"):
+                raise BadArgument(f"--bad-field {it}: use quarantine, null or NAME=null")
+            policy = it
+            continue
+        if not name.strip() or pol not in ("quarantine", "null"):
+            raise BadArgument(f"--bad-field {it}: use NAME=null or NAME=quarantine")
+        per_field[name.strip()] = pol
+    return policy, per_field
+
+
 def _fail(msg: str, code: int) -> int:
     print(f"ikou decode: error: {msg}", file=sys.stderr)
     return code
@@ -186,10 +265,18 @@ def _run(args) -> int:
         return _fail(f"copybook {args.copybook} is not UTF-8 text", EXIT_COPYBOOK)
     try:
         cb = parse_copybook(
-            text, source=str(args.copybook), format=getattr(args, "copybook_format", "fixed")
+            text,
+            source=str(args.copybook),
+            format=getattr(args, "copybook_format", "auto"),
+            copybook_dirs=tuple(getattr(args, "copybook_dir", ()) or ()),
+            nsymbol=getattr(args, "nsymbol", "dbcs"),
+            decimal_comma=getattr(args, "decimal_comma", False),
+            keep_filler=getattr(args, "keep_filler", False),
         )
     except CopybookError as exc:
         return _fail(f"broken copybook: {exc}", EXIT_COPYBOOK)
+    for w in cb.warnings:
+        print(f"ikou decode: copybook warning: {w}", file=sys.stderr)
 
     out = Path(args.output)
     suffix = out.suffix.lower()
@@ -220,6 +307,9 @@ def _run(args) -> int:
             elif role == "trailer":
                 trailers.append(layout.upper())
         totals = dict(_pairs(args.control_total, "--control-total"))
+        bad_policy, bad_fields = bad_field_options(getattr(args, "bad_field", ()) or ())
+        if getattr(args, "trim", None) not in (None, "none") and args.keep_padding:
+            raise ValueError(f"--keep-padding is --trim none: it contradicts --trim {args.trim}")
         gaiji = None
         if args.gaiji:
             from ikou.moji.gaiji import GaijiTable, GaijiTableError
@@ -246,6 +336,11 @@ def _run(args) -> int:
             gaiji=gaiji,
             gaiji_policy=args.gaiji_policy,
             blank_numeric=args.blank_numeric,
+            sbcs_fields=tuple(getattr(args, "sbcs_field", ()) or ()),
+            trim=getattr(args, "trim", None),
+            float_format=getattr(args, "float_format", "ibm"),
+            bad_field=bad_policy,
+            bad_fields=bad_fields,
             chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
             file_name=str(inp),
         )
@@ -256,11 +351,12 @@ def _run(args) -> int:
         return _fail(str(exc).strip("'\""), EXIT_USAGE)
 
     # --- decode
+    from ikou.mainframe.findings import FindingsSink, findings_path
     from ikou.mainframe.output import CsvSink, JsonlSink, ParquetSink, QuarantineSink, layout_paths
 
     qpath = Path(args.quarantine) if args.quarantine else Path(str(out) + ".quarantine.jsonl")
     sinks: dict = {}
-    qs = None
+    qs = fs = None
     try:
         paths = layout_paths(out, run.data_layouts)
         for name in run.data_layouts:
@@ -271,22 +367,25 @@ def _run(args) -> int:
             else:
                 sinks[name] = CsvSink(paths[name], run.schema(name))
         qs = QuarantineSink(qpath)
+        fs = FindingsSink(findings_path(out))  # raw bytes: restricted, beside the quarantine
         for chunk in run:
             for name, rb in chunk.batches.items():
                 sinks[name].write(rb)
             qs.write(chunk.quarantine)
+            fs.write_rows(chunk.findings)
         for s in sinks.values():
             s.commit()
         qs.commit()
+        fs.commit()
         if args.gaiji_out:
             import pyarrow.parquet as pq
 
             pq.write_table(run.gaiji_occurrences(), args.gaiji_out)
     except RecordFormatError as exc:
-        _abort(sinks, qs)
+        _abort(sinks, qs, fs)
         return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
     except OSError as exc:
-        _abort(sinks, qs)
+        _abort(sinks, qs, fs)
         return _fail(
             f"{exc.strerror or exc}"
             + (f": {exc.filename}" if getattr(exc, "filename", None) else ""),
@@ -297,7 +396,7 @@ def _run(args) -> int:
     for c in s.trailer_checks:
         if not c.ok:
             print(
-                f"{inp}: trailer check {c.name} {c.trailer_field}"
+                f"{inp}: trailer check {c.name} {c.trailer_field} {c.state}"
                 f"{' <- ' + c.data_field if c.data_field else ''}: expected {c.expected}, "
                 f"actual {c.actual}{' (' + c.detail + ')' if c.detail else ''}",
                 file=sys.stderr,
@@ -317,14 +416,22 @@ def _run(args) -> int:
             return _fail(
                 f"cannot write summary {args.summary_json}: {exc.strerror or exc}", EXIT_INPUT
             )
+    if s.control_mismatch:  # outputs are written; the numbers do not add up (exit 6)
+        return _fail(
+            f"{inp}: control mismatch (trailer count, control total or a missing header / "
+            "trailer): see the trailer check lines above",
+            EXIT_CONTROL,
+        )
     return EXIT_OK
 
 
-def _abort(sinks: dict, qs) -> None:
+def _abort(sinks: dict, qs, fs=None) -> None:
     for s in sinks.values():
         s.abort()
     if qs is not None:
         qs.abort()
+    if fs is not None:
+        fs.abort()
 
 
 def main(argv: list[str] | None = None) -> int:
