@@ -325,6 +325,7 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
                 filler=it.filler,
                 lenient=lenient,
                 edited=it.edited,
+                blank_when_zero=it.blank_when_zero,
             )
         )
         item_cols[len(fields) - 1] = it
