@@ -41,9 +41,19 @@ from ikou.mainframe.decode import (
     repeat_string,
     string_array,
 )
+from ikou.mainframe.decode.multibyte import EBCDIC_TO_ASCII_ZONED
 from ikou.mainframe.encode import encode_field
 from ikou.mainframe.findings import FindingsSink, finding_row
-from ikou.mainframe.reader import RecordChunk, RecordFormatError, iter_record_chunks
+from ikou.mainframe.reader import RECFMS, RecordChunk, RecordFormatError, iter_record_chunks
+from ikou.mainframe.structure import (
+    PARENT_COLUMNS,
+    Segments,
+    check_structure,
+    framing_for,
+    length_reader,
+    missing_rows,
+    short_records_allowed,
+)
 
 __all__ = [
     "DecodeOptions",
@@ -169,6 +179,22 @@ class DecodeOptions:
     byte_range        (start, end) for F / FB: decode only that record-aligned part
     codepage          a CodePage object instead of looking ``encoding`` up (tests, custom pages)
     max_raw_bytes     raw bytes kept per quarantined record (hex in the quarantine)
+    rdw_adjust, bdw_adjust
+                      payload bytes = descriptor value - 4 + adjust (V / VB / VS / VBS; with
+                      record_length_field: record bytes = field value + rdw_adjust)
+    rdw_endian        "big" (default) or "little": the 16-bit length of RDWs and BDWs
+    record_length_field
+                      RECFM F: each record's length is this field's value (+ rdw_adjust)
+    file_start_offset, file_end_offset
+                      bytes skipped at the start / end of the file
+    record_start_offset, record_end_offset
+                      bytes skipped before / after each record's layout (``_offset`` stays the
+                      record's absolute offset)
+    segment_parents   {CHILD layout: PARENT layout}: child rows get ``_parent_record`` (and
+                      ``_parent_key`` from segment_keys {PARENT: (field, ...)}); a child before
+                      any parent is quarantined ``orphan_segment``
+    gaiji_policy "pua": an unmapped 外字 keeps its Private Use Area code point (cp932
+                      U+E000-U+E757; IBM user-defined area as iconv maps it)
     """
 
     encoding: str = "cp930"
@@ -198,6 +224,17 @@ class DecodeOptions:
     byte_range: tuple[int, int] | None = None
     codepage: object = None
     max_raw_bytes: int = 65536
+    # record structure (ikou.mainframe.structure / reader): see the list above
+    rdw_adjust: int = 0
+    bdw_adjust: int = 0
+    rdw_endian: str = "big"
+    record_length_field: str | None = None
+    file_start_offset: int = 0
+    file_end_offset: int = 0
+    record_start_offset: int = 0
+    record_end_offset: int = 0
+    segment_parents: Mapping[str, str] = field(default_factory=dict)
+    segment_keys: Mapping[str, tuple] = field(default_factory=dict)
 
 
 @dataclass
@@ -501,8 +538,8 @@ class Decoding:
             self.file_name = opts.file_name or getattr(source, "name", None) or "<stream>"
             if not isinstance(self.file_name, str):
                 self.file_name = "<stream>"
-        if opts.gaiji_policy not in ("placeholder", "quarantine"):
-            raise ValueError("gaiji_policy must be 'placeholder' or 'quarantine'")
+        if opts.gaiji_policy not in ("placeholder", "quarantine", "pua"):
+            raise ValueError("gaiji_policy must be 'placeholder', 'quarantine' or 'pua'")
         if opts.blank_numeric not in ("quarantine", "null"):
             raise ValueError("blank_numeric must be 'quarantine' or 'null'")
         if opts.bad_field not in BAD_FIELD_POLICIES:
@@ -518,8 +555,8 @@ class Decoding:
             raise BadArgument(f"trim {opts.trim!r}: use one of {', '.join(TRIMS)}")
         self.trim = opts.trim or ("none" if opts.keep_padding else "right")
         self.recfm = opts.recfm.upper()
-        if self.recfm not in ("F", "FB", "V", "VB"):
-            raise RecordFormatError(f"unknown RECFM {opts.recfm!r} (F, FB, V or VB)")
+        if self.recfm not in RECFMS:
+            raise RecordFormatError(f"unknown RECFM {opts.recfm!r} ({', '.join(RECFMS)})")
         if opts.codepage is not None:
             self.codepage = opts.codepage
             self.encoding = getattr(opts.codepage, "name", opts.encoding)
@@ -535,7 +572,11 @@ class Decoding:
             gaiji = GaijiTable.load(gaiji)
         self.gaiji = gaiji
         self.tables = TextTables.get(self.codepage, self.encoding, gaiji, opts.gaiji_policy)
+        check_structure(opts, self.recfm, self.codepage)
+        self.pad = int(getattr(self.codepage, "sbcs_space", 0x40))
+        self.short_ok = short_records_allowed(self.recfm, opts)
         self._build_plans()
+        self._build_structure()
         self.summary = DecodeSummary(self.file_name, self.encoding, self.recfm, self.lrecl)
         self.summary.header_declared = any(p.role == "header" for p in self.plans.values())
         self.summary.trailer_declared = any(p.role == "trailer" for p in self.plans.values())
@@ -602,7 +643,14 @@ class Decoding:
                     pattern = encode_field(tf, v, self.codepage)
                 except ValueError as exc:
                     raise ValueError(f"record type value for {p.name}: {exc}") from None
+                if tf.kind == "zoned" and getattr(self.codepage, "ascii_numbers", False):
+                    pattern = bytes(EBCDIC_TO_ASCII_ZONED[pattern])
                 self.type_patterns.append((pattern, p))
+                if not tf.is_numeric:  # the value padded with 0x00 instead of spaces
+                    core = pattern.rstrip(bytes([self.pad]))
+                    alt = core + b"\x00" * (len(pattern) - len(core))
+                    if alt != pattern:
+                        self.type_patterns.append((alt, p))
             for h in headers | trailers:
                 if h not in self.plans:
                     raise ValueError(f"header/trailer layout {h} is not among the record types")
@@ -630,10 +678,11 @@ class Decoding:
             ("--bad-field", tuple(dict(opts.bad_fields))),
         )
         self.lrecl = None
-        if self.recfm in ("F", "FB"):
-            self.lrecl = self.options.lrecl or max(p.size for p in self.plans.values())
+        if self.recfm in ("F", "FB") and not opts.record_length_field:
+            around = opts.record_start_offset + opts.record_end_offset
+            self.lrecl = self.options.lrecl or max(p.size for p in self.plans.values()) + around
             for p in self.plans.values():
-                need = max((e for _, e in p.ends), default=0)
+                need = max((e for _, e in p.ends), default=0) + around
                 if need > self.lrecl:
                     raise RecordFormatError(
                         f"layout {p.name} needs {need} bytes, LRECL is {self.lrecl}"
@@ -662,6 +711,44 @@ class Decoding:
                 if not df.is_numeric:
                     raise ValueError(f"control total data field {dfield} is not numeric")
                 self.total_fields.append((tp.layout.field(tfield), dp, df))
+
+    def _build_structure(self) -> None:
+        """Record length field, segments (ikou.mainframe.structure)."""
+        opts = self.options
+        self.length_field = None
+        if opts.record_length_field:
+            name = opts.record_length_field
+            holder = next((p for p in self.plans.values() if name in p.layout), None)
+            if holder is None:
+                raise BadArgument(
+                    f"--record-length-field {name}: no such field in the copybook's layouts"
+                )
+            self.length_field = length_reader(
+                holder.layout.field(name),
+                opts.record_start_offset,
+                bool(getattr(self.codepage, "ascii_numbers", False)),
+            )
+        self.segments = Segments(opts.segment_parents, opts.segment_keys, self.plans)
+        self._segment_keys = {}
+        self._link = None
+        for child in self.segments.parents:
+            p = self.plans[child]
+            for name, typ in PARENT_COLUMNS:
+                p.schema = p.schema.append(pa.field(name, typ))
+        for parent in set(self.segments.parents.values()):
+            self._segment_keys[parent] = self.segments.key_fields(self.plans[parent].layout)
+
+    def _parent_keys(self, p: _Plan, cols: list) -> list:
+        """Per record of a parent group: its key (fields joined by '|'), None when unreadable."""
+        n = len(cols[0]) if cols else 0
+        fields_ = self._segment_keys.get(p.name) or []
+        if not fields_:
+            return [None] * n
+        vals = [cols[p.fields.index(f)].to_pylist() for f in fields_]
+        return [
+            None if any(v is None for v in row) else "|".join(str(v) for v in row)
+            for row in zip(*vals)
+        ]
 
     def _policy(self, f: Field) -> str:
         """The bad-field policy of ``f``: its own (bad_fields) or the file's (bad_field)."""
@@ -722,6 +809,7 @@ class Decoding:
                 start=start,
                 end=end,
                 max_raw_bytes=opts.max_raw_bytes,
+                framing=framing_for(opts, self.codepage, self.length_field),
             ):
                 chunk = self._decode_chunk(rc)
                 s.seconds = time.perf_counter() - t0
@@ -753,16 +841,16 @@ class Decoding:
         groups: list[tuple[_Plan, np.ndarray | None]] = []
         if self.type_field is not None and n:
             tf = self.type_field
-            tb = (
-                _gather(rc.data, tf.offset, tf.size)
-                if rc.data.shape[1] >= tf.offset + tf.size
-                else None
-            )
+            data0 = rc.data
+            if data0.shape[1] < tf.offset + tf.size:
+                grow = tf.offset + tf.size - data0.shape[1]
+                data0 = np.pad(data0, ((0, 0), (0, grow)), constant_values=self.pad)
+            tb = _gather(data0, tf.offset, tf.size)
+            present = rc.lengths > tf.offset  # a record ending before its type has none
             assigned = np.full(n, -1, np.int32)
-            if tb is not None:
-                for k, (pattern, p) in enumerate(self.type_patterns):
-                    hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
-                    assigned[hit] = k
+            for k, (pattern, p) in enumerate(self.type_patterns):
+                hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
+                assigned[hit & present] = k
             seen: list[_Plan] = []
             for _pattern, p in self.type_patterns:
                 if any(p is q for q in seen):
@@ -790,15 +878,40 @@ class Decoding:
                 )
         elif n:
             groups.append((self.data_plans[0], None))
+        if self.segments.active:  # parents first: their records link the children
+            groups.sort(key=lambda g: 0 if self.segments.is_parent(g[0].name) else 1)
+            self.segments.start_chunk()
         for p, idx in groups:
             mat = rc.data if idx is None else rc.data[idx]
             lengths = rc.lengths if idx is None else rc.lengths[idx]
             recno = rc.record_no if idx is None else rc.record_no[idx]
             offs = rc.offsets if idx is None else rc.offsets[idx]
             if mat.shape[1] < p.size:
-                mat = np.pad(mat, ((0, 0), (0, p.size - mat.shape[1])), constant_values=0x40)
+                mat = np.pad(mat, ((0, 0), (0, p.size - mat.shape[1])), constant_values=self.pad)
             cols, flags, gaiji, mapped, fbad, notes = self._decode_group(p, mat, lengths)
             good = ~flags.bad
+            self._link = None
+            if self.segments.active:
+                if self.segments.is_parent(p.name):
+                    self.segments.note_parents(p.name, recno, self._parent_keys(p, cols))
+                if p.name in self.segments.parents:
+                    prec, pkey, orphan = self.segments.link(p.name, recno)
+                    for i in np.flatnonzero(orphan & good).tolist():
+                        raw = mat[i, : int(lengths[i])].tobytes()
+                        qrows.append(
+                            self._qrow(
+                                int(recno[i]),
+                                int(offs[i]),
+                                p.name,
+                                None,
+                                "orphan_segment",
+                                f"no {self.segments.parents[p.name]} record before it",
+                                raw[: self.options.max_raw_bytes],
+                                len(raw),
+                            )
+                        )
+                    good = good & ~orphan
+                    self._link = (prec, pkey)
             ngood = int(np.count_nonzero(good))
             for r, col, reason, byte, raw in notes:
                 if not good[r]:
@@ -883,6 +996,8 @@ class Decoding:
                     self._trailers.extend(rows_)
                     trl += ngood
             s.by_layout[p.name] = s.by_layout.get(p.name, 0) + len(mat)
+        if self.segments.active:
+            self.segments.end_chunk()
         qrows.sort(key=lambda r: r["_record"])  # file order, whatever the layout or framing problem
         q = _table(qrows, QUARANTINE_SCHEMA)
         for r in qrows:
@@ -915,6 +1030,9 @@ class Decoding:
             np_array(recno.astype(np.int64), pa.int64()),
             np_array(offs.astype(np.int64), pa.int64()),
         ]
+        if self._link is not None and p.name in self.segments.parents:
+            prec, pkey = self._link
+            arrays += [np_array(prec.astype(np.int64), pa.int64()), string_array(pkey)]
         rb = pa.RecordBatch.from_arrays(arrays, schema=p.schema)
         if ngood != n:
             rb = rb.filter(bool_array(good))
@@ -1007,10 +1125,24 @@ class Decoding:
                     )
             counts.append(np.clip(c, low, dim.max))
         need = p.needed(counts, n)
-        short = lengths < need
-        if short.any():
-            flags.set(short, reason_code("record_too_short"), -1, need)
-        if self.recfm in ("V", "VB"):
+        soft = None
+        if self.short_ok:
+            # records ending early: the missing fields are null (finding short_record); only a
+            # missing OCCURS count or segment key costs the record
+            hard = np.zeros(n, np.int64)
+            for dep in [*p.odo_deps, *self._segment_keys.get(p.name, [])]:
+                np.maximum(hard, dep.offset + shift_of(dep) + dep.size, out=hard)
+            short = lengths < hard
+            if short.any():  # over a count decoded from padding
+                flags.reason[short] = 0
+                flags.set(short, reason_code("record_too_short"), -1, hard)
+            soft = (lengths < need) & ~short
+            short_noted = np.zeros(n, bool)
+        else:
+            short = lengths < need
+            if short.any():
+                flags.set(short, reason_code("record_too_short"), -1, need)
+        if self.recfm in ("V", "VB", "VS", "VBS"):
             # bytes beyond the whole layout (FILLER included) would be read by no field
             full = np.full(n, p.size, np.int64)
             for t, (dim, _s, _e) in enumerate(layout.odo):
@@ -1128,6 +1260,15 @@ class Decoding:
                     elem = g[:, 0] % E
                     b_ = base if np.ndim(base) == 0 else base[rows]
                     gaiji.append((rows, fi, g[:, 1], b_ + rel[elem] + g[:, 2]))
+            if soft is not None and soft.any():
+                extent = f.size + sum((d.max - 1) * d.stride for d in f.dims)
+                miss = missing_rows(f, base, lengths, extent, bad) & soft
+                if miss.any():
+                    arr = _null_where(arr, miss)
+                    bad = np.where(miss, 0, bad).astype(np.uint8)
+                    for r in np.flatnonzero(miss & ~short_noted).tolist():
+                        notes.append((r, f.column, "short_record", int(lengths[r]), b""))
+                    short_noted |= miss
             mapped += el.gaiji_mapped
             if f.lenient:
                 if bad.any() and not f.dims:

@@ -298,3 +298,18 @@ ASCII_ZONED = _ascii_zoned_lut()
 def ascii_zoned(b: np.ndarray) -> np.ndarray:
     """An ASCII zoned element matrix as the EBCDIC zoned matrix the zoned decoder reads."""
     return ASCII_ZONED[b]
+
+
+def _inverse_zoned() -> np.ndarray:
+    inv = np.arange(256, dtype=np.uint8)
+    for a in range(255, -1, -1):  # lowest ASCII byte wins (digits before letters)
+        e = int(ASCII_ZONED[a])
+        if e:
+            inv[e] = a
+    inv[0xF0:0xFA] = np.arange(0x30, 0x3A)
+    inv.flags.writeable = False
+    return inv
+
+
+#: EBCDIC zoned byte -> its ASCII form (record-type values of ASCII files)
+EBCDIC_TO_ASCII_ZONED = _inverse_zoned()
