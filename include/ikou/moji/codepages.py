@@ -442,6 +442,19 @@ class CodePage:
             return True
         return self.is_vendor_extension(code)
 
+    def pua(self, code: int) -> int | None:
+        """The Private Use Area code point iconv and ICU give a user-defined-area code (the
+        ``pua`` 外字 policy): U+E000 + 190 x (lead - 0x69) + (trail - 0x41) for the IBM code
+        pages (930/939: 0x6941-0x7FFE -> U+E000-U+F111; 1390/1399 up to 0x89BD -> U+F83C);
+        None for codes outside that area and for JEF / KEIS / JIPS (no standard mapping)."""
+        if self._spec is None or self._spec.dbcs_form != "ibm" or not self._spec.user_defined:
+            return None
+        hi, lo = code >> 8, code & 0xFF
+        if not self._in(code, self._spec.user_defined) or not 0x41 <= lo <= 0xFE:
+            return None
+        cp = 0xE000 + 190 * (hi - 0x69) + (lo - 0x41)
+        return cp if cp <= (0xF83C if self._spec.dbcs_table == "dbcs16684" else 0xF111) else None
+
     # -------------------------------------------------------------------------- encoders
 
     def _dbcs_sequence_at(self, text: str, i: int) -> int | None:

@@ -86,7 +86,8 @@ class TextTables:
             mapped = gaiji.lookup(encoding, code) if gaiji is not None else None
             if mapped is None:
                 status[code] = ST_GAIJI_UNMAPPED
-                db[code] = placeholder
+                pua = codepage.pua(code) if policy == "pua" and hasattr(codepage, "pua") else None
+                db[code] = placeholder if pua is None else pua
             elif len(mapped) == 1:
                 status[code] = ST_GAIJI_MAPPED
                 db[code] = ord(mapped)
