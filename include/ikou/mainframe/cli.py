@@ -23,8 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+from collections import Counter
 from pathlib import Path
+
+from ikou.mainframe.options import (
+    CODEPAGE_CHOICES,
+    GAIJI_POLICIES,
+    RECFM_CHOICES,
+    add_structure_arguments,
+    structure_kwargs,
+)
 
 __all__ = [
     "add_decode_parser",
@@ -44,7 +55,17 @@ EXIT_INPUT = 4
 EXIT_FORMAT = 5
 EXIT_CONTROL = 6
 
-ENCODINGS = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
+ENCODINGS = CODEPAGE_CHOICES
+
+
+def _encoding(text: str) -> str:
+    """--encoding: a code page name or alias (IBM037, CCSID1047, UTF8 ...) -> its name."""
+    from ikou.moji.codepages import canonical_name
+
+    try:
+        return canonical_name(text)
+    except ValueError:
+        return text  # argparse's choices name what is allowed
 
 
 def add_decode_parser(subparsers) -> argparse.ArgumentParser:
@@ -78,7 +99,16 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         "free when levels start in columns 1-6)",
     )
     _add_copybook_arguments(p)
-    p.add_argument("--encoding", required=True, choices=ENCODINGS, help="legacy code page")
+    p.add_argument(
+        "--encoding",
+        required=True,
+        choices=ENCODINGS,
+        type=_encoding,
+        metavar="CODEPAGE",
+        help="code page: Japanese EBCDIC cp930 cp939 cp1390 cp1399 jef keis jips; Western "
+        "EBCDIC cp037 cp273 cp277 cp278 cp280 cp284 cp285 cp297 cp500 cp871 cp1047 "
+        "cp1140-cp1149; open-system ascii latin1 utf-8 cp932 euc-jp (aliases as IBM037 ...)",
+    )
     p.add_argument(
         "--variant",
         choices=("jis", "jdk"),
@@ -87,11 +117,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--recfm",
-        choices=("F", "FB", "V", "VB"),
+        choices=RECFM_CHOICES,
         default="FB",
         type=str.upper,
-        help="record format (default: FB)",
+        help="record format (default: FB): F/FB fixed, V (RDW), VB (BDW+RDW), VS/VBS spanned, "
+        "LF/CRLF text lines (open-system encodings only)",
     )
+    add_structure_arguments(p)
     p.add_argument("--lrecl", type=int, help="record length for F/FB (default: the copybook's)")
     p.add_argument(
         "--layout", help="the 01 record (or REDEFINES group) to use when there is no record type"
@@ -135,7 +167,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="numeric field written as decimal even when integral",
     )
     p.add_argument("--gaiji", metavar="TABLE.csv", help="the city's 外字 table")
-    p.add_argument("--gaiji-policy", choices=("placeholder", "quarantine"), default="placeholder")
+    p.add_argument(
+        "--gaiji-policy",
+        choices=GAIJI_POLICIES,
+        default="placeholder",
+        help="unmapped 外字: placeholder 〓 (default), quarantine the record, or pua (the "
+        "Private Use Area point, e.g. cp932 F040-F9FC -> U+E000-U+E757)",
+    )
     p.add_argument(
         "--gaiji-out", metavar="G.parquet", help="write the unmapped 外字 occurrences here"
     )
@@ -286,6 +324,11 @@ def _run(args) -> int:
     if not inp.is_file():
         return _fail(f"cannot read input {inp}: no such file", EXIT_INPUT)
 
+    if not 0 < args.chunk_mb <= 1024:
+        return _fail(f"--chunk-mb {args.chunk_mb}: allowed more than 0, at most 1024", EXIT_USAGE)
+    if args.lrecl is not None and not 1 <= args.lrecl <= 32760:
+        return _fail(f"--lrecl {args.lrecl}: allowed 1 to 32760", EXIT_USAGE)
+
     # --- options
     from ikou.mainframe.engine import DecodeOptions, Decoding
     from ikou.mainframe.reader import RecordFormatError
@@ -343,6 +386,7 @@ def _run(args) -> int:
             bad_fields=bad_fields,
             chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
             file_name=str(inp),
+            **structure_kwargs(args),
         )
         run = Decoding(str(inp), cb, opts)
     except RecordFormatError as exc:
@@ -355,10 +399,16 @@ def _run(args) -> int:
     from ikou.mainframe.output import CsvSink, JsonlSink, ParquetSink, QuarantineSink, layout_paths
 
     qpath = Path(args.quarantine) if args.quarantine else Path(str(out) + ".quarantine.jsonl")
+    paths = layout_paths(out, run.data_layouts)
+    extra = [Path(x) for x in (args.summary_json, args.gaiji_out) if x]
+    for target in [*paths.values(), qpath, findings_path(out), *extra]:
+        if _same_file(inp, target):
+            return _fail(f"output {target} is the input file {inp}: nothing written", EXIT_USAGE)
     sinks: dict = {}
     qs = fs = None
+    dominant: Counter = Counter()
+    gtmp = None
     try:
-        paths = layout_paths(out, run.data_layouts)
         for name in run.data_layouts:
             if suffix == ".parquet":
                 sinks[name] = ParquetSink(paths[name], run.schema(name))
@@ -373,19 +423,24 @@ def _run(args) -> int:
                 sinks[name].write(rb)
             qs.write(chunk.quarantine)
             fs.write_rows(chunk.findings)
-        for s in sinks.values():
-            s.commit()
-        qs.commit()
-        fs.commit()
+            _count_reasons(chunk.quarantine, dominant)
         if args.gaiji_out:
             import pyarrow.parquet as pq
 
-            pq.write_table(run.gaiji_occurrences(), args.gaiji_out)
+            gtmp = Path(args.gaiji_out + ".tmp")
+            pq.write_table(run.gaiji_occurrences(), gtmp)
+        # every output is complete in its temporary file: only now do they get their names
+        for s in [*sinks.values(), qs, fs]:
+            s.finish()
+        for s in [*sinks.values(), qs, fs]:
+            s.publish()
+        if gtmp is not None:
+            os.replace(gtmp, args.gaiji_out)
     except RecordFormatError as exc:
-        _abort(sinks, qs, fs)
+        _abort(sinks, qs, fs, gtmp)
         return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
     except OSError as exc:
-        _abort(sinks, qs, fs)
+        _abort(sinks, qs, fs, gtmp)
         return _fail(
             f"{exc.strerror or exc}"
             + (f": {exc.filename}" if getattr(exc, "filename", None) else ""),
@@ -393,6 +448,9 @@ def _run(args) -> int:
         )
     s = run.summary
     print(f"{inp}: {s.line()}")
+    line = _dominant_line(str(inp), dominant, s.records_in)
+    if line:
+        print(line, file=sys.stderr)
     for c in s.trailer_checks:
         if not c.ok:
             print(
@@ -409,9 +467,11 @@ def _run(args) -> int:
         )
     if args.summary_json:
         try:
-            Path(args.summary_json).write_text(
+            stmp = Path(args.summary_json + ".tmp")
+            stmp.write_text(
                 json.dumps(s.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
             )
+            os.replace(stmp, args.summary_json)
         except OSError as exc:
             return _fail(
                 f"cannot write summary {args.summary_json}: {exc.strerror or exc}", EXIT_INPUT
@@ -425,13 +485,50 @@ def _run(args) -> int:
     return EXIT_OK
 
 
-def _abort(sinks: dict, qs, fs=None) -> None:
+def _abort(sinks: dict, qs, fs=None, gtmp=None) -> None:
     for s in sinks.values():
         s.abort()
     if qs is not None:
         qs.abort()
     if fs is not None:
         fs.abort()
+    if gtmp is not None:
+        Path(gtmp).unlink(missing_ok=True)
+
+
+def _same_file(inp: Path, target: Path) -> bool:
+    """True when writing ``target`` would overwrite the input (same path or same file)."""
+    try:
+        if target.resolve() == inp.resolve():
+            return True
+        return target.exists() and os.path.samefile(inp, target)
+    except OSError:
+        return False
+
+
+_BYTE = re.compile(r"^byte (\d+)")
+
+
+def _count_reasons(quarantine, counter: Counter) -> None:
+    """(reason, byte in the record) of each quarantined record (the byte None for framing)."""
+    if not quarantine.num_rows:
+        return
+    reasons = quarantine.column("reason").to_pylist()
+    details = quarantine.column("detail").to_pylist()
+    for r, d in zip(reasons, details):
+        m = _BYTE.match(d or "")
+        counter[(r, int(m.group(1)) if m else None)] += 1
+
+
+def _dominant_line(inp: str, counter: Counter, records: int) -> str | None:
+    """One stderr line when one (reason, byte) covers half of the file's records or more."""
+    if not counter or records <= 0:
+        return None
+    (reason, byte), n = counter.most_common(1)[0]
+    if 2 * n < records:
+        return None
+    at = f" at byte {byte}" if byte is not None else ""
+    return f"{inp}: {n} of {records} records: {reason}{at} — wrong copybook or code page?"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,8 +91,16 @@ class FindingsSink:
     def commit(self) -> None:
         if self._done:
             return
+        self.finish()
+        self.publish()
+
+    def finish(self) -> None:
+        """Everything is written: close the temporary file (:meth:`publish` renames it)."""
+        if not self.fh.closed:
+            self.fh.close()
+
+    def publish(self) -> None:
         self._done = True
-        self.fh.close()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:

@@ -46,7 +46,14 @@ class _Sink:
         self.tmp = self.path.with_name(self.path.name + ".tmp")
 
     def commit(self) -> None:
+        self.finish()
+        self.publish()
+
+    def finish(self) -> None:
+        """Everything is written: close the temporary file (:meth:`publish` renames it)."""
         self._close()
+
+    def publish(self) -> None:
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
