@@ -1109,7 +1109,14 @@ class Decoding:
             vals = el.array
             if pa.types.is_decimal(vals.type):
                 vals = vals.cast(pa.int64(), safe=False)
-            c = np.asarray(vals.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            if pa.types.is_string(vals.type):  # a PIC X count holding digits (as Cobrix reads it)
+                c = np.fromiter(
+                    (int(x) if x and x.strip().isdigit() else -1 for x in vals.to_pylist()),
+                    np.int64,
+                    count=len(vals),
+                )
+            else:
+                c = np.asarray(vals.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
             fi = p.fields.index(dep) if dep in p.fields else -1
             base = dep.offset + shift_of(dep)
             flags.set(el.bad != 0, el.bad, fi, base + el.pos)

@@ -290,3 +290,50 @@ def test_option_naming_an_absent_field_is_exit_2(tmp_path, opt, capsys):
     name = "G.A" if opt != "--money-field" else "N"
     code, _ = decode(tmp_path, cpy, ebc("AB1"), opt, name)
     assert code == EXIT_OK
+
+
+def test_auto_format_with_star_comments_in_column_1_and_tabs(tmp_path):
+    text = (
+        "      * header\n"
+        "        01  RECORD.\n"
+        "***********************************************************************\n"
+        "*******                   EDGE CASES\n"
+        "          10  A    PIC S9(3) SIGN IS\n"
+        "\t\t                          LEADING SEPARATE.\n"
+        "          10  B    PIC X.\n"
+    )
+    lay = parse_copybook(text).record()
+    assert [(f.name, f.offset, f.size) for f in lay.fields] == [("A", 0, 4), ("B", 4, 1)]
+
+
+def test_odo_count_in_a_pic_x_field(tmp_path):
+    cpy = [
+        "01  R.",
+        "    05  N  PIC X.",
+        "    05  T  OCCURS 0 TO 2 TIMES DEPENDING ON N.",
+        "        10  V  PIC X.",
+        "    05  U  OCCURS 0 TO 2 TIMES DEPENDING ON N.",
+        "        10  W  PIC X.",
+    ]
+    cpyp = tmp_path / "o.cpy"
+    cpyp.write_text(fixed(*cpy), "utf-8")
+    inp = tmp_path / "o.dat"
+    from ikou.mainframe.encode import frame_records
+
+    inp.write_bytes(frame_records([ebc("2ABCD"), ebc("1AC")], "V"))
+    out = tmp_path / "o.jsonl"
+    args = [
+        "--copybook",
+        str(cpyp),
+        "--encoding",
+        "cp930",
+        "--recfm",
+        "V",
+        str(inp),
+        "-o",
+        str(out),
+    ]
+    assert main(args) == EXIT_OK
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    got = [(r["N"], [x["V"] for x in r["T"]], [x["W"] for x in r["U"]]) for r in rows]
+    assert got == [("2", ["A", "B"], ["C", "D"]), ("1", ["A"], ["C"])]

@@ -139,3 +139,11 @@ def test_property_reference_editing_round_trips(value, pic):
     vals, reasons = run(pic_x, text)
     assert reasons == [""]
     assert vals[0] == Decimal(value).scaleb(-2)
+
+
+def test_s_in_an_edited_picture_is_an_overpunched_last_digit():
+    f = field("S9(3).99")
+    assert f.signed and f.size == 6
+    vals, reasons = run("S9(3).99", "123.4J", "123.45", "012.3{")
+    assert vals == [Decimal("-123.41"), Decimal("123.45"), Decimal("12.30")]
+    assert reasons == ["", "", ""]

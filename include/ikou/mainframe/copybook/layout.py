@@ -369,9 +369,12 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
                 0,
                 0,
             ) from None
-        if not dep.is_numeric:
+        if not dep.is_numeric and dep.kind not in ("alphanumeric", "mixed"):
             raise CopybookError(
-                f"OCCURS DEPENDING ON {dim.depends_on}: not a numeric field", cb.source, dep.line, 0
+                f"OCCURS DEPENDING ON {dim.depends_on}: not a numeric or PIC X field",
+                cb.source,
+                dep.line,
+                0,
             )
         if dep.offset + dep.size > start:
             raise CopybookError(

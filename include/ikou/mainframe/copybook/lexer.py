@@ -36,8 +36,10 @@ def detect_format(text: str) -> str:
         if not line.strip():
             continue
         head = line[:6]
-        sequence_like = not head.strip() or head.strip().isdigit()
-        if sequence_like and (len(line) <= 6 or line[6] in " *-/dD"):
+        sequence_like = not head.strip() or (len(head) == 6 and head.isdigit())
+        if len(line) > 6 and line[6] in "*/":
+            continue  # a comment line in fixed format, whatever columns 1-6 hold
+        if sequence_like and (len(line) <= 6 or line[6] in " -dD"):
             continue
         if _FREE_LINE.match(line):
             return "free"

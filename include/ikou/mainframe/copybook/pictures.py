@@ -29,7 +29,8 @@ def expand_picture(pic: str) -> list[str]:
 def edited_layout(pic: str, decimal_comma: bool = False) -> tuple[list[str], int, int]:
     """Positions of a numeric-edited picture: (classes, digits, scale).
 
-    One class per byte: ``d`` digit (9), ``z`` suppressible digit (Z, *), ``f`` floating
+    One class per byte: ``d`` digit (9), ``o`` the last digit of a picture with S (a digit
+    or an overpunched sign: ``{ A-I`` +0..+9, ``} J-R`` -0..-9), ``z`` suppressible digit (Z, *), ``f`` floating
     insertion position that holds a digit, a space or the symbol (+ - $ repeated), ``s`` a
     sign (+ -, CR, DB; also the leftmost symbol of a floating string), ``i`` insertion (B 0 /
     , . and a single currency sign). ``decimal_comma``: DECIMAL-POINT IS COMMA (``,`` is the
@@ -69,6 +70,9 @@ def edited_layout(pic: str, decimal_comma: bool = False) -> tuple[list[str], int
             continue
         else:
             raise ValueError(f"symbol {c!r} is not supported in numeric-edited PICTURE {pic}")
+    if "S" in chars and "d" in classes:  # S in an edited picture: the last digit is overpunched
+        last = len(classes) - 1 - classes[::-1].index("d")
+        classes[last] = "o"
     scale = right + leading_p - trailing_p if (seen_point or leading_p) else -trailing_p
     return classes, digits, scale
 
@@ -246,7 +250,7 @@ def analyse_pic(
         raise perr(f"PICTURE {pic}: inconsistent edited positions")
     item.kind = "edited"
     item.digits, item.scale = digits, scale
-    item.signed = bool(syms & {"+", "-", "CR", "DB"})
+    item.signed = bool(syms & {"+", "-", "CR", "DB", "S"})
 
 
 def binary_size(digits: int) -> int:

@@ -30,7 +30,7 @@ _COMMA, _POINT = 0x2C, 0x2E
 def _positions(pic: str) -> tuple:
     classes, _digits, _scale = edited_layout(pic)
     c = np.array(classes)
-    digit_cols = np.flatnonzero(np.isin(c, ("d", "z", "f")))
+    digit_cols = np.flatnonzero(np.isin(c, ("d", "z", "f", "o")))
     return (
         digit_cols,
         c[digit_cols],
@@ -56,7 +56,7 @@ def decode_edited(
     isdig = (dch >= 0x30) & (dch <= 0x39)
     space = dch == _SP
     ok = np.where(
-        kinds == "d",
+        (kinds == "d") | (kinds == "o"),
         isdig,
         np.where(
             kinds == "z",
@@ -72,6 +72,21 @@ def decode_edited(
     neg = (sch == _MINUS).any(axis=1) | np.isin(sch, (0x43, 0x44)).any(axis=1)
     neg |= ((dch == _MINUS) & (kinds == "f")).any(axis=1)
     digits = np.where(isdig, dch - 0x30, 0).astype(np.int64)
+    over = kinds == "o"
+    if over.any():  # overpunched sign in the last digit (S in the picture)
+        od = dch[:, over]
+        pos_p = (od >= 0x41) & (od <= 0x49)
+        neg_p = (od >= 0x4A) & (od <= 0x52)
+        plus0, minus0 = od == 0x7B, od == 0x7D
+        val = np.where(pos_p, od - 0x40, np.where(neg_p, od - 0x49, 0))
+        punched = pos_p | neg_p | plus0 | minus0
+        dsub = digits[:, over]
+        dsub[punched] = val[punched]
+        digits[:, over] = dsub
+        osub = ok[:, over]
+        osub |= punched
+        ok[:, over] = osub
+        neg |= (neg_p | minus0).any(axis=1)
     badpos = np.zeros((m, size), bool)
     badpos[:, digit_cols] = ~ok
     badpos[:, sign_cols] |= ~sign_ok
