@@ -289,7 +289,6 @@ def _err(text: str) -> CopybookError:
         (["01  REC.", "    05  A  PIC X(3) FROBNICATE."], 2, 28, "unexpected 'FROBNICATE'"),
         (["01  REC.", "    05  A."], 2, 12, "has no PICTURE"),
         (["01  REC.", "    05  A  PIC X.", "    05  B  REDEFINES C  PIC X."], 3, 29, "REDEFINES C"),
-        (["05  A  PIC X."], 1, 8, "before any 01"),
         (["01  REC.", "    5X  A  PIC X."], 2, 12, "expected a level number"),
         (["01  REC.", "    55  A  PIC X."], 2, 12, "invalid level number"),
         (["01  REC.", "    05  A  PIC X VALUE 'ABC"], 2, 31, "literal not closed"),

@@ -337,3 +337,9 @@ def test_odo_count_in_a_pic_x_field(tmp_path):
     rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
     got = [(r["N"], [x["V"] for x in r["T"]], [x["W"] for x in r["U"]]) for r in rows]
     assert got == [("2", ["A", "B"], ["C", "D"]), ("1", ["A"], ["C"])]
+
+
+def test_a_copybook_without_its_01_level_is_one_record():
+    cb = parse_copybook(fixed("05  A  PIC X(2).", "05  B.", "    10  C  PIC 9."))
+    assert cb.record_names == ["RECORD"]
+    assert [(f.name, f.offset) for f in cb.record().fields] == [("A", 0), ("C", 2)]

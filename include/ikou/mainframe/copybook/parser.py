@@ -453,6 +453,12 @@ def parse_copybook(
             stack = [item]
             last = item
             continue
+        if not stack and not records:
+            # a copybook written without its 01 level (meant to be COPYed under one): its
+            # items go under a record named RECORD, as Cobrix reads such a copybook
+            root = Item(1, "RECORD", item.line, item.column)
+            records.append(root)
+            stack = [root]
         if not stack:
             raise CopybookError(
                 f"level {lvl:02d} item {item.name} before any 01 record",
