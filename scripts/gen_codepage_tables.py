@@ -382,10 +382,23 @@ def build_ibm(charset: str, scalars: list[str]) -> tuple[Plane, Plane]:
 
 def build_western(charset: str, scalars: list[str]) -> Plane:
     """A Western EBCDIC single-byte code page: every byte decoded, every scalar value encoded."""
-    part = WESTERN_CHARSETS[charset][0]
+    part, icu = WESTERN_CHARSETS[charset]
     print(f"{charset}: decoding 0x00-0xFF, encoding U+0000-U+10FFFF ...", file=sys.stderr)
-    dec = decode_items(charset, [bytes([b]) for b in range(256)])
+    # decoded by ICU: glibc's IBM278 / IBM285 / IBM871 differ from ICU, the JDK and glibc's own
+    # euro variants (IBM1143 / 1146 / 1149) on a few bytes (278: 0x71 / 0xE0; 285: 0xA1;
+    # 871: 0x4A / 0xC0); everywhere else ICU and glibc decode the same
+    dec = decode_items(icu, [bytes([b]) for b in range(256)], tool="icu")
+    glibc = decode_items(charset, [bytes([b]) for b in range(256)])
     plane = Plane(part, 1, {b: cps for b, cps in enumerate(dec) if cps is not None})
+    differ = [b for b in range(256) if dec[b] != glibc[b]]
+    plane.notes.append(
+        f"decoded by ICU uconv {icu}"
+        + (
+            f"; glibc iconv {charset} differs at {', '.join(f'{b:02X}' for b in differ)}"
+            if differ
+            else "; glibc iconv decodes every byte the same"
+        )
+    )
     enc = dict(zip(scalars, encode_items(charset, scalars)))
     finish_plane(plane, enc)
     return plane
@@ -418,8 +431,17 @@ def build_open(charset: str, scalars: list[str]) -> Plane:
     print(f"{charset}: decoding every code, encoding U+0000-U+10FFFF ...", file=sys.stderr)
     items = open_codes(charset)
     dec = decode_items(charset, items)
-    plane = Plane(
-        part, 3, {int.from_bytes(c, "big"): cps for c, cps in zip(items, dec) if cps is not None}
+    got = {c: cps for c, cps in zip(items, dec) if cps is not None}
+    # iconv -c skips an invalid lead byte and decodes what follows it (0x84BF -> the half-width
+    # katakana 0xBF; 0x8F + an unassigned JIS X 0212 code -> the JIS X 0208 character of its
+    # last two bytes): a multi-byte code that decodes like its own tail is not a character
+    ghosts = [c for c, cps in got.items() if len(c) > 1 and got.get(c[1:]) == cps]
+    for c in ghosts:
+        del got[c]
+    plane = Plane(part, 3, {int.from_bytes(c, "big"): cps for c, cps in got.items()})
+    plane.notes.append(
+        f"{len(ghosts)} codes iconv -c decodes like their own tail (a skipped invalid lead byte)"
+        " are left undefined"
     )
     enc = dict(zip(scalars, encode_items(charset, scalars)))
     finish_plane(plane, enc, ebcdic=False)
@@ -494,20 +516,26 @@ def render(part: str, planes: dict[str, Plane], version: str) -> str:
     return "\n".join(head + lines) + "\n"
 
 
-def collect() -> tuple[dict[str, str], dict[str, dict[str, Plane]]]:
+def collect(only: set[str] = frozenset()) -> tuple[dict[str, str], dict[str, dict[str, Plane]]]:
     version = iconv_version()
     scalars = all_scalar_values()
     parts: dict[str, dict[str, Plane]] = {}
-    for charset in IBM_CHARSETS:
-        for plane in build_ibm(charset, scalars):
-            parts.setdefault(plane.part, {})[charset] = plane
-    parts["jisx0208"] = {"EUC-JP": build_jis(scalars)}
-    for charset in WESTERN_CHARSETS:
-        plane = build_western(charset, scalars)
-        parts[plane.part] = {charset: plane}
-    for charset in OPEN_CHARSETS:
-        plane = build_open(charset, scalars)
-        parts[plane.part] = {charset: plane}
+
+    def wanted(*names: str) -> bool:
+        return not only or bool(only & set(names))
+
+    for charset, (sb, db, _icu) in IBM_CHARSETS.items():
+        if wanted(sb, db):
+            for plane in build_ibm(charset, scalars):
+                parts.setdefault(plane.part, {})[charset] = plane
+    if wanted("jisx0208"):
+        parts["jisx0208"] = {"EUC-JP": build_jis(scalars)}
+    for charset, (part, _icu) in WESTERN_CHARSETS.items():
+        if wanted(part):
+            parts[part] = {charset: build_western(charset, scalars)}
+    for charset, part in OPEN_CHARSETS.items():
+        if wanted(part):
+            parts[part] = {charset: build_open(charset, scalars)}
     print(f"iconv runs: {Stats.batches} batches, {Stats.singles} single items", file=sys.stderr)
     return {f"{p}.tsv": render(p, planes, version) for p, planes in parts.items()}, parts
 
@@ -555,8 +583,11 @@ def main(argv: list[str] | None = None) -> int:
         "--icu", action="store_true", help="print where ICU's uconv decodes differently"
     )
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: %(default)s)")
+    ap.add_argument(
+        "--only", nargs="*", metavar="PART", help="write only these tables (e.g. cp932 eucjpms)"
+    )
     args = ap.parse_args(argv)
-    files, parts = collect()
+    files, parts = collect(set(args.only or ()))
     if args.icu:
         icu_report(parts)
     changed = False
