@@ -239,7 +239,7 @@ def variable_chunks(
             ok = s3 == 0 and s2 <= 3
         else:
             ok = s2 == 0 and s3 == 0
-        ok = ok and value > 0 and payload >= 0
+        ok = ok and payload >= 0
         return (payload, s2 if spanned else 0) if ok else None
 
     def take_record(payload: int, seg: int, rec_off: int, data_start: int) -> None:
