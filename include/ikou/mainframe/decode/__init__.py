@@ -170,11 +170,15 @@ def decode_elements(
         return el
     if mode in ("left", "both"):
         el.array = pc.utf8_ltrim(el.array, characters=_PAD)
-    zero = b == 0
-    if zero.any():
+    # 0x00 padding (low-values) ends a field: only rows whose last byte is 0x00 need a look
+    last0 = b[:, -1] == 0
+    if mode == "left":
+        last0 = last0 | (b[:, 0] == 0)
+    if last0.any():
         if mode != "left":
             el.array = pc.utf8_rtrim(el.array, characters=_PAD)
-        all0 = zero.all(axis=1)
+        all0 = last0.copy()
+        all0[last0] = (b[last0] == 0).all(axis=1)
         if all0.any():
             el.array = null_where(el.array, all0)
     return el
