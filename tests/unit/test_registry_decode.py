@@ -98,7 +98,7 @@ def test_every_decode_key_changes_what_extract_passes(tmp_path):
         "layout": "X",
         "rdw_adjust": 4,
         "bdw_adjust": 4,
-        "rdw": "little",
+        "rdw_endian": "little",
         "record_length_field": "L",
         "file_start_offset": 1,
         "file_end_offset": 1,
@@ -124,3 +124,27 @@ def test_every_decode_key_changes_what_extract_passes(tmp_path):
         == load_copybook(lf).record(lf.data_layout).size
     )
     assert lf.model_copy(update={"decode": DecodeSpec(copybook_dirs=["sub"])}).decode.copybook_dirs
+
+
+def test_the_registry_knows_every_option_of_the_engine_tables():
+    from dataclasses import fields
+
+    from ikou.domains.registry import Encoding, LegacyFile
+    from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.options import CODEPAGE_CHOICES, RECFM_CHOICES, STRUCTURE_OPTIONS
+
+    keys = set(DecodeSpec.model_fields)
+    assert {o.registry_key for o in STRUCTURE_OPTIONS} <= keys
+    engine = {f.name for f in fields(DecodeOptions)}
+    # every DecodeOptions field is a registry key, a legacy-file key, or set by the stage
+    by_file = {"encoding", "recfm", "lrecl", "record_type_field", "record_types"}
+    by_stage = {
+        "header_layouts", "trailer_layouts", "record_count_field", "control_totals",
+        "mixed_fields", "gaiji", "gaiji_policy", "file_name", "byte_range", "codepage",
+        "max_raw_bytes", "chunk_bytes", "bad_fields", "sbcs_fields", "money_fields",
+    }  # fmt: skip
+    assert engine - keys - by_file - by_stage == set()
+    import typing
+
+    assert set(typing.get_args(Encoding)) == set(CODEPAGE_CHOICES)
+    assert set(typing.get_args(LegacyFile.model_fields["recfm"].annotation)) == set(RECFM_CHOICES)

@@ -24,7 +24,42 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 DATA_DIR = Path(__file__).with_name("data")
 
-Encoding = Literal["cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips"]
+Encoding = Literal[
+    "cp930",
+    "cp939",
+    "cp1390",
+    "cp1399",
+    "jef",
+    "keis",
+    "jips",
+    # Western EBCDIC and open-system files (ikou.mainframe.options.CODEPAGE_CHOICES)
+    "cp037",
+    "cp273",
+    "cp277",
+    "cp278",
+    "cp280",
+    "cp284",
+    "cp285",
+    "cp297",
+    "cp500",
+    "cp871",
+    "cp1047",
+    "cp1140",
+    "cp1141",
+    "cp1142",
+    "cp1143",
+    "cp1144",
+    "cp1145",
+    "cp1146",
+    "cp1147",
+    "cp1148",
+    "cp1149",
+    "ascii",
+    "latin1",
+    "utf-8",
+    "cp932",
+    "euc-jp",
+]
 
 #: Field roles: what a legacy field means. Synth generates by role, cleanse picks its rules by
 #: role, validate maps by role. A new role needs an entry in each of those three places.
@@ -124,7 +159,9 @@ class FieldSpec(_Strict):
 class DecodeSpec(_Strict):
     """``legacy_files[].decode``: every option of ``ikou decode`` that is not already a key of
     the legacy file (encoding, recfm, lrecl, record types, trailer, mixed fields), by its long
-    name with ``_`` for ``-`` (``--bad-field`` -> ``bad_field``; ``--float`` -> ``float``).
+    name with ``_`` for ``-`` (``--bad-field`` -> ``bad_field``; ``--float`` -> ``float``;
+    ``--rdw`` -> ``rdw_endian``; the record-structure keys are those of
+    ``ikou.mainframe.options.STRUCTURE_OPTIONS``).
     Unknown keys are refused. Field lists name copybook fields as NAME or GROUP.NAME."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -149,7 +186,7 @@ class DecodeSpec(_Strict):
     # record structure (issue 9 §2, §4: the reader's options)
     rdw_adjust: int = 0
     bdw_adjust: int = 0
-    rdw: Literal["big", "little"] = "big"
+    rdw_endian: Literal["big", "little"] = "big"  # --rdw
     record_length_field: str | None = None
     file_start_offset: int = Field(0, ge=0)
     file_end_offset: int = Field(0, ge=0)
@@ -185,7 +222,7 @@ class LegacyFile(_Strict):
     dataset: str
     copybook: str
     encoding: Encoding
-    recfm: Literal["F", "FB", "V", "VB"] = "FB"
+    recfm: Literal["F", "FB", "V", "VB", "VS", "VBS", "LF", "CRLF"] = "FB"
     lrecl: int = Field(gt=0)
     record_type_field: str
     record_types: dict[str, str]  # value of the record-type field -> layout (group) name

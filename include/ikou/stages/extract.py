@@ -98,6 +98,7 @@ def load_copybook(lf):
 def extract_options(lf, file_name: str, gaiji_path, byte_range=None):
     """The engine's options for a registry legacy file (the same for the whole file and its parts)."""
     from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.options import decode_kwargs_from_registry
 
     spec = lf.decode
     return DecodeOptions(
@@ -114,16 +115,7 @@ def extract_options(lf, file_name: str, gaiji_path, byte_range=None):
         blank_numeric=spec.blank_numeric,
         bad_field=spec.bad_field,
         bad_fields=lf.bad_fields,
-        rdw_adjust=spec.rdw_adjust,
-        bdw_adjust=spec.bdw_adjust,
-        rdw_endian=spec.rdw,
-        record_length_field=spec.record_length_field,
-        file_start_offset=spec.file_start_offset,
-        file_end_offset=spec.file_end_offset,
-        record_start_offset=spec.record_start_offset,
-        record_end_offset=spec.record_end_offset,
-        segment_parents=dict(spec.segment_parents),
-        segment_keys={k: tuple(v) for k, v in spec.segment_keys.items()},
+        **decode_kwargs_from_registry(spec.model_dump()),
         chunk_bytes=max(1 << 16, int(spec.chunk_mb * (1 << 20))),
         record_type_field=lf.record_type_field,
         record_types=dict(lf.record_types),
