@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 LINEAGE = ("_file", "_record", "_offset")
+SEGMENT_LINKS = ("_parent_record", "_parent_key")
 
 
 def layout_paths(out_path: Path, names: list[str]) -> dict[str, Path]:
@@ -128,6 +129,9 @@ class JsonlSink(_TextSink):
             if self.lineage:
                 for k in LINEAGE:
                     obj[k] = row[k]
+                for k in SEGMENT_LINKS:  # child segments (--segment-parent)
+                    if k in row:
+                        obj[k] = row[k]
             fh.write(dumps(obj))
             fh.write("\n")
 
