@@ -343,3 +343,21 @@ def test_a_copybook_without_its_01_level_is_one_record():
     cb = parse_copybook(fixed("05  A  PIC X(2).", "05  B.", "    10  C  PIC 9."))
     assert cb.record_names == ["RECORD"]
     assert [(f.name, f.offset) for f in cb.record().fields] == [("A", 0), ("C", 2)]
+
+
+def test_copybook_cut_from_a_program_skips_headers_and_file_descriptions():
+    text = fixed(
+        "DATA DIVISION.",
+        "FILE SECTION.",
+        "FD  INFILE",
+        "    RECORDING MODE IS F.",
+        "01  R.",
+        "    05  A  PIC X(2).",
+        "78  MAX-ROWS VALUE 10.",
+        "    05  B  PIC 9.",
+        "WORKING-STORAGE SECTION.",
+        "PROCEDURE DIVISION.",
+        "    DISPLAY 'HELLO'.",
+    )
+    cb = parse_copybook(text)
+    assert [(f.name, f.offset) for f in cb.record().fields] == [("A", 0), ("B", 2)]

@@ -129,6 +129,17 @@ class _Parser:
             self.i += 1
             if not body:
                 continue  # stray period
+            head = body[0]
+            if head.kind == "word" and not head.text.isdigit():
+                words = [t.text for t in body[:3] if t.kind == "word"]
+                if head.text == "PROCEDURE" and "DIVISION" in words:
+                    return  # a whole program: its data division ends here
+                if head.text in ("FD", "SD", "RD", "CD") or any(
+                    w in ("SECTION", "DIVISION") for w in words[1:3]
+                ):
+                    continue  # copybooks cut from a program: headers and file descriptions
+            if head.kind == "word" and head.text == "78":
+                continue  # level 78 constant (Micro Focus): no storage
             yield body[0], body[1:]
 
 
