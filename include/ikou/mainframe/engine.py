@@ -765,6 +765,12 @@ class Decoding:
                         f"{option} {name}: no such field in the copybook's layouts ({in_use}); "
                         "name a field as NAME or GROUP.NAME"
                     )
+                if option == "--sbcs-field" and not any(
+                    f.kind in ("alphanumeric", "mixed")
+                    for p in self.plans.values()
+                    for f in p.layout.matching(name)
+                ):
+                    raise BadArgument(f"--sbcs-field {name}: not a PIC X field")
 
     def schema(self, layout: str | None = None) -> pa.Schema:
         """Arrow schema of a data layout's batches."""

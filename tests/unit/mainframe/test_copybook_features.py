@@ -361,3 +361,9 @@ def test_copybook_cut_from_a_program_skips_headers_and_file_descriptions():
     )
     cb = parse_copybook(text)
     assert [(f.name, f.offset) for f in cb.record().fields] == [("A", 0), ("B", 2)]
+
+
+def test_sbcs_field_on_a_numeric_field_is_exit_2(tmp_path, capsys):
+    cpy = ["01  R.", "    05  A  PIC X(2).", "    05  N  PIC 9."]
+    code, _ = decode(tmp_path, cpy, ebc("AB1"), "--sbcs-field", "N")
+    assert code == EXIT_USAGE and "not a PIC X field" in capsys.readouterr().err
