@@ -127,14 +127,9 @@ def decode_elements(
     """
     k = f.kind
     cp = getattr(tables, "codepage", None)
-    if getattr(cp, "ascii_numbers", False):  # open-system file (ikou.moji.opensystem)
-        if k == "zoned":
-            b = ascii_zoned(b)
-        elif k in ("alphanumeric", "dbcs", "mixed") and is_multibyte(cp):
-            mt = MultibyteTables.get(cp, tables.encoding, tables.gaiji, tables.policy)
-            return decode_multibyte(b, mt, keep_padding=keep_padding, dbcs=k == "dbcs")
-        elif k in ("dbcs", "mixed"):  # ascii / latin1: one byte per character, no shift codes
-            return decode_sbcs(b, tables, keep_padding=keep_padding)
+    open_system = getattr(cp, "ascii_numbers", False)  # ikou.moji.opensystem
+    if open_system and k == "zoned":
+        b = ascii_zoned(b)  # ASCII digits and overpunch
     if k == "zoned":
         return decode_zoned(b, f, money=money, blank=blank)
     if k == "packed":
@@ -158,7 +153,13 @@ def decode_elements(
     if k == "edited":
         return decode_edited(b, f, tables.sbcs_ascii, blank=blank)
     kp = mode in ("none", "left")
-    if k == "alphanumeric":
+    if open_system and k in ("alphanumeric", "dbcs", "mixed"):
+        if is_multibyte(cp):  # utf-8 / cp932 / euc-jp: characters of 1-4 bytes
+            mt = MultibyteTables.get(cp, tables.encoding, tables.gaiji, tables.policy)
+            el = decode_multibyte(b, mt, keep_padding=kp, dbcs=k == "dbcs")
+        else:  # ascii / latin1: one byte per character, no shift codes
+            el = decode_sbcs(b, tables, keep_padding=kp)
+    elif k == "alphanumeric":
         el = decode_sbcs(b, tables, keep_padding=kp)
     elif k == "dbcs":
         el = decode_dbcs(b, tables, keep_padding=kp)
