@@ -367,3 +367,12 @@ def test_sbcs_field_on_a_numeric_field_is_exit_2(tmp_path, capsys):
     cpy = ["01  R.", "    05  A  PIC X(2).", "    05  N  PIC 9."]
     code, _ = decode(tmp_path, cpy, ebc("AB1"), "--sbcs-field", "N")
     assert code == EXIT_USAGE and "not a PIC X field" in capsys.readouterr().err
+
+
+def test_dbcs_field_padded_with_low_values(tmp_path):
+    cpy = ["01  R.", "    05  K  PIC N(3).", "    05  Z  PIC N(2)."]
+    kanji = bytes.fromhex("4562")  # a DBCS code of cp930 (synthetic text)
+    data = kanji + b"\x00" * 4 + b"\x00" * 4
+    code, rows = decode(tmp_path, cpy, data)
+    assert code == EXIT_OK
+    assert len(rows[0]["K"]) == 1 and rows[0]["Z"] is None

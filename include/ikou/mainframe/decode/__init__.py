@@ -162,7 +162,7 @@ def decode_elements(
     elif k == "alphanumeric":
         el = decode_sbcs(b, tables, keep_padding=kp)
     elif k == "dbcs":
-        el = decode_dbcs(b, tables, keep_padding=kp)
+        el = decode_dbcs(_low_values_as_spaces(b) if mode != "none" else b, tables, keep_padding=kp)
     elif k == "mixed":
         el = decode_mixed(b, tables, keep_padding=kp)
     else:
@@ -183,3 +183,16 @@ def decode_elements(
         if all0.any():
             el.array = null_where(el.array, all0)
     return el
+
+
+def _low_values_as_spaces(b: np.ndarray) -> np.ndarray:
+    """Trailing 0x0000 pairs of DBCS elements as DBCS spaces: low-values padding, not codes."""
+    if not b.size or not (b[:, -1] == 0).any():
+        return b
+    z = (b[:, 0::2] == 0) & (b[:, 1::2] == 0)
+    tail = np.cumprod(z[:, ::-1], axis=1)[:, ::-1].astype(bool)
+    out = b.copy()
+    hi, lo = out[:, 0::2], out[:, 1::2]
+    hi[tail] = 0x40
+    lo[tail] = 0x40
+    return out
