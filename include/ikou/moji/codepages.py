@@ -15,6 +15,11 @@ cp1399     IBM CCSID 1399: SBCS 1027 + euro + DBCS 16684
 jef        Fujitsu JEF: JIS X 0208 in EUC-JP byte form, kanji shift 0x28 (0x38 also read) / 0x29
 keis       Hitachi KEIS: JIS X 0208 in EUC-JP byte form, shift 0x0A42 / 0x0A41
 jips       NEC JIPS(E): JIS X 0208 with each byte converted to EBCDIC, shift 0x3F75 / 0x3F76
+cp037 ...  Western EBCDIC, single-byte: cp037 cp273 cp277 cp278 cp280 cp284 cp285 cp297 cp500
+           cp871 cp1047 and the euro pages cp1140-cp1149 (tables ``sbcsNNN.tsv``, decoded by ICU
+           ``ibm-NNN``; glibc's IBM278 / 285 / 871 differ on five bytes, see the table headers)
+ascii ...  open-system encodings ascii, latin1, utf-8, cp932, euc-jp: :mod:`ikou.moji.opensystem`
+           (``get_codepage`` returns an ``OpenCodePage`` for them)
 =========  =====================================================================================
 
 Source of the tables: ``include/ikou/moji/tables/*.tsv``, generated from glibc 2.36 ``iconv``
