@@ -202,6 +202,29 @@ class _Cursor:
         return self.take()
 
 
+def _fast(c: _Cursor, limit: int, little: bool, adjust: int) -> int:
+    """Take the whole, well-formed records (RDW bytes 2-3 zero) from the cursor up to buffer
+    index ``limit``; the number taken. Anything else is left to the careful path."""
+    buf, p, base, recno = c.buf, c.p, c.base, c.recno
+    st, ln, of, nu = c.starts, c.lens, c.offs, c.nums
+    first = recno
+    while p + 4 <= limit:
+        v = (buf[p] | (buf[p + 1] << 8)) if little else ((buf[p] << 8) | buf[p + 1])
+        if not v or buf[p + 2] or buf[p + 3]:
+            break
+        payload = v - 4 + adjust
+        if payload < 0 or p + 4 + payload > limit:
+            break
+        st.append(p + 4)
+        ln.append(payload)
+        of.append(base + p)
+        nu.append(recno)
+        recno += 1
+        p += 4 + payload
+    c.p, c.recno = p, recno
+    return recno - first
+
+
 def _descriptor(b: bytes, little: bool) -> tuple[int, int, int]:
     """(length, byte 2, byte 3) of an RDW / BDW; the length from bytes 0-1, else 2-3."""
     if little:
@@ -287,7 +310,8 @@ def variable_chunks(
         )
 
     while True:
-        yield from c.take()
+        if c.ready:
+            yield from c.take()
         if not c.have(4):
             if c.avail():
                 c.bad(
@@ -330,6 +354,9 @@ def variable_chunks(
                     )
                     c.p += left
                     break
+                if state["seg"] is None and _fast(c, end_abs - c.base, little, rdw_adjust):
+                    state["first"] = False
+                    continue
                 r = rdw_at()
                 if r is None or (4 + r[0] > left and whole):
                     if state["first"]:
@@ -369,6 +396,9 @@ def variable_chunks(
                     )
             state["first"] = False
         else:
+            if state["seg"] is None and _fast(c, len(c.buf), little, rdw_adjust):
+                state["first"] = False
+                continue
             r = rdw_at()
             if r is None:
                 if state["first"]:
