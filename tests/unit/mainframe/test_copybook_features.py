@@ -376,3 +376,16 @@ def test_dbcs_field_padded_with_low_values(tmp_path):
     code, rows = decode(tmp_path, cpy, data)
     assert code == EXIT_OK
     assert len(rows[0]["K"]) == 1 and rows[0]["Z"] is None
+
+
+def test_auto_format_comments_from_column_1_with_sequence_numbers():
+    text = (
+        "* a comment written from column 1\n"
+        "000100 01  R.\n"
+        "*> another\n" + "000200     05  A  PIC X(2).".ljust(72) + "CHG001\n"
+        "000300     05  B  PIC 9.\n"
+    )
+    assert [(f.name, f.offset) for f in parse_copybook(text).record().fields] == [
+        ("A", 0),
+        ("B", 2),
+    ]

@@ -25,15 +25,16 @@ _LIT_PREFIX = re.compile(r"(?i)(X|N|G|NX|Z)(['\"])")
 
 FORMATS = ("auto", "fixed", "free")
 
-# a line that is free-format code: a level number or a comment within columns 1-6
-_FREE_LINE = re.compile(r"^\s{0,5}(\d{1,2}\s|\*)")
+# a line that is free-format code: a level number within columns 1-6
+_FREE_LINE = re.compile(r"^\s{0,5}\d{1,2}(\s|$)")
 
 
 def detect_format(text: str) -> str:
     """``fixed`` (columns 1-6 a sequence area; code may also start in column 7) or ``free``
-    (some line has a level number or a comment within columns 1-6)."""
+    (some line has a level number within columns 1-6). Lines starting with ``*`` in column 1
+    are comments either way."""
     for line in text.splitlines():
-        if not line.strip():
+        if not line.strip() or line.startswith("*"):
             continue
         head = line[:6]
         sequence_like = not head.strip() or (len(head) == 6 and head.isdigit())
@@ -63,6 +64,8 @@ def tokenize(text: str, source: str, fmt: str) -> list[Tok]:
                     # a blank line inside an open literal: the literal must continue
                     continue
             indicator = line[6] if len(line) > 6 else " "
+            if lenient and line.startswith("*") and open_lit is None:
+                continue  # a comment from column 1 (auto format)
             if indicator in "*/" or (indicator in "dD" and (not lenient or line[7:8] in " ")):
                 continue
             if indicator not in " -" and lenient and open_lit is None:
