@@ -69,6 +69,13 @@ IBM_CHARSETS = {
     "IBM1390": ("sbcs290", "dbcs16684", "ibm-1390"),
     "IBM1399": ("sbcs1027", "dbcs16684", "ibm-1399"),
 }
+# Western EBCDIC single-byte code pages (iconv charset -> table part, ICU converter)
+WESTERN_CHARSETS = {
+    f"IBM{n:03d}": (f"sbcs{n:03d}", f"ibm-{n}")
+    for n in (37, 273, 277, 278, 280, 284, 285, 297, 500, 871, 1047, *range(1140, 1150))
+}
+# open-system multi-byte code pages: iconv charset -> table part
+OPEN_CHARSETS = {"CP932": "cp932", "EUC-JP-MS": "eucjpms"}
 # DBCS user-defined area (lead bytes) per DBCS part; glibc and ICU both map it to the PUA
 UDA_LEADS = {"dbcs300": range(0x69, 0x80), "dbcs16684": range(0x69, 0x8A)}
 
@@ -78,7 +85,15 @@ PART_TITLES = {
     "dbcs300": "DBCS code page 300 (IBM host DBCS), DBCS part of CCSID 930 / 939",
     "dbcs16684": "DBCS CCSID 16684 (300 + JIS X 0213 additions), DBCS part of CCSID 1390 / 1399",
     "jisx0208": "JIS X 0208 in EUC-JP byte form (0xA1A1-0xFEFE), DBCS base of JEF / KEIS / JIPS",
+    "cp932": "Microsoft code page 932 (Shift_JIS with NEC / IBM extensions), open-system files",
+    "eucjpms": "eucJP-ms (EUC-JP with JIS X 0212 via 0x8F and the PUA rows), open-system files",
+    **{
+        part: f"Western EBCDIC single-byte code page {part[4:].lstrip('0')}"
+        for part, _ in WESTERN_CHARSETS.values()
+    },
 }
+
+WESTERN_PARTS = {part for part, _ in WESTERN_CHARSETS.values()}
 
 Cps = tuple[int, ...]
 
@@ -172,13 +187,24 @@ def decode_items(charset: str, items: list[bytes], tool: str = "iconv") -> list[
 
         return run
 
-    seps = (b"\n", b" ") if charset.upper().startswith("EUC") else (b"\x25", b"\x40")
+    ascii_based = charset.upper().startswith("EUC") or charset.upper() == "CP932"
+    seps = (b"\n", b" ") if ascii_based else (b"\x25", b"\x40")
     return _two_passes(items, seps, make_batch, one, 8192)
+
+
+def _sjis_width(b: int) -> int:
+    return 2 if 0x81 <= b <= 0x9F or 0xE0 <= b <= 0xFC else 1
+
+
+def _euc_width(b: int) -> int:
+    return 1 if b < 0x80 else 3 if b == 0x8F else 2
 
 
 def encode_items(charset: str, items: list[str]) -> list[bytes | None]:
     """Encode each string through iconv; None where iconv cannot encode it."""
-    ebcdic = not charset.upper().startswith("EUC")
+    up = charset.upper()
+    ebcdic = not (up.startswith("EUC") or up == "CP932")
+    width = _sjis_width if up == "CP932" else _euc_width
 
     def one(item: str) -> bytes | None:
         raw, rc = _run("iconv", "UTF-8", charset, item.encode("utf-8"), skip=False)
@@ -203,8 +229,8 @@ def encode_items(charset: str, items: list[str]) -> list[bytes | None]:
                 pos += 1
             elif ebcdic:
                 pos += 1
-            else:  # EUC-JP: ASCII, SS2 + 1, SS3 + 2, or two GR bytes
-                pos += 1 if b < 0x80 else 3 if b == 0x8F else 2
+            else:  # EUC-JP: ASCII, SS2 + 1, SS3 + 2, or two GR bytes; CP932: lead + trail
+                pos += width(b)
             if pos >= n or raw[pos] != sep:
                 return None
             res.append(raw[start:pos])
@@ -265,6 +291,8 @@ def _code_in(encoded: bytes | None, width: int, ebcdic: bool = True) -> int | No
         if len(encoded) == 4 and encoded[0] == SO and encoded[3] == SI:
             return int.from_bytes(encoded[1:3], "big")
         return None
+    if width == 3:  # open-system multi-byte: any code of one character
+        return int.from_bytes(encoded, "big") if encoded else None
     return int.from_bytes(encoded, "big") if len(encoded) == 2 and encoded[0] >= 0xA1 else None
 
 
@@ -352,6 +380,74 @@ def build_ibm(charset: str, scalars: list[str]) -> tuple[Plane, Plane]:
     return sbcs, dbcs
 
 
+def build_western(charset: str, scalars: list[str]) -> Plane:
+    """A Western EBCDIC single-byte code page: every byte decoded, every scalar value encoded."""
+    part, icu = WESTERN_CHARSETS[charset]
+    print(f"{charset}: decoding 0x00-0xFF, encoding U+0000-U+10FFFF ...", file=sys.stderr)
+    # decoded by ICU: glibc's IBM278 / IBM285 / IBM871 differ from ICU, the JDK and glibc's own
+    # euro variants (IBM1143 / 1146 / 1149) on a few bytes (278: 0x71 / 0xE0; 285: 0xA1;
+    # 871: 0x4A / 0xC0); everywhere else ICU and glibc decode the same
+    dec = decode_items(icu, [bytes([b]) for b in range(256)], tool="icu")
+    glibc = decode_items(charset, [bytes([b]) for b in range(256)])
+    plane = Plane(part, 1, {b: cps for b, cps in enumerate(dec) if cps is not None})
+    differ = [b for b in range(256) if dec[b] != glibc[b]]
+    plane.notes.append(
+        f"decoded by ICU uconv {icu}"
+        + (
+            f"; glibc iconv {charset} differs at {', '.join(f'{b:02X}' for b in differ)}"
+            if differ
+            else "; glibc iconv decodes every byte the same"
+        )
+    )
+    enc = dict(zip(scalars, encode_items(charset, scalars)))
+    finish_plane(plane, enc)
+    return plane
+
+
+def open_codes(charset: str) -> list[bytes]:
+    """Every code probed in an open-system multi-byte charset (single bytes first)."""
+    singles = [bytes([b]) for b in range(256)]
+    if charset == "CP932":
+        leads = [*range(0x81, 0xA0), *range(0xE0, 0xFD)]
+        trails = [*range(0x40, 0x7F), *range(0x80, 0xFD)]
+        return singles + [bytes([h, t]) for h in leads for t in trails]
+    gr = range(0xA1, 0xFF)
+    return (
+        singles
+        + [bytes([0x8E, t]) for t in range(0xA1, 0xE0)]
+        + [bytes([h, t]) for h in gr for t in gr]
+        + [bytes([0x8F, h, t]) for h in gr for t in gr]
+    )
+
+
+def build_open(charset: str, scalars: list[str]) -> Plane:
+    """CP932 / eucJP-ms: every single byte and every multi-byte code of the charset's layout.
+
+    Codes are the bytes read big-endian (0x8160, 0x8FA1A1); a single byte that is a lead byte
+    decodes to nothing alone and is left out. The PUA rows are kept as iconv maps them (cp932's
+    user-defined area F040-F9FC is routed through the 外字 table by ikou.moji.opensystem).
+    """
+    part = OPEN_CHARSETS[charset]
+    print(f"{charset}: decoding every code, encoding U+0000-U+10FFFF ...", file=sys.stderr)
+    items = open_codes(charset)
+    dec = decode_items(charset, items)
+    got = {c: cps for c, cps in zip(items, dec) if cps is not None}
+    # iconv -c skips an invalid lead byte and decodes what follows it (0x84BF -> the half-width
+    # katakana 0xBF; 0x8F + an unassigned JIS X 0212 code -> the JIS X 0208 character of its
+    # last two bytes): a multi-byte code that decodes like its own tail is not a character
+    ghosts = [c for c, cps in got.items() if len(c) > 1 and got.get(c[1:]) == cps]
+    for c in ghosts:
+        del got[c]
+    plane = Plane(part, 3, {int.from_bytes(c, "big"): cps for c, cps in got.items()})
+    plane.notes.append(
+        f"{len(ghosts)} codes iconv -c decodes like their own tail (a skipped invalid lead byte)"
+        " are left undefined"
+    )
+    enc = dict(zip(scalars, encode_items(charset, scalars)))
+    finish_plane(plane, enc, ebcdic=False)
+    return plane
+
+
 def build_jis(scalars: list[str]) -> Plane:
     print("EUC-JP: decoding 0xA1A1-0xFEFE, encoding U+0000-U+10FFFF ...", file=sys.stderr)
     codes = [(h << 8) | l for h in range(0xA1, 0xFF) for l in range(0xA1, 0xFF)]
@@ -374,17 +470,26 @@ def render(part: str, planes: dict[str, Plane], version: str) -> str:
             rows.setdefault(row, []).append(cs)
     width = next(iter(planes.values())).width
     fmt = "{:02X}" if width == 1 else "{:04X}"
+    if width == 3:
+        fmt = "{:02X}"  # codes of 1-3 bytes, written with an even number of digits
     lines = []
     order = sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
     for (code, cps, flag), css in order:
-        line = f"{fmt.format(code)}\t{_u(cps)}"
+        hexcode = fmt.format(code)
+        if len(hexcode) % 2:
+            hexcode = "0" + hexcode
+        line = f"{hexcode}\t{_u(cps)}"
         if len(css) != len(charsets):
             line += f"\t{flag}\t{','.join(css)}"
         elif flag:
             line += f"\t{flag}"
         lines.append(line)
     probe = (
-        {
+        "every single byte and every multi-byte code of the charset's byte layout"
+        if width == 3
+        else "every byte 0x00-0xFF decoded alone"
+        if part in WESTERN_PARTS
+        else {
             1: "every byte 0x00-0xFF decoded alone (followed by SI)",
             2: "every code 0x4040-0xFEFE decoded as SO hi lo SI",
         }[width]
@@ -411,14 +516,26 @@ def render(part: str, planes: dict[str, Plane], version: str) -> str:
     return "\n".join(head + lines) + "\n"
 
 
-def collect() -> tuple[dict[str, str], dict[str, dict[str, Plane]]]:
+def collect(only: set[str] = frozenset()) -> tuple[dict[str, str], dict[str, dict[str, Plane]]]:
     version = iconv_version()
     scalars = all_scalar_values()
     parts: dict[str, dict[str, Plane]] = {}
-    for charset in IBM_CHARSETS:
-        for plane in build_ibm(charset, scalars):
-            parts.setdefault(plane.part, {})[charset] = plane
-    parts["jisx0208"] = {"EUC-JP": build_jis(scalars)}
+
+    def wanted(*names: str) -> bool:
+        return not only or bool(only & set(names))
+
+    for charset, (sb, db, _icu) in IBM_CHARSETS.items():
+        if wanted(sb, db):
+            for plane in build_ibm(charset, scalars):
+                parts.setdefault(plane.part, {})[charset] = plane
+    if wanted("jisx0208"):
+        parts["jisx0208"] = {"EUC-JP": build_jis(scalars)}
+    for charset, (part, _icu) in WESTERN_CHARSETS.items():
+        if wanted(part):
+            parts[part] = {charset: build_western(charset, scalars)}
+    for charset, part in OPEN_CHARSETS.items():
+        if wanted(part):
+            parts[part] = {charset: build_open(charset, scalars)}
     print(f"iconv runs: {Stats.batches} batches, {Stats.singles} single items", file=sys.stderr)
     return {f"{p}.tsv": render(p, planes, version) for p, planes in parts.items()}, parts
 
@@ -466,8 +583,11 @@ def main(argv: list[str] | None = None) -> int:
         "--icu", action="store_true", help="print where ICU's uconv decodes differently"
     )
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: %(default)s)")
+    ap.add_argument(
+        "--only", nargs="*", metavar="PART", help="write only these tables (e.g. cp932 eucjpms)"
+    )
     args = ap.parse_args(argv)
-    files, parts = collect()
+    files, parts = collect(set(args.only or ()))
     if args.icu:
         icu_report(parts)
     changed = False

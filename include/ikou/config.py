@@ -13,7 +13,7 @@ endpoint, SQLite target) and the real one (MinIO or AWS S3, PostgreSQL).
 | IKOU_TARGET_DB_URL       | SQLAlchemy URL of the target database                      | Airflow conn ikou_target, else SQLite under IKOU_HOME |
 | IKOU_HMAC_SECRET         | secret of the keyed hashes (HMAC-SHA256)                   | Airflow conn ikou_hmac (password); required |
 | IKOU_HOME                | local working folder (SQLite target, caches)               | ./.ikou |
-| IKOU_GAIJI_POLICY        | unmapped 外字: placeholder (record continues) or quarantine | placeholder |
+| IKOU_GAIJI_POLICY        | unmapped 外字: placeholder (record continues), quarantine or pua | placeholder |
 
 Inside Airflow, the Airflow layer (:mod:`ikou.airflow.connections`) resolves the connections
 ``ikou_s3`` (a boto3 client from the Amazon provider's S3Hook), ``ikou_target`` and
@@ -102,9 +102,9 @@ class Settings:
     @property
     def gaiji_policy(self) -> str:
         policy = os.environ.get("IKOU_GAIJI_POLICY", "placeholder")
-        if policy not in ("placeholder", "quarantine"):
+        if policy not in ("placeholder", "quarantine", "pua"):
             raise ConfigError(
-                f"IKOU_GAIJI_POLICY must be placeholder or quarantine, not {policy[:40]!r}"
+                f"IKOU_GAIJI_POLICY must be placeholder, quarantine or pua, not {policy[:40]!r}"
             )
         return policy
 

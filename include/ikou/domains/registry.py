@@ -29,7 +29,42 @@ from ikou.identifiers import JUMINHYO_RULES
 
 DATA_DIR = Path(__file__).with_name("data")
 
-Encoding = Literal["cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips"]
+Encoding = Literal[
+    "cp930",
+    "cp939",
+    "cp1390",
+    "cp1399",
+    "jef",
+    "keis",
+    "jips",
+    # Western EBCDIC and open-system files (ikou.mainframe.options.CODEPAGE_CHOICES)
+    "cp037",
+    "cp273",
+    "cp277",
+    "cp278",
+    "cp280",
+    "cp284",
+    "cp285",
+    "cp297",
+    "cp500",
+    "cp871",
+    "cp1047",
+    "cp1140",
+    "cp1141",
+    "cp1142",
+    "cp1143",
+    "cp1144",
+    "cp1145",
+    "cp1146",
+    "cp1147",
+    "cp1148",
+    "cp1149",
+    "ascii",
+    "latin1",
+    "utf-8",
+    "cp932",
+    "euc-jp",
+]
 
 #: Field roles: what a legacy field means. Synth generates by role, cleanse picks its rules by
 #: role, validate maps by role. A new role needs an entry in each of those three places.
@@ -94,9 +129,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+BadFieldPolicy = Literal["quarantine", "null"]
+
+
+def _policy(v):
+    """YAML ``bad_field: null`` loads as None: it means the policy "null"."""
+    return "null" if v is None else v
+
+
 class FieldSpec(_Strict):
     role: str
     mixed: bool = False  # PIC X text holding SO/SI-delimited DBCS runs
+    sbcs: bool = False  # PIC X strictly single-byte (cp930/939/1390/1399 decode SO/SI otherwise)
+    money: bool = False  # numeric field output as decimal even when integral
+    bad_field: BadFieldPolicy | Literal[""] = ""  # "" = the file's decode.bad_field
+
+    @field_validator("bad_field", mode="before")
+    @classmethod
+    def _bad_field(cls, v):
+        return _policy(v)
 
     @field_validator("role")
     @classmethod
@@ -104,6 +155,57 @@ class FieldSpec(_Strict):
         if v not in ROLES:
             raise ValueError(f"unknown role {v!r} (known: {', '.join(sorted(ROLES))})")
         return v
+
+
+class DecodeSpec(_Strict):
+    """``legacy_files[].decode``: every option of ``ikou decode`` that is not already a key of
+    the legacy file (encoding, recfm, lrecl, record types, trailer, mixed fields), by its long
+    name with ``_`` for ``-`` (``--bad-field`` -> ``bad_field``; ``--float`` -> ``float``;
+    ``--rdw`` -> ``rdw_endian``; the record-structure keys are those of
+    ``ikou.mainframe.options.STRUCTURE_OPTIONS``).
+    Unknown keys are refused. Field lists name copybook fields as NAME or GROUP.NAME."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # the copybook (issue 9 §3)
+    copybook_format: Literal["auto", "fixed", "free"] = "auto"
+    copybook_dirs: list[str] = Field(default_factory=list)  # relative to the copybooks folder
+    nsymbol: Literal["dbcs", "national"] = "dbcs"
+    decimal_comma: bool = False
+    keep_filler: bool = False
+    # fields
+    variant: Literal["jis", "jdk"] = "jis"
+    sbcs_fields: list[str] = Field(default_factory=list)
+    money_fields: list[str] = Field(default_factory=list)
+    float_format: Literal["ibm", "ieee", "ieee-le"] = Field("ibm", alias="float")
+    trim: Literal["right", "both", "left", "none"] = "right"
+    keep_padding: bool = False  # = trim none
+    blank_numeric: Literal["quarantine", "null"] = "quarantine"
+    bad_field: BadFieldPolicy = "quarantine"
+    bad_fields: dict[str, BadFieldPolicy] = Field(default_factory=dict)  # NAME -> policy
+    layout: str | None = None
+    # record structure (issue 9 §2, §4: the reader's options)
+    rdw_adjust: int = 0
+    bdw_adjust: int = 0
+    rdw_endian: Literal["big", "little"] = "big"  # --rdw
+    record_length_field: str | None = None
+    file_start_offset: int = Field(0, ge=0)
+    file_end_offset: int = Field(0, ge=0)
+    record_start_offset: int = Field(0, ge=0)
+    record_end_offset: int = Field(0, ge=0)
+    segment_parents: dict[str, str] = Field(default_factory=dict)  # CHILD layout -> PARENT
+    segment_keys: dict[str, list[str]] = Field(default_factory=dict)  # PARENT -> key fields
+    chunk_mb: float = Field(4.0, gt=0, le=1024)
+
+    @field_validator("bad_field", mode="before")
+    @classmethod
+    def _bad_field(cls, v):
+        return _policy(v)
+
+    @field_validator("bad_fields", mode="before")
+    @classmethod
+    def _bad_fields(cls, v):
+        return {k: _policy(x) for k, x in v.items()} if isinstance(v, dict) else v
 
 
 class TrailerSpec(_Strict):
@@ -121,7 +223,7 @@ class LegacyFile(_Strict):
     dataset: str
     copybook: str
     encoding: Encoding
-    recfm: Literal["F", "FB", "V", "VB"] = "FB"
+    recfm: Literal["F", "FB", "V", "VB", "VS", "VBS", "LF", "CRLF"] = "FB"
     lrecl: int = Field(gt=0)
     record_type_field: str
     record_types: dict[str, str]  # value of the record-type field -> layout (group) name
@@ -130,6 +232,7 @@ class LegacyFile(_Strict):
     expected_records: int = Field(ge=0)
     synth: SynthSpec
     fields: dict[str, FieldSpec]
+    decode: DecodeSpec = Field(default_factory=DecodeSpec)
     _data_dir: Path | None = PrivateAttr(default=None)  # the registry folder it was loaded from
 
     @property
@@ -155,6 +258,26 @@ class LegacyFile(_Strict):
     @property
     def mixed_fields(self) -> list[str]:
         return [n for n, f in self.fields.items() if f.mixed]
+
+    @property
+    def sbcs_fields(self) -> list[str]:
+        return [n for n, f in self.fields.items() if f.sbcs] + list(self.decode.sbcs_fields)
+
+    @property
+    def money_fields(self) -> list[str]:
+        return [n for n, f in self.fields.items() if f.money] + list(self.decode.money_fields)
+
+    @property
+    def bad_fields(self) -> dict[str, str]:
+        """Per-field bad-field policies: ``decode.bad_fields`` and each field's ``bad_field``."""
+        out = dict(self.decode.bad_fields)
+        out.update({n: f.bad_field for n, f in self.fields.items() if f.bad_field})
+        return out
+
+    @property
+    def copybook_dirs(self) -> list[Path]:
+        base = self.copybook_path.parent
+        return [base / d for d in self.decode.copybook_dirs]
 
 
 class SpecVersion(_Strict):

@@ -7,8 +7,12 @@ Layers (each usable on its own)
                              ``Field`` s with absolute offsets, kinds, digits, scale, OCCURS ...).
 ``ikou.mainframe.encode``    ``encode_record(layout, values, codepage) -> bytes`` and
                              ``frame_records(records, recfm)`` for the synthetic city and tests.
-``ikou.mainframe.reader``    RECFM F / FB / V / VB framing into chunks of records
-                             (``iter_record_chunks``), ``byte_ranges`` to split F/FB files.
+``ikou.mainframe.reader``    record framing into chunks of records (``iter_record_chunks``):
+                             ``framing_fixed`` (F / FB, ``byte_ranges`` to split them),
+                             ``framing_variable`` (V / VB / VS / VBS, length fields),
+                             ``framing_text`` (LF / CRLF), ``compression`` (gzip, bzip2),
+                             ``records`` (the chunk type); ``structure`` and ``options`` hold
+                             the record-structure options (offsets, segments, RDW variants).
 ``ikou.mainframe.decode``    vectorised decoders (zoned, packed, binary, IBM float, SBCS, DBCS,
                              mixed SO/SI) over all records of a chunk, 外字 handling.
 ``ikou.mainframe.kernel``    the compiled fast path of the text, zoned and packed decoders

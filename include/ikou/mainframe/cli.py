@@ -23,8 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+from collections import Counter
 from pathlib import Path
+
+from ikou.mainframe.options import (
+    CODEPAGE_CHOICES,
+    GAIJI_POLICIES,
+    RECFM_CHOICES,
+    add_structure_arguments,
+    structure_kwargs,
+)
 
 __all__ = [
     "add_decode_parser",
@@ -42,8 +53,19 @@ EXIT_USAGE = 2
 EXIT_COPYBOOK = 3
 EXIT_INPUT = 4
 EXIT_FORMAT = 5
+EXIT_CONTROL = 6
 
-ENCODINGS = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
+ENCODINGS = CODEPAGE_CHOICES
+
+
+def _encoding(text: str) -> str:
+    """--encoding: a code page name or alias (IBM037, CCSID1047, UTF8 ...) -> its name."""
+    from ikou.moji.codepages import canonical_name
+
+    try:
+        return canonical_name(text)
+    except ValueError:
+        return text  # argparse's choices name what is allowed
 
 
 def add_decode_parser(subparsers) -> argparse.ArgumentParser:
@@ -71,11 +93,22 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copybook", required=True, metavar="C.cpy", help="COBOL copybook")
     p.add_argument(
         "--copybook-format",
-        choices=("fixed", "free"),
-        default="fixed",
-        help="copybook source format (default: fixed columns)",
+        choices=("auto", "fixed", "free"),
+        default="auto",
+        help="copybook source format (default auto: fixed columns, code may start in column 7; "
+        "free when levels start in columns 1-6)",
     )
-    p.add_argument("--encoding", required=True, choices=ENCODINGS, help="legacy code page")
+    _add_copybook_arguments(p)
+    p.add_argument(
+        "--encoding",
+        required=True,
+        choices=ENCODINGS,
+        type=_encoding,
+        metavar="CODEPAGE",
+        help="code page: Japanese EBCDIC cp930 cp939 cp1390 cp1399 jef keis jips; Western "
+        "EBCDIC cp037 cp273 cp277 cp278 cp280 cp284 cp285 cp297 cp500 cp871 cp1047 "
+        "cp1140-cp1149; open-system ascii latin1 utf-8 cp932 euc-jp (aliases as IBM037 ...)",
+    )
     p.add_argument(
         "--variant",
         choices=("jis", "jdk"),
@@ -84,11 +117,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--recfm",
-        choices=("F", "FB", "V", "VB"),
+        choices=RECFM_CHOICES,
         default="FB",
         type=str.upper,
-        help="record format (default: FB)",
+        help="record format (default: FB): F/FB fixed, V (RDW), VB (BDW+RDW), VS/VBS spanned, "
+        "LF/CRLF text lines (open-system encodings only)",
     )
+    add_structure_arguments(p)
     p.add_argument("--lrecl", type=int, help="record length for F/FB (default: the copybook's)")
     p.add_argument(
         "--layout", help="the 01 record (or REDEFINES group) to use when there is no record type"
@@ -132,7 +167,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="numeric field written as decimal even when integral",
     )
     p.add_argument("--gaiji", metavar="TABLE.csv", help="the city's 外字 table")
-    p.add_argument("--gaiji-policy", choices=("placeholder", "quarantine"), default="placeholder")
+    p.add_argument(
+        "--gaiji-policy",
+        choices=GAIJI_POLICIES,
+        default="placeholder",
+        help="unmapped 外字: placeholder 〓 (default), quarantine the record, or pua (the "
+        "Private Use Area point, e.g. cp932 F040-F9FC -> U+E000-U+E757)",
+    )
     p.add_argument(
         "--gaiji-out", metavar="G.parquet", help="write the unmapped 外字 occurrences here"
     )
@@ -150,6 +191,82 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--summary-json", metavar="S.json", help="also write the summary as JSON")
     p.add_argument("--chunk-mb", type=float, default=4.0, help="MB read per chunk (default 4)")
+
+
+def _add_copybook_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of the copybook and of field decoding (issue 9 §1, §3, §5)."""
+    p.add_argument(
+        "--copybook-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="where COPY members are looked up after the copybook's own folder (repeatable)",
+    )
+    p.add_argument(
+        "--nsymbol",
+        choices=("dbcs", "national"),
+        default="dbcs",
+        help="PIC N without USAGE: host DBCS (default) or UTF-16BE national (USAGE NATIONAL "
+        "always is UTF-16BE)",
+    )
+    p.add_argument(
+        "--decimal-comma",
+        action="store_true",
+        help="DECIMAL-POINT IS COMMA: ',' is the decimal point of numeric-edited pictures",
+    )
+    p.add_argument(
+        "--keep-filler",
+        action="store_true",
+        help="keep FILLER fields as columns FILLER_1, FILLER_2 ... (copybook order)",
+    )
+    p.add_argument(
+        "--sbcs-field",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="PIC X field that is strictly single-byte (cp930/939/1390/1399 decode SO/SI in "
+        "every other PIC X field)",
+    )
+    p.add_argument(
+        "--float",
+        dest="float_format",
+        choices=("ibm", "ieee", "ieee-le"),
+        default="ibm",
+        help="COMP-1 / COMP-2 format (default: ibm hexadecimal floating point)",
+    )
+    p.add_argument(
+        "--trim",
+        choices=("right", "both", "left", "none"),
+        default=None,
+        help="text padding (SBCS/DBCS spaces, 0x00) to trim (default right; --keep-padding = "
+        "none); an all-0x00 text field is null",
+    )
+    p.add_argument(
+        "--bad-field",
+        action="append",
+        default=[],
+        metavar="quarantine|null|NAME=null",
+        help="a field that cannot be decoded: quarantine its record (default) or null the field "
+        "and go on (a finding in OUT.findings.jsonl); NAME=null|quarantine for one field",
+    )
+
+
+def bad_field_options(items) -> tuple[str, dict[str, str]]:
+    """``--bad-field`` values -> (file policy, {field: policy}); BadArgument when malformed."""
+    from ikou.errors import BadArgument
+
+    policy, per_field = "quarantine", {}
+    for it in items:
+        name, eq, pol = it.partition("=")
+        if not eq:
+            if it not in ("quarantine", "null"):
+                raise BadArgument(f"--bad-field {it}: use quarantine, null or NAME=null")
+            policy = it
+            continue
+        if not name.strip() or pol not in ("quarantine", "null"):
+            raise BadArgument(f"--bad-field {it}: use NAME=null or NAME=quarantine")
+        per_field[name.strip()] = pol
+    return policy, per_field
 
 
 def _fail(msg: str, code: int) -> int:
@@ -186,10 +303,18 @@ def _run(args) -> int:
         return _fail(f"copybook {args.copybook} is not UTF-8 text", EXIT_COPYBOOK)
     try:
         cb = parse_copybook(
-            text, source=str(args.copybook), format=getattr(args, "copybook_format", "fixed")
+            text,
+            source=str(args.copybook),
+            format=getattr(args, "copybook_format", "auto"),
+            copybook_dirs=tuple(getattr(args, "copybook_dir", ()) or ()),
+            nsymbol=getattr(args, "nsymbol", "dbcs"),
+            decimal_comma=getattr(args, "decimal_comma", False),
+            keep_filler=getattr(args, "keep_filler", False),
         )
     except CopybookError as exc:
         return _fail(f"broken copybook: {exc}", EXIT_COPYBOOK)
+    for w in cb.warnings:
+        print(f"ikou decode: copybook warning: {w}", file=sys.stderr)
 
     out = Path(args.output)
     suffix = out.suffix.lower()
@@ -198,6 +323,11 @@ def _run(args) -> int:
     inp = Path(args.input)
     if not inp.is_file():
         return _fail(f"cannot read input {inp}: no such file", EXIT_INPUT)
+
+    if not 0 < args.chunk_mb <= 1024:
+        return _fail(f"--chunk-mb {args.chunk_mb}: allowed more than 0, at most 1024", EXIT_USAGE)
+    if args.lrecl is not None and not 1 <= args.lrecl <= 32760:
+        return _fail(f"--lrecl {args.lrecl}: allowed 1 to 32760", EXIT_USAGE)
 
     # --- options
     from ikou.mainframe.engine import DecodeOptions, Decoding
@@ -220,6 +350,9 @@ def _run(args) -> int:
             elif role == "trailer":
                 trailers.append(layout.upper())
         totals = dict(_pairs(args.control_total, "--control-total"))
+        bad_policy, bad_fields = bad_field_options(getattr(args, "bad_field", ()) or ())
+        if getattr(args, "trim", None) not in (None, "none") and args.keep_padding:
+            raise ValueError(f"--keep-padding is --trim none: it contradicts --trim {args.trim}")
         gaiji = None
         if args.gaiji:
             from ikou.moji.gaiji import GaijiTable, GaijiTableError
@@ -246,8 +379,14 @@ def _run(args) -> int:
             gaiji=gaiji,
             gaiji_policy=args.gaiji_policy,
             blank_numeric=args.blank_numeric,
+            sbcs_fields=tuple(getattr(args, "sbcs_field", ()) or ()),
+            trim=getattr(args, "trim", None),
+            float_format=getattr(args, "float_format", "ibm"),
+            bad_field=bad_policy,
+            bad_fields=bad_fields,
             chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
             file_name=str(inp),
+            **structure_kwargs(args),
         )
         run = Decoding(str(inp), cb, opts)
     except RecordFormatError as exc:
@@ -256,13 +395,20 @@ def _run(args) -> int:
         return _fail(str(exc).strip("'\""), EXIT_USAGE)
 
     # --- decode
+    from ikou.mainframe.findings import FindingsSink, findings_path
     from ikou.mainframe.output import CsvSink, JsonlSink, ParquetSink, QuarantineSink, layout_paths
 
     qpath = Path(args.quarantine) if args.quarantine else Path(str(out) + ".quarantine.jsonl")
+    paths = layout_paths(out, run.data_layouts)
+    extra = [Path(x) for x in (args.summary_json, args.gaiji_out) if x]
+    for target in [*paths.values(), qpath, findings_path(out), *extra]:
+        if _same_file(inp, target):
+            return _fail(f"output {target} is the input file {inp}: nothing written", EXIT_USAGE)
     sinks: dict = {}
-    qs = None
+    qs = fs = None
+    dominant: Counter = Counter()
+    gtmp = None
     try:
-        paths = layout_paths(out, run.data_layouts)
         for name in run.data_layouts:
             if suffix == ".parquet":
                 sinks[name] = ParquetSink(paths[name], run.schema(name))
@@ -271,22 +417,30 @@ def _run(args) -> int:
             else:
                 sinks[name] = CsvSink(paths[name], run.schema(name))
         qs = QuarantineSink(qpath)
+        fs = FindingsSink(findings_path(out))  # raw bytes: restricted, beside the quarantine
         for chunk in run:
             for name, rb in chunk.batches.items():
                 sinks[name].write(rb)
             qs.write(chunk.quarantine)
-        for s in sinks.values():
-            s.commit()
-        qs.commit()
+            fs.write_rows(chunk.findings)
+            _count_reasons(chunk.quarantine, dominant)
         if args.gaiji_out:
             import pyarrow.parquet as pq
 
-            pq.write_table(run.gaiji_occurrences(), args.gaiji_out)
+            gtmp = Path(args.gaiji_out + ".tmp")
+            pq.write_table(run.gaiji_occurrences(), gtmp)
+        # every output is complete in its temporary file: only now do they get their names
+        for s in [*sinks.values(), qs, fs]:
+            s.finish()
+        for s in [*sinks.values(), qs, fs]:
+            s.publish()
+        if gtmp is not None:
+            os.replace(gtmp, args.gaiji_out)
     except RecordFormatError as exc:
-        _abort(sinks, qs)
+        _abort(sinks, qs, fs, gtmp)
         return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
     except OSError as exc:
-        _abort(sinks, qs)
+        _abort(sinks, qs, fs, gtmp)
         return _fail(
             f"{exc.strerror or exc}"
             + (f": {exc.filename}" if getattr(exc, "filename", None) else ""),
@@ -294,10 +448,13 @@ def _run(args) -> int:
         )
     s = run.summary
     print(f"{inp}: {s.line()}")
+    line = _dominant_line(str(inp), dominant, s.records_in)
+    if line:
+        print(line, file=sys.stderr)
     for c in s.trailer_checks:
         if not c.ok:
             print(
-                f"{inp}: trailer check {c.name} {c.trailer_field}"
+                f"{inp}: trailer check {c.name} {c.trailer_field} {c.state}"
                 f"{' <- ' + c.data_field if c.data_field else ''}: expected {c.expected}, "
                 f"actual {c.actual}{' (' + c.detail + ')' if c.detail else ''}",
                 file=sys.stderr,
@@ -310,21 +467,68 @@ def _run(args) -> int:
         )
     if args.summary_json:
         try:
-            Path(args.summary_json).write_text(
+            stmp = Path(args.summary_json + ".tmp")
+            stmp.write_text(
                 json.dumps(s.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
             )
+            os.replace(stmp, args.summary_json)
         except OSError as exc:
             return _fail(
                 f"cannot write summary {args.summary_json}: {exc.strerror or exc}", EXIT_INPUT
             )
+    if s.control_mismatch:  # outputs are written; the numbers do not add up (exit 6)
+        return _fail(
+            f"{inp}: control mismatch (trailer count, control total or a missing header / "
+            "trailer): see the trailer check lines above",
+            EXIT_CONTROL,
+        )
     return EXIT_OK
 
 
-def _abort(sinks: dict, qs) -> None:
+def _abort(sinks: dict, qs, fs=None, gtmp=None) -> None:
     for s in sinks.values():
         s.abort()
     if qs is not None:
         qs.abort()
+    if fs is not None:
+        fs.abort()
+    if gtmp is not None:
+        Path(gtmp).unlink(missing_ok=True)
+
+
+def _same_file(inp: Path, target: Path) -> bool:
+    """True when writing ``target`` would overwrite the input (same path or same file)."""
+    try:
+        if target.resolve() == inp.resolve():
+            return True
+        return target.exists() and os.path.samefile(inp, target)
+    except OSError:
+        return False
+
+
+_BYTE = re.compile(r"^byte (\d+)")
+
+
+def _count_reasons(quarantine, counter: Counter) -> None:
+    """(reason, byte in the record) of each quarantined record (the byte None for framing)."""
+    if not quarantine.num_rows:
+        return
+    reasons = quarantine.column("reason").to_pylist()
+    details = quarantine.column("detail").to_pylist()
+    for r, d in zip(reasons, details):
+        m = _BYTE.match(d or "")
+        counter[(r, int(m.group(1)) if m else None)] += 1
+
+
+def _dominant_line(inp: str, counter: Counter, records: int) -> str | None:
+    """One stderr line when one (reason, byte) covers half of the file's records or more."""
+    if not counter or records <= 0:
+        return None
+    (reason, byte), n = counter.most_common(1)[0]
+    if 2 * n < records:
+        return None
+    at = f" at byte {byte}" if byte is not None else ""
+    return f"{inp}: {n} of {records} records: {reason}{at} — wrong copybook or code page?"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ as long as that count makes it.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Iterable, Mapping
 
@@ -165,9 +166,15 @@ def encode_field(f: Field, value, codepage) -> bytes:
     kind = f.kind
     if kind in ("alphanumeric", "mixed", "dbcs"):
         return _text(f, value, codepage)
+    if kind == "national":
+        return _national(f, value)
     if kind == "float":
         return _float(f, value)
+    if kind == "edited" and isinstance(value, (str, bytes, bytearray)):
+        return _text(replace(f, kind="alphanumeric"), value, codepage)  # the printed form as is
     n = _scaled(f, value)
+    if kind == "edited":
+        return codepage.encode_sbcs(edit_number(f, n))
     if kind == "zoned":
         return _zoned(f, n)
     if kind == "packed":
@@ -386,3 +393,84 @@ def frame_records(
             out += rdw(len(block)) + block
         return bytes(out)
     raise ValueError(f"unknown RECFM {recfm!r} (F, FB, V or VB)")
+
+
+def _national(f: Field, value) -> bytes:
+    """USAGE NATIONAL: UTF-16BE, padded with national spaces (U+0020)."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValueError(f"field {f.column}: national field takes str, not {type(value).__name__}")
+    raw = value.encode("utf-16-be")
+    if len(raw) > f.size:
+        raise ValueError(
+            f"field {f.column}: value does not fit ({len(raw)} bytes, field holds {f.size})"
+        )
+    return raw + " ".encode("utf-16-be") * ((f.size - len(raw)) // 2)
+
+
+_OVERPUNCH_NEG = "}JKLMNOPQR"
+
+
+def edit_number(f: Field, n: int) -> str:
+    """The printed form of ``n`` (in units of the picture's last digit) under the numeric-edited
+    picture of ``f``: zero suppression (Z, *), floating + - $, fixed signs, CR / DB, insertion
+    characters B 0 / , . -- as a COBOL MOVE to the field would edit it."""
+    from ikou.mainframe.copybook.pictures import edited_layout, expand_picture
+
+    pic = f.pic or ""
+    classes, digits, _scale = edited_layout(pic)
+    ds = str(abs(n)).rjust(digits, "0")
+    if len(ds) > digits:
+        raise ValueError(f"field {f.column}: value does not fit PICTURE {pic}")
+    neg = n < 0
+    star = "*" in pic
+    fill = "*" if star else " "
+    syms = [s for s in expand_picture(pic) if s not in ("V", "P", "S")]
+    floating = {c for c in "+-$" if pic.count(c) > 1}
+    out: list[str] = []
+    k = 0
+    significant = False
+    float_slots: list[int] = []  # suppressed floating positions (the symbol goes in the last)
+    for sym in syms:
+        if sym in ("9", "Z", "*") or (sym in floating and sym in [x for x in syms[: len(out)]]):
+            d = ds[k]
+            k += 1
+            significant = significant or d != "0" or sym == "9"
+            if significant:
+                out.append(d)
+            elif sym in floating:
+                float_slots.append(len(out))
+                out.append(" ")
+            else:
+                out.append(fill if sym in ("*",) or star else " ")
+        elif sym in floating:  # the leftmost symbol of a floating string
+            float_slots.append(len(out))
+            out.append(" ")
+        elif sym == "+":
+            out.append("-" if neg else "+")
+        elif sym == "-":
+            out.append("-" if neg else " ")
+        elif sym in ("CR", "DB"):
+            out.append(sym if neg else "  ")
+        elif sym == ".":
+            significant = significant or any(c in "9" for c in syms[syms.index(sym) :])
+            out.append("." if significant else fill)
+        elif sym in (",", "B", "0", "/"):
+            ch = {"B": " "}.get(sym, sym)
+            out.append(ch if significant or sym in ("0", "/") else fill)
+        elif sym == "$":
+            out.append("$")
+        else:
+            out.append(sym)
+    if float_slots:
+        symbol = next(iter(floating))
+        mark = ("-" if neg else ("+" if symbol == "+" else " ")) if symbol in "+-" else "$"
+        out[float_slots[-1]] = mark
+    text = "".join(out)
+    if "S" in pic and neg:  # overpunched last digit
+        i = max(i for i, c in enumerate(text) if c.isdigit())
+        text = text[:i] + _OVERPUNCH_NEG[int(text[i])] + text[i + 1 :]
+    if f.blank_when_zero and n == 0:
+        text = " " * len(text)
+    return text

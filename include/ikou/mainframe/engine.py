@@ -22,9 +22,13 @@ from typing import Iterator, Mapping
 import numpy as np
 import pyarrow as pa
 
+from ikou.errors import BadArgument
 from ikou.mainframe.copybook import Copybook, Field, RecordLayout
+from ikou.mainframe.copybook.layout import field_matches
 from ikou.mainframe.decode import (
+    FLOAT_FORMATS,
     REASONS,
+    TRIMS,
     TextTables,
     arrow_type,
     bool_array,
@@ -37,8 +41,19 @@ from ikou.mainframe.decode import (
     repeat_string,
     string_array,
 )
+from ikou.mainframe.decode.multibyte import EBCDIC_TO_ASCII_ZONED
 from ikou.mainframe.encode import encode_field
-from ikou.mainframe.reader import RecordChunk, RecordFormatError, iter_record_chunks
+from ikou.mainframe.findings import FindingsSink, finding_row
+from ikou.mainframe.reader import RECFMS, RecordChunk, RecordFormatError, iter_record_chunks
+from ikou.mainframe.structure import (
+    PARENT_COLUMNS,
+    Segments,
+    check_structure,
+    framing_for,
+    length_reader,
+    missing_rows,
+    short_records_allowed,
+)
 
 __all__ = [
     "DecodeOptions",
@@ -90,6 +105,40 @@ _BYTE_REASONS = {
 }
 _CODE_REASONS = {"undecodable_dbcs", "unmapped_gaiji"}
 
+BAD_FIELD_POLICIES = ("quarantine", "null")
+
+#: CCSIDs that are mixed SBCS/DBCS by definition: SO/SI decoded in every PIC X field by default
+MIXED_CCSIDS = ("cp930", "cp939", "cp1390", "cp1399")
+
+#: reasons a field can have on its own (bad_field null makes them a finding, not a quarantine)
+FIELD_REASONS = frozenset(
+    {
+        "invalid_zoned",
+        "bad_nibble",
+        "binary_overflow",
+        "undefined_sbcs",
+        "undecodable_dbcs",
+        "unbalanced_shift",
+        "odd_dbcs_length",
+        "invalid_edited",
+        "invalid_national",
+    }
+)
+
+
+_FIELD_CODES = np.array(sorted(reason_code(r) for r in FIELD_REASONS), np.uint8)
+
+
+def mixed_by_default(encoding: str) -> bool:
+    """CCSID 930 / 939 / 1390 / 1399 (any variant name): PIC X fields decode SO/SI."""
+    e = (encoding or "").lower().replace("-", "").replace("_", "")
+    return any(e == c or e.startswith(c) for c in MIXED_CCSIDS) or e in (
+        "ibm930",
+        "ibm939",
+        "ibm1390",
+        "ibm1399",
+    )
+
 
 @dataclass
 class DecodeOptions:
@@ -115,12 +164,37 @@ class DecodeOptions:
     gaiji_policy      "placeholder" (〓 in the text, record kept, occurrence reported) or
                       "quarantine" (record quarantined with reason unmapped_gaiji)
     blank_numeric     "quarantine" (default; an all-space numeric field is a bad record) or
-                      "null" (it becomes null)
+                      "null" (it becomes null); it decides the all-blank case, whatever bad_field
+    sbcs_fields       PIC X fields that are strictly single-byte: with CCSID 930 / 939 / 1390 /
+                      1399 every other PIC X field decodes SO/SI (mixed); JEF / KEIS / JIPS only
+                      decode SO/SI in mixed_fields
+    trim              right (default) | both | left | none: SBCS / DBCS spaces and 0x00 are
+                      padding, an all-0x00 text field is null; None = keep_padding decides
+    float_format      ibm (default) | ieee | ieee-le for every COMP-1 / COMP-2 field
+    bad_field         "quarantine" (default: a field that cannot be decoded costs its record) or
+                      "null" (the field is null, the record goes on, a finding names it)
+    bad_fields        per field {NAME: "null" | "quarantine"}, over bad_field
     chunk_bytes       bytes read per chunk (bounded memory)
     file_name         the ``_file`` lineage value (default: the path, or "<stream>")
     byte_range        (start, end) for F / FB: decode only that record-aligned part
     codepage          a CodePage object instead of looking ``encoding`` up (tests, custom pages)
     max_raw_bytes     raw bytes kept per quarantined record (hex in the quarantine)
+    rdw_adjust, bdw_adjust
+                      payload bytes = descriptor value - 4 + adjust (V / VB / VS / VBS; with
+                      record_length_field: record bytes = field value + rdw_adjust)
+    rdw_endian        "big" (default) or "little": the 16-bit length of RDWs and BDWs
+    record_length_field
+                      RECFM F: each record's length is this field's value (+ rdw_adjust)
+    file_start_offset, file_end_offset
+                      bytes skipped at the start / end of the file
+    record_start_offset, record_end_offset
+                      bytes skipped before / after each record's layout (``_offset`` stays the
+                      record's absolute offset)
+    segment_parents   {CHILD layout: PARENT layout}: child rows get ``_parent_record`` (and
+                      ``_parent_key`` from segment_keys {PARENT: (field, ...)}); a child before
+                      any parent is quarantined ``orphan_segment``
+    gaiji_policy "pua": an unmapped 外字 keeps its Private Use Area code point (cp932
+                      U+E000-U+E757; IBM user-defined area as iconv maps it)
     """
 
     encoding: str = "cp930"
@@ -140,11 +214,27 @@ class DecodeOptions:
     gaiji: object = None
     gaiji_policy: str = "placeholder"
     blank_numeric: str = "quarantine"
+    sbcs_fields: tuple[str, ...] = ()
+    trim: str | None = None
+    float_format: str = "ibm"
+    bad_field: str = "quarantine"
+    bad_fields: Mapping[str, str] = field(default_factory=dict)
     chunk_bytes: int = 4 << 20
     file_name: str | None = None
     byte_range: tuple[int, int] | None = None
     codepage: object = None
     max_raw_bytes: int = 65536
+    # record structure (ikou.mainframe.structure / reader): see the list above
+    rdw_adjust: int = 0
+    bdw_adjust: int = 0
+    rdw_endian: str = "big"
+    record_length_field: str | None = None
+    file_start_offset: int = 0
+    file_end_offset: int = 0
+    record_start_offset: int = 0
+    record_end_offset: int = 0
+    segment_parents: Mapping[str, str] = field(default_factory=dict)
+    segment_keys: Mapping[str, tuple] = field(default_factory=dict)
 
 
 @dataclass
@@ -158,6 +248,11 @@ class TrailerCheck:
     actual: object
     ok: bool
     detail: str = ""
+    state: str = ""  # ok | mismatch | unverified (a summed value was unreadable)
+
+    def __post_init__(self):
+        if not self.state:
+            self.state = "ok" if self.ok else "mismatch"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -199,6 +294,9 @@ class DecodeSummary:
     control_sums: dict = field(
         default_factory=dict
     )  # trailer field -> {data_field, sum, unreadable}
+    header_declared: bool = False
+    trailer_declared: bool = False
+    findings: dict = field(default_factory=dict)  # reason -> count (rows in the findings file)
 
     @property
     def accounted(self) -> bool:
@@ -209,6 +307,12 @@ class DecodeSummary:
     @property
     def trailer_ok(self) -> bool:
         return all(c.ok for c in self.trailer_checks)
+
+    @property
+    def control_mismatch(self) -> bool:
+        """A trailer count or control total differs, or a declared header / trailer is missing
+        (exit 6); a total over unreadable values is ``unverified``, not a mismatch."""
+        return any(c.state == "mismatch" for c in self.trailer_checks)
 
     @property
     def mb_per_s(self) -> float:
@@ -222,7 +326,11 @@ class DecodeSummary:
             f"bytes={self.bytes_read} seconds={self.seconds:.3f} MB/s={self.mb_per_s:.1f}"
         )
         if self.trailer_checks:
-            s += " trailer=" + ("OK" if self.trailer_ok else "MISMATCH")
+            s += " trailer=" + (
+                "OK" if self.trailer_ok else ("MISMATCH" if self.control_mismatch else "UNVERIFIED")
+            )
+        if self.findings:
+            s += f" findings={sum(self.findings.values())}"
         if self.gaiji_unmapped or self.gaiji_mapped:
             s += f" gaiji_mapped={self.gaiji_mapped} gaiji_unmapped={self.gaiji_unmapped}"
         return s
@@ -241,6 +349,7 @@ class DecodeSummary:
         )
         s.by_reason = dict(s.by_reason or {})
         s.by_layout = dict(s.by_layout or {})
+        s.findings = dict(s.findings or {})
         s.gaiji_codes = list(s.gaiji_codes or [])
         s.control_sums = {
             k: {**v, "sum": Decimal(str(v["sum"]))}
@@ -276,6 +385,7 @@ class DecodedChunk:
     quarantined: int
     bytes_read: int
     first_record: int
+    findings: list = field(default_factory=list)  # ikou.mainframe.findings rows (raw bytes)
 
     @property
     def batch(self) -> pa.RecordBatch:
@@ -291,11 +401,13 @@ class DecodedChunk:
 class _Plan:
     """One layout prepared for decoding."""
 
-    def __init__(self, layout: RecordLayout, role: str, money: set[str]):
+    def __init__(self, layout: RecordLayout, role: str, money: set[str], policy=None):
         self.layout = layout
         self.name = layout.name
         self.role = role
         self.fields: list[Field] = layout.data_fields
+        # fields whose undecodable values become null (with a finding) instead of quarantine
+        self.null_bad = [policy is not None and policy(f) == "null" for f in self.fields]
         self.money = [f.column in money or f.name in money for f in self.fields]
         self.types = [arrow_type(f, m) for f, m in zip(self.fields, self.money)]
         cols = []
@@ -426,13 +538,25 @@ class Decoding:
             self.file_name = opts.file_name or getattr(source, "name", None) or "<stream>"
             if not isinstance(self.file_name, str):
                 self.file_name = "<stream>"
-        if opts.gaiji_policy not in ("placeholder", "quarantine"):
-            raise ValueError("gaiji_policy must be 'placeholder' or 'quarantine'")
+        if opts.gaiji_policy not in ("placeholder", "quarantine", "pua"):
+            raise ValueError("gaiji_policy must be 'placeholder', 'quarantine' or 'pua'")
         if opts.blank_numeric not in ("quarantine", "null"):
             raise ValueError("blank_numeric must be 'quarantine' or 'null'")
+        if opts.bad_field not in BAD_FIELD_POLICIES:
+            raise BadArgument(f"bad_field {opts.bad_field!r}: use quarantine or null")
+        for name, pol in dict(opts.bad_fields).items():
+            if pol not in BAD_FIELD_POLICIES:
+                raise BadArgument(f"--bad-field {name}={pol}: use {name}=null or {name}=quarantine")
+        if opts.float_format not in FLOAT_FORMATS:
+            raise BadArgument(
+                f"float format {opts.float_format!r}: use one of {', '.join(FLOAT_FORMATS)}"
+            )
+        if opts.trim is not None and opts.trim not in TRIMS:
+            raise BadArgument(f"trim {opts.trim!r}: use one of {', '.join(TRIMS)}")
+        self.trim = opts.trim or ("none" if opts.keep_padding else "right")
         self.recfm = opts.recfm.upper()
-        if self.recfm not in ("F", "FB", "V", "VB"):
-            raise RecordFormatError(f"unknown RECFM {opts.recfm!r} (F, FB, V or VB)")
+        if self.recfm not in RECFMS:
+            raise RecordFormatError(f"unknown RECFM {opts.recfm!r} ({', '.join(RECFMS)})")
         if opts.codepage is not None:
             self.codepage = opts.codepage
             self.encoding = getattr(opts.codepage, "name", opts.encoding)
@@ -448,8 +572,14 @@ class Decoding:
             gaiji = GaijiTable.load(gaiji)
         self.gaiji = gaiji
         self.tables = TextTables.get(self.codepage, self.encoding, gaiji, opts.gaiji_policy)
+        check_structure(opts, self.recfm, self.codepage)
+        self.pad = int(getattr(self.codepage, "sbcs_space", 0x40))
+        self.short_ok = short_records_allowed(self.recfm, opts)
         self._build_plans()
+        self._build_structure()
         self.summary = DecodeSummary(self.file_name, self.encoding, self.recfm, self.lrecl)
+        self.summary.header_declared = any(p.role == "header" for p in self.plans.values())
+        self.summary.trailer_declared = any(p.role == "trailer" for p in self.plans.values())
         self._gaiji_parts: list[pa.Table] = []
         self._candidates: dict[int, list[str]] = {}
         self._data_count = 0
@@ -464,6 +594,8 @@ class Decoding:
     def _build_plans(self) -> None:
         opts, cb = self.options, self.copybook
         mixed = tuple(opts.mixed_fields)
+        sbcs = tuple(opts.sbcs_fields)
+        default_mixed = mixed_by_default(self.encoding)
         money = {m.strip().upper() for m in opts.money_fields}
         headers = (
             {opts.header_layouts.upper()}
@@ -484,9 +616,9 @@ class Decoding:
                     layout = cb.record(key)
                 except KeyError as exc:
                     raise ValueError(str(exc).strip("'\"")) from None
-                layout = layout.with_kinds(mixed)
+                layout = layout.with_kinds(mixed, sbcs=sbcs, default_mixed=default_mixed)
                 role = "header" if key in headers else ("trailer" if key in trailers else "data")
-                self.plans[key] = _Plan(layout, role, money)
+                self.plans[key] = _Plan(layout, role, money, self._policy)
             return self.plans[key]
 
         self.type_field: Field | None = None
@@ -511,7 +643,14 @@ class Decoding:
                     pattern = encode_field(tf, v, self.codepage)
                 except ValueError as exc:
                     raise ValueError(f"record type value for {p.name}: {exc}") from None
+                if tf.kind == "zoned" and getattr(self.codepage, "ascii_numbers", False):
+                    pattern = bytes(EBCDIC_TO_ASCII_ZONED[pattern])
                 self.type_patterns.append((pattern, p))
+                if not tf.is_numeric:  # the value padded with 0x00 instead of spaces
+                    core = pattern.rstrip(bytes([self.pad]))
+                    alt = core + b"\x00" * (len(pattern) - len(core))
+                    if alt != pattern:
+                        self.type_patterns.append((alt, p))
             for h in headers | trailers:
                 if h not in self.plans:
                     raise ValueError(f"header/trailer layout {h} is not among the record types")
@@ -532,11 +671,18 @@ class Decoding:
         self.data_plans = [p for p in self.plans.values() if p.role == "data"]
         if not self.data_plans:
             raise ValueError("no data layout")
+        self._check_names(
+            ("--mixed-field", mixed),
+            ("--sbcs-field", sbcs),
+            ("--money-field", tuple(opts.money_fields)),
+            ("--bad-field", tuple(dict(opts.bad_fields))),
+        )
         self.lrecl = None
-        if self.recfm in ("F", "FB"):
-            self.lrecl = self.options.lrecl or max(p.size for p in self.plans.values())
+        if self.recfm in ("F", "FB") and not opts.record_length_field:
+            around = opts.record_start_offset + opts.record_end_offset
+            self.lrecl = self.options.lrecl or max(p.size for p in self.plans.values()) + around
             for p in self.plans.values():
-                need = max((e for _, e in p.ends), default=0)
+                need = max((e for _, e in p.ends), default=0) + around
                 if need > self.lrecl:
                     raise RecordFormatError(
                         f"layout {p.name} needs {need} bytes, LRECL is {self.lrecl}"
@@ -565,6 +711,66 @@ class Decoding:
                 if not df.is_numeric:
                     raise ValueError(f"control total data field {dfield} is not numeric")
                 self.total_fields.append((tp.layout.field(tfield), dp, df))
+
+    def _build_structure(self) -> None:
+        """Record length field, segments (ikou.mainframe.structure)."""
+        opts = self.options
+        self.length_field = None
+        if opts.record_length_field:
+            name = opts.record_length_field
+            holder = next((p for p in self.plans.values() if name in p.layout), None)
+            if holder is None:
+                raise BadArgument(
+                    f"--record-length-field {name}: no such field in the copybook's layouts"
+                )
+            self.length_field = length_reader(
+                holder.layout.field(name),
+                opts.record_start_offset,
+                bool(getattr(self.codepage, "ascii_numbers", False)),
+            )
+        self.segments = Segments(opts.segment_parents, opts.segment_keys, self.plans)
+        self._segment_keys = {}
+        self._link = None
+        for child in self.segments.parents:
+            p = self.plans[child]
+            for name, typ in PARENT_COLUMNS:
+                p.schema = p.schema.append(pa.field(name, typ))
+        for parent in set(self.segments.parents.values()):
+            self._segment_keys[parent] = self.segments.key_fields(self.plans[parent].layout)
+
+    def _parent_keys(self, p: _Plan, cols: list) -> list:
+        """Per record of a parent group: its key (fields joined by '|'), None when unreadable."""
+        n = len(cols[0]) if cols else 0
+        fields_ = self._segment_keys.get(p.name) or []
+        if not fields_:
+            return [None] * n
+        vals = [cols[p.fields.index(f)].to_pylist() for f in fields_]
+        return [
+            None if any(v is None for v in row) else "|".join(str(v) for v in row)
+            for row in zip(*vals)
+        ]
+
+    def _policy(self, f: Field) -> str:
+        """The bad-field policy of ``f``: its own (bad_fields) or the file's (bad_field)."""
+        own = [pol for name, pol in dict(self.options.bad_fields).items() if field_matches(f, name)]
+        return own[-1] if own else self.options.bad_field
+
+    def _check_names(self, *named: tuple[str, tuple]) -> None:
+        """Every field an option names is in a layout in use (exit 2 otherwise)."""
+        for option, names in named:
+            for name in names:
+                if not any(p.layout.matching(name) for p in self.plans.values()):
+                    in_use = ", ".join(p.name for p in self.plans.values())
+                    raise BadArgument(
+                        f"{option} {name}: no such field in the copybook's layouts ({in_use}); "
+                        "name a field as NAME or GROUP.NAME"
+                    )
+                if option == "--sbcs-field" and not any(
+                    f.kind in ("alphanumeric", "mixed")
+                    for p in self.plans.values()
+                    for f in p.layout.matching(name)
+                ):
+                    raise BadArgument(f"--sbcs-field {name}: not a PIC X field")
 
     def schema(self, layout: str | None = None) -> pa.Schema:
         """Arrow schema of a data layout's batches."""
@@ -609,6 +815,7 @@ class Decoding:
                 start=start,
                 end=end,
                 max_raw_bytes=opts.max_raw_bytes,
+                framing=framing_for(opts, self.codepage, self.length_field),
             ):
                 chunk = self._decode_chunk(rc)
                 s.seconds = time.perf_counter() - t0
@@ -626,6 +833,7 @@ class Decoding:
         n = len(rc)
         qrows: list[dict] = []
         gparts: list[dict] = []
+        frows: list[dict] = []
         batches: dict[str, pa.RecordBatch] = {}
         out = hdr = trl = 0
         # broken framing
@@ -639,16 +847,16 @@ class Decoding:
         groups: list[tuple[_Plan, np.ndarray | None]] = []
         if self.type_field is not None and n:
             tf = self.type_field
-            tb = (
-                _gather(rc.data, tf.offset, tf.size)
-                if rc.data.shape[1] >= tf.offset + tf.size
-                else None
-            )
+            data0 = rc.data
+            if data0.shape[1] < tf.offset + tf.size:
+                grow = tf.offset + tf.size - data0.shape[1]
+                data0 = np.pad(data0, ((0, 0), (0, grow)), constant_values=self.pad)
+            tb = _gather(data0, tf.offset, tf.size)
+            present = rc.lengths > tf.offset  # a record ending before its type has none
             assigned = np.full(n, -1, np.int32)
-            if tb is not None:
-                for k, (pattern, p) in enumerate(self.type_patterns):
-                    hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
-                    assigned[hit] = k
+            for k, (pattern, p) in enumerate(self.type_patterns):
+                hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
+                assigned[hit & present] = k
             seen: list[_Plan] = []
             for _pattern, p in self.type_patterns:
                 if any(p is q for q in seen):
@@ -676,16 +884,56 @@ class Decoding:
                 )
         elif n:
             groups.append((self.data_plans[0], None))
+        if self.segments.active:  # parents first: their records link the children
+            groups.sort(key=lambda g: 0 if self.segments.is_parent(g[0].name) else 1)
+            self.segments.start_chunk()
         for p, idx in groups:
             mat = rc.data if idx is None else rc.data[idx]
             lengths = rc.lengths if idx is None else rc.lengths[idx]
             recno = rc.record_no if idx is None else rc.record_no[idx]
             offs = rc.offsets if idx is None else rc.offsets[idx]
             if mat.shape[1] < p.size:
-                mat = np.pad(mat, ((0, 0), (0, p.size - mat.shape[1])), constant_values=0x40)
-            cols, flags, gaiji, mapped, fbad = self._decode_group(p, mat, lengths)
+                mat = np.pad(mat, ((0, 0), (0, p.size - mat.shape[1])), constant_values=self.pad)
+            cols, flags, gaiji, mapped, fbad, notes = self._decode_group(p, mat, lengths)
             good = ~flags.bad
+            self._link = None
+            if self.segments.active:
+                if self.segments.is_parent(p.name):
+                    self.segments.note_parents(p.name, recno, self._parent_keys(p, cols))
+                if p.name in self.segments.parents:
+                    prec, pkey, orphan = self.segments.link(p.name, recno)
+                    for i in np.flatnonzero(orphan & good).tolist():
+                        raw = mat[i, : int(lengths[i])].tobytes()
+                        qrows.append(
+                            self._qrow(
+                                int(recno[i]),
+                                int(offs[i]),
+                                p.name,
+                                None,
+                                "orphan_segment",
+                                f"no {self.segments.parents[p.name]} record before it",
+                                raw[: self.options.max_raw_bytes],
+                                len(raw),
+                            )
+                        )
+                    good = good & ~orphan
+                    self._link = (prec, pkey)
             ngood = int(np.count_nonzero(good))
+            for r, col, reason, byte, raw in notes:
+                if not good[r]:
+                    continue  # the record is quarantined whole: its raw bytes are there
+                frows.append(
+                    finding_row(
+                        self.file_name,
+                        int(recno[r]),
+                        int(offs[r]),
+                        col,
+                        reason,
+                        byte,
+                        raw,
+                        f"byte {byte}",
+                    )
+                )
             s.gaiji_mapped += mapped
             # quarantine rows
             for i in np.flatnonzero(flags.bad).tolist():
@@ -754,10 +1002,15 @@ class Decoding:
                     self._trailers.extend(rows_)
                     trl += ngood
             s.by_layout[p.name] = s.by_layout.get(p.name, 0) + len(mat)
+        if self.segments.active:
+            self.segments.end_chunk()
         qrows.sort(key=lambda r: r["_record"])  # file order, whatever the layout or framing problem
         q = _table(qrows, QUARANTINE_SCHEMA)
         for r in qrows:
             s.by_reason[r["reason"]] = s.by_reason.get(r["reason"], 0) + 1
+        frows.sort(key=lambda r: (r["_record"], r["byte"] or 0))
+        for r in frows:
+            s.findings[r["reason"]] = s.findings.get(r["reason"], 0) + 1
         g = _table(gparts, GAIJI_SCHEMA)
         if gparts:
             self._gaiji_parts.append(g)
@@ -773,7 +1026,7 @@ class Decoding:
                 batches[p.name] = empty_batch(p.schema)
         first = int(rc.record_no[0]) if n else (rc.broken[0].record_no if rc.broken else -1)
         return DecodedChunk(
-            batches, q, g, records_in, out, hdr, trl, len(qrows), rc.bytes_read, first
+            batches, q, g, records_in, out, hdr, trl, len(qrows), rc.bytes_read, first, frows
         )
 
     def _batch(self, p: _Plan, cols, good, ngood, recno, offs) -> pa.RecordBatch:
@@ -783,6 +1036,9 @@ class Decoding:
             np_array(recno.astype(np.int64), pa.int64()),
             np_array(offs.astype(np.int64), pa.int64()),
         ]
+        if self._link is not None and p.name in self.segments.parents:
+            prec, pkey = self._link
+            arrays += [np_array(prec.astype(np.int64), pa.int64()), string_array(pkey)]
         rb = pa.RecordBatch.from_arrays(arrays, schema=p.schema)
         if ngood != n:
             rb = rb.filter(bool_array(good))
@@ -835,6 +1091,8 @@ class Decoding:
         flags = _Flags(n)
         counts: list[np.ndarray] = []
         layout = p.layout
+        notes: list[tuple] = []  # findings: (row, field column, reason, byte in record, raw)
+        trim, ffmt = self.trim, opts.float_format
 
         def shift_of(f: Field):
             if not f.shifts:
@@ -857,18 +1115,47 @@ class Decoding:
             vals = el.array
             if pa.types.is_decimal(vals.type):
                 vals = vals.cast(pa.int64(), safe=False)
-            c = np.asarray(vals.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            if pa.types.is_string(vals.type):  # a PIC X count holding digits (as Cobrix reads it)
+                c = np.fromiter(
+                    (int(x) if x and x.strip().isdigit() else -1 for x in vals.to_pylist()),
+                    np.int64,
+                    count=len(vals),
+                )
+            else:
+                c = np.asarray(vals.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
             fi = p.fields.index(dep) if dep in p.fields else -1
             base = dep.offset + shift_of(dep)
             flags.set(el.bad != 0, el.bad, fi, base + el.pos)
-            out_of = (c < dim.min) | (c > dim.max)
+            low = 0 if dim.implied_min else dim.min
+            out_of = (c < low) | (c > dim.max)
             flags.set(out_of, reason_code("odo_out_of_range"), fi, base, c)
-            counts.append(np.clip(c, dim.min, dim.max))
+            if dim.implied_min:
+                zero = (c == 0) & (el.bad == 0)
+                for r in np.flatnonzero(zero).tolist():
+                    b0 = int(base if np.ndim(base) == 0 else base[r])
+                    notes.append(
+                        (r, dep.column, "odo_count_zero", b0, mat[r, b0 : b0 + dep.size].tobytes())
+                    )
+            counts.append(np.clip(c, low, dim.max))
         need = p.needed(counts, n)
-        short = lengths < need
-        if short.any():
-            flags.set(short, reason_code("record_too_short"), -1, need)
-        if self.recfm in ("V", "VB"):
+        soft = None
+        if self.short_ok:
+            # records ending early: the missing fields are null (finding short_record); only a
+            # missing OCCURS count or segment key costs the record
+            hard = np.zeros(n, np.int64)
+            for dep in [*p.odo_deps, *self._segment_keys.get(p.name, [])]:
+                np.maximum(hard, dep.offset + shift_of(dep) + dep.size, out=hard)
+            short = lengths < hard
+            if short.any():  # over a count decoded from padding
+                flags.reason[short] = 0
+                flags.set(short, reason_code("record_too_short"), -1, hard)
+            soft = (lengths < need) & ~short
+            short_noted = np.zeros(n, bool)
+        else:
+            short = lengths < need
+            if short.any():
+                flags.set(short, reason_code("record_too_short"), -1, need)
+        if self.recfm in ("V", "VB", "VS", "VBS"):
             # bytes beyond the whole layout (FILLER included) would be read by no field
             full = np.full(n, p.size, np.int64)
             for t, (dim, _s, _e) in enumerate(layout.odo):
@@ -880,19 +1167,38 @@ class Decoding:
         fbad: list[np.ndarray] = []
         for fi, f in enumerate(p.fields):
             base = f.offset + shift_of(f)
+            nulled = None
             if not f.dims:
                 el = decode_elements(
                     _gather(mat, base, f.size),
                     f,
                     self.tables,
                     money=p.money[fi],
-                    keep_padding=opts.keep_padding,
                     blank=opts.blank_numeric,
+                    trim=trim,
+                    float_format=ffmt,
                 )
                 bad = el.bad
                 arr = el.array
                 rec_pos = base + el.pos
                 code = el.code_at_pos
+                if p.null_bad[fi] and not f.lenient and bad.any():
+                    nb = np.isin(bad, _FIELD_CODES)
+                    if nb.any():
+                        arr = _null_where(arr, nb)
+                        for r in np.flatnonzero(nb).tolist():
+                            b0 = int(base if np.ndim(base) == 0 else base[r])
+                            notes.append(
+                                (
+                                    r,
+                                    f.column,
+                                    REASONS[int(bad[r])],
+                                    int(rec_pos if np.ndim(rec_pos) == 0 else rec_pos[r]),
+                                    mat[r, b0 : b0 + f.size].tobytes(),
+                                )
+                            )
+                        bad = np.where(nb, 0, bad).astype(np.uint8)
+                        nulled = nb
                 if el.gaiji:
                     g = np.asarray(el.gaiji, dtype=np.int64)
                     gaiji.append(
@@ -911,8 +1217,9 @@ class Decoding:
                     f,
                     self.tables,
                     money=p.money[fi],
-                    keep_padding=opts.keep_padding,
                     blank=opts.blank_numeric,
+                    trim=trim,
+                    float_format=ffmt,
                 )
                 exist = np.ones((n, E), bool)
                 counts_by_dim: list[np.ndarray | None] = []
@@ -923,7 +1230,26 @@ class Decoding:
                         counts_by_dim.append(counts[t])
                     else:
                         counts_by_dim.append(None)
-                be = el.bad.reshape(n, E) * exist
+                ebad = el.bad
+                if p.null_bad[fi] and not f.lenient and ebad.any():
+                    nb = np.isin(ebad, _FIELD_CODES) & exist.ravel()
+                    if nb.any():
+                        for k in np.flatnonzero(nb).tolist():
+                            r, e = divmod(k, E)
+                            b0 = int((base if np.ndim(base) == 0 else base[r]) + rel[e])
+                            notes.append(
+                                (
+                                    r,
+                                    f.column,
+                                    REASONS[int(ebad[k])],
+                                    b0 + int(el.pos[k]),
+                                    mat[r, b0 : b0 + f.size].tobytes(),
+                                )
+                            )
+                        el.array = _null_where(el.array, nb)
+                        ebad = np.where(nb, 0, ebad).astype(np.uint8)
+                        nulled = nb.reshape(n, E).any(axis=1)
+                be = ebad.reshape(n, E) * exist
                 anyb = be.any(axis=1)
                 first = np.argmax(be != 0, axis=1)
                 bad = np.where(anyb, be[np.arange(n), first], 0).astype(np.uint8)
@@ -947,6 +1273,15 @@ class Decoding:
                     elem = g[:, 0] % E
                     b_ = base if np.ndim(base) == 0 else base[rows]
                     gaiji.append((rows, fi, g[:, 1], b_ + rel[elem] + g[:, 2]))
+            if soft is not None and soft.any():
+                extent = f.size + sum((d.max - 1) * d.stride for d in f.dims)
+                miss = missing_rows(f, base, lengths, extent, bad) & soft
+                if miss.any():
+                    arr = _null_where(arr, miss)
+                    bad = np.where(miss, 0, bad).astype(np.uint8)
+                    for r in np.flatnonzero(miss & ~short_noted).tolist():
+                        notes.append((r, f.column, "short_record", int(lengths[r]), b""))
+                    short_noted |= miss
             mapped += el.gaiji_mapped
             if f.lenient:
                 if bad.any() and not f.dims:
@@ -954,9 +1289,9 @@ class Decoding:
                 fbad.append(np.zeros(n, bool))
             else:
                 flags.set(bad != 0, bad, fi, rec_pos, code)
-                fbad.append(bad != 0)
+                fbad.append((bad != 0) if nulled is None else ((bad != 0) | nulled))
             cols.append(arr)
-        return cols, flags, gaiji, mapped, fbad
+        return cols, flags, gaiji, mapped, fbad, notes
 
     # ------------------------------------------------------------------------ end
 
@@ -990,6 +1325,10 @@ class Decoding:
 def _trailer_checks(s: "DecodeSummary") -> list:
     """Trailer control totals from a summary's counts, sums and (last) trailer record."""
     checks = []
+    if s.header_declared and s.header_records == 0:
+        checks.append(TrailerCheck("header", "", None, 1, 0, False, "no header record"))
+    if s.trailer_declared and s.trailer_records == 0 and s.record_count_field is None:
+        checks.append(TrailerCheck("trailer", "", None, 1, 0, False, "no trailer record"))
     if s.record_count_field is None and not s.control_sums:
         return checks
     tr = s.trailer
@@ -1017,11 +1356,11 @@ def _trailer_checks(s: "DecodeSummary") -> list:
             detail = (
                 detail + "; " if detail else ""
             ) + f"{acc['unreadable']} data records with an unreadable {acc['data_field']}"
-        ok = (
-            tr is not None
-            and exp is not None
-            and acc["unreadable"] == 0
-            and Decimal(str(exp)) == Decimal(str(act))
+        same = tr is not None and exp is not None and Decimal(str(exp)) == Decimal(str(act))
+        ok = same and acc["unreadable"] == 0
+        # a total over unreadable values can be neither confirmed nor refuted
+        state = (
+            "ok" if ok else ("unverified" if tr is not None and acc["unreadable"] else "mismatch")
         )
         checks.append(
             TrailerCheck(
@@ -1032,6 +1371,7 @@ def _trailer_checks(s: "DecodeSummary") -> list:
                 act,
                 ok,
                 "no trailer record" if tr is None else detail,
+                state,
             )
         )
     return checks
@@ -1049,6 +1389,8 @@ def merge_summaries(parts: list["DecodeSummary"]) -> "DecodeSummary":
     first = parts[0]
     m = DecodeSummary(first.file, first.encoding, first.recfm, first.lrecl)
     m.record_count_field = first.record_count_field
+    m.header_declared = any(p.header_declared for p in parts)
+    m.trailer_declared = any(p.trailer_declared for p in parts)
     sums: dict = {}
     codes: set = set()
     with localcontext() as ctx:
@@ -1071,6 +1413,8 @@ def merge_summaries(parts: list["DecodeSummary"]) -> "DecodeSummary":
                 m.by_reason[k] = m.by_reason.get(k, 0) + v
             for k, v in p.by_layout.items():
                 m.by_layout[k] = m.by_layout.get(k, 0) + v
+            for k, v in p.findings.items():
+                m.findings[k] = m.findings.get(k, 0) + v
             for k, acc in p.control_sums.items():
                 cur = sums.setdefault(
                     k, {"data_field": acc["data_field"], "sum": 0, "unreadable": 0}
@@ -1149,13 +1493,16 @@ def decode_to_parquet(
     *,
     gaiji_path=None,
     compression: str = "zstd",
+    findings_path=None,
 ) -> DecodeSummary:
     """Decode a file to Parquet (one file per data layout), quarantine JSONL, 外字 Parquet.
 
     ``out_path``: with one data layout that file; with several, ``<stem>.<LAYOUT><suffix>``
     beside it. ``quarantine_path`` defaults to ``out_path + ".quarantine.jsonl"`` and is always
     written (empty when nothing was quarantined). ``gaiji_path``: the unmapped 外字 occurrences
-    (Parquet), written when given. Files are written to a temporary name and renamed at the end.
+    (Parquet), written when given. ``findings_path``: field findings (JSONL, raw bytes: put it
+    beside the quarantine), written when given. Files are written to a temporary name and
+    renamed at the end.
     """
     from ikou.mainframe.output import ParquetSink, QuarantineSink
 
@@ -1166,14 +1513,19 @@ def decode_to_parquet(
         out_path, {n: run.schema(n) for n in run.data_layouts}, compression
     )
     qs = QuarantineSink(qpath)
+    fs = FindingsSink(findings_path) if findings_path is not None else None
     try:
         for chunk in run:
             for name, rb in chunk.batches.items():
                 sinks[name].write(rb)
             qs.write(chunk.quarantine)
+            if fs is not None:
+                fs.write_rows(chunk.findings)
         for s in sinks.values():
             s.commit()
         qs.commit()
+        if fs is not None:
+            fs.commit()
         if gaiji_path is not None:
             import pyarrow.parquet as pq
 
@@ -1185,5 +1537,7 @@ def decode_to_parquet(
         for s in sinks.values():
             s.abort()
         qs.abort()
+        if fs is not None:
+            fs.abort()
         raise
     return run.summary

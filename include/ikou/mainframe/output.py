@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 LINEAGE = ("_file", "_record", "_offset")
+SEGMENT_LINKS = ("_parent_record", "_parent_key")
 
 
 def layout_paths(out_path: Path, names: list[str]) -> dict[str, Path]:
@@ -46,7 +47,14 @@ class _Sink:
         self.tmp = self.path.with_name(self.path.name + ".tmp")
 
     def commit(self) -> None:
+        self.finish()
+        self.publish()
+
+    def finish(self) -> None:
+        """Everything is written: close the temporary file (:meth:`publish` renames it)."""
         self._close()
+
+    def publish(self) -> None:
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
@@ -121,6 +129,9 @@ class JsonlSink(_TextSink):
             if self.lineage:
                 for k in LINEAGE:
                     obj[k] = row[k]
+                for k in SEGMENT_LINKS:  # child segments (--segment-parent)
+                    if k in row:
+                        obj[k] = row[k]
             fh.write(dumps(obj))
             fh.write("\n")
 

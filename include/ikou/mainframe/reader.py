@@ -1,91 +1,118 @@
-"""Record extraction: RECFM F / FB / V / VB files -> chunks of records as a byte matrix.
+"""Record extraction: a legacy file -> chunks of records as a byte matrix (framing only).
 
-Framing is separate from field decoding. A chunk is an ``(n, width)`` uint8 matrix, one record
-per row, left-aligned and padded with 0x40 (for F/FB a zero-copy view of the bytes read), with
-each record's length, 0-based record number in the file and byte offset. The file is read in
-pieces of ``chunk_bytes`` (bounded memory: never the whole file).
+Framing is separate from field decoding. A chunk (:class:`RecordChunk`) is an ``(n, width)``
+uint8 matrix, one record per row, with each record's length, 0-based record number in the file
+and byte offset. The file is read in pieces of ``chunk_bytes`` (bounded memory: never the whole
+file). One module per record structure:
 
-* F / FB: ``lrecl`` bytes per record; a short last record is a broken record
-  (``truncated_record``). A byte range (``start``/``end``, multiples of ``lrecl``) lets a large
-  file be split into parallel parts; record numbers continue from ``start // lrecl``.
-* V: each record led by its RDW (2-byte big-endian length including the RDW, 2 bytes zero).
-  ``_offset`` is the RDW's offset. VB: blocks led by a BDW (same layout, or the 4-byte
-  large-block form with the high bit set) holding RDW records.
+=====================================  =========================================================
+:mod:`ikou.mainframe.framing_fixed`    F / FB (``lrecl`` bytes a record; byte ranges)
+:mod:`ikou.mainframe.framing_variable` V (RDW), VB (BDW + RDW), VS / VBS (spanned segments),
+                                       records carrying their own length (a length field)
+:mod:`ikou.mainframe.framing_text`     LF / CRLF text lines (open-system encodings)
+:mod:`ikou.mainframe.compression`      gzip / bzip2 read transparently; zip, .Z, xz refused
+=====================================  =========================================================
 
-Broken framing never raises past the first descriptor: a wrong RDW makes the rest of its block
-(VB) or of the file (V) one broken record (``bad_rdw``), a wrong BDW the rest of the file
-(``bad_bdw``); a record cut off by the end of the file is ``truncated_record``. Broken records
-get a record number and are reported with their raw bytes (up to ``max_raw_bytes``) for the
-quarantine. If the very first descriptor is wrong the file is not in that format:
-:class:`RecordFormatError`. Spanned records (VS / VBS) are not supported.
-
-The V/VB descriptor walk is a Python loop over records (only lengths, ~0.2 µs a record); the
-field decoding that follows is vectorised.
+Around every structure (:class:`Framing`): ``file_start_offset`` / ``file_end_offset`` bytes
+skipped at the start / end of the file (headers and trailers outside the records),
+``record_start_offset`` / ``record_end_offset`` bytes skipped around each record's layout;
+``_offset`` stays the absolute byte offset of the record in the file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 import numpy as np
 
-__all__ = ["RecordFormatError", "BrokenRecord", "RecordChunk", "iter_record_chunks", "byte_ranges"]
+from ikou.mainframe.compression import open_decompressed
+from ikou.mainframe.framing_fixed import byte_ranges, fixed_chunks
+from ikou.mainframe.framing_text import text_chunks
+from ikou.mainframe.framing_variable import RecordLength, length_field_chunks, variable_chunks
+from ikou.mainframe.records import (
+    PAD,
+    BrokenRecord,
+    RecordChunk,
+    RecordFormatError,
+    empty_chunk,
+    read_exact,
+)
 
-PAD = 0x40
-MAX_LBI_BLOCK = 1 << 24  # a large-block BDW above this is taken as garbage, not a block
+__all__ = [
+    "RECFMS",
+    "TEXT_RECFMS",
+    "Framing",
+    "RecordLength",
+    "RecordFormatError",
+    "BrokenRecord",
+    "RecordChunk",
+    "iter_record_chunks",
+    "byte_ranges",
+    "Window",
+]
+
+RECFMS = ("F", "FB", "V", "VB", "VS", "VBS", "LF", "CRLF")
+TEXT_RECFMS = ("LF", "CRLF")
 
 
-class RecordFormatError(ValueError):
-    """The file does not fit the record format (wrong RECFM / LRECL, not a V file, ...)."""
+@dataclass(frozen=True)
+class Framing:
+    """How records sit in the file beyond the RECFM (see the module docstring)."""
+
+    rdw_adjust: int = 0
+    bdw_adjust: int = 0
+    rdw_endian: str = "big"  # big | little
+    record_start_offset: int = 0
+    record_end_offset: int = 0
+    file_start_offset: int = 0
+    file_end_offset: int = 0
+    record_length: RecordLength | None = None  # F: each record's length from a field of its own
+    pad: int = PAD  # the code page's space: pads short records in the matrix
+    decompress: bool = True
+
+    def check(self) -> None:
+        for name in ("record_start_offset", "record_end_offset"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.replace('_', '-')} must be 0 or more")
+        for name in ("file_start_offset", "file_end_offset"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.replace('_', '-')} must be 0 or more")
+        if self.rdw_endian not in ("big", "little"):
+            raise ValueError("rdw must be big or little")
 
 
-@dataclass
-class BrokenRecord:
-    record_no: int
-    offset: int
-    reason: str  # truncated_record | bad_rdw | bad_bdw
-    raw: bytes  # at most max_raw_bytes
-    length: int  # bytes the broken record spans
-    detail: str = ""
+class Window:
+    """A stream without its first ``skip`` bytes and its last ``trim`` bytes (read ahead)."""
 
+    def __init__(self, f: BinaryIO, skip: int, trim: int):
+        self.f = f
+        self.trim = trim
+        self.skipped = len(read_exact(f, skip)) if skip else 0
+        self.held = b""
+        self.eof = False
 
-@dataclass
-class RecordChunk:
-    data: np.ndarray  # (n, width) uint8
-    lengths: np.ndarray  # (n,) int64
-    record_no: np.ndarray  # (n,) int64
-    offsets: np.ndarray  # (n,) int64, byte offset of the record (its RDW for V / VB)
-    data_offsets: np.ndarray  # (n,) int64, byte offset of the first data byte
-    broken: list[BrokenRecord] = field(default_factory=list)
-    bytes_read: int = 0
-
-    def __len__(self) -> int:
-        return len(self.lengths)
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            data = self.held + self.f.read()
+            self.eof = True
+            keep = max(0, len(data) - self.trim)
+            self.held = data[keep:]
+            return data[:keep]
+        while len(self.held) < n + self.trim and not self.eof:
+            more = self.f.read(max(n + self.trim - len(self.held), 1 << 16))
+            if not more:
+                self.eof = True
+                break
+            self.held += more
+        avail = max(0, len(self.held) - self.trim)
+        out, self.held = self.held[: min(n, avail)], self.held[min(n, avail) :]
+        return out
 
     @property
-    def records_in(self) -> int:
-        return len(self.lengths) + len(self.broken)
-
-    def raw(self, i: int) -> bytes:
-        return self.data[i, : int(self.lengths[i])].tobytes()
-
-
-def byte_ranges(file_size: int, lrecl: int, parts: int) -> list[tuple[int, int]]:
-    """Split an F/FB file into ``parts`` record-aligned byte ranges ``(start, end)``."""
-    if lrecl <= 0 or parts <= 0:
-        raise ValueError("lrecl and parts must be positive")
-    nrec = -(-file_size // lrecl)
-    per = -(-nrec // parts) if nrec else 0
-    out = []
-    for i in range(parts):
-        s = min(i * per, nrec) * lrecl
-        e = min((i + 1) * per, nrec) * lrecl
-        if i == parts - 1:
-            e = file_size
-        if s < e or (i == 0 and file_size == 0):
-            out.append((s, min(e, file_size)))
-    return out
+    def cut(self) -> int:
+        """Bytes left out at the end (known once the stream is read to its end)."""
+        return len(self.held) if self.eof else 0
 
 
 def iter_record_chunks(
@@ -97,325 +124,83 @@ def iter_record_chunks(
     start: int = 0,
     end: int | None = None,
     max_raw_bytes: int = 65536,
+    framing: Framing | None = None,
 ) -> Iterator[RecordChunk]:
     """Yield :class:`RecordChunk` s from an open binary file (positioned at its start)."""
+    fr = framing or Framing()
+    fr.check()
     recfm = recfm.upper()
+    if recfm not in RECFMS:
+        raise RecordFormatError(f"unknown RECFM {recfm!r} ({', '.join(RECFMS)})")
+    ranged = bool(start) or end is not None
+    if ranged and recfm not in ("F", "FB"):
+        raise RecordFormatError("byte ranges are supported for RECFM F/FB only")
+    if ranged and (fr.file_start_offset or fr.file_end_offset or fr.record_length):
+        raise RecordFormatError(
+            "byte ranges do not combine with file offsets or a record length field"
+        )
+    if fr.decompress and not start:
+        f, _kind = open_decompressed(f, ranged=ranged)
+    win = None
+    if fr.file_start_offset or fr.file_end_offset:
+        win = Window(f, fr.file_start_offset, fr.file_end_offset)
+        f = win
+    little = fr.rdw_endian == "little"
     if recfm in ("F", "FB"):
-        if not lrecl or lrecl <= 0:
-            raise RecordFormatError("RECFM F/FB needs a positive LRECL")
-        yield from _fixed(f, lrecl, chunk_bytes, start, end, max_raw_bytes)
-    elif recfm in ("V", "VB"):
-        if start or end is not None:
-            raise RecordFormatError("byte ranges are supported for RECFM F/FB only")
-        yield from _variable(f, recfm == "VB", max(chunk_bytes, 1 << 17), max_raw_bytes)
+        if fr.record_length is not None:
+            inner = length_field_chunks(
+                f,
+                fr.record_length,
+                adjust=fr.rdw_adjust,
+                chunk_bytes=max(chunk_bytes, 1 << 17),
+                max_raw_bytes=max_raw_bytes,
+                pad=fr.pad,
+            )
+        else:
+            if not lrecl or lrecl <= 0:
+                raise RecordFormatError("RECFM F/FB needs a positive LRECL")
+            inner = fixed_chunks(
+                f, lrecl, chunk_bytes=chunk_bytes, start=start, end=end, max_raw_bytes=max_raw_bytes
+            )
+    elif recfm in TEXT_RECFMS:
+        inner = text_chunks(f, chunk_bytes=max(chunk_bytes, 1 << 16), pad=fr.pad)
     else:
-        raise RecordFormatError(f"unknown RECFM {recfm!r} (F, FB, V or VB)")
-
-
-def _read_exact(f: BinaryIO, n: int) -> bytes:
-    parts = []
-    got = 0
-    while got < n:
-        b = f.read(n - got)
-        if not b:
-            break
-        parts.append(b)
-        got += len(b)
-    return b"".join(parts) if len(parts) != 1 else parts[0]
-
-
-def _fixed(f, lrecl, chunk_bytes, start, end, max_raw):
-    if start % lrecl:
-        raise RecordFormatError(f"byte range start {start} is not a multiple of LRECL {lrecl}")
-    if start:
-        f.seek(start)
-    per = max(1, chunk_bytes // lrecl)
-    recno = start // lrecl
-    pos = start
-    while True:
-        want = per * lrecl
-        if end is not None:
-            want = min(want, end - pos)
-            if want <= 0:
-                return
-        buf = _read_exact(f, want)
-        if not buf:
-            return
-        n = len(buf) // lrecl
-        rest = len(buf) - n * lrecl
-        if n:
-            data = np.frombuffer(buf, dtype=np.uint8, count=n * lrecl).reshape(n, lrecl)
-        else:
-            data = np.zeros((0, lrecl), np.uint8)
-        rn = np.arange(recno, recno + n, dtype=np.int64)
-        offs = pos + np.arange(n, dtype=np.int64) * lrecl
-        broken = []
-        if rest:
-            tail = buf[n * lrecl :]
-            broken.append(
-                BrokenRecord(
-                    recno + n,
-                    pos + n * lrecl,
-                    "truncated_record",
-                    tail[:max_raw],
-                    rest,
-                    f"{rest} of {lrecl} bytes",
-                )
-            )
-        yield RecordChunk(
-            data, np.full(n, lrecl, np.int64), rn, offs, offs.copy(), broken, len(buf)
+        inner = variable_chunks(
+            f,
+            blocked=recfm.startswith("VB"),
+            spanned=recfm.endswith("S"),
+            rdw_adjust=fr.rdw_adjust,
+            bdw_adjust=fr.bdw_adjust,
+            little=little,
+            chunk_bytes=max(chunk_bytes, 1 << 17),
+            max_raw_bytes=max_raw_bytes,
+            pad=fr.pad,
         )
-        recno += n + (1 if rest else 0)
-        pos += len(buf)
-        if rest or len(buf) < want:
-            return
+    shift = fr.file_start_offset if win is not None else 0
+    a, b = fr.record_start_offset, fr.record_end_offset
+    for rc in inner:
+        if shift:
+            rc.offsets = rc.offsets + shift
+            rc.data_offsets = rc.data_offsets + shift
+            for br in rc.broken:
+                br.offset += shift
+        if (a or b) and len(rc):
+            rc = _around(rc, a, b)
+        yield rc
+    if win is not None and (win.skipped or win.cut):
+        yield empty_chunk(win.skipped + win.cut)
 
 
-def _matrix(buf: bytes, starts: list[int], lens: list[int]) -> np.ndarray:
-    n = len(starts)
-    width = max(lens) if lens else 0
-    mat = np.full((n, max(width, 1)), PAD, np.uint8)
-    if n == 0 or width == 0:
-        return mat[:, :width] if width else np.zeros((n, 0), np.uint8)
-    src = np.frombuffer(buf, dtype=np.uint8)
-    ln = np.asarray(lens, np.int64)
-    st = np.asarray(starts, np.int64)
-    if (ln == ln[0]).all():
-        idx = st[:, None] + np.arange(ln[0], dtype=np.int64)
-        mat[:, : ln[0]] = src[idx]
-        return mat
-    total = int(ln.sum())
-    rows = np.repeat(np.arange(n), ln)
-    first = np.cumsum(ln) - ln
-    cols = np.arange(total, dtype=np.int64) - np.repeat(first, ln)
-    mat[rows, cols] = src[np.repeat(st, ln) + cols]
-    return mat
-
-
-def _variable(f, blocked: bool, chunk_bytes: int, max_raw: int):
-    pending = b""
-    base = 0  # file offset of pending[0]
-    recno = 0
-    first = True
-    eof = False
-    unreported = 0
-    while not eof or pending:
-        more = b"" if eof else _read_exact(f, chunk_bytes)
-        if not more:
-            eof = True
-        buf = pending + more if pending else more
-        if not buf:
-            return
-        L = len(buf)
-        p = 0
-        starts: list[int] = []
-        lens: list[int] = []
-        offs: list[int] = []
-        nums: list[int] = []
-        broken: list[BrokenRecord] = []
-        stop = False  # the rest of the file is one broken record
-        drained = 0
-        while p + 4 <= L or (eof and p < L):
-            if p + 4 > L:  # a descriptor cut off by the end of the file
-                broken.append(
-                    BrokenRecord(
-                        recno,
-                        base + p,
-                        "truncated_record",
-                        buf[p : p + max_raw],
-                        L - p,
-                        f"{L - p} bytes left, descriptor needs 4",
-                    )
-                )
-                recno += 1
-                p = L
-                break
-            if blocked:
-                b0 = buf[p]
-                if b0 & 0x80:
-                    bl = int.from_bytes(buf[p : p + 4], "big") & 0x7FFFFFFF
-                    ok = 4 <= bl <= MAX_LBI_BLOCK
-                else:
-                    bl = (b0 << 8) | buf[p + 1]
-                    ok = bl >= 4 and buf[p + 2] == 0 and buf[p + 3] == 0
-                if not ok:
-                    if first:
-                        raise RecordFormatError(
-                            f"not a RECFM VB file: block descriptor at offset {base + p} is "
-                            f"{buf[p : p + 4].hex().upper()}"
-                        )
-                    stop = True
-                    reason, detail = "bad_bdw", f"block descriptor {buf[p : p + 4].hex().upper()}"
-                    break
-                if p + bl > L and not eof:
-                    break  # need more bytes
-                bend = min(p + bl, L)
-                truncated_block = p + bl > L
-                q = p + 4
-                if truncated_block and q >= bend:  # the file ends right after the descriptor
-                    broken.append(
-                        BrokenRecord(
-                            recno,
-                            base + p,
-                            "truncated_record",
-                            buf[p:L][:max_raw],
-                            L - p,
-                            f"block of {bl} bytes, {L - p} present",
-                        )
-                    )
-                    recno += 1
-                    p = L
-                    break
-                while q < bend:
-                    if q + 4 > bend:
-                        broken.append(
-                            BrokenRecord(
-                                recno,
-                                base + q,
-                                "truncated_record" if truncated_block else "bad_rdw",
-                                buf[q : min(bend, q + max_raw)],
-                                bend - q,
-                                f"{bend - q} bytes left in block, RDW needs 4",
-                            )
-                        )
-                        recno += 1
-                        q = bend
-                        break
-                    rl = (buf[q] << 8) | buf[q + 1]
-                    if (
-                        rl < 4
-                        or buf[q + 2]
-                        or buf[q + 3]
-                        or (q + rl > bend and not truncated_block)
-                    ):
-                        if first:
-                            raise RecordFormatError(
-                                f"not a RECFM VB file: record descriptor at offset {base + q} is "
-                                f"{buf[q : q + 4].hex().upper()}"
-                            )
-                        broken.append(
-                            BrokenRecord(
-                                recno,
-                                base + q,
-                                "bad_rdw",
-                                buf[q : min(bend, q + max_raw)],
-                                bend - q,
-                                f"record descriptor {buf[q : q + 4].hex().upper()} "
-                                f"with {bend - q} bytes left in the block",
-                            )
-                        )
-                        recno += 1
-                        q = bend
-                        break
-                    if q + rl > bend:  # the file ends inside this record
-                        broken.append(
-                            BrokenRecord(
-                                recno,
-                                base + q,
-                                "truncated_record",
-                                buf[q : min(bend, q + max_raw)],
-                                bend - q,
-                                f"{bend - q} of {rl} bytes",
-                            )
-                        )
-                        recno += 1
-                        q = bend
-                        break
-                    first = False
-                    starts.append(q + 4)
-                    lens.append(rl - 4)
-                    offs.append(base + q)
-                    nums.append(recno)
-                    recno += 1
-                    q += rl
-                first = False
-                p = bend
-            else:
-                rl = (buf[p] << 8) | buf[p + 1]
-                if rl < 4 or buf[p + 2] or buf[p + 3]:
-                    if first:
-                        raise RecordFormatError(
-                            f"not a RECFM V file: record descriptor at offset {base + p} is "
-                            f"{buf[p : p + 4].hex().upper()}"
-                        )
-                    stop = True
-                    reason, detail = "bad_rdw", f"record descriptor {buf[p : p + 4].hex().upper()}"
-                    break
-                if p + rl > L:
-                    if not eof:
-                        break
-                    broken.append(
-                        BrokenRecord(
-                            recno,
-                            base + p,
-                            "truncated_record",
-                            buf[p : p + max_raw],
-                            L - p,
-                            f"{L - p} of {rl} bytes",
-                        )
-                    )
-                    recno += 1
-                    p = L
-                    break
-                first = False
-                starts.append(p + 4)
-                lens.append(rl - 4)
-                offs.append(base + p)
-                nums.append(recno)
-                recno += 1
-                p += rl
-        if stop:
-            # the rest of the file is one broken record: keep its head, count its bytes
-            head = buf[p : p + max_raw]
-            span = L - p
-            while True:
-                extra = _read_exact(f, chunk_bytes)
-                if not extra:
-                    break
-                span += len(extra)
-                drained += len(extra)
-                if len(head) < max_raw:
-                    head += extra[: max_raw - len(head)]
-            broken.append(
-                BrokenRecord(
-                    recno,
-                    base + p,
-                    reason,
-                    head,
-                    span,
-                    f"{detail}; the remaining {span} bytes cannot be framed",
-                )
-            )
-            recno += 1
-            p = L
-            eof = True
-        mat = _matrix(buf, starts, lens)
-        st = np.asarray(starts, np.int64)
-        chunk = RecordChunk(
-            mat,
-            np.asarray(lens, np.int64),
-            np.asarray(nums, np.int64),
-            np.asarray(offs, np.int64),
-            st + base,
-            broken,
-            len(more) + drained + unreported,
-        )
-        if len(chunk.lengths) or chunk.broken:
-            unreported = 0
-            yield chunk
-        else:
-            unreported = chunk.bytes_read  # bytes read but not yet in a yielded chunk
-        pending = buf[p:]
-        base += p
-        if stop:
-            return
-    if unreported:  # bytes of empty blocks at the end: account for them
-        yield RecordChunk(
-            np.zeros((0, 0), np.uint8),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            [],
-            unreported,
-        )
+def _around(rc: RecordChunk, a: int, b: int) -> RecordChunk:
+    """Each record without its first ``a`` and last ``b`` bytes (the layout's bytes)."""
+    n, w = rc.data.shape
+    data = rc.data[:, a:] if a < w else np.zeros((n, 0), np.uint8)
+    return RecordChunk(
+        data,
+        np.maximum(rc.lengths - a - b, 0),
+        rc.record_no,
+        rc.offsets,
+        rc.data_offsets + a,
+        rc.broken,
+        rc.bytes_read,
+    )

@@ -15,6 +15,11 @@ cp1399     IBM CCSID 1399: SBCS 1027 + euro + DBCS 16684
 jef        Fujitsu JEF: JIS X 0208 in EUC-JP byte form, kanji shift 0x28 (0x38 also read) / 0x29
 keis       Hitachi KEIS: JIS X 0208 in EUC-JP byte form, shift 0x0A42 / 0x0A41
 jips       NEC JIPS(E): JIS X 0208 with each byte converted to EBCDIC, shift 0x3F75 / 0x3F76
+cp037 ...  Western EBCDIC, single-byte: cp037 cp273 cp277 cp278 cp280 cp284 cp285 cp297 cp500
+           cp871 cp1047 and the euro pages cp1140-cp1149 (tables ``sbcsNNN.tsv``, decoded by ICU
+           ``ibm-NNN``; glibc's IBM278 / 285 / 871 differ on five bytes, see the table headers)
+ascii ...  open-system encodings ascii, latin1, utf-8, cp932, euc-jp: :mod:`ikou.moji.opensystem`
+           (``get_codepage`` returns an ``OpenCodePage`` for them)
 =========  =====================================================================================
 
 Source of the tables: ``include/ikou/moji/tables/*.tsv``, generated from glibc 2.36 ``iconv``
@@ -117,6 +122,8 @@ from typing import Mapping
 
 import numpy as np
 
+from ikou.moji.opensystem import OPEN_ENCODINGS, OpenCodePage, get_open_codepage, open_alias
+
 __all__ = [
     "UNDEFINED",
     "SEQUENCE",
@@ -127,13 +134,26 @@ __all__ = [
     "UndecodableBytes",
     "get_codepage",
     "canonical_name",
+    "WESTERN_CODEPAGES",
+    "JAPANESE_CODEPAGES",
+    "OPEN_CODEPAGES",
+    "OpenCodePage",
+    "is_ebcdic",
 ]
 
 UNDEFINED: int = 0xFFFFFFFF
 #: ``dbcs`` value of a code that decodes to several code points (see ``CodePage.dbcs_sequences``)
 SEQUENCE: int = 0xFFFFFFFE
 
-KNOWN_CODEPAGES = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
+#: Western EBCDIC single-byte code pages (IBM CCSIDs), tables ``sbcsNNN.tsv`` from glibc iconv
+WESTERN_CODEPAGES = tuple(
+    f"cp{n:03d}"
+    for n in (37, 273, 277, 278, 280, 284, 285, 297, 500, 871, 1047, *range(1140, 1150))
+)
+#: open-system (ASCII-based) encodings, see :mod:`ikou.moji.opensystem`
+OPEN_CODEPAGES = OPEN_ENCODINGS
+JAPANESE_CODEPAGES = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
+KNOWN_CODEPAGES = JAPANESE_CODEPAGES + WESTERN_CODEPAGES + OPEN_CODEPAGES
 VARIANTS = ("jis", "jdk")
 
 TABLES = Path(__file__).resolve().parent / "tables"
@@ -286,6 +306,18 @@ _SPECS: dict[str, _Spec] = {
     ),
 }
 
+for _name in WESTERN_CODEPAGES:
+    _n = int(_name[2:])
+    _SPECS[_name] = _Spec(
+        f"IBM CCSID {_n} (Western EBCDIC, single-byte)",
+        f"sbcs{_n:03d}",
+        f"IBM{_n:03d}",
+        "",
+        "",
+        b"\x0e",
+        b"\x0f",
+    )
+
 # JIPS(E): each byte of the JIS code (0x21-0x7E) converted ASCII -> EBCDIC (cp037; assumption)
 _JIPS_E_BYTE = dict(zip(range(0x21, 0x7F), bytes(range(0x21, 0x7F)).decode().encode("cp037")))
 
@@ -414,6 +446,19 @@ class CodePage:
         if native is not None and self._in(native, self._spec.user_defined):
             return True
         return self.is_vendor_extension(code)
+
+    def pua(self, code: int) -> int | None:
+        """The Private Use Area code point iconv and ICU give a user-defined-area code (the
+        ``pua`` 外字 policy): U+E000 + 190 x (lead - 0x69) + (trail - 0x41) for the IBM code
+        pages (930/939: 0x6941-0x7FFE -> U+E000-U+F111; 1390/1399 up to 0x89BD -> U+F83C);
+        None for codes outside that area and for JEF / KEIS / JIPS (no standard mapping)."""
+        if self._spec is None or self._spec.dbcs_form != "ibm" or not self._spec.user_defined:
+            return None
+        hi, lo = code >> 8, code & 0xFF
+        if not self._in(code, self._spec.user_defined) or not 0x41 <= lo <= 0xFE:
+            return None
+        cp = 0xE000 + 190 * (hi - 0x69) + (lo - 0x41)
+        return cp if cp <= (0xF83C if self._spec.dbcs_table == "dbcs16684" else 0xF111) else None
 
     # -------------------------------------------------------------------------- encoders
 
@@ -563,7 +608,10 @@ _ALIASES = {
     "necjips": "jips",
     "necjipse": "jips",
 }
-_NUMBERED = re.compile(r"^(?:x)?(?:ibm|cp|ccsid)?0*(930|939|1390|1399)(?:p\d+\d*)?$")
+_NUMBERED = re.compile(
+    r"^(?:x)?(?:ibm|cp|ccsid)?0*(930|939|1390|1399|37|273|277|278|280|284|285|297|500|871|1047"
+    r"|114[0-9])(?:p\d+\d*)?$"
+)
 
 
 def _canonical_name(name: str) -> str:
@@ -572,11 +620,19 @@ def _canonical_name(name: str) -> str:
         return _ALIASES[key]
     m = _NUMBERED.match(key)
     if m:
-        return "cp" + m.group(1)
+        return f"cp{int(m.group(1)):03d}"
+    opened = open_alias(name)
+    if opened is not None:
+        return opened
     raise ValueError(
         f"unknown code page {name!r}; known: {', '.join(KNOWN_CODEPAGES)} "
         "(also as 930, IBM930, ibm-930, CCSID930 ...)"
     )
+
+
+def is_ebcdic(name: str) -> bool:
+    """True for the EBCDIC code pages (Japanese and Western), False for open-system encodings."""
+    return _canonical_name(name) not in OPEN_CODEPAGES
 
 
 def canonical_name(name: str) -> str:
@@ -584,7 +640,7 @@ def canonical_name(name: str) -> str:
     return _canonical_name(name)
 
 
-def get_codepage(name: str, variant: str = "jis") -> CodePage:
+def get_codepage(name: str, variant: str = "jis") -> CodePage | OpenCodePage:
     """The code page ``name`` ("930", "cp930", "IBM930", "ibm-930", "jef", ...), cached.
 
     ``variant``: "jis" (default: iconv / ICU / JIS) or "jdk" (the JDK's wave-dash family; cp930 and
@@ -594,6 +650,10 @@ def get_codepage(name: str, variant: str = "jis") -> CodePage:
     v = str(variant).strip().lower()
     if v not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    if canonical in OPEN_CODEPAGES:
+        if v != "jis":
+            raise ValueError(f"variant {v!r} is not defined for {canonical}")
+        return get_open_codepage(canonical)
     return _build(canonical, v)
 
 
@@ -606,11 +666,15 @@ def _build(name: str, variant: str) -> CodePage:
             + (
                 "DBCS 16684 has its own codes for the JDK-style characters (see ikou.moji.codepages)"
                 if name in ("cp1390", "cp1399")
+                else "the JDK maps it as iconv does"
+                if name in WESTERN_CODEPAGES
                 else "the JDK has no charset for it"
             )
         )
     sbcs_dec, sbcs_enc = (dict(m) for m in _read_table(spec.sbcs_table, spec.sbcs_charset))
-    dbcs_dec, dbcs_enc = (dict(m) for m in _read_table(spec.dbcs_table, spec.dbcs_charset))
+    dbcs_dec, dbcs_enc = {}, {}
+    if spec.dbcs_table:  # Western EBCDIC pages are single-byte only: no DBCS character
+        dbcs_dec, dbcs_enc = (dict(m) for m in _read_table(spec.dbcs_table, spec.dbcs_charset))
 
     if spec.dbcs_form != "ibm":
         # one-byte shift codes are not characters in this code page

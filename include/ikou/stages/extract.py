@@ -78,14 +78,45 @@ def landing_entry(manifest: dict, landing: str, lf) -> dict:
     return entry
 
 
+def load_copybook(lf):
+    """The legacy file's copybook, parsed with its ``decode`` options (format, COPY folders,
+    NSYMBOL, decimal comma, FILLER columns)."""
+    from ikou.mainframe.copybook import parse_copybook
+
+    spec = lf.decode
+    return parse_copybook(
+        lf.copybook_path.read_text(encoding="utf-8"),
+        source=str(lf.copybook_path),
+        format=spec.copybook_format,
+        copybook_dirs=tuple(lf.copybook_dirs),
+        nsymbol=spec.nsymbol,
+        decimal_comma=spec.decimal_comma,
+        keep_filler=spec.keep_filler,
+    )
+
+
 def extract_options(lf, file_name: str, gaiji_path, byte_range=None):
     """The engine's options for a registry legacy file (the same for the whole file and its parts)."""
     from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.options import decode_kwargs_from_registry
 
+    spec = lf.decode
     return DecodeOptions(
         encoding=lf.encoding,
+        variant=spec.variant,
         recfm=lf.recfm,
         lrecl=lf.lrecl,
+        layout=spec.layout,
+        sbcs_fields=tuple(lf.sbcs_fields),
+        money_fields=tuple(lf.money_fields),
+        keep_padding=spec.keep_padding,
+        trim="none" if spec.keep_padding else spec.trim,
+        float_format=spec.float_format,
+        blank_numeric=spec.blank_numeric,
+        bad_field=spec.bad_field,
+        bad_fields=lf.bad_fields,
+        **decode_kwargs_from_registry(spec.model_dump()),
+        chunk_bytes=max(1 << 16, int(spec.chunk_mb * (1 << 20))),
         record_type_field=lf.record_type_field,
         record_types=dict(lf.record_types),
         header_layouts=tuple(v for k, v in lf.record_types.items() if k == "H"),
@@ -167,7 +198,9 @@ def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
         if info.size <= part_bytes:
             continue
         if entry.get("bytes") is not None and int(entry["bytes"]) != info.size:
-            raise StageError(f"{uri}: {info.size} bytes, the snapshot manifest says {entry['bytes']}")
+            raise StageError(
+                f"{uri}: {info.size} bytes, the snapshot manifest says {entry['bytes']}"
+            )
         want = entry.get("sha256")
         if want and store.sha256(uri, if_match=info.etag) != want:
             raise StageError(f"{uri}: sha256 differs from the snapshot manifest")
@@ -207,7 +240,6 @@ def part(ctx: RunContext, planned: ExtractPart, store: Store | None = None) -> E
     ``quarantine/{d}/{run}/_parts/{FILE}/part-NNNNN.jsonl``; nothing is published: :func:`run`
     merges the parts and publishes.
     """
-    from ikou.mainframe.copybook import parse_copybook
     from ikou.mainframe.engine import decode_to_parquet
 
     started = time.monotonic()
@@ -234,15 +266,18 @@ def part(ctx: RunContext, planned: ExtractPart, store: Store | None = None) -> E
                 f"{join(landing, planned.landing_name)} changed after extract_plan: "
                 "run the extract again"
             ) from None
-        cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
+        cb = load_copybook(lf)
         opts = extract_options(lf, planned.landing_name, gaiji_path, byte_range=(start, end))
         out, qpath, gpath = (
             work / "part.parquet",
             work / "part.quarantine.jsonl",
             work / "part.gaiji.parquet",
         )
+        fpath = work / "part.findings.jsonl"
         with RangeFile(src, start) as fh:
-            summary = decode_to_parquet(fh, cb, opts, out, qpath, gaiji_path=gpath)
+            summary = decode_to_parquet(
+                fh, cb, opts, out, qpath, gaiji_path=gpath, findings_path=fpath
+            )
         if not out.exists():
             raise StageError(f"{lf.name}: several data layouts per file are not supported in parts")
         if not summary.complete or summary.bytes_read != end - start or not summary.accounted:
@@ -257,6 +292,7 @@ def part(ctx: RunContext, planned: ExtractPart, store: Store | None = None) -> E
         store.put_bytes(summary_uri, dumps(summary.to_dict()), content_type="application/json")
         quarantine_uri = join(qprefix, stem + ".jsonl")
         store.put_file(quarantine_uri, qpath)
+        store.put_file(part_findings_uri(quarantine_uri), fpath)
         data_sha, data_bytes = sha256_file(out), out.stat().st_size
     return ExtractPartResult(
         file=lf.name,
@@ -322,8 +358,10 @@ def merge_parts(
     qpath: Path,
     gpath: Path,
     store: Store,
+    fpath: Path | None = None,
 ):
-    """The parts of one file -> its merged summary and files (+ manifest entries of the parts)."""
+    """The parts of one file -> its merged summary and files (+ manifest entries of the parts);
+    ``fpath``: the parts' field findings concatenated (a part without findings has none)."""
     from ikou.mainframe.engine import DecodeSummary, merge_summaries
 
     results = sorted(results, key=lambda r: r.index)
@@ -337,7 +375,9 @@ def merge_parts(
     pos = 0
     for _, start, end in got:
         if start != pos:
-            raise StageError(f"{lf.name}: parts do not tile the file (gap or overlap at byte {pos})")
+            raise StageError(
+                f"{lf.name}: parts do not tile the file (gap or overlap at byte {pos})"
+            )
         pos = end
     if pos != planned[0].size:
         raise StageError(f"{lf.name}: parts end at byte {pos} of {planned[0].size}")
@@ -347,7 +387,7 @@ def merge_parts(
     summary = merge_summaries(summaries)
     pdir = work / "_parts" / lf.name
     pdir.mkdir(parents=True, exist_ok=True)
-    data, quar, gaiji, entries = [], [], [], []
+    data, quar, gaiji, entries, finds = [], [], [], [], []
     for r in results:
         i = r.index
         dp = store.download(r.data_uri, pdir / f"part-{i:05d}.parquet")
@@ -356,6 +396,9 @@ def merge_parts(
         data.append(dp)
         quar.append(store.download(r.quarantine_uri, pdir / f"part-{i:05d}.jsonl"))
         gaiji.append(store.download(r.gaiji_uri, pdir / f"part-{i:05d}.gaiji.parquet"))
+        furi = part_findings_uri(r.quarantine_uri)
+        if fpath is not None and store.exists(furi):
+            finds.append(store.download(furi, pdir / f"part-{i:05d}.findings.jsonl"))
         entries.append(
             {
                 "name": r.data_name,
@@ -372,9 +415,17 @@ def merge_parts(
     concat_parquet(data, out)
     concat_files(quar, qpath)
     concat_parquet(gaiji, gpath)
-    for p in data + quar + gaiji:
+    if fpath is not None:
+        concat_files(finds, fpath)
+    for p in data + quar + gaiji + finds:
         p.unlink()
     return summary, entries
+
+
+def part_findings_uri(quarantine_uri: str) -> str:
+    """A part's field findings beside its quarantine rows (``part-NNNNN.findings.jsonl``)."""
+    stem = quarantine_uri[: -len(".jsonl")] if quarantine_uri.endswith(".jsonl") else quarantine_uri
+    return stem + ".findings.jsonl"
 
 
 def as_list(value, model) -> list:
@@ -405,7 +456,6 @@ def run(
     ``{FILE}.quarantine.jsonl``; the raw manifest lists the part files too (``_parts/...``,
     which readers of ``{unit}.parquet`` skip). Every other file is decoded here, whole.
     """
-    from ikou.mainframe.copybook import parse_copybook
     from ikou.mainframe.engine import decode_to_parquet
 
     started = time.monotonic()
@@ -437,11 +487,13 @@ def run(
             out = work / f"{lf.name}.parquet"
             qpath = work / f"{lf.name}.quarantine.jsonl"
             gpath = work / f"{lf.name}.gaiji.parquet"
+            # field findings carry raw bytes: restricted, published beside the quarantine
+            fpath = work / f"{lf.name}.findings.jsonl"
             nparts = 1
             if lf.name in by_file:
                 mine = [r for r in part_results if r.file == lf.name]
                 summary, entries = merge_parts(
-                    lf, by_file[lf.name], mine, work, out, qpath, gpath, store
+                    lf, by_file[lf.name], mine, work, out, qpath, gpath, store, fpath
                 )
                 part_entries.extend(entries)
                 nparts = len(entries)
@@ -454,9 +506,7 @@ def run(
                 ]
             else:
                 src = publication.fetch(store, landing, entry["name"], work, manifest)
-                cb = parse_copybook(
-                    lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook
-                )
+                cb = load_copybook(lf)
                 summary = decode_to_parquet(
                     src,
                     cb,
@@ -464,10 +514,12 @@ def run(
                     out,
                     qpath,
                     gaiji_path=gpath,
+                    findings_path=fpath,
                 )
                 src.unlink()
             files[out.name] = out
             quarantine_files[qpath.name] = qpath
+            quarantine_files[fpath.name] = fpath
             summaries[lf.name] = summary.to_dict()
             count_ok = all(c.ok for c in summary.trailer_checks if c.name == "record_count")
             sums_ok = all(c.ok for c in summary.trailer_checks if c.name == "sum")
@@ -480,6 +532,8 @@ def run(
                         detail=f"{c.name}: trailer {c.expected} vs file {c.actual} {c.detail}".strip(),
                     )
             quarantine_findings(findings, qpath)
+            for reason, n in sorted(summary.findings.items()):  # counts; rows stay restricted
+                findings.add("field_finding", "warning", count=n, detail=reason)
             worklist_rows.extend(gaiji_occurrences(d, lf, out, gpath))
             acc = {
                 "unit": lf.name,

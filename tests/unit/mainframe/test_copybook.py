@@ -63,7 +63,7 @@ def test_sequence_indicator_and_identification_areas_ignored():
         ("PP99", "", "zoned", 2, 2, 4, False),
         ("SVPP999", "", "zoned", 3, 3, 5, True),
         ("S9(31)", "COMP-3", "packed", 16, 31, 0, True),
-        ("ZZ,ZZ9.99-", "", "alphanumeric", 10, 0, 0, False),
+        ("ZZ,ZZ9.99-", "", "edited", 10, 7, 2, True),
     ],
 )
 def test_pictures(pic, usage, kind, size, digits, scale, signed):
@@ -289,11 +289,10 @@ def _err(text: str) -> CopybookError:
         (["01  REC.", "    05  A  PIC X(3) FROBNICATE."], 2, 28, "unexpected 'FROBNICATE'"),
         (["01  REC.", "    05  A."], 2, 12, "has no PICTURE"),
         (["01  REC.", "    05  A  PIC X.", "    05  B  REDEFINES C  PIC X."], 3, 29, "REDEFINES C"),
-        (["05  A  PIC X."], 1, 8, "before any 01"),
         (["01  REC.", "    5X  A  PIC X."], 2, 12, "expected a level number"),
         (["01  REC.", "    55  A  PIC X."], 2, 12, "invalid level number"),
         (["01  REC.", "    05  A  PIC X VALUE 'ABC"], 2, 31, "literal not closed"),
-        (["01  REC.", "    05  A  PIC S9(20) COMP."], 2, 23, "at most 18"),
+        (["01  REC.", "    05  A  PIC S9(39) COMP."], 2, 23, "at most 38"),
         (["01  REC.", "    05  A  PIC X OCCURS 2 TO 4."], 2, 25, "needs DEPENDING ON"),
         (["01  REC.", "    05  A  PIC X.", "    88  ."], 3, 12, "level 88"),
         (

@@ -337,12 +337,12 @@ def test_gaiji_without_table_is_placeholder(t930):
     assert e.array.to_pylist() == [PLACEHOLDER] and e.gaiji == [(0, 0x6941, 0)]
 
 
-def test_vectorised_user_defined_mask_matches_method():
-    from ikou.mainframe.decode import _user_defined_mask
+def test_vectoriseduser_defined_mask_matches_method():
+    from ikou.mainframe.decode import user_defined_mask
     from ikou.moji.codepages import get_codepage
 
     for name in ("cp930", "cp1390", "jef", "keis"):
         cp = get_codepage(name)
-        m = _user_defined_mask(cp)
+        m = user_defined_mask(cp)
         sample = list(range(0, 65536, 97)) + [0x6941, 0x7FFE, 0x8141, 0x89FE]
         assert all(bool(m[c]) == cp.is_user_defined(c) for c in sample), name

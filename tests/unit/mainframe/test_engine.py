@@ -286,18 +286,27 @@ def test_occurs_depending_on_in_variable_records(cp930):
     broken = bytearray(recs[4])
     broken[4] = 0xF9  # count 9 > 4
     recs[4] = bytes(broken)
-    recs.append(recs[1][:8])  # shorter than its count needs
+    recs.append(recs[1][:8])  # shorter than its count needs: the cut fields are null
+    recs.append(recs[1][:3])  # ends inside its OCCURS count: quarantined
     run, tables, q = run_all(
         frame_records(recs, "VB"), cb, DecodeOptions(encoding="cp930", recfm="VB")
     )
     rows = tables["FAM"].to_pylist()
-    assert [r["FAM-ID"] for r in rows] == [0, 1, 2, 3, 5]
-    assert [r["KID-NAME"] for r in rows] == [[], ["見本"], ["見本", "架空"], [], ["見本", "架空"]]
+    assert [r["FAM-ID"] for r in rows] == [0, 1, 2, 3, 5, 1]
+    assert [r["KID-NAME"] for r in rows] == [
+        [],
+        ["見本"],
+        ["見本", "架空"],
+        [],
+        ["見本", "架空"],
+        None,
+    ]
     assert [r["KID-AGE"] for r in rows][2] == [Decimal(5), Decimal(-1)]
-    assert [r["FAM-NOTE"] for r in rows] == ["N0", "N1", "N2", "N3", "N5"]
+    assert [r["FAM-NOTE"] for r in rows] == ["N0", "N1", "N2", "N3", "N5", None]
     assert tables["FAM"].schema.field("KID-NAME").type == pa.list_(pa.string())
     reasons = {r["_record"]: (r["reason"], r["field"]) for r in q.to_pylist()}
-    assert reasons == {4: ("odo_out_of_range", "KID-CNT"), 6: ("record_too_short", None)}
+    assert reasons == {4: ("odo_out_of_range", "KID-CNT"), 7: ("record_too_short", None)}
+    assert run.summary.findings == {"short_record": 1}
     check_accounting(run.summary)
 
 

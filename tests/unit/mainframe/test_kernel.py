@@ -16,21 +16,20 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from ikou.mainframe import kernel
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.decode import (
     TextTables,
-    _decode_dbcs_np,
-    _decode_mixed_np,
-    _decode_packed_np,
-    _decode_sbcs_np,
-    _decode_zoned_np,
     decode_dbcs,
+    decode_dbcs_numpy,
     decode_mixed,
+    decode_mixed_numpy,
     decode_packed,
+    decode_packed_numpy,
     decode_sbcs,
+    decode_sbcs_numpy,
     decode_zoned,
+    decode_zoned_numpy,
 )
 from ikou.mainframe.encode import frame_records
 from ikou.mainframe.engine import decode_file
@@ -125,10 +124,10 @@ matrices = st.integers(1, 12).flatmap(
 def test_text_kernel_matches_numpy(rows, name, policy, gaiji, keep):
     t = _tables(name, policy, gaiji)
     b = np.asarray(rows, np.uint8)
-    _same(decode_mixed(b, t, keep_padding=keep), _decode_mixed_np(b, t, keep_padding=keep))
-    _same(decode_sbcs(b, t, keep_padding=keep), _decode_sbcs_np(b, t, keep_padding=keep))
+    _same(decode_mixed(b, t, keep_padding=keep), decode_mixed_numpy(b, t, keep_padding=keep))
+    _same(decode_sbcs(b, t, keep_padding=keep), decode_sbcs_numpy(b, t, keep_padding=keep))
     if b.shape[1] % 2 == 0:
-        _same(decode_dbcs(b, t, keep_padding=keep), _decode_dbcs_np(b, t, keep_padding=keep))
+        _same(decode_dbcs(b, t, keep_padding=keep), decode_dbcs_numpy(b, t, keep_padding=keep))
 
 
 @needs_kernel
@@ -182,7 +181,7 @@ def test_zoned_kernel_matches_numpy(rows, pic, money, blank):
     b = np.asarray(rows, np.uint8)
     _same(
         decode_zoned(b, f, money=money, blank=blank),
-        _decode_zoned_np(b, f, money=money, blank=blank),
+        decode_zoned_numpy(b, f, money=money, blank=blank),
     )
 
 
@@ -203,7 +202,7 @@ def test_zoned_kernel_matches_numpy(rows, pic, money, blank):
 def test_packed_kernel_matches_numpy(rows, pic):
     f = parse_copybook(fixed("01  REC.", f"    05  F  {pic}.")).record().field("F")
     b = np.asarray(rows, np.uint8)
-    _same(decode_packed(b, f), _decode_packed_np(b, f))
+    _same(decode_packed(b, f), decode_packed_numpy(b, f))
 
 
 def _run(data: bytes, cb, opts):

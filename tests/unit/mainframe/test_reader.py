@@ -70,11 +70,11 @@ def test_variable_records_across_chunk_boundaries():
 
 
 def test_variable_small_chunks():
-    from ikou.mainframe import reader
+    from ikou.mainframe.framing_variable import variable_chunks
 
     recs = [bytes([i % 250]) * (10 + i % 30) for i in range(2000)]
     data = frame_records(recs, "VB", block_size=600)
-    got = list(reader._variable(io.BytesIO(data), True, 1000, 65536))
+    got = list(variable_chunks(io.BytesIO(data), blocked=True, chunk_bytes=1000))
     assert records(got) == recs
     assert len(got) > 10
 

@@ -1,0 +1,315 @@
+"""Text of open-system files (utf-8, cp932, euc-jp): variable-width characters, vectorised.
+
+A character's width follows from its first byte (``OpenCodePage.lead_len``); the character
+boundaries of a field are found by one pass over its columns (numpy over every row at once, only
+for the rows holding a byte above 0x7F -- pure ASCII rows need no scan). Each character is then
+looked up by table index (cp932 / euc-jp, :func:`ikou.moji.opensystem.mb_index`) or computed
+(utf-8, strictly validated), trailing spaces are trimmed (U+0020; in PIC N / G also U+3000) and
+the Arrow strings are assembled from the characters' UTF-8 bytes.
+
+外字 (cp932 F040-F9FC): the city's table under ``encoding=cp932`` first; an unmapped code
+follows the policy: ``placeholder`` 〓, ``quarantine`` (reason ``unmapped_gaiji``) or ``pua``
+(the code's Private Use Area point U+E000-U+E757); unmapped occurrences are reported either way.
+
+Problems: a byte that starts no character or a single-byte code without a character is
+``undefined_sbcs``; a multi-byte code without a character, invalid UTF-8 or a character cut off
+by the end of the field is ``undecodable_dbcs`` with the code.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pyarrow as pa
+
+from ikou.mainframe.decode.base import (
+    PLACEHOLDER,
+    ST_BAD,
+    ST_GAIJI_MAPPED,
+    ST_GAIJI_UNMAPPED,
+    ST_SEQUENCE,
+    UNDEFINED,
+    Elements,
+    R,
+    bool_array,
+    pc,
+    string_array,
+)
+
+__all__ = ["MultibyteTables", "decode_multibyte", "is_multibyte"]
+
+
+def is_multibyte(codepage) -> bool:
+    """True for an open-system code page with characters of several bytes (utf-8, cp932...)."""
+    return bool(getattr(codepage, "multibyte", False))
+
+
+class MultibyteTables:
+    """Code point and status per table index for one open code page + 外字 table + policy."""
+
+    _cache: dict = {}
+    _lock = threading.Lock()
+
+    def __init__(self, codepage, encoding: str, gaiji=None, policy: str = "placeholder"):
+        self.codepage = codepage
+        self.encoding = encoding
+        self.gaiji = gaiji
+        self.policy = policy
+        self.lead_len = np.asarray(codepage.lead_len, np.uint8)
+        self.utf8 = codepage.mb_cp is None
+        self.sequences: dict[int, str] = {}
+        if self.utf8:
+            self.cp = self.status = None
+            return
+        cp = np.asarray(codepage.mb_cp, np.uint32).copy()
+        status = np.zeros(len(cp), np.uint8)
+        status[cp == UNDEFINED] = ST_BAD
+        user = codepage.user_defined
+        if user is not None:
+            for idx in np.flatnonzero(user).tolist():
+                code = idx - 256
+                mapped = gaiji.lookup(encoding, code) if gaiji is not None else None
+                if mapped is None:
+                    status[idx] = ST_GAIJI_UNMAPPED
+                    if policy != "pua" or cp[idx] == UNDEFINED:
+                        cp[idx] = ord(PLACEHOLDER)
+                elif len(mapped) == 1:
+                    status[idx] = ST_GAIJI_MAPPED
+                    cp[idx] = ord(mapped)
+                else:
+                    status[idx] = ST_SEQUENCE
+                    self.sequences[idx] = mapped
+                    cp[idx] = ord(PLACEHOLDER)
+        self.cp, self.status = cp, status
+
+    @classmethod
+    def get(cls, codepage, encoding: str, gaiji=None, policy: str = "placeholder"):
+        key = (id(codepage), encoding, id(gaiji), policy)
+        with cls._lock:
+            t = cls._cache.get(key)
+            if t is None or t.codepage is not codepage or t.gaiji is not gaiji:
+                t = cls(codepage, encoding, gaiji, policy)
+                cls._cache[key] = t
+                if len(cls._cache) > 16:
+                    cls._cache.pop(next(iter(cls._cache)))
+            return t
+
+
+def _boundaries(b: np.ndarray, lead_len: np.ndarray):
+    """Per byte: starts a character? and the character's byte count (0 = not a valid lead)."""
+    m, w = b.shape
+    start = np.ones((m, w), bool)
+    L = lead_len[b]
+    rows = np.flatnonzero((b >= 0x80).any(axis=1))
+    if len(rows):
+        sub = L[rows]
+        st = np.zeros((len(rows), w), bool)
+        rem = np.zeros(len(rows), np.int16)
+        for j in range(w):
+            s = rem == 0
+            st[:, j] = s
+            rem = np.where(s, np.maximum(sub[:, j].astype(np.int16), 1) - 1, rem - 1)
+        start[rows] = st
+    return start, L
+
+
+def _utf8_bytes(cps: np.ndarray):
+    """(K, 4) UTF-8 bytes and their counts for valid code points."""
+    c = cps.astype(np.uint32)
+    n = np.where(c < 0x80, 1, np.where(c < 0x800, 2, np.where(c < 0x10000, 3, 4))).astype(np.uint8)
+    out = np.zeros((len(c), 4), np.uint8)
+    out[:, 0] = np.where(
+        n == 1,
+        c,
+        np.where(n == 2, 0xC0 | (c >> 6), np.where(n == 3, 0xE0 | (c >> 12), 0xF0 | (c >> 18))),
+    )
+    out[:, 1] = np.where(
+        n == 2,
+        0x80 | (c & 0x3F),
+        np.where(n == 3, 0x80 | ((c >> 6) & 0x3F), 0x80 | ((c >> 12) & 0x3F)),
+    )
+    out[:, 2] = np.where(n == 3, 0x80 | (c & 0x3F), 0x80 | ((c >> 6) & 0x3F))
+    out[:, 3] = 0x80 | (c & 0x3F)
+    return out, n
+
+
+def _strings(cps: np.ndarray, counts: np.ndarray) -> pa.Array:
+    m = len(counts)
+    by, n = _utf8_bytes(cps)
+    choff = np.zeros(m + 1, np.int64)
+    np.cumsum(counts, out=choff[1:])
+    cum = np.zeros(len(cps) + 1, np.int64)
+    np.cumsum(n, out=cum[1:])
+    offsets = cum[choff]
+    data = by[np.arange(4, dtype=np.uint8)[None, :] < n[:, None]]
+    if offsets[-1] < 2**31:
+        return pa.StringArray.from_buffers(
+            m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
+        )
+    return pa.LargeStringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(data)).cast(
+        pa.string()
+    )
+
+
+def decode_multibyte(
+    b: np.ndarray, t: MultibyteTables, *, keep_padding: bool = False, dbcs: bool = False
+) -> Elements:
+    """Decode an (m, size) matrix of text elements in an open multi-byte encoding."""
+    m, w = b.shape
+    reason = np.zeros(m, np.uint8)
+    pos = np.zeros(m, np.int32)
+    code_at = np.zeros(m, np.int32)
+    if w == 0:
+        e = Elements(string_array([""] * m), reason, pos)
+        e.code_at_pos = code_at
+        return e
+    start, L = _boundaries(b, t.lead_len)
+    bp = np.zeros((m, w + 3), np.uint32)
+    bp[:, :w] = b
+    cols = np.arange(w)
+    width = np.maximum(L, 1).astype(np.int64)
+    cut = start & (cols[None, :] + width > w)  # a character running past the field's end
+    b0, b1, b2, b3 = bp[:, :w], bp[:, 1 : w + 1], bp[:, 2 : w + 2], bp[:, 3 : w + 3]
+    code = np.where(
+        width == 1,
+        b0,
+        np.where(width == 2, (b0 << 8) | b1, np.where(width == 3, (b0 << 16) | (b1 << 8) | b2, 0)),
+    )
+    if t.utf8:
+        cont = lambda x: (x & 0xC0) == 0x80  # noqa: E731
+        cp = np.where(
+            width == 1,
+            b0,
+            np.where(
+                width == 2,
+                ((b0 & 0x1F) << 6) | (b1 & 0x3F),
+                np.where(
+                    width == 3,
+                    ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F),
+                    ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F),
+                ),
+            ),
+        )
+        code = np.where(width == 4, (b0 << 24) | (b1 << 16) | (b2 << 8) | b3, code)
+        ok = L > 0
+        ok &= (width < 2) | cont(b1)
+        ok &= (width < 3) | cont(b2)
+        ok &= (width < 4) | cont(b3)
+        ok &= ~((width == 3) & (cp < 0x800))
+        ok &= ~((width == 4) & ((cp < 0x10000) | (cp > 0x10FFFF)))
+        ok &= ~((cp >= 0xD800) & (cp <= 0xDFFF))
+        status = np.where(ok & ~cut, 0, ST_BAD).astype(np.uint8)
+    else:
+        idx = np.where(
+            width == 1,
+            b0,
+            np.where(width == 2, 256 + ((b0 << 8) | b1), 256 + 65536 + ((b1 << 8) | b2)),
+        ).astype(np.int64)
+        idx = np.where(cut | (L == 0), 0, idx)
+        cp = t.cp[idx]
+        status = t.status[idx].copy()
+        status[cut | (L == 0)] = ST_BAD
+    # padding: trailing U+0020 (and U+3000 in DBCS fields); NUL bytes pad too
+    if keep_padding:
+        keep = start
+    else:
+        pad = (cp == 0x20) | (cp == 0)
+        if dbcs:
+            pad |= cp == 0x3000
+        content = start & ~(pad & (status == 0))
+        rev = content[:, ::-1]
+        last = np.where(rev.any(axis=1), w - np.argmax(rev, axis=1), 0)
+        keep = start & (cols[None, :] < last[:, None])
+    counts = keep.sum(axis=1, dtype=np.int64)
+    kst = status[keep]
+    kcp = np.where(kst == ST_BAD, ord(PLACEHOLDER), cp[keep])
+    arr = _strings(kcp, counts)
+    gaiji: list = []
+    mapped = 0
+    if kst.any():
+        kr, kc = np.nonzero(keep)
+        kw = np.maximum(L[keep], 1)
+        kcode = code[keep]
+        badk = np.flatnonzero(kst == ST_BAD)
+        if len(badk):
+            ur, fi = np.unique(kr[badk], return_index=True)
+            k = badk[fi]
+            reason[ur] = np.where(kw[k] > 1, R["undecodable_dbcs"], R["undefined_sbcs"])
+            pos[ur] = kc[k]
+            code_at[ur] = kcode[k]
+        mapped = int(np.count_nonzero(kst == ST_GAIJI_MAPPED))
+        unk = np.flatnonzero(kst == ST_GAIJI_UNMAPPED)
+        if len(unk):
+            gaiji = list(zip(kr[unk].tolist(), kcode[unk].tolist(), kc[unk].tolist()))
+            if t.policy == "quarantine":
+                ur, fi = np.unique(kr[unk], return_index=True)
+                free = reason[ur] == 0
+                ur, k = ur[free], unk[fi[free]]
+                reason[ur] = R["unmapped_gaiji"]
+                pos[ur] = kc[k]
+                code_at[ur] = kcode[k]
+        seqk = np.flatnonzero(kst == ST_SEQUENCE)
+        if len(seqk):
+            mapped += len(seqk)
+            choff = np.zeros(m + 1, np.int64)
+            np.cumsum(counts, out=choff[1:])
+            kidx = (256 + kcode).astype(np.int64)
+            rows = np.unique(kr[seqk])
+            fixed = []
+            for r in rows.tolist():
+                a, z = int(choff[r]), int(choff[r + 1])
+                fixed.append(
+                    "".join(
+                        t.sequences[int(i)] if s == ST_SEQUENCE else chr(int(c))
+                        for i, s, c in zip(kidx[a:z], kst[a:z], kcp[a:z])
+                    )
+                )
+            mask = np.zeros(m, bool)
+            mask[rows] = True
+            arr = pc.replace_with_mask(arr, bool_array(mask), string_array(fixed))
+    e = Elements(arr, reason, pos, gaiji, mapped)
+    e.code_at_pos = code_at
+    return e
+
+
+def _ascii_zoned_lut() -> np.ndarray:
+    """ASCII zoned byte -> the EBCDIC zoned byte the zoned decoder reads (0x00: invalid)."""
+    lut = np.zeros(256, np.uint8)
+    for d in range(10):
+        lut[0x30 + d] = 0xF0 | d  # digits
+    lut[ord("{")] = 0xC0  # overpunch +0
+    lut[ord("}")] = 0xD0  # overpunch -0
+    for d in range(1, 10):
+        lut[ord("A") + d - 1] = 0xC0 | d  # A-I: +1..+9
+        lut[ord("J") + d - 1] = 0xD0 | d  # J-R: -1..-9
+    lut[ord("+")] = 0x4E  # SIGN SEPARATE
+    lut[ord("-")] = 0x60
+    lut[0x20] = 0x40  # an all-space field stays "blank"
+    lut.flags.writeable = False
+    return lut
+
+
+#: ASCII zoned decimal (digits 0x30-0x39, overpunch ``{A-I`` +0..+9 and ``}J-R`` -0..-9, separate
+#: signs ``+`` / ``-``) translated byte by byte to EBCDIC zoned (positions unchanged)
+ASCII_ZONED = _ascii_zoned_lut()
+
+
+def ascii_zoned(b: np.ndarray) -> np.ndarray:
+    """An ASCII zoned element matrix as the EBCDIC zoned matrix the zoned decoder reads."""
+    return ASCII_ZONED[b]
+
+
+def _inverse_zoned() -> np.ndarray:
+    inv = np.arange(256, dtype=np.uint8)
+    for a in range(255, -1, -1):  # lowest ASCII byte wins (digits before letters)
+        e = int(ASCII_ZONED[a])
+        if e:
+            inv[e] = a
+    inv[0xF0:0xFA] = np.arange(0x30, 0x3A)
+    inv.flags.writeable = False
+    return inv
+
+
+#: EBCDIC zoned byte -> its ASCII form (record-type values of ASCII files)
+EBCDIC_TO_ASCII_ZONED = _inverse_zoned()
