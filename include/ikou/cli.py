@@ -3,6 +3,7 @@
     ikou synth --residents 20000 --seed 7 --snapshot 2026-11-01 --out s3://ikou-restricted/landing
     ikou decode --copybook C.cpy --encoding cp930 INPUT -o OUT.parquet
     ikou registry                       the 20 domains and the plan, checked
+    ikou land --domain juki --snapshot 2026-12-01 --who NAME FILE...   a vendor's files into landing
     ikou gx generate [--check]          (re)write the GX project from the registry
     ikou docs build                     build the Data Docs site into the reports bucket
     ikou dedupe INPUT.parquet -o CLUSTERS.parquet    名寄せ (duplicate addressees)
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
 
 #: commands of the development package ``ikou_dev`` (entry-point group ``ikou.commands``)
 DEV_COMMANDS = ("synth", "stack", "bench", "train-dedupe")
@@ -108,6 +108,22 @@ def _review(args) -> int:
     return cli_pages(args) if args.action == "pages" else cli_submit(args)
 
 
+def _land(args) -> int:
+    from ikou.stages.land import land
+
+    manifest = land(args.domain, args.snapshot, args.files, args.who)
+    for f in manifest["files"]:
+        print(
+            f"landed {f['legacy_file']:<12} {f['bytes']:>14,} bytes  sha256 {f['sha256'][:16]}…  "
+            f"trial {f['trial']['records']:,} records, {f['trial']['quarantined']:,} quarantined  "
+            f"← {f['source']}"
+        )
+    print(
+        f"manifest: s3 landing/{manifest['domain']}/{manifest['snapshot']}/_manifest.json (written last)"
+    )
+    return 0
+
+
 def _cutover(args) -> int:
     from ikou.load.cutover import cli
 
@@ -129,6 +145,21 @@ def main(argv: list[str] | None = None) -> int:
 
     d = add_decode_parser(sub)
     d.set_defaults(fn=run_decode)
+
+    ld = sub.add_parser(
+        "land",
+        help="land a vendor's extract files as a snapshot of a domain (checked, manifest last)",
+        description="Each FILE (a local file, an s3:// object, or every object under an s3:// "
+        "prefix ending in /) must be one of the domain's legacy files — named as it or its "
+        "dataset, or given as NAME=FILE — of a size that fits its record format, and decode on "
+        "trial with the registry's options. Then the files are uploaded to landing/D/S/ and "
+        "_manifest.json is written last. Refused (exit 1) otherwise; nothing is uploaded.",
+    )
+    ld.add_argument("--domain", required=True, help="the domain (registry id)")
+    ld.add_argument("--snapshot", required=True, help="抽出日 YYYY-MM-DD or YYYYMMDD")
+    ld.add_argument("--who", required=True, help="the person landing the files (1–128 characters)")
+    ld.add_argument("files", nargs="+", metavar="FILE", help="FILE, NAME=FILE or s3://prefix/")
+    ld.set_defaults(fn=_land)
 
     r = sub.add_parser("registry", help="list the domains and the plan (validates them)")
     r.set_defaults(fn=_registry)

@@ -290,6 +290,20 @@ class Store:
             )
         return dest
 
+    def peek(self, uri: str, n: int = 8) -> bytes:
+        """The first ``n`` bytes of an object (magic numbers: is it compressed?)."""
+        if is_s3(uri):
+            bucket, key = split_s3(uri)
+            try:
+                obj = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{n - 1}")
+            except Exception as exc:
+                raise StorageError(
+                    f"{uri}: cannot be read ({error_code(exc) or type(exc).__name__})"
+                ) from None
+            return obj["Body"].read()
+        with open(local_path(uri), "rb") as fh:
+            return fh.read(n)
+
     def sha256(self, uri: str, if_match: str = "") -> str:
         """The sha256 of a whole object, streamed (never downloaded to disk)."""
         if not is_s3(uri):
