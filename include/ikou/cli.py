@@ -3,6 +3,7 @@
     ikou synth --residents 20000 --seed 7 --snapshot 2026-11-01 --out s3://ikou-restricted/landing
     ikou decode --copybook C.cpy --encoding cp930 INPUT -o OUT.parquet
     ikou registry                       the 20 domains and the plan, checked
+    ikou copybook layout C.cpy [--json] every item's offset, size, type and picture
     ikou land --domain juki --snapshot 2026-12-01 --who NAME FILE...   a vendor's files into landing
     ikou gx generate [--check]          (re)write the GX project from the registry
     ikou docs build                     build the Data Docs site into the reports bucket
@@ -108,6 +109,45 @@ def _review(args) -> int:
     return cli_pages(args) if args.action == "pages" else cli_submit(args)
 
 
+def _copybook(args) -> int:
+    from pathlib import Path
+
+    from ikou.errors import BrokenCopybook, Unreadable
+    from ikou.mainframe.copybook import CopybookError, parse_copybook
+    from ikou.mainframe.layout_report import layout_rows, render_layout
+
+    path = Path(args.copybook)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Unreadable(f"{path}: cannot be read as UTF-8 text ({type(exc).__name__})") from None
+    try:
+        cb = parse_copybook(
+            text,
+            source=str(path),
+            format=args.copybook_format,
+            copybook_dirs=tuple(args.copybook_dir or ()),
+            nsymbol=args.nsymbol,
+            keep_filler=args.keep_filler,
+        )
+    except CopybookError as exc:
+        raise BrokenCopybook(str(exc)) from None
+    rows = layout_rows(cb)
+    if args.json:
+        print(
+            json.dumps(
+                {"source": str(path), "lrecl": cb.lrecl, "items": rows},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        print(render_layout(cb, rows), end="")
+    for w in cb.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
 def _land(args) -> int:
     from ikou.stages.land import land
 
@@ -145,6 +185,21 @@ def main(argv: list[str] | None = None) -> int:
 
     d = add_decode_parser(sub)
     d.set_defaults(fn=run_decode)
+
+    cbp = sub.add_parser(
+        "copybook",
+        help="a copybook's record layout: every item's offset, size, type and picture",
+        description="layout: the items of every 01 record in copybook order with 1-based "
+        "positions (--json: 0-based offsets too), as the decoder computes them.",
+    )
+    cbp.add_argument("action", choices=["layout"])
+    cbp.add_argument("copybook", help="C.cpy")
+    cbp.add_argument("--json", action="store_true", help="machine-readable output")
+    cbp.add_argument("--copybook-format", choices=["auto", "fixed", "free"], default="auto")
+    cbp.add_argument("--copybook-dir", action="append", help="where COPY members are looked up")
+    cbp.add_argument("--nsymbol", choices=["dbcs", "national"], default="dbcs")
+    cbp.add_argument("--keep-filler", action="store_true", help="FILLERs as FILLER_1, FILLER_2 …")
+    cbp.set_defaults(fn=_copybook)
 
     ld = sub.add_parser(
         "land",
