@@ -389,3 +389,9 @@ def test_auto_format_comments_from_column_1_with_sequence_numbers():
         ("A", 0),
         ("B", 2),
     ]
+
+
+def test_last_entry_without_its_period_is_read_with_a_warning():
+    cb = parse_copybook(fixed("01  R.", "    05  A  PIC X(2).", "    05  B  PIC 9"))
+    assert [(f.name, f.size) for f in cb.record().fields] == [("A", 2), ("B", 1)]
+    assert any(":3:" in w and "no period" in w for w in cb.warnings)
