@@ -279,7 +279,6 @@ def _err(text: str) -> CopybookError:
 @pytest.mark.parametrize(
     "lines,line,column,fragment",
     [
-        (["01  REC.", "    05  A  PIC X(3)"], 2, 27, "period"),
         (["01  REC.", "    05  A  PIC 9(3)Q."], 2, 27, "invalid symbol 'Q'"),
         (["01  REC.", "    05  A  PIC X(0)."], 2, 24, "repeat count"),
         (["01  REC.", "    05  A  PIC 9(3)S."], 2, 27, "S must appear once"),

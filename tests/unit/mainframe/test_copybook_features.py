@@ -389,3 +389,23 @@ def test_auto_format_comments_from_column_1_with_sequence_numbers():
         ("A", 0),
         ("B", 2),
     ]
+
+
+def test_last_entry_without_its_period_is_read_with_a_warning():
+    cb = parse_copybook(fixed("01  R.", "    05  A  PIC X(2).", "    05  B  PIC 9"))
+    assert [(f.name, f.size) for f in cb.record().fields] == [("A", 2), ("B", 1)]
+    assert any(":3:" in w and "no period" in w for w in cb.warnings)
+
+
+def test_blank_when_zero_on_a_zoned_field(tmp_path):
+    cpy = [
+        "01  R.",
+        "    05  A  PIC 9(3) BLANK WHEN ZERO.",
+        "    05  B  PIC 9(3)V9 BLANK WHEN ZERO.",
+    ]
+    code, rows = decode(tmp_path, cpy, ebc("   ") + ebc("    ") + ebc("012") + ebc("0125"))
+    assert code == EXIT_OK
+    assert [(r["A"], Decimal(str(r["B"]))) for r in rows] == [
+        (0, Decimal(0)),
+        (12, Decimal("12.5")),
+    ]

@@ -106,6 +106,7 @@ class _Parser:
         self.toks = toks
         self.source = source
         self.i = 0
+        self.unended: Tok | None = None  # the last entry had no period (tolerated, warned)
 
     def entries(self) -> Iterator[tuple[Tok, list[Tok]]]:
         """Yield (level token, remaining tokens up to the period)."""
@@ -118,13 +119,8 @@ class _Parser:
             while self.i < len(self.toks) and self.toks[self.i].kind != "period":
                 self.i += 1
             if self.i >= len(self.toks):
-                last = self.toks[-1]
-                raise CopybookError(
-                    "entry not ended by a period",
-                    self.source,
-                    last.line,
-                    last.col + len(last.raw or last.text),
-                )
+                # the copybook's last entry without its period: read as if it had one
+                self.unended = self.toks[start]
             body = self.toks[start : self.i]
             self.i += 1
             if not body:
@@ -519,6 +515,8 @@ def parse_copybook(
         for item, (first, lst) in renames.get(rec.name, []):
             rn.setdefault(rec.name, []).append(_renames(rec, item, first, lst, source))
     cb = Copybook(records, rn, source)
+    if parser.unended is not None:
+        warnings.append(f"{source}:{parser.unended.line}: the last entry has no period")
     cb.warnings = warnings
     for r in records:  # validate every record's layout now (OCCURS DEPENDING ON targets ...)
         for it in r.walk():

@@ -21,7 +21,10 @@ Error details carry codes and offsets only, never decoded text (it is personal d
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
+import pyarrow as pa
 
 from ikou.mainframe.copybook import Field
 from ikou.mainframe.decode.base import (
@@ -43,13 +46,13 @@ from ikou.mainframe.decode.base import (
 from ikou.mainframe.decode.binary import decode_binary
 from ikou.mainframe.decode.edited import decode_edited
 from ikou.mainframe.decode.floats import FLOAT_FORMATS, decode_float
-from ikou.mainframe.decode.national import decode_national
 from ikou.mainframe.decode.multibyte import (
     MultibyteTables,
     ascii_zoned,
     decode_multibyte,
     is_multibyte,
 )
+from ikou.mainframe.decode.national import decode_national
 from ikou.mainframe.decode.numeric import (
     decode_packed,
     decode_packed_numpy,
@@ -131,7 +134,10 @@ def decode_elements(
     if open_system and k == "zoned":
         b = ascii_zoned(b)  # ASCII digits and overpunch
     if k == "zoned":
-        return decode_zoned(b, f, money=money, blank=blank)
+        el = decode_zoned(b, f, money=money, blank=blank)
+        if f.blank_when_zero:
+            _blank_is_zero(el, b)
+        return el
     if k == "packed":
         return decode_packed(b, f)
     if k == "binary":
@@ -196,3 +202,16 @@ def _low_values_as_spaces(b: np.ndarray) -> np.ndarray:
     hi[tail] = 0x40
     lo[tail] = 0x40
     return out
+
+
+def _blank_is_zero(el: Elements, b: np.ndarray) -> None:
+    """BLANK WHEN ZERO: an all-space numeric DISPLAY field is 0, not a blank numeric."""
+    blank = el.bad == reason_code("blank_numeric")
+    if b.size:
+        blank |= (el.bad == 0) & (b == 0x40).all(axis=1)  # --blank-numeric null made it null
+    if not blank.any():
+        return
+    t = el.array.type
+    zero = pa.scalar(Decimal(0) if pa.types.is_decimal(t) else 0, t)
+    el.array = pc.if_else(bool_array(blank), zero, el.array)
+    el.bad[blank] = 0

@@ -82,6 +82,9 @@ class MultibyteTables:
                     self.sequences[idx] = mapped
                     cp[idx] = ord(PLACEHOLDER)
         self.cp, self.status = cp, status
+        # UTF-8 bytes of every table entry (the placeholder where undefined): strings are a gather
+        self.words, self.nbytes = _utf8_bytes(np.where(cp == UNDEFINED, ord(PLACEHOLDER), cp))
+        self.words_placeholder = np.frombuffer(PLACEHOLDER.encode().ljust(4, b"\0"), np.uint8)
 
     @classmethod
     def get(cls, codepage, encoding: str, gaiji=None, policy: str = "placeholder"):
@@ -135,11 +138,17 @@ def _utf8_bytes(cps: np.ndarray):
 
 
 def _strings(cps: np.ndarray, counts: np.ndarray) -> pa.Array:
-    m = len(counts)
     by, n = _utf8_bytes(cps)
+    return _strings_of(by, n, counts)
+
+
+def _strings_of(by: np.ndarray, n: np.ndarray, counts: np.ndarray) -> pa.Array:
+    """Arrow strings from each character's UTF-8 bytes ``by`` (K, 4), byte counts ``n`` and the
+    characters per row ``counts``."""
+    m = len(counts)
     choff = np.zeros(m + 1, np.int64)
     np.cumsum(counts, out=choff[1:])
-    cum = np.zeros(len(cps) + 1, np.int64)
+    cum = np.zeros(len(n) + 1, np.int64)
     np.cumsum(n, out=cum[1:])
     offsets = cum[choff]
     data = by[np.arange(4, dtype=np.uint8)[None, :] < n[:, None]]
@@ -155,7 +164,12 @@ def _strings(cps: np.ndarray, counts: np.ndarray) -> pa.Array:
 def decode_multibyte(
     b: np.ndarray, t: MultibyteTables, *, keep_padding: bool = False, dbcs: bool = False
 ) -> Elements:
-    """Decode an (m, size) matrix of text elements in an open multi-byte encoding."""
+    """Decode an (m, size) matrix of text elements in an open multi-byte encoding.
+
+    Works on the characters (one entry per character start, row-major), not on the byte grid:
+    widths from the first bytes, codes from up to four bytes, a table lookup (or the UTF-8
+    arithmetic), trailing padding, then the Arrow strings.
+    """
     m, w = b.shape
     reason = np.zeros(m, np.uint8)
     pos = np.zeros(m, np.int32)
@@ -165,19 +179,45 @@ def decode_multibyte(
         e.code_at_pos = code_at
         return e
     start, L = _boundaries(b, t.lead_len)
-    bp = np.zeros((m, w + 3), np.uint32)
+    if not keep_padding:
+        # trailing 0x20 / 0x00 bytes are padding characters in every one of these encodings
+        # (no trail byte of cp932, euc-jp or utf-8 is below 0x40): trim them on the bytes
+        content = (b != 0x20) & (b != 0)
+        rev = content[:, ::-1]
+        last_b = np.where(rev.any(axis=1), w - np.argmax(rev, axis=1), 0)
+        start &= np.arange(w)[None, :] < last_b[:, None]
+    r, c = np.nonzero(start)  # every character: row, column (row-major)
+    Lc = L[r, c].astype(np.int64)
+    width = np.maximum(Lc, 1)
+    cut = c + width > w  # a character running past the field's end
+    bp = np.zeros((m, w + 3), np.uint8)
     bp[:, :w] = b
-    cols = np.arange(w)
-    width = np.maximum(L, 1).astype(np.int64)
-    cut = start & (cols[None, :] + width > w)  # a character running past the field's end
-    b0, b1, b2, b3 = bp[:, :w], bp[:, 1 : w + 1], bp[:, 2 : w + 2], bp[:, 3 : w + 3]
-    code = np.where(
-        width == 1,
-        b0,
-        np.where(width == 2, (b0 << 8) | b1, np.where(width == 3, (b0 << 16) | (b1 << 8) | b2, 0)),
-    )
+    b0 = bp[r, c].astype(np.uint32)
+    multi = width > 1
+    b1 = np.zeros_like(b0)
+    b2 = np.zeros_like(b0)
+    b3 = np.zeros_like(b0)
+    if multi.any():
+        mi = np.flatnonzero(multi)
+        rm, cm = r[mi], c[mi]
+        b1[mi] = bp[rm, cm + 1]
+        b2[mi] = bp[rm, cm + 2]
+        if t.utf8:
+            b3[mi] = bp[rm, cm + 3]
     if t.utf8:
-        cont = lambda x: (x & 0xC0) == 0x80  # noqa: E731
+        code = np.where(
+            width == 1,
+            b0,
+            np.where(
+                width == 2,
+                (b0 << 8) | b1,
+                np.where(
+                    width == 3,
+                    (b0 << 16) | (b1 << 8) | b2,
+                    (b0 << 24) | (b1 << 16) | (b2 << 8) | b3,
+                ),
+            ),
+        )
         cp = np.where(
             width == 1,
             b0,
@@ -191,45 +231,60 @@ def decode_multibyte(
                 ),
             ),
         )
-        code = np.where(width == 4, (b0 << 24) | (b1 << 16) | (b2 << 8) | b3, code)
-        ok = L > 0
-        ok &= (width < 2) | cont(b1)
-        ok &= (width < 3) | cont(b2)
-        ok &= (width < 4) | cont(b3)
+        ok = Lc > 0
+        ok &= (width < 2) | ((b1 & 0xC0) == 0x80)
+        ok &= (width < 3) | ((b2 & 0xC0) == 0x80)
+        ok &= (width < 4) | ((b3 & 0xC0) == 0x80)
         ok &= ~((width == 3) & (cp < 0x800))
         ok &= ~((width == 4) & ((cp < 0x10000) | (cp > 0x10FFFF)))
         ok &= ~((cp >= 0xD800) & (cp <= 0xDFFF))
         status = np.where(ok & ~cut, 0, ST_BAD).astype(np.uint8)
     else:
-        idx = np.where(
-            width == 1,
-            b0,
-            np.where(width == 2, 256 + ((b0 << 8) | b1), 256 + 65536 + ((b1 << 8) | b2)),
-        ).astype(np.int64)
-        idx = np.where(cut | (L == 0), 0, idx)
+        idx = b0.astype(np.int64)
+        if multi.any():
+            w2 = np.flatnonzero(width == 2)
+            idx[w2] = 256 + ((b0[w2] << 8) | b1[w2])
+            w3 = np.flatnonzero(width == 3)
+            idx[w3] = 256 + 65536 + ((b1[w3] << 8) | b2[w3])
+        invalid = cut | (Lc == 0)
+        if invalid.any():
+            idx[invalid] = 0
         cp = t.cp[idx]
-        status = t.status[idx].copy()
-        status[cut | (L == 0)] = ST_BAD
-    # padding: trailing U+0020 (and U+3000 in DBCS fields); NUL bytes pad too
-    if keep_padding:
-        keep = start
-    else:
-        pad = (cp == 0x20) | (cp == 0)
-        if dbcs:
-            pad |= cp == 0x3000
-        content = start & ~(pad & (status == 0))
-        rev = content[:, ::-1]
-        last = np.where(rev.any(axis=1), w - np.argmax(rev, axis=1), 0)
-        keep = start & (cols[None, :] < last[:, None])
-    counts = keep.sum(axis=1, dtype=np.int64)
+        status = t.status[idx]
+        if invalid.any():
+            status[invalid] = ST_BAD
+        code = np.where(
+            width == 1, b0, np.where(width == 2, (b0 << 8) | b1, (b0 << 16) | (b1 << 8) | b2)
+        )
+    # padding: trailing U+0020 and NUL (and U+3000 in DBCS fields)
+    if keep_padding or not dbcs:
+        keep = np.ones(len(r), bool)
+    else:  # PIC N: also trailing ideographic spaces
+        pad = ((cp == 0x20) | (cp == 0) | (cp == 0x3000)) & (status == 0)
+        last = np.zeros(m, np.int64)  # columns up to the end of the last content character
+        ci = np.flatnonzero(~pad)
+        if len(ci):
+            rc = r[ci]
+            tail = np.flatnonzero(np.r_[rc[1:] != rc[:-1], True])
+            last[rc[tail]] = (c[ci] + width[ci])[tail]
+        keep = c < last[r]
+    counts = np.bincount(r[keep], minlength=m).astype(np.int64)
     kst = status[keep]
     kcp = np.where(kst == ST_BAD, ord(PLACEHOLDER), cp[keep])
-    arr = _strings(kcp, counts)
+    if t.utf8:
+        arr = _strings(kcp, counts)
+    else:
+        kidx_all = idx[keep]
+        by, nb = t.words[kidx_all], t.nbytes[kidx_all]
+        if invalid.any():
+            kb = np.flatnonzero(invalid[keep])
+            by[kb], nb[kb] = t.words_placeholder, 3
+        arr = _strings_of(by, nb, counts)
     gaiji: list = []
     mapped = 0
     if kst.any():
-        kr, kc = np.nonzero(keep)
-        kw = np.maximum(L[keep], 1)
+        kr, kc = r[keep], c[keep]
+        kw = width[keep]
         kcode = code[keep]
         badk = np.flatnonzero(kst == ST_BAD)
         if len(badk):
@@ -257,12 +312,12 @@ def decode_multibyte(
             kidx = (256 + kcode).astype(np.int64)
             rows = np.unique(kr[seqk])
             fixed = []
-            for r in rows.tolist():
-                a, z = int(choff[r]), int(choff[r + 1])
+            for row in rows.tolist():
+                a, z = int(choff[row]), int(choff[row + 1])
                 fixed.append(
                     "".join(
-                        t.sequences[int(i)] if s == ST_SEQUENCE else chr(int(c))
-                        for i, s, c in zip(kidx[a:z], kst[a:z], kcp[a:z])
+                        t.sequences[int(i)] if s == ST_SEQUENCE else chr(int(x))
+                        for i, s, x in zip(kidx[a:z], kst[a:z], kcp[a:z])
                     )
                 )
             mask = np.zeros(m, bool)
