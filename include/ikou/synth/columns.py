@@ -79,7 +79,7 @@ class Ascii(Column):
     def __init__(self, f, lut: np.ndarray, space: int, text: np.ndarray, lengths: np.ndarray):
         if text.shape[1] > f.size and len(lengths) and lengths.max() > f.size:
             raise ValueError(f"field {f.column}: value does not fit (field holds {f.size})")
-        used = np.unique(text[np.arange(text.shape[1])[None, :] < lengths[:, None]])
+        used = np.flatnonzero(np.bincount(text.ravel(), minlength=256))
         bad = [int(c) for c in used if lut[c] < 0]
         if bad:
             raise ValueError(f"field {f.column}: characters the code page lacks: {bad}")
@@ -222,6 +222,9 @@ def sbcs_lut(cp) -> np.ndarray:
 def ascii_digits(values: np.ndarray, widths) -> tuple[np.ndarray, np.ndarray]:
     """Integers as left-aligned zero-padded digit strings of ``widths`` (scalar or per row; 0 = "")."""
     v = np.asarray(values, dtype=np.int64)
+    if np.ndim(widths) == 0:
+        width = int(widths)
+        return (keys.digits(v, width) + 48).astype(np.uint8), np.full(len(v), width)
     w = np.broadcast_to(np.asarray(widths, dtype=np.int64), v.shape)
     top = int(w.max()) if len(w) else 1
     d = keys.digits(v, max(top, 1)) + 48  # right-aligned in ``top`` digits

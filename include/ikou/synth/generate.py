@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,9 @@ def towns_csv(pop: Population) -> str:
     return buf.getvalue()
 
 
+_HAS_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
 def _text_units(text: str) -> list[str]:
     """Characters with their variation selectors attached (an IVS sequence is one unit)."""
     units: list[str] = []
@@ -158,8 +162,10 @@ class Encoder:
     def mixed(self, text: str) -> bytes:
         out = bytearray()
         in_dbcs = False
-        for u in _text_units(text):
-            sb = self._sbcs.get(u, b"")
+        units = _text_units(text) if _HAS_SELECTOR.search(text) else text
+        sbcs_cache = self._sbcs
+        for u in units:
+            sb = sbcs_cache.get(u, b"")
             if sb == b"":
                 sb = None
                 if len(u) == 1:
@@ -167,7 +173,7 @@ class Encoder:
                         sb = self.cp.encode_sbcs(u)
                     except ValueError:
                         sb = None
-                self._sbcs[u] = sb
+                sbcs_cache[u] = sb
             if sb is not None:
                 if in_dbcs:
                     out += self.cp.shift_in
@@ -783,20 +789,19 @@ class FileBuilder:
             b.ints[fname] = v
             col = self._number(b, f, v)
         elif role == "plate":
-            kana = rng.integers(0, 8, n)
-            x, y = rng.integers(10, 99, n), rng.integers(10, 99, n)
-            codes = (kana * 100 + x) * 100 + y
-            uniq, inverse = np.unique(codes, return_inverse=True)
-            values = [
-                self._encode(
-                    b.enc,
-                    f"架空 {'あいうえかきくけ'[c // 10000]} {c // 100 % 100}-{c % 100}",
-                    f,
-                    spec,
-                )
-                for c in uniq.tolist()
+            # "架空 あ 12-34": an encoded head per kana, then the SBCS digits (no cut: it fits)
+            heads = [b.enc.mixed(f"架空 {k} ") for k in "あいうえかきくけ"]
+            digits = [b.enc.sbcs(f"{i}") for i in range(100)]
+            dash = [b.enc.sbcs("-")]
+            if max(len(h) for h in heads) + 5 > f.size:
+                raise ValueError(f"field {f.column}: a plate number does not fit")
+            parts = [
+                (heads, rng.integers(0, 8, n)),
+                (digits, rng.integers(10, 99, n)),
+                (dash, np.zeros(n, np.int64)),
+                (digits, rng.integers(10, 99, n)),
             ]
-            col = self._raw_vocab(b, f, spec, values, inverse)
+            col = Parts(f, "sbcs", parts, b.template, bytes([b.enc.cp.sbcs_space]))
         elif role in _AMOUNTS:
             lo, hi = _AMOUNTS[role]
             scale = 10**f.scale

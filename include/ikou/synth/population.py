@@ -28,12 +28,18 @@ def day_number(d: dt.date) -> int:
 
 
 def ymd_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month, day of day numbers (vectorised)."""
-    d = np.asarray(days, dtype="int64").astype("datetime64[D]")
-    y = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    day = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
-    return y, m, day
+    """Year, month, day of day numbers (vectorised integer arithmetic: H. Hinnant's
+    ``civil_from_days``; numpy's datetime64 conversions are ten times slower)."""
+    z = np.asarray(days, dtype=np.int64) + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day
 
 
 def ages(birth: np.ndarray, on: dt.date) -> np.ndarray:
@@ -104,7 +110,11 @@ class Population:
         return int(np.count_nonzero(self.kind == KIND_RESIDENT))
 
     def ages(self) -> np.ndarray:
-        return ages(self.birth, self.snapshot)
+        """Age of everyone on the snapshot date (computed once)."""
+        cached = getattr(self, "_ages", None)
+        if cached is None or len(cached) != len(self.kind):
+            cached = self._ages = ages(self.birth, self.snapshot)
+        return cached
 
     # -- single people as text (for the few rows written in a variant form) --------------------
     def address(self, i: int) -> C.Address:
@@ -161,8 +171,8 @@ def _surnames(rng, n: int, vocab: Vocab) -> np.ndarray:
     of old / variant forms (4 %) and of names that need the city's 外字 table (0.4 %)."""
     n_plain = len(vocab.surnames) - len(C._VARIANT_SURNAMES) - len(C.GAIJI_SURNAMES)
     code = rng.integers(0, n_plain, n)
-    n_gaiji = int(round(n * 0.004 + rng.random()))
-    n_variant = int(round(n * 0.04 + rng.random()))
+    n_gaiji = int(n * 0.004 + rng.random())  # stochastic rounding
+    n_variant = int(n * 0.04 + rng.random())
     at = rng.permutation(n)[: n_gaiji + n_variant]
     code[at[n_gaiji:]] = n_plain + rng.integers(0, len(C._VARIANT_SURNAMES), len(at) - n_gaiji)
     code[at[:n_gaiji]] = (
