@@ -67,7 +67,7 @@ class Packed(Column):
     def put(self, out, start, stop):
         f = self.field
         v = self.values[start:stop]
-        nib = np.empty((len(v), self.width + 1), dtype=np.int64)
+        nib = np.empty((len(v), self.width + 1), dtype=np.uint8)
         nib[:, : self.width] = keys.digits(np.abs(v), self.width)
         nib[:, self.width] = np.where(v < 0, 0xD, 0xC) if f.signed else 0xF
         out[:, f.offset : f.offset + f.size] = (nib[:, 0::2] << 4) | nib[:, 1::2]
@@ -142,6 +142,10 @@ class Parts(Column):
             self.parts.append((table, lens, codes, width))
         self.width = sum(p[3] for p in self.parts)
         size = f.size
+        p = len(self.pad)
+        self.blank = self.template.copy()
+        whole = (size // p) * p
+        self.blank[:whole] = np.tile(self.pad, size // p)
         if mode == "dbcs":
             self.cap = size - size % 2
         elif mode == "mixed":
@@ -166,24 +170,15 @@ class Parts(Column):
                 flat[base[rows] + offs[rows] + b] = table[c[rows], b]
             offs += ln
         used = np.minimum(offs, self.cap)
+        # padding: whole pad units after the text (the record writer's rule). DBCS text has an
+        # even length, so its pad units line up with the field's start: one blank row serves.
         block = np.empty((n, size), dtype=np.uint8)
-        block[:] = self.template
-        p = len(self.pad)
-        # padding: whole pad units after the text (the record writer's rule)
-        col = np.arange(size)[None, :]
-        if self.mode == "mixed":
-            text_end = np.where(offs > 0, used + 2, 0)
-        else:
-            text_end = used
-        pad_end = text_end + ((size - text_end) // p) * p
-        in_pad = (col >= text_end[:, None]) & (col < pad_end[:, None])
-        block[in_pad] = np.broadcast_to(self.pad[(col - text_end[:, None]) % p], (n, size))[in_pad]
+        block[:] = self.blank
         shift = 1 if self.mode == "mixed" else 0
         w = min(self.cap, buf.shape[1])
         if w:
             inside = np.arange(w)[None, :] < used[:, None]
-            target = block[:, shift : shift + w]
-            target[inside] = buf[:, :w][inside]
+            np.copyto(block[:, shift : shift + w], buf[:, :w], where=inside)
         if self.mode == "mixed":
             has = np.flatnonzero(offs > 0)
             block[has, 0] = self.so
