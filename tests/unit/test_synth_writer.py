@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-
 from ikou.domains import registry
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.encode import encode_field, encode_record
@@ -109,7 +108,7 @@ def test_joined_text_is_what_the_encoder_writes_for_the_whole_string(
 ):
     """Names, kana, addresses and 本籍 are joined from encoded parts: the same bytes as encoding
     the whole string and cutting it to the field (Encoder.fit), padded as encode_record pads."""
-    pop, dups = population
+    pop, _ = population
     lf, b, rows = _built(population, *domain_file)
     d = registry().get(domain_file[0])
     layout = (
