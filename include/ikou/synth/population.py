@@ -2,8 +2,9 @@
 
 Columnar: every attribute is a numpy array indexed by the person's number (residents first, then
 non-residents, then corporations), drawn for all people at once — linear in the city's size.
-Deterministic for a seed. Proportions follow a Japanese designated city: about 29 % aged 65+,
-about 11 % under 15, about 2 % foreign residents; the addressee master (宛名) also holds
+Deterministic for a seed. Proportions follow a Japanese designated city: about 21 % aged 65+
+(the households' model; a real designated city has 22-29 %), about 12 % under 15, about 2 %
+foreign residents; the addressee master (宛名) also holds
 non-residents (about 8 % of the residents: owners of property, former residents with taxes due)
 and corporations (about 3 %). Identifiers are distinct by construction (:mod:`ikou.synth.keys`).
 """
