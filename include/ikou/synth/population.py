@@ -117,6 +117,56 @@ class Population:
             cached = self._ages = ages(self.birth, self.snapshot)
         return cached
 
+    # -- people as objects (slow, for small cities and tests) ------------------------------------
+    @property
+    def people(self) -> list[C.Person]:
+        """Everyone as :class:`ikou.synth.city.Person` (a Python object each: small cities only)."""
+        n = len(self)
+        kids: dict[int, list[int]] = {}
+        for i in np.flatnonzero(self.relationship == 4).tolist():
+            kids.setdefault(int(self.head[i]), []).append(i)
+        out = []
+        for i in range(n):
+            k = int(self.kind[i])
+            width = 13 if k == KIND_CORPORATION else 12
+            b = int(self.birth[i])
+            ph = int(self.phone[i])
+            out.append(
+                C.Person(
+                    idx=i,
+                    kind=str(k),
+                    atena_no=f"{int(self.atena[i]):010d}",
+                    name=self.name(i),
+                    kana=self.kana(i),
+                    sex={1: "1", 2: "2"}.get(int(self.sex[i]), " "),
+                    birth=None if b == _NO_DATE else EPOCH + dt.timedelta(days=b),
+                    address=self.address(i),
+                    my_number=f"{int(self.ident[i]):0{width}d}",
+                    juminhyo_code=f"{int(self.juminhyo[i]):011d}" if self.juminhyo[i] else "",
+                    household=int(self.household[i]),
+                    relationship=f"{int(self.relationship[i]):02d}",
+                    head=int(self.head[i]),
+                    foreign=bool(self.foreign[i]),
+                    honseki_in_city=bool(self.honseki_in_city[i]),
+                    koseki_id=int(self.koseki_id[i]),
+                    koseki_kojin_id=int(self.kojin_id[i]),
+                    koseki_head=int(self.koseki_head[i]),
+                    phone=f"0{ph // 10**7}-{ph // 10**4 % 1000}-{ph % 10**4}" if ph else "",
+                    registered=EPOCH + dt.timedelta(days=int(self.registered[i])),
+                    duplicates=[f"{int(self.duplicate[i]):010d}"] if self.duplicate[i] else [],
+                    children=kids.get(i, []) if k == KIND_RESIDENT else [],
+                    gaiji=bool(self.gaiji[i]),
+                )
+            )
+        return out
+
+    def of_kind(self, kind: str) -> list[C.Person]:
+        return [p for p in self.people if p.kind == kind]
+
+    @property
+    def residents(self) -> list[C.Person]:
+        return self.of_kind("1")
+
     # -- single people as text (for the few rows written in a variant form) --------------------
     def address(self, i: int) -> C.Address:
         t = int(self.town[i])
