@@ -103,7 +103,8 @@ class Vocab(Column):
     """
 
     def __init__(self, f, table: np.ndarray, codes: np.ndarray, rows: np.ndarray | None = None):
-        self.field, self.table, self.codes, self.rows = f, table, np.asarray(codes), rows
+        self.field, self.table, self.rows = f, table, rows
+        self.codes = np.asarray(codes).astype(np.int32 if len(table) < 2**31 else np.int64)
 
     def put(self, out, start, stop):
         f = self.field
@@ -138,7 +139,7 @@ class Parts(Column):
             for i, v in enumerate(values):
                 table[i, : len(v)] = _u8(v)
             codes = np.asarray(codes, dtype=np.int64)
-            codes = np.where(codes < 0, len(values), codes)  # the empty row
+            codes = np.where(codes < 0, len(values), codes).astype(np.int32)  # -1: the empty row
             self.parts.append((table, lens, codes, width))
         self.width = sum(p[3] for p in self.parts)
         size = f.size
