@@ -531,17 +531,78 @@ def save_s3() -> None:
 # -- the main job ---------------------------------------------------------------------------
 
 
+#: The run's timeout when ``IKOU_RUN_TIMEOUT`` is not set: 30 minutes plus 1.5 s per 1,000
+#: residents (20,000 → 30.5 min; 1,000,000 → 55 min; 3,800,000 → 125 min), synth included.
+RUN_TIMEOUT_BASE = 1800.0
+RUN_TIMEOUT_PER_1000 = 1.5
+
+
+def run_timeout(residents: int, env: dict | None = None) -> float:
+    """Seconds ``ikou stack run`` waits for the master: ``IKOU_RUN_TIMEOUT`` or the city's default."""
+    from ikou.errors import BadArgument
+
+    value = (os.environ if env is None else env).get("IKOU_RUN_TIMEOUT", "").strip()
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if seconds <= 0:
+            raise BadArgument(f"IKOU_RUN_TIMEOUT {value!r}: expected seconds > 0")
+        return seconds
+    return RUN_TIMEOUT_BASE + RUN_TIMEOUT_PER_1000 * max(residents, 0) / 1000
+
+
+def check_landing(store, residents: int, seed: int, snapshot: str) -> list[str]:
+    """The domains whose snapshot is missing from the landing zone; refuses another city.
+
+    A snapshot the landing zone already holds is rehearsed as it is, so it must be the city this
+    run asked for: a manifest recording other residents or another seed (or none, written before
+    synth recorded its city) is a :class:`~ikou.errors.BadArgument` (exit 2), one line.
+    """
+    import json as _json
+
+    from ikou.domains import registry
+    from ikou.errors import BadArgument
+    from ikou.storage import MANIFEST, join, landing_uri
+
+    missing = []
+    for d in registry():
+        uri = join(landing_uri(d.id, snapshot), MANIFEST)
+        if not store.exists(uri):
+            missing.append(d.id)
+            continue
+        try:
+            doc = _json.loads(store.get_bytes(uri))
+        except ValueError:
+            doc = {}
+        held, held_seed = doc.get("residents"), doc.get("seed")
+        fix = "set IKOU_SNAPSHOT or make clean-data"
+        if not isinstance(held, int):
+            raise BadArgument(
+                f"snapshot {snapshot} holds a city of unknown size (written before synth recorded "
+                f"its city); {fix}"
+            )
+        if held != residents:
+            raise BadArgument(f"snapshot {snapshot} holds {held:,} residents; {fix}")
+        if held_seed != seed:
+            raise BadArgument(
+                f"snapshot {snapshot} holds the city of seed {held_seed} (this run: seed {seed}); "
+                f"{fix}"
+            )
+    return missing
+
+
 def ensure_landing(env: dict, residents: int, seed: int, snapshot: str) -> None:
     _adopt(env)
-    from ikou.domains import registry
-    from ikou.storage import MANIFEST, Store, join, landing_uri
+    from ikou.storage import Store
 
     store = Store()
-    missing = [
-        d.id for d in registry() if not store.exists(join(landing_uri(d.id, snapshot), MANIFEST))
-    ]
+    missing = check_landing(store, residents, seed, snapshot)
     if not missing:
-        print(f"landing zone already holds snapshot {snapshot} of all 20 domains")
+        print(
+            f"landing zone already holds snapshot {snapshot} of all 20 domains ({residents:,} residents)"
+        )
         return
     from ikou_dev.synth import synthesize
 
@@ -697,7 +758,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--snapshot", default=os.environ.get("IKOU_SNAPSHOT", "2026-11-01"))
     r.add_argument("--domains", nargs="*", default=None)
     r.add_argument(
-        "--timeout", type=float, default=float(os.environ.get("IKOU_RUN_TIMEOUT", "1800"))
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for the master (default: IKOU_RUN_TIMEOUT, else 30 min + 1.5 s "
+        "per 1,000 residents)",
     )
     r.add_argument("--keep-running", action="store_true", help="leave the stack up afterwards")
     sub.add_parser("up", help="start the stack and leave it running")
@@ -714,8 +779,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def command(args) -> int:
     if args.cmd == "run":
+        timeout = args.timeout if args.timeout is not None else run_timeout(args.residents)
         try:
-            return run_master(args.residents, args.seed, args.snapshot, args.domains, args.timeout)
+            return run_master(args.residents, args.seed, args.snapshot, args.domains, timeout)
         finally:
             if not args.keep_running:
                 down()

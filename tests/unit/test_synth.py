@@ -47,6 +47,10 @@ class RecordingStore(Store):
         self.order.append(str(uri))
         super().put_bytes(uri, data, content_type)
 
+    def put_file(self, uri, path, content_type=None):
+        self.order.append(str(uri))
+        super().put_file(uri, path, content_type)
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
@@ -201,6 +205,7 @@ def test_the_manifest_is_written_last(runs):
         mine = [u for u in order if prefix in u]
         assert mine[-1].endswith("_manifest.json"), d.id
         assert sum(u.endswith("_manifest.json") for u in mine) == 1
+        assert sum(u.endswith(".dat") for u in mine) == len(d.legacy_files)
 
 
 def test_reference_data(runs):

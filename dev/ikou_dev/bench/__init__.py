@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 RESULTS = REPO / "bench" / "results"
 #: name -> module; benchmarks register here when they exist
-BENCHMARKS = ("decode", "cleanse", "dedupe", "load", "gates")
+BENCHMARKS = ("decode", "cleanse", "dedupe", "load", "gates", "synth")
 
 
 def machine() -> dict:

@@ -10,26 +10,20 @@ the domain's configuration (characters, widths, kana, addresses against the town
 identifiers, dates) — the same ``cleanse_table`` the cleanse stage runs; 名寄せ is measured by
 the ``dedupe`` benchmark on the same city.
 
-Building a city of a million residents with ``ikou_dev.synth.population.build`` in one go takes
-hours (its household loop recounts the residents on every household: quadratic), so the big
-city is built from sub-cities of at most ``CHUNK`` residents (seeds ``seed*1000+i``), joined
-into one population with unique 宛名番号 and offsets for every index; the synthesis of the
-files (``write_all``), the seeded defect rates and the answer key are the unchanged synth code.
-The built city is cached under ``$IKOU_HOME/bench/`` (it takes a while; rerun reuses it).
+The city is built by ``ikou_dev.synth.synthesize`` in one go (columnar: a million residents in about
+a minute) and cached under ``$IKOU_HOME/bench/`` (rerun reuses it; the folder name carries the
+synth version).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 SNAPSHOT = "2026-11-01"
 SEED = 7
-CHUNK = 2000
 FULL_RESIDENTS = 1_000_000
 QUICK_RESIDENTS = 2_000
 
@@ -37,84 +31,6 @@ QUICK_RESIDENTS = 2_000
 def cache_root() -> Path:
     home = Path(os.environ.get("IKOU_HOME") or Path.cwd() / ".ikou")
     return home / "bench"
-
-
-def _chunk(args):
-    n, seed, snapshot = args
-    from ikou_dev.synth.population import build
-
-    return build(max(n, 10), seed, snapshot).people
-
-
-def big_population(
-    residents: int, seed: int, snapshot: dt.date, chunk: int = CHUNK, workers: int | None = None
-):
-    """A Population of ``residents`` residents built from sub-cities (see the module docstring)."""
-    import numpy as np
-
-    from ikou_dev.synth.city import towns
-    from ikou_dev.synth.population import Population
-
-    sizes = [min(chunk, residents - s) for s in range(0, residents, chunk)]
-    jobs = [(n, seed * 1000 + i, snapshot) for i, n in enumerate(sizes)]
-    if len(jobs) == 1 or workers == 1:
-        parts = [_chunk(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=workers or min(os.cpu_count() or 1, 4)) as ex:
-            parts = list(ex.map(_chunk, jobs, chunksize=4))
-    rng = np.random.default_rng(seed)
-    people, used = [], set()
-    koseki_off = kojin_off = household_off = 0
-    for part in parts:
-        off = len(people)
-        koseki_max = kojin_max = household_max = 0
-        for p in part:
-            p.idx += off
-            if p.head >= 0:
-                p.head += off
-            if p.koseki_head >= 0:
-                p.koseki_head += off
-            p.children = [c + off for c in p.children]
-            if p.koseki_id:
-                koseki_max = max(koseki_max, p.koseki_id)
-                p.koseki_id += koseki_off
-            if p.koseki_kojin_id:
-                kojin_max = max(kojin_max, p.koseki_kojin_id)
-                p.koseki_kojin_id += kojin_off
-            if p.household:
-                household_max = max(household_max, p.household)
-                p.household += household_off
-            while p.atena_no in used:  # sub-cities draw their 宛名番号 independently
-                p.atena_no = f"{int(rng.integers(1, 10**10)):010d}"
-            used.add(p.atena_no)
-        koseki_off += koseki_max
-        kojin_off += kojin_max
-        household_off += household_max
-        people.extend(part)
-    return _CachedPopulation(people, snapshot, towns())
-
-
-def _cached_population_class():
-    from ikou_dev.synth.population import Population
-
-    class CachedPopulation(Population):
-        """The same population; ``residents`` / ``of_kind`` computed once (write_all asks for them
-        once per duplicate, which is quadratic on a million people)."""
-
-        _kinds: dict | None = None
-
-        def of_kind(self, kind: str):
-            if self._kinds is None:
-                self._kinds = {}
-            if kind not in self._kinds:
-                self._kinds[kind] = [p for p in self.people if p.kind == kind]
-            return self._kinds[kind]
-
-    return CachedPopulation
-
-
-def _CachedPopulation(people, snapshot, towns_):  # noqa: N802 - a factory standing in for the class
-    return _cached_population_class()(people, snapshot, towns_)
 
 
 def build_city(
@@ -131,13 +47,11 @@ def build_city(
     folder with a complete ``city.json`` is reused (the default folder's name says residents,
     seed, snapshot, domains and rates).
     """
-    from ikou.domains import registry
-    from ikou.domains.registry import Registry
-    from ikou_dev.synth.generate import DEFAULT_RATES, write_all
-    from ikou.storage import Store, join
+    from ikou_dev.synth import synthesize
+    from ikou_dev.synth.generate import SYNTH_VERSION
 
     if out is None:
-        name = f"city-{residents}-{seed}-{snapshot}"
+        name = f"city-v{SYNTH_VERSION}-{residents}-{seed}-{snapshot}"
         if domains != ("juki",):
             name += "-" + "+".join(domains)
         if rates:
@@ -148,22 +62,16 @@ def build_city(
     if marker.exists():
         return json.loads(marker.read_text())
     out.mkdir(parents=True, exist_ok=True)
+    from ikou.domains import registry
+    from ikou.domains.registry import Registry
+
     reg = registry()
     sub = Registry({d: reg.get(d) for d in domains}, reg.data_dir)
-    snap = dt.date.fromisoformat(snapshot)
-    t0 = time.monotonic()
-    pop = big_population(residents, seed, snap)
-    t_pop = time.monotonic() - t0
-    store = Store()
-    landing = str(out / "landing")
-
-    def emit(rel: str, data: bytes) -> None:
-        store.put_bytes(join(landing, rel), data)
-
     t1 = time.monotonic()
-    summary = write_all(sub, pop, seed, {**DEFAULT_RATES, **(rates or {})}, emit)
+    summary = synthesize(
+        residents, seed, snapshot, str(out / "landing"), rates=rates, domains=list(domains)
+    )
     t_write = time.monotonic() - t1
-    del pop
     t2 = time.monotonic()
     decoded = decode_city(out, sub, snapshot)
     desc = {
@@ -175,8 +83,7 @@ def build_city(
         "synth": summary,
         "decoded": decoded,
         "seconds": {
-            "population": round(t_pop, 1),
-            "write": round(t_write, 1),
+            "synth": round(t_write, 1),
             "decode": round(time.monotonic() - t2, 1),
         },
     }

@@ -15,16 +15,26 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ikou.domains import Domain, LegacyFile, Registry
 from ikou_dev.synth import city as C
+from ikou_dev.synth.columns import (
+    Ascii,
+    Packed,
+    Parts,
+    Vocab,
+    Zoned,
+    ascii_digits,
+    ascii_strings,
+    vocab_table,
+)
 from ikou_dev.synth.population import Population
 
 DEFAULT_RATES = {
@@ -35,6 +45,7 @@ DEFAULT_RATES = {
     "unmapped_gaiji": 0.002,  # share of name fields holding a 外字 code missing from the table
     "corrupt_record": 0.001,  # share of records with broken bytes (bad packed nibble, bad zoned digit)
     "orphan_reference": 0.0,  # share of 宛名番号 references to no addressee (off by default)
+    "duplicate_key": 0.0,  # share of records repeating the business key before them (off by default)
 }
 
 ERAS = (  # code (the common 1..5 scheme), name, first day
@@ -104,26 +115,7 @@ def towns_csv(pop: Population) -> str:
     return buf.getvalue()
 
 
-@dataclass
-class Seeded:
-    domain: str
-    file: str
-    record: int  # record number in the file (0 = header)
-    key: str  # the record's business key value(s), joined by '|'
-    atena_no: str
-    defect: str
-    field: str
-    detail: str
-
-
-@dataclass
-class FileResult:
-    domain: str
-    name: str
-    data: bytes
-    records: int  # data records (header and trailer excluded)
-    sums: dict[str, int]
-    seeded: list[Seeded] = field(default_factory=list)
+_HAS_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
 def _text_units(text: str) -> list[str]:
@@ -170,8 +162,10 @@ class Encoder:
     def mixed(self, text: str) -> bytes:
         out = bytearray()
         in_dbcs = False
-        for u in _text_units(text):
-            sb = self._sbcs.get(u, b"")
+        units = _text_units(text) if _HAS_SELECTOR.search(text) else text
+        sbcs_cache = self._sbcs
+        for u in units:
+            sb = sbcs_cache.get(u, b"")
             if sb == b"":
                 sb = None
                 if len(u) == 1:
@@ -179,7 +173,7 @@ class Encoder:
                         sb = self.cp.encode_sbcs(u)
                     except ValueError:
                         sb = None
-                self._sbcs[u] = sb
+                sbcs_cache[u] = sb
             if sb is not None:
                 if in_dbcs:
                     out += self.cp.shift_in
@@ -222,49 +216,6 @@ class Encoder:
         return data[:size]
 
 
-def _select(
-    pop: Population, population: str, rate: float, rng: np.random.Generator
-) -> list[C.Person]:
-    snap = pop.snapshot
-    res = pop.residents
-
-    def age(p, lo, hi=200):
-        return lo <= p.age(snap) < hi
-
-    pools: dict[str, Callable[[], list[C.Person]]] = {
-        "addressees": lambda: list(pop.people),
-        "residents": lambda: res,
-        "adults": lambda: [p for p in res if age(p, 18)],
-        "children_6_15": lambda: [p for p in res if age(p, 6, 15)],
-        "children_0_5": lambda: [p for p in res if age(p, 0, 6)],
-        "elderly65": lambda: [p for p in res if age(p, 65)],
-        "elderly75": lambda: [p for p in res if age(p, 75)],
-        "property_owners": lambda: [p for p in pop.people if p.kind != "1" or age(p, 25)],
-        "taxpayers": lambda: [p for p in res if age(p, 18, 85)] + pop.of_kind("2"),
-        "corporations": lambda: pop.of_kind("3"),
-        "nhi": lambda: [p for p in res if age(p, 0, 75)],
-        "pension": lambda: [p for p in res if age(p, 20, 60)],
-        "households": lambda: [p for p in res if p.relationship == "01"],
-        "parents": lambda: [
-            p
-            for p in res
-            if p.relationship == "01" and any(pop.people[c].age(snap) < 15 for c in p.children)
-        ],
-        "voters": lambda: [p for p in res if age(p, 18) and not p.foreign],
-        "koseki_persons": lambda: [p for p in pop.people if p.koseki_kojin_id],
-    }
-    try:
-        pool = pools[population]()
-    except KeyError:
-        raise ValueError(
-            f"unknown synth population {population!r}; known: {', '.join(pools)}"
-        ) from None
-    if rate >= 1.0:
-        return pool
-    mask = rng.random(len(pool)) < rate
-    return [p for p, m in zip(pool, mask) if m]
-
-
 _AMOUNTS = {  # role -> (low, high) in yen (or m² for area)
     "income": (1_000_000, 12_000_000),
     "assessed_value": (3_000_000, 80_000_000),
@@ -274,113 +225,656 @@ _AMOUNTS = {  # role -> (low, high) in yen (or m² for area)
     "area": (30, 800),
 }
 
+POPULATIONS = (
+    "addressees",
+    "residents",
+    "adults",
+    "children_6_15",
+    "children_0_5",
+    "elderly65",
+    "elderly75",
+    "property_owners",
+    "taxpayers",
+    "corporations",
+    "nhi",
+    "pension",
+    "households",
+    "parents",
+    "voters",
+    "koseki_persons",
+)
 
-class FileWriter:
-    def __init__(
-        self,
-        registry: Registry,
-        pop: Population,
-        snapshot: dt.date,
-        rng: np.random.Generator,
-        rates: dict[str, float],
-    ):
-        from ikou.mainframe.copybook import parse_copybook
+#: Roles whose field is a business key a gate checks unique and a seeded ``duplicate_key`` may
+#: repeat (宛名番号 is never repeated: every other file refers to it).
+DUPLICABLE_KEY_ROLES = frozenset({"key", "pension_number"})
+CHUNK_ROWS = 1 << 17  # records encoded at a time (bounded memory whatever the city's size)
+_NEW_FORMS = str.maketrans(
+    {"髙": "高", "齋": "斎", "邊": "辺", "澤": "沢", "濱": "浜", "廣": "広", "櫻": "桜", "﨑": "崎"}
+)
 
-        self._parse = parse_copybook
-        self.registry = registry
+
+def population_mask(pop: Population, population: str) -> np.ndarray:
+    """Who a legacy file's ``synth.population`` is (a boolean mask over the people)."""
+    age = pop.ages()
+    res = pop.kind == 1
+    masks = {
+        "addressees": lambda: np.ones(len(pop), bool),
+        "residents": lambda: res,
+        "adults": lambda: res & (age >= 18),
+        "children_6_15": lambda: res & (age >= 6) & (age < 15),
+        "children_0_5": lambda: res & (age >= 0) & (age < 6),
+        "elderly65": lambda: res & (age >= 65),
+        "elderly75": lambda: res & (age >= 75),
+        "property_owners": lambda: (pop.kind != 1) | (age >= 25),
+        "taxpayers": lambda: (res & (age >= 18) & (age < 85)) | (pop.kind == 2),
+        "corporations": lambda: pop.kind == 3,
+        "nhi": lambda: res & (age >= 0) & (age < 75),
+        "pension": lambda: res & (age >= 20) & (age < 60),
+        "households": lambda: res & (pop.relationship == 1),
+        "parents": lambda: res & (pop.relationship == 1) & (pop.children_under15 > 0),
+        "voters": lambda: res & (age >= 18) & ~pop.foreign,
+        "koseki_persons": lambda: pop.kojin_id > 0,
+    }
+    try:
+        return masks[population]()
+    except KeyError:
+        raise ValueError(
+            f"unknown synth population {population!r}; known: {', '.join(masks)}"
+        ) from None
+
+
+def select(pop: Population, population: str, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """The people (indices, in order) of a legacy file: its population, each kept at ``rate``."""
+    pool = np.flatnonzero(population_mask(pop, population))
+    if rate >= 1.0:
+        return pool
+    return pool[rng.random(len(pool)) < rate]
+
+
+_ERA_STARTS = np.array([(s - dt.date(1970, 1, 1)).days for _, _, s in ERAS], dtype=np.int64)
+_ERA_YEARS = np.array([s.year for _, _, s in ERAS], dtype=np.int64)
+
+
+def wareki_days(days: np.ndarray) -> np.ndarray:
+    """Day numbers (since 1970-01-01) as era code + YYMMDD integers (vectorised ``to_wareki``)."""
+    from ikou_dev.synth.population import ymd_parts
+
+    d = np.asarray(days, dtype=np.int64)
+    era = np.searchsorted(_ERA_STARTS, d, side="right") - 1
+    if len(d) and era.min() < 0:
+        raise ValueError("date before 明治")
+    y, m, day = ymd_parts(d)
+    return (era + 1) * 1_000_000 + (y - _ERA_YEARS[era] + 1) * 10_000 + m * 100 + day
+
+
+def ymd_days(days: np.ndarray) -> np.ndarray:
+    from ikou_dev.synth.population import ymd_parts
+
+    y, m, d = ymd_parts(days)
+    return y * 10_000 + m * 100 + d
+
+
+@dataclass
+class Duplicates:
+    """Second 宛名 records of residents (名寄せ): one row each, appended to the addressee master."""
+
+    person: np.ndarray  # idx of the resident
+    atena: np.ndarray  # the duplicate's 宛名番号
+    how: np.ndarray  # 0 old_address, 1 kana, 2 address_variant, 3 name_form
+    other: np.ndarray  # idx of the resident whose address an old_address duplicate holds
+
+    HOW = ("old_address", "kana", "address_variant", "name_form")
+
+
+def draw_duplicates(pop: Population, rng: np.random.Generator, rate: float) -> Duplicates:
+    from ikou_dev.synth.keys import atena_numbers
+
+    res = np.flatnonzero(pop.kind == 1)
+    person = res[rng.random(len(res)) < rate]
+    atena = atena_numbers(rng, len(person), exclude=pop.atena)
+    how = rng.integers(0, 4, len(person))
+    other = res[rng.integers(0, len(res), len(person))]
+    pop.duplicate[person] = atena
+    return Duplicates(person, atena, how, other)
+
+
+@dataclass
+class Built:
+    """One legacy file, as columns: what ``write_file`` encodes, and its answer-key rows."""
+
+    lf: LegacyFile
+    layout: object
+    enc: Encoder
+    template: np.ndarray
+    rows: int
+    columns: list
+    ints: dict  # field -> integer values (keys, amounts, references)
+    texts: dict  # field -> digit-string width (fields holding numbers as text)
+    seeded: list  # (rows, defect, field, detail: str | list[str])
+    corrupt: list  # (rows, offset, kind)
+    sums: dict
+
+
+class FileBuilder:
+    """Builds the columns of one legacy file from the population (every role vectorised)."""
+
+    def __init__(self, pop: Population, rng: np.random.Generator, rates: dict[str, float]):
         self.pop = pop
-        self.snapshot = snapshot
         self.rng = rng
         self.rates = rates
-        self._keys: dict[tuple[str, str], int] = {}
-        self._plans: dict[tuple[str, str], list] = {}
+        self.snapshot = pop.snapshot
+        self._ages = pop.ages()
 
-    def _wareki_value(self, p: C.Person | None, role: str) -> int:
-        if role == "birth_wareki" or role == "birth_wareki_partial":
-            d = p.birth if p is not None and p.birth else None
-            if d is None:
-                return 0
-            v = to_wareki(d)
-            if role == "birth_wareki_partial":
-                r = self.rng.random()
-                if r < 0.02:
-                    return v - d.day  # 日不詳: day 00
-                if r < 0.03:
-                    return v - d.day - d.month * 100  # 月日不詳
-            return v
-        start = max(p.birth if p and p.birth else dt.date(1990, 1, 1), dt.date(1990, 1, 1))
-        return to_wareki(
-            start
-            + dt.timedelta(days=int(self.rng.integers(0, max((self.snapshot - start).days, 1))))
+    # -- text helpers --------------------------------------------------------------------------
+    def _mode(self, f, spec) -> str:
+        if spec.mixed:
+            return "mixed"
+        return {"dbcs": "dbcs", "mixed": "mixed"}.get(f.kind, "sbcs")
+
+    def _encode(self, enc: Encoder, text: str, f, spec) -> bytes:
+        mode = self._mode(f, spec)
+        raw = (
+            enc.mixed(text)
+            if mode == "mixed"
+            else (enc.dbcs(text) if mode == "dbcs" else enc.sbcs(text))
+        )
+        return enc.fit(raw, f.size, "mixed" if mode == "mixed" else f.kind)
+
+    def _pad(self, enc: Encoder, f, spec) -> bytes:
+        if self._mode(f, spec) == "dbcs" and f.kind == "dbcs":
+            return enc.cp.dbcs_space.to_bytes(2, "big")
+        return bytes([enc.cp.sbcs_space])
+
+    def _strings(self, b: Built, f, spec, strings: list[str], rows=None) -> Vocab:
+        """Text given as Python strings (one encoding per distinct string)."""
+        uniq: dict[str, int] = {}
+        codes = np.fromiter(
+            (uniq.setdefault(s, len(uniq)) for s in strings), np.int64, len(strings)
+        )
+        values = [self._encode(b.enc, s, f, spec) for s in uniq]
+        table = vocab_table(values, f, b.template, self._pad(b.enc, f, spec))
+        return Vocab(f, table, codes, rows)
+
+    def _raw_vocab(self, b: Built, f, spec, values: list[bytes], codes, rows=None) -> Vocab:
+        table = vocab_table(values, f, b.template, self._pad(b.enc, f, spec))
+        return Vocab(f, table, codes, rows)
+
+    def _parts(self, b: Built, f, spec, parts: list[tuple[list[str], np.ndarray]]) -> Parts:
+        """Text joined from parts of small tables (each part's values must be pure DBCS in a DBCS
+        or mixed field)."""
+        enc = b.enc
+        mode = self._mode(f, spec)
+        encoded = []
+        for values, codes in parts:
+            if mode == "sbcs":
+                encoded.append(([enc.sbcs(v) for v in values], codes))
+                continue
+            vals = []
+            for v in values:
+                raw = enc.dbcs(v)
+                if mode == "mixed" and enc.mixed(v) != enc.cp.shift_out + raw + enc.cp.shift_in:
+                    raise ValueError(f"field {f.column}: part {v!r} is not pure DBCS")
+                vals.append(raw)
+            encoded.append((vals, codes))
+        return Parts(
+            f,
+            mode,
+            encoded,
+            b.template,
+            self._pad(enc, f, spec),
+            (enc.cp.shift_out, enc.cp.shift_in),
         )
 
-    def _ymd(self, p: C.Person | None) -> int:
-        d = (
-            p.registered
-            if p is not None and p.registered
-            else self.snapshot - dt.timedelta(days=int(self.rng.integers(1, 9000)))
-        )
-        return int(d.strftime("%Y%m%d"))
+    def _ascii(self, b: Built, f, text: np.ndarray, lengths: np.ndarray) -> Ascii:
+        return Ascii(f, b.lut, b.enc.cp.sbcs_space, text, lengths)
 
-    def file(
-        self,
-        domain: Domain,
-        lf: LegacyFile,
-        people: list[C.Person],
-        enc: Encoder,
-        extra: list[tuple[C.Person, dict]] | None = None,
-    ) -> FileResult:
-        cb = self._parse(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
-        data_layout = cb.record(lf.record_types["D"]).with_kinds(lf.mixed_fields)
-        hdr_layout = cb.record(lf.record_types["H"])
-        trl_layout = cb.record(lf.record_types["T"])
+    def _ascii_codes(self, b: Built, f, vocab: list[str], codes: np.ndarray) -> Ascii:
+        t, lens = ascii_strings(vocab)
+        return self._ascii(b, f, t[codes], lens[codes])
+
+    def _number(self, b: Built, f, values: np.ndarray):
+        if f.kind == "zoned":
+            return Zoned(f, values)
+        if f.kind == "packed":
+            return Packed(f, values)
+        t, w = ascii_digits(values, len(str(int(values.max()))) if len(values) else 1)
+        return self._ascii(b, f, t, w)
+
+    # -- addresses -----------------------------------------------------------------------------
+    def _address_parts(self, src: np.ndarray):
+        pop = self.pop
+        towns = [C.CITY + t.ward + t.name for t in pop.towns] + list(C._OTHER_CITIES)
+        head = np.where(pop.town[src] >= 0, pop.town[src], len(pop.towns) + pop.outside[src])
+        fw = C.fullwidth_digits
+        chome = [fw(f"{i}丁目") for i in range(10)]
+        ban = [fw(f"{i}番") for i in range(100)]
+        go = [fw(f"{i}号") for i in range(100)]
+        bld = ["　" + x for x in pop.vocab.buildings]
+        return [
+            (towns, head),
+            (chome, pop.chome[src]),
+            (ban, pop.ban[src]),
+            (go, pop.go[src]),
+            (bld, np.where(pop.town[src] >= 0, pop.building[src], -1)),
+        ]
+
+    # -- the file ------------------------------------------------------------------------------
+    def build(
+        self, domain: Domain, lf: LegacyFile, src: np.ndarray, dups: Duplicates | None
+    ) -> Built:
+        from ikou.mainframe.copybook import parse_copybook
         from ikou.mainframe.encode import encode_record
-        from ikou_dev.synth.writer import RecordWriter
+        from ikou_dev.synth.columns import sbcs_lut
 
-        writer = RecordWriter(data_layout, enc.cp)
-        out = bytearray()
-        out += encode_record(
-            hdr_layout,
-            {
-                "REC-TYPE": "H",
-                "HDR-FILE-ID": lf.name[:8],
-                "HDR-SNAPSHOT": int(self.snapshot.strftime("%Y%m%d")),
-                "HDR-SYSTEM": "IKOUSYN",
-            },
-            enc.cp,
-        )
-        sums = {t: 0 for t in lf.trailer.sums}
-        seeded: list[Seeded] = []
-        rows = [(p, {}) for p in people] + list(extra or [])
-        count = 0
-        for i, (p, overrides) in enumerate(rows, start=1):
-            values, marks = self._values(domain, lf, data_layout, p, enc, overrides)
-            raw = writer.write(values)
-            key = "|".join(str(values.get(k, "")) for k in lf.business_keys)
-            atena = str(values.get("ATENA-NO", ""))
-            for defect, fname, detail in marks:
-                seeded.append(Seeded(domain.id, lf.name, i, key, atena, defect, fname, detail))
-            self._corrupt(lf, data_layout, raw, seeded, i, key, atena, domain.id)
-            for tname, dname in lf.trailer.sums.items():
-                sums[tname] += int(values.get(dname) or 0)
-            out += raw
-            count += 1
-        trl = {"REC-TYPE": "T", "TRL-COUNT": count}
-        trl.update(sums)
-        out += encode_record(trl_layout, trl, enc.cp)
-        return FileResult(domain.id, lf.name, bytes(out), count, sums, seeded)
+        cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
+        layout = cb.record(lf.record_types["D"]).with_kinds(lf.mixed_fields)
+        enc = Encoder(lf.encoding)
+        template = np.frombuffer(encode_record(layout, {}, enc.cp), dtype=np.uint8)
+        extra = dups if (dups is not None and lf.fields_with_role("atena_no")) else None
+        rows_src = np.concatenate([src, extra.person]) if extra is not None else src
+        n = len(rows_src)
+        b = Built(lf, layout, enc, template, n, [], {}, {}, [], [], {})
+        b.lut = sbcs_lut(enc.cp)
+        rt = layout.field(lf.record_type_field)
+        b.columns.append(self._ascii_codes(b, rt, ["D"], np.zeros(n, np.int64)))
+        first_extra = len(src)
+        self._extra = extra
+        self._first_extra = first_extra
+        for fname, spec in lf.fields.items():
+            f = layout.field(fname)
+            self._field(b, domain, lf, f, fname, spec, rows_src)
+        self._derive_amounts(b, layout)
+        self._duplicate_keys(b)
+        self._corrupt(b)
+        for tname, dname in lf.trailer.sums.items():
+            b.sums[tname] = int(b.ints[dname].sum()) if dname in b.ints else 0
+        return b
 
-    def _corrupt(self, lf, layout, raw: bytearray, seeded, i, key, atena, domain_id) -> bool:
+    def _mark(self, b: Built, rows, defect: str, fname: str, detail) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows):
+            b.seeded.append((rows, defect, fname, detail))
+
+    def _field(self, b: Built, domain, lf, f, fname, spec, src) -> None:
+        pop, rng, rates = self.pop, self.rng, self.rates
+        role = spec.role
+        n = len(src)
+        extra, fx = self._extra, self._first_extra
+        age = self._ages[src]
+        col = None
+        if role == "atena_no":
+            v = pop.atena[src].copy()
+            if extra is not None:
+                v[fx:] = extra.atena
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "atena_ref":
+            v = pop.atena[src].copy()
+            dup = pop.duplicate[src]
+            use = (dup > 0) & (rng.random(n) < 0.3)  # the other system knew the duplicate
+            v[use] = dup[use]
+            orphan = np.flatnonzero(rng.random(n) < rates.get("orphan_reference", 0.0))
+            if len(orphan):
+                from ikou_dev.synth.keys import atena_numbers
+
+                exclude = np.concatenate([pop.atena, pop.duplicate[pop.duplicate > 0]])
+                v[orphan] = atena_numbers(rng, len(orphan), exclude=exclude)
+                self._mark(b, orphan, "orphan_reference", fname, "no such addressee")
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role in ("guardian_ref", "householder_ref"):
+            v = pop.atena[pop.head[src]]
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "koseki_ref":
+            v = pop.kojin_id[src].astype(np.int64)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "key":
+            from ikou_dev.synth.keys import sequential
+
+            v = sequential(rng, n, f.digits or f.size, f"{lf.name}.{fname}")
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "pension_number":
+            from ikou_dev.synth.keys import pension_numbers
+
+            v = pension_numbers(rng, n)
+            b.ints[fname] = v
+            b.texts[fname] = 10
+            t, w = ascii_digits(v, 10)
+            col = self._ascii(b, f, t, w)
+        elif role == "family_register_id":
+            v = pop.koseki_id[src].astype(np.int64)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "addressee_kind":
+            col = self._ascii_codes(b, f, ["", "1", "2", "3"], pop.kind[src].astype(np.int64))
+        elif role in ("name", "head_name"):
+            who = src
+            if role == "head_name":
+                kh = pop.koseki_head[src]
+                who = np.where(kh >= 0, kh, src)
+            person = pop.corp[who] < 0
+            sur = np.where(person, pop.surname[who], -1)
+            parts = [
+                ([s for s, _ in pop.vocab.surnames], sur),
+                (["　"], np.where(person, 0, -1)),
+                ([g for g, _ in pop.vocab.given], np.where(person, pop.given[who], -1)),
+                ([c for c, _ in pop.vocab.corporations], np.where(person, -1, pop.corp[who])),
+            ]
+            col = self._parts(b, f, spec, parts)
+            overridden = np.zeros(n, bool)
+            if extra is not None and fname == "SHIMEI":  # name_form duplicates: another spelling
+                rows = fx + np.flatnonzero(extra.how == 3)
+                overridden[rows] = True
+                texts = [
+                    pop.name(int(src[r])).replace("　", "").translate(_NEW_FORMS) for r in rows
+                ]
+                col = _Overlay(col, self._strings(b, f, spec, texts, rows))
+            if role == "name":
+                hit = (
+                    (pop.kind[src] != 3)
+                    & ~overridden
+                    & (rng.random(n) < rates.get("unmapped_gaiji", 0.0))
+                )
+                rows = np.flatnonzero(hit)
+                if len(rows):
+                    which = rng.integers(0, len(UNMAPPED_GAIJI_CODES), len(rows))
+                    codes = [UNMAPPED_GAIJI_CODES[i] for i in which]
+                    at = f.offset + (1 if self._mode(f, spec) == "mixed" else 0)
+                    col = _Overlay(col, _Bytes(rows, at, [bytes.fromhex(c) for c in codes]))
+                    self._mark(b, rows, "unmapped_gaiji", fname, codes)
+                mapped = pop.gaiji[who] & ~hit & ~overridden
+            else:
+                mapped = pop.gaiji[who]
+            self._mark(b, np.flatnonzero(mapped), "mapped_gaiji", fname, "table")
+        elif role == "name_kana":
+            person = pop.corp[src] < 0
+            hw = C.to_halfwidth_kana
+            parts = [
+                ([hw(k) for _, k in pop.vocab.surnames], np.where(person, pop.surname[src], -1)),
+                ([" "], np.where(person, 0, -1)),
+                ([hw(k) for _, k in pop.vocab.given], np.where(person, pop.given[src], -1)),
+                (
+                    [hw(k) for _, k in pop.vocab.corporations],
+                    np.where(person, -1, pop.corp[src]),
+                ),
+            ]
+            col = self._parts(b, f, spec, parts)
+            if extra is not None:  # kana duplicates: spelled differently
+                rows = fx + np.flatnonzero(extra.how == 1)
+                texts = [
+                    hw(pop.kana(int(src[r])).replace("ウ", "オ", 1).replace("ッ", "ツ", 1))[
+                        : f.size
+                    ]
+                    for r in rows
+                ]
+                col = _Overlay(col, self._strings(b, f, spec, texts, rows))
+        elif role == "sex":
+            col = self._ascii_codes(b, f, [" ", "1", "2"], pop.sex[src].astype(np.int64))
+        elif role in ("birth_wareki", "birth_wareki_partial", "since_wareki"):
+            is_corp = pop.kind[src] == 3
+            if role == "since_wareki":
+                floor = (dt.date(1990, 1, 1) - dt.date(1970, 1, 1)).days
+                start = np.where(is_corp, floor, np.maximum(pop.birth[src].astype(np.int64), floor))
+                span = np.maximum((self.snapshot - dt.date(1970, 1, 1)).days - start, 1)
+                v = wareki_days(start + np.floor(rng.random(n) * span).astype(np.int64))
+            else:
+                v = np.where(is_corp, 0, wareki_days(np.where(is_corp, 0, pop.birth[src])))
+                if role == "birth_wareki_partial":
+                    from ikou_dev.synth.population import ymd_parts
+
+                    _, m, d = ymd_parts(np.where(is_corp, 0, pop.birth[src]))
+                    r = rng.random(n)
+                    day_unknown = ~is_corp & (r < 0.02)
+                    md_unknown = ~is_corp & (r >= 0.02) & (r < 0.03)
+                    v = np.where(day_unknown, v - d, np.where(md_unknown, v - d - m * 100, v))
+                    self._mark(b, np.flatnonzero(day_unknown), "partial_date", fname, "day_unknown")
+                    self._mark(
+                        b, np.flatnonzero(md_unknown), "partial_date", fname, "month_day_unknown"
+                    )
+            bad = np.flatnonzero(~is_corp & (rng.random(n) < rates.get("impossible_wareki", 0.0)))
+            if len(bad):
+                which = rng.integers(0, len(IMPOSSIBLE_WAREKI), len(bad))
+                v[bad] = [IMPOSSIBLE_WAREKI[i][0] for i in which]
+                self._mark(
+                    b, bad, "impossible_wareki", fname, [IMPOSSIBLE_WAREKI[i][1] for i in which]
+                )
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "address":
+            asrc = src.copy()
+            variant_kind = np.full(n, -1)
+            if extra is not None and fname == "JUSHO":
+                how = extra.how
+                asrc[fx:][how == 0] = extra.other[how == 0]  # an old address: another's
+                variant_kind[fx:][how == 2] = rng.integers(0, 5, int((how == 2).sum()))
+            protected = variant_kind >= 0
+            if extra is not None and fname == "JUSHO":
+                protected[fx:] |= extra.how == 0
+            seeded = (
+                (pop.town[asrc] >= 0)
+                & ~protected
+                & (rng.random(n) < rates.get("notation_variant", 0.0))
+            )
+            rows = np.flatnonzero(seeded)
+            kinds = rng.integers(0, 5, len(rows))
+            variant_kind[rows] = kinds
+            self._mark(b, rows, "notation_variant", fname, [f"address_form_{k}" for k in kinds])
+            col = self._parts(b, f, spec, self._address_parts(asrc))
+            vrows = np.flatnonzero(variant_kind >= 0)
+            if len(vrows):
+                texts = [pop.address(int(asrc[r])).variant(int(variant_kind[r])) for r in vrows]
+                col = _Overlay(col, self._strings(b, f, spec, texts, vrows))
+        elif role == "honseki":
+            in_city = pop.honseki_in_city[src] & (pop.town[src] >= 0)
+            fw = C.fullwidth_digits
+            heads = [C.PREFECTURE + C.CITY + t.ward + t.name for t in pop.towns] + list(
+                C._OTHER_CITIES
+            )
+            head = np.where(in_city, pop.town[src], len(pop.towns) + src % len(C._OTHER_CITIES))
+            banchi = [fw(f"{i}番地") for i in range(100)]
+            parts = [
+                (heads, head),
+                ([fw(f"{i}丁目") for i in range(10)], np.where(in_city, pop.chome[src], -1)),
+                (banchi, np.where(in_city, pop.ban[src], src % 50 + 1)),
+            ]
+            col = self._parts(b, f, spec, parts)
+        elif role == "location":
+            fw = C.fullwidth_digits
+            towns = [C.CITY + t.ward + t.name for t in pop.towns]
+            parts = [
+                (towns, rng.integers(0, len(towns), n)),
+                ([fw(f"{i}番") for i in range(900)], rng.integers(1, 900, n)),
+                ([fw(str(i)) for i in range(30)], rng.integers(1, 30, n)),
+            ]
+            col = self._parts(b, f, spec, parts)
+        elif role == "postal_code":
+            vocab = [t.postal_code for t in pop.towns] + ["0009999"]
+            t = pop.town[src].astype(np.int64)
+            col = self._ascii_codes(b, f, vocab, np.where(t >= 0, t, len(pop.towns)))
+        elif role == "phone":
+            ph = pop.phone[src]
+            a, rest = np.divmod(ph, 10**7)
+            m, last = np.divmod(rest, 10**4)
+            text = np.full((n, 12), 0x20, dtype=np.uint8)
+            text[:, 0] = 0x30
+            text[:, 1:3] = ascii_digits(a, 2)[0]
+            text[:, 3] = 0x2D
+            text[:, 4:7] = ascii_digits(m, 3)[0]
+            text[:, 7] = 0x2D
+            text[:, 8:12] = ascii_digits(last, 4)[0]
+            col = self._ascii(b, f, text, np.where(ph > 0, 12, 0))
+        elif role in ("my_number", "corporate_number"):
+            v = pop.ident[src].copy()
+            width = np.where(pop.kind[src] == 3, 13, 12)
+            if role == "my_number":
+                bad = np.flatnonzero(
+                    (pop.kind[src] == 1) & (rng.random(n) < rates.get("bad_check_digit", 0.0))
+                )
+                if len(bad):
+                    last = v[bad] % 10
+                    v[bad] = v[bad] - last + (last + 1 + rng.integers(0, 8, len(bad))) % 10
+                    self._mark(b, bad, "bad_check_digit", fname, "my_number")
+            t, w = ascii_digits(v, width)
+            col = self._ascii(b, f, t, w)
+        elif role == "juminhyo_code":
+            v = pop.juminhyo[src]
+            t, w = ascii_digits(v, np.where(v > 0, 11, 0))
+            col = self._ascii(b, f, t, w)
+        elif role in ("registered_date", "updated_date"):
+            v = ymd_days(pop.registered[src])
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "optional_date":
+            snap = (self.snapshot - dt.date(1970, 1, 1)).days
+            back = rng.integers(1, 2000, n)
+            v = np.where(rng.random(n) < 0.1, ymd_days(snap - back), 0)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "household_no":
+            v = pop.household[src].astype(np.int64)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "relationship":
+            allowed = {x for vs in f.conditions.values() for x in vs}
+            vocab = [f"{i:02d}" if f"{i:02d}" in allowed else "99" for i in range(6)]
+            col = self._ascii_codes(b, f, vocab, pop.relationship[src].astype(np.int64))
+        elif role == "resident_kind":
+            col = self._ascii_codes(b, f, ["1", "2"], pop.foreign[src].astype(np.int64))
+        elif role == "code":
+            codes = sorted({x for vs in f.conditions.values() for x in vs if x.strip()})
+            pick = rng.integers(0, max(len(codes), 1), n)
+            if f.kind in ("zoned", "packed"):
+                v = np.array([int(c) for c in codes], dtype=np.int64)[pick]
+                b.ints[fname] = v
+                col = self._number(b, f, v)
+            else:
+                col = self._ascii_codes(b, f, codes or [""], pick)
+        elif role == "flags":
+            bits = (rng.random((n, f.size)) < 0.3).astype(np.uint8) + 0x30
+            col = self._ascii(b, f, bits, np.full(n, f.size))
+        elif role == "school_code":
+            text = np.empty((n, 4), dtype=np.uint8)
+            text[:, 0] = np.where(age < 12, ord("E"), ord("J"))
+            text[:, 1:] = ascii_digits(rng.integers(1, 60, n), 3)[0]
+            col = self._ascii(b, f, text, np.full(n, 4))
+        elif role == "facility_code":
+            text = np.empty((n, 6), dtype=np.uint8)
+            text[:, 0] = ord("H")
+            text[:, 1:] = ascii_digits(rng.integers(1, 400, n), 5)[0]
+            col = self._ascii(b, f, text, np.full(n, 6))
+        elif role == "district_code":
+            t, w = ascii_digits(rng.integers(1, 120, n), 3)
+            col = self._ascii(b, f, t, w)
+        elif role == "grade":
+            if f.digits == 2:
+                v = rng.integers(1, 10, n)
+            else:
+                v = np.clip(age - 5, 1, 6)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "count":
+            v = rng.integers(1, 500, n)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "child_count":
+            v = np.maximum(1, pop.children_under15[src].astype(np.int64))
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "fiscal_year":
+            s = self.snapshot
+            v = np.full(n, s.year if s.month >= 4 else s.year - 1, dtype=np.int64)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role == "plate":
+            # "架空 あ 12-34": an encoded head per kana, then the SBCS digits (no cut: it fits)
+            heads = [b.enc.mixed(f"架空 {k} ") for k in "あいうえかきくけ"]
+            digits = [b.enc.sbcs(f"{i}") for i in range(100)]
+            dash = [b.enc.sbcs("-")]
+            if max(len(h) for h in heads) + 5 > f.size:
+                raise ValueError(f"field {f.column}: a plate number does not fit")
+            parts = [
+                (heads, rng.integers(0, 8, n)),
+                (digits, rng.integers(10, 99, n)),
+                (dash, np.zeros(n, np.int64)),
+                (digits, rng.integers(10, 99, n)),
+            ]
+            col = Parts(f, "sbcs", parts, b.template, bytes([b.enc.cp.sbcs_space]))
+        elif role in _AMOUNTS:
+            lo, hi = _AMOUNTS[role]
+            scale = 10**f.scale
+            v = rng.integers(lo * scale, hi * scale + 1, n)
+            b.ints[fname] = v
+            col = self._number(b, f, v)
+        elif role in ("tax_amount", "tax_amount_part"):
+            return  # derived below
+        else:
+            raise ValueError(
+                f"{domain.id}/{lf.name}: no synth generator for role {role!r} (field {fname})"
+            )
+        b.columns.append(col)
+
+    def _derive_amounts(self, b: Built, layout) -> None:
+        """Amounts that follow from others (tax = 所得割 + 均等割; fixed-asset tax = 1.4 %)."""
+        lf, n, rng = b.lf, b.rows, self.rng
+        part = lf.fields_with_role("tax_amount_part")
+        flat = lf.fields_with_role("flat_tax")
+        income = lf.fields_with_role("income")
+        assessed = lf.fields_with_role("assessed_value")
+        for fname in part:
+            base = b.ints[income[0]] if income else rng.integers(100_000, 50_000_000, n)
+            b.ints[fname] = base // 10
+            b.columns.append(self._number(b, layout.field(fname), b.ints[fname]))
+        for fname in lf.fields_with_role("tax_amount"):
+            if part:
+                v = b.ints[part[0]] + (b.ints[flat[0]] if flat else 0)
+            elif assessed:
+                v = b.ints[assessed[0]] * 14 // 1000
+            else:
+                v = rng.integers(2_000, 12_000, n)
+            b.ints[fname] = v
+            b.columns.append(self._number(b, layout.field(fname), v))
+
+    def _duplicate_keys(self, b: Built) -> None:
+        """Seeded ``duplicate_key``: a record repeats the business key of the record before it."""
+        rate = self.rates.get("duplicate_key", 0.0)
+        lf = b.lf
+        if rate <= 0 or len(lf.business_keys) != 1 or b.rows < 2:
+            return
+        fname = lf.business_keys[0]
+        if lf.fields[fname].role not in DUPLICABLE_KEY_ROLES:
+            return
+        hit = self.rng.random(b.rows) < rate
+        hit[0] = False
+        hit[1:] &= ~hit[:-1]  # never the copy of a copy
+        rows = np.flatnonzero(hit)
+        if not len(rows):
+            return
+        v = b.ints[fname]
+        v[rows] = v[rows - 1]
+        f = b.layout.field(fname)
+        for i, c in enumerate(b.columns):
+            if c.field is not None and c.field.name == f.name:
+                if lf.fields[fname].role == "pension_number":
+                    t, w = ascii_digits(v, 10)
+                    b.columns[i] = self._ascii(b, f, t, w)
+                else:
+                    b.columns[i] = self._number(b, f, v)
+        self._mark(b, rows, "duplicate_key", fname, [f"same key as record {r}" for r in rows])
+
+    def _corrupt(self, b: Built) -> None:
         """Break the bytes of one numeric field of a record (never of a master other files refer to)."""
+        lf, layout = b.lf, b.layout
         rate = self.rates.get("corrupt_record", 0.0)
         if (
             rate <= 0
             or lf.fields_with_role("atena_no")
             or lf.fields_with_role("family_register_id")
         ):
-            return False
-        if self.rng.random() >= rate:
-            return False
+            return
+        hit = np.flatnonzero(self.rng.random(b.rows) < rate)
         # Never an amount the trailer totals: the mainframe's control totals cover every record,
         # and the extract can still total a quarantined record's readable amounts.
         candidates = [
@@ -391,257 +885,141 @@ class FileWriter:
             and f.name not in lf.fields_with_role("atena_ref")
             and f.name not in lf.trailer.sums.values()
         ]
-        if not candidates:
-            return False
-        f = candidates[int(self.rng.integers(len(candidates)))]
-        if f.kind == "packed":
-            raw[f.offset] = (raw[f.offset] & 0x0F) | 0xA0  # 'A' is no decimal digit
-            reason = "bad_packed_nibble"
-        else:
-            raw[f.offset] = 0x7B  # '#' in EBCDIC: not a zoned digit
-            reason = "bad_zoned_digit"
-        seeded.append(Seeded(domain_id, lf.name, i, key, atena, "corrupt_record", f.name, reason))
-        return True
-
-    def _next_key(self, domain: str, field: str, digits: int) -> int:
-        k = (domain, field)
-        if k not in self._keys:
-            self._keys[k] = int(self.rng.integers(1, 10 ** (digits - 2)))
-        self._keys[k] += int(self.rng.integers(1, 4))
-        return self._keys[k]
-
-    def _values(
-        self, domain: Domain, lf: LegacyFile, layout, p: C.Person, enc: Encoder, overrides: dict
-    ):
-        rng, pop = self.rng, self.pop
-        values: dict[str, object] = {"REC-TYPE": "D"}
-        marks: list[tuple[str, str, str]] = []
-        plan = self._plans.get((domain.id, lf.name))
-        if plan is None:
-            plan = self._plans[(domain.id, lf.name)] = [
-                (fname, spec, layout.field(fname)) for fname, spec in lf.fields.items()
-            ]
-        for fname, spec, f in plan:
-            role = spec.role
-            if fname in overrides:
-                values[fname] = overrides[fname]
+        if not candidates or not len(hit):
+            return
+        which = self.rng.integers(0, len(candidates), len(hit))
+        for k, f in enumerate(candidates):
+            rows = hit[which == k]
+            if not len(rows):
                 continue
-            v: object
-            if role == "atena_no":
-                v = int(p.atena_no)
-            elif role == "atena_ref":
-                v = int(p.atena_no)
-                if p.duplicates and rng.random() < 0.3:
-                    v = int(p.duplicates[0])  # the other system knew the person under the duplicate
-                if rng.random() < self.rates.get("orphan_reference", 0.0):
-                    v = int(f"{int(rng.integers(1, 10**9)):010d}")
-                    marks.append(("orphan_reference", fname, "no such addressee"))
-            elif role == "guardian_ref" or role == "householder_ref":
-                v = int(pop.people[p.head].atena_no) if p.head >= 0 else int(p.atena_no)
-            elif role == "koseki_ref":
-                v = p.koseki_kojin_id
-            elif role == "key":
-                v = self._next_key(domain.id, fname, f.digits or f.size)
-            elif role == "family_register_id":
-                v = p.koseki_id
-            elif role == "addressee_kind":
-                v = p.kind
-            elif role in ("name", "head_name"):
-                who = pop.people[p.koseki_head] if role == "head_name" and p.koseki_head >= 0 else p
-                text = who.name
-                if (
-                    role == "name"
-                    and p.kind != "3"
-                    and rng.random() < self.rates.get("unmapped_gaiji", 0.0)
-                ):
-                    code = UNMAPPED_GAIJI_CODES[int(rng.integers(len(UNMAPPED_GAIJI_CODES)))]
-                    units = _text_units(text)
-                    pos = 0 if units[0] != "　" else 1
-                    raw = b"".join(
-                        bytes.fromhex(code) if j == pos else enc._dbcs_unit(u)
-                        for j, u in enumerate(units)
-                    )
-                    marks.append(("unmapped_gaiji", fname, code))
-                    v = self._fit_bytes(enc, raw, f, spec)
-                else:
-                    if who.gaiji:
-                        marks.append(("mapped_gaiji", fname, "table"))
-                    raw = (
-                        enc.mixed(text)
-                        if spec.mixed
-                        else (enc.dbcs(text) if f.kind == "dbcs" else enc.sbcs(text))
-                    )
-                    v = self._fit_bytes(enc, raw, f, spec)
-            elif role == "name_kana":
-                v = C.to_halfwidth_kana(p.kana)[: f.size]
-            elif role == "sex":
-                v = p.sex
-            elif role in ("birth_wareki", "birth_wareki_partial", "since_wareki"):
-                v = self._wareki_value(p if p.kind != "3" else None, role)
-                if role == "birth_wareki_partial" and v and str(v).endswith("00"):
-                    marks.append(
-                        (
-                            "partial_date",
-                            fname,
-                            "month_day_unknown" if str(v).endswith("0000") else "day_unknown",
-                        )
-                    )
-                if p.kind != "3" and rng.random() < self.rates.get("impossible_wareki", 0.0):
-                    v, why = IMPOSSIBLE_WAREKI[int(rng.integers(len(IMPOSSIBLE_WAREKI)))]
-                    marks.append(("impossible_wareki", fname, why))
-            elif role in ("address", "location", "honseki"):
-                if role == "honseki":
-                    text = (
-                        (
-                            C.PREFECTURE
-                            + C.CITY
-                            + p.address.town.ward
-                            + p.address.town.name
-                            + C.fullwidth_digits(f"{p.address.chome}丁目{p.address.ban}番地")
-                        )
-                        if p.honseki_in_city and p.address.town
-                        else C._OTHER_CITIES[p.idx % len(C._OTHER_CITIES)]
-                        + C.fullwidth_digits(f"{p.idx % 50 + 1}番地")
-                    )
-                elif role == "location":
-                    t = pop.towns[int(rng.integers(len(pop.towns)))]
-                    text = (
-                        C.CITY
-                        + t.ward
-                        + t.name
-                        + C.fullwidth_digits(
-                            f"{int(rng.integers(1, 900))}番{int(rng.integers(1, 30))}"
-                        )
-                    )
-                else:
-                    text = p.address.canonical()
-                    if p.address.town is not None and rng.random() < self.rates.get(
-                        "notation_variant", 0.0
-                    ):
-                        kind = int(rng.integers(5))
-                        text = p.address.variant(kind)
-                        marks.append(("notation_variant", fname, f"address_form_{kind}"))
-                raw = enc.mixed(text) if spec.mixed else enc.dbcs(text)
-                v = self._fit_bytes(enc, raw, f, spec)
-            elif role == "postal_code":
-                v = p.address.town.postal_code if p.address.town else "0009999"
-            elif role == "phone":
-                v = p.phone
-            elif role == "my_number":
-                v = p.my_number
-                if p.kind == "1" and rng.random() < self.rates.get("bad_check_digit", 0.0):
-                    v = v[:11] + str((int(v[11]) + 1 + int(rng.integers(8))) % 10)
-                    marks.append(("bad_check_digit", fname, "my_number"))
-            elif role == "corporate_number":
-                v = p.my_number
-            elif role == "juminhyo_code":
-                v = p.juminhyo_code
-            elif role == "pension_number":
-                v = f"{int(rng.integers(1000, 9999))}{int(rng.integers(0, 10**6)):06d}"
-            elif role in ("registered_date", "updated_date"):
-                v = self._ymd(p)
-            elif role == "optional_date":
-                v = (
-                    int(
-                        (self.snapshot - dt.timedelta(days=int(rng.integers(1, 2000)))).strftime(
-                            "%Y%m%d"
-                        )
-                    )
-                    if rng.random() < 0.1
-                    else 0
-                )
-            elif role == "household_no":
-                v = p.household
-            elif role in ("relationship",):
-                v = (
-                    p.relationship
-                    if p.relationship in {x for vs in f.conditions.values() for x in vs}
-                    else "99"
-                )
-            elif role == "resident_kind":
-                v = "2" if p.foreign else "1"
-            elif role == "code":
-                codes = sorted({x for vs in f.conditions.values() for x in vs if x.strip()})
-                v = codes[int(rng.integers(len(codes)))] if codes else ""
-                if f.kind == "zoned":
-                    v = int(v)
-            elif role == "flags":
-                v = "".join("1" if rng.random() < 0.3 else "0" for _ in range(f.size))
-            elif role == "school_code":
-                v = ("E" if p.age(self.snapshot) < 12 else "J") + f"{int(rng.integers(1, 60)):03d}"
-            elif role == "facility_code":
-                v = f"H{int(rng.integers(1, 400)):05d}"
-            elif role == "district_code":
-                v = f"{int(rng.integers(1, 120)):03d}"
-            elif role == "grade":
-                v = (
-                    int(rng.integers(1, 10))
-                    if f.digits == 2
-                    else max(1, min(6, p.age(self.snapshot) - 5))
-                )
-            elif role == "count":
-                v = int(rng.integers(1, 500))
-            elif role == "child_count":
-                v = max(1, sum(1 for c in p.children if pop.people[c].age(self.snapshot) < 15))
-            elif role == "fiscal_year":
-                v = self.snapshot.year if self.snapshot.month >= 4 else self.snapshot.year - 1
-            elif role == "plate":
-                v = self._fit_bytes(
-                    enc,
-                    enc.mixed(
-                        f"架空 {'あいうえかきくけ'[int(rng.integers(8))]} {int(rng.integers(10, 99))}-{int(rng.integers(10, 99))}"
-                    ),
-                    f,
-                    spec,
-                )
-            elif role in _AMOUNTS:
-                lo, hi = _AMOUNTS[role]
-                v = (
-                    Decimal(int(rng.integers(lo * 100, hi * 100 + 1))) / 100
-                    if f.scale
-                    else int(rng.integers(lo, hi + 1))
-                )
-            elif role in ("tax_amount", "tax_amount_part"):
-                v = None  # derived below
-            else:
-                raise ValueError(
-                    f"{domain.id}/{lf.name}: no synth generator for role {role!r} (field {fname})"
-                )
-            values[fname] = v
-        self._derive_amounts(lf, values)
-        return values, marks
-
-    def _derive_amounts(self, lf: LegacyFile, values: dict) -> None:
-        """Amounts that follow from others (tax = 所得割 + 均等割; fixed-asset tax = 1.4 %)."""
-        part = lf.fields_with_role("tax_amount_part")
-        flat = lf.fields_with_role("flat_tax")
-        income = lf.fields_with_role("income")
-        assessed = lf.fields_with_role("assessed_value")
-        for f in part:
-            base = int(values[income[0]]) if income else int(self.rng.integers(100_000, 50_000_000))
-            values[f] = base // 10
-        for f in lf.fields_with_role("tax_amount"):
-            if part:
-                values[f] = int(values[part[0]]) + (int(values[flat[0]]) if flat else 0)
-            elif assessed:
-                values[f] = int(values[assessed[0]]) * 14 // 1000
-            else:
-                values[f] = int(self.rng.integers(2_000, 12_000))
-
-    @staticmethod
-    def _fit_bytes(enc: Encoder, raw: bytes, f, spec) -> bytes:
-        kind = "mixed" if spec.mixed else f.kind
-        return enc.fit(raw, f.size, kind)
+            reason = "bad_packed_nibble" if f.kind == "packed" else "bad_zoned_digit"
+            b.corrupt.append((rows, f.offset, f.kind))
+            self._mark(b, rows, "corrupt_record", f.name, reason)
 
 
-def snapshot_manifest(domain: str, snapshot: str, files: list[dict]) -> dict:
-    return {
+class _Overlay:
+    """A column, then another column's rows written over it."""
+
+    def __init__(self, base, top):
+        self.base, self.top, self.field = base, top, base.field
+
+    def put(self, out, start, stop):
+        self.base.put(out, start, stop)
+        self.top.put(out, start, stop)
+
+
+class _Bytes:
+    """Raw bytes written at an offset of some rows (a seeded 外字 code)."""
+
+    def __init__(self, rows: np.ndarray, offset: int, values: list[bytes]):
+        self.rows, self.offset, self.field = rows, offset, None
+        self.values = np.array([list(v) for v in values], dtype=np.uint8)
+
+    def put(self, out, start, stop):
+        lo, hi = np.searchsorted(self.rows, [start, stop])
+        if hi > lo:
+            w = self.values.shape[1]
+            out[self.rows[lo:hi] - start, self.offset : self.offset + w] = self.values[lo:hi]
+
+
+def encode_rows(b: Built, start: int, stop: int) -> np.ndarray:
+    """Records ``start``..``stop`` of a built file as a (rows, LRECL) byte matrix."""
+    out = np.empty((stop - start, len(b.template)), dtype=np.uint8)
+    out[:] = b.template
+    for c in b.columns:
+        c.put(out, start, stop)
+    for rows, offset, kind in b.corrupt:
+        lo, hi = np.searchsorted(rows, [start, stop])
+        r = rows[lo:hi] - start
+        if kind == "packed":
+            out[r, offset] = (out[r, offset] & 0x0F) | 0xA0  # 'A' is no decimal digit
+        else:
+            out[r, offset] = 0x7B  # '#' in EBCDIC: not a zoned digit
+    return out
+
+
+def write_file(b: Built, snapshot: dt.date, fh) -> tuple[int, str]:
+    """Header, data records (chunk by chunk) and trailer into ``fh``; returns (bytes, sha256)."""
+    from ikou.mainframe.copybook import parse_copybook
+    from ikou.mainframe.encode import encode_record
+
+    lf, cp = b.lf, b.enc.cp
+    cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
+    h = hashlib.sha256()
+    size = 0
+
+    def put(data: bytes) -> None:
+        nonlocal size
+        fh.write(data)
+        h.update(data)
+        size += len(data)
+
+    put(
+        encode_record(
+            cb.record(lf.record_types["H"]),
+            {
+                "REC-TYPE": "H",
+                "HDR-FILE-ID": lf.name[:8],
+                "HDR-SNAPSHOT": int(snapshot.strftime("%Y%m%d")),
+                "HDR-SYSTEM": "IKOUSYN",
+            },
+            cp,
+        )
+    )
+    for start in range(0, b.rows, CHUNK_ROWS):
+        put(encode_rows(b, start, min(b.rows, start + CHUNK_ROWS)).tobytes())
+    trl = {"REC-TYPE": "T", "TRL-COUNT": b.rows, **b.sums}
+    put(encode_record(cb.record(lf.record_types["T"]), trl, cp))
+    return size, h.hexdigest()
+
+
+def key_text(b: Built, fname: str, rows: np.ndarray) -> list[str]:
+    """The business key values of some rows as the answer key writes them."""
+    if fname not in b.ints:
+        return [""] * len(rows)
+    v = b.ints[fname][rows]
+    width = b.texts.get(fname)
+    return [f"{x:0{width}d}" if width else str(x) for x in v.tolist()]
+
+
+def answer_rows(domain_id: str, b: Built) -> dict[str, list]:
+    """The answer-key rows of a built file (columns of defects.parquet)."""
+    cols: dict[str, list] = {
+        k: [] for k in ("domain", "file", "record", "key", "atena_no", "defect", "field", "detail")
+    }
+    lf = b.lf
+    for rows, defect, fname, detail in b.seeded:
+        k = len(rows)
+        parts = [key_text(b, bk, rows) for bk in lf.business_keys]
+        keys_ = ["|".join(x) for x in zip(*parts)] if parts else [""] * k
+        atena = key_text(b, "ATENA-NO", rows) if "ATENA-NO" in b.ints else [""] * k
+        cols["domain"] += [domain_id] * k
+        cols["file"] += [lf.name] * k
+        cols["record"] += (rows + 1).tolist()
+        cols["key"] += keys_
+        cols["atena_no"] += atena
+        cols["defect"] += [defect] * k
+        cols["field"] += [fname] * k
+        cols["detail"] += list(detail) if not isinstance(detail, str) else [detail] * k
+    return cols
+
+
+SYNTH_VERSION = "2"  # 2: columnar generator, distinct business keys, duplicate_key defects
+
+
+def snapshot_manifest(
+    domain: str, snapshot: str, files: list[dict], city: dict | None = None
+) -> dict:
+    doc = {
         "zone": "landing",
         "domain": domain,
         "snapshot": snapshot,
         "files": files,
         "written_by": "ikou synth",
     }
+    if city:
+        doc.update(city)
+    return doc
 
 
 def sha256(data: bytes) -> str:
@@ -659,166 +1037,120 @@ def write_all(
     rates: dict[str, float],
     emit: Callable[[str, bytes], None],
     domains: list[str] | None = None,
+    emit_file: Callable[[str, Path], None] | None = None,
+    city: dict | None = None,
 ) -> dict:
     """Write every domain's files through ``emit(relative_path, bytes)``; returns a summary.
 
-    Emission order is the publication order: per domain the data files and copybooks first,
-    the snapshot manifest (``_manifest.json``) last; the answer key and reference data after.
+    Data files are written to a temporary file chunk by chunk and handed to
+    ``emit_file(relative_path, path)`` (default: read back and ``emit``). Emission order is the
+    publication order: per domain the data files and copybooks first, the snapshot manifest
+    (``_manifest.json``) last; the answer key and reference data after. ``city`` (residents,
+    seed, rates, versions) goes into every manifest.
     """
+    import tempfile
+
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    if emit_file is None:
+
+        def emit_file(rel: str, path: Path) -> None:
+            emit(rel, Path(path).read_bytes())
 
     rng = np.random.default_rng(seed + 1)
     snapshot = pop.snapshot
     snap = snapshot.isoformat()
-    writer = FileWriter(registry, pop, snapshot, rng, rates)
     # 名寄せ duplicates: second 宛名 records of the same resident, in notation variants.
-    dup_rows: list[dict] = []
-    atena_extra: list[tuple[C.Person, dict]] = []
-    used = {p.atena_no for p in pop.people}
-    for p in pop.residents:
-        if rng.random() >= rates.get("duplicate_addressee", 0.0):
-            continue
-        while True:
-            dup_no = f"{int(rng.integers(1, 10**10)):010d}"
-            if dup_no not in used:
-                used.add(dup_no)
-                break
-        p.duplicates.append(dup_no)
-        how = int(rng.integers(4))
-        ov: dict[str, object] = {"ATENA-NO": int(dup_no)}
-        if how == 0:  # an old address (moved since)
-            other = pop.residents[int(rng.integers(len(pop.residents)))].address
-            ov["JUSHO"] = ("old_address", other)
-        elif how == 1:  # kana spelled differently (ｳ / ｵ long vowels, small kana)
-            ov["SHIMEI-KANA"] = C.to_halfwidth_kana(
-                p.kana.replace("ウ", "オ", 1).replace("ッ", "ツ", 1)
-            )
-        elif how == 2:  # address notation variant
-            ov["JUSHO"] = ("variant", p.address)
-        else:  # name with a space dropped / new-form kanji
-            ov["SHIMEI"] = (
-                "name",
-                p.name.replace("　", "")
-                .replace("髙", "高")
-                .replace("齋", "斎")
-                .replace("邊", "辺")
-                .replace("澤", "沢")
-                .replace("濱", "浜")
-                .replace("廣", "広")
-                .replace("櫻", "桜")
-                .replace("﨑", "崎"),
-            )
-        atena_extra.append((p, ov))
-        dup_rows.append(
-            {
-                "atena_no": dup_no,
-                "duplicate_of": p.atena_no,
-                "how": ["old_address", "kana", "address_variant", "name_form"][how],
-            }
-        )
+    dups = draw_duplicates(pop, rng, rates.get("duplicate_addressee", 0.0))
     summary: dict[str, dict] = {}
-    all_seeded: list[Seeded] = []
+    answer: dict[str, list] = {
+        k: [] for k in ("domain", "file", "record", "key", "atena_no", "defect", "field", "detail")
+    }
+    counts: dict[str, int] = {}
     encodings: set[str] = set()
-    for domain in registry:
-        if domains and domain.id not in domains:
-            continue
-        # Each domain draws from its own generator: a subset (``domains``) writes the same files
-        # as a full run would.
-        writer.rng = rng = np.random.default_rng([seed, zlib.crc32(domain.id.encode())])
-        files_meta = []
-        for lf in domain.legacy_files:
-            enc = Encoder(lf.encoding)
-            encodings.add(lf.encoding)
-            people = _select(pop, lf.synth.population, lf.synth.rate, rng)
-            extra = None
-            if lf.fields_with_role("atena_no"):
-                extra = [(p, _materialise(ov, enc, lf, writer, rng)) for p, ov in atena_extra]
-            res = writer.file(domain, lf, people, enc, extra)
-            all_seeded.extend(res.seeded)
-            name = f"{lf.name}.dat"
-            emit(f"{domain.id}/{snap}/{name}", res.data)
-            emit(f"{domain.id}/{snap}/{lf.copybook}", lf.copybook_path.read_bytes())
-            files_meta.append(
-                {
-                    "name": name,
-                    "legacy_file": lf.name,
-                    "dataset": lf.dataset,
-                    "copybook": lf.copybook,
-                    "encoding": lf.encoding,
-                    "recfm": lf.recfm,
-                    "lrecl": lf.lrecl,
-                    "records": res.records,
-                    "bytes": len(res.data),
-                    "sha256": sha256(res.data),
-                    "control_totals": {"TRL-COUNT": res.records, **res.sums},
-                }
+    with tempfile.TemporaryDirectory(prefix="ikou-synth-") as tmp:
+        for domain in registry:
+            if domains and domain.id not in domains:
+                continue
+            # Each domain draws from its own generator: a subset (``domains``) writes the same
+            # files as a full run would.
+            drng = np.random.default_rng([seed, zlib.crc32(domain.id.encode())])
+            builder = FileBuilder(pop, drng, rates)
+            files_meta = []
+            for lf in domain.legacy_files:
+                encodings.add(lf.encoding)
+                src = select(pop, lf.synth.population, lf.synth.rate, drng)
+                built = builder.build(domain, lf, src, dups)
+                rows = answer_rows(domain.id, built)
+                for k in answer:
+                    answer[k] += rows[k]
+                for d in rows["defect"]:
+                    counts[d] = counts.get(d, 0) + 1
+                name = f"{lf.name}.dat"
+                path = Path(tmp) / f"{domain.id}-{name}"
+                with open(path, "wb") as fh:
+                    size, digest = write_file(built, snapshot, fh)
+                sums = dict(built.sums)
+                del built
+                emit_file(f"{domain.id}/{snap}/{name}", path)
+                path.unlink(missing_ok=True)
+                emit(f"{domain.id}/{snap}/{lf.copybook}", lf.copybook_path.read_bytes())
+                records = (size // lf.lrecl) - 2
+                files_meta.append(
+                    {
+                        "name": name,
+                        "legacy_file": lf.name,
+                        "dataset": lf.dataset,
+                        "copybook": lf.copybook,
+                        "encoding": lf.encoding,
+                        "recfm": lf.recfm,
+                        "lrecl": lf.lrecl,
+                        "records": records,
+                        "bytes": size,
+                        "sha256": digest,
+                        "control_totals": {"TRL-COUNT": records, **sums},
+                    }
+                )
+                summary.setdefault(domain.id, {})[lf.name] = records
+            emit(
+                f"{domain.id}/{snap}/_manifest.json",
+                dumps(snapshot_manifest(domain.id, snap, files_meta, city)),
             )
-            summary.setdefault(domain.id, {})[lf.name] = res.records
-        emit(
-            f"{domain.id}/{snap}/_manifest.json",
-            dumps(snapshot_manifest(domain.id, snap, files_meta)),
-        )
     emit(f"_reference/{snap}/gaiji.csv", gaiji_csv(sorted(encodings)).encode("utf-8"))
     emit(f"_reference/{snap}/towns.csv", towns_csv(pop).encode("utf-8"))
     defects = pa.table(
         {
-            "domain": [s.domain for s in all_seeded],
-            "file": [s.file for s in all_seeded],
-            "record": pa.array([s.record for s in all_seeded], pa.int64()),
-            "key": [s.key for s in all_seeded],
-            "atena_no": [s.atena_no for s in all_seeded],
-            "defect": [s.defect for s in all_seeded],
-            "field": [s.field for s in all_seeded],
-            "detail": [s.detail for s in all_seeded],
+            "domain": pa.array(answer["domain"], pa.string()),
+            "file": pa.array(answer["file"], pa.string()),
+            "record": pa.array(answer["record"], pa.int64()),
+            "key": pa.array(answer["key"], pa.string()),
+            "atena_no": pa.array(answer["atena_no"], pa.string()),
+            "defect": pa.array(answer["defect"], pa.string()),
+            "field": pa.array(answer["field"], pa.string()),
+            "detail": pa.array(answer["detail"], pa.string()),
         }
     )
-    dups = pa.table(
+    dup_table = pa.table(
         {
-            "atena_no": [r["atena_no"] for r in dup_rows],
-            "duplicate_of": [r["duplicate_of"] for r in dup_rows],
-            "how": [r["how"] for r in dup_rows],
+            "atena_no": pa.array([f"{a:010d}" for a in dups.atena.tolist()], pa.string()),
+            "duplicate_of": pa.array(
+                [f"{a:010d}" for a in pop.atena[dups.person].tolist()], pa.string()
+            ),
+            "how": pa.array([Duplicates.HOW[h] for h in dups.how.tolist()], pa.string()),
         }
     )
-    for name, table in (("defects.parquet", defects), ("duplicates.parquet", dups)):
+    for name, table in (("defects.parquet", defects), ("duplicates.parquet", dup_table)):
         buf = io.BytesIO()
         pq.write_table(table, buf)
         emit(f"_answer_key/{snap}/{name}", buf.getvalue())
-    counts: dict[str, int] = {}
-    for s in all_seeded:
-        counts[s.defect] = counts.get(s.defect, 0) + 1
-    counts["duplicate_addressee"] = len(dup_rows)
+    counts["duplicate_addressee"] = len(dups.atena)
     return {
         "snapshot": snap,
         "seed": seed,
-        "residents": len(pop.residents),
-        "addressees": len(pop.people) + len(dup_rows),
+        "residents": pop.n_residents,
+        "addressees": len(pop) + len(dups.atena),
         "records": summary,
         "seeded": counts,
         "rates": rates,
     }
-
-
-def _materialise(ov: dict, enc: Encoder, lf: LegacyFile, writer: FileWriter, rng) -> dict:
-    """Turn a duplicate's overrides into field values of the 宛名 file."""
-    from ikou.mainframe.copybook import parse_copybook
-
-    layout = parse_copybook(
-        lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook
-    ).record(lf.record_types["D"])
-    out: dict[str, object] = {}
-    for k, v in ov.items():
-        if isinstance(v, tuple):
-            what, obj = v
-            f = layout.field(k)
-            if what == "old_address":
-                text = obj.canonical()
-            elif what == "variant":
-                text = obj.variant(int(rng.integers(5)))
-            else:
-                text = obj
-            raw = enc.mixed(text) if lf.fields[k].mixed else enc.dbcs(text)
-            out[k] = enc.fit(raw, f.size, "mixed" if lf.fields[k].mixed else f.kind)
-        else:
-            out[k] = v
-    return out

@@ -99,14 +99,21 @@ def sha256_file(path: Path | str) -> str:
 
 
 def code_version() -> str:
-    """The git SHA of the code that produced an output (IKOU_CODE_VERSION overrides)."""
+    """The git SHA of the code that produced an output (IKOU_CODE_VERSION overrides).
+
+    Read from ``.git`` without running git; in a git worktree (``.git`` is a file) or when the
+    files do not tell, ``git rev-parse HEAD`` answers; "unknown" without git.
+    """
     v = os.environ.get("IKOU_CODE_VERSION")
     if v:
         return v
-    head = Path(__file__).resolve().parents[3] / ".git"
+    repo = Path(__file__).resolve().parents[3]
+    head = repo / ".git"
     try:
-        ref = (head / "HEAD").read_text().strip()
-        if ref.startswith("ref: "):
+        if head.is_dir():
+            ref = (head / "HEAD").read_text().strip()
+            if not ref.startswith("ref: "):
+                return ref
             ref_path = head / ref[5:]
             if ref_path.exists():
                 return ref_path.read_text().strip()
@@ -115,10 +122,24 @@ def code_version() -> str:
                 for line in packed.read_text().splitlines():
                     if line.endswith(ref[5:]):
                         return line.split()[0]
-            return "unknown"
-        return ref
     except OSError:
+        pass
+    if not head.exists():
         return "unknown"
+    try:
+        import subprocess
+
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and sha else "unknown"
 
 
 @dataclass
