@@ -13,7 +13,6 @@ table per domain and exits non-zero if a run failed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
@@ -496,7 +495,9 @@ def print_table(api: Api, master_run_id: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    from ikou.argparsing import Parser
+
+    p = Parser(
         prog="ikou stack", description="the embedded default stack (make run / ui / down)"
     )
     sub = p.add_subparsers(dest="cmd", required=True)

@@ -1,5 +1,7 @@
+"""``python -m ikou.bench`` is ``ikou bench``: the same top-level handler (one-line errors)."""
+
 import sys
 
-from ikou.bench import main
+from ikou.cli import main
 
-sys.exit(main())
+sys.exit(main(["bench", *sys.argv[1:]]))
