@@ -110,9 +110,54 @@ def _dedupe(args) -> int:
 
 
 def _review(args) -> int:
-    from ikou.cleanse.review import cli_pages, cli_submit
+    from pathlib import Path
 
-    return cli_pages(args) if args.action == "pages" else cli_submit(args)
+    from ikou.cleanse.review import cli_pages, cli_submit
+    from ikou.errors import BadArgument, Unreadable
+    from ikou.load.cutover import known_domain
+    from ikou.pipeline import RUN_ID_MAX, check_text
+
+    known_domain(args.domain, "DOMAIN")
+    if args.action == "pages":
+        if args.file:
+            raise BadArgument("review pages takes no FILE (it reads the run's queue)")
+        check_text(args.run or "", "--run", max_len=RUN_ID_MAX, required=True)
+        if not (args.out or "").strip():
+            raise BadArgument("review pages needs -o DIR (a restricted folder for the pages)")
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            raise BadArgument(f"-o {args.out}: not a folder")
+        return cli_pages(args)
+    if args.run or args.out:
+        raise BadArgument("review submit takes no --run / -o (the next run applies the file)")
+    if not (args.file or "").strip():
+        raise BadArgument("review submit needs FILE (the decisions CSV)")
+    path = Path(args.file)
+    if not path.is_file():
+        raise Unreadable(
+            f"cannot read {path}: {'is a directory' if path.is_dir() else 'no such file'}"
+        )
+    from ikou.cleanse.review import read_decisions
+
+    try:
+        rows = read_decisions(path.read_bytes(), path.name)
+    except UnicodeDecodeError:
+        raise BadArgument(f"{path.name}: not UTF-8 text (a decisions CSV)") from None
+    except Exception as exc:  # pyarrow / csv: the file is not a table
+        if type(exc).__module__.startswith(("pyarrow", "_csv", "csv")):
+            raise BadArgument(
+                f"{path.name}: not a readable decisions file (CSV or Parquet)"
+            ) from None
+        raise
+    if not rows:
+        raise BadArgument(
+            f"{path.name}: no decision rows (header cluster,decision,reviewer,reason,time)"
+        )
+    try:
+        return cli_submit(args)
+    except SystemExit as exc:  # its own refusal of an invalid decisions file: bad input
+        if isinstance(exc.code, str):
+            raise BadArgument(exc.code) from None
+        raise
 
 
 def _cutover(args) -> int:
