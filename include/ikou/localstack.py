@@ -13,6 +13,7 @@ table per domain and exits non-zero if a run failed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -495,9 +496,7 @@ def print_table(api: Api, master_run_id: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ikou.argparsing import Parser
-
-    p = Parser(
+    p = argparse.ArgumentParser(
         prog="ikou stack", description="the embedded default stack (make run / ui / down)"
     )
     sub = p.add_subparsers(dest="cmd", required=True)

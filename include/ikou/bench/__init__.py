@@ -12,6 +12,7 @@ A benchmark is a module ``ikou.bench.<name>`` with ``run(workdir: Path, quick: b
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import importlib
 import json
@@ -91,9 +92,7 @@ def run_one(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ikou.argparsing import Parser
-
-    p = Parser(prog="ikou bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="ikou bench", description=__doc__.splitlines()[0])
     p.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})"
     )

@@ -1,7 +1,5 @@
-"""``python -m ikou.bench`` is ``ikou bench``: the same top-level handler (one-line errors)."""
-
 import sys
 
-from ikou.cli import main
+from ikou.bench import main
 
-sys.exit(main(["bench", *sys.argv[1:]]))
+sys.exit(main())
