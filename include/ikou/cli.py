@@ -14,6 +14,9 @@
     ikou cutover revoke --domain juki --who NAME --reason WHY   withdraw a live record (kept, marked)
     ikou stack run|up|ui|down|env       the embedded default stack (make run / ui / down)
     ikou bench [--quick] [NAME ...]     benchmarks (make bench)
+    ikou train-dedupe [--residents N]   rebuild the shipped 名寄せ model
+
+`synth`, `stack`, `bench` and `train-dedupe` come from the development package (dev/, ikou_dev).
 
 Start-up stays small: each command imports what it needs when it runs. Every command ends in
 :func:`main`, the one top-level handler: an error is one line on stderr and the exit code of
@@ -27,19 +30,23 @@ import argparse
 import json
 import sys
 
+#: commands of the development package ``ikou_dev`` (entry-point group ``ikou.commands``)
+DEV_COMMANDS = ("synth", "stack", "bench", "train-dedupe")
+DEV_ENTRY_POINTS = "ikou.commands"
 
-def _synth(args) -> int:
-    from ikou.synth import synthesize
 
-    rates = {}
-    for item in args.rate or []:
-        k, _, v = item.partition("=")
-        rates[k] = v  # synthesize() checks name and range (one BadArgument line)
-    summary = synthesize(
-        args.residents, args.seed, args.snapshot, args.out, rates=rates, domains=args.domains
-    )
-    print(json.dumps(summary, ensure_ascii=False, indent=2))
-    return 0
+def dev_command(name: str, argv: list[str]) -> int:
+    """Run a development command, or say it is absent (exit 1) on a runtime-only install."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=DEV_ENTRY_POINTS, name=name)
+    if not found:
+        print(
+            f"ikou {name}: development tools not installed (make venv)",
+            file=sys.stderr,
+        )
+        return 1
+    return next(iter(found)).load()(argv)
 
 
 def _registry(args) -> int:
@@ -168,21 +175,6 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser(
-        "synth", help="write a synthetic city's legacy extract files (and the answer key)"
-    )
-    s.add_argument("--residents", type=int, default=20000)
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--snapshot", required=True, help="YYYY-MM-DD")
-    s.add_argument("--out", required=True, help="s3://bucket/prefix or a local folder")
-    s.add_argument(
-        "--rate", action="append", metavar="DEFECT=RATE", help="override a seeded defect rate"
-    )
-    s.add_argument(
-        "--domains", nargs="*", help="only these domains (same files as a full run writes)"
-    )
-    s.set_defaults(fn=_synth)
-
     from ikou.mainframe.cli import add_decode_parser, run_decode
 
     d = with_exit_codes(add_decode_parser(sub))
@@ -282,26 +274,23 @@ def _build_parser() -> argparse.ArgumentParser:
     co.add_argument("--json", action="store_true", help="machine-readable output")
     co.set_defaults(fn=_cutover)
 
-    # listed for --help; main() hands their arguments to their own parsers
-    sub.add_parser("bench", help="benchmarks (writes bench/results/*.json)", add_help=False)
-
-    sub.add_parser(
-        "stack", help="the embedded default stack (make run / ui / down)", add_help=False
-    )
+    # listed for --help; main() hands their arguments to the development package's parsers
+    for name, text in (
+        ("synth", "write a synthetic city's legacy extract files (and the answer key)"),
+        ("stack", "the embedded default stack (make run / ui / down)"),
+        ("bench", "benchmarks (writes bench/results/*.json)"),
+        ("train-dedupe", "rebuild the shipped 名寄せ model on a synthetic training city"),
+    ):
+        sub.add_parser(name, help=f"{text} [development package]", add_help=False)
 
     return parser
 
 
 def _dispatch(argv: list[str]) -> int:
-    # `stack` and `bench` have their own argument parsers (options included, --help too)
-    if argv and argv[0] == "stack":
-        from ikou.localstack import main as stack_main
-
-        return stack_main(argv[1:])
-    if argv and argv[0] == "bench":
-        from ikou.bench import main as bench_main
-
-        return bench_main(argv[1:])
+    # Development commands (stack, bench, synth, train-dedupe) come from the development package
+    # through entry points, with their own argument parsers; the runtime never imports it.
+    if argv and argv[0] in DEV_COMMANDS:
+        return dev_command(argv[0], argv[1:])
     args = _build_parser().parse_args(argv)
     return int(args.fn(args) or 0)
 

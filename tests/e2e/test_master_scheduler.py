@@ -88,7 +88,7 @@ def test_restart_restores_the_buckets(stack_run):
         [
             sys.executable,
             "-m",
-            "ikou.storage.localserver",
+            "ikou_dev.localserver",
             "serve",
             "--port",
             str(port),

@@ -22,7 +22,7 @@ SEED = 11
 
 @pytest.fixture(scope="module")
 def city(s3_endpoint):
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     summary = synthesize(
         RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates={"unmapped_gaiji": 0.03}
@@ -146,7 +146,7 @@ def test_gaiji_worklist_and_findings(juki_run, city):
 def test_reports_hold_no_personal_values(juki_run):
     """A first leak check: the seeded names, kana and birth dates never reach the reports zone."""
     from ikou.storage import Store
-    from ikou.synth.population import build
+    from ikou_dev.synth.population import build
 
     pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
     needles = set()
@@ -168,7 +168,7 @@ def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag
     """A seeded critical defect (宛名番号 references to no addressee) stops the run at its gate."""
     import os
 
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     synthesize(
         RESIDENTS,

@@ -12,7 +12,7 @@ restricted zones is searched for the seeded people's personal data:
   fields, DAG run conf, task instance notes, event logs …);
 - the exception messages of failing gates.
 
-Needles, built from ``ikou.synth.population.build`` with the same seed: names (with and without
+Needles, built from ``ikou_dev.synth.population.build`` with the same seed: names (with and without
 the full-width space), kana names (full-width and half-width, with and without spaces), addresses
 (canonical, with the prefecture, and the notation variants the synthetic city writes), birth dates
 (ISO, 西暦 and 和暦 text forms), 個人番号 and 住民票コード (as whole numbers). Zero hits.
@@ -48,7 +48,7 @@ from ikou.pipeline import RunContext
 from ikou.quality.docs import build_site
 from ikou.stages import extract, gate
 from ikou.quality.gate import GateFailed
-from ikou.synth import synthesize
+from ikou_dev.synth import synthesize
 
 snapshot, residents, seed, rates, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
 synthesize(residents, seed, snapshot, "s3://ikou-restricted/landing", rates=rates)
@@ -128,8 +128,8 @@ def _public_dates() -> set[str]:
 @pytest.fixture(scope="module")
 def needles() -> set[str]:
     from ikou.wareki import to_wareki_text
-    from ikou.synth.city import to_halfwidth_kana
-    from ikou.synth.population import build
+    from ikou_dev.synth.city import to_halfwidth_kana
+    from ikou_dev.synth.population import build
 
     pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
     public = _public_dates()

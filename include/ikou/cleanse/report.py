@@ -193,7 +193,7 @@ def _trend_svg(points: list[dict], width: int = 640) -> str:
 
 
 def render(report: dict) -> str:
-    from ikou.rehearsal.report import bars, page
+    from ikou.reports.html import bars, page
 
     t = report["totals"]
     body = [
