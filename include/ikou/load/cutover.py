@@ -18,7 +18,12 @@ Control tables (schema ``ikou`` on PostgreSQL, the main file ``target.sqlite`` o
     projected hours, the hand-off manifest sha256): where the guard finds the GO rehearsal.
 ``ikou_load_log``
     every load: domain, run, mode, the schema it went into, rows, manifest sha256, when, and
-    when a rehearsal schema was dropped again.
+    when a rehearsal schema was dropped again. The row is written in the same transaction as
+    the load it records (:meth:`Control.load_logged_in_transaction`): a load that did not commit
+    is never logged, a committed one always is. On SQLite, where each rehearsal schema is a file
+    of its own, that file keeps its own ``ikou_load_log`` (written in the load's transaction) and
+    the row is copied into the control file's log afterwards; :meth:`Control.loads_of` also
+    reads the rows a crash left only in a schema file.
 
 The guard (:func:`check`) lets a cutover run start only when a person confirmed it, the domain
 is in the migration phase and not live yet, every domain in its ``cuts_over_after`` is live, and
@@ -288,6 +293,7 @@ class Control:
             )
 
     def loads_of(self, domain: str) -> list[dict]:
+        """The domain's loads, oldest first (SQLite: with those only a schema file recorded)."""
         self.ensure()
         with self.target.engine().connect() as conn:
             rows = (
@@ -299,7 +305,81 @@ class Control:
                 .mappings()
                 .all()
             )
-        return [dict(r) for r in rows]
+        out = [dict(r) for r in rows]
+        if self.dialect == "sqlite":
+            seen = {_load_key(r) for r in out}
+            extra = [r for r in self._schema_file_loads(domain) if _load_key(r) not in seen]
+            out += sorted(extra, key=lambda r: r["loaded_at"])
+        return out
+
+    def _schema_file_loads(self, domain: str) -> list[dict]:
+        """Load-log rows kept in the rehearsal schema files beside the control file."""
+        import sqlite3
+
+        from ikou.load.target import REHEARSAL_PREFIX
+
+        base = self.target.sqlite_path
+        suffix = base.suffix or ".sqlite"
+        out = []
+        for path in sorted(base.parent.glob(f"{base.stem}.{REHEARSAL_PREFIX}*{suffix}")):
+            try:
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                try:
+                    conn.row_factory = sqlite3.Row
+                    rows = conn.execute(
+                        f'SELECT * FROM "{LOAD_LOG}" WHERE domain = ? ORDER BY id', (domain,)
+                    ).fetchall()
+                finally:
+                    conn.close()
+            except sqlite3.Error:  # no load log in it (yet), or the file went away
+                continue
+            out += [{**dict(r), "id": None} for r in rows]
+        return out
+
+    def load_logged_in_transaction(
+        self,
+        *,
+        domain: str,
+        run_id: str,
+        mode: str,
+        schema: str,
+        snapshot: str,
+        manifest_sha256: str,
+    ):
+        """For :meth:`Target.load`: the load-log row, written inside the load's transaction
+        (PostgreSQL: the control schema; SQLite: the loaded file's own log). Returns the hook and
+        the row it writes (to copy into the control file on SQLite)."""
+        row = {
+            "domain": domain,
+            "run_id": run_id,
+            "mode": mode,
+            "target_schema": schema,
+            "snapshot": parse_snapshot(snapshot),
+            "manifest_sha256": manifest_sha256,
+            "rows": 0,
+            "loaded_at": _iso(_now()),
+        }
+
+        def after(cur, dialect: str, rows: dict) -> None:
+            row["rows"] = int(sum(rows.values()))
+            if dialect == "sqlite":
+                cur.execute(SQLITE_LOAD_LOG_DDL)
+            q = self._q(dialect)
+            cols = list(row)
+            names = ", ".join(f'"{c}"' for c in cols)
+            cur.execute(
+                f"INSERT INTO {self._t(dialect, LOAD_LOG)} ({names}) "
+                f"VALUES ({', '.join([q] * len(cols))})",
+                tuple(row[c] for c in cols),
+            )
+
+        return after, row
+
+    def copy_load_row(self, row: dict) -> None:
+        """A load-log row written in a rehearsal schema file, copied into the control file."""
+        self.ensure()
+        with self.target.engine().begin() as conn:
+            conn.execute(self.loads.insert().values(**row))
 
     # -- rehearsal log -------------------------------------------------------------------------
     def record_rehearsal(self, report: dict, *, report_uri: str, manifest_sha256: str = "") -> None:
@@ -563,6 +643,20 @@ class Control:
     @staticmethod
     def _t(dialect: str, name: str) -> str:
         return f'"{CONTROL_SCHEMA}"."{name}"' if dialect == "postgresql" else f'"{name}"'
+
+
+#: the load log inside an SQLite schema file (the same columns as the control table)
+SQLITE_LOAD_LOG_DDL = (
+    f'CREATE TABLE IF NOT EXISTS "{LOAD_LOG}" (id INTEGER PRIMARY KEY AUTOINCREMENT, '
+    "domain VARCHAR(40) NOT NULL, run_id TEXT NOT NULL, mode VARCHAR(16) NOT NULL DEFAULT "
+    "'rehearsal', target_schema VARCHAR(63) NOT NULL DEFAULT '', snapshot VARCHAR(10) NOT NULL, "
+    'manifest_sha256 VARCHAR(64) NOT NULL, "rows" BIGINT NOT NULL, loaded_at VARCHAR(32) NOT NULL, '
+    "dropped_at VARCHAR(32))"
+)
+
+
+def _load_key(r: dict) -> tuple:
+    return (r["run_id"], r["target_schema"], r["loaded_at"], r["manifest_sha256"])
 
 
 def inspect_again(conn):

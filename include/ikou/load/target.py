@@ -436,7 +436,12 @@ class Target:
                 "ORDER BY table_name"
             )
         with self.engine().connect() as conn:
-            return [r[0] for r in conn.exec_driver_sql(sql)]
+            names = [r[0] for r in conn.exec_driver_sql(sql)]
+        if self.dialect == "sqlite":
+            # SQLite's own bookkeeping, and a rehearsal file's load log, are not schema tables
+            hidden = {"sqlite_sequence"} | ({LOAD_LOG} if self.schema != LIVE_SCHEMA else set())
+            names = [n for n in names if n not in hidden]
+        return names
 
     def schema_exists(self) -> bool:
         if self.dialect == "sqlite":
