@@ -1,6 +1,10 @@
 """Shared fixtures: the local S3 endpoint (moto server mode), a PostgreSQL database of its own,
 an Airflow home on SQLite, and the environment Ikou reads.
 
+What the suite needs from the machine and strict mode (``IKOU_STRICT=1``: a missing service or
+tool, or any skip, fails the run) are in ``tests/prerequisites.py``; without strict mode the last
+line of the run lists what was skipped.
+
 The environment is set when this module is imported, before anything imports Airflow (which
 reads its configuration at import time).
 """
@@ -15,6 +19,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from prerequisites import (  # noqa: F401 - hooks: strict mode, the list of skips at the end
+    need,
+    pg_admin_url,
+    postgresql_problem,
+    pytest_runtest_makereport,
+    pytest_unconfigure,
+)
 from tests_support import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,9 +51,7 @@ os.environ.pop("IKOU_AWS_CONN_ID", None)
 os.environ.pop("IKOU_TARGET_DB_URL", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-PG_ADMIN_URL = os.environ.get(
-    "IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = pg_admin_url()
 
 
 @pytest.fixture(scope="session")
@@ -80,12 +89,14 @@ def pg_url():
     from sqlalchemy import create_engine
 
     name = f"ikou_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # pragma: no cover - CI machines have PostgreSQL
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    problem = postgresql_problem(PG_ADMIN_URL)
+    if problem:
+        need("PostgreSQL", problem)  # IKOU_STRICT=1: fails instead of skipping
+    admin = create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 10}
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
     with admin.connect() as conn:

@@ -16,10 +16,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from prerequisites import chromium_path, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = chromium_path()  # IKOU_CHROMIUM, default Debian's /usr/bin/chromium
 ARGS = [
     "--no-sandbox",
     "--headless",
@@ -34,8 +35,7 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make deps)")
+    require("browser")  # IKOU_STRICT=1: fails instead of skipping
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)

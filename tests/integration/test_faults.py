@@ -19,6 +19,7 @@ import pytest
 from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import clean_load, load_target, write_csv
+from ikou.load.cutover import Control
 from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema
 from ikou.rehearsal.reconcile import table_digest
 from ikou.pipeline import StageResult
@@ -30,14 +31,12 @@ DOMAIN = "juki"
 ROWS = 3_000
 
 
-def _write_version(folder: Path, seed: int, atena_rows: int = ROWS) -> dict[str, Path]:
+def _write_version(folder: Path, seed: int, rows: int = ROWS) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for t in registry().get(DOMAIN).layout.tables:
         p = folder / f"{t.name}.csv"
-        write_csv(
-            synthetic_table(DOMAIN, t.name, atena_rows if t.name == "atena" else ROWS, seed=seed), p
-        )
+        write_csv(synthetic_table(DOMAIN, t.name, rows, seed=seed), p)
         out[t.name] = p
     return out
 
@@ -51,7 +50,7 @@ def versions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     return {
         "v1": _write_version(tmp / "v1", 1),
-        "v2": _write_version(tmp / "v2", 2, atena_rows=12_000),
+        "v2": _write_version(tmp / "v2", 2, rows=12_000),  # each CSV > 1 MB (one COPY read)
         "tmp": tmp,
     }
 
@@ -101,10 +100,12 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
         mode="rehearsal",
     )
     before = _digests(target)
-    # v2's atena.csv arrives through a pipe: the COPY reads what the test writes, then waits for more
-    fifo = versions["tmp"] / "atena.fifo"
+    logged = [r["manifest_sha256"] for r in Control(pg_url).loads_of(DOMAIN)]
+    # the load spans two tables: atena is staged whole, then v2's jumin.csv arrives through a
+    # pipe (the COPY reads what the test writes, then waits for more) and the load is killed
+    fifo = versions["tmp"] / "jumin.fifo"
     os.mkfifo(fifo)
-    csvs = {"atena": str(fifo), "jumin": str(versions["v2"]["jumin"])}
+    csvs = {"atena": str(versions["v2"]["atena"]), "jumin": str(fifo)}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, pg_url, schema, json.dumps(csvs)],
@@ -123,7 +124,8 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
                 assert time.monotonic() < deadline, "the load never opened its CSV"
                 time.sleep(0.05)
         os.set_blocking(fd, True)
-        data = versions["v2"]["atena"].read_bytes()  # > 2 MB: the loader reads 1 MB at a time
+        data = versions["v2"]["jumin"].read_bytes()  # the loader reads 1 MB at a time
+        # a blocking write returns once COPY has read all but a pipe buffer of it
         os.write(fd, data[: len(data) * 3 // 4])
         deadline = time.monotonic() + 30
         while _copy_progress(target) <= 0:
@@ -150,8 +152,10 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
     while _copy_progress(target) >= 0:  # the server notices the dead client and rolls back
         assert time.monotonic() < deadline, "the killed COPY is still running"
         time.sleep(0.1)
-    assert _digests(target) == before
+    assert _digests(target) == before  # neither table of the killed load was committed
     assert target.sibling(STAGING_SCHEMA).tables() == []
+    # the load-log row is written in the load's transaction: none for the killed load
+    assert [r["manifest_sha256"] for r in Control(pg_url).loads_of(DOMAIN)] == logged
     # the retry (Airflow's task retry) loads v2 completely
     load_target(
         target,
@@ -163,6 +167,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
         mode="rehearsal",
     )
     assert _digests(target) == reference
+    assert [r["manifest_sha256"] for r in Control(pg_url).loads_of(DOMAIN)] == logged + ["2" * 64]
     target.drop_schema()
     target.dispose()
 
@@ -403,12 +408,11 @@ def test_s3_down_mid_stage_fails_clearly_without_a_partial_set(proxied, tmp_path
     flaky = through(3)
     v = _validated(direct, "s3-down", tmp_path)
     _uploads_then(monkeypatch, 2, proxy.down)
-    started = time.monotonic()
     with pytest.raises(HandoffError) as exc:
         load_domain(DOMAIN, v, run_id="s3-down", mode="rehearsal", store=flaky)
     msg = str(exc.value)
     assert "nothing was published" in msg and "AWS_ENDPOINT_URL" in msg
-    assert proxy.refused >= 2 and time.monotonic() - started < 60
+    assert proxy.refused >= 2  # it failed after the client's retries, not on the first refusal
     prefix = zone_uri("handoff", DOMAIN, "s3-down")
     names = _names(direct, prefix)
     assert (

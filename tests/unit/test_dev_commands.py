@@ -26,7 +26,5 @@ def test_every_development_command_is_installed_here(name):
 
 
 def test_a_development_command_runs_through_the_runtime_cli(capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["bench", "--help"])
-    assert exc.value.code == 0
+    assert cli.main(["bench", "--help"]) == 0  # the top-level handler turns exits into codes
     assert "usage: ikou bench" in capsys.readouterr().out

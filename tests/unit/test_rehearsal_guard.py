@@ -202,7 +202,8 @@ def test_cli_record_live_status_and_check(control, s3_endpoint, capsys):
         )
         == 1
     )
-    assert "already live" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "already live" in err and len(err.strip().splitlines()) == 1
     assert main(["cutover", "status", "--json"]) == 0
     rows = {r["domain"]: r for r in json.loads(capsys.readouterr().out)["domains"]}
     assert (

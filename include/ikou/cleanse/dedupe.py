@@ -2,8 +2,14 @@
 
     ikou dedupe INPUT.parquet -o CLUSTERS.parquet
 
-Input columns: ``atena_id`` (string), ``name`` (氏名), ``name_kana`` (氏名カナ), ``birth_date``
-(date), ``sex`` (``1`` male, ``2`` female), ``address`` (free text as the legacy systems hold it).
+Input columns: ``atena_id`` (string or integer, unique, never empty), ``name`` (氏名),
+``name_kana`` (氏名カナ), ``birth_date``, ``sex`` (``1`` male, ``2`` female; text or integer),
+``address`` (free text as the legacy systems hold it). ``birth_date`` is exactly one of: a date,
+an ISO date string ``YYYY-MM-DD``, ``YYYYMMDD`` as integer or text (the legacy files' form), a
+datetime at midnight; ``YYYYMM00`` and ``YYYY0000`` (日不詳 / 月日不詳) are accepted but, like a
+null, never count towards ``auto_merge``. Anything else — and a missing column, a column of
+another type, an empty or repeated ``atena_id`` — is :class:`~ikou.errors.BadArgument` (exit 2)
+naming the column and the first bad row (row 1 is the first record), never the value.
 Output: every input record exactly once, in input order, with ``atena_id``, ``cluster_id``
 (records that may be one person share it, whatever the decision; the smallest ``atena_id`` of
 the cluster, so it is stable from run to run), ``match_score`` (the best pairwise match
@@ -66,6 +72,8 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ikou.errors import BadArgument, Unreadable
 
 INPUT_COLUMNS = ("atena_id", "name", "name_kana", "birth_date", "sex", "address")
 OUTPUT_COLUMNS = ("atena_id", "cluster_id", "match_score", "decision")
@@ -194,27 +202,223 @@ def address_keys(address: str | None) -> tuple[str | None, str | None, str | Non
     return s or None, numbers, area
 
 
+BIRTH_DATE_FORMS = (
+    "a date, YYYY-MM-DD text, YYYYMMDD as integer or text (YYYYMM00 / YYYY0000 for 日不詳 / "
+    "月日不詳), or a datetime at midnight"
+)
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_YMD = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_BAD = object()  # a value that is not a birth date
+
+
+def _birth_text(y: int, m: int, d: int, partial_ok: bool):
+    """(key, year) of a birth date given as numbers; key None for 日不詳 / 月日不詳; _BAD if not."""
+    import datetime as dt
+
+    if y < 1:
+        return _BAD
+    if partial_ok and d == 0 and (m == 0 or 1 <= m <= 12):
+        return None, y
+    try:
+        dt.date(y, m, d)
+    except ValueError:
+        return _BAD
+    return f"{y:04d}{m:02d}{d:02d}", y
+
+
+def _birth_value(v):
+    """One birth date value as (key YYYYMMDD or None, year or None), or _BAD."""
+    import datetime as dt
+    import math
+
+    if v is None:
+        return None, None
+    if isinstance(v, bool):
+        return _BAD
+    if isinstance(v, dt.datetime):  # a pandas Timestamp is one
+        if (v.hour, v.minute, v.second, v.microsecond) != (0, 0, 0, 0) or getattr(
+            v, "nanosecond", 0
+        ):
+            return _BAD
+        return _birth_text(v.year, v.month, v.day, False)
+    if isinstance(v, dt.date):
+        return _birth_text(v.year, v.month, v.day, False)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None, None
+        if not v.is_integer():
+            return _BAD
+        v = int(v)
+    if isinstance(v, int):
+        if not 10_000_000 <= v <= 99_999_999:
+            return _BAD
+        return _birth_text(v // 10000, v // 100 % 100, v % 100, True)
+    if isinstance(v, str):
+        t = v.strip()
+        if not t:
+            return None, None
+        m = _ISO.fullmatch(t)
+        if m:
+            return _birth_text(int(m[1]), int(m[2]), int(m[3]), False)
+        m = _YMD.fullmatch(t)
+        if m:
+            return _birth_text(int(m[1]), int(m[2]), int(m[3]), True)
+        return _BAD
+    return _BAD
+
+
+def _is_missing(v) -> bool:
+    if v is None:
+        return True
+    try:
+        import pandas as pd
+
+        return v is pd.NaT or v is pd.NA
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def birth_date_keys(values, column: str = "birth_date") -> tuple[list, list]:
+    """The comparison key (``YYYYMMDD``) and birth year of every value (see the module
+    docstring for the forms accepted). 日不詳 / 月日不詳 and nulls have no key (they never
+    count towards ``auto_merge``); 月日不詳 and 日不詳 keep their year (blocking). Anything else
+    is :class:`BadArgument` naming ``column`` and the first bad row, never the value.
+
+    Each distinct value is parsed once (a city has far fewer birth dates than residents)."""
+    import math
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        t = values.type
+        if pa.types.is_dictionary(t):
+            values = values.cast(t.value_type)
+            t = values.type
+        if pa.types.is_null(t):
+            return [None] * len(values), [None] * len(values)
+        if not (
+            pa.types.is_date(t)
+            or pa.types.is_timestamp(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+        ):
+            raise BadArgument(
+                f"{column}: type {t} is not a birth date (expected {BIRTH_DATE_FORMS})"
+            )
+        enc = pc.dictionary_encode(values)
+        uniq = enc.dictionary.to_pylist()
+        indices = enc.indices
+    else:
+        rows = list(values)
+        seen: dict = {}
+        uniq, idx = [], []
+        for v in rows:
+            if _is_missing(v) or (isinstance(v, float) and math.isnan(v)):
+                idx.append(None)
+                continue
+            k = (type(v), v)
+            if k not in seen:
+                seen[k] = len(uniq)
+                uniq.append(v)
+            idx.append(seen[k])
+        indices = pa.array(idx, pa.int32())
+    parsed = [_birth_value(v) for v in uniq]
+    bad = [i for i, p in enumerate(parsed) if p is _BAD]
+    if bad:
+        hits = pc.is_in(indices, value_set=pa.array(bad, indices.type))
+        rows_bad = pc.indices_nonzero(pc.fill_null(hits, False))
+        first = rows_bad[0].as_py() + 1 if len(rows_bad) else 1
+        raise BadArgument(
+            f"{column}: row {first} is not a birth date ({len(rows_bad)} such row"
+            f"{'s' if len(rows_bad) != 1 else ''}); expected {BIRTH_DATE_FORMS}"
+        )
+    keys = pc.take(pa.array([p[0] for p in parsed], pa.string()), indices).to_pylist()
+    years = pc.take(pa.array([p[1] for p in parsed], pa.int32()), indices).to_pylist()
+    return keys, years
+
+
+def _as_table(records):
+    """The input as an Arrow table (a pandas frame is converted)."""
+    import pyarrow as pa
+
+    if isinstance(records, pa.Table):
+        return records
+    try:
+        return pa.Table.from_pandas(records, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise BadArgument(
+            f"the dedupe input cannot be read as a table ({type(exc).__name__}): "
+            f"columns {', '.join(INPUT_COLUMNS)} of one type each"
+        ) from None
+
+
+def _text_column(table, name: str, *, integers: bool = False) -> list:
+    """A text column as Python values (integers as text when allowed); another type is exit 2."""
+    import pyarrow as pa
+
+    col = table.column(name)
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col, t = col.cast(t.value_type), t.value_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return col.to_pylist()
+    if integers and pa.types.is_integer(t):
+        return [None if v is None else str(v) for v in col.to_pylist()]
+    allowed = "text or integer" if integers else "text"
+    raise BadArgument(f"{name}: type {t}; expected {allowed}")
+
+
+def check_input(records):
+    """The dedupe input as an Arrow table, checked: required columns and their types, every
+    ``atena_id`` present and unique. Returns (table, atena ids as text)."""
+    table = _as_table(records)
+    missing = [c for c in INPUT_COLUMNS if c not in table.column_names]
+    if missing:
+        raise BadArgument(
+            f"the dedupe input lacks columns {missing} (needs {', '.join(INPUT_COLUMNS)})"
+        )
+    ids = _text_column(table, "atena_id", integers=True)
+    for i, v in enumerate(ids):
+        if v is None or not str(v).strip():
+            raise BadArgument(f"atena_id: row {i + 1} is empty (every record needs its 宛名番号)")
+    seen: dict[str, int] = {}
+    repeated = 0
+    first_repeat = None
+    for i, v in enumerate(ids):
+        if v in seen:
+            repeated += 1
+            if first_repeat is None:
+                first_repeat = i + 1
+        else:
+            seen[v] = i
+    if repeated:
+        raise BadArgument(
+            f"atena_id must be unique ({repeated} repeated; the first at row {first_repeat})"
+        )
+    return table, ids
+
+
 def features(records) -> "pd.DataFrame":  # noqa: F821
     """The frame splink compares: ``unique_id`` (= atena_id) and the comparison keys."""
     import pandas as pd
 
-    df = records if isinstance(records, pd.DataFrame) else records.to_pandas()
-    missing = [c for c in INPUT_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"the dedupe input lacks columns {missing} (needs {', '.join(INPUT_COLUMNS)})"
-        )
-    ids = df["atena_id"].astype("string")
-    if ids.isna().any():
-        raise ValueError("atena_id must not be null")
-    if ids.duplicated().any():
-        raise ValueError(f"atena_id must be unique ({int(ids.duplicated().sum())} repeated)")
+    table, ids = check_input(records)
+    names = _text_column(table, "name")
+    kanas = _text_column(table, "name_kana")
+    addresses = _text_column(table, "address")
+    sexes = _text_column(table, "sex", integers=True)
+    birth, years = birth_date_keys(table.column("birth_date"))
 
     def cached(fn, values):
         cache: dict = {}
         out = []
         for v in values:
-            if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            if v is None:
                 out.append(None)
                 continue
             r = cache.get(v)
@@ -223,22 +427,20 @@ def features(records) -> "pd.DataFrame":  # noqa: F821
             out.append(r)
         return out
 
-    birth = pd.to_datetime(df["birth_date"], errors="coerce")
-    sex = df["sex"].astype("string").str.strip()
-    addr = cached(address_keys, df["address"].tolist())
-    name_fold = cached(name_key, df["name"].tolist())
-    kana_fold = cached(kana_key, df["name_kana"].tolist())
+    addr = cached(address_keys, addresses)
+    name_fold = cached(name_key, names)
+    kana_fold = cached(kana_key, kanas)
     out = pd.DataFrame(
         {
-            "unique_id": ids.astype(str).to_numpy(),
+            "unique_id": ids,
             "name_fold": name_fold,
             "kana_fold": kana_fold,
             "name_kana_key": [
                 f"{a}|{b}" if a and b else None for a, b in zip(name_fold, kana_fold)
             ],
-            "birth_date": [None if pd.isna(b) else b.strftime("%Y%m%d") for b in birth],
-            "birth_year": [None if pd.isna(b) else b.year for b in birth],
-            "sex": [s if s in ("1", "2") else None for s in sex.fillna("").tolist()],
+            "birth_date": birth,
+            "birth_year": years,
+            "sex": [s.strip() if s and s.strip() in ("1", "2") else None for s in sexes],
             "addr_key": [a[0] if a else None for a in addr],
             "addr_numbers": [a[1] if a else None for a in addr],
             "addr_area": [a[2] if a else None for a in addr],
@@ -350,8 +552,19 @@ class DedupeConfig:
     keep_pairs_above: float = 0.01  # pairs below this probability are not kept (match_score floor)
 
     def __post_init__(self):
-        if not 0 < self.review <= self.auto_merge < 1:
-            raise ValueError("thresholds must satisfy 0 < review <= auto_merge < 1")
+        if not 0 < self.review < self.auto_merge <= 1:
+            raise BadArgument(
+                "thresholds must satisfy 0 < --review < --auto-merge ≤ 1 "
+                f"(got --review {self.review}, --auto-merge {self.auto_merge})"
+            )
+        if isinstance(self.max_auto_cluster, bool) or not self.max_auto_cluster >= 1:
+            raise BadArgument("--max-auto-cluster: at least 1 (records of an automatic merge)")
+        if not 0 < self.expected_duplicate_rate < 1:
+            raise BadArgument("--duplicate-rate: a share between 0 and 1 (exclusive)")
+        if self.population is not None and not self.population >= 1:
+            raise BadArgument("--population: at least 1 (records of the whole population)")
+        if not 0 <= self.keep_pairs_above <= self.review:
+            raise BadArgument("keep_pairs_above: between 0 and --review")
 
 
 @dataclass
@@ -365,7 +578,16 @@ class DedupeResult:
 def load_model(path: str | Path | None = None) -> dict:
     """A splink model (settings with m and u); Ikou's own notes (key ``ikou``) are left out."""
     p = Path(path) if path else MODEL_PATH
-    model = json.loads(p.read_text(encoding="utf-8"))
+    try:
+        model = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise Unreadable(f"--model {p}: no such file") from None
+    except OSError as exc:
+        raise Unreadable(f"--model {p}: {exc.strerror or type(exc).__name__}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadArgument(f"--model {p}: not a splink model (JSON)") from None
+    if not isinstance(model, dict) or not isinstance(model.get("comparisons"), list):
+        raise BadArgument(f"--model {p}: not a splink model (no comparisons)")
     model.pop("ikou", None)
     return model
 
@@ -662,19 +884,41 @@ def run_file(
     """``ikou dedupe``: read INPUT.parquet, write CLUSTERS.parquet (atomically); returns stats."""
     import os
 
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(input_path)
+    inp, out = Path(input_path), Path(output_path)
+    if not str(output_path).strip() or out.is_dir():
+        raise BadArgument(f"-o {out}: expected a file name for CLUSTERS.parquet")
+    if inp.exists() and out.exists() and out.resolve() == inp.resolve():
+        raise BadArgument("-o: the output must not be the input (it would be overwritten)")
+    if save_model and Path(save_model).resolve() in (inp.resolve(), out.resolve()):
+        raise BadArgument("--save-model: must not be the input or the output")
+    if not inp.is_file():
+        what = "is a directory" if inp.is_dir() else "no such file"
+        raise Unreadable(f"cannot read {inp}: {what}")
+    try:
+        table = pq.read_table(inp)
+    except OSError as exc:
+        if isinstance(exc, pa.ArrowException):
+            raise Unreadable(f"{inp}: not a readable Parquet file") from None
+        raise Unreadable(f"cannot read {inp}: {exc.strerror or type(exc).__name__}") from None
+    except pa.ArrowException:
+        raise Unreadable(f"{inp}: not a readable Parquet file") from None
     res = dedupe(table, config)
-    out = Path(output_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    pq.write_table(res.clusters, tmp, compression="zstd")
-    os.replace(tmp, out)
-    if save_model:
-        Path(save_model).write_text(
-            json.dumps(res.model, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(res.clusters, tmp, compression="zstd")
+        os.replace(tmp, out)
+        if save_model:
+            Path(save_model).write_text(
+                json.dumps(res.model, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        where = getattr(exc, "filename", None) or out
+        raise Unreadable(f"cannot write {where}: {exc.strerror or type(exc).__name__}") from None
     return res.stats
 
 

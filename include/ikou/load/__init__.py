@@ -25,7 +25,7 @@ from pathlib import Path
 from ikou.config import settings
 from ikou.domains import registry
 from ikou.load.cutover import Control
-from ikou.load.target import LIVE_SCHEMA, Target, schema_for, table_name
+from ikou.load.target import LIVE_SCHEMA, LOAD_LOG, Target, schema_for, table_name
 from ikou.pipeline import StageResult
 from ikou.storage import (
     MANIFEST,
@@ -205,8 +205,11 @@ def publish_handoff(
     mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     sha = sha256_file(mpath)
     try:
-        publication.publish(store, 
-            prefix, {**files, HANDOFF_MANIFEST: mpath}, {**marker, "handoff_manifest_sha256": sha}
+        publication.publish(
+            store,
+            prefix,
+            {**files, HANDOFF_MANIFEST: mpath},
+            {**marker, "handoff_manifest_sha256": sha},
         )
     except Exception as exc:
         if _s3_failure(exc):
@@ -295,7 +298,9 @@ def _load_domain(
             vmanifest = publication.read_manifest(store, vprefix)
             tables = {}
             for t in d.layout.tables:
-                path = publication.fetch(store, vprefix, f"{t.name}.parquet", work / "in", vmanifest)
+                path = publication.fetch(
+                    store, vprefix, f"{t.name}.parquet", work / "in", vmanifest
+                )
                 tables[t.name] = (pq.read_table(path), path)
             files, manifest = build_handoff(
                 domain_id,
@@ -357,14 +362,31 @@ def load_target(
     live domain inside its transaction and records ``loaded`` in the same transaction."""
     d = registry().get(domain_id)
     control = Control(target.base_url).ensure()
-    guard = after = None
+    guard = cutover_after = None
     if mode == "cutover":
         if target.schema != LIVE_SCHEMA:
             raise ValueError("a cutover loads into the live schema")
         guard = control.guard_in_transaction(domain_id)
-        after = control.loaded_in_transaction(domain_id, snapshot, run_id, who, manifest_sha256)
+        cutover_after = control.loaded_in_transaction(
+            domain_id, snapshot, run_id, who, manifest_sha256
+        )
     else:
         sweep_rehearsal_schemas(target, domain_id, keep=target.schema, control=control)
+    log_after, log_row = control.load_logged_in_transaction(
+        domain=domain_id,
+        run_id=run_id,
+        mode=mode,
+        schema=target.schema,
+        snapshot=snapshot,
+        manifest_sha256=manifest_sha256,
+    )
+
+    def after(cur, dialect: str, rows: dict) -> None:
+        # in the load's transaction: the cutover's `loaded` event and the load-log row
+        if cutover_after is not None:
+            cutover_after(cur, dialect, rows)
+        log_after(cur, dialect, rows)
+
     rows = target.load(
         domain_id,
         d.layout,
@@ -376,15 +398,9 @@ def load_target(
         guard=guard,
         after=after,
     )
-    control.log_load(
-        domain=domain_id,
-        run_id=run_id,
-        mode=mode,
-        schema=target.schema,
-        snapshot=snapshot,
-        manifest_sha256=manifest_sha256,
-        rows=sum(rows.values()),
-    )
+    if target.dialect == "sqlite" and target.schema != LIVE_SCHEMA:
+        # the schema file logged it in its transaction; the control file keeps the history
+        control.copy_load_row(log_row)
     return rows
 
 
@@ -422,7 +438,7 @@ def sweep_rehearsal_schemas(target: Target, domain_id: str, keep: str, control=N
             continue
         other = target.sibling(schema)
         try:
-            names = other.tables()
+            names = [n for n in other.tables() if n not in (LOAD_LOG, "sqlite_sequence")]
             if names and not all(n.startswith(f"{domain_id}__") for n in names):
                 continue
             if not names and not _stale_empty(other):

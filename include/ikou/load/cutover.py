@@ -6,17 +6,24 @@ Control tables (schema ``ikou`` on PostgreSQL, the main file ``target.sqlite`` o
     one row per event of a domain's cutover: ``refused`` (the guard said no, and why),
     ``started`` (the guard let a cutover run start), ``loaded`` (the live tables were swapped in,
     in the same transaction as this row), ``live`` (reconciled: the domain is live), or
-    ``rolled_back`` (reconciliation failed after the load: the live tables were dropped). Columns:
-    domain, snapshot, run_id, who, at (UTC, ISO 8601), manifest_sha256 (of the hand-off set that
-    went live), status, source (``cutover`` or ``record-live``), detail. A partial unique index
-    allows one ``live`` row per domain: a second cutover of a live domain cannot be recorded even
-    if two runs raced past the guard.
+    ``rolled_back`` (reconciliation failed after the load: the live tables were dropped), or
+    ``revoked`` (``ikou cutover revoke``: a person withdrew the domain's live record; the
+    ``live`` row itself is kept and gets ``revoked_at``). Columns: domain, snapshot, run_id, who,
+    at (UTC, ISO 8601), manifest_sha256 (of the hand-off set that went live), status, source
+    (``cutover``, ``record-live`` or ``revoke``), detail, revoked_at. A partial unique index
+    allows one ``live`` row per domain that is not revoked: a second cutover of a live domain
+    cannot be recorded even if two runs raced past the guard. Nothing is ever deleted.
 ``ikou_rehearsal_log``
     the verdict of every rehearsal (domain, run, snapshot, GO / NO-GO / READINESS, reasons,
     projected hours, the hand-off manifest sha256): where the guard finds the GO rehearsal.
 ``ikou_load_log``
     every load: domain, run, mode, the schema it went into, rows, manifest sha256, when, and
-    when a rehearsal schema was dropped again.
+    when a rehearsal schema was dropped again. The row is written in the same transaction as
+    the load it records (:meth:`Control.load_logged_in_transaction`): a load that did not commit
+    is never logged, a committed one always is. On SQLite, where each rehearsal schema is a file
+    of its own, that file keeps its own ``ikou_load_log`` (written in the load's transaction) and
+    the row is copied into the control file's log afterwards; :meth:`Control.loads_of` also
+    reads the rows a crash left only in a schema file.
 
 The guard (:func:`check`) lets a cutover run start only when a person confirmed it, the domain
 is in the migration phase and not live yet, every domain in its ``cuts_over_after`` is live, and
@@ -29,15 +36,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 
-from ikou.errors import Refused
+from ikou.errors import BadArgument, Refused
 from ikou.load.target import CONTROL_SCHEMA, LOAD_LOG, Target, advisory_key
-from ikou.pipeline import RunContext
+from ikou.pipeline import (
+    DOMAIN_ID,
+    REASON_MAX,
+    WHO_MAX,
+    RunContext,
+    check_text,
+    optional_snapshot,
+    parse_snapshot,
+)
 
 CUTOVER = "ikou_cutover"
 REHEARSAL_LOG = "ikou_rehearsal_log"
-STATUSES = ("refused", "started", "loaded", "live", "rolled_back")
+STATUSES = ("refused", "started", "loaded", "live", "rolled_back", "revoked")
+#: the partial unique index: one live row per domain that was not revoked
+ONE_LIVE_INDEX = "ikou_cutover_one_live"
+ONE_LIVE_WHERE = "status = 'live' AND revoked_at IS NULL"
+#: Japan has no daylight saving time: today in Asia/Tokyo is UTC+9's date
+JST = dt.timezone(dt.timedelta(hours=9), "Asia/Tokyo")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _now() -> dt.datetime:
@@ -76,13 +98,14 @@ def _metadata(schema: str | None):
         Column("status", String(16), nullable=False),
         Column("source", String(16), nullable=False, server_default="cutover"),
         Column("detail", Text, nullable=False, server_default=""),
+        Column("revoked_at", String(32)),
     )
     Index(
-        "ikou_cutover_one_live",
+        ONE_LIVE_INDEX,
         cut.c.domain,
         unique=True,
-        postgresql_where=text("status = 'live'"),
-        sqlite_where=text("status = 'live'"),
+        postgresql_where=text(ONE_LIVE_WHERE),
+        sqlite_where=text(ONE_LIVE_WHERE),
     )
     Index("ikou_cutover_domain", cut.c.domain, cut.c.at)
     reh = Table(
@@ -131,6 +154,7 @@ class Event:
     status: str
     source: str
     detail: str
+    revoked_at: str | None = None
 
 
 class Control:
@@ -149,6 +173,16 @@ class Control:
     def ensure(self) -> Control:
         if self._ready:
             return self
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            self._ensure()
+        except (OperationalError, InterfaceError) as exc:
+            raise self.target.unreachable(exc) from exc
+        self._ready = True
+        return self
+
+    def _ensure(self) -> None:
         from sqlalchemy import inspect
 
         eng = self.target.engine()
@@ -157,8 +191,7 @@ class Control:
             if self.dialect == "postgresql":
                 schema = CONTROL_SCHEMA
                 conn.exec_driver_sql(
-                    "SELECT pg_advisory_xact_lock(%s)"
-                    % advisory_key("ikou-schema", CONTROL_SCHEMA)
+                    "SELECT pg_advisory_xact_lock(%s)" % advisory_key("ikou-schema", CONTROL_SCHEMA)
                 )
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{CONTROL_SCHEMA}"')
             else:
@@ -172,8 +205,52 @@ class Control:
                     f"ALTER TABLE {self._t(self.dialect, LOAD_LOG)} RENAME TO {LOAD_LOG}_v0"
                 )
             self.md.create_all(conn, checkfirst=True)
-        self._ready = True
-        return self
+            self._migrate_one_live(conn, inspect(conn), schema)
+
+    def _migrate_one_live(self, conn, insp, schema: str | None) -> None:
+        """A control database of an Ikou before ``revoke``: add ``revoked_at`` and rebuild the
+        one-live index so that it skips revoked rows (the rows themselves are kept as they are)."""
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        cols = {c["name"] for c in insp.get_columns(CUTOVER, schema=schema)}
+        table = self._t(self.dialect, CUTOVER)
+        if "revoked_at" not in cols:
+            try:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN revoked_at VARCHAR(32)")
+            except (OperationalError, ProgrammingError):  # another process migrated it first
+                if "revoked_at" not in {
+                    c["name"] for c in inspect_again(conn).get_columns(CUTOVER, schema=schema)
+                }:
+                    raise
+        index = next(
+            (i for i in insp.get_indexes(CUTOVER, schema=schema) if i["name"] == ONE_LIVE_INDEX),
+            None,
+        )
+        where = ""
+        if index is not None:
+            opts = index.get("dialect_options", {}) or {}
+            for key in ("postgresql_where", "sqlite_where"):
+                if opts.get(key) is not None:
+                    where = str(opts[key])
+        if index is not None and "revoked_at" in where:
+            return
+        if index is None and self.dialect == "sqlite":
+            # SQLAlchemy's SQLite inspector lists no partial indexes in older versions: ask the file
+            row = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+                (ONE_LIVE_INDEX,),
+            ).first()
+            if row and row[0] and "revoked_at" in row[0]:
+                return
+        qualified_index = (
+            f'"{CONTROL_SCHEMA}"."{ONE_LIVE_INDEX}"'
+            if self.dialect == "postgresql"
+            else f'"{ONE_LIVE_INDEX}"'
+        )
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {qualified_index}")
+        conn.exec_driver_sql(
+            f'CREATE UNIQUE INDEX "{ONE_LIVE_INDEX}" ON {table} (domain) WHERE {ONE_LIVE_WHERE}'
+        )
 
     # -- load log ------------------------------------------------------------------------------
     def log_load(
@@ -216,6 +293,7 @@ class Control:
             )
 
     def loads_of(self, domain: str) -> list[dict]:
+        """The domain's loads, oldest first (SQLite: with those only a schema file recorded)."""
         self.ensure()
         with self.target.engine().connect() as conn:
             rows = (
@@ -227,7 +305,81 @@ class Control:
                 .mappings()
                 .all()
             )
-        return [dict(r) for r in rows]
+        out = [dict(r) for r in rows]
+        if self.dialect == "sqlite":
+            seen = {_load_key(r) for r in out}
+            extra = [r for r in self._schema_file_loads(domain) if _load_key(r) not in seen]
+            out += sorted(extra, key=lambda r: r["loaded_at"])
+        return out
+
+    def _schema_file_loads(self, domain: str) -> list[dict]:
+        """Load-log rows kept in the rehearsal schema files beside the control file."""
+        import sqlite3
+
+        from ikou.load.target import REHEARSAL_PREFIX
+
+        base = self.target.sqlite_path
+        suffix = base.suffix or ".sqlite"
+        out = []
+        for path in sorted(base.parent.glob(f"{base.stem}.{REHEARSAL_PREFIX}*{suffix}")):
+            try:
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                try:
+                    conn.row_factory = sqlite3.Row
+                    rows = conn.execute(
+                        f'SELECT * FROM "{LOAD_LOG}" WHERE domain = ? ORDER BY id', (domain,)
+                    ).fetchall()
+                finally:
+                    conn.close()
+            except sqlite3.Error:  # no load log in it (yet), or the file went away
+                continue
+            out += [{**dict(r), "id": None} for r in rows]
+        return out
+
+    def load_logged_in_transaction(
+        self,
+        *,
+        domain: str,
+        run_id: str,
+        mode: str,
+        schema: str,
+        snapshot: str,
+        manifest_sha256: str,
+    ):
+        """For :meth:`Target.load`: the load-log row, written inside the load's transaction
+        (PostgreSQL: the control schema; SQLite: the loaded file's own log). Returns the hook and
+        the row it writes (to copy into the control file on SQLite)."""
+        row = {
+            "domain": domain,
+            "run_id": run_id,
+            "mode": mode,
+            "target_schema": schema,
+            "snapshot": parse_snapshot(snapshot),
+            "manifest_sha256": manifest_sha256,
+            "rows": 0,
+            "loaded_at": _iso(_now()),
+        }
+
+        def after(cur, dialect: str, rows: dict) -> None:
+            row["rows"] = int(sum(rows.values()))
+            if dialect == "sqlite":
+                cur.execute(SQLITE_LOAD_LOG_DDL)
+            q = self._q(dialect)
+            cols = list(row)
+            names = ", ".join(f'"{c}"' for c in cols)
+            cur.execute(
+                f"INSERT INTO {self._t(dialect, LOAD_LOG)} ({names}) "
+                f"VALUES ({', '.join([q] * len(cols))})",
+                tuple(row[c] for c in cols),
+            )
+
+        return after, row
+
+    def copy_load_row(self, row: dict) -> None:
+        """A load-log row written in a rehearsal schema file, copied into the control file."""
+        self.ensure()
+        with self.target.engine().begin() as conn:
+            conn.execute(self.loads.insert().values(**row))
 
     # -- rehearsal log -------------------------------------------------------------------------
     def record_rehearsal(self, report: dict, *, report_uri: str, manifest_sha256: str = "") -> None:
@@ -284,11 +436,15 @@ class Control:
         return [Event(**{k: r[k] for k in Event.__dataclass_fields__}) for r in rows]
 
     def live(self) -> dict[str, Event]:
-        """The live domains, each with the event that made it live."""
+        """The live domains, each with the event that made it live (revoked records skipped)."""
         self.ensure()
         with self.target.engine().connect() as conn:
             rows = (
-                conn.execute(self.cutover.select().where(self.cutover.c.status == "live"))
+                conn.execute(
+                    self.cutover.select().where(
+                        self.cutover.c.status == "live", self.cutover.c.revoked_at.is_(None)
+                    )
+                )
                 .mappings()
                 .all()
             )
@@ -308,6 +464,7 @@ class Control:
     ) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown cutover status {status!r}")
+        snapshot = parse_snapshot(snapshot)
         self.ensure()
         from sqlalchemy.exc import IntegrityError
 
@@ -332,28 +489,107 @@ class Control:
             raise
 
     def record_live(
-        self, domain: str, snapshot: str, who: str, *, manifest_sha256: str = "", note: str = ""
+        self, domain: str, snapshot: object, who: str, *, manifest_sha256: str = "", note: str = ""
     ) -> Event:
-        """A domain that is already live (e.g. cut over before Ikou was adopted)."""
-        from ikou.domains import registry
+        """A domain that is already live (e.g. cut over before Ikou was adopted).
 
-        registry().get(domain)  # unknown domains fail here
-        if not who.strip():
-            raise ValueError("record-live needs --who (the person recording it)")
-        _check_snapshot(snapshot)
+        Bad input is :class:`BadArgument` (exit 2): an unknown domain, a snapshot that is not a
+        real date (YYYY-MM-DD or YYYYMMDD; stored as YYYY-MM-DD), a malformed sha256, ``who``
+        not 1–128 characters or with control characters. Refused (exit 1): a snapshot after
+        today in Asia/Tokyo, a preparation-phase domain, a domain that is live already."""
+        reg = known_domain(domain, "--domain")
+        snap = parse_snapshot(snapshot, "--snapshot")
+        who = check_text(who or "", "--who", max_len=WHO_MAX, required=True)
+        sha = check_sha256(manifest_sha256, "--manifest-sha256")
+        note = check_text(note or "", "--note", max_len=REASON_MAX)
+        today = today_in_japan()
+        if dt.date.fromisoformat(snap) > today:
+            raise Refused(
+                f"--snapshot {snap} is after today ({today.isoformat()} in Asia/Tokyo): "
+                "a domain cannot have gone live with an extract that does not exist yet"
+            )
+        phase = reg.plan[domain].phase
+        if phase != "migration":
+            raise Refused(
+                f"{domain} ({reg.get(domain).name_ja}) is in the {phase} phase: only "
+                "migration-phase domains go live"
+            )
         existing = self.live().get(domain)
         if existing:
             raise AlreadyLive(already_live_message(domain, existing))
         self.record(
             "live",
             domain=domain,
-            snapshot=snapshot,
-            who=who.strip(),
-            manifest_sha256=manifest_sha256,
+            snapshot=snap,
+            who=who,
+            manifest_sha256=sha,
             source="record-live",
             detail=note or "recorded as live (cut over outside Ikou)",
         )
         return self.live()[domain]
+
+    def revoke(self, domain: str, who: str, reason: str) -> Event:
+        """Withdraw a domain's live record: its ``live`` row is marked revoked (never deleted)
+        and a ``revoked`` event records who and why, in one transaction. Afterwards the domain
+        is not live (status, the guard, the in-load guard) and can be recorded live again.
+
+        Refused (exit 1) when the domain has no live record, or a live domain has it in its
+        ``cuts_over_after`` (revoke that one first)."""
+        reg = known_domain(domain, "--domain")
+        who = check_text(who or "", "--who", max_len=WHO_MAX, required=True)
+        reason = check_text(reason or "", "--reason", max_len=REASON_MAX, required=True)
+        live = self.live()
+        current = live.get(domain)
+        if current is None:
+            raise Refused(f"{domain} has no live record to revoke (see `ikou cutover status`)")
+        after = [
+            d
+            for d in reg.plan.cutover_order()
+            if d in live and domain in reg.plan[d].cuts_over_after
+        ]
+        if after:
+            raise Refused(
+                f"{domain} cannot be revoked: {', '.join(after)} "
+                f"{'is' if len(after) == 1 else 'are'} live and cut{'s' if len(after) == 1 else ''} "
+                f"over after it (cuts_over_after); revoke {'it' if len(after) == 1 else 'them'} first"
+            )
+        at = _iso(_now())
+        with self.target.engine().begin() as conn:
+            done = conn.execute(
+                self.cutover.update()
+                .where(
+                    self.cutover.c.domain == domain,
+                    self.cutover.c.status == "live",
+                    self.cutover.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=at)
+            ).rowcount
+            if not done:  # revoked by someone else meanwhile
+                raise Refused(f"{domain} has no live record to revoke (see `ikou cutover status`)")
+            conn.execute(
+                self.cutover.insert().values(
+                    domain=domain,
+                    snapshot=current.snapshot,
+                    run_id=current.run_id,
+                    who=who,
+                    at=at,
+                    manifest_sha256=current.manifest_sha256,
+                    status="revoked",
+                    source="revoke",
+                    detail=reason,
+                )
+            )
+        return Event(
+            domain,
+            current.snapshot,
+            current.run_id,
+            who,
+            at,
+            current.manifest_sha256,
+            "revoked",
+            "revoke",
+            reason,
+        )
 
     # -- in the load transaction -----------------------------------------------------------------
     def guard_in_transaction(self, domain: str):
@@ -364,7 +600,7 @@ class Control:
             q = self._q(dialect)
             cur.execute(
                 f"SELECT snapshot, who, at, run_id FROM {self._t(dialect, CUTOVER)} "
-                f"WHERE domain = {q} AND status = 'live'",
+                f"WHERE domain = {q} AND {ONE_LIVE_WHERE}",
                 (domain,),
             )
             row = cur.fetchone()
@@ -409,8 +645,28 @@ class Control:
         return f'"{CONTROL_SCHEMA}"."{name}"' if dialect == "postgresql" else f'"{name}"'
 
 
-class AlreadyLive(RuntimeError):
-    pass
+#: the load log inside an SQLite schema file (the same columns as the control table)
+SQLITE_LOAD_LOG_DDL = (
+    f'CREATE TABLE IF NOT EXISTS "{LOAD_LOG}" (id INTEGER PRIMARY KEY AUTOINCREMENT, '
+    "domain VARCHAR(40) NOT NULL, run_id TEXT NOT NULL, mode VARCHAR(16) NOT NULL DEFAULT "
+    "'rehearsal', target_schema VARCHAR(63) NOT NULL DEFAULT '', snapshot VARCHAR(10) NOT NULL, "
+    'manifest_sha256 VARCHAR(64) NOT NULL, "rows" BIGINT NOT NULL, loaded_at VARCHAR(32) NOT NULL, '
+    "dropped_at VARCHAR(32))"
+)
+
+
+def _load_key(r: dict) -> tuple:
+    return (r["run_id"], r["target_schema"], r["loaded_at"], r["manifest_sha256"])
+
+
+def inspect_again(conn):
+    from sqlalchemy import inspect
+
+    return inspect(conn)
+
+
+class AlreadyLive(Refused, RuntimeError):
+    """The domain is live already: a second cutover (or record-live) is refused (exit 1)."""
 
 
 def already_live_message(domain: str, ev: Event | None) -> str:
@@ -424,11 +680,36 @@ def already_live_message(domain: str, ev: Event | None) -> str:
     )
 
 
-def _check_snapshot(snapshot: str) -> None:
-    try:
-        dt.date.fromisoformat(snapshot)
-    except ValueError:
-        raise ValueError(f"snapshot must be YYYY-MM-DD, not {snapshot!r}") from None
+def today_in_japan() -> dt.date:
+    return dt.datetime.now(JST).date()
+
+
+def check_sha256(value: str, option: str = "--manifest-sha256") -> str:
+    """Empty (not known) or 64 hexadecimal digits (stored in lower case)."""
+    text = (value or "").strip().lower()
+    if text and not SHA256.fullmatch(text):
+        raise BadArgument(f"{option}: expected 64 hexadecimal digits (a sha256), or nothing")
+    return text
+
+
+class UnknownDomain(BadArgument, KeyError):
+    """A domain id that is not in the registry (exit 2)."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def known_domain(domain: object, option: str = "--domain"):
+    """The registry, after checking that ``domain`` is one of its domains (BadArgument if not)."""
+    from ikou.domains import registry
+
+    reg = registry()
+    text = str(domain or "").strip()
+    if not text:
+        raise BadArgument(f"{option}: required (one of {', '.join(reg.ids)})")
+    if not DOMAIN_ID.fullmatch(text) or text not in reg:
+        raise UnknownDomain(f"{option}: unknown domain {text[:40]!r}; known: {', '.join(reg.ids)}")
+    return reg
 
 
 # ----------------------------------------------------------------------------- the guard
@@ -501,10 +782,11 @@ def check(
     now: dt.datetime | None = None,
     store=None,
 ) -> list[str]:
-    """Every reason a cutover of ``domain`` / ``snapshot`` must not start (empty: it may)."""
-    from ikou.domains import registry
+    """Every reason a cutover of ``domain`` / ``snapshot`` must not start (empty: it may).
 
-    reg = registry()
+    An unknown domain or a snapshot that is not a real date is :class:`BadArgument`."""
+    reg = known_domain(domain, "domain")
+    snapshot = parse_snapshot(snapshot)
     d = reg.get(domain)
     p = reg.plan[domain]
     control = control or Control()
@@ -633,35 +915,73 @@ def status_rows(control: Control | None = None) -> list[dict]:
 # ----------------------------------------------------------------------------- command line
 
 
-def cli(args) -> int:
-    """``ikou cutover status|check|record-live`` (see ikou.cli)."""
-    control = Control()
-    if args.action == "record-live":
-        if not args.domain or not args.snapshot:
-            print("record-live needs --domain, --snapshot and --who")
-            return 2
-        try:
-            ev = control.record_live(
-                args.domain,
-                args.snapshot,
-                args.who,
-                manifest_sha256=args.manifest_sha256,
-                note=args.note,
+_APPLIES = {
+    # option -> the actions it applies to (anything else is a bad combination, exit 2)
+    "snapshot": ("check", "record-live"),
+    "who": ("record-live", "revoke"),
+    "reason": ("revoke",),
+    "manifest_sha256": ("record-live",),
+    "note": ("record-live",),
+    "confirm": ("check",),
+}
+
+
+def _check_combination(args) -> None:
+    for name, actions in _APPLIES.items():
+        value = getattr(args, name, None)
+        if value and args.action not in actions:
+            option = "--" + name.replace("_", "-")
+            raise BadArgument(
+                f"{option} does not apply to `cutover {args.action}` (only to "
+                f"{' / '.join(actions)})"
             )
-        except (AlreadyLive, ValueError, KeyError) as exc:
-            print(f"refused: {exc}")
-            return 1
+
+
+def cli(args) -> int:
+    """``ikou cutover status|check|record-live|revoke`` (see ikou.cli). Bad arguments raise
+    :class:`BadArgument` (exit 2), refusals :class:`Refused` (exit 1); ``check`` exits 1 when a
+    cutover would be refused."""
+    _check_combination(args)
+    if args.action in ("check", "record-live", "revoke") and not (args.domain or "").strip():
+        raise BadArgument(f"cutover {args.action} needs --domain")
+    if args.domain:
+        known_domain(args.domain, "--domain")
+    if args.action == "record-live":
+        if not str(args.snapshot or "").strip():
+            raise BadArgument("cutover record-live needs --snapshot (YYYY-MM-DD or YYYYMMDD)")
+        parse_snapshot(args.snapshot, "--snapshot")
+        check_text(args.who or "", "--who", max_len=WHO_MAX, required=True)
+        check_sha256(args.manifest_sha256)
+        ev = Control().record_live(
+            args.domain,
+            args.snapshot,
+            args.who,
+            manifest_sha256=args.manifest_sha256,
+            note=args.note,
+        )
         print(f"{ev.domain} recorded as live: snapshot {ev.snapshot}, by {ev.who}, at {ev.at}")
         return 0
+    if args.action == "revoke":
+        check_text(args.who or "", "--who", max_len=WHO_MAX, required=True)
+        check_text(args.reason or "", "--reason", max_len=REASON_MAX, required=True)
+        ev = Control().revoke(args.domain, args.who, args.reason)
+        print(
+            f"{ev.domain}: live record (snapshot {ev.snapshot}) revoked by {ev.who} at {ev.at}; "
+            "it is no longer live and can be recorded live again"
+        )
+        return 0
     if args.action == "check":
-        if not args.domain:
-            print("check needs --domain")
-            return 2
-        from ikou.storage import Store
+        snap = optional_snapshot(args.snapshot, "--snapshot")
+        control = Control().ensure()
+        from ikou.storage import NotPublished, Store
         from ikou.storage.publication import latest_snapshot
 
         store = Store()
-        snap = args.snapshot or latest_snapshot(store, args.domain)
+        if snap is None:
+            try:
+                snap = latest_snapshot(store, args.domain)
+            except NotPublished as exc:
+                raise Refused(f"{exc.message}; or name one with --snapshot") from None
         reasons = check(args.domain, snap, confirm=args.confirm, control=control, store=store)
         if args.json:
             print(
@@ -683,6 +1003,7 @@ def cli(args) -> int:
         else:
             print(f"a cutover of {args.domain} (snapshot {snap}) may start")
         return 1 if reasons else 0
+    control = Control()
     rows = status_rows(control)
     events = control.events(args.domain) if args.domain else []
     if args.json:

@@ -133,22 +133,81 @@ def advisory_key(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256(":".join(parts).encode()).digest()[:8], "big", signed=True)
 
 
+URL_FORMS = "postgresql+psycopg2://USER@HOST:PORT/DB or sqlite:////path/target.sqlite"
+
+
+def parse_target_url(url: object, option: str = "IKOU_TARGET_DB_URL"):
+    """The target database URL as a SQLAlchemy URL: PostgreSQL (psycopg2) or an SQLite file.
+
+    Anything else is one :class:`~ikou.errors.BadArgument` line naming ``option`` (never the
+    URL itself: it may hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from ikou.errors import BadArgument
+
+    text = str(url or "").strip()
+    if not text or any(ord(ch) < 32 for ch in text):
+        raise BadArgument(f"{option}: not a database URL (expected {URL_FORMS})")
+    try:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError, TypeError):
+        raise BadArgument(f"{option}: not a database URL (expected {URL_FORMS})") from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "postgresql":
+        if driver not in ("psycopg2", "postgresql"):
+            raise BadArgument(
+                f"{option}: PostgreSQL driver {driver!r} is not installed; use postgresql+psycopg2://"
+            )
+        if not parsed.database:
+            raise BadArgument(f"{option}: the URL names no database (expected {URL_FORMS})")
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise BadArgument(f"{option}: port out of range (expected {URL_FORMS})")
+    elif backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise BadArgument(f"{option}: an SQLite target needs a file (expected {URL_FORMS})")
+    else:
+        raise BadArgument(
+            f"{option}: {backend or 'this'} databases are not supported (expected {URL_FORMS})"
+        )
+    return parsed
+
+
+def display_url(url: object) -> str:
+    """A target URL fit for a message: no password, no query (it may hold credentials)."""
+    try:
+        u = parse_target_url(url)
+    except Exception:  # noqa: BLE001 - only for a message
+        return "(IKOU_TARGET_DB_URL)"
+    if u.get_backend_name() == "sqlite":
+        return f"sqlite file {u.database}"
+    host = u.host or "localhost"
+    return f"postgresql://{host}:{u.port or 5432}/{u.database}"
+
+
 class Target:
     """One target database and schema."""
 
     def __init__(self, url: str, schema: str):
-        from sqlalchemy.engine import make_url
-
+        self._url = parse_target_url(url)
         self.base_url = url
         self.schema = schema
         _ident(schema)
-        self._url = make_url(url)
         self.dialect = self._url.get_backend_name()
-        if self.dialect not in ("postgresql", "sqlite"):
-            raise ValueError(
-                f"target database {self.dialect} is not supported (PostgreSQL or SQLite)"
-            )
         self._engine = None
+
+    @property
+    def display(self) -> str:
+        """Where this target is, for messages (no credentials)."""
+        return display_url(self.base_url)
+
+    def unreachable(self, exc: BaseException):
+        """The one-line error of a database that does not answer (exit 4)."""
+        from ikou.errors import Unreachable
+
+        return Unreachable(
+            f"cannot reach the target database {self.display} ({type(exc).__name__})"
+        )
 
     # -- where -----------------------------------------------------------------------------
     @property
@@ -184,7 +243,8 @@ class Target:
         if self._engine is None:
             from sqlalchemy import create_engine
 
-            self._engine = create_engine(self.url, future=True, pool_pre_ping=True)
+            kw = {"connect_args": {"connect_timeout": 10}} if self.dialect == "postgresql" else {}
+            self._engine = create_engine(self.url, future=True, pool_pre_ping=True, **kw)
         return self._engine
 
     def dispose(self) -> None:
@@ -376,7 +436,12 @@ class Target:
                 "ORDER BY table_name"
             )
         with self.engine().connect() as conn:
-            return [r[0] for r in conn.exec_driver_sql(sql)]
+            names = [r[0] for r in conn.exec_driver_sql(sql)]
+        if self.dialect == "sqlite":
+            # SQLite's own bookkeeping, and a rehearsal file's load log, are not schema tables
+            hidden = {"sqlite_sequence"} | ({LOAD_LOG} if self.schema != LIVE_SCHEMA else set())
+            names = [n for n in names if n not in hidden]
+        return names
 
     def schema_exists(self) -> bool:
         if self.dialect == "sqlite":

@@ -1,0 +1,164 @@
+"""The SQLite default target killed mid-load (SIGKILL, like the PostgreSQL test in
+tests/integration/test_faults.py): the load spans two tables and neither is committed, the
+load log has no row for it, and the retry completes — and its load-log row is written in the
+load's own transaction (inside the rehearsal schema's file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ikou_dev.bench.load import synthetic_table
+
+from ikou.domains import registry
+from ikou.load import load_target, write_csv
+from ikou.load.cutover import Control
+from ikou.load.target import LOAD_LOG, Target, rehearsal_schema
+
+DOMAIN = "juki"
+ROWS = 2_000
+
+CHILD = """
+import json, sys
+from ikou.load import load_target
+from ikou.load.target import Target
+url, schema, csvs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+load_target(Target(url, schema), "juki", csvs, run_id="killed-run", snapshot="2026-10-01",
+            manifest_sha256="k" * 64, mode="rehearsal")
+"""
+
+
+def _version(folder: Path, seed: int, rows: int) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for t in registry().get(DOMAIN).layout.tables:
+        p = folder / f"{t.name}.csv"
+        write_csv(synthetic_table(DOMAIN, t.name, rows, seed=seed), p)
+        out[t.name] = p
+    return out
+
+
+def _state(path: Path) -> dict:
+    with sqlite3.connect(path) as conn:
+        return {
+            t: conn.execute(
+                f'SELECT count(*), sum(length(quote("atena_no"))) FROM "{t}"'
+            ).fetchone()
+            for t in ("juki__atena", "juki__jumin")
+        }
+
+
+def _file_log(path: Path) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f'SELECT run_id, manifest_sha256, "rows" FROM "{LOAD_LOG}"').fetchall()
+
+
+def test_sqlite_load_killed_mid_second_table_commits_neither(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
+    v1 = _version(tmp_path / "v1", 1, ROWS)
+    v2 = _version(tmp_path / "v2", 2, ROWS * 10)
+    schema = rehearsal_schema("killed-run")
+    target = Target(url, schema)
+    load_target(
+        target,
+        DOMAIN,
+        v1,
+        run_id="killed-run",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
+    path = target.sqlite_path
+    before = _state(path)
+    assert _file_log(path) == [("killed-run", "1" * 64, 2 * ROWS)]
+    # the second table (jumin) arrives through a pipe: atena is staged whole first, then the
+    # load reads jumin as the test writes it
+    fifo = tmp_path / "jumin.fifo"
+    os.mkfifo(fifo)
+    csvs = {"atena": str(v2["atena"]), "jumin": str(fifo)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, url, schema, json.dumps(csvs)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    fd = None
+    try:
+        deadline = time.monotonic() + 120
+        while fd is None:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                assert child.poll() is None, child.communicate(timeout=30)
+                assert time.monotonic() < deadline, "the load never opened its second CSV"
+                time.sleep(0.05)
+        os.set_blocking(fd, True)
+        data = v2["jumin"].read_bytes()
+        # a blocking write returns once the loader has read all but a pipe buffer of it: the
+        # loader is inside the second table's inserts, the first one staged, nothing committed
+        os.write(fd, data[: len(data) * 3 // 4])
+        assert child.poll() is None
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    # neither table changed, no staging table is left, the load log has no row for the kill
+    assert _state(path) == before
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert not any(n.startswith("staging__") for n in names)
+    assert _file_log(path) == [("killed-run", "1" * 64, 2 * ROWS)]
+    assert [r["manifest_sha256"] for r in Control(url).loads_of(DOMAIN)] == ["1" * 64]
+    # the retry loads v2 completely and logs it once
+    rows = load_target(
+        target,
+        DOMAIN,
+        v2,
+        run_id="killed-run",
+        snapshot="2026-10-01",
+        manifest_sha256="2" * 64,
+        mode="rehearsal",
+    )
+    assert rows == {"atena": 10 * ROWS, "jumin": 10 * ROWS}
+    assert _state(path)["juki__jumin"][0] == 10 * ROWS
+    assert _file_log(path)[-1] == ("killed-run", "2" * 64, 20 * ROWS)
+    assert [r["manifest_sha256"] for r in Control(url).loads_of(DOMAIN)] == ["1" * 64, "2" * 64]
+    target.dispose()
+
+
+def test_a_load_logged_only_in_its_schema_file_is_still_listed(tmp_path, monkeypatch):
+    """A crash after the load committed but before the row reached the control file."""
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
+    v1 = _version(tmp_path / "v1", 1, 50)
+    control = Control(url).ensure()
+    monkeypatch.setattr(Control, "copy_load_row", lambda self, row: None)  # the crash
+    target = Target(url, rehearsal_schema("crash-run"))
+    load_target(
+        target,
+        DOMAIN,
+        v1,
+        run_id="crash-run",
+        snapshot="20261001",
+        manifest_sha256="3" * 64,
+        mode="rehearsal",
+    )
+    (log,) = control.loads_of(DOMAIN)
+    assert (log["run_id"], log["snapshot"], log["rows"]) == ("crash-run", "2026-10-01", 100)
+    target.dispose()
