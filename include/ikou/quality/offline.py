@@ -150,15 +150,19 @@ def cdn_urls(text: str) -> list[str]:
 
 
 def gx_templates() -> Path:
-    import great_expectations.render.view as view
+    from great_expectations.render import view
 
     return Path(view.__file__).parent / "templates"
 
 
-def gx_static() -> Path:
-    import great_expectations.render.view as view
+def gx_image(name: str) -> str:
+    """The image of GX's public web-assets bucket as shipped in GX's ``static/images/`` (which
+    the site builder copies into the site); the long logo for one GX does not ship (the dark
+    theme's ``full_logo_dark.png``)."""
+    from great_expectations.render import view
 
-    return Path(view.__file__).parent / "static"
+    images = Path(view.__file__).parent / "static" / "images"
+    return name if (images / name).is_file() else "logo-long.png"
 
 
 def template_urls() -> dict[str, str | None]:
@@ -218,7 +222,7 @@ def _closure(folder: Path, node_modules: Path) -> list[Path]:
     todo = [folder]
     while todo:
         f = todo.pop()
-        for dep in sorted((_package_json(f).get("dependencies") or {})):
+        for dep in sorted(_package_json(f).get("dependencies") or {}):
             p = _dependency(dep, f, node_modules)
             if p is not None and p.resolve() not in seen and p.resolve() != folder.resolve():
                 seen[p.resolve()] = None
@@ -420,7 +424,7 @@ def rewrite_page(text: str, page: str, assets: Assets) -> str:
             f"Data Docs page {page}: CDN URLs that were not collected at build time: "
             f"{', '.join(dict.fromkeys(unknown))} (rebuild the assets: make venv)"
         )
-    text = GX_WEB_ASSETS.sub(lambda m: f"{up}static/images/{m.group(1)}", text)
+    text = GX_WEB_ASSETS.sub(lambda m: f"{up}static/images/{gx_image(m.group(1))}", text)
     left = external_loads(text)
     if left:
         raise ExternalResource(
