@@ -551,6 +551,26 @@ def _build(
                 store.put_file(f"s3://{bucket}/{DOCS_PREFIX}{rel}", path)
                 uploaded += 1
                 keep_lock()
+        republished = 0
+        if site and not site.get("vendor"):
+            # pages published before Ikou served the assets: rewritten once, in place
+            done = {docs / p for p in upload}
+            older = [p for p in site.get("pages", []) if docs / p not in done]
+            older += [pg for pg, _ in suites_now.values() if docs / pg not in done]
+            older += [] if docs / "index.html" in done else ["index.html"]
+            for rel in older:
+                uri = f"s3://{bucket}/{DOCS_PREFIX}{rel}"
+                try:
+                    text = store.get_bytes(uri).decode("utf-8")
+                except FileNotFoundError:
+                    continue
+                new = rewrite_page(text, rel, assets)
+                if new != text:
+                    store.put_bytes(
+                        uri, new.encode("utf-8"), content_type="text/html; charset=utf-8"
+                    )
+                    republished += 1
+                keep_lock()
         rendered = dict(site.get("suites", {}))
         rendered.update({n: suites_now[n][1] for n in changed_suites})
         entries = sorted(known.values(), key=lambda e: e["page"])
@@ -576,6 +596,7 @@ def _build(
         "uploaded": uploaded,
         "gx_index_rebuilt": bool(ids and full_index),
         "vendor_assets_uploaded": vendor_uploaded,
+        "pages_rewritten_offline": republished,
         "invalid_results": invalid,
         "site": f"s3://{bucket}/{DOCS_PREFIX}{IKOU_INDEX}",
         "gx_index": f"s3://{bucket}/{DOCS_PREFIX}index.html",
