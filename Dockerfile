@@ -14,7 +14,19 @@
 # libraries the base image ships beyond the lock are then removed (docker/lock.py prune), and the
 # build fails unless the environment equals the lock (docker/lock.py check). The build reaches
 # the package index; containers never download anything at run time.
-FROM apache/airflow:3.3.2-python3.11
+#
+# Data Docs' browser assets (include/ikou/quality/offline.py): GX's pages load Bootstrap, jQuery,
+# Vega … from public CDNs, which a closed network does not reach. The `datadocs` stage installs
+# the npm packages exactly as vendor/datadocs/package-lock.json pins them (npm ci, no install
+# scripts); the final stage collects the files GX's templates name, with their licences, into
+# /opt/airflow/datadocs-vendor (IKOU_DATADOCS_ASSETS: outside ./include, which the compose file
+# mounts). node_modules itself never reaches the image.
+FROM node:20-bookworm-slim AS datadocs
+WORKDIR /datadocs
+COPY vendor/datadocs/package.json vendor/datadocs/package-lock.json vendor/datadocs/.npmrc ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+FROM apache/airflow:3.3.2-python3.11 AS ikou
 
 ENV IKOU_HOME=/opt/airflow/ikou \
     IKOU_GX_ROOT=/opt/airflow/great_expectations \
@@ -46,6 +58,13 @@ COPY --chown=airflow:0 include/ /opt/airflow/include/
 RUN pip install --no-deps --no-build-isolation -e /opt/airflow \
  && python /opt/airflow/docker/lock.py check /opt/airflow/requirements.txt \
  && ikou registry >/dev/null
+
+# 2b. The Data Docs assets, collected from the datadocs stage's node_modules (bind-mounted for
+#     this step only). A GX template asking for a library the lock does not pin fails the build.
+ENV IKOU_DATADOCS_ASSETS=/opt/airflow/datadocs-vendor
+RUN --mount=type=bind,from=datadocs,source=/datadocs/node_modules,target=/tmp/datadocs/node_modules \
+    python -m ikou.quality.offline collect --node-modules /tmp/datadocs/node_modules \
+      --out /opt/airflow/datadocs-vendor
 
 # 3. What Airflow and the gates read. The compose file mounts the working tree over these for
 #    development; without the mounts the image runs on its own (e.g. on a cluster).

@@ -34,7 +34,18 @@ $(VENV)/.synced: requirements.txt requirements-dev.txt pyproject.toml dev/pyproj
 	$(BIN)/python -m ikou.mainframe.kernel || echo "warning: no C compiler: the decoder uses its numpy path"
 	@touch $@
 
-venv: $(VENV)/.synced
+# Data Docs' browser assets (include/ikou/quality/offline.py): the npm packages GX's pages load,
+# exactly as vendor/datadocs/package-lock.json pins them (npm ci, no install scripts), then only
+# the files the pages need, with their licences, copied into the package's datadocs_vendor/.
+DATADOCS := include/ikou/quality/datadocs_vendor/manifest.json
+$(DATADOCS): vendor/datadocs/package.json vendor/datadocs/package-lock.json $(VENV)/.synced
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; } \
+	  || { echo "npm is needed to install the Data Docs assets (Debian: apt-get install npm)"; exit 1; }
+	cd vendor/datadocs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m ikou.quality.offline collect
+
+venv: $(VENV)/.synced $(DATADOCS)
 
 # Debian packages: chromium for the browser tests (tests/browser: Playwright's Python API drives
 # Debian's /usr/bin/chromium — Playwright never downloads a browser here). Installed with apt-get

@@ -10,7 +10,11 @@ browser is sent to the login page.
 ==============================================  ==============================================
 ``/ikou/``                                      home: links to all of the below
 ``/ikou/docs/…``                                the Data Docs site (``s3://{reports}/docs/``);
-                                                ``/ikou/docs/`` opens Ikou's index of all runs
+                                                ``/ikou/docs/`` opens Ikou's index of all runs;
+                                                ``/ikou/docs/static/vendor/…`` the scripts,
+                                                stylesheets and fonts GX's pages load (pinned npm
+                                                packages with their licences: no CDN, see
+                                                ikou.quality.offline)
 ``/ikou/reports/…``                             the reports zone (``s3://{reports}/reports/``):
                                                 listings, rehearsal and cleansing reports
 ``/ikou/gates/{dag_id}/{run_id}/{task_id}``     one gate of a run: verdict, failures, warnings,
@@ -297,7 +301,9 @@ code{background:#f3f3f5;padding:0 3px}"""
 HOME = """<h1>Ikou 移行 — 監査 / audit</h1><ul>
 <li><a href='docs/'>Data Docs — 品質検証結果（全分野・全実行） / validation results of all domains and runs</a></li>
 <li><a href='reports/'>移行レポート / reports</a> — リハーサル・データ整理・ゲート / rehearsal, cleansing, gates
-(<a href='reports/_city/'>全市 / city-wide</a>)</li></ul>
+(<a href='reports/_city/'>全市 / city-wide</a>)</li>
+<li><a href='docs/static/vendor/manifest.json'>Data Docs の表示に使うスクリプトとライセンス / the scripts and stylesheets
+Data Docs pages load, served by Ikou (no CDN), with their licences</a></li></ul>
 <p>個人データは含まれません（件数と鍵付きハッシュのみ）。 No personal data: counts and keyed hashes only.</p>"""
 
 
@@ -308,6 +314,13 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def _jst(ts) -> str:
+    """A stored UTC timestamp as JST with its 和暦 date (ikou.wareki)."""
+    from ikou.wareki import format_jst_ja
+
+    return format_jst_ja(ts, seconds=True) if ts else ""
+
+
 def _gate_page(r: dict) -> str:
     verdict = r.get("verdict", "?")
     rows = [
@@ -315,13 +328,13 @@ def _gate_page(r: dict) -> str:
         ("ゲート / gate", r.get("gate")),
         ("実行 / run", r.get("run_id")),
         ("モード / mode", r.get("mode")),
-        ("開始 / started", r.get("started_at")),
+        ("開始 / started", _jst(r.get("started_at"))),
         ("所要 / seconds", r.get("seconds_total", r.get("seconds"))),
     ]
     ov = r.get("override")
     if ov:
         rows.append(
-            ("上書き / override", f"by {ov.get('by')} at {ov.get('at')}: {ov.get('reason')}")
+            ("上書き / override", f"by {ov.get('by')} at {_jst(ov.get('at'))}: {ov.get('reason')}")
         )
     if r.get("override_refused"):
         rows.append(("上書き拒否 / override refused", r["override_refused"]))

@@ -124,6 +124,8 @@ def stack_env() -> dict[str, str]:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            # Japan's time (as docker-compose.yml); the UI shows the browser's zone (README)
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Tokyo",
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "testing"),
             "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "testing"),

@@ -224,3 +224,79 @@ def to_wareki_text(d: dt.date) -> str:
     e = era_of(d)
     y = d.year - e.first.year + 1
     return f"{e.name}{'元' if y == 1 else y}年{d.month}月{d.day}日"
+
+
+# ------------------------------------------------------------------ formatting for reports
+
+try:  # the IANA zone (the tz database ships with Debian and the Airflow image)
+    from zoneinfo import ZoneInfo
+
+    JST: dt.tzinfo = ZoneInfo("Asia/Tokyo")
+except Exception:  # pragma: no cover - no tz database: Japan has had no DST since 1951
+    JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+#: The zone of every time a report, the Data Docs or the UI shows (Airflow's default_timezone).
+TIMEZONE = "Asia/Tokyo"
+
+
+def format_wareki(d: dt.date | dt.datetime) -> str:
+    """A date in the Japanese calendar: 令和8年12月4日, 平成元年1月8日, 昭和64年1月7日.
+
+    Era boundaries are the days the eras changed (令和 from 2019-05-01, 平成 from 1989-01-08,
+    昭和 from 1926-12-25, 大正 from 1912-07-30, 明治 from 1868-01-25); the first year is 元年.
+    A Gregorian date before 1873-01-01 (明治6年) has no naive 和暦: Japan used the lunisolar
+    calendar until then, so :class:`LunisolarDate` is raised rather than a wrong date."""
+    if isinstance(d, dt.datetime):
+        d = d.date()
+    if d < GREGORIAN_FROM:
+        raise LunisolarDate(
+            "before 明治6年1月1日 (1873-01-01) Japan used the lunisolar calendar: no naive 和暦"
+        )
+    return to_wareki_text(d)
+
+
+def to_jst(ts: dt.datetime | str) -> dt.datetime:
+    """A timestamp (aware, naive = UTC, or ISO 8601 text) as an aware time in Asia/Tokyo."""
+    if isinstance(ts, str):
+        text = ts.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        ts = dt.datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.timezone.utc)
+    return ts.astimezone(JST)
+
+
+def now_jst() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).astimezone(JST)
+
+
+def format_jst(ts: dt.datetime | str, seconds: bool = True) -> str:
+    """``2026-12-04 22:40:28 JST`` (ISO date and time in Asia/Tokyo)."""
+    t = to_jst(ts)
+    return t.strftime("%Y-%m-%d %H:%M:%S JST" if seconds else "%Y-%m-%d %H:%M JST")
+
+
+def format_date_ja(d: dt.date | dt.datetime | str) -> str:
+    """``2026-12-04（令和8年12月4日）``: the ISO date with its 和暦 beside it (a datetime or an
+    ISO timestamp is taken in JST first). Dates before 1873 keep the ISO form only."""
+    if isinstance(d, str):
+        d = to_jst(d) if ("T" in d or " " in d.strip()) else dt.date.fromisoformat(d.strip())
+    if isinstance(d, dt.datetime):
+        d = to_jst(d).date()
+    try:
+        return f"{d.isoformat()}（{format_wareki(d)}）"
+    except WarekiError:
+        return d.isoformat()
+
+
+def format_jst_ja(ts: dt.datetime | str, seconds: bool = False) -> str:
+    """``2026-12-04 22:40 JST（令和8年12月4日）``: a timestamp for reports. Text that is not a
+    timestamp is returned unchanged (an old report may hold anything)."""
+    if ts is None or ts == "":
+        return ""
+    try:
+        t = to_jst(ts)
+    except (TypeError, ValueError):
+        return str(ts)
+    return f"{format_jst(t, seconds=seconds)}（{format_wareki(t.date())}）"

@@ -2,54 +2,22 @@
 its master run (tests/conftest.py ``ikou_stack``): the auditor logs in, opens Data Docs from the
 navigation and reads a validation page of a domain run, and cannot trigger anything nor open a
 restricted review page; an engineer triggers a domain DAG from its trigger form.
+(tests/browser/test_datadocs_offline.py: a validation page styled and its chart drawn offline.)
 
 No browser is ever downloaded: chromium is the Debian package (``make deps``), launched headless
 without its sandbox (the tests run as root) and without background networking; every request that
-does not go to the stack on 127.0.0.1 is aborted (the city's network reaches no CDN either).
+does not go to the stack on 127.0.0.1 is aborted (the city's network reaches no CDN either). A
+missing chromium or Playwright fails these tests: they never skip.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from prerequisites import chromium_path, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = chromium_path()  # IKOU_CHROMIUM, default Debian's /usr/bin/chromium
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require("browser")  # IKOU_STRICT=1: fails instead of skipping
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def stack(ikou_stack):
-    assert ikou_stack.proc.returncode == 0, (
-        ikou_stack.proc.stdout[-2000:] + ikou_stack.proc.stderr[-2000:]
-    )
-    ikou_stack.passwords = json.loads(Path(ikou_stack.passwords_file).read_text())
-    return ikou_stack
 
 
 def _login(browser, stack, user: str, path: str = "/"):

@@ -236,6 +236,13 @@ def test_hmac_secret_is_required(env):
     assert interpolate(value, {"IKOU_HMAC_SECRET": "k"}) == "k"
 
 
+def test_default_timezone_is_tokyo_as_in_the_embedded_stack(env):
+    from ikou.localstack import stack_env
+
+    assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"
+    assert stack_env()["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"
+
+
 def test_ikou_home_and_gx_settings(env):
     assert env["IKOU_HOME"] == "/opt/airflow/ikou"
     assert env["IKOU_GX_ROOT"] == "/opt/airflow/great_expectations"
@@ -372,9 +379,12 @@ def _lock_pin(name: str) -> str:
 
 def test_dockerfile_base_matches_the_lock(dockerfile):
     froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.M)
-    assert len(froms) == 1, froms
-    m = re.fullmatch(r"apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)", froms[0])
-    assert m, f"FROM {froms[0]}: the official image with an explicit Airflow and Python version"
+    # build stages before it (the Data Docs assets' npm install) are named and leave no image
+    assert all(
+        re.search(rf"^FROM\s+{re.escape(f)}\s+AS\s+\w+", dockerfile, re.M) for f in froms[:-1]
+    )
+    m = re.fullmatch(r"apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)", froms[-1])
+    assert m, f"FROM {froms[-1]}: the official image with an explicit Airflow and Python version"
     assert m.group(1) == _lock_pin("apache-airflow"), "image tag and the lock's Airflow differ"
     assert m.group(2) == "3.11"
     assert '">=3.11' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
@@ -418,8 +428,23 @@ def test_dockerignore_lets_the_copied_files_in(dockerfile):
     for args in copies:
         for s in args[:-1]:
             if not s.startswith("--"):
-                assert s.rstrip("/").split("/")[0] in allowed, f"{s} is excluded by .dockerignore"
+                s = s.rstrip("/")
+                assert s.split("/")[0] in allowed or s in allowed, (
+                    f"{s} is excluded by .dockerignore"
+                )
     assert ".env" not in allowed and ".venv" not in allowed
+
+
+def test_dockerfile_collects_the_data_docs_assets_at_build_time(dockerfile):
+    """npm ci from the lock in a build stage, the collection in the image, its folder named by
+    IKOU_DATADOCS_ASSETS (./include is mounted over the image's copy by the compose file)."""
+    assert re.search(r"^RUN npm ci --ignore-scripts\b", dockerfile, re.M)
+    assert "ENV IKOU_DATADOCS_ASSETS=/opt/airflow/datadocs-vendor" in dockerfile
+    assert re.search(
+        r"python -m ikou\.quality\.offline collect .*\n?.*--out /opt/airflow/datadocs-vendor",
+        dockerfile,
+    )
+    assert not re.search(r"^COPY .*node_modules", dockerfile, re.M)  # only the collected files
 
 
 def test_lock_helper_agrees_with_this_environment():

@@ -13,6 +13,8 @@ import datetime as dt
 import json
 from html import escape
 
+from ikou.wareki import format_date_ja, format_jst_ja
+
 REPORT_JSON, REPORT_HTML = "cleansing.json", "cleansing.html"
 TREND_RUNS = 12
 
@@ -192,7 +194,16 @@ def _trend_svg(points: list[dict], width: int = 640) -> str:
     return "".join(out)
 
 
+def _date_ja(d) -> str:
+    """An ISO date with its 和暦 beside it (2026-09-01（令和8年9月1日）); anything else as it is."""
+    try:
+        return format_date_ja(str(d)) if d else ""
+    except (TypeError, ValueError):
+        return str(d)
+
+
 def render(report: dict) -> str:
+    """The cleansing report (HTML): times in JST, dates with their 和暦 beside the ISO date."""
     from ikou.reports.html import bars, page
 
     t = report["totals"]
@@ -202,8 +213,9 @@ def render(report: dict) -> str:
             [
                 ["分野 / domain", f"{report['name_ja']} ({report['name_en']})"],
                 ["実行 / run", report["run_id"]],
-                ["スナップショット / snapshot", report["snapshot"]],
+                ["スナップショット / snapshot", _date_ja(report["snapshot"])],
                 ["モード / mode", report["mode"]],
+                ["生成 / generated", format_jst_ja(report.get("generated_at", ""))],
                 ["入力件数 / records in", t["records_in"]],
                 ["出力件数 / records out", t["records_out"]],
                 ["名寄せ統合 / merged", t["merged"]],
@@ -286,11 +298,11 @@ def render(report: dict) -> str:
     body.append(_trend_svg(report["trend"]))
     body.append(
         _table(
-            ["run", "generated", "findings", "fixed", "review", "merged"],
+            ["run", "generated (JST)", "findings", "fixed", "review", "merged"],
             [
                 [
                     p["run_id"],
-                    p.get("generated_at", ""),
+                    format_jst_ja(p.get("generated_at", "")),
                     p.get("findings", 0),
                     p.get("fixed", 0),
                     p.get("queued_for_review", 0),

@@ -11,10 +11,17 @@ the site under ``s3://{reports}/docs/``:
 3. adds to each new validation page a banner with Ikou's gate verdict, the mode, the effective
    severities and any override (reason, who, when) — the override is part of the audit trail;
 4. writes Ikou's own index (``docs/ikou/index.html``: domains → runs → gates, static HTML, from
-   the entries kept in ``docs/_ikou_site.json``: GX's index draws its tables with JavaScript
-   from public CDNs, which a closed municipal network (LGWAN) does not reach) and GX's index
-   while the history is small enough (it needs every result), uploads what changed and
-   releases the lock. The work grows with the new results, not with the history.
+   the entries kept in ``docs/_ikou_site.json``: the domains by their Japanese names in the
+   plan's order, each domain's latest run first, with the gates' verdict and override marks and
+   times in JST with their 和暦 date) and GX's index while the history is small enough (it
+   needs every result), uploads what changed and releases the lock. The work grows with the
+   new results, not with the history.
+
+Offline: every page GX renders loads its scripts and stylesheets from public CDNs; before upload
+each page's links are rewritten to the copies published under ``docs/static/vendor/``
+(:mod:`ikou.quality.offline`: pinned npm packages collected at build time, with their licences).
+Without those assets the build stops before it takes the lock (exit 4): no page is ever
+published that needs the internet.
 
 Run by the master DAG's ``publish_docs`` task (one per master run; ``max_active_runs=1``) and by
 ``ikou docs build``; the lock makes the two safe when they overlap.
@@ -33,6 +40,7 @@ import datetime as dt
 import hashlib
 import html
 import json
+import logging
 import os
 import socket
 import tempfile
@@ -41,7 +49,9 @@ import uuid
 from pathlib import Path
 
 from ikou.config import settings
+from ikou.quality.offline import Assets, load_assets, rewrite_page, site_files
 from ikou.storage import Store
+from ikou.wareki import format_jst_ja
 
 RESULTS_PREFIX = "gx/validations/"
 DOCS_PREFIX = "docs/"
@@ -49,6 +59,8 @@ LOCK_KEY = "gx/_docs_build.lock"
 SITE_MANIFEST = "docs/_ikou_site.json"
 IKOU_INDEX = "ikou/index.html"
 LOCK_TTL = 30 * 60  # seconds without renewal after which a lock counts as abandoned
+
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(RuntimeError):
@@ -215,7 +227,11 @@ def _banner(meta: dict, result: dict) -> str:
     ov = ik.get("override")
     if ov:
         rows.append(
-            ("上書き / override", f"by {ov.get('by')} at {ov.get('at')}: {ov.get('reason')}")
+            (
+                "上書き / override",
+                f"by {ov.get('by')} at {format_jst_ja(ov.get('at'), seconds=True)}: "
+                f"{ov.get('reason')}",
+            )
         )
     if ik.get("override_refused"):
         rows.append(("上書き拒否 / override refused", ik["override_refused"]))
@@ -275,21 +291,68 @@ def _index_entry(rel: str, result: dict) -> dict:
 GATE_ORDER = ("gate_raw", "gate_cleansed", "gate_standard", "gate_target", "gate_reconciliation")
 
 
-def render_index(entries: list[dict], built_at: str) -> str:
-    """Ikou's Data Docs index: static HTML (no scripts), newest runs first, by domain."""
+#: verdict -> (mark, text) in the index; a run's verdict is the worst of its gates'
+VERDICT_MARKS = {
+    "pass": ("✓", "合格 / pass"),
+    "overridden": ("⚠", "上書き合格 / passed by override"),
+    "fail": ("✗", "不合格 / fail"),
+}
+_WORST = ("fail", "overridden", "pass")
+
+
+def run_time_iso(run_time: str) -> str | None:
+    """GX's run time in a result's path (``20261204T134028.123456Z``) as ISO 8601 (UTC)."""
+    try:
+        t = dt.datetime.strptime(run_time, "%Y%m%dT%H%M%S.%fZ")
+    except (TypeError, ValueError):
+        return None
+    return t.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def domain_order(domains: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """(id, Japanese name) of every domain in the plan's order (the rehearsal order: by wave,
+    each domain after the ones whose data it refers to)."""
+    if domains is not None:
+        return list(domains)
+    try:
+        from ikou.domains import registry
+
+        reg = registry()
+        return [(d, reg.get(d).name_ja) for d in reg.plan.rehearsal_order()]
+    except Exception:  # noqa: BLE001 - an index without names beats no index
+        log.warning("Data Docs index: the registry could not be read; domains by id")
+        return []
+
+
+def render_index(
+    entries: list[dict], built_at: str, domains: list[tuple[str, str]] | None = None
+) -> str:
+    """Ikou's Data Docs index: static HTML (no scripts). Domains by their Japanese names in the
+    plan's order (``domains``: (id, name) pairs; default: the registry's plan; domains outside
+    the plan follow by id), each domain's latest run first; every gate's units with a verdict
+    mark (✓ pass, ⚠ overridden, ✗ fail) and ``*`` where an engineer overrode the gate; each run's
+    verdict (the worst of its gates) and time in JST with the 和暦 date beside the ISO one."""
     from collections import defaultdict
 
     by_domain: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for e in entries:
         by_domain[e["domain"]][e["run_id"]].append(e)
+    known = domain_order(domains)
+    names = dict(known)
+    order_ids = [d for d, _ in known if d in by_domain]
+    order_ids += sorted(d for d in by_domain if d not in names)
+
+    def title(d: str) -> str:
+        return f"{names[d]} ({d})" if d in names else d
+
     parts = []
-    for domain in sorted(by_domain):
+    for domain in order_ids:
         runs = by_domain[domain]
         order = sorted(runs, key=lambda r: max(x["run_time"] for x in runs[r]), reverse=True)
         parts.append(
-            f"<h2 id='{html.escape(domain)}'>{html.escape(domain)}</h2><table><tr><th>run</th><th>mode</th>"
-            + "".join(f"<th>{g}</th>" for g in GATE_ORDER)
-            + "</tr>"
+            f"<h2 id='{html.escape(domain)}'>{html.escape(title(domain))}</h2><table><tr>"
+            "<th>実行 / run</th><th>日時 / time (JST)</th><th>モード / mode</th>"
+            "<th>判定 / verdict</th>" + "".join(f"<th>{g}</th>" for g in GATE_ORDER) + "</tr>"
         )
         for run in order:
             cells = []
@@ -300,27 +363,45 @@ def render_index(entries: list[dict], built_at: str) -> str:
                     cells.append("<td>·</td>")
                     continue
                 links = " ".join(
-                    f"<a class='{x['verdict']}' href='../{html.escape(x['page'])}' title='{html.escape(x['unit'])}: "
-                    f"{x['met']}/{x['evaluated']} met'>{html.escape(x['unit'])}{'*' if x['override'] else ''}</a>"
+                    f"<a class='{html.escape(x['verdict'])}' href='../{html.escape(x['page'])}' "
+                    f"title='{html.escape(x['unit'])}: {x['met']}/{x['evaluated']} met"
+                    f"{' — overridden: see the banner' if x['override'] else ''}'>"
+                    f"{VERDICT_MARKS.get(x['verdict'], ('?',))[0]} {html.escape(x['unit'])}"
+                    f"{'*' if x['override'] else ''}</a>"
                     for x in ge
                 )
                 cells.append(f"<td>{links}</td>")
             mode = next((x["mode"] for x in es if x["mode"]), "")
+            verdicts = {x["verdict"] for x in es}
+            worst = next((v for v in _WORST if v in verdicts), min(verdicts))
+            mark, text = VERDICT_MARKS.get(worst, ("?", worst))
+            overridden = any(x["override"] for x in es)
+            when = run_time_iso(max(x["run_time"] for x in es))
             parts.append(
-                f"<tr><td>{html.escape(run)}</td><td>{html.escape(str(mode or ''))}</td>{''.join(cells)}</tr>"
+                f"<tr class='run'><td>{html.escape(run)}</td>"
+                f"<td>{html.escape(format_jst_ja(when) if when else '')}</td>"
+                f"<td>{html.escape(str(mode or ''))}</td>"
+                f"<td class='verdict {html.escape(worst)}'>{mark} {html.escape(text)}"
+                f"{' *' if overridden else ''}</td>{''.join(cells)}</tr>"
             )
         parts.append("</table>")
     body = "".join(parts) or "<p>検証結果はまだありません / no validation results yet.</p>"
+    toc = " · ".join(
+        f"<a href='#{html.escape(d)}'>{html.escape(names.get(d, d))}</a>" for d in order_ids
+    )
+    built = format_jst_ja(built_at, seconds=True) or built_at
     return f"""<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8">
 <title>Ikou Data Docs — 品質検証結果 / validation results</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;margin-bottom:1.5em}}
 td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}} a.pass{{color:#1e7b34}}
-a.fail{{color:#b3261e;font-weight:bold}} a.overridden{{color:#9a6700;font-weight:bold}}</style></head><body>
+a.fail,td.fail{{color:#b3261e;font-weight:bold}} a.overridden,td.overridden{{color:#9a6700;font-weight:bold}}
+td.pass{{color:#1e7b34}}</style></head><body>
 <h1>Ikou Data Docs — 品質検証結果 / validation results</h1>
 <p>全分野・全実行の検証結果（件数のみ、個人データなし）。 All domains and runs: counts only, no personal data.
-Built {html.escape(built_at)}. <a href="../index.html">Great Expectations の索引 / GX index</a> (needs the public CDNs)
-· * = gate overridden (see the page's banner).</p>
-<p>{" · ".join(f"<a href='#{html.escape(d)}'>{html.escape(d)}</a>" for d in sorted(by_domain))}</p>
+作成 / built {html.escape(built)}. <a href="../index.html">Great Expectations の索引 / GX index</a>
+· ✓ 合格 / pass · ⚠ 上書き合格 / passed by override · ✗ 不合格 / fail · * ゲート上書き / gate overridden
+(see the page's banner) · <a href="../static/vendor/manifest.json">ライセンス / licences of the served scripts</a></p>
+<p>{toc}</p>
 {body}</body></html>
 """
 
@@ -341,11 +422,12 @@ def build_site(
     while the history holds at most :data:`GX_INDEX_LIMIT` results.
     """
     started = time.monotonic()
+    assets = load_assets()  # no assets, no site: never a page that needs the internet
     store = store or Store()
     bucket = settings().reports_bucket
     lock = BuildLock(store, bucket, timeout=lock_timeout)
     with lock:
-        figures = _build(store, bucket, lock, gx_index)
+        figures = _build(store, bucket, lock, gx_index, assets)
     figures.update(seconds=round(time.monotonic() - started, 2), lock_waited_seconds=lock.waited)
     return figures
 
@@ -357,7 +439,9 @@ def _stand_in(path: Path) -> None:
     path.touch()
 
 
-def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) -> dict:
+def _build(
+    store: Store, bucket: str, lock: BuildLock, gx_index: bool | None, assets: Assets
+) -> dict:
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
@@ -446,6 +530,12 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
         upload += [docs / IKOU_INDEX] + ([docs / "index.html"] if ids and full_index else [])
         if not have_static and ids:
             upload += [p for p in (docs / "static").rglob("*") if p.is_file()]
+        for p in upload:  # GX's pages: CDN links -> the copies under static/vendor/
+            if p.suffix == ".html" and p.is_file() and p.stat().st_size and p != docs / IKOU_INDEX:
+                rel = p.relative_to(docs).as_posix()
+                p.write_text(
+                    rewrite_page(p.read_text(encoding="utf-8"), rel, assets), encoding="utf-8"
+                )
         uploaded = 0
         for p in upload:
             if not p.is_file() or p.stat().st_size == 0:
@@ -455,6 +545,32 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
             store.put_file(f"s3://{bucket}/{DOCS_PREFIX}{rel}", p, content_type=ctype)
             uploaded += 1
             keep_lock()
+        vendor_uploaded = site.get("vendor") != assets.digest
+        if vendor_uploaded:  # the scripts and stylesheets the pages load, with their licences
+            for rel, path in site_files(assets):
+                store.put_file(f"s3://{bucket}/{DOCS_PREFIX}{rel}", path)
+                uploaded += 1
+                keep_lock()
+        republished = 0
+        if site and not site.get("vendor"):
+            # pages published before Ikou served the assets: rewritten once, in place
+            done = {docs / p for p in upload}
+            older = [p for p in site.get("pages", []) if docs / p not in done]
+            older += [pg for pg, _ in suites_now.values() if docs / pg not in done]
+            older += [] if docs / "index.html" in done else ["index.html"]
+            for rel in older:
+                uri = f"s3://{bucket}/{DOCS_PREFIX}{rel}"
+                try:
+                    text = store.get_bytes(uri).decode("utf-8")
+                except FileNotFoundError:
+                    continue
+                new = rewrite_page(text, rel, assets)
+                if new != text:
+                    store.put_bytes(
+                        uri, new.encode("utf-8"), content_type="text/html; charset=utf-8"
+                    )
+                    republished += 1
+                keep_lock()
         rendered = dict(site.get("suites", {}))
         rendered.update({n: suites_now[n][1] for n in changed_suites})
         entries = sorted(known.values(), key=lambda e: e["page"])
@@ -462,6 +578,7 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
             "built_at": built_at,
             "validation_results": len(entries),
             "static": have_static or bool(ids),
+            "vendor": assets.digest,
             "gx_index_complete": bool(full_index),
             "suites": rendered,
             "pages": [e["page"] for e in entries],
@@ -478,6 +595,8 @@ def _build(store: Store, bucket: str, lock: BuildLock, gx_index: bool | None) ->
         "suite_pages": len(changed_suites),
         "uploaded": uploaded,
         "gx_index_rebuilt": bool(ids and full_index),
+        "vendor_assets_uploaded": vendor_uploaded,
+        "pages_rewritten_offline": republished,
         "invalid_results": invalid,
         "site": f"s3://{bucket}/{DOCS_PREFIX}{IKOU_INDEX}",
         "gx_index": f"s3://{bucket}/{DOCS_PREFIX}index.html",

@@ -205,12 +205,44 @@ def _exception_type(info: dict) -> str:
     return found[-1].rsplit(".", 1)[-1] if found else "exception"
 
 
+#: Expectations whose ``details`` are shares of the values of a partition the suite itself lists
+#: (a code list): kept when every value in them is one of those (the validation page draws them).
+_PARTITION_DETAILS = frozenset({"expect_column_kl_divergence_to_be_less_than"})
+
+
+def _code_shares(r: dict, res: dict) -> dict | None:
+    """The details of a partition expectation if they name only the suite's own codes."""
+    cfg = r.get("expectation_config") or {}
+    details = res.get("details")
+    if cfg.get("type") not in _PARTITION_DETAILS or not isinstance(details, dict):
+        return None
+    listed = (cfg.get("kwargs") or {}).get("partition_object") or {}
+    allowed = {str(v) for v in listed.get("values") or ()}
+    kept = {}
+    for k in ("observed_partition", "expected_partition"):
+        part = details.get(k)
+        if not isinstance(part, dict) or set(part) - {"values", "weights"}:
+            return None
+        values = part.get("values") or []
+        if not allowed or any(str(v) not in allowed for v in values):
+            return None  # a value outside the code list could be anything
+        weights = part.get("weights") or []
+        if not all(isinstance(w, (int, float)) for w in weights):
+            return None
+        kept[k] = {"values": [str(v) for v in values], "weights": [float(w) for w in weights]}
+    return kept
+
+
 def scrub(result_json: dict) -> dict:
-    """A validation result without any place that could carry a value from the data."""
+    """A validation result without any place that could carry a value from the data (a partition
+    expectation keeps the shares of the suite's own code list: the page draws them)."""
     for r in result_json.get("results", []):
         res = r.get("result") or {}
+        shares = _code_shares(r, res)
         for k in _VALUE_KEYS:
             res.pop(k, None)
+        if shares:
+            res["details"] = shares
         obs = res.get("observed_value")
         if (
             obs is not None

@@ -133,6 +133,10 @@ class _Suite:
 #:   charset    — text in the standard character set: a warning, critical in cutover at gate_standard
 #:   gaiji      — no unmapped 外字: a warning, critical in cutover mode (every gate that sees text)
 #:   references — every 宛名番号 exists in the addressee master: critical, all rows
+#:   distribution — the share of each code of a field whose distribution the auditors follow (the
+#:                宛名区分: residents, 住登外者, corporations), drawn as a chart on the validation
+#:                page (GX's KL divergence against an even split over the code list, no
+#:                threshold): a warning that never fails — information, not a check
 POLICY = {
     "structure": {"severity": "critical"},
     "codes": {
@@ -147,12 +151,16 @@ POLICY = {
     },
     "gaiji": {"severity": "warning", "critical_in": ("cutover",)},
     "references": {"severity": "critical"},
+    "distribution": {"severity": "warning"},
 }
 
 TEXT_KINDS = ("alphanumeric", "dbcs", "mixed")
 #: Field roles whose text must be in the standard character set and free of unmapped 外字.
 TEXT_ROLES = frozenset({"name", "head_name", "address", "honseki", "location"})
 KANA_ROLES = frozenset({"name_kana"})
+#: Code fields whose distribution over their code list is drawn on the validation page (policy
+#: ``distribution``): shares of codes, never a value of a person.
+DISTRIBUTION_ROLES = frozenset({"addressee_kind"})
 ERA_CODE_ROLES = frozenset({"birth_wareki", "birth_wareki_partial", "since_wareki"})
 YMD_ROLES = {
     "registered_date": False,
@@ -338,6 +346,22 @@ def _legacy_rules(s: _Suite, gate: str, domain: Domain, lf) -> None:
                 codes=values,
                 notes="code values of the copybook's 88-level condition names",
             )
+            if role in DISTRIBUTION_ROLES and values:
+                n = len(values)
+                _rule(
+                    s,
+                    "distribution",
+                    gate,
+                    "expect_column_kl_divergence_to_be_less_than",
+                    column=column,
+                    partition_object={
+                        "values": values,
+                        "weights": [1 / n] * (n - 1) + [1 - (n - 1) / n],
+                    },
+                    threshold=None,
+                    notes=f"distribution of {column} over its code list ({names}), drawn "
+                    "for the auditors: no threshold",
+                )
         if role == "my_number":
             _rule(
                 s,

@@ -25,6 +25,7 @@ from ikou.domains.graph import longest_path
 from ikou.pipeline import MasterPlan, domain_run_id
 from ikou.reports.html import bars, bars_with_limits, h2, page
 from ikou.storage import Store, join, zone_uri
+from ikou.wareki import format_date_ja, format_jst_ja
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +331,9 @@ def render_city_report(report: dict) -> str:
     c = report["counts"]
     cp = report["critical_path"]
     body = [
-        f"<p>master run {escape(report['master_run_id'])}, snapshot {escape(str(report.get('snapshot')))}; "
+        f"<p>master run {escape(report['master_run_id'])}, snapshot "
+        f"{escape(format_date_ja(str(report['snapshot'])) if report.get('snapshot') else '')}"
+        f" — 生成 / generated {escape(format_jst_ja(report.get('generated_at', '')))}; "
         f"<span class='GO'>GO {c['GO']}</span>, <span class='NO-GO'>NO-GO {c['NO-GO']}</span>, "
         f"<span class='READINESS'>READINESS {c['READINESS']}</span>, <span class='FAILED'>FAILED {c['FAILED']}</span>; "
         f"live: {escape(', '.join(report['live_domains']) or 'none')}</p>"
@@ -339,7 +342,8 @@ def render_city_report(report: dict) -> str:
     if nw:
         body.append(
             f"<p>次の移行週末 / next cutover weekend: wave {nw['wave']} ({escape(nw['name_ja'])}) "
-            f"{nw['target_date']} — <b class='{'GO' if nw['weekend_holds'] else 'NO-GO'}'>"
+            f"{escape(format_date_ja(str(nw['target_date'])))} — "
+            f"<b class='{'GO' if nw['weekend_holds'] else 'NO-GO'}'>"
             f"{'holds 予定どおり' if nw['weekend_holds'] else 'does not hold 要対応'}</b>: "
             f"{escape('; '.join(nw['reasons']))}</p>"
         )
@@ -376,7 +380,7 @@ def render_city_report(report: dict) -> str:
     body.append(
         "<table><tr><th>wave</th><th>date</th><th>critical path</th><th>h</th><th>holds</th><th>why</th></tr>"
         + "".join(
-            f"<tr><td>{escape(w['name_ja'])}</td><td>{w['target_date']}</td>"
+            f"<tr><td>{escape(w['name_ja'])}</td><td>{escape(format_date_ja(str(w['target_date'])))}</td>"
             f"<td>{escape(' → '.join(w['critical_path']))}</td><td class='num'>{w['projected_hours']:.2f}</td>"
             f"<td>{'—' if w['weekend_holds'] is None else ('✓' if w['weekend_holds'] else '✗')}</td>"
             f"<td>{escape('; '.join(w['reasons'] + w.get('notes', [])))}</td></tr>"

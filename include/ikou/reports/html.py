@@ -1,6 +1,7 @@
 """HTML for Ikou's reports (Japanese with English beside it), with inline SVG charts: no scripts,
 no fonts or assets fetched from anywhere, so the pages render the same inside the Airflow UI and
-offline. Shared by the rehearsal, city, cleansing and review reports.
+offline. Shared by the rehearsal, city, cleansing and review reports. Times are shown in JST
+(Asia/Tokyo, :mod:`ikou.wareki`); the JSON beside each page keeps ISO 8601 in UTC.
 
 Charts: horizontal bars (stage durations, findings), a stacked bar of the projected stages
 against the cutover window, and a trend line over the previous rehearsals of a domain."""
@@ -8,6 +9,8 @@ against the cutover window, and a trend line over the previous rehearsals of a d
 from __future__ import annotations
 
 from html import escape
+
+from ikou.wareki import format_jst, to_jst
 
 CSS = """
 body{font-family:'Noto Sans JP','Hiragino Sans',Meiryo,sans-serif;margin:24px;color:#1d2733;max-width:1100px}
@@ -197,13 +200,31 @@ def trend(
         ring = " stroke='#1d2733' stroke-width='2'" if p.get("current") else ""
         out.append(
             f"<circle cx='{x:.1f}' cy='{y:.1f}' r='5' fill='{colour}'{ring}><title>"
-            f"{escape(str(p.get('generated_at')))} {escape(str(p.get('verdict')))} {float(p[key]):,.2f} "
+            f"{escape(jst_time(p.get('generated_at')))} {escape(str(p.get('verdict')))} {float(p[key]):,.2f} "
             f"{escape(unit)} (snapshot {escape(str(p.get('snapshot')))})</title></circle>"
         )
-    first, last = points[0].get("generated_at") or "", points[-1].get("generated_at") or ""
-    out.append(f"<text x='{left}' y='{height - 8}' font-size='11'>{escape(first[:10])}</text>")
+    first, last = jst_day(points[0].get("generated_at")), jst_day(points[-1].get("generated_at"))
+    out.append(f"<text x='{left}' y='{height - 8}' font-size='11'>{escape(first)}</text>")
     out.append(
-        f"<text x='{width - right - 70}' y='{height - 8}' font-size='11'>{escape(last[:10])}</text>"
+        f"<text x='{width - right - 70}' y='{height - 8}' font-size='11'>{escape(last)}</text>"
     )
     out.append("</svg>")
     return "".join(out)
+
+
+def jst_time(ts) -> str:
+    """A stored timestamp (ISO 8601, UTC) in JST; anything else as it is."""
+    if not ts:
+        return ""
+    try:
+        return format_jst(ts, seconds=False)
+    except (TypeError, ValueError):
+        return str(ts)
+
+
+def jst_day(ts) -> str:
+    """The JST calendar day of a stored timestamp (ISO 8601, UTC)."""
+    try:
+        return to_jst(ts).date().isoformat() if ts else ""
+    except (TypeError, ValueError):
+        return str(ts)[:10]
