@@ -4,8 +4,8 @@ The factory (ikou.airflow.dags.build_domain_dag) builds every DAG the same way: 
 each followed by its quality gate. Adding a domain is data (include/ikou/domains/data), not code.
 """
 
-from ikou.domains import registry
 from ikou.airflow.dags import build_domain_dag
+from ikou.domains import registry
 
 for _domain in registry():
     globals()[_domain.dag_id] = build_domain_dag(_domain.id)

@@ -28,10 +28,11 @@ if os.environ.get("IKOU_PRELOAD", "1") == "1" and _launches_tasks(sys.argv):
     try:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        import boto3  # noqa: F401
         import pandas  # noqa: F401
         import pyarrow.parquet  # noqa: F401
+
         import great_expectations  # noqa: F401
-        import boto3  # noqa: F401
     except Exception:  # pragma: no cover - preloading is an optimisation, never a failure
         log.exception("ikou: preloading task libraries failed; tasks will import them themselves")
 

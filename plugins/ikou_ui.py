@@ -80,12 +80,11 @@ def _buckets() -> tuple[str, str]:
 
 
 def create_app():
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.core_api.security import get_user, requires_authenticated
     from fastapi import Depends, FastAPI, HTTPException, Request
     from fastapi.responses import HTMLResponse, RedirectResponse, Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
-
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.core_api.security import get_user, requires_authenticated
 
     app = FastAPI(
         title="Ikou",

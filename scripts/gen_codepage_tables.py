@@ -450,7 +450,7 @@ def build_open(charset: str, scalars: list[str]) -> Plane:
 
 def build_jis(scalars: list[str]) -> Plane:
     print("EUC-JP: decoding 0xA1A1-0xFEFE, encoding U+0000-U+10FFFF ...", file=sys.stderr)
-    codes = [(h << 8) | l for h in range(0xA1, 0xFF) for l in range(0xA1, 0xFF)]
+    codes = [(h << 8) | lo for h in range(0xA1, 0xFF) for lo in range(0xA1, 0xFF)]
     dec = decode_items("EUC-JP", [c.to_bytes(2, "big") for c in codes])
     plane = Plane("jisx0208", 2, {c: cps for c, cps in zip(codes, dec) if cps is not None})
     enc = dict(zip(scalars, encode_items("EUC-JP", scalars)))

@@ -48,7 +48,9 @@ def test_cleanse_document(docs):
 
 def test_dedupe_document(docs):
     doc = docs["dedupe"]
-    assert doc["benchmark"] == "dedupe" and doc["command"] == "python -m ikou_dev.bench --quick dedupe"
+    assert (
+        doc["benchmark"] == "dedupe" and doc["command"] == "python -m ikou_dev.bench --quick dedupe"
+    )
     f = doc["figures"]
     _positive(f, "addressee_records", "seconds", "records_per_second", "true_pairs")
     assert 0 <= f["auto_precision"] <= 1 and 0 <= f["recall"] <= 1

@@ -35,4 +35,6 @@ def test_gates_benchmark_quick(tmp_path):
     if f["target"] == "postgresql":  # the suite ran inside the database: no table was pulled
         assert f["gate_target_max_rows_returned"] < min(f["output_rows"].values()) // 10
     saved = json.loads((tmp_path / "gates.quick.json").read_text())
-    assert saved["command"] == "python -m ikou_dev.bench --quick gates" and saved["machine"]["cores"]
+    assert (
+        saved["command"] == "python -m ikou_dev.bench --quick gates" and saved["machine"]["cores"]
+    )

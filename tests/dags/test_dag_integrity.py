@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ikou.domains import registry
 from ikou.airflow.dags import OWNER
+from ikou.domains import registry
 from ikou.pipeline import TASK_IDS
 
 REPO = Path(__file__).resolve().parents[2]

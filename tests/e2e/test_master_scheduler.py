@@ -11,12 +11,10 @@ stack's stop (saved to disk) and a restart.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
-
 from tests_support import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

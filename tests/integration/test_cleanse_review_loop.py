@@ -15,6 +15,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+
 from ikou.pipeline import RunContext
 from ikou.stages import cleanse, extract, load, validate
 from ikou.storage import publication

@@ -25,9 +25,8 @@ WHO = "dag_test"  # dag.test()'s triggering user: a real run records the person 
 
 @pytest.fixture(scope="module")
 def target_db(pg_url):
-    from sqlalchemy import create_engine
-
     from conftest import PG_ADMIN_URL
+    from sqlalchemy import create_engine
 
     name = f"ikou_cutover_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -206,7 +206,7 @@ def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag
     assert not gate["passed"]
     assert any("orphan_references" in f for f in gate["critical_failures"])
     # the failed snapshot did not become the addressee master other domains check against
-    from ikou.storage.publication import latest_validated_pointer
     from ikou.storage import Store
+    from ikou.storage.publication import latest_validated_pointer
 
     assert not Store().exists(latest_validated_pointer("juki", BROKEN_SNAPSHOT))

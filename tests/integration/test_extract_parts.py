@@ -195,7 +195,7 @@ def test_split_run_maps_one_task_instance_per_part(split_run, city):
     for p in plan:
         by_file.setdefault(p["file"], []).append(p)
     assert set(by_file) == {"ATENA", "JUKI"}
-    for f, ps in by_file.items():
+    for _f, ps in by_file.items():
         assert len(ps) >= 2
         assert ps[0]["start"] == 0 and ps[-1]["end"] == ps[0]["size"]
         assert all(a["end"] == b["start"] for a, b in zip(ps, ps[1:]))  # record-aligned, no gap

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
 from ikou.load.target import LIVE_SCHEMA, STAGING_SCHEMA, Target, rehearsal_schema
 from ikou.rehearsal.reconcile import key_hash, reconcile_table, table_digest
+from ikou_dev.bench.load import synthetic_table
 
 pytestmark = [pytest.mark.integration]
 

@@ -335,10 +335,10 @@ def test_gate_target_runs_inside_postgresql(run, pg_url):
 
 
 def test_published_results_hold_no_values(run):
+    import datetime as dt
+
     from ikou.storage import Store
     from ikou_dev.synth.population import build
-
-    import datetime as dt
 
     pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
     needles = {p.name for p in pop.people if p.kind != "3"} | {

@@ -188,7 +188,7 @@ def test_juminhyo_codes_pass_the_configured_rule(city):
 
 
 def test_every_unmapped_gaiji_in_a_name_is_a_placeholder_finding(city, atena, koseki):
-    for d, lf, raw, res, findings in (atena, koseki):
+    for d, lf, raw, _res, findings in (atena, koseki):
         seeded = _seeded(city, "unmapped_gaiji", d.id, lf.name)
         assert seeded
         by = _by(findings)
@@ -224,7 +224,7 @@ def test_mapped_gaiji_are_standard_with_the_city_table_and_not_without(city):
 
 
 def test_names_are_never_changed(city, atena, koseki):
-    for d, lf, raw, res, findings in (atena, koseki):
+    for _d, lf, raw, res, _findings in (atena, koseki):
         for f in lf.fields_with_role("name", "head_name"):
             before, after = raw.column(f).to_pylist(), res.table.column(f).to_pylist()
             assert [b.encode("utf-8") if b else b for b in before] == [

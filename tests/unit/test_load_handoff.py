@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from ikou_dev.bench.load import synthetic_table
 from ikou.pipeline import StageResult
 from ikou.storage import MANIFEST, Store, join, publication, zone_uri
+from ikou_dev.bench.load import synthetic_table
 
 DOMAIN = "juki"
 

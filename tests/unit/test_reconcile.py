@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import clean_load, write_csv
 from ikou.load.target import Target
 from ikou.rehearsal.reconcile import key_hash, reconcile_table
+from ikou_dev.bench.load import synthetic_table
 
 SECRET = b"unit-secret"
 DOMAIN, TABLE = "kotei_shisanzei", "kotei_shisanzei"  # strings, integer, decimals, a code list

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import pytest
+
 from ikou.pipeline import MasterPlan
 from ikou.storage import Store, join, zone_uri
 

@@ -9,13 +9,13 @@ import json
 
 import pytest
 
-from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
 from ikou.load.target import LIVE_SCHEMA, Target, schema_for
 from ikou.pipeline import RunContext, StageResult, UnitAccounting
 from ikou.stages import rehearse
 from ikou.storage import Store, join, publication, zone_uri
+from ikou_dev.bench.load import synthetic_table
 
 DOMAIN = (
     "kenko_kanri"  # a migration-phase domain no other test rehearses (its reports zone is ours)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ikou.config import ConfigError
 from ikou.hashing import DIGEST_HEX, keyed_hash, keyed_hashes, record_key
 from ikou.storage import (
@@ -179,7 +180,9 @@ def test_publish_is_idempotent(files, prefix, tmp_path):
     # a retried task publishes other content: nothing is overwritten, the first manifest is returned
     other = tmp_path / "other.bin"
     other.write_bytes(b"different")
-    second = publication.publish(store, prefix, {"a.parquet": other, "new.csv": other}, {"attempt": 2})
+    second = publication.publish(
+        store, prefix, {"a.parquet": other, "new.csv": other}, {"attempt": 2}
+    )
     assert second == first
     assert second["attempt"] == 1
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}

@@ -146,7 +146,7 @@ def test_88_level_code_lists_in_raw_and_cleansed(suites):
     seen = 0
     for d in registry():
         for lf in d.legacy_files:
-            for column, kind, _size, conditions in copybook_fields(
+            for column, _kind, _size, conditions in copybook_fields(
                 str(lf.copybook_path), lf.data_layout
             ):
                 if not conditions or column not in lf.fields:
@@ -250,7 +250,6 @@ def test_every_expectation_has_a_severity_and_a_rule(suites):
 def test_gx_loads_every_committed_suite_with_ikou_expectations():
     """Every suite of the committed project deserialises (unknown types or bad kwargs would fail)."""
     import great_expectations as gx
-
     import ikou.quality.expectations  # noqa: F401 - registers the classes
 
     n = 0

@@ -14,13 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ikou.identifiers import is_valid_my_number
-from ikou.wareki import COMMON_SCHEME, WarekiError, parse_wareki
 from ikou.domains import registry
 from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
+from ikou.identifiers import is_valid_my_number
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.engine import DecodeOptions, decode_file
 from ikou.storage import Store
+from ikou.wareki import COMMON_SCHEME, WarekiError, parse_wareki
 from ikou_dev.synth import synthesize
 from ikou_dev.synth.generate import IMPOSSIBLE_WAREKI, UNMAPPED_GAIJI_CODES
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+
 from ikou.domains import registry
 from ikou.errors import BadArgument
 from ikou_dev.synth import synthesize
@@ -184,8 +185,8 @@ def test_the_run_timeout_scales_with_the_city():
 
 
 def test_stack_run_refuses_a_landing_snapshot_of_another_city(s3_endpoint):
-    from ikou_dev.localstack import check_landing
     from ikou.storage import MANIFEST, Store, join, landing_uri
+    from ikou_dev.localstack import check_landing
 
     snap = "2031-03-03"  # a snapshot of this test's own in the session's S3
     store = Store()

@@ -7,6 +7,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+
 from ikou.domains import registry
 from ikou.identifiers import (
     is_valid_corporate_number,

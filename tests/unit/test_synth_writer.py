@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+
 from ikou.domains import registry
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.encode import encode_field, encode_record

@@ -24,12 +24,12 @@ def city_input(residents: int, seed: int, out: Path | None = None):
     """(dedupe input as a pyarrow Table, truth pairs [(atena_no, duplicate_of)]) of a synthetic city."""
     import pyarrow.parquet as pq
 
-    from ikou_dev.bench.cleanse import SNAPSHOT, build_city
     from ikou.cleanse.config import load_context
     from ikou.cleanse.merge import dedupe_input
     from ikou.cleanse.stage import cleanse_table
     from ikou.domains import registry
     from ikou.findings import Findings
+    from ikou_dev.bench.cleanse import SNAPSHOT, build_city
 
     city = build_city(residents, seed=seed, out=out)
     d = registry().get("juki")
@@ -48,9 +48,9 @@ def city_input(residents: int, seed: int, out: Path | None = None):
 
 
 def run(workdir: Path, quick: bool) -> dict:
-    from ikou_dev.bench.cleanse import FULL_RESIDENTS, QUICK_RESIDENTS, SEED
     from ikou.cleanse.dedupe import DedupeConfig, dedupe, evaluate
     from ikou.domains import registry
+    from ikou_dev.bench.cleanse import FULL_RESIDENTS, QUICK_RESIDENTS, SEED
 
     residents = QUICK_RESIDENTS if quick else FULL_RESIDENTS
     t0 = time.monotonic()

@@ -166,7 +166,7 @@ def apply_decisions(
         d.status = "applied"
         latest[d.cluster] = d
     final, by = [], []
-    for a, c, dec in zip(t["atena_id"], t["cluster_id"], t["decision"]):
+    for c, dec in zip(t["cluster_id"], t["decision"]):
         d = latest.get(c) if dec != "distinct" else None
         if d is not None:
             final.append(d.decision)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from ikou.cleanse.rules import DATE_ROLES
-from ikou.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
+from ikou.wareki import COMMON_SCHEME, PartialDate, WarekiError, parse_wareki
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -285,7 +285,7 @@ def cleanse_table(
             safe = pa.array(np.where(idx >= 0, idx, 0))
             nulls = pa.array(idx < 0) if (idx < 0).any() else None
 
-            def column(j: int, typ):
+            def column(j: int, typ, parsed=parsed, safe=safe, nulls=nulls):
                 arr = pa.array([x[j] for x in parsed] or [None], typ).take(safe)
                 return (
                     pa.compute.if_else(nulls, pa.nulls(len(arr), typ), arr)

@@ -120,10 +120,9 @@ def _context(root: str, target_url: str, results_dir: str, docs_dir: str):
     os.environ["IKOU_GX_RESULTS_DIR"] = results_dir
     os.environ["IKOU_GX_DOCS_DIR"] = docs_dir
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    import great_expectations as gx
-
     from great_expectations.execution_engine import pandas_execution_engine
 
+    import great_expectations as gx
     import ikou.quality.expectations  # noqa: F401 - registers Ikou's expectations before the suites load
 
     # GX fingerprints every dataframe with a plain md5 of its rows (batch_markers): never wanted

@@ -30,9 +30,7 @@ def run(
 ) -> StageResult:
     """Publish the hand-off set, then load the target from it in one transaction."""
     if not applies(ctx.domain):
-        raise StageNotApplicable(
-            "preparation phase: nothing is loaded (readiness report instead)"
-        )
+        raise StageNotApplicable("preparation phase: nothing is loaded (readiness report instead)")
     started = time.monotonic()
     store = store or Store()
     if atena_map is None:  # the map the domain's cleanse stage applied (名寄せ of the master)

@@ -45,6 +45,4 @@ def plan(domains: list[str], snapshot: object = "", store: Store | None = None) 
 
 def city_report(planned: MasterPlan | None, run_id: str, store: Store | None = None) -> dict:
     """The city-wide report of a master run (reports/_city/{run}/city.html + city.json)."""
-    return build_city_report(
-        planned or MasterPlan(), master_run_id=run_id, store=store or Store()
-    )
+    return build_city_report(planned or MasterPlan(), master_run_id=run_id, store=store or Store())

@@ -53,8 +53,9 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
                         master_ids = set(tables[master_table].column("atena_no").to_pylist())
                     else:
                         master_ids = set(
-                            addressee_ids(master_domain, master_table, snap, work, store)
-                            .to_pylist()
+                            addressee_ids(
+                                master_domain, master_table, snap, work, store
+                            ).to_pylist()
                         )
                 orphans = count_orphans(tables[t.name], refs, master_ids, d, t, findings)
             out = work / f"{t.name}.parquet"

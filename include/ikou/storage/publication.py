@@ -94,7 +94,9 @@ def fetch_tables(store: Store, prefix: str, workdir: Path) -> tuple[dict, dict[s
     paths = {}
     for f in manifest["files"]:
         if f["name"].endswith(".parquet") and not f["name"].startswith("_"):
-            paths[f["name"][: -len(".parquet")]] = fetch(store, prefix, f["name"], workdir, manifest)
+            paths[f["name"][: -len(".parquet")]] = fetch(
+                store, prefix, f["name"], workdir, manifest
+            )
     return manifest, paths
 
 

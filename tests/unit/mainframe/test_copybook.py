@@ -83,9 +83,9 @@ def test_float_usages_and_sign_clauses():
         "    05  T   PIC S9(3).",
     )
     lay = parse_copybook(text).record()
-    f1, f2, l, ls, ts, t = lay.fields
+    f1, f2, lead, ls, ts, t = lay.fields
     assert (f1.kind, f1.size, f2.kind, f2.size) == ("float", 4, "float", 8)
-    assert (l.sign_position, l.sign_separate, l.size) == ("leading", False, 3)
+    assert (lead.sign_position, lead.sign_separate, lead.size) == ("leading", False, 3)
     assert (ls.sign_position, ls.sign_separate, ls.size) == ("leading", True, 4)
     assert (ts.sign_position, ts.sign_separate, ts.size) == ("trailing", True, 4)
     assert (t.sign_position, t.sign_separate, t.offset) == ("trailing", False, 23)
