@@ -153,7 +153,7 @@ def load_before(
     count(*) afterwards (one transaction, staging then SET SCHEMA, as before)."""
     from sqlalchemy import create_engine
 
-    from ikou.load.target import STAGING_SCHEMA, _ident, create_table_sql, table_name
+    from ikou.load.target import STAGING_SCHEMA, create_table_sql, quote_ident, table_name
 
     eng = create_engine(url)
     raw = eng.raw_connection()
@@ -161,13 +161,13 @@ def load_before(
     try:
         cur = raw.cursor()
         for s in (schema, STAGING_SCHEMA):
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(s)}")
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)}")
         for t in layout.tables:
             name = table_name(domain, t.name)
-            staged = f"{_ident(STAGING_SCHEMA)}.{_ident(name)}"
+            staged = f"{quote_ident(STAGING_SCHEMA)}.{quote_ident(name)}"
             cur.execute(f"DROP TABLE IF EXISTS {staged}")
             cur.execute(create_table_sql(staged, t, "postgresql"))
-            cols = ", ".join(_ident(c.name) for c in t.columns)
+            cols = ", ".join(quote_ident(c.name) for c in t.columns)
             with open(csvs[t.name], "rb") as fh:
                 cur.copy_expert(
                     f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
@@ -175,8 +175,8 @@ def load_before(
                 )
             cur.execute(f"SELECT count(*) FROM {staged}")
             rows[t.name] = cur.fetchone()[0]
-            cur.execute(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(name)}")
-            cur.execute(f"ALTER TABLE {staged} SET SCHEMA {_ident(schema)}")
+            cur.execute(f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(name)}")
+            cur.execute(f"ALTER TABLE {staged} SET SCHEMA {quote_ident(schema)}")
         raw.commit()
     finally:
         raw.close()

@@ -70,7 +70,7 @@ def table_name(domain: str, table: str) -> str:
     return f"{domain}__{table}"
 
 
-def _ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or len(name) > 63:
         raise ValueError(f"not a safe SQL identifier: {name!r}")
     return f'"{name}"'
@@ -91,13 +91,13 @@ def column_sql(col, dialect: str) -> str:
         t = "DATE" if dialect == "postgresql" else "TEXT"
     else:  # pragma: no cover - the registry validates types
         raise ValueError(col.type)
-    return f"{_ident(col.name)} {t}{' NOT NULL' if col.required else ''}"
+    return f"{quote_ident(col.name)} {t}{' NOT NULL' if col.required else ''}"
 
 
 def create_table_sql(qualified: str, table, dialect: str, primary_key: bool = True) -> str:
     cols = [column_sql(c, dialect) for c in table.columns]
     if primary_key:
-        cols.append(f"PRIMARY KEY ({', '.join(_ident(k) for k in table.business_keys)})")
+        cols.append(f"PRIMARY KEY ({', '.join(quote_ident(k) for k in table.business_keys)})")
     return f"CREATE TABLE {qualified} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
@@ -106,9 +106,9 @@ def ddl(domain: str, layout, dialect: str = "postgresql", schema: str = LIVE_SCH
     out = []
     for t in layout.tables:
         q = (
-            f"{_ident(schema)}.{_ident(table_name(domain, t.name))}"
+            f"{quote_ident(schema)}.{quote_ident(table_name(domain, t.name))}"
             if dialect == "postgresql"
-            else _ident(table_name(domain, t.name))
+            else quote_ident(table_name(domain, t.name))
         )
         out.append(create_table_sql(q, t, dialect) + ";")
         if dialect == "postgresql":
@@ -124,7 +124,7 @@ def _comments(qualified: str, table) -> list[str]:
     out = [f"COMMENT ON TABLE {qualified} IS {_quote_literal(table.label_ja)};"]
     for c in table.columns:
         out.append(
-            f"COMMENT ON COLUMN {qualified}.{_ident(c.name)} IS {_quote_literal(c.label_ja)};"
+            f"COMMENT ON COLUMN {qualified}.{quote_ident(c.name)} IS {_quote_literal(c.label_ja)};"
         )
     return out
 
@@ -192,7 +192,7 @@ class Target:
         self._url = parse_target_url(url)
         self.base_url = url
         self.schema = schema
-        _ident(schema)
+        quote_ident(schema)
         self.dialect = self._url.get_backend_name()
         self._engine = None
 
@@ -254,8 +254,8 @@ class Target:
 
     def qualified(self, name: str, schema: str | None = None) -> str:
         if self.dialect == "sqlite":
-            return _ident(name)
-        return f"{_ident(schema or self.schema)}.{_ident(name)}"
+            return quote_ident(name)
+        return f"{quote_ident(schema or self.schema)}.{quote_ident(name)}"
 
     def _sqlite_connect(self):
         import sqlite3
@@ -299,7 +299,7 @@ class Target:
             for s in (self.schema, STAGING_SCHEMA):
                 # CREATE SCHEMA IF NOT EXISTS can race with another session's: serialise it.
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-schema", s),))
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(s)}")
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)}")
             if guard is not None:
                 guard(cur, self.dialect)
             staged_tables = []
@@ -310,7 +310,7 @@ class Target:
                 staged = self.qualified(name, STAGING_SCHEMA)
                 cur.execute(f"DROP TABLE IF EXISTS {staged}")
                 cur.execute(create_table_sql(staged, t, self.dialect, primary_key=False))
-                cols = ", ".join(_ident(c.name) for c in t.columns)
+                cols = ", ".join(quote_ident(c.name) for c in t.columns)
                 # FREEZE: the table was created in this transaction, so rows are written frozen
                 # (no later hint-bit rewrite or anti-wraparound vacuum of a freshly loaded table).
                 with open(csv_files[t.name], "rb") as fh:
@@ -322,8 +322,8 @@ class Target:
                     )
                 rows[t.name] = int(cur.rowcount)
                 cur.execute(
-                    f"ALTER TABLE {staged} ADD CONSTRAINT {_ident(name + '_pkey')} PRIMARY KEY "
-                    f"({', '.join(_ident(k) for k in t.business_keys)})"
+                    f"ALTER TABLE {staged} ADD CONSTRAINT {quote_ident(name + '_pkey')} PRIMARY KEY "
+                    f"({', '.join(quote_ident(k) for k in t.business_keys)})"
                 )
                 for stmt in _comments(staged, t):
                     cur.execute(stmt)
@@ -333,7 +333,7 @@ class Target:
                 staged,
             ) in staged_tables:  # 2. the swap: brief exclusive locks, at the very end
                 cur.execute(f"DROP TABLE IF EXISTS {self.qualified(name)}")
-                cur.execute(f"ALTER TABLE {staged} SET SCHEMA {_ident(self.schema)}")
+                cur.execute(f"ALTER TABLE {staged} SET SCHEMA {quote_ident(self.schema)}")
             if after is not None:
                 after(cur, self.dialect, rows)
             raw.commit()
@@ -357,14 +357,14 @@ class Target:
             staged_tables = []
             for t in layout.tables:
                 name = table_name(domain, t.name)
-                staged = _ident(f"staging__{name}")
+                staged = quote_ident(f"staging__{name}")
                 cur.execute(f"DROP TABLE IF EXISTS {staged}")
                 cur.execute(create_table_sql(staged, t, self.dialect))
                 rows[t.name] = int(self._sqlite_insert(cur, staged, t, csv_files[t.name]))
                 staged_tables.append((name, staged))
             for name, staged in staged_tables:
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
-                cur.execute(f"ALTER TABLE {staged} RENAME TO {_ident(name)}")
+                cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+                cur.execute(f"ALTER TABLE {staged} RENAME TO {quote_ident(name)}")
             if after is not None:
                 after(cur, self.dialect, rows)
             cur.execute("COMMIT")
@@ -381,7 +381,7 @@ class Target:
     @staticmethod
     def _sqlite_insert(cur, staged: str, table, path: Path, batch: int = 5000) -> int:
         names = [c.name for c in table.columns]
-        sql = f"INSERT INTO {staged} ({', '.join(_ident(c) for c in names)}) VALUES ({', '.join('?' for _ in names)})"
+        sql = f"INSERT INTO {staged} ({', '.join(quote_ident(c) for c in names)}) VALUES ({', '.join('?' for _ in names)})"
         ints = {i for i, c in enumerate(table.columns) if c.type == "integer"}
         n = 0
         with open(
@@ -420,7 +420,7 @@ class Target:
                 f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{self.schema}' "
                 f"AND table_name = '{name}'"
             )
-        _ident(name)
+        quote_ident(name)
         with self.engine().connect() as conn:
             return conn.exec_driver_sql(sql).first() is not None
 
@@ -458,9 +458,9 @@ class Target:
         self, name: str, columns: list[str], order_by: list[str] | None = None, batch: int = 20000
     ) -> Iterator[tuple]:
         """Rows of a table, streamed (server-side cursor on PostgreSQL): never the whole table."""
-        sql = f"SELECT {', '.join(_ident(c) for c in columns)} FROM {self.qualified(name)}"
+        sql = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {self.qualified(name)}"
         if order_by:
-            sql += f" ORDER BY {', '.join(_ident(c) for c in order_by)}"
+            sql += f" ORDER BY {', '.join(quote_ident(c) for c in order_by)}"
         with self.engine().connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).exec_driver_sql(
                 sql
@@ -501,7 +501,7 @@ class Target:
                     p.unlink()
         else:
             with self.engine().begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_ident(self.schema)} CASCADE")
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
         return existed
 
 

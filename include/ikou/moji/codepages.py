@@ -614,7 +614,8 @@ _NUMBERED = re.compile(
 )
 
 
-def _canonical_name(name: str) -> str:
+def canonical_name(name: str) -> str:
+    """The canonical code-page name for an alias ("IBM-930" -> "cp930"); ValueError if unknown."""
     key = re.sub(r"[-_ ()]", "", str(name).strip().lower())
     if key in _ALIASES:
         return _ALIASES[key]
@@ -632,12 +633,7 @@ def _canonical_name(name: str) -> str:
 
 def is_ebcdic(name: str) -> bool:
     """True for the EBCDIC code pages (Japanese and Western), False for open-system encodings."""
-    return _canonical_name(name) not in OPEN_CODEPAGES
-
-
-def canonical_name(name: str) -> str:
-    """The canonical code-page name for an alias ("IBM-930" -> "cp930"); ValueError if unknown."""
-    return _canonical_name(name)
+    return canonical_name(name) not in OPEN_CODEPAGES
 
 
 def get_codepage(name: str, variant: str = "jis") -> CodePage | OpenCodePage:
@@ -646,7 +642,7 @@ def get_codepage(name: str, variant: str = "jis") -> CodePage | OpenCodePage:
     ``variant``: "jis" (default: iconv / ICU / JIS) or "jdk" (the JDK's wave-dash family; cp930 and
     cp939 only). Unknown names or variants raise ``ValueError``.
     """
-    canonical = _canonical_name(name)
+    canonical = canonical_name(name)
     v = str(variant).strip().lower()
     if v not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")

@@ -447,7 +447,7 @@ def _build(
         ValidationResultIdentifier,
     )
 
-    from ikou.quality.gate import _context, gx_root
+    from ikou.quality.gate import context, forget_context, gx_root
 
     try:
         site = json.loads(store.get_bytes(f"s3://{bucket}/{SITE_MANIFEST}"))
@@ -511,12 +511,12 @@ def _build(
                 _stand_in(docs / page)
         ids = new_ids + [ExpectationSuiteIdentifier(name=n) for n in changed_suites]
         if ids:  # (an empty list would make GX render every resource)
-            _context.cache_clear()
-            ctx = _context(str(gx_root()), "sqlite://", str(results), str(docs))
+            forget_context()
+            ctx = context(target_url="sqlite://", results_dir=str(results), docs_dir=str(docs))
             ctx.build_data_docs(
                 site_names=["ikou_docs"], resource_identifiers=ids, build_index=full_index
             )
-            _context.cache_clear()
+            forget_context()
         for page, body in new_rel.items():
             p = docs / page
             if p.exists():

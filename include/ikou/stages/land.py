@@ -144,7 +144,7 @@ def trial_decode(lf, path: Path, source: str, gaiji_path: Path | None) -> dict:
     if records == 0:
         raise Refused(f"{source}: trial decode as {lf.name} found no records")
     if quarantined > TRIAL_MAX_QUARANTINED * records:
-        top = max(reasons, key=reasons.get) if reasons else "?"
+        top = max(reasons, key=lambda r: reasons[r]) if reasons else "?"
         raise Refused(
             f"{source}: trial decode of the first {records:,} records as {lf.name} "
             f"({lf.encoding}, {lf.recfm}) quarantined {quarantined:,} (mostly {top}) — "
@@ -166,8 +166,9 @@ def _gather(sources: list[str], work: Path, store: Store) -> list[tuple[str, str
     each object under it."""
     out: list[tuple[str, str | None, Path]] = []
     for arg in sources:
-        named, sep, where = arg.partition("=")
-        if not sep or "/" in named or named.startswith("s3:"):
+        head, sep, where = arg.partition("=")
+        named: str | None = head
+        if not sep or "/" in head or head.startswith("s3:"):
             named, where = None, arg
         if is_s3(where):
             uris = [where] if not where.endswith("/") else list(store.list(where))
