@@ -4,6 +4,7 @@
     ikou decode --copybook C.cpy --encoding cp930 INPUT -o OUT.parquet
     ikou registry                       the 20 domains and the plan, checked
     ikou copybook layout C.cpy [--json] every item's offset, size, type and picture
+    ikou plan capacity --residents 3800000 --workers 8 [--json]   the night on W workers
     ikou land --domain juki --snapshot 2026-12-01 --who NAME FILE...   a vendor's files into landing
     ikou gx generate [--check]          (re)write the GX project from the registry
     ikou docs build                     build the Data Docs site into the reports bucket
@@ -197,6 +198,39 @@ def _copybook(args) -> int:
     return 0
 
 
+def _plan(args) -> int:
+    from ikou.domains import registry
+    from ikou.rehearsal.capacity import capacity_plan, load_costs
+    from ikou.storage import Store
+
+    reg = registry()
+    plan = capacity_plan(
+        load_costs(reg, Store()),
+        args.residents,
+        args.workers,
+        reg.plan.source.city.residents,
+        reg.plan.source.rehearsal.night_hours,
+    )
+    if args.json:
+        print(json.dumps(plan, ensure_ascii=False, indent=2))
+        return 0
+    cp = plan["critical_path"]
+    mw = plan["min_workers_0600"]
+    print(
+        f"{plan['residents']:,} residents on {plan['workers']} workers: {plan['wall_hours']:.2f} h"
+    )
+    print(f"critical path ({cp['hours']:.2f} h): {' → '.join(cp['domains'])}")
+    print(
+        f"ends by 06:00 JST (01:00 + {plan['night_hours']:g} h) with at least {mw} workers"
+        if mw
+        else f"cannot end by 06:00 JST: the critical path alone is {cp['hours']:.2f} h"
+    )
+    for d, h in sorted(plan["domain_hours"].items(), key=lambda kv: -kv[1]):
+        src = plan["calibration_points"][d]
+        print(f"  {d:<17} {h:8.3f} h   from {src['run_id']} ({src['legacy_records']:,} records)")
+    return 0
+
+
 def _land(args) -> int:
     from ikou.stages.land import land
 
@@ -236,6 +270,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     d = with_exit_codes(add_decode_parser(sub))
     d.set_defaults(fn=run_decode)
+
+    pl = sub.add_parser(
+        "plan",
+        help="capacity plan of the nightly rehearsal (from the calibrated per-record costs)",
+        description="capacity: the nightly rehearsal's wall time for N residents on W one-slot "
+        "workers, its critical path and the fewest workers that end it by 06:00 JST, from each "
+        "domain's latest rehearsal (exit 4 when a domain was never rehearsed).",
+    )
+    pl.add_argument("action", choices=["capacity"])
+    pl.add_argument("--residents", type=int, required=True, help="the city's residents")
+    pl.add_argument("--workers", type=int, required=True, help="task slots (one core each)")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.set_defaults(fn=_plan)
 
     cbp = sub.add_parser(
         "copybook",

@@ -46,10 +46,14 @@ class City(_Strict):
     name_ja: str
     name_en: str
     local_government_code: str
+    #: the residents the registry's expected_records describe (projections scale from them)
+    residents: int = Field(default=1_500_000, gt=0)
 
 
 class RehearsalPolicy(_Strict):
     go_valid_days: int = Field(default=7, gt=0)
+    #: the nightly rehearsal starts at 01:00 JST (the master's schedule) and must end by 06:00
+    night_hours: float = Field(default=5.0, gt=0, le=24)
 
 
 class PlanFile(_Strict):

@@ -1,0 +1,221 @@
+"""A capacity plan for the nightly rehearsal: how long the whole city takes on W workers, which
+chain of domains decides it, and how many workers end it by the morning.
+
+From the calibrated per-record costs (each domain's latest rehearsal: per stage a fixed
+overhead ``a`` and a per-record cost ``b``, see :mod:`ikou.rehearsal.timing`), a city of N
+residents costs each stage ``a + b · n`` seconds, where ``n`` is the domain's records scaled
+from the registry's city (``plan.yaml`` ``city.residents``: the residents its expected_records
+describe). The master runs a domain once the domains it refers to are done, its stages one after
+another, each stage a task taking one worker slot; the plan schedules that graph on W slots with
+the longest remaining path first (what the scheduler's priority weights approximate) and reports:
+
+- ``wall_hours``: the night's wall time on W workers;
+- ``critical_path``: the chain of domains (``refers_to``) that no number of workers shortens;
+- ``min_workers_0600``: the fewest workers that end by 06:00 JST starting at 01:00
+  (``rehearsal.night_hours``), or None when even unlimited workers cannot (the critical path
+  is longer than the night);
+- ``calibration_points``: which rehearsal each domain's costs come from.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from ikou.errors import BadArgument, Unreadable
+
+MAX_WORKERS = 256
+
+
+@dataclass(frozen=True)
+class DomainCost:
+    domain: str
+    refers_to: tuple[str, ...]
+    stages: tuple[tuple[str, float, float], ...]  # (stage, overhead seconds, per-record seconds)
+    records_city: int  # the registry city's records of the domain
+    source: dict  # where the costs come from (run, records, generated_at, methods)
+
+    def seconds(self, scale: float) -> list[tuple[str, float]]:
+        n = self.records_city * scale
+        return [(s, a + b * n) for s, a, b in self.stages]
+
+
+def domain_cost(domain: str, refers_to, report: dict) -> DomainCost:
+    """A domain's stage costs from its rehearsal.json (``timing.projection_stages``)."""
+    t = report.get("timing") or {}
+    stages = []
+    for s, v in (t.get("projection_stages") or {}).items():
+        stages.append(
+            (
+                s,
+                float(v.get("overhead_seconds") or 0.0),
+                float(v.get("per_record_ms") or 0.0) / 1000,
+            )
+        )
+    return DomainCost(
+        domain=domain,
+        refers_to=tuple(refers_to),
+        stages=tuple(stages),
+        records_city=int(t.get("expected_records") or 0),
+        source={
+            "run_id": report.get("run_id"),
+            "generated_at": report.get("generated_at"),
+            "legacy_records": t.get("legacy_records"),
+            "methods": t.get("projection_methods"),
+        },
+    )
+
+
+def schedule(costs: dict[str, DomainCost], scale: float, workers: int) -> float:
+    """Seconds to run every domain's stages on ``workers`` slots (list scheduling, longest
+    remaining path first; a domain starts when the domains it refers to are done)."""
+    durations = {d: [sec for _, sec in c.seconds(scale)] for d, c in costs.items()}
+    children: dict[str, list[str]] = {d: [] for d in costs}
+    for d, c in costs.items():
+        for r in c.refers_to:
+            if r in costs:
+                children[r].append(d)
+    # bottom level of each domain: its own time plus the longest chain after it
+    order = _topological(costs)
+    bottom: dict[str, float] = {}
+    for d in reversed(order):
+        bottom[d] = sum(durations[d]) + max((bottom[c] for c in children[d]), default=0.0)
+    waiting = {d: sum(1 for r in c.refers_to if r in costs) for d, c in costs.items()}
+    ready: list[tuple[float, str, int]] = []  # (-priority, domain, next stage index)
+    for d, n in waiting.items():
+        if n == 0 and durations[d]:
+            heapq.heappush(ready, (-bottom[d], d, 0))
+        elif n == 0:
+            waiting[d] = -1  # nothing to run: done at once (handled below)
+    running: list[tuple[float, str, int]] = []  # (end time, domain, stage index)
+    now, free = 0.0, workers
+    done_empty = [d for d, n in waiting.items() if n == -1]
+
+    def finish(domain: str) -> None:
+        for c in children[domain]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                if durations[c]:
+                    remaining = sum(durations[c]) + max(
+                        (bottom[x] for x in children[c]), default=0.0
+                    )
+                    heapq.heappush(ready, (-remaining, c, 0))
+                else:
+                    finish(c)
+
+    for d in done_empty:
+        finish(d)
+    while ready or running:
+        while ready and free:
+            _, d, i = heapq.heappop(ready)
+            heapq.heappush(running, (now + durations[d][i], d, i))
+            free -= 1
+        now, d, i = heapq.heappop(running)
+        free += 1
+        if i + 1 < len(durations[d]):
+            rest = sum(durations[d][i + 1 :]) + max((bottom[x] for x in children[d]), default=0.0)
+            heapq.heappush(ready, (-rest, d, i + 1))
+        else:
+            finish(d)
+    return now
+
+
+def critical_path(costs: dict[str, DomainCost], scale: float) -> tuple[list[str], float]:
+    """The longest chain of domains through ``refers_to`` (seconds with unlimited workers)."""
+    total = {d: sum(sec for _, sec in c.seconds(scale)) for d, c in costs.items()}
+    best: dict[str, tuple[float, list[str]]] = {}
+    for d in _topological(costs):
+        prev = max(
+            (best[r] for r in costs[d].refers_to if r in best),
+            key=lambda x: x[0],
+            default=(0.0, []),
+        )
+        best[d] = (prev[0] + total[d], prev[1] + [d])
+    seconds, path = max(best.values(), key=lambda x: x[0], default=(0.0, []))
+    return path, seconds
+
+
+def _topological(costs: dict[str, DomainCost]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def visit(d: str) -> None:
+        if d in seen:
+            return
+        seen.add(d)
+        for r in costs[d].refers_to:
+            if r in costs:
+                visit(r)
+        out.append(d)
+
+    for d in sorted(costs):
+        visit(d)
+    return out
+
+
+def capacity_plan(
+    costs: dict[str, DomainCost],
+    residents: int,
+    workers: int,
+    city_residents: int,
+    night_hours: float,
+) -> dict:
+    """The plan for ``residents`` on ``workers`` slots (see the module docstring)."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise BadArgument(f"--workers {workers}: expected 1–{MAX_WORKERS}")
+    if not 1 <= residents <= 10_000_000:
+        raise BadArgument(f"--residents {residents}: expected 1–10,000,000")
+    scale = residents / city_residents
+    wall = schedule(costs, scale, workers)
+    path, path_seconds = critical_path(costs, scale)
+    night = night_hours * 3600
+    min_workers = None
+    if path_seconds <= night:
+        lo, hi = 1, MAX_WORKERS
+        if schedule(costs, scale, hi) <= night:
+            while lo < hi:  # the wall time does not grow with more workers
+                mid = (lo + hi) // 2
+                if schedule(costs, scale, mid) <= night:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            min_workers = lo
+    return {
+        "residents": residents,
+        "workers": workers,
+        "wall_hours": round(wall / 3600, 3),
+        "critical_path": {"domains": path, "hours": round(path_seconds / 3600, 3)},
+        "night_hours": night_hours,
+        "min_workers_0600": min_workers,
+        "domain_hours": {
+            d: round(sum(sec for _, sec in c.seconds(scale)) / 3600, 3) for d, c in costs.items()
+        },
+        "calibration_points": {d: c.source for d, c in costs.items()},
+        "model": "per stage a + b·records (each domain's latest rehearsal), records scaled from "
+        f"the registry's city of {city_residents:,} residents; list scheduling on {workers} "
+        "one-slot workers, a domain after the domains it refers to",
+    }
+
+
+def load_costs(reg, store) -> dict[str, DomainCost]:
+    """Every planned domain's costs from its latest rehearsal in the reports zone; exit 4 when a
+    domain has never been rehearsed (there is nothing to calibrate from)."""
+    from ikou.rehearsal import history
+
+    costs: dict[str, DomainCost] = {}
+    missing = []
+    for d in reg.plan.rehearsal_order():
+        latest = [
+            h for h in history(d, store, limit=5) if h.get("mode", "rehearsal") == "rehearsal"
+        ]
+        if not latest or not (latest[-1].get("timing") or {}).get("projection_stages"):
+            missing.append(d)
+            continue
+        costs[d] = domain_cost(d, reg.get(d).refers_to, latest[-1])
+    if missing:
+        raise Unreadable(
+            f"no calibration data for {len(missing)} domain(s) ({', '.join(missing[:5])}"
+            + (" …" if len(missing) > 5 else "")
+            + "): rehearse the whole city first (make run)"
+        )
+    return costs

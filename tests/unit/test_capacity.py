@@ -1,0 +1,108 @@
+"""The capacity plan of the nightly rehearsal (ikou.rehearsal.capacity): list scheduling of the
+domains' stages on W workers, the critical path, the fewest workers that end by 06:00."""
+
+from __future__ import annotations
+
+import pytest
+
+from ikou.errors import BadArgument, Unreadable
+from ikou.rehearsal.capacity import (
+    DomainCost,
+    capacity_plan,
+    critical_path,
+    domain_cost,
+    load_costs,
+    schedule,
+)
+
+
+def cost(name: str, seconds: list[float], refers=(), per_record=0.0, records=0) -> DomainCost:
+    return DomainCost(
+        domain=name,
+        refers_to=tuple(refers),
+        stages=tuple((f"s{i}", s, per_record) for i, s in enumerate(seconds)),
+        records_city=records,
+        source={"run_id": f"r_{name}", "legacy_records": 1},
+    )
+
+
+def test_one_worker_runs_everything_one_after_another():
+    costs = {"a": cost("a", [10, 20]), "b": cost("b", [5]), "c": cost("c", [7], refers=["a"])}
+    assert schedule(costs, 1.0, 1) == pytest.approx(42)
+
+
+def test_enough_workers_give_the_critical_path():
+    costs = {
+        "a": cost("a", [10, 20]),
+        "b": cost("b", [5]),
+        "c": cost("c", [7], refers=["a"]),
+        "d": cost("d", [1], refers=["b", "c"]),
+    }
+    path, seconds = critical_path(costs, 1.0)
+    assert path == ["a", "c", "d"] and seconds == pytest.approx(38)
+    assert schedule(costs, 1.0, 8) == pytest.approx(38)
+    assert schedule(costs, 1.0, 2) >= 38
+
+
+def test_the_longest_remaining_path_goes_first():
+    """Two workers: the long chain must start at once, not after the short independent tasks."""
+    costs = {
+        "long": cost("long", [10]),
+        "after": cost("after", [10], refers=["long"]),
+        "x": cost("x", [3]),
+        "y": cost("y", [3]),
+        "z": cost("z", [3]),
+    }
+    assert schedule(costs, 1.0, 2) == pytest.approx(20)
+
+
+def test_records_scale_with_the_city():
+    costs = {"a": cost("a", [2.0], per_record=0.001, records=1_000_000)}
+    # 2 s overhead + 1 ms × 1M records × (3M / 1.5M residents) = 2002 s
+    plan = capacity_plan(costs, 3_000_000, 1, 1_500_000, night_hours=5)
+    assert plan["wall_hours"] == pytest.approx(2002 / 3600, abs=1e-3)
+    assert plan["domain_hours"]["a"] == pytest.approx(2002 / 3600, abs=1e-3)
+
+
+def test_min_workers_to_end_by_six():
+    costs = {d: cost(d, [3600.0]) for d in "abcdefgh"}  # eight independent one-hour domains
+    plan = capacity_plan(costs, 1_500_000, 1, 1_500_000, night_hours=5)
+    assert plan["wall_hours"] == pytest.approx(8)
+    assert plan["min_workers_0600"] == 2  # 4 h on two workers; one worker takes 8 h
+    chain = {"a": cost("a", [4 * 3600.0]), "b": cost("b", [2 * 3600.0], refers=["a"])}
+    never = capacity_plan(chain, 1_500_000, 64, 1_500_000, night_hours=5)
+    assert never["min_workers_0600"] is None and never["critical_path"]["hours"] == pytest.approx(6)
+
+
+def test_bad_arguments_are_one_line():
+    with pytest.raises(BadArgument, match="--workers 0"):
+        capacity_plan({}, 1000, 0, 1_500_000, 5)
+    with pytest.raises(BadArgument, match="--residents"):
+        capacity_plan({}, 0, 1, 1_500_000, 5)
+
+
+def test_domain_cost_reads_a_rehearsal_report():
+    report = {
+        "run_id": "manual__1",
+        "generated_at": "2026-12-04T01:00:00+00:00",
+        "timing": {
+            "legacy_records": 600,
+            "expected_records": 3_000_000,
+            "projection_methods": ["overhead"],
+            "projection_stages": {
+                "extract": {"overhead_seconds": 2.0, "per_record_ms": 0.01},
+                "gate_raw": {"overhead_seconds": 1.5, "per_record_ms": 0.0},
+            },
+        },
+    }
+    c = domain_cost("juki", [], report)
+    assert c.records_city == 3_000_000 and c.source["run_id"] == "manual__1"
+    assert c.seconds(1.0) == [("extract", pytest.approx(32.0)), ("gate_raw", 1.5)]
+
+
+def test_no_rehearsal_no_plan(s3_endpoint):
+    from ikou.domains import registry
+    from ikou.storage import Store
+
+    with pytest.raises(Unreadable, match="no calibration data for 20 domain"):
+        load_costs(registry(), Store())
