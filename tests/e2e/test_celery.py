@@ -71,7 +71,9 @@ def celery_stack(ikou_stack, tmp_path_factory, redis_url):
             "IKOU_REDIS_URL": redis_url,
             "IKOU_HEARTBEAT_TIMEOUT": "30",  # a killed worker's task is failed (and retried) soon
             "IKOU_PARALLELISM": "4",
-            "IKOU_HMAC_SECRET": (ikou_stack.home / "hmac_secret").read_text().strip(),
+            # the LocalExecutor stack's key (the environment's, or the one it generated)
+            "IKOU_HMAC_SECRET": ikou_stack.env.get("IKOU_HMAC_SECRET")
+            or (ikou_stack.home / "hmac_secret").read_text().strip(),
         }
     )
     _drop_database(pg, db)
