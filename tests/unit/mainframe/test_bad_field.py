@@ -150,3 +150,25 @@ def test_null_in_an_occurs_table_nulls_the_element_only(tmp_path):
     assert rows[0]["V"] == [1, None, 3]
     f = [json.loads(x) for x in (tmp_path / "t.jsonl.findings.jsonl").read_text().splitlines()]
     assert [(x["field"], x["byte"], x["raw_hex"]) for x in f] == [("V", 3, "F24B")]
+
+
+def test_decode_to_parquet_writes_findings_beside_the_quarantine(tmp_path):
+    import pyarrow.parquet as pq
+
+    from ikou.mainframe.copybook import parse_copybook
+    from ikou.mainframe.engine import DecodeOptions, decode_to_parquet
+
+    cb = parse_copybook(CPY)
+    src = tmp_path / "R.DAT"
+    src.write_bytes(GOOD + BAD_AMT)
+    opts = DecodeOptions(encoding="cp930", recfm="F", bad_fields={"AMT": "null"})
+    fpath = tmp_path / "q" / "R.findings.jsonl"
+    fpath.parent.mkdir()
+    s = decode_to_parquet(
+        src, cb, opts, tmp_path / "r.parquet", tmp_path / "q" / "R.jsonl", findings_path=fpath
+    )
+    assert s.findings == {"bad_nibble": 1} and s.records_out == 2 and s.quarantined == 0
+    assert pq.read_table(tmp_path / "r.parquet").column("AMT").to_pylist()[1] is None
+    rows = [json.loads(x) for x in fpath.read_text().splitlines()]
+    assert [(r["_record"], r["field"], r["raw_hex"]) for r in rows] == [(1, "AMT", "01FA4C")]
+    assert s.to_dict()["findings"] == {"bad_nibble": 1}
