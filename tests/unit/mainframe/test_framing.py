@@ -295,3 +295,24 @@ def test_v_formats_round_trip(data, recfm, adjust, little, per_block, chunk):
     assert recs(chs) == data
     assert broken(chs) == []
     assert sum(c.bytes_read for c in chs) == len(raw)
+
+
+def test_extract_plan_splits_only_plain_files(tmp_path):
+    """The extract stage decodes compressed files, and files with offsets or a length field,
+    whole (streamed): no byte ranges for them."""
+    from types import SimpleNamespace
+
+    from ikou.stages.extract import splittable
+    from ikou.storage import Store
+
+    plain, packed = tmp_path / "plain.dat", tmp_path / "packed.dat"
+    plain.write_bytes(b"\xc1" * 100)
+    packed.write_bytes(gzip.compress(b"\xc1" * 100))
+    none = SimpleNamespace(decode=SimpleNamespace())
+    store = Store()
+    assert splittable(none, store, str(plain))
+    assert not splittable(none, store, str(packed))
+    offset = SimpleNamespace(decode=SimpleNamespace(file_start_offset=10))
+    assert not splittable(offset, store, str(plain))
+    length = SimpleNamespace(decode=SimpleNamespace(record_length_field="L-LEN"))
+    assert not splittable(length, store, str(plain))
