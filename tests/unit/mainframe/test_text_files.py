@@ -250,16 +250,17 @@ def test_numeric_options_are_bounded(tmp_path, opt):
     assert code == EXIT_USAGE and not o.exists()
 
 
-def test_outputs_are_published_only_when_all_are_complete(tmp_path):
-    """--gaiji-out into a folder that does not exist fails after the data was decoded: no
+@pytest.mark.parametrize("option", ["--gaiji-out", "--summary-json"])
+def test_outputs_are_published_only_when_all_are_complete(tmp_path, option):
+    """An output into a folder that does not exist fails after the data was decoded: no
     output file may appear (exit 4)."""
     code, _, o = run(
         tmp_path,
         b"\xc1\xc2\xc3\xc4\xf1\xf2" * 3,
         "--encoding",
         "cp037",
-        "--gaiji-out",
-        str(tmp_path / "missing" / "g.parquet"),
+        option,
+        str(tmp_path / "missing" / "g.out"),
         cpy=CPY_E,
         out="out.parquet",
     )
