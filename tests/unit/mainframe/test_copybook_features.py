@@ -409,3 +409,39 @@ def test_blank_when_zero_on_a_zoned_field(tmp_path):
         (0, Decimal(0)),
         (12, Decimal("12.5")),
     ]
+
+
+NESTED = [
+    "01  RECORD.",
+    "    02  CNT  PIC 9(1).",
+    "    02  GRP  OCCURS 0 TO 2 TIMES DEPENDING ON CNT.",
+    "        03  INNER-COUNT  PIC 9(1).",
+    "        03  INNER-GROUP  OCCURS 0 TO 3 DEPENDING ON INNER-COUNT.",
+    "            04  FLD  PIC X.",
+    "    02  TAIL  PIC X.",
+]
+
+
+def test_nested_odo_is_walked_record_by_record(tmp_path):
+    from ikou.mainframe.encode import frame_records
+
+    assert parse_copybook(fixed(*NESTED)).record().nested_odo
+    cpy = tmp_path / "n.cpy"
+    cpy.write_text(fixed(*NESTED), "utf-8")
+    inp = tmp_path / "n.dat"
+    recs = [ebc("22AB3CDEZ"), ebc("0Z"), ebc("10Q"), ebc("5Z"), ebc("23AB")]
+    inp.write_bytes(frame_records(recs, "V"))
+    out = tmp_path / "n.jsonl"
+    args = ["--copybook", str(cpy), "--encoding", "cp037", "--recfm", "V", str(inp), "-o", str(out)]
+    assert main(args) == EXIT_OK
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    flat = [
+        (r["CNT"], [[x["FLD"] for x in g["INNER-GROUP"]] for g in r["GRP"]], r["TAIL"])
+        for r in rows
+    ]
+    assert flat == [(2, [["A", "B"], ["C", "D", "E"]], "Z"), (0, [], "Z"), (1, [[]], "Q")]
+    q = [json.loads(x) for x in (tmp_path / "n.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert [(x["_record"], x["reason"]) for x in q] == [
+        (3, "odo_out_of_range"),
+        (4, "record_too_short"),
+    ]
