@@ -9,13 +9,14 @@ the line's first byte. Splitting is vectorised (numpy over each chunk read).
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
 from ikou.mainframe.records import RecordChunk, empty_chunk, matrix, read_exact
 
-__all__ = ["text_chunks", "BOM"]
+__all__ = ["BOM", "text_chunks"]
 
 BOM = b"\xef\xbb\xbf"
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from ikou.mainframe.cli import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 
 CPY = """\
