@@ -424,6 +424,7 @@ def _run(args) -> int:
             qs.write(chunk.quarantine)
             fs.write_rows(chunk.findings)
             _count_reasons(chunk.quarantine, dominant)
+            _count_findings(chunk.findings, dominant)
         if args.gaiji_out:
             import pyarrow.parquet as pq
 
@@ -515,6 +516,16 @@ def _count_reasons(quarantine, counter: Counter) -> None:
     for r, d in zip(reasons, details):
         m = _BYTE.match(d or "")
         counter[(r, int(m.group(1)) if m else None)] += 1
+
+
+def _count_findings(rows, counter: Counter) -> None:
+    """(reason, byte) of the field findings (--bad-field null), once per record."""
+    seen = set()
+    for r in rows or ():
+        key = (r["reason"], r.get("byte"))
+        if (r["_record"], key) not in seen:
+            seen.add((r["_record"], key))
+            counter[key] += 1
 
 
 def _dominant_line(inp: str, counter: Counter, records: int) -> str | None:

@@ -297,3 +297,10 @@ def test_parquet_output_of_a_western_file(tmp_path):
     )
     assert code == EXIT_OK
     assert pq.read_table(o).to_pylist()[0]["E-NAME"] == "Aa¢!"
+
+
+def test_the_hint_also_counts_nulled_fields(tmp_path, capsys):
+    bad = b"\xc1\xc2\xc3\xc4\xf1\x41"
+    code, rows, _ = run(tmp_path, bad * 5, "--encoding", "cp037", "--bad-field", "null", cpy=CPY_E)
+    assert code == EXIT_OK and [r["E-NUM"] for r in rows] == [None] * 5
+    assert "5 of 5 records: invalid_zoned at byte 5" in capsys.readouterr().err
