@@ -315,3 +315,31 @@ def test_extract_plan_splits_only_plain_files(tmp_path):
     assert not splittable(offset, store, str(plain))
     length = SimpleNamespace(decode=SimpleNamespace(record_length_field="L-LEN"))
     assert not splittable(length, store, str(plain))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b""))),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([1, 5, 64, 1 << 16]),
+)
+def test_text_lines_round_trip(lines, crlf, bom, eof_mark, chunk):
+    """Any lines, LF or CRLF, with or without a BOM and a final 0x1A, read in any chunk size:
+    the non-empty lines come back in order at their offsets, every byte accounted for."""
+    from ikou.mainframe.framing_text import text_chunks
+
+    eol = b"\r\n" if crlf else b"\n"
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(x + eol for x in lines)
+    data += b"\x1a" if eof_mark else b""
+    chs = list(text_chunks(io.BytesIO(data), chunk_bytes=chunk))
+    want, offs, pos = [], [], 3 if bom else 0
+    for x in lines:
+        if x:
+            want.append(x)
+            offs.append(pos)
+        pos += len(x) + len(eol)
+    assert recs(chs) == want
+    assert [int(o) for c in chs for o in c.offsets] == offs
+    assert sum(c.bytes_read for c in chs) == len(data)
