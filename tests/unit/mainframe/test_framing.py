@@ -343,3 +343,43 @@ def test_text_lines_round_trip(lines, crlf, bom, eof_mark, chunk):
     assert recs(chs) == want
     assert [int(o) for c in chs for o in c.offsets] == offs
     assert sum(c.bytes_read for c in chs) == len(data)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.binary(max_size=300),
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.lists(st.integers(1, 50), min_size=1, max_size=20),
+)
+def test_window_skips_start_and_end_whatever_the_reads(data, skip, trim, sizes):
+    from ikou.mainframe.reader import Window
+
+    w = Window(io.BytesIO(data), skip, trim)
+    got = b""
+    i = 0
+    while True:
+        piece = w.read(sizes[i % len(sizes)])
+        i += 1
+        if not piece:
+            break
+        got += piece
+    want = data[skip:]
+    want = want[: max(0, len(want) - trim)]
+    assert got == want
+    assert w.skipped + len(got) + w.cut == len(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=60), min_size=1, max_size=30), st.sampled_from([0, 2, -2]))
+def test_length_field_records_round_trip(payloads, adjust):
+    """Records whose first two bytes hold their length (minus ``adjust``) frame exactly."""
+    from ikou.mainframe.framing_variable import RecordLength, length_field_chunks
+
+    data = b"".join((2 + len(p) - adjust).to_bytes(2, "big") + p for p in payloads)
+    length = RecordLength(0, 2, lambda raw: int.from_bytes(raw, "big"), "LEN")
+    if 2 - adjust <= 0:
+        return
+    chs = list(length_field_chunks(io.BytesIO(data), length, adjust=adjust, chunk_bytes=17))
+    assert recs(chs) == [(2 + len(p) - adjust).to_bytes(2, "big") + p for p in payloads]
+    assert sum(c.bytes_read for c in chs) == len(data)
