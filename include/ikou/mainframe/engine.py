@@ -644,7 +644,7 @@ class Decoding:
                 except ValueError as exc:
                     raise ValueError(f"record type value for {p.name}: {exc}") from None
                 if tf.kind == "zoned" and getattr(self.codepage, "ascii_numbers", False):
-                    pattern = bytes(EBCDIC_TO_ASCII_ZONED[pattern])
+                    pattern = EBCDIC_TO_ASCII_ZONED[np.frombuffer(pattern, np.uint8)].tobytes()
                 self.type_patterns.append((pattern, p))
                 if not tf.is_numeric:  # the value padded with 0x00 instead of spaces
                     core = pattern.rstrip(bytes([self.pad]))

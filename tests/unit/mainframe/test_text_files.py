@@ -304,3 +304,38 @@ def test_the_hint_also_counts_nulled_fields(tmp_path, capsys):
     code, rows, _ = run(tmp_path, bad * 5, "--encoding", "cp037", "--bad-field", "null", cpy=CPY_E)
     assert code == EXIT_OK and [r["E-NUM"] for r in rows] == [None] * 5
     assert "5 of 5 records: invalid_zoned at byte 5" in capsys.readouterr().err
+
+
+CPY_NUMTYPE = """\
+       01  A-REC.
+           05  A-TYPE    PIC 9(2).
+           05  A-TEXT    PIC X(5).
+       01  B-REC.
+           05  B-TYPE    PIC 9(2).
+           05  B-NUM     PIC S9(3).
+"""
+
+
+def test_numeric_record_type_in_an_ascii_file(tmp_path):
+    data = b"01HELLO\n02123\n0201L\n03XXXXX\n"
+    code, _, o = run(
+        tmp_path,
+        data,
+        "--encoding",
+        "utf-8",
+        "--recfm",
+        "LF",
+        "--record-type-field",
+        "A-TYPE",
+        "--record-type",
+        "1=A-REC",
+        "--record-type",
+        "2=B-REC",
+        cpy=CPY_NUMTYPE,
+    )
+    assert code == EXIT_OK
+    a = [json.loads(x) for x in (tmp_path / "out.A-REC.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (tmp_path / "out.B-REC.jsonl").read_text().splitlines()]
+    assert [r["A-TEXT"] for r in a] == ["HELLO"]
+    assert [r["B-NUM"] for r in b] == [123, -13]
+    assert [(q["_record"], q["reason"]) for q in quarantine(o)] == [(3, "unknown_record_type")]
