@@ -199,6 +199,11 @@ class OpenCodePage:
     def dbcs_encoding(self):
         return {}
 
+    @property
+    def encoding_map(self) -> dict[str, int]:
+        """Character -> the code :meth:`encode` writes for it (cp932 / euc-jp; a copy)."""
+        return dict(self._encode)
+
     def __repr__(self) -> str:
         return f"OpenCodePage({self.name!r})"
 

@@ -19,7 +19,7 @@ def _chars(name: str) -> list[str]:
     cp = get_codepage(name)
     if name == "utf-8":
         return [chr(c) for c in (*range(0x21, 0x7F), 0xE9, 0x3042, 0x6F22, 0xFF71, 0x1F600)]
-    return sorted(ch for ch in cp._encode if ch.isprintable() and ch != " ")[:4000]
+    return sorted(ch for ch in cp.encoding_map if ch.isprintable() and ch != " ")[:4000]
 
 
 CHARS = {n: _chars(n) for n in ENCODINGS}
