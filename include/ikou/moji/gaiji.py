@@ -64,9 +64,9 @@ class GaijiEntry:
 def _norm_encoding(name: str) -> str:
     key = name.strip()
     try:
-        from ikou.moji.codepages import _canonical_name  # type: ignore[attr-defined]
+        from ikou.moji.codepages import canonical_name
 
-        return _canonical_name(key)
+        return canonical_name(key)
     except Exception:
         return key.lower()
 
