@@ -445,3 +445,14 @@ def test_nested_odo_is_walked_record_by_record(tmp_path):
         (3, "odo_out_of_range"),
         (4, "record_too_short"),
     ]
+
+
+def test_zoned_numbers_right_justified_with_leading_spaces(tmp_path):
+    cpy = ["01  R.", "    05  A  PIC 9(4).", "    05  B  PIC S9(3).", "    05  C  PIC 9(3)."]
+    data = ebc("  12") + ebc(" 4") + b"\xd5" + ebc("  7")
+    data += ebc("1 23") + ebc("04") + b"\xc5" + ebc("  7")
+    code, rows = decode(tmp_path, cpy, data)
+    assert code == EXIT_OK
+    assert [(r["A"], r["B"], r["C"]) for r in rows] == [(12, -45, 7)]
+    q = [json.loads(x) for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert [(x["_record"], x["field"], x["reason"]) for x in q] == [(1, "A", "invalid_zoned")]

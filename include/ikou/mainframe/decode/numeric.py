@@ -42,6 +42,17 @@ def decode_zoned_numpy(
     b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine"
 ) -> Elements:
     m, size = b.shape
+    if not (f.signed and f.sign_position == "leading") and size > 1:
+        # a number right-justified with leading spaces (files from other tools, as Cobrix
+        # reads them): the spaces before the first digit are zeros; an all-space field stays
+        # a blank numeric and a space anywhere else stays invalid
+        sp = b == 0x40
+        if sp[:, 0].any():
+            lead = np.logical_and.accumulate(sp, axis=1)
+            lead[:, size - 1] = False  # the last byte holds a digit (and the sign)
+            lead &= ~sp.all(axis=1)[:, None]
+            if lead.any():
+                b = np.where(lead, np.uint8(0xF0), b)
     zone = b >> 4
     dig = b & 0x0F
     neg = np.zeros(m, bool)
