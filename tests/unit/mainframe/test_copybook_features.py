@@ -456,3 +456,13 @@ def test_zoned_numbers_right_justified_with_leading_spaces(tmp_path):
     assert [(r["A"], r["B"], r["C"]) for r in rows] == [(12, -45, 7)]
     q = [json.loads(x) for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()]
     assert [(x["_record"], x["field"], x["reason"]) for x in q] == [(1, "A", "invalid_zoned")]
+
+
+def test_packed_field_of_spaces_is_a_blank_numeric(tmp_path):
+    cpy = ["01  R.", "    05  K  PIC X.", "    05  P  PIC S9(3) COMP-3."]
+    data = ebc("A") + b"\x40\x40" + ebc("B") + bytes.fromhex("012C")
+    code, rows = decode(tmp_path, cpy, data)
+    q = [json.loads(x) for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert [(x["_record"], x["reason"]) for x in q] == [(0, "blank_numeric")]
+    code, rows = decode(tmp_path, cpy, data, "--blank-numeric", "null")
+    assert [(r["K"], r["P"]) for r in rows] == [("A", None), ("B", 12)]

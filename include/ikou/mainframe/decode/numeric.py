@@ -95,16 +95,18 @@ def decode_zoned_numpy(
     return Elements(number_array(f, digits, neg, valid, money), reason, pos.astype(np.int32))
 
 
-def decode_packed(b: np.ndarray, f: Field, *, money: bool = True) -> Elements:
+def decode_packed(
+    b: np.ndarray, f: Field, *, money: bool = True, blank: str = "quarantine"
+) -> Elements:
     """Packed decimal: digit nibbles 0-9, sign nibble C/A/E/F + and D/B - (F/C/A/E unsigned)."""
     m, size = b.shape
     up = -f.scale if f.scale < 0 else 0
     k = min(f.digits, 2 * size - 1)
     if size and k + up <= 18 and 2 * size - 1 <= 19:
         return number_with_kernel(
-            b, f, "packed", f.digits, k, True, lambda x: decode_packed_numpy(x, f)
+            b, f, "packed", f.digits, k, True, lambda x: decode_packed_numpy(x, f, blank=blank)
         )
-    return decode_packed_numpy(b, f)
+    return decode_packed_numpy(b, f, blank=blank)
 
 
 def number_with_kernel(
@@ -138,7 +140,9 @@ def number_with_kernel(
     return Elements(arr, reason, pos)
 
 
-def decode_packed_numpy(b: np.ndarray, f: Field, *, money: bool = True) -> Elements:
+def decode_packed_numpy(
+    b: np.ndarray, f: Field, *, money: bool = True, blank: str = "quarantine"
+) -> Elements:
     m, size = b.shape
     nib = np.empty((m, 2 * size), np.uint8)
     nib[:, 0::2] = b >> 4
@@ -157,5 +161,10 @@ def decode_packed_numpy(b: np.ndarray, f: Field, *, money: bool = True) -> Eleme
     bad = badm.any(axis=1) | sign_bad
     pos = np.where(badm.any(axis=1), first_true(badm) // 2, size - 1).astype(np.int32)
     reason = np.where(bad, R["bad_nibble"], 0).astype(np.uint8)
+    if bad.any():  # all spaces: a blank numeric (decided by --blank-numeric), as for zoned
+        blank_rows = bad & (b == 0x40).all(axis=1)
+        if blank_rows.any():
+            reason[blank_rows] = 0 if blank == "null" else R["blank_numeric"]
+            pos[blank_rows] = 0
     digits = dn[:, extra:] if extra > 0 else dn
     return Elements(number_array(f, digits, neg, ~bad, True), reason, pos)
