@@ -1103,6 +1103,7 @@ class Decoding:
                 flags.set(mask, reason_code(reason), fi, w.byte[r], w.count[r])
         cols: list[pa.Array] = []
         fbad: list[np.ndarray] = []
+        gaiji: list = []
         mapped = 0
         span = None
         for fi, f in enumerate(p.fields):
@@ -1128,6 +1129,9 @@ class Decoding:
                 float_format=opts.float_format,
             )
             mapped += el.gaiji_mapped
+            if el.gaiji:  # unmapped 外字: element rows -> records, element bytes -> record bytes
+                g = np.asarray(el.gaiji, dtype=np.int64)
+                gaiji.append((recs[g[:, 0]], fi, g[:, 1], offs[g[:, 0]] + g[:, 2]))
             bad = el.bad != 0
             values = el.array
             rec_bad = np.zeros(n, bool)
@@ -1156,7 +1160,7 @@ class Decoding:
                 values = arr
             cols.append(values)
             fbad.append(rec_bad)
-        return cols, flags, [], mapped, fbad, []
+        return cols, flags, gaiji, mapped, fbad, []
 
     def _decode_group(self, p: _Plan, mat: np.ndarray, lengths: np.ndarray):
         if p.layout.nested_odo:

@@ -466,3 +466,26 @@ def test_packed_field_of_spaces_is_a_blank_numeric(tmp_path):
     assert [(x["_record"], x["reason"]) for x in q] == [(0, "blank_numeric")]
     code, rows = decode(tmp_path, cpy, data, "--blank-numeric", "null")
     assert [(r["K"], r["P"]) for r in rows] == [("A", None), ("B", 12)]
+
+
+def test_nested_odo_reports_unmapped_gaiji_with_record_bytes():
+    from ikou.mainframe.encode import frame_records
+    from ikou.mainframe.engine import decode_file
+
+    cpy = [
+        "01  R.",
+        "    05  C  PIC 9.",
+        "    05  T  OCCURS 0 TO 2 DEPENDING ON C.",
+        "        10  D  PIC 9.",
+        "        10  U  OCCURS 0 TO 2 DEPENDING ON D.",
+        "            15  N  PIC N(1).",
+    ]
+    cb = parse_copybook(fixed(*cpy))
+    rec = ebc("21") + bytes.fromhex("4562") + ebc("1") + bytes.fromhex("6941")
+    run = decode_file(frame_records([rec], "V"), cb, encoding="cp930", recfm="V")
+    rows = [r for c in run for r in c.batch.to_pylist()]
+    assert rows[0]["N"] == [[rows[0]["N"][0][0]], ["\u3013"]]
+    occ = run.gaiji_occurrences().to_pylist()
+    assert [(o["_record"], o["field"], o["byte"], o["legacy_code"]) for o in occ] == [
+        (0, "N", 5, "6941")
+    ]
