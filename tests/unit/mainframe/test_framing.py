@@ -383,3 +383,46 @@ def test_length_field_records_round_trip(payloads, adjust):
     chs = list(length_field_chunks(io.BytesIO(data), length, adjust=adjust, chunk_bytes=17))
     assert recs(chs) == [(2 + len(p) - adjust).to_bytes(2, "big") + p for p in payloads]
     assert sum(c.bytes_read for c in chs) == len(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.binary(max_size=40), min_size=1, max_size=12),
+    st.sampled_from(["V", "VB", "VS", "VBS"]),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4),
+    st.integers(0, 10_000),
+    st.sampled_from([0, 4, -4]),
+    st.booleans(),
+)
+def test_broken_v_files_never_crash(data, recfm, edits, cut, adjust, little):
+    """Whatever bytes are flipped or cut: either the first descriptor is refused
+    (RecordFormatError) or every byte is accounted for in records and broken records."""
+    items = [rdw(len(p), little=little) + p for p in data]
+    if recfm.startswith("VB"):
+        raw = b"".join(bdw(len(x), little=little) + x for x in items)
+    else:
+        raw = b"".join(items)
+    buf = bytearray(raw)
+    for at, value in edits:
+        buf[at % len(buf)] = value
+    raw = bytes(buf[: max(0, len(buf) - cut % (len(buf) + 1))])
+    from ikou.mainframe.framing_variable import variable_chunks
+
+    try:
+        chs = list(
+            variable_chunks(
+                io.BytesIO(raw),
+                blocked=recfm.startswith("VB"),
+                spanned=recfm.endswith("S"),
+                rdw_adjust=adjust,
+                little=little,
+                chunk_bytes=64,
+            )
+        )
+    except RecordFormatError:
+        return
+    assert sum(c.bytes_read for c in chs) == len(raw)
+    nums = sorted(
+        [int(x) for c in chs for x in c.record_no] + [b.record_no for c in chs for b in c.broken]
+    )
+    assert nums == list(range(len(nums)))  # every record and broken record numbered once
