@@ -792,7 +792,7 @@ class Decoding:
         opts = self.options
         t0 = time.perf_counter()
         s = self.summary
-        for tf, dp, df in self.total_fields:
+        for tf, _dp, _df in self.total_fields:
             self._sums[tf.column] = [0, 0]  # sum, unreadable
         own = False
         if isinstance(self.source, (str, os.PathLike)):

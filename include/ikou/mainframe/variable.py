@@ -68,6 +68,63 @@ def read_count(f: Field, raw: bytes, ascii_table: np.ndarray) -> int | None:
     return int(chars) if chars.isdigit() else None
 
 
+class _Walker:
+    """One record's walk: element offsets per field, list lengths per table, count positions."""
+
+    def __init__(self, layout: RecordLayout, index: dict, by_name: dict, ascii_table):
+        self.layout, self.index, self.by_name, self.ascii = layout, index, by_name, ascii_table
+
+    def start(self, row: np.ndarray) -> None:
+        self.row = row
+        self.offs: dict[int, list[int]] = {}
+        self.lens: dict[str, list[int]] = {}
+        self.last: dict[str, int] = {}
+
+    def walk(self, it: Item, start: int) -> int:
+        """Record the elements of ``it`` placed at ``start``; returns the bytes it takes."""
+        layout = self.layout
+        if not it.children:
+            col = layout.column_of(it)
+            fi = self.index.get(col) if col else None
+            if fi is not None:
+                self.offs.setdefault(fi, []).append(start)
+            self.last[it.name] = start
+            return it.size
+        pos = end = start
+        starts: dict[str, int] = {}
+        for c in it.children:
+            if layout.is_excluded(c):
+                continue
+            cstart = starts.get(c.redefines, pos) if c.redefines else pos
+            if c.occurs_max is None:
+                used = self.walk(c, cstart)
+            else:
+                cnt = self.count(c, cstart) if c.depends_on else c.occurs_max
+                self.lens.setdefault(c.name, []).append(cnt)
+                used = 0
+                for _ in range(cnt):
+                    used += self.walk(c, cstart + used)
+            starts[c.name] = cstart
+            if not c.redefines:
+                pos = cstart + used
+            end = max(end, cstart + used)
+        return end - start
+
+    def count(self, table: Item, at_table: int) -> int:
+        """The element count of an OCCURS DEPENDING ON table from its count field's bytes."""
+        dep = self.by_name.get(table.depends_on)
+        at = self.last.get(table.depends_on)
+        if dep is None or at is None:
+            raise _Bad("odo_out_of_range", at_table, -1, table.depends_on)
+        value = read_count(dep, self.row[at : at + dep.size].tobytes(), self.ascii)
+        low = 0 if table.occurs_implied_min else (table.occurs_min or 0)
+        if value is None or value < low or value > table.occurs_max:
+            raise _Bad(
+                "odo_out_of_range", at, -1 if value is None else value, dep.column or dep.name
+            )
+        return value
+
+
 def walk_records(
     layout: RecordLayout,
     fields: list[Field],
@@ -102,57 +159,11 @@ def walk_records(
     for t in tables:
         w.lengths.setdefault(t, [])
 
+    walker = _Walker(layout, index, by_name, ascii_table)
     for r in range(n):
-        row = mat[r]
-        offs: dict[int, list[int]] = {}
-        lens: dict[str, list[int]] = {}
-        last: dict[str, int] = {}
-
-        def walk(it: Item, start: int) -> int:
-            if not it.children:
-                col = layout.column_of(it)
-                fi = index.get(col) if col else None
-                if fi is not None:
-                    offs.setdefault(fi, []).append(start)
-                last[it.name] = start
-                return it.size
-            pos = end = start
-            starts: dict[str, int] = {}
-            for c in it.children:
-                if layout.is_excluded(c):
-                    continue
-                cstart = starts.get(c.redefines, pos) if c.redefines else pos
-                if c.occurs_max is None:
-                    used = walk(c, cstart)
-                else:
-                    cnt = c.occurs_max
-                    if c.depends_on:
-                        dep = by_name.get(c.depends_on)
-                        at = last.get(c.depends_on)
-                        if dep is None or at is None:
-                            raise _Bad("odo_out_of_range", cstart, -1, c.depends_on)
-                        value = read_count(dep, row[at : at + dep.size].tobytes(), ascii_table)
-                        low = 0 if c.occurs_implied_min else (c.occurs_min or 0)
-                        if value is None or value < low or value > c.occurs_max:
-                            raise _Bad(
-                                "odo_out_of_range",
-                                at,
-                                -1 if value is None else value,
-                                dep.column or dep.name,
-                            )
-                        cnt = value
-                    lens.setdefault(c.name, []).append(cnt)
-                    used = 0
-                    for _ in range(cnt):
-                        used += walk(c, cstart + used)
-                starts[c.name] = cstart
-                if not c.redefines:
-                    pos = cstart + used
-                end = max(end, cstart + used)
-            return end - start
-
+        walker.start(mat[r])
         try:
-            size = walk(layout.record, 0)
+            size = walker.walk(layout.record, 0)
             if size > int(lengths[r]):
                 raise _Bad("record_too_short", size)
         except _Bad as bad:
@@ -167,13 +178,13 @@ def walk_records(
         w.byte.append(0)
         w.count.append(0)
         w.field_of_reason.append(None)
-        for fi, lst in offs.items():
+        for fi, lst in walker.offs.items():
             if fi in w.scalar:
                 w.scalar[fi][r] = lst[0]
             else:
                 recs, el = w.elements[fi]
                 recs.extend([r] * len(lst))
                 el.extend(lst)
-        for t, lst in lens.items():
+        for t, lst in walker.lens.items():
             w.lengths[t].extend(lst)
     return w

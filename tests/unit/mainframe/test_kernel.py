@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ikou.mainframe import kernel
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.decode import (

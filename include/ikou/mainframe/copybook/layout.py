@@ -365,7 +365,7 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
         )
         result.append(replace(f, column=colnames.get(i, ""), shifts=shifts))
     # the depends_on field must exist in the layout and be a plain numeric field before the table
-    for dim, start, end in odo:
+    for dim, start, _end in odo:
         try:
             dep = next(x for x in result if x.name == dim.depends_on and not x.dims)
         except StopIteration:
@@ -394,7 +394,7 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
     min_len = 0
     for f in result:
         end = f.offset + f.size
-        for j, dm in enumerate(f.dims):
+        for dm in f.dims:
             cnt = dm.min if dm.depends_on else dm.max
             end += (max(cnt, 1) - 1) * dm.stride
         for t in f.shifts:
