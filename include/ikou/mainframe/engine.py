@@ -1104,6 +1104,7 @@ class Decoding:
         cols: list[pa.Array] = []
         fbad: list[np.ndarray] = []
         gaiji: list = []
+        notes: list[tuple] = []
         mapped = 0
         span = None
         for fi, f in enumerate(p.fields):
@@ -1135,6 +1136,15 @@ class Decoding:
             bad = el.bad != 0
             values = el.array
             rec_bad = np.zeros(n, bool)
+            if bad.any() and p.null_bad[fi] and not f.lenient:
+                nb = np.isin(el.bad, _FIELD_CODES)  # --bad-field null: the element is null
+                for k in np.flatnonzero(nb).tolist():
+                    r, o = int(recs[k]), int(offs[k])
+                    raw = mat[r, o : o + f.size].tobytes()
+                    notes.append((r, f.column, REASONS[int(el.bad[k])], o + int(el.pos[k]), raw))
+                values = _null_where(values, nb)
+                rec_bad[recs[nb]] = True  # sums over this field are unverified
+                bad = bad & ~nb
             if bad.any():
                 if f.lenient:
                     values = _null_where(values, bad)
@@ -1160,7 +1170,7 @@ class Decoding:
                 values = arr
             cols.append(values)
             fbad.append(rec_bad)
-        return cols, flags, gaiji, mapped, fbad, []
+        return cols, flags, gaiji, mapped, fbad, notes
 
     def _decode_group(self, p: _Plan, mat: np.ndarray, lengths: np.ndarray):
         if p.layout.nested_odo:
