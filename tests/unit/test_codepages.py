@@ -28,7 +28,7 @@ ORACLE = ROOT / "tests" / "data" / "oracle"
 TABLES = ROOT / "include" / "ikou" / "moji" / "tables"
 
 IBM = ("cp930", "cp939", "cp1390", "cp1399")
-ALL = cpm.KNOWN_CODEPAGES
+ALL = cpm.JAPANESE_CODEPAGES  # the Western and open-system pages: tests/unit/mainframe
 
 # the wave-dash family: code -> (jis = iconv / ICU, jdk)
 WAVE_930 = {
@@ -229,8 +229,11 @@ def test_table_headers_name_their_source():
         assert head[1].startswith("# source: iconv (") and "GLIBC" in head[1]
         total += f.stat().st_size
     stems = {f.stem for f in TABLES.glob("*.tsv")}
-    assert stems == {"sbcs290", "sbcs1027", "dbcs300", "dbcs16684", "jisx0208"}
-    assert total < 400_000
+    western = {f"sbcs{n:03d}" for n in (37, 273, 277, 278, 280, 284, 285, 297, 500, 871, 1047)}
+    western |= {f"sbcs{n}" for n in range(1140, 1150)}
+    japanese = {"sbcs290", "sbcs1027", "dbcs300", "dbcs16684", "jisx0208"}
+    assert stems == japanese | western | {"cp932", "eucjpms"}
+    assert total < 900_000
 
 
 @pytest.mark.parametrize("name", IBM)
@@ -517,7 +520,7 @@ def test_other_names():
     assert cpm.canonical_name("IBM-1399") == "cp1399"
 
 
-@pytest.mark.parametrize("bad", ["cp932", "IBM937", "sjis", "", "9300", "utf-8"])
+@pytest.mark.parametrize("bad", ["cp1250", "IBM937", "sjis", "", "9300", "utf-16"])
 def test_unknown_names(bad):
     with pytest.raises(ValueError) as exc:
         get_codepage(bad)

@@ -407,7 +407,7 @@ def _run(args) -> int:
     sinks: dict = {}
     qs = fs = None
     dominant: Counter = Counter()
-    gtmp = None
+    gtmp = stmp = None
     try:
         for name in run.data_layouts:
             if suffix == ".parquet":
@@ -424,23 +424,31 @@ def _run(args) -> int:
             qs.write(chunk.quarantine)
             fs.write_rows(chunk.findings)
             _count_reasons(chunk.quarantine, dominant)
+            _count_findings(chunk.findings, dominant)
         if args.gaiji_out:
             import pyarrow.parquet as pq
 
             gtmp = Path(args.gaiji_out + ".tmp")
             pq.write_table(run.gaiji_occurrences(), gtmp)
+        if args.summary_json:
+            stmp = Path(args.summary_json + ".tmp")
+            stmp.write_text(
+                json.dumps(run.summary.to_dict(), ensure_ascii=False, indent=2, default=str),
+                encoding="utf-8",
+            )
         # every output is complete in its temporary file: only now do they get their names
         for s in [*sinks.values(), qs, fs]:
             s.finish()
         for s in [*sinks.values(), qs, fs]:
             s.publish()
-        if gtmp is not None:
-            os.replace(gtmp, args.gaiji_out)
+        for tmp, final in ((gtmp, args.gaiji_out), (stmp, args.summary_json)):
+            if tmp is not None:
+                os.replace(tmp, final)
     except RecordFormatError as exc:
-        _abort(sinks, qs, fs, gtmp)
+        _abort(sinks, qs, fs, gtmp, stmp)
         return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
     except OSError as exc:
-        _abort(sinks, qs, fs, gtmp)
+        _abort(sinks, qs, fs, gtmp, stmp)
         return _fail(
             f"{exc.strerror or exc}"
             + (f": {exc.filename}" if getattr(exc, "filename", None) else ""),
@@ -465,17 +473,6 @@ def _run(args) -> int:
             f"{' ...' if len(s.gaiji_codes) > 20 else ''}",
             file=sys.stderr,
         )
-    if args.summary_json:
-        try:
-            stmp = Path(args.summary_json + ".tmp")
-            stmp.write_text(
-                json.dumps(s.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-            )
-            os.replace(stmp, args.summary_json)
-        except OSError as exc:
-            return _fail(
-                f"cannot write summary {args.summary_json}: {exc.strerror or exc}", EXIT_INPUT
-            )
     if s.control_mismatch:  # outputs are written; the numbers do not add up (exit 6)
         return _fail(
             f"{inp}: control mismatch (trailer count, control total or a missing header / "
@@ -485,15 +482,16 @@ def _run(args) -> int:
     return EXIT_OK
 
 
-def _abort(sinks: dict, qs, fs=None, gtmp=None) -> None:
+def _abort(sinks: dict, qs, fs=None, *tmps) -> None:
     for s in sinks.values():
         s.abort()
     if qs is not None:
         qs.abort()
     if fs is not None:
         fs.abort()
-    if gtmp is not None:
-        Path(gtmp).unlink(missing_ok=True)
+    for tmp in tmps:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _same_file(inp: Path, target: Path) -> bool:
@@ -518,6 +516,16 @@ def _count_reasons(quarantine, counter: Counter) -> None:
     for r, d in zip(reasons, details):
         m = _BYTE.match(d or "")
         counter[(r, int(m.group(1)) if m else None)] += 1
+
+
+def _count_findings(rows, counter: Counter) -> None:
+    """(reason, byte) of the field findings (--bad-field null), once per record."""
+    seen = set()
+    for r in rows or ():
+        key = (r["reason"], r.get("byte"))
+        if (r["_record"], key) not in seen:
+            seen.add((r["_record"], key))
+            counter[key] += 1
 
 
 def _dominant_line(inp: str, counter: Counter, records: int) -> str | None:

@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from ikou.mainframe.records import RecordFormatError
 
-__all__ = ["sniff", "open_decompressed", "Prefixed", "MAGIC"]
+__all__ = ["MAGIC", "Prefixed", "open_decompressed", "sniff"]
 
 #: magic bytes -> kind
 MAGIC = (

@@ -644,7 +644,7 @@ class Decoding:
                 except ValueError as exc:
                     raise ValueError(f"record type value for {p.name}: {exc}") from None
                 if tf.kind == "zoned" and getattr(self.codepage, "ascii_numbers", False):
-                    pattern = bytes(EBCDIC_TO_ASCII_ZONED[pattern])
+                    pattern = EBCDIC_TO_ASCII_ZONED[np.frombuffer(pattern, np.uint8)].tobytes()
                 self.type_patterns.append((pattern, p))
                 if not tf.is_numeric:  # the value padded with 0x00 instead of spaces
                     core = pattern.rstrip(bytes([self.pad]))
@@ -792,7 +792,7 @@ class Decoding:
         opts = self.options
         t0 = time.perf_counter()
         s = self.summary
-        for tf, dp, df in self.total_fields:
+        for tf, _dp, _df in self.total_fields:
             self._sums[tf.column] = [0, 0]  # sum, unreadable
         own = False
         if isinstance(self.source, (str, os.PathLike)):
@@ -1085,7 +1085,96 @@ class Decoding:
             return f"byte {pos}: 0x{raw[pos]:02X}"
         return f"byte {pos}"
 
+    def _decode_nested(self, p: _Plan, mat: np.ndarray, lengths: np.ndarray):
+        """A layout with OCCURS DEPENDING ON inside another OCCURS: each record walked once
+        (ikou.mainframe.variable), then every field's elements decoded in one batch."""
+        from ikou.mainframe.variable import walk_records
+
+        opts = self.options
+        n = len(mat)
+        flags = _Flags(n)
+        w = walk_records(p.layout, p.fields, mat, lengths, self.tables.sbcs_ascii)
+        col_index = {f.column: i for i, f in enumerate(p.fields)}
+        for r, reason in enumerate(w.reason):
+            if reason:
+                fi = col_index.get(w.field_of_reason[r], -1)
+                mask = np.zeros(n, bool)
+                mask[r] = True
+                flags.set(mask, reason_code(reason), fi, w.byte[r], w.count[r])
+        cols: list[pa.Array] = []
+        fbad: list[np.ndarray] = []
+        gaiji: list = []
+        notes: list[tuple] = []
+        mapped = 0
+        span = None
+        for fi, f in enumerate(p.fields):
+            span = np.arange(f.size, dtype=np.int64)
+            if not f.dims:
+                offs = w.scalar[fi]
+                recs = np.arange(n)
+            else:
+                r_list, o_list = w.elements[fi]
+                recs = np.asarray(r_list, np.int64)
+                offs = np.asarray(o_list, np.int64)
+            if len(offs):
+                b = mat[recs[:, None], offs[:, None] + span[None, :]]
+            else:
+                b = np.zeros((0, f.size), np.uint8)
+            el = decode_elements(
+                b,
+                f,
+                self.tables,
+                money=p.money[fi],
+                blank=opts.blank_numeric,
+                trim=self.trim,
+                float_format=opts.float_format,
+            )
+            mapped += el.gaiji_mapped
+            if el.gaiji:  # unmapped 外字: element rows -> records, element bytes -> record bytes
+                g = np.asarray(el.gaiji, dtype=np.int64)
+                gaiji.append((recs[g[:, 0]], fi, g[:, 1], offs[g[:, 0]] + g[:, 2]))
+            bad = el.bad != 0
+            values = el.array
+            rec_bad = np.zeros(n, bool)
+            if bad.any() and p.null_bad[fi] and not f.lenient:
+                nb = np.isin(el.bad, _FIELD_CODES)  # --bad-field null: the element is null
+                for k in np.flatnonzero(nb).tolist():
+                    r, o = int(recs[k]), int(offs[k])
+                    raw = mat[r, o : o + f.size].tobytes()
+                    notes.append((r, f.column, REASONS[int(el.bad[k])], o + int(el.pos[k]), raw))
+                values = _null_where(values, nb)
+                rec_bad[recs[nb]] = True  # sums over this field are unverified
+                bad = bad & ~nb
+            if bad.any():
+                if f.lenient:
+                    values = _null_where(values, bad)
+                else:
+                    k = np.flatnonzero(bad)
+                    first_rec, first = np.unique(recs[k], return_index=True)
+                    k = k[first]
+                    mask = np.zeros(n, bool)
+                    mask[first_rec] = True
+                    reasons = np.zeros(n, np.uint8)
+                    reasons[first_rec] = el.bad[k]
+                    pos = np.zeros(n, np.int64)
+                    pos[first_rec] = offs[k] + el.pos[k]
+                    flags.set(mask, reasons, fi, pos)
+                    rec_bad[first_rec] = True
+            if f.dims:
+                arr = values
+                for d in reversed(f.dims):
+                    lens = np.asarray(w.lengths.get(d.owner, []), np.int64)
+                    o = np.zeros(len(lens) + 1, np.int32)
+                    np.cumsum(lens, out=o[1:])
+                    arr = pa.ListArray.from_arrays(np_array(o, pa.int32()), arr)
+                values = arr
+            cols.append(values)
+            fbad.append(rec_bad)
+        return cols, flags, gaiji, mapped, fbad, notes
+
     def _decode_group(self, p: _Plan, mat: np.ndarray, lengths: np.ndarray):
+        if p.layout.nested_odo:
+            return self._decode_nested(p, mat, lengths)
         opts = self.options
         n = len(mat)
         flags = _Flags(n)

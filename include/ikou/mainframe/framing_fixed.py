@@ -7,13 +7,14 @@ from ``start // lrecl``.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
 from ikou.mainframe.records import BrokenRecord, RecordChunk, RecordFormatError, read_exact
 
-__all__ = ["fixed_chunks", "byte_ranges"]
+__all__ = ["byte_ranges", "fixed_chunks"]
 
 
 def byte_ranges(file_size: int, lrecl: int, parts: int) -> list[tuple[int, int]]:

@@ -9,13 +9,14 @@ the line's first byte. Splitting is vectorised (numpy over each chunk read).
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
 from ikou.mainframe.records import RecordChunk, empty_chunk, matrix, read_exact
 
-__all__ = ["text_chunks", "BOM"]
+__all__ = ["BOM", "text_chunks"]
 
 BOM = b"\xef\xbb\xbf"
 
@@ -32,14 +33,15 @@ def text_chunks(
         more = read_exact(f, chunk_bytes)
         eof = not more
         buf = pending + more if pending else more
-        skip = 0
         if first and buf:
             if len(buf) < 3 and not eof:
                 pending = buf
                 continue
             first = False
-            if buf.startswith(BOM):
-                skip = 3
+            if buf.startswith(BOM):  # not data: skipped, counted as read
+                buf = buf[3:]
+                base += 3
+                unreported += 3
         if eof:
             if buf.endswith(b"\x1a"):
                 buf = buf[:-1]
@@ -52,7 +54,7 @@ def text_chunks(
                 continue
         arr = np.frombuffer(buf, np.uint8, count=cut)
         nl = np.flatnonzero(arr == 0x0A)
-        starts = np.concatenate(([skip], nl + 1)).astype(np.int64)
+        starts = np.concatenate(([0], nl + 1)).astype(np.int64)
         ends = np.concatenate((nl, [cut])).astype(np.int64)
         if cut:
             ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == 0x0D))

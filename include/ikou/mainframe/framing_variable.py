@@ -24,8 +24,9 @@ follows is vectorised.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from ikou.mainframe.records import (
     read_exact,
 )
 
-__all__ = ["variable_chunks", "length_field_chunks", "RecordLength", "MAX_LBI_BLOCK"]
+__all__ = ["MAX_LBI_BLOCK", "RecordLength", "length_field_chunks", "variable_chunks"]
 
 MAX_LBI_BLOCK = 1 << 24  # a large-block BDW above this is taken as garbage, not a block
 

@@ -13,23 +13,24 @@ Bounds are checked by :func:`ikou.mainframe.structure.check_structure` (exit 2).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ikou.errors import BadArgument
 
 __all__ = [
-    "StructureOption",
-    "STRUCTURE_OPTIONS",
+    "CODEPAGE_CHOICES",
+    "GAIJI_POLICIES",
+    "RECFM_CHOICES",
     "REGISTRY_KEYS",
+    "STRUCTURE_OPTIONS",
+    "StructureOption",
     "add_structure_arguments",
-    "structure_kwargs",
     "decode_kwargs_from_registry",
     "parse_pairs",
     "parse_segment_keys",
-    "CODEPAGE_CHOICES",
-    "RECFM_CHOICES",
-    "GAIJI_POLICIES",
+    "structure_kwargs",
 ]
 
 RECFM_CHOICES = ("F", "FB", "V", "VB", "VS", "VBS", "LF", "CRLF")

@@ -21,8 +21,9 @@ skipped at the start / end of the file (headers and trailers outside the records
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -42,14 +43,14 @@ from ikou.mainframe.records import (
 __all__ = [
     "RECFMS",
     "TEXT_RECFMS",
-    "Framing",
-    "RecordLength",
-    "RecordFormatError",
     "BrokenRecord",
+    "Framing",
     "RecordChunk",
-    "iter_record_chunks",
-    "byte_ranges",
+    "RecordFormatError",
+    "RecordLength",
     "Window",
+    "byte_ranges",
+    "iter_record_chunks",
 ]
 
 RECFMS = ("F", "FB", "V", "VB", "VS", "VBS", "LF", "CRLF")

@@ -16,12 +16,12 @@ import numpy as np
 
 __all__ = [
     "PAD",
-    "RecordFormatError",
     "BrokenRecord",
     "RecordChunk",
-    "read_exact",
-    "matrix",
+    "RecordFormatError",
     "empty_chunk",
+    "matrix",
+    "read_exact",
 ]
 
 PAD = 0x40

@@ -16,7 +16,7 @@ parent / child segments. Used by :mod:`ikou.mainframe.engine`.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -25,13 +25,13 @@ from ikou.errors import BadArgument
 from ikou.mainframe.reader import TEXT_RECFMS, Framing, RecordLength
 
 __all__ = [
+    "PARENT_COLUMNS",
+    "Segments",
+    "check_structure",
     "framing_for",
     "length_reader",
     "missing_rows",
     "short_records_allowed",
-    "Segments",
-    "PARENT_COLUMNS",
-    "check_structure",
 ]
 
 PARENT_COLUMNS = (("_parent_record", pa.int64()), ("_parent_key", pa.string()))

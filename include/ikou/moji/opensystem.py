@@ -38,14 +38,14 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "OPEN_ENCODINGS",
+    "MB_TABLE_SIZE",
     "MULTIBYTE_ENCODINGS",
+    "OPEN_ENCODINGS",
     "OpenCodePage",
     "OpenDecodeError",
     "get_open_codepage",
-    "open_alias",
     "mb_index",
-    "MB_TABLE_SIZE",
+    "open_alias",
 ]
 
 OPEN_ENCODINGS = ("ascii", "latin1", "utf-8", "cp932", "euc-jp")
@@ -199,6 +199,11 @@ class OpenCodePage:
     def dbcs_encoding(self):
         return {}
 
+    @property
+    def encoding_map(self) -> dict[str, int]:
+        """Character -> the code :meth:`encode` writes for it (cp932 / euc-jp; a copy)."""
+        return dict(self._encode)
+
     def __repr__(self) -> str:
         return f"OpenCodePage({self.name!r})"
 
@@ -208,7 +213,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_mb_table(part: str) -> tuple[np.ndarray, dict[str, int]]:
     """(mb_cp array, canonical encode map) of a multi-byte table; flag-1 lines skipped."""
     arr = np.full(MB_TABLE_SIZE, UNDEFINED, np.uint32)
@@ -228,7 +233,7 @@ def _read_mb_table(part: str) -> tuple[np.ndarray, dict[str, int]]:
     return _frozen(arr), enc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_open_codepage(name: str) -> OpenCodePage:
     """The open-system encoding ``name`` (canonical or alias), cached; ValueError if unknown."""
     canonical = open_alias(name)

@@ -171,6 +171,24 @@ def part_stem(lf_name: str, index: int) -> str:
 # ----------------------------------------------------------------------------- extract_plan
 
 
+def splittable(lf, store: Store, uri: str, etag: str = "") -> bool:
+    """Whether a large F/FB file may be decoded in byte ranges: not compressed (told by its
+    first bytes), no file offsets, no record length field (those are read whole, streamed)."""
+    from ikou.mainframe.compression import sniff
+
+    spec = getattr(lf, "decode", None)
+    if spec is not None and (
+        getattr(spec, "record_length_field", None)
+        or getattr(spec, "file_start_offset", 0)
+        or getattr(spec, "file_end_offset", 0)
+    ):
+        return False
+    with tempfile.TemporaryDirectory(prefix="ikou-extract-head-") as tmp:
+        head = store.get_range(uri, 0, 6, Path(tmp) / "head", etag).read_bytes()
+    return sniff(head) is None
+
+
+
 def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
     """The byte-range parts of the domain's large F/FB legacy files (the mapped extract_parts).
 
@@ -195,7 +213,7 @@ def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
         entry = landing_entry(manifest, landing, lf)
         uri = join(landing, entry["name"])
         info = store.head(uri)
-        if info.size <= part_bytes:
+        if info.size <= part_bytes or not splittable(lf, store, uri, info.etag):
             continue
         # a compressed file (gzip / bzip2, e.g. landed as delivered by `ikou land`) has no
         # record-aligned byte ranges: it is decoded whole in the extract task

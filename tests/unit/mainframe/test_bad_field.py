@@ -150,3 +150,51 @@ def test_null_in_an_occurs_table_nulls_the_element_only(tmp_path):
     assert rows[0]["V"] == [1, None, 3]
     f = [json.loads(x) for x in (tmp_path / "t.jsonl.findings.jsonl").read_text().splitlines()]
     assert [(x["field"], x["byte"], x["raw_hex"]) for x in f] == [("V", 3, "F24B")]
+
+
+def test_decode_to_parquet_writes_findings_beside_the_quarantine(tmp_path):
+    import pyarrow.parquet as pq
+
+    from ikou.mainframe.copybook import parse_copybook
+    from ikou.mainframe.engine import DecodeOptions, decode_to_parquet
+
+    cb = parse_copybook(CPY)
+    src = tmp_path / "R.DAT"
+    src.write_bytes(GOOD + BAD_AMT)
+    opts = DecodeOptions(encoding="cp930", recfm="F", bad_fields={"AMT": "null"})
+    fpath = tmp_path / "q" / "R.findings.jsonl"
+    fpath.parent.mkdir()
+    s = decode_to_parquet(
+        src, cb, opts, tmp_path / "r.parquet", tmp_path / "q" / "R.jsonl", findings_path=fpath
+    )
+    assert s.findings == {"bad_nibble": 1} and s.records_out == 2 and s.quarantined == 0
+    assert pq.read_table(tmp_path / "r.parquet").column("AMT").to_pylist()[1] is None
+    rows = [json.loads(x) for x in fpath.read_text().splitlines()]
+    assert [(r["_record"], r["field"], r["raw_hex"]) for r in rows] == [(1, "AMT", "01FA4C")]
+    assert s.to_dict()["findings"] == {"bad_nibble": 1}
+
+
+def test_null_in_a_nested_variable_table(tmp_path):
+    from ikou.mainframe.encode import frame_records
+
+    cpy = tmp_path / "n.cpy"
+    cpy.write_text(
+        fixed(
+            "01  R.",
+            "    05  C  PIC 9.",
+            "    05  T  OCCURS 0 TO 2 DEPENDING ON C.",
+            "        10  D  PIC 9.",
+            "        10  U  OCCURS 0 TO 2 DEPENDING ON D.",
+            "            15  V  PIC 9.",
+        ),
+        "utf-8",
+    )
+    inp = tmp_path / "N.DAT"
+    inp.write_bytes(frame_records(["22".encode("cp037") + b"\xf1\x4b" + "13".encode("cp037")], "V"))
+    out = tmp_path / "n.jsonl"
+    args = ["--copybook", str(cpy), "--encoding", "cp930", "--recfm", "V", str(inp), "-o", str(out)]
+    assert main([*args, "--bad-field", "V=null"]) == EXIT_OK
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [[u["V"] for u in t["U"]] for t in rows[0]["T"]] == [[1, None], [3]]
+    f = [json.loads(x) for x in (tmp_path / "n.jsonl.findings.jsonl").read_text().splitlines()]
+    assert [(x["field"], x["byte"], x["raw_hex"]) for x in f] == [("V", 3, "4B")]

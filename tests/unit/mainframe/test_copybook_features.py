@@ -409,3 +409,83 @@ def test_blank_when_zero_on_a_zoned_field(tmp_path):
         (0, Decimal(0)),
         (12, Decimal("12.5")),
     ]
+
+
+NESTED = [
+    "01  RECORD.",
+    "    02  CNT  PIC 9(1).",
+    "    02  GRP  OCCURS 0 TO 2 TIMES DEPENDING ON CNT.",
+    "        03  INNER-COUNT  PIC 9(1).",
+    "        03  INNER-GROUP  OCCURS 0 TO 3 DEPENDING ON INNER-COUNT.",
+    "            04  FLD  PIC X.",
+    "    02  TAIL  PIC X.",
+]
+
+
+def test_nested_odo_is_walked_record_by_record(tmp_path):
+    from ikou.mainframe.encode import frame_records
+
+    assert parse_copybook(fixed(*NESTED)).record().nested_odo
+    cpy = tmp_path / "n.cpy"
+    cpy.write_text(fixed(*NESTED), "utf-8")
+    inp = tmp_path / "n.dat"
+    recs = [ebc("22AB3CDEZ"), ebc("0Z"), ebc("10Q"), ebc("5Z"), ebc("23AB")]
+    inp.write_bytes(frame_records(recs, "V"))
+    out = tmp_path / "n.jsonl"
+    args = ["--copybook", str(cpy), "--encoding", "cp037", "--recfm", "V", str(inp), "-o", str(out)]
+    assert main(args) == EXIT_OK
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    flat = [
+        (r["CNT"], [[x["FLD"] for x in g["INNER-GROUP"]] for g in r["GRP"]], r["TAIL"])
+        for r in rows
+    ]
+    assert flat == [(2, [["A", "B"], ["C", "D", "E"]], "Z"), (0, [], "Z"), (1, [[]], "Q")]
+    q = [json.loads(x) for x in (tmp_path / "n.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert [(x["_record"], x["reason"]) for x in q] == [
+        (3, "odo_out_of_range"),
+        (4, "record_too_short"),
+    ]
+
+
+def test_zoned_numbers_right_justified_with_leading_spaces(tmp_path):
+    cpy = ["01  R.", "    05  A  PIC 9(4).", "    05  B  PIC S9(3).", "    05  C  PIC 9(3)."]
+    data = ebc("  12") + ebc(" 4") + b"\xd5" + ebc("  7")
+    data += ebc("1 23") + ebc("04") + b"\xc5" + ebc("  7")
+    code, rows = decode(tmp_path, cpy, data)
+    assert code == EXIT_OK
+    assert [(r["A"], r["B"], r["C"]) for r in rows] == [(12, -45, 7)]
+    q = [json.loads(x) for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert [(x["_record"], x["field"], x["reason"]) for x in q] == [(1, "A", "invalid_zoned")]
+
+
+def test_packed_field_of_spaces_is_a_blank_numeric(tmp_path):
+    cpy = ["01  R.", "    05  K  PIC X.", "    05  P  PIC S9(3) COMP-3."]
+    data = ebc("A") + b"\x40\x40" + ebc("B") + bytes.fromhex("012C")
+    code, rows = decode(tmp_path, cpy, data)
+    q = [json.loads(x) for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert [(x["_record"], x["reason"]) for x in q] == [(0, "blank_numeric")]
+    code, rows = decode(tmp_path, cpy, data, "--blank-numeric", "null")
+    assert [(r["K"], r["P"]) for r in rows] == [("A", None), ("B", 12)]
+
+
+def test_nested_odo_reports_unmapped_gaiji_with_record_bytes():
+    from ikou.mainframe.encode import frame_records
+    from ikou.mainframe.engine import decode_file
+
+    cpy = [
+        "01  R.",
+        "    05  C  PIC 9.",
+        "    05  T  OCCURS 0 TO 2 DEPENDING ON C.",
+        "        10  D  PIC 9.",
+        "        10  U  OCCURS 0 TO 2 DEPENDING ON D.",
+        "            15  N  PIC N(1).",
+    ]
+    cb = parse_copybook(fixed(*cpy))
+    rec = ebc("21") + bytes.fromhex("4562") + ebc("1") + bytes.fromhex("6941")
+    run = decode_file(frame_records([rec], "V"), cb, encoding="cp930", recfm="V")
+    rows = [r for c in run for r in c.batch.to_pylist()]
+    assert rows[0]["N"] == [[rows[0]["N"][0][0]], ["\u3013"]]
+    occ = run.gaiji_occurrences().to_pylist()
+    assert [(o["_record"], o["field"], o["byte"], o["legacy_code"]) for o in occ] == [
+        (0, "N", 5, "6941")
+    ]

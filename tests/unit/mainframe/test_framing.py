@@ -12,7 +12,6 @@ import zipfile
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.engine import decode_file
 from ikou.mainframe.reader import Framing, RecordFormatError, iter_record_chunks
@@ -295,3 +294,135 @@ def test_v_formats_round_trip(data, recfm, adjust, little, per_block, chunk):
     assert recs(chs) == data
     assert broken(chs) == []
     assert sum(c.bytes_read for c in chs) == len(raw)
+
+
+def test_extract_plan_splits_only_plain_files(tmp_path):
+    """The extract stage decodes compressed files, and files with offsets or a length field,
+    whole (streamed): no byte ranges for them."""
+    from types import SimpleNamespace
+
+    from ikou.stages.extract import splittable
+    from ikou.storage import Store
+
+    plain, packed = tmp_path / "plain.dat", tmp_path / "packed.dat"
+    plain.write_bytes(b"\xc1" * 100)
+    packed.write_bytes(gzip.compress(b"\xc1" * 100))
+    none = SimpleNamespace(decode=SimpleNamespace())
+    store = Store()
+    assert splittable(none, store, str(plain))
+    assert not splittable(none, store, str(packed))
+    offset = SimpleNamespace(decode=SimpleNamespace(file_start_offset=10))
+    assert not splittable(offset, store, str(plain))
+    length = SimpleNamespace(decode=SimpleNamespace(record_length_field="L-LEN"))
+    assert not splittable(length, store, str(plain))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b""))),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([1, 5, 64, 1 << 16]),
+)
+def test_text_lines_round_trip(lines, crlf, bom, eof_mark, chunk):
+    """Any lines, LF or CRLF, with or without a BOM and a final 0x1A, read in any chunk size:
+    the non-empty lines come back in order at their offsets, every byte accounted for."""
+    from ikou.mainframe.framing_text import text_chunks
+
+    eol = b"\r\n" if crlf else b"\n"
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(x + eol for x in lines)
+    data += b"\x1a" if eof_mark else b""
+    chs = list(text_chunks(io.BytesIO(data), chunk_bytes=chunk))
+    want, offs, pos = [], [], 3 if bom else 0
+    for x in lines:
+        if x:
+            want.append(x)
+            offs.append(pos)
+        pos += len(x) + len(eol)
+    assert recs(chs) == want
+    assert [int(o) for c in chs for o in c.offsets] == offs
+    assert sum(c.bytes_read for c in chs) == len(data)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.binary(max_size=300),
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.lists(st.integers(1, 50), min_size=1, max_size=20),
+)
+def test_window_skips_start_and_end_whatever_the_reads(data, skip, trim, sizes):
+    from ikou.mainframe.reader import Window
+
+    w = Window(io.BytesIO(data), skip, trim)
+    got = b""
+    i = 0
+    while True:
+        piece = w.read(sizes[i % len(sizes)])
+        i += 1
+        if not piece:
+            break
+        got += piece
+    want = data[skip:]
+    want = want[: max(0, len(want) - trim)]
+    assert got == want
+    assert w.skipped + len(got) + w.cut == len(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=60), min_size=1, max_size=30), st.sampled_from([0, 2, -2]))
+def test_length_field_records_round_trip(payloads, adjust):
+    """Records whose first two bytes hold their length (minus ``adjust``) frame exactly."""
+    from ikou.mainframe.framing_variable import RecordLength, length_field_chunks
+
+    data = b"".join((2 + len(p) - adjust).to_bytes(2, "big") + p for p in payloads)
+    length = RecordLength(0, 2, lambda raw: int.from_bytes(raw, "big"), "LEN")
+    if 2 - adjust <= 0:
+        return
+    chs = list(length_field_chunks(io.BytesIO(data), length, adjust=adjust, chunk_bytes=17))
+    assert recs(chs) == [(2 + len(p) - adjust).to_bytes(2, "big") + p for p in payloads]
+    assert sum(c.bytes_read for c in chs) == len(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.binary(max_size=40), min_size=1, max_size=12),
+    st.sampled_from(["V", "VB", "VS", "VBS"]),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4),
+    st.integers(0, 10_000),
+    st.sampled_from([0, 4, -4]),
+    st.booleans(),
+)
+def test_broken_v_files_never_crash(data, recfm, edits, cut, adjust, little):
+    """Whatever bytes are flipped or cut: either the first descriptor is refused
+    (RecordFormatError) or every byte is accounted for in records and broken records."""
+    items = [rdw(len(p), little=little) + p for p in data]
+    if recfm.startswith("VB"):
+        raw = b"".join(bdw(len(x), little=little) + x for x in items)
+    else:
+        raw = b"".join(items)
+    buf = bytearray(raw)
+    for at, value in edits:
+        buf[at % len(buf)] = value
+    raw = bytes(buf[: max(0, len(buf) - cut % (len(buf) + 1))])
+    from ikou.mainframe.framing_variable import variable_chunks
+
+    try:
+        chs = list(
+            variable_chunks(
+                io.BytesIO(raw),
+                blocked=recfm.startswith("VB"),
+                spanned=recfm.endswith("S"),
+                rdw_adjust=adjust,
+                little=little,
+                chunk_bytes=64,
+            )
+        )
+    except RecordFormatError:
+        return
+    assert sum(c.bytes_read for c in chs) == len(raw)
+    nums = sorted(
+        [int(x) for c in chs for x in c.record_no] + [b.record_no for c in chs for b in c.broken]
+    )
+    assert nums == list(range(len(nums)))  # every record and broken record numbered once

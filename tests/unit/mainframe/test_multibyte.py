@@ -8,7 +8,6 @@ from decimal import Decimal
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ikou.mainframe.decode import REASONS, TextTables
 from ikou.mainframe.decode.multibyte import MultibyteTables, ascii_zoned, decode_multibyte
 from ikou.moji.codepages import get_codepage
@@ -20,7 +19,7 @@ def _chars(name: str) -> list[str]:
     cp = get_codepage(name)
     if name == "utf-8":
         return [chr(c) for c in (*range(0x21, 0x7F), 0xE9, 0x3042, 0x6F22, 0xFF71, 0x1F600)]
-    return sorted(ch for ch in cp._encode if ch.isprintable() and ch != " ")[:4000]
+    return sorted(ch for ch in cp.encoding_map if ch.isprintable() and ch != " ")[:4000]
 
 
 CHARS = {n: _chars(n) for n in ENCODINGS}
@@ -97,3 +96,8 @@ def test_ascii_overpunch_reads_like_the_digits():
     e = decode_elements(b, f, tables)
     assert e.array.to_pylist() == [Decimal(v).scaleb(-2) for v in vals.tolist()]
     assert ascii_zoned(np.frombuffer(b"12+-", np.uint8)).tolist() == [0xF1, 0xF2, 0x4E, 0x60]
+    # the other ASCII convention for a negative last digit: 0x70-0x79 ('p'-'y')
+    mf = np.frombuffer(b"00012p00012y", np.uint8).reshape(2, 6)
+    f6 = parse_copybook("       01 R.\n           05 A PIC S9(4)V99.\n").record().field("A")
+    e = decode_elements(mf, f6, tables)
+    assert e.array.to_pylist() == [Decimal("-1.20"), Decimal("-1.29")]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from ikou.mainframe.cli import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 
 CPY = """\
@@ -250,16 +249,17 @@ def test_numeric_options_are_bounded(tmp_path, opt):
     assert code == EXIT_USAGE and not o.exists()
 
 
-def test_outputs_are_published_only_when_all_are_complete(tmp_path):
-    """--gaiji-out into a folder that does not exist fails after the data was decoded: no
+@pytest.mark.parametrize("option", ["--gaiji-out", "--summary-json"])
+def test_outputs_are_published_only_when_all_are_complete(tmp_path, option):
+    """An output into a folder that does not exist fails after the data was decoded: no
     output file may appear (exit 4)."""
     code, _, o = run(
         tmp_path,
         b"\xc1\xc2\xc3\xc4\xf1\xf2" * 3,
         "--encoding",
         "cp037",
-        "--gaiji-out",
-        str(tmp_path / "missing" / "g.parquet"),
+        option,
+        str(tmp_path / "missing" / "g.out"),
         cpy=CPY_E,
         out="out.parquet",
     )
@@ -297,3 +297,45 @@ def test_parquet_output_of_a_western_file(tmp_path):
     )
     assert code == EXIT_OK
     assert pq.read_table(o).to_pylist()[0]["E-NAME"] == "Aa¢!"
+
+
+def test_the_hint_also_counts_nulled_fields(tmp_path, capsys):
+    bad = b"\xc1\xc2\xc3\xc4\xf1\x41"
+    code, rows, _ = run(tmp_path, bad * 5, "--encoding", "cp037", "--bad-field", "null", cpy=CPY_E)
+    assert code == EXIT_OK and [r["E-NUM"] for r in rows] == [None] * 5
+    assert "5 of 5 records: invalid_zoned at byte 5" in capsys.readouterr().err
+
+
+CPY_NUMTYPE = """\
+       01  A-REC.
+           05  A-TYPE    PIC 9(2).
+           05  A-TEXT    PIC X(5).
+       01  B-REC.
+           05  B-TYPE    PIC 9(2).
+           05  B-NUM     PIC S9(3).
+"""
+
+
+def test_numeric_record_type_in_an_ascii_file(tmp_path):
+    data = b"01HELLO\n02123\n0201L\n03XXXXX\n"
+    code, _, o = run(
+        tmp_path,
+        data,
+        "--encoding",
+        "utf-8",
+        "--recfm",
+        "LF",
+        "--record-type-field",
+        "A-TYPE",
+        "--record-type",
+        "1=A-REC",
+        "--record-type",
+        "2=B-REC",
+        cpy=CPY_NUMTYPE,
+    )
+    assert code == EXIT_OK
+    a = [json.loads(x) for x in (tmp_path / "out.A-REC.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (tmp_path / "out.B-REC.jsonl").read_text().splitlines()]
+    assert [r["A-TEXT"] for r in a] == ["HELLO"]
+    assert [r["B-NUM"] for r in b] == [123, -13]
+    assert [(q["_record"], q["reason"]) for q in quarantine(o)] == [(3, "unknown_record_type")]

@@ -22,7 +22,8 @@ pictures (kind ``edited``: decoded to a decimal with the picture's scale), USAGE
 DISPLAY-1 / NATIONAL (UTF-16BE, kind ``national``) / COMP / COMP-0 / COMPUTATIONAL / BINARY /
 COMP-4 / COMP-5 / COMP-3 / PACKED-DECIMAL / COMP-1 / COMP-2 / INDEX / POINTER, SIGN LEADING /
 TRAILING [SEPARATE [CHARACTER]] (the sign byte always counted), OCCURS n [TIMES], OCCURS [m TO]
-n [TIMES] DEPENDING ON x (minimum 1 without ``m TO``), REDEFINES, FILLER, VALUE, JUSTIFIED /
+n [TIMES] DEPENDING ON x (minimum 1 without ``m TO``; also inside another OCCURS:
+``RecordLayout.nested_odo``, read by ``ikou.mainframe.variable``), REDEFINES, FILLER, VALUE, JUSTIFIED /
 BLANK WHEN ZERO, SYNCHRONIZED (IBM slack bytes for binary / float / index / pointer items),
 several 01 records sharing one record area (as in an FD).
 

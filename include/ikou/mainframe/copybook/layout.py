@@ -109,10 +109,13 @@ class RecordLayout:
         item_columns: dict[int, str] | None = None,
         excluded: set[int] | None = None,
         min_length: int = 0,
+        nested_odo: bool = False,
     ):
         self._item_columns = item_columns or {}
         self._excluded = excluded or set()
         self._min_length = min_length
+        #: an OCCURS DEPENDING ON inside another OCCURS: element sizes vary within a record
+        self.nested_odo = nested_odo
         self.name = name
         self.record = record  # the 01 item
         self.root = root  # the selected item (the 01 record or a REDEFINES alternative)
@@ -202,7 +205,16 @@ class RecordLayout:
             item_columns=self._item_columns,
             excluded=self._excluded,
             min_length=self._min_length,
+            nested_odo=self.nested_odo,
         )
+
+    def column_of(self, item: Item) -> str | None:
+        """The output column of an elementary item of this layout (None: FILLER / excluded)."""
+        return self._item_columns.get(id(item))
+
+    def is_excluded(self, item: Item) -> bool:
+        """Whether ``item`` is a REDEFINES alternative this layout leaves out."""
+        return id(item) in self._excluded
 
     def tree(self) -> list:
         """Nesting for JSON output below the 01 record: ``[(name, column, children, has_occurs)]``
@@ -266,6 +278,7 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
     fields: list[Field] = []
     item_cols: dict[int, Item] = {}
     odo: list[tuple] = []
+    nested = [False]
 
     def visit(
         it: Item,
@@ -279,22 +292,15 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
             return
         d = dims
         if it.occurs_max is not None:
-            if it.depends_on and any(x.depends_on for x in dims):
-                raise CopybookError(
-                    "nested OCCURS DEPENDING ON is not supported", cb.source, it.line, it.column
-                )
             if it.depends_on and dims:
-                raise CopybookError(
-                    "OCCURS DEPENDING ON inside another OCCURS is not supported",
-                    cb.source,
-                    it.line,
-                    it.column,
-                )
+                # a variable table inside a table: element sizes differ within one record,
+                # so the engine walks such records one by one (ikou.mainframe.variable)
+                nested[0] = True
             mn = it.occurs_min if it.occurs_min is not None else it.occurs_max
             d = dims + (
                 Dim(it.occurs_max, mn, it.size, it.depends_on, it.name, it.occurs_implied_min),
             )
-            if it.depends_on:
+            if it.depends_on and not dims:
                 odo.append((d[-1], it.offset, it.offset + it.total_size))
         r = it.redefines or redef
         if it.redefines is not None and it is not target:
@@ -359,7 +365,7 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
         )
         result.append(replace(f, column=colnames.get(i, ""), shifts=shifts))
     # the depends_on field must exist in the layout and be a plain numeric field before the table
-    for dim, start, end in odo:
+    for dim, start, _end in odo:
         try:
             dep = next(x for x in result if x.name == dim.depends_on and not x.dims)
         except StopIteration:
@@ -388,7 +394,7 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
     min_len = 0
     for f in result:
         end = f.offset + f.size
-        for j, dm in enumerate(f.dims):
+        for dm in f.dims:
             cnt = dm.min if dm.depends_on else dm.max
             end += (max(cnt, 1) - 1) * dm.stride
         for t in f.shifts:
@@ -408,6 +414,7 @@ def build_layout(cb: Copybook, target: Item) -> RecordLayout:
         item_columns=cols_by_item,
         excluded=excluded,
         min_length=min_len,
+        nested_odo=nested[0],
     )
 
 

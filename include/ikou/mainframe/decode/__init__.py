@@ -139,7 +139,7 @@ def decode_elements(
             _blank_is_zero(el, b)
         return el
     if k == "packed":
-        return decode_packed(b, f)
+        return decode_packed(b, f, blank=blank)
     if k == "binary":
         return decode_binary(b, f, money=money)
     if k == "float":

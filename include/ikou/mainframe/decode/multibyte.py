@@ -338,6 +338,8 @@ def _ascii_zoned_lut() -> np.ndarray:
     for d in range(1, 10):
         lut[ord("A") + d - 1] = 0xC0 | d  # A-I: +1..+9
         lut[ord("J") + d - 1] = 0xD0 | d  # J-R: -1..-9
+    for d in range(10):  # Micro Focus / ASCII-host sign: 0x70-0x79 ('p'-'y') = -0..-9
+        lut[0x70 + d] = 0xD0 | d
     lut[ord("+")] = 0x4E  # SIGN SEPARATE
     lut[ord("-")] = 0x60
     lut[0x20] = 0x40  # an all-space field stays "blank"
@@ -359,7 +361,7 @@ def _inverse_zoned() -> np.ndarray:
     inv = np.arange(256, dtype=np.uint8)
     for a in range(255, -1, -1):  # lowest ASCII byte wins (digits before letters)
         e = int(ASCII_ZONED[a])
-        if e:
+        if e and not 0x70 <= a <= 0x79:  # the overpunch letters, not the 'p'-'y' convention
             inv[e] = a
     inv[0xF0:0xFA] = np.arange(0x30, 0x3A)
     inv.flags.writeable = False

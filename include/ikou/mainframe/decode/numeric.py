@@ -42,6 +42,17 @@ def decode_zoned_numpy(
     b: np.ndarray, f: Field, *, money: bool = False, blank: str = "quarantine"
 ) -> Elements:
     m, size = b.shape
+    if not (f.signed and f.sign_position == "leading") and size > 1:
+        # a number right-justified with leading spaces (files from other tools, as Cobrix
+        # reads them): the spaces before the first digit are zeros; an all-space field stays
+        # a blank numeric and a space anywhere else stays invalid
+        sp = b == 0x40
+        if sp[:, 0].any():
+            lead = np.logical_and.accumulate(sp, axis=1)
+            lead[:, size - 1] = False  # the last byte holds a digit (and the sign)
+            lead &= ~sp.all(axis=1)[:, None]
+            if lead.any():
+                b = np.where(lead, np.uint8(0xF0), b)
     zone = b >> 4
     dig = b & 0x0F
     neg = np.zeros(m, bool)
@@ -84,16 +95,18 @@ def decode_zoned_numpy(
     return Elements(number_array(f, digits, neg, valid, money), reason, pos.astype(np.int32))
 
 
-def decode_packed(b: np.ndarray, f: Field, *, money: bool = True) -> Elements:
+def decode_packed(
+    b: np.ndarray, f: Field, *, money: bool = True, blank: str = "quarantine"
+) -> Elements:
     """Packed decimal: digit nibbles 0-9, sign nibble C/A/E/F + and D/B - (F/C/A/E unsigned)."""
     m, size = b.shape
     up = -f.scale if f.scale < 0 else 0
     k = min(f.digits, 2 * size - 1)
     if size and k + up <= 18 and 2 * size - 1 <= 19:
         return number_with_kernel(
-            b, f, "packed", f.digits, k, True, lambda x: decode_packed_numpy(x, f)
+            b, f, "packed", f.digits, k, True, lambda x: decode_packed_numpy(x, f, blank=blank)
         )
-    return decode_packed_numpy(b, f)
+    return decode_packed_numpy(b, f, blank=blank)
 
 
 def number_with_kernel(
@@ -127,7 +140,9 @@ def number_with_kernel(
     return Elements(arr, reason, pos)
 
 
-def decode_packed_numpy(b: np.ndarray, f: Field, *, money: bool = True) -> Elements:
+def decode_packed_numpy(
+    b: np.ndarray, f: Field, *, money: bool = True, blank: str = "quarantine"
+) -> Elements:
     m, size = b.shape
     nib = np.empty((m, 2 * size), np.uint8)
     nib[:, 0::2] = b >> 4
@@ -146,5 +161,10 @@ def decode_packed_numpy(b: np.ndarray, f: Field, *, money: bool = True) -> Eleme
     bad = badm.any(axis=1) | sign_bad
     pos = np.where(badm.any(axis=1), first_true(badm) // 2, size - 1).astype(np.int32)
     reason = np.where(bad, R["bad_nibble"], 0).astype(np.uint8)
+    if bad.any():  # all spaces: a blank numeric (decided by --blank-numeric), as for zoned
+        blank_rows = bad & (b == 0x40).all(axis=1)
+        if blank_rows.any():
+            reason[blank_rows] = 0 if blank == "null" else R["blank_numeric"]
+            pos[blank_rows] = 0
     digits = dn[:, extra:] if extra > 0 else dn
     return Elements(number_array(f, digits, neg, ~bad, True), reason, pos)
