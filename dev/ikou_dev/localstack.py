@@ -534,7 +534,7 @@ def save_s3() -> None:
 
 
 #: The run's timeout when ``IKOU_RUN_TIMEOUT`` is not set: 30 minutes plus 1.5 s per 1,000
-#: residents (20,000 → 30.5 min; 1,000,000 → 55 min; 3,800,000 → 125 min), synth included.
+#: residents (20,000 → 30.5 min; 1,000,000 → 55 min; 3,800,000 → 125 min) for the master run.
 RUN_TIMEOUT_BASE = 1800.0
 RUN_TIMEOUT_PER_1000 = 1.5
 

@@ -90,6 +90,10 @@ def test_the_population_is_deterministic_for_a_seed():
     heads = a.head[a.kind == 1]
     assert np.all(a.relationship[heads] == 1)
     assert np.array_equal(a.town[a.kind == 1], a.town[heads])
+    # no two members of a household share a given name (namesakes live apart)
+    res = a.kind == 1
+    pairs = a.household[res].astype(np.int64) * 10**6 + a.given[res]
+    assert len(np.unique(pairs)) == int(res.sum())
 
 
 def test_proportions_of_a_designated_city():

@@ -90,6 +90,7 @@ def big_city():
     return pop, dups
 
 
+@pytest.mark.slow
 def test_no_accidental_duplicate_identifier_in_the_population(big_city):
     pop, dups = big_city
     atena = np.concatenate([pop.atena, dups.atena])
@@ -99,6 +100,7 @@ def test_no_accidental_duplicate_identifier_in_the_population(big_city):
     assert len(jumin) == pop.n_residents and len(np.unique(jumin)) == len(jumin)
 
 
+@pytest.mark.slow
 def test_no_accidental_duplicate_business_key_in_any_file(big_city):
     pop, dups = big_city
     checked = 0
@@ -115,6 +117,7 @@ def test_no_accidental_duplicate_business_key_in_any_file(big_city):
     assert checked > 1_000_000
 
 
+@pytest.mark.slow
 def test_a_duplicate_key_is_only_a_seeded_defect(big_city):
     pop, dups = big_city
     d = registry().get("kokumin_nenkin")

@@ -225,25 +225,6 @@ _AMOUNTS = {  # role -> (low, high) in yen (or m² for area)
     "area": (30, 800),
 }
 
-POPULATIONS = (
-    "addressees",
-    "residents",
-    "adults",
-    "children_6_15",
-    "children_0_5",
-    "elderly65",
-    "elderly75",
-    "property_owners",
-    "taxpayers",
-    "corporations",
-    "nhi",
-    "pension",
-    "households",
-    "parents",
-    "voters",
-    "koseki_persons",
-)
-
 #: Roles whose field is a business key a gate checks unique and a seeded ``duplicate_key`` may
 #: repeat (宛名番号 is never repeated: every other file refers to it).
 DUPLICABLE_KEY_ROLES = frozenset({"key", "pension_number"})
@@ -353,6 +334,7 @@ class Built:
     seeded: list  # (rows, defect, field, detail: str | list[str])
     corrupt: list  # (rows, offset, kind)
     sums: dict
+    lut: np.ndarray | None = None  # ASCII → the file's SBCS bytes
 
 
 class FileBuilder:

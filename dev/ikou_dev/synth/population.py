@@ -239,6 +239,21 @@ def _given(rng, sex: np.ndarray, vocab: Vocab) -> np.ndarray:
     return np.where(sex == 1, male, female).astype(np.int32)
 
 
+def _distinct_given_in_households(rng, given, hh, sex, vocab: Vocab) -> None:
+    """No two members of a household share a given name (a family does not name a child after
+    a living parent or sibling): later members with a taken name draw again (in place)."""
+    pos = np.arange(len(given))
+    for _ in range(8):
+        order = np.lexsort((pos, given, hh))
+        g, h = given[order], hh[order]
+        again = np.zeros(len(given), bool)
+        again[1:] = (g[1:] == g[:-1]) & (h[1:] == h[:-1])
+        if not again.any():
+            return
+        who = order[again]
+        given[who] = _given(rng, sex[who], vocab)
+
+
 def _birth_for_age(rng, snapshot: dt.date, age: np.ndarray) -> np.ndarray:
     """A birth day number for each age: the age's anniversary minus 1-364 days."""
     top = int(age.max()) + 1 if len(age) else 1
@@ -351,6 +366,7 @@ def build(residents: int, seed: int, snapshot: dt.date) -> Population:
     people_age = np.concatenate([age, out_age])
     birth = _birth_for_age(rng, snapshot, people_age)
     given = _given(rng, people_sex, vocab)
+    _distinct_given_in_households(rng, given[:n], hh, people_sex[:n], vocab)
     surname = np.concatenate([sur[hh], out_sur])
     kind = np.concatenate([np.full(n, 1), np.full(n_out, 2), np.full(n_corp, 3)]).astype(np.uint8)
     idx = np.arange(total, dtype=np.int64)
