@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ikou.errors import BadArgument, Unreadable
+from ikou.pipeline import check_thresholds
 
 INPUT_COLUMNS = ("atena_id", "name", "name_kana", "birth_date", "sex", "address")
 OUTPUT_COLUMNS = ("atena_id", "cluster_id", "match_score", "decision")
@@ -552,11 +553,7 @@ class DedupeConfig:
     keep_pairs_above: float = 0.01  # pairs below this probability are not kept (match_score floor)
 
     def __post_init__(self):
-        if not 0 < self.review < self.auto_merge <= 1:
-            raise BadArgument(
-                "thresholds must satisfy 0 < --review < --auto-merge ≤ 1 "
-                f"(got --review {self.review}, --auto-merge {self.auto_merge})"
-            )
+        check_thresholds(self.review, self.auto_merge)
         if isinstance(self.max_auto_cluster, bool) or not self.max_auto_cluster >= 1:
             raise BadArgument("--max-auto-cluster: at least 1 (records of an automatic merge)")
         if not 0 < self.expected_duplicate_rate < 1:
