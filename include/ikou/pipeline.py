@@ -125,6 +125,8 @@ def check_text(value: str, option: str, *, max_len: int, required: bool = False)
         raise BadArgument(f"{option}: {len(text)} characters; at most {max_len} are allowed")
     if has_control_characters(text):
         raise BadArgument(f"{option}: control characters are not allowed")
+    if any(unicodedata.category(ch) == "Cs" for ch in text):
+        raise BadArgument(f"{option}: not valid UTF-8 text")
     return text
 
 
