@@ -80,6 +80,8 @@ INPUT_COLUMNS = ("atena_id", "name", "name_kana", "birth_date", "sex", "address"
 OUTPUT_COLUMNS = ("atena_id", "cluster_id", "match_score", "decision")
 DECISIONS = ("auto_merge", "review", "distinct")
 MODEL_PATH = Path(__file__).with_name("data") / "dedupe_model.json"
+#: --train estimates u by random sampling of record pairs: it needs some records to sample
+TRAIN_MIN_RECORDS = 100
 
 log = logging.getLogger(__name__)
 
@@ -619,6 +621,11 @@ def train(
     Every m is floored at ``m_floor`` (then renormalised)."""
     _quiet()
     feats = features_frame if features_frame is not None else features(records)
+    if len(feats) < TRAIN_MIN_RECORDS:
+        raise BadArgument(
+            f"--train: {len(feats)} records are too few to estimate u "
+            f"(at least {TRAIN_MIN_RECORDS}); leave --train out to use the shipped model"
+        )
     if labels is not None:
         feats = feats.copy()
         root = _components([(str(a), str(b)) for a, b in labels])
@@ -894,6 +901,8 @@ def run_file(
     if not inp.is_file():
         what = "is a directory" if inp.is_dir() else "no such file"
         raise Unreadable(f"cannot read {inp}: {what}")
+    if save_model and not Path(save_model).resolve().parent.is_dir():
+        raise Unreadable(f"cannot write --save-model {save_model}: no such folder")
     try:
         table = pq.read_table(inp)
     except OSError as exc:
