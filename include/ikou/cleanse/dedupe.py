@@ -458,8 +458,8 @@ def features(records) -> "pd.DataFrame":  # noqa: F821
 def settings_dict() -> dict:
     """The splink settings: comparisons and blocking rules (no m/u: see the shipped model)."""
     import splink.comparison_level_library as cll
-    from splink import SettingsCreator, block_on
     import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
 
     def level(sql: str, label: str, tf: str | None = None) -> dict:
         d = {"sql_condition": sql, "label_for_charts": label}
