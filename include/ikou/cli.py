@@ -543,6 +543,8 @@ def known_failure(exc: BaseException):
             )
         if names & {"OperationalError", "InterfaceError"}:
             return Unreachable(f"cannot reach the target database {_target_display()}")
+    if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc.reason):
+        return BadArgument("an argument or input holds bytes that are not valid UTF-8 text")
     if isinstance(exc, OSError) and getattr(exc, "filename", None):
         what = exc.strerror or type(exc).__name__
         return Unreadable(f"cannot read or write {exc.filename}: {what}")

@@ -125,7 +125,40 @@ def check_text(value: str, option: str, *, max_len: int, required: bool = False)
         raise BadArgument(f"{option}: {len(text)} characters; at most {max_len} are allowed")
     if has_control_characters(text):
         raise BadArgument(f"{option}: control characters are not allowed")
+    if any(unicodedata.category(ch) == "Cs" for ch in text):
+        raise BadArgument(f"{option}: not valid UTF-8 text")
     return text
+
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def check_sha256(value: object, option: str = "--manifest-sha256") -> str:
+    """Empty (not known) or 64 hexadecimal digits, stored in lower case."""
+    text = str(value or "").strip().lower()
+    if text and not SHA256_HEX.fullmatch(text):
+        raise BadArgument(f"{option}: expected 64 hexadecimal digits (a sha256), or nothing")
+    return text
+
+
+def check_thresholds(
+    review: object,
+    auto_merge: object,
+    *,
+    review_option: str = "--review",
+    auto_option: str = "--auto-merge",
+) -> tuple[float, float]:
+    """Match-probability thresholds: ``0 < review < auto_merge ≤ 1`` (numbers, not NaN)."""
+    try:
+        r, a = float(review), float(auto_merge)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        r = a = float("nan")
+    if not 0 < r < a <= 1:
+        raise BadArgument(
+            f"thresholds must satisfy 0 < {review_option} < {auto_option} ≤ 1 "
+            f"(got {review_option} {review}, {auto_option} {auto_merge})"
+        )
+    return r, a
 
 
 # ----------------------------------------------------------------------------- RunContext

@@ -53,7 +53,7 @@ class Case:
         for word in shlex.split(self.argv_text):
             for k, v in subs.items():
                 word = word.replace(k, v)
-            out.append(word.replace("{BEL}", "\x07"))
+            out.append(word.replace("{BEL}", "\x07").replace("{SURROGATE}", "a\udcffb"))
         return out
 
 

@@ -74,11 +74,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ikou.errors import BadArgument, Unreadable
+from ikou.pipeline import check_thresholds
 
 INPUT_COLUMNS = ("atena_id", "name", "name_kana", "birth_date", "sex", "address")
 OUTPUT_COLUMNS = ("atena_id", "cluster_id", "match_score", "decision")
 DECISIONS = ("auto_merge", "review", "distinct")
 MODEL_PATH = Path(__file__).with_name("data") / "dedupe_model.json"
+#: --train estimates u by random sampling of record pairs: it needs some records to sample
+TRAIN_MIN_RECORDS = 100
 
 log = logging.getLogger(__name__)
 
@@ -552,11 +555,7 @@ class DedupeConfig:
     keep_pairs_above: float = 0.01  # pairs below this probability are not kept (match_score floor)
 
     def __post_init__(self):
-        if not 0 < self.review < self.auto_merge <= 1:
-            raise BadArgument(
-                "thresholds must satisfy 0 < --review < --auto-merge ≤ 1 "
-                f"(got --review {self.review}, --auto-merge {self.auto_merge})"
-            )
+        check_thresholds(self.review, self.auto_merge)
         if isinstance(self.max_auto_cluster, bool) or not self.max_auto_cluster >= 1:
             raise BadArgument("--max-auto-cluster: at least 1 (records of an automatic merge)")
         if not 0 < self.expected_duplicate_rate < 1:
@@ -622,6 +621,11 @@ def train(
     Every m is floored at ``m_floor`` (then renormalised)."""
     _quiet()
     feats = features_frame if features_frame is not None else features(records)
+    if len(feats) < TRAIN_MIN_RECORDS:
+        raise BadArgument(
+            f"--train: {len(feats)} records are too few to estimate u "
+            f"(at least {TRAIN_MIN_RECORDS}); leave --train out to use the shipped model"
+        )
     if labels is not None:
         feats = feats.copy()
         root = _components([(str(a), str(b)) for a, b in labels])
@@ -897,6 +901,8 @@ def run_file(
     if not inp.is_file():
         what = "is a directory" if inp.is_dir() else "no such file"
         raise Unreadable(f"cannot read {inp}: {what}")
+    if save_model and not Path(save_model).resolve().parent.is_dir():
+        raise Unreadable(f"cannot write --save-model {save_model}: no such folder")
     try:
         table = pq.read_table(inp)
     except OSError as exc:

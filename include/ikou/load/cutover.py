@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 
 from ikou.errors import BadArgument, Refused
@@ -46,6 +45,7 @@ from ikou.pipeline import (
     REASON_MAX,
     WHO_MAX,
     RunContext,
+    check_sha256,
     check_text,
     optional_snapshot,
     parse_snapshot,
@@ -59,7 +59,6 @@ ONE_LIVE_INDEX = "ikou_cutover_one_live"
 ONE_LIVE_WHERE = "status = 'live' AND revoked_at IS NULL"
 #: Japan has no daylight saving time: today in Asia/Tokyo is UTC+9's date
 JST = dt.timezone(dt.timedelta(hours=9), "Asia/Tokyo")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _now() -> dt.datetime:
@@ -682,14 +681,6 @@ def already_live_message(domain: str, ev: Event | None) -> str:
 
 def today_in_japan() -> dt.date:
     return dt.datetime.now(JST).date()
-
-
-def check_sha256(value: str, option: str = "--manifest-sha256") -> str:
-    """Empty (not known) or 64 hexadecimal digits (stored in lower case)."""
-    text = (value or "").strip().lower()
-    if text and not SHA256.fullmatch(text):
-        raise BadArgument(f"{option}: expected 64 hexadecimal digits (a sha256), or nothing")
-    return text
 
 
 class UnknownDomain(BadArgument, KeyError):
