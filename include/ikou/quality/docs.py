@@ -216,6 +216,7 @@ def _banner(meta: dict, result: dict) -> str:
         ("ゲート / gate", ik.get("gate")),
         ("単位 / unit", ik.get("unit")),
         ("実行 / run", ik.get("run_id")),
+        ("日時 / time", format_jst_ja((meta.get("run_id") or {}).get("run_time") or "", True)),
         ("モード / mode", ik.get("mode")),
         ("判定 / gate verdict", verdict),
         (
