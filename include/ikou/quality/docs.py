@@ -353,7 +353,7 @@ def render_index(
         parts.append(
             f"<h2 id='{html.escape(domain)}'>{html.escape(title(domain))}</h2><table><tr>"
             "<th>実行 / run</th><th>日時 / time (JST)</th><th>モード / mode</th>"
-            "<th>判定 / verdict</th>" + "".join(f"<th>{g}</th>" for g in GATE_ORDER) + "</tr>"
+            "<th>ゲート判定 / gate verdict</th>" + "".join(f"<th>{g}</th>" for g in GATE_ORDER) + "</tr>"
         )
         for run in order:
             cells = []
@@ -396,7 +396,7 @@ def render_index(
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;margin-bottom:1.5em}}
 td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}} a.pass{{color:#1e7b34}}
 a.fail,td.fail{{color:#b3261e;font-weight:bold}} a.overridden,td.overridden{{color:#9a6700;font-weight:bold}}
-td.pass{{color:#1e7b34}}</style></head><body>
+td.pass{{color:#1e7b34}} td a{{white-space:nowrap}}</style></head><body>
 <h1>Ikou Data Docs — 品質検証結果 / validation results</h1>
 <p>全分野・全実行の検証結果（件数のみ、個人データなし）。 All domains and runs: counts only, no personal data.
 作成 / built {html.escape(built)}. <a href="../index.html">Great Expectations の索引 / GX index</a>
