@@ -10,7 +10,7 @@ export IKOU_HOME ?= $(CURDIR)/.ikou
 export GX_ANALYTICS_ENABLED := false
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test venv deps ui up down bench lint gx clean-data help
+.PHONY: run test venv deps ui up down bench lint lock gx clean-data help
 
 help:
 	@echo "make run   - set up, start the embedded stack, rehearse all 20 domains, print the table"
@@ -18,15 +18,19 @@ help:
 	@echo "make ui    - start the stack and keep the Airflow UI up (Ctrl-C stops it)"
 	@echo "make down  - stop the stack (its data stays in .ikou/)"
 	@echo "make bench - benchmarks (bench/results/*.json)"
+	@echo "make lint  - ruff, the layer contracts (import-linter) and mypy"
 
-# The virtualenv from the lock: uv (pinned) resolves nothing, it installs requirements.txt exactly.
+# The virtualenv from the locks: uv (pinned) resolves nothing, it installs exactly the runtime lock
+# requirements.txt (what the worker image has) plus the development lock requirements-dev.txt
+# (tests, browser driver, S3 test server, synth, linters), then the runtime package ikou and the
+# development package ikou_dev (dev/: stack, bench, synth, train-dedupe) on top, both editable.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.synced: requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/uv pip sync --python $(BIN)/python requirements.txt
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+$(VENV)/.synced: requirements.txt requirements-dev.txt pyproject.toml dev/pyproject.toml | $(BIN)/python
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e . -e dev
 	$(BIN)/python -m ikou.mainframe.kernel || echo "warning: no C compiler: the decoder uses its numpy path"
 	@touch $@
 
@@ -69,14 +73,28 @@ up: venv
 down: venv
 	$(BIN)/ikou stack down
 
-test: venv deps
+test: lint deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# ruff (lint + format check), the layer contracts (import-linter, .importlinter) and mypy on the
+# pipeline contract, the stages and the storage layer. `make test` runs it first.
+lint: venv
+	$(BIN)/ruff check include dev dags plugins tests scripts docker
+	$(BIN)/ruff format --check include dev dags plugins tests scripts docker
+	$(BIN)/lint-imports .importlinter
+	$(BIN)/mypy
+
+# Re-resolve the locks (needs the package registry): the runtime lock first, then the development
+# lock constrained by it. Existing pins are kept unless requirements*.in ask otherwise.
+lock: $(BIN)/python
+	$(BIN)/uv pip compile requirements.in --python-version 3.11 -o requirements.txt
+	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 -o requirements-dev.txt
 
 gx: venv
 	$(BIN)/ikou gx generate
 
 bench: venv
-	$(BIN)/python -m ikou.bench $(BENCH_ARGS)
+	$(BIN)/ikou bench $(BENCH_ARGS)
 
 clean-data:
 	-$(BIN)/ikou stack down

@@ -147,7 +147,7 @@ def ikou_stack(tmp_path_factory):
     cmd = [
         sys.executable,
         "-m",
-        "ikou.localstack",
+        "ikou_dev.localstack",
         "run",
         "--keep-running",
         "--residents",
@@ -174,7 +174,7 @@ def ikou_stack(tmp_path_factory):
         )
     finally:
         subprocess.run(
-            [sys.executable, "-m", "ikou.localstack", "down"],
+            [sys.executable, "-m", "ikou_dev.localstack", "down"],
             env=env,
             capture_output=True,
             timeout=300,

@@ -13,6 +13,9 @@
     ikou cutover record-live --domain juki --snapshot 2025-01-04 --who NAME   a domain live before Ikou
     ikou stack run|up|ui|down|env       the embedded default stack (make run / ui / down)
     ikou bench [--quick] [NAME ...]     benchmarks (make bench)
+    ikou train-dedupe [--residents N]   rebuild the shipped 名寄せ model
+
+`synth`, `stack`, `bench` and `train-dedupe` come from the development package (dev/, ikou_dev).
 
 Start-up stays small: each command imports what it needs when it runs.
 """
@@ -24,18 +27,23 @@ import json
 import sys
 
 
-def _synth(args) -> int:
-    from ikou.synth import synthesize
+#: commands of the development package ``ikou_dev`` (entry-point group ``ikou.commands``)
+DEV_COMMANDS = ("synth", "stack", "bench", "train-dedupe")
+DEV_ENTRY_POINTS = "ikou.commands"
 
-    rates = {}
-    for item in args.rate or []:
-        k, _, v = item.partition("=")
-        rates[k] = float(v)
-    summary = synthesize(
-        args.residents, args.seed, args.snapshot, args.out, rates=rates, domains=args.domains
-    )
-    print(json.dumps(summary, ensure_ascii=False, indent=2))
-    return 0
+
+def dev_command(name: str, argv: list[str]) -> int:
+    """Run a development command, or say it is absent (exit 1) on a runtime-only install."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=DEV_ENTRY_POINTS, name=name)
+    if not found:
+        print(
+            f"ikou {name}: development tools not installed (make venv)",
+            file=sys.stderr,
+        )
+        return 1
+    return next(iter(found)).load()(argv)
 
 
 def _registry(args) -> int:
@@ -108,34 +116,14 @@ def _cutover(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `stack` and `bench` have their own argument parsers (options included, --help too)
-    if argv and argv[0] == "stack":
-        from ikou.localstack import main as stack_main
-
-        return stack_main(argv[1:])
-    if argv and argv[0] == "bench":
-        from ikou.bench import main as bench_main
-
-        return bench_main(argv[1:])
+    # Development commands (stack, bench, synth, train-dedupe) come from the development package
+    # through entry points, with their own argument parsers; the runtime never imports it.
+    if argv and argv[0] in DEV_COMMANDS:
+        return dev_command(argv[0], argv[1:])
     parser = argparse.ArgumentParser(
         prog="ikou", description="Ikou (移行): mainframe → standard systems migration tools"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser(
-        "synth", help="write a synthetic city's legacy extract files (and the answer key)"
-    )
-    s.add_argument("--residents", type=int, default=20000)
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--snapshot", required=True, help="YYYY-MM-DD")
-    s.add_argument("--out", required=True, help="s3://bucket/prefix or a local folder")
-    s.add_argument(
-        "--rate", action="append", metavar="DEFECT=RATE", help="override a seeded defect rate"
-    )
-    s.add_argument(
-        "--domains", nargs="*", help="only these domains (same files as a full run writes)"
-    )
-    s.set_defaults(fn=_synth)
 
     from ikou.mainframe.cli import add_decode_parser, run_decode
 
@@ -227,12 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     co.add_argument("--json", action="store_true", help="machine-readable output")
     co.set_defaults(fn=_cutover)
 
-    # listed for --help; main() hands their arguments to their own parsers
-    sub.add_parser("bench", help="benchmarks (writes bench/results/*.json)", add_help=False)
-
-    sub.add_parser(
-        "stack", help="the embedded default stack (make run / ui / down)", add_help=False
-    )
+    # listed for --help; main() hands their arguments to the development package's parsers
+    for name, text in (
+        ("synth", "write a synthetic city's legacy extract files (and the answer key)"),
+        ("stack", "the embedded default stack (make run / ui / down)"),
+        ("bench", "benchmarks (writes bench/results/*.json)"),
+        ("train-dedupe", "rebuild the shipped 名寄せ model on a synthetic training city"),
+    ):
+        sub.add_parser(name, help=f"{text} [development package]", add_help=False)
 
     args = parser.parse_args(argv)
     return int(args.fn(args) or 0)

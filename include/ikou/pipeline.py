@@ -43,14 +43,17 @@ class Stage:
     label_en: str
     abbrev: str  # one letter in the stack's table (upper case: the stage; lower case: its gate)
     gate_abbrev: str
+    gate_label_ja: str  # the gate in reports
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("extract", "gate_raw", "抽出", "extract", "E", "r"),
-    Stage("cleanse", "gate_cleansed", "データ整理", "cleanse", "C", "c"),
-    Stage("validate", "gate_standard", "標準レイアウト検証", "validate", "V", "s"),
-    Stage("load", "gate_target", "投入", "load", "L", "t"),
-    Stage("rehearsal", "gate_reconciliation", "移行リハーサル", "rehearsal", "R", "g"),
+    Stage("extract", "gate_raw", "抽出", "extract", "E", "r", "ゲート(抽出)"),
+    Stage("cleanse", "gate_cleansed", "データ整理", "cleanse", "C", "c", "ゲート(整理)"),
+    Stage("validate", "gate_standard", "標準レイアウト検証", "validate", "V", "s", "ゲート(標準)"),
+    Stage("load", "gate_target", "投入", "load", "L", "t", "ゲート(投入)"),
+    Stage(
+        "rehearsal", "gate_reconciliation", "移行リハーサル", "rehearsal", "R", "g", "ゲート(照合)"
+    ),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 GATES: tuple[str, ...] = tuple(s.gate for s in STAGES)
@@ -363,6 +366,13 @@ class StageResult(BaseModel):
     def with_gate(self, verdict: GateVerdict) -> StageResult:
         """This result with a gate's verdict added (what the gate task returns)."""
         return self.model_copy(update={"gates": {**self.gates, verdict.gate: verdict}})
+
+    @property
+    def published(self) -> str:
+        """The output prefix a later stage reads; a result without one cannot feed a stage."""
+        if not self.uri:
+            raise RuntimeError(f"{self.stage} of {self.domain} ({self.run_id}) published nothing")
+        return self.uri
 
     def accounting_rows(self) -> list[dict[str, Any]]:
         return [a.row() for a in self.accounting]

@@ -1,6 +1,6 @@
 """The cleanse and dedupe benchmarks' quick profiles run here so the harness cannot rot.
 
-Figures are measured by ``python -m ikou.bench cleanse dedupe`` (bench/results/*.json), never
+Figures are measured by ``python -m ikou_dev.bench cleanse dedupe`` (bench/results/*.json), never
 asserted as timings: these tests check the shape of the documents and that the figures are sane.
 """
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
-    from ikou.bench import run_one
+    from ikou_dev.bench import run_one
 
     results = tmp_path_factory.mktemp("results")
     work = tmp_path_factory.mktemp("work")
@@ -36,7 +36,7 @@ def _positive(d: dict, *keys: str) -> None:
 def test_cleanse_document(docs):
     doc = docs["cleanse"]
     assert doc["benchmark"] == "cleanse" and doc["quick"] is True
-    assert doc["command"] == "python -m ikou.bench --quick cleanse"
+    assert doc["command"] == "python -m ikou_dev.bench --quick cleanse"
     f = doc["figures"]
     assert f["residents"] == 2000
     _positive(f, "rows", "seconds", "rows_per_second")
@@ -48,7 +48,7 @@ def test_cleanse_document(docs):
 
 def test_dedupe_document(docs):
     doc = docs["dedupe"]
-    assert doc["benchmark"] == "dedupe" and doc["command"] == "python -m ikou.bench --quick dedupe"
+    assert doc["benchmark"] == "dedupe" and doc["command"] == "python -m ikou_dev.bench --quick dedupe"
     f = doc["figures"]
     _positive(f, "addressee_records", "seconds", "records_per_second", "true_pairs")
     assert 0 <= f["auto_precision"] <= 1 and 0 <= f["recall"] <= 1

@@ -1,6 +1,6 @@
 """The decode benchmark's quick profile runs here so the harness cannot rot.
 
-Figures are measured by ``python -m ikou.bench decode`` (bench/results/decode.json), never
+Figures are measured by ``python -m ikou_dev.bench decode`` (bench/results/decode.json), never
 asserted: this test checks the shape of the result and that every figure is a positive number.
 """
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def doc(tmp_path_factory):
-    from ikou.bench import run_one
+    from ikou_dev.bench import run_one
 
     results = tmp_path_factory.mktemp("results")
     doc = run_one(
@@ -32,7 +32,7 @@ def _positive(d: dict, *keys: str) -> None:
 
 def test_document(doc):
     assert doc["benchmark"] == "decode" and doc["quick"] is True
-    assert doc["command"] == "python -m ikou.bench --quick decode"
+    assert doc["command"] == "python -m ikou_dev.bench --quick decode"
     assert {"cpu", "cores", "python"} <= set(doc["machine"])
     f = doc["figures"]
     assert f["profile"] == "quick"

@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def test_quick_load_benchmark_runs(tmp_path, pg_url):
-    from ikou.bench import run_one
+    from ikou_dev.bench import run_one
 
     doc = run_one("load", quick=True, results_dir=tmp_path)
     f = doc["figures"]
@@ -19,4 +19,4 @@ def test_quick_load_benchmark_runs(tmp_path, pg_url):
         assert f[k]["best_rows_per_s"] > 0 and f[k]["runs"] >= 1
     assert f["ratio_vs_to_sql"] > 0 and isinstance(f["meets_100k_rows_per_s"], bool)
     written = json.loads((tmp_path / "load.quick.json").read_text())
-    assert written["command"] == "python -m ikou.bench --quick load" and written["machine"]["cores"]
+    assert written["command"] == "python -m ikou_dev.bench --quick load" and written["machine"]["cores"]

@@ -88,7 +88,7 @@ def test_restart_restores_the_buckets(stack_run):
         [
             sys.executable,
             "-m",
-            "ikou.storage.localserver",
+            "ikou_dev.localserver",
             "serve",
             "--port",
             str(port),
@@ -118,3 +118,56 @@ def test_restart_restores_the_buckets(stack_run):
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def _api_get(ikou_stack, path: str):
+    import urllib.request
+
+    passwords = json.loads(ikou_stack.passwords_file.read_text())
+    req = urllib.request.Request(
+        ikou_stack.base_url + "/auth/token",
+        data=json.dumps({"username": "admin", "password": passwords["admin"]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        token = json.loads(resp.read())["access_token"]
+    req = urllib.request.Request(
+        ikou_stack.base_url + path, headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_assets_show_the_lineage_of_the_twenty_domains(ikou_stack):
+    """Read through the REST API as a user would: each domain's validated layout (produced by
+    gate_standard, consumed by the validate task of every domain referring to it) and hand-off
+    set (produced by load); the three domains of the run have produced theirs."""
+    from ikou.domains import registry
+
+    assets = _api_get(ikou_stack, "/api/v2/assets?limit=100")["assets"]
+    by_name = {a["name"]: a for a in assets}
+    reg = registry()
+    for d in reg:
+        validated = by_name[f"ikou.{d.id}.validated"]
+        assert validated["uri"].endswith(f"/validated/{d.id}") and validated["group"] == "ikou"
+        assert {(t["dag_id"], t["task_id"]) for t in validated["producing_tasks"]} == {
+            (d.dag_id, "gate_standard")
+        }
+        referring = {(o.dag_id, "validate") for o in reg if d.id in o.refers_to}
+        assert {(t["dag_id"], t["task_id"]) for t in validated["consuming_tasks"]} == referring
+        handoff = by_name[f"ikou.{d.id}.handoff"]
+        assert {(t["dag_id"], t["task_id"]) for t in handoff["producing_tasks"]} == {
+            (d.dag_id, "load")
+        }
+    for d in DOMAINS:  # when each domain's data was last produced
+        assert by_name[f"ikou.{d}.validated"]["last_asset_event"], d
+    assert by_name["ikou.juki.handoff"]["last_asset_event"]
+    assert not by_name["ikou.kojin_juminzei.handoff"]["last_asset_event"]  # preparation: no load
+    assert not by_name["ikou.inkan.validated"]["last_asset_event"]  # not in this run
+
+
+def test_the_run_says_whether_notifications_are_configured(stack_run):
+    proc, _, _ = stack_run
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("notifications:")]
+    assert lines and "off" in lines[-1] and "ikou_notify_to" in lines[-1]

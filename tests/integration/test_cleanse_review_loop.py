@@ -31,7 +31,7 @@ RUN1, RUN2, RUN_K = "review-loop-1", "review-loop-2", "review-loop-kojin"
 def city(s3_endpoint):
     from ikou.domains import registry
     from ikou.domains.registry import Registry
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     reg = registry()
     sub = Registry({k: reg.get(k) for k in ("juki", "kojin_juminzei")}, reg.data_dir)
@@ -202,7 +202,7 @@ def test_a_referring_domain_applies_the_master_map(run2):
 
 def test_reports_hold_no_personal_values(run2, decided):
     from ikou.storage import Store
-    from ikou.synth.population import build
+    from ikou_dev.synth.population import build
 
     pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
     needles = set()

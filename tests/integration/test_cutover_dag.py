@@ -51,7 +51,7 @@ def target_db(pg_url):
 
 @pytest.fixture(scope="module")
 def city(s3_endpoint, airflow_db):
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     return synthesize(
         RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", domains=["juki", "inkan"]

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 
 import pytest
+from tests_support import SmtpSink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -22,7 +23,7 @@ SEED = 11
 
 @pytest.fixture(scope="module")
 def city(s3_endpoint):
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     summary = synthesize(
         RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates={"unmapped_gaiji": 0.03}
@@ -146,7 +147,7 @@ def test_gaiji_worklist_and_findings(juki_run, city):
 def test_reports_hold_no_personal_values(juki_run):
     """A first leak check: the seeded names, kana and birth dates never reach the reports zone."""
     from ikou.storage import Store
-    from ikou.synth.population import build
+    from ikou_dev.synth.population import build
 
     pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
     needles = set()
@@ -168,7 +169,7 @@ def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag
     """A seeded critical defect (宛名番号 references to no addressee) stops the run at its gate."""
     import os
 
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     synthesize(
         RESIDENTS,
@@ -178,8 +179,24 @@ def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag
         rates={"orphan_reference": 0.2},
     )
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
-    run = dagbag.dags["migrate_juki"].test(run_conf={"snapshot": BROKEN_SNAPSHOT})
+    # the team is told (ikou.airflow.notify): a local SMTP server, the connection and recipients
+    with SmtpSink() as smtp:
+        os.environ["AIRFLOW_CONN_IKOU_SMTP"] = smtp.connection_json
+        os.environ["AIRFLOW_VAR_IKOU_NOTIFY_TO"] = "migration-team@example.invalid"
+        try:
+            run = dagbag.dags["migrate_juki"].test(run_conf={"snapshot": BROKEN_SNAPSHOT})
+        finally:
+            os.environ.pop("AIRFLOW_CONN_IKOU_SMTP")
+            os.environ.pop("AIRFLOW_VAR_IKOU_NOTIFY_TO")
+        mails = smtp.texts()
     assert str(getattr(run.state, "value", run.state)) == "failed"
+    # exactly one message: the failed gate (the tasks after it never ran, so never failed)
+    assert len(mails) == 1, [m[0] for m in mails]
+    subject, body = mails[0]
+    assert "FAILED" in subject and "juki gate_standard" in subject and run.run_id in subject
+    assert "gate_standard" in body and "critical failures: " in body
+    assert "orphan_references" in body or "exist_in_addressee_master" in body
+    assert "/ikou/gates/migrate_juki/" in body and "/ikou/reports/juki/" in body
     states = _states(run)
     assert states["validate"] == "success"
     assert states["gate_standard"] == "failed"

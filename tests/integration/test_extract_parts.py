@@ -61,7 +61,7 @@ PART_KEYS = {
 
 @pytest.fixture(scope="module")
 def city(s3_endpoint):
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     return synthesize(
         RESIDENTS,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ikou.bench.load import synthetic_table
+from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import clean_load, load_target, write_csv
 from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema

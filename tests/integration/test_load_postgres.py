@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ikou.bench.load import synthetic_table
+from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
 from ikou.load.target import LIVE_SCHEMA, STAGING_SCHEMA, Target, rehearsal_schema

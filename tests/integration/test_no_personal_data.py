@@ -12,7 +12,7 @@ restricted zones is searched for the seeded people's personal data:
   fields, DAG run conf, task instance notes, event logs …);
 - the exception messages of failing gates.
 
-Needles, built from ``ikou.synth.population.build`` with the same seed: names (with and without
+Needles, built from ``ikou_dev.synth.population.build`` with the same seed: names (with and without
 the full-width space), kana names (full-width and half-width, with and without spaces), addresses
 (canonical, with the prefecture, and the notation variants the synthetic city writes), birth dates
 (ISO, 西暦 and 和暦 text forms), 個人番号 and 住民票コード (as whole numbers). Zero hits.
@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from tests_support import SmtpSink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,7 +49,7 @@ from ikou.pipeline import RunContext
 from ikou.quality.docs import build_site
 from ikou.stages import extract, gate
 from ikou.quality.gate import GateFailed
-from ikou.synth import synthesize
+from ikou_dev.synth import synthesize
 
 snapshot, residents, seed, rates, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
 synthesize(residents, seed, snapshot, "s3://ikou-restricted/landing", rates=rates)
@@ -84,7 +85,13 @@ def runs(s3_endpoint, pg_url, airflow_db, tmp_path_factory):
     import sys
 
     work = tmp_path_factory.mktemp("pii")
-    env = dict(os.environ, IKOU_TARGET_DB_URL=pg_url)
+    smtp = SmtpSink().__enter__()  # the notifications of the runs go through the search too
+    env = dict(
+        os.environ,
+        IKOU_TARGET_DB_URL=pg_url,
+        AIRFLOW_CONN_IKOU_SMTP=smtp.connection_json,
+        AIRFLOW_VAR_IKOU_NOTIFY_TO="migration-team@example.invalid",
+    )
     proc = subprocess.run(
         [
             sys.executable,
@@ -107,6 +114,8 @@ def runs(s3_endpoint, pg_url, airflow_db, tmp_path_factory):
     )
     result = json.loads((work / "result.json").read_text())
     result["output"] = output
+    result["mails"] = smtp.texts()
+    smtp.__exit__(None, None, None)
     return result
 
 
@@ -128,8 +137,8 @@ def _public_dates() -> set[str]:
 @pytest.fixture(scope="module")
 def needles() -> set[str]:
     from ikou.wareki import to_wareki_text
-    from ikou.synth.city import to_halfwidth_kana
-    from ikou.synth.population import build
+    from ikou_dev.synth.city import to_halfwidth_kana
+    from ikou_dev.synth.population import build
 
     pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
     public = _public_dates()
@@ -309,6 +318,15 @@ def test_gate_exception_messages_hold_no_personal_data(runs, searcher):
     for i, msg in enumerate(runs["exceptions"]):
         searcher.search(f"GateFailed message {i}", msg)
         assert "records" in msg and "validation page" in msg
+    assert not searcher.hits, searcher.hits[:10]
+
+
+def test_notifications_hold_no_personal_data(runs, searcher):
+    """The messages the runs mailed to the team (the cutover's failed gate_raw at least)."""
+    mails = runs["mails"]
+    assert any("FAILED" in subject and "gate_raw" in subject for subject, _ in mails), mails
+    for i, (subject, body) in enumerate(mails):
+        searcher.search(f"notification {i}", subject + "\n" + body)
     assert not searcher.hits, searcher.hits[:10]
 
 

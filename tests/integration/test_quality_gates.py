@@ -27,7 +27,7 @@ SEED = 23
 @pytest.fixture(scope="module")
 def run(s3_endpoint, pg_url):
     """extract → cleanse → validate → load of juki, extract → validate of kojin_juminzei (no gates run yet)."""
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     synthesize(
         RESIDENTS, SEED, SNAPSHOT, "s3://ikou-restricted/landing", rates={"unmapped_gaiji": 0.05}
@@ -336,7 +336,7 @@ def test_gate_target_runs_inside_postgresql(run, pg_url):
 
 def test_published_results_hold_no_values(run):
     from ikou.storage import Store
-    from ikou.synth.population import build
+    from ikou_dev.synth.population import build
 
     import datetime as dt
 

@@ -31,7 +31,7 @@ RESIDENTS, SEED, SNAP = 3000, 31, "2026-11-01"
 
 @pytest.fixture(scope="module")
 def city():
-    from ikou.bench.cleanse import build_city
+    from ikou_dev.bench.cleanse import build_city
 
     c = build_city(RESIDENTS, seed=SEED, snapshot=SNAP, domains=("juki", "koseki"), rates=RATES)
     folder = Path(c["folder"])

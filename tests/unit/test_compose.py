@@ -236,7 +236,7 @@ def test_hmac_secret_is_required(env):
 
 
 def test_default_timezone_is_tokyo_as_in_the_embedded_stack(env):
-    from ikou.localstack import stack_env
+    from ikou_dev.localstack import stack_env
 
     assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"
     assert stack_env()["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"
@@ -256,8 +256,8 @@ def test_ikou_variables_are_names_the_code_reads(env):
     names = [k for k in env if k.startswith(("IKOU_", "AWS_", "GX_"))]
     assert names
     for name in names:
-        if name.startswith("AWS_") and name != "AWS_DEFAULT_REGION":
-            continue  # read by boto3 itself
+        if name.startswith("AWS_"):
+            continue  # read by boto3 itself (AWS_DEFAULT_REGION included: the runtime never sets one)
         assert f'"{name}"' in source, f"{name} is set in docker-compose.yml but no code reads it"
 
 
@@ -459,3 +459,51 @@ def test_lock_helper_agrees_with_this_environment():
         re.findall(r"^[A-Za-z0-9]", (REPO / "requirements.txt").read_text(), re.M)
     )
     assert lock.canonical("Apache_Airflow.Providers") == "apache-airflow-providers"
+
+
+def _lock_names(path: Path) -> set[str]:
+    return {
+        re.split(r"[=\[ ]", ln, maxsplit=1)[0].lower()
+        for ln in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"^[A-Za-z0-9]", ln)
+    }
+
+
+def test_the_image_installs_the_runtime_lock_only(dockerfile):
+    """Development tools (tests, browser driver, S3 test server, synth, linters) stay out of the
+    worker image: it installs requirements.txt and never requirements-dev.txt or dev/."""
+    assert "requirements-dev" not in dockerfile
+    copies = [line.split()[1:] for line in dockerfile.splitlines() if line.startswith("COPY ")]
+    sources = {s.rstrip("/") for args in copies for s in args[:-1] if not s.startswith("--")}
+    assert "dev" not in sources and "ikou_dev" not in dockerfile
+
+
+def test_the_runtime_lock_has_no_development_tool():
+    runtime = _lock_names(REPO / "requirements.txt")
+    for tool in ("pytest", "playwright", "moto", "faker", "hypothesis", "ruff", "mypy"):
+        assert tool not in runtime, f"{tool} is in the runtime lock"
+    assert {"apache-airflow", "great-expectations", "pydantic", "boto3"} <= runtime
+
+
+def test_the_development_lock_is_constrained_by_the_runtime_lock():
+    dev = (REPO / "requirements-dev.txt").read_text(encoding="utf-8")
+    runtime_pins = dict(
+        ln.split("==", 1)
+        for ln in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if "==" in ln and not ln.startswith("#")
+    )
+    for ln in dev.splitlines():
+        if "==" in ln and not ln.startswith("#"):
+            name, version = ln.split("==", 1)
+            if name in runtime_pins:
+                assert runtime_pins[name] == version, f"{name}: the dev lock moved a runtime pin"
+    assert {
+        "pytest",
+        "playwright",
+        "moto",
+        "faker",
+        "ruff",
+        "mypy",
+        "import-linter",
+    } <= _lock_names(REPO / "requirements-dev.txt")
+    assert "-c requirements.txt" in (REPO / "requirements-dev.in").read_text(encoding="utf-8")

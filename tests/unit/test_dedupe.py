@@ -231,8 +231,8 @@ def test_evaluate_counts_pairs():
 
 @pytest.fixture(scope="module")
 def city_records():
-    from ikou.bench.cleanse import SNAPSHOT, build_city
-    from ikou.bench.dedupe import city_input
+    from ikou_dev.bench.cleanse import SNAPSHOT, build_city
+    from ikou_dev.bench.dedupe import city_input
 
     c = build_city(3000, seed=31, snapshot=SNAPSHOT, domains=("juki", "koseki"), rates=RATES)
     out = Path(c["folder"])

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from ikou.bench.load import synthetic_table
+from ikou_dev.bench.load import synthetic_table
 from ikou.pipeline import StageResult
 from ikou.storage import MANIFEST, Store, join, publication, zone_uri
 

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from ikou.bench.load import synthetic_table
+from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import clean_load, load_target, rehearsal_schemas, sweep_rehearsal_schemas, write_csv
 from ikou.load.target import LIVE_SCHEMA, Target, ddl, rehearsal_schema, schema_for

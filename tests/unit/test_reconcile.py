@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ikou.bench.load import synthetic_table
+from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import clean_load, write_csv
 from ikou.load.target import Target

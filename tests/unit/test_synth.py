@@ -1,4 +1,4 @@
-"""ikou.synth: the synthetic legacy city — deterministic, complete, decodable, consistent, and its
+"""ikou_dev.synth: the synthetic legacy city — deterministic, complete, decodable, consistent, and its
 answer key tells the truth about the seeded defects."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.engine import DecodeOptions, decode_file
 from ikou.storage import Store
-from ikou.synth import synthesize
-from ikou.synth.generate import IMPOSSIBLE_WAREKI, UNMAPPED_GAIJI_CODES
+from ikou_dev.synth import synthesize
+from ikou_dev.synth.generate import IMPOSSIBLE_WAREKI, UNMAPPED_GAIJI_CODES
 
 SNAP = "2026-11-01"
 RESIDENTS = 300

@@ -11,9 +11,9 @@ import pytest
 from ikou.domains import registry
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.encode import encode_record
-from ikou.synth.generate import DEFAULT_RATES, Encoder, FileWriter
-from ikou.synth.population import build
-from ikou.synth.writer import RecordWriter
+from ikou_dev.synth.generate import DEFAULT_RATES, Encoder, FileWriter
+from ikou_dev.synth.population import build
+from ikou_dev.synth.writer import RecordWriter
 
 SNAP = dt.date(2026, 11, 1)
 

@@ -6,6 +6,7 @@
 | ``ikou_target`` | the target database's SQLAlchemy URL | load, gate_target, reconciliation, cutover state |
 | ``ikou_hmac`` (password) | the keyed-hash secret | record keys in reports, ledgers, reconciliation |
 | ``[api] base_url`` | the UI's base URL | links in gate messages and reports |
+| ``ikou_smtp`` + Variable ``ikou_notify_to`` | the SMTP server (sender: extra ``from_email``) and the recipients | the night's outcome (:mod:`ikou.airflow.notify`) |
 
 Environment variables (``IKOU_TARGET_DB_URL``, ``IKOU_HMAC_SECRET``) still win, as documented in
 :mod:`ikou.config`. Looked up once per process: a connection lookup and an S3 client cost up to
@@ -23,7 +24,7 @@ from ikou.config import Resources
 log = logging.getLogger(__name__)
 
 
-def _connection(conn_id: str):
+def connection(conn_id: str):
     """The Airflow connection, or None when it is not defined."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -35,14 +36,14 @@ def _connection(conn_id: str):
 
 
 def _target_url() -> str | None:
-    conn = _connection("ikou_target")
+    conn = connection("ikou_target")
     if conn is None:
         return None
     return conn.get_uri().replace("postgres://", "postgresql://", 1)
 
 
 def _hmac_secret() -> bytes | None:
-    conn = _connection("ikou_hmac")
+    conn = connection("ikou_hmac")
     return conn.password.encode("utf-8") if conn is not None and conn.password else None
 
 

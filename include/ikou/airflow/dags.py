@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param, task
-
+from airflow.sdk import DAG, Asset, Param, task
 from airflow.sdk.serde import allow_class
 
 from ikou.airflow.context import stage_call
 from ikou.airflow.gate import GateOperator
+from ikou.airflow.notify import DomainRunNotifier
 from ikou.domains import Domain, registry
 from ikou.pipeline import (
     GATE_AFTER,
@@ -33,7 +33,14 @@ from ikou.pipeline import (
 # what crosses XCom between Ikou's tasks: pydantic models, deserialised in the task processes
 # (which parse this module); the deployments also allow ikou.* in
 # [core] allowed_deserialization_classes for every component
-for _model in (StageResult, UnitAccounting, GateVerdict, ExtractPart, ExtractPartResult, MasterPlan):
+for _model in (
+    StageResult,
+    UnitAccounting,
+    GateVerdict,
+    ExtractPart,
+    ExtractPartResult,
+    MasterPlan,
+):
     allow_class(_model)
 
 TZ = "Asia/Tokyo"
@@ -119,6 +126,31 @@ Params: `mode` (rehearsal | cutover), `snapshot` (empty = latest), `gate_overrid
 """
 
 
+def validated_asset(domain_id: str) -> Asset:
+    """A domain's validated standard layout, published by ``gate_standard`` (the "latest
+    validated" pointer other domains read their references from)."""
+    from ikou.config import settings
+
+    return Asset(
+        name=f"ikou.{domain_id}.validated",
+        uri=f"s3://{settings().restricted_bucket}/validated/{domain_id}",
+        group="ikou",
+        extra={"zone": "validated", "domain": domain_id},
+    )
+
+
+def handoff_asset(domain_id: str) -> Asset:
+    """A domain's hand-off set (CSV + manifest for the standard system), published by ``load``."""
+    from ikou.config import settings
+
+    return Asset(
+        name=f"ikou.{domain_id}.handoff",
+        uri=f"s3://{settings().restricted_bucket}/handoff/{domain_id}",
+        group="ikou",
+        extra={"zone": "handoff", "domain": domain_id},
+    )
+
+
 def build_domain_dag(domain_id: str) -> DAG:
     d = registry().get(domain_id)
     p = registry().plan[domain_id]
@@ -131,7 +163,11 @@ def build_domain_dag(domain_id: str) -> DAG:
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        # a task failing for good mails the team (ikou.airflow.notify; nothing when unset)
+        default_args={
+            **DEFAULT_ARGS,
+            "on_failure_callback": DomainRunNotifier(domain_id, "failure"),
+        },
         params=domain_params(),
         tags=["ikou", f"wave-{p.wave}", p.phase, d.group, d.id],
     ) as dag:
@@ -165,13 +201,14 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             return stage_call(domain_id, cleanse.run, extracted)
 
-        @task(task_id="validate")
+        # lineage (the asset graph): the validated layouts of the domains this one refers to
+        @task(task_id="validate", inlets=[validated_asset(r) for r in d.refers_to])
         def validate(cleansed: StageResult):
             from ikou.stages import validate
 
             return stage_call(domain_id, validate.run, cleansed)
 
-        @task(task_id="load")
+        @task(task_id="load", outlets=[handoff_asset(domain_id)])
         def load(validated: StageResult):
             from ikou.stages import load
 
@@ -188,18 +225,22 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             return stage_call(domain_id, rehearse.run, extracted, cleansed, validated, loaded)
 
-        def gate(stage: str, result):
-            return GateOperator(domain=domain_id, gate=GATE_AFTER[stage], result=result)
+        def gate(stage: str, result, **kwargs):
+            return GateOperator(domain=domain_id, gate=GATE_AFTER[stage], result=result, **kwargs)
 
         planned = extract_plan()
         parts = extract_parts.expand(part=planned)
         extracted = gate("extract", extract(planned, parts))
         cleansed = gate("cleanse", cleanse(extracted.output))
-        validated = gate("validate", validate(cleansed.output))
+        validated = gate(
+            "validate", validate(cleansed.output), outlets=[validated_asset(domain_id)]
+        )
         loaded = gate("load", load(validated.output))
         # gate_target is skipped with a skipped load (preparation phase): rehearsal gets None
+        # a NO-GO rehearsal is a successful run: its gate mails the verdict
         gate(
             "rehearsal",
             rehearsal(extracted.output, cleansed.output, validated.output, loaded.output),
+            on_success_callback=DomainRunNotifier(domain_id, "verdict"),
         )
     return dag

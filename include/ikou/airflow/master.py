@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
 from ikou.airflow.dags import DEFAULT_ARGS, TZ
+from ikou.airflow.notify import MasterNotifier
 from ikou.config import using
 from ikou.domains import registry
 from ikou.pipeline import domain_run_id
@@ -149,7 +150,13 @@ def build_master_dag() -> DAG:
 
             return master_call(docs.build_site)
 
-        @task(task_id="verdict", trigger_rule="all_done")
+        # the night's outcome goes to the team however the master ends (ikou.airflow.notify)
+        @task(
+            task_id="verdict",
+            trigger_rule="all_done",
+            on_success_callback=MasterNotifier(),
+            on_failure_callback=MasterNotifier(),
+        )
         def verdict():
             from airflow.sdk.exceptions import AirflowFailException
 

@@ -29,7 +29,7 @@ those alone pairs every namesake of a city).
 not independent: scoring them separately counts one piece of evidence twice), birth date, sex
 and address; term-frequency adjustment on the name (a common name agreeing is weaker evidence
 than a rare one). The m and u probabilities ship in ``data/dedupe_model.json``, trained by
-``python -m ikou.cleanse.dedupe train`` on a synthetic training city of another seed than the
+``ikou train-dedupe`` (development package ``ikou_dev``) on a synthetic training city of another seed than the
 benchmark's: u by random sampling (2·10⁷ pairs; no labels needed), m from the labelled duplicate
 pairs of its answer key, each m floored at 0.001 (a level never seen among the labelled pairs —
 a birth date one digit off, in a city without typos — still happens in real data). EM was tried
@@ -691,39 +691,3 @@ def main(args) -> int:
     stats = run_file(args.input, args.output, cfg, save_model=args.save_model)
     print(json.dumps(stats, ensure_ascii=False, indent=2))
     return 0
-
-
-def _train_cli(argv: list[str] | None = None) -> int:
-    """``python -m ikou.cleanse.dedupe train``: (re)build the shipped model on a synthetic training city."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m ikou.cleanse.dedupe train")
-    p.add_argument("--residents", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=101)
-    p.add_argument("-o", "--output", default=str(MODEL_PATH))
-    a = p.parse_args(argv)
-    from ikou.bench.dedupe import city_input
-
-    records, truth = city_input(a.residents, a.seed)
-    model = train(records, labels=truth, seed=a.seed)
-    model["ikou"] = {
-        "trained_on": f"synthetic city, {a.residents} residents, seed {a.seed} (ikou.bench.cleanse.build_city)",
-        "method": "u: random sampling (2e7 pairs); m: the labelled duplicate pairs of the city's answer key, "
-        "floored at 0.001 and renormalised; prior: set per input from the expected duplicate rate",
-        "trained_at": time.strftime("%Y-%m-%d"),
-        "command": f"python -m ikou.cleanse.dedupe train --residents {a.residents} --seed {a.seed}",
-    }
-    Path(a.output).write_text(
-        json.dumps(model, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    print(f"wrote {a.output}")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["train"]:
-        sys.exit(_train_cli(sys.argv[2:]))
-    print("usage: python -m ikou.cleanse.dedupe train [--residents N] [--seed S] [-o MODEL.json]")
-    sys.exit(2)

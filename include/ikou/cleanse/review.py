@@ -295,7 +295,7 @@ def render_review_page(
 ) -> str:
     """One HTML page of the review queue: each cluster's records side by side (differences marked),
     with a decisions CSV template for the page. Holds personal values: restricted roles only."""
-    from ikou.rehearsal.report import page as html_page
+    from ikou.reports.html import page as html_page
 
     rows = queue.to_pylist()
     clusters: dict[str, list[dict]] = {}

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 
 from ikou import identifiers as ids
+from ikou import rulebook
 
 # -- value rules (return a possibly changed value) ---------------------------------------------
 
@@ -148,13 +149,12 @@ CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 #: Rules and checks that need the city's context (``ikou.cleanse.config.CleanseContext``): the town
-#: list, the standard character set with the city's 外字 targets, the 住民票コード rule.
-CONTEXT_RULES = frozenset({"address_town"})
-CONTEXT_CHECKS = frozenset(
-    {"standard_chars", "kana_chars", "address_components", "juminhyo_code_format"}
-)
-KNOWN_RULES = frozenset(VALUE_RULES) | CONTEXT_RULES
-KNOWN_CHECKS = frozenset(CHECKS) | CONTEXT_CHECKS
+#: list, the standard character set with the city's 外字 targets, the 住民票コード rule. The names
+#: are listed once, in :mod:`ikou.rulebook` (the registry validates against them).
+CONTEXT_RULES = rulebook.CONTEXT_RULES
+CONTEXT_CHECKS = rulebook.CONTEXT_CHECKS
+KNOWN_RULES = rulebook.KNOWN_RULES
+KNOWN_CHECKS = rulebook.KNOWN_CHECKS
 
 # -- configuration: which role gets which rules --------------------------------------------------
 #

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ikou.domains.files import RegistryError, describe, read_yaml
 from ikou.domains.graph import find_cycle, topological_order
-from ikou.domains.registry import RegistryError, _describe, _read_yaml
 
 if TYPE_CHECKING:
     from ikou.domains.registry import Registry
@@ -108,11 +108,11 @@ class Plan:
 
 
 def load_plan(path: Path, registry: Registry) -> Plan:
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         source = PlanFile.model_validate(raw)
     except ValidationError as exc:
-        raise RegistryError(f"{path}: {_describe(exc)}") from None
+        raise RegistryError(f"{path}: {describe(exc)}") from None
     entries: dict[str, PlannedDomain] = {}
     wave_ids = [w.id for w in source.waves]
     if len(set(wave_ids)) != len(wave_ids):

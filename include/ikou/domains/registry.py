@@ -19,8 +19,13 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from ikou import rulebook
+from ikou.domains.files import RegistryError, describe, read_yaml
+from ikou.domains.graph import find_cycle
+from ikou.domains.plan import load_plan
+from ikou.identifiers import JUMINHYO_RULES
 
 DATA_DIR = Path(__file__).with_name("data")
 
@@ -83,10 +88,6 @@ ROLES = frozenset(
 
 #: Roles whose values must exist in the addressee (宛名) master of the same snapshot.
 ADDRESSEE_REFERENCE_ROLES = frozenset({"atena_ref", "guardian_ref", "householder_ref"})
-
-
-class RegistryError(ValueError):
-    """A registry or plan file is wrong; the message names the file and the entry."""
 
 
 class _Strict(BaseModel):
@@ -206,7 +207,7 @@ class StandardLayout(_Strict):
 
 
 class CleanseRuleSet(_Strict):
-    """Which value rules and checks a field gets (names from ``ikou.cleanse.rules``)."""
+    """Which value rules and checks a field gets (names from :mod:`ikou.rulebook`)."""
 
     rules: list[str] = Field(default_factory=list)
     checks: list[str] = Field(default_factory=list)
@@ -214,9 +215,7 @@ class CleanseRuleSet(_Strict):
     @field_validator("rules", "checks")
     @classmethod
     def _known(cls, v: list[str], info) -> list[str]:
-        from ikou.cleanse.rules import KNOWN_CHECKS, KNOWN_RULES
-
-        known = KNOWN_RULES if info.field_name == "rules" else KNOWN_CHECKS
+        known = rulebook.KNOWN_RULES if info.field_name == "rules" else rulebook.KNOWN_CHECKS
         bad = [x for x in v if x not in known]
         if bad:
             raise ValueError(f"unknown {info.field_name} {bad} (known: {', '.join(sorted(known))})")
@@ -257,8 +256,6 @@ class CleanseSpec(_Strict):
     @field_validator("juminhyo_rule")
     @classmethod
     def _known_juminhyo_rule(cls, v: str) -> str:
-        from ikou.identifiers import JUMINHYO_RULES
-
         if v not in JUMINHYO_RULES:
             raise ValueError(
                 f"unknown 住民票コード rule {v!r} (known: {', '.join(JUMINHYO_RULES)})"
@@ -303,38 +300,26 @@ class Domain(_Strict):
         return {f.name: list(f.business_keys) for f in self.legacy_files}
 
     @property
+    def standard(self) -> StandardLayout:
+        """The standard layout the loader attached (every domain of a loaded registry has one)."""
+        if self.layout is None:
+            raise RegistryError(f"domain {self.id}: its standard layout is not loaded")
+        return self.layout
+
+    @property
     def display_name(self) -> str:
         return f"{self.name_ja} ({self.name_en})"
 
 
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
-        parts.append(f"{loc}: {msg}")
-    return "; ".join(parts)
-
-
-def _read_yaml(path: Path) -> object:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise RegistryError(f"{path}: not valid YAML: {exc}") from None
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-
-
 def load_domain_file(path: Path, data_dir: Path) -> Domain:
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     entry = raw.get("id", path.stem) if isinstance(raw, dict) else path.stem
     if not isinstance(raw, dict):
         raise RegistryError(f"{path}: entry {entry!r}: expected a mapping")
     try:
         domain = Domain.model_validate(raw)
     except ValidationError as exc:
-        raise RegistryError(f"{path}: entry {entry!r}: {_describe(exc)}") from None
+        raise RegistryError(f"{path}: entry {entry!r}: {describe(exc)}") from None
     if domain.id != path.stem:
         raise RegistryError(
             f"{path}: entry {domain.id!r}: id must match the file name {path.stem!r}"
@@ -379,11 +364,11 @@ def load_layout(path: Path, domain: Domain) -> StandardLayout:
         raise RegistryError(
             f"{path}: entry {domain.id!r}: standard layout for spec {domain.spec.version} not found"
         )
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         layout = StandardLayout.model_validate(raw)
     except ValidationError as exc:
-        raise RegistryError(f"{path}: entry {domain.id!r}: {_describe(exc)}") from None
+        raise RegistryError(f"{path}: entry {domain.id!r}: {describe(exc)}") from None
     if layout.domain != domain.id or layout.spec_version != domain.spec.version:
         raise RegistryError(
             f"{path}: entry {domain.id!r}: layout says domain {layout.domain!r} spec {layout.spec_version!r}"
@@ -441,8 +426,6 @@ class Registry:
 
     @functools.cached_property
     def plan(self):
-        from ikou.domains.plan import load_plan
-
         return load_plan(self.data_dir / "plan.yaml", self)
 
     def addressee_master(self) -> tuple[str, str]:
@@ -477,8 +460,6 @@ def load_registry(data_dir: Path | str | None = None) -> Registry:
                 raise RegistryError(
                     f"{data_dir / 'domains' / (d.id + '.yaml')}: entry {d.id!r}: refers to itself"
                 )
-    from ikou.domains.graph import find_cycle
-
     cycle = find_cycle({d.id: d.refers_to for d in domains.values()})
     if cycle:
         raise RegistryError(

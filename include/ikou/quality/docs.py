@@ -353,7 +353,9 @@ def render_index(
         parts.append(
             f"<h2 id='{html.escape(domain)}'>{html.escape(title(domain))}</h2><table><tr>"
             "<th>実行 / run</th><th>日時 / time (JST)</th><th>モード / mode</th>"
-            "<th>ゲート判定 / gate verdict</th>" + "".join(f"<th>{g}</th>" for g in GATE_ORDER) + "</tr>"
+            "<th>ゲート判定 / gate verdict</th>"
+            + "".join(f"<th>{g}</th>" for g in GATE_ORDER)
+            + "</tr>"
         )
         for run in order:
             cells = []
@@ -448,7 +450,7 @@ def _build(
         ValidationResultIdentifier,
     )
 
-    from ikou.quality.gate import _context, gx_root
+    from ikou.quality.gate import context, forget_context, gx_root
 
     try:
         site = json.loads(store.get_bytes(f"s3://{bucket}/{SITE_MANIFEST}"))
@@ -512,12 +514,12 @@ def _build(
                 _stand_in(docs / page)
         ids = new_ids + [ExpectationSuiteIdentifier(name=n) for n in changed_suites]
         if ids:  # (an empty list would make GX render every resource)
-            _context.cache_clear()
-            ctx = _context(str(gx_root()), "sqlite://", str(results), str(docs))
+            forget_context()
+            ctx = context("sqlite://", str(results), str(docs))
             ctx.build_data_docs(
                 site_names=["ikou_docs"], resource_identifiers=ids, build_index=full_index
             )
-            _context.cache_clear()
+            forget_context()
         for page, body in new_rel.items():
             p = docs / page
             if p.exists():

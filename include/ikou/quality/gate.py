@@ -99,6 +99,17 @@ def gate_url(dag_id: str, run_id: str, task_id: str) -> str:
     return f"{ui_base_url()}{UI_PREFIX}/gates/{quote(dag_id, safe='')}/{quote(run_id, safe='')}/{quote(task_id, safe='')}"
 
 
+def report_url(uri: str) -> str:
+    """A ``s3://{reports bucket}/reports/…`` URI as the Ikou plugin serves it in the Airflow UI
+    (any other URI is returned as it is)."""
+    from ikou.config import settings
+
+    prefix = f"s3://{settings().reports_bucket}/reports/"
+    if uri.startswith(prefix):
+        return f"{ui_base_url()}{UI_PREFIX}/reports/{uri[len(prefix) :]}"
+    return uri
+
+
 # --------------------------------------------------------------------------- GX context
 
 

@@ -23,7 +23,7 @@ from html import escape
 from ikou.domains import registry
 from ikou.domains.graph import longest_path
 from ikou.pipeline import MasterPlan, domain_run_id
-from ikou.rehearsal.report import bars, bars_with_limits, h2, page
+from ikou.reports.html import bars, bars_with_limits, h2, page
 from ikou.storage import Store, join, zone_uri
 from ikou.wareki import format_date_ja, format_jst_ja
 

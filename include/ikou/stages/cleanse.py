@@ -174,7 +174,9 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     extract_acc = {a.unit: a.row() for a in extracted.accounting}
     master_lf = next((lf for lf in d.legacy_files if lf.fields_with_role("atena_no")), None)
     refers = any(lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES) for lf in d.legacy_files)
-    accounting, files, ledger_counts = [], {}, {}
+    accounting: list[dict] = []
+    files: dict = {}
+    ledger_counts: dict[str, int] = {}
     fixed: Counter = Counter()
     problems: Counter = Counter()
     stats: Counter = Counter()
@@ -185,7 +187,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     map_source = ""
     with tempfile.TemporaryDirectory(prefix="ikou-cleanse-") as tmp:
         work = Path(tmp)
-        _, paths = publication.fetch_tables(store, extracted.uri, work / "in")
+        _, paths = publication.fetch_tables(store, extracted.published, work / "in")
         cleansed: dict[str, tuple] = {}
         for lf in d.legacy_files:
             table = pq.read_table(paths[lf.name])
@@ -387,7 +389,7 @@ def atena_map_for(validated: StageResult, store: Store) -> dict[str, str] | None
     import pyarrow.parquet as pq
 
     try:
-        vman = publication.read_manifest(store, validated.uri)
+        vman = publication.read_manifest(store, validated.published)
         cprefix = vman.get("input")
         if not cprefix:
             return None

@@ -36,7 +36,7 @@ def frames_for_gate(gate: str, result: StageResult, work: Path, store: Store) ->
 
     units = []
     if gate in FILE_GATES:
-        _, paths = publication.fetch_tables(store, result.uri, work)
+        _, paths = publication.fetch_tables(store, result.published, work)
         tables = {unit: pq.read_table(paths[unit]) for unit in result.units}
         references = reference_sets(result, tables, work, store) if gate == "gate_standard" else {}
         for unit, rows in result.units.items():
@@ -61,7 +61,7 @@ def reference_sets(result: StageResult, tables: dict, work: Path, store: Store) 
     referential-integrity expectations of gate_standard (in this process only)."""
     reg = registry()
     d = reg.get(result.domain)
-    if not any(addressee_references(d, t) for t in d.layout.tables):
+    if not any(addressee_references(d, t) for t in d.standard.tables):
         return {}
     master_domain, master_table = reg.addressee_master()
     if d.id == master_domain:

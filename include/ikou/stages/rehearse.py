@@ -95,11 +95,11 @@ def run(
         if not load:
             raise RuntimeError(f"{domain_id} is in the migration phase but nothing was loaded")
         target = Target(settings().target_db_url, load.target_schema or "")
-        vprefix = validated.uri
+        vprefix = validated.published
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="ikou-rehearsal-") as tmp:
             manifest = publication.read_manifest(store, vprefix)
-            for t in d.layout.tables:
+            for t in d.standard.tables:
                 path = publication.fetch(store, vprefix, f"{t.name}.parquet", Path(tmp), manifest)
                 tables.append(
                     reconcile_table(
@@ -231,7 +231,7 @@ def run(
     control = Control()
     if target is not None and mode == "rehearsal":
         report["rollback"] = {"schema": target.schema, "done": False}
-    if target is not None and mode == "cutover":
+    if target is not None and load is not None and mode == "cutover":
         report["cutover"] = finish_cutover(domain_id, report, target, control, load, who)
     write(report, prefix, store)
     control.record_rehearsal(
@@ -271,7 +271,7 @@ def finish_cutover(
             detail="reconciled after the cutover load",
         )
         return {"status": "live", "manifest_sha256": sha, "who": who}
-    target.drop_domain(domain_id, d.layout)
+    target.drop_domain(domain_id, d.standard)
     control.record(
         "rolled_back",
         domain=domain_id,

@@ -38,13 +38,13 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
     files, tables = {}, {}
     with tempfile.TemporaryDirectory(prefix="ikou-validate-") as tmp:
         work = Path(tmp)
-        _, paths = publication.fetch_tables(store, cleansed.uri, work / "in")
-        for t in d.layout.tables:
+        _, paths = publication.fetch_tables(store, cleansed.published, work / "in")
+        for t in d.standard.tables:
             src = pq.read_table(paths[t.source])
             tables[t.name] = map_table(src, d, t, findings)
         master_domain, master_table = reg.addressee_master()
         master_ids = None
-        for t in d.layout.tables:
+        for t in d.standard.tables:
             refs = addressee_references(d, t)
             orphans = 0
             if refs:
@@ -82,7 +82,7 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
                 "snapshot": snap,
                 "input": cleansed.uri,
                 "spec_version": d.spec.version,
-                "layout_version": d.layout.layout_version,
+                "layout_version": d.standard.layout_version,
                 "accounting": accounting,
             },
         )
@@ -102,7 +102,7 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
         time.monotonic() - started,
         findings.by_rule(),
         spec_version=d.spec.version,
-        layout_version=d.layout.layout_version,
+        layout_version=d.standard.layout_version,
     )
 
 

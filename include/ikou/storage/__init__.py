@@ -13,6 +13,7 @@ DAGs, the CLI and the tests.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import os
@@ -204,7 +205,7 @@ class Store:
                     if p.is_file():
                         yield str(p)
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Immediate sub-prefixes (names only) of a prefix."""
         if is_s3(prefix):
             bucket, key = split_s3(prefix)
@@ -306,7 +307,7 @@ class Store:
             h.update(chunk)
         return h.hexdigest()
 
-    def objects(self, prefix: str) -> list[ObjectInfo]:
+    def objects(self, prefix: str) -> builtins.list[ObjectInfo]:
         """Every object under a prefix (recursively) with its size and modification time."""
         if is_s3(prefix):
             bucket, key = split_s3(prefix)
@@ -333,12 +334,12 @@ class Store:
             if p.is_file()
         ]
 
-    def list_files(self, prefix: str) -> list[str]:
+    def list_files(self, prefix: str) -> builtins.list[str]:
         """Names of the objects directly under a prefix (not in its sub-prefixes)."""
         if is_s3(prefix):
             bucket, key = split_s3(prefix)
             key = key.rstrip("/") + "/" if key else ""
-            out = []
+            out: builtins.list[str] = []
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=bucket, Prefix=key, Delimiter="/"):
                 out.extend(o["Key"][len(key) :] for o in page.get("Contents", []))

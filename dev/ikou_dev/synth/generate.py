@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ikou.domains import Domain, LegacyFile, Registry
-from ikou.synth import city as C
-from ikou.synth.population import Population
+from ikou_dev.synth import city as C
+from ikou_dev.synth.population import Population
 
 DEFAULT_RATES = {
     "duplicate_addressee": 0.02,  # share of residents with a second 宛名 record (名寄せ)
@@ -335,7 +335,7 @@ class FileWriter:
         hdr_layout = cb.record(lf.record_types["H"])
         trl_layout = cb.record(lf.record_types["T"])
         from ikou.mainframe.encode import encode_record
-        from ikou.synth.writer import RecordWriter
+        from ikou_dev.synth.writer import RecordWriter
 
         writer = RecordWriter(data_layout, enc.cp)
         out = bytearray()

@@ -1,9 +1,9 @@
 """Benchmark: 名寄せ of the addressee master (宛名) — run time, precision and recall on the answer key.
 
-    python -m ikou.bench dedupe            # a 1,000,000-resident city (~1.1 M addressee records)
-    python -m ikou.bench --quick dedupe    # 2,000 residents (what the test suite runs)
+    python -m ikou_dev.bench dedupe            # a 1,000,000-resident city (~1.1 M addressee records)
+    python -m ikou_dev.bench --quick dedupe    # 2,000 residents (what the test suite runs)
 
-The city is the one of the ``cleanse`` benchmark (``ikou.bench.cleanse.build_city``, cached): its
+The city is the one of the ``cleanse`` benchmark (``ikou_dev.bench.cleanse.build_city``, cached): its
 ATENA file is decoded and cleansed, turned into the ``ikou dedupe`` input (atena_id, name,
 name_kana, birth_date, sex, address) and clustered with the shipped model; the answer key's
 ``duplicates.parquet`` says which records are the same person. Figures: seconds (features,
@@ -24,7 +24,7 @@ def city_input(residents: int, seed: int, out: Path | None = None):
     """(dedupe input as a pyarrow Table, truth pairs [(atena_no, duplicate_of)]) of a synthetic city."""
     import pyarrow.parquet as pq
 
-    from ikou.bench.cleanse import SNAPSHOT, build_city
+    from ikou_dev.bench.cleanse import SNAPSHOT, build_city
     from ikou.cleanse.config import load_context
     from ikou.cleanse.merge import dedupe_input
     from ikou.cleanse.stage import cleanse_table
@@ -48,7 +48,7 @@ def city_input(residents: int, seed: int, out: Path | None = None):
 
 
 def run(workdir: Path, quick: bool) -> dict:
-    from ikou.bench.cleanse import FULL_RESIDENTS, QUICK_RESIDENTS, SEED
+    from ikou_dev.bench.cleanse import FULL_RESIDENTS, QUICK_RESIDENTS, SEED
     from ikou.cleanse.dedupe import DedupeConfig, dedupe, evaluate
     from ikou.domains import registry
 

@@ -1,11 +1,11 @@
 """Benchmark: the cost of the five quality gates of a domain run (issue 5: at most 25 % of the run).
 
-    python -m ikou.bench gates            # 住民基本台帳 of the 1,000,000-resident city
-    python -m ikou.bench --quick gates    # 2,000 residents (what the test suite runs)
+    python -m ikou_dev.bench gates            # 住民基本台帳 of the 1,000,000-resident city
+    python -m ikou_dev.bench --quick gates    # 2,000 residents (what the test suite runs)
 
-The city is the cleanse benchmark's (``ikou.bench.cleanse.build_city``: 住民基本台帳 — the 宛名
+The city is the cleanse benchmark's (``ikou_dev.bench.cleanse.build_city``: 住民基本台帳 — the 宛名
 master ATENA of 1.13M addressees and JUKI of 1.0M residents — cached under ``$IKOU_HOME/bench``).
-Its landing files are put on a local S3 endpoint (``ikou.storage.localserver`` in a process of its
+Its landing files are put on a local S3 endpoint (``ikou_dev.localserver`` in a process of its
 own) and the domain DAG's ten tasks run in order as plain functions — the same
 ``ikou.stages`` calls the tasks make — against PostgreSQL (``IKOU_BENCH_PG_URL``, default the
 machine's server; SQLite when none answers). Each timing is what the task's function takes:
@@ -53,7 +53,7 @@ def _start_s3(data: Path) -> tuple[subprocess.Popen, str]:
         [
             sys.executable,
             "-m",
-            "ikou.storage.localserver",
+            "ikou_dev.localserver",
             "serve",
             "--port",
             str(port),
@@ -107,7 +107,7 @@ def run(workdir: Path, quick: bool) -> dict:
         if quick
         else int(os.environ.get("IKOU_BENCH_GATES_RESIDENTS", FULL_RESIDENTS))
     )
-    from ikou.bench.cleanse import SNAPSHOT, build_city
+    from ikou_dev.bench.cleanse import SNAPSHOT, build_city
 
     t0 = time.monotonic()
     city = build_city(residents)  # cached (shared with the cleanse and dedupe benchmarks)

@@ -1,16 +1,16 @@
 """Benchmark: cleanse throughput on the resident registry (住民基本台帳) of a large synthetic city.
 
-    python -m ikou.bench cleanse            # 1,000,000 residents (the city is built once, cached)
-    python -m ikou.bench --quick cleanse    # 2,000 residents (what the test suite runs)
+    python -m ikou_dev.bench cleanse            # 1,000,000 residents (the city is built once, cached)
+    python -m ikou_dev.bench --quick cleanse    # 2,000 residents (what the test suite runs)
 
 The city: ``juki`` only (the addressee master ATENA and the resident file JUKI), written by
-``ikou.synth`` exactly as ``ikou synth`` writes it (EBCDIC, seeded defects, answer key), then
+``ikou_dev.synth`` exactly as ``ikou synth`` writes it (EBCDIC, seeded defects, answer key), then
 decoded by the extract engine. Cleansing is timed on the decoded tables with every rule of
 the domain's configuration (characters, widths, kana, addresses against the town list,
 identifiers, dates) — the same ``cleanse_table`` the cleanse stage runs; 名寄せ is measured by
 the ``dedupe`` benchmark on the same city.
 
-Building a city of a million residents with ``ikou.synth.population.build`` in one go takes
+Building a city of a million residents with ``ikou_dev.synth.population.build`` in one go takes
 hours (its household loop recounts the residents on every household: quadratic), so the big
 city is built from sub-cities of at most ``CHUNK`` residents (seeds ``seed*1000+i``), joined
 into one population with unique 宛名番号 and offsets for every index; the synthesis of the
@@ -41,7 +41,7 @@ def cache_root() -> Path:
 
 def _chunk(args):
     n, seed, snapshot = args
-    from ikou.synth.population import build
+    from ikou_dev.synth.population import build
 
     return build(max(n, 10), seed, snapshot).people
 
@@ -52,8 +52,8 @@ def big_population(
     """A Population of ``residents`` residents built from sub-cities (see the module docstring)."""
     import numpy as np
 
-    from ikou.synth.city import towns
-    from ikou.synth.population import Population
+    from ikou_dev.synth.city import towns
+    from ikou_dev.synth.population import Population
 
     sizes = [min(chunk, residents - s) for s in range(0, residents, chunk)]
     jobs = [(n, seed * 1000 + i, snapshot) for i, n in enumerate(sizes)]
@@ -95,7 +95,7 @@ def big_population(
 
 
 def _cached_population_class():
-    from ikou.synth.population import Population
+    from ikou_dev.synth.population import Population
 
     class CachedPopulation(Population):
         """The same population; ``residents`` / ``of_kind`` computed once (write_all asks for them
@@ -133,7 +133,7 @@ def build_city(
     """
     from ikou.domains import registry
     from ikou.domains.registry import Registry
-    from ikou.synth.generate import DEFAULT_RATES, write_all
+    from ikou_dev.synth.generate import DEFAULT_RATES, write_all
     from ikou.storage import Store, join
 
     if out is None:

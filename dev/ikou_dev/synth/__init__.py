@@ -38,8 +38,8 @@ def synthesize(
 ) -> dict:
     """Write the city's legacy files (all domains, or only ``domains``: same bytes as a full run)."""
     from ikou.domains import registry as default_registry
-    from ikou.synth.generate import DEFAULT_RATES, write_all
-    from ikou.synth.population import build
+    from ikou_dev.synth.generate import DEFAULT_RATES, write_all
+    from ikou_dev.synth.population import build
 
     if residents < 10:
         raise ValueError("a city needs at least 10 residents")

@@ -18,7 +18,7 @@ from ikou.identifiers import (
     juminhyo_synthetic_check_digit,
     my_number_check_digit,
 )
-from ikou.synth import city as C
+from ikou_dev.synth import city as C
 
 
 @dataclass

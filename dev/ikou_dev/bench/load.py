@@ -1,7 +1,7 @@
 """Load benchmark: the target load (COPY into staging, key after, swap) against pandas ``to_sql``.
 
-    python -m ikou.bench load            # 500,000 rows of juki.atena (13 columns, Japanese text)
-    python -m ikou.bench --quick load    # 20,000 rows (what the test suite runs)
+    python -m ikou_dev.bench load            # 500,000 rows of juki.atena (13 columns, Japanese text)
+    python -m ikou_dev.bench --quick load    # 20,000 rows (what the test suite runs)
 
 Into the machine's PostgreSQL (``IKOU_BENCH_PG_URL``, else ``IKOU_TEST_PG_URL``, else
 ``postgresql+psycopg2://postgres@127.0.0.1:5432/postgres``; a database of its own is created and

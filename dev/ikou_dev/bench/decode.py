@@ -1,7 +1,7 @@
 """Benchmark ``decode``: the vectorised extract engine against straightforward per-record decoders.
 
-    python -m ikou.bench decode            # full profile -> bench/results/decode.json
-    python -m ikou.bench --quick decode    # the small profile the test suite runs
+    python -m ikou_dev.bench decode            # full profile -> bench/results/decode.json
+    python -m ikou_dev.bench --quick decode    # the small profile the test suite runs
 
 Two figures, measured in one run on this machine (all data synthetic, generated here):
 
@@ -509,7 +509,7 @@ def child_python(path: str, sample_records: int) -> dict:
 def _run_child(func: str, *args, timeout: float = 3600) -> dict:
     code = (
         "import json, sys\n"
-        f"from ikou.bench.decode import {func}\n"
+        f"from ikou_dev.bench.decode import {func}\n"
         f"print('\\n' + json.dumps({func}(*{list(args)!r})))\n"
     )
     proc = subprocess.run(

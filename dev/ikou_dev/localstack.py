@@ -1,7 +1,7 @@
 """The embedded default stack of `make run` / `make ui` / `make down`: one machine, no Docker.
 
 - a local S3 endpoint (moto server mode) on 127.0.0.1, its buckets saved to ``IKOU_HOME/s3`` on
-  stop and restored on start (see :mod:`ikou.storage.localserver`);
+  stop and restored on start (see :mod:`ikou_dev.localserver`);
 - Airflow 3 (``airflow standalone``: scheduler, dag-processor, triggerer, api-server with the
   LocalExecutor) on SQLite under ``IKOU_HOME/airflow``;
 - the target database: ``IKOU_TARGET_DB_URL`` when set (PostgreSQL), else SQLite under IKOU_HOME.
@@ -82,6 +82,9 @@ def stack_env() -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # StageResult, RunContext … cross XCom through serde (ikou.airflow also allow_class()es
+            # them; the setting makes every component agree without importing the DAG files)
+            "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES": "airflow.* ikou.pipeline.*",
             "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",  # plugins/ikou_preload.py preloads GX in the scheduler
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -289,7 +292,7 @@ def up(quiet: bool = False) -> dict:
         [
             sys.executable,
             "-m",
-            "ikou.storage.localserver",
+            "ikou_dev.localserver",
             "serve",
             "--port",
             str(S3_PORT),
@@ -367,7 +370,7 @@ def down() -> None:
 
 
 def save_s3() -> None:
-    from ikou.storage.localserver import save
+    from ikou_dev.localserver import save
 
     n = save(f"http://127.0.0.1:{S3_PORT}", home() / "s3")
     print(f"saved {n} changed objects of the local S3 endpoint to {home() / 's3'}")
@@ -388,7 +391,7 @@ def ensure_landing(env: dict, residents: int, seed: int, snapshot: str) -> None:
     if not missing:
         print(f"landing zone already holds snapshot {snapshot} of all 20 domains")
         return
-    from ikou.synth import synthesize
+    from ikou_dev.synth import synthesize
 
     t = time.monotonic()
     s = synthesize(residents, seed, snapshot, "s3://ikou-restricted/landing", store=store)
@@ -495,6 +498,37 @@ def print_table(api: Api, master_run_id: str) -> None:
         "legend: ✓ success ✗ failed ↑ upstream failed - skipped · not run; "
         "in = out + quar (quarantined) + merged (名寄せ)"
     )
+    print(notifications_line(api))
+
+
+def notifications_line(api: Api) -> str:
+    """Whether the night's outcome is mailed (ikou.airflow.notify): the recipients Variable and
+    the SMTP connection, defined in Airflow (REST API) or in the stack's environment."""
+    from ikou.airflow.notify import RECIPIENTS_VARIABLE, SMTP_CONN_ID
+
+    env = stack_env()
+
+    def defined(kind: str, name: str, env_name: str) -> bool:
+        if env.get(env_name):
+            return True
+        try:
+            api.get(f"/api/v2/{kind}/{name}")
+            return True
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return False
+            raise
+
+    to = defined("variables", RECIPIENTS_VARIABLE, f"AIRFLOW_VAR_{RECIPIENTS_VARIABLE.upper()}")
+    smtp = defined("connections", SMTP_CONN_ID, f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}")
+    if to and smtp:
+        return f"notifications:    on (Variable {RECIPIENTS_VARIABLE}, connection {SMTP_CONN_ID})"
+    missing = [
+        x
+        for x, ok in ((f"Variable {RECIPIENTS_VARIABLE}", to), (f"connection {SMTP_CONN_ID}", smtp))
+        if not ok
+    ]
+    return f"notifications:    off — nothing is mailed; set {' and '.join(missing)} (README, Notifications)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,8 @@ index of ETags so a save only downloads what changed). ``make down`` stops the s
 SIGTERM, which saves; ``make run`` also saves once its run has finished, so a crash of the
 server after a run loses nothing of that run.
 
-    python -m ikou.storage.localserver serve --port 9000 --data .ikou/s3 --buckets ikou-restricted ikou-reports
-    python -m ikou.storage.localserver save  --endpoint http://127.0.0.1:9000 --data .ikou/s3
+    python -m ikou_dev.localserver serve --port 9000 --data .ikou/s3 --buckets ikou-restricted ikou-reports
+    python -m ikou_dev.localserver save  --endpoint http://127.0.0.1:9000 --data .ikou/s3
 """
 
 from __future__ import annotations

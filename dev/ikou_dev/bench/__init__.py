@@ -3,11 +3,11 @@ the command and its figures; the README quotes them. Performance is measured her
 timed assertions in tests (a test runs each benchmark's ``quick`` profile so the harness cannot
 rot).
 
-    python -m ikou.bench                 # all benchmarks
-    python -m ikou.bench decode load     # some
-    python -m ikou.bench --quick decode  # the small profile the test suite runs
+    python -m ikou_dev.bench                 # all benchmarks
+    python -m ikou_dev.bench decode load     # some
+    python -m ikou_dev.bench --quick decode  # the small profile the test suite runs
 
-A benchmark is a module ``ikou.bench.<name>`` with ``run(workdir: Path, quick: bool) -> dict``.
+A benchmark is a module ``ikou_dev.bench.<name>`` with ``run(workdir: Path, quick: bool) -> dict``.
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ def available() -> list[str]:
     out = []
     for name in BENCHMARKS:
         try:
-            importlib.import_module(f"ikou.bench.{name}")
+            importlib.import_module(f"ikou_dev.bench.{name}")
             out.append(name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"ikou.bench.{name}":
+            if exc.name != f"ikou_dev.bench.{name}":
                 raise
     return out
 
@@ -69,7 +69,7 @@ def run_one(
 ) -> dict:
     from ikou.storage import code_version
 
-    mod = importlib.import_module(f"ikou.bench.{name}")
+    mod = importlib.import_module(f"ikou_dev.bench.{name}")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"ikou-bench-{name}-", dir=workdir) as tmp:
         figures = mod.run(Path(tmp), quick=quick)
@@ -77,7 +77,7 @@ def run_one(
         "benchmark": name,
         "quick": quick,
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python -m ikou.bench"] + (["--quick"] if quick else []) + [name]),
+        "command": " ".join(["python -m ikou_dev.bench"] + (["--quick"] if quick else []) + [name]),
         "code_version": code_version(),
         "machine": machine(),
         "seconds": round(time.monotonic() - started, 1),

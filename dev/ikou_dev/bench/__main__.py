@@ -1,0 +1,5 @@
+import sys
+
+from ikou_dev.bench import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""The ``ikou`` commands that the development package adds (entry points ``ikou.commands``).
+
+The runtime ``ikou`` finds these through the entry-point group, so the runtime never imports
+this package: on a worker image (runtime lock only) ``ikou stack`` says "development tools not
+installed (make venv)" with exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def synth(argv: list[str]) -> int:
+    """``ikou synth``: write a synthetic city's legacy extract files (and the answer key)."""
+    from ikou_dev.synth import synthesize
+
+    p = argparse.ArgumentParser(
+        prog="ikou synth",
+        description="write a synthetic city's legacy extract files (and the answer key)",
+    )
+    p.add_argument("--residents", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--snapshot", required=True, help="YYYY-MM-DD")
+    p.add_argument("--out", required=True, help="s3://bucket/prefix or a local folder")
+    p.add_argument(
+        "--rate", action="append", metavar="DEFECT=RATE", help="override a seeded defect rate"
+    )
+    p.add_argument(
+        "--domains", nargs="*", help="only these domains (same files as a full run writes)"
+    )
+    args = p.parse_args(argv)
+    rates = {}
+    for item in args.rate or []:
+        k, _, v = item.partition("=")
+        rates[k] = float(v)
+    summary = synthesize(
+        args.residents, args.seed, args.snapshot, args.out, rates=rates, domains=args.domains
+    )
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+def stack(argv: list[str]) -> int:
+    """``ikou stack``: the embedded default stack (make run / ui / down)."""
+    from ikou_dev.localstack import main
+
+    return main(argv)
+
+
+def bench(argv: list[str]) -> int:
+    """``ikou bench``: the benchmarks (make bench)."""
+    from ikou_dev.bench import main
+
+    return main(argv)
+
+
+def train_dedupe(argv: list[str]) -> int:
+    """``ikou train-dedupe``: rebuild the shipped 名寄せ model on a synthetic training city."""
+    from ikou_dev.train_dedupe import main
+
+    return main(argv)

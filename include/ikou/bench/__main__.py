@@ -1,5 +1,0 @@
-import sys
-
-from ikou.bench import main
-
-sys.exit(main())

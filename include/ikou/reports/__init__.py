@@ -1,0 +1,1 @@
+"""Report rendering shared by the capabilities (HTML pages and inline SVG charts)."""

@@ -1,0 +1,32 @@
+"""`ikou synth | stack | bench | train-dedupe` come from the development package through entry
+points; on a runtime-only install (the worker image) they say so and exit 1."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+from ikou import cli
+
+
+@pytest.mark.parametrize("name", cli.DEV_COMMANDS)
+def test_a_development_command_without_the_development_package(name, monkeypatch, capsys):
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: ())
+    assert cli.main([name, "--help"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"ikou {name}: development tools not installed (make venv)"
+
+
+@pytest.mark.parametrize("name", cli.DEV_COMMANDS)
+def test_every_development_command_is_installed_here(name):
+    found = importlib.metadata.entry_points(group=cli.DEV_ENTRY_POINTS, name=name)
+    assert len(found) == 1
+    assert callable(next(iter(found)).load())
+
+
+def test_a_development_command_runs_through_the_runtime_cli(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--help"])
+    assert exc.value.code == 0
+    assert "usage: ikou bench" in capsys.readouterr().out
