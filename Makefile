@@ -50,15 +50,15 @@ venv: $(VENV)/.synced $(DATADOCS)
 # Debian packages: chromium for the browser tests (tests/browser: Playwright's Python API drives
 # Debian's /usr/bin/chromium — Playwright never downloads a browser here). Installed with apt-get
 # only when missing, and only where apt-get exists and we are root; otherwise the browser tests
-# skip themselves.
+# fail (they never skip).
 deps:
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	    || echo "warning: chromium could not be installed; browser tests will be skipped"; \
+	    || echo "warning: chromium could not be installed; browser tests will fail"; \
 	else \
-	  echo "warning: chromium is missing and cannot be installed here (apt-get as root); browser tests will be skipped"; \
+	  echo "warning: chromium is missing and cannot be installed here (apt-get as root); browser tests will fail"; \
 	fi
 
 run: venv

@@ -237,7 +237,7 @@ def test_hmac_secret_is_required(env):
 
 
 def test_default_timezone_is_tokyo_as_in_the_embedded_stack(env):
-    from ikou.localstack import stack_env
+    from ikou_dev.localstack import stack_env
 
     assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"
     assert stack_env()["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"

@@ -13,8 +13,6 @@ import datetime as dt
 import json
 from html import escape
 
-from ikou.wareki import format_date_ja, format_jst_ja
-
 REPORT_JSON, REPORT_HTML = "cleansing.json", "cleansing.html"
 TREND_RUNS = 12
 
@@ -194,17 +192,9 @@ def _trend_svg(points: list[dict], width: int = 640) -> str:
     return "".join(out)
 
 
-def _date_ja(d) -> str:
-    """An ISO date with its 和暦 beside it (2026-09-01（令和8年9月1日）); anything else as it is."""
-    try:
-        return format_date_ja(str(d)) if d else ""
-    except (TypeError, ValueError):
-        return str(d)
-
-
 def render(report: dict) -> str:
     """The cleansing report (HTML): times in JST, dates with their 和暦 beside the ISO date."""
-    from ikou.reports.html import bars, page
+    from ikou.reports.html import bars, day, page, when
 
     t = report["totals"]
     body = [
@@ -213,9 +203,9 @@ def render(report: dict) -> str:
             [
                 ["分野 / domain", f"{report['name_ja']} ({report['name_en']})"],
                 ["実行 / run", report["run_id"]],
-                ["スナップショット / snapshot", _date_ja(report["snapshot"])],
+                ["スナップショット / snapshot", day(report["snapshot"])],
                 ["モード / mode", report["mode"]],
-                ["生成 / generated", format_jst_ja(report.get("generated_at", ""))],
+                ["生成 / generated", when(report.get("generated_at", ""))],
                 ["入力件数 / records in", t["records_in"]],
                 ["出力件数 / records out", t["records_out"]],
                 ["名寄せ統合 / merged", t["merged"]],
@@ -302,7 +292,7 @@ def render(report: dict) -> str:
             [
                 [
                     p["run_id"],
-                    format_jst_ja(p.get("generated_at", "")),
+                    when(p.get("generated_at", "")),
                     p.get("findings", 0),
                     p.get("fixed", 0),
                     p.get("queued_for_review", 0),

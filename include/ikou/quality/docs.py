@@ -216,6 +216,7 @@ def _banner(meta: dict, result: dict) -> str:
         ("ゲート / gate", ik.get("gate")),
         ("単位 / unit", ik.get("unit")),
         ("実行 / run", ik.get("run_id")),
+        ("日時 / time", format_jst_ja((meta.get("run_id") or {}).get("run_time") or "", True)),
         ("モード / mode", ik.get("mode")),
         ("判定 / gate verdict", verdict),
         (
@@ -352,7 +353,9 @@ def render_index(
         parts.append(
             f"<h2 id='{html.escape(domain)}'>{html.escape(title(domain))}</h2><table><tr>"
             "<th>実行 / run</th><th>日時 / time (JST)</th><th>モード / mode</th>"
-            "<th>判定 / verdict</th>" + "".join(f"<th>{g}</th>" for g in GATE_ORDER) + "</tr>"
+            "<th>ゲート判定 / gate verdict</th>"
+            + "".join(f"<th>{g}</th>" for g in GATE_ORDER)
+            + "</tr>"
         )
         for run in order:
             cells = []
@@ -395,7 +398,7 @@ def render_index(
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;margin-bottom:1.5em}}
 td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}} a.pass{{color:#1e7b34}}
 a.fail,td.fail{{color:#b3261e;font-weight:bold}} a.overridden,td.overridden{{color:#9a6700;font-weight:bold}}
-td.pass{{color:#1e7b34}}</style></head><body>
+td.pass{{color:#1e7b34}} td a{{white-space:nowrap}}</style></head><body>
 <h1>Ikou Data Docs — 品質検証結果 / validation results</h1>
 <p>全分野・全実行の検証結果（件数のみ、個人データなし）。 All domains and runs: counts only, no personal data.
 作成 / built {html.escape(built)}. <a href="../index.html">Great Expectations の索引 / GX index</a>
@@ -512,7 +515,7 @@ def _build(
         ids = new_ids + [ExpectationSuiteIdentifier(name=n) for n in changed_suites]
         if ids:  # (an empty list would make GX render every resource)
             forget_context()
-            ctx = context(target_url="sqlite://", results_dir=str(results), docs_dir=str(docs))
+            ctx = context("sqlite://", str(results), str(docs))
             ctx.build_data_docs(
                 site_names=["ikou_docs"], resource_identifiers=ids, build_index=full_index
             )

@@ -3,28 +3,14 @@ or assets fetched from anywhere, so they render the same inside the Airflow UI a
 
 Charts: horizontal bars (stage durations, findings), a stacked bar of the projected stages
 against the cutover window, and a trend line over the previous rehearsals of the domain.
-
-Times are shown in JST (Asia/Tokyo) and dates with their 和暦 beside the ISO date
-(``2026-12-04 22:40 JST（令和8年12月4日）``, ikou.wareki); the JSON beside each page keeps ISO 8601
-in UTC."""
+Times in JST, dates with their 和暦 beside the ISO date (ikou.reports.html.when / day)."""
 
 from __future__ import annotations
 
 from html import escape
 
 from ikou.pipeline import STAGES
-from ikou.reports.html import bars, h2, jst_time, page, stacked, trend
-from ikou.wareki import format_date_ja, format_jst_ja
-
-
-def _date_ja(d) -> str:
-    """An ISO date with its 和暦 beside it; anything else as it is."""
-    if not d:
-        return ""
-    try:
-        return format_date_ja(str(d))
-    except (TypeError, ValueError):
-        return str(d)
+from ikou.reports.html import bars, day, h2, jst, page, stacked, trend, when
 
 
 def _kv_table(rows: list[tuple[str, object]]) -> str:
@@ -53,11 +39,11 @@ def render_domain_report(r: dict) -> str:
             [
                 ("分野 / domain", f"{r['name_ja']} ({r['name_en']})"),
                 ("実行 / run", r["run_id"]),
-                ("スナップショット / snapshot", _date_ja(r["snapshot"])),
+                ("スナップショット / snapshot", day(r["snapshot"])),
                 ("モード / mode", r["mode"]),
                 ("フェーズ / phase", r["phase"]),
-                ("移行陣 / wave", f"{r['wave']} ({_date_ja(r.get('target_date', ''))})"),
-                ("生成 / generated", format_jst_ja(r.get("generated_at", ""))),
+                ("移行陣 / wave", f"{r['wave']} ({day(r.get('target_date', ''))})"),
+                ("生成 / generated", when(r.get("generated_at", ""))),
             ]
         ),
     ]
@@ -73,7 +59,7 @@ def render_domain_report(r: dict) -> str:
         rb = r["rollback"]
         body.append(
             f"<p class='muted'>ロールバック / rollback of the rehearsal schema <code>{escape(rb['schema'])}</code>: "
-            f"{'dropped ' + escape(format_jst_ja(rb.get('at', ''))) if rb.get('done') else 'pending'} — the reports stay.</p>"
+            f"{'dropped ' + escape(when(rb.get('at', ''))) if rb.get('done') else 'pending'} — the reports stay.</p>"
         )
     body.append(h2("所要時間 (実測)", "Stage durations, measured"))
     body.append(
@@ -123,7 +109,7 @@ def render_domain_report(r: dict) -> str:
             "<table><tr><th>generated (JST)</th><th>run</th><th>snapshot</th><th>verdict</th><th>projected h</th>"
             "<th>mismatches</th><th>findings</th></tr>"
             + "".join(
-                f"<tr><td>{escape(jst_time(p.get('generated_at')))}</td><td>{escape(str(p.get('run_id')))}</td>"
+                f"<tr><td>{escape(jst(p.get('generated_at')))}</td><td>{escape(str(p.get('run_id')))}</td>"
                 f"<td>{escape(str(p.get('snapshot')))}</td><td class='{escape(str(p.get('verdict')))}'>"
                 f"{escape(str(p.get('verdict')))}</td><td class='num'>{(p.get('projected_hours') or 0):,.2f}</td>"
                 f"<td class='num'>{p.get('mismatches') or 0:,}</td><td class='num'>{p.get('findings') or 0:,}</td></tr>"

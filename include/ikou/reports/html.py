@@ -1,16 +1,52 @@
 """HTML for Ikou's reports (Japanese with English beside it), with inline SVG charts: no scripts,
 no fonts or assets fetched from anywhere, so the pages render the same inside the Airflow UI and
-offline. Shared by the rehearsal, city, cleansing and review reports. Times are shown in JST
-(Asia/Tokyo, :mod:`ikou.wareki`); the JSON beside each page keeps ISO 8601 in UTC.
+offline. Shared by the rehearsal, city, cleansing and review reports.
 
 Charts: horizontal bars (stage durations, findings), a stacked bar of the projected stages
-against the cutover window, and a trend line over the previous rehearsals of a domain."""
+against the cutover window, and a trend line over the previous rehearsals of a domain.
+
+Times are shown in JST (Asia/Tokyo) and dates with their 和暦 beside the ISO date (:func:`when`,
+:func:`day`: ``2026-12-04 22:40 JST（令和8年12月4日）``); the JSON documents beside the pages keep
+ISO 8601 in UTC."""
 
 from __future__ import annotations
 
 from html import escape
 
-from ikou.wareki import format_jst, to_jst
+from ikou.wareki import format_date_ja, format_jst, format_jst_ja, to_jst
+
+
+def when(ts, seconds: bool = False) -> str:
+    """A stored timestamp (ISO 8601, UTC) in JST with its 和暦 date; anything else as it is."""
+    return format_jst_ja(ts, seconds=seconds) if ts else ""
+
+
+def day(d) -> str:
+    """An ISO date with its 和暦 beside it (2026-09-01（令和8年9月1日）); anything else as it is."""
+    if not d:
+        return ""
+    try:
+        return format_date_ja(str(d))
+    except (TypeError, ValueError):
+        return str(d)
+
+
+def jst(ts) -> str:
+    """A stored timestamp in JST, short (charts' tooltips and tables); anything else as it is."""
+    if not ts:
+        return ""
+    try:
+        return format_jst(ts, seconds=False)
+    except (TypeError, ValueError):
+        return str(ts)
+
+
+def _jst_day(ts) -> str:
+    try:
+        return to_jst(ts).date().isoformat() if ts else ""
+    except (TypeError, ValueError):
+        return str(ts)[:10]
+
 
 CSS = """
 body{font-family:'Noto Sans JP','Hiragino Sans',Meiryo,sans-serif;margin:24px;color:#1d2733;max-width:1100px}
@@ -200,31 +236,13 @@ def trend(
         ring = " stroke='#1d2733' stroke-width='2'" if p.get("current") else ""
         out.append(
             f"<circle cx='{x:.1f}' cy='{y:.1f}' r='5' fill='{colour}'{ring}><title>"
-            f"{escape(jst_time(p.get('generated_at')))} {escape(str(p.get('verdict')))} {float(p[key]):,.2f} "
+            f"{escape(jst(p.get('generated_at')))} {escape(str(p.get('verdict')))} {float(p[key]):,.2f} "
             f"{escape(unit)} (snapshot {escape(str(p.get('snapshot')))})</title></circle>"
         )
-    first, last = jst_day(points[0].get("generated_at")), jst_day(points[-1].get("generated_at"))
+    first, last = _jst_day(points[0].get("generated_at")), _jst_day(points[-1].get("generated_at"))
     out.append(f"<text x='{left}' y='{height - 8}' font-size='11'>{escape(first)}</text>")
     out.append(
         f"<text x='{width - right - 70}' y='{height - 8}' font-size='11'>{escape(last)}</text>"
     )
     out.append("</svg>")
     return "".join(out)
-
-
-def jst_time(ts) -> str:
-    """A stored timestamp (ISO 8601, UTC) in JST; anything else as it is."""
-    if not ts:
-        return ""
-    try:
-        return format_jst(ts, seconds=False)
-    except (TypeError, ValueError):
-        return str(ts)
-
-
-def jst_day(ts) -> str:
-    """The JST calendar day of a stored timestamp (ISO 8601, UTC)."""
-    try:
-        return to_jst(ts).date().isoformat() if ts else ""
-    except (TypeError, ValueError):
-        return str(ts)[:10]
