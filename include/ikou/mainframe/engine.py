@@ -854,7 +854,7 @@ class Decoding:
             tb = _gather(data0, tf.offset, tf.size)
             present = rc.lengths > tf.offset  # a record ending before its type has none
             assigned = np.full(n, -1, np.int32)
-            for k, (pattern, p) in enumerate(self.type_patterns):
+            for k, (pattern, _layout) in enumerate(self.type_patterns):
                 hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
                 assigned[hit & present] = k
             seen: list[_Plan] = []

@@ -188,7 +188,6 @@ def splittable(lf, store: Store, uri: str, etag: str = "") -> bool:
     return sniff(head) is None
 
 
-
 def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
     """The byte-range parts of the domain's large F/FB legacy files (the mapped extract_parts).
 

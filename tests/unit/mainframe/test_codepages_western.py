@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.decode import TextTables, decode_sbcs
 from ikou.mainframe.engine import decode_file

@@ -12,6 +12,7 @@ import zipfile
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.engine import decode_file
 from ikou.mainframe.reader import Framing, RecordFormatError, iter_record_chunks

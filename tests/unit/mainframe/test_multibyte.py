@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ikou.mainframe.decode import REASONS, TextTables
 from ikou.mainframe.decode.multibyte import MultibyteTables, ascii_zoned, decode_multibyte
 from ikou.moji.codepages import get_codepage

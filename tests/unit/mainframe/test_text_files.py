@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
 from ikou.mainframe.cli import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 
 CPY = """\
