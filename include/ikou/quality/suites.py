@@ -154,7 +154,7 @@ POLICY = {
     "distribution": {"severity": "warning"},
 }
 
-TEXT_KINDS = ("alphanumeric", "dbcs", "mixed")
+TEXT_KINDS = ("alphanumeric", "dbcs", "mixed", "national")
 #: Field roles whose text must be in the standard character set and free of unmapped 外字.
 TEXT_ROLES = frozenset({"name", "head_name", "address", "honseki", "location"})
 KANA_ROLES = frozenset({"name_kana"})
