@@ -25,6 +25,13 @@ def sniff(head: bytes) -> str | None:
     """The compression a file's first bytes show, or None."""
     for magic, kind in MAGIC:
         if head.startswith(magic):
+            # the header bytes after the magic narrow it down (a binary key could start with
+            # 1F 8B or 1F 9D): gzip's flag byte has its top three bits clear; compress (.Z)
+            # says 9-16 bits and nothing in its two reserved bits
+            if kind == "gzip" and (len(head) < 4 or head[3] & 0xE0):
+                continue
+            if kind == "Z" and (len(head) < 3 or not 9 <= head[2] & 0x1F <= 16 or head[2] & 0x60):
+                continue
             return kind
     return None
 

@@ -427,3 +427,13 @@ def test_broken_v_files_never_crash(data, recfm, edits, cut, adjust, little):
         [int(x) for c in chs for x in c.record_no] + [b.record_no for c in chs for b in c.broken]
     )
     assert nums == list(range(len(nums)))  # every record and broken record numbered once
+
+
+def test_binary_keys_that_look_like_a_magic_are_not_compression():
+    from ikou.mainframe.compression import sniff
+
+    assert sniff(b"\x1f\x8b\x08\xe0\x00\x01") is None  # gzip's reserved flag bits set
+    assert sniff(b"\x1f\x9d\x00\x00\x00\x01") is None  # compress: no bit count
+    assert sniff(b"\x1f\x9d\x90\x41") == "Z" and sniff(gzip.compress(b"x")) == "gzip"
+    rec = b"\x1f\x9d\x00\x07" + b"\xc1" * 6  # an F file whose first field is binary
+    assert recs(frames(rec * 3, "FB", 10)) == [rec] * 3
