@@ -44,6 +44,9 @@ def _drop_database(pg_admin_url: str, name: str) -> None:
 def redis_url() -> str:
     """The broker: the machine's Redis (a database index of its own; never skipped when Redis
     is missing: the stack then stops with "cannot reach Redis" and the test fails)."""
+    from prerequisites import require
+
+    require("Redis")  # IKOU_STRICT=1 (CI): a missing Redis fails the test, never skips it
     return os.environ.get("IKOU_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
@@ -53,7 +56,10 @@ def celery_stack(ikou_stack, tmp_path_factory, redis_url):
     from conftest import STACK_SNAPSHOT
 
     home = tmp_path_factory.mktemp("celery")
-    pg = os.environ.get("IKOU_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+    from prerequisites import pg_admin_url, require
+
+    require("PostgreSQL")
+    pg = pg_admin_url().rsplit("/", 1)[0]  # the server (IKOU_TEST_PG_URL), without its database
     db = f"ikou_airflow_celery_test_{os.getpid()}"
     api_port = free_port()
     env = dict(os.environ)
