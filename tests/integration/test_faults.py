@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from ikou_dev.bench.load import synthetic_table
 from ikou.domains import registry
 from ikou.load import clean_load, load_target, write_csv
 from ikou.load.cutover import Control
 from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema
-from ikou.rehearsal.reconcile import table_digest
 from ikou.pipeline import StageResult
+from ikou.rehearsal.reconcile import table_digest
 from ikou.storage import publication
+from ikou_dev.bench.load import synthetic_table
 
 pytestmark = [pytest.mark.integration]
 
@@ -400,8 +400,8 @@ def test_s3_blip_mid_stage_is_retried(proxied, tmp_path, monkeypatch):
 
 
 def test_s3_down_mid_stage_fails_clearly_without_a_partial_set(proxied, tmp_path, monkeypatch):
-    from ikou.load.cutover import Control
     from ikou.load import HandoffError, load_domain
+    from ikou.load.cutover import Control
     from ikou.storage import MANIFEST, zone_uri
 
     proxy, through, direct = proxied

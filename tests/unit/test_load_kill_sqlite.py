@@ -14,12 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-from ikou_dev.bench.load import synthetic_table
-
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
 from ikou.load.cutover import Control
 from ikou.load.target import LOAD_LOG, Target, rehearsal_schema
+from ikou_dev.bench.load import synthetic_table
 
 DOMAIN = "juki"
 ROWS = 2_000
