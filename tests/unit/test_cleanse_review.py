@@ -230,9 +230,12 @@ def test_ikou_review_submit_refuses_invalid_files_and_pages_writes_html(
 
     bad = tmp_path / "bad.csv"
     bad.write_bytes(_csv("0000000003,merge,,no reviewer,2026-11-20T10:00:00+09:00,"))
-    with pytest.raises(SystemExit, match="1 of 1 decision rows are invalid"):
-        main(["review", "submit", "juki", str(bad)])
-    out = capsys.readouterr().out
+    assert main(["review", "submit", "juki", str(bad)]) == 2  # bad input: one line, exit 2
+    cap = capsys.readouterr()
+    assert (
+        cap.err.strip() == "ikou review: error: 1 of 1 decision rows are invalid; nothing submitted"
+    )
+    out = cap.out
     assert "line 2: no reviewer" in out and "0000000003" not in out  # no 宛名番号 echoed
     monkeypatch.setattr(
         RV, "review_pages", lambda domain, run: [("review-001.html", "<html>x</html>")]

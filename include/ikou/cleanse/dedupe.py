@@ -291,19 +291,14 @@ def birth_date_keys(values, column: str = "birth_date") -> tuple[list, list]:
     import math
 
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if isinstance(values, pa.Array):
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
         t = values.type
         if pa.types.is_dictionary(t):
-            values = values.cast(t.value_type)
-            t = values.type
-        if pa.types.is_null(t):
-            return [None] * len(values), [None] * len(values)
+            t = t.value_type
         if not (
-            pa.types.is_date(t)
+            pa.types.is_null(t)
+            or pa.types.is_date(t)
             or pa.types.is_timestamp(t)
             or pa.types.is_integer(t)
             or pa.types.is_floating(t)
@@ -313,35 +308,32 @@ def birth_date_keys(values, column: str = "birth_date") -> tuple[list, list]:
             raise BadArgument(
                 f"{column}: type {t} is not a birth date (expected {BIRTH_DATE_FORMS})"
             )
-        enc = pc.dictionary_encode(values)
-        uniq = enc.dictionary.to_pylist()
-        indices = enc.indices
-    else:
-        rows = list(values)
-        seen: dict = {}
-        uniq, idx = [], []
-        for v in rows:
-            if _is_missing(v) or (isinstance(v, float) and math.isnan(v)):
-                idx.append(None)
-                continue
-            k = (type(v), v)
-            if k not in seen:
-                seen[k] = len(uniq)
-                uniq.append(v)
-            idx.append(seen[k])
-        indices = pa.array(idx, pa.int32())
-    parsed = [_birth_value(v) for v in uniq]
-    bad = [i for i, p in enumerate(parsed) if p is _BAD]
-    if bad:
-        hits = pc.is_in(indices, value_set=pa.array(bad, indices.type))
-        rows_bad = pc.indices_nonzero(pc.fill_null(hits, False))
-        first = rows_bad[0].as_py() + 1 if len(rows_bad) else 1
+        values = values.to_pylist()  # plain Python: no Arrow compute threads before a fork
+    parsed: dict = {}
+    keys: list = []
+    years: list = []
+    bad_rows = 0
+    first_bad = 0
+    for i, v in enumerate(values):
+        if _is_missing(v) or (isinstance(v, float) and math.isnan(v)):
+            keys.append(None)
+            years.append(None)
+            continue
+        k = (type(v), v)
+        p = parsed.get(k)
+        if p is None:
+            p = parsed[k] = _birth_value(v)
+        if p is _BAD:
+            bad_rows += 1
+            first_bad = first_bad or i + 1
+            continue
+        keys.append(p[0])
+        years.append(p[1])
+    if bad_rows:
         raise BadArgument(
-            f"{column}: row {first} is not a birth date ({len(rows_bad)} such row"
-            f"{'s' if len(rows_bad) != 1 else ''}); expected {BIRTH_DATE_FORMS}"
+            f"{column}: row {first_bad} is not a birth date ({bad_rows} such row"
+            f"{'s' if bad_rows != 1 else ''}); expected {BIRTH_DATE_FORMS}"
         )
-    keys = pc.take(pa.array([p[0] for p in parsed], pa.string()), indices).to_pylist()
-    years = pc.take(pa.array([p[1] for p in parsed], pa.int32()), indices).to_pylist()
     return keys, years
 
 
@@ -367,7 +359,7 @@ def _text_column(table, name: str, *, integers: bool = False) -> list:
     col = table.column(name)
     t = col.type
     if pa.types.is_dictionary(t):
-        col, t = col.cast(t.value_type), t.value_type
+        t = t.value_type  # to_pylist() decodes it
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
         return col.to_pylist()
     if integers and pa.types.is_integer(t):
