@@ -7,15 +7,16 @@ installed (make venv)" with exit 1.
 
 from __future__ import annotations
 
-import argparse
 import json
+
+from ikou.argparsing import Parser
 
 
 def synth(argv: list[str]) -> int:
     """``ikou synth``: write a synthetic city's legacy extract files (and the answer key)."""
     from ikou_dev.synth import synthesize
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="ikou synth",
         description="write a synthetic city's legacy extract files (and the answer key)",
     )

@@ -21,7 +21,6 @@ table per domain and exits non-zero if a run failed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -34,6 +33,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ikou.argparsing import Parser
 from ikou.errors import BadArgument, IkouError, Unreachable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -747,9 +747,7 @@ def notifications_line(api: Api) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="ikou stack", description="the embedded default stack (make run / ui / down)"
-    )
+    p = Parser(prog="ikou stack", description="the embedded default stack (make run / ui / down)")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser(
         "run",
@@ -771,9 +769,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ui", help="start the stack and keep it up until Ctrl-C")
     sub.add_parser("down", help="stop the stack (the S3 buckets are saved)")
     sub.add_parser("env", help="print the stack's environment as shell exports")
-    args = p.parse_args(argv)
     try:
-        return command(args)
+        return command(p.parse_args(argv))
     except IkouError as exc:  # one line and the table's code (ikou.errors)
         print(f"ikou stack: {exc.message}", file=sys.stderr)
         return exc.exit_code

@@ -7,17 +7,17 @@ builder, so it lives in the development package; the runtime keeps :func:`ikou.c
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
+from ikou.argparsing import Parser
 from ikou.cleanse.dedupe import MODEL_PATH, train
 from ikou_dev.bench.dedupe import city_input
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ikou train-dedupe", description=__doc__.splitlines()[0])
+    p = Parser(prog="ikou train-dedupe", description=__doc__.splitlines()[0])
     p.add_argument("--residents", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=101)
     p.add_argument("-o", "--output", default=str(MODEL_PATH))

@@ -158,11 +158,15 @@ def test_assets_show_the_lineage_of_the_twenty_domains(ikou_stack):
         assert {(t["dag_id"], t["task_id"]) for t in handoff["producing_tasks"]} == {
             (d.dag_id, "load")
         }
+
+    def produced(name: str) -> bool:  # the API gives {"id": None, …} for "never"
+        return bool((by_name[name].get("last_asset_event") or {}).get("id"))
+
     for d in DOMAINS:  # when each domain's data was last produced
-        assert by_name[f"ikou.{d}.validated"]["last_asset_event"], d
-    assert by_name["ikou.juki.handoff"]["last_asset_event"]
-    assert not by_name["ikou.kojin_juminzei.handoff"]["last_asset_event"]  # preparation: no load
-    assert not by_name["ikou.inkan.validated"]["last_asset_event"]  # not in this run
+        assert produced(f"ikou.{d}.validated"), d
+    assert produced("ikou.juki.handoff")
+    assert not produced("ikou.kojin_juminzei.handoff")  # preparation phase: no load
+    assert not produced("ikou.inkan.validated")  # not in this run
 
 
 def test_the_run_says_whether_notifications_are_configured(stack_run):

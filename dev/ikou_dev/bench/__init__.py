@@ -12,7 +12,6 @@ A benchmark is a module ``ikou_dev.bench.<name>`` with ``run(workdir: Path, quic
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib
 import json
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ikou.argparsing import Parser
 
 REPO = Path(__file__).resolve().parents[3]
 RESULTS = REPO / "bench" / "results"
@@ -92,7 +93,7 @@ def run_one(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ikou bench", description=__doc__.splitlines()[0])
+    p = Parser(prog="ikou bench", description=__doc__.splitlines()[0])
     p.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})"
     )
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--results", type=Path, default=RESULTS)
     args = p.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        p.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     names = args.names or available()
     for name in names:
         doc = run_one(name, args.quick, args.results)
