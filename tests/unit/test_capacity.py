@@ -104,5 +104,6 @@ def test_no_rehearsal_no_plan(s3_endpoint):
     from ikou.domains import registry
     from ikou.storage import Store
 
-    with pytest.raises(Unreadable, match="no calibration data for 20 domain"):
+    # (the session's S3 endpoint may hold other tests' rehearsals of a few domains: never all 20)
+    with pytest.raises(Unreadable, match=r"no calibration data for \d+ domain.*make run"):
         load_costs(registry(), Store())
