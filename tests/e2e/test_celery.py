@@ -53,8 +53,6 @@ def redis_url() -> str:
 @pytest.fixture(scope="module")
 def celery_stack(ikou_stack, tmp_path_factory, redis_url):
     """The Celery stack over DOMAINS, on the LocalExecutor stack's city (same HMAC key)."""
-    from conftest import STACK_SNAPSHOT
-
     home = tmp_path_factory.mktemp("celery")
     from prerequisites import pg_admin_url, require
 
@@ -85,7 +83,7 @@ def celery_stack(ikou_stack, tmp_path_factory, redis_url):
     _drop_database(pg, db)
     cmd = [
         sys.executable, "-m", "ikou_dev.localstack", "run", "--keep-running",
-        "--residents", "300", "--seed", "5", "--snapshot", STACK_SNAPSHOT,
+        "--residents", "300", "--seed", "5", "--snapshot", ikou_stack.snapshot,
         "--timeout", "900", "--domains", *DOMAINS,
     ]  # fmt: skip
     try:
@@ -195,15 +193,13 @@ def test_results_equal_the_local_executor_run(celery_stack, ikou_stack):
     assert _comparable(_rehearsal(celery_stack.home, "juki"))["verdict"] == "GO"
 
 
-def test_a_killed_worker_loses_no_task(celery_stack):
+def test_a_killed_worker_loses_no_task(celery_stack, ikou_stack):
     """SIGKILL the worker running a stage of a juki run: after the heartbeat timeout the task is
     retried on the other worker, the run completes, and the stage's output is published once."""
-    from conftest import STACK_SNAPSHOT
-
     api = Api(celery_stack)
     run = api.post(
         "/api/v2/dags/migrate_juki/dagRuns",
-        {"logical_date": None, "conf": {"mode": "rehearsal", "snapshot": STACK_SNAPSHOT}},
+        {"logical_date": None, "conf": {"mode": "rehearsal", "snapshot": ikou_stack.snapshot}},
     )
     run_id = run["dag_run_id"]
     killed = None

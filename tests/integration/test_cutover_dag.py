@@ -25,14 +25,14 @@ WHO = "dag_test"  # dag.test()'s triggering user: a real run records the person 
 
 @pytest.fixture(scope="module")
 def target_db(pg_url):
-    from conftest import PG_ADMIN_URL
+    from prerequisites import pg_admin_url
     from sqlalchemy import create_engine
 
     name = f"ikou_cutover_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
     previous = os.environ.get("IKOU_TARGET_DB_URL")
     os.environ["IKOU_TARGET_DB_URL"] = url
     yield url

@@ -50,7 +50,8 @@ def versions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     return {
         "v1": _write_version(tmp / "v1", 1),
-        "v2": _write_version(tmp / "v2", 2, rows=12_000),  # each CSV > 1 MB (one COPY read)
+        # jumin.csv must hold well over 1 MB (one COPY read): 3/4 of it is written before the kill
+        "v2": _write_version(tmp / "v2", 2, rows=20_000),
         "tmp": tmp,
     }
 
@@ -125,6 +126,8 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
                 time.sleep(0.05)
         os.set_blocking(fd, True)
         data = versions["v2"]["jumin"].read_bytes()  # the loader reads 1 MB at a time
+        # (a read of 1 MB from the pipe returns only once 1 MB has arrived)
+        assert len(data) * 3 // 4 > 1 << 20, "the test CSV is too small for a mid-COPY kill"
         # a blocking write returns once COPY has read all but a pipe buffer of it
         os.write(fd, data[: len(data) * 3 // 4])
         deadline = time.monotonic() + 30
