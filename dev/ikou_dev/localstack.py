@@ -112,6 +112,9 @@ def stack_env() -> dict[str, str]:
             "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES": "airflow.* ikou.pipeline.*",
             "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",  # plugins/ikou_preload.py preloads GX in the scheduler
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # runs are triggered by hand here (make run / ui): the nightly cron of the master
+            # (01:00 JST) belongs to a deployment and would start a second, city-wide run
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": os.environ.get("IKOU_PARALLELISM", "6"),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,engineer:op,auditor:viewer",

@@ -523,6 +523,7 @@ LOCAL_ONLY = {
     "AIRFLOW__CORE__PARALLELISM",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT",
     "AIRFLOW__CORE__DEFAULT_TIMEZONE",
+    "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE",  # the embedded stack runs by hand, never on cron
 }
 #: values that name hosts, ports, paths, secrets or the machine's size
 HOST_OR_PORT = {
