@@ -166,7 +166,9 @@ def test_assets_show_the_lineage_of_the_twenty_domains(ikou_stack):
         assert produced(f"ikou.{d}.validated"), d
     assert produced("ikou.juki.handoff")
     assert not produced("ikou.kojin_juminzei.handoff")  # preparation phase: no load
-    assert not produced("ikou.inkan.validated")  # not in this run
+    # not in this run; kaigo, because the browser test triggers migrate_inkan from its form and
+    # the stack's tests share one metadata database (the order of the tests is not this file's)
+    assert not produced("ikou.kaigo.validated")
 
 
 def test_the_run_says_whether_notifications_are_configured(stack_run):
