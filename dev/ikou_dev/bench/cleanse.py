@@ -93,28 +93,15 @@ def build_city(
 
 def decode_city(out: Path, reg, snapshot: str) -> dict:
     """Decode every legacy file of the synthesised domains into ``out/raw/{domain}/{FILE}.parquet``."""
-    from ikou.mainframe.copybook import parse_copybook
-    from ikou.mainframe.engine import DecodeOptions, decode_to_parquet
+    from ikou.mainframe.engine import decode_to_parquet
+    from ikou.mainframe.registry_options import registry_copybook, registry_decode_options
 
     gaiji = out / "landing" / "_reference" / snapshot / "gaiji.csv"
     paths = {}
     for d in reg:
         for lf in d.legacy_files:
-            cb = parse_copybook(lf.copybook_path.read_text(encoding="utf-8"), source=lf.copybook)
-            opts = DecodeOptions(
-                encoding=lf.encoding,
-                recfm=lf.recfm,
-                lrecl=lf.lrecl,
-                record_type_field=lf.record_type_field,
-                record_types=dict(lf.record_types),
-                header_layouts=tuple(v for k, v in lf.record_types.items() if k == "H"),
-                trailer_layouts=tuple(v for k, v in lf.record_types.items() if k == "T"),
-                record_count_field=lf.trailer.count_field,
-                control_totals=dict(lf.trailer.sums),
-                mixed_fields=tuple(lf.mixed_fields),
-                gaiji=str(gaiji),
-                file_name=f"{lf.name}.dat",
-            )
+            cb = registry_copybook(lf)  # the extract stage's options for the file
+            opts = registry_decode_options(lf, f"{lf.name}.dat", gaiji, gaiji_policy="placeholder")
             dest = out / "raw" / d.id
             dest.mkdir(parents=True, exist_ok=True)
             pq_path = dest / f"{lf.name}.parquet"

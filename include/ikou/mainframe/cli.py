@@ -1,6 +1,14 @@
 """``ikou decode``: a legacy file + copybook -> Parquet / JSONL / CSV + quarantine.
 
     ikou decode --copybook JUKI.cpy --encoding cp930 --recfm FB JUKI.DAT -o juki.parquet
+    ikou decode --domain juki --file ATENA ATENA.DAT -o atena.parquet --summary-json s.json
+    ikou decode --domain juki --file ATENA ATENA.DAT --hex --limit 3     (terminal only)
+
+The options are the command line's, or with ``--domain D --file F`` the registry entry's (the
+extract stage's mapping, :mod:`ikou.mainframe.registry_options`; :mod:`ikou.mainframe.
+decode_arguments` says which options go together). ``--summary-json`` also records what
+reproduces the decode (:mod:`ikou.mainframe.provenance`); ``--hex`` prints the first records
+field by field (:mod:`ikou.mainframe.hexview`) and writes nothing.
 
 Wiring (in ``ikou.cli``)::
 
@@ -29,13 +37,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ikou.mainframe.options import (
-    CODEPAGE_CHOICES,
-    GAIJI_POLICIES,
-    RECFM_CHOICES,
-    add_structure_arguments,
-    structure_kwargs,
-)
+from ikou.mainframe.decode_arguments import DEFAULTS, add_arguments, mode_problem
+from ikou.mainframe.options import structure_kwargs
 
 __all__ = [
     "add_decode_parser",
@@ -55,18 +58,6 @@ EXIT_INPUT = 4
 EXIT_FORMAT = 5
 EXIT_CONTROL = 6
 
-ENCODINGS = CODEPAGE_CHOICES
-
-
-def _encoding(text: str) -> str:
-    """--encoding: a code page name or alias (IBM037, CCSID1047, UTF8 ...) -> its name."""
-    from ikou.moji.codepages import canonical_name
-
-    try:
-        return canonical_name(text)
-    except ValueError:
-        return text  # argparse's choices name what is allowed
-
 
 def add_decode_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``decode`` sub-command to an argparse ``subparsers`` object."""
@@ -74,181 +65,14 @@ def add_decode_parser(subparsers) -> argparse.ArgumentParser:
         "decode",
         help="decode a legacy mainframe file with its copybook",
         description="Decode a legacy mainframe file (RECFM F/FB/V/VB) with its COBOL copybook to "
-        "Parquet, JSONL or CSV; bad records go to a quarantine JSONL.",
+        "Parquet, JSONL or CSV; bad records go to a quarantine JSONL. With --domain D --file F "
+        "the registry's options for that file (as the extract stage); --summary-json records "
+        "the effective options, the copybook's and the input's sha256 and the code version; "
+        "--hex shows the first records field by field with their raw bytes (terminal only).",
     )
-    _add_arguments(p)
+    add_arguments(p)
     p.set_defaults(func=run_decode)
     return p
-
-
-def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", metavar="INPUT", help="the legacy file")
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="OUT",
-        help="output file: .parquet, .jsonl or .csv (several data layouts: OUT.<LAYOUT>.<ext>)",
-    )
-    p.add_argument("--copybook", required=True, metavar="C.cpy", help="COBOL copybook")
-    p.add_argument(
-        "--copybook-format",
-        choices=("auto", "fixed", "free"),
-        default="auto",
-        help="copybook source format (default auto: fixed columns, code may start in column 7; "
-        "free when levels start in columns 1-6)",
-    )
-    _add_copybook_arguments(p)
-    p.add_argument(
-        "--encoding",
-        required=True,
-        choices=ENCODINGS,
-        type=_encoding,
-        metavar="CODEPAGE",
-        help="code page: Japanese EBCDIC cp930 cp939 cp1390 cp1399 jef keis jips; Western "
-        "EBCDIC cp037 cp273 cp277 cp278 cp280 cp284 cp285 cp297 cp500 cp871 cp1047 "
-        "cp1140-cp1149; open-system ascii latin1 utf-8 cp932 euc-jp (aliases as IBM037 ...)",
-    )
-    p.add_argument(
-        "--variant",
-        choices=("jis", "jdk"),
-        default="jis",
-        help="wave-dash family mapping (default: jis)",
-    )
-    p.add_argument(
-        "--recfm",
-        choices=RECFM_CHOICES,
-        default="FB",
-        type=str.upper,
-        help="record format (default: FB): F/FB fixed, V (RDW), VB (BDW+RDW), VS/VBS spanned, "
-        "LF/CRLF text lines (open-system encodings only)",
-    )
-    add_structure_arguments(p)
-    p.add_argument("--lrecl", type=int, help="record length for F/FB (default: the copybook's)")
-    p.add_argument(
-        "--layout", help="the 01 record (or REDEFINES group) to use when there is no record type"
-    )
-    p.add_argument(
-        "--record-type-field", metavar="FIELD", help="field whose value chooses the layout"
-    )
-    p.add_argument(
-        "--record-type",
-        action="append",
-        default=[],
-        metavar="VALUE=LAYOUT[:ROLE]",
-        help="record type value -> layout; ROLE is data (default), header or trailer",
-    )
-    p.add_argument("--header-layout", action="append", default=[], metavar="LAYOUT")
-    p.add_argument("--trailer-layout", action="append", default=[], metavar="LAYOUT")
-    p.add_argument(
-        "--record-count-field",
-        metavar="TRAILER-FIELD",
-        help="trailer field holding the number of data records",
-    )
-    p.add_argument(
-        "--control-total",
-        action="append",
-        default=[],
-        metavar="TRAILER-FIELD=DATA-FIELD",
-        help="trailer field holding the sum of a data field",
-    )
-    p.add_argument(
-        "--mixed-field",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="PIC X field with SO/SI mixed SBCS/DBCS text",
-    )
-    p.add_argument(
-        "--money-field",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="numeric field written as decimal even when integral",
-    )
-    p.add_argument("--gaiji", metavar="TABLE.csv", help="the city's 外字 table")
-    p.add_argument(
-        "--gaiji-policy",
-        choices=GAIJI_POLICIES,
-        default="placeholder",
-        help="unmapped 外字: placeholder 〓 (default), quarantine the record, or pua (the "
-        "Private Use Area point, e.g. cp932 F040-F9FC -> U+E000-U+E757)",
-    )
-    p.add_argument(
-        "--gaiji-out", metavar="G.parquet", help="write the unmapped 外字 occurrences here"
-    )
-    p.add_argument(
-        "--blank-numeric",
-        choices=("quarantine", "null"),
-        default="quarantine",
-        help="an all-space numeric field: quarantine the record (default) or null",
-    )
-    p.add_argument(
-        "--keep-padding", action="store_true", help="keep trailing SBCS/DBCS spaces in text"
-    )
-    p.add_argument(
-        "--quarantine", metavar="Q.jsonl", help="quarantine file (default: OUT.quarantine.jsonl)"
-    )
-    p.add_argument("--summary-json", metavar="S.json", help="also write the summary as JSON")
-    p.add_argument("--chunk-mb", type=float, default=4.0, help="MB read per chunk (default 4)")
-
-
-def _add_copybook_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of the copybook and of field decoding (issue 9 §1, §3, §5)."""
-    p.add_argument(
-        "--copybook-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="where COPY members are looked up after the copybook's own folder (repeatable)",
-    )
-    p.add_argument(
-        "--nsymbol",
-        choices=("dbcs", "national"),
-        default="dbcs",
-        help="PIC N without USAGE: host DBCS (default) or UTF-16BE national (USAGE NATIONAL "
-        "always is UTF-16BE)",
-    )
-    p.add_argument(
-        "--decimal-comma",
-        action="store_true",
-        help="DECIMAL-POINT IS COMMA: ',' is the decimal point of numeric-edited pictures",
-    )
-    p.add_argument(
-        "--keep-filler",
-        action="store_true",
-        help="keep FILLER fields as columns FILLER_1, FILLER_2 ... (copybook order)",
-    )
-    p.add_argument(
-        "--sbcs-field",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="PIC X field that is strictly single-byte (cp930/939/1390/1399 decode SO/SI in "
-        "every other PIC X field)",
-    )
-    p.add_argument(
-        "--float",
-        dest="float_format",
-        choices=("ibm", "ieee", "ieee-le"),
-        default="ibm",
-        help="COMP-1 / COMP-2 format (default: ibm hexadecimal floating point)",
-    )
-    p.add_argument(
-        "--trim",
-        choices=("right", "both", "left", "none"),
-        default=None,
-        help="text padding (SBCS/DBCS spaces, 0x00) to trim (default right; --keep-padding = "
-        "none); an all-0x00 text field is null",
-    )
-    p.add_argument(
-        "--bad-field",
-        action="append",
-        default=[],
-        metavar="quarantine|null|NAME=null",
-        help="a field that cannot be decoded: quarantine its record (default) or null the field "
-        "and go on (a finding in OUT.findings.jsonl); NAME=null|quarantine for one field",
-    )
 
 
 def bad_field_options(items) -> tuple[str, dict[str, str]]:
@@ -294,65 +118,64 @@ def run_decode(args: argparse.Namespace) -> int:
 def _run(args) -> int:
     from ikou.mainframe.copybook import CopybookError, parse_copybook
 
+    problem = mode_problem(args)
+    if problem:
+        return _fail(problem, EXIT_USAGE)
+    lf = None
+    if args.domain:
+        from ikou.mainframe.registry_options import copybook_options, find_legacy_file
+
+        try:
+            lf = find_legacy_file(args.domain, args.file)
+        except ValueError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+        copybook_path = lf.copybook_path
+        cb_opts = copybook_options(lf)
+    else:
+        for dest, value in DEFAULTS.items():
+            if getattr(args, dest, None) is None:
+                setattr(args, dest, value)
+        copybook_path = Path(args.copybook)
+        cb_opts = {
+            "format": getattr(args, "copybook_format", None) or "auto",
+            "copybook_dirs": tuple(getattr(args, "copybook_dir", ()) or ()),
+            "nsymbol": getattr(args, "nsymbol", None) or "dbcs",
+            "decimal_comma": getattr(args, "decimal_comma", False),
+            "keep_filler": getattr(args, "keep_filler", False),
+        }
+
     # --- copybook
     try:
-        text = Path(args.copybook).read_text(encoding="utf-8")
+        text = copybook_path.read_text(encoding="utf-8")
     except OSError as exc:
-        return _fail(f"cannot read copybook {args.copybook}: {exc.strerror or exc}", EXIT_INPUT)
+        return _fail(f"cannot read copybook {copybook_path}: {exc.strerror or exc}", EXIT_INPUT)
     except UnicodeDecodeError:
-        return _fail(f"copybook {args.copybook} is not UTF-8 text", EXIT_COPYBOOK)
+        return _fail(f"copybook {copybook_path} is not UTF-8 text", EXIT_COPYBOOK)
     try:
-        cb = parse_copybook(
-            text,
-            source=str(args.copybook),
-            format=getattr(args, "copybook_format", "auto"),
-            copybook_dirs=tuple(getattr(args, "copybook_dir", ()) or ()),
-            nsymbol=getattr(args, "nsymbol", "dbcs"),
-            decimal_comma=getattr(args, "decimal_comma", False),
-            keep_filler=getattr(args, "keep_filler", False),
-        )
+        cb = parse_copybook(text, source=str(copybook_path), **cb_opts)
     except CopybookError as exc:
         return _fail(f"broken copybook: {exc}", EXIT_COPYBOOK)
     for w in cb.warnings:
         print(f"ikou decode: copybook warning: {w}", file=sys.stderr)
 
-    out = Path(args.output)
-    suffix = out.suffix.lower()
-    if suffix not in (".parquet", ".jsonl", ".csv"):
+    out = Path(args.output) if args.output else None
+    suffix = out.suffix.lower() if out else ""
+    if out is not None and suffix not in (".parquet", ".jsonl", ".csv"):
         return _fail(f"output {out}: use .parquet, .jsonl or .csv", EXIT_USAGE)
     inp = Path(args.input)
     if not inp.is_file():
         return _fail(f"cannot read input {inp}: no such file", EXIT_INPUT)
 
-    if not 0 < args.chunk_mb <= 1024:
+    if lf is None and not 0 < args.chunk_mb <= 1024:
         return _fail(f"--chunk-mb {args.chunk_mb}: allowed more than 0, at most 1024", EXIT_USAGE)
-    if args.lrecl is not None and not 1 <= args.lrecl <= 32760:
+    if lf is None and args.lrecl is not None and not 1 <= args.lrecl <= 32760:
         return _fail(f"--lrecl {args.lrecl}: allowed 1 to 32760", EXIT_USAGE)
 
     # --- options
-    from ikou.mainframe.engine import DecodeOptions, Decoding
+    from ikou.mainframe.engine import Decoding
     from ikou.mainframe.reader import RecordFormatError
 
     try:
-        rtypes: dict[str, str] = {}
-        headers = [h.upper() for h in args.header_layout]
-        trailers = [t.upper() for t in args.trailer_layout]
-        for value, spec in _pairs(args.record_type, "--record-type"):
-            layout, _, role = spec.partition(":")
-            role = (role or "data").lower()
-            if role not in ("data", "header", "trailer"):
-                raise ValueError(
-                    f"--record-type {value}={spec}: role must be data, header or trailer"
-                )
-            rtypes[value] = layout
-            if role == "header":
-                headers.append(layout.upper())
-            elif role == "trailer":
-                trailers.append(layout.upper())
-        totals = dict(_pairs(args.control_total, "--control-total"))
-        bad_policy, bad_fields = bad_field_options(getattr(args, "bad_field", ()) or ())
-        if getattr(args, "trim", None) not in (None, "none") and args.keep_padding:
-            raise ValueError(f"--keep-padding is --trim none: it contradicts --trim {args.trim}")
         gaiji = None
         if args.gaiji:
             from ikou.moji.gaiji import GaijiTable, GaijiTableError
@@ -361,42 +184,98 @@ def _run(args) -> int:
                 gaiji = GaijiTable.load(Path(args.gaiji))
             except GaijiTableError as exc:
                 return _fail(f"外字 table: {exc}", EXIT_INPUT)
-        opts = DecodeOptions(
-            encoding=args.encoding,
-            variant=args.variant,
-            recfm=args.recfm,
-            lrecl=args.lrecl,
-            layout=args.layout,
-            record_type_field=args.record_type_field,
-            record_types=rtypes,
-            header_layouts=tuple(headers),
-            trailer_layouts=tuple(trailers),
-            record_count_field=args.record_count_field,
-            control_totals=totals,
-            mixed_fields=tuple(args.mixed_field),
-            money_fields=tuple(args.money_field),
-            keep_padding=args.keep_padding,
-            gaiji=gaiji,
-            gaiji_policy=args.gaiji_policy,
-            blank_numeric=args.blank_numeric,
-            sbcs_fields=tuple(getattr(args, "sbcs_field", ()) or ()),
-            trim=getattr(args, "trim", None),
-            float_format=getattr(args, "float_format", "ibm"),
-            bad_field=bad_policy,
-            bad_fields=bad_fields,
-            chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
-            file_name=str(inp),
-            **structure_kwargs(args),
-        )
+        if lf is not None:
+            from dataclasses import replace
+
+            from ikou.mainframe.registry_options import registry_decode_options
+
+            opts = registry_decode_options(lf, str(inp), None, gaiji_policy=args.gaiji_policy)
+            opts = replace(opts, gaiji=gaiji)
+        else:
+            opts = command_line_options(args, str(inp), gaiji)
         run = Decoding(str(inp), cb, opts)
     except RecordFormatError as exc:
         return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
     except (ValueError, KeyError) as exc:
         return _fail(str(exc).strip("'\""), EXIT_USAGE)
 
-    # --- decode
+    if args.hex:
+        from ikou.mainframe.hexview import DEFAULT_LIMIT, show_records
+
+        try:
+            show_records(run, args.limit or DEFAULT_LIMIT, sys.stdout)
+        except RecordFormatError as exc:
+            return _fail(f"record format does not fit: {exc}", EXIT_FORMAT)
+        except OSError as exc:
+            return _fail(f"cannot read input {inp}: {exc.strerror or exc}", EXIT_INPUT)
+        return EXIT_OK
+    assert out is not None  # mode_problem: -o unless --hex
+    provenance = {
+        "copybook_path": copybook_path,
+        "copybook_options": cb_opts,
+        "gaiji_path": args.gaiji,
+        "registry": {"domain": args.domain, "file": lf.name, "dataset": lf.dataset}
+        if lf is not None
+        else None,
+    }
+    return _decode(args, run, inp, out, suffix, provenance)
+
+
+def command_line_options(args, file_name: str, gaiji):
+    """The engine's options from the command line (no --domain/--file); ValueError when bad."""
+    from ikou.mainframe.engine import DecodeOptions
+
+    rtypes: dict[str, str] = {}
+    headers = [h.upper() for h in args.header_layout]
+    trailers = [t.upper() for t in args.trailer_layout]
+    for value, spec in _pairs(args.record_type, "--record-type"):
+        layout, _, role = spec.partition(":")
+        role = (role or "data").lower()
+        if role not in ("data", "header", "trailer"):
+            raise ValueError(f"--record-type {value}={spec}: role must be data, header or trailer")
+        rtypes[value] = layout
+        if role == "header":
+            headers.append(layout.upper())
+        elif role == "trailer":
+            trailers.append(layout.upper())
+    totals = dict(_pairs(args.control_total, "--control-total"))
+    bad_policy, bad_fields = bad_field_options(getattr(args, "bad_field", ()) or ())
+    if getattr(args, "trim", None) not in (None, "none") and args.keep_padding:
+        raise ValueError(f"--keep-padding is --trim none: it contradicts --trim {args.trim}")
+    return DecodeOptions(
+        encoding=args.encoding,
+        variant=args.variant,
+        recfm=args.recfm,
+        lrecl=args.lrecl,
+        layout=args.layout,
+        record_type_field=args.record_type_field,
+        record_types=rtypes,
+        header_layouts=tuple(headers),
+        trailer_layouts=tuple(trailers),
+        record_count_field=args.record_count_field,
+        control_totals=totals,
+        mixed_fields=tuple(args.mixed_field),
+        money_fields=tuple(args.money_field),
+        keep_padding=args.keep_padding,
+        gaiji=gaiji,
+        gaiji_policy=args.gaiji_policy,
+        blank_numeric=args.blank_numeric,
+        sbcs_fields=tuple(getattr(args, "sbcs_field", ()) or ()),
+        trim=getattr(args, "trim", None),
+        float_format=getattr(args, "float_format", None) or "ibm",
+        bad_field=bad_policy,
+        bad_fields=bad_fields,
+        chunk_bytes=max(1 << 16, int(args.chunk_mb * (1 << 20))),
+        file_name=file_name,
+        **structure_kwargs(args),
+    )
+
+
+def _decode(args, run, inp: Path, out: Path, suffix: str, provenance: dict) -> int:
+    """Decode the whole file into the outputs (published only when every one is complete)."""
     from ikou.mainframe.findings import FindingsSink, findings_path
     from ikou.mainframe.output import CsvSink, JsonlSink, ParquetSink, QuarantineSink, layout_paths
+    from ikou.mainframe.reader import RecordFormatError
 
     qpath = Path(args.quarantine) if args.quarantine else Path(str(out) + ".quarantine.jsonl")
     paths = layout_paths(out, run.data_layouts)
@@ -431,10 +310,13 @@ def _run(args) -> int:
             gtmp = Path(args.gaiji_out + ".tmp")
             pq.write_table(run.gaiji_occurrences(), gtmp)
         if args.summary_json:
+            from ikou.mainframe.provenance import decode_provenance
+
+            summary = run.summary.to_dict()
+            summary.update(decode_provenance(run.options, input_path=inp, **provenance))
             stmp = Path(args.summary_json + ".tmp")
             stmp.write_text(
-                json.dumps(run.summary.to_dict(), ensure_ascii=False, indent=2, default=str),
-                encoding="utf-8",
+                json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
             )
         # every output is complete in its temporary file: only now do they get their names
         for s in [*sinks.values(), qs, fs]:
@@ -542,7 +424,7 @@ def _dominant_line(inp: str, counter: Counter, records: int) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m ikou.mainframe.cli ARGS`` (same as ``ikou decode ARGS``)."""
     parser = argparse.ArgumentParser(prog="ikou decode")
-    _add_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args(argv)
     return run_decode(args)
 

@@ -28,6 +28,7 @@ __all__ = [
     "StructureOption",
     "add_structure_arguments",
     "decode_kwargs_from_registry",
+    "given_structure_flags",
     "parse_pairs",
     "parse_segment_keys",
     "structure_kwargs",
@@ -193,7 +194,9 @@ STRUCTURE_OPTIONS: tuple[StructureOption, ...] = (
 REGISTRY_KEYS: dict[str, str] = {o.registry_key: o.field for o in STRUCTURE_OPTIONS}
 
 
-def add_structure_arguments(p: argparse.ArgumentParser) -> None:
+def add_structure_arguments(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """The flags of :data:`STRUCTURE_OPTIONS`; ``defaults=False``: an option not given is None
+    (so that a caller can tell it was not given; :func:`structure_kwargs` fills the default)."""
     g = p.add_argument_group("record structure")
     for o in STRUCTURE_OPTIONS:
         kw: dict = {"help": o.help, "dest": o.field}
@@ -202,7 +205,7 @@ def add_structure_arguments(p: argparse.ArgumentParser) -> None:
         if o.repeat:
             kw.update(action="append", default=[])
         else:
-            kw["default"] = o.default
+            kw["default"] = o.default if defaults else None
             if o.type is not None:
                 kw["type"] = o.type
             if o.choices:
@@ -214,9 +217,16 @@ def structure_kwargs(args: argparse.Namespace) -> dict:
     """DecodeOptions keywords from parsed arguments."""
     out = {}
     for o in STRUCTURE_OPTIONS:
-        v = getattr(args, o.field, o.default)
+        v = getattr(args, o.field, None)
+        if v is None:
+            v = o.default
         out[o.field] = o.convert(v) if o.convert else v
     return out
+
+
+def given_structure_flags(args: argparse.Namespace) -> list[str]:
+    """The structure flags given on the command line (parsed with ``defaults=False``)."""
+    return [o.flag for o in STRUCTURE_OPTIONS if getattr(args, o.field, None) not in (None, [])]
 
 
 def decode_kwargs_from_registry(decode: Mapping[str, Any]) -> dict:

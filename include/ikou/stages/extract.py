@@ -21,10 +21,15 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ikou.config import settings
 from ikou.domains import registry
 from ikou.findings import Findings
 from ikou.load.cutover import guard
+from ikou.mainframe.provenance import decode_provenance
+from ikou.mainframe.registry_options import (
+    copybook_options,
+    registry_copybook,
+    registry_decode_options,
+)
 from ikou.pipeline import ExtractPart, ExtractPartResult, RunContext, StageResult, UnitAccounting
 from ikou.stages.common import StageError, balanced, dumps, snapshot_of, write_report
 from ikou.stages.extract_findings import gaiji_occurrences, gaiji_worklist, quarantine_findings
@@ -80,55 +85,15 @@ def landing_entry(manifest: dict, landing: str, lf) -> dict:
 
 def load_copybook(lf):
     """The legacy file's copybook, parsed with its ``decode`` options (format, COPY folders,
-    NSYMBOL, decimal comma, FILLER columns)."""
-    from ikou.mainframe.copybook import parse_copybook
-
-    spec = lf.decode
-    return parse_copybook(
-        lf.copybook_path.read_text(encoding="utf-8"),
-        source=str(lf.copybook_path),
-        format=spec.copybook_format,
-        copybook_dirs=tuple(lf.copybook_dirs),
-        nsymbol=spec.nsymbol,
-        decimal_comma=spec.decimal_comma,
-        keep_filler=spec.keep_filler,
-    )
+    NSYMBOL, decimal comma, FILLER columns): :func:`ikou.mainframe.registry_options.registry_copybook`."""
+    return registry_copybook(lf)
 
 
 def extract_options(lf, file_name: str, gaiji_path, byte_range=None):
-    """The engine's options for a registry legacy file (the same for the whole file and its parts)."""
-    from ikou.mainframe.engine import DecodeOptions
-    from ikou.mainframe.options import decode_kwargs_from_registry
-
-    spec = lf.decode
-    return DecodeOptions(
-        encoding=lf.encoding,
-        variant=spec.variant,
-        recfm=lf.recfm,
-        lrecl=lf.lrecl,
-        layout=spec.layout,
-        sbcs_fields=tuple(lf.sbcs_fields),
-        money_fields=tuple(lf.money_fields),
-        keep_padding=spec.keep_padding,
-        trim="none" if spec.keep_padding else spec.trim,
-        float_format=spec.float_format,
-        blank_numeric=spec.blank_numeric,
-        bad_field=spec.bad_field,
-        bad_fields=lf.bad_fields,
-        **decode_kwargs_from_registry(spec.model_dump()),
-        chunk_bytes=max(1 << 16, int(spec.chunk_mb * (1 << 20))),
-        record_type_field=lf.record_type_field,
-        record_types=dict(lf.record_types),
-        header_layouts=tuple(v for k, v in lf.record_types.items() if k == "H"),
-        trailer_layouts=tuple(v for k, v in lf.record_types.items() if k == "T"),
-        record_count_field=lf.trailer.count_field,
-        control_totals=dict(lf.trailer.sums),
-        mixed_fields=tuple(lf.mixed_fields),
-        gaiji=str(gaiji_path) if gaiji_path else None,
-        gaiji_policy=settings().gaiji_policy,
-        file_name=file_name,
-        byte_range=byte_range,
-    )
+    """The engine's options for a registry legacy file (the same for the whole file and its
+    parts): :func:`ikou.mainframe.registry_options.registry_decode_options`, the one mapping
+    ``ikou land`` and ``ikou decode --domain/--file`` use too."""
+    return registry_decode_options(lf, file_name, gaiji_path, byte_range)
 
 
 def reference_gaiji(snapshot: str, work: Path, store: Store) -> Path | None:
@@ -541,7 +506,21 @@ def run(
             files[out.name] = out
             quarantine_files[qpath.name] = qpath
             quarantine_files[fpath.name] = fpath
-            summaries[lf.name] = summary.to_dict()
+            # what reproduces the decode (options, copybook / input / 外字 sha256, code version)
+            summaries[lf.name] = {
+                **summary.to_dict(),
+                **decode_provenance(
+                    extract_options(lf, entry["name"], gaiji_path),
+                    copybook_path=lf.copybook_path,
+                    copybook_options=copybook_options(lf),
+                    input_path=join(landing, entry["name"]),
+                    input_sha256=entry.get("sha256"),
+                    input_bytes=entry.get("bytes"),
+                    gaiji_path=gaiji_path,
+                    gaiji_name=join(reference_uri(snap), "gaiji.csv") if gaiji_path else None,
+                    registry={"domain": domain_id, "file": lf.name, "dataset": lf.dataset},
+                ),
+            }
             count_ok = all(c.ok for c in summary.trailer_checks if c.name == "record_count")
             sums_ok = all(c.ok for c in summary.trailer_checks if c.name == "sum")
             for c in summary.trailer_checks:

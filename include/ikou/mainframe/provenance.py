@@ -1,0 +1,91 @@
+"""What an auditor needs to reproduce a decode: the effective options (after the defaults and the
+registry), the copybook's and the input's sha256, the 外字 table's, and the code version.
+
+Written into the summary JSON of ``ikou decode --summary-json`` and into each file's ``decode``
+entry of the extract stage's raw manifest. Names, paths, options and hashes only: no record
+content (personal data never goes into a summary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+
+__all__ = ["code_record", "decode_provenance", "options_record"]
+
+#: DecodeOptions fields left out of the record: objects (the 外字 table and a code page object
+#: are recorded by path / name), and the file name (the input is recorded on its own)
+_LEFT_OUT = ("gaiji", "codepage", "file_name")
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def options_record(opts) -> dict:
+    """The effective :class:`~ikou.mainframe.engine.DecodeOptions` as JSON-able values."""
+    out = {f.name: _plain(getattr(opts, f.name)) for f in fields(opts) if f.name not in _LEFT_OUT}
+    if opts.codepage is not None:
+        out["codepage"] = getattr(opts.codepage, "name", type(opts.codepage).__name__)
+    return out
+
+
+def code_record() -> dict:
+    """The ikou package version and the git commit of its code (None when not known without
+    network: an installed package outside a git checkout)."""
+    from ikou import __version__
+    from ikou.storage import code_version
+
+    commit = code_version()
+    return {"ikou": __version__, "git_commit": None if commit == "unknown" else commit}
+
+
+def _file(path, sha256: str | None = None, size: int | None = None, name=None) -> dict:
+    """A file's path (or URI: ``name``), sha256 and size; the file is read only for what is not
+    given (a URI that is not a local file: what is not given stays None)."""
+    from ikou.storage import sha256_file
+
+    local = Path(path)
+    here = not str(path).startswith("s3://") and local.is_file()
+    return {
+        "path": str(name or path),
+        "sha256": sha256 or (sha256_file(local) if here else None),
+        "bytes": size if size is not None else (local.stat().st_size if here else None),
+    }
+
+
+def decode_provenance(
+    opts,
+    *,
+    copybook_path,
+    copybook_options: Mapping,
+    input_path,
+    input_sha256: str | None = None,
+    input_bytes: int | None = None,
+    gaiji_path=None,
+    gaiji_name=None,
+    registry: Mapping | None = None,
+) -> dict:
+    """The keys a decode summary gains: ``options``, ``copybook``, ``input``, ``gaiji_table``,
+    ``registry`` (domain and legacy file when the registry chose the options) and ``code``.
+
+    ``input_sha256`` / ``input_bytes``: known already (a landing manifest); otherwise the file is
+    read once more to hash it. ``gaiji_name``: the 外字 table's name to record (its URI) when
+    ``gaiji_path`` is a local copy."""
+    copybook = _file(copybook_path)
+    copybook["options"] = _plain(dict(copybook_options))
+    return {
+        "options": options_record(opts),
+        "copybook": copybook,
+        "input": _file(input_path, input_sha256, input_bytes),
+        "gaiji_table": _file(gaiji_path, name=gaiji_name) if gaiji_path else None,
+        "registry": dict(registry) if registry else None,
+        "code": code_record(),
+    }
