@@ -2,6 +2,8 @@
 
     ikou synth --residents 20000 --seed 7 --snapshot 2026-11-01 --out s3://ikou-restricted/landing
     ikou decode --copybook C.cpy --encoding cp930 INPUT -o OUT.parquet
+    ikou decode --domain juki --file ATENA INPUT -o OUT.parquet   the registry's options
+    ikou decode --domain juki --file ATENA INPUT --hex --limit 5  records field by field (terminal)
     ikou registry                       the 20 domains and the plan, checked
     ikou copybook layout C.cpy [--json] every item's offset, size, type and picture
     ikou plan capacity --residents 3800000 --workers 8 [--json]   the night on W workers

@@ -339,6 +339,36 @@ def test_truncated_last_record_is_accounted_across_parts(city, monkeypatch):
     assert q[-1]["reason"] == "truncated_record" and q[-1]["raw_length"] == 57
     rs, rw = _raw(split), _raw(whole)
     assert all(rs[u].combine_chunks().equals(rw[u].combine_chunks()) for u in rs)
+    _check_provenance(split, TRUNCATED_SNAPSHOT)
+    _check_provenance(whole, TRUNCATED_SNAPSHOT)
+
+
+def _check_provenance(result: dict, snapshot: str) -> None:
+    """The raw manifest's decode entry of each file says what reproduces it (issue 14 §1): the
+    registry's effective options, the landed input's and the copybook's sha256, the code."""
+    import ikou
+    from ikou.domains import registry
+    from ikou.storage import Store, join, landing_uri
+
+    store = Store()
+    landing = landing_uri("juki", snapshot)
+    landed = {f["legacy_file"]: f for f in publication.read_manifest(store, landing)["files"]}
+    decode = publication.read_manifest(store, result["uri"])["decode"]
+    for lf in registry().get("juki").legacy_files:
+        d, f = decode[lf.name], landed[lf.name]
+        body = store.get_bytes(join(landing, f["name"]))
+        assert d["input"] == {
+            "path": join(landing, f["name"]),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "bytes": len(body),
+        }
+        assert d["copybook"]["sha256"] == hashlib.sha256(lf.copybook_path.read_bytes()).hexdigest()
+        assert d["options"]["encoding"] == lf.encoding and d["options"]["lrecl"] == lf.lrecl
+        assert d["options"]["record_types"] == dict(lf.record_types)
+        assert d["options"]["byte_range"] is None  # the whole file's options, parts or not
+        assert d["registry"] == {"domain": "juki", "file": lf.name, "dataset": lf.dataset}
+        assert d["gaiji_table"] is None  # the copied snapshot has no 外字 reference table
+        assert d["code"]["ikou"] == ikou.__version__
 
 
 def test_missing_part_result_is_refused(city, monkeypatch):

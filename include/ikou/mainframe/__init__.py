@@ -21,7 +21,14 @@ Layers (each usable on its own)
                              same with or without it; ``IKOU_DECODE_KERNEL=auto|numpy|c``).
 ``ikou.mainframe.engine``    the API the extract stage calls (below).
 ``ikou.mainframe.output``    Parquet / JSONL / CSV / quarantine writers.
-``ikou.mainframe.cli``       ``ikou decode`` (``add_decode_parser``, ``run_decode``).
+``ikou.mainframe.registry_options``
+                             a registry legacy file -> its parsed copybook and ``DecodeOptions``
+                             (the one mapping: extract stage, ``ikou land``, ``ikou decode
+                             --domain/--file``).
+``ikou.mainframe.provenance``  what reproduces a decode (effective options, sha256, code version)
+                             for summaries.
+``ikou.mainframe.cli``       ``ikou decode`` (``add_decode_parser``, ``run_decode``); its options in
+                             ``decode_arguments``, ``--hex`` in ``hexview``.
 
 The API the extract stage calls
 -------------------------------

@@ -216,13 +216,14 @@ def _add_copybook_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_registry_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
-        "a domain's legacy file (issue 14)",
+        "a domain's legacy file (the registry's options)",
         "--domain D --file F: decode with the registry's options for that file, as the extract "
         "stage does (copybook, code page, record format, record types, trailer, mixed / SBCS "
         "fields, record structure ...). The options the registry sets cannot be given with them "
         "(exit 2): decode without --domain/--file to try others. Allowed with them: -o, "
         "--quarantine, --summary-json, --gaiji, --gaiji-policy (default IKOU_GAIJI_POLICY, as the "
-        "extract stage), --gaiji-out, --hex, --limit.",
+        "extract stage), --gaiji-out, --hex, --limit. The extract stage takes the 外字 table from "
+        "the snapshot's reference data (_reference/S/gaiji.csv): give that file with --gaiji.",
     )
     g.add_argument("--domain", metavar="D", help="the domain (registry id, e.g. juki)")
     g.add_argument(

@@ -20,6 +20,7 @@ import json
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import TextIO
 
 from ikou.mainframe.layout_report import layout_rows
@@ -192,6 +193,8 @@ def _pad(text: str, width: int) -> str:
 def _value(v) -> str:
     if v is None:
         return "null"
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        return str(v)
     return json.dumps(v, ensure_ascii=False, default=str)
 
 
@@ -237,7 +240,7 @@ def field_lines(run, layout: str, raw: bytes, decoded: _Decoded) -> Iterator[str
         pic = r.get("picture", f.pic) or ""
         usage = r.get("usage", f.usage)
         typ = f"{kind} {pic}".strip() + (
-            f" {usage.upper()}" if usage not in (None, "display") else ""
+            f" {usage.upper()}" if usage not in (None, "display", kind) else ""
         )
         problem = decoded.problems.get(f.column) or decoded.problems.get(f.name)
         value = _value(decoded.values.get(f.column)) if decoded.values else "—"
