@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from math import prod
 from typing import TextIO
 
 from ikou.mainframe.layout_report import layout_rows
@@ -226,16 +227,15 @@ def field_lines(run, layout: str, raw: bytes, decoded: _Decoded) -> Iterator[str
         offset = f.offset + sum(
             (counts[t] - lay.odo[t][0].max) * lay.odo[t][0].stride for t in f.shifts
         )
-        elements = 1
+        ns = []  # each dimension's element count in this record
         for d in f.dims:
             n = d.max
             if d.depends_on:
                 t = next((i for i, x in enumerate(lay.odo) if x[0] is d), None)
                 n = counts.get(t, d.max) if t is not None else d.max
-            elements *= max(n, 0)
-        extent = f.size if not f.dims else f.size + sum((d.max - 1) * d.stride for d in f.dims)
-        if f.dims and elements == 0:
-            extent = 0
+            ns.append(max(n, 0))
+        elements = prod(ns)
+        extent = f.size + sum((n - 1) * d.stride for n, d in zip(ns, f.dims)) if elements else 0
         kind = r.get("type", f.kind)
         pic = r.get("picture", f.pic) or ""
         usage = r.get("usage", f.usage)

@@ -238,3 +238,36 @@ def test_hex_with_the_registry_options(city, capsys):
     offset, size = int(line[0]), int(line[1])
     assert "20260501" in line
     assert " ".join(line[-size:]) == head[offset : offset + size].hex(" ").upper()
+
+
+ODO_COPYBOOK = """\
+       01  REC.
+           05  REC-TYPE    PIC X.
+           05  N-ITEMS     PIC 9(2).
+           05  ITEMS OCCURS 0 TO 5 TIMES DEPENDING ON N-ITEMS.
+               10  ITEM    PIC X(3).
+           05  TAIL        PIC X(2).
+"""
+
+
+def test_hex_of_variable_records_follows_depending_on(tmp_path, capsys):
+    """V records shorter than the layout: the table's bytes at its actual count, the fields
+    after it shifted, and a cut-off last record shown as its bytes with the framing reason."""
+    cpy, dat = tmp_path / "odo.cpy", tmp_path / "ODO.DAT"
+    cpy.write_text(ODO_COPYBOOK, encoding="utf-8")
+    recs = [s.encode("cp037") for s in ("D02AAABBBZZ", "D00YY")]
+    body = b"".join((len(r) + 4).to_bytes(2, "big") + b"\0\0" + r for r in recs)
+    body += (30).to_bytes(2, "big") + b"\0\0" + "D01".encode("cp037")  # RDW says 30, 7 remain
+    dat.write_bytes(body)
+    argv = ["decode", "--copybook", str(cpy), "--encoding", "cp037", "--recfm", "V", str(dat)]
+    assert main([*argv, "--hex"]) == 0
+    out = capsys.readouterr().out
+    assert "first 3 record(s), cp037, V" in out
+    item = _field_line(out, 0, "ITEM")
+    assert '["AAA", "BBB"]' in item and item.endswith("C1 C1 C1 C2 C2 C2")
+    tail = _field_line(out, 0, "TAIL").split()
+    assert tail[:2] == ["9", "2"] and tail[-2:] == ["E9", "E9"]
+    assert _field_line(out, 1, "ITEM").endswith("(none)")
+    assert _field_line(out, 1, "TAIL").split()[:2] == ["3", "2"]
+    assert "record 2 @ 24: truncated_record, 7 bytes — quarantined: truncated_record" in out
+    assert "00 1E 00 00 C4 F0 F1" in out
