@@ -126,6 +126,29 @@ def test_summary_records_what_reproduces_the_decode(city, tmp_path, capsys):
             assert v in (None, "") or str(v) not in text, column
 
 
+def test_the_summary_alone_reproduces_the_decode(city, tmp_path, capsys):
+    """An auditor with the summary JSON, the input and the copybook gets the same records."""
+    from ikou.mainframe.copybook import parse_copybook
+    from ikou.mainframe.engine import DecodeOptions, decode_to_parquet
+
+    dat, out, summary = _dat(city, "JUKI"), tmp_path / "juki.parquet", tmp_path / "s.json"
+    rc = main(
+        ["decode", "--domain", "juki", "--file", "JUKI", str(dat), "-o", str(out)]
+        + ["--summary-json", str(summary), "--gaiji", str(_gaiji(city))]
+    )
+    assert rc == 0, capsys.readouterr().err
+    s = json.loads(summary.read_text(encoding="utf-8"))
+    cb_path = Path(s["copybook"]["path"])
+    assert _sha(cb_path) == s["copybook"]["sha256"] and _sha(dat) == s["input"]["sha256"]
+    cb = parse_copybook(
+        cb_path.read_text(encoding="utf-8"), source=str(cb_path), **s["copybook"]["options"]
+    )
+    opts = DecodeOptions(**s["options"], gaiji=s["gaiji_table"]["path"])
+    again = tmp_path / "again.parquet"
+    decode_to_parquet(dat, cb, opts, again, tmp_path / "again.quarantine.jsonl")
+    assert pq.read_table(again).drop(["_file"]).equals(pq.read_table(out).drop(["_file"]))
+
+
 @pytest.mark.parametrize(
     "argv, says",
     [
