@@ -26,13 +26,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sqlite3
 import tempfile
 from pathlib import Path
 
 import pytest
-from tests_support import SmtpSink
+from tests_support import (
+    CITY_KINDS,
+    PersonalDataSearch,
+    SmtpSink,
+    city_needles,
+    date_forms,
+    field_needles,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -135,84 +141,22 @@ def _public_dates() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def needles() -> set[str]:
-    from ikou.wareki import to_wareki_text
-    from ikou_dev.synth.city import to_halfwidth_kana
-    from ikou_dev.synth.population import build
+def needles(runs) -> dict[str, str]:
+    """needle → kind: the seeded people (every form, tests_support.city_needles) and the values of
+    the personal fields the two domains hold in the restricted zone (tests_support.field_needles)."""
+    from ikou.storage import Store
 
-    pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
-    public = _public_dates()
-    out: set[str] = set()
-    for p in pop.people:
-        if p.kind == "3":
-            continue  # corporations are not personal data
-        out |= {p.name, p.name.replace("　", ""), p.kana, p.kana.replace("　", "")}
-        half = to_halfwidth_kana(p.kana.replace("　", " "))
-        out |= {half, half.replace(" ", "")}
-        out.add(p.address.canonical())
-        out.add(p.address.canonical(with_prefecture=True))
-        for kind in range(5):
-            out.add(p.address.variant(kind))
-        if p.birth is not None:
-            if p.birth.isoformat() not in public:
-                out.add(p.birth.isoformat())
-            out.add(f"{p.birth.year}年{p.birth.month}月{p.birth.day}日")
-            out.add(to_wareki_text(p.birth))
-        for number in (p.my_number, p.juminhyo_code):
-            if number:
-                out.add(f"#{number}")  # digits: matched as a whole number (see _pattern)
-    return {n for n in out if n and len(n) >= 4}
-
-
-def _pattern(needles: set[str]) -> re.Pattern:
-    """One regular expression for all needles, as a trie (fast on megabytes of text); numbers
-    (``#`` prefix) only match as whole numbers, not inside longer digit runs."""
-    trie: dict = {}
-    for n in needles:
-        if n.startswith("#"):
-            continue
-        node = trie
-        for ch in n:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-    numbers = sorted(n[1:] for n in needles if n.startswith("#"))
-    parts = [_trie_regex(trie)] if trie else []
-    if numbers:
-        parts.append(r"(?<!\d)(?:" + "|".join(numbers) + r")(?!\d)")
-    return re.compile("|".join(parts))
-
-
-def _trie_regex(node: dict) -> str:
-    alts = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
-    optional = "" in node
-    if not alts:
-        return ""
-    inner = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-    if optional:
-        return "(?:" + inner + ")?" if len(alts) == 1 else inner + "?"
-    return inner
-
-
-class Searcher:
-    def __init__(self, needles: set[str]):
-        self.needles = needles
-        self.pattern = _pattern(needles)
-        self.hits: list[tuple[str, str]] = []
-        self.searched = 0
-
-    def search(self, where: str, text: str) -> None:
-        self.searched += 1
-        for m in self.pattern.finditer(text):
-            found = m.group(0)
-            if found in self.needles or f"#{found}" in self.needles:
-                self.hits.append((where, found))
-                if len(self.hits) > 50:
-                    return
+    found = field_needles(Store(), ["juki", "jido_teate"])
+    found.update(city_needles(RESIDENTS, SEED, SNAPSHOT, public_dates=_public_dates()))
+    public = set()
+    for d in _public_dates():
+        public |= date_forms(dt.date.fromisoformat(d))
+    return {n: k for n, k in found.items() if n not in public}
 
 
 @pytest.fixture(scope="module")
-def searcher(needles) -> Searcher:
-    return Searcher(needles)
+def searcher(needles) -> PersonalDataSearch:
+    return PersonalDataSearch(needles)
 
 
 # ------------------------------------------------------------------------------------ checks
@@ -244,7 +188,7 @@ def test_needles_are_real(needles, runs):
     import pyarrow.parquet as pq
 
     names = set(pq.read_table(io.BytesIO(store.get_bytes(raw_prefix))).column("SHIMEI").to_pylist())
-    assert names & needles, (
+    assert names & needles.keys(), (
         "the synthetic names appear in the restricted zone (the needles are right)"
     )
     assert len(needles) > 1000
@@ -330,13 +274,13 @@ def test_notifications_hold_no_personal_data(runs, searcher):
     assert not searcher.hits, searcher.hits[:10]
 
 
-def test_the_search_finds_a_leak(needles):
-    """The searcher itself works: a planted name, a half-width kana and a 個人番号 are found."""
-    s = Searcher(needles)
-    sample = sorted(n for n in needles if not n.startswith("#"))[:3]
-    number = next(n[1:] for n in needles if n.startswith("#"))
-    s.search("planted", "xx " + " | ".join(sample) + f" id={number} ")
-    assert len(s.hits) >= 4
-    s2 = Searcher(needles)
-    s2.search("longer digits", f"9{number}9 and 12{number}")  # inside longer numbers: not a hit
-    assert not s2.hits
+def test_the_search_finds_a_leak_of_each_kind(needles):
+    """The searcher finds a planted value of every kind of personal data the city holds (the
+    forms themselves: tests/unit/test_personal_data_search.py)."""
+    kinds = {}
+    for n, k in sorted(needles.items()):
+        kinds.setdefault(k, n)
+    assert CITY_KINDS <= set(kinds), sorted(kinds)
+    s = PersonalDataSearch(needles)
+    s.search("planted", " | ".join(f"{k}={n}" for k, n in kinds.items()))
+    assert {k for _, k, _ in s.hits} == set(kinds)
