@@ -457,20 +457,40 @@ def _trie_regex(node: dict) -> str:
 # --------------------------------------------------------------- the master's order, by the clock
 
 
+def _metadata_engine(metadata_db):
+    from sqlalchemy import create_engine
+
+    if hasattr(metadata_db, "connect"):
+        return metadata_db
+    url = str(metadata_db)
+    return create_engine(url if "://" in url else f"sqlite:///{url}")
+
+
+def latest_master_run_id(metadata_db) -> str | None:
+    """The run id of the latest ``migration_master`` run in Airflow's metadata DB."""
+    from sqlalchemy import text
+
+    with _metadata_engine(metadata_db).connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT run_id FROM dag_run WHERE dag_id = 'migration_master' "
+                "ORDER BY run_after DESC, id DESC LIMIT 1"
+            )
+        ).fetchone()
+    return row[0] if row else None
+
+
 def domain_run_spans(metadata_db, master_run_id: str, domains) -> dict[str, tuple]:
     """domain → (start, end) of the domain runs a master run triggered, from Airflow's metadata
     DB (``dag_run.start_date`` / ``end_date``; an SQLAlchemy URL or engine, or the path of the
     embedded stack's SQLite file). A run that did not start or end has None there."""
     import datetime as dt
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from ikou.pipeline import domain_run_id
 
-    engine = metadata_db
-    if not hasattr(engine, "connect"):
-        url = str(metadata_db)
-        engine = create_engine(url if "://" in url else f"sqlite:///{url}")
+    engine = _metadata_engine(metadata_db)
     wanted = {domain_run_id(master_run_id, d): d for d in domains}
     spans: dict[str, tuple] = {}
     with engine.connect() as conn:

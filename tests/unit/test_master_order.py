@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests_support import domain_run_spans, order_violations
+from tests_support import domain_run_spans, latest_master_run_id, order_violations
 
 T0 = dt.datetime(2026, 9, 1, 16, 0, tzinfo=dt.UTC)
 
@@ -58,7 +58,7 @@ def test_spans_are_read_from_the_metadata_db(tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute(
             "CREATE TABLE dag_run (id INTEGER PRIMARY KEY, dag_id TEXT, run_id TEXT, "
-            "start_date TIMESTAMP, end_date TIMESTAMP)"
+            "run_after TIMESTAMP, start_date TIMESTAMP, end_date TIMESTAMP)"
         )
         master = "manual__2026-09-01T16:00:00+00:00"
         conn.executemany(
@@ -75,6 +75,14 @@ def test_spans_are_read_from_the_metadata_db(tmp_path):
                 ("migrate_juki", "manual__other__juki", "2026-09-01 15:00:00", None),
             ],
         )
+        conn.execute(
+            "INSERT INTO dag_run (dag_id, run_id, run_after) VALUES ('migration_master', "
+            "'manual__2026-08-01', '2026-08-01 00:00:00')"
+        )
+        conn.execute(
+            f"UPDATE dag_run SET run_after = '2026-09-01 16:00:00' WHERE run_id = '{master}'"
+        )
+    assert latest_master_run_id(db) == master
     spans = domain_run_spans(db, master, ["juki", "jido_teate", "kojin_juminzei"])
     assert spans["juki"] == (
         dt.datetime(2026, 9, 1, 16, 0, 5, 500000, tzinfo=dt.UTC),
