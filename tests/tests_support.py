@@ -1,4 +1,8 @@
-"""Small helpers shared by the tests (importable: pytest puts tests/ on sys.path)."""
+"""Helpers shared by the tests (importable: pytest puts tests/ on sys.path; never import from a
+conftest). Three parts, one file so that every test has one place to import from (about 530
+lines): small helpers and the SMTP sink of the notification tests; the personal-data search
+(needles of every kind from the synthetic city, :class:`PersonalDataSearch`); the master's order
+checked by the clock (:func:`order_violations` over the domain runs' start and end times)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The test suite keeps its own rules (issue 10), checked on its source:
 
 - every test asserts something: an ``assert``, ``pytest.raises``/``fail``, or a call of a function
-  of its module (or of tests_support / prerequisites) that does — property tests (hypothesis
-  ``@given``) included;
+  (of any file under tests/, matched by name) that does — property tests (hypothesis ``@given``)
+  included;
 - every subprocess a test starts or reads has a timeout (``subprocess.run`` & co. with
   ``timeout=``, ``communicate``/``wait`` with a timeout);
 - no test skips by itself: a missing service, tool or data goes through tests/prerequisites.py
@@ -15,7 +15,6 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-SHARED = ("tests_support.py", "prerequisites.py")
 #: the deliberate skip of the strict-mode proof (a plain skip that strict mode must turn into a failure)
 SKIP_ALLOWED = {("test_prerequisites.py", "skipif"), ("prerequisites.py", "skip")}
 SUBPROCESS_CALLS = {"run", "check_output", "check_call", "call"}
