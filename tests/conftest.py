@@ -116,6 +116,7 @@ def airflow_db():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=dict(os.environ),
+        timeout=600,
     )
     return os.environ["AIRFLOW_HOME"]
 

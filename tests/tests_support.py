@@ -1,4 +1,8 @@
-"""Small helpers shared by the tests (importable: pytest puts tests/ on sys.path)."""
+"""Helpers shared by the tests (importable: pytest puts tests/ on sys.path; never import from a
+conftest). Three parts, one file so that every test has one place to import from (about 530
+lines): small helpers and the SMTP sink of the notification tests; the personal-data search
+(needles of every kind from the synthetic city, :class:`PersonalDataSearch`); the master's order
+checked by the clock (:func:`order_violations` over the domain runs' start and end times)."""
 
 from __future__ import annotations
 
@@ -123,3 +127,409 @@ class SmtpSink:
                         )
                 out.append((subject, "\n".join(parts)))
         return out
+
+
+# ---------------------------------------------------------------------- the personal-data search
+#
+# Every artifact outside the restricted zones (reports, Data Docs, logs, XCom, exceptions, mails)
+# is searched for the synthetic city's personal data. The needles come from the city itself (the
+# population a seed builds, and the values of the personal fields in the restricted zone), in
+# every form the legacy files, the pipeline or a careless message would write them.
+
+#: Field roles (ikou.domains.registry.ROLES) whose values are personal data.
+PERSONAL_ROLES = frozenset(
+    {
+        "atena_no",
+        "atena_ref",
+        "guardian_ref",
+        "householder_ref",
+        "name",
+        "head_name",
+        "name_kana",
+        "birth_wareki",
+        "birth_wareki_partial",
+        "address",
+        "honseki",
+        "postal_code",
+        "phone",
+        "my_number",
+        "juminhyo_code",
+        "pension_number",
+        "family_register_id",
+        "koseki_ref",
+    }
+)
+_ROLE_KIND = {
+    "atena_no": "atena_no",
+    "atena_ref": "atena_no",
+    "guardian_ref": "atena_no",
+    "householder_ref": "atena_no",
+    "name": "name",
+    "head_name": "name",
+    "name_kana": "kana",
+    "birth_wareki": "birth_date",
+    "birth_wareki_partial": "birth_date",
+    "address": "address",
+    "honseki": "address",
+    "postal_code": "postal_code",
+    "phone": "phone",
+    "my_number": "my_number",
+    "juminhyo_code": "juminhyo_code",
+    "pension_number": "pension_number",
+    "family_register_id": "koseki_id",
+    "koseki_ref": "koseki_id",
+}
+#: the kinds of personal data :func:`city_needles` derives from the synthetic city
+CITY_KINDS = frozenset(
+    {
+        "name",
+        "kana",
+        "address",
+        "birth_date",
+        "phone",
+        "postal_code",
+        "atena_no",
+        "my_number",
+        "juminhyo_code",
+    }
+)
+_ERA_CODE = {"M": 1, "T": 2, "S": 3, "H": 4, "R": 5}  # the synthetic city's era codes (GYYMMDD)
+_FULLWIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
+
+
+def date_forms(d) -> set[str]:
+    """A date in every form a legacy file, a pipeline or a message writes it: ISO, YYYYMMDD,
+    slashes, 西暦 text (with and without zeros), 和暦 text (元年 and 1年, full-width digits),
+    era letters (R01.05.01, R1.5.1, R01/05/01, R010501) and the era code + YYMMDD (5010501)."""
+    from ikou.wareki import era_of, to_wareki_text
+
+    y, m, day = d.year, d.month, d.day
+    forms = {
+        d.isoformat(),
+        f"{y}{m:02d}{day:02d}",
+        f"{y}/{m:02d}/{day:02d}",
+        f"{y}/{m}/{day}",
+        f"{y}.{m:02d}.{day:02d}",
+        f"{y}年{m}月{day}日",
+        f"{y}年{m:02d}月{day:02d}日",
+        to_wareki_text(d),
+    }
+    e = era_of(d)
+    ey = y - e.first.year + 1
+    forms |= {
+        f"{e.name}{ey}年{m}月{day}日",
+        f"{e.name}{ey:02d}年{m:02d}月{day:02d}日",
+        f"{e.name}{ey}年{m}月{day}日".translate(_FULLWIDTH),
+        f"{e.name}{ey}.{m}.{day}",
+        f"{e.letter}{ey:02d}.{m:02d}.{day:02d}",
+        f"{e.letter}{ey}.{m}.{day}",
+        f"{e.letter}{ey:02d}/{m:02d}/{day:02d}",
+        f"{e.letter}{ey:02d}-{m:02d}-{day:02d}",
+        f"{e.letter}{ey:02d}{m:02d}{day:02d}",
+        f"{_ERA_CODE[e.letter]}{ey:02d}{m:02d}{day:02d}",
+    }
+    return forms
+
+
+def phone_forms(phone: str) -> set[str]:
+    """03-1234-5678 written with hyphens, as digits, with brackets and in full-width digits."""
+    parts = phone.split("-")
+    if len(parts) != 3:
+        return {phone}
+    a, b, c = parts
+    return {
+        phone,
+        a + b + c,
+        f"{a}({b}){c}",
+        f"({a}){b}-{c}",
+        f"{a} {b} {c}",
+        phone.translate(_FULLWIDTH),
+    }
+
+
+def postal_forms(code: str) -> set[str]:
+    """1234567 as 〒123-4567, 123-4567, 1234567 and 〒1234567."""
+    if len(code) != 7 or not code.isdigit():
+        return {code}
+    hyphen = f"{code[:3]}-{code[3:]}"
+    return {code, hyphen, "〒" + hyphen, "〒" + code, hyphen.translate(_FULLWIDTH)}
+
+
+def number_forms(digits: str, width: int = 0) -> set[str]:
+    """An identifier as written (zero-padded to ``width``) and as a number would print it (no
+    leading zeros; kept only from 6 digits on: shorter numbers are everywhere)."""
+    digits = digits.strip()
+    if not digits.isdigit():
+        return {digits} if digits else set()
+    out = {digits.zfill(width) if width else digits}
+    bare = digits.lstrip("0")
+    if len(bare) >= 6:
+        out.add(bare)
+    return out
+
+
+def name_forms(name: str) -> set[str]:
+    """A name written with the full-width space, a half-width space or none."""
+    return {name, name.replace("　", ""), name.replace("　", " ")} - {""}
+
+
+def kana_forms(kana: str) -> set[str]:
+    """Full-width and half-width katakana, with and without the space between the names."""
+    from ikou_dev.synth.city import to_halfwidth_kana
+
+    half = to_halfwidth_kana(kana.replace("　", " "))
+    return name_forms(kana) | {half, half.replace(" ", "")} - {""}
+
+
+def city_needles(residents: int, seed: int, snapshot: str, public_dates=()) -> dict[str, str]:
+    """needle → kind for every person of the synthetic city ``ikou_dev.synth.population.build``
+    makes with these arguments (corporations are not personal data). Kinds: name, kana, address,
+    birth_date, phone, postal_code, atena_no, my_number, juminhyo_code. A birth date equal to one
+    of ``public_dates`` (dates the artifacts show anyway) is not searched: a text search cannot
+    tell them apart."""
+    import datetime as dt
+
+    from ikou_dev.synth.population import build
+
+    pop = build(residents, seed, dt.date.fromisoformat(snapshot))
+    public: set[str] = set()
+    for d in public_dates:
+        public |= date_forms(dt.date.fromisoformat(str(d)))
+    out: dict[str, str] = {}
+
+    def add(kind: str, forms) -> None:
+        for f in forms:
+            if f:
+                out.setdefault(f, kind)
+
+    for p in pop.people:
+        if p.kind == "3":
+            continue
+        add("name", name_forms(p.name))
+        add("kana", kana_forms(p.kana))
+        a = p.address
+        add(
+            "address",
+            {a.canonical(), a.canonical(with_prefecture=True), a.canonical().split("　")[0]}
+            | {a.variant(k) for k in range(5)},
+        )
+        if p.birth is not None:
+            add("birth_date", date_forms(p.birth) - public)
+        if p.phone:
+            add("phone", phone_forms(p.phone))
+        if a.town is not None:
+            add("postal_code", postal_forms(a.town.postal_code))
+        add("atena_no", number_forms(p.atena_no, 10))
+        for d in p.duplicates:
+            add("atena_no", number_forms(d, 10))
+        add("my_number", number_forms(p.my_number, 12))
+        add("juminhyo_code", number_forms(p.juminhyo_code, 11))
+    return out
+
+
+def field_needles(store, domains, registry=None, zones=("raw", "cleansed")) -> dict[str, str]:
+    """needle → kind from the values of the personal fields (:data:`PERSONAL_ROLES`) of the
+    ``domains``' Parquet files in the restricted zone — every identifier a domain holds
+    (基礎年金番号, 戸籍 ids …) in the forms the pipeline really wrote, cleansed names included."""
+    import datetime as dt
+    import io
+
+    import pyarrow.parquet as pq
+
+    from ikou.domains import registry as default_registry
+    from ikou.storage import settings
+
+    reg = registry or default_registry()
+    bucket = settings().restricted_bucket
+    out: dict[str, str] = {}
+    for domain in domains:
+        files = {lf.name: lf for lf in reg.get(domain).legacy_files}
+        for zone in zones:
+            for uri in store.list(f"s3://{bucket}/{zone}/{domain}/"):
+                stem = uri.rsplit("/", 1)[-1].removesuffix(".parquet")
+                lf = files.get(stem)
+                if lf is None or not uri.endswith(".parquet"):
+                    continue
+                table = pq.read_table(io.BytesIO(store.get_bytes(uri)))
+                for column in table.column_names:
+                    spec = lf.fields.get(column)
+                    if spec is None or spec.role not in PERSONAL_ROLES:
+                        continue
+                    kind = _ROLE_KIND[spec.role]
+                    for v in set(table.column(column).to_pylist()):
+                        for f in _value_forms(kind, v, dt):
+                            out.setdefault(f, kind)
+    return out
+
+
+def _value_forms(kind: str, v, dt) -> set[str]:
+    if v is None or v == "" or v == 0:
+        return set()
+    if isinstance(v, dt.datetime):
+        v = v.date()
+    if isinstance(v, dt.date):
+        return date_forms(v) if kind == "birth_date" else set()
+    text = str(v).strip()
+    if kind == "name":
+        return name_forms(text)
+    if kind == "kana":
+        return kana_forms(text)
+    if kind == "phone":
+        return phone_forms(text)
+    if kind == "postal_code":
+        return postal_forms(text) if text != "0009999" else set()  # 0009999: outside the city
+    if kind == "birth_date":
+        return number_forms(text) if len(text) >= 7 else set()  # era code + YYMMDD as written
+    if kind == "address":
+        return {text, text.replace("　", " ")}
+    width = {"atena_no": 10, "my_number": 12, "juminhyo_code": 11, "pension_number": 10}
+    return number_forms(text, width.get(kind, 0))
+
+
+class PersonalDataSearch:
+    """Search texts for the needles (needle → kind); ``hits`` holds (where, kind, what was found).
+
+    One regular expression, as a trie (fast on megabytes). A needle that starts or ends with a digit
+    only matches where no other digit continues it (``5010501`` is not found inside
+    ``150105012``); a needle made of digits only is also not found next to a letter (inside a hex
+    hash). Names, kana and addresses match anywhere."""
+
+    def __init__(self, needles: dict[str, str], limit: int = 50):
+        import re
+
+        self.needles = dict(needles)
+        self.limit = limit
+        self.hits: list[tuple[str, str, str]] = []
+        self.searched = 0
+        groups: dict[str, list[str]] = {"plain": [], "digit_edged": [], "digits": []}
+        for n in self.needles:
+            if n.isdigit():
+                groups["digits"].append(n)
+            elif n[0].isdigit() or n[-1].isdigit():
+                groups["digit_edged"].append(n)
+            else:
+                groups["plain"].append(n)
+        parts = []
+        if groups["plain"]:
+            parts.append(_trie_regex(_trie(groups["plain"])))
+        if groups["digit_edged"]:
+            parts.append(r"(?<!\d)(?:" + _trie_regex(_trie(groups["digit_edged"])) + r")(?!\d)")
+        if groups["digits"]:
+            parts.append(
+                r"(?<![0-9A-Za-z])(?:" + _trie_regex(_trie(groups["digits"])) + r")(?![0-9A-Za-z])"
+            )
+        self.pattern = re.compile("|".join(parts)) if parts else None
+
+    def search(self, where: str, text: str) -> None:
+        self.searched += 1
+        if self.pattern is None:
+            return
+        for m in self.pattern.finditer(text):
+            found = m.group(0)
+            if found in self.needles:
+                self.hits.append((where, self.needles[found], found))
+                if len(self.hits) >= self.limit:
+                    return
+
+    @property
+    def kinds(self) -> set[str]:
+        return set(self.needles.values())
+
+
+def _trie(words) -> dict:
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return trie
+
+
+def _trie_regex(node: dict) -> str:
+    import re
+
+    alts = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    if not alts:
+        return ""
+    inner = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+    if "" in node:
+        return "(?:" + inner + ")?"
+    return inner
+
+
+# --------------------------------------------------------------- the master's order, by the clock
+
+
+def _metadata_engine(metadata_db):
+    from sqlalchemy import create_engine
+
+    if hasattr(metadata_db, "connect"):
+        return metadata_db
+    url = str(metadata_db)
+    return create_engine(url if "://" in url else f"sqlite:///{url}")
+
+
+def latest_master_run_id(metadata_db) -> str | None:
+    """The run id of the latest ``migration_master`` run in Airflow's metadata DB."""
+    from sqlalchemy import text
+
+    with _metadata_engine(metadata_db).connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT run_id FROM dag_run WHERE dag_id = 'migration_master' "
+                "ORDER BY run_after DESC, id DESC LIMIT 1"
+            )
+        ).fetchone()
+    return row[0] if row else None
+
+
+def domain_run_spans(metadata_db, master_run_id: str, domains) -> dict[str, tuple]:
+    """domain → (start, end) of the domain runs a master run triggered, from Airflow's metadata
+    DB (``dag_run.start_date`` / ``end_date``; an SQLAlchemy URL or engine, or the path of the
+    embedded stack's SQLite file). A run that did not start or end has None there."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from ikou.pipeline import domain_run_id
+
+    engine = _metadata_engine(metadata_db)
+    wanted = {domain_run_id(master_run_id, d): d for d in domains}
+    spans: dict[str, tuple] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT dag_id, run_id, start_date, end_date FROM dag_run"),
+        ).fetchall()
+    for dag_id, run_id, start, end in rows:
+        d = wanted.get(run_id)
+        if d is not None and dag_id == f"migrate_{d}":
+            spans[d] = tuple(_utc(v, dt) for v in (start, end))
+    return spans
+
+
+def _utc(value, dt):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace(" ", "T"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def order_violations(spans: dict[str, tuple], must_follow: dict[str, list[str]]) -> list[str]:
+    """Where the clock contradicts the plan: a domain run that started before a domain it must
+    follow (``must_follow[d]``, e.g. its ``refers_to``) had ended, or a run without a start or
+    end. Domains not in ``spans`` (not run) impose nothing."""
+    problems = []
+    for d, (start, end) in sorted(spans.items()):
+        if start is None or end is None:
+            problems.append(f"{d}: started {start}, ended {end}")
+            continue
+        if end < start:
+            problems.append(f"{d}: ended {end} before it started {start}")
+        for before in must_follow.get(d, ()):
+            if before not in spans or spans[before][1] is None:
+                continue
+            if start < spans[before][1]:
+                problems.append(f"{d} started {start} before {before} ended {spans[before][1]}")
+    return problems

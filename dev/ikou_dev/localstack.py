@@ -39,7 +39,30 @@ from ikou.errors import BadArgument, IkouError, Unreachable
 REPO = Path(__file__).resolve().parents[2]
 S3_PORT = int(os.environ.get("IKOU_S3_PORT", "9000"))
 API_PORT = int(os.environ.get("IKOU_AIRFLOW_PORT", "8080"))
-USERS = ("admin", "engineer", "auditor")
+#: who is who in the stack (Airflow's simple auth manager, user → role): engineers operate (op),
+#: auditors only read (viewer). docker-compose.yml says the same; the UI and plugin tests read it.
+USER_ROLES = {"admin": "admin", "engineer": "op", "auditor": "viewer"}
+USERS = tuple(USER_ROLES)
+
+
+def simple_auth_users(roles: dict[str, str] | None = None) -> str:
+    """The ``[core] simple_auth_manager_users`` setting of the stack (``user:role,…``)."""
+    return ",".join(f"{user}:{role}" for user, role in (roles or USER_ROLES).items())
+
+
+def parse_simple_auth_users(value: str) -> dict[str, str]:
+    """``user:role,…`` (as Airflow's simple auth manager reads it) as user → role."""
+    out = {}
+    for item in value.split(","):
+        user, sep, role = item.strip().partition(":")
+        if not item.strip():
+            continue
+        if not sep or not user or not role:
+            raise ValueError(f"simple_auth_manager_users: {item!r} is not user:role")
+        out[user] = role
+    return out
+
+
 #: the embedded default (LocalExecutor, SQLite metadata, `airflow standalone`) or the distributed
 #: shape of docker-compose.yml on this machine (CeleryExecutor, PostgreSQL metadata database,
 #: Redis broker, the components one by one and two Celery workers): `make run-celery`
@@ -117,7 +140,7 @@ def stack_env() -> dict[str, str]:
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": os.environ.get("IKOU_PARALLELISM", "6"),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,engineer:op,auditor:viewer",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": simple_auth_users(),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
                 h / "airflow" / "passwords.json"
             ),

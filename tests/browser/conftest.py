@@ -44,4 +44,11 @@ def stack(ikou_stack):
         ikou_stack.proc.stdout[-2000:] + ikou_stack.proc.stderr[-2000:]
     )
     ikou_stack.passwords = json.loads(Path(ikou_stack.passwords_file).read_text())
+    # who has which role: the stack's own configuration (simple auth manager), never a copy here
+    from ikou_dev.localstack import USER_ROLES
+
+    assert set(ikou_stack.passwords) == set(USER_ROLES)
+    ikou_stack.user_of = {}
+    for user, role in USER_ROLES.items():
+        ikou_stack.user_of.setdefault(role, user)
     return ikou_stack

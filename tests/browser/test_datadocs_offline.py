@@ -40,8 +40,9 @@ def _offline_context(browser, stack):
     ctx.set_default_timeout(30_000)
     page = ctx.new_page()
     page.goto(base + "/ikou/")
-    page.fill("input[name=username]", "auditor")
-    page.fill("input[name=password]", stack.passwords["auditor"])
+    auditor = stack.user_of["viewer"]  # the stack's viewer (tests/browser/conftest.py)
+    page.fill("input[name=username]", auditor)
+    page.fill("input[name=password]", stack.passwords[auditor])
     page.click("button[type=submit]")
     page.wait_for_url(base + "/ikou/")
     return ctx, page, blocked

@@ -145,24 +145,20 @@ def test_gaiji_worklist_and_findings(juki_run, city):
 
 
 def test_reports_hold_no_personal_values(juki_run):
-    """A first leak check: the seeded names, kana and birth dates never reach the reports zone."""
-    from ikou.storage import Store
-    from ikou_dev.synth.population import build
+    """The seeded people's personal data of every kind (names, kana, addresses, birth dates,
+    phone numbers, postal codes, 宛名番号, 個人番号, 住民票コード: tests_support.city_needles)
+    never reaches the reports zone (tests/integration/test_no_personal_data.py searches more)."""
+    from tests_support import PersonalDataSearch, city_needles
 
-    pop = build(RESIDENTS, SEED, dt.date.fromisoformat(SNAPSHOT))
-    needles = set()
-    for p in pop.people:
-        if p.kind == "3":
-            continue
-        needles.add(p.name)
-        needles.add(p.name.replace("　", ""))
-        needles.add(p.kana)
+    from ikou.airflow.dags import START
+    from ikou.storage import Store
+
+    public = [SNAPSHOT, START.date().isoformat(), dt.date.today().isoformat()]
+    search = PersonalDataSearch(city_needles(RESIDENTS, SEED, SNAPSHOT, public_dates=public))
     store = Store()
-    hits = []
     for uri in store.list("s3://ikou-reports/"):
-        text = store.get_bytes(uri).decode("utf-8", errors="replace")
-        hits += [(uri, n) for n in needles if n and n in text]
-    assert not hits, hits[:5]
+        search.search(uri, store.get_bytes(uri).decode("utf-8", errors="replace"))
+    assert search.searched > 10 and not search.hits, search.hits[:5]
 
 
 def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag, pg_url):

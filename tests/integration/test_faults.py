@@ -121,7 +121,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
             try:
                 fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
             except OSError:
-                assert child.poll() is None, child.communicate()
+                assert child.poll() is None, child.communicate(timeout=30)
                 assert time.monotonic() < deadline, "the load never opened its CSV"
                 time.sleep(0.05)
         os.set_blocking(fd, True)

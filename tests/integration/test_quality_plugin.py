@@ -1,6 +1,10 @@
 """The Ikou plugin inside Airflow's own API server app (in process, FastAPI's TestClient): every
 route behind the Airflow login; the auditor (viewer) reads Data Docs, reports and gate pages and can
-neither trigger a DAG nor open the restricted 名寄せ review pages; engineers (op) can."""
+neither trigger a DAG nor open the restricted 名寄せ review pages; engineers (op) can.
+
+Who has which role is the stack's configuration (``ikou_dev.localstack.USER_ROLES``, the
+``simple_auth_manager_users`` the stack and docker-compose.yml give Airflow), read back from the
+configuration Airflow runs with; this file only says what each role may do (``RIGHTS``)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,21 @@ import pytest
 pytestmark = [pytest.mark.integration]
 
 RUN = "manual__2026-07-01T00:00:00+00:00"
-PASSWORDS = {"admin": "admin-pw", "engineer": "engineer-pw", "auditor": "auditor-pw"}
+#: what each role may do in the UI (the expectation; which user has which role is the stack's)
+RIGHTS = {
+    "viewer": {"read": True, "review": False, "trigger": False},
+    "op": {"read": True, "review": True, "trigger": True},
+    "admin": {"read": True, "review": True, "trigger": True},
+}
+
+
+def _stack_users() -> dict[str, str]:
+    from ikou_dev.localstack import parse_simple_auth_users, simple_auth_users
+
+    return parse_simple_auth_users(simple_auth_users())
+
+
+PASSWORDS = {user: f"{user}-pw" for user in _stack_users()}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +41,9 @@ def app_client(s3_endpoint, airflow_db, tmp_path_factory):
     pw.write_text(json.dumps(PASSWORDS))
     env = {
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,engineer:op,auditor:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{u}:{r}" for u, r in _stack_users().items()
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw),
         "AIRFLOW__API_AUTH__JWT_SECRET": "test-jwt-secret-not-for-production",
     }
@@ -134,6 +154,35 @@ def _seed_reports():
     ]
 
 
+@pytest.fixture(scope="module")
+def roles(app_client) -> dict[str, str]:
+    """user → role as the running Airflow reads them from its configuration."""
+    from airflow.configuration import conf
+
+    from ikou_dev.localstack import parse_simple_auth_users
+
+    return parse_simple_auth_users(conf.get("core", "simple_auth_manager_users"))
+
+
+def _user(roles: dict[str, str], role: str) -> str:
+    users = [u for u, r in roles.items() if r == role]
+    assert users, f"the stack's configuration has no {role} user: {roles}"
+    return users[0]
+
+
+def test_the_role_map_is_the_stacks_and_every_role_is_specified(roles):
+    from ikou_dev.localstack import USER_ROLES
+
+    assert roles == USER_ROLES
+    assert set(roles.values()) <= set(RIGHTS), (
+        "a role of the stack without an expectation here: say what it may do in RIGHTS"
+    )
+    # both sides of the restriction are exercised
+    assert {r for r in roles.values() if RIGHTS[r]["review"]} and {
+        r for r in roles.values() if not RIGHTS[r]["review"]
+    }
+
+
 def _token(client, user: str) -> dict:
     r = client.post("/auth/token", json={"username": user, "password": PASSWORDS[user]})
     assert r.status_code in (200, 201), r.text
@@ -156,8 +205,8 @@ def test_every_route_needs_the_airflow_login(app_client):
     )  # a browser is sent to the login page
 
 
-def test_auditor_reads_docs_reports_and_gate_pages(app_client):
-    h = _token(app_client, "auditor")
+def test_auditor_reads_docs_reports_and_gate_pages(app_client, roles):
+    h = _token(app_client, _user(roles, "viewer"))
     r = app_client.get("/ikou/docs/", headers=h, follow_redirects=False)
     assert r.status_code == 302 and r.headers["location"].endswith("/ikou/docs/ikou/index.html")
     r = app_client.get("/ikou/docs/ikou/index.html", headers=h)
@@ -183,10 +232,10 @@ def test_auditor_reads_docs_reports_and_gate_pages(app_client):
     assert "/ikou/docs/validations/juki/ATENA/gate_raw/" in r.text
 
 
-def test_a_validation_page_not_yet_in_the_site_is_shown_from_its_result(app_client):
+def test_a_validation_page_not_yet_in_the_site_is_shown_from_its_result(app_client, roles):
     from ikou.storage import run_key
 
-    h = _token(app_client, "auditor")
+    h = _token(app_client, _user(roles, "viewer"))
     page = f"validations/juki/ATENA/gate_raw/{run_key(RUN)}/20260701T000000.000000Z/ikou_stage-stage_output.html"
     r = app_client.get(f"/ikou/docs/{page}", headers=h)
     assert r.status_code == 200
@@ -196,8 +245,8 @@ def test_a_validation_page_not_yet_in_the_site_is_shown_from_its_result(app_clie
     assert app_client.get("/ikou/docs/validations/none.html", headers=h).status_code == 404
 
 
-def test_only_the_open_prefixes_are_served(app_client):
-    h = _token(app_client, "auditor")
+def test_only_the_open_prefixes_are_served(app_client, roles):
+    h = _token(app_client, _user(roles, "viewer"))
     for path in (
         "/ikou/reports/%2e%2e/gx/validations/x.json",
         "/ikou/docs/%2e%2e/reports/juki/",
@@ -207,47 +256,47 @@ def test_only_the_open_prefixes_are_served(app_client):
         assert r.status_code in (400, 404), (path, r.status_code)
 
 
-def test_auditor_cannot_trigger_or_change_anything(app_client):
-    h = _token(app_client, "auditor")
-    r = app_client.post("/api/v2/dags/migrate_juki/dagRuns", json={"logical_date": None}, headers=h)
-    assert r.status_code == 403, r.text
-    r = app_client.patch("/api/v2/dags/migrate_juki", json={"is_paused": False}, headers=h)
-    assert r.status_code == 403, r.text
-    for method in ("post", "put", "delete", "patch"):
-        r = getattr(app_client, method)("/ikou/docs/ikou/index.html", headers=h)
-        assert r.status_code == 405, (method, r.status_code)  # the plugin is read-only
-
-
-def test_review_pages_are_for_restricted_roles_only(app_client):
-    for user in ("auditor",):
-        r = app_client.get(f"/ikou/review/juki/{RUN}/", headers=_token(app_client, user))
-        assert r.status_code == 403, (user, r.status_code)
-        r = app_client.get(
-            f"/ikou/review/juki/{RUN}/review-001.html", headers=_token(app_client, user)
+def test_each_role_may_trigger_only_what_it_should(app_client, roles):
+    """Per role of the stack: a viewer's POST is refused (403); an op's passes the authorization
+    (404: a DAG that does not exist, so nothing is triggered in the shared metadata DB)."""
+    for user, role in roles.items():
+        h = _token(app_client, user)
+        r = app_client.post(
+            "/api/v2/dags/ikou_no_such_dag/dagRuns", json={"logical_date": None}, headers=h
         )
-        assert r.status_code == 403
-    for user in ("engineer", "admin"):
-        r = app_client.get(f"/ikou/review/juki/{RUN}/", headers=_token(app_client, user))
-        try:
-            import ikou.cleanse.review  # noqa: F401
-        except ImportError:
-            assert r.status_code == 404
+        if RIGHTS[role]["trigger"]:
+            assert r.status_code == 404, (user, role, r.status_code, r.text[:200])
+        else:
+            assert r.status_code == 403, (user, role, r.status_code, r.text[:200])
+            r = app_client.patch("/api/v2/dags/migrate_juki", json={"is_paused": False}, headers=h)
+            assert r.status_code == 403, r.text
+        for method in ("post", "put", "delete", "patch"):
+            r = getattr(app_client, method)("/ikou/docs/ikou/index.html", headers=h)
+            assert r.status_code == 405, (user, method, r.status_code)  # the plugin is read-only
+
+
+def test_review_pages_are_for_restricted_roles_only(app_client, roles):
+    for user, role in roles.items():
+        h = _token(app_client, user)
+        index = app_client.get(f"/ikou/review/juki/{RUN}/", headers=h)
+        page = app_client.get(f"/ikou/review/juki/{RUN}/review-001.html", headers=h)
+        if not RIGHTS[role]["review"]:
+            assert index.status_code == 403 and page.status_code == 403, (user, role)
             continue
-        assert r.status_code == 200, (user, r.text[:300])
-        r = app_client.get(
-            f"/ikou/review/juki/{RUN}/review-001.html", headers=_token(app_client, user)
-        )
+        assert index.status_code == 200, (user, role, index.text[:300])
         assert (
-            r.status_code == 200
-            and "RESTRICTED" in r.text
-            and r.headers["cache-control"] == "no-store"
-        )
-    r = app_client.get(f"/ikou/review/nosuchdomain/{RUN}/", headers=_token(app_client, "engineer"))
+            page.status_code == 200
+            and "RESTRICTED" in page.text
+            and page.headers["cache-control"] == "no-store"
+        ), (user, role, page.status_code)
+    r = app_client.get(
+        f"/ikou/review/nosuchdomain/{RUN}/", headers=_token(app_client, _user(roles, "op"))
+    )
     assert r.status_code == 404
 
 
-def test_navigation_entries(app_client):
-    h = _token(app_client, "auditor")
+def test_navigation_entries(app_client, roles):
+    h = _token(app_client, _user(roles, "viewer"))
     r = app_client.get("/api/v2/plugins", headers=h)
     assert r.status_code == 200
     views = [v for p in r.json()["plugins"] for v in p.get("external_views", [])]

@@ -153,9 +153,10 @@ def test_airflow_settings(env):
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/airflow/dags"
-    assert (
-        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin,engineer:op,auditor:viewer"
-    )
+    # the same users and roles as the embedded stack (the UI and plugin tests read those)
+    from ikou_dev.localstack import USER_ROLES, parse_simple_auth_users
+
+    assert parse_simple_auth_users(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]) == USER_ROLES
     for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
         assert re.fullmatch(r"\$\{[A-Z_]+:-.+\}", env[key]), (
             f"{key}: from the environment with a default"

@@ -13,11 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-gx = pytest.importorskip("great_expectations")
-
-from ikou.identifiers import corporate_number_check_digit, my_number_check_digit  # noqa: E402
-from ikou.quality import expectations as E  # noqa: E402
-from ikou.quality.suites import RESULT_FORMAT  # noqa: E402
+import great_expectations as gx
+from ikou.identifiers import corporate_number_check_digit, my_number_check_digit
+from ikou.quality import expectations as E
+from ikou.quality.suites import RESULT_FORMAT
 
 
 def _my_number(body: str) -> str:

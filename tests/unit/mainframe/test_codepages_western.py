@@ -26,7 +26,11 @@ def jdk_name(cp: str) -> str:
 
 def jdk_dump(mode: str, charsets: list[str]) -> dict[str, dict[str, str]]:
     out = subprocess.run(
-        ["java", str(DUMP), mode, *charsets], capture_output=True, text=True, check=True
+        ["java", str(DUMP), mode, *charsets],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     ).stdout
     got: dict[str, dict[str, str]] = {}
     for line in out.splitlines():
@@ -81,7 +85,7 @@ def test_western_tables_equal_iconv_and_icu(name):
     ours_ = [int(x) for x in cp.sbcs]
     for cmd in (["iconv", "-f", f"IBM{n:03d}"], ["uconv", "-f", f"ibm-{n}"]):
         out = subprocess.run(
-            [*cmd, "-t", "UTF-32BE"], input=raw, capture_output=True, check=True
+            [*cmd, "-t", "UTF-32BE"], input=raw, capture_output=True, check=True, timeout=60
         ).stdout
         theirs = [int.from_bytes(out[i : i + 4], "big") for i in range(0, len(out), 4)]
         differ = {b for b in range(256) if theirs[b] != ours_[b]}
@@ -133,7 +137,10 @@ def test_euc_jp_is_eucjp_ms_as_iconv_decodes_it():
     # followed by LF, and compare code by code (an undecodable code is checked alone)
     data = b"".join(c + b"\n" for c in codes)
     out = subprocess.run(
-        ["iconv", "-c", "-f", "EUC-JP-MS", "-t", "UTF-8"], input=data, capture_output=True
+        ["iconv", "-c", "-f", "EUC-JP-MS", "-t", "UTF-8"],
+        input=data,
+        capture_output=True,
+        timeout=300,
     ).stdout.decode("utf-8")
     pieces = out.split("\n")[:-1]
     assert len(pieces) == len(codes)

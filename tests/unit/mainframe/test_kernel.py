@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prerequisites import need
 
 from ikou.mainframe import kernel
 from ikou.mainframe.copybook import parse_copybook
@@ -39,9 +40,16 @@ from ikou.moji.gaiji import GaijiTable
 
 from .conftest import PEOPLE, fixed, juki_options, juki_records
 
-needs_kernel = pytest.mark.skipif(
-    not kernel.available(), reason="no C compiler: numpy decoders only"
-)
+
+@pytest.fixture(scope="module")
+def compiled_kernel():
+    """The compiled kernel: without it (no C compiler) the tests comparing it with the numpy
+    decoders cannot run — a skip listed at the end, a failure under IKOU_STRICT=1."""
+    if not kernel.available():
+        need("C compiler", "the decoder's kernel could not be built: numpy decoders only")
+
+
+needs_kernel = pytest.mark.usefixtures("compiled_kernel")
 SETTINGS = settings(
     max_examples=60,
     deadline=None,
