@@ -26,45 +26,9 @@ from ikou.domains.files import RegistryError, describe, read_yaml
 from ikou.domains.graph import find_cycle
 from ikou.domains.plan import load_plan
 from ikou.identifiers import JUMINHYO_RULES
+from ikou.moji.codepage_names import KNOWN_CODEPAGES
 
 DATA_DIR = Path(__file__).with_name("data")
-
-Encoding = Literal[
-    "cp930",
-    "cp939",
-    "cp1390",
-    "cp1399",
-    "jef",
-    "keis",
-    "jips",
-    # Western EBCDIC and open-system files (ikou.mainframe.options.CODEPAGE_CHOICES)
-    "cp037",
-    "cp273",
-    "cp277",
-    "cp278",
-    "cp280",
-    "cp284",
-    "cp285",
-    "cp297",
-    "cp500",
-    "cp871",
-    "cp1047",
-    "cp1140",
-    "cp1141",
-    "cp1142",
-    "cp1143",
-    "cp1144",
-    "cp1145",
-    "cp1146",
-    "cp1147",
-    "cp1148",
-    "cp1149",
-    "ascii",
-    "latin1",
-    "utf-8",
-    "cp932",
-    "euc-jp",
-]
 
 #: Field roles: what a legacy field means. Synth generates by role, cleanse picks its rules by
 #: role, validate maps by role. A new role needs an entry in each of those three places.
@@ -132,6 +96,13 @@ class _Strict(BaseModel):
 BadFieldPolicy = Literal["quarantine", "null"]
 
 
+def _one_of(value: str, known, what: str) -> str:
+    """``value`` if it is in ``known``, else the one-line error naming what is allowed."""
+    if value not in known:
+        raise ValueError(f"unknown {what} {value!r} (known: {', '.join(known)})")
+    return value
+
+
 def _policy(v):
     """YAML ``bad_field: null`` loads as None: it means the policy "null"."""
     return "null" if v is None else v
@@ -152,9 +123,7 @@ class FieldSpec(_Strict):
     @field_validator("role")
     @classmethod
     def _known_role(cls, v: str) -> str:
-        if v not in ROLES:
-            raise ValueError(f"unknown role {v!r} (known: {', '.join(sorted(ROLES))})")
-        return v
+        return _one_of(v, sorted(ROLES), "role")
 
 
 class DecodeSpec(_Strict):
@@ -222,7 +191,7 @@ class LegacyFile(_Strict):
     name: str
     dataset: str
     copybook: str
-    encoding: Encoding
+    encoding: str  # one of ikou.moji.codepage_names.KNOWN_CODEPAGES
     recfm: Literal["F", "FB", "V", "VB", "VS", "VBS", "LF", "CRLF"] = "FB"
     lrecl: int = Field(gt=0)
     record_type_field: str
@@ -234,6 +203,11 @@ class LegacyFile(_Strict):
     fields: dict[str, FieldSpec]
     decode: DecodeSpec = Field(default_factory=DecodeSpec)
     _data_dir: Path | None = PrivateAttr(default=None)  # the registry folder it was loaded from
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        return _one_of(v, KNOWN_CODEPAGES, "encoding")
 
     @property
     def copybook_path(self) -> Path:
