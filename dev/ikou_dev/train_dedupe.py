@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ikou.argparsing import Parser
-from ikou.cleanse.dedupe import MODEL_PATH, train
+from ikou.cleanse.dedupe_model import MODEL_PATH, train
 from ikou_dev.bench.dedupe import city_input
 
 
