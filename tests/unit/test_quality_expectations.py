@@ -17,7 +17,7 @@ gx = pytest.importorskip("great_expectations")
 
 from ikou.identifiers import corporate_number_check_digit, my_number_check_digit  # noqa: E402
 from ikou.quality import expectations as E  # noqa: E402
-from ikou.quality.suites import RESULT_FORMAT  # noqa: E402
+from ikou.quality.suite_policy import RESULT_FORMAT  # noqa: E402
 
 
 def _my_number(body: str) -> str:

@@ -13,14 +13,9 @@ import pytest
 from ikou.domains import registry
 from ikou.domains.mapping import addressee_references
 from ikou.quality.gate import gx_root
-from ikou.quality.suites import (
-    GATES,
-    POLICY,
-    copybook_fields,
-    domain_suites,
-    project_files,
-    target_table_name,
-)
+from ikou.quality.suite_policy import GATES, POLICY, target_table_name
+from ikou.quality.suite_rules import copybook_fields, domain_suites
+from ikou.quality.suites import project_files
 
 GX = gx_root() / "gx"
 

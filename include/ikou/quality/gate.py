@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ikou.errors import Refused
-from ikou.quality.suites import RESULT_FORMAT, unit_name
+from ikou.quality.suite_policy import RESULT_FORMAT, unit_name
 
 log = logging.getLogger(__name__)
 
