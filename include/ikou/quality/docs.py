@@ -50,10 +50,10 @@ from pathlib import Path
 
 from ikou.config import settings
 from ikou.quality.offline import Assets, load_assets, rewrite_page, site_files
+from ikou.quality.results import RESULTS_PREFIX
 from ikou.storage import Store
 from ikou.wareki import format_jst_ja
 
-RESULTS_PREFIX = "gx/validations/"
 DOCS_PREFIX = "docs/"
 LOCK_KEY = "gx/_docs_build.lock"
 SITE_MANIFEST = "docs/_ikou_site.json"
