@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from ikou.domains import RegistryError, load_registry
-from ikou.domains.registry import DATA_DIR, DecodeSpec
+from ikou.domains.schema import DATA_DIR, DecodeSpec
 from ikou.stages.extract import extract_options, load_copybook
 
 
@@ -130,7 +130,7 @@ def test_every_decode_key_changes_what_extract_passes(tmp_path):
 def test_the_registry_knows_every_option_of_the_engine_tables():
     from dataclasses import fields
 
-    from ikou.domains.registry import LegacyFile
+    from ikou.domains.schema import LegacyFile
     from ikou.mainframe.engine import DecodeOptions
     from ikou.mainframe.options import CODEPAGE_CHOICES, RECFM_CHOICES, STRUCTURE_OPTIONS
     from ikou.moji.codepage_names import KNOWN_CODEPAGES

@@ -68,7 +68,8 @@ def test_a_layout_change_shows_as_drift(tmp_path):
     """Change a layout's code list in a copy of the registry: the generated suite changes with it."""
     import shutil
 
-    from ikou.domains.registry import DATA_DIR, load_registry
+    from ikou.domains.registry import load_registry
+    from ikou.domains.schema import DATA_DIR
 
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR, data)
