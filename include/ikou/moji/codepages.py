@@ -3,7 +3,10 @@ r"""Legacy Japanese mainframe code pages: tables and scalar codecs.
 ``get_codepage(name, variant)`` returns a cached, immutable :class:`CodePage` with numpy lookup
 arrays (``sbcs``: 256 entries, ``dbcs``: 65536 entries, ``UNDEFINED`` where a code has no
 character) for vectorised decoders, and scalar reference codecs (``encode_*`` / ``decode_*``) for
-tests, tools and the synthetic city.
+tests, tools and the synthetic city. The names of the code pages are
+:mod:`ikou.moji.codepage_names` (light: the registry reads them), what each is made of
+:mod:`ikou.moji.codepage_specs`. This module stays over 500 lines for this docstring (the sources,
+findings and assumptions, about 120 lines); its code is the CodePage codecs and the lookup.
 
 Code pages
 ----------
