@@ -280,26 +280,9 @@ def figure_cli(work: Path, records: int, runs: int = 3) -> dict:
     cpy = work / "bench140.cpy"
     cpy.write_text(copybook_text(COPYBOOK_140), encoding="utf-8")
     prefix = _ikou_command()
-    default_cmd = prefix + [
-        "decode",
-        "--copybook",
-        cpy.name,
-        "--encoding",
-        "cp930",
-        "--recfm",
-        "FB",
-        data.name,
-        "-o",
-        "ikou-default.csv",
-    ]
-    ikou_cmd = prefix + [
-        "decode",
-        "--copybook",
-        cpy.name,
-        "--encoding",
-        "cp930",
-        "--recfm",
-        "FB",
+    decode_cmd = prefix + ["decode", "--copybook", cpy.name, "--encoding", "cp930", "--recfm", "FB"]
+    default_cmd = decode_cmd + [data.name, "-o", "ikou-default.csv"]
+    ikou_cmd = decode_cmd + [
         "--mixed-field",
         "ADDRESS",
         *[x for f in SBCS_140 for x in ("--sbcs-field", f)],
