@@ -1,7 +1,7 @@
 """``ikou train-dedupe``: (re)build the shipped 名寄せ model on a synthetic training city.
 
 Training on a synthetic city needs the synthetic-city generator and the benchmark's city
-builder, so it lives in the development package; the runtime keeps :func:`ikou.cleanse.dedupe.train`
+builder, so it lives in the development package; the runtime keeps :func:`ikou.cleanse.dedupe_model.train`
 (``ikou dedupe --train`` re-estimates u on a real city's own data).
 """
 
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ikou.argparsing import Parser
-from ikou.cleanse.dedupe import MODEL_PATH, train
+from ikou.cleanse.dedupe_model import MODEL_PATH, train
 from ikou_dev.bench.dedupe import city_input
 
 

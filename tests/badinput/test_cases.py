@@ -114,7 +114,7 @@ def _crashing_model(tmp: Path) -> Path:
     """A model file that makes splink fail inside (an internal error, not bad input)."""
     import json
 
-    from ikou.cleanse.dedupe import load_model
+    from ikou.cleanse.dedupe_model import load_model
 
     model = load_model()
     model["comparisons"][0]["comparison_levels"] = "not a list"

@@ -357,7 +357,7 @@ def test_published_results_hold_no_values(run):
 
 def test_data_docs_build_is_serialised_incremental_and_shows_overrides(run):
     from ikou.config import settings
-    from ikou.quality import docs
+    from ikou.quality import docs, docs_lock
     from ikou.storage import Store
 
     store = Store()
@@ -376,7 +376,7 @@ def test_data_docs_build_is_serialised_incremental_and_shows_overrides(run):
     first, second = sorted(results, key=lambda r: r["lock_waited_seconds"])
     assert second["lock_waited_seconds"] > 0  # the second build waited for the first
     assert first["new_pages"] > 0 and second["new_pages"] == 0  # the second found the pages built
-    assert not store.exists(f"s3://{bucket}/{docs.LOCK_KEY}")  # released
+    assert not store.exists(f"s3://{bucket}/{docs_lock.LOCK_KEY}")  # released
     index = store.get_bytes(f"s3://{bucket}/docs/{docs.IKOU_INDEX}").decode("utf-8")
     assert "quality_juki" in index and "juki" in index and "<script" not in index
     site = json.loads(store.get_bytes(f"s3://{bucket}/{docs.SITE_MANIFEST}"))
@@ -408,7 +408,7 @@ def test_docs_lock_excludes_and_abandoned_locks_are_taken_over(s3_endpoint):
     import datetime as dt
 
     from ikou.config import settings
-    from ikou.quality.docs import BuildLock, LockTimeout
+    from ikou.quality.docs_lock import BuildLock, LockTimeout
     from ikou.storage import Store
 
     store = Store()

@@ -14,7 +14,9 @@ from ikou.cleanse import rules as R
 from ikou.cleanse.config import CleanseContext
 from ikou.cleanse.stage import cleanse_table
 from ikou.domains import registry
-from ikou.domains.registry import DATA_DIR, Domain, RegistryError, load_registry
+from ikou.domains.files import RegistryError
+from ikou.domains.registry import load_registry
+from ikou.domains.schema import DATA_DIR, Domain
 from ikou.findings import Findings
 
 IDENTIFIER_CHECKS = {

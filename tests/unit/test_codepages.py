@@ -14,6 +14,7 @@ import pytest
 from prerequisites import require
 
 from ikou.moji import codepages as cpm
+from ikou.moji.codepage_specs import jips_e
 from ikou.moji.codepages import (
     SEQUENCE,
     UNDEFINED,
@@ -365,10 +366,10 @@ def test_is_user_defined_jef_keis_jips():
     assert not keis.is_user_defined(0xB0A1)  # 亜, JIS X 0208 (lead 0xA1-0xCF basic)
     assert not keis.is_user_defined(0xD0A1)  # JIS level 2 in the D0-FE range stays JIS
     # JIPS(E): JIS rows 84-94 are user-defined; row 13 (NEC extension) is not in the tables
-    row84 = cpm._jips_e(0x7421)
+    row84 = jips_e(0x7421)
     assert jips.is_user_defined(row84) and not jips.is_vendor_extension(row84)
-    assert jips.is_vendor_extension(cpm._jips_e(0x2D21))
-    assert not jips.is_user_defined(cpm._jips_e(0x3021))  # 亜
+    assert jips.is_vendor_extension(jips_e(0x2D21))
+    assert not jips.is_user_defined(jips_e(0x3021))  # 亜
 
 
 # ---------------------------------------------------------------------------------- JEF KEIS JIPS

@@ -9,15 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ikou.cleanse.dedupe import (
-    INPUT_COLUMNS,
-    OUTPUT_COLUMNS,
-    DedupeConfig,
-    dedupe,
-    evaluate,
-    kana_key,
-    name_key,
-)
+from ikou.cleanse.dedupe import OUTPUT_COLUMNS, DedupeConfig, dedupe, evaluate
+from ikou.cleanse.dedupe_keys import INPUT_COLUMNS, kana_key, name_key
 
 RATES = {
     "duplicate_addressee": 0.05,

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ikou.cleanse.dedupe import DedupeConfig, birth_date_keys, dedupe
+from ikou.cleanse.dedupe import DedupeConfig, dedupe
+from ikou.cleanse.dedupe_keys import birth_date_keys
 from ikou.cli import main
 from ikou.errors import BadArgument
 
@@ -78,7 +79,7 @@ def test_unknown_day_or_month_never_auto_merges(partial):
 
 
 def test_partial_dates_keep_their_year_for_blocking_only():
-    from ikou.cleanse.dedupe import features
+    from ikou.cleanse.dedupe_keys import features
 
     f = features(_family(pa.array(["19500115", "19500100"], pa.string())))
     assert f["birth_date"].iloc[0] == "19500115" and pd.isna(f["birth_date"].iloc[1])

@@ -1,11 +1,11 @@
-"""Ikou's Data Docs index (ikou.quality.docs.render_index): Japanese names in plan order, the
+"""Ikou's Data Docs index (ikou.quality.docs_index.render_index): Japanese names in plan order, the
 latest run first, verdict and override marks, JST times with the 和暦 date."""
 
 from __future__ import annotations
 
 import re
 
-from ikou.quality.docs import render_index, run_time_iso
+from ikou.quality.docs_index import render_index, run_time_iso
 
 
 def _e(domain, run, run_time, unit="ATENA", gate="gate_raw", verdict="pass", override=None):

@@ -11,7 +11,7 @@ import yaml
 
 from ikou.domains import RegistryError, load_registry
 from ikou.domains.graph import find_cycle, longest_path, topological_order
-from ikou.domains.registry import DATA_DIR
+from ikou.domains.schema import DATA_DIR
 
 FIRST_WAVE = {"juki", "inkan"}
 

@@ -16,7 +16,7 @@ import pytest
 import great_expectations as gx
 from ikou.identifiers import corporate_number_check_digit, my_number_check_digit
 from ikou.quality import expectations as E
-from ikou.quality.suites import RESULT_FORMAT
+from ikou.quality.suite_policy import RESULT_FORMAT
 
 
 def _my_number(body: str) -> str:
@@ -64,11 +64,11 @@ def arrow_frame(**cols) -> pd.DataFrame:
 
 
 def counts(result) -> list[tuple[bool, int | None]]:
-    from ikou.quality.gate import _safe_exception
+    from ikou.quality.results import safe_exception
 
     out = []
     for r in result.results:
-        assert not _safe_exception(r.exception_info)["raised_exception"], r.exception_info
+        assert not safe_exception(r.exception_info)["raised_exception"], r.exception_info
         out.append((bool(r.success), r.result.get("unexpected_count")))
     return out
 
@@ -206,10 +206,10 @@ def test_addressee_master_references(ctx):
         df,
         E.ExpectColumnValuesToExistInAddresseeMaster(column="a", reference_table="juki__atena"),
     )
-    from ikou.quality.gate import _safe_exception
+    from ikou.quality.results import safe_exception
 
     # an unregistered master is an error, not a pass
-    assert _safe_exception(res.results[0].exception_info)["raised_exception"]
+    assert safe_exception(res.results[0].exception_info)["raised_exception"]
 
 
 def test_layout_types(ctx):

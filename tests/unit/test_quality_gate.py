@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ikou.quality.gate import (
-    _effective_severity,
-    _exception_type,
-    docs_url,
-    failure_summary,
-    gate_url,
-    scrub,
-)
+from ikou.quality.gate import _effective_severity, docs_url, failure_summary, gate_url
+from ikou.quality.results import exception_type, scrub
 
 
 def test_scrub_removes_every_place_a_value_could_hide():
@@ -70,8 +64,8 @@ def test_scrub_removes_every_place_a_value_could_hide():
 
 
 def test_exception_type_never_the_message():
-    assert _exception_type({"exception_traceback": "a\nKeyError: '山田'"}) == "KeyError"
-    assert _exception_type({}) == "exception"
+    assert exception_type({"exception_traceback": "a\nKeyError: '山田'"}) == "KeyError"
+    assert exception_type({}) == "exception"
 
 
 def test_effective_severity():

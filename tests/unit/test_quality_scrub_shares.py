@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ikou.quality.gate import scrub
+from ikou.quality.results import scrub
 
 PART = {"values": ["1", "2", "3"], "weights": [1 / 3, 1 / 3, 1 / 3]}
 

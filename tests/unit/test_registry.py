@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ikou.domains import Domain, LegacyFile, RegistryError, load_registry, registry
-from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES, DATA_DIR, ROLES
+from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES, DATA_DIR, ROLES
 from ikou.mainframe.copybook import parse_copybook
 
 # The domain brief's table: id -> 分野.

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ikou.domains import RegistryError, load_registry
-from ikou.domains.registry import DATA_DIR, DecodeSpec
+from ikou.domains.schema import DATA_DIR, DecodeSpec
 from ikou.stages.extract import extract_options, load_copybook
 
 
@@ -129,9 +130,10 @@ def test_every_decode_key_changes_what_extract_passes(tmp_path):
 def test_the_registry_knows_every_option_of_the_engine_tables():
     from dataclasses import fields
 
-    from ikou.domains.registry import Encoding, LegacyFile
+    from ikou.domains.schema import LegacyFile
     from ikou.mainframe.engine import DecodeOptions
     from ikou.mainframe.options import CODEPAGE_CHOICES, RECFM_CHOICES, STRUCTURE_OPTIONS
+    from ikou.moji.codepage_names import KNOWN_CODEPAGES
 
     keys = set(DecodeSpec.model_fields)
     assert {o.registry_key for o in STRUCTURE_OPTIONS} <= keys
@@ -146,5 +148,23 @@ def test_the_registry_knows_every_option_of_the_engine_tables():
     assert engine - keys - by_file - by_stage == set()
     import typing
 
-    assert set(typing.get_args(Encoding)) == set(CODEPAGE_CHOICES)
+    assert CODEPAGE_CHOICES == KNOWN_CODEPAGES
     assert set(typing.get_args(LegacyFile.model_fields["recfm"].annotation)) == set(RECFM_CHOICES)
+
+
+def test_the_registry_and_the_command_line_take_their_code_pages_from_one_list():
+    """One list (ikou.moji.codepage_names.KNOWN_CODEPAGES): the registry accepts exactly it, the
+    CLI offers exactly it, and every name in it is a code page the decoders can build."""
+    from ikou.mainframe.options import CODEPAGE_CHOICES
+    from ikou.moji.codepage_names import KNOWN_CODEPAGES
+    from ikou.moji.codepages import canonical_name
+
+    assert CODEPAGE_CHOICES is KNOWN_CODEPAGES
+    lf = load_registry().get("inkan").legacy_files[0]
+    raw = lf.model_dump()
+    for name in KNOWN_CODEPAGES:
+        assert canonical_name(name) == name
+        assert type(lf).model_validate({**raw, "encoding": name}).encoding == name
+    for name in ("cp931", "IBM930", "shift_jis", ""):
+        with pytest.raises(ValidationError, match="unknown encoding"):
+            type(lf).model_validate({**raw, "encoding": name})

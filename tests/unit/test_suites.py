@@ -13,14 +13,9 @@ import pytest
 from ikou.domains import registry
 from ikou.domains.mapping import addressee_references
 from ikou.quality.gate import gx_root
-from ikou.quality.suites import (
-    GATES,
-    POLICY,
-    copybook_fields,
-    domain_suites,
-    project_files,
-    target_table_name,
-)
+from ikou.quality.suite_policy import GATES, POLICY, target_table_name
+from ikou.quality.suite_rules import copybook_fields, domain_suites
+from ikou.quality.suites import project_files
 
 GX = gx_root() / "gx"
 
@@ -73,7 +68,8 @@ def test_a_layout_change_shows_as_drift(tmp_path):
     """Change a layout's code list in a copy of the registry: the generated suite changes with it."""
     import shutil
 
-    from ikou.domains.registry import DATA_DIR, load_registry
+    from ikou.domains.registry import load_registry
+    from ikou.domains.schema import DATA_DIR
 
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR, data)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ikou.domains import registry
-from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
+from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.identifiers import is_valid_my_number
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.engine import DecodeOptions, decode_file

@@ -1,4 +1,5 @@
-"""Benchmark ``decode``: the vectorised extract engine against straightforward per-record decoders.
+"""Benchmark ``decode``: the vectorised extract engine against straightforward per-record decoders
+(the synthetic inputs: :mod:`.decode_data`; the per-record Python baseline: :mod:`.decode_reference`).
 
     python -m ikou_dev.bench decode            # full profile -> bench/results/decode.json
     python -m ikou_dev.bench --quick decode    # the small profile the test suite runs
@@ -41,368 +42,27 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
+
+from ikou_dev.bench.decode_data import (
+    COPYBOOK_140,
+    COPYBOOK_500,
+    MB,
+    SBCS_140,
+    copybook_text,
+    options_500,
+    write_file_140,
+    write_file_500,
+)
+from ikou_dev.bench.decode_reference import PerRecordDecoder
 
 REPO = Path(__file__).resolve().parents[3]
 JAVA_SRC = REPO / "bench" / "java" / "PerRecordDecoder.java"
-
-MB = 1_000_000
-
-# --------------------------------------------------------------------------------- layouts
-
-#: (a) 500-byte records: header, data, trailer sharing one record area
-COPYBOOK_500 = [
-    "01  BENCH-HDR.",
-    "    05  HDR-TYPE            PIC X.",
-    "    05  HDR-CITY-CODE       PIC 9(6).",
-    "    05  HDR-CREATED         PIC 9(8).",
-    "    05  FILLER              PIC X(485).",
-    "01  BENCH-DATA.",
-    "    05  REC-TYPE            PIC X.",
-    "    05  REC-KEY             PIC 9(10).",
-    "    05  NAME-KANJI          PIC N(16).",
-    "    05  NAME-KANA           PIC X(30).",
-    "    05  BIRTH-ERA           PIC 9.",
-    "    05  BIRTH-YMD           PIC 9(6).",
-    "    05  SEX                 PIC X.",
-    "    05  ADDRESS             PIC X(120).",
-    "    05  ADDRESS-KANA        PIC X(60).",
-    "    05  HOUSEHOLD-HEAD      PIC N(16).",
-    "    05  TAX-AMOUNT          PIC S9(9)V99 COMP-3.",
-    "    05  TAX-PAID            PIC S9(9)V99 COMP-3.",
-    "    05  BALANCE             PIC S9(9).",
-    "    05  INCOME              PIC S9(13)V99 COMP-3.",
-    "    05  HOUSEHOLD-SIZE      PIC S9(4) COMP.",
-    "    05  NOTE                PIC X(80).",
-    "    05  PHONE               PIC X(15).",
-    "    05  UPDATED             PIC 9(8).",
-    "    05  REMARK-KANJI        PIC N(20).",
-    "    05  FILLER              PIC X(33).",
-    "01  BENCH-TRL.",
-    "    05  TRL-TYPE            PIC X.",
-    "    05  TRL-COUNT           PIC 9(9).",
-    "    05  TRL-TAX-TOTAL       PIC S9(17)V99 COMP-3.",
-    "    05  FILLER              PIC X(480).",
-]
-MIXED_500 = ("ADDRESS", "NOTE")
-#: the PIC X fields that are strictly single-byte (declared, so that the figures compare like
-#: with like: cp930 decodes SO/SI in every other PIC X field by default)
-SBCS_500 = ("HDR-TYPE", "REC-TYPE", "NAME-KANA", "SEX", "ADDRESS-KANA", "PHONE", "TRL-TYPE")
-
-#: (b) 140-byte records, data only (what the JVM decoder hard-codes too)
-COPYBOOK_140 = [
-    "01  REC140.",
-    "    05  REC-TYPE            PIC X.",
-    "    05  ATENA-NO            PIC 9(10).",
-    "    05  SHIMEI-KANJI        PIC N(12).",
-    "    05  SHIMEI-KANA         PIC X(20).",
-    "    05  BIRTH-YMD           PIC 9(8).",
-    "    05  ADDRESS             PIC X(50).",
-    "    05  TAX-AMOUNT          PIC S9(9)V99 COMP-3.",
-    "    05  BALANCE             PIC S9(7).",
-    "    05  HOUSEHOLD-SIZE      PIC S9(4) COMP.",
-    "    05  FILLER              PIC X(12).",
-]
-MIXED_140 = ("ADDRESS",)
-SBCS_140 = ("REC-TYPE", "SHIMEI-KANA")
-
-
-def copybook_text(lines: list[str]) -> str:
-    """Fixed-format copybook text (sequence area, indicator column, code from column 8)."""
-    return "".join(f"{i * 100:06d} {line}\n" for i, line in enumerate(lines, 1))
-
-
-def options_500(**kw):
-    from ikou.mainframe.engine import DecodeOptions
-
-    base = dict(
-        encoding="cp930",
-        recfm="FB",
-        record_type_field="REC-TYPE",
-        record_types={"H": "BENCH-HDR", "D": "BENCH-DATA", "T": "BENCH-TRL"},
-        header_layouts=("BENCH-HDR",),
-        trailer_layouts=("BENCH-TRL",),
-        record_count_field="TRL-COUNT",
-        control_totals={"TRL-TAX-TOTAL": "TAX-AMOUNT"},
-        mixed_fields=MIXED_500,
-        sbcs_fields=SBCS_500,
-    )
-    base.update(kw)
-    return DecodeOptions(**base)
-
-
-# ---------------------------------------------------------------------------- synthetic text
-
-
-class _Text:
-    """Random cp930-encodable text: invented names, kana, addresses (synthetic, never real)."""
-
-    def __init__(self, cp, rng: random.Random):
-        self.rng = rng
-        enc = cp.dbcs_encoding
-        self.kanji = [c for c in enc if len(c) == 1 and 0x4E00 <= ord(c) <= 0x9FFF]
-        self.kanji.sort()
-        self.kana_fw = [c for c in enc if len(c) == 1 and 0x30A1 <= ord(c) <= 0x30F3]
-        self.kana_hw = [chr(c) for c in range(0xFF71, 0xFF9E) if chr(c) in cp.sbcs_encoding]
-        self.common = self.kanji[:3000]  # JIS level 1 comes first in code order for most codes
-
-    def kanji_run(self, a: int, b: int) -> str:
-        return "".join(self.rng.choice(self.common) for _ in range(self.rng.randint(a, b)))
-
-    def name(self) -> str:
-        return self.kanji_run(1, 3) + "\u3000" + self.kanji_run(1, 3)
-
-    def kana(self, a: int, b: int) -> str:
-        return "".join(self.rng.choice(self.kana_hw) for _ in range(self.rng.randint(a, b)))
-
-    def address(self) -> str:
-        r = self.rng
-        s = self.kanji_run(2, 4) + "市" + self.kanji_run(1, 2) + "区" + self.kanji_run(1, 3)
-        s += f"{r.randint(1, 9)}-{r.randint(1, 40)}-{r.randint(1, 30)}"
-        if r.random() < 0.5:
-            s += " " + self.kana(3, 6) + self.kanji_run(0, 2) + f"{r.randint(101, 1205)}"
-        return s
-
-    def note(self) -> str:
-        r = self.rng
-        if r.random() < 0.3:
-            return ""
-        return (
-            self.kanji_run(2, 8)
-            + f" {r.randint(1, 99)}"
-            + "".join(r.choice(self.kana_fw) for _ in range(r.randint(0, 5)))
-        )
-
-
-def _distinct_500(cb, cp, n: int, seed: int):
-    """``n`` distinct data records (bytes) and their TAX-AMOUNT values."""
-    from ikou.mainframe.encode import encode_record
-
-    rng = random.Random(seed)
-    tx = _Text(cp, rng)
-    lay = cb.record("BENCH-DATA")
-    recs, taxes = [], []
-    for i in range(n):
-        tax = Decimal(rng.randint(-10_000_00, 900_000_00)) / 100
-        rec = encode_record(
-            lay,
-            {
-                "REC-TYPE": "D",
-                "REC-KEY": i,
-                "NAME-KANJI": tx.name(),
-                "NAME-KANA": tx.kana(4, 14) + " " + tx.kana(3, 8),
-                "BIRTH-ERA": rng.randint(1, 5),
-                "BIRTH-YMD": rng.randint(10101, 641231),
-                "SEX": rng.choice("12"),
-                "ADDRESS": tx.address(),
-                "ADDRESS-KANA": tx.kana(10, 40),
-                "HOUSEHOLD-HEAD": tx.name(),
-                "TAX-AMOUNT": tax,
-                "TAX-PAID": Decimal(rng.randint(0, 500_000_00)) / 100,
-                "BALANCE": rng.randint(-99_999_999, 999_999_999),
-                "INCOME": Decimal(rng.randint(0, 10**12)) / 100,
-                "HOUSEHOLD-SIZE": rng.randint(-3, 12),
-                "NOTE": tx.note(),
-                "PHONE": f"0{rng.randint(10, 99)}-{rng.randint(100, 9999)}-{rng.randint(1000, 9999)}",
-                "UPDATED": 20200101 + rng.randint(0, 61130),
-                "REMARK-KANJI": tx.kanji_run(0, 20),
-            },
-            cp,
-            mixed_fields=MIXED_500,
-        )
-        recs.append(rec)
-        taxes.append(tax)
-    return recs, taxes
-
-
-def _zoned_keys(start: int, n: int, digits: int):
-    """(n, digits) uint8 zoned-decimal bytes of the keys start .. start+n-1 (unsigned, F zone)."""
-    import numpy as np
-
-    keys = np.arange(start, start + n, dtype=np.int64) % (10**digits)
-    out = np.empty((n, digits), np.uint8)
-    for i in range(digits - 1, -1, -1):
-        out[:, i] = 0xF0 | (keys % 10)
-        keys //= 10
-    return out
-
-
-def write_file_500(path: Path, data_records: int, *, distinct: int = 4000, seed: int = 7) -> dict:
-    """Header + ``data_records`` tiled data records (fresh keys) + trailer with correct totals."""
-    import numpy as np
-
-    from ikou.mainframe.copybook import parse_copybook
-    from ikou.mainframe.encode import encode_record
-    from ikou.moji.codepages import get_codepage
-
-    cp = get_codepage("cp930")
-    cb = parse_copybook(copybook_text(COPYBOOK_500), source="bench500.cpy")
-    distinct = max(1, min(distinct, data_records))
-    recs, taxes = _distinct_500(cb, cp, distinct, seed)
-    base = np.frombuffer(b"".join(recs), np.uint8).reshape(distinct, 500)
-    key = cb.record("BENCH-DATA").field("REC-KEY")
-    full, rest = divmod(data_records, distinct)
-    total = sum(taxes, Decimal(0)) * full + sum(taxes[:rest], Decimal(0))
-    hdr = encode_record(
-        cb.record("BENCH-HDR"),
-        {"HDR-TYPE": "H", "HDR-CITY-CODE": 999999, "HDR-CREATED": 20261128},
-        cp,
-    )
-    trl = encode_record(
-        cb.record("BENCH-TRL"),
-        {"TRL-TYPE": "T", "TRL-COUNT": data_records, "TRL-TAX-TOTAL": total},
-        cp,
-    )
-    with open(path, "wb") as fh:
-        fh.write(hdr)
-        done = 0
-        block = base.copy()
-        while done < data_records:
-            n = min(distinct, data_records - done)
-            blk = block[:n]
-            blk[:, key.offset : key.offset + key.size] = _zoned_keys(done, n, key.size)
-            fh.write(blk.tobytes())
-            done += n
-        fh.write(trl)
-    return {
-        "path": str(path),
-        "bytes": path.stat().st_size,
-        "records": data_records + 2,
-        "data_records": data_records,
-        "distinct_records": distinct,
-        "lrecl": 500,
-    }
-
-
-# ------------------------------------------------------------------- per-record Python decoder
-
-
-class PerRecordDecoder:
-    """A straightforward per-record decoder in pure Python (the baseline of figure (a)).
-
-    What one would write without the engine: for each record, pick the layout by the record
-    type byte, then decode field by field -- zoned and packed digits in Python loops, binary with
-    ``int.from_bytes``, text through Python lists / dicts built once from the same code-page
-    tables (no numpy per byte), an SO/SI state machine for mixed fields, padding trimmed.
-    Returns one dict per record (data records only) and counts header / trailer / bad records.
-    """
-
-    def __init__(self, cb, cp, mixed=MIXED_500):
-        from ikou.mainframe.decode import UNDEFINED
-
-        self.sb = [None if int(c) == UNDEFINED else chr(int(c)) for c in cp.sbcs]
-        self.db = {}
-        for code, c in enumerate(cp.dbcs.tolist()):
-            if c != UNDEFINED and c < 0x110000:
-                self.db[code] = chr(c)
-        self.layouts = {}
-        for rtype, name in (("H", "BENCH-HDR"), ("D", "BENCH-DATA"), ("T", "BENCH-TRL")):
-            lay = cb.record(name).with_kinds(mixed)
-            self.layouts[cp.encode_sbcs(rtype)[0]] = (
-                name,
-                [(f.column, f.offset, f.size, f.kind, f.signed, f.scale) for f in lay.data_fields],
-            )
-        self.header = self.trailer = self.bad = 0
-
-    def _zoned(self, b: bytes, signed: bool, scale: int):
-        n = 0
-        for i, x in enumerate(b):
-            z, d = x >> 4, x & 15
-            if d > 9 or (z != 15 and not (i == len(b) - 1 and z >= 10)):
-                raise ValueError("zoned")
-            n = n * 10 + d
-        if signed and (b[-1] >> 4) in (0xB, 0xD):
-            n = -n
-        return Decimal(n).scaleb(-scale) if scale else n
-
-    def _packed(self, b: bytes, scale: int):
-        n = 0
-        for x in b[:-1]:
-            hi, lo = x >> 4, x & 15
-            if hi > 9 or lo > 9:
-                raise ValueError("packed")
-            n = n * 100 + hi * 10 + lo
-        hi, sign = b[-1] >> 4, b[-1] & 15
-        if hi > 9 or sign < 10:
-            raise ValueError("packed")
-        n = n * 10 + hi
-        if sign in (0xB, 0xD):
-            n = -n
-        return Decimal(n).scaleb(-scale)
-
-    def _sbcs(self, b: bytes) -> str:
-        sb = self.sb
-        s = "".join([sb[x] for x in b.rstrip(b"\x40")])
-        return s
-
-    def _dbcs(self, b: bytes) -> str:
-        db = self.db
-        out = [db[(b[i] << 8) | b[i + 1]] for i in range(0, len(b), 2)]
-        return "".join(out).rstrip("\u3000")
-
-    def _mixed(self, b: bytes) -> str:
-        sb, db = self.sb, self.db
-        out = []
-        i, n, dbcs = 0, len(b), False
-        while i < n:
-            x = b[i]
-            if x == 0x0E:
-                dbcs = True
-                i += 1
-            elif x == 0x0F:
-                dbcs = False
-                i += 1
-            elif dbcs:
-                out.append(db[(x << 8) | b[i + 1]])
-                i += 2
-            else:
-                out.append(sb[x])
-                i += 1
-        if dbcs:
-            raise ValueError("unbalanced")
-        return "".join(out).rstrip(" \u3000")
-
-    def decode_record(self, rec: bytes):
-        name, fields = self.layouts[rec[0]]
-        row = {}
-        for col, off, size, kind, signed, scale in fields:
-            b = rec[off : off + size]
-            if kind == "zoned":
-                row[col] = self._zoned(b, signed, scale)
-            elif kind == "packed":
-                row[col] = self._packed(b, scale)
-            elif kind == "binary":
-                row[col] = int.from_bytes(b, "big", signed=signed)
-            elif kind == "dbcs":
-                row[col] = self._dbcs(b)
-            elif kind == "mixed":
-                row[col] = self._mixed(b)
-            else:
-                row[col] = self._sbcs(b)
-        return name, row
-
-    def decode(self, data: bytes, lrecl: int = 500) -> list[dict]:
-        out = []
-        for off in range(0, len(data) - lrecl + 1, lrecl):
-            try:
-                name, row = self.decode_record(data[off : off + lrecl])
-            except (KeyError, ValueError, TypeError):
-                self.bad += 1
-                continue
-            if name == "BENCH-HDR":
-                self.header += 1
-            elif name == "BENCH-TRL":
-                self.trailer += 1
-            else:
-                out.append(row)
-        return out
 
 
 # ------------------------------------------------------------------------- child processes
@@ -566,63 +226,6 @@ def compare_sample(path: Path, records: int) -> dict:
     }
 
 
-# ------------------------------------------------------------------------- (b) the 140-byte file
-
-
-def write_file_140(path: Path, records: int, *, distinct: int = 4000, seed: int = 11) -> dict:
-    """``records`` tiled 140-byte data records with fresh ATENA-NO keys (no header / trailer)."""
-    import numpy as np
-
-    from ikou.mainframe.copybook import parse_copybook
-    from ikou.mainframe.encode import encode_record
-    from ikou.moji.codepages import get_codepage
-
-    cp = get_codepage("cp930")
-    cb = parse_copybook(copybook_text(COPYBOOK_140), source="bench140.cpy")
-    lay = cb.record("REC140")
-    rng = random.Random(seed)
-    tx = _Text(cp, rng)
-    distinct = max(1, min(distinct, records))
-    recs = []
-    for i in range(distinct):
-        recs.append(
-            encode_record(
-                lay,
-                {
-                    "REC-TYPE": "D",
-                    "ATENA-NO": i,
-                    "SHIMEI-KANJI": tx.name(),
-                    "SHIMEI-KANA": tx.kana(4, 18),
-                    "BIRTH-YMD": 19000101 + rng.randint(0, 1_201_130),
-                    "ADDRESS": tx.address()[:20],
-                    "TAX-AMOUNT": Decimal(rng.randint(-10_000_00, 900_000_00)) / 100,
-                    "BALANCE": rng.randint(-999_999, 9_999_999),
-                    "HOUSEHOLD-SIZE": rng.randint(-3, 12),
-                },
-                cp,
-                mixed_fields=MIXED_140,
-            )
-        )
-    base = np.frombuffer(b"".join(recs), np.uint8).reshape(distinct, 140)
-    key = lay.field("ATENA-NO")
-    with open(path, "wb") as fh:
-        done = 0
-        block = base.copy()
-        while done < records:
-            n = min(distinct, records - done)
-            blk = block[:n]
-            blk[:, key.offset : key.offset + key.size] = _zoned_keys(done, n, key.size)
-            fh.write(blk.tobytes())
-            done += n
-    return {
-        "path": str(path),
-        "bytes": path.stat().st_size,
-        "records": records,
-        "lrecl": 140,
-        "distinct_records": distinct,
-    }
-
-
 def _ikou_command() -> list[str]:
     script = Path(sys.executable).with_name("ikou")
     if script.exists():
@@ -677,26 +280,9 @@ def figure_cli(work: Path, records: int, runs: int = 3) -> dict:
     cpy = work / "bench140.cpy"
     cpy.write_text(copybook_text(COPYBOOK_140), encoding="utf-8")
     prefix = _ikou_command()
-    default_cmd = prefix + [
-        "decode",
-        "--copybook",
-        cpy.name,
-        "--encoding",
-        "cp930",
-        "--recfm",
-        "FB",
-        data.name,
-        "-o",
-        "ikou-default.csv",
-    ]
-    ikou_cmd = prefix + [
-        "decode",
-        "--copybook",
-        cpy.name,
-        "--encoding",
-        "cp930",
-        "--recfm",
-        "FB",
+    decode_cmd = prefix + ["decode", "--copybook", cpy.name, "--encoding", "cp930", "--recfm", "FB"]
+    default_cmd = decode_cmd + [data.name, "-o", "ikou-default.csv"]
+    ikou_cmd = decode_cmd + [
         "--mixed-field",
         "ADDRESS",
         *[x for f in SBCS_140 for x in ("--sbcs-field", f)],
@@ -804,7 +390,7 @@ def figure_throughput(
             "trailer_ok": eng["trailer_ok"],
         },
         "per_record_python": {
-            "what": "PerRecordDecoder in ikou/bench/decode.py: pure Python, record by record, field by field",
+            "what": "PerRecordDecoder in ikou_dev/bench/decode_reference.py: pure Python, record by record, field by field",
             "sample_records": py["records"],
             "sample_mb": round(py["bytes"] / MB, 2),
             "seconds_wall": round(py["seconds"], 3),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
+from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.hashing import keyed_hashes
 
 ATENA_WIDTH = 10

@@ -5,12 +5,6 @@
 (20, 'migration')
 """
 
-from ikou.domains.registry import (  # noqa: F401
-    Domain,
-    LegacyFile,
-    Registry,
-    RegistryError,
-    StandardLayout,
-    load_registry,
-    registry,
-)
+from ikou.domains.files import RegistryError  # noqa: F401
+from ikou.domains.registry import Registry, load_registry, registry  # noqa: F401
+from ikou.domains.schema import Domain, LegacyFile, StandardLayout  # noqa: F401

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES, Domain, Table
+from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES, Domain, Table
 from ikou.findings import Findings
 
 _DERIVED = {

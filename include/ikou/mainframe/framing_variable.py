@@ -122,6 +122,15 @@ class _Cursor:
         )
         self.recno += 1
 
+    def skip_bad(self, n: int, reason: str, detail: str) -> None:
+        """The next ``n`` bytes of the buffer are one broken record: record it, move past it."""
+        self.bad(self.pos, reason, self.buf[self.p : self.p + n], n, detail)
+        self.p += n
+
+    def truncated_tail(self, detail: str) -> None:
+        """The bytes left in the buffer are a record the end of the file cut short."""
+        self.skip_bad(self.avail(), "truncated_record", detail)
+
     def rest_broken(self, reason: str, detail: str) -> None:
         """The rest of the file is one broken record: keep its head, count its bytes."""
         head = self.buf[self.p : self.p + self.max_raw]
@@ -266,29 +275,22 @@ def variable_chunks(
         ok = ok and payload >= 0
         return (payload, s2 if spanned else 0) if ok else None
 
+    def drop_pending(detail: str) -> None:
+        """The spanned record begun (its segments so far) is broken: it never got its last one."""
+        pending = state["seg"]
+        c.bad(pending[1], "truncated_record", bytes(pending[0]), len(pending[0]), detail)
+        state["seg"] = None
+
     def take_record(payload: int, seg: int, rec_off: int, data_start: int) -> None:
         pending = state["seg"]
         data = c.buf[data_start : data_start + payload]
         if seg == 0:
             if pending is not None:
-                c.bad(
-                    pending[1],
-                    "truncated_record",
-                    bytes(pending[0]),
-                    len(pending[0]),
-                    "spanned record without its last segment",
-                )
-                state["seg"] = None
+                drop_pending("spanned record without its last segment")
             c.add(data_start, payload, rec_off)
         elif seg == 1:
             if pending is not None:
-                c.bad(
-                    pending[1],
-                    "truncated_record",
-                    bytes(pending[0]),
-                    len(pending[0]),
-                    "spanned record without its last segment",
-                )
+                drop_pending("spanned record without its last segment")
             state["seg"] = [bytearray(data), rec_off]
         elif pending is None:
             c.bad(
@@ -315,14 +317,7 @@ def variable_chunks(
             yield from c.take()
         if not c.have(4):
             if c.avail():
-                c.bad(
-                    c.pos,
-                    "truncated_record",
-                    c.buf[c.p :],
-                    c.avail(),
-                    f"{c.avail()} bytes left, descriptor needs 4",
-                )
-                c.p = len(c.buf)
+                c.truncated_tail(f"{c.avail()} bytes left, descriptor needs 4")
             break
         if blocked:
             b4 = c.buf[c.p : c.p + 4]
@@ -346,14 +341,11 @@ def variable_chunks(
             while c.pos < end_abs:
                 left = end_abs - c.pos
                 if left < 4:
-                    c.bad(
-                        c.pos,
-                        "truncated_record" if not whole else "bad_rdw",
-                        c.buf[c.p : c.p + left],
+                    c.skip_bad(
                         left,
+                        "truncated_record" if not whole else "bad_rdw",
                         f"{left} bytes left in block, RDW needs 4",
                     )
-                    c.p += left
                     break
                 if state["seg"] is None and _fast(c, end_abs - c.base, little, rdw_adjust):
                     state["first"] = False
@@ -362,26 +354,16 @@ def variable_chunks(
                 if r is None or (4 + r[0] > left and whole):
                     if state["first"]:
                         raise not_this_format("record")
-                    c.bad(
-                        c.pos,
-                        "bad_rdw",
-                        c.buf[c.p : c.p + left],
+                    c.skip_bad(
                         left,
+                        "bad_rdw",
                         f"record descriptor {c.buf[c.p : c.p + 4].hex().upper()} "
                         f"with {left} bytes left in the block",
                     )
-                    c.p += left
                     break
                 payload, seg = r
                 if 4 + payload > left:  # the file ends inside this record
-                    c.bad(
-                        c.pos,
-                        "truncated_record",
-                        c.buf[c.p : c.p + left],
-                        left,
-                        f"{left} of {4 + payload} bytes",
-                    )
-                    c.p += left
+                    c.skip_bad(left, "truncated_record", f"{left} of {4 + payload} bytes")
                     break
                 state["first"] = False
                 take_record(payload, seg, c.pos, c.p + 4)
@@ -408,27 +390,13 @@ def variable_chunks(
                 break
             payload, seg = r
             if not c.have(4 + payload):
-                c.bad(
-                    c.pos,
-                    "truncated_record",
-                    c.buf[c.p :],
-                    c.avail(),
-                    f"{c.avail()} of {4 + payload} bytes",
-                )
-                c.p = len(c.buf)
+                c.truncated_tail(f"{c.avail()} of {4 + payload} bytes")
                 break
             state["first"] = False
             take_record(payload, seg, c.pos, c.p + 4)
             c.p += 4 + payload
-    pending = state["seg"]
-    if pending is not None:
-        c.bad(
-            pending[1],
-            "truncated_record",
-            bytes(pending[0]),
-            len(pending[0]),
-            "spanned record without its last segment at the end of the file",
-        )
+    if state["seg"] is not None:
+        drop_pending("spanned record without its last segment at the end of the file")
     yield from c.finish()
 
 
@@ -449,14 +417,7 @@ def length_field_chunks(
         yield from c.take()
         if not c.have(head):
             if c.avail():
-                c.bad(
-                    c.pos,
-                    "truncated_record",
-                    c.buf[c.p :],
-                    c.avail(),
-                    f"{c.avail()} bytes left, the length field ends at byte {head}",
-                )
-                c.p = len(c.buf)
+                c.truncated_tail(f"{c.avail()} bytes left, the length field ends at byte {head}")
             break
         value = length.value(c.buf[c.p + length.offset : c.p + head])
         size = None if value is None else value + adjust
@@ -470,10 +431,7 @@ def length_field_chunks(
             c.rest_broken("bad_record_length", f"record length field {length.name} is {what}")
             break
         if not c.have(size):
-            c.bad(
-                c.pos, "truncated_record", c.buf[c.p :], c.avail(), f"{c.avail()} of {size} bytes"
-            )
-            c.p = len(c.buf)
+            c.truncated_tail(f"{c.avail()} of {size} bytes")
             break
         first = False
         c.add(c.p, size, c.pos)

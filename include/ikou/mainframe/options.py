@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ikou.errors import BadArgument
+from ikou.moji.codepage_names import KNOWN_CODEPAGES
 
 __all__ = [
     "CODEPAGE_CHOICES",
@@ -36,32 +37,8 @@ __all__ = [
 
 RECFM_CHOICES = ("F", "FB", "V", "VB", "VS", "VBS", "LF", "CRLF")
 GAIJI_POLICIES = ("placeholder", "quarantine", "pua")
-CODEPAGE_CHOICES = (
-    "cp930",
-    "cp939",
-    "cp1390",
-    "cp1399",
-    "jef",
-    "keis",
-    "jips",
-    "cp037",
-    "cp273",
-    "cp277",
-    "cp278",
-    "cp280",
-    "cp284",
-    "cp285",
-    "cp297",
-    "cp500",
-    "cp871",
-    "cp1047",
-    *(f"cp{n}" for n in range(1140, 1150)),
-    "ascii",
-    "latin1",
-    "utf-8",
-    "cp932",
-    "euc-jp",
-)
+#: the ``--encoding`` choices: every code page the registry accepts (one list, in ikou.moji)
+CODEPAGE_CHOICES = KNOWN_CODEPAGES
 
 
 def _int(text: str) -> int:

@@ -3,7 +3,10 @@ r"""Legacy Japanese mainframe code pages: tables and scalar codecs.
 ``get_codepage(name, variant)`` returns a cached, immutable :class:`CodePage` with numpy lookup
 arrays (``sbcs``: 256 entries, ``dbcs``: 65536 entries, ``UNDEFINED`` where a code has no
 character) for vectorised decoders, and scalar reference codecs (``encode_*`` / ``decode_*``) for
-tests, tools and the synthetic city.
+tests, tools and the synthetic city. The names of the code pages are
+:mod:`ikou.moji.codepage_names` (light: the registry reads them), what each is made of
+:mod:`ikou.moji.codepage_specs`. This module stays over 500 lines for this docstring (the sources,
+findings and assumptions, about 120 lines); its code is the CodePage codecs and the lookup.
 
 Code pages
 ----------
@@ -116,13 +119,20 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 
-from ikou.moji.opensystem import OPEN_ENCODINGS, OpenCodePage, get_open_codepage, open_alias
+from ikou.moji.codepage_names import (
+    JAPANESE_CODEPAGES,
+    KNOWN_CODEPAGES,
+    OPEN_CODEPAGES,
+    VARIANTS,
+    WESTERN_CODEPAGES,
+)
+from ikou.moji.codepage_specs import JIPS_E_REVERSE, SPECS, Area, CodePageSpec, jips_e, read_table
+from ikou.moji.opensystem import OpenCodePage, get_open_codepage, open_alias
 
 __all__ = [
     "UNDEFINED",
@@ -144,19 +154,6 @@ __all__ = [
 UNDEFINED: int = 0xFFFFFFFF
 #: ``dbcs`` value of a code that decodes to several code points (see ``CodePage.dbcs_sequences``)
 SEQUENCE: int = 0xFFFFFFFE
-
-#: Western EBCDIC single-byte code pages (IBM CCSIDs), tables ``sbcsNNN.tsv`` from glibc iconv
-WESTERN_CODEPAGES = tuple(
-    f"cp{n:03d}"
-    for n in (37, 273, 277, 278, 280, 284, 285, 297, 500, 871, 1047, *range(1140, 1150))
-)
-#: open-system (ASCII-based) encodings, see :mod:`ikou.moji.opensystem`
-OPEN_CODEPAGES = OPEN_ENCODINGS
-JAPANESE_CODEPAGES = ("cp930", "cp939", "cp1390", "cp1399", "jef", "keis", "jips")
-KNOWN_CODEPAGES = JAPANESE_CODEPAGES + WESTERN_CODEPAGES + OPEN_CODEPAGES
-VARIANTS = ("jis", "jdk")
-
-TABLES = Path(__file__).resolve().parent / "tables"
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -198,162 +195,6 @@ class UndecodableBytes(ValueError):
         super().__init__(f"{codepage}: {what} at byte offset {position}")
 
 
-# ------------------------------------------------------------------------------------------ specs
-
-# byte ranges: (lead_lo, lead_hi, trail_lo, trail_hi), inclusive
-_Area = tuple[int, int, int, int]
-
-_JDK_930 = {0x43A1: 0xFF5E, 0x444A: 0x2015, 0x447C: 0x2225, 0x426A: 0xFFE4}
-_JDK_939 = {**_JDK_930, 0x4260: 0xFF0D}
-
-
-@dataclass(frozen=True)
-class _Spec:
-    description: str
-    sbcs_table: str
-    sbcs_charset: str
-    dbcs_table: str
-    dbcs_charset: str
-    shift_out: bytes
-    shift_in: bytes
-    extra_shift_outs: tuple[bytes, ...] = ()
-    user_defined: tuple[_Area, ...] = ()
-    vendor_extension: tuple[_Area, ...] = ()  # codes in these areas AND not in the table
-    dbcs_form: str = "ibm"  # ibm | euc | jips_e
-    jdk: Mapping[int, int] | None = None
-
-
-_SPECS: dict[str, _Spec] = {
-    "cp930": _Spec(
-        "IBM CCSID 930 (SBCS 290 + DBCS 300)",
-        "sbcs290",
-        "IBM930",
-        "dbcs300",
-        "IBM930",
-        b"\x0e",
-        b"\x0f",
-        user_defined=((0x69, 0x7F, 0x41, 0xFE),),
-        jdk=_JDK_930,
-    ),
-    "cp939": _Spec(
-        "IBM CCSID 939 (SBCS 1027 + DBCS 300)",
-        "sbcs1027",
-        "IBM939",
-        "dbcs300",
-        "IBM939",
-        b"\x0e",
-        b"\x0f",
-        user_defined=((0x69, 0x7F, 0x41, 0xFE),),
-        jdk=_JDK_939,
-    ),
-    "cp1390": _Spec(
-        "IBM CCSID 1390 (SBCS 290 + euro, DBCS 16684)",
-        "sbcs290",
-        "IBM1390",
-        "dbcs16684",
-        "IBM1390",
-        b"\x0e",
-        b"\x0f",
-        user_defined=((0x69, 0x89, 0x41, 0xFE),),
-    ),
-    "cp1399": _Spec(
-        "IBM CCSID 1399 (SBCS 1027 + euro, DBCS 16684)",
-        "sbcs1027",
-        "IBM1399",
-        "dbcs16684",
-        "IBM1399",
-        b"\x0e",
-        b"\x0f",
-        user_defined=((0x69, 0x89, 0x41, 0xFE),),
-    ),
-    "jef": _Spec(
-        "Fujitsu JEF (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)",
-        "sbcs290",
-        "IBM930",
-        "jisx0208",
-        "EUC-JP",
-        b"\x28",
-        b"\x29",
-        extra_shift_outs=(b"\x38",),
-        user_defined=((0x80, 0xA0, 0xA1, 0xFE),),
-        vendor_extension=((0x41, 0x7D, 0xA1, 0xFE), (0x7F, 0x7F, 0xA1, 0xFE)),
-        dbcs_form="euc",
-    ),
-    "keis": _Spec(
-        "Hitachi KEIS (EBCDIK assumed cp290; JIS X 0208 as EUC-JP bytes)",
-        "sbcs290",
-        "IBM930",
-        "jisx0208",
-        "EUC-JP",
-        b"\x0a\x42",
-        b"\x0a\x41",
-        user_defined=((0x81, 0xA0, 0xA1, 0xFE),),
-        vendor_extension=((0x59, 0x80, 0xA1, 0xFE), (0xD0, 0xFE, 0xA1, 0xFE)),
-        dbcs_form="euc",
-    ),
-    "jips": _Spec(
-        "NEC JIPS(E) (assumed: EBCDIK cp290; JIS X 0208 bytes through cp037)",
-        "sbcs290",
-        "IBM930",
-        "jisx0208",
-        "EUC-JP",
-        b"\x3f\x75",
-        b"\x3f\x76",
-        # JIS rows 84-94 (user-defined), rows 8-15 (NEC extension); in JIS bytes
-        user_defined=((0x74, 0x7E, 0x21, 0x7E),),
-        vendor_extension=((0x28, 0x2F, 0x21, 0x7E),),
-        dbcs_form="jips_e",
-    ),
-}
-
-for _name in WESTERN_CODEPAGES:
-    _n = int(_name[2:])
-    _SPECS[_name] = _Spec(
-        f"IBM CCSID {_n} (Western EBCDIC, single-byte)",
-        f"sbcs{_n:03d}",
-        f"IBM{_n:03d}",
-        "",
-        "",
-        b"\x0e",
-        b"\x0f",
-    )
-
-# JIPS(E): each byte of the JIS code (0x21-0x7E) converted ASCII -> EBCDIC (cp037; assumption)
-_JIPS_E_BYTE = dict(zip(range(0x21, 0x7F), bytes(range(0x21, 0x7F)).decode().encode("cp037")))
-
-
-def _jips_e(jis_code: int) -> int:
-    return (_JIPS_E_BYTE[jis_code >> 8] << 8) | _JIPS_E_BYTE[jis_code & 0xFF]
-
-
-# ------------------------------------------------------------------------------------------ tables
-
-
-@functools.lru_cache(maxsize=None)
-def _read_table(table: str, charset: str) -> tuple[dict[int, str], dict[str, int]]:
-    """(decode map, canonical encode map) of one table for one charset; flag-1 lines skipped."""
-    decode: dict[int, str] = {}
-    encode: dict[str, int] = {}
-    text = (TABLES / f"{table}.tsv").read_text(encoding="utf-8")
-    for line in text.split("\n"):
-        if not line or line[0] == "#":
-            continue
-        cols = line.split("\t")
-        flag = cols[2] if len(cols) > 2 else "0"
-        if flag == "1" or (len(cols) > 3 and charset not in cols[3].split(",")):
-            continue
-        u = cols[1]
-        if len(u) <= 8:  # one code point
-            s = chr(int(u[2:], 16))
-        else:
-            s = "".join(chr(int(x[2:], 16)) for x in u.split(" "))
-        code = int(cols[0], 16)
-        decode[code] = s
-        if flag == "0":
-            encode[s] = code
-    return decode, encode
-
-
 def _array(mapping: Mapping[int, str], size: int) -> np.ndarray:
     arr = np.full(size, UNDEFINED, dtype=np.uint32)
     if mapping:
@@ -390,7 +231,7 @@ class CodePage:
     extra_shift_outs: tuple[bytes, ...] = field(default=(), repr=False)
     _sbcs_enc: Mapping[str, int] = field(default_factory=dict, repr=False)
     _dbcs_enc: Mapping[str, int] = field(default_factory=dict, repr=False)
-    _spec: _Spec | None = field(default=None, repr=False)
+    _spec: CodePageSpec | None = field(default=None, repr=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CodePage):
@@ -418,11 +259,11 @@ class CodePage:
         """The code in the areas' byte form (JIS bytes for jips), None if outside that form."""
         if self._spec is None or self._spec.dbcs_form != "jips_e":
             return code
-        hi, lo = _JIPS_E_REVERSE.get(code >> 8), _JIPS_E_REVERSE.get(code & 0xFF)
+        hi, lo = JIPS_E_REVERSE.get(code >> 8), JIPS_E_REVERSE.get(code & 0xFF)
         return None if hi is None or lo is None else (hi << 8) | lo
 
     @staticmethod
-    def _in(code: int, areas: tuple[_Area, ...]) -> bool:
+    def _in(code: int, areas: tuple[Area, ...]) -> bool:
         hi, lo = code >> 8, code & 0xFF
         return any(a <= hi <= b and c <= lo <= d for a, b, c, d in areas)
 
@@ -593,9 +434,6 @@ class CodePage:
         return f"CodePage({self.name!r}, variant={self.variant!r})"
 
 
-_JIPS_E_REVERSE = {e: j for j, e in _JIPS_E_BYTE.items()}
-
-
 # ------------------------------------------------------------------------------------------ lookup
 
 _ALIASES = {
@@ -655,7 +493,7 @@ def get_codepage(name: str, variant: str = "jis") -> CodePage | OpenCodePage:
 
 @functools.lru_cache(maxsize=None)
 def _build(name: str, variant: str) -> CodePage:
-    spec = _SPECS[name]
+    spec = SPECS[name]
     if variant == "jdk" and spec.jdk is None:
         raise ValueError(
             f"variant 'jdk' is not defined for {name}: "
@@ -667,10 +505,10 @@ def _build(name: str, variant: str) -> CodePage:
                 else "the JDK has no charset for it"
             )
         )
-    sbcs_dec, sbcs_enc = (dict(m) for m in _read_table(spec.sbcs_table, spec.sbcs_charset))
+    sbcs_dec, sbcs_enc = (dict(m) for m in read_table(spec.sbcs_table, spec.sbcs_charset))
     dbcs_dec, dbcs_enc = {}, {}
     if spec.dbcs_table:  # Western EBCDIC pages are single-byte only: no DBCS character
-        dbcs_dec, dbcs_enc = (dict(m) for m in _read_table(spec.dbcs_table, spec.dbcs_charset))
+        dbcs_dec, dbcs_enc = (dict(m) for m in read_table(spec.dbcs_table, spec.dbcs_charset))
 
     if spec.dbcs_form != "ibm":
         # one-byte shift codes are not characters in this code page
@@ -680,8 +518,8 @@ def _build(name: str, variant: str) -> CodePage:
                 if sbcs_enc.get(ch) == shift[0]:
                     del sbcs_enc[ch]
         if spec.dbcs_form == "jips_e":
-            dbcs_dec = {_jips_e(c - 0x8080): s for c, s in dbcs_dec.items()}
-            dbcs_enc = {s: _jips_e(c - 0x8080) for s, c in dbcs_enc.items()}
+            dbcs_dec = {jips_e(c - 0x8080): s for c, s in dbcs_dec.items()}
+            dbcs_enc = {s: jips_e(c - 0x8080) for s, c in dbcs_enc.items()}
         dbcs_dec[0x4040] = "\u3000"  # EBCDIC double-byte space; encode U+3000 to it
         dbcs_enc["\u3000"] = 0x4040
 

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ikou.moji.codepage_names import OPEN_CODEPAGES
+
 __all__ = [
     "MB_TABLE_SIZE",
     "MULTIBYTE_ENCODINGS",
@@ -48,7 +50,7 @@ __all__ = [
     "open_alias",
 ]
 
-OPEN_ENCODINGS = ("ascii", "latin1", "utf-8", "cp932", "euc-jp")
+OPEN_ENCODINGS = OPEN_CODEPAGES
 MULTIBYTE_ENCODINGS = ("utf-8", "cp932", "euc-jp")
 
 UNDEFINED = 0xFFFFFFFF  # the same value as ikou.moji.codepages.UNDEFINED

@@ -30,7 +30,7 @@ from ikou.cleanse import report as RP
 from ikou.cleanse.config import load_context
 from ikou.cleanse.stage import cleanse_table, record_keys
 from ikou.domains import registry
-from ikou.domains.registry import ADDRESSEE_REFERENCE_ROLES
+from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
 from ikou.pipeline import RunContext, StageResult, UnitAccounting

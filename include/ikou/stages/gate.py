@@ -19,7 +19,7 @@ from ikou.domains.mapping import addressee_references
 from ikou.load.target import Target
 from ikou.pipeline import FILE_GATES, STAGE_OF_GATE, GateVerdict, RunContext, StageResult
 from ikou.quality.gate import GateFailed, Unit, run_gate
-from ikou.quality.suites import target_table_name
+from ikou.quality.suite_policy import target_table_name
 from ikou.stages.common import StageError, write_report
 from ikou.stages.validate import addressee_ids
 from ikou.storage import Store, join, publication, reference_uri

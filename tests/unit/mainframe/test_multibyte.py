@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ikou.mainframe.decode import REASONS, TextTables
-from ikou.mainframe.decode.multibyte import MultibyteTables, ascii_zoned, decode_multibyte
+from ikou.mainframe.decode.multibyte import ascii_zoned, decode_multibyte
+from ikou.mainframe.decode.tables import MultibyteTables
 from ikou.moji.codepages import get_codepage
 
 ENCODINGS = ("utf-8", "cp932", "euc-jp")

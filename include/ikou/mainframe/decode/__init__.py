@@ -15,6 +15,8 @@ One module per field type:
 ``floats``   COMP-1 / COMP-2
 ``edited``   numeric-edited pictures (Z * + - CR DB . , B 0 /)
 ``text``     SBCS, DBCS and mixed SO/SI text through :class:`TextTables`, 外字
+``multibyte`` open-system multi-byte text (utf-8, cp932, euc-jp) through :class:`MultibyteTables`
+``tables``   the text decoders' lookup tables, built once per code page and cached
 
 Error details carry codes and offsets only, never decoded text (it is personal data).
 """
@@ -47,7 +49,6 @@ from ikou.mainframe.decode.binary import decode_binary
 from ikou.mainframe.decode.edited import decode_edited
 from ikou.mainframe.decode.floats import FLOAT_FORMATS, decode_float
 from ikou.mainframe.decode.multibyte import (
-    MultibyteTables,
     ascii_zoned,
     decode_multibyte,
     is_multibyte,
@@ -59,15 +60,14 @@ from ikou.mainframe.decode.numeric import (
     decode_zoned,
     decode_zoned_numpy,
 )
+from ikou.mainframe.decode.tables import MultibyteTables, TextTables, user_defined_mask
 from ikou.mainframe.decode.text import (
-    TextTables,
     decode_dbcs,
     decode_dbcs_numpy,
     decode_mixed,
     decode_mixed_numpy,
     decode_sbcs,
     decode_sbcs_numpy,
-    user_defined_mask,
 )
 
 __all__ = [

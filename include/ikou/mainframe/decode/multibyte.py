@@ -18,8 +18,6 @@ by the end of the field is ``undecodable_dbcs`` with the code.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pyarrow as pa
 
@@ -29,74 +27,20 @@ from ikou.mainframe.decode.base import (
     ST_GAIJI_MAPPED,
     ST_GAIJI_UNMAPPED,
     ST_SEQUENCE,
-    UNDEFINED,
     Elements,
     R,
     bool_array,
     pc,
     string_array,
 )
+from ikou.mainframe.decode.tables import MultibyteTables, utf8_bytes
 
-__all__ = ["MultibyteTables", "decode_multibyte", "is_multibyte"]
+__all__ = ["decode_multibyte", "is_multibyte"]
 
 
 def is_multibyte(codepage) -> bool:
     """True for an open-system code page with characters of several bytes (utf-8, cp932...)."""
     return bool(getattr(codepage, "multibyte", False))
-
-
-class MultibyteTables:
-    """Code point and status per table index for one open code page + 外字 table + policy."""
-
-    _cache: dict = {}
-    _lock = threading.Lock()
-
-    def __init__(self, codepage, encoding: str, gaiji=None, policy: str = "placeholder"):
-        self.codepage = codepage
-        self.encoding = encoding
-        self.gaiji = gaiji
-        self.policy = policy
-        self.lead_len = np.asarray(codepage.lead_len, np.uint8)
-        self.utf8 = codepage.mb_cp is None
-        self.sequences: dict[int, str] = {}
-        if self.utf8:
-            self.cp = self.status = None
-            return
-        cp = np.asarray(codepage.mb_cp, np.uint32).copy()
-        status = np.zeros(len(cp), np.uint8)
-        status[cp == UNDEFINED] = ST_BAD
-        user = codepage.user_defined
-        if user is not None:
-            for idx in np.flatnonzero(user).tolist():
-                code = idx - 256
-                mapped = gaiji.lookup(encoding, code) if gaiji is not None else None
-                if mapped is None:
-                    status[idx] = ST_GAIJI_UNMAPPED
-                    if policy != "pua" or cp[idx] == UNDEFINED:
-                        cp[idx] = ord(PLACEHOLDER)
-                elif len(mapped) == 1:
-                    status[idx] = ST_GAIJI_MAPPED
-                    cp[idx] = ord(mapped)
-                else:
-                    status[idx] = ST_SEQUENCE
-                    self.sequences[idx] = mapped
-                    cp[idx] = ord(PLACEHOLDER)
-        self.cp, self.status = cp, status
-        # UTF-8 bytes of every table entry (the placeholder where undefined): strings are a gather
-        self.words, self.nbytes = _utf8_bytes(np.where(cp == UNDEFINED, ord(PLACEHOLDER), cp))
-        self.words_placeholder = np.frombuffer(PLACEHOLDER.encode().ljust(4, b"\0"), np.uint8)
-
-    @classmethod
-    def get(cls, codepage, encoding: str, gaiji=None, policy: str = "placeholder"):
-        key = (id(codepage), encoding, id(gaiji), policy)
-        with cls._lock:
-            t = cls._cache.get(key)
-            if t is None or t.codepage is not codepage or t.gaiji is not gaiji:
-                t = cls(codepage, encoding, gaiji, policy)
-                cls._cache[key] = t
-                if len(cls._cache) > 16:
-                    cls._cache.pop(next(iter(cls._cache)))
-            return t
 
 
 def _boundaries(b: np.ndarray, lead_len: np.ndarray):
@@ -117,28 +61,8 @@ def _boundaries(b: np.ndarray, lead_len: np.ndarray):
     return start, L
 
 
-def _utf8_bytes(cps: np.ndarray):
-    """(K, 4) UTF-8 bytes and their counts for valid code points."""
-    c = cps.astype(np.uint32)
-    n = np.where(c < 0x80, 1, np.where(c < 0x800, 2, np.where(c < 0x10000, 3, 4))).astype(np.uint8)
-    out = np.zeros((len(c), 4), np.uint8)
-    out[:, 0] = np.where(
-        n == 1,
-        c,
-        np.where(n == 2, 0xC0 | (c >> 6), np.where(n == 3, 0xE0 | (c >> 12), 0xF0 | (c >> 18))),
-    )
-    out[:, 1] = np.where(
-        n == 2,
-        0x80 | (c & 0x3F),
-        np.where(n == 3, 0x80 | ((c >> 6) & 0x3F), 0x80 | ((c >> 12) & 0x3F)),
-    )
-    out[:, 2] = np.where(n == 3, 0x80 | (c & 0x3F), 0x80 | ((c >> 6) & 0x3F))
-    out[:, 3] = 0x80 | (c & 0x3F)
-    return out, n
-
-
 def _strings(cps: np.ndarray, counts: np.ndarray) -> pa.Array:
-    by, n = _utf8_bytes(cps)
+    by, n = utf8_bytes(cps)
     return _strings_of(by, n, counts)
 
 

@@ -10,19 +10,14 @@ Rows with a code that maps to several code points (an IVS sequence in the 外字
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pyarrow as pa
 
 from ikou.mainframe.decode.base import (
-    PLACEHOLDER,
-    SEQUENCE,
     ST_BAD,
     ST_GAIJI_MAPPED,
     ST_GAIJI_UNMAPPED,
     ST_SEQUENCE,
-    UNDEFINED,
     Elements,
     R,
     bool_array,
@@ -30,187 +25,7 @@ from ikou.mainframe.decode.base import (
     string_array,
 )
 from ikou.mainframe.decode.ints import first_true
-
-
-class TextTables:
-    """Lookup tables for one code page (+ 外字 table and policy), built once and cached."""
-
-    _cache: dict = {}
-    _lock = threading.Lock()
-
-    def __init__(self, codepage, encoding: str, gaiji=None, policy: str = "placeholder"):
-        self.codepage = codepage
-        self.encoding = encoding
-        self.gaiji = gaiji
-        self.policy = policy
-        sb = np.asarray(codepage.sbcs, dtype=np.uint32)
-        self.sbcs_word, self.sbcs_len = _utf8_words(sb)
-        self.sbcs_bad = sb == UNDEFINED
-        self.sbcs_ascii = (self.sbcs_word & 0xFF).astype(np.uint8)
-        self.sbcs_all_ascii = bool((self.sbcs_len[~self.sbcs_bad] <= 1).all())
-        sp = codepage.sbcs_space
-        self.sbcs_space = sp if isinstance(sp, int) else sp[0]
-        dsp = codepage.dbcs_space
-        self.dbcs_space = dsp if isinstance(dsp, int) else int.from_bytes(bytes(dsp), "big")
-        so, si = bytes(codepage.shift_out), bytes(codepage.shift_in)
-        self.shift_out, self.shift_in = so, si
-        self.shift_outs = (so,) + tuple(bytes(x) for x in getattr(codepage, "extra_shift_outs", ()))
-        db = np.asarray(codepage.dbcs, dtype=np.uint32).copy()
-        status = np.zeros(65536, np.uint8)
-        self.sequences: dict[int, str] = {}
-        udc = user_defined_mask(codepage)
-        codes = np.arange(65536)
-        hi, lo = codes >> 8, codes & 0xFF
-        # codes that decode to several code points (JIS X 0213 kana + combining mark ...)
-        for code, text in dict(getattr(codepage, "dbcs_sequences", {}) or {}).items():
-            if db[code] == SEQUENCE:
-                self.sequences[int(code)] = text
-                status[code] = ST_SEQUENCE
-                db[code] = ord(text[0])
-        undefined = db == UNDEFINED
-        # "plausible" DBCS codes: both bytes within the byte ranges the code page uses; an
-        # undefined plausible code goes the 外字 way (table or placeholder), an implausible one
-        # (e.g. 0x0102) is undecodable and quarantines its record
-        defined = ~undefined & (codes != 0x4040) & (codes != self.dbcs_space)
-        if defined.any():
-            min_hi = int(hi[defined].min())
-            min_lo = int(lo[defined].min())
-        else:
-            min_hi = min_lo = 0x41
-        plausible = (hi >= min_hi) & (hi <= 0xFE) & (lo >= min_lo) & (lo <= 0xFE)
-        gaiji_codes = udc | (undefined & plausible)
-        status[undefined & ~gaiji_codes] = ST_BAD
-        placeholder = ord(PLACEHOLDER)
-        self.gaiji_mapped_codes: dict[int, str] = {}
-        for code in np.flatnonzero(gaiji_codes).tolist():
-            mapped = gaiji.lookup(encoding, code) if gaiji is not None else None
-            if mapped is None:
-                status[code] = ST_GAIJI_UNMAPPED
-                pua = codepage.pua(code) if policy == "pua" and hasattr(codepage, "pua") else None
-                db[code] = placeholder if pua is None else pua
-            elif len(mapped) == 1:
-                status[code] = ST_GAIJI_MAPPED
-                db[code] = ord(mapped)
-            else:
-                status[code] = ST_SEQUENCE
-                self.sequences[code] = mapped
-                self.gaiji_mapped_codes[code] = mapped
-                db[code] = placeholder
-        if gaiji is not None:
-            for code in np.flatnonzero(gaiji_codes & (status == ST_GAIJI_MAPPED)).tolist():
-                self.gaiji_mapped_codes[code] = chr(db[code])
-        db[status == ST_BAD] = placeholder
-        self.dbcs_cp = db
-        self.dbcs_status = status
-        self.gaiji_codes = gaiji_codes
-        self.dbcs_word, self.dbcs_len = _utf8_words(db)
-        self.mixed_word = np.concatenate([self.sbcs_word, self.dbcs_word])
-        self.mixed_len = np.concatenate([self.sbcs_len, self.dbcs_len])
-        self.mixed_status = np.concatenate([np.zeros(256, np.uint8), self.dbcs_status])
-        self.gaiji_sequence = np.zeros(65536, bool)
-        for code in self.gaiji_mapped_codes:
-            if code in self.sequences:
-                self.gaiji_sequence[code] = True
-
-    def _kernel_tables(self) -> tuple:
-        """Pointers to the C kernel's tables (contiguous copies kept alive on the object)."""
-        k = getattr(self, "_ktabs", None)
-        if k is None:
-            # one uint64 per byte / code: UTF-8 word | byte count << 32 | status << 40
-            sb = (
-                self.sbcs_word.astype(np.uint64)
-                | (self.sbcs_len.astype(np.uint64) << np.uint64(32))
-                | (self.sbcs_bad.astype(np.uint64) << np.uint64(40))
-            )
-            db = (
-                self.dbcs_word.astype(np.uint64)
-                | (self.dbcs_len.astype(np.uint64) << np.uint64(32))
-                | (self.dbcs_status.astype(np.uint64) << np.uint64(40))
-            )
-            self._karrs = (np.ascontiguousarray(sb), np.ascontiguousarray(db))
-            k = self._ktabs = tuple(a.ctypes.data for a in self._karrs)
-        return k
-
-    @classmethod
-    def get(cls, codepage, encoding: str, gaiji=None, policy: str = "placeholder") -> TextTables:
-        key = (id(codepage), encoding, id(gaiji), policy)
-        with cls._lock:
-            t = cls._cache.get(key)
-            if t is None or t.codepage is not codepage or t.gaiji is not gaiji:
-                t = cls(codepage, encoding, gaiji, policy)
-                cls._cache[key] = t
-                if len(cls._cache) > 32:
-                    cls._cache.pop(next(iter(cls._cache)))
-            return t
-
-
-_UDC_CACHE: dict[int, tuple] = {}
-
-
-def user_defined_mask(codepage) -> np.ndarray:
-    """``codepage.is_user_defined`` for all 65536 codes (vectorised where the areas are known)."""
-    key = id(codepage)
-    hit = _UDC_CACHE.get(key)
-    if hit is not None and hit[0] is codepage:
-        return hit[1]
-    mask = _areas_mask(codepage)
-    if mask is None:
-        fn = getattr(codepage, "is_user_defined", None)
-        mask = np.zeros(65536, bool)
-        if fn is not None:
-            mask = np.fromiter((bool(fn(c)) for c in range(65536)), dtype=bool, count=65536)
-    _UDC_CACHE[key] = (codepage, mask)
-    return mask
-
-
-def _areas_mask(codepage) -> np.ndarray | None:
-    """The user-defined mask from the code page's area specification (ikou.moji.codepages),
-    None when the code page does not expose it in a form read here (then the method is asked)."""
-    spec = getattr(codepage, "_spec", None)
-    if spec is None or getattr(spec, "dbcs_form", None) not in ("ibm", "euc"):
-        return None
-    try:
-        codes = np.arange(65536)
-        hi, lo = codes >> 8, codes & 0xFF
-
-        def areas(specs) -> np.ndarray:
-            m = np.zeros(65536, bool)
-            for a, b, c, d in specs:
-                m |= (hi >= a) & (hi <= b) & (lo >= c) & (lo <= d)
-            return m
-
-        undefined = np.asarray(codepage.dbcs) == UNDEFINED
-        return areas(spec.user_defined) | (areas(spec.vendor_extension) & undefined)
-    except Exception:
-        return None
-
-
-def _utf8_words(cps: np.ndarray):
-    """Per table entry: UTF-8 bytes packed little-endian in a uint32, and their count."""
-    c = cps.astype(np.uint64)
-    undefined = cps == UNDEFINED
-    c = np.where(undefined | ((c >= 0xD800) & (c <= 0xDFFF)) | (c > 0x10FFFF), 0xFFFD, c)
-    n = np.where(c < 0x80, 1, np.where(c < 0x800, 2, np.where(c < 0x10000, 3, 4))).astype(np.uint8)
-    b0 = np.where(
-        n == 1,
-        c,
-        np.where(n == 2, 0xC0 | (c >> 6), np.where(n == 3, 0xE0 | (c >> 12), 0xF0 | (c >> 18))),
-    )
-    b1 = np.where(
-        n == 2,
-        0x80 | (c & 0x3F),
-        np.where(n == 3, 0x80 | ((c >> 6) & 0x3F), 0x80 | ((c >> 12) & 0x3F)),
-    )
-    b2 = np.where(n == 3, 0x80 | (c & 0x3F), 0x80 | ((c >> 6) & 0x3F))
-    b3 = 0x80 | (c & 0x3F)
-    w = (
-        b0
-        | np.where(n >= 2, b1 << 8, 0)
-        | np.where(n >= 3, b2 << 16, 0)
-        | np.where(n >= 4, b3 << 24, 0)
-    )
-    n = np.where(undefined, 0, n).astype(np.uint8)
-    return w.astype(np.uint32), n
+from ikou.mainframe.decode.tables import TextTables
 
 
 def _last_content(content: np.ndarray) -> np.ndarray:

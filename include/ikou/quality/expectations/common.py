@@ -1,4 +1,6 @@
-"""Shared helpers of Ikou's custom expectations: columns as Arrow, per-distinct checks, the renderer mix-in."""
+"""What every family of Ikou's custom expectations shares: the Great Expectations classes and
+engines and SQLAlchemy (``sa``, None where it is missing), imported here once, and the helpers --
+columns as Arrow, per-distinct checks, the renderer mix-in."""
 
 from __future__ import annotations
 
@@ -11,6 +13,37 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from great_expectations.execution_engine import PandasExecutionEngine, SqlAlchemyExecutionEngine
+from great_expectations.expectations.expectation import BatchExpectation, ColumnMapExpectation
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    column_condition_partial,
+)
+
+try:
+    import sqlalchemy as sa
+except ImportError:  # pragma: no cover - SQLAlchemy is in the lock
+    sa = None  # type: ignore[assignment]
+
+__all__ = [
+    "BatchExpectation",
+    "COLUMN_DOMAIN_KEYS",
+    "ColumnMapExpectation",
+    "ColumnMapMetricProvider",
+    "LIBRARY_METADATA",
+    "MEIJI_FIRST",
+    "PandasExecutionEngine",
+    "Rendered",
+    "SqlAlchemyExecutionEngine",
+    "arrow_of",
+    "as_text",
+    "by_distinct",
+    "json_dumps",
+    "column_condition_partial",
+    "sa",
+    "series_of",
+    "with_renderer",
+]
 
 MEIJI_FIRST = dt.date(1868, 1, 25)  # first day of 明治: the earliest date a 和暦 can name
 COLUMN_DOMAIN_KEYS: Tuple[str, ...] = ("column", "row_condition", "condition_parser")

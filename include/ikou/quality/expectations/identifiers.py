@@ -8,25 +8,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from great_expectations.execution_engine import PandasExecutionEngine, SqlAlchemyExecutionEngine
-from great_expectations.expectations.expectation import ColumnMapExpectation
-from great_expectations.expectations.metrics.map_metric_provider import (
-    ColumnMapMetricProvider,
-    column_condition_partial,
-)
-
-try:
-    import sqlalchemy as sa
-except ImportError:  # pragma: no cover - SQLAlchemy is in the lock
-    sa = None  # type: ignore[assignment]
 
 from ikou.quality.expectations.common import (
     COLUMN_DOMAIN_KEYS,
     LIBRARY_METADATA,
+    ColumnMapExpectation,
+    ColumnMapMetricProvider,
+    PandasExecutionEngine,
     Rendered,
+    SqlAlchemyExecutionEngine,
     arrow_of,
     as_text,
     by_distinct,
+    column_condition_partial,
+    sa,
     with_renderer,
 )
 

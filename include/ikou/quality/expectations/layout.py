@@ -6,10 +6,14 @@ import re
 from typing import ClassVar, Dict, Optional, Tuple, Union
 
 import pyarrow as pa
-from great_expectations.execution_engine import SqlAlchemyExecutionEngine
-from great_expectations.expectations.expectation import BatchExpectation
 
-from ikou.quality.expectations.common import LIBRARY_METADATA, Rendered, with_renderer
+from ikou.quality.expectations.common import (
+    LIBRARY_METADATA,
+    BatchExpectation,
+    Rendered,
+    SqlAlchemyExecutionEngine,
+    with_renderer,
+)
 
 # ------------------------------------------------------------------------------ layout type
 
