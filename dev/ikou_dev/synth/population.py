@@ -98,17 +98,29 @@ class Population:
     gaiji: np.ndarray  # bool: the name holds a character of the city's 外字 table
     children_under15: np.ndarray  # int16 children under 15 in the household (heads only)
     duplicate: np.ndarray = field(default=None)  # int64 宛名番号 of a duplicate record (0: none)
+    #: the snapshot of the city's first build: draws that look back in time start from it, so a
+    #: later snapshot of the same city (``ikou_dev.synth.changes``) keeps them
+    origin: dt.date | None = None
+    #: bool: the person died (kept in the arrays: a person's index is its uid in every snapshot)
+    gone: np.ndarray = field(default=None)
+    #: bool: the person's records were corrected at the counter (no seeded field defects); None:
+    #: no corrections (the base city)
+    corrected: np.ndarray | None = None
 
     def __post_init__(self):
         if self.duplicate is None:
             self.duplicate = np.zeros(len(self.kind), dtype=np.int64)
+        if self.origin is None:
+            self.origin = self.snapshot
+        if self.gone is None:
+            self.gone = np.zeros(len(self.kind), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.kind)
 
     @property
     def n_residents(self) -> int:
-        return int(np.count_nonzero(self.kind == KIND_RESIDENT))
+        return int(np.count_nonzero((self.kind == KIND_RESIDENT) & ~self.gone))
 
     def ages(self) -> np.ndarray:
         """Age of everyone on the snapshot date (computed once)."""
