@@ -228,6 +228,8 @@ _AMOUNTS = {  # role -> (low, high) in yen (or m² for area)
 #: Roles whose field is a business key a gate checks unique and a seeded ``duplicate_key`` may
 #: repeat (宛名番号 is never repeated: every other file refers to it).
 DUPLICABLE_KEY_ROLES = frozenset({"key", "pension_number"})
+#: uid of a duplicate 宛名 row: its person's uid + this (a row's draws are keyed by its uid)
+DUPLICATE_UID = 1 << 40
 CHUNK_ROWS = 1 << 17  # records encoded at a time (bounded memory whatever the city's size)
 _NEW_FORMS = str.maketrans(
     {"髙": "高", "齋": "斎", "邊": "辺", "澤": "沢", "濱": "浜", "廣": "広", "櫻": "桜", "﨑": "崎"}
@@ -313,6 +315,13 @@ class Duplicates:
     HOW = ("old_address", "kana", "address_variant", "name_form")
 
 
+def base_duplicates(pop: Population, seed: int, rates: dict[str, float]) -> Duplicates:
+    """The 名寄せ duplicates of a city as :func:`write_all` draws them for its first snapshot."""
+    return draw_duplicates(
+        pop, np.random.default_rng(seed + 1), rates.get("duplicate_addressee", 0.0)
+    )
+
+
 def draw_duplicates(pop: Population, rng: np.random.Generator, rate: float) -> Duplicates:
     from ikou_dev.synth.keys import atena_numbers
 
@@ -341,13 +350,11 @@ class Built:
     corrupt: list  # (rows, offset, kind)
     sums: dict
     lut: np.ndarray | None = None  # ASCII → the file's SBCS bytes
+    uids: np.ndarray | None = None  # each row's uid: its person (+ DUPLICATE_UID: a duplicate)
 
 
 class FileBuilder:
     """Builds the columns of one legacy file from the population (every role vectorised)."""
-
-    #: uid of a duplicate 宛名 row: its person's uid + this (a row's draws are keyed by its uid)
-    DUPLICATE_UID = 1 << 40
 
     def __init__(self, pop: Population, rng, rates: dict[str, float]):
         self.pop = pop
@@ -465,10 +472,11 @@ class FileBuilder:
         extra = dups if (dups is not None and lf.fields_with_role("atena_no")) else None
         rows_src = np.concatenate([src, extra.person]) if extra is not None else src
         n = len(rows_src)
-        uids = src if extra is None else np.concatenate([src, extra.person + self.DUPLICATE_UID])
+        uids = src if extra is None else np.concatenate([src, extra.person + DUPLICATE_UID])
         self.file_draws = self.draws.stream(domain.id, lf.name)
         self.rng = self.file_draws.rows(uids)
         b = Built(lf, layout, enc, template, n, [], {}, {}, [], [], {})
+        b.uids = uids
         b.lut = sbcs_lut(enc.cp)
         rt = layout.field(lf.record_type_field)
         b.columns.append(self._ascii_codes(b, rt, ["D"], np.zeros(n, np.int64)))
@@ -677,17 +685,18 @@ class FileBuilder:
                 texts = [pop.address(int(asrc[r])).variant(int(variant_kind[r])) for r in vrows]
                 col = _Overlay(col, self._strings(b, f, spec, texts, vrows))
         elif role == "honseki":
-            in_city = pop.honseki_in_city[src] & (pop.town[src] >= 0)
+            at = pop.honseki_at[src].astype(np.int64)
+            in_city = pop.honseki_in_city[src] & (at >= 0)
             fw = C.fullwidth_digits
             heads = [C.PREFECTURE + C.CITY + t.ward + t.name for t in pop.towns] + list(
                 C._OTHER_CITIES
             )
-            head = np.where(in_city, pop.town[src], len(pop.towns) + src % len(C._OTHER_CITIES))
+            head = np.where(in_city, at // 10000, len(pop.towns) + src % len(C._OTHER_CITIES))
             banchi = [fw(f"{i}番地") for i in range(100)]
             parts = [
                 (heads, head),
-                ([fw(f"{i}丁目") for i in range(10)], np.where(in_city, pop.chome[src], -1)),
-                (banchi, np.where(in_city, pop.ban[src], src % 50 + 1)),
+                ([fw(f"{i}丁目") for i in range(10)], np.where(in_city, at // 100 % 100, -1)),
+                (banchi, np.where(in_city, at % 100, src % 50 + 1)),
             ]
             col = self._parts(b, f, spec, parts)
         elif role == "location":
@@ -736,7 +745,8 @@ class FileBuilder:
             t, w = ascii_digits(v, np.where(v > 0, 11, 0))
             col = self._ascii(b, f, t, w)
         elif role in ("registered_date", "updated_date"):
-            v = ymd_days(pop.registered[src])
+            days = pop.updated if (role == "updated_date" and pop.updated is not None) else None
+            v = ymd_days((pop.registered if days is None else days)[src])
             b.ints[fname] = v
             col = self._number(b, f, v)
         elif role == "optional_date":
@@ -1052,6 +1062,22 @@ def dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, indent=2, default=str).encode("utf-8")
 
 
+def build_file(
+    pop: Population,
+    seed: int,
+    rates: dict[str, float],
+    domain: Domain,
+    lf: LegacyFile,
+    dups: Duplicates | None,
+) -> Built:
+    """One legacy file of the city. Draws are keyed by person (:mod:`ikou_dev.synth.draws`), so a
+    later snapshot of the same city (:mod:`ikou_dev.synth.changes`) differs only where it changed.
+    """
+    draws = Draws(seed).stream(domain.id)
+    src = select(pop, lf.synth.population, lf.synth.rate, draws.stream(lf.name))
+    return FileBuilder(pop, draws, rates).build(domain, lf, src, dups)
+
+
 def write_all(
     registry: Registry,
     pop: Population,
@@ -1084,12 +1110,11 @@ def write_all(
         def emit_file(rel: str, path: Path) -> None:
             emit(rel, Path(path).read_bytes())
 
-    rng = np.random.default_rng(seed + 1)
     snapshot = pop.snapshot
     snap = snapshot.isoformat()
     # 名寄せ duplicates: second 宛名 records of the same resident, in notation variants.
     if dups is None:
-        dups = draw_duplicates(pop, rng, rates.get("duplicate_addressee", 0.0))
+        dups = base_duplicates(pop, seed, rates)
     summary: dict[str, dict] = {}
     answer: dict[str, list] = {
         k: [] for k in ("domain", "file", "record", "key", "atena_no", "defect", "field", "detail")
@@ -1102,15 +1127,10 @@ def write_all(
                 continue
             # Each domain draws from its own generator: a subset (``domains``) writes the same
             # files as a full run would.
-            # Draws are keyed by person, so a later snapshot of the same city
-            # (ikou_dev.synth.changes) differs only where the city changed.
-            ddraws = Draws(seed).stream(domain.id)
-            builder = FileBuilder(pop, ddraws, rates)
             files_meta = []
             for lf in domain.legacy_files:
                 encodings.add(lf.encoding)
-                src = select(pop, lf.synth.population, lf.synth.rate, ddraws.stream(lf.name))
-                built = builder.build(domain, lf, src, dups)
+                built = build_file(pop, seed, rates, domain, lf, dups)
                 rows = answer_rows(domain.id, built)
                 for k in answer:
                     answer[k] += rows[k]
