@@ -99,9 +99,7 @@ class _Step:
         arrays["corrected"] = (
             pop.corrected.copy() if pop.corrected is not None else np.zeros(n, bool)
         )
-        arrays["updated"] = (
-            pop.updated.copy() if pop.updated is not None else pop.registered.copy()
-        )
+        arrays["updated"] = pop.updated.copy() if pop.updated is not None else pop.registered.copy()
         self.p = dataclasses.replace(pop, snapshot=snapshot, origin=pop.origin, **arrays)
         self.rng = rng
         self.first_day = day_number(pop.snapshot) + 1

@@ -295,9 +295,7 @@ def synthesize_changes(
     rates = dict(manifest["rates"])
     _, snap_text, _ = validate(held_res, snapshot, out, rates, domains, reg)
     if snap_text <= base_text:
-        raise BadArgument(
-            f"--snapshot {snap_text}: must be later than --changes-from {base_text}"
-        )
+        raise BadArgument(f"--snapshot {snap_text}: must be later than --changes-from {base_text}")
     started = time.monotonic()
     base_pop, base_dups = rebuild(store, out, manifest)
     changed = apply_changes(
