@@ -66,7 +66,7 @@ SHARES = {
 }
 #: Seeded defects a correction at the counter fixes (per field; a corrected person has none).
 CORRECTABLE = ("impossible_wareki", "bad_check_digit", "unmapped_gaiji", "notation_variant")
-RENUMBER_BAN = 50  # 住居表示変更: 番 n becomes n + 50 (the base draws 番 1-39)
+RENUMBER_BAN = 50  # 住居表示変更: 番 n < 50 becomes n + 50, n >= 50 becomes n - 49 (base: 1-39)
 
 
 @dataclass
@@ -169,7 +169,8 @@ def _renumber(s: _Step, quota: int) -> None:
     ids, counts = np.unique(block[here], return_counts=True)
     pick = ids[int(np.argmin(np.abs(counts - quota)))]
     who = np.flatnonzero(here & (block == pick))
-    p.ban[who] = p.ban[who] + RENUMBER_BAN
+    ban = p.ban[who]
+    p.ban[who] = np.where(ban < RENUMBER_BAN, ban + RENUMBER_BAN, ban - RENUMBER_BAN + 1)
     s.mark(who, "renumbering")
 
 
