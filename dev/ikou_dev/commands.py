@@ -45,9 +45,8 @@ def synth(argv: list[str]) -> int:
         from ikou.errors import BadArgument
         from ikou_dev.synth.delta import synthesize_changes
 
-        if args.rate or args.domains is not None:
-            bad = "--rate" if args.rate else "--domains"
-            raise BadArgument(f"{bad}: not with --changes-from (the city comes from BASE)")
+        if args.rate:
+            raise BadArgument("--rate: not with --changes-from (BASE's manifest holds the rates)")
         summary = synthesize_changes(
             args.changes_from,
             args.snapshot,
@@ -56,6 +55,7 @@ def synth(argv: list[str]) -> int:
             months=1 if args.months is None else args.months,
             residents=args.residents,
             seed=args.seed,
+            domains=args.domains,
         )
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return 0

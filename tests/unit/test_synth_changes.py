@@ -198,6 +198,7 @@ def test_the_manifest_records_the_base_and_the_rate(city):
         (["--changes-from", BASE, "--snapshot", NEW, "--months", "0"], 2, "--months"),
         (["--changes-from", BASE, "--snapshot", NEW, "--change-rate", "2"], 2, "--change-rate"),
         (["--snapshot", NEW, "--months", "2"], 2, "only with --changes-from"),
+        (["--changes-from", BASE, "--snapshot", NEW, "--rate", "corrupt_record=0"], 2, "--rate"),
     ],
 )
 def test_bad_arguments_are_one_line(city, tmp_path, args, code, fragment):

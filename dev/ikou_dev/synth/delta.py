@@ -191,6 +191,8 @@ def _read_json(store: Store, uri: str, what: str) -> dict:
         raise Unreadable(f"{what}: no {uri} (write that snapshot first)") from None
     except ValueError:
         raise Unreadable(f"{what}: {uri} is not JSON") from None
+    except Exception as exc:  # the object store (botocore errors are no OSError)
+        raise Unreadable(f"{what}: cannot read {uri} ({type(exc).__name__})") from None
 
 
 def _defect_atena(store: Store, out: str, snapshot: str) -> np.ndarray:
@@ -202,6 +204,10 @@ def _defect_atena(store: Store, out: str, snapshot: str) -> np.ndarray:
         table = pq.read_table(io.BytesIO(store.get_bytes(uri)), columns=["atena_no", "defect"])
     except (FileNotFoundError, OSError):
         raise Unreadable(f"--changes-from {snapshot}: no {uri} (its answer key)") from None
+    except Exception as exc:  # the object store, or not Parquet
+        raise Unreadable(
+            f"--changes-from {snapshot}: cannot read {uri} ({type(exc).__name__})"
+        ) from None
     rows = table.to_pydict()
     return np.array(
         sorted(
