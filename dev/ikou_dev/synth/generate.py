@@ -534,6 +534,8 @@ class FileBuilder:
             v = pop.kojin_id[src].astype(np.int64)
             b.ints[fname] = v
             col = self._number(b, f, v)
+        elif role in ("key", "pension_number") and extra is not None:
+            raise ValueError(f"{lf.name}.{fname}: a file's own number beside 宛名 duplicates")
         elif role == "key":
             from ikou_dev.synth.keys import stable_sequential
 
