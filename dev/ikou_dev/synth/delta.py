@@ -10,7 +10,7 @@
    same registry files, encodings, header / trailer control totals, answer keys), so every domain
    follows the people by construction;
 4. compares every file of NEW with the same file of BASE, built again in memory, by business key
-   (per-field fingerprints of the record bytes, one pass over each file) and writes
+   (the bytes of each field, exactly; one pass over each file) and writes
    ``_answer_key/NEW/changes.parquet``: domain, file, key (the business key as the record holds
    it), change (insert / update / delete), columns (the changed columns of an update), kind
    (:data:`ikou_dev.synth.changes.KINDS`).
@@ -40,33 +40,30 @@ from ikou_dev.synth.generate import (
     encode_rows,
 )
 
-FP_ROWS = 8192  # rows fingerprinted at a time (bounded memory)
 
+class Records:
+    """A file's data records as the writer encoded them (its chunks kept; rows gathered by index)."""
 
-class Fingerprints:
-    """Per-field fingerprints of records: a random-weight dot product of each field's bytes."""
-
-    def __init__(self, layout):
-        fields = layout.data_fields
-        self.columns = [f.column for f in fields]
-        weights = np.zeros((layout.size, len(fields)))
-        rng = np.random.default_rng(0x5EED)
-        for j, f in enumerate(fields):
-            weights[f.offset : f.offset + f.size, j] = 0.5 + rng.random(f.size)
-        self.weights = weights
-        self.parts: list[np.ndarray] = []
+    def __init__(self):
+        self.chunks: list[np.ndarray] = []
+        self.starts: list[int] = []
         self.rows = 0
 
     def add(self, records: np.ndarray) -> None:
-        for s in range(0, len(records), FP_ROWS):
-            block = records[s : s + FP_ROWS, : self.weights.shape[0]]
-            self.parts.append(block.astype(np.float64) @ self.weights)
+        self.starts.append(self.rows)
+        self.chunks.append(records)
         self.rows += len(records)
 
-    def matrix(self) -> np.ndarray:
-        if not self.parts:
-            return np.zeros((0, len(self.columns)))
-        return np.concatenate(self.parts)
+    def gather(self, idx: np.ndarray, width: int) -> np.ndarray:
+        out = np.empty((len(idx), width), dtype=np.uint8)
+        if not len(idx):
+            return out
+        starts = np.asarray(self.starts)
+        which = np.searchsorted(starts, idx, side="right") - 1
+        for c in np.unique(which).tolist():
+            sel = which == c
+            out[sel] = self.chunks[c][idx[sel] - starts[c]]
+        return out
 
 
 def _key(b: Built) -> tuple[np.ndarray, str]:
@@ -90,20 +87,20 @@ class Differ:
         self.base_pop, self.base_dups, self.seed, self.rates = base_pop, base_dups, seed, rates
         self.why = changed.why
         self.new_dup_uids = np.sort(changed.dups.person[changed.new_dup] + DUPLICATE_UID)
-        self.open: dict[tuple[str, str], Fingerprints] = {}
+        self.open: dict[tuple[str, str], Records] = {}
         self.done: set[tuple[str, str]] = set()
         self.cols: dict[str, list] = {
             k: [] for k in ("domain", "file", "key", "change", "columns", "kind")
         }
 
     def observe(self, domain, lf, built: Built, records: np.ndarray) -> None:
-        fp = self.open.get((domain.id, lf.name))
-        if fp is None:
-            fp = self.open[(domain.id, lf.name)] = Fingerprints(built.layout)
-        fp.add(records)
-        if fp.rows == built.rows:
-            self._diff(domain, lf, built, fp)
+        seen = self.open.get((domain.id, lf.name))
+        if seen is None:
+            seen = self.open[(domain.id, lf.name)] = Records()
+        seen.add(records)
+        if seen.rows == built.rows:
             del self.open[(domain.id, lf.name)]
+            self._diff(domain, lf, built, seen)
 
     def finish(self, registry, domains) -> None:
         """Files NEW wrote without a record (every base record deleted)."""
@@ -122,29 +119,41 @@ class Differ:
         why = np.where(fresh, KIND["duplicate"], why)
         return [KINDS[w] for w in why.tolist()]
 
-    def _diff(self, domain, lf, new: Built | None, new_fp: Fingerprints | None) -> None:
+    def _diff(self, domain, lf, new: Built | None, new_records: Records | None) -> None:
+        """BASE's file built again and compared with NEW's records by business key, field by
+        field (exact bytes; one pass over BASE's records, chunk by chunk)."""
         self.done.add((domain.id, lf.name))
         base = build_file(self.base_pop, self.seed, self.rates, domain, lf, self.base_dups)
-        base_fp = Fingerprints(base.layout)
-        for start in range(0, base.rows, CHUNK_ROWS):
-            base_fp.add(encode_rows(base, start, min(base.rows, start + CHUNK_ROWS)))
         kb, fmt = _key(base)
-        fb = base_fp.matrix()
-        if new is None:
-            kn, fn, un = np.zeros(0, np.int64), np.zeros_like(fb[:0]), np.zeros(0, np.int64)
+        if new is None or new_records is None:
+            kn, un, new_records = np.zeros(0, np.int64), np.zeros(0, np.int64), Records()
         else:
             kn, _ = _key(new)
-            fn, un = new_fp.matrix(), new.uids
+            un = new.uids
         ub = base.uids
         kb_u, ib = _firsts(kb)
         kn_u, in_ = _firsts(kn)
         _, ia, ic = np.intersect1d(kb_u, kn_u, assume_unique=True, return_indices=True)
         rb, rn = ib[ia], in_[ic]
-        diff = fb[rb] != fn[rn]
+        fields = base.layout.data_fields
+        columns = [f.column for f in fields]
+        diff = np.zeros((len(rb), len(fields)), dtype=bool)
+        by_row = np.argsort(rb, kind="stable")
+        at = rb[by_row]
+        width = len(base.template)
+        for start in range(0, base.rows, CHUNK_ROWS):
+            stop = min(base.rows, start + CHUNK_ROWS)
+            lo, hi = np.searchsorted(at, [start, stop])
+            if hi == lo:
+                continue
+            sel = by_row[lo:hi]
+            old = encode_rows(base, start, stop)[rb[sel] - start]
+            neq = old != new_records.gather(rn[sel], width)
+            for j, f in enumerate(fields):
+                diff[sel, j] = neq[:, f.offset : f.offset + f.size].any(axis=1)
         upd = np.flatnonzero(diff.any(axis=1))
         deleted = ib[~np.isin(kb_u, kn_u, assume_unique=True)]
         inserted = in_[~np.isin(kn_u, kb_u, assume_unique=True)]
-        columns = base_fp.columns
         out = self.cols
         for change, keys_, rows_uid, cols in (
             ("delete", kb[deleted], ub[deleted], [[]] * len(deleted)),
