@@ -21,8 +21,10 @@ def synth(argv: list[str]) -> int:
         prog="ikou synth",
         description="write a synthetic city's legacy extract files (and the answer key)",
     )
-    p.add_argument("--residents", type=int, default=None, help="default 20000")
-    p.add_argument("--seed", type=int, default=None, help="default 7")
+    p.add_argument(
+        "--residents", type=int, default=None, help="default 20000 (with --changes-from: BASE's)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="default 7 (with --changes-from: BASE's)")
     p.add_argument("--snapshot", required=True, help="YYYY-MM-DD")
     p.add_argument("--out", required=True, help="s3://bucket/prefix or a local folder")
     p.add_argument(
