@@ -20,6 +20,10 @@ distinct by construction (:mod:`ikou_dev.synth.keys`); a repeated key is only ev
 ``duplicate_key`` defect with its answer-key row. The generator is columnar (numpy): linear in
 the city's size, written chunk by chunk (a million residents in about a minute).
 
+``ikou synth --changes-from BASE --snapshot NEW`` writes the next snapshot of BASE's city (its
+people after a month of moves, births, deaths …) and ``_answer_key/NEW/changes.parquet``:
+:mod:`ikou_dev.synth.delta` (the change model: :mod:`ikou_dev.synth.changes`).
+
 Deterministic for a seed (same seed, residents and snapshot → byte-identical files). All of it
 is invented; the answer key and the files hold synthetic personal data and belong in the
 restricted zone.

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import re
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from ikou_dev.synth.columns import (
     ascii_strings,
     vocab_table,
 )
+from ikou_dev.synth.draws import Draws
 from ikou_dev.synth.population import Population
 
 DEFAULT_RATES = {
@@ -228,6 +228,8 @@ _AMOUNTS = {  # role -> (low, high) in yen (or m² for area)
 #: Roles whose field is a business key a gate checks unique and a seeded ``duplicate_key`` may
 #: repeat (宛名番号 is never repeated: every other file refers to it).
 DUPLICABLE_KEY_ROLES = frozenset({"key", "pension_number"})
+#: uid of a duplicate 宛名 row: its person's uid + this (a row's draws are keyed by its uid)
+DUPLICATE_UID = 1 << 40
 CHUNK_ROWS = 1 << 17  # records encoded at a time (bounded memory whatever the city's size)
 _NEW_FORMS = str.maketrans(
     {"髙": "高", "齋": "斎", "邊": "辺", "澤": "沢", "濱": "浜", "廣": "広", "櫻": "桜", "﨑": "崎"}
@@ -235,26 +237,28 @@ _NEW_FORMS = str.maketrans(
 
 
 def population_mask(pop: Population, population: str) -> np.ndarray:
-    """Who a legacy file's ``synth.population`` is (a boolean mask over the people)."""
+    """Who a legacy file's ``synth.population`` is (a boolean mask over the people; never the
+    dead)."""
     age = pop.ages()
-    res = pop.kind == 1
+    alive = ~pop.gone
+    res = (pop.kind == 1) & alive
     masks = {
-        "addressees": lambda: np.ones(len(pop), bool),
+        "addressees": lambda: alive,
         "residents": lambda: res,
         "adults": lambda: res & (age >= 18),
         "children_6_15": lambda: res & (age >= 6) & (age < 15),
         "children_0_5": lambda: res & (age >= 0) & (age < 6),
         "elderly65": lambda: res & (age >= 65),
         "elderly75": lambda: res & (age >= 75),
-        "property_owners": lambda: (pop.kind != 1) | (age >= 25),
-        "taxpayers": lambda: (res & (age >= 18) & (age < 85)) | (pop.kind == 2),
-        "corporations": lambda: pop.kind == 3,
+        "property_owners": lambda: alive & ((pop.kind != 1) | (age >= 25)),
+        "taxpayers": lambda: (res & (age >= 18) & (age < 85)) | (alive & (pop.kind == 2)),
+        "corporations": lambda: alive & (pop.kind == 3),
         "nhi": lambda: res & (age >= 0) & (age < 75),
         "pension": lambda: res & (age >= 20) & (age < 60),
         "households": lambda: res & (pop.relationship == 1),
         "parents": lambda: res & (pop.relationship == 1) & (pop.children_under15 > 0),
         "voters": lambda: res & (age >= 18) & ~pop.foreign,
-        "koseki_persons": lambda: pop.kojin_id > 0,
+        "koseki_persons": lambda: alive & (pop.kojin_id > 0),
     }
     try:
         return masks[population]()
@@ -264,11 +268,15 @@ def population_mask(pop: Population, population: str) -> np.ndarray:
         ) from None
 
 
-def select(pop: Population, population: str, rate: float, rng: np.random.Generator) -> np.ndarray:
-    """The people (indices, in order) of a legacy file: its population, each kept at ``rate``."""
+def select(pop: Population, population: str, rate: float, rng) -> np.ndarray:
+    """The people (indices, in order) of a legacy file: its population, each kept at ``rate``
+    (``rng``: keyed :class:`~ikou_dev.synth.draws.Draws`, so a person stays in or out of the file
+    in every snapshot, or a numpy generator)."""
     pool = np.flatnonzero(population_mask(pop, population))
     if rate >= 1.0:
         return pool
+    if isinstance(rng, Draws):
+        return pool[rng.rows(pool).random(len(pool)) < rate]
     return pool[rng.random(len(pool)) < rate]
 
 
@@ -307,6 +315,13 @@ class Duplicates:
     HOW = ("old_address", "kana", "address_variant", "name_form")
 
 
+def base_duplicates(pop: Population, seed: int, rates: dict[str, float]) -> Duplicates:
+    """The 名寄せ duplicates of a city as :func:`write_all` draws them for its first snapshot."""
+    return draw_duplicates(
+        pop, np.random.default_rng(seed + 1), rates.get("duplicate_addressee", 0.0)
+    )
+
+
 def draw_duplicates(pop: Population, rng: np.random.Generator, rate: float) -> Duplicates:
     from ikou_dev.synth.keys import atena_numbers
 
@@ -335,14 +350,16 @@ class Built:
     corrupt: list  # (rows, offset, kind)
     sums: dict
     lut: np.ndarray | None = None  # ASCII → the file's SBCS bytes
+    uids: np.ndarray | None = None  # each row's uid: its person (+ DUPLICATE_UID: a duplicate)
 
 
 class FileBuilder:
     """Builds the columns of one legacy file from the population (every role vectorised)."""
 
-    def __init__(self, pop: Population, rng: np.random.Generator, rates: dict[str, float]):
+    def __init__(self, pop: Population, rng, rates: dict[str, float]):
         self.pop = pop
-        self.rng = rng
+        self.draws = Draws.of(rng)  # keyed: a row draws the same numbers in every snapshot
+        self.rng = None
         self.rates = rates
         self.snapshot = pop.snapshot
         self._ages = pop.ages()
@@ -455,7 +472,11 @@ class FileBuilder:
         extra = dups if (dups is not None and lf.fields_with_role("atena_no")) else None
         rows_src = np.concatenate([src, extra.person]) if extra is not None else src
         n = len(rows_src)
+        uids = src if extra is None else np.concatenate([src, extra.person + DUPLICATE_UID])
+        self.file_draws = self.draws.stream(domain.id, lf.name)
+        self.rng = self.file_draws.rows(uids)
         b = Built(lf, layout, enc, template, n, [], {}, {}, [], [], {})
+        b.uids = uids
         b.lut = sbcs_lut(enc.cp)
         rt = layout.field(lf.record_type_field)
         b.columns.append(self._ascii_codes(b, rt, ["D"], np.zeros(n, np.int64)))
@@ -500,7 +521,8 @@ class FileBuilder:
                 from ikou_dev.synth.keys import atena_numbers
 
                 exclude = np.concatenate([pop.atena, pop.duplicate[pop.duplicate > 0]])
-                v[orphan] = atena_numbers(rng, len(orphan), exclude=exclude)
+                gen = self.file_draws.stream(fname).generator()
+                v[orphan] = atena_numbers(gen, len(orphan), exclude=exclude)
                 self._mark(b, orphan, "orphan_reference", fname, "no such addressee")
             b.ints[fname] = v
             col = self._number(b, f, v)
@@ -512,16 +534,24 @@ class FileBuilder:
             v = pop.kojin_id[src].astype(np.int64)
             b.ints[fname] = v
             col = self._number(b, f, v)
+        elif role in ("key", "pension_number") and extra is not None:
+            raise ValueError(f"{lf.name}.{fname}: a file's own number beside 宛名 duplicates")
         elif role == "key":
-            from ikou_dev.synth.keys import sequential
+            from ikou_dev.synth.keys import stable_sequential
 
-            v = sequential(rng, n, f.digits or f.size, f"{lf.name}.{fname}")
+            v = stable_sequential(
+                self.file_draws.stream(fname).key,
+                src,
+                len(pop),
+                f.digits or f.size,
+                f"{lf.name}.{fname}",
+            )
             b.ints[fname] = v
             col = self._number(b, f, v)
         elif role == "pension_number":
-            from ikou_dev.synth.keys import pension_numbers
+            from ikou_dev.synth.keys import stable_pension_numbers
 
-            v = pension_numbers(rng, n)
+            v = stable_pension_numbers(self.file_draws.stream(fname).key, src)
             b.ints[fname] = v
             b.texts[fname] = 10
             t, w = ascii_digits(v, 10)
@@ -560,9 +590,12 @@ class FileBuilder:
                     & ~overridden
                     & (rng.random(n) < rates.get("unmapped_gaiji", 0.0))
                 )
+                if pop.corrected is not None:
+                    hit &= ~pop.corrected[src]
                 rows = np.flatnonzero(hit)
+                which_all = rng.integers(0, len(UNMAPPED_GAIJI_CODES), n)
                 if len(rows):
-                    which = rng.integers(0, len(UNMAPPED_GAIJI_CODES), len(rows))
+                    which = which_all[rows]
                     codes = [UNMAPPED_GAIJI_CODES[i] for i in which]
                     at = f.offset + (1 if self._mode(f, spec) == "mixed" else 0)
                     col = _Overlay(col, _Bytes(rows, at, [bytes.fromhex(c) for c in codes]))
@@ -600,7 +633,7 @@ class FileBuilder:
             if role == "since_wareki":
                 floor = (dt.date(1990, 1, 1) - dt.date(1970, 1, 1)).days
                 start = np.where(is_corp, floor, np.maximum(pop.birth[src].astype(np.int64), floor))
-                span = np.maximum((self.snapshot - dt.date(1970, 1, 1)).days - start, 1)
+                span = np.maximum((pop.origin - dt.date(1970, 1, 1)).days - start, 1)
                 v = wareki_days(start + np.floor(rng.random(n) * span).astype(np.int64))
             else:
                 v = np.where(is_corp, 0, wareki_days(np.where(is_corp, 0, pop.birth[src])))
@@ -617,8 +650,10 @@ class FileBuilder:
                         b, np.flatnonzero(md_unknown), "partial_date", fname, "month_day_unknown"
                     )
             bad = np.flatnonzero(~is_corp & (rng.random(n) < rates.get("impossible_wareki", 0.0)))
+            bad = bad[~pop.corrected[src[bad]]] if pop.corrected is not None else bad
+            which_all = rng.integers(0, len(IMPOSSIBLE_WAREKI), n)
             if len(bad):
-                which = rng.integers(0, len(IMPOSSIBLE_WAREKI), len(bad))
+                which = which_all[bad]
                 v[bad] = [IMPOSSIBLE_WAREKI[i][0] for i in which]
                 self._mark(
                     b, bad, "impossible_wareki", fname, [IMPOSSIBLE_WAREKI[i][1] for i in which]
@@ -631,7 +666,7 @@ class FileBuilder:
             if extra is not None and fname == "JUSHO":
                 how = extra.how
                 asrc[fx:][how == 0] = extra.other[how == 0]  # an old address: another's
-                variant_kind[fx:][how == 2] = rng.integers(0, 5, int((how == 2).sum()))
+                variant_kind[fx:][how == 2] = rng.integers(0, 5, n)[fx:][how == 2]
             protected = variant_kind >= 0
             if extra is not None and fname == "JUSHO":
                 protected[fx:] |= extra.how == 0
@@ -640,8 +675,10 @@ class FileBuilder:
                 & ~protected
                 & (rng.random(n) < rates.get("notation_variant", 0.0))
             )
+            if pop.corrected is not None:
+                seeded &= ~pop.corrected[asrc]
             rows = np.flatnonzero(seeded)
-            kinds = rng.integers(0, 5, len(rows))
+            kinds = rng.integers(0, 5, n)[rows]
             variant_kind[rows] = kinds
             self._mark(b, rows, "notation_variant", fname, [f"address_form_{k}" for k in kinds])
             col = self._parts(b, f, spec, self._address_parts(asrc))
@@ -650,17 +687,18 @@ class FileBuilder:
                 texts = [pop.address(int(asrc[r])).variant(int(variant_kind[r])) for r in vrows]
                 col = _Overlay(col, self._strings(b, f, spec, texts, vrows))
         elif role == "honseki":
-            in_city = pop.honseki_in_city[src] & (pop.town[src] >= 0)
+            at = pop.honseki_at[src].astype(np.int64)
+            in_city = pop.honseki_in_city[src] & (at >= 0)
             fw = C.fullwidth_digits
             heads = [C.PREFECTURE + C.CITY + t.ward + t.name for t in pop.towns] + list(
                 C._OTHER_CITIES
             )
-            head = np.where(in_city, pop.town[src], len(pop.towns) + src % len(C._OTHER_CITIES))
+            head = np.where(in_city, at // 10000, len(pop.towns) + src % len(C._OTHER_CITIES))
             banchi = [fw(f"{i}番地") for i in range(100)]
             parts = [
                 (heads, head),
-                ([fw(f"{i}丁目") for i in range(10)], np.where(in_city, pop.chome[src], -1)),
-                (banchi, np.where(in_city, pop.ban[src], src % 50 + 1)),
+                ([fw(f"{i}丁目") for i in range(10)], np.where(in_city, at // 100 % 100, -1)),
+                (banchi, np.where(in_city, at % 100, src % 50 + 1)),
             ]
             col = self._parts(b, f, spec, parts)
         elif role == "location":
@@ -695,9 +733,12 @@ class FileBuilder:
                 bad = np.flatnonzero(
                     (pop.kind[src] == 1) & (rng.random(n) < rates.get("bad_check_digit", 0.0))
                 )
+                if pop.corrected is not None:
+                    bad = bad[~pop.corrected[src[bad]]]
+                shift = rng.integers(0, 8, n)
                 if len(bad):
                     last = v[bad] % 10
-                    v[bad] = v[bad] - last + (last + 1 + rng.integers(0, 8, len(bad))) % 10
+                    v[bad] = v[bad] - last + (last + 1 + shift[bad]) % 10
                     self._mark(b, bad, "bad_check_digit", fname, "my_number")
             t, w = ascii_digits(v, width)
             col = self._ascii(b, f, t, w)
@@ -706,11 +747,12 @@ class FileBuilder:
             t, w = ascii_digits(v, np.where(v > 0, 11, 0))
             col = self._ascii(b, f, t, w)
         elif role in ("registered_date", "updated_date"):
-            v = ymd_days(pop.registered[src])
+            days = pop.updated if (role == "updated_date" and pop.updated is not None) else None
+            v = ymd_days((pop.registered if days is None else days)[src])
             b.ints[fname] = v
             col = self._number(b, f, v)
         elif role == "optional_date":
-            snap = (self.snapshot - dt.date(1970, 1, 1)).days
+            snap = (pop.origin - dt.date(1970, 1, 1)).days
             back = rng.integers(1, 2000, n)
             v = np.where(rng.random(n) < 0.1, ymd_days(snap - back), 0)
             b.ints[fname] = v
@@ -857,6 +899,7 @@ class FileBuilder:
         ):
             return
         hit = np.flatnonzero(self.rng.random(b.rows) < rate)
+        pick = self.rng.integers(0, 1 << 20, b.rows)
         # Never an amount the trailer totals: the mainframe's control totals cover every record,
         # and the extract can still total a quarantined record's readable amounts.
         candidates = [
@@ -869,7 +912,7 @@ class FileBuilder:
         ]
         if not candidates or not len(hit):
             return
-        which = self.rng.integers(0, len(candidates), len(hit))
+        which = pick[hit] % len(candidates)
         for k, f in enumerate(candidates):
             rows = hit[which == k]
             if not len(rows):
@@ -920,8 +963,12 @@ def encode_rows(b: Built, start: int, stop: int) -> np.ndarray:
     return out
 
 
-def write_file(b: Built, snapshot: dt.date, fh) -> tuple[int, str]:
-    """Header, data records (chunk by chunk) and trailer into ``fh``; returns (bytes, sha256)."""
+def write_file(
+    b: Built, snapshot: dt.date, fh, on_chunk: Callable[[np.ndarray], None] | None = None
+) -> tuple[int, str]:
+    """Header, data records (chunk by chunk) and trailer into ``fh``; returns (bytes, sha256).
+
+    ``on_chunk(records)`` sees every chunk of data records (a rows × LRECL byte matrix)."""
     from ikou.mainframe.copybook import parse_copybook
     from ikou.mainframe.encode import encode_record
 
@@ -949,7 +996,10 @@ def write_file(b: Built, snapshot: dt.date, fh) -> tuple[int, str]:
         )
     )
     for start in range(0, b.rows, CHUNK_ROWS):
-        put(encode_rows(b, start, min(b.rows, start + CHUNK_ROWS)).tobytes())
+        chunk = encode_rows(b, start, min(b.rows, start + CHUNK_ROWS))
+        if on_chunk is not None:
+            on_chunk(chunk)
+        put(chunk.tobytes())
     trl = {"REC-TYPE": "T", "TRL-COUNT": b.rows, **b.sums}
     put(encode_record(cb.record(lf.record_types["T"]), trl, cp))
     return size, h.hexdigest()
@@ -986,7 +1036,9 @@ def answer_rows(domain_id: str, b: Built) -> dict[str, list]:
     return cols
 
 
-SYNTH_VERSION = "2"  # 2: columnar generator, distinct business keys, duplicate_key defects
+#: 2: columnar generator, distinct business keys, duplicate_key defects; 3: draws keyed by person
+#: (a later snapshot of the same city differs only where the city changed)
+SYNTH_VERSION = "3"
 
 
 def snapshot_manifest(
@@ -1012,6 +1064,22 @@ def dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, indent=2, default=str).encode("utf-8")
 
 
+def build_file(
+    pop: Population,
+    seed: int,
+    rates: dict[str, float],
+    domain: Domain,
+    lf: LegacyFile,
+    dups: Duplicates | None,
+) -> Built:
+    """One legacy file of the city. Draws are keyed by person (:mod:`ikou_dev.synth.draws`), so a
+    later snapshot of the same city (:mod:`ikou_dev.synth.changes`) differs only where it changed.
+    """
+    draws = Draws(seed).stream(domain.id)
+    src = select(pop, lf.synth.population, lf.synth.rate, draws.stream(lf.name))
+    return FileBuilder(pop, draws, rates).build(domain, lf, src, dups)
+
+
 def write_all(
     registry: Registry,
     pop: Population,
@@ -1021,6 +1089,8 @@ def write_all(
     domains: list[str] | None = None,
     emit_file: Callable[[str, Path], None] | None = None,
     city: dict | None = None,
+    dups: Duplicates | None = None,
+    observe: Callable[[Domain, LegacyFile, Built, np.ndarray], None] | None = None,
 ) -> dict:
     """Write every domain's files through ``emit(relative_path, bytes)``; returns a summary.
 
@@ -1028,7 +1098,9 @@ def write_all(
     ``emit_file(relative_path, path)`` (default: read back and ``emit``). Emission order is the
     publication order: per domain the data files and copybooks first, the snapshot manifest
     (``_manifest.json``) last; the answer key and reference data after. ``city`` (residents,
-    seed, rates, versions) goes into every manifest.
+    seed, rates, versions) goes into every manifest. ``dups``: the 名寄せ duplicates (default:
+    drawn here); ``observe(domain, file, built, records)`` sees each chunk of a file's data
+    records (``records``: a rows × LRECL byte matrix, in order).
     """
     import tempfile
 
@@ -1040,11 +1112,11 @@ def write_all(
         def emit_file(rel: str, path: Path) -> None:
             emit(rel, Path(path).read_bytes())
 
-    rng = np.random.default_rng(seed + 1)
     snapshot = pop.snapshot
     snap = snapshot.isoformat()
     # 名寄せ duplicates: second 宛名 records of the same resident, in notation variants.
-    dups = draw_duplicates(pop, rng, rates.get("duplicate_addressee", 0.0))
+    if dups is None:
+        dups = base_duplicates(pop, seed, rates)
     summary: dict[str, dict] = {}
     answer: dict[str, list] = {
         k: [] for k in ("domain", "file", "record", "key", "atena_no", "defect", "field", "detail")
@@ -1057,13 +1129,10 @@ def write_all(
                 continue
             # Each domain draws from its own generator: a subset (``domains``) writes the same
             # files as a full run would.
-            drng = np.random.default_rng([seed, zlib.crc32(domain.id.encode())])
-            builder = FileBuilder(pop, drng, rates)
             files_meta = []
             for lf in domain.legacy_files:
                 encodings.add(lf.encoding)
-                src = select(pop, lf.synth.population, lf.synth.rate, drng)
-                built = builder.build(domain, lf, src, dups)
+                built = build_file(pop, seed, rates, domain, lf, dups)
                 rows = answer_rows(domain.id, built)
                 for k in answer:
                     answer[k] += rows[k]
@@ -1072,7 +1141,13 @@ def write_all(
                 name = f"{lf.name}.dat"
                 path = Path(tmp) / f"{domain.id}-{name}"
                 with open(path, "wb") as fh:
-                    size, digest = write_file(built, snapshot, fh)
+                    seen = None
+                    if observe is not None:
+
+                        def seen(chunk, domain=domain, lf=lf, built=built):
+                            observe(domain, lf, built, chunk)
+
+                    size, digest = write_file(built, snapshot, fh, seen)
                 sums = dict(built.sums)
                 del built
                 emit_file(f"{domain.id}/{snap}/{name}", path)

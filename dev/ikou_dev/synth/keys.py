@@ -111,3 +111,38 @@ def sequential(rng: np.random.Generator, n: int, width: int, what: str = "key") 
         raise ValueError(f"{what}: {n:,} numbers do not fit in {width} digits")
     start = int(rng.integers(1, max(2, min(10 ** max(width - 2, 1), top - 3 * n))))
     return start + np.cumsum(rng.integers(1, 4, size=n, dtype=np.int64))
+
+
+# -- keys that stay with a person across snapshots (``ikou synth --changes-from``) ---------------
+
+
+def stable_sequential(key: int, uids: np.ndarray, total: int, width: int, what: str = "key"):
+    """Increasing numbers by uid (steps of 1-3 over the uids ``0..total``): a person's number does
+    not depend on who else is in the file, and people added later (higher uids) number after."""
+    from ikou_dev.synth.draws import Draws
+
+    top = 10**width - 1
+    start = 1 + _keyed(key, 0) % max(1, 10 ** max(width - 2, 1) - 1)
+    if start + 3 * total > top:
+        raise ValueError(f"{what}: {total:,} numbers do not fit in {width} digits")
+    steps = Draws(key).rows(np.arange(total)).integers(1, 4, total)
+    ends = start + np.cumsum(steps)
+    return ends[np.asarray(uids, dtype=np.int64)]
+
+
+_PENSION_SPAN = 9 * 10**9  # 1000-9999 office code + 6-digit serial
+_PENSION_A = 1_234_567_891  # odd, not a multiple of 3 or 5: coprime to the span
+
+
+def stable_pension_numbers(key: int, uids: np.ndarray) -> np.ndarray:
+    """Distinct 基礎年金番号 by uid (an affine permutation of the uid: distinct by construction)."""
+    u = np.asarray(uids, dtype=np.int64) % _PENSION_SPAN
+    hi, lo = divmod(_PENSION_A, 1 << 16)
+    prod = ((u * hi) % _PENSION_SPAN * (1 << 16) + u * lo) % _PENSION_SPAN
+    return 10**9 + (prod + _keyed(key, 1) % _PENSION_SPAN) % _PENSION_SPAN
+
+
+def _keyed(key: int, label: int) -> int:
+    from ikou_dev.synth.draws import Draws
+
+    return Draws(key).stream(label).key >> 1

@@ -98,17 +98,40 @@ class Population:
     gaiji: np.ndarray  # bool: the name holds a character of the city's 外字 table
     children_under15: np.ndarray  # int16 children under 15 in the household (heads only)
     duplicate: np.ndarray = field(default=None)  # int64 宛名番号 of a duplicate record (0: none)
+    #: the snapshot of the city's first build: draws that look back in time start from it, so a
+    #: later snapshot of the same city (``ikou_dev.synth.changes``) keeps them
+    origin: dt.date | None = None
+    #: bool: the person died (kept in the arrays: a person's index is its uid in every snapshot)
+    gone: np.ndarray = field(default=None)
+    #: bool: the person's records were corrected at the counter (no seeded field defects); None:
+    #: no corrections (the base city)
+    corrected: np.ndarray | None = None
+    #: int32 day number of each person's last change (None: their registration day)
+    updated: np.ndarray | None = None
+    #: int32 本籍 in the city as town * 10000 + 丁目 * 100 + 番地 (-1: none): where the person
+    #: lived when the city was first built (a move does not move the 本籍)
+    honseki_at: np.ndarray = field(default=None)
 
     def __post_init__(self):
         if self.duplicate is None:
             self.duplicate = np.zeros(len(self.kind), dtype=np.int64)
+        if self.origin is None:
+            self.origin = self.snapshot
+        if self.gone is None:
+            self.gone = np.zeros(len(self.kind), dtype=bool)
+        if self.honseki_at is None:
+            self.honseki_at = np.where(
+                self.town >= 0,
+                self.town.astype(np.int32) * 10000 + self.chome * 100 + self.ban,
+                -1,
+            ).astype(np.int32)
 
     def __len__(self) -> int:
         return len(self.kind)
 
     @property
     def n_residents(self) -> int:
-        return int(np.count_nonzero(self.kind == KIND_RESIDENT))
+        return int(np.count_nonzero((self.kind == KIND_RESIDENT) & ~self.gone))
 
     def ages(self) -> np.ndarray:
         """Age of everyone on the snapshot date (computed once)."""
@@ -232,7 +255,7 @@ def _surnames(rng, n: int, vocab: Vocab) -> np.ndarray:
     return code.astype(np.int32)
 
 
-def _given(rng, sex: np.ndarray, vocab: Vocab) -> np.ndarray:
+def given_names(rng, sex: np.ndarray, vocab: Vocab) -> np.ndarray:
     n_male = len(vocab.given) - vocab.n_female
     female = rng.integers(0, vocab.n_female, len(sex))
     male = vocab.n_female + rng.integers(0, n_male, len(sex))
@@ -251,7 +274,7 @@ def _distinct_given_in_households(rng, given, hh, sex, vocab: Vocab) -> None:
         if not again.any():
             return
         who = order[again]
-        given[who] = _given(rng, sex[who], vocab)
+        given[who] = given_names(rng, sex[who], vocab)
 
 
 def _birth_for_age(rng, snapshot: dt.date, age: np.ndarray) -> np.ndarray:
@@ -271,7 +294,7 @@ def _birth_for_age(rng, snapshot: dt.date, age: np.ndarray) -> np.ndarray:
     return (anniv[age] - rng.integers(1, 365, len(age))).astype(np.int32)
 
 
-def _address_in_city(rng, n: int, towns: list[C.Town], n_buildings: int):
+def address_in_city(rng, n: int, towns: list[C.Town], n_buildings: int):
     town = rng.integers(0, len(towns), n).astype(np.int16)
     chome_max = np.array([t.chome_max for t in towns])
     chome = (1 + np.floor(rng.random(n) * chome_max[town])).astype(np.int16)
@@ -315,7 +338,7 @@ def build(residents: int, seed: int, snapshot: dt.date) -> Population:
         h *= 2  # (deterministic: the same seed takes the same path)
     head_sex = np.where(rng.random(h) < 0.62, 1, 2)
     sur = _surnames(rng, h, vocab)
-    town, chome, ban, go, building = _address_in_city(rng, h, towns, nb)
+    town, chome, ban, go, building = address_in_city(rng, h, towns, nb)
     foreign = rng.random(h) < 0.02
     honseki = ~foreign & (rng.random(h) < 0.7)
     sp_age_delta = rng.integers(-5, 6, h)
@@ -359,13 +382,13 @@ def build(residents: int, seed: int, snapshot: dt.date) -> Population:
     out_go = rng.integers(1, 30, n_out).astype(np.int16)
     out_honseki = rng.random(n_out) < 0.4
     corp = rng.integers(0, len(vocab.corporations), n_corp).astype(np.int32)
-    c_town, c_chome, c_ban, c_go, c_building = _address_in_city(rng, n_corp, towns, nb)
+    c_town, c_chome, c_ban, c_go, c_building = address_in_city(rng, n_corp, towns, nb)
 
     total = n + n_out + n_corp
     people_sex = np.concatenate([sex, out_sex]).astype(np.uint8)
     people_age = np.concatenate([age, out_age])
     birth = _birth_for_age(rng, snapshot, people_age)
-    given = _given(rng, people_sex, vocab)
+    given = given_names(rng, people_sex, vocab)
     _distinct_given_in_households(rng, given[:n], hh, people_sex[:n], vocab)
     surname = np.concatenate([sur[hh], out_sur])
     kind = np.concatenate([np.full(n, 1), np.full(n_out, 2), np.full(n_corp, 3)]).astype(np.uint8)
