@@ -62,7 +62,11 @@ def _reproject(rep: dict, overhead: dict[str, float]) -> float | None:
     if "linear" not in t.get("projection_methods", ["linear"]):
         return t.get("projected_hours")
     return project(
-        t["stage_seconds"], t["legacy_records"], t["expected_records"], overhead=overhead
+        t["stage_seconds"],
+        t["legacy_records"],
+        t["expected_records"],
+        overhead=overhead,
+        stage_cpu=t.get("stage_cpu_seconds"),
     )["projected_hours"]
 
 
@@ -149,7 +153,7 @@ def _weekend(
 def build_city_report(
     plan: MasterPlan, *, master_run_id: str, store: Store, today: dt.date | None = None
 ) -> dict:
-    from ikou.rehearsal.timing import calibrate, write_calibration
+    from ikou.rehearsal.timing import calibrate, observations, write_calibration
 
     reg = registry()
     today = today or dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
@@ -202,13 +206,7 @@ def build_city_report(
             else None,
         }
     # tonight's fixed per-stage overhead, from all domains (the small ones anchor it)
-    obs: dict[str, list[tuple[int, float]]] = {}
-    for rep in reports.values():
-        t = rep.get("timing", {})
-        for s, sec in t.get("stage_seconds", {}).items():
-            if t.get("legacy_records"):
-                obs.setdefault(s, []).append((t["legacy_records"], sec))
-    cal = calibrate(obs)
+    cal = calibrate(observations(list(reports.values())))
     cal_uri = write_calibration(store, cal, master_run_id)
     overhead = {s: v["overhead_seconds"] for s, v in cal.items()}
     for d, rep in reports.items():
