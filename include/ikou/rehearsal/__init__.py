@@ -7,9 +7,10 @@ output with it, then drops the schema (rollback) — the reports stay. GO when:
 * every gate passed without an override,
 * the reconciliation found no mismatch beyond the domain's tolerance,
 * every legacy record is accounted for (in = loaded + quarantined + merged), and
-* the stage durations projected to the city's real volumes (see :mod:`ikou.rehearsal.timing`:
-  a fixed overhead plus a per-record cost per stage, not a plain linear scale) fit the cutover
-  window.
+* the stage costs projected to the city's real volumes (see :mod:`ikou.rehearsal.timing`:
+  a fixed overhead plus a per-record cost per stage, fitted over the domain's rehearsals at
+  several volumes, in CPU seconds where recorded so that a busy machine does not inflate them;
+  not a plain linear scale) fit the cutover window.
 
 A cutover run (``mode=cutover``) runs on the real extract, so its time is measured, not
 projected. It reconciles the live tables it just loaded: GO makes the domain live
