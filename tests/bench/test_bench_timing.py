@@ -22,13 +22,13 @@ def test_timing_benchmark_quick(tmp_path):
         assert set(r["stage_cpu_seconds"]) == set(r["stage_seconds"]) and r["stage_seconds"]
     # the smallest run's rehearsal fitted over the run before it, and names it
     small = f["runs"][1]["report_projection"]
-    assert small["basis"] == "cpu" and "fit" in small["methods"]
+    assert small["basis"] == "uncontended" and "fit" in small["methods"]
     assert sorted(small["points"]) == sorted({f["runs"][0]["records"], f["runs"][1]["records"]})
     p = f["prediction"]
     assert (
         p["from_records"] == f["runs"][1]["records"] and p["at_records"] == f["runs"][2]["records"]
     )
     assert set(p["stages"]) == set(f["runs"][2]["stage_seconds"])
-    assert all(v["error_cpu"] is not None for v in p["stages"].values())
+    assert all(v["error"] is not None for v in p["stages"].values())
     saved = json.loads((tmp_path / "timing.quick.json").read_text())
     assert saved["command"] == "python -m ikou_dev.bench --quick timing"

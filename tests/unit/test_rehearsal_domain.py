@@ -347,9 +347,9 @@ def test_contention_on_a_shared_machine_does_not_make_a_no_go(env):
         store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-busy"), "rehearsal.json"))
     )
     t = rep["timing"]
-    assert t["projection_stages"]["cleanse"]["basis"] == "cpu"
+    assert t["projection_stages"]["cleanse"]["basis"] == "uncontended"
     assert t["stage_cpu_seconds"]["extract"] == 1.5 and t["wall_over_cpu"] > 10
-    assert "CPU time" in t["projection"] and "reh-busy" in t["projection"]
+    assert t["contention"] == 400 and "κ = 400" in t["projection"] and "reh-busy" in t["projection"]
     assert t["projection_points"][0]["run_id"] == "reh-busy"
 
     res = _stage_results(env, "reh-busy-wall")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ikou.rehearsal.timing import band, calibrate, fit_line, keep_points, models, project
+from ikou.rehearsal.timing import (
+    band,
+    calibrate,
+    contention,
+    fit_line,
+    keep_points,
+    models,
+    project,
+    uncontended,
+)
 
 
 def test_fit_recovers_overhead_and_per_record_cost():
@@ -114,7 +123,9 @@ def test_cpu_time_is_the_basis_where_recorded():
         }
     ]
     p = project(wall, 5_000, 1_000_000, history=hist, stage_cpu=cpu)
-    assert p["basis"] == "cpu" and {v["basis"] for v in p["stages"].values()} == {"cpu"}
+    assert p["basis"] == "uncontended" and {v["basis"] for v in p["stages"].values()} == {
+        "uncontended"
+    }
     # cpu: extract 0 + 0.002·n, load 0 + 0.0008·n → 2,000 + 800 s at a million records
     assert p["projected_seconds"] == pytest.approx(2_800, rel=1e-6)
     walls = project(wall, 5_000, 1_000_000)  # the same run, its wall time scaled
@@ -187,4 +198,24 @@ def test_capacity_uses_the_model_the_rehearsal_fitted():
         },
     )
     assert c.seconds(1.0) == [("load", pytest.approx(p["projected_seconds"], abs=0.1))]
-    assert c.source["basis"] == "cpu" and models(p["stages"])[0].basis == "cpu"
+    assert c.source["basis"] == "uncontended" and models(p["stages"])[0].basis == "uncontended"
+
+
+def test_uncontended_seconds_keep_a_database_bound_stage_s_waiting():
+    """CPU-bound stages took 3× their CPU time (κ = 3): a stage that mostly waits for PostgreSQL
+    (1 s CPU, 12 s wall) costs 12 / 3 = 4 s, not its 1 s of CPU; on an idle machine (κ = 1) the
+    cost is the wall time."""
+    wall = {"extract": 30.0, "cleanse": 60.0, "validate": 9.0, "load": 12.0}
+    cpu = {"extract": 10.0, "cleanse": 20.0, "validate": 3.0, "load": 1.0}
+    assert contention(wall, cpu) == 3.0
+    assert uncontended(wall, cpu) == {
+        "extract": 10.0,
+        "cleanse": 20.0,
+        "validate": 3.0,
+        "load": 4.0,
+    }
+    idle = {"extract": 10.0, "cleanse": 20.0, "validate": 3.0, "load": 4.0}
+    assert contention(idle, cpu) == 1.0 and uncontended(idle, cpu)["load"] == 4.0
+    assert contention({"x": 1.0}, {"x": None}) == 1.0  # nothing says: no deflation
+    multi = {"extract": 5.0}  # two threads: more CPU than wall
+    assert uncontended(multi, {"extract": 8.0}) == {"extract": 8.0}

@@ -11,8 +11,8 @@ each rehearsal fits the timing model over the runs before it, as a nightly rehea
 the domain's history. The smallest run's model (:func:`ikou.rehearsal.timing.project` with the
 other fit runs as its history — what its rehearsal report computed) then predicts every stage at
 the check volume, which runs last; the figures give, stage by stage, the predicted and measured
-CPU seconds (the model's basis) and the error, beside what the wall-time model and the old
-linear scale would have said. Every run's wall and CPU seconds per stage and the load average
+uncontended seconds (the model's basis: max(CPU, wall ÷ κ)) and the error, beside what a model
+of CPU time alone, one of wall time and the old linear scale would have said. Every run's wall and CPU seconds per stage and the load average
 are recorded (the machine is shared).
 """
 
@@ -104,14 +104,20 @@ def _error(pred: float, measured: float) -> float | None:
 
 
 def compare(runs: list[dict], check: dict) -> dict:
-    """The smallest fit run's projections at the check run's records against its measurement."""
-    from ikou.rehearsal.timing import project
+    """The smallest fit run's projections at the check run's records against its measurement:
+    on the model's basis (uncontended seconds), on CPU time alone, on wall time, and the old
+    linear scale of the wall time."""
+    from ikou.rehearsal.timing import contention, project, uncontended
 
     small = min(runs, key=lambda r: r["records"])
     history = [r for r in runs if r is not small]
     n, expected = small["records"], check["records"]
     run = {"run_id": small["run_id"], "generated_at": small["generated_at"]}
-    cpu = project(
+
+    def cpu_only(r: dict) -> dict:  # a run whose wall time is its CPU time: κ = 1, cost = CPU
+        return {**r, "stage_seconds": r["stage_cpu_seconds"]}
+
+    model = project(
         small["stage_seconds"],
         n,
         expected,
@@ -119,34 +125,56 @@ def compare(runs: list[dict], check: dict) -> dict:
         stage_cpu=small["stage_cpu_seconds"],
         run=run,
     )
+    cpu = project(
+        small["stage_cpu_seconds"],
+        n,
+        expected,
+        history=[cpu_only(r) for r in history],
+        stage_cpu=small["stage_cpu_seconds"],
+        run=run,
+    )
     wall = project(small["stage_seconds"], n, expected, history=history, run=run)
+    measured = uncontended(check["stage_seconds"], check["stage_cpu_seconds"])
     stages = {}
-    for s, v in cpu["stages"].items():
-        measured_cpu = check["stage_cpu_seconds"].get(s)
-        measured_wall = check["stage_seconds"].get(s, 0.0)
+    for s, v in model["stages"].items():
+        m_cpu = check["stage_cpu_seconds"].get(s) or 0.0
+        m_wall = check["stage_seconds"].get(s, 0.0)
         stages[s] = {
-            "predicted_cpu": v["projected_seconds"],
-            "measured_cpu": measured_cpu,
-            "error_cpu": _error(v["projected_seconds"], measured_cpu or 0.0),
+            "predicted": v["projected_seconds"],
+            "measured": round(measured.get(s, m_wall), 2),
+            "error": _error(v["projected_seconds"], measured.get(s, m_wall)),
+            "predicted_cpu": cpu["stages"][s]["projected_seconds"],
+            "measured_cpu": m_cpu,
+            "error_cpu": _error(cpu["stages"][s]["projected_seconds"], m_cpu),
             "predicted_wall": wall["stages"][s]["projected_seconds"],
-            "measured_wall": measured_wall,
-            "error_wall": _error(wall["stages"][s]["projected_seconds"], measured_wall),
+            "measured_wall": m_wall,
+            "error_wall": _error(wall["stages"][s]["projected_seconds"], m_wall),
             "linear_wall": wall["stages"][s]["linear_seconds"],
-            "error_linear_wall": _error(wall["stages"][s]["linear_seconds"], measured_wall),
-            "a_cpu": v["overhead_seconds"],
-            "b_cpu_ms": v["per_record_ms"],
+            "error_linear_wall": _error(wall["stages"][s]["linear_seconds"], m_wall),
+            "a": v["overhead_seconds"],
+            "b_ms": v["per_record_ms"],
             "method": v["method"],
             "points": v["point_records"],
         }
+    tot = sum(measured.values())
     tot_cpu = sum(check["stage_cpu_seconds"].values())
     tot_wall = sum(check["stage_seconds"].values())
-    errors = [abs(v["error_cpu"]) for v in stages.values() if v["error_cpu"] is not None]
+    errors = [abs(v["error"]) for v in stages.values() if v["error"] is not None]
     return {
         "from_run": small["run_id"],
         "from_records": n,
         "at_records": expected,
-        "points": [p["records"] for p in cpu["points"]],
+        "basis": model["basis"],
+        "contention_of_the_check_run": round(
+            contention(check["stage_seconds"], check["stage_cpu_seconds"]), 2
+        ),
+        "points": [p["records"] for p in model["points"]],
         "stages": stages,
+        "total": {
+            "predicted": model["projected_seconds"],
+            "measured": round(tot, 1),
+            "error": _error(model["projected_seconds"], tot),
+        },
         "total_cpu": {
             "predicted": cpu["projected_seconds"],
             "measured": round(tot_cpu, 1),
@@ -159,7 +187,8 @@ def compare(runs: list[dict], check: dict) -> dict:
             "linear": round(wall["linear_hours"] * 3600, 1),
             "error_linear": _error(wall["linear_hours"] * 3600, tot_wall),
         },
-        "max_stage_error_cpu": round(max(errors), 3) if errors else None,
+        "max_stage_error": round(max(errors), 3) if errors else None,
+        "stages_within_tolerance": sum(e <= TOLERANCE for e in errors),
         "tolerance": TOLERANCE,
         "every_stage_within_tolerance": bool(errors) and max(errors) <= TOLERANCE,
     }

@@ -215,6 +215,7 @@ def run_timing(
             "linear_hours": round(elapsed / 3600, 3),
             "methods": ["measured"],
             "basis": "wall",
+            "contention": 1.0,
             "points": [{"records": legacy, "run_id": run_id, "generated_at": now}],
             "stages": {
                 s: {
@@ -261,6 +262,7 @@ def run_timing(
         "elapsed_seconds": round(elapsed, 3),
         "cpu_seconds": round(cpu_total, 3),
         "wall_over_cpu": round(elapsed / cpu_total, 2) if cpu_total else None,
+        "contention": proj["contention"],
         "legacy_records": legacy,
         "expected_records": d.expected_records,
         "scale": round(d.expected_records / legacy, 2) if legacy else 0.0,
@@ -279,10 +281,12 @@ def run_timing(
             else "cost = a + b·records per stage (a: fixed per-task overhead, b: per-record cost), "
             "projected to the registry's expected records; basis: "
             + {
-                "cpu": "CPU time of the tasks (wall time on this shared machine was "
-                f"{elapsed / cpu_total if cpu_total else 0:.1f}× it)",
+                "uncontended": "uncontended seconds, max(CPU, wall ÷ κ) per stage, with the "
+                f"run's contention factor κ = {proj['contention']:g} (the median wall / CPU "
+                "ratio of its stages; 1 on an idle machine)",
                 "wall": "wall time (no CPU time recorded)",
-                "mixed": "CPU time where recorded, else wall time",
+                "mixed": f"uncontended seconds (κ = {proj['contention']:g}) where CPU time "
+                "was recorded, else wall time",
             }[basis]
             + "; methods: "
             + ", ".join(proj["methods"])

@@ -10,13 +10,21 @@ overhead becomes 200 seconds of imaginary work. The model is therefore
 
 and the projection is Σ_s a_s + b_s · N_expected.
 
-**What is measured (the basis).** A stage's cost is its task's CPU time (user + system of the
-task process and its waited-for children, :func:`ikou.pipeline.cpu_time`) where the run
-recorded it, else its wall time. On a machine shared with other work wall time grows with the
-load (a 20,000-resident rehearsal at load 8 on 2 cores took 4× its CPU time), CPU time does not;
-projecting wall time turned such runs NO-GO. CPU time leaves out what another server does for
-the task (PostgreSQL's side of a COPY): the report gives the wall / CPU ratio of the run beside
-the projection. Each stage says its ``basis`` (``cpu`` or ``wall``).
+**What is measured (the basis).** Every stage records its wall time and its task's CPU time
+(user + system of the task process and its waited-for children, :func:`ikou.pipeline.cpu_time`).
+On a machine shared with other work wall time grows with the load (a 200,000-resident rehearsal
+at load 8–11 on 2 cores took 4.3× its CPU time); projecting it turned such runs NO-GO. CPU time
+alone does not grow, but leaves out what another process does for the task (PostgreSQL's side
+of a COPY or of ``gate_target``, the S3 server's). So the basis is ``uncontended`` seconds:
+
+    κ = max(1, median over the run's stages of wall / CPU)   (the run's contention factor)
+    cost_s = max(cpu_s, wall_s / κ)
+
+On an idle machine κ ≈ 1 and the cost is the wall time; on a busy one the CPU-bound stages
+measure κ and every stage's wall time is deflated by it, so a database-bound stage keeps its
+waiting for the server (at 1M residents under load 7–10, load and gate_target came out at 10.9
+and 10.8 s, the idle machine's wall times being 11.5 and 11.8 s). A stage without a CPU figure
+(an older report) is on the ``wall`` basis. Each stage says its ``basis``; the report gives κ.
 
 **Where a_s and b_s come from**, best first:
 
@@ -56,7 +64,7 @@ class StageModel:
     stage: str
     a: float  # fixed seconds
     b: float  # seconds per record
-    basis: str = "cpu"  # "cpu" or "wall"
+    basis: str = "uncontended"  # or "wall"
 
     def seconds(self, records: float) -> float:
         return self.a + self.b * records
@@ -89,10 +97,35 @@ def fit_line(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     return a, b
 
 
+MIN_CPU = 0.05  # seconds: a stage with less CPU time says nothing about contention
+
+
+def contention(wall: dict[str, float], cpu: dict[str, float | None]) -> float:
+    """κ: the median wall / CPU ratio of a run's stages, at least 1 (1 when nothing says)."""
+    ratios = [
+        float(wall[s]) / float(c)
+        for s, c in cpu.items()
+        if c is not None and float(c) >= MIN_CPU and s in wall
+    ]
+    return max(1.0, median(ratios)) if ratios else 1.0
+
+
+def uncontended(wall: dict[str, float], cpu: dict[str, float | None]) -> dict[str, float]:
+    """Each stage's cost with the run's contention taken out: max(CPU, wall / κ); stages
+    without a CPU figure are left out."""
+    k = contention(wall, cpu)
+    return {
+        s: max(float(c), float(wall[s]) / k) for s, c in cpu.items() if c is not None and s in wall
+    }
+
+
 def cost_of(point: dict, stage: str, basis: str) -> float | None:
     """A point's cost of a stage on a basis (None: not recorded on that basis)."""
-    key = "stage_cpu_seconds" if basis == "cpu" else "stage_seconds"
-    v = (point.get(key) or {}).get(stage)
+    if basis == "uncontended":
+        return uncontended(
+            point.get("stage_seconds") or {}, point.get("stage_cpu_seconds") or {}
+        ).get(stage)
+    v = (point.get("stage_seconds") or {}).get(stage)
     return None if v is None else float(v)
 
 
@@ -109,13 +142,14 @@ def project(
     """Projected seconds per stage at ``expected`` records, with the method, the basis and the
     points used for each.
 
-    ``stage_seconds`` / ``stage_cpu``: this run's wall and CPU seconds per stage (CPU is the
-    basis where given). ``history``: other rehearsals of the domain as ``{"records": n,
+    ``stage_seconds`` / ``stage_cpu``: this run's wall and CPU seconds per stage (the basis is
+    ``uncontended`` where CPU is given, see the module docstring). ``history``: other rehearsals of the domain as ``{"records": n,
     "stage_seconds": {...}, "stage_cpu_seconds": {...}, "run_id", "generated_at"}``.
     ``overhead``: fixed seconds per stage fitted across domains (the calibration). ``run``:
     this run's ``run_id`` / ``generated_at`` (named among the points)."""
     history = history or []
     stage_cpu = stage_cpu or {}
+    costs = uncontended(stage_seconds, stage_cpu)
     here = {
         "records": records,
         "run_id": (run or {}).get("run_id"),
@@ -125,8 +159,8 @@ def project(
     total = linear_total = 0.0
     used: dict[str, dict] = {}
     for s, wall in stage_seconds.items():
-        basis = "cpu" if stage_cpu.get(s) is not None else "wall"
-        t = float(stage_cpu[s]) if basis == "cpu" else float(wall)
+        basis = "uncontended" if s in costs else "wall"
+        t = costs[s] if basis == "uncontended" else float(wall)
         linear = t * expected / records if records else 0.0
         linear_total += linear
         others = [
@@ -155,6 +189,7 @@ def project(
             "measured_seconds": round(float(wall), 3),
             "measured_cpu_seconds": None if s not in stage_cpu else round(float(stage_cpu[s]), 3),
             "basis": basis,
+            "cost_seconds": round(t, 3),
             "overhead_seconds": round(a, 3),
             "per_record_ms": round(b * 1000, 6),
             "projected_seconds": round(proj, 1),
@@ -171,6 +206,7 @@ def project(
         "linear_hours": round(linear_total / 3600, 3),
         "methods": sorted({v["method"] for v in per_stage.values()}),
         "basis": bases[0] if len(bases) == 1 else "mixed",
+        "contention": round(contention(stage_seconds, stage_cpu), 2),
         "points": sorted(used.values(), key=lambda p: (p["records"], str(p.get("generated_at")))),
     }
 
@@ -275,16 +311,16 @@ def calibrate(observations: dict[str, list[tuple[int, float]]]) -> dict[str, dic
 
 
 def observations(reports: list[dict]) -> dict[str, list[tuple[int, float]]]:
-    """(records, cost) per stage over rehearsal reports: CPU seconds where recorded, else wall."""
+    """(records, cost) per stage over rehearsal reports: uncontended seconds where CPU time was
+    recorded, else wall."""
     obs: dict[str, list[tuple[int, float]]] = {}
     for rep in reports:
         t = rep.get("timing", {})
         if not t.get("legacy_records"):
             continue
-        cpu = t.get("stage_cpu_seconds") or {}
+        costs = uncontended(t.get("stage_seconds", {}), t.get("stage_cpu_seconds") or {})
         for s, sec in t.get("stage_seconds", {}).items():
-            v = cpu.get(s, sec)
-            obs.setdefault(s, []).append((t["legacy_records"], float(sec if v is None else v)))
+            obs.setdefault(s, []).append((t["legacy_records"], float(costs.get(s, sec))))
     return obs
 
 
@@ -299,7 +335,8 @@ def write_calibration(store, stages: dict[str, dict], master_run_id: str) -> str
     doc = {
         "master_run_id": master_run_id,
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": "cost = a + b·records per stage (CPU seconds where recorded), a robust line "
+        "model": "cost = a + b·records per stage (uncontended seconds where CPU time was "
+        "recorded), a robust line "
         "across the domains of one master run",
         "stages": stages,
     }
