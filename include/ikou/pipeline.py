@@ -11,8 +11,10 @@ speak it:
   layer from the DAG run's Params / conf, or by the command line from its arguments. Registry
   membership (is the domain known?) is checked by the layer that has the registry.
 * :class:`StageResult` — what a stage returns and what XCom carries: URIs, counts, the
-  accounting (in = out + quarantined + merged), findings by rule, verdicts, seconds. Never a
-  record, never a personal value. Each gate returns its input with its verdict added.
+  accounting (in = out + quarantined + merged), findings by rule, verdicts, seconds (wall) and
+  ``cpu_seconds`` (the task's CPU time, :func:`cpu_time`: what the timing model fits, since a
+  shared machine inflates wall time). Never a record, never a personal value. Each gate returns
+  its input with its verdict added.
 
 Every stage is ``run(ctx, upstream…) -> StageResult``. One parser reads every snapshot date
 (:func:`parse_snapshot`): ``YYYY-MM-DD`` or ``YYYYMMDD``, stored as ``YYYY-MM-DD``.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import resource
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -328,6 +331,7 @@ class StageResult(BaseModel):
     accounting: list[UnitAccounting] = Field(default_factory=list)
     findings: dict[str, int] = Field(default_factory=dict)  # rule -> count
     seconds: float = 0.0
+    cpu_seconds: float | None = None  # CPU time of the task (self + children); None: not measured
     gates: dict[str, GateVerdict] = Field(default_factory=dict)
     # extract
     quarantine: str | None = None
@@ -375,6 +379,7 @@ class StageResult(BaseModel):
         accounting: list[UnitAccounting],
         seconds: float,
         findings: dict[str, int] | None = None,
+        cpu_seconds: float | None = None,
         **extra: Any,
     ) -> StageResult:
         """A stage's result with its totals summed from its accounting."""
@@ -393,6 +398,7 @@ class StageResult(BaseModel):
             accounting=accounting,
             findings=dict(findings or {}),
             seconds=round(seconds, 3),
+            cpu_seconds=None if cpu_seconds is None else round(cpu_seconds, 3),
             **extra,
         )
 
@@ -460,6 +466,19 @@ class ExtractPartResult(BaseModel):
     bytes: int
     decode_seconds: float
     seconds: float
+    cpu_seconds: float | None = None
+
+
+def cpu_time() -> float:
+    """CPU seconds of this process and its waited-for children so far (user + system).
+
+    A stage's cost is ``cpu_time()`` at its end minus at its start: on a machine shared with
+    other work its wall time grows with the load, its CPU time does not (the timing model,
+    :mod:`ikou.rehearsal.timing`, fits CPU time where it was recorded). Work done by another
+    server (PostgreSQL's side of a COPY) is not in it."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 # ----------------------------------------------------------------------------- the master run

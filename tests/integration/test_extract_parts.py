@@ -56,6 +56,7 @@ PART_KEYS = {
     "bytes",
     "decode_seconds",
     "seconds",
+    "cpu_seconds",
 }
 
 

@@ -329,3 +329,30 @@ def test_first_night_overhead_is_fitted_across_the_other_domains(env):
     )
     assert t["projected_hours"] < t["linear_hours"]
     assert out.verdict in ("GO", "NO-GO")
+
+
+def test_contention_on_a_shared_machine_does_not_make_a_no_go(env):
+    """Every stage took 400× its CPU time (the machine was busy with other work): projected on
+    CPU time the rehearsal fits the window and the report says CPU time was the basis; the same
+    run with wall time only (no CPU figures) would have been NO-GO on time."""
+    store = Store()
+    res = _stage_results(env, "reh-busy")
+    busy = {
+        k: r.model_copy(update={"seconds": 400 * r.seconds, "cpu_seconds": r.seconds})
+        for k, r in res.items()
+    }
+    out = rehearse_domain(DOMAIN, busy, run_id="reh-busy", mode="rehearsal", store=store)
+    assert out.verdict == "GO", out.reasons
+    rep = json.loads(
+        store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-busy"), "rehearsal.json"))
+    )
+    t = rep["timing"]
+    assert t["projection_stages"]["cleanse"]["basis"] == "uncontended"
+    assert t["stage_cpu_seconds"]["extract"] == 1.5 and t["wall_over_cpu"] > 10
+    assert t["contention"] == 400 and "κ = 400" in t["projection"] and "reh-busy" in t["projection"]
+    assert t["projection_points"][0]["run_id"] == "reh-busy"
+
+    res = _stage_results(env, "reh-busy-wall")
+    wall_only = {k: r.model_copy(update={"seconds": 400 * r.seconds}) for k, r in res.items()}
+    out = rehearse_domain(DOMAIN, wall_only, run_id="reh-busy-wall", mode="rehearsal", store=store)
+    assert out.verdict == "NO-GO" and any("exceeds" in r for r in out.reasons)

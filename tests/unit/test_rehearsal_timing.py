@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ikou.rehearsal.timing import calibrate, fit_line, project
+from ikou.rehearsal.timing import (
+    band,
+    calibrate,
+    contention,
+    fit_line,
+    keep_points,
+    models,
+    project,
+    uncontended,
+)
 
 
 def test_fit_recovers_overhead_and_per_record_cost():
@@ -63,3 +72,150 @@ def test_calibration_across_domains():
     assert set(cal) == {"extract"}  # one point is no fit
     assert cal["extract"]["overhead_seconds"] == pytest.approx(1.0, abs=0.05)
     assert cal["extract"]["points"] == 3
+
+
+# ----------------------------------------------------------------------------- the robust fit
+
+
+def test_fit_is_exact_on_points_of_one_line():
+    a0, b0 = 4.25, 0.00037  # seconds, seconds per record
+    pts = [(n, a0 + b0 * n) for n in (20_000, 50_000, 100_000, 200_000, 500_000)]
+    a, b = fit_line(pts)
+    assert a == pytest.approx(a0, rel=1e-9) and b == pytest.approx(b0, rel=1e-9)
+    assert fit_line(pts[:2]) == (pytest.approx(a0), pytest.approx(b0))  # two points: their line
+
+
+@pytest.mark.parametrize("bad", [0, 2, 4])
+def test_one_outlier_does_not_move_the_fit(bad):
+    """A run slowed down threefold (another job on the machine): the line stays where the other
+    runs put it — least squares would have moved both a and b."""
+    a0, b0 = 2.0, 0.001
+    pts = [(n, a0 + b0 * n) for n in (1_000, 2_000, 5_000, 10_000, 20_000)]
+    n, t = pts[bad]
+    pts[bad] = (n, 3 * t)
+    a, b = fit_line(pts)
+    assert a == pytest.approx(a0, rel=1e-9) and b == pytest.approx(b0, rel=1e-9)
+
+
+def test_many_runs_at_one_volume_and_a_few_at_others():
+    """Thirty nightly runs at 20k and two at 200k (with noise): the fit still sees the slope."""
+    pts = [(20_000, 10.0 + 0.0005 * 20_000 + (i % 3 - 1) * 0.2) for i in range(30)]
+    pts += [(200_000, 10.0 + 0.0005 * 200_000), (100_000, 10.0 + 0.0005 * 100_000)]
+    a, b = fit_line(pts)
+    assert a == pytest.approx(10.0, abs=0.3) and b == pytest.approx(0.0005, rel=0.02)
+
+
+# ----------------------------------------------------------------------------- basis and points
+
+
+def test_cpu_time_is_the_basis_where_recorded():
+    """Wall time 50× the CPU time (a shared machine): the projection rests on the CPU time, and
+    says so; without CPU figures it is the wall time's."""
+    wall = {"extract": 500.0, "load": 200.0}
+    cpu = {"extract": 10.0, "load": 4.0}
+    hist = [
+        {
+            "records": 10_000,
+            "run_id": "r-10k",
+            "generated_at": "2026-12-01T16:00:00+00:00",
+            "stage_seconds": {"extract": 40.0, "load": 16.0},
+            "stage_cpu_seconds": {"extract": 20.0, "load": 8.0},
+        }
+    ]
+    p = project(wall, 5_000, 1_000_000, history=hist, stage_cpu=cpu)
+    assert p["basis"] == "uncontended" and {v["basis"] for v in p["stages"].values()} == {
+        "uncontended"
+    }
+    # cpu: extract 0 + 0.002·n, load 0 + 0.0008·n → 2,000 + 800 s at a million records
+    assert p["projected_seconds"] == pytest.approx(2_800, rel=1e-6)
+    walls = project(wall, 5_000, 1_000_000)  # the same run, its wall time scaled
+    assert walls["basis"] == "wall" and walls["projected_seconds"] == pytest.approx(700 * 200)
+
+
+def test_a_point_without_cpu_time_is_left_out_of_a_cpu_fit():
+    hist = [{"records": 10_000, "run_id": "old", "stage_seconds": {"extract": 40.0}}]
+    p = project({"extract": 500.0}, 5_000, 1_000_000, history=hist, stage_cpu={"extract": 10.0})
+    assert p["stages"]["extract"]["method"] == "linear" and p["stages"]["extract"]["points"] == 1
+
+
+def test_the_projection_names_its_points():
+    hist = [
+        {
+            "records": n,
+            "run_id": f"manual__{n}",
+            "generated_at": f"2026-12-0{i + 1}T16:00:00+00:00",
+            "stage_seconds": {"cleanse": 1.0 + 0.001 * n},
+            "stage_cpu_seconds": {"cleanse": 0.5 + 0.0005 * n},
+        }
+        for i, n in enumerate((100_000, 200_000))
+    ]
+    p = project(
+        {"cleanse": 21.0},
+        20_000,
+        3_220_000,
+        history=hist,
+        stage_cpu={"cleanse": 10.5},
+        run={"run_id": "scheduled__tonight", "generated_at": "2026-12-04T16:00:00+00:00"},
+    )
+    st = p["stages"]["cleanse"]
+    assert st["method"] == "fit" and st["point_records"] == [20_000, 100_000, 200_000]
+    assert st["projected_seconds"] == pytest.approx(0.5 + 0.0005 * 3_220_000, abs=0.1)
+    assert [(x["records"], x["run_id"]) for x in p["points"]] == [
+        (20_000, "scheduled__tonight"),
+        (100_000, "manual__100000"),
+        (200_000, "manual__200000"),
+    ]
+    assert p["points"][1]["generated_at"] == "2026-12-01T16:00:00+00:00"
+
+
+def test_remembered_points_keep_the_latest_runs_of_every_volume():
+    pts = [
+        {"run_id": f"night-{i}", "generated_at": f"2026-11-{i + 1:02d}", "records": 20_000 + i}
+        for i in range(10)
+    ]
+    pts.append({"run_id": "big", "generated_at": "2026-10-01", "records": 1_000_000})
+    pts.append({"run_id": "night-9", "generated_at": "2026-11-10", "records": 20_009})  # retried
+    kept = keep_points(pts)
+    assert [p["run_id"] for p in kept] == ["big", "night-7", "night-8", "night-9"]
+    assert band(20_000) == band(20_009) != band(1_000_000)
+
+
+def test_capacity_uses_the_model_the_rehearsal_fitted():
+    from ikou.rehearsal.capacity import domain_cost
+
+    p = project({"load": 30.0}, 20_000, 1_000_000, stage_cpu={"load": 12.0}, overhead={"load": 2})
+    c = domain_cost(
+        "juki",
+        [],
+        {
+            "run_id": "r",
+            "timing": {
+                "expected_records": 1_000_000,
+                "projection_stages": p["stages"],
+                "projection_basis": p["basis"],
+                "projection_points": p["points"],
+            },
+        },
+    )
+    assert c.seconds(1.0) == [("load", pytest.approx(p["projected_seconds"], abs=0.1))]
+    assert c.source["basis"] == "uncontended" and models(p["stages"])[0].basis == "uncontended"
+
+
+def test_uncontended_seconds_keep_a_database_bound_stage_s_waiting():
+    """CPU-bound stages took 3× their CPU time (κ = 3): a stage that mostly waits for PostgreSQL
+    (1 s CPU, 12 s wall) costs 12 / 3 = 4 s, not its 1 s of CPU; on an idle machine (κ = 1) the
+    cost is the wall time."""
+    wall = {"extract": 30.0, "cleanse": 60.0, "validate": 9.0, "load": 12.0}
+    cpu = {"extract": 10.0, "cleanse": 20.0, "validate": 3.0, "load": 1.0}
+    assert contention(wall, cpu) == 3.0
+    assert uncontended(wall, cpu) == {
+        "extract": 10.0,
+        "cleanse": 20.0,
+        "validate": 3.0,
+        "load": 4.0,
+    }
+    idle = {"extract": 10.0, "cleanse": 20.0, "validate": 3.0, "load": 4.0}
+    assert contention(idle, cpu) == 1.0 and uncontended(idle, cpu)["load"] == 4.0
+    assert contention({"x": 1.0}, {"x": None}) == 1.0  # nothing says: no deflation
+    multi = {"extract": 5.0}  # two threads: more CPU than wall
+    assert uncontended(multi, {"extract": 8.0}) == {"extract": 8.0}

@@ -23,6 +23,7 @@ database, so that stays a handful while the tables hold a million rows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from ikou.pipeline import STAGES as PIPELINE_STAGES
@@ -47,7 +49,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_s3(data: Path) -> tuple[subprocess.Popen, str]:
+def start_s3(data: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -75,7 +77,7 @@ def _start_s3(data: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the local S3 endpoint did not start")
 
 
-def _target_db(workdir: Path) -> tuple[str, callable]:
+def target_db(workdir: Path) -> tuple[str, callable]:
     """A fresh PostgreSQL database (dropped afterwards), else an SQLite file."""
     admin_url = os.environ.get("IKOU_BENCH_PG_URL") or os.environ.get(
         "IKOU_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -112,6 +114,14 @@ def run(workdir: Path, quick: bool) -> dict:
     t0 = time.monotonic()
     city = build_city(residents)  # cached (shared with the cleanse and dedupe benchmarks)
     city_seconds = round(time.monotonic() - t0, 1)
+    with stack(workdir) as target_url:
+        return _run(city, residents, SNAPSHOT, city_seconds, target_url)
+
+
+@contextlib.contextmanager
+def stack(workdir: Path) -> Iterator[str]:
+    """A local S3 endpoint and a fresh target database for the run's stages (the environment
+    pointed at them, restored afterwards); yields the target URL."""
     env_before = {
         k: os.environ.get(k)
         for k in (
@@ -125,8 +135,8 @@ def run(workdir: Path, quick: bool) -> dict:
             "GX_ANALYTICS_ENABLED",
         )
     }
-    s3, endpoint = _start_s3(workdir / "s3")
-    target_url, drop_target = _target_db(workdir)
+    s3, endpoint = start_s3(workdir / "s3")
+    target_url, drop_target = target_db(workdir)
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
@@ -140,7 +150,7 @@ def run(workdir: Path, quick: bool) -> dict:
     os.environ.setdefault("IKOU_HMAC_SECRET", "bench-secret-not-for-production")
     os.environ.pop("IKOU_AWS_CONN_ID", None)
     try:
-        return _run(city, residents, SNAPSHOT, city_seconds, target_url)
+        yield target_url
     finally:
         s3.terminate()
         try:
@@ -155,24 +165,49 @@ def run(workdir: Path, quick: bool) -> dict:
                 os.environ[k] = v
 
 
+def upload_landing(city: dict, domain: str, snapshot: str) -> float:
+    """Put the city's landing files of ``domain`` (and the reference data) on the local S3."""
+    from ikou.storage import Store, join
+
+    store = Store()
+    landing = Path(city["folder"]) / "landing"
+    t = time.monotonic()
+    for sub in (f"{domain}/{snapshot}", f"_reference/{snapshot}"):
+        for p in sorted((landing / sub).iterdir()):
+            if p.is_file():
+                store.put_file(join(f"s3://ikou-restricted/landing/{sub}", p.name), p)
+    return round(time.monotonic() - t, 1)
+
+
+def run_stage(stage: str, ctx, results: dict):
+    """One stage of a domain run as its task calls it (``results``: the earlier stages')."""
+    from ikou.stages import cleanse, extract, load, rehearse, validate
+
+    if stage == "extract":
+        return extract.run(ctx)
+    if stage == "cleanse":
+        return cleanse.run(ctx, results["extract"])
+    if stage == "validate":
+        return validate.run(ctx, results["cleanse"])
+    if stage == "load":
+        return load.run(ctx, results["validate"])
+    return rehearse.run(
+        ctx, results["extract"], results["cleanse"], results["validate"], results["load"]
+    )
+
+
 def _run(city: dict, residents: int, snapshot: str, city_seconds: float, target_url: str) -> dict:
     import sqlalchemy as sa
 
     import great_expectations  # noqa: F401 - preloaded in the scheduler, as plugins/ikou_preload.py does
     from ikou.pipeline import RunContext
     from ikou.quality.gate import forget_context
-    from ikou.stages import cleanse, extract, gate, load, rehearse, validate
-    from ikou.storage import Store, forget_clients, join
+    from ikou.stages import gate
+    from ikou.storage import Store, forget_clients
 
     forget_clients()
     store = Store()
-    landing = Path(city["folder"]) / "landing"
-    t = time.monotonic()
-    for sub in (f"{DOMAIN}/{snapshot}", f"_reference/{snapshot}"):
-        for p in sorted((landing / sub).iterdir()):
-            if p.is_file():
-                store.put_file(join(f"s3://ikou-restricted/landing/{sub}", p.name), p)
-    upload = round(time.monotonic() - t, 1)
+    upload = upload_landing(city, DOMAIN, snapshot)
 
     statements: list[tuple[str, int]] = []
 
@@ -186,18 +221,7 @@ def _run(city: dict, residents: int, snapshot: str, city_seconds: float, target_
     ctx = RunContext.build(domain=DOMAIN, run_id=RUN_ID, snapshot=snapshot)
     for stage, gate_name in STAGES:
         t = time.monotonic()
-        if stage == "extract":
-            results[stage] = extract.run(ctx)
-        elif stage == "cleanse":
-            results[stage] = cleanse.run(ctx, results["extract"])
-        elif stage == "validate":
-            results[stage] = validate.run(ctx, results["cleanse"])
-        elif stage == "load":
-            results[stage] = load.run(ctx, results["validate"])
-        else:
-            results[stage] = rehearse.run(
-                ctx, results["extract"], results["cleanse"], results["validate"], results["load"]
-            )
+        results[stage] = run_stage(stage, ctx, results)
         seconds[stage] = time.monotonic() - t
         forget_context()  # a gate task builds its own GX context
         if gate_name == "gate_target":

@@ -7,9 +7,10 @@ output with it, then drops the schema (rollback) — the reports stay. GO when:
 * every gate passed without an override,
 * the reconciliation found no mismatch beyond the domain's tolerance,
 * every legacy record is accounted for (in = loaded + quarantined + merged), and
-* the stage durations projected to the city's real volumes (see :mod:`ikou.rehearsal.timing`:
-  a fixed overhead plus a per-record cost per stage, not a plain linear scale) fit the cutover
-  window.
+* the stage costs projected to the city's real volumes (see :mod:`ikou.rehearsal.timing`:
+  a fixed overhead plus a per-record cost per stage, fitted over the domain's rehearsals at
+  several volumes, in CPU seconds where recorded so that a busy machine does not inflate them;
+  not a plain linear scale) fit the cutover window.
 
 A cutover run (``mode=cutover``) runs on the real extract, so its time is measured, not
 projected. It reconciles the live tables it just loaded: GO makes the domain live
@@ -55,6 +56,9 @@ def gate_reports(domain: str, run_id: str, store: Store) -> dict[str, dict]:
 
 
 def gate_seconds(report: dict) -> float | None:
+    """A gate's wall seconds: as the gate measured them, else from its start and end stamps."""
+    if report.get("seconds_total") is not None:
+        return float(report["seconds_total"])
     try:
         a = dt.datetime.fromisoformat(report["started_at"])
         b = dt.datetime.fromisoformat(report["finished_at"])
@@ -153,72 +157,112 @@ def trend_points(previous: list[dict], current: dict) -> list[dict]:
 # ----------------------------------------------------------------------------- the rehearsal
 
 
-def timing(
+def run_timing(
     domain_id: str,
     results: dict[str, StageResult | None],
     gates: dict,
-    recon_seconds: float | None,
+    recon: tuple[float | None, float | None] | float | None,
     legacy: int,
     previous: list[dict],
     store: Store,
     mode: str = "rehearsal",
 ) -> dict:
-    from ikou.rehearsal.timing import project, read_calibration
+    """The run's stage costs (wall and CPU seconds) and their projection to the registry's
+    volume (:mod:`ikou.rehearsal.timing`); ``recon``: the reconciliation's (wall, CPU) seconds.
+    (Not named ``timing``: importing the submodule would replace a package attribute of that
+    name.)"""
+    from ikou.rehearsal.timing import project, read_calibration, read_points, remember_point
 
     reg = registry()
     d = reg.get(domain_id)
     window = reg.plan[domain_id].cutover_window_hours
+    recon_seconds, recon_cpu = recon if isinstance(recon, tuple) else (recon, None)
     measured: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     for s in TIMED:
         r = results.get(s)
         if s in STAGE_ORDER and r is not None:
             measured[s] = float(r.seconds)
+            if r.cpu_seconds is not None:
+                cpu[s] = float(r.cpu_seconds)
         elif s in gates:
             g = gate_seconds(gates[s])
             if g is not None:
                 measured[s] = g
+                if gates[s].get("cpu_seconds_total") is not None:
+                    cpu[s] = float(gates[s]["cpu_seconds_total"])
         elif s == "reconciliation" and recon_seconds is not None:
             measured[s] = recon_seconds
-    hist = [
-        {
-            "records": h["timing"]["legacy_records"],
-            "stage_seconds": h["timing"].get("stage_seconds", {}),
-        }
-        for h in previous
-        if h.get("mode") == "rehearsal" and h.get("timing", {}).get("legacy_records")
-    ]
+            if recon_cpu is not None:
+                cpu[s] = recon_cpu
+    run_id = next((r.run_id for r in results.values() if r is not None), None)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    hist = fit_points(previous, read_points(store, domain_id) if mode == "rehearsal" else [])
+    hist = [h for h in hist if h.get("run_id") != run_id]
     cal = read_calibration(store)
     overhead = {s: v["overhead_seconds"] for s, v in (cal or {}).get("stages", {}).items()}
     calibration = (cal or {}).get("master_run_id")
     if not overhead and mode == "rehearsal":
         # no master run has calibrated yet (the first night): fit across the latest rehearsals
         # of the other domains, which ran at other volumes, and this one
-        overhead, calibration = peer_overhead(domain_id, measured, legacy, store)
+        overhead, calibration = peer_overhead(domain_id, measured, cpu, legacy, store)
     elapsed = sum(measured.values())
+    cpu_total = sum(cpu.values())
     if mode == "cutover":
         # a cutover runs on the real extract: its time is measured, not projected
         proj = {
             "projected_hours": round(elapsed / 3600, 3),
             "linear_hours": round(elapsed / 3600, 3),
             "methods": ["measured"],
+            "basis": "wall",
+            "contention": 1.0,
+            "points": [{"records": legacy, "run_id": run_id, "generated_at": now}],
             "stages": {
                 s: {
                     "measured_seconds": round(v, 3),
+                    "measured_cpu_seconds": cpu.get(s),
+                    "basis": "wall",
                     "overhead_seconds": 0.0,
                     "per_record_ms": 0.0,
                     "projected_seconds": round(v, 1),
                     "linear_seconds": round(v, 1),
                     "method": "measured",
                     "points": 1,
+                    "point_records": [legacy],
                 }
                 for s, v in measured.items()
             },
         }
     else:
-        proj = project(measured, legacy, d.expected_records, history=hist, overhead=overhead)
+        proj = project(
+            measured,
+            legacy,
+            d.expected_records,
+            history=hist,
+            overhead=overhead,
+            stage_cpu=cpu,
+            run={"run_id": run_id, "generated_at": now},
+        )
+        if legacy and measured:
+            remember_point(
+                store,
+                domain_id,
+                {
+                    "run_id": run_id,
+                    "generated_at": now,
+                    "records": legacy,
+                    "stage_seconds": {k: round(v, 3) for k, v in measured.items()},
+                    "stage_cpu_seconds": {k: round(v, 3) for k, v in cpu.items()},
+                },
+            )
+    basis = proj["basis"]
     return {
         "stage_seconds": {k: round(v, 3) for k, v in measured.items()},
+        "stage_cpu_seconds": {k: round(v, 3) for k, v in cpu.items()},
         "elapsed_seconds": round(elapsed, 3),
+        "cpu_seconds": round(cpu_total, 3),
+        "wall_over_cpu": round(elapsed / cpu_total, 2) if cpu_total else None,
+        "contention": proj["contention"],
         "legacy_records": legacy,
         "expected_records": d.expected_records,
         "scale": round(d.expected_records / legacy, 2) if legacy else 0.0,
@@ -226,29 +270,64 @@ def timing(
         "linear_hours": proj["linear_hours"],
         "projection_stages": proj["stages"],
         "projection_methods": proj["methods"],
+        "projection_basis": basis,
+        "projection_points": proj["points"],
         "calibration": calibration,
         "window_hours": window,
         "within_window": proj["projected_hours"] <= window,
         "projection": (
-            "a cutover runs on the real extract: measured, not projected"
+            "a cutover runs on the real extract: measured (wall time), not projected"
             if mode == "cutover"
-            else "time = a + b·records per stage (a: fixed per-task overhead, b: per-record cost), "
-            "projected to the registry's expected records; methods: " + ", ".join(proj["methods"])
+            else "cost = a + b·records per stage (a: fixed per-task overhead, b: per-record cost), "
+            "projected to the registry's expected records; basis: "
+            + {
+                "uncontended": "uncontended seconds, max(CPU, wall ÷ κ) per stage, with the "
+                f"run's contention factor κ = {proj['contention']:g} (the median wall / CPU "
+                "ratio of its stages; 1 on an idle machine)",
+                "wall": "wall time (no CPU time recorded)",
+                "mixed": f"uncontended seconds (κ = {proj['contention']:g}) where CPU time "
+                "was recorded, else wall time",
+            }[basis]
+            + "; methods: "
+            + ", ".join(proj["methods"])
+            + "; points: "
+            + ", ".join(f"{p['records']:,} records ({p.get('run_id')})" for p in proj["points"][:8])
+            + (f" and {len(proj['points']) - 8} more" if len(proj["points"]) > 8 else "")
         ),
     }
 
 
+def fit_points(previous: list[dict], remembered: list[dict]) -> list[dict]:
+    """The domain's earlier rehearsals as points of the timing model (one per run): from its
+    previous reports and its remembered points (older runs at other volumes)."""
+    out: dict[str, dict] = {}
+    for p in remembered:
+        if p.get("records"):
+            out[str(p.get("run_id"))] = p
+    for h in previous:
+        t = h.get("timing", {})
+        if h.get("mode") != "rehearsal" or not t.get("legacy_records"):
+            continue
+        out[str(h.get("run_id"))] = {
+            "run_id": h.get("run_id"),
+            "generated_at": h.get("generated_at"),
+            "records": t["legacy_records"],
+            "stage_seconds": t.get("stage_seconds", {}),
+            "stage_cpu_seconds": t.get("stage_cpu_seconds", {}),
+        }
+    return sorted(out.values(), key=lambda p: str(p.get("generated_at")))
+
+
 def peer_overhead(
-    domain_id: str, measured: dict[str, float], legacy: int, store: Store
+    domain_id: str, measured: dict[str, float], cpu: dict[str, float], legacy: int, store: Store
 ) -> tuple[dict[str, float], str | None]:
     """Fixed per-stage overhead fitted across the latest rehearsal of every other domain and this
     run (the smallest domains anchor the intercept); empty when there is nothing to fit."""
-    from ikou.rehearsal.timing import calibrate
+    from ikou.rehearsal.timing import calibrate, observations
 
-    obs: dict[str, list[tuple[int, float]]] = {
-        s: [(legacy, t)] for s, t in measured.items() if legacy
-    }
-    peers = 0
+    reports = [
+        {"timing": {"legacy_records": legacy, "stage_seconds": measured, "stage_cpu_seconds": cpu}}
+    ]
     for d in registry().ids:
         if d == domain_id:
             continue
@@ -262,14 +341,11 @@ def peer_overhead(
             rep = json.loads(store.get_bytes(max(found, key=lambda x: x[1])[0]))
         except Exception:  # noqa: BLE001 - a peer that cannot be read is left out
             continue
-        t = rep.get("timing", {})
-        if rep.get("mode") != "rehearsal" or not t.get("legacy_records"):
+        if rep.get("mode") != "rehearsal" or not rep.get("timing", {}).get("legacy_records"):
             continue
-        peers += 1
-        for s, sec in t.get("stage_seconds", {}).items():
-            if s in obs:
-                obs[s].append((t["legacy_records"], sec))
+        reports.append(rep)
+    obs = {s: pts for s, pts in observations(reports).items() if s in measured}
     cal = calibrate(obs)
     return {s: v["overhead_seconds"] for s, v in cal.items()}, (
-        f"fitted across {peers} other domains' latest rehearsals" if cal else None
+        f"fitted across {len(reports) - 1} other domains' latest rehearsals" if cal else None
     )

@@ -1,8 +1,10 @@
 """A capacity plan for the nightly rehearsal: how long the whole city takes on W workers, which
 chain of domains decides it, and how many workers end it by the morning.
 
-From the calibrated per-record costs (each domain's latest rehearsal: per stage a fixed
-overhead ``a`` and a per-record cost ``b``, see :mod:`ikou.rehearsal.timing`), a city of N
+From the calibrated per-record costs — the one timing model of :mod:`ikou.rehearsal.timing`
+that each domain's latest rehearsal fitted (per stage a fixed overhead ``a`` and a per-record
+cost ``b``, in CPU seconds where recorded, over the domain's rehearsals at several volumes;
+``calibration_points`` names them) — a city of N
 residents costs each stage ``a + b · n`` seconds, where ``n`` is the domain's records scaled
 from the registry's city (``plan.yaml`` ``city.residents``: the residents its expected_records
 describe). The master runs a domain once the domains it refers to are done, its stages one after
@@ -33,25 +35,23 @@ class DomainCost:
     refers_to: tuple[str, ...]
     stages: tuple[tuple[str, float, float], ...]  # (stage, overhead seconds, per-record seconds)
     records_city: int  # the registry city's records of the domain
-    source: dict  # where the costs come from (run, records, generated_at, methods)
+    source: dict  # where the costs come from (run, records, generated_at, methods, basis, points)
 
     def seconds(self, scale: float) -> list[tuple[str, float]]:
+        from ikou.rehearsal.timing import StageModel
+
         n = self.records_city * scale
-        return [(s, a + b * n) for s, a, b in self.stages]
+        return [(s, StageModel(s, a, b).seconds(n)) for s, a, b in self.stages]
 
 
 def domain_cost(domain: str, refers_to, report: dict) -> DomainCost:
-    """A domain's stage costs from its rehearsal.json (``timing.projection_stages``)."""
+    """A domain's stage costs from its rehearsal.json: the model its rehearsal fitted
+    (``timing.projection_stages``, :func:`ikou.rehearsal.timing.models`), the same one its
+    verdict rests on."""
+    from ikou.rehearsal.timing import models
+
     t = report.get("timing") or {}
-    stages = []
-    for s, v in (t.get("projection_stages") or {}).items():
-        stages.append(
-            (
-                s,
-                float(v.get("overhead_seconds") or 0.0),
-                float(v.get("per_record_ms") or 0.0) / 1000,
-            )
-        )
+    stages = [(m.stage, m.a, m.b) for m in models(t.get("projection_stages") or {})]
     return DomainCost(
         domain=domain,
         refers_to=tuple(refers_to),
@@ -62,6 +62,11 @@ def domain_cost(domain: str, refers_to, report: dict) -> DomainCost:
             "generated_at": report.get("generated_at"),
             "legacy_records": t.get("legacy_records"),
             "methods": t.get("projection_methods"),
+            "basis": t.get("projection_basis", "wall"),
+            "points": [
+                {k: p.get(k) for k in ("records", "run_id", "generated_at")}
+                for p in t.get("projection_points") or []
+            ],
         },
     )
 
@@ -191,7 +196,8 @@ def capacity_plan(
             d: round(sum(sec for _, sec in c.seconds(scale)) / 3600, 3) for d, c in costs.items()
         },
         "calibration_points": {d: c.source for d, c in costs.items()},
-        "model": "per stage a + b·records (each domain's latest rehearsal), records scaled from "
+        "model": "per stage a + b·records (the model each domain's latest rehearsal fitted over "
+        "its rehearsals at several volumes, CPU seconds where recorded), records scaled from "
         f"the registry's city of {city_residents:,} residents; list scheduling on {workers} "
         "one-slot workers, a domain after the domains it refers to",
     }

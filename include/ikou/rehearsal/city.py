@@ -8,8 +8,9 @@ every domain of the wave is GO (or already live), each fits its own cutover wind
 critical path of the wave (domains that must follow each other by ``cuts_over_after`` run one
 after the other, the others side by side) fits the weekend, and every domain the wave must
 follow from earlier waves is live or planned earlier. Preparation-phase waves get readiness
-only. The master run also fits the fixed per-stage overhead across its domains
-(:mod:`ikou.rehearsal.timing`) and re-projects the domains whose own projection had no better
+only. Each domain's projection says its basis (CPU or wall seconds) and the runs (volumes) it
+rests on. The master run also fits the fixed per-stage overhead across its domains
+(:mod:`ikou.rehearsal.timing`, CPU seconds where recorded) and re-projects the domains whose own projection had no better
 model than linear.
 """
 
@@ -62,7 +63,11 @@ def _reproject(rep: dict, overhead: dict[str, float]) -> float | None:
     if "linear" not in t.get("projection_methods", ["linear"]):
         return t.get("projected_hours")
     return project(
-        t["stage_seconds"], t["legacy_records"], t["expected_records"], overhead=overhead
+        t["stage_seconds"],
+        t["legacy_records"],
+        t["expected_records"],
+        overhead=overhead,
+        stage_cpu=t.get("stage_cpu_seconds"),
     )["projected_hours"]
 
 
@@ -149,7 +154,7 @@ def _weekend(
 def build_city_report(
     plan: MasterPlan, *, master_run_id: str, store: Store, today: dt.date | None = None
 ) -> dict:
-    from ikou.rehearsal.timing import calibrate, write_calibration
+    from ikou.rehearsal.timing import calibrate, observations, write_calibration
 
     reg = registry()
     today = today or dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
@@ -193,6 +198,8 @@ def build_city_report(
             "expected_records": t.get("expected_records"),
             "projected_hours": t.get("projected_hours"),
             "linear_hours": t.get("linear_hours"),
+            "projection_basis": t.get("projection_basis", "wall" if t else None),
+            "projection_points": [p.get("records") for p in t.get("projection_points") or []],
             "window_hours": reg.plan[d].cutover_window_hours,
             "within_window": t.get("within_window"),
             "readiness": (rep or {}).get("readiness"),
@@ -202,13 +209,7 @@ def build_city_report(
             else None,
         }
     # tonight's fixed per-stage overhead, from all domains (the small ones anchor it)
-    obs: dict[str, list[tuple[int, float]]] = {}
-    for rep in reports.values():
-        t = rep.get("timing", {})
-        for s, sec in t.get("stage_seconds", {}).items():
-            if t.get("legacy_records"):
-                obs.setdefault(s, []).append((t["legacy_records"], sec))
-    cal = calibrate(obs)
+    cal = calibrate(observations(list(reports.values())))
     cal_uri = write_calibration(store, cal, master_run_id)
     overhead = {s: v["overhead_seconds"] for s, v in cal.items()}
     for d, rep in reports.items():
@@ -325,6 +326,8 @@ def render_city_report(report: dict) -> str:
         f"<td class='{v['verdict']}'>{v['verdict']}</td>"
         f"<td>{'✓ ' + escape(v['live']['at'][:10]) if v.get('live') else ''}</td>"
         f"<td class='num'>{(v.get('measured_seconds') or 0):,.1f}</td><td class='num'>{ph(v):,.2f}</td>"
+        f"<td>{escape(v.get('projection_basis') or '')} "
+        f"{escape(', '.join(f'{n:,}' for n in v.get('projection_points') or []))}</td>"
         f"<td class='num'>{v['window_hours']:g}</td><td>{escape('; '.join(v['reasons']))}</td><td>{link(v)}</td></tr>"
         for d, v in domains.items()
     )
@@ -350,7 +353,7 @@ def render_city_report(report: dict) -> str:
     body.append(h2("分野別の判定", "Verdicts and readiness by domain"))
     body.append(
         "<table><tr><th>分野</th><th>domain</th><th>wave</th><th>phase</th><th>判定 verdict</th><th>live</th>"
-        "<th>実測 s</th><th>推計 h</th><th>枠 h</th><th>理由 reasons</th><th></th></tr>"
+        "<th>実測 s</th><th>推計 h</th><th>推計の根拠 basis, records of the points</th><th>枠 h</th><th>理由 reasons</th><th></th></tr>"
         + rows
         + "</table>"
     )

@@ -84,16 +84,31 @@ def render_domain_report(r: dict) -> str:
     )
     if ps:
         body.append(
-            "<table><tr><th>stage</th><th>measured s</th><th>overhead a (s)</th><th>per record b (ms)</th>"
-            "<th>projected s</th><th>method</th></tr>"
+            "<table><tr><th>stage</th><th>measured s</th><th>CPU s</th><th>basis</th>"
+            "<th>overhead a (s)</th><th>per record b (ms)</th>"
+            "<th>projected s</th><th>method</th><th>points (records)</th></tr>"
             + "".join(
                 f"<tr><td>{escape(STAGE_JA.get(k, k))} {escape(k)}</td><td class='num'>{v['measured_seconds']:,.2f}</td>"
+                f"<td class='num'>{'' if v.get('measured_cpu_seconds') is None else format(v['measured_cpu_seconds'], ',.2f')}</td>"
+                f"<td>{escape(v.get('basis', 'wall'))}</td>"
                 f"<td class='num'>{v['overhead_seconds']:,.2f}</td><td class='num'>{v['per_record_ms']:,.4f}</td>"
-                f"<td class='num'>{v['projected_seconds']:,.0f}</td><td>{escape(v['method'])}</td></tr>"
+                f"<td class='num'>{v['projected_seconds']:,.0f}</td><td>{escape(v['method'])}</td>"
+                f"<td>{escape(', '.join(f'{n:,}' for n in v.get('point_records', [])))}</td></tr>"
                 for k, v in ps.items()
             )
             + "</table>"
         )
+        pts = t.get("projection_points") or []
+        if pts:
+            body.append(
+                "<p class='muted'>推計の根拠 / the projection rests on: "
+                + "; ".join(
+                    f"{p['records']:,} records — {escape(str(p.get('run_id')))}"
+                    f" ({escape(when(p.get('generated_at') or ''))})"
+                    for p in pts
+                )
+                + "</p>"
+            )
     trend_pts = r.get("trend") or []
     body.append(
         h2("夜間リハーサルの推移", f"Trend over the nightly rehearsals ({len(trend_pts)} runs)")

@@ -33,7 +33,7 @@ from ikou.domains import registry
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
-from ikou.pipeline import RunContext, StageResult, UnitAccounting
+from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
 from ikou.stages.common import balanced, write_report
 from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
 
@@ -158,7 +158,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     domain_id, run_id, mode = ctx.domain, ctx.run_id, ctx.mode
     reg = registry()
@@ -370,6 +370,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
         [UnitAccounting(**a) for a in accounting],
         time.monotonic() - started,
         findings.by_rule(),
+        cpu_seconds=cpu_time() - cpu0,
         changes=sum(fixed.values()),
         fixed_by_rule_field=dict(sorted(fixed.items())),
         findings_by_rule_field=dict(sorted(problems.items())),

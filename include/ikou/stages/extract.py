@@ -30,7 +30,14 @@ from ikou.mainframe.registry_options import (
     registry_copybook,
     registry_decode_options,
 )
-from ikou.pipeline import ExtractPart, ExtractPartResult, RunContext, StageResult, UnitAccounting
+from ikou.pipeline import (
+    ExtractPart,
+    ExtractPartResult,
+    RunContext,
+    StageResult,
+    UnitAccounting,
+    cpu_time,
+)
 from ikou.stages.common import StageError, balanced, dumps, snapshot_of, write_report
 from ikou.stages.extract_findings import gaiji_occurrences, gaiji_worklist, quarantine_findings
 from ikou.storage import (
@@ -228,7 +235,7 @@ def part(ctx: RunContext, planned: ExtractPart, store: Store | None = None) -> E
     """
     from ikou.mainframe.engine import decode_to_parquet
 
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     d = registry().get(ctx.domain)
     lf = next((x for x in d.legacy_files if x.name == planned.file), None)
@@ -304,6 +311,7 @@ def part(ctx: RunContext, planned: ExtractPart, store: Store | None = None) -> E
         bytes=summary.bytes_read,
         decode_seconds=round(summary.seconds, 3),
         seconds=round(time.monotonic() - started, 3),
+        cpu_seconds=round(cpu_time() - cpu0, 3),
     )
 
 
@@ -444,7 +452,7 @@ def run(
     """
     from ikou.mainframe.engine import decode_to_parquet
 
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     guard(ctx, store=store)
     planned_parts = as_list(plan, ExtractPart)
@@ -609,6 +617,8 @@ def run(
     if planned_parts:  # the stage's wall time: from the plan through the parallel parts to here
         first = min(p.planned_at for p in planned_parts)
         seconds = max(seconds, time.time() - first)
+    # the stage's CPU time: this task's and every part's (the parts ran in tasks of their own)
+    cpu = cpu_time() - cpu0 + sum(p.cpu_seconds or 0.0 for p in part_results)
     return StageResult.of(
         ctx,
         "extract",
@@ -617,6 +627,7 @@ def run(
         [UnitAccounting(**a) for a in accounting],
         seconds,
         findings.by_rule(),
+        cpu_seconds=cpu,
         quarantine=qprefix,
         gaiji_unmapped=sum(a["unmapped_gaiji"] for a in accounting),
         gaiji_codes=len(worklist["codes"]),

@@ -17,7 +17,14 @@ from ikou.config import settings
 from ikou.domains import registry
 from ikou.domains.mapping import addressee_references
 from ikou.load.target import Target
-from ikou.pipeline import FILE_GATES, STAGE_OF_GATE, GateVerdict, RunContext, StageResult
+from ikou.pipeline import (
+    FILE_GATES,
+    STAGE_OF_GATE,
+    GateVerdict,
+    RunContext,
+    StageResult,
+    cpu_time,
+)
 from ikou.quality.gate import GateFailed, Unit, run_gate
 from ikou.quality.suite_policy import target_table_name
 from ikou.stages.common import StageError, write_report
@@ -93,7 +100,7 @@ def run(
         raise StageError(f"{gate_name}: the stage before it produced no result")
     if STAGE_OF_GATE.get(gate_name) != result.stage:
         raise StageError(f"{gate_name} checks {STAGE_OF_GATE.get(gate_name)}, not {result.stage}")
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     target_url = None
     if gate_name == "gate_target":
@@ -120,9 +127,11 @@ def run(
             )
         except GateFailed as exc:
             exc.report["seconds_total"] = round(time.monotonic() - started, 3)
+            exc.report["cpu_seconds_total"] = round(cpu_time() - cpu0, 3)
             write_report(ctx.domain, ctx.run_id, f"gates/{gate_name}.json", exc.report, store)
             raise
     report["seconds_total"] = round(time.monotonic() - started, 3)
+    report["cpu_seconds_total"] = round(cpu_time() - cpu0, 3)
     write_report(ctx.domain, ctx.run_id, f"gates/{gate_name}.json", report, store)
     if gate_name == "gate_standard":
         publication.point_latest_validated(

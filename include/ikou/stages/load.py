@@ -12,7 +12,7 @@ import time
 
 from ikou.domains import registry
 from ikou.load import load_domain
-from ikou.pipeline import RunContext, StageResult, UnitAccounting
+from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
 from ikou.stages.cleanse import atena_map_for
 from ikou.stages.common import StageNotApplicable, balanced
 from ikou.storage import Store
@@ -31,7 +31,7 @@ def run(
     """Publish the hand-off set, then load the target from it in one transaction."""
     if not applies(ctx.domain):
         raise StageNotApplicable("preparation phase: nothing is loaded (readiness report instead)")
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     if atena_map is None:  # the map the domain's cleanse stage applied (名寄せ of the master)
         atena_map = atena_map_for(validated, store)
@@ -62,6 +62,7 @@ def run(
         res["handoff"],
         accounting,
         time.monotonic() - started,
+        cpu_seconds=cpu_time() - cpu0,
         target_schema=res["schema"],
         tables=res["tables"],
         manifest_sha256=res["manifest_sha256"],

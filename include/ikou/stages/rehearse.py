@@ -20,13 +20,13 @@ from ikou.config import settings
 from ikou.domains import registry
 from ikou.load.cutover import Control
 from ikou.load.target import LIVE_SCHEMA, Target
-from ikou.pipeline import RunContext, StageResult
+from ikou.pipeline import RunContext, StageResult, cpu_time
 from ikou.rehearsal import (
     accounting_rows,
     gate_reports,
     gate_seconds,
     history,
-    timing,
+    run_timing,
     trend_points,
 )
 from ikou.rehearsal.reconcile import reconcile_table
@@ -89,14 +89,14 @@ def run(
     gates = gate_reports(domain_id, run_id, store)
     overrides = {g: r["override"] for g, r in gates.items() if r.get("override")}
     tables: list[dict] = []
-    recon_seconds = None
+    recon_seconds = recon_cpu = None
     target = None
     if p.phase == "migration":
         if not load:
             raise RuntimeError(f"{domain_id} is in the migration phase but nothing was loaded")
         target = Target(settings().target_db_url, load.target_schema or "")
         vprefix = validated.published
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), cpu_time()
         with tempfile.TemporaryDirectory(prefix="ikou-rehearsal-") as tmp:
             manifest = publication.read_manifest(store, vprefix)
             for t in d.standard.tables:
@@ -111,12 +111,14 @@ def run(
                         tolerance=p.reconciliation_tolerance,
                     )
                 )
-        recon_seconds = time.monotonic() - t0
+        recon_seconds, recon_cpu = time.monotonic() - t0, cpu_time() - c0
     in_target = {t["unit"]: t["rows_target"] for t in tables} if tables else None
     acc = accounting_rows(domain_id, results, in_target)
     legacy = sum(a["legacy_records"] for a in acc)
     previous = history(domain_id, store, exclude_run=run_id)
-    timing_ = timing(domain_id, results, gates, recon_seconds, legacy, previous, store, mode)
+    timing_ = run_timing(
+        domain_id, results, gates, (recon_seconds, recon_cpu), legacy, previous, store, mode
+    )
     report = {
         "domain": domain_id,
         "name_ja": d.name_ja,

@@ -17,7 +17,7 @@ from ikou.domains import registry
 from ikou.domains.mapping import addressee_references, map_table
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
-from ikou.pipeline import RunContext, StageResult, UnitAccounting
+from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
 from ikou.stages.common import StageError, balanced, write_report
 from ikou.storage import NotPublished, Store, publication, zone_uri
 
@@ -26,7 +26,7 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
     """Map the cleansed tables to the domain's standard layout; check references."""
     import pyarrow.parquet as pq
 
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     domain_id, run_id = ctx.domain, ctx.run_id
     reg = registry()
@@ -102,6 +102,7 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
         [UnitAccounting(**a) for a in accounting],
         time.monotonic() - started,
         findings.by_rule(),
+        cpu_seconds=cpu_time() - cpu0,
         spec_version=d.spec.version,
         layout_version=d.standard.layout_version,
     )
