@@ -155,6 +155,16 @@ def build_handoff(
     return files, manifest
 
 
+def write_manifest(folder: Path, manifest: dict) -> str:
+    """Write a hand-off ``manifest.json`` into ``folder`` (atomically); return its sha256 — the
+    sha256 the load log records for the set."""
+    path = folder / HANDOFF_MANIFEST
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+    return sha256_file(path)
+
+
 def _input_files(store: Store, domain_id: str, run_id: str) -> list[dict]:
     raw = zone_uri("raw", domain_id, run_id)
     try:
@@ -201,9 +211,9 @@ def publish_handoff(
     if store.exists(join(prefix, MANIFEST)):
         published = publication.read_manifest(store, prefix)
         return published["handoff_manifest_sha256"]
-    mpath = next(iter(files.values())).parent / HANDOFF_MANIFEST
-    mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    sha = sha256_file(mpath)
+    folder = next(iter(files.values())).parent
+    sha = write_manifest(folder, manifest)
+    mpath = folder / HANDOFF_MANIFEST
     try:
         publication.publish(
             store,
@@ -483,6 +493,7 @@ __all__ = [
     "build_handoff",
     "publish_handoff",
     "write_csv",
+    "write_manifest",
     "CSV_DIALECT",
     "HANDOFF_MANIFEST",
     "HandoffError",

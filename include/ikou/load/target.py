@@ -257,7 +257,7 @@ class Target:
             return quote_ident(name)
         return f"{quote_ident(schema or self.schema)}.{quote_ident(name)}"
 
-    def _sqlite_connect(self):
+    def sqlite_connect(self):
         import sqlite3
 
         path = self.sqlite_path
@@ -348,7 +348,7 @@ class Target:
 
     def _load_sqlite(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
         rows: dict[str, int] = {}
-        conn = self._sqlite_connect()
+        conn = self.sqlite_connect()
         try:
             cur = conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -360,7 +360,7 @@ class Target:
                 staged = quote_ident(f"staging__{name}")
                 cur.execute(f"DROP TABLE IF EXISTS {staged}")
                 cur.execute(create_table_sql(staged, t, self.dialect))
-                rows[t.name] = int(self._sqlite_insert(cur, staged, t, csv_files[t.name]))
+                rows[t.name] = int(self.sqlite_insert(cur, staged, t, csv_files[t.name]))
                 staged_tables.append((name, staged))
             for name, staged in staged_tables:
                 cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
@@ -379,7 +379,7 @@ class Target:
         return rows
 
     @staticmethod
-    def _sqlite_insert(cur, staged: str, table, path: Path, batch: int = 5000) -> int:
+    def sqlite_insert(cur, staged: str, table, path: Path, batch: int = 5000) -> int:
         names = [c.name for c in table.columns]
         sql = f"INSERT INTO {staged} ({', '.join(quote_ident(c) for c in names)}) VALUES ({', '.join('?' for _ in names)})"
         ints = {i for i, c in enumerate(table.columns) if c.type == "integer"}
