@@ -257,3 +257,33 @@ def delta_scenario(folder, rows: int) -> dict:
         "delta_csvs": delta_csvs,
         "folder": folder / "delta",
     }
+
+
+def load_snapshot(target, scenario: dict, run_id: str, which: str = "base", sha: str = "") -> None:
+    """A full load of the scenario's ``base`` or ``new`` snapshot (logged with its manifest sha256,
+    or ``sha``: a load the delta does not know)."""
+    from ikou.load import load_target
+
+    load_target(
+        target,
+        DELTA_DOMAIN,
+        scenario[f"{which}_csvs"],
+        run_id=run_id,
+        snapshot="2026-10-01",
+        manifest_sha256=sha or scenario[f"{which}_sha"],
+        mode="rehearsal",
+    )
+
+
+def apply_scenario(target, scenario: dict, run_id: str) -> dict:
+    """Apply the scenario's delta set to ``target``."""
+    from ikou.load.delta_apply import apply_delta
+
+    return apply_delta(
+        target,
+        DELTA_DOMAIN,
+        scenario["manifest"],
+        scenario["delta_csvs"],
+        run_id=run_id,
+        mode="rehearsal",
+    )

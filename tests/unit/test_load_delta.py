@@ -9,17 +9,17 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from tests_support import DELTA_DOMAIN, delta_scenario, snapshot_pair
 
 from ikou.domains import registry
+from ikou.errors import ControlMismatch
 from ikou.load.delta import (
     DeltaError,
-    diff_table,
     delta_rows,
+    diff_table,
     read_delta_set,
     summary,
 )
-from ikou.errors import ControlMismatch
-from tests_support import DELTA_DOMAIN, delta_scenario, snapshot_pair
 
 SECRET = b"unit-secret"
 
@@ -79,9 +79,9 @@ def test_a_null_is_not_an_empty_value_and_types_compare_by_value():
     assert d.changed_columns["shimei"] == t.num_rows - was_null
     # the same values in another chunking are the same values
     rechunked = pa.concat_tables([t.slice(0, 10), t.slice(10)])
-    assert diff_table(DELTA_DOMAIN, _layout("atena"), t, rechunked, SECRET).summary()[
-        "updates"
-    ] == 0
+    assert (
+        diff_table(DELTA_DOMAIN, _layout("atena"), t, rechunked, SECRET).summary()["updates"] == 0
+    )
 
 
 def test_duplicate_keys_and_another_layout_are_refused():

@@ -35,7 +35,6 @@ from ikou.load.target import (
     STAGING_SCHEMA,
     LoadRefused,
     Target,
-    advisory_key,
     column_sql,
     quote_ident,
     table_name,
@@ -173,10 +172,7 @@ def apply_delta(
         "ops": {t: dict(e["ops"]) for t, e in entries.items()},
     }
     try:
-        if target.dialect == "postgresql":
-            rows = _apply_postgresql(target, d, entries, csvs, check, log_after)
-        else:
-            rows = _apply_sqlite(target, d, entries, csvs, check, log_after)
+        rows = _apply(target, d, entries, csvs, check, log_after)
     except _AlreadyApplied:
         log.info(
             "%s: delta %s → %s already applied in %s: nothing to do (%s)",
@@ -255,97 +251,60 @@ def _apply_ops(cur, domain: str, table_layout, qualified: str, staged: str, entr
     return after
 
 
-def _missing_table(domain: str, schema: str, name: str) -> DeltaRefused:
-    return DeltaRefused(
-        f"{domain}: delta refused — schema {schema} has no table {name}; load the base in full first"
-    )
-
-
-def _apply_postgresql(target: Target, d, entries, csvs, check, after) -> dict[str, int]:
+def _apply(target: Target, d, entries, csvs, check, after) -> dict[str, int]:
     rows: dict[str, int] = {}
-    raw = target.engine().raw_connection()
-    try:
-        cur = raw.cursor()
-        # the full load's lock: one load of a domain at a time (they share the staging names)
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-load", d.id),))
-        for s in (target.schema, STAGING_SCHEMA):
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-schema", s),))
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)}")
-        check(cur, "postgresql")
+    dialect = target.dialect
+    with target.load_transaction(d.id) as cur:
+        check(cur, dialect)
         for t in d.layout.tables:
             name = table_name(d.id, t.name)
-            cur.execute("SELECT to_regclass(%s)", (f'"{target.schema}"."{name}"',))
-            if cur.fetchone()[0] is None:
-                raise _missing_table(d.id, target.schema, name)
-            staged = target.qualified(f"{name}__delta", STAGING_SCHEMA)
-            cur.execute(f"DROP TABLE IF EXISTS {staged}")
-            cur.execute(staging_ddl(staged, t, "postgresql"))
-            cols = ", ".join(quote_ident(c.name) for c in _Staged(t).columns)
-            with open(csvs[t.name], "rb") as fh:
-                cur.copy_expert(
-                    f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, "
-                    "ENCODING 'UTF8')",
-                    fh,
-                    size=1 << 20,
+            if dialect == "postgresql":
+                cur.execute("SELECT to_regclass(%s)", (f'"{target.schema}"."{name}"',))
+                exists = cur.fetchone()[0] is not None
+                staged = target.qualified(f"{name}__delta", STAGING_SCHEMA)
+            else:
+                cur.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
                 )
-            if int(cur.rowcount) != int(entries[t.name]["rows"]):
-                raise DeltaError(
-                    f"{d.id}.{t.name}: {cur.rowcount} delta rows read, the manifest says "
-                    f"{entries[t.name]['rows']}"
+                exists = cur.fetchone() is not None
+                staged = quote_ident(f"staging__{name}__delta")
+            if not exists:
+                raise DeltaRefused(
+                    f"{d.id}: delta refused — schema {target.schema} has no table {name}; load "
+                    "the base in full first"
                 )
-            cur.execute(f"ANALYZE {staged}")
-            rows[t.name] = _apply_ops(cur, d.id, t, target.qualified(name), staged, entries[t.name])
-            cur.execute(f"DROP TABLE {staged}")
-        after(cur, "postgresql", rows)
-        raw.commit()
-    except BaseException:
-        try:
-            raw.rollback()
-        finally:
-            raw.close()
-        raise
-    raw.close()
-    return rows
-
-
-def _apply_sqlite(target: Target, d, entries, csvs, check, after) -> dict[str, int]:
-    rows: dict[str, int] = {}
-    conn = target.sqlite_connect()
-    try:
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        check(cur, "sqlite")
-        for t in d.layout.tables:
-            name = table_name(d.id, t.name)
-            cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-            if cur.fetchone() is None:
-                raise _missing_table(d.id, target.schema, name)
-            staged = quote_ident(f"staging__{name}__delta")
             cur.execute(f"DROP TABLE IF EXISTS {staged}")
-            cur.execute(staging_ddl(staged, t, "sqlite"))
-            n = Target.sqlite_insert(cur, staged, _Staged(t), csvs[t.name])
+            cur.execute(staging_ddl(staged, t, dialect))
+            n = _stage(cur, dialect, staged, t, csvs[t.name])
             if n != int(entries[t.name]["rows"]):
                 raise DeltaError(
                     f"{d.id}.{t.name}: {n} delta rows read, the manifest says "
                     f"{entries[t.name]['rows']}"
                 )
-            keys = ", ".join(quote_ident(k) for k in t.business_keys)
-            cur.execute(
-                f"CREATE INDEX {quote_ident(f'staging__{name}__delta_key')} ON {staged} ({keys})"
-            )
-            rows[t.name] = _apply_ops(cur, d.id, t, quote_ident(name), staged, entries[t.name])
+            rows[t.name] = _apply_ops(cur, d.id, t, target.qualified(name), staged, entries[t.name])
             cur.execute(f"DROP TABLE {staged}")
-        after(cur, "sqlite", rows)
-        cur.execute("COMMIT")
-    except BaseException:
-        try:
-            conn.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001 - no transaction open
-            pass
-        conn.close()
-        raise
-    conn.close()
+        after(cur, dialect, rows)
     return rows
+
+
+def _stage(cur, dialect: str, staged: str, table_layout, path: Path) -> int:
+    """The delta rows into the staging table (COPY on PostgreSQL); an index on the key."""
+    if dialect == "postgresql":
+        cols = ", ".join(quote_ident(c.name) for c in _Staged(table_layout).columns)
+        with open(path, "rb") as fh:
+            cur.copy_expert(
+                f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
+                fh,
+                size=1 << 20,
+            )
+        n = int(cur.rowcount)
+        cur.execute(f"ANALYZE {staged}")
+        return n
+    n = Target.sqlite_insert(cur, staged, _Staged(table_layout), path)
+    keys = ", ".join(quote_ident(k) for k in table_layout.business_keys)
+    index = quote_ident(staged.strip('"') + "_key")
+    cur.execute(f"CREATE INDEX {index} ON {staged} ({keys})")
+    return int(n)
 
 
 __all__ = ["ALREADY_APPLIED", "APPLIED", "DeltaRefused", "apply_delta", "latest_logged"]

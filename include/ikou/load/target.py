@@ -35,6 +35,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -289,17 +290,54 @@ class Target:
             return self._load_postgresql(domain, layout, csv_files, guard, after)
         return self._load_sqlite(domain, layout, csv_files, guard, after)
 
+    @contextmanager
+    def load_transaction(self, domain: str) -> Iterator:
+        """The transaction of one load of ``domain`` into this schema, yielding its DB-API
+        cursor: committed when the block ends, rolled back on any exception (a kill: by the
+        server / SQLite's journal). PostgreSQL: holding the domain's load lock, the schema and
+        the staging schema created; SQLite: ``BEGIN IMMEDIATE`` on the schema's file."""
+        if self.dialect == "postgresql":
+            raw = self.engine().raw_connection()
+            try:
+                cur = raw.cursor()
+                # one load of a domain at a time, whatever its schema: they share the staging names
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-load", domain),)
+                )
+                for s in (self.schema, STAGING_SCHEMA):
+                    # CREATE SCHEMA IF NOT EXISTS can race with another session's: serialise it.
+                    cur.execute(
+                        "SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-schema", s),)
+                    )
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)}")
+                yield cur
+                raw.commit()
+            except BaseException:
+                try:
+                    raw.rollback()
+                finally:
+                    raw.close()
+                raise
+            raw.close()
+            return
+        conn = self.sqlite_connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - no transaction open
+                pass
+            conn.close()
+            raise
+        conn.close()
+
     def _load_postgresql(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
         rows: dict[str, int] = {}
-        raw = self.engine().raw_connection()
-        try:
-            cur = raw.cursor()
-            # one load of a domain at a time, whatever its schema: they share the staging names
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-load", domain),))
-            for s in (self.schema, STAGING_SCHEMA):
-                # CREATE SCHEMA IF NOT EXISTS can race with another session's: serialise it.
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-schema", s),))
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)}")
+        with self.load_transaction(domain) as cur:
             if guard is not None:
                 guard(cur, self.dialect)
             staged_tables = []
@@ -336,22 +374,11 @@ class Target:
                 cur.execute(f"ALTER TABLE {staged} SET SCHEMA {quote_ident(self.schema)}")
             if after is not None:
                 after(cur, self.dialect, rows)
-            raw.commit()
-        except BaseException:
-            try:
-                raw.rollback()
-            finally:
-                raw.close()
-            raise
-        raw.close()
         return rows
 
     def _load_sqlite(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
         rows: dict[str, int] = {}
-        conn = self.sqlite_connect()
-        try:
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+        with self.load_transaction(domain) as cur:
             if guard is not None:
                 guard(cur, self.dialect)
             staged_tables = []
@@ -367,15 +394,6 @@ class Target:
                 cur.execute(f"ALTER TABLE {staged} RENAME TO {quote_ident(name)}")
             if after is not None:
                 after(cur, self.dialect, rows)
-            cur.execute("COMMIT")
-        except BaseException:
-            try:
-                conn.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - no transaction open
-                pass
-            conn.close()
-            raise
-        conn.close()
         return rows
 
     @staticmethod

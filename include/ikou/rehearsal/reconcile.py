@@ -238,6 +238,19 @@ def _public_aggs(aggs: dict[str, dict], cols, secret: bytes, purpose: str) -> di
     return out
 
 
+def control_totals(cols, agg_src: dict, agg_tgt: dict) -> dict[str, dict]:
+    """The sums of the integer and decimal columns on both sides."""
+    return {
+        c.name: {
+            "source": agg_src[c.name].get("sum"),
+            "target": agg_tgt[c.name].get("sum"),
+            "match": agg_src[c.name].get("sum") == agg_tgt[c.name].get("sum"),
+        }
+        for c in cols
+        if c.type in ("integer", "decimal")
+    }
+
+
 def reconcile_table(
     domain: str, table_layout, validated, target: Target, secret: bytes, tolerance: float = 0.0
 ) -> dict:
@@ -299,15 +312,7 @@ def reconcile_table(
     found = row_mismatches + (len(agg_bad) if row_mismatches == 0 else 0)
     within = row_mismatches <= allowed and (row_mismatches > 0 or not agg_bad)
     counts_diff = abs(validated.num_rows - tgt.rows)
-    control = {
-        c.name: {
-            "source": agg_src[c.name].get("sum"),
-            "target": agg_tgt[c.name].get("sum"),
-            "match": agg_src[c.name].get("sum") == agg_tgt[c.name].get("sum"),
-        }
-        for c in cols
-        if c.type in ("integer", "decimal")
-    }
+    control = control_totals(cols, agg_src, agg_tgt)
     pub_src = _public_aggs(agg_src, cols, secret, purpose)
     pub_tgt = _public_aggs(agg_tgt, cols, secret, purpose)
     return {
@@ -542,15 +547,7 @@ def reconcile_delta_table(
         "digest_match": digest_src == digest_tgt,
         "aggregates_match": not agg_bad,
         "aggregate_mismatches": agg_bad,
-        "control_totals": {
-            c.name: {
-                "source": agg_src[c.name].get("sum"),
-                "target": agg_tgt[c.name].get("sum"),
-                "match": agg_src[c.name].get("sum") == agg_tgt[c.name].get("sum"),
-            }
-            for c in cols
-            if c.type in ("integer", "decimal")
-        },
+        "control_totals": control_totals(cols, agg_src, agg_tgt),
         "changed_keys": len(touched),
         "changed_mismatches": len(bad_keys),
         "mismatched_keys": sorted(bad_keys)[:MAX_LISTED],
