@@ -3,9 +3,11 @@
 :func:`diff_table` compares a base and a new table of one standard layout, per business key (the
 table's ``business_keys``, the target's primary key): keys only in the new table are inserts,
 keys only in the base deletes, and keys in both whose row differs updates (with the columns that
-changed). Values are compared as keyed 64-bit hashes per column (:func:`ikou.hashing.
-keyed_hash_array`, SipHash under a key derived from the HMAC secret), computed and compared inside
-the restricted zone; what a report may see is :meth:`TableDiff.summary` — counts and column names.
+changed). Values are compared as keyed 64-bit hashes (:func:`ikou.hashing.keyed_hash_array`,
+SipHash under a key derived from the HMAC secret): one per row of its whole canonical text finds
+the rows that changed, then one per column of those rows only names the columns — computed and
+compared inside the restricted zone; what a report may see is :meth:`TableDiff.summary` — counts
+and column names.
 The join is a hash join over the key texts (pandas ``Index.get_indexer``) and every step is
 vectorised: linear in rows, no per-row Python loop.
 
@@ -128,35 +130,44 @@ def diff_table(
     gone = np.ones(base.num_rows, dtype=bool)
     gone[base_m] = False
     deletes = np.flatnonzero(gone)
-    changed = np.zeros(len(new_m), dtype=bool)
+    # 1. one keyed hash per matched row (its whole canonical text): finds the rows that changed
+    canon_b = [canonical_text(base.column(c.name)) for c in table_layout.columns]
+    canon_n = [canonical_text(new.column(c.name)) for c in table_layout.columns]
+    purpose = f"delta-row:{domain}:{table_layout.name}"
+    changed = _hashes(_rows(canon_b), base_m, purpose, secret) != _hashes(
+        _rows(canon_n), new_m, purpose, secret
+    )
+    # 2. per column, keyed hashes of the changed rows only: which columns changed
+    base_c, new_c = base_m[changed], new_m[changed]
     per_column: dict[str, int] = {}
-    base_take, new_take = pa.array(base_m, pa.int64()), pa.array(new_m, pa.int64())
-    for c in table_layout.columns:
+    for c, cb, cn in zip(table_layout.columns, canon_b, canon_n):
         if c.name in keys:
             continue
         purpose = f"delta:{domain}:{table_layout.name}:{c.name}"
-        hb = keyed_hash_array(
-            canonical_text(base.column(c.name).take(base_take)).to_numpy(zero_copy_only=False),
-            purpose,
-            secret,
+        per_column[c.name] = int(
+            (_hashes(cb, base_c, purpose, secret) != _hashes(cn, new_c, purpose, secret)).sum()
         )
-        hn = keyed_hash_array(
-            canonical_text(new.column(c.name).take(new_take)).to_numpy(zero_copy_only=False),
-            purpose,
-            secret,
-        )
-        diff = hb != hn
-        per_column[c.name] = int(diff.sum())
-        changed |= diff
     return TableDiff(
         table=table_layout.name,
         inserts=inserts,
-        updates=new_m[changed],
+        updates=new_c,
         deletes=deletes,
         changed_columns=per_column,
         rows_base=base.num_rows,
         rows_new=new.num_rows,
     )
+
+
+def _rows(canon: list[pa.Array]) -> pa.Array:
+    return canon[0] if len(canon) == 1 else pc.binary_join_element_wise(*canon, KEY_SEPARATOR)
+
+
+def _hashes(texts: pa.Array, positions: np.ndarray, purpose: str, secret: bytes | None):
+    """Keyed hashes of the texts at ``positions`` (most of them: all hashed, no copy of the texts)."""
+    if 2 * len(positions) > len(texts):
+        return keyed_hash_array(texts.to_numpy(zero_copy_only=False), purpose, secret)[positions]
+    picked = texts.take(pa.array(positions, pa.int64()))
+    return keyed_hash_array(picked.to_numpy(zero_copy_only=False), purpose, secret)
 
 
 def delta_rows(table_layout, base: pa.Table, new: pa.Table, diff: TableDiff) -> pa.Table:
