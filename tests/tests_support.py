@@ -287,3 +287,30 @@ def apply_scenario(target, scenario: dict, run_id: str) -> dict:
         run_id=run_id,
         mode="rehearsal",
     )
+
+
+def publish_validated(store, run_id: str, tables: dict, folder, snapshot: str):
+    """Publish tables as a run's validated output (``validated/juki/{run}/``); its StageResult."""
+    import pyarrow.parquet as pq
+
+    from ikou.pipeline import StageResult
+    from ikou.storage import publication, zone_uri
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, table in tables.items():
+        p = folder / f"{name}.parquet"
+        pq.write_table(table, p)
+        files[p.name] = p
+    prefix = zone_uri("validated", DELTA_DOMAIN, run_id)
+    marker = {"zone": "validated", "domain": DELTA_DOMAIN, "run_id": run_id}
+    publication.publish(store, prefix, files, marker)
+    units = {name: t.num_rows for name, t in tables.items()}
+    return StageResult(
+        domain=DELTA_DOMAIN,
+        stage="validate",
+        run_id=run_id,
+        uri=prefix,
+        snapshot=snapshot,
+        units=units,
+    )

@@ -183,3 +183,48 @@ def test_a_delta_killed_midway_leaves_the_base_and_a_retry_completes(
     assert _digests(target) == _digests(reference)
     target.dispose()
     reference.dispose()
+
+
+def test_published_validated_outputs_to_a_published_delta_set_applied(
+    s3_endpoint, tmp_path, monkeypatch
+):
+    """The path the diff stage takes: the base's full load publishes its hand-off; the delta run
+    publishes its own full hand-off (the result) and the delta set under it, then applies it."""
+    from tests_support import publish_validated, snapshot_pair
+
+    from ikou.load import load_domain
+    from ikou.load.delta import publish_delta
+    from ikou.load.delta_apply import load_delta
+    from ikou.storage import MANIFEST, Store, join
+
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
+    store = Store()
+    base, new = snapshot_pair(400)
+    vbase = publish_validated(store, "s3-base", base, tmp_path / "vb", "2026-10-01")
+    vnew = publish_validated(store, "s3-delta", new, tmp_path / "vn", "2026-11-01")
+    loaded = load_domain(DELTA_DOMAIN, vbase, run_id="s3-base", mode="rehearsal", store=store)
+    first = publish_delta(store, DELTA_DOMAIN, vbase, vnew, run_id="s3-delta", mode="rehearsal")
+    assert first["base_sha256"] == loaded["manifest_sha256"]
+    assert store.exists(join(first["handoff"], MANIFEST))
+    assert store.exists(join(first["delta"], MANIFEST))
+    assert first == publish_delta(
+        store, DELTA_DOMAIN, vbase, vnew, run_id="s3-delta", mode="rehearsal"
+    )  # a retry finds the published sets
+    ops = {t["table"]: t["ops"] for t in first["summary"]["tables"]}
+    assert (ops["atena"]["I"], ops["atena"]["D"]) == (13, 8) and ops["atena"]["U"] > 0
+    target = Target(url, loaded["schema"])
+    out = load_delta(
+        target, DELTA_DOMAIN, store, first["delta"], run_id="s3-delta", mode="rehearsal"
+    )
+    assert out["status"] == APPLIED and out["result_sha256"] == first["result_sha256"]
+    for t in registry().get(DELTA_DOMAIN).layout.tables:
+        delta_csv = tmp_path / f"{t.name}.delta.csv"
+        delta_csv.write_bytes(store.get_bytes(join(first["delta"], delta_csv.name)))
+        rec = reconcile_delta_table(DELTA_DOMAIN, t, new[t.name], target, SECRET, delta_csv)
+        assert rec["mismatches"] == 0, rec
+    again = load_delta(
+        target, DELTA_DOMAIN, store, first["delta"], run_id="s3-delta", mode="rehearsal"
+    )
+    assert again["status"] == ALREADY_APPLIED
+    target.dispose()

@@ -24,6 +24,7 @@ Applying it: :mod:`ikou.load.delta_apply`.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +36,18 @@ from ikou.domains import registry
 from ikou.domains.mapping import arrow_type
 from ikou.errors import ControlMismatch, Refused, Unreadable
 from ikou.hashing import keyed_hash_array
-from ikou.load import CSV_DIALECT, HANDOFF_MANIFEST, LAYOUT, write_csv, write_manifest
+from ikou.load import (
+    CSV_DIALECT,
+    HANDOFF_MANIFEST,
+    LAYOUT,
+    publish_full_handoff,
+    publish_handoff,
+    write_csv,
+    write_manifest,
+)
 from ikou.load.target import table_name
-from ikou.storage import code_version, sha256_file
+from ikou.pipeline import StageResult
+from ikou.storage import Store, code_version, join, publication, sha256_file, zone_uri
 
 KIND = "delta"
 OP_COLUMN = "_op"
@@ -272,6 +282,92 @@ def summary(manifest: dict) -> dict:
     }
 
 
+def publish_delta(
+    store: Store,
+    domain_id: str,
+    base: StageResult,
+    validated: StageResult,
+    *,
+    run_id: str,
+    mode: str,
+    atena_map: dict[str, str] | None = None,
+    bom: bool = False,
+    secret: bytes | None = None,
+) -> dict:
+    """The hand-off of a delta run, from two published validated outputs (``base``: the base
+    snapshot's, whose full hand-off set was published by its load; ``validated``: this run's):
+
+    1. the full hand-off set of this run at ``handoff/{domain}/{run}/`` (what a full load of the
+       new snapshot would publish): its manifest sha256 is the delta's ``result_sha256``;
+    2. the delta set at ``handoff/{domain}/{run}/delta/`` (data files, ``manifest.json``, then
+       ``_manifest.json``), ``base_sha256`` being the base run's hand-off manifest sha256.
+
+    Idempotent, like the full hand-off: a published set is returned as it is. Returns the
+    prefixes, both sha256, the delta manifest's sha256 and its :func:`summary`."""
+    import pyarrow.parquet as pq
+
+    d = registry().get(domain_id)
+    base_prefix = zone_uri("handoff", domain_id, base.run_id)
+    if not publication.is_published(store, base_prefix):
+        raise DeltaError(
+            f"{domain_id}: the base snapshot {base.snapshot} (run {base.run_id}) has no published "
+            "hand-off set; a delta needs the full load of its base first"
+        )
+    base_sha = publication.read_manifest(store, base_prefix)["handoff_manifest_sha256"]
+    prefix = zone_uri("handoff", domain_id, run_id)
+    delta_prefix = join(prefix, "delta")
+    with tempfile.TemporaryDirectory(prefix="ikou-delta-") as tmp:
+        work = Path(tmp)
+        result_sha, _ = publish_full_handoff(
+            d, validated, prefix, store, work / "full", run_id=run_id, mode=mode,
+            atena_map=atena_map, bom=bom,
+        )  # fmt: skip
+        if publication.is_published(store, delta_prefix):
+            published = publication.read_manifest(store, delta_prefix)
+            manifest = json.loads(store.get_bytes(join(delta_prefix, HANDOFF_MANIFEST)))
+            sha = published["handoff_manifest_sha256"]
+        else:
+            sides = {}
+            for side, res in (("base", base), ("new", validated)):
+                _, paths = publication.fetch_tables(store, res.uri, work / side)
+                sides[side] = {t.name: pq.read_table(paths[t.name]) for t in d.layout.tables}
+            (work / "delta").mkdir()
+            files, manifest = build_delta_handoff(
+                domain_id, sides["base"], sides["new"], work / "delta", run_id=run_id,
+                snapshot=validated.snapshot, base_snapshot=base.snapshot, mode=mode,
+                base_sha256=base_sha, result_sha256=result_sha, bom=bom, secret=secret,
+            )  # fmt: skip
+            marker = {
+                "zone": "handoff",
+                "stage": "diff",
+                "kind": KIND,
+                "domain": domain_id,
+                "run_id": run_id,
+                "snapshot": validated.snapshot,
+                "base_snapshot": base.snapshot,
+                "input": validated.uri,
+                "base_input": base.uri,
+            }
+            sha = publish_handoff(store, delta_prefix, files, manifest, marker)
+    return {
+        "handoff": prefix,
+        "delta": delta_prefix,
+        "base_sha256": base_sha,
+        "result_sha256": result_sha,
+        "manifest_sha256": sha,
+        "summary": summary(manifest),
+    }
+
+
+def fetch_delta_set(store: Store, delta_prefix: str, work: Path) -> tuple[dict, dict[str, Path]]:
+    """A published delta set fetched into ``work`` (each file sha256-checked): (manifest, CSVs)."""
+    published = publication.read_manifest(store, delta_prefix)
+    for f in published["files"]:
+        if not f["name"].startswith("_"):
+            publication.fetch(store, delta_prefix, f["name"], work, published)
+    return read_delta_set(work)
+
+
 def read_delta_set(folder: Path) -> tuple[dict, dict[str, Path]]:
     """A published delta set in a folder: (manifest, CSV by table), each file's sha256 checked."""
     mpath = Path(folder) / HANDOFF_MANIFEST
@@ -303,6 +399,8 @@ __all__ = [
     "delta_file",
     "delta_rows",
     "diff_table",
+    "fetch_delta_set",
+    "publish_delta",
     "key_text",
     "read_delta_set",
     "summary",

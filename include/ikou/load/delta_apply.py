@@ -28,7 +28,7 @@ from pathlib import Path
 from ikou.domains import registry
 from ikou.errors import Refused
 from ikou.load.cutover import Control
-from ikou.load.delta import KIND, OP_COLUMN, DeltaError
+from ikou.load.delta import KIND, OP_COLUMN, DeltaError, fetch_delta_set
 from ikou.load.target import (
     LIVE_SCHEMA,
     LOAD_LOG,
@@ -307,4 +307,33 @@ def _stage(cur, dialect: str, staged: str, table_layout, path: Path) -> int:
     return int(n)
 
 
-__all__ = ["ALREADY_APPLIED", "APPLIED", "DeltaRefused", "apply_delta", "latest_logged"]
+def load_delta(
+    target: Target,
+    domain_id: str,
+    store,
+    delta_prefix: str,
+    *,
+    run_id: str,
+    mode: str,
+    who: str = "",
+    guard=None,
+) -> dict:
+    """:func:`apply_delta` of a published delta set (:func:`ikou.load.delta.publish_delta`),
+    fetched and sha256-checked first."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ikou-delta-load-") as tmp:
+        manifest, csvs = fetch_delta_set(store, delta_prefix, Path(tmp))
+        return apply_delta(
+            target, domain_id, manifest, csvs, run_id=run_id, mode=mode, who=who, guard=guard
+        )
+
+
+__all__ = [
+    "ALREADY_APPLIED",
+    "APPLIED",
+    "DeltaRefused",
+    "apply_delta",
+    "latest_logged",
+    "load_delta",
+]
