@@ -11,12 +11,11 @@ import uuid
 import pytest
 from tests_support import DELTA_DOMAIN, publish_validated, snapshot_pair
 
-from ikou.load import load_domain
 from ikou.load.delta import DeltaError
 from ikou.load.delta_apply import APPLIED, load_delta
 from ikou.load.target import Target
 from ikou.pipeline import RunContext
-from ikou.stages import diff
+from ikou.stages import diff, load
 from ikou.stages.common import StageError, StageNotApplicable
 from ikou.storage import Store, join, zone_uri
 from ikou.storage.publication import point_latest_validated
@@ -37,14 +36,14 @@ def env(s3_endpoint, tmp_path, monkeypatch):
 
 def test_the_diff_stage_publishes_a_delta_the_load_applies(env):
     store = env["store"]
-    loaded = load_domain(
-        DELTA_DOMAIN, env["vbase"], run_id=env["runs"]["base"], mode="rehearsal", store=store
-    )
+    base_ctx = RunContext(domain=DELTA_DOMAIN, run_id=env["runs"]["base"], snapshot="2026-10-01")
+    loaded = load.run(base_ctx, env["vbase"], store=store, atena_map={})
+    assert loaded.records_in == loaded.records_out and all(a.balanced for a in loaded.accounting)
     ctx = RunContext(domain=DELTA_DOMAIN, run_id=env["runs"]["delta"], snapshot="2026-11-01")
     res = diff.run(ctx, env["vnew"], base_snapshot="20261001", store=store, atena_map={})
     assert res.stage == "diff" and res.records_in == res.records_out
     assert all(a.balanced for a in res.accounting)
-    assert res.delta["base_sha256"] == loaded["manifest_sha256"]
+    assert res.delta["base_sha256"] == loaded.manifest_sha256
     assert res.delta["base_snapshot"] == "2026-10-01"
     report = store.get_bytes(
         join(zone_uri("reports", DELTA_DOMAIN, env["runs"]["delta"]), "diff.json")
@@ -55,7 +54,7 @@ def test_the_diff_stage_publishes_a_delta_the_load_applies(env):
         if value:
             assert value not in text
     out = load_delta(
-        Target(env["url"], loaded["schema"]),
+        Target(env["url"], loaded.target_schema),
         DELTA_DOMAIN,
         store,
         res.uri,

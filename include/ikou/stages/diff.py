@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 
 from ikou.load.delta import publish_delta
-from ikou.pipeline import RunContext, StageResult, UnitAccounting, parse_snapshot
+from ikou.pipeline import RunContext, StageResult, parse_snapshot
 from ikou.stages.cleanse import atena_map_for
-from ikou.stages.common import StageError, StageNotApplicable, balanced, write_report
+from ikou.stages.common import StageError, StageNotApplicable, passed_on, write_report
 from ikou.stages.load import applies
 from ikou.storage import NotPublished, Store
 from ikou.storage.publication import latest_validated
@@ -69,17 +69,10 @@ def run(
         mode=ctx.mode,
         atena_map=atena_map,
     )
-    accounting = []
-    for t in res["summary"]["tables"]:
-        acc = {
-            "unit": t["table"],
-            "records_in": validated.units.get(t["table"], t["rows_result"]),
-            "records_out": t["rows_result"],
-            "quarantined": 0,
-            "merged": 0,
-        }
-        acc["balanced"] = balanced(acc)
-        accounting.append(UnitAccounting(**acc))
+    accounting = [
+        passed_on(t["table"], validated.units.get(t["table"], t["rows_result"]), t["rows_result"])
+        for t in res["summary"]["tables"]
+    ]
     report = {
         **res["summary"],
         "base_sha256": res["base_sha256"],
