@@ -391,18 +391,22 @@ def _row_hash(key: str, text: str) -> int:
     )
 
 
-def source_row_texts(table_layout, table) -> tuple[list[str], list[str]]:
-    """(key texts, row texts) of a validated table, in the canonical text the database side uses."""
+def source_digest(table_layout, table, key: str, touched) -> tuple[int, dict[str, str]]:
+    """The validated table's side: the sum of the keyed row hashes (rows folded in batches, never
+    all as Python strings at once) and the canonical row text of each touched key present."""
+    import pandas as pd
     import pyarrow.compute as pc
 
     from ikou.load.delta import canonical_text, key_text
 
     canon = [canonical_text(table.column(c.name)) for c in table_layout.columns]
     rows = canon[0] if len(canon) == 1 else pc.binary_join_element_wise(*canon, "\x1f")
-    return (
-        key_text(table, list(table_layout.business_keys)).tolist(),
-        rows.to_pylist(),
-    )
+    total = 0
+    for start in range(0, len(rows), 100_000):
+        total += sum(_row_hash(key, r) for r in rows.slice(start, 100_000).to_pylist())
+    wanted = list(touched)
+    pos = pd.Index(key_text(table, list(table_layout.business_keys))).get_indexer(wanted)
+    return total, {k: rows[int(p)].as_py() for k, p in zip(wanted, pos) if p >= 0}
 
 
 def _sql_text(col) -> str:
@@ -508,9 +512,7 @@ def reconcile_delta_table(
     cols = list(table_layout.columns)
     key = _digest_key(domain, table_layout.name, secret)
     touched = delta_keys(table_layout, delta_csv)
-    src_keys, src_rows = source_row_texts(table_layout, validated)
-    src_total = sum(_row_hash(key, r) for r in src_rows)
-    by_key = dict(zip(src_keys, src_rows))
+    src_total, by_key = source_digest(table_layout, validated, key, touched)
     base = {"unit": table_layout.name, "target_table": name, "target_schema": target.schema}
     if not target.exists(name):
         return {**base, "rows_source": validated.num_rows, "rows_target": 0, "mismatches": 1,
