@@ -10,7 +10,9 @@ Schemas (docs/target-database.md):
     one per rehearsal run (a keyed name of the run id): a rehearsal loads into its own schema,
     so runs never see each other's tables, and the rehearsal drops it afterwards (rollback).
 ``ikou_staging``
-    transient: tables are COPYed here and moved out in the same transaction (empty between loads).
+    transient: tables are COPYed here and moved out in the same transaction (empty between loads);
+    a delta load's rows are COPYed here too and dropped in its transaction
+    (:mod:`ikou.load.delta_apply`).
 
 PostgreSQL: for every table of a domain, ``CREATE TABLE`` in ``ikou_staging`` (no key yet),
 ``COPY … FROM STDIN (FORMAT csv, FREEZE)``, then the primary key (one index build instead of a
