@@ -21,7 +21,7 @@ from tests_support import (
 from ikou.domains import registry
 from ikou.load import clean_load
 from ikou.load.cutover import Control
-from ikou.load.delta_apply import ALREADY_APPLIED, APPLIED, DeltaRefused
+from ikou.load.delta_apply import ALREADY_APPLIED, APPLIED, DeltaRefused, apply_delta
 from ikou.load.target import LOAD_LOG, Target, rehearsal_schema
 from ikou.rehearsal.reconcile import reconcile_delta_table, table_digest
 
@@ -120,6 +120,15 @@ def test_reconciliation_finds_a_changed_row_and_a_row_the_delta_missed(
 def test_a_target_at_another_snapshot_is_refused(tmp_path, monkeypatch, scenario):
     url = f"sqlite:///{tmp_path / 'target.sqlite'}"
     monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
+    with pytest.raises(DeltaRefused, match="cutover guard"):
+        apply_delta(
+            Target(url, "ikou"),
+            DELTA_DOMAIN,
+            scenario["manifest"],
+            scenario["delta_csvs"],
+            run_id="cutover-run",
+            mode="cutover",
+        )
     empty = Target(url, rehearsal_schema("nothing-run"))
     with pytest.raises(DeltaRefused, match="holds nothing"):
         apply_scenario(empty, scenario, "nothing-run")
