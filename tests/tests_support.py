@@ -184,32 +184,10 @@ DELTA_DOMAIN = "juki"
 
 
 def snapshot_pair(rows: int, seed: int = 1) -> tuple[dict, dict]:
-    """Two validated snapshots of 住民基本台帳 (table -> pyarrow table): the new one has every
-    50th row deleted, two columns of every 37th row changed, and ``rows // 30`` new rows."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """Two validated snapshots of 住民基本台帳 (the delta benchmark's)."""
+    from ikou_dev.bench.delta import snapshot_pair as pair
 
-    from ikou.domains import registry
-    from ikou_dev.bench.load import synthetic_table
-
-    base, new = {}, {}
-    extra = rows // 30
-    for t in registry().get(DELTA_DOMAIN).layout.tables:
-        b = synthetic_table(DELTA_DOMAIN, t.name, rows, seed=seed)
-        other = synthetic_table(DELTA_DOMAIN, t.name, rows + extra, seed=seed + 1)
-        changed = pa.array([(i % 37) == 5 for i in range(rows)])
-        cols = [c.name for c in t.columns if c.name not in t.business_keys][:2]
-        arrays = [
-            pc.if_else(changed, other.column(c).slice(0, rows), b.column(c)) if c in cols
-            else b.column(c)
-            for c in b.column_names
-        ]  # fmt: skip
-        kept = pa.Table.from_arrays(arrays, schema=b.schema).filter(
-            pa.array([(i % 50) != 3 for i in range(rows)])
-        )
-        base[t.name] = b
-        new[t.name] = pa.concat_tables([kept, other.slice(rows)])
-    return base, new
+    return pair(rows, seed)
 
 
 def full_handoff(tables: dict, folder, run_id: str, snapshot: str) -> tuple[dict, str]:
