@@ -131,7 +131,6 @@ def apply_delta(
     *,
     run_id: str,
     mode: str,
-    who: str = "",
     guard=None,
 ) -> dict:
     """Apply a delta set to the domain's tables in ``target``'s schema (see the module docstring).
@@ -320,7 +319,6 @@ def load_delta(
     *,
     run_id: str,
     mode: str,
-    who: str = "",
     guard=None,
 ) -> dict:
     """:func:`apply_delta` of a published delta set (:func:`ikou.load.delta.publish_delta`),
@@ -329,9 +327,7 @@ def load_delta(
 
     with tempfile.TemporaryDirectory(prefix="ikou-delta-load-") as tmp:
         manifest, csvs = fetch_delta_set(store, delta_prefix, Path(tmp))
-        return apply_delta(
-            target, domain_id, manifest, csvs, run_id=run_id, mode=mode, who=who, guard=guard
-        )
+        return apply_delta(target, domain_id, manifest, csvs, run_id=run_id, mode=mode, guard=guard)
 
 
 __all__ = [
