@@ -189,7 +189,8 @@ def aggregates_source(table, cols) -> dict[str, dict]:
     return out
 
 
-def aggregates_postgresql(target: Target, name: str, cols) -> dict[str, dict]:
+def aggregate_parts(cols) -> list[str]:
+    """The SQL aggregates of :func:`aggregates_postgresql` (after a leading ``COUNT(*)``)."""
     parts = []
     for c in cols:
         q = f'"{c.name}"'
@@ -200,9 +201,12 @@ def aggregates_postgresql(target: Target, name: str, cols) -> dict[str, dict]:
             parts += [f"MIN({q})", f"MAX({q})"]
         if c.type in ("decimal", "integer"):
             parts.append(f"SUM({q})")
-    sql = f"SELECT COUNT(*), {', '.join(parts)} FROM {target.qualified(name)}"
-    with target.engine().connect() as conn:
-        row = list(conn.exec_driver_sql(sql).one())
+    return parts
+
+
+def parse_aggregates(row: list, cols) -> dict[str, dict]:
+    """The result of ``SELECT COUNT(*), *aggregate_parts(cols)`` as per-column aggregates."""
+    row = list(row)
     total = int(row.pop(0))
     out = {}
     for c in cols:
@@ -212,6 +216,13 @@ def aggregates_postgresql(target: Target, name: str, cols) -> dict[str, dict]:
         s = row.pop(0) if c.type in ("decimal", "integer") else None
         out[c.name] = _agg_dict(c, count, total - count, s, conv(mn), conv(mx))
     return out
+
+
+def aggregates_postgresql(target: Target, name: str, cols) -> dict[str, dict]:
+    sql = f"SELECT COUNT(*), {', '.join(aggregate_parts(cols))} FROM {target.qualified(name)}"
+    with target.engine().connect() as conn:
+        row = list(conn.exec_driver_sql(sql).one())
+    return parse_aggregates(row, cols)
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -421,40 +432,53 @@ def _sqlite_text(value) -> str:
 
 def _target_digest_postgresql(
     target: Target, name: str, table_layout, key: str, changed: set[str]
-) -> tuple[int, int, dict[str, str]]:
+) -> tuple[int, int, dict[str, str], dict[str, dict]]:
+    """One scan: the count, the sum of the keyed row hashes and the aggregates; then the rows of
+    the touched keys, joined on the key columns (the primary key's index)."""
+    import csv
+    import io
+
+    from ikou.load.target import column_sql
+
     cols = list(table_layout.columns)
+    keys = list(table_layout.business_keys)
+    by_name = {c.name: c for c in cols}
     row_sql = " || chr(31) || ".join(_sql_text(c) for c in cols)
-    key_cols = [c for c in cols if c.name in table_layout.business_keys]
-    key_sql = " || chr(31) || ".join(
-        _sql_text(c)
-        for c in sorted(key_cols, key=lambda c: table_layout.business_keys.index(c.name))
-    )
+    key_sql = " || chr(31) || ".join(_sql_text(by_name[k]) for k in keys)
     found: dict[str, str] = {}
     raw = target.engine().raw_connection()
     try:
         cur = raw.cursor()
         cur.execute(
-            "SELECT count(*), coalesce(sum(('x' || substr(encode(sha256(convert_to("
-            f"%s || chr(31) || {row_sql}, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint), 0) "
-            f"FROM {target.qualified(name)}",
+            "SELECT coalesce(sum(('x' || substr(encode(sha256(convert_to("
+            f"%s || chr(31) || {row_sql}, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint), 0), "
+            f"COUNT(*), {', '.join(aggregate_parts(cols))} FROM {target.qualified(name)}",
             (key,),
         )
-        count, total = cur.fetchone()
+        row = list(cur.fetchone())
+        total = int(row.pop(0))
+        aggs = parse_aggregates(row, cols)
+        count = int(row[0])
         if changed:
-            import io
-
-            cur.execute("CREATE TEMP TABLE ikou_delta_keys (k text PRIMARY KEY) ON COMMIT DROP")
-            buf = io.StringIO("".join(k.replace("\\", "\\\\") + "\n" for k in sorted(changed)))
-            cur.copy_expert("COPY ikou_delta_keys (k) FROM STDIN", buf)
+            typed = ", ".join(
+                column_sql(by_name[k], "postgresql").removesuffix(" NOT NULL") for k in keys
+            )
+            cur.execute(f"CREATE TEMP TABLE ikou_delta_keys ({typed}) ON COMMIT DROP")
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(_key_values(k) for k in changed)
+            buf.seek(0)
+            names = ", ".join(f'"{k}"' for k in keys)
+            cur.copy_expert(f"COPY ikou_delta_keys ({names}) FROM STDIN WITH (FORMAT csv)", buf)
+            cur.execute("ANALYZE ikou_delta_keys")
             cur.execute(
                 f"SELECT {key_sql}, {row_sql} FROM {target.qualified(name)} "
-                f"WHERE {key_sql} IN (SELECT k FROM ikou_delta_keys)"
+                f"JOIN ikou_delta_keys USING ({names})"
             )
             found = {k: r for k, r in cur.fetchall()}
         raw.rollback()
     finally:
         raw.close()
-    return int(count), int(total), found
+    return count, total, found, aggs
 
 
 def _target_digest_sqlite(
@@ -519,10 +543,9 @@ def reconcile_delta_table(
                 "error": "target table missing"}  # fmt: skip
     aggs = [_Agg(c) for c in cols]
     if target.dialect == "postgresql":
-        count, total, found = _target_digest_postgresql(
+        count, total, found, agg_tgt = _target_digest_postgresql(
             target, name, table_layout, key, set(touched)
         )
-        agg_tgt = aggregates_postgresql(target, name, cols)
     else:
         count, total, found = _target_digest_sqlite(
             target, name, table_layout, key, set(touched), aggs
