@@ -132,6 +132,13 @@ def test_a_target_at_another_snapshot_is_refused(pg, scenario):
     empty = Target(pg, rehearsal_schema("pg-nothing"))
     with pytest.raises(DeltaRefused, match="holds nothing"):
         apply_scenario(empty, scenario, "pg-nothing")
+    # a base whose schema was rolled back (dropped_at in the log) is no base any more
+    rolled = _load(pg, scenario, "pg-rolled")
+    Control(pg).log_dropped(domain=DELTA_DOMAIN, schema=rolled.schema)
+    with pytest.raises(DeltaRefused, match="holds nothing"):
+        apply_scenario(rolled, scenario, "pg-rolled")
+    rolled.drop_schema()
+    rolled.dispose()
     target.drop_schema()
     target.dispose()
 

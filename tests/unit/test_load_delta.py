@@ -135,3 +135,27 @@ def test_the_delta_set_and_its_report_summary(tmp_path):
     sc["delta_csvs"]["jumin"].write_bytes(b'"_op"\r\n')
     with pytest.raises(ControlMismatch, match="sha256"):
         read_delta_set(sc["folder"])
+
+
+def test_a_composite_business_key():
+    from types import SimpleNamespace
+
+    def col(name: str, type_: str) -> SimpleNamespace:
+        return SimpleNamespace(name=name, type=type_, length=None, precision=None, scale=None)
+
+    lay = SimpleNamespace(
+        name="t",
+        business_keys=["nendo", "no"],
+        columns=[col("nendo", "integer"), col("no", "string"), col("val", "string")],
+    )
+    base = pa.table({"nendo": [2025, 2025, 2026], "no": ["1", "2", "1"], "val": ["a", "b", "c"]})
+    new = pa.table({"nendo": [2026, 2025, 2026], "no": ["1", "1", "2"], "val": ["c", "x", "d"]})
+    d = diff_table("x", lay, base, new, SECRET)
+    assert (d.inserts.tolist(), d.updates.tolist(), d.deletes.tolist()) == ([2], [1], [1])
+    assert d.changed_columns == {"val": 1}
+    rows = delta_rows(lay, base, new, d)
+    assert rows.to_pylist() == [
+        {"_op": "I", "nendo": 2026, "no": "2", "val": "d"},
+        {"_op": "U", "nendo": 2025, "no": "1", "val": "x"},
+        {"_op": "D", "nendo": 2025, "no": "2", "val": None},
+    ]
