@@ -533,3 +533,170 @@ def order_violations(spans: dict[str, tuple], must_follow: dict[str, list[str]])
             if start < spans[before][1]:
                 problems.append(f"{d} started {start} before {before} ended {spans[before][1]}")
     return problems
+# -- a load killed while it reads its input ----------------------------------------------------
+
+
+def kill_while_reading(
+    code: str, args: list[str], fifo, data: bytes, *, then=None, timeout: float = 120
+) -> None:
+    """Run ``python -c code *args`` (a load whose input file ``fifo`` is a named pipe, made here),
+    wait until it opens the pipe, write 3/4 of ``data`` into it (the load reads it and waits for
+    the rest), call ``then()`` (checks while the load is stuck mid-file), then SIGKILL it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    fd = None
+    try:
+        deadline = time.monotonic() + timeout
+        while fd is None:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                assert child.poll() is None, child.communicate(timeout=30)
+                assert time.monotonic() < deadline, "the load never opened its input"
+                time.sleep(0.05)
+        os.set_blocking(fd, True)
+        # a blocking write returns once the loader has read all but a pipe buffer of it
+        os.write(fd, data[: len(data) * 3 // 4])
+        if then is not None:
+            then()
+        assert child.poll() is None, child.communicate(timeout=30)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+
+
+# -- two snapshots of one domain and the delta between them ----------------------------------
+
+DELTA_DOMAIN = "juki"
+
+
+def snapshot_pair(rows: int, seed: int = 1) -> tuple[dict, dict]:
+    """Two validated snapshots of 住民基本台帳 (the delta benchmark's)."""
+    from ikou_dev.bench.delta import snapshot_pair as pair
+
+    return pair(rows, seed)
+
+
+def full_handoff(tables: dict, folder, run_id: str, snapshot: str) -> tuple[dict, str]:
+    """The full hand-off set of one snapshot in ``folder``: (CSV by table, manifest sha256)."""
+    import pyarrow.parquet as pq
+
+    from ikou.load import build_handoff, write_manifest
+
+    (folder / "in").mkdir(parents=True, exist_ok=True)
+    ins = {}
+    for name, table in tables.items():
+        p = folder / "in" / f"{name}.parquet"
+        pq.write_table(table, p)
+        ins[name] = (table, p)
+    _, manifest = build_handoff(
+        DELTA_DOMAIN, ins, folder, run_id=run_id, snapshot=snapshot, mode="rehearsal",
+        input_files=[],
+    )  # fmt: skip
+    sha = write_manifest(folder, manifest)
+    return {name: folder / f"{name}.csv" for name in tables}, sha
+
+
+def delta_scenario(folder, rows: int) -> dict:
+    """Base and new snapshots, their full hand-off sets and the delta set from base to new."""
+    from ikou.load.delta import build_delta_handoff, read_delta_set, write_manifest
+
+    base, new = snapshot_pair(rows)
+    base_csvs, base_sha = full_handoff(base, folder / "base", "base-run", "2026-10-01")
+    new_csvs, new_sha = full_handoff(new, folder / "new", "new-run", "2026-11-01")
+    (folder / "delta").mkdir()
+    _, manifest = build_delta_handoff(
+        DELTA_DOMAIN, base, new, folder / "delta", run_id="delta-run", snapshot="2026-11-01",
+        base_snapshot="2026-10-01", mode="rehearsal", base_sha256=base_sha, result_sha256=new_sha,
+    )  # fmt: skip
+    write_manifest(folder / "delta", manifest)
+    manifest, delta_csvs = read_delta_set(folder / "delta")
+    return {
+        "base": base,
+        "new": new,
+        "base_csvs": base_csvs,
+        "new_csvs": new_csvs,
+        "base_sha": base_sha,
+        "new_sha": new_sha,
+        "manifest": manifest,
+        "delta_csvs": delta_csvs,
+        "folder": folder / "delta",
+    }
+
+
+def load_snapshot(target, scenario: dict, run_id: str, which: str = "base", sha: str = "") -> None:
+    """A full load of the scenario's ``base`` or ``new`` snapshot (logged with its manifest sha256,
+    or ``sha``: a load the delta does not know)."""
+    from ikou.load import load_target
+
+    load_target(
+        target,
+        DELTA_DOMAIN,
+        scenario[f"{which}_csvs"],
+        run_id=run_id,
+        snapshot="2026-10-01",
+        manifest_sha256=sha or scenario[f"{which}_sha"],
+        mode="rehearsal",
+    )
+
+
+def apply_scenario(target, scenario: dict, run_id: str) -> dict:
+    """Apply the scenario's delta set to ``target``."""
+    from ikou.load.delta_apply import apply_delta
+
+    return apply_delta(
+        target,
+        DELTA_DOMAIN,
+        scenario["manifest"],
+        scenario["delta_csvs"],
+        run_id=run_id,
+        mode="rehearsal",
+    )
+
+
+def publish_validated(store, run_id: str, tables: dict, folder, snapshot: str):
+    """Publish tables as a run's validated output (``validated/juki/{run}/``); its StageResult."""
+    import pyarrow.parquet as pq
+
+    from ikou.pipeline import StageResult
+    from ikou.storage import publication, zone_uri
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, table in tables.items():
+        p = folder / f"{name}.parquet"
+        pq.write_table(table, p)
+        files[p.name] = p
+    prefix = zone_uri("validated", DELTA_DOMAIN, run_id)
+    marker = {"zone": "validated", "domain": DELTA_DOMAIN, "run_id": run_id}
+    publication.publish(store, prefix, files, marker)
+    units = {name: t.num_rows for name, t in tables.items()}
+    return StageResult(
+        domain=DELTA_DOMAIN,
+        stage="validate",
+        run_id=run_id,
+        uri=prefix,
+        snapshot=snapshot,
+        units=units,
+    )

@@ -5,16 +5,13 @@ previous state, then exactly what a clean load gives) and no partial hand-off se
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from tests_support import kill_while_reading
 
 from ikou.domains import registry
 from ikou.load import clean_load, load_target, write_csv
@@ -105,31 +102,12 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
     # the load spans two tables: atena is staged whole, then v2's jumin.csv arrives through a
     # pipe (the COPY reads what the test writes, then waits for more) and the load is killed
     fifo = versions["tmp"] / "jumin.fifo"
-    os.mkfifo(fifo)
     csvs = {"atena": str(versions["v2"]["atena"]), "jumin": str(fifo)}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, pg_url, schema, json.dumps(csvs)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    fd = None
-    try:
-        deadline = time.monotonic() + 60
-        while fd is None:
-            try:
-                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                assert child.poll() is None, child.communicate(timeout=30)
-                assert time.monotonic() < deadline, "the load never opened its CSV"
-                time.sleep(0.05)
-        os.set_blocking(fd, True)
-        data = versions["v2"]["jumin"].read_bytes()  # the loader reads 1 MB at a time
-        # (a read of 1 MB from the pipe returns only once 1 MB has arrived)
-        assert len(data) * 3 // 4 > 1 << 20, "the test CSV is too small for a mid-COPY kill"
-        # a blocking write returns once COPY has read all but a pipe buffer of it
-        os.write(fd, data[: len(data) * 3 // 4])
+    data = versions["v2"]["jumin"].read_bytes()  # the loader reads 1 MB at a time
+    # (a read of 1 MB from the pipe returns only once 1 MB has arrived)
+    assert len(data) * 3 // 4 > 1 << 20, "the test CSV is too small for a mid-COPY kill"
+
+    def mid_copy() -> None:
         deadline = time.monotonic() + 30
         while _copy_progress(target) <= 0:
             assert time.monotonic() < deadline, "COPY did not start"
@@ -140,17 +118,8 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
                 conn.exec_driver_sql(f'SELECT count(*) FROM "{schema}"."juki__atena"').scalar()
                 == ROWS
             )
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == -signal.SIGKILL
+
+    kill_while_reading(CHILD, [pg_url, schema, json.dumps(csvs)], fifo, data, then=mid_copy)
     deadline = time.monotonic() + 30
     while _copy_progress(target) >= 0:  # the server notices the dead client and rolls back
         assert time.monotonic() < deadline, "the killed COPY is still running"

@@ -6,13 +6,10 @@ load's own transaction (inside the rehearsal schema's file)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from tests_support import kill_while_reading
 
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
@@ -80,43 +77,10 @@ def test_sqlite_load_killed_mid_second_table_commits_neither(tmp_path, monkeypat
     # the second table (jumin) arrives through a pipe: atena is staged whole first, then the
     # load reads jumin as the test writes it
     fifo = tmp_path / "jumin.fifo"
-    os.mkfifo(fifo)
     csvs = {"atena": str(v2["atena"]), "jumin": str(fifo)}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, url, schema, json.dumps(csvs)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    fd = None
-    try:
-        deadline = time.monotonic() + 120
-        while fd is None:
-            try:
-                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                assert child.poll() is None, child.communicate(timeout=30)
-                assert time.monotonic() < deadline, "the load never opened its second CSV"
-                time.sleep(0.05)
-        os.set_blocking(fd, True)
-        data = v2["jumin"].read_bytes()
-        # a blocking write returns once the loader has read all but a pipe buffer of it: the
-        # loader is inside the second table's inserts, the first one staged, nothing committed
-        os.write(fd, data[: len(data) * 3 // 4])
-        assert child.poll() is None
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=60)
-    finally:
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=60)
-    assert child.returncode == -signal.SIGKILL
+    # the loader is inside the second table's inserts when killed, the first one staged,
+    # nothing committed
+    kill_while_reading(CHILD, [url, schema, json.dumps(csvs)], fifo, v2["jumin"].read_bytes())
     # neither table changed, no staging table is left, the load log has no row for the kill
     assert _state(path) == before
     with sqlite3.connect(path) as conn:

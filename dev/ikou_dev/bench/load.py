@@ -121,7 +121,7 @@ def _pg_admin_url() -> str:
     )
 
 
-def _pg_database():
+def pg_database():
     """A fresh database on the local PostgreSQL, or None when it does not answer."""
     from sqlalchemy import create_engine
 
@@ -137,7 +137,7 @@ def _pg_database():
     return admin, name, admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _drop_database(admin, name: str) -> None:
+def drop_database(admin, name: str) -> None:
     with admin.connect() as conn:
         conn.exec_driver_sql(
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
@@ -217,7 +217,7 @@ def run(workdir: Path, quick: bool) -> dict:
     t0 = time.perf_counter()
     write_csv(data, csv_path)
     csv_s = time.perf_counter() - t0
-    admin, dbname, url = _pg_database()
+    admin, dbname, url = pg_database()
     backend = "postgresql" if url else "sqlite"
     if url is None:
         url = f"sqlite:///{Path(workdir) / 'bench.sqlite'}"
@@ -269,7 +269,7 @@ def run(workdir: Path, quick: bool) -> dict:
         figures["meets_100k_rows_per_s"] = figures["after"]["best_rows_per_s"] >= 100_000
     finally:
         if admin is not None:
-            _drop_database(admin, dbname)
+            drop_database(admin, dbname)
     return figures
 
 

@@ -155,6 +155,16 @@ def build_handoff(
     return files, manifest
 
 
+def write_manifest(folder: Path, manifest: dict) -> str:
+    """Write a hand-off ``manifest.json`` into ``folder`` (atomically); return its sha256 — the
+    sha256 the load log records for the set."""
+    path = folder / HANDOFF_MANIFEST
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+    return sha256_file(path)
+
+
 def _input_files(store: Store, domain_id: str, run_id: str) -> list[dict]:
     raw = zone_uri("raw", domain_id, run_id)
     try:
@@ -201,9 +211,9 @@ def publish_handoff(
     if store.exists(join(prefix, MANIFEST)):
         published = publication.read_manifest(store, prefix)
         return published["handoff_manifest_sha256"]
-    mpath = next(iter(files.values())).parent / HANDOFF_MANIFEST
-    mpath.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    sha = sha256_file(mpath)
+    folder = next(iter(files.values())).parent
+    sha = write_manifest(folder, manifest)
+    mpath = folder / HANDOFF_MANIFEST
     try:
         publication.publish(
             store,
@@ -279,53 +289,21 @@ def _load_domain(
     who: str,
     bom: bool,
 ) -> dict:
-    import pyarrow.parquet as pq
-
     domain_id = d.id
     snapshot = validated.snapshot
     with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
         work = Path(tmp)
-        if store.exists(join(prefix, MANIFEST)):
-            # A retry after the set was published: load exactly the published files.
-            published = publication.read_manifest(store, prefix)
-            sha = published["handoff_manifest_sha256"]
-            csvs = {
-                t.name: publication.fetch(store, prefix, f"{t.name}.csv", work, published)
-                for t in d.layout.tables
-            }
-        else:
-            vprefix = validated.uri
-            vmanifest = publication.read_manifest(store, vprefix)
-            tables = {}
-            for t in d.layout.tables:
-                path = publication.fetch(
-                    store, vprefix, f"{t.name}.parquet", work / "in", vmanifest
-                )
-                tables[t.name] = (pq.read_table(path), path)
-            files, manifest = build_handoff(
-                domain_id,
-                tables,
-                work,
-                run_id=run_id,
-                snapshot=snapshot,
-                mode=mode,
-                input_files=_input_files(store, domain_id, run_id),
-                atena_map=atena_map,
-                bom=bom,
-            )
-            del tables
-            marker = {
-                "zone": "handoff",
-                "stage": "load",
-                "domain": domain_id,
-                "run_id": run_id,
-                "snapshot": snapshot,
-                "input": vprefix,
-                "spec_version": d.spec.version,
-                "layout_version": d.layout.layout_version,
-            }
-            sha = publish_handoff(store, prefix, files, manifest, marker)
-            csvs = {t.name: work / f"{t.name}.csv" for t in d.layout.tables}
+        sha, csvs = publish_full_handoff(
+            d,
+            validated,
+            prefix,
+            store,
+            work,
+            run_id=run_id,
+            mode=mode,
+            atena_map=atena_map,
+            bom=bom,
+        )
         rows = load_target(
             target,
             domain_id,
@@ -345,6 +323,64 @@ def _load_domain(
         "manifest_sha256": sha,
         "dialect": target.dialect,
     }
+
+
+def publish_full_handoff(
+    d,
+    validated: StageResult,
+    prefix: str,
+    store: Store,
+    work: Path,
+    *,
+    run_id: str,
+    mode: str,
+    atena_map=None,
+    bom: bool = False,
+) -> tuple[str, dict[str, Path]]:
+    """The full hand-off set of a run at ``prefix``, published (or, on a retry, the published one
+    fetched, sha256-checked) into ``work``: (its manifest.json's sha256, CSV by table)."""
+    import pyarrow.parquet as pq
+
+    domain_id = d.id
+    snapshot = validated.snapshot
+    if store.exists(join(prefix, MANIFEST)):
+        # A retry after the set was published: load exactly the published files.
+        published = publication.read_manifest(store, prefix)
+        csvs = {
+            t.name: publication.fetch(store, prefix, f"{t.name}.csv", work, published)
+            for t in d.layout.tables
+        }
+        return published["handoff_manifest_sha256"], csvs
+    vprefix = validated.uri
+    vmanifest = publication.read_manifest(store, vprefix)
+    tables = {}
+    for t in d.layout.tables:
+        path = publication.fetch(store, vprefix, f"{t.name}.parquet", work / "in", vmanifest)
+        tables[t.name] = (pq.read_table(path), path)
+    files, manifest = build_handoff(
+        domain_id,
+        tables,
+        work,
+        run_id=run_id,
+        snapshot=snapshot,
+        mode=mode,
+        input_files=_input_files(store, domain_id, run_id),
+        atena_map=atena_map,
+        bom=bom,
+    )
+    del tables
+    marker = {
+        "zone": "handoff",
+        "stage": "load",
+        "domain": domain_id,
+        "run_id": run_id,
+        "snapshot": snapshot,
+        "input": vprefix,
+        "spec_version": d.spec.version,
+        "layout_version": d.layout.layout_version,
+    }
+    sha = publish_handoff(store, prefix, files, manifest, marker)
+    return sha, {t.name: work / f"{t.name}.csv" for t in d.layout.tables}
 
 
 def load_target(
@@ -482,7 +518,9 @@ __all__ = [
     "load_target",
     "build_handoff",
     "publish_handoff",
+    "publish_full_handoff",
     "write_csv",
+    "write_manifest",
     "CSV_DIALECT",
     "HANDOFF_MANIFEST",
     "HandoffError",

@@ -10,7 +10,9 @@ Schemas (docs/target-database.md):
     one per rehearsal run (a keyed name of the run id): a rehearsal loads into its own schema,
     so runs never see each other's tables, and the rehearsal drops it afterwards (rollback).
 ``ikou_staging``
-    transient: tables are COPYed here and moved out in the same transaction (empty between loads).
+    transient: tables are COPYed here and moved out in the same transaction (empty between loads);
+    a delta load's rows are COPYed here too and dropped in its transaction
+    (:mod:`ikou.load.delta_apply`).
 
 PostgreSQL: for every table of a domain, ``CREATE TABLE`` in ``ikou_staging`` (no key yet),
 ``COPY … FROM STDIN (FORMAT csv, FREEZE)``, then the primary key (one index build instead of a
@@ -35,6 +37,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -257,7 +260,7 @@ class Target:
             return quote_ident(name)
         return f"{quote_ident(schema or self.schema)}.{quote_ident(name)}"
 
-    def _sqlite_connect(self):
+    def sqlite_connect(self):
         import sqlite3
 
         path = self.sqlite_path
@@ -289,17 +292,54 @@ class Target:
             return self._load_postgresql(domain, layout, csv_files, guard, after)
         return self._load_sqlite(domain, layout, csv_files, guard, after)
 
+    @contextmanager
+    def load_transaction(self, domain: str) -> Iterator:
+        """The transaction of one load of ``domain`` into this schema, yielding its DB-API
+        cursor: committed when the block ends, rolled back on any exception (a kill: by the
+        server / SQLite's journal). PostgreSQL: holding the domain's load lock, the schema and
+        the staging schema created; SQLite: ``BEGIN IMMEDIATE`` on the schema's file."""
+        if self.dialect == "postgresql":
+            raw = self.engine().raw_connection()
+            try:
+                cur = raw.cursor()
+                # one load of a domain at a time, whatever its schema: they share the staging names
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-load", domain),)
+                )
+                for s in (self.schema, STAGING_SCHEMA):
+                    # CREATE SCHEMA IF NOT EXISTS can race with another session's: serialise it.
+                    cur.execute(
+                        "SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-schema", s),)
+                    )
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)}")
+                yield cur
+                raw.commit()
+            except BaseException:
+                try:
+                    raw.rollback()
+                finally:
+                    raw.close()
+                raise
+            raw.close()
+            return
+        conn = self.sqlite_connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - no transaction open
+                pass
+            conn.close()
+            raise
+        conn.close()
+
     def _load_postgresql(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
         rows: dict[str, int] = {}
-        raw = self.engine().raw_connection()
-        try:
-            cur = raw.cursor()
-            # one load of a domain at a time, whatever its schema: they share the staging names
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-load", domain),))
-            for s in (self.schema, STAGING_SCHEMA):
-                # CREATE SCHEMA IF NOT EXISTS can race with another session's: serialise it.
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ikou-schema", s),))
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(s)}")
+        with self.load_transaction(domain) as cur:
             if guard is not None:
                 guard(cur, self.dialect)
             staged_tables = []
@@ -336,22 +376,11 @@ class Target:
                 cur.execute(f"ALTER TABLE {staged} SET SCHEMA {quote_ident(self.schema)}")
             if after is not None:
                 after(cur, self.dialect, rows)
-            raw.commit()
-        except BaseException:
-            try:
-                raw.rollback()
-            finally:
-                raw.close()
-            raise
-        raw.close()
         return rows
 
     def _load_sqlite(self, domain, layout, csv_files, guard, after) -> dict[str, int]:
         rows: dict[str, int] = {}
-        conn = self._sqlite_connect()
-        try:
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+        with self.load_transaction(domain) as cur:
             if guard is not None:
                 guard(cur, self.dialect)
             staged_tables = []
@@ -360,26 +389,17 @@ class Target:
                 staged = quote_ident(f"staging__{name}")
                 cur.execute(f"DROP TABLE IF EXISTS {staged}")
                 cur.execute(create_table_sql(staged, t, self.dialect))
-                rows[t.name] = int(self._sqlite_insert(cur, staged, t, csv_files[t.name]))
+                rows[t.name] = int(self.sqlite_insert(cur, staged, t, csv_files[t.name]))
                 staged_tables.append((name, staged))
             for name, staged in staged_tables:
                 cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
                 cur.execute(f"ALTER TABLE {staged} RENAME TO {quote_ident(name)}")
             if after is not None:
                 after(cur, self.dialect, rows)
-            cur.execute("COMMIT")
-        except BaseException:
-            try:
-                conn.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - no transaction open
-                pass
-            conn.close()
-            raise
-        conn.close()
         return rows
 
     @staticmethod
-    def _sqlite_insert(cur, staged: str, table, path: Path, batch: int = 5000) -> int:
+    def sqlite_insert(cur, staged: str, table, path: Path, batch: int = 5000) -> int:
         names = [c.name for c in table.columns]
         sql = f"INSERT INTO {staged} ({', '.join(quote_ident(c) for c in names)}) VALUES ({', '.join('?' for _ in names)})"
         ints = {i for i, c in enumerate(table.columns) if c.type == "integer"}

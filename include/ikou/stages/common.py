@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ikou.errors import EXIT_REFUSED, IkouError
-from ikou.pipeline import RunContext
+from ikou.pipeline import RunContext, UnitAccounting
 from ikou.storage import NotPublished, Store, join, zone_uri
 from ikou.storage.publication import latest_snapshot
 
@@ -46,6 +46,18 @@ def balanced(a: dict) -> bool:
         + a.get("header", 0)
         + a.get("trailer", 0)
     )
+
+
+def passed_on(unit: str, records_in: int, records_out: int) -> UnitAccounting:
+    """The accounting of a unit a stage passes on whole (nothing quarantined or merged)."""
+    acc = {
+        "unit": unit,
+        "records_in": records_in,
+        "records_out": records_out,
+        "quarantined": 0,
+        "merged": 0,
+    }
+    return UnitAccounting(**acc, balanced=balanced(acc))
 
 
 class StageNotApplicable(StageError):

@@ -12,9 +12,9 @@ import time
 
 from ikou.domains import registry
 from ikou.load import load_domain
-from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
+from ikou.pipeline import RunContext, StageResult, cpu_time
 from ikou.stages.cleanse import atena_map_for
-from ikou.stages.common import StageNotApplicable, balanced
+from ikou.stages.common import StageNotApplicable, passed_on
 from ikou.storage import Store
 
 
@@ -44,17 +44,7 @@ def run(
         atena_map=atena_map,
         who=ctx.who,
     )
-    accounting = []
-    for t, n in res["rows"].items():
-        acc = {
-            "unit": t,
-            "records_in": validated.units[t],
-            "records_out": n,
-            "quarantined": 0,
-            "merged": 0,
-        }
-        acc["balanced"] = balanced(acc)
-        accounting.append(UnitAccounting(**acc))
+    accounting = [passed_on(t, validated.units[t], n) for t, n in res["rows"].items()]
     return StageResult.of(
         ctx,
         "load",

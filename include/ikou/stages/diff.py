@@ -1,0 +1,91 @@
+"""The diff stage (差分): on a delta run, the difference between the base snapshot's validated
+layout and this run's, published as a delta hand-off set (see :mod:`ikou.load.delta`).
+
+Between ``gate_standard`` and ``load``; skipped (:class:`StageNotApplicable`) on a full load
+(no base snapshot) and for preparation-phase domains. It publishes the run's full hand-off set
+(what the target will equal: the delta's ``result_sha256``) and the delta set beneath it, and
+writes ``diff.json`` to the reports zone (counts and column names only). Applying the set is the
+load's (:func:`ikou.load.delta_apply.load_delta`). Not wired into the DAGs yet.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ikou.load.delta import publish_delta
+from ikou.pipeline import RunContext, StageResult, parse_snapshot
+from ikou.stages.cleanse import atena_map_for
+from ikou.stages.common import StageError, StageNotApplicable, passed_on, write_report
+from ikou.stages.load import applies
+from ikou.storage import NotPublished, Store
+from ikou.storage.publication import latest_validated
+
+
+def base_result(ctx: RunContext, base_snapshot: str, snapshot: str, store: Store) -> StageResult:
+    """The base snapshot's validated output (the one that last passed gate_standard)."""
+    base_snapshot = parse_snapshot(base_snapshot, "base_snapshot")
+    if base_snapshot >= snapshot:
+        raise StageError(
+            f"{ctx.domain}: base_snapshot {base_snapshot} is not earlier than the run's snapshot "
+            f"{snapshot}; a delta goes from an earlier snapshot to a later one"
+        )
+    try:
+        pointer = latest_validated(store, ctx.domain, base_snapshot)
+    except NotPublished as exc:
+        raise StageError(exc.message) from None
+    return StageResult(
+        domain=ctx.domain,
+        stage="validate",
+        run_id=pointer["run_id"],
+        uri=pointer["uri"],
+        snapshot=base_snapshot,
+        mode=ctx.mode,
+    )
+
+
+def run(
+    ctx: RunContext,
+    validated: StageResult,
+    base_snapshot: str | None = None,
+    store: Store | None = None,
+    atena_map: dict[str, str] | None = None,
+) -> StageResult:
+    """Publish the delta set between ``base_snapshot``'s validated output and ``validated``."""
+    if not base_snapshot:
+        raise StageNotApplicable("no base snapshot: a full load")
+    if not applies(ctx.domain):
+        raise StageNotApplicable("preparation phase: nothing is loaded (readiness report instead)")
+    started = time.monotonic()
+    store = store or Store()
+    base = base_result(ctx, base_snapshot, validated.snapshot, store)
+    if atena_map is None:
+        atena_map = atena_map_for(validated, store)
+    res = publish_delta(
+        store,
+        ctx.domain,
+        base,
+        validated,
+        run_id=ctx.run_id,
+        mode=ctx.mode,
+        atena_map=atena_map,
+    )
+    accounting = [
+        passed_on(t["table"], validated.units.get(t["table"], t["rows_result"]), t["rows_result"])
+        for t in res["summary"]["tables"]
+    ]
+    report = {
+        **res["summary"],
+        "base_sha256": res["base_sha256"],
+        "result_sha256": res["result_sha256"],
+    }
+    write_report(ctx.domain, ctx.run_id, "diff.json", report, store)
+    return StageResult.of(
+        ctx,
+        "diff",
+        validated.snapshot,
+        res["delta"],
+        accounting,
+        time.monotonic() - started,
+        manifest_sha256=res["manifest_sha256"],
+        delta={**res, "base_snapshot": base.snapshot},
+    )

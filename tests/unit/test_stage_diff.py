@@ -1,0 +1,78 @@
+"""The diff stage (ikou.stages.diff, not wired into the DAGs yet): from the base snapshot's
+validated output (its latest pointer) and this run's, it publishes the run's full hand-off and
+the delta set, reports counts and column names only; skipped on a full load; refuses a base that
+is not earlier or not validated."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from tests_support import DELTA_DOMAIN, publish_validated, snapshot_pair
+
+from ikou.load.delta import DeltaError
+from ikou.load.delta_apply import APPLIED, load_delta
+from ikou.load.target import Target
+from ikou.pipeline import RunContext
+from ikou.stages import diff, load
+from ikou.stages.common import StageError, StageNotApplicable
+from ikou.storage import Store, join, zone_uri
+from ikou.storage.publication import point_latest_validated
+
+
+@pytest.fixture
+def env(s3_endpoint, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
+    store = Store()
+    base, new = snapshot_pair(300)
+    runs = {"base": f"base-{uuid.uuid4().hex[:8]}", "delta": f"delta-{uuid.uuid4().hex[:8]}"}
+    vbase = publish_validated(store, runs["base"], base, tmp_path / "vb", "2026-10-01")
+    point_latest_validated(store, DELTA_DOMAIN, "2026-10-01", vbase.uri, runs["base"])
+    vnew = publish_validated(store, runs["delta"], new, tmp_path / "vn", "2026-11-01")
+    return {"url": url, "store": store, "vbase": vbase, "vnew": vnew, "new": new, "runs": runs}
+
+
+def test_the_diff_stage_publishes_a_delta_the_load_applies(env):
+    store = env["store"]
+    base_ctx = RunContext(domain=DELTA_DOMAIN, run_id=env["runs"]["base"], snapshot="2026-10-01")
+    loaded = load.run(base_ctx, env["vbase"], store=store, atena_map={})
+    assert loaded.records_in == loaded.records_out and all(a.balanced for a in loaded.accounting)
+    ctx = RunContext(domain=DELTA_DOMAIN, run_id=env["runs"]["delta"], snapshot="2026-11-01")
+    res = diff.run(ctx, env["vnew"], base_snapshot="20261001", store=store, atena_map={})
+    assert res.stage == "diff" and res.records_in == res.records_out
+    assert all(a.balanced for a in res.accounting)
+    assert res.delta["base_sha256"] == loaded.manifest_sha256
+    assert res.delta["base_snapshot"] == "2026-10-01"
+    report = store.get_bytes(
+        join(zone_uri("reports", DELTA_DOMAIN, env["runs"]["delta"]), "diff.json")
+    )
+    text = report.decode("utf-8")
+    assert json.loads(text)["tables"][0]["ops"]["I"] == 10
+    for value in env["new"]["atena"].column("shimei").to_pylist():
+        if value:
+            assert value not in text
+    out = load_delta(
+        Target(env["url"], loaded.target_schema),
+        DELTA_DOMAIN,
+        store,
+        res.uri,
+        run_id=env["runs"]["delta"],
+        mode="rehearsal",
+    )
+    assert out["status"] == APPLIED
+
+
+def test_skipped_on_a_full_load_and_refused_without_a_validated_earlier_base(env):
+    store = env["store"]
+    ctx = RunContext(domain=DELTA_DOMAIN, run_id=env["runs"]["delta"], snapshot="2026-11-01")
+    with pytest.raises(StageNotApplicable, match="full load"):
+        diff.run(ctx, env["vnew"], base_snapshot=None, store=store)
+    with pytest.raises(StageError, match="not earlier"):
+        diff.run(ctx, env["vnew"], base_snapshot="2026-11-01", store=store)
+    with pytest.raises(StageError, match="gate_standard"):
+        diff.run(ctx, env["vnew"], base_snapshot="2026-09-01", store=store)
+    # a validated base whose full hand-off was never published (never loaded)
+    with pytest.raises(DeltaError, match="full load of its base"):
+        diff.run(ctx, env["vnew"], base_snapshot="2026-10-01", store=store, atena_map={})
