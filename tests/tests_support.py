@@ -533,6 +533,8 @@ def order_violations(spans: dict[str, tuple], must_follow: dict[str, list[str]])
             if start < spans[before][1]:
                 problems.append(f"{d} started {start} before {before} ended {spans[before][1]}")
     return problems
+
+
 # -- a load killed while it reads its input ----------------------------------------------------
 
 
