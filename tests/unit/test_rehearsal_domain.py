@@ -356,3 +356,33 @@ def test_contention_on_a_shared_machine_does_not_make_a_no_go(env):
     wall_only = {k: r.model_copy(update={"seconds": 400 * r.seconds}) for k, r in res.items()}
     out = rehearse_domain(DOMAIN, wall_only, run_id="reh-busy-wall", mode="rehearsal", store=store)
     assert out.verdict == "NO-GO" and any("exceeds" in r for r in out.reasons)
+
+
+def test_an_uncalibrated_projection_from_a_tiny_run_decides_nothing(env, monkeypatch):
+    """The first rehearsal anywhere (no calibration, no other domain, no earlier volume) of a
+    tiny city: linear scaling multiplies the run's fixed per-task costs by the city's volume, an
+    upper bound that says nothing about the window. The verdict does not rest on it (GO, saying
+    why time was not assessed); the same run allowed to decide on it would be NO-GO."""
+    import ikou.rehearsal as rehearsal
+
+    store = Store()
+    store.delete_prefix("s3://ikou-reports/reports/")  # nothing to calibrate from
+    res = _stage_results(env, "reh-tiny")
+    slow = {k: r.model_copy(update={"seconds": 400 * r.seconds}) for k, r in res.items()}
+    out = rehearse_domain(DOMAIN, slow, run_id="reh-tiny", mode="rehearsal", store=store)
+    assert out.verdict == "GO", out.reasons
+    (why,) = [r for r in out.reasons if r.startswith("timing against the window not assessed")]
+    assert "linear scaling would say" in why and "second volume" in why
+    rep = json.loads(
+        store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-tiny"), "rehearsal.json"))
+    )
+    t = rep["timing"]
+    assert t["projection_methods"] == ["linear"] and not t["within_window"]
+    assert t["assessed"] is False and t["not_assessed_because"] in why
+    html = store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-tiny"), "rehearsal.html"))
+    assert "not assessed" in html.decode()
+
+    store.delete_prefix("s3://ikou-reports/reports/")
+    monkeypatch.setattr(rehearsal, "MAX_UNCALIBRATED_SCALE", float("inf"))
+    out = rehearse_domain(DOMAIN, slow, run_id="reh-tiny-2", mode="rehearsal", store=store)
+    assert out.verdict == "NO-GO" and any("exceeds" in r for r in out.reasons)

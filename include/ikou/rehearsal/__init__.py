@@ -171,7 +171,13 @@ def run_timing(
     volume (:mod:`ikou.rehearsal.timing`); ``recon``: the reconciliation's (wall, CPU) seconds.
     (Not named ``timing``: importing the submodule would replace a package attribute of that
     name.)"""
-    from ikou.rehearsal.timing import project, read_calibration, read_points, remember_point
+    from ikou.rehearsal.timing import (
+        MIN_SPREAD,
+        project,
+        read_calibration,
+        read_points,
+        remember_point,
+    )
 
     reg = registry()
     d = reg.get(domain_id)
@@ -256,6 +262,20 @@ def run_timing(
                 },
             )
     basis = proj["basis"]
+    scale = d.expected_records / legacy if legacy else 0.0
+    # A rehearsal projection from one run, with neither a fit over volumes nor a calibrated
+    # overhead, is linear scaling: the run's fixed per-task costs multiplied with the volume. At a
+    # small fraction of the city that is an upper bound far above any real duration — it can
+    # show neither that the cutover fits its window nor that it does not, so it decides nothing.
+    uncalibrated = (
+        f"the projection rests on this run alone ({legacy:,} records, 1/{scale:,.0f} of the "
+        f"city's {d.expected_records:,}) with no calibrated overhead: linear scaling would say "
+        f"{proj['projected_hours']:,.1f} h; rehearse at a second volume (≥ {MIN_SPREAD:g}× apart) "
+        "or let a master run calibrate the overheads"
+    )
+    assessed = (
+        mode != "rehearsal" or proj["methods"] != ["linear"] or scale <= MAX_UNCALIBRATED_SCALE
+    )
     return {
         "stage_seconds": {k: round(v, 3) for k, v in measured.items()},
         "stage_cpu_seconds": {k: round(v, 3) for k, v in cpu.items()},
@@ -275,6 +295,8 @@ def run_timing(
         "calibration": calibration,
         "window_hours": window,
         "within_window": proj["projected_hours"] <= window,
+        "assessed": assessed,
+        "not_assessed_because": None if assessed else uncalibrated,
         "projection": (
             "a cutover runs on the real extract: measured (wall time), not projected"
             if mode == "cutover"
@@ -316,6 +338,11 @@ def fit_points(previous: list[dict], remembered: list[dict]) -> list[dict]:
             "stage_cpu_seconds": t.get("stage_cpu_seconds", {}),
         }
     return sorted(out.values(), key=lambda p: str(p.get("generated_at")))
+
+
+#: the largest volume factor a projection from one uncalibrated run may scale by and still decide
+#: the verdict on time (a rehearsal at 5 % of the city or more)
+MAX_UNCALIBRATED_SCALE = 20.0
 
 
 def peer_overhead(

@@ -79,7 +79,7 @@ def render_domain_report(r: dict) -> str:
     )
     body.append(
         f"<p>本番規模推計 / projected to {t['expected_records']:,} records: <b>{t['projected_hours']:,.2f} h</b> "
-        f"(window {t['window_hours']:g} h, {'within' if t['within_window'] else 'EXCEEDS'}; a plain linear "
+        f"(window {t['window_hours']:g} h, {escape(window_word(t))}; a plain linear "
         f"scale would say {t.get('linear_hours', 0):,.2f} h). {escape(t['projection'])}</p>"
     )
     if ps:
@@ -215,3 +215,10 @@ def render_domain_report(r: dict) -> str:
     return page(
         f"移行リハーサル報告 {r['name_ja']}", f"Rehearsal report {r['name_en']}", "".join(body)
     )
+
+
+def window_word(timing: dict) -> str:
+    """The projection against the window: within, EXCEEDS, or not assessed (uncalibrated)."""
+    if not timing.get("assessed", True):
+        return "not assessed: " + str(timing.get("not_assessed_because"))
+    return "within" if timing["within_window"] else "EXCEEDS"
