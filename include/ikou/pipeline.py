@@ -531,3 +531,6 @@ class MasterPlan(BaseModel):
     domains: list[str] = Field(default_factory=list)
     snapshot: str | None = None
     cutover_order: list[str] = Field(default_factory=list)
+    #: domain -> base snapshot (YYYY-MM-DD) for the domains the plan cuts over by
+    #: full_ahead_then_delta (their runs load the difference); absent: a full load
+    base_snapshots: dict[str, str] = Field(default_factory=dict)

@@ -133,6 +133,8 @@ def test_master_dag(dagbag):
         run = dag.get_task(f"run_{d.id}")
         assert run.trigger_dag_id == f"migrate_{d.id}"
         assert run.deferrable and run.wait_for_completion
+        # the plan's full_ahead_then_delta domains run from their base snapshot (差分)
+        assert f"base_snapshots.get('{d.id}', '')" in run.conf["base_snapshot"]
         select = dag.get_task(f"select_{d.id}")
         for ref in d.refers_to:  # a domain waits for the runs of the domains it refers to
             assert f"run_{ref}" in select.upstream_task_ids
