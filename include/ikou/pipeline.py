@@ -7,8 +7,9 @@ speak it:
   is the only place they are listed; task ids, report columns, timing and the GX suites all
   derive from it.
 * :class:`RunContext` — the inputs of one domain run (domain, run id, snapshot, mode, who,
-  confirmation, gate override reason), checked for shape when it is built: by the Airflow
-  layer from the DAG run's Params / conf, or by the command line from its arguments. Registry
+  confirmation, gate override reason, the base snapshot of a delta run), checked for shape when
+  it is built: by the Airflow layer from the DAG run's Params / conf, or by the command line
+  from its arguments. Registry
   membership (is the domain known?) is checked by the layer that has the registry.
 * :class:`StageResult` — what a stage returns and what XCom carries: URIs, counts, the
   accounting (in = out + quarantined + merged), findings by rule, verdicts, seconds (wall) and
@@ -29,7 +30,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ikou.errors import BadArgument
 
@@ -70,8 +78,10 @@ LOADING_STAGES: tuple[str, ...] = STAGE_NAMES[:-1]
 #: (gate_target) or on the reconciliation figures (gate_reconciliation)
 FILE_GATES: tuple[str, ...] = GATES[:3]
 MODES = ("rehearsal", "cutover")
-#: stage functions that exist but no DAG runs yet (issue 12: ``diff`` between gate_standard and load)
-UNWIRED_STAGES: tuple[str, ...] = ("diff",)
+#: stages that run on some runs only and have no gate of their own, so they are not in
+#: :data:`STAGES` (nor in TASK_IDS, the stack's table, the timing columns): ``diff`` (差分, issue
+#: 12) between gate_standard and load runs when the run has a ``base_snapshot``, else is skipped
+OPTIONAL_STAGES: tuple[str, ...] = ("diff",)
 
 
 def stage(name: str) -> Stage:
@@ -178,6 +188,9 @@ class RunContext(BaseModel):
     run_id: str
     mode: Literal["rehearsal", "cutover"] = "rehearsal"
     snapshot: str | None = None  # YYYY-MM-DD; None = the latest published snapshot
+    # YYYY-MM-DD of an earlier snapshot already loaded in full: the run loads the difference
+    # (差分, the ``diff`` task); None = a full load
+    base_snapshot: str | None = None
     who: str = ""  # the person (or "migration_master") who triggered the run
     confirm: bool = False  # confirm_cutover: a person confirmed a cutover
     override_reason: str = ""  # gate_override_reason: lets a rehearsal pass a failed gate
@@ -203,6 +216,22 @@ class RunContext(BaseModel):
             return optional_snapshot(v)
         except BadArgument:
             raise ValueError("a real date as YYYY-MM-DD or YYYYMMDD (empty: the latest)") from None
+
+    @field_validator("base_snapshot", mode="before")
+    @classmethod
+    def _base_snapshot_form(cls, v: object) -> str | None:
+        try:
+            return optional_snapshot(v, "base_snapshot")
+        except BadArgument:
+            raise ValueError("a real date as YYYY-MM-DD or YYYYMMDD (empty: a full load)") from None
+
+    @model_validator(mode="after")
+    def _base_before_snapshot(self) -> RunContext:
+        if self.base_snapshot and self.snapshot and self.base_snapshot >= self.snapshot:
+            raise ValueError(
+                f"base_snapshot {self.base_snapshot} must be earlier than snapshot {self.snapshot}"
+            )
+        return self
 
     @field_validator("who", mode="before")
     @classmethod
@@ -248,6 +277,7 @@ class RunContext(BaseModel):
             run_id=run_id,
             mode=value("mode", "rehearsal"),
             snapshot=value("snapshot", ""),
+            base_snapshot=value("base_snapshot", ""),
             override_reason=value("gate_override_reason", ""),
             confirm=value("confirm_cutover", False),
             who=who or str(conf.get("triggered_by", "") or ""),
@@ -369,8 +399,8 @@ class StageResult(BaseModel):
     @field_validator("stage")
     @classmethod
     def _known_stage(cls, v: str) -> str:
-        if v not in STAGE_NAMES + UNWIRED_STAGES:
-            raise ValueError(f"one of {', '.join(STAGE_NAMES + UNWIRED_STAGES)}")
+        if v not in STAGE_NAMES + OPTIONAL_STAGES:
+            raise ValueError(f"one of {', '.join(STAGE_NAMES + OPTIONAL_STAGES)}")
         return v
 
     @classmethod
@@ -501,3 +531,6 @@ class MasterPlan(BaseModel):
     domains: list[str] = Field(default_factory=list)
     snapshot: str | None = None
     cutover_order: list[str] = Field(default_factory=list)
+    #: domain -> base snapshot (YYYY-MM-DD) for the domains the plan cuts over by
+    #: full_ahead_then_delta (their runs load the difference); absent: a full load
+    base_snapshots: dict[str, str] = Field(default_factory=dict)

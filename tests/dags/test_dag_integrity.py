@@ -11,7 +11,7 @@ import pytest
 
 from ikou.airflow.dags import OWNER
 from ikou.domains import registry
-from ikou.pipeline import TASK_IDS
+from ikou.pipeline import OPTIONAL_STAGES, TASK_IDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,8 +29,12 @@ def test_twenty_one_dags(dagbag):
 @pytest.mark.parametrize("domain", [d.id for d in registry()])
 def test_domain_dag_shape(dagbag, domain):
     dag = dagbag.dags[f"migrate_{domain}"]
-    # the extract stage holds two more tasks: the plan of byte-range parts and the mapped parts
-    assert {t.task_id for t in dag.tasks} == set(TASK_IDS) | {"extract_plan", "extract_parts"}
+    # the extract stage holds two more tasks: the plan of byte-range parts and the mapped parts;
+    # the optional stage diff (差分) has no gate
+    assert {t.task_id for t in dag.tasks} == set(TASK_IDS) | {"extract_plan", "extract_parts"} | {
+        "diff"
+    }
+    assert OPTIONAL_STAGES == ("diff",)
     assert dag.get_task("extract_parts").downstream_task_ids == {"extract"}
     # the chain: each stage followed by its gate, each gate followed by the next stage
     chain = [
@@ -47,12 +51,25 @@ def test_domain_dag_shape(dagbag, domain):
     ]
     for up, down in zip(chain, chain[1:]):
         assert down in dag.get_task(up).downstream_task_ids, (up, down)
+    # a delta run: diff between gate_standard and load; load runs after a skipped diff
+    assert dag.get_task("gate_standard").downstream_task_ids >= {"diff", "load"}
+    assert dag.get_task("diff").downstream_task_ids == {"load"}
+    assert dag.get_task("load").trigger_rule == "none_failed"
     assert "ikou" in dag.tags and domain in dag.tags
     assert str(dag.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')") or "Tokyo" in str(
         dag.timezone
     )
     assert dag.doc_md and "移行" in dag.doc_md and "migration" in dag.doc_md
-    assert set(dag.params.keys()) == {"mode", "snapshot", "gate_override_reason", "confirm_cutover"}
+    assert set(dag.params.keys()) == {
+        "mode",
+        "snapshot",
+        "base_snapshot",
+        "gate_override_reason",
+        "confirm_cutover",
+    }
+    base = dag.params.get_param("base_snapshot")
+    assert base.value == "" and base.schema["type"] == ["null", "string"]
+    assert base.schema["pattern"] == dag.params.get_param("snapshot").schema["pattern"]
     for t in dag.tasks:
         assert t.owner == OWNER
         if t.task_id.startswith("gate_"):
@@ -100,7 +117,7 @@ def _callbacks(cb) -> list:
 
 def test_params_are_bilingual(dagbag):
     dag = dagbag.dags["migrate_juki"]
-    for name in ("mode", "snapshot", "gate_override_reason", "confirm_cutover"):
+    for name in ("mode", "snapshot", "base_snapshot", "gate_override_reason", "confirm_cutover"):
         p = dag.params.get_param(name)
         assert "/" in p.schema.get("title", ""), name  # 日本語 / English
         assert p.description, name
@@ -116,6 +133,8 @@ def test_master_dag(dagbag):
         run = dag.get_task(f"run_{d.id}")
         assert run.trigger_dag_id == f"migrate_{d.id}"
         assert run.deferrable and run.wait_for_completion
+        # the plan's full_ahead_then_delta domains run from their base snapshot (差分)
+        assert f"base_snapshots.get('{d.id}', '')" in run.conf["base_snapshot"]
         select = dag.get_task(f"select_{d.id}")
         for ref in d.refers_to:  # a domain waits for the runs of the domains it refers to
             assert f"run_{ref}" in select.upstream_task_ids

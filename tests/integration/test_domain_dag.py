@@ -1,8 +1,8 @@
 """A domain DAG end to end with dag.test(): the real PostgreSQL, the local S3 endpoint, GX gates.
 
 A synthetic city of a few hundred residents is written to the landing zone; ``migrate_juki``
-(the addressee master) runs all ten tasks, then a domain referring to it runs on a snapshot with
-seeded orphan references and must stop at gate_standard.
+(the addressee master) runs all ten tasks (``diff`` skipped: a full load), then a domain
+referring to it runs on a snapshot with seeded orphan references and must stop at gate_standard.
 """
 
 from __future__ import annotations
@@ -58,9 +58,10 @@ def test_all_ten_tasks_succeed(juki_run):
     from ikou.pipeline import TASK_IDS
 
     states = _states(juki_run)
-    assert set(states) == set(TASK_IDS) | {"extract_plan", "extract_parts"}
+    assert set(states) == set(TASK_IDS) | {"extract_plan", "extract_parts", "diff"}
     # small files are decoded in the extract task itself: the mapped part task is skipped
     assert states.pop("extract_parts") in ("skipped", "success")
+    assert states.pop("diff") == "skipped"  # no base_snapshot: a full load
     assert set(states.values()) == {"success"}, states
 
 
@@ -196,7 +197,7 @@ def test_orphan_reference_fails_gate_standard_and_stops_the_run(juki_run, dagbag
     states = _states(run)
     assert states["validate"] == "success"
     assert states["gate_standard"] == "failed"
-    for later in ("load", "gate_target", "rehearsal", "gate_reconciliation"):
+    for later in ("diff", "load", "gate_target", "rehearsal", "gate_reconciliation"):
         assert states[later] in ("upstream_failed", "None", "none"), (later, states[later])
     gate = _report("juki", run.run_id, "gates/gate_standard.json")
     assert not gate["passed"]

@@ -284,6 +284,59 @@ def test_bad_phase_and_window(tmp_path):
     _plan_error(tmp_path / "again", fn2, "inkan", "cutover_window_hours")
 
 
+def test_cutover_defaults_to_full(shipped):
+    _, plan = shipped
+    for d in plan.entries.values():
+        assert (
+            d.cutover == "full"
+            and d.full_load_date is None
+            and d.base_snapshot("2030-01-01") is None
+        )
+
+
+def test_full_ahead_then_delta_gives_the_base_snapshot(tmp_path):
+    data = _copy(tmp_path)
+
+    def fn(raw):
+        _wave(raw, 1)["domains"]["juki"].update(
+            cutover="full_ahead_then_delta", full_load_date="2024-12-01", change_rate_per_day=0.0005
+        )
+
+    _edit_plan(data, fn)
+    juki = load_registry(data).plan["juki"]
+    assert (juki.cutover, juki.full_load_date) == ("full_ahead_then_delta", dt.date(2024, 12, 1))
+    assert juki.change_rate_per_day == 0.0005
+    assert juki.base_snapshot("2024-12-28") == "2024-12-01"
+    assert juki.base_snapshot("2024-12-01") is None  # the full load itself
+    assert juki.base_snapshot("2024-11-01") is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "needles"),
+    [
+        ({"cutover": "full_ahead_then_delta"}, ("juki", "needs full_load_date")),
+        (
+            {"cutover": "full_ahead_then_delta", "full_load_date": "2025-01-04"},
+            ("juki", "before the wave's target_date 2025-01-04"),
+        ),
+        ({"full_load_date": "2024-12-01"}, ("juki", "only for cutover full_ahead_then_delta")),
+        ({"cutover": "delta"}, ("juki", "cutover")),
+        ({"change_rate_per_day": 2}, ("juki", "change_rate_per_day")),
+    ],
+)
+def test_bad_cutover_keys(tmp_path, entry, needles):
+    _plan_error(tmp_path, lambda raw: _wave(raw, 1)["domains"]["juki"].update(entry), *needles)
+
+
+def test_full_ahead_then_delta_needs_the_migration_phase(tmp_path):
+    def fn(raw):
+        _wave(raw, 5)["domains"]["kei_jidoshazei"].update(
+            cutover="full_ahead_then_delta", full_load_date="2027-09-01"
+        )
+
+    _plan_error(tmp_path, fn, "kei_jidoshazei", "needs phase migration")
+
+
 def test_missing_plan_file(tmp_path):
     data = _copy(tmp_path)
     (data / "plan.yaml").unlink()

@@ -1,7 +1,8 @@
-"""The diff stage (ikou.stages.diff, not wired into the DAGs yet): from the base snapshot's
+"""The diff stage (ikou.stages.diff, the DAG task ``diff``): from the base snapshot's
 validated output (its latest pointer) and this run's, it publishes the run's full hand-off and
 the delta set, reports counts and column names only; skipped on a full load; refuses a base that
-is not earlier or not validated."""
+is not earlier or not validated. The load stage after it loads the base in full into its own
+schema, then applies the delta (SQLite here; PostgreSQL: tests/integration/test_delta_dag.py)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,36 @@ def test_skipped_on_a_full_load_and_refused_without_a_validated_earlier_base(env
     # a validated base whose full hand-off was never published (never loaded)
     with pytest.raises(DeltaError, match="full load of its base"):
         diff.run(ctx, env["vnew"], base_snapshot="2026-10-01", store=store, atena_map={})
+
+
+def test_the_load_stage_after_a_diff_applies_the_delta(env):
+    from ikou.load.cutover import Control
+    from ikou.load.delta_apply import DeltaRefused
+
+    store = env["store"]
+    base_ctx = RunContext(domain=DELTA_DOMAIN, run_id=env["runs"]["base"], snapshot="2026-10-01")
+    base = load.run(base_ctx, env["vbase"], store=store, atena_map={})
+    ctx = RunContext.build(
+        domain=DELTA_DOMAIN,
+        run_id=env["runs"]["delta"],
+        snapshot="2026-11-01",
+        base_snapshot="2026-10-01",
+    )
+    diffed = diff.run(ctx, env["vnew"], store=store, atena_map={})  # base from the RunContext
+    loaded = load.run(ctx, env["vnew"], diffed, store=store)
+    assert loaded.delta["status"] == APPLIED and loaded.delta["kind"] == "delta"
+    assert loaded.delta["base_sha256"] == base.manifest_sha256
+    assert loaded.manifest_sha256 == diffed.delta["result_sha256"]
+    assert loaded.records_out == sum(env["new"][t].num_rows for t in ("atena", "jumin"))
+    assert all(a.balanced for a in loaded.accounting)
+    logged = [
+        r["manifest_sha256"]
+        for r in Control(env["url"]).loads_of(DELTA_DOMAIN)
+        if r["target_schema"] == loaded.target_schema
+    ]
+    assert logged == [base.manifest_sha256, loaded.manifest_sha256]
+    # a delta cutover is not wired yet: refused before anything is loaded
+    cut = ctx.model_copy(update={"mode": "cutover", "run_id": "cut-1"})
+    with pytest.raises(DeltaRefused, match="loaded_ahead") as exc:
+        load.run(cut, env["vnew"], diffed, store=store)
+    assert exc.value.exit_code == 1

@@ -73,6 +73,15 @@ def domain_params() -> dict:
             title="スナップショット / Snapshot",
             description="抽出日 YYYY-MM-DD of the mainframe extract in the landing zone; empty = the latest one.",
         ),
+        "base_snapshot": Param(
+            "",
+            type=["null", "string"],
+            pattern=r"^$|^\d{4}-\d{2}-\d{2}$",
+            title="差分の基準スナップショット / Base snapshot",
+            description="空欄 = 全件移行. Empty = a full load. 抽出日 YYYY-MM-DD of an earlier snapshot whose "
+            "validated output is published and whose full hand-off set was loaded: the diff task "
+            "computes the difference (差分) and load applies only it.",
+        ),
         "gate_override_reason": Param(
             "",
             type=["null", "string"],
@@ -121,8 +130,9 @@ Extract → cleanse → validate → load → cutover rehearsal, each stage foll
 |---|---|---|---|---|---|---|
 {files}
 
-Params: `mode` (rehearsal | cutover), `snapshot` (empty = latest), `gate_override_reason`
-(rehearsal only), `confirm_cutover`. 監査 / auditors: Data Docs and reports under the Ikou menu.
+Params: `mode` (rehearsal | cutover), `snapshot` (empty = latest), `base_snapshot` (empty = a
+full load; else the task `diff` publishes the difference and `load` applies it),
+`gate_override_reason` (rehearsal only), `confirm_cutover`. 監査 / auditors: Data Docs and reports under the Ikou menu.
 """
 
 
@@ -208,11 +218,19 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             return stage_call(domain_id, validate.run, cleansed)
 
-        @task(task_id="load", outlets=[handoff_asset(domain_id)])
-        def load(validated: StageResult):
+        # 差分: skipped on a full load (no base_snapshot) and in the preparation phase
+        @task(task_id="diff")
+        def diff(validated: StageResult):
+            from ikou.stages import diff
+
+            return stage_call(domain_id, diff.run, validated)
+
+        # after a skipped diff the full load, else the delta set applied
+        @task(task_id="load", outlets=[handoff_asset(domain_id)], trigger_rule="none_failed")
+        def load(validated: StageResult, diffed: StageResult | None = None):
             from ikou.stages import load
 
-            return stage_call(domain_id, load.run, validated)
+            return stage_call(domain_id, load.run, validated, diffed)
 
         @task(task_id="rehearsal", trigger_rule="none_failed")
         def rehearsal(
@@ -235,7 +253,7 @@ def build_domain_dag(domain_id: str) -> DAG:
         validated = gate(
             "validate", validate(cleansed.output), outlets=[validated_asset(domain_id)]
         )
-        loaded = gate("load", load(validated.output))
+        loaded = gate("load", load(validated.output, diff(validated.output)))
         # gate_target is skipped with a skipped load (preparation phase): rehearsal gets None
         # a NO-GO rehearsal is a successful run: its gate mails the verdict
         gate(

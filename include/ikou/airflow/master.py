@@ -119,6 +119,10 @@ def build_master_dag() -> DAG:
                 conf={
                     "mode": "{{ params.mode }}",
                     "snapshot": "{{ ti.xcom_pull(task_ids='plan').snapshot }}",
+                    # the plan's full_ahead_then_delta: a delta run from the full load ahead
+                    "base_snapshot": "{{ ti.xcom_pull(task_ids='plan').base_snapshots.get('"
+                    + domain_id
+                    + "', '') }}",
                     "triggered_by": "migration_master",
                 },
                 wait_for_completion=True,

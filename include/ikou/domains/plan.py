@@ -4,6 +4,12 @@
 whose data a domain needs and orders the rehearsal runs; the second says which domains must be
 live before a domain cuts over. A cycle in either, an unknown domain, a domain planned twice or
 missing, or a cutover planned before one it must follow is rejected with the file and the entry.
+
+``cutover`` says how a domain's cutover weekend loads (issue 12): ``full`` (the default: the
+whole snapshot inside the window) or ``full_ahead_then_delta`` (the snapshot of
+``full_load_date`` loaded in full ahead, the weekend applies only the difference since; the master
+passes it as the domain run's ``base_snapshot``). ``change_rate_per_day`` (share of rows) is the
+rate the timing model may assume when no two snapshots measure it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ class DomainPlan(_Strict):
     reconciliation_tolerance: float = Field(
         default=0.0, ge=0, le=1
     )  # share of rows allowed to differ
+    cutover: Literal["full", "full_ahead_then_delta"] = "full"
+    full_load_date: dt.date | None = None  # the snapshot loaded ahead (full_ahead_then_delta)
+    change_rate_per_day: float | None = Field(default=None, ge=0, le=1)
 
 
 class Wave(_Strict):
@@ -72,6 +81,17 @@ class PlannedDomain(BaseModel):
     cuts_over_after: tuple[str, ...]
     refers_to: tuple[str, ...]
     reconciliation_tolerance: float
+    cutover: Literal["full", "full_ahead_then_delta"] = "full"
+    full_load_date: dt.date | None = None
+    change_rate_per_day: float | None = None
+
+    def base_snapshot(self, snapshot: str) -> str | None:
+        """The base snapshot of a run of ``snapshot`` (YYYY-MM-DD): the full load ahead's, when
+        the domain cuts over by ``full_ahead_then_delta`` and it is earlier; else None (full)."""
+        if self.cutover != "full_ahead_then_delta" or self.full_load_date is None:
+            return None
+        base = self.full_load_date.isoformat()
+        return base if base < snapshot else None
 
 
 class Plan:
@@ -130,6 +150,21 @@ def load_plan(path: Path, registry: Registry) -> Plan:
                 raise RegistryError(
                     f"{where}: planned twice (also in wave {entries[domain_id].wave})"
                 )
+            if dp.cutover == "full_ahead_then_delta":
+                if dp.phase != "migration":
+                    raise RegistryError(
+                        f"{where}: cutover full_ahead_then_delta needs phase migration "
+                        "(a preparation-phase domain loads nothing)"
+                    )
+                if dp.full_load_date is None or dp.full_load_date >= wave.target_date:
+                    raise RegistryError(
+                        f"{where}: cutover full_ahead_then_delta needs full_load_date, a date "
+                        f"before the wave's target_date {wave.target_date}"
+                    )
+            elif dp.full_load_date is not None:
+                raise RegistryError(
+                    f"{where}: full_load_date is only for cutover full_ahead_then_delta"
+                )
             for other in dp.cuts_over_after:
                 if other not in registry:
                     raise RegistryError(f"{where}: cuts_over_after unknown domain {other!r}")
@@ -144,6 +179,9 @@ def load_plan(path: Path, registry: Registry) -> Plan:
                 cuts_over_after=tuple(dp.cuts_over_after),
                 refers_to=tuple(registry.get(domain_id).refers_to),
                 reconciliation_tolerance=dp.reconciliation_tolerance,
+                cutover=dp.cutover,
+                full_load_date=dp.full_load_date,
+                change_rate_per_day=dp.change_rate_per_day,
             )
     missing = [d for d in registry.ids if d not in entries]
     if missing:

@@ -303,7 +303,8 @@ def publish_delta(
        ``_manifest.json``), ``base_sha256`` being the base run's hand-off manifest sha256.
 
     Idempotent, like the full hand-off: a published set is returned as it is. Returns the
-    prefixes, both sha256, the delta manifest's sha256 and its :func:`summary`."""
+    prefixes (this run's hand-off, its delta set, the base run's hand-off), both sha256, the
+    delta manifest's sha256 and its :func:`summary`."""
     import pyarrow.parquet as pq
 
     d = registry().get(domain_id)
@@ -352,6 +353,7 @@ def publish_delta(
     return {
         "handoff": prefix,
         "delta": delta_prefix,
+        "base_handoff": base_prefix,
         "base_sha256": base_sha,
         "result_sha256": result_sha,
         "manifest_sha256": sha,

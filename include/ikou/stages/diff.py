@@ -2,10 +2,11 @@
 layout and this run's, published as a delta hand-off set (see :mod:`ikou.load.delta`).
 
 Between ``gate_standard`` and ``load``; skipped (:class:`StageNotApplicable`) on a full load
-(no base snapshot) and for preparation-phase domains. It publishes the run's full hand-off set
+(no base snapshot: the run's ``RunContext.base_snapshot``, the DAG Param) and for
+preparation-phase domains. It publishes the run's full hand-off set
 (what the target will equal: the delta's ``result_sha256``) and the delta set beneath it, and
 writes ``diff.json`` to the reports zone (counts and column names only). Applying the set is the
-load's (:func:`ikou.load.delta_apply.load_delta`). Not wired into the DAGs yet.
+load's (:func:`ikou.load.delta_run.load_delta_run`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def run(
     store: Store | None = None,
     atena_map: dict[str, str] | None = None,
 ) -> StageResult:
-    """Publish the delta set between ``base_snapshot``'s validated output and ``validated``."""
+    """Publish the delta set between ``base_snapshot``'s validated output (default: the run's
+    ``ctx.base_snapshot``) and ``validated``."""
+    if base_snapshot is None:
+        base_snapshot = ctx.base_snapshot
     if not base_snapshot:
         raise StageNotApplicable("no base snapshot: a full load")
     if not applies(ctx.domain):

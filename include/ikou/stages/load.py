@@ -3,7 +3,9 @@ target load (see :mod:`ikou.load`).
 
 Rehearsals load into their own schema (``ikou_rehearsal_<hex>``), cutovers into ``ikou``; the
 hand-off manifest records 名寄せ's 宛名番号 old → new map that the domain's cleanse applied.
-Preparation-phase domains load nothing (:class:`StageNotApplicable`).
+Preparation-phase domains load nothing (:class:`StageNotApplicable`). After a ``diff`` (a run
+with a ``base_snapshot``) the load applies the delta set instead of the full load
+(:func:`ikou.load.delta_run.load_delta_run`); ``StageResult.delta`` says so.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 
 from ikou.domains import registry
 from ikou.load import load_domain
+from ikou.load.delta_run import load_delta_run
 from ikou.pipeline import RunContext, StageResult, cpu_time
 from ikou.stages.cleanse import atena_map_for
 from ikou.stages.common import StageNotApplicable, passed_on
@@ -25,25 +28,22 @@ def applies(domain_id: str) -> bool:
 def run(
     ctx: RunContext,
     validated: StageResult,
+    diffed: StageResult | None = None,
     store: Store | None = None,
     atena_map: dict[str, str] | None = None,
 ) -> StageResult:
-    """Publish the hand-off set, then load the target from it in one transaction."""
+    """Publish the hand-off set, then load the target from it in one transaction; after a diff
+    (``diffed``: its published delta set) the base in full, then the delta applied."""
     if not applies(ctx.domain):
         raise StageNotApplicable("preparation phase: nothing is loaded (readiness report instead)")
     started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
-    if atena_map is None:  # the map the domain's cleanse stage applied (名寄せ of the master)
-        atena_map = atena_map_for(validated, store)
-    res = load_domain(
-        ctx.domain,
-        validated,
-        run_id=ctx.run_id,
-        mode=ctx.mode,
-        store=store,
-        atena_map=atena_map,
-        who=ctx.who,
-    )
+    if diffed is not None and diffed.delta:
+        res = load_delta_run(
+            ctx.domain, diffed.delta, run_id=ctx.run_id, mode=ctx.mode, store=store, who=ctx.who
+        )
+    else:
+        res = full_load(ctx, validated, store, atena_map)
     accounting = [passed_on(t, validated.units[t], n) for t, n in res["rows"].items()]
     return StageResult.of(
         ctx,
@@ -56,4 +56,22 @@ def run(
         target_schema=res["schema"],
         tables=res["tables"],
         manifest_sha256=res["manifest_sha256"],
+        delta=res.get("delta"),
+    )
+
+
+def full_load(
+    ctx: RunContext, validated: StageResult, store: Store, atena_map: dict[str, str] | None
+) -> dict:
+    """The full load: this run's hand-off set published, then loaded in one transaction."""
+    if atena_map is None:  # the map the domain's cleanse stage applied (名寄せ of the master)
+        atena_map = atena_map_for(validated, store)
+    return load_domain(
+        ctx.domain,
+        validated,
+        run_id=ctx.run_id,
+        mode=ctx.mode,
+        store=store,
+        atena_map=atena_map,
+        who=ctx.who,
     )

@@ -15,7 +15,8 @@ def plan(domains: list[str], snapshot: object = "", store: Store | None = None) 
     """The domains of a master run in the plan's order, and the one snapshot they all use.
 
     Without a snapshot: the latest one published for the first domain, which every selected
-    domain must have too (a master run never mixes snapshots)."""
+    domain must have too (a master run never mixes snapshots). Domains the plan cuts over by
+    ``full_ahead_then_delta`` get their ``full_load_date`` as base snapshot (a delta run)."""
     reg = registry()
     unknown = [x for x in domains if x not in reg]
     if unknown:
@@ -36,10 +37,12 @@ def plan(domains: list[str], snapshot: object = "", store: Store | None = None) 
             f"snapshot {snap} is not published for {', '.join(missing)} "
             f"(landing/<domain>/{snap}/{MANIFEST}); deliver it or choose another snapshot"
         )
+    bases = {d: reg.plan[d].base_snapshot(snap) for d in order}
     return MasterPlan(
         domains=order,
         snapshot=snap,
         cutover_order=[d for d in reg.plan.cutover_order() if d in order],
+        base_snapshots={d: b for d, b in bases.items() if b},
     )
 
 

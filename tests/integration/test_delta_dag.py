@@ -1,0 +1,143 @@
+"""The delta path (差分移行) through ``migrate_juki`` with dag.test(): PostgreSQL, local S3, GX.
+
+A small city BASE is rehearsed with a full load (``diff`` skipped); ``synth --changes-from``
+writes NEW (a month of moves, births, deaths, name changes …); the run with ``snapshot=NEW``
+and ``base_snapshot=BASE`` runs ``diff``, and ``load`` loads the base's hand-off set in full into
+the run's schema (the load ahead, rehearsed) and applies the delta set. The reconciliation of
+the whole tables against NEW's validated output is exact, and the same delta applied once more
+outside the DAG gives tables identical (digest, rows) to a full load of NEW.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BASE = "2026-03-01"
+NEW = "2026-04-01"
+RESIDENTS = 500
+SEED = 23
+LANDING = "s3://ikou-restricted/landing"
+REFERENCE = "ikou_delta_dag_reference"  # not a rehearsal schema: no load sweeps it
+
+
+def _states(run) -> dict[str, str]:
+    return {
+        ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in run.get_task_instances()
+    }
+
+
+def _report(domain: str, run_id: str, name: str) -> dict:
+    from ikou.storage import Store, join, zone_uri
+
+    return json.loads(Store().get_bytes(join(zone_uri("reports", domain, run_id), name)))
+
+
+@pytest.fixture(scope="module")
+def runs(s3_endpoint, pg_url, airflow_db, dagbag):
+    from ikou_dev.synth import synthesize
+    from ikou_dev.synth.delta import synthesize_changes
+
+    os.environ["IKOU_TARGET_DB_URL"] = pg_url
+    dag = dagbag.dags["migrate_juki"]
+    try:
+        synthesize(RESIDENTS, SEED, BASE, LANDING, domains=["juki"])
+        base = dag.test(run_conf={"mode": "rehearsal", "snapshot": BASE})
+        synthesize_changes(BASE, NEW, LANDING, change_rate=0.03, domains=["juki"])
+        delta = dag.test(run_conf={"mode": "rehearsal", "snapshot": NEW, "base_snapshot": BASE})
+        yield {"base": base, "delta": delta}
+    finally:
+        os.environ.pop("IKOU_TARGET_DB_URL", None)
+
+
+def test_a_full_load_skips_diff_and_a_delta_run_runs_it(runs):
+    base, delta = _states(runs["base"]), _states(runs["delta"])
+    assert base["diff"] == "skipped" and base["load"] == "success", base
+    for task in ("diff", "load", "gate_target", "rehearsal", "gate_reconciliation"):
+        assert delta[task] == "success", (task, delta)
+
+
+def test_load_applied_the_delta(runs, pg_url):
+    from ikou.load.cutover import Control
+    from ikou.load.target import rehearsal_schema
+
+    run_id = runs["delta"].run_id
+    diff = _report("juki", run_id, "diff.json")
+    ops = {t["table"]: t["ops"] for t in diff["tables"]}
+    assert sum(n for o in ops.values() for n in o.values()) > 0, ops
+    assert diff["base_sha256"] != diff["result_sha256"]
+    # the load log of the run's schema: the base in full, then the delta's result
+    schema = rehearsal_schema(run_id)
+    logged = [r for r in Control(pg_url).loads_of("juki") if r["target_schema"] == schema]
+    assert [r["manifest_sha256"] for r in logged] == [diff["base_sha256"], diff["result_sha256"]]
+    assert [r["snapshot"] for r in logged] == [BASE, NEW]
+    # the base is what the full-load run of BASE logged
+    base_schema = rehearsal_schema(runs["base"].run_id)
+    base_logged = [r for r in Control(pg_url).loads_of("juki") if r["target_schema"] == base_schema]
+    assert [r["manifest_sha256"] for r in base_logged] == [diff["base_sha256"]]
+
+
+def test_reconciliation_after_the_delta_is_exact(runs):
+    report = _report("juki", runs["delta"].run_id, "rehearsal.json")
+    assert report["verdict"] == "GO", report["reasons"]
+    assert "reconciliation clean" in report["reasons"]
+    for t in report["reconciliation"]:
+        assert t["mismatches"] == 0 and t["counts_match"] and t["aggregates_match"], t
+        assert t["rows_target"] == t["rows_source"]
+    for row in report["accounting"]:
+        assert row["balanced"], row
+    assert report["rollback"]["done"]
+
+
+def test_the_delta_gives_what_a_full_load_of_new_gives(runs, pg_url):
+    """The delta set of the run, applied to its base once more, equals a full load of NEW's
+    hand-off set (the one the delta run published: its manifest sha256 is result_sha256)."""
+    import tempfile
+    from pathlib import Path
+
+    from ikou.domains import registry
+    from ikou.load import clean_load
+    from ikou.load.delta_run import load_delta_run
+    from ikou.load.target import Target, rehearsal_schema
+    from ikou.rehearsal.reconcile import table_digest
+    from ikou.storage import Store, join, publication, zone_uri
+
+    store = Store()
+    run_id = runs["delta"].run_id
+    prefix = zone_uri("handoff", "juki", run_id)
+    delta = {
+        "handoff": prefix,
+        "delta": join(prefix, "delta"),
+        "base_handoff": zone_uri("handoff", "juki", runs["base"].run_id),
+        "base_snapshot": BASE,
+    }
+    out = load_delta_run("juki", delta, run_id="wire-delta-check", mode="rehearsal", store=store)
+    assert out["delta"]["status"] == "applied"
+    assert (
+        out["manifest_sha256"]
+        == publication.read_manifest(store, prefix)["handoff_manifest_sha256"]
+    )
+    applied = Target(pg_url, rehearsal_schema("wire-delta-check"))
+    reference = Target(pg_url, REFERENCE)
+    tables = registry().get("juki").layout.tables
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = publication.read_manifest(store, prefix)
+        csvs = {
+            t.name: publication.fetch(store, prefix, f"{t.name}.csv", Path(tmp), manifest)
+            for t in tables
+        }
+        full = clean_load(reference, "juki", csvs)
+    try:
+        for t in tables:
+            assert table_digest(applied, "juki", t) == table_digest(reference, "juki", t), t.name
+        assert out["rows"] == full
+    finally:
+        applied.drop_schema()
+        with reference.engine().begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{REFERENCE}" CASCADE')
+        applied.dispose()
+        reference.dispose()
