@@ -23,7 +23,7 @@ from ikou.mainframe.engine_options import DecodeOptions
 from ikou.storage import Store
 from ikou.wareki import COMMON_SCHEME, WarekiError, parse_wareki
 from ikou_dev.synth import synthesize
-from ikou_dev.synth.generate import IMPOSSIBLE_WAREKI, UNMAPPED_GAIJI_CODES
+from ikou_dev.synth.legacy_text import IMPOSSIBLE_WAREKI, UNMAPPED_GAIJI_CODES
 
 SNAP = "2026-11-01"
 RESIDENTS = 300
