@@ -13,6 +13,9 @@ record by its layout, decodes each layout's records (:mod:`ikou.mainframe.engine
 quarantines the bad ones and keeps the accounting. The options are in
 :mod:`ikou.mainframe.engine_options`, the layouts in use in :mod:`ikou.mainframe.engine_plans`,
 the chunk and summary types in :mod:`ikou.mainframe.engine_results`.
+A little over 500 lines on purpose: the chunk loop is one pass over a chunk's layouts that
+keeps the run's accounting (records in = out + header + trailer + quarantined); split further, the
+run's counters would be handed across modules.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from ikou.mainframe.decode import (
     repeat_string,
     string_array,
 )
-from ikou.mainframe.engine_fields import FieldDecoder, gather
+from ikou.mainframe.engine_fields import FieldDecoder
 from ikou.mainframe.engine_options import BAD_FIELD_POLICIES, DecodeOptions
 from ikou.mainframe.engine_plans import LayoutPlans, Plan
 from ikou.mainframe.engine_results import (
@@ -110,7 +113,9 @@ class Decoding:
         check_structure(opts, self.recfm, self.codepage)
         self.pad = int(getattr(self.codepage, "sbcs_space", 0x40))
         self.short_ok = short_records_allowed(self.recfm, opts)
-        layouts = LayoutPlans(opts, copybook, self.encoding, self.codepage, self.recfm)
+        self.layouts = layouts = LayoutPlans(
+            opts, copybook, self.encoding, self.codepage, self.recfm
+        )
         self.plans = layouts.plans
         self.data_plans = layouts.data_plans
         self.type_field, self.type_patterns = layouts.type_field, layouts.type_patterns
@@ -225,47 +230,24 @@ class Decoding:
                     br.record_no, br.offset, None, None, br.reason, br.detail, br.raw, br.length
                 )
             )
-        # classify
-        groups: list[tuple[Plan, np.ndarray | None]] = []
-        if self.type_field is not None and n:
-            tf = self.type_field
-            data0 = rc.data
-            if data0.shape[1] < tf.offset + tf.size:
-                grow = tf.offset + tf.size - data0.shape[1]
-                data0 = np.pad(data0, ((0, 0), (0, grow)), constant_values=self.pad)
-            tb = gather(data0, tf.offset, tf.size)
-            present = rc.lengths > tf.offset  # a record ending before its type has none
-            assigned = np.full(n, -1, np.int32)
-            for k, (pattern, _layout) in enumerate(self.type_patterns):
-                hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
-                assigned[hit & present] = k
-            seen: list[Plan] = []
-            for _pattern, p in self.type_patterns:
-                if any(p is q for q in seen):
-                    continue
-                seen.append(p)
-                ks = [k for k, (_, q) in enumerate(self.type_patterns) if q is p]
-                idx = np.flatnonzero(np.isin(assigned, ks))  # file order, several values per layout
-                if len(idx):
-                    groups.append((p, idx))
-            unknown = np.flatnonzero(assigned < 0)
-            for i in unknown.tolist():
-                raw = rc.raw(i)
-                tbytes = raw[tf.offset : tf.offset + tf.size]
-                qrows.append(
-                    self._qrow(
-                        int(rc.record_no[i]),
-                        int(rc.offsets[i]),
-                        None,
-                        tf.column,
-                        "unknown_record_type",
-                        f"type bytes {tbytes.hex().upper() or '(none)'}",
-                        raw[: self.options.max_raw_bytes],
-                        len(raw),
-                    )
+        # classify: each record's layout (records of no known type are quarantined)
+        groups, unknown = self.layouts.classify(rc)
+        tf = self.type_field
+        for i in unknown.tolist():
+            raw = rc.raw(i)
+            tbytes = raw[tf.offset : tf.offset + tf.size] if tf is not None else b""
+            qrows.append(
+                self._qrow(
+                    int(rc.record_no[i]),
+                    int(rc.offsets[i]),
+                    None,
+                    tf.column if tf is not None else None,
+                    "unknown_record_type",
+                    f"type bytes {tbytes.hex().upper() or '(none)'}",
+                    raw[: self.options.max_raw_bytes],
+                    len(raw),
                 )
-        elif n:
-            groups.append((self.data_plans[0], None))
+            )
         if self.segments.active:  # parents first: their records link the children
             groups.sort(key=lambda g: 0 if self.segments.is_parent(g[0].name) else 1)
             self.segments.start_chunk()

@@ -21,7 +21,7 @@ from ikou.mainframe.decode import arrow_type
 from ikou.mainframe.decode.multibyte import EBCDIC_TO_ASCII_ZONED
 from ikou.mainframe.encode import encode_field
 from ikou.mainframe.engine_options import DecodeOptions, mixed_by_default
-from ikou.mainframe.reader import RecordFormatError
+from ikou.mainframe.reader import RecordChunk, RecordFormatError
 from ikou.mainframe.structure import PARENT_COLUMNS, Segments, length_reader
 
 __all__ = ["LayoutPlans", "Plan"]
@@ -214,6 +214,37 @@ class LayoutPlans:
                     raise ValueError(f"control total data field {dfield} is not numeric")
                 self.total_fields.append((tp.layout.field(tfield), dp, df))
         self._build_structure()
+
+    def classify(self, rc: RecordChunk) -> tuple[list[tuple[Plan, np.ndarray | None]], np.ndarray]:
+        """Each record's layout: ``(plan, record indices in file order or None for all)`` groups,
+        and the indices of the records whose type field holds no known value."""
+        n = len(rc)
+        groups: list[tuple[Plan, np.ndarray | None]] = []
+        if self.type_field is None or not n:
+            if n:
+                groups.append((self.data_plans[0], None))
+            return groups, np.zeros(0, np.int64)
+        tf = self.type_field
+        data0 = rc.data
+        if data0.shape[1] < tf.offset + tf.size:
+            grow = tf.offset + tf.size - data0.shape[1]
+            data0 = np.pad(data0, ((0, 0), (0, grow)), constant_values=self.pad)
+        tb = data0[:, tf.offset : tf.offset + tf.size]
+        present = rc.lengths > tf.offset  # a record ending before its type has none
+        assigned = np.full(n, -1, np.int32)
+        for k, (pattern, _layout) in enumerate(self.type_patterns):
+            hit = (tb == np.frombuffer(pattern, np.uint8)).all(axis=1) & (assigned < 0)
+            assigned[hit & present] = k
+        seen: list[Plan] = []
+        for _pattern, p in self.type_patterns:
+            if any(p is q for q in seen):
+                continue
+            seen.append(p)
+            ks = [k for k, (_, q) in enumerate(self.type_patterns) if q is p]
+            idx = np.flatnonzero(np.isin(assigned, ks))  # file order, several values per layout
+            if len(idx):
+                groups.append((p, idx))
+        return groups, np.flatnonzero(assigned < 0)
 
     def _build_structure(self) -> None:
         """Record length field, segments (ikou.mainframe.structure)."""
