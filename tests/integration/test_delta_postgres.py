@@ -22,7 +22,8 @@ from ikou.load import clean_load
 from ikou.load.cutover import Control
 from ikou.load.delta_apply import ALREADY_APPLIED, APPLIED, DeltaRefused
 from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema
-from ikou.rehearsal.reconcile import reconcile_delta_table, table_digest
+from ikou.rehearsal.reconcile import table_digest
+from ikou.rehearsal.reconcile_delta import reconcile_delta_table
 
 pytestmark = [pytest.mark.integration]
 

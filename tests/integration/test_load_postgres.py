@@ -9,7 +9,8 @@ import pytest
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
 from ikou.load.target import LIVE_SCHEMA, STAGING_SCHEMA, Target, rehearsal_schema
-from ikou.rehearsal.reconcile import key_hash, reconcile_table, table_digest
+from ikou.rehearsal.reconcile import reconcile_table, table_digest
+from ikou.rehearsal.reconcile_values import key_hash
 from ikou_dev.bench.load import synthetic_table
 
 pytestmark = [pytest.mark.integration]

@@ -11,7 +11,8 @@ import pytest
 from ikou.domains import registry
 from ikou.load import clean_load, write_csv
 from ikou.load.target import Target
-from ikou.rehearsal.reconcile import key_hash, reconcile_table
+from ikou.rehearsal.reconcile import reconcile_table
+from ikou.rehearsal.reconcile_values import key_hash
 from ikou_dev.bench.load import synthetic_table
 
 SECRET = b"unit-secret"

@@ -131,7 +131,7 @@ def test_the_registry_knows_every_option_of_the_engine_tables():
     from dataclasses import fields
 
     from ikou.domains.schema import LegacyFile
-    from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.engine_options import DecodeOptions
     from ikou.mainframe.options import CODEPAGE_CHOICES, RECFM_CHOICES, STRUCTURE_OPTIONS
     from ikou.moji.codepage_names import KNOWN_CODEPAGES
 

@@ -18,11 +18,12 @@ from ikou.domains import registry
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.identifiers import is_valid_my_number
 from ikou.mainframe.copybook import parse_copybook
-from ikou.mainframe.engine import DecodeOptions, decode_file
+from ikou.mainframe.engine import decode_file
+from ikou.mainframe.engine_options import DecodeOptions
 from ikou.storage import Store
 from ikou.wareki import COMMON_SCHEME, WarekiError, parse_wareki
 from ikou_dev.synth import synthesize
-from ikou_dev.synth.generate import IMPOSSIBLE_WAREKI, UNMAPPED_GAIJI_CODES
+from ikou_dev.synth.legacy_text import IMPOSSIBLE_WAREKI, UNMAPPED_GAIJI_CODES
 
 SNAP = "2026-11-01"
 RESIDENTS = 300

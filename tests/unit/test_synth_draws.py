@@ -10,8 +10,9 @@ import pytest
 from ikou_dev.synth import keys
 from ikou_dev.synth.changes import KIND, SHARES, apply_changes, quotas
 from ikou_dev.synth.draws import Draws
-from ikou_dev.synth.generate import DEFAULT_RATES, base_duplicates
+from ikou_dev.synth.generate import DEFAULT_RATES
 from ikou_dev.synth.population import KIND_OUTSIDE, KIND_RESIDENT, build
+from ikou_dev.synth.selection import base_duplicates
 
 
 def test_a_row_draws_the_same_whoever_else_is_drawn():

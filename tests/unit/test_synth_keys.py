@@ -15,8 +15,10 @@ from ikou.identifiers import (
     is_valid_my_number,
 )
 from ikou_dev.synth import keys
-from ikou_dev.synth.generate import DEFAULT_RATES, FileBuilder, draw_duplicates, select
+from ikou_dev.synth.builder import FileBuilder
+from ikou_dev.synth.generate import DEFAULT_RATES
 from ikou_dev.synth.population import build
+from ikou_dev.synth.selection import draw_duplicates, select
 
 
 def test_distinct_numbers_are_distinct_in_range_and_avoid_the_excluded():

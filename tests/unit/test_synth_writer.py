@@ -12,16 +12,12 @@ from ikou.domains import registry
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.encode import encode_field, encode_record
 from ikou_dev.synth import city as C
+from ikou_dev.synth.builder import FileBuilder
 from ikou_dev.synth.columns import Ascii, Packed, Zoned
-from ikou_dev.synth.generate import (
-    DEFAULT_RATES,
-    Encoder,
-    FileBuilder,
-    draw_duplicates,
-    encode_rows,
-    select,
-)
+from ikou_dev.synth.generate import DEFAULT_RATES, encode_rows
+from ikou_dev.synth.legacy_text import Encoder
 from ikou_dev.synth.population import build
+from ikou_dev.synth.selection import draw_duplicates, select
 
 SNAP = dt.date(2026, 11, 1)
 RATES = dict(

@@ -77,7 +77,7 @@ def copybook_text(lines: list[str]) -> str:
 
 
 def options_500(**kw):
-    from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.engine_options import DecodeOptions
 
     base = dict(
         encoding="cp930",

@@ -74,7 +74,8 @@ def run(workdir: Path, quick: bool) -> dict:
     from ikou.load.delta import build_delta_handoff
     from ikou.load.delta_apply import apply_delta
     from ikou.load.target import Target, rehearsal_schema
-    from ikou.rehearsal.reconcile import reconcile_delta_table, reconcile_table
+    from ikou.rehearsal.reconcile import reconcile_table
+    from ikou.rehearsal.reconcile_delta import reconcile_delta_table
     from ikou_dev.bench.load import drop_database, pg_database
 
     rows = ROWS_QUICK if quick else int(os.environ.get("IKOU_BENCH_DELTA_ROWS", ROWS_FULL))

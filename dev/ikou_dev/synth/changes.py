@@ -427,10 +427,10 @@ def apply_changes(
 ) -> Changed:
     """The people of ``snapshot`` after ``months`` × ``rate`` of changes to ``pop``.
 
-    ``dups``: the base's 名寄せ duplicates (:class:`ikou_dev.synth.generate.Duplicates`);
+    ``dups``: the base's 名寄せ duplicates (:class:`ikou_dev.synth.selection.Duplicates`);
     ``defect_atena``: 宛名番号 of people with seeded field defects in the base (corrections pick
     among them)."""
-    from ikou_dev.synth.generate import Duplicates
+    from ikou_dev.synth.selection import Duplicates
 
     if snapshot <= pop.snapshot:
         raise ValueError("the new snapshot must be later than the base")

@@ -30,15 +30,10 @@ import numpy as np
 
 from ikou.errors import BadArgument, Unreadable
 from ikou.storage import Store, is_s3, join, local_path
+from ikou_dev.synth.builder import DUPLICATE_UID, Built
 from ikou_dev.synth.changes import CORRECTABLE, KIND, KINDS, Changed, apply_changes
-from ikou_dev.synth.generate import (
-    CHUNK_ROWS,
-    DUPLICATE_UID,
-    Built,
-    base_duplicates,
-    build_file,
-    encode_rows,
-)
+from ikou_dev.synth.generate import CHUNK_ROWS, build_file, encode_rows
+from ikou_dev.synth.selection import base_duplicates
 
 
 class Records:

@@ -19,7 +19,10 @@ Layers (each usable on its own)
                              (``_kernel.c``, built with ``cc`` on first use and cached; rows with
                              anything to report go to the numpy decoders, so results are the
                              same with or without it; ``IKOU_DECODE_KERNEL=auto|numpy|c``).
-``ikou.mainframe.engine``    the API the extract stage calls (below).
+``ikou.mainframe.engine``    the API the extract stage calls (below): the decoding run; its
+                             options in ``engine_options``, the layouts in use in
+                             ``engine_plans``, the field decoders in ``engine_fields``, chunks
+                             and summaries in ``engine_results``.
 ``ikou.mainframe.output``    Parquet / JSONL / CSV / quarantine writers.
 ``ikou.mainframe.registry_options``
                              a registry legacy file -> its parsed copybook and ``DecodeOptions``
@@ -109,16 +112,16 @@ _EXPORTS = {
     "Field": "copybook",
     "encode_record": "encode",
     "frame_records": "encode",
-    "DecodeOptions": "engine",
-    "DecodeSummary": "engine",
-    "DecodedChunk": "engine",
-    "TrailerCheck": "engine",
+    "DecodeOptions": "engine_options",
+    "DecodeSummary": "engine_results",
+    "DecodedChunk": "engine_results",
+    "TrailerCheck": "engine_results",
     "Decoding": "engine",
     "decode_file": "engine",
     "decode_to_parquet": "engine",
-    "merge_summaries": "engine",
-    "QUARANTINE_SCHEMA": "engine",
-    "GAIJI_SCHEMA": "engine",
+    "merge_summaries": "engine_results",
+    "QUARANTINE_SCHEMA": "engine_results",
+    "GAIJI_SCHEMA": "engine_results",
     "RecordFormatError": "reader",
     "iter_record_chunks": "reader",
     "byte_ranges": "reader",

@@ -223,7 +223,7 @@ def _run(args) -> int:
 
 def command_line_options(args, file_name: str, gaiji):
     """The engine's options from the command line (no --domain/--file); ValueError when bad."""
-    from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.engine_options import DecodeOptions
 
     rtypes: dict[str, str] = {}
     headers = [h.upper() for h in args.header_layout]

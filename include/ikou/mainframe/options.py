@@ -1,6 +1,6 @@
 """The record-structure and code-page options of ``ikou decode``, in one table.
 
-Each row: the command-line flag, the :class:`~ikou.mainframe.engine.DecodeOptions` field it
+Each row: the command-line flag, the :class:`~ikou.mainframe.engine_options.DecodeOptions` field it
 sets, the key under ``legacy_files[].decode`` in the registry (the same name with ``_``), its
 default, and how a value is read. :func:`add_structure_arguments` adds them to an argparse
 parser, :func:`structure_kwargs` turns parsed arguments into ``DecodeOptions`` keywords, and

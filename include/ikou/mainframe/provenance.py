@@ -30,7 +30,7 @@ def _plain(value):
 
 
 def options_record(opts) -> dict:
-    """The effective :class:`~ikou.mainframe.engine.DecodeOptions` as JSON-able values."""
+    """The effective :class:`~ikou.mainframe.engine_options.DecodeOptions` as JSON-able values."""
     out = {f.name: _plain(getattr(opts, f.name)) for f in fields(opts) if f.name not in _LEFT_OUT}
     if opts.codepage is not None:
         out["codepage"] = getattr(opts.codepage, "name", type(opts.codepage).__name__)

@@ -1,5 +1,5 @@
 """The decode options of a registry legacy file: the one mapping from a domain's
-``legacy_files[]`` entry to the engine's :class:`~ikou.mainframe.engine.DecodeOptions` and to
+``legacy_files[]`` entry to the engine's :class:`~ikou.mainframe.engine_options.DecodeOptions` and to
 the parsed copybook.
 
 The extract stage (``ikou.stages.extract``: ``extract_options``, ``load_copybook``), ``ikou land``
@@ -65,7 +65,7 @@ def registry_decode_options(
 ):
     """The engine's options for a registry legacy file (the same for the whole file and its
     parts); ``gaiji_policy`` None: the deployment's (IKOU_GAIJI_POLICY)."""
-    from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.engine_options import DecodeOptions
     from ikou.mainframe.options import decode_kwargs_from_registry
 
     spec = lf.decode

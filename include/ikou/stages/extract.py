@@ -356,7 +356,7 @@ def merge_parts(
 ):
     """The parts of one file -> its merged summary and files (+ manifest entries of the parts);
     ``fpath``: the parts' field findings concatenated (a part without findings has none)."""
-    from ikou.mainframe.engine import DecodeSummary, merge_summaries
+    from ikou.mainframe.engine_results import DecodeSummary, merge_summaries
 
     results = sorted(results, key=lambda r: r.index)
     want = sorted((p.index, p.start, p.end) for p in planned)

@@ -133,7 +133,7 @@ def juki_records(
 
 
 def juki_options(**kw):
-    from ikou.mainframe.engine import DecodeOptions
+    from ikou.mainframe.engine_options import DecodeOptions
 
     base = dict(
         encoding="cp930",

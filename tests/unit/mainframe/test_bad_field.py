@@ -156,7 +156,8 @@ def test_decode_to_parquet_writes_findings_beside_the_quarantine(tmp_path):
     import pyarrow.parquet as pq
 
     from ikou.mainframe.copybook import parse_copybook
-    from ikou.mainframe.engine import DecodeOptions, decode_to_parquet
+    from ikou.mainframe.engine import decode_to_parquet
+    from ikou.mainframe.engine_options import DecodeOptions
 
     cb = parse_copybook(CPY)
     src = tmp_path / "R.DAT"

@@ -129,7 +129,8 @@ def test_summary_records_what_reproduces_the_decode(city, tmp_path, capsys):
 def test_the_summary_alone_reproduces_the_decode(city, tmp_path, capsys):
     """An auditor with the summary JSON, the input and the copybook gets the same records."""
     from ikou.mainframe.copybook import parse_copybook
-    from ikou.mainframe.engine import DecodeOptions, decode_to_parquet
+    from ikou.mainframe.engine import decode_to_parquet
+    from ikou.mainframe.engine_options import DecodeOptions
 
     dat, out, summary = _dat(city, "JUKI"), tmp_path / "juki.parquet", tmp_path / "s.json"
     rc = main(

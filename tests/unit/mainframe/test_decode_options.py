@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.decode import REASONS, decode_binary, decode_float
-from ikou.mainframe.engine import decode_file, mixed_by_default
+from ikou.mainframe.engine import decode_file
+from ikou.mainframe.engine_options import mixed_by_default
 
 from .conftest import fixed
 

@@ -12,7 +12,8 @@ import pytest
 
 from ikou.mainframe.copybook import parse_copybook
 from ikou.mainframe.encode import encode_record, frame_records
-from ikou.mainframe.engine import DecodeOptions, decode_file, decode_to_parquet
+from ikou.mainframe.engine import decode_file, decode_to_parquet
+from ikou.mainframe.engine_options import DecodeOptions
 from ikou.mainframe.reader import RecordFormatError
 
 from .conftest import DATA, PEOPLE, fixed, juki_options, juki_records
@@ -475,7 +476,7 @@ def test_fixture_copybook_on_disk_is_used(juki_cb):
 def test_byte_ranges_merge_to_one_summary(juki_cb, cp930, tmp_path):
     from dataclasses import replace
 
-    from ikou.mainframe.engine import merge_summaries
+    from ikou.mainframe.engine_results import merge_summaries
     from ikou.mainframe.reader import byte_ranges
 
     recs = juki_records(juki_cb, cp930, PEOPLE * 5)

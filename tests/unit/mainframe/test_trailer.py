@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ikou.mainframe.cli import EXIT_CONTROL, EXIT_OK, main
-from ikou.mainframe.engine import DecodeSummary, merge_summaries
+from ikou.mainframe.engine_results import DecodeSummary, merge_summaries
 
 from .conftest import fixed
 
