@@ -29,7 +29,7 @@ def _prepare(case, tmp: Path, monkeypatch) -> None:
 
     forget_clients()
     if case.live:
-        from ikou.load.cutover import Control
+        from ikou.load.control import Control
 
         control = Control(os.environ["IKOU_TARGET_DB_URL"])
         for d in case.live:

@@ -72,7 +72,7 @@ def _states(run) -> dict[str, str]:
 
 
 def _last_event(domain: str):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
 
     return Control().events(domain)[-1]
 
@@ -98,7 +98,7 @@ def _refused(run, domain: str) -> str:
 
 def _record_go(domain: str, run_id: str) -> None:
     """What a GO rehearsal of the snapshot leaves: its log row and its passed gate report."""
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.storage import Store, join, zone_uri
 
     Control().record_rehearsal(
@@ -178,7 +178,7 @@ def test_the_guard_refuses_the_same_from_plain_python_as_from_a_task(city, targe
 
 
 def test_accepted_cutover_goes_live(city, target_db, dagbag):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.storage import Store, zone_uri
 
     run = _cutover(dagbag, "juki")
@@ -203,7 +203,7 @@ def test_accepted_cutover_goes_live(city, target_db, dagbag):
 
 
 def test_second_cutover_of_a_live_domain_is_refused(city, target_db, dagbag):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
 
     before = _live_tables(target_db)
     detail = json.loads(_refused(_cutover(dagbag, "juki"), "juki"))

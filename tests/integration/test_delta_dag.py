@@ -62,7 +62,7 @@ def test_a_full_load_skips_diff_and_a_delta_run_runs_it(runs):
 
 
 def test_load_applied_the_delta(runs, pg_url):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.load.target import rehearsal_schema
 
     run_id = runs["delta"].run_id

@@ -19,7 +19,7 @@ from tests_support import (
 
 from ikou.domains import registry
 from ikou.load import clean_load
-from ikou.load.cutover import Control
+from ikou.load.control import Control
 from ikou.load.delta_apply import ALREADY_APPLIED, APPLIED, DeltaRefused
 from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema
 from ikou.rehearsal.reconcile import table_digest

@@ -15,7 +15,7 @@ from tests_support import kill_while_reading
 
 from ikou.domains import registry
 from ikou.load import clean_load, load_target, write_csv
-from ikou.load.cutover import Control
+from ikou.load.control import Control
 from ikou.load.target import STAGING_SCHEMA, Target, rehearsal_schema
 from ikou.pipeline import StageResult
 from ikou.rehearsal.reconcile import table_digest
@@ -171,7 +171,7 @@ def test_a_copy_failing_on_a_bad_row_rolls_back_and_a_retry_completes(
     )
     lines[2_000] = b",".join(fields)
     bad["jumin"].write_bytes(b"\r\n".join(lines))
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
 
     logged = len(Control(pg_url).loads_of(DOMAIN))
     with pytest.raises(psycopg2.Error, match="date"):
@@ -373,7 +373,7 @@ def test_s3_blip_mid_stage_is_retried(proxied, tmp_path, monkeypatch):
 
 def test_s3_down_mid_stage_fails_clearly_without_a_partial_set(proxied, tmp_path, monkeypatch):
     from ikou.load import HandoffError, load_domain
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.storage import MANIFEST, zone_uri
 
     proxy, through, direct = proxied

@@ -170,7 +170,8 @@ def test_reconcile_on_postgresql_finds_corruption_by_keyed_hash(pg, data):
 
 
 def test_cutover_load_refuses_a_live_domain_inside_its_transaction(pg, data):
-    from ikou.load.cutover import AlreadyLive, Control
+    from ikou.load.control import Control
+    from ikou.load.control_tables import AlreadyLive
 
     _, csvs = data
     control = Control(pg).ensure()

@@ -13,7 +13,9 @@ import pytest
 
 from ikou.cli import main
 from ikou.errors import BadArgument, Refused
-from ikou.load.cutover import ONE_LIVE_INDEX, AlreadyLive, Control, check, today_in_japan
+from ikou.load.control import Control
+from ikou.load.control_tables import ONE_LIVE_INDEX, AlreadyLive, today_in_japan
+from ikou.load.cutover import check
 
 SNAP = "2026-10-01"
 NOW = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC)

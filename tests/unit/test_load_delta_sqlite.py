@@ -20,7 +20,7 @@ from tests_support import (
 
 from ikou.domains import registry
 from ikou.load import clean_load
-from ikou.load.cutover import Control
+from ikou.load.control import Control
 from ikou.load.delta_apply import ALREADY_APPLIED, APPLIED, DeltaRefused, apply_delta
 from ikou.load.target import LOAD_LOG, Target, rehearsal_schema
 from ikou.rehearsal.reconcile import table_digest

@@ -191,7 +191,7 @@ def test_failure_between_files_leaves_no_manifest_and_a_retry_completes(env, mon
     assert (
         names and "manifest.json" not in names and MANIFEST not in names
     )  # half a set, no manifest
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.load.target import Target, rehearsal_schema
 
     # nothing reached the target either: the hand-off is published before the load

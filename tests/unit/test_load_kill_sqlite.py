@@ -13,7 +13,7 @@ from tests_support import kill_while_reading
 
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
-from ikou.load.cutover import Control
+from ikou.load.control import Control
 from ikou.load.target import LOAD_LOG, Target, rehearsal_schema
 from ikou_dev.bench.load import synthetic_table
 

@@ -125,7 +125,7 @@ def test_rehearsal_loads_go_to_their_own_schema_and_leftovers_are_swept(
     assert set(rehearsal_schemas(a)) == {b.schema, other.schema}
     assert not a.sqlite_path.exists()
     assert sweep_rehearsal_schemas(b, DOMAIN, keep=b.schema) == []
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
 
     log = Control(url).loads_of(DOMAIN)
     assert [(r["run_id"], r["target_schema"], r["rows"], bool(r["dropped_at"])) for r in log] == [

@@ -70,7 +70,7 @@ def city(s3_endpoint, tmp_path, monkeypatch):
 
 
 def test_city_report(city):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.rehearsal.city import build_city_report
 
     Control().record_live("juki", "2025-01-04", "移行担当")

@@ -163,7 +163,7 @@ def rehearse_domain(domain, res, *, run_id, mode, store, who=""):
 
 
 def test_go_then_rollback_with_reports_kept(env):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
 
     store = Store()
     res = _stage_results(env, "reh-1")
@@ -249,7 +249,7 @@ def test_history_reads_previous_reports_of_the_domain(env):
 
 
 def test_cutover_go_goes_live_and_no_go_rolls_back(env, monkeypatch):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
 
     store = Store()
     res = _stage_results(env, "cut-1", mode="cutover")

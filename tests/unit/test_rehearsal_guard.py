@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from ikou.load.cutover import AlreadyLive, Control, check
+from ikou.load.control import Control
+from ikou.load.control_tables import AlreadyLive
+from ikou.load.cutover import check
 
 SNAP = "2026-10-01"
 NOW = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.timezone.utc)

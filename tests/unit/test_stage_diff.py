@@ -80,7 +80,7 @@ def test_skipped_on_a_full_load_and_refused_without_a_validated_earlier_base(env
 
 
 def test_the_load_stage_after_a_diff_applies_the_delta(env):
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.load.delta_apply import DeltaRefused
 
     store = env["store"]

@@ -70,7 +70,7 @@ def _since(start: tuple[float, float]) -> dict:
 def run(workdir: Path, quick: bool) -> dict:
     from ikou.domains import registry
     from ikou.load import build_handoff, clean_load, load_target, write_manifest
-    from ikou.load.cutover import Control
+    from ikou.load.control import Control
     from ikou.load.delta import build_delta_handoff
     from ikou.load.delta_apply import apply_delta
     from ikou.load.target import Target, rehearsal_schema

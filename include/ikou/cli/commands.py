@@ -69,7 +69,7 @@ def run_review(args) -> int:
 
     from ikou.cleanse.review import cli_pages, cli_submit
     from ikou.errors import BadArgument, Unreadable
-    from ikou.load.cutover import known_domain
+    from ikou.load.control_tables import known_domain
     from ikou.pipeline import RUN_ID_MAX, check_text
 
     known_domain(args.domain, "DOMAIN")
@@ -204,6 +204,6 @@ def run_land(args) -> int:
 
 
 def run_cutover(args) -> int:
-    from ikou.load.cutover import cli
+    from ikou.cli.cutover import cli
 
     return cli(args)

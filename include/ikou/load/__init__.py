@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ikou.config import settings
 from ikou.domains import registry
-from ikou.load.cutover import Control
+from ikou.load.control import Control
 from ikou.load.target import LIVE_SCHEMA, LOAD_LOG, Target, schema_for, table_name
 from ikou.pipeline import StageResult
 from ikou.storage import (

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ikou.domains import registry
 from ikou.errors import Refused
-from ikou.load.cutover import Control
+from ikou.load.control import Control
 from ikou.load.delta import KIND, OP_COLUMN, DeltaError, fetch_delta_set
 from ikou.load.target import (
     LIVE_SCHEMA,

@@ -42,7 +42,7 @@ def _read(store: Store, uri: str) -> dict | None:
 
 def _live_domains() -> dict:
     try:
-        from ikou.load.cutover import Control
+        from ikou.load.control import Control
 
         return {
             d: {"at": e.at, "snapshot": e.snapshot, "who": e.who, "source": e.source}

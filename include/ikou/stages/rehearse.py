@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ikou.config import settings
 from ikou.domains import registry
-from ikou.load.cutover import Control
+from ikou.load.control import Control
 from ikou.load.target import LIVE_SCHEMA, Target
 from ikou.pipeline import RunContext, StageResult, cpu_time
 from ikou.rehearsal import (

@@ -1,0 +1,176 @@
+"""``ikou cutover status|check|record-live|revoke``: the cutover state in the target database
+(the control tables, :mod:`ikou.load.control`) and the guard's answer (:mod:`ikou.load.cutover`)."""
+
+from __future__ import annotations
+
+import json
+
+from ikou.errors import BadArgument, Refused
+from ikou.load.control import Control
+from ikou.load.control_tables import known_domain
+from ikou.load.cutover import check
+from ikou.pipeline import (
+    REASON_MAX,
+    WHO_MAX,
+    check_sha256,
+    check_text,
+    optional_snapshot,
+    parse_snapshot,
+)
+
+
+def status_rows(control: Control | None = None) -> list[dict]:
+    """One row per domain of the plan: live or not, the latest event and the latest rehearsal."""
+    from ikou.domains import registry
+
+    reg = registry()
+    control = control or Control()
+    live = control.live()
+    out = []
+    events = control.events()
+    for d in reg.plan.cutover_order():
+        evs = [e for e in events if e.domain == d]
+        reh = control.rehearsals_of(d)
+        last_go = next((r for r in reh if r["verdict"] == "GO" and r["mode"] == "rehearsal"), None)
+        out.append(
+            {
+                "domain": d,
+                "name_ja": reg.get(d).name_ja,
+                "wave": reg.plan[d].wave,
+                "phase": reg.plan[d].phase,
+                "target_date": str(reg.plan[d].target_date),
+                "live": d in live,
+                "live_since": live[d].at if d in live else None,
+                "live_snapshot": live[d].snapshot if d in live else None,
+                "live_by": live[d].who if d in live else None,
+                "live_source": live[d].source if d in live else None,
+                "manifest_sha256": live[d].manifest_sha256 if d in live else None,
+                "last_event": (evs[-1].status + " " + evs[-1].at) if evs else None,
+                "last_rehearsal": (
+                    f"{reh[0]['verdict']} {reh[0]['snapshot']} {reh[0]['finished_at']}"
+                    if reh
+                    else None
+                ),
+                "last_go": (f"{last_go['snapshot']} {last_go['finished_at']}" if last_go else None),
+            }
+        )
+    return out
+
+
+_APPLIES = {
+    # option -> the actions it applies to (anything else is a bad combination, exit 2)
+    "snapshot": ("check", "record-live"),
+    "who": ("record-live", "revoke"),
+    "reason": ("revoke",),
+    "manifest_sha256": ("record-live",),
+    "note": ("record-live",),
+    "confirm": ("check",),
+}
+
+
+def _check_combination(args) -> None:
+    for name, actions in _APPLIES.items():
+        value = getattr(args, name, None)
+        if value and args.action not in actions:
+            option = "--" + name.replace("_", "-")
+            raise BadArgument(
+                f"{option} does not apply to `cutover {args.action}` (only to "
+                f"{' / '.join(actions)})"
+            )
+
+
+def cli(args) -> int:
+    """``ikou cutover status|check|record-live|revoke`` (see ikou.cli). Bad arguments raise
+    :class:`BadArgument` (exit 2), refusals :class:`Refused` (exit 1); ``check`` exits 1 when a
+    cutover would be refused."""
+    _check_combination(args)
+    if args.action in ("check", "record-live", "revoke") and not (args.domain or "").strip():
+        raise BadArgument(f"cutover {args.action} needs --domain")
+    if args.domain:
+        known_domain(args.domain, "--domain")
+    if args.action == "record-live":
+        if not str(args.snapshot or "").strip():
+            raise BadArgument("cutover record-live needs --snapshot (YYYY-MM-DD or YYYYMMDD)")
+        parse_snapshot(args.snapshot, "--snapshot")
+        check_text(args.who or "", "--who", max_len=WHO_MAX, required=True)
+        check_sha256(args.manifest_sha256)
+        ev = Control().record_live(
+            args.domain,
+            args.snapshot,
+            args.who,
+            manifest_sha256=args.manifest_sha256,
+            note=args.note,
+        )
+        print(f"{ev.domain} recorded as live: snapshot {ev.snapshot}, by {ev.who}, at {ev.at}")
+        return 0
+    if args.action == "revoke":
+        check_text(args.who or "", "--who", max_len=WHO_MAX, required=True)
+        check_text(args.reason or "", "--reason", max_len=REASON_MAX, required=True)
+        ev = Control().revoke(args.domain, args.who, args.reason)
+        print(
+            f"{ev.domain}: live record (snapshot {ev.snapshot}) revoked by {ev.who} at {ev.at}; "
+            "it is no longer live and can be recorded live again"
+        )
+        return 0
+    if args.action == "check":
+        snap = optional_snapshot(args.snapshot, "--snapshot")
+        control = Control().ensure()
+        from ikou.storage import NotPublished, Store
+        from ikou.storage.publication import latest_snapshot
+
+        store = Store()
+        if snap is None:
+            try:
+                snap = latest_snapshot(store, args.domain)
+            except NotPublished as exc:
+                raise Refused(f"{exc.message}; or name one with --snapshot") from None
+        reasons = check(args.domain, snap, confirm=args.confirm, control=control, store=store)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "domain": args.domain,
+                        "snapshot": snap,
+                        "may_start": not reasons,
+                        "reasons": reasons,
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
+        elif reasons:
+            print(f"a cutover of {args.domain} (snapshot {snap}) would be refused:")
+            for r in reasons:
+                print(f"  ✗ {r}")
+        else:
+            print(f"a cutover of {args.domain} (snapshot {snap}) may start")
+        return 1 if reasons else 0
+    control = Control()
+    rows = status_rows(control)
+    events = control.events(args.domain) if args.domain else []
+    if args.json:
+        print(
+            json.dumps(
+                {"domains": rows, "events": [e.__dict__ for e in events]},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    print(
+        f"{'domain':<16} {'wave':>4} {'phase':<11} {'live':<5} {'since':<25} {'snapshot':<10} {'by':<16} last rehearsal"
+    )
+    for r in rows:
+        if args.domain and r["domain"] != args.domain:
+            continue
+        print(
+            f"{r['domain']:<16} {r['wave']:>4} {r['phase']:<11} {'yes' if r['live'] else 'no':<5} "
+            f"{r['live_since'] or '':<25} {r['live_snapshot'] or '':<10} {(r['live_by'] or '')[:16]:<16} "
+            f"{r['last_rehearsal'] or ''}"
+        )
+    for e in events:
+        print(
+            f"  {e.at} {e.status:<11} snapshot {e.snapshot} run {e.run_id or '-'} by {e.who or '-'} "
+            f"{('sha256 ' + e.manifest_sha256[:12]) if e.manifest_sha256 else ''} {e.detail[:160]}"
+        )
+    return 0
