@@ -13,6 +13,11 @@ The manifest holds no timestamp: the same input gives the same bytes, so a retri
 publishes (or finds) exactly the same set. Once a run's set is published it is never rewritten;
 a retry loads the target from the published files (sha256-checked), so the target always holds
 what the hand-off manifest describes.
+
+A little over 500 lines in one module: writing the hand-off set, publishing it and loading the
+target from it are one step (a retry publishes or finds the same set, then loads from it), and
+the rehearsal-schema sweep belongs to that load; the target's DDL and transactions are in
+:mod:`ikou.load.target`, the control tables in :mod:`ikou.load.control`.
 """
 
 from __future__ import annotations

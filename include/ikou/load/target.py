@@ -5,7 +5,7 @@ Schemas (docs/target-database.md):
 ``ikou``
     the live tables of the domains that cut over, and Ikou's control tables: the load log
     (``ikou_load_log``), the rehearsal log (``ikou_rehearsal_log``) and the cutover state
-    (``ikou_cutover``, see :mod:`ikou.load.cutover`).
+    (``ikou_cutover``, see :mod:`ikou.load.control_tables`).
 ``ikou_rehearsal_<12 hex>``
     one per rehearsal run (a keyed name of the run id): a rehearsal loads into its own schema,
     so runs never see each other's tables, and the rehearsal drops it afterwards (rollback).
@@ -28,6 +28,10 @@ tables (``staging__â€¦``) are filled and renamed inside one ``BEGIN IMMEDIATE â€
 same guarantee.
 
 Table names: ``{domain}__{table}`` (e.g. ``juki__atena``), so one schema holds all domains.
+
+A little over 500 lines in one file: the DDL helpers and :class:`Target` are one job, the same
+all-or-nothing load said twice (PostgreSQL and SQLite) with the same naming and quoting; the
+control tables, the delta apply and the hand-off are modules of their own.
 """
 
 from __future__ import annotations
