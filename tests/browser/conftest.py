@@ -45,7 +45,7 @@ def stack(ikou_stack):
     )
     ikou_stack.passwords = json.loads(Path(ikou_stack.passwords_file).read_text())
     # who has which role: the stack's own configuration (simple auth manager), never a copy here
-    from ikou_dev.localstack import USER_ROLES
+    from ikou_dev.localstack_env import USER_ROLES
 
     assert set(ikou_stack.passwords) == set(USER_ROLES)
     ikou_stack.user_of = {}

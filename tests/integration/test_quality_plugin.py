@@ -2,7 +2,7 @@
 route behind the Airflow login; the auditor (viewer) reads Data Docs, reports and gate pages and can
 neither trigger a DAG nor open the restricted 名寄せ review pages; engineers (op) can.
 
-Who has which role is the stack's configuration (``ikou_dev.localstack.USER_ROLES``, the
+Who has which role is the stack's configuration (``ikou_dev.localstack_env.USER_ROLES``, the
 ``simple_auth_manager_users`` the stack and docker-compose.yml give Airflow), read back from the
 configuration Airflow runs with; this file only says what each role may do (``RIGHTS``)."""
 
@@ -25,7 +25,7 @@ RIGHTS = {
 
 
 def _stack_users() -> dict[str, str]:
-    from ikou_dev.localstack import parse_simple_auth_users, simple_auth_users
+    from ikou_dev.localstack_env import parse_simple_auth_users, simple_auth_users
 
     return parse_simple_auth_users(simple_auth_users())
 
@@ -159,7 +159,7 @@ def roles(app_client) -> dict[str, str]:
     """user → role as the running Airflow reads them from its configuration."""
     from airflow.configuration import conf
 
-    from ikou_dev.localstack import parse_simple_auth_users
+    from ikou_dev.localstack_env import parse_simple_auth_users
 
     return parse_simple_auth_users(conf.get("core", "simple_auth_manager_users"))
 
@@ -171,7 +171,7 @@ def _user(roles: dict[str, str], role: str) -> str:
 
 
 def test_the_role_map_is_the_stacks_and_every_role_is_specified(roles):
-    from ikou_dev.localstack import USER_ROLES
+    from ikou_dev.localstack_env import USER_ROLES
 
     assert roles == USER_ROLES
     assert set(roles.values()) <= set(RIGHTS), (

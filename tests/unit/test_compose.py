@@ -154,7 +154,7 @@ def test_airflow_settings(env):
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/airflow/dags"
     # the same users and roles as the embedded stack (the UI and plugin tests read those)
-    from ikou_dev.localstack import USER_ROLES, parse_simple_auth_users
+    from ikou_dev.localstack_env import USER_ROLES, parse_simple_auth_users
 
     assert parse_simple_auth_users(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]) == USER_ROLES
     for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
@@ -238,7 +238,7 @@ def test_hmac_secret_is_required(env):
 
 
 def test_default_timezone_is_tokyo_as_in_the_embedded_stack(env):
-    from ikou_dev.localstack import stack_env
+    from ikou_dev.localstack_env import stack_env
 
     assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"
     assert stack_env()["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Tokyo"
@@ -544,13 +544,13 @@ HOST_OR_PORT = {
 
 @pytest.fixture
 def celery_stack_env(tmp_path, monkeypatch) -> dict:
-    from ikou_dev import localstack
+    from ikou_dev import localstack_env
 
     for k in [k for k in os.environ if k.startswith("AIRFLOW__")]:
         monkeypatch.delenv(k)  # what the stack sets itself, not what this test process has
     monkeypatch.setenv("IKOU_EXECUTOR", "celery")
     monkeypatch.setenv("IKOU_HOME", str(tmp_path))
-    return {k: v for k, v in localstack.stack_env().items() if k.startswith("AIRFLOW__")}
+    return {k: v for k, v in localstack_env.stack_env().items() if k.startswith("AIRFLOW__")}
 
 
 def _normal(v) -> str:
@@ -568,7 +568,7 @@ def test_the_celery_stack_has_the_settings_of_the_compose_file(celery_stack_env,
 
 
 def test_the_celery_stack_runs_the_compose_commands(services):
-    from ikou_dev import localstack
+    from ikou_dev import localstack_env
 
     compose = {
         tuple(s["command"][1:]) if isinstance(s.get("command"), list) else None
@@ -578,7 +578,7 @@ def test_the_celery_stack_runs_the_compose_commands(services):
     compose.discard(("db", "migrate"))  # the init job; the stack migrates before it starts
     stack = {
         ("celery", "worker") if n.startswith("worker-") else (n,)
-        for n in localstack.CELERY_COMPONENTS
+        for n in localstack_env.CELERY_COMPONENTS
     }
     assert stack == compose
-    assert sum(n.startswith("worker-") for n in localstack.CELERY_COMPONENTS) == 2
+    assert sum(n.startswith("worker-") for n in localstack_env.CELERY_COMPONENTS) == 2
