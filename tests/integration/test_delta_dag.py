@@ -10,6 +10,7 @@ outside the DAG gives tables identical (digest, rows) to a full load of NEW.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -44,6 +45,10 @@ def runs(s3_endpoint, pg_url, airflow_db, dagbag):
 
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
     dag = dagbag.dags["migrate_juki"]
+    # dag.test() runs the tasks in this process, where a run's conf is merged into the DAG's and
+    # the tasks' Params in place: without a restore, base_snapshot would stay set for the next
+    # test of the session that runs migrate_juki (a deployment runs each task in a new process)
+    saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
     try:
         synthesize(RESIDENTS, SEED, BASE, LANDING, domains=["juki"])
         base = dag.test(run_conf={"mode": "rehearsal", "snapshot": BASE})
@@ -52,6 +57,9 @@ def runs(s3_endpoint, pg_url, airflow_db, dagbag):
         yield {"base": base, "delta": delta}
     finally:
         os.environ.pop("IKOU_TARGET_DB_URL", None)
+        dag.params = saved[0]
+        for t in dag.tasks:
+            t.params = saved[1][t.task_id]
 
 
 def test_a_full_load_skips_diff_and_a_delta_run_runs_it(runs):
