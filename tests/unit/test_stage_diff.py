@@ -72,8 +72,10 @@ def test_skipped_on_a_full_load_and_refused_without_a_validated_earlier_base(env
         diff.run(ctx, env["vnew"], base_snapshot=None, store=store)
     with pytest.raises(StageError, match="not earlier"):
         diff.run(ctx, env["vnew"], base_snapshot="2026-11-01", store=store)
+    # a base snapshot nothing in the session's S3 ever validated (other tests validate juki
+    # snapshots of 2026 in the same bucket)
     with pytest.raises(StageError, match="gate_standard"):
-        diff.run(ctx, env["vnew"], base_snapshot="2026-09-01", store=store)
+        diff.run(ctx, env["vnew"], base_snapshot="2019-05-01", store=store)
     # a validated base whose full hand-off was never published (never loaded)
     with pytest.raises(DeltaError, match="full load of its base"):
         diff.run(ctx, env["vnew"], base_snapshot="2026-10-01", store=store, atena_map={})

@@ -108,6 +108,7 @@ def run(workdir: Path, quick: bool) -> dict:
     admin, dbname, url = pg_database()
     if url is None:
         raise RuntimeError("the delta benchmark needs the local PostgreSQL (IKOU_BENCH_PG_URL)")
+    before = os.environ.get("IKOU_TARGET_DB_URL")
     try:
         os.environ["IKOU_TARGET_DB_URL"] = url
         full = Target(url, rehearsal_schema("bench-full"))
@@ -150,6 +151,12 @@ def run(workdir: Path, quick: bool) -> dict:
         ahead.dispose()
     finally:
         drop_database(admin, dbname)
+        # the process goes on (the quick profile runs inside the test session): never leave the
+        # dropped database as its target
+        if before is None:
+            os.environ.pop("IKOU_TARGET_DB_URL", None)
+        else:
+            os.environ["IKOU_TARGET_DB_URL"] = before
     full_total = full_load["seconds"] + full_rec["seconds"]
     delta_total = diff["seconds"] + apply["seconds"] + delta_rec["seconds"]
     figures.update(
