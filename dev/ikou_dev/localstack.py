@@ -50,7 +50,12 @@ from ikou_dev.localstack_env import (
     home,
     passwords,
     stack_env,
+    worker_hostname,
 )
+
+#: ``[core] hostname_callable`` of the Celery workers, as Airflow imports it: named from the
+#: function itself, so that moving it cannot leave the workers a dotted path that no longer exists
+WORKER_HOSTNAME_CALLABLE = f"{worker_hostname.__module__}.{worker_hostname.__qualname__}"
 
 SYMBOL = {
     "success": "✓",
@@ -306,7 +311,7 @@ def start_celery_components(env: dict, airflow: str) -> None:
             own = dict(
                 env,
                 IKOU_WORKER_HOSTNAME=f"ikou-{name}",
-                AIRFLOW__CORE__HOSTNAME_CALLABLE="ikou_dev.localstack.worker_hostname",
+                AIRFLOW__CORE__HOSTNAME_CALLABLE=WORKER_HOSTNAME_CALLABLE,
             )
         elif name == "api-server":
             argv = [airflow, "api-server", "--port", str(API_PORT)]

@@ -28,3 +28,21 @@ def test_every_development_command_is_installed_here(name):
 def test_a_development_command_runs_through_the_runtime_cli(capsys):
     assert cli.main(["bench", "--help"]) == 0  # the top-level handler turns exits into codes
     assert "usage: ikou bench" in capsys.readouterr().out
+
+
+def test_the_celery_workers_hostname_callable_resolves():
+    """The workers' ``[core] hostname_callable`` is a dotted path Airflow imports in every task:
+    it must name the function that exists (a module split once left it pointing nowhere, and
+    every task of the Celery stack failed)."""
+    import importlib
+    import os
+
+    from ikou_dev.localstack import WORKER_HOSTNAME_CALLABLE
+
+    module, name = WORKER_HOSTNAME_CALLABLE.rsplit(".", 1)
+    fn = getattr(importlib.import_module(module), name)
+    os.environ["IKOU_WORKER_HOSTNAME"] = "ikou-worker-9"
+    try:
+        assert fn() == "ikou-worker-9"
+    finally:
+        del os.environ["IKOU_WORKER_HOSTNAME"]
