@@ -79,7 +79,7 @@ down: venv
 	$(BIN)/ikou stack down
 
 test: lint deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
 # ruff (lint + format check), the layer contracts (import-linter, .importlinter) and mypy on the
 # pipeline contract, the stages and the storage layer. `make test` runs it first.
