@@ -473,6 +473,8 @@ class ExtractPart(BaseModel):
     end: int
     size: int
     etag: str = ""
+    #: the whole landed file's sha256 (from the snapshot manifest, checked by extract_plan)
+    sha256: str = ""
     planned_at: float
 
 

@@ -342,6 +342,29 @@ def test_truncated_last_record_is_accounted_across_parts(city, monkeypatch):
     assert all(rs[u].combine_chunks().equals(rw[u].combine_chunks()) for u in rs)
     _check_provenance(split, TRUNCATED_SNAPSHOT)
     _check_provenance(whole, TRUNCATED_SNAPSHOT)
+    _check_part_provenance(parts, TRUNCATED_SNAPSHOT)
+
+
+def _check_part_provenance(parts, snapshot: str) -> None:
+    """Each part's own decode summary reproduces the part alone: the whole landed file's path
+    and sha256, the part's byte range in the options, the copybook's sha256."""
+    from ikou.storage import Store, join, landing_uri
+
+    store = Store()
+    landing = landing_uri("juki", snapshot)
+    landed = {f["name"]: f for f in publication.read_manifest(store, landing)["files"]}
+    for p in parts:
+        d = json.loads(store.get_bytes(p.summary_uri))
+        name = next(n for n, f in landed.items() if f.get("legacy_file") == p.file)
+        assert d["input"] == {
+            "path": join(landing, name),
+            "sha256": landed[name]["sha256"],
+            "bytes": landed[name]["bytes"],
+        }
+        assert d["options"]["byte_range"] == [p.start, p.end]
+        assert d["registry"]["file"] == p.file and len(d["copybook"]["sha256"]) == 64
+        assert d["copybook"]["members"] == []  # the juki copybooks COPY nothing
+        assert d["records_in"] == p.records_in
 
 
 def _check_provenance(result: dict, snapshot: str) -> None:

@@ -213,6 +213,7 @@ def _run(args) -> int:
     provenance = {
         "copybook_path": copybook_path,
         "copybook_options": cb_opts,
+        "copybook_members": cb.members,
         "gaiji_path": args.gaiji,
         "registry": {"domain": args.domain, "file": lf.name, "dataset": lf.dataset}
         if lf is not None

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 
-__all__ = ["code_record", "decode_provenance", "options_record"]
+from ikou.mainframe.registry_options import (
+    copybook_options,
+    registry_copybook,
+    registry_decode_options,
+)
+from ikou.storage import join, landing_uri, reference_uri
+
+__all__ = ["code_record", "decode_provenance", "options_record", "registry_file_provenance"]
 
 #: DecodeOptions fields left out of the record: objects (the 外字 table and a code page object
 #: are recorded by path / name), and the file name (the input is recorded on its own)
@@ -66,6 +73,7 @@ def decode_provenance(
     *,
     copybook_path,
     copybook_options: Mapping,
+    copybook_members=(),
     input_path,
     input_sha256: str | None = None,
     input_bytes: int | None = None,
@@ -76,11 +84,14 @@ def decode_provenance(
     """The keys a decode summary gains: ``options``, ``copybook``, ``input``, ``gaiji_table``,
     ``registry`` (domain and legacy file when the registry chose the options) and ``code``.
 
-    ``input_sha256`` / ``input_bytes``: known already (a landing manifest); otherwise the file is
-    read once more to hash it. ``gaiji_name``: the 外字 table's name to record (its URI) when
+    ``copybook_members``: the COPY member files the copybook expanded
+    (:attr:`~ikou.mainframe.copybook.layout.Copybook.members`), recorded under
+    ``copybook.members`` with their sha256. ``input_sha256`` / ``input_bytes``: known already (a
+    landing manifest); otherwise the file is read once more to hash it. ``gaiji_name``: the 外字 table's name to record (its URI) when
     ``gaiji_path`` is a local copy."""
     copybook = _file(copybook_path)
     copybook["options"] = _plain(dict(copybook_options))
+    copybook["members"] = [_file(m) for m in copybook_members]
     return {
         "options": options_record(opts),
         "copybook": copybook,
@@ -89,3 +100,33 @@ def decode_provenance(
         "registry": dict(registry) if registry else None,
         "code": code_record(),
     }
+
+
+def registry_file_provenance(
+    lf,
+    domain: str,
+    snapshot: str,
+    landing_name: str,
+    gaiji_path,
+    *,
+    sha256: str | None,
+    size: int | None,
+    byte_range=None,
+    copybook=None,
+) -> dict:
+    """:func:`decode_provenance` of a landed registry legacy file (or of one byte range of it,
+    which the options record): the registry's options, the copybook and its COPY members, the
+    landed input, the snapshot's 外字 table (recorded by its URI in the reference zone)."""
+    cb = copybook if copybook is not None else registry_copybook(lf)
+    return decode_provenance(
+        registry_decode_options(lf, landing_name, gaiji_path, byte_range),
+        copybook_path=lf.copybook_path,
+        copybook_options=copybook_options(lf),
+        copybook_members=cb.members,
+        input_path=join(landing_uri(domain, snapshot), landing_name),
+        input_sha256=sha256,
+        input_bytes=size,
+        gaiji_path=gaiji_path,
+        gaiji_name=join(reference_uri(snapshot), "gaiji.csv") if gaiji_path else None,
+        registry={"domain": domain, "file": lf.name, "dataset": lf.dataset},
+    )

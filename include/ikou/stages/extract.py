@@ -28,9 +28,8 @@ from pathlib import Path
 from ikou.domains import registry
 from ikou.findings import Findings
 from ikou.load.cutover import guard
-from ikou.mainframe.provenance import decode_provenance
+from ikou.mainframe.provenance import registry_file_provenance
 from ikou.mainframe.registry_options import (
-    copybook_options,
     registry_copybook,
     registry_decode_options,
 )
@@ -215,6 +214,7 @@ def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
                     end=end,
                     size=info.size,
                     etag=info.etag,
+                    sha256=want or "",
                     planned_at=planned_at,
                 )
             )
@@ -287,7 +287,23 @@ def part(ctx: RunContext, planned: ExtractPart, store: Store | None = None) -> E
         gaiji_uri = join(raw_prefix, stem + ".gaiji.parquet")
         store.put_file(gaiji_uri, gpath)
         summary_uri = join(raw_prefix, stem + ".summary.json")
-        store.put_bytes(summary_uri, dumps(summary.to_dict()), content_type="application/json")
+        # the part's summary reproduces the part's decode on its own (its byte range is in
+        # the options), like the whole file's entry in the raw manifest
+        part_summary = {
+            **summary.to_dict(),
+            **registry_file_provenance(
+                lf,
+                ctx.domain,
+                snap,
+                planned.landing_name,
+                gaiji_path,
+                sha256=planned.sha256 or None,
+                size=planned.size,
+                byte_range=(start, end),
+                copybook=cb,
+            ),
+        }
+        store.put_bytes(summary_uri, dumps(part_summary), content_type="application/json")
         quarantine_uri = join(qprefix, stem + ".jsonl")
         store.put_file(quarantine_uri, qpath)
         store.put_file(part_findings_uri(quarantine_uri), fpath)
@@ -404,16 +420,14 @@ def run(
             # what reproduces the decode (options, copybook / input / 外字 sha256, code version)
             summaries[lf.name] = {
                 **summary.to_dict(),
-                **decode_provenance(
-                    extract_options(lf, entry["name"], gaiji_path),
-                    copybook_path=lf.copybook_path,
-                    copybook_options=copybook_options(lf),
-                    input_path=join(landing, entry["name"]),
-                    input_sha256=entry.get("sha256"),
-                    input_bytes=entry.get("bytes"),
-                    gaiji_path=gaiji_path,
-                    gaiji_name=join(reference_uri(snap), "gaiji.csv") if gaiji_path else None,
-                    registry={"domain": domain_id, "file": lf.name, "dataset": lf.dataset},
+                **registry_file_provenance(
+                    lf,
+                    domain_id,
+                    snap,
+                    entry["name"],
+                    gaiji_path,
+                    sha256=entry.get("sha256"),
+                    size=entry.get("bytes"),
                 ),
             }
             count_ok = all(c.ok for c in summary.trailer_checks if c.name == "record_count")

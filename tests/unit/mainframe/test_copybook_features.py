@@ -230,6 +230,36 @@ def test_copy_replacing_from_own_folder_then_copybook_dir(tmp_path):
     assert code == EXIT_COPYBOOK
 
 
+def test_summary_records_every_copy_member_with_its_sha256(tmp_path):
+    """A changed COPY member changes the layout as much as a changed copybook: the decode
+    summary names and hashes every member expanded, nested ones included (issue 14)."""
+    import hashlib
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "ADDR.cpy").write_text(fixed("    05  CITY  PIC X(3).", "    COPY ZIP."), "utf-8")
+    (lib / "ZIP.cpy").write_text(fixed("    05  ZIP  PIC 9(3)."), "utf-8")
+    (tmp_path / "KEY.cpy").write_text(fixed("    05  KEY-NO  PIC 9(2)."), "utf-8")
+    cpy = fixed("01  R.", "    COPY KEY.", "    COPY ADDR.")
+    summary = tmp_path / "s.json"
+    args = ("--copybook-dir", str(lib), "--summary-json", str(summary))
+    code, rows = decode(tmp_path, cpy, ebc("07ABC123"), *args)
+    assert code == EXIT_OK and rows[0]["ZIP"] == 123
+    members = json.loads(summary.read_text("utf-8"))["copybook"]["members"]
+    files = [tmp_path / "KEY.cpy", lib / "ADDR.cpy", lib / "ZIP.cpy"]
+    assert members == [
+        {
+            "path": str(f),
+            "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+            "bytes": f.stat().st_size,
+        }
+        for f in files
+    ]
+    assert parse_copybook(cpy, source=str(tmp_path / "rec.cpy"), copybook_dirs=(lib,)).members == (
+        tuple(files)
+    )
+
+
 def test_copy_replacing_whole_words():
     import tempfile
     from pathlib import Path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Iterator
 
 from ikou.mainframe.copybook.model import CopybookError, Dim, Field, Item, Renames
@@ -21,6 +22,8 @@ class Copybook:
         self._renames = renames
         self._layouts: dict = {}
         self.warnings: list[str] = []
+        #: the COPY member files expanded into it (nested ones included), in order
+        self.members: tuple[Path, ...] = ()
 
     @property
     def record_names(self) -> list[str]:

@@ -104,8 +104,12 @@ def expand_copies(
     fmt: str,
     depth: int = 0,
     chain: tuple[str, ...] = (),
+    used: list[Path] | None = None,
 ) -> list[Tok]:
-    """``toks`` with every COPY statement replaced by the member's (replaced) tokens."""
+    """``toks`` with every COPY statement replaced by the member's (replaced) tokens.
+
+    ``used`` collects the member files expanded, nested ones included (an auditor hashes them:
+    a changed member changes the layout as much as a changed copybook)."""
     if not any(t.kind == "word" and t.text == "COPY" for t in toks):
         return toks
     out: list[Tok] = []
@@ -158,9 +162,11 @@ def expand_copies(
             raise CopybookError(
                 f"COPY {name}: cannot read {path}: {exc}", source, name_tok.line, name_tok.col
             ) from None
+        if used is not None and path not in used:
+            used.append(path)
         sub = tokenize(text, str(path), fmt)
         sub = expand_copies(
-            sub, str(path), [path.parent, *dirs], fmt, depth + 1, chain + (name.upper(),)
+            sub, str(path), [path.parent, *dirs], fmt, depth + 1, chain + (name.upper(),), used
         )
         out.extend(_apply(sub, rules))
         i = j + 1

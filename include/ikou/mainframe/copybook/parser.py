@@ -40,7 +40,10 @@ def parse_copybook(
         raise ValueError("nsymbol must be 'dbcs' or 'national'")
     toks = tokenize(text, source, format)
     src_dir = Path(source).parent if source and not source.startswith("<") else Path(".")
-    toks = expand_copies(toks, source, [src_dir, *(Path(d) for d in copybook_dirs)], format)
+    members: list[Path] = []
+    toks = expand_copies(
+        toks, source, [src_dir, *(Path(d) for d in copybook_dirs)], format, used=members
+    )
     warnings: list[str] = []
     if not toks:
         raise CopybookError("no data description entries", source, 1, 1)
@@ -141,6 +144,7 @@ def parse_copybook(
         for item, (first, lst) in renames.get(rec.name, []):
             rn.setdefault(rec.name, []).append(_renames(rec, item, first, lst, source))
     cb = Copybook(records, rn, source)
+    cb.members = tuple(members)
     if parser.unended is not None:
         warnings.append(f"{source}:{parser.unended.line}: the last entry has no period")
     cb.warnings = warnings
