@@ -762,5 +762,7 @@ def decode_linkage(domain_id: str, dat, folder, gaiji=None) -> dict[str, list[di
     for t in d.layout.tables:
         layout = d.linkage.record_types[d.linkage.tables[t.name]]
         path = folder / f"out.{layout}.parquet"
+        if len(d.layout.tables) == 1:  # one data layout: decode writes OUT itself
+            path = folder / "out.parquet"
         out[t.name] = standard_rows(domain_id, t.name, pq.read_table(path)) if path.exists() else []
     return out
