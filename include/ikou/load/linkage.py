@@ -75,13 +75,28 @@ def check_arguments(domain_id: str, date_from: object, date_to: object, out: str
     if not out:
         raise BadArgument("--out: give a folder or an s3:// prefix")
     if not is_s3(out):
-        folder = Path(out)
-        probe = folder if folder.exists() else next(
-            (p for p in folder.parents if p.exists()), Path(".")
-        )  # fmt: skip
-        if (folder.exists() and not folder.is_dir()) or not os.access(probe, os.W_OK | os.X_OK):
-            raise BadArgument(f"--out {out}: not a writable folder")
+        writable_folder(Path(out))
     return d, start, end
+
+
+def writable_folder(folder: Path) -> None:
+    """``--out`` can take files: a folder (made if missing) a file can be created in. A folder
+    made for the probe is removed again: a refused run leaves nothing behind."""
+    made = []
+    try:
+        for p in [*reversed(folder.parents), folder]:
+            if not p.exists():
+                p.mkdir()
+                made.append(p)
+        if not folder.is_dir():
+            raise NotADirectoryError
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ikou-link-probe-"):
+            pass
+    except OSError:
+        raise BadArgument(f"--out {folder}: not a writable folder") from None
+    finally:
+        for p in reversed(made):
+            p.rmdir()
 
 
 def require_live(domain_id: str, control: Control) -> None:
