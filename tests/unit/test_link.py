@@ -225,3 +225,27 @@ def test_the_live_domains_changes_decode_back_with_ikou_decode(
             assert r["_op"] == want[OP_COLUMN]
             if r["_op"] != "D":
                 assert {c: r[c] for c in whole} == {c: want[c] for c in whole}
+
+
+def test_the_period_runs_from_the_last_load_before_it_to_the_last_load_in_it():
+    from ikou.load.linkage_source import period_loads
+
+    def load(run: str, at: str) -> dict:
+        return {"run_id": run, "loaded_at": at}
+
+    # 2026-11-01T16:00Z is 2026-11-02 01:00 in Asia/Tokyo
+    loads = [
+        load("first", "2026-10-01T01:00:00+00:00"),
+        load("a", "2026-11-01T14:00:00+00:00"),
+        load("b", "2026-11-01T16:00:00+00:00"),
+        load("c", "2026-11-05T01:00:00+00:00"),
+    ]
+    day = dt.date(2026, 11, 2)
+    assert [x["run_id"] for x in period_loads(loads, day, day)] == ["a", "b"]
+    assert [x["run_id"] for x in period_loads(loads, day, dt.date(2026, 11, 9))] == ["a", "c"]
+    # the domain's first load is the base (the mainframe's own data), never a change
+    assert [x["run_id"] for x in period_loads(loads, dt.date(2026, 9, 1), day)] == ["first", "b"]
+    assert period_loads(loads, dt.date(2026, 9, 1), dt.date(2026, 9, 2)) == (None, None)
+    # a day without loads: base and result are the same load (no changes)
+    base, result = period_loads(loads, dt.date(2026, 11, 3), dt.date(2026, 11, 3))
+    assert base is result and base["run_id"] == "b"

@@ -152,6 +152,8 @@ def encode_changes(
             except NoLegacyValue as exc:
                 field, reason = exc.field, exc.reason
             except ValueError as exc:  # a number that does not fit: the message names the field
+                if not str(exc).startswith("field "):
+                    raise  # a layout that lacks a field is the registry's error, not the row's
                 field, reason = str(exc).split(":")[0].removeprefix("field "), "does_not_fit"
             else:
                 records.append(raw)
