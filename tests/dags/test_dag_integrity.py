@@ -20,10 +20,25 @@ def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
 
 
-def test_twenty_one_dags(dagbag):
-    assert len(dagbag.dags) == 21
-    expected = {f"migrate_{d.id}" for d in registry()} | {"migration_master"}
+LINK_DAG_IDS = {"link_juki", "link_inkan"}  # データ連携: the domains with linkage in the registry
+
+
+def test_twenty_one_dags_and_the_linkage_dags(dagbag):
+    expected = {f"migrate_{d.id}" for d in registry()} | {"migration_master"} | LINK_DAG_IDS
     assert set(dagbag.dags) == expected
+    assert len(dagbag.dags) == 21 + len(LINK_DAG_IDS)
+    assert LINK_DAG_IDS == {d.link_dag_id for d in registry() if d.linkage.enabled}
+
+
+@pytest.mark.parametrize("dag_id", sorted(LINK_DAG_IDS))
+def test_link_dag_shape(dagbag, dag_id):
+    """データ連携: one task, daily at 22:00 Asia/Tokyo, the period and the source as Params."""
+    dag = dagbag.dags[dag_id]
+    assert [t.task_id for t in dag.tasks] == ["link"]
+    assert "0 22 * * *" in str(dag.timetable) and "Asia/Tokyo" in str(dag.timetable)
+    assert set(dag.params.keys()) == {"date_from", "date_to", "from_delta"}
+    assert not dag.catchup and "linkage" in dag.tags
+    assert dag.get_task("link").owner == OWNER
 
 
 @pytest.mark.parametrize("domain", [d.id for d in registry()])
@@ -151,6 +166,7 @@ def test_parsing_imports_nothing_heavy():
         f"sys.path.insert(0, {str(REPO / 'dags')!r})\n"
         f"runpy.run_path({str(REPO / 'dags' / 'migrate_domains.py')!r})\n"
         f"runpy.run_path({str(REPO / 'dags' / 'migration_master.py')!r})\n"
+        f"runpy.run_path({str(REPO / 'dags' / 'link_domains.py')!r})\n"
         "heavy = [m for m in ('pandas', 'pyarrow', 'great_expectations', 'numpy') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

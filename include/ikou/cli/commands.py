@@ -207,3 +207,27 @@ def run_cutover(args) -> int:
     from ikou.cli.cutover import cli
 
     return cli(args)
+
+
+def run_link(args) -> int:
+    from ikou.stages.link import link
+
+    m = link(
+        args.domain,
+        args.date_from,
+        args.date_to,
+        args.out,
+        from_delta=args.from_delta,
+        gaiji=args.gaiji,
+    )
+    if args.json:
+        print(json.dumps(m, ensure_ascii=False, indent=2))
+        return 0
+    ops = m["ops"]
+    print(
+        f"linked {m['domain']} {m['from']}..{m['to']}: {m['records']['data']:,} change records "
+        f"(I {ops['I']:,} U {ops['U']:,} D {ops['D']:,}), {m['held']:,} held back (worklist) "
+        f"→ {m['file']} ({m['code_page']}, LRECL {m['lrecl']}), sha256 {m['sha256'][:16]}…"
+    )
+    print(f"manifest: {m['manifest_uri']} (written last)")
+    return 0

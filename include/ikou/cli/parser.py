@@ -12,6 +12,7 @@ from ikou.cli.commands import (
     run_docs,
     run_gx,
     run_land,
+    run_link,
     run_plan,
     run_registry,
     run_review,
@@ -172,6 +173,29 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--confirm", action="store_true", help="check: as if confirm_cutover were set")
     co.add_argument("--json", action="store_true", help="machine-readable output")
     co.set_defaults(fn=run_cutover)
+
+    lk = sub.add_parser(
+        "link",
+        help="データ連携: a live domain's changes of a period as the mainframe's change records",
+        description="For a domain live on the standard system (cutover state live), the changes "
+        "of FROM..TO (dates in Asia/Tokyo) as fixed-length EBCDIC change records with 異動区分 "
+        "I/U/D per the linkage copybook of its registry entry, header and trailer with control "
+        "totals: OUT/<DATASET>.<TO>.dat, a worklist of the records held back (keyed hashes), then "
+        "_manifest.json last. Source: the live tables between two load-log entries, or a delta "
+        "set (--from-delta). Exit 1 while the domain is not live.",
+    )
+    lk.add_argument("--domain", required=True, help="the domain (registry id, linkage enabled)")
+    lk.add_argument("--from", dest="date_from", required=True, help="first day YYYY-MM-DD")
+    lk.add_argument("--to", dest="date_to", required=True, help="last day YYYY-MM-DD")
+    lk.add_argument("--out", required=True, help="a folder or an s3:// prefix (restricted)")
+    lk.add_argument(
+        "--from-delta", metavar="DIR", help="a delta set (TABLE.delta.csv + manifest.json)"
+    )
+    lk.add_argument(
+        "--gaiji", metavar="TABLE.csv", help="the city's 外字 table (default: the live snapshot's)"
+    )
+    lk.add_argument("--json", action="store_true", help="print the manifest")
+    lk.set_defaults(fn=run_link)
 
     # listed for --help; main() hands their arguments to the development package's parsers
     for name, text in (

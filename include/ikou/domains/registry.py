@@ -73,7 +73,38 @@ def load_domain_file(path: Path, data_dir: Path) -> Domain:
         raise RegistryError(f"{path}: entry {domain.id!r}: duplicate legacy file names {names}")
     layout_path = data_dir / "layouts" / domain.id / f"{domain.spec.version}.yaml"
     layout = load_layout(layout_path, domain)
+    check_linkage(path, domain, layout, data_dir)
     return domain.model_copy(update={"layout": layout})
+
+
+def check_linkage(path: Path, domain: Domain, layout: StandardLayout, data_dir: Path) -> None:
+    """An enabled ``linkage`` names a copybook in the registry folder, a dataset, header and
+    trailer layouts, and a record type (with its layout) for every standard table; 'H' and 'T'
+    are the header's and the trailer's."""
+    link = domain.linkage
+    link._data_dir = data_dir
+    if not link.enabled:
+        return
+    where = f"{path}: entry {domain.id!r}, linkage"
+    if not link.copybook or not (data_dir / "copybooks" / link.copybook).is_file():
+        raise RegistryError(
+            f"{where}: copybook {link.copybook!r} not found in {data_dir / 'copybooks'}"
+        )
+    if not link.dataset:
+        raise RegistryError(f"{where}: needs a dataset (the file name the mainframe reads)")
+    if not link.header or not link.trailer:
+        raise RegistryError(f"{where}: needs header and trailer layouts")
+    names = {t.name for t in layout.tables}
+    if set(link.tables) != names:
+        raise RegistryError(
+            f"{where}: tables {sorted(link.tables)} must be the standard tables {sorted(names)}"
+        )
+    for table, rt in link.tables.items():
+        if rt in ("H", "T") or rt not in link.record_types:
+            raise RegistryError(
+                f"{where}: table {table!r}: record type {rt!r} needs a layout in record_types "
+                "(H and T are the header's and trailer's)"
+            )
 
 
 def load_layout(path: Path, domain: Domain) -> StandardLayout:

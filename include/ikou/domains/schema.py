@@ -350,6 +350,36 @@ class CleanseSpec(_Strict):
         return v
 
 
+class LinkageSpec(_Strict):
+    """``linkage``: the interim data linkage (データ連携) back to the mainframe while the domain is
+    live on the standard system and others still read it there (``ikou link``). One fixed-length
+    EBCDIC file of change records: a header, one data layout per standard table (its record-type
+    value under ``tables``), each with the 異動区分 field ``op_field`` (I / U / D) and the legacy
+    fields of the table's source file by their names, and a trailer with control totals."""
+
+    enabled: bool = False
+    copybook: str = ""
+    dataset: str = ""
+    encoding: str = "cp930"
+    lrecl: int = Field(default=1, gt=0)
+    record_type_field: str = "REC-TYPE"
+    op_field: str = "IDO-KBN"
+    header: str = ""  # layout of the header record (record type H)
+    trailer: str = ""  # layout of the trailer record (record type T)
+    tables: dict[str, str] = Field(default_factory=dict)  # standard table -> record-type value
+    record_types: dict[str, str] = Field(default_factory=dict)  # record-type value -> layout
+    _data_dir: Path | None = PrivateAttr(default=None)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        return _one_of(v, KNOWN_CODEPAGES, "encoding")
+
+    @property
+    def copybook_path(self) -> Path:
+        return (self._data_dir or DATA_DIR) / "copybooks" / self.copybook
+
+
 class Domain(_Strict):
     id: str
     name_ja: str
@@ -359,6 +389,7 @@ class Domain(_Strict):
     refers_to: list[str] = Field(default_factory=list)
     legacy_files: list[LegacyFile] = Field(min_length=1)
     cleanse: CleanseSpec = Field(default_factory=CleanseSpec)  # optional per-domain cleansing rules
+    linkage: LinkageSpec = Field(default_factory=LinkageSpec)  # データ連携 back to the mainframe
     layout: StandardLayout | None = None  # attached by the loader
 
     @field_validator("id")
@@ -377,6 +408,10 @@ class Domain(_Strict):
     @property
     def dag_id(self) -> str:
         return f"migrate_{self.id}"
+
+    @property
+    def link_dag_id(self) -> str:
+        return f"link_{self.id}"
 
     @property
     def expected_records(self) -> int:
