@@ -107,8 +107,9 @@ def test_the_load_stage_after_a_diff_applies_the_delta(env):
         if r["target_schema"] == loaded.target_schema
     ]
     assert logged == [base.manifest_sha256, loaded.manifest_sha256]
-    # a delta cutover is not wired yet: refused before anything is loaded
+    # a delta cutover onto a live schema that was never loaded ahead (the run's guard refuses it
+    # first): the delta's own transaction refuses it too, by the load log — nothing changed
     cut = ctx.model_copy(update={"mode": "cutover", "run_id": "cut-1"})
-    with pytest.raises(DeltaRefused, match="loaded_ahead") as exc:
+    with pytest.raises(DeltaRefused, match="schema ikou holds nothing") as exc:
         load.run(cut, env["vnew"], diffed, store=store)
     assert exc.value.exit_code == 1

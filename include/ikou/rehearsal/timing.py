@@ -319,7 +319,15 @@ def observations(reports: list[dict]) -> dict[str, list[tuple[int, float]]]:
         if not t.get("legacy_records"):
             continue
         costs = uncontended(t.get("stage_seconds", {}), t.get("stage_cpu_seconds") or {})
+        # a delta run's load and reconciliation are not the full path's: left out
+        skip = (
+            ("load", "reconciliation")
+            if (t.get("paths") or {}).get("delta", {}).get("measured")
+            else ()
+        )
         for s, sec in t.get("stage_seconds", {}).items():
+            if s in skip:
+                continue
             obs.setdefault(s, []).append((t["legacy_records"], float(costs.get(s, sec))))
     return obs
 
