@@ -356,7 +356,7 @@ def failure_summary(report: dict) -> str:
                 f"  validation page ({u['unit']}): {u.get('docs_url') or docs_url(u['docs_page'])}"
             )
     lines.append(f"  gate report: {report['report']}")
-    if report["mode"] != "cutover":
+    if report["mode"] not in LIVE_MODES:
         lines.append(
             "  an engineer may rerun with gate_override_reason to pass this rehearsal gate"
         )

@@ -453,7 +453,7 @@ def run(
         for row in worklist["codes"]:
             findings.add(
                 "unmapped_gaiji",
-                "warning" if not ctx.live_target else "critical",
+                "warning" if not ctx.cutover else "critical",
                 ",".join(row["fields"]),
                 count=row["occurrences"],
                 detail=f"legacy code {row['legacy_code']}",
