@@ -167,3 +167,27 @@ def test_the_domain_report_shows_both_paths_and_the_delta_reconciliation():
             }
         )
     )
+
+
+def test_the_city_report_shows_which_domains_fit_the_weekend_only_with_the_delta():
+    from ikou.rehearsal.city import both_paths, paths_table
+
+    plan = SimpleNamespace(cutover_window_hours=24.0, cutover="full_ahead_then_delta")
+    measured = {"paths": {"full": {"hours": 40.0}, "delta": {"hours": 6.0}, "path": "delta"}}
+    v = both_paths(measured, plan)
+    assert (v["full_hours"], v["delta_hours"], v["fits_only_with_delta"]) == (40.0, 6.0, True)
+    # a full run: the delta path was never measured — no number, and no claim it fits
+    unmeasured = {"projected_hours": 40.0, "paths": {"full": {"hours": 40.0}, "path": "full"}}
+    u = both_paths(unmeasured, SimpleNamespace(cutover_window_hours=24.0, cutover="full"))
+    assert u["delta_hours"] is None and not u["fits_only_with_delta"]
+    assert u["planned_path"] == "full"
+    html = paths_table(
+        {
+            "juki": {"name_ja": "住民基本台帳", "phase": "migration", "window_hours": 24.0, **v},
+            "inkan": {"name_ja": "印鑑登録", "phase": "migration", "window_hours": 24.0, **u},
+            "senkyo": {"name_ja": "選挙", "phase": "preparation", "window_hours": 24.0, **u},
+        }
+    )
+    assert "fit the weekend only with the delta: juki</p>" in html
+    assert "<td class='num'>40.00</td><td class='num'>not measured</td>" in html
+    assert "senkyo" not in html  # preparation: nothing is loaded
