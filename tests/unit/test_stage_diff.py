@@ -119,10 +119,10 @@ def test_a_no_go_delta_cutover_returns_the_live_schema_to_the_load_ahead(env):
     """load_ahead loads the base into the live schema; the delta cutover applies the delta there
     (no base load); its NO-GO loads the base again, so the live load log shows what
     loaded_ahead recorded and a later delta cutover may start from it. Nothing goes live."""
+    from ikou.domains import registry
     from ikou.load.control import Control
     from ikou.load.cutover import ahead_reasons
     from ikou.load.target import LIVE_SCHEMA
-    from ikou.domains import registry
     from ikou.rehearsal.reconcile import table_digest
     from ikou.stages.rehearse import finish_cutover
 
