@@ -62,6 +62,9 @@ def _reproject(rep: dict, overhead: dict[str, float]) -> float | None:
         return None
     if "linear" not in t.get("projection_methods", ["linear"]):
         return t.get("projected_hours")
+    if ((t.get("paths") or {}).get("delta") or {}).get("measured"):
+        # a delta run's stage seconds mix both paths: its own projection of each stands
+        return t.get("projected_hours")
     return project(
         t["stage_seconds"],
         t["legacy_records"],
