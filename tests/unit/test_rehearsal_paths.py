@@ -191,3 +191,32 @@ def test_the_city_report_shows_which_domains_fit_the_weekend_only_with_the_delta
     assert "fit the weekend only with the delta: juki</p>" in html
     assert "<td class='num'>40.00</td><td class='num'>not measured</td>" in html
     assert "senkyo" not in html  # preparation: nothing is loaded
+
+
+def test_the_night_calibrates_the_delta_scans_under_their_own_names():
+    """A delta run's diff and delta reconciliation feed the master's overhead fit (so the next
+    projection of the delta path is not linear scaling of fixed costs); its mixed load and
+    reconciliation do not feed the full path's."""
+    from ikou.rehearsal.timing import observations
+
+    def rep(records: int, diff: float) -> dict:
+        return {
+            "timing": {
+                "legacy_records": records,
+                "stage_seconds": {"extract": 1.0, "load": 9.0, "reconciliation": 9.0},
+                "paths": {
+                    "delta": {
+                        "measured": True,
+                        "stages": {
+                            "diff": {"cost_seconds": diff},
+                            "delta_reconciliation": {"measured_seconds": 0.5},
+                        },
+                    }
+                },
+            }
+        }
+
+    obs = observations([rep(100, 2.0), rep(1000, 2.5)])
+    assert obs["diff"] == [(100, 2.0), (1000, 2.5)]
+    assert obs["delta_reconciliation"] == [(100, 0.5), (1000, 0.5)]
+    assert "load" not in obs and "reconciliation" not in obs and len(obs["extract"]) == 2
