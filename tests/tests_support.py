@@ -7,6 +7,7 @@ checked by the clock (:func:`order_violations` over the domain runs' start and e
 from __future__ import annotations
 
 import socket
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -766,3 +767,27 @@ def decode_linkage(domain_id: str, dat, folder, gaiji=None) -> dict[str, list[di
             path = folder / "out.parquet"
         out[t.name] = standard_rows(domain_id, t.name, pq.read_table(path)) if path.exists() else []
     return out
+
+
+@contextmanager
+def own_database(prefix: str):
+    """A PostgreSQL database of one test module's own (its live cutover state must not leak),
+    dropped afterwards; yields its URL."""
+    import uuid
+
+    from prerequisites import pg_admin_url
+    from sqlalchemy import create_engine
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()

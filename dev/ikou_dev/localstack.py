@@ -442,14 +442,83 @@ def ensure_landing(env: dict, residents: int, seed: int, snapshot: str) -> None:
     )
 
 
+def next_month(snapshot: str) -> str:
+    """The snapshot a month of changes after ``snapshot`` (the day kept, or the month's last)."""
+    import calendar
+    import datetime as dt
+
+    d = dt.date.fromisoformat(snapshot)
+    y, m = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
+    return dt.date(y, m, min(d.day, calendar.monthrange(y, m)[1])).isoformat()
+
+
+def ensure_changes(env: dict, base: str, new: str) -> None:
+    """The change snapshot NEW of the landing snapshot BASE (``ikou synth --changes-from``)."""
+    _adopt(env)
+    from ikou.domains import registry
+    from ikou.storage import MANIFEST, Store, join, landing_uri
+
+    store = Store()
+    if all(store.exists(join(landing_uri(d, new), MANIFEST)) for d in registry().ids):
+        print(f"landing zone already holds the change snapshot {new} (changes from {base})")
+        return
+    from ikou_dev.synth.delta import synthesize_changes
+
+    t = time.monotonic()
+    synthesize_changes(base, new, "s3://ikou-restricted/landing", store=store)
+    print(
+        f"synthesised a month of changes: snapshot {new} from {base} in {time.monotonic() - t:.0f}s"
+    )
+
+
+def base_run(api: Api, base: str) -> str | None:
+    """A successful full master run of ``base`` to reuse (its hand-off sets are the base's)."""
+    runs = api.get("/api/v2/dags/migration_master/dagRuns?limit=100&order_by=-start_date")
+    for r in runs.get("dag_runs", []):
+        conf = r.get("conf") or {}
+        if (
+            r.get("state") == "success"
+            and conf.get("snapshot") == base
+            and not conf.get("base_snapshot")
+            and not conf.get("domains")
+        ):
+            return r["dag_run_id"]
+    return None
+
+
 def run_master(
-    residents: int, seed: int, snapshot: str, domains: list[str] | None, timeout: float
+    residents: int,
+    seed: int,
+    snapshot: str,
+    domains: list[str] | None,
+    timeout: float,
+    delta: bool = False,
 ) -> int:
+    """The master on ``snapshot`` (the default ``make run``). ``delta`` (``IKOU_DELTA=1``): the
+    snapshot is the base — a month of changes is synthesised from it, the master runs (or has
+    run) in full on it, then on the change snapshot with ``base_snapshot``: every migration-phase
+    domain runs ``diff`` and loads the delta; the table shows both paths."""
     env = up(quiet=True)
     ensure_landing(env, residents, seed, snapshot)
     api = Api()
     api.patch("/api/v2/dags/migration_master", {"is_paused": False})
-    conf = {"mode": "rehearsal", "snapshot": snapshot, "domains": domains or []}
+    if not delta:
+        return master_once(api, {"snapshot": snapshot, "domains": domains or []}, timeout)
+    new = next_month(snapshot)
+    ensure_changes(env, snapshot, new)
+    reused = None if domains else base_run(api, snapshot)
+    if reused:
+        print(f"the full load of the base {snapshot}: master run {reused} (reused)")
+    elif master_once(api, {"snapshot": snapshot, "domains": domains or []}, timeout):
+        print(f"the full master run of the base {snapshot} failed: no delta run")
+        return 1
+    conf = {"snapshot": new, "base_snapshot": snapshot, "domains": domains or []}
+    return master_once(api, conf, timeout, delta=True)
+
+
+def master_once(api: Api, conf: dict, timeout: float, delta: bool = False) -> int:
+    """Trigger migration_master with ``conf``, wait, print the table; 0 when it succeeded."""
+    conf = {"mode": "rehearsal", **conf}
     run = api.post("/api/v2/dags/migration_master/dagRuns", {"logical_date": None, "conf": conf})
     run_id = run["dag_run_id"]
     print(
@@ -478,13 +547,13 @@ def run_master(
         time.sleep(10)
     else:
         print(f"migration_master did not finish within {timeout:.0f}s")
-    print_table(api, run_id)
+    print_table(api, run_id, delta=delta)
     save_s3()
     print(f"master run {run_id}: {state}")
     return 0 if state == "success" else 1
 
 
-def print_table(api: Api, master_run_id: str) -> None:
+def print_table(api: Api, master_run_id: str, delta: bool = False) -> None:
     from ikou.domains import registry
 
     _adopt(stack_env())
@@ -500,6 +569,7 @@ def print_table(api: Api, master_run_id: str) -> None:
         f"{'quar':>5} {'merged':>6} {'secs':>6}  report"
     )
     print("\n" + head + "\n" + "-" * len(head))
+    reports: dict[str, dict] = {}
     for d in reg.plan.rehearsal_order():
         dag_id, run_id = f"migrate_{d}", domain_run_id(master_run_id, d)
         try:
@@ -520,6 +590,7 @@ def print_table(api: Api, master_run_id: str) -> None:
             )
         except Exception:  # noqa: BLE001 - a failed run has no report
             pass
+        reports[d] = rep
         acc = rep.get("accounting", [])
         n_in = sum(a["legacy_records"] for a in acc)
         n_out = sum(a["output_records"] for a in acc)
@@ -531,6 +602,8 @@ def print_table(api: Api, master_run_id: str) -> None:
             f"{d:<17} {reg.plan[d].phase:<11} {marks:<22} {verdict:<9} {n_in:>8,} {n_out:>8,} {n_q:>5,} "
             f"{n_m:>6,} {secs:>6.0f}  {where}"
         )
+    if delta:
+        print("\n" + "\n".join(delta_lines(reports)))
     print(f"\ncity-wide report: {zone_uri('reports', '_city', master_run_id)}city.html")
     print(
         "Data Docs:        s3://ikou-reports/docs/index.html (in the Airflow UI: Browse → Data Docs（品質検証）)"
@@ -540,6 +613,38 @@ def print_table(api: Api, master_run_id: str) -> None:
         "in = out + quar (quarantined) + merged (名寄せ)"
     )
     print(notifications_line(api))
+
+
+def delta_lines(reports: dict[str, dict]) -> list[str]:
+    """The delta path's figures per domain of a delta master run: the changes the diff found,
+    the reconciliation used, full-load vs delta hours at the city's volume against the window
+    (``not measured`` where a path was not)."""
+
+    def hours(v) -> str:
+        return "not measured" if v is None else f"{v:,.2f}"
+
+    head = (
+        f"{'domain (delta path)':<20} {'changes':>8} {'share':>7} {'recon':<6} {'full h':>12} "
+        f"{'delta h':>12} {'window h':>8}  fits only with the delta"
+    )
+    out = [head, "-" * len(head)]
+    for d, rep in reports.items():
+        t = rep.get("timing") or {}
+        paths = t.get("paths") or {}
+        if rep.get("phase") != "migration" or "full" not in paths:
+            continue
+        change = paths.get("change") or {}
+        full, delta = paths["full"].get("hours"), (paths.get("delta") or {}).get("hours")
+        window = t.get("window_hours") or 0
+        only = full is not None and delta is not None and full > window >= delta
+        share = change.get("share")
+        out.append(
+            f"{d:<20} {change.get('changes', 0):>8,} "
+            f"{'' if share is None else format(share, '.2%'):>7} "
+            f"{(rep.get('reconciliation_method') or {}).get('method', '?'):<6} {hours(full):>12} "
+            f"{hours(delta):>12} {window:>8g}  {'yes' if only else ''}"
+        )
+    return out
 
 
 def notifications_line(api: Api) -> str:
@@ -591,6 +696,14 @@ def main(argv: list[str] | None = None) -> int:
         "per 1,000 residents)",
     )
     r.add_argument("--keep-running", action="store_true", help="leave the stack up afterwards")
+    r.add_argument(
+        "--delta",
+        action="store_true",
+        default=os.environ.get("IKOU_DELTA", "") == "1",
+        help="the delta path (IKOU_DELTA=1): the snapshot is the base; a month of changes after "
+        "it is synthesised, the master runs in full on the base (or reuses its run), then on "
+        "the changes with base_snapshot; the table shows both paths",
+    )
     sub.add_parser("up", help="start the stack and leave it running")
     sub.add_parser("ui", help="start the stack and keep it up until Ctrl-C")
     sub.add_parser("down", help="stop the stack (the S3 buckets are saved)")
@@ -606,7 +719,9 @@ def command(args) -> int:
     if args.cmd == "run":
         timeout = args.timeout if args.timeout is not None else run_timeout(args.residents)
         try:
-            return run_master(args.residents, args.seed, args.snapshot, args.domains, timeout)
+            return run_master(
+                args.residents, args.seed, args.snapshot, args.domains, timeout, args.delta
+            )
         finally:
             if not args.keep_running:
                 down()

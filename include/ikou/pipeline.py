@@ -81,7 +81,10 @@ LOADING_STAGES: tuple[str, ...] = STAGE_NAMES[:-1]
 #: gates that check a stage's output files (dataframes); the others run inside the database
 #: (gate_target) or on the reconciliation figures (gate_reconciliation)
 FILE_GATES: tuple[str, ...] = GATES[:3]
-MODES = ("rehearsal", "cutover")
+MODES = ("rehearsal", "cutover", "load_ahead")
+#: modes that load the live schema (guarded, no gate override): ``cutover`` goes live,
+#: ``load_ahead`` loads a full snapshot ahead of a delta cutover (差分移行) and never goes live
+LIVE_MODES = ("cutover", "load_ahead")
 #: stages that run on some runs only and have no gate of their own, so they are not in
 #: :data:`STAGES` (nor in TASK_IDS, the stack's table, the timing columns): ``diff`` (差分, issue
 #: 12) between gate_standard and load runs when the run has a ``base_snapshot``, else is skipped
@@ -190,7 +193,7 @@ class RunContext(BaseModel):
 
     domain: str
     run_id: str
-    mode: Literal["rehearsal", "cutover"] = "rehearsal"
+    mode: Literal["rehearsal", "cutover", "load_ahead"] = "rehearsal"
     snapshot: str | None = None  # YYYY-MM-DD; None = the latest published snapshot
     # YYYY-MM-DD of an earlier snapshot already loaded in full: the run loads the difference
     # (差分, the ``diff`` task); None = a full load
@@ -234,6 +237,11 @@ class RunContext(BaseModel):
         if self.base_snapshot and self.snapshot and self.base_snapshot >= self.snapshot:
             raise ValueError(
                 f"base_snapshot {self.base_snapshot} must be earlier than snapshot {self.snapshot}"
+            )
+        if self.base_snapshot and self.mode == "load_ahead":
+            raise ValueError(
+                "mode load_ahead loads a snapshot in full: leave base_snapshot empty (the delta "
+                "comes with the cutover, mode cutover and base_snapshot)"
             )
         return self
 
@@ -290,6 +298,16 @@ class RunContext(BaseModel):
     @property
     def cutover(self) -> bool:
         return self.mode == "cutover"
+
+    @property
+    def live_target(self) -> bool:
+        """The run loads the live schema (a cutover or the full load ahead): guarded, strict."""
+        return self.mode in LIVE_MODES
+
+    @property
+    def delta_cutover(self) -> bool:
+        """A cutover that applies the difference to the full snapshot loaded ahead."""
+        return self.mode == "cutover" and bool(self.base_snapshot)
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -136,7 +136,7 @@ def test_params_are_bilingual(dagbag):
         p = dag.params.get_param(name)
         assert "/" in p.schema.get("title", ""), name  # 日本語 / English
         assert p.description, name
-    assert dag.params.get_param("mode").schema["enum"] == ["rehearsal", "cutover"]
+    assert dag.params.get_param("mode").schema["enum"] == ["rehearsal", "cutover", "load_ahead"]
 
 
 def test_master_dag(dagbag):

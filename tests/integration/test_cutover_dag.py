@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 
 import pytest
 
@@ -25,27 +24,16 @@ WHO = "dag_test"  # dag.test()'s triggering user: a real run records the person 
 
 @pytest.fixture(scope="module")
 def target_db(pg_url):
-    from prerequisites import pg_admin_url
-    from sqlalchemy import create_engine
+    from tests_support import own_database
 
-    name = f"ikou_cutover_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
     previous = os.environ.get("IKOU_TARGET_DB_URL")
-    os.environ["IKOU_TARGET_DB_URL"] = url
-    yield url
-    if previous is None:
-        os.environ.pop("IKOU_TARGET_DB_URL", None)
-    else:
-        os.environ["IKOU_TARGET_DB_URL"] = previous
-    with admin.connect() as conn:
-        conn.exec_driver_sql(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        )
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.dispose()
+    with own_database("ikou_cutover") as url:
+        os.environ["IKOU_TARGET_DB_URL"] = url
+        yield url
+        if previous is None:
+            os.environ.pop("IKOU_TARGET_DB_URL", None)
+        else:
+            os.environ["IKOU_TARGET_DB_URL"] = previous
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ RESIDENTS = 500
 SEED = 23
 LANDING = "s3://ikou-restricted/landing"
 REFERENCE = "ikou_delta_dag_reference"  # not a rehearsal schema: no load sweeps it
+CONFIRMED = {"confirm_cutover": True}
 
 
 def _states(run) -> dict[str, str]:
@@ -50,7 +51,9 @@ def runs(s3_endpoint, pg_url, airflow_db, dagbag):
     # test of the session that runs migrate_juki (a deployment runs each task in a new process)
     saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
     try:
-        synthesize(RESIDENTS, SEED, BASE, LANDING, domains=["juki"])
+        # no unmapped 外字: they are critical in a cutover (the city maps them first), and
+        # this module's delta cutover runs on NEW
+        synthesize(RESIDENTS, SEED, BASE, LANDING, rates={"unmapped_gaiji": 0.0}, domains=["juki"])
         base = dag.test(run_conf={"mode": "rehearsal", "snapshot": BASE})
         synthesize_changes(BASE, NEW, LANDING, change_rate=0.03, domains=["juki"])
         delta = dag.test(run_conf={"mode": "rehearsal", "snapshot": NEW, "base_snapshot": BASE})
@@ -90,11 +93,18 @@ def test_load_applied_the_delta(runs, pg_url):
 
 
 def test_reconciliation_after_the_delta_is_exact(runs):
+    from ikou.stages.rehearse import FULL_RECONCILIATION
+
     report = _report("juki", runs["delta"].run_id, "rehearsal.json")
     assert report["verdict"] == "GO", report["reasons"]
-    assert "reconciliation clean" in report["reasons"]
+    assert any(r.startswith("reconciliation clean (delta") for r in report["reasons"])
+    # the delta's reconciliation: an in-database digest of every row, the changed keys in full
+    assert report["reconciliation_method"]["method"] == "delta"
+    full = _report("juki", runs["base"].run_id, "rehearsal.json")
+    assert full["reconciliation_method"] == {"method": "full", "detail": FULL_RECONCILIATION}
     for t in report["reconciliation"]:
         assert t["mismatches"] == 0 and t["counts_match"] and t["aggregates_match"], t
+        assert t["digest_match"] and t["changed_mismatches"] == 0 and t["changed_keys"] > 0, t
         assert t["rows_target"] == t["rows_source"]
     for row in report["accounting"]:
         assert row["balanced"], row
@@ -149,3 +159,107 @@ def test_the_delta_gives_what_a_full_load_of_new_gives(runs, pg_url):
             conn.exec_driver_sql(f'DROP SCHEMA "{REFERENCE}" CASCADE')
         applied.dispose()
         reference.dispose()
+
+
+def test_the_rehearsal_times_both_paths(runs):
+    """The delta run measured both paths (the base's full load timed apart) and the change rate
+    from the two snapshots; the full run measured no delta path and says so."""
+    t = _report("juki", runs["delta"].run_id, "rehearsal.json")["timing"]
+    paths = t["paths"]
+    assert paths["change"]["source"] == "measured" and paths["change"]["changes"] > 0
+    assert paths["change"]["days"] == 31 and 0 < paths["change"]["share"] < 0.2
+    assert paths["delta"]["measured"] and paths["delta"]["complete"], paths["delta"]
+    assert set(paths["delta"]["stages"]) >= {"diff", "delta_apply", "gate_target"}
+    assert "load" in paths["full"]["stages"] and paths["full"]["hours"] > 0
+    # the plan cuts juki over in full: the verdict uses the full path
+    assert paths["planned"] == paths["path"] == t["path"] == "full"
+    base = _report("juki", runs["base"].run_id, "rehearsal.json")["timing"]["paths"]
+    assert base["delta"] == {"measured": False, "hours": None, "note": "not measured"}
+
+
+@pytest.fixture(scope="module")
+def cutover(runs, dagbag):
+    """In a target database of its own: a load ahead and a delta cutover refused, then the load
+    ahead of BASE (loaded_ahead) and the delta cutover to NEW (live)."""
+    from tests_support import own_database
+
+    from ikou.load.control import Control
+    from ikou.storage import join, zone_uri
+
+    dag = dagbag.dags["migrate_juki"]
+    saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
+    previous = os.environ.get("IKOU_TARGET_DB_URL")
+    # base_snapshot given even when empty: dag.test() left the delta run's in the Params
+    ahead = {"mode": "load_ahead", "snapshot": BASE, "base_snapshot": "", **CONFIRMED}
+    delta = {"mode": "cutover", "snapshot": NEW, "base_snapshot": BASE, **CONFIRMED}
+    with own_database("ikou_delta_cutover") as url:
+        os.environ["IKOU_TARGET_DB_URL"] = url
+        try:
+            out = {"url": url, "ahead_refused": dag.test(run_conf=ahead)}
+            # the GO rehearsals of both snapshots (the runs above), recorded in this database
+            for run in (runs["base"], runs["delta"]):
+                Control(url).record_rehearsal(
+                    _report("juki", run.run_id, "rehearsal.json"),
+                    report_uri=join(zone_uri("reports", "juki", run.run_id), "rehearsal.html"),
+                )
+            out["delta_refused"] = dag.test(run_conf=delta)
+            out["ahead"] = dag.test(run_conf=ahead)
+            out["cut"] = dag.test(run_conf=delta)
+        finally:
+            if previous is None:
+                os.environ.pop("IKOU_TARGET_DB_URL", None)
+            else:
+                os.environ["IKOU_TARGET_DB_URL"] = previous
+            dag.params = saved[0]
+            for t in dag.tasks:
+                t.params = saved[1][t.task_id]
+        yield out
+
+
+def _events(url: str, run) -> list:
+    from ikou.load.control import Control
+
+    return [e for e in Control(url).events("juki") if e.run_id == run.run_id]
+
+
+def test_load_ahead_and_delta_cutover_are_refused_without_their_prerequisites(cutover):
+    for name in ("ahead_refused", "delta_refused"):
+        run = cutover[name]
+        assert str(getattr(run.state, "value", run.state)) == "failed"
+        assert _states(run)["load"] in ("upstream_failed", "None", "none"), _states(run)
+    refused = _events(cutover["url"], cutover["ahead_refused"])
+    assert [e.status for e in refused] == ["refused"]
+    assert json.loads(refused[0].detail)[0].startswith(f"no GO rehearsal of snapshot {BASE}")
+    refused = _events(cutover["url"], cutover["delta_refused"])
+    assert [e.status for e in refused] == ["refused"]
+    (reason,) = json.loads(refused[0].detail)  # one clear line: what is missing, what to do
+    assert reason.startswith("juki was not loaded ahead (no loaded_ahead): run the full load ahead")
+
+
+def test_load_ahead_then_the_delta_cutover_goes_live(cutover):
+    from ikou.cli.cutover import status_rows
+    from ikou.load.control import Control
+
+    url = cutover["url"]
+    control = Control(url)
+    ahead = _events(url, cutover["ahead"])
+    assert [e.status for e in ahead] == ["started", "loaded", "loaded_ahead"], ahead
+    assert all(e.source == "load_ahead" for e in ahead)
+    run = cutover["cut"]
+    assert str(getattr(run.state, "value", run.state)) == "success", _states(run)
+    assert _states(run)["diff"] == "success"
+    assert [e.status for e in _events(url, run)] == ["started", "loaded", "live"]
+    diff = _report("juki", run.run_id, "diff.json")
+    live = control.live()["juki"]
+    assert live.manifest_sha256 == diff["result_sha256"] != diff["base_sha256"]
+    assert diff["base_sha256"] == ahead[-1].manifest_sha256  # applied onto the load ahead
+    report = _report("juki", run.run_id, "rehearsal.json")
+    assert report["verdict"] == "GO" and report["reconciliation_method"]["method"] == "delta"
+    assert report["cutover"]["status"] == "live" and report["timing"]["path"] == "delta"
+    assert all(t["mismatches"] == 0 for t in report["reconciliation"])
+    # the live load log: the load ahead in full, then the delta's result
+    logged = [r for r in control.loads_of("juki") if r["target_schema"] == "ikou"]
+    assert [r["manifest_sha256"] for r in logged] == [diff["base_sha256"], diff["result_sha256"]]
+    assert [r["mode"] for r in logged] == ["load_ahead", "cutover"]
+    rows = {r["domain"]: r for r in status_rows(control)}
+    assert rows["juki"]["state"] == "live" and rows["juki"]["loaded_ahead_snapshot"] == BASE

@@ -34,3 +34,23 @@ def test_full_ahead_then_delta_domains_get_their_base_snapshot(s3_endpoint, tmp_
     for d in ("juki", "inkan"):
         store.put_bytes(join(landing_uri(d, "2024-12-01"), MANIFEST), b"{}")
     assert master.plan(["juki", "inkan"], "2024-12-01", store).base_snapshots == {}
+
+
+def test_a_run_base_snapshot_makes_every_migration_phase_domain_a_delta_run(s3_endpoint):
+    """IKOU_DELTA=1 make run passes base_snapshot in the master's conf: every migration-phase
+    domain of the run gets it (a preparation-phase one loads nothing); not earlier: exit 2."""
+    import pytest
+
+    from ikou.domains import registry
+    from ikou.errors import BadArgument
+
+    store = Store()
+    domains = ["juki", "inkan", "kojin_juminzei"]
+    for d in domains:
+        store.put_bytes(join(landing_uri(d, SNAPSHOT), MANIFEST), b"{}")
+    planned = master.plan(domains, SNAPSHOT, store, base_snapshot="2024-11-28")
+    phases = {d: registry().plan[d].phase for d in domains}
+    assert phases["kojin_juminzei"] == "preparation"
+    assert planned.base_snapshots == {d: "2024-11-28" for d in domains if phases[d] == "migration"}
+    with pytest.raises(BadArgument, match="must be earlier"):
+        master.plan(domains, SNAPSHOT, store, base_snapshot=SNAPSHOT)

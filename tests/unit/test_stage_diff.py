@@ -107,8 +107,57 @@ def test_the_load_stage_after_a_diff_applies_the_delta(env):
         if r["target_schema"] == loaded.target_schema
     ]
     assert logged == [base.manifest_sha256, loaded.manifest_sha256]
-    # a delta cutover is not wired yet: refused before anything is loaded
+    # a delta cutover onto a live schema that was never loaded ahead (the run's guard refuses it
+    # first): the delta's own transaction refuses it too, by the load log — nothing changed
     cut = ctx.model_copy(update={"mode": "cutover", "run_id": "cut-1"})
-    with pytest.raises(DeltaRefused, match="loaded_ahead") as exc:
+    with pytest.raises(DeltaRefused, match="schema ikou holds nothing") as exc:
         load.run(cut, env["vnew"], diffed, store=store)
     assert exc.value.exit_code == 1
+
+
+def test_a_no_go_delta_cutover_returns_the_live_schema_to_the_load_ahead(env):
+    """load_ahead loads the base into the live schema; the delta cutover applies the delta there
+    (no base load); its NO-GO loads the base again, so the live load log shows what
+    loaded_ahead recorded and a later delta cutover may start from it. Nothing goes live."""
+    from ikou.domains import registry
+    from ikou.load.control import Control
+    from ikou.load.cutover import ahead_reasons
+    from ikou.load.target import LIVE_SCHEMA
+    from ikou.rehearsal.reconcile import table_digest
+    from ikou.stages.rehearse import finish_cutover
+
+    store, url = env["store"], env["url"]
+    control = Control(url)
+    ahead_ctx = RunContext(
+        domain=DELTA_DOMAIN, run_id=env["runs"]["base"], mode="load_ahead", snapshot="2026-10-01"
+    )
+    ahead = load.run(ahead_ctx, env["vbase"], store=store, atena_map={})
+    assert ahead.target_schema == LIVE_SCHEMA
+    control.record(
+        "loaded_ahead", domain=DELTA_DOMAIN, snapshot="2026-10-01", run_id=ahead_ctx.run_id,
+        manifest_sha256=ahead.manifest_sha256, source="load_ahead",
+    )  # fmt: skip
+    live = Target(url, LIVE_SCHEMA)
+    tables = registry().get(DELTA_DOMAIN).layout.tables
+    at_base = {t.name: table_digest(live, DELTA_DOMAIN, t) for t in tables}
+    ctx = RunContext.build(
+        domain=DELTA_DOMAIN, run_id=env["runs"]["delta"], mode="cutover", snapshot="2026-11-01",
+        base_snapshot="2026-10-01", who="tester",
+    )  # fmt: skip
+    diffed = diff.run(ctx, env["vnew"], store=store, atena_map={})
+    cut = load.run(ctx, env["vnew"], diffed, store=store)
+    assert cut.target_schema == LIVE_SCHEMA and cut.delta["status"] == APPLIED
+    assert cut.delta["base_load_seconds"] < 1  # no base load: the live schema held it
+    assert control.live_load(DELTA_DOMAIN)["manifest_sha256"] == diffed.delta["result_sha256"]
+    assert [e.status for e in control.events(DELTA_DOMAIN) if e.run_id == ctx.run_id] == ["loaded"]
+    assert {t.name: table_digest(live, DELTA_DOMAIN, t) for t in tables} != at_base
+    report = {"verdict": "NO-GO", "reasons": ["a mismatch"], "snapshot": "2026-11-01",
+              "run_id": ctx.run_id}  # fmt: skip
+    out = finish_cutover(DELTA_DOMAIN, report, live, control, cut, "tester", store)
+    assert out["status"] == "rolled_back" and "stays loaded_ahead" in out["detail"]
+    assert {t.name: table_digest(live, DELTA_DOMAIN, t) for t in tables} == at_base
+    assert control.live_load(DELTA_DOMAIN)["manifest_sha256"] == ahead.manifest_sha256
+    assert ahead_reasons(DELTA_DOMAIN, "2026-10-01", control) == []  # may cut over again
+    assert DELTA_DOMAIN not in control.live()
+    assert control.loaded_ahead(DELTA_DOMAIN).run_id == ahead_ctx.run_id
+    live.dispose()

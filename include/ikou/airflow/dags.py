@@ -63,7 +63,10 @@ def domain_params() -> dict:
             enum=list(MODES),
             title="モード / Mode",
             description="rehearsal: 移行リハーサル (rehearsal, nothing goes live). cutover: 本番移行 "
-            "(the real cutover; needs a GO rehearsal of the same snapshot and confirm_cutover).",
+            "(the real cutover; needs a GO rehearsal of the same snapshot and confirm_cutover; with "
+            "base_snapshot a delta cutover onto the full load ahead). load_ahead: 事前全件投入 (the "
+            "full load days ahead of a delta cutover: GO rehearsal + confirm_cutover; records "
+            "loaded_ahead, never live).",
         ),
         # ["null", "string"]: Airflow's trigger form treats a plain "string" Param as required.
         "snapshot": Param(
@@ -130,7 +133,7 @@ Extract → cleanse → validate → load → cutover rehearsal, each stage foll
 |---|---|---|---|---|---|---|
 {files}
 
-Params: `mode` (rehearsal | cutover), `snapshot` (empty = latest), `base_snapshot` (empty = a
+Params: `mode` (rehearsal | cutover | load_ahead), `snapshot` (empty = latest), `base_snapshot` (empty = a
 full load; else the task `diff` publishes the difference and `load` applies it),
 `gate_override_reason` (rehearsal only), `confirm_cutover`. 監査 / auditors: Data Docs and reports under the Ikou menu.
 """

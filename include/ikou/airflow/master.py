@@ -96,7 +96,9 @@ def build_master_dag() -> DAG:
             params = ctx["params"]
             domains = list(conf.get("domains", params.get("domains")) or [])
             snapshot = conf.get("snapshot", params.get("snapshot")) or ""
-            return master_call(master.plan, domains, snapshot)
+            # conf only (no Param): a delta run of every migration-phase domain (IKOU_DELTA=1)
+            base = conf.get("base_snapshot") or ""
+            return master_call(master.plan, domains, snapshot, None, base)
 
         planned = plan_run()
         runs = {}

@@ -14,7 +14,8 @@
     ikou review pages juki --run RUN -o DIR          the review queue as HTML (restricted)
     ikou review submit juki decisions.csv            reviewers' decisions for the next run
     ikou cutover status [--domain D]    live domains, cutover events, latest rehearsals (target database)
-    ikou cutover check --domain D [--snapshot S] [--confirm]    would the cutover guard let it start?
+    ikou cutover check --domain D [--snapshot S] [--confirm] [--base-snapshot B | --load-ahead]
+                                        would the cutover guard let it (a delta cutover, a load ahead) start?
     ikou cutover record-live --domain juki --snapshot 2025-01-04 --who NAME   a domain live before Ikou
     ikou cutover revoke --domain juki --who NAME --reason WHY   withdraw a live record (kept, marked)
     ikou stack run|up|ui|down|env       the embedded default stack (make run / ui / down)

@@ -28,10 +28,14 @@ def status_rows(control: Control | None = None) -> list[dict]:
     live = control.live()
     out = []
     events = control.events()
+    held = {}  # what the live schema's load log shows, per domain loaded ahead
     for d in reg.plan.cutover_order():
         evs = [e for e in events if e.domain == d]
         reh = control.rehearsals_of(d)
         last_go = next((r for r in reh if r["verdict"] == "GO" and r["mode"] == "rehearsal"), None)
+        ahead = next((e for e in reversed(evs) if e.status == "loaded_ahead"), None)
+        if ahead is not None and d not in live:
+            held[d] = control.live_load(d)
         out.append(
             {
                 "domain": d,
@@ -52,9 +56,26 @@ def status_rows(control: Control | None = None) -> list[dict]:
                     else None
                 ),
                 "last_go": (f"{last_go['snapshot']} {last_go['finished_at']}" if last_go else None),
+                "state": state_of(d in live, ahead, held.get(d)),
+                "loaded_ahead_snapshot": ahead.snapshot if ahead else None,
+                "loaded_ahead_at": ahead.at if ahead else None,
+                "loaded_ahead_sha256": ahead.manifest_sha256 if ahead else None,
             }
         )
     return out
+
+
+def state_of(live: bool, ahead, held: dict | None) -> str:
+    """A domain's cutover state: ``live``; ``loaded_ahead`` (the live schema holds the full load
+    ahead its event recorded: a delta cutover may start from it); ``loaded_ahead (stale)`` (the
+    live schema no longer holds it); or ``not live``."""
+    if live:
+        return "live"
+    if ahead is None:
+        return "not live"
+    if held is not None and held["manifest_sha256"] == ahead.manifest_sha256:
+        return "loaded_ahead"
+    return "loaded_ahead (stale)"
 
 
 _APPLIES = {
@@ -65,6 +86,8 @@ _APPLIES = {
     "manifest_sha256": ("record-live",),
     "note": ("record-live",),
     "confirm": ("check",),
+    "base_snapshot": ("check",),
+    "load_ahead": ("check",),
 }
 
 
@@ -124,7 +147,24 @@ def cli(args) -> int:
                 snap = latest_snapshot(store, args.domain)
             except NotPublished as exc:
                 raise Refused(f"{exc.message}; or name one with --snapshot") from None
-        reasons = check(args.domain, snap, confirm=args.confirm, control=control, store=store)
+        base = optional_snapshot(getattr(args, "base_snapshot", ""), "--base-snapshot")
+        mode = "load_ahead" if getattr(args, "load_ahead", False) else "cutover"
+        if base and mode == "load_ahead":
+            raise BadArgument("--base-snapshot is a delta cutover's; --load-ahead loads in full")
+        if base and base >= snap:
+            raise BadArgument(f"--base-snapshot {base} must be earlier than the snapshot {snap}")
+        reasons = check(
+            args.domain,
+            snap,
+            confirm=args.confirm,
+            control=control,
+            store=store,
+            mode=mode,
+            base_snapshot=base,
+        )
+        what = (
+            "a load ahead" if mode == "load_ahead" else "a delta cutover" if base else "a cutover"
+        )
         if args.json:
             print(
                 json.dumps(
@@ -139,11 +179,11 @@ def cli(args) -> int:
                 )
             )
         elif reasons:
-            print(f"a cutover of {args.domain} (snapshot {snap}) would be refused:")
+            print(f"{what} of {args.domain} (snapshot {snap}) would be refused:")
             for r in reasons:
                 print(f"  ✗ {r}")
         else:
-            print(f"a cutover of {args.domain} (snapshot {snap}) may start")
+            print(f"{what} of {args.domain} (snapshot {snap}) may start")
         return 1 if reasons else 0
     control = Control()
     rows = status_rows(control)
@@ -158,15 +198,17 @@ def cli(args) -> int:
         )
         return 0
     print(
-        f"{'domain':<16} {'wave':>4} {'phase':<11} {'live':<5} {'since':<25} {'snapshot':<10} {'by':<16} last rehearsal"
+        f"{'domain':<16} {'wave':>4} {'phase':<11} {'state':<20} {'since':<25} {'snapshot':<10} {'by':<16} last rehearsal"
     )
     for r in rows:
         if args.domain and r["domain"] != args.domain:
             continue
+        ahead = r["state"].startswith("loaded_ahead")
         print(
-            f"{r['domain']:<16} {r['wave']:>4} {r['phase']:<11} {'yes' if r['live'] else 'no':<5} "
-            f"{r['live_since'] or '':<25} {r['live_snapshot'] or '':<10} {(r['live_by'] or '')[:16]:<16} "
-            f"{r['last_rehearsal'] or ''}"
+            f"{r['domain']:<16} {r['wave']:>4} {r['phase']:<11} {r['state']:<20} "
+            f"{(r['loaded_ahead_at'] if ahead else r['live_since']) or '':<25} "
+            f"{(r['loaded_ahead_snapshot'] if ahead else r['live_snapshot']) or '':<10} "
+            f"{(r['live_by'] or '')[:16]:<16} {r['last_rehearsal'] or ''}"
         )
     for e in events:
         print(

@@ -171,6 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     co.add_argument("--note", default="", help="record-live: a note kept with the record")
     co.add_argument("--confirm", action="store_true", help="check: as if confirm_cutover were set")
+    co.add_argument(
+        "--base-snapshot",
+        default="",
+        help="check: a delta cutover from this snapshot (needs it loaded_ahead)",
+    )
+    co.add_argument(
+        "--load-ahead",
+        action="store_true",
+        help="check: a full load ahead (mode load_ahead) instead of a cutover",
+    )
     co.add_argument("--json", action="store_true", help="machine-readable output")
     co.set_defaults(fn=run_cutover)
 

@@ -31,7 +31,7 @@ from ikou.config import settings
 from ikou.domains import registry
 from ikou.load.control import Control
 from ikou.load.target import LIVE_SCHEMA, LOAD_LOG, Target, schema_for, table_name
-from ikou.pipeline import StageResult
+from ikou.pipeline import LIVE_MODES, StageResult
 from ikou.storage import (
     MANIFEST,
     StorageError,
@@ -404,12 +404,12 @@ def load_target(
     d = registry().get(domain_id)
     control = Control(target.base_url).ensure()
     guard = cutover_after = None
-    if mode == "cutover":
+    if mode in LIVE_MODES:  # a cutover, or the full load ahead of a delta cutover
         if target.schema != LIVE_SCHEMA:
             raise ValueError("a cutover loads into the live schema")
         guard = control.guard_in_transaction(domain_id)
         cutover_after = control.loaded_in_transaction(
-            domain_id, snapshot, run_id, who, manifest_sha256
+            domain_id, snapshot, run_id, who, manifest_sha256, source=mode
         )
     else:
         sweep_rehearsal_schemas(target, domain_id, keep=target.schema, control=control)

@@ -27,7 +27,7 @@ from ikou.load.control_tables import (
     now_utc,
     today_in_japan,
 )
-from ikou.load.target import CONTROL_SCHEMA, LOAD_LOG, Target, advisory_key
+from ikou.load.target import CONTROL_SCHEMA, LIVE_SCHEMA, LOAD_LOG, Target, advisory_key
 from ikou.pipeline import REASON_MAX, WHO_MAX, check_sha256, check_text, parse_snapshot
 
 
@@ -324,6 +324,22 @@ class Control:
             )
         return {r["domain"]: Event(**{k: r[k] for k in Event.__dataclass_fields__}) for r in rows}
 
+    def loaded_ahead(self, domain: str) -> Event | None:
+        """The domain's latest ``loaded_ahead`` event (None: never loaded ahead). Whether the live
+        schema still holds it is :meth:`live_load`'s manifest sha256 compared with its own."""
+        evs = [e for e in self.events(domain) if e.status == "loaded_ahead"]
+        return evs[-1] if evs else None
+
+    def live_load(self, domain: str) -> dict | None:
+        """The latest load-log row of ``domain`` into the live schema that was not dropped: what
+        the live tables hold (the full load ahead, a delta applied to it, a cutover's load)."""
+        rows = [
+            r
+            for r in self.loads_of(domain)
+            if r["target_schema"] == LIVE_SCHEMA and r.get("dropped_at") is None
+        ]
+        return rows[-1] if rows else None
+
     def record(
         self,
         status: str,
@@ -488,7 +504,13 @@ class Control:
         return guard
 
     def loaded_in_transaction(
-        self, domain: str, snapshot: str, run_id: str, who: str, manifest_sha256: str
+        self,
+        domain: str,
+        snapshot: str,
+        run_id: str,
+        who: str,
+        manifest_sha256: str,
+        source: str = "cutover",
     ):
         def after(cur, dialect: str, rows: dict) -> None:
             q = self._q(dialect)
@@ -503,7 +525,7 @@ class Control:
                     iso_utc(now_utc()),
                     manifest_sha256,
                     "loaded",
-                    "cutover",
+                    source,
                     json.dumps({"rows": rows}),
                 ),
             )

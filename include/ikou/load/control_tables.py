@@ -8,12 +8,14 @@ Control tables (schema ``ikou`` on PostgreSQL, the main file ``target.sqlite`` o
 ``ikou_cutover``
     one row per event of a domain's cutover: ``refused`` (the guard said no, and why),
     ``started`` (the guard let a cutover run start), ``loaded`` (the live tables were swapped in,
-    in the same transaction as this row), ``live`` (reconciled: the domain is live), or
+    in the same transaction as this row), ``loaded_ahead`` (a ``load_ahead`` run reconciled the
+    full snapshot it loaded into the live schema ahead of a delta cutover: never live; its
+    manifest_sha256 is what the load log recorded), ``live`` (reconciled: the domain is live), or
     ``rolled_back`` (reconciliation failed after the load: the live tables were dropped), or
     ``revoked`` (``ikou cutover revoke``: a person withdrew the domain's live record; the
     ``live`` row itself is kept and gets ``revoked_at``). Columns: domain, snapshot, run_id, who,
     at (UTC, ISO 8601), manifest_sha256 (of the hand-off set that went live), status, source
-    (``cutover``, ``record-live`` or ``revoke``), detail, revoked_at. A partial unique index
+    (``cutover``, ``load_ahead``, ``record-live`` or ``revoke``), detail, revoked_at. A partial unique index
     allows one ``live`` row per domain that is not revoked: a second cutover of a live domain
     cannot be recorded even if two runs raced past the guard. Nothing is ever deleted.
 ``ikou_rehearsal_log``
@@ -40,7 +42,7 @@ from ikou.pipeline import DOMAIN_ID
 
 CUTOVER = "ikou_cutover"
 REHEARSAL_LOG = "ikou_rehearsal_log"
-STATUSES = ("refused", "started", "loaded", "live", "rolled_back", "revoked")
+STATUSES = ("refused", "started", "loaded", "loaded_ahead", "live", "rolled_back", "revoked")
 #: the partial unique index: one live row per domain that was not revoked
 ONE_LIVE_INDEX = "ikou_cutover_one_live"
 ONE_LIVE_WHERE = "status = 'live' AND revoked_at IS NULL"

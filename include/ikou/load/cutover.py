@@ -5,6 +5,18 @@ is in the migration phase and not live yet, every domain in its ``cuts_over_afte
 the same snapshot had a GO rehearsal within ``plan.rehearsal.go_valid_days`` whose
 ``gate_reconciliation`` passed. Domains already live when Ikou was adopted are recorded with
 ``ikou cutover record-live``.
+
+The short window (差分移行, issue 12) adds two runs:
+
+* ``mode=load_ahead`` loads a snapshot in full into the live schema days ahead of the cutover and
+  records ``loaded_ahead`` — never ``live``. Its rules: confirmed, migration phase, not live, and a
+  GO rehearsal of that snapshot (the predecessors need not be live: nothing goes live).
+* a delta cutover (``mode=cutover`` with ``base_snapshot``) applies the difference to it. On top
+  of a cutover's rules it needs the domain ``loaded_ahead`` with that base snapshot, and the live
+  schema's load log still showing the manifest sha256 the ``loaded_ahead`` event recorded (no
+  load, drop or other delta since).
+
+Only ``live`` satisfies ``cuts_over_after``.
 """
 
 from __future__ import annotations
@@ -76,6 +88,31 @@ def find_go(
     return r, []
 
 
+def ahead_reasons(domain: str, base_snapshot: str, control: Control) -> list[str]:
+    """Why a delta cutover from ``base_snapshot`` must not start (empty: the full load ahead of
+    that snapshot is what the live schema holds)."""
+    ahead = control.loaded_ahead(domain)
+    hint = (
+        f"run the full load ahead first: mode=load_ahead, snapshot={base_snapshot}, "
+        "confirm_cutover=true (after a GO rehearsal of it)"
+    )
+    if ahead is None:
+        return [f"{domain} was not loaded ahead (no loaded_ahead): {hint}"]
+    if ahead.snapshot != base_snapshot:
+        return [
+            f"{domain} was loaded ahead with snapshot {ahead.snapshot}, not the base_snapshot "
+            f"{base_snapshot}: use base_snapshot={ahead.snapshot}, or {hint}"
+        ]
+    held = control.live_load(domain)
+    if held is None or held["manifest_sha256"] != ahead.manifest_sha256:
+        now_held = held["manifest_sha256"][:12] if held else "nothing"
+        return [
+            f"the live schema no longer holds the load ahead of {base_snapshot} (loaded_ahead "
+            f"{ahead.manifest_sha256[:12]}, load log {now_held}): {hint}"
+        ]
+    return []
+
+
 def check(
     domain: str,
     snapshot: str,
@@ -84,8 +121,11 @@ def check(
     control: Control | None = None,
     now: dt.datetime | None = None,
     store=None,
+    mode: str = "cutover",
+    base_snapshot: str | None = None,
 ) -> list[str]:
-    """Every reason a cutover of ``domain`` / ``snapshot`` must not start (empty: it may).
+    """Every reason a cutover (``mode=load_ahead``: a full load ahead) of ``domain`` /
+    ``snapshot`` must not start (empty: it may); ``base_snapshot``: a delta cutover's base.
 
     An unknown domain or a snapshot that is not a real date is :class:`BadArgument`."""
     reg = known_domain(domain, "domain")
@@ -94,9 +134,10 @@ def check(
     p = reg.plan[domain]
     control = control or Control()
     reasons: list[str] = []
+    what = "load ahead" if mode == "load_ahead" else "cutover"
     if not confirm:
         reasons.append(
-            "a person must confirm the cutover: set confirm_cutover=true (本番移行の確認)"
+            f"a person must confirm the {what}: set confirm_cutover=true (本番移行の確認)"
         )
     if p.phase != "migration":
         reasons.append(
@@ -105,7 +146,9 @@ def check(
     live = control.live()
     if domain in live:
         reasons.append(already_live_message(domain, live[domain]))
-    for pred in p.cuts_over_after:
+    if mode == "cutover" and base_snapshot:
+        reasons += ahead_reasons(domain, parse_snapshot(base_snapshot, "base_snapshot"), control)
+    for pred in p.cuts_over_after if mode == "cutover" else ():
         if pred not in live:
             reasons.append(
                 f"{pred} ({reg.get(pred).name_ja}) must be live before {domain} cuts over "
@@ -141,8 +184,9 @@ def guard(ctx: RunContext, *, store=None, control: Control | None = None) -> Non
     migration phase and not live yet, every domain in its ``cuts_over_after`` is live, and the
     same snapshot had a GO rehearsal within ``plan.rehearsal.go_valid_days`` (see :func:`check`).
     A refusal is recorded (who, why) in ``ikou_cutover`` and raised as :class:`CutoverRefused`;
-    an accepted start is recorded once per run."""
-    if not ctx.cutover:
+    an accepted start is recorded once per run. A ``load_ahead`` run and a delta cutover are
+    guarded the same way, with their rules (see the module docstring)."""
+    if not ctx.live_target:
         return
     from ikou.storage import Store
     from ikou.storage.publication import latest_snapshot
@@ -150,7 +194,22 @@ def guard(ctx: RunContext, *, store=None, control: Control | None = None) -> Non
     store = store or Store()
     snap = ctx.snapshot or latest_snapshot(store, ctx.domain)
     control = control or Control()
-    reasons = check(ctx.domain, snap, confirm=ctx.confirm, control=control, store=store)
+    reasons = check(
+        ctx.domain,
+        snap,
+        confirm=ctx.confirm,
+        control=control,
+        store=store,
+        mode=ctx.mode,
+        base_snapshot=ctx.base_snapshot,
+    )
+    what = (
+        "load ahead"
+        if ctx.mode == "load_ahead"
+        else "delta cutover"
+        if ctx.base_snapshot
+        else "cutover"
+    )
     if reasons:
         control.record(
             "refused",
@@ -161,7 +220,7 @@ def guard(ctx: RunContext, *, store=None, control: Control | None = None) -> Non
             detail=json.dumps(reasons, ensure_ascii=False),
         )
         raise CutoverRefused(
-            f"cutover of {ctx.domain} (snapshot {snap}) refused:\n"
+            f"{what} of {ctx.domain} (snapshot {snap}) refused:\n"
             + "\n".join(f"  ✗ {r}" for r in reasons)
         )
     if not any(
@@ -173,5 +232,8 @@ def guard(ctx: RunContext, *, store=None, control: Control | None = None) -> Non
             snapshot=snap,
             run_id=ctx.run_id,
             who=ctx.who,
-            detail="guard passed: confirmed, GO rehearsal found, predecessors live",
+            source="load_ahead" if ctx.mode == "load_ahead" else "cutover",
+            detail=f"guard passed ({what}): confirmed, GO rehearsal found"
+            + ("" if ctx.mode == "load_ahead" else ", predecessors live")
+            + (f", loaded ahead with {ctx.base_snapshot}" if ctx.base_snapshot else ""),
         )

@@ -132,17 +132,19 @@ def apply_delta(
     run_id: str,
     mode: str,
     guard=None,
+    after=None,
 ) -> dict:
     """Apply a delta set to the domain's tables in ``target``'s schema (see the module docstring).
 
     Returns ``{"status": "applied" | "already_applied", "rows": {table: rows after},
     "ops": {table: {"I": n, "U": n, "D": n}}, "base_sha256", "result_sha256"}``.
-    ``guard(cursor, dialect)`` runs in the transaction after the log check (a cutover's guard)."""
+    ``guard(cursor, dialect)`` runs in the transaction after the log check (a cutover's guard);
+    ``after(cursor, dialect, rows)`` before the load-log row (a cutover's ``loaded`` event)."""
     _check_manifest(domain_id, manifest, csvs)
     if mode == "cutover" and guard is None:
         raise DeltaRefused(
-            f"{domain_id}: a delta cutover needs the cutover guard (loaded_ahead, issue 12), which "
-            "is not wired yet; rehearse the delta, or cut over with a full load"
+            f"{domain_id}: a delta cutover applies the delta under the cutover guard "
+            "(ikou.load.delta_run.load_delta_run); nothing was changed"
         )
     d = registry().get(domain_id)
     base, result = manifest["base_sha256"], manifest["result_sha256"]
@@ -175,8 +177,14 @@ def apply_delta(
         "result_sha256": result,
         "ops": {t: dict(e["ops"]) for t, e in entries.items()},
     }
+
+    def logged(cur, dialect: str, rows: dict) -> None:
+        if after is not None:
+            after(cur, dialect, rows)
+        log_after(cur, dialect, rows)
+
     try:
-        rows = _apply(target, d, entries, csvs, check, log_after)
+        rows = _apply(target, d, entries, csvs, check, logged)
     except _AlreadyApplied:
         log.info(
             "%s: delta %s → %s already applied in %s: nothing to do (%s)",
@@ -320,6 +328,7 @@ def load_delta(
     run_id: str,
     mode: str,
     guard=None,
+    after=None,
 ) -> dict:
     """:func:`apply_delta` of a published delta set (:func:`ikou.load.delta.publish_delta`),
     fetched and sha256-checked first."""
@@ -327,7 +336,9 @@ def load_delta(
 
     with tempfile.TemporaryDirectory(prefix="ikou-delta-load-") as tmp:
         manifest, csvs = fetch_delta_set(store, delta_prefix, Path(tmp))
-        return apply_delta(target, domain_id, manifest, csvs, run_id=run_id, mode=mode, guard=guard)
+        return apply_delta(
+            target, domain_id, manifest, csvs, run_id=run_id, mode=mode, guard=guard, after=after
+        )
 
 
 __all__ = [

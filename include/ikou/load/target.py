@@ -45,6 +45,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
+from ikou.pipeline import LIVE_MODES
+
 LIVE_SCHEMA = "ikou"
 REHEARSAL_PREFIX = "ikou_rehearsal_"
 REHEARSAL_SCHEMA = (
@@ -68,7 +70,7 @@ def rehearsal_schema(run_id: str) -> str:
 
 
 def schema_for(mode: str, run_id: str | None = None) -> str:
-    if mode == "cutover":
+    if mode in LIVE_MODES:
         return LIVE_SCHEMA
     return rehearsal_schema(run_id) if run_id else REHEARSAL_SCHEMA
 

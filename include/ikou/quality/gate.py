@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ikou.errors import Refused
+from ikou.pipeline import LIVE_MODES
 from ikou.quality.results import keeps_observed, publish_results, result_key, safe_exception
 from ikou.quality.suite_policy import RESULT_FORMAT, unit_name
 
@@ -305,8 +306,8 @@ def run_gate(
     passed = not critical_failures
     report["override"] = None
     if not passed and override_reason.strip():
-        if mode == "cutover":
-            report["override_refused"] = "cutover runs cannot override a critical gate"
+        if mode in LIVE_MODES:  # a cutover, or the full load ahead of one
+            report["override_refused"] = f"{mode} runs cannot override a critical gate"
         else:
             report["override"] = {
                 "reason": override_reason.strip(),
@@ -355,7 +356,7 @@ def failure_summary(report: dict) -> str:
                 f"  validation page ({u['unit']}): {u.get('docs_url') or docs_url(u['docs_page'])}"
             )
     lines.append(f"  gate report: {report['report']}")
-    if report["mode"] != "cutover":
+    if report["mode"] not in LIVE_MODES:
         lines.append(
             "  an engineer may rerun with gate_override_reason to pass this rehearsal gate"
         )

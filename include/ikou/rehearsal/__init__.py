@@ -166,11 +166,14 @@ def run_timing(
     previous: list[dict],
     store: Store,
     mode: str = "rehearsal",
+    delta: dict | None = None,
 ) -> dict:
     """The run's stage costs (wall and CPU seconds) and their projection to the registry's
-    volume (:mod:`ikou.rehearsal.timing`); ``recon``: the reconciliation's (wall, CPU) seconds.
-    (Not named ``timing``: importing the submodule would replace a package attribute of that
-    name.)"""
+    volume (:mod:`ikou.rehearsal.timing`); ``recon``: the reconciliation's (wall, CPU) seconds;
+    ``delta``: the load's delta figures after a delta load (both paths are timed, see
+    :mod:`ikou.rehearsal.paths`). (Not named ``timing``: importing the submodule would replace a
+    package attribute of that name.)"""
+    from ikou.rehearsal.paths import change_rate, choose, delta_path, full_path
     from ikou.rehearsal.timing import (
         MIN_SPREAD,
         project,
@@ -181,7 +184,8 @@ def run_timing(
 
     reg = registry()
     d = reg.get(domain_id)
-    window = reg.plan[domain_id].cutover_window_hours
+    plan = reg.plan[domain_id]
+    window = plan.cutover_window_hours
     recon_seconds, recon_cpu = recon if isinstance(recon, tuple) else (recon, None)
     measured: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -201,6 +205,18 @@ def run_timing(
             measured[s] = recon_seconds
             if recon_cpu is not None:
                 cpu[s] = recon_cpu
+    # a delta rehearsal's full path: the base's full load (timed apart) is its load; its
+    # reconciliation (the delta's) is not the full one, which comes from the history
+    path_measured, path_cpu = dict(measured), dict(cpu)
+    missing: list[str] = []
+    if delta and mode == "rehearsal":
+        measured = {k: v for k, v in measured.items() if k != "reconciliation"}
+        cpu = {k: v for k, v in cpu.items() if k != "reconciliation"}
+        missing = ["reconciliation"]
+        if delta.get("base_load_seconds") is not None:
+            measured["load"] = float(delta["base_load_seconds"])
+            if delta.get("base_load_cpu_seconds") is not None:
+                cpu["load"] = float(delta["base_load_cpu_seconds"])
     run_id = next((r.run_id for r in results.values() if r is not None), None)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     hist = fit_points(previous, read_points(store, domain_id) if mode == "rehearsal" else [])
@@ -212,9 +228,9 @@ def run_timing(
         # no master run has calibrated yet (the first night): fit across the latest rehearsals
         # of the other domains, which ran at other volumes, and this one
         overhead, calibration = peer_overhead(domain_id, measured, cpu, legacy, store)
-    elapsed = sum(measured.values())
-    cpu_total = sum(cpu.values())
-    if mode == "cutover":
+    elapsed = sum(path_measured.values())
+    cpu_total = sum(path_cpu.values())
+    if mode in ("cutover", "load_ahead"):
         # a cutover runs on the real extract: its time is measured, not projected
         proj = {
             "projected_hours": round(elapsed / 3600, 3),
@@ -276,9 +292,36 @@ def run_timing(
     assessed = (
         mode != "rehearsal" or proj["methods"] != ["linear"] or scale <= MAX_UNCALIBRATED_SCALE
     )
+    not_assessed = None if assessed else uncalibrated
+    if mode == "load_ahead":
+        assessed = False
+        not_assessed = (
+            "a load ahead runs days before the cutover weekend: its time is not held against "
+            "the window (the delta cutover's is)"
+        )
+    # both paths (full; full ahead + delta) at the city's volume; the verdict uses the plan's
+    validate = results.get("validate")
+    rows = sum(validate.units.values()) if validate is not None else 0
+    snapshot = next((r.snapshot for r in results.values() if r is not None and r.snapshot), "")
+    change = change_rate(delta, rows, snapshot, (delta or {}).get("base_snapshot"), plan)
+    paths: dict = {"change": change}
+    projected = proj["projected_hours"]
+    if mode == "rehearsal":
+        full = full_path(proj, hist, d.expected_records, missing)
+        dpath = delta_path(
+            delta, full["stages"], path_measured, path_cpu, legacy, d.expected_records, change,
+            overhead,
+        )  # fmt: skip
+        chosen = choose(plan.cutover, full, dpath, window)
+        paths.update(full=full, delta=dpath, **chosen)
+        projected = chosen["hours"]
+    else:
+        paths.update(path="delta" if delta else "full", planned=plan.cutover, measured=True)
     return {
-        "stage_seconds": {k: round(v, 3) for k, v in measured.items()},
-        "stage_cpu_seconds": {k: round(v, 3) for k, v in cpu.items()},
+        "path": paths["path"],
+        "paths": paths,
+        "stage_seconds": {k: round(v, 3) for k, v in path_measured.items()},
+        "stage_cpu_seconds": {k: round(v, 3) for k, v in path_cpu.items()},
         "elapsed_seconds": round(elapsed, 3),
         "cpu_seconds": round(cpu_total, 3),
         "wall_over_cpu": round(elapsed / cpu_total, 2) if cpu_total else None,
@@ -286,7 +329,7 @@ def run_timing(
         "legacy_records": legacy,
         "expected_records": d.expected_records,
         "scale": round(d.expected_records / legacy, 2) if legacy else 0.0,
-        "projected_hours": proj["projected_hours"],
+        "projected_hours": projected,
         "linear_hours": proj["linear_hours"],
         "projection_stages": proj["stages"],
         "projection_methods": proj["methods"],
@@ -294,12 +337,12 @@ def run_timing(
         "projection_points": proj["points"],
         "calibration": calibration,
         "window_hours": window,
-        "within_window": proj["projected_hours"] <= window,
+        "within_window": projected <= window,
         "assessed": assessed,
-        "not_assessed_because": None if assessed else uncalibrated,
+        "not_assessed_because": not_assessed,
         "projection": (
             "a cutover runs on the real extract: measured (wall time), not projected"
-            if mode == "cutover"
+            if mode in ("cutover", "load_ahead")
             else "cost = a + b·records per stage (a: fixed per-task overhead, b: per-record cost), "
             "projected to the registry's expected records; basis: "
             + {
@@ -330,6 +373,8 @@ def fit_points(previous: list[dict], remembered: list[dict]) -> list[dict]:
         t = h.get("timing", {})
         if h.get("mode") != "rehearsal" or not t.get("legacy_records"):
             continue
+        if (t.get("paths") or {}).get("delta", {}).get("measured"):
+            continue  # a delta run: its remembered point holds the full path's figures
         out[str(h.get("run_id"))] = {
             "run_id": h.get("run_id"),
             "generated_at": h.get("generated_at"),

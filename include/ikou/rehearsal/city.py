@@ -62,6 +62,9 @@ def _reproject(rep: dict, overhead: dict[str, float]) -> float | None:
         return None
     if "linear" not in t.get("projection_methods", ["linear"]):
         return t.get("projected_hours")
+    if ((t.get("paths") or {}).get("delta") or {}).get("measured"):
+        # a delta run's stage seconds mix both paths: its own projection of each stands
+        return t.get("projected_hours")
     return project(
         t["stage_seconds"],
         t["legacy_records"],
@@ -202,6 +205,7 @@ def build_city_report(
             "projection_points": [p.get("records") for p in t.get("projection_points") or []],
             "window_hours": reg.plan[d].cutover_window_hours,
             "within_window": t.get("within_window"),
+            **both_paths(t, reg.plan[d]),
             "readiness": (rep or {}).get("readiness"),
             "report": join(prefix, "rehearsal.html") if rep else None,
             "report_link": f"../../{d}/{prefix.rstrip('/').rsplit('/', 1)[1]}/rehearsal.html"
@@ -312,6 +316,53 @@ def build_city_report(
     }
 
 
+def both_paths(t: dict, plan) -> dict:
+    """A domain's two cutover paths from its rehearsal's timing: full-load hours, delta hours
+    (None: the delta path was not measured — no number is made up), the path the plan chose,
+    and whether the domain fits its window only with the delta."""
+    paths = t.get("paths") or {}
+    full = (paths.get("full") or {}).get("hours", t.get("projected_hours"))
+    delta = (paths.get("delta") or {}).get("hours")
+    window = plan.cutover_window_hours
+    return {
+        "full_hours": full,
+        "delta_hours": delta,
+        "delta_window_part_hours": (paths.get("delta") or {}).get("window_part_hours"),
+        "planned_path": "delta" if plan.cutover == "full_ahead_then_delta" else "full",
+        "verdict_path": paths.get("path", "full"),
+        "fits_only_with_delta": (
+            full is not None and delta is not None and full > window and delta <= window
+        ),
+    }
+
+
+def paths_table(domains: dict) -> str:
+    """Per migration-phase domain: full-load hours vs delta hours against its window."""
+
+    def hours(v) -> str:
+        return "not measured" if v is None else f"{v:,.2f}"
+
+    rows = [(d, v) for d, v in domains.items() if v.get("phase") == "migration"]
+    only = [d for d, v in rows if v.get("fits_only_with_delta")]
+    return (
+        "<p>差分移行でのみ週末に収まる分野 / fit the weekend only with the delta: "
+        + escape(", ".join(only) or "none")
+        + "</p><table><tr><th>分野</th><th>domain</th><th>枠 h window</th><th>全件 h full</th>"
+        "<th>差分 h full ahead + delta</th><th>計画 plan</th><th>判定の経路 verdict path</th>"
+        "<th>差分でのみ fits only with the delta</th></tr>"
+        + "".join(
+            f"<tr><td>{escape(v['name_ja'])}</td><td>{escape(d)}</td>"
+            f"<td class='num'>{v['window_hours']:g}</td>"
+            f"<td class='num'>{hours(v.get('full_hours'))}</td>"
+            f"<td class='num'>{hours(v.get('delta_hours'))}</td>"
+            f"<td>{escape(str(v.get('planned_path')))}</td><td>{escape(str(v.get('verdict_path')))}</td>"
+            f"<td>{'✓' if v.get('fits_only_with_delta') else ''}</td></tr>"
+            for d, v in rows
+        )
+        + "</table>"
+    )
+
+
 def render_city_report(report: dict) -> str:
     domains = report["domains"]
 
@@ -363,6 +414,8 @@ def render_city_report(report: dict) -> str:
     body.append(
         bars_with_limits([(d, ph(v), v["window_hours"]) for d, v in domains.items()], unit="h")
     )
+    body.append(h2("全件移行と差分移行", "Full load vs full ahead + delta, against each window"))
+    body.append(paths_table(domains))
     body.append(h2("クリティカルパス", "Critical path through cuts_over_after"))
     body.append(
         f"<p>{' → '.join(escape(x) for x in cp['domains'])}: projected {cp['projected_hours']:.2f} h "

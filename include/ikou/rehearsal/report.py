@@ -82,6 +82,7 @@ def render_domain_report(r: dict) -> str:
         f"(window {t['window_hours']:g} h, {escape(window_word(t))}; a plain linear "
         f"scale would say {t.get('linear_hours', 0):,.2f} h). {escape(t['projection'])}</p>"
     )
+    body.append(paths_section(t))
     if ps:
         body.append(
             "<table><tr><th>stage</th><th>measured s</th><th>CPU s</th><th>basis</th>"
@@ -145,7 +146,16 @@ def render_domain_report(r: dict) -> str:
         )
         + "</table>"
     )
-    if r["reconciliation"]:
+    method = r.get("reconciliation_method") or {}
+    if method:
+        body.append(
+            f"<p>照合方式 / reconciliation: <b>{escape(method.get('method', ''))}</b> — "
+            f"{escape(method.get('detail', ''))}</p>"
+        )
+    if r["reconciliation"] and method.get("method") == "delta":
+        body.append(h2("照合 (差分)", "Reconciliation after the delta: validated ↔ target"))
+        body.append(delta_reconciliation(r["reconciliation"]))
+    elif r["reconciliation"]:
         body.append(h2("照合 (標準レイアウト ↔ 移行先)", "Reconciliation validated ↔ target"))
         body.append(
             "<table><tr><th>table</th><th>source</th><th>target</th><th>missing</th><th>extra</th><th>changed</th>"
@@ -161,32 +171,33 @@ def render_domain_report(r: dict) -> str:
             )
             + "</table>"
         )
-        for x in r["reconciliation"]:
-            kinds = x.get("mismatches_by_kind") or {}
-            listed = [(k, h) for k in ("missing", "extra", "changed") for h in kinds.get(k, [])]
-            if listed:
-                body.append(
-                    f"<p>{escape(x['unit'])}: 不一致レコード (鍵付きハッシュ) / mismatching records by keyed "
-                    f"hash (record:{escape(r['domain'])}:{escape(x['unit'])}), first {len(listed)}:</p><table>"
-                    "<tr><th>kind</th><th>record key (HMAC)</th></tr>"
-                    + "".join(
-                        f"<tr><td>{k}</td><td><code>{escape(h)}</code></td></tr>"
-                        for k, h in listed[:50]
-                    )
-                    + "</table>"
+    for x in r["reconciliation"]:
+        kinds = x.get("mismatches_by_kind") or {}
+        listed = [(k, h) for k in ("missing", "extra", "changed") for h in kinds.get(k, [])]
+        listed += [("changed key", h) for h in x.get("mismatched_keys", []) if "digest_match" in x]
+        if listed:
+            body.append(
+                f"<p>{escape(x['unit'])}: 不一致レコード (鍵付きハッシュ) / mismatching records by keyed "
+                f"hash (record:{escape(r['domain'])}:{escape(x['unit'])}), first {len(listed)}:</p><table>"
+                "<tr><th>kind</th><th>record key (HMAC)</th></tr>"
+                + "".join(
+                    f"<tr><td>{k}</td><td><code>{escape(h)}</code></td></tr>"
+                    for k, h in listed[:50]
                 )
-            ct = x.get("control_totals") or {}
-            if ct:
-                body.append(
-                    "<table><tr><th>control total (sum)</th><th>source</th><th>target</th><th></th></tr>"
-                    + "".join(
-                        f"<tr><td>{escape(c)}</td><td class='num'>{escape(str(v['source']))}</td><td class='num'>"
-                        f"{escape(str(v['target']))}</td><td class='{'ok' if v['match'] else 'bad'}'>"
-                        f"{'✓' if v['match'] else '✗'}</td></tr>"
-                        for c, v in ct.items()
-                    )
-                    + "</table>"
+                + "</table>"
+            )
+        ct = x.get("control_totals") or {}
+        if ct:
+            body.append(
+                "<table><tr><th>control total (sum)</th><th>source</th><th>target</th><th></th></tr>"
+                + "".join(
+                    f"<tr><td>{escape(c)}</td><td class='num'>{escape(str(v['source']))}</td><td class='num'>"
+                    f"{escape(str(v['target']))}</td><td class='{'ok' if v['match'] else 'bad'}'>"
+                    f"{'✓' if v['match'] else '✗'}</td></tr>"
+                    for c, v in ct.items()
                 )
+                + "</table>"
+            )
     body.append(h2("品質ゲート", "Quality gates"))
     body.append(
         "<table><tr><th>gate</th><th>verdict</th><th>warnings</th><th>critical</th><th>seconds</th></tr>"
@@ -214,6 +225,84 @@ def render_domain_report(r: dict) -> str:
     )
     return page(
         f"移行リハーサル報告 {r['name_ja']}", f"Rehearsal report {r['name_en']}", "".join(body)
+    )
+
+
+def delta_reconciliation(tables: list[dict]) -> str:
+    """The delta's reconciliation per table: rows, the in-database digest, the changed keys."""
+    return (
+        "<table><tr><th>table</th><th>source</th><th>target</th><th>digest</th>"
+        "<th>changed keys</th><th>differing</th><th>aggregates</th></tr>"
+        + "".join(
+            f"<tr><td>{escape(x['unit'])}</td><td class='num'>{x['rows_source']:,}</td>"
+            f"<td class='num'>{x['rows_target']:,}</td>"
+            f"<td class='{'ok' if x.get('digest_match') else 'bad'}'>"
+            f"{'✓' if x.get('digest_match') else '✗'} <code>{escape(str(x.get('digest_target', '')))}</code></td>"
+            f"<td class='num'>{x.get('changed_keys', 0):,}</td>"
+            f"<td class='num'>{x.get('changed_mismatches', 0):,}</td>"
+            f"<td class='{'ok' if x.get('aggregates_match') else 'bad'}'>"
+            f"{'✓' if x.get('aggregates_match') else '✗ ' + escape(', '.join(x.get('aggregate_mismatches', [])))}"
+            "</td></tr>"
+            for x in tables
+        )
+        + "</table>"
+    )
+
+
+def path_hours(p: dict) -> str:
+    """One path's hours at the city's volume, or "not measured" (never an invented number)."""
+    if not p or p.get("hours") is None:
+        return "not measured"
+    text = f"{p['hours']:,.2f} h"
+    if p.get("not_measured"):
+        text += " (without " + ", ".join(p["not_measured"]) + ": not measured)"
+    return text
+
+
+def paths_section(t: dict) -> str:
+    """Both cutover paths at the city's volume against the window, and the change rate."""
+    paths = t.get("paths") or {}
+    if "full" not in paths:
+        return ""
+    ch = paths.get("change") or {}
+    if ch.get("source") == "measured":
+        change = (
+            f"measured between the two snapshots: {ch['changes']:,} of {ch['rows']:,} rows in "
+            f"{ch['days']} days ({ch['share']:.2%}); over {ch['projected_days']} days "
+            f"{ch['projected_share']:.2%}"
+        )
+    elif ch.get("source") == "plan":
+        change = (
+            f"the plan's change_rate_per_day {ch['rate_per_day']:g} × {ch['projected_days']} days "
+            f"since full_load_date = {ch['projected_share']:.2%}"
+        )
+    else:
+        change = "not known (no base snapshot, no change_rate_per_day in the plan)"
+    delta = paths.get("delta") or {}
+    rows = [
+        ("全件移行 / full path", path_hours(paths["full"])),
+        (
+            "事前全件投入＋差分 / full ahead + delta",
+            path_hours(delta)
+            + (
+                f" — of which diff + apply + gate_target + reconciliation "
+                f"{delta['window_part_hours']:,.2f} h"
+                if delta.get("window_part_hours") is not None
+                else ""
+            ),
+        ),
+        ("変化率 / change rate", change),
+        (
+            "判定に使う経路 / verdict uses",
+            f"{paths.get('path')} (plan: {paths.get('planned')})"
+            + (f" — {paths['note']}" if paths.get("note") else ""),
+        ),
+    ]
+    return (
+        h2("全件移行と差分移行", f"Both paths against the {t['window_hours']:g} h window")
+        + "<table>"
+        + "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+        + "</table>"
     )
 
 

@@ -319,8 +319,19 @@ def observations(reports: list[dict]) -> dict[str, list[tuple[int, float]]]:
         if not t.get("legacy_records"):
             continue
         costs = uncontended(t.get("stage_seconds", {}), t.get("stage_cpu_seconds") or {})
+        # a delta run's load and reconciliation are not the full path's: left out; its scans of
+        # whole tables (diff, the delta's reconciliation) are observed under their own names
+        delta = (t.get("paths") or {}).get("delta") or {}
+        skip = ("load", "reconciliation") if delta.get("measured") else ()
         for s, sec in t.get("stage_seconds", {}).items():
+            if s in skip:
+                continue
             obs.setdefault(s, []).append((t["legacy_records"], float(costs.get(s, sec))))
+        for s in ("diff", "delta_reconciliation"):
+            v = (delta.get("stages") or {}).get(s) or {}
+            cost = v.get("cost_seconds", v.get("measured_seconds"))
+            if cost is not None:
+                obs.setdefault(s, []).append((t["legacy_records"], float(cost)))
     return obs
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from ikou.load.delta import publish_delta
-from ikou.pipeline import RunContext, StageResult, parse_snapshot
+from ikou.pipeline import RunContext, StageResult, cpu_time, parse_snapshot
 from ikou.stages.cleanse import atena_map_for
 from ikou.stages.common import StageError, StageNotApplicable, passed_on, write_report
 from ikou.stages.load import applies
@@ -59,7 +59,7 @@ def run(
         raise StageNotApplicable("no base snapshot: a full load")
     if not applies(ctx.domain):
         raise StageNotApplicable("preparation phase: nothing is loaded (readiness report instead)")
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     base = base_result(ctx, base_snapshot, validated.snapshot, store)
     if atena_map is None:
@@ -90,6 +90,7 @@ def run(
         res["delta"],
         accounting,
         time.monotonic() - started,
+        cpu_seconds=cpu_time() - cpu0,
         manifest_sha256=res["manifest_sha256"],
         delta={**res, "base_snapshot": base.snapshot},
     )

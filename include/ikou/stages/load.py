@@ -42,6 +42,9 @@ def run(
         res = load_delta_run(
             ctx.domain, diffed.delta, run_id=ctx.run_id, mode=ctx.mode, store=store, who=ctx.who
         )
+        # the diff's time belongs to the delta path's window (the rehearsal times both paths)
+        res["delta"]["diff_seconds"] = round(diffed.seconds, 3)
+        res["delta"]["diff_cpu_seconds"] = diffed.cpu_seconds
     else:
         res = full_load(ctx, validated, store, atena_map)
     accounting = [passed_on(t, validated.units[t], n) for t, n in res["rows"].items()]

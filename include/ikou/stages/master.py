@@ -11,12 +11,19 @@ from ikou.storage import MANIFEST, NotPublished, Store, join, landing_uri
 from ikou.storage.publication import latest_snapshot
 
 
-def plan(domains: list[str], snapshot: object = "", store: Store | None = None) -> MasterPlan:
+def plan(
+    domains: list[str],
+    snapshot: object = "",
+    store: Store | None = None,
+    base_snapshot: object = "",
+) -> MasterPlan:
     """The domains of a master run in the plan's order, and the one snapshot they all use.
 
     Without a snapshot: the latest one published for the first domain, which every selected
     domain must have too (a master run never mixes snapshots). Domains the plan cuts over by
-    ``full_ahead_then_delta`` get their ``full_load_date`` as base snapshot (a delta run)."""
+    ``full_ahead_then_delta`` get their ``full_load_date`` as base snapshot (a delta run);
+    ``base_snapshot`` (the run's conf, e.g. ``IKOU_DELTA=1 make run``) gives every
+    migration-phase domain of the run that base instead."""
     reg = registry()
     unknown = [x for x in domains if x not in reg]
     if unknown:
@@ -37,7 +44,13 @@ def plan(domains: list[str], snapshot: object = "", store: Store | None = None) 
             f"snapshot {snap} is not published for {', '.join(missing)} "
             f"(landing/<domain>/{snap}/{MANIFEST}); deliver it or choose another snapshot"
         )
-    bases = {d: reg.plan[d].base_snapshot(snap) for d in order}
+    base = optional_snapshot(base_snapshot, "base_snapshot")
+    if base is not None and base >= snap:
+        raise BadArgument(f"base_snapshot {base} must be earlier than the snapshot {snap}")
+    bases = {
+        d: (base if base and reg.plan[d].phase == "migration" else reg.plan[d].base_snapshot(snap))
+        for d in order
+    }
     return MasterPlan(
         domains=order,
         snapshot=snap,

@@ -6,6 +6,13 @@ schema and drops the schema afterwards (rollback; the reports stay); a cutover r
 live tables it just loaded: GO makes the domain live, NO-GO drops them again (切り戻し). Every
 verdict is recorded in the target database (``ikou_rehearsal_log``), where the cutover guard
 looks for its GO.
+
+After a delta load (差分, ``StageResult.delta`` of the load) the reconciliation is the delta's
+(:func:`ikou.rehearsal.reconcile_delta.reconcile_delta_table`: an in-database digest of every
+row, the changed keys compared in full) instead of streaming the whole table; the report's
+``reconciliation_method`` says which. A ``load_ahead`` run (the full load ahead of a delta
+cutover) records ``loaded_ahead`` on GO, never ``live``; a NO-GO delta cutover returns the live
+schema to the base (the load ahead, loaded again) and keeps ``loaded_ahead``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from pathlib import Path
 from ikou.config import settings
 from ikou.domains import registry
 from ikou.load.control import Control
+from ikou.load.delta import fetch_delta_set
+from ikou.load.delta_run import return_to_base
 from ikou.load.target import LIVE_SCHEMA, Target
 from ikou.pipeline import RunContext, StageResult, cpu_time
 from ikou.rehearsal import (
@@ -30,6 +39,7 @@ from ikou.rehearsal import (
     trend_points,
 )
 from ikou.rehearsal.reconcile import reconcile_table
+from ikou.rehearsal.reconcile_delta import reconcile_delta_table
 from ikou.rehearsal.report import render_domain_report
 from ikou.storage import Store, join, publication, zone_uri
 
@@ -91,6 +101,11 @@ def run(
     tables: list[dict] = []
     recon_seconds = recon_cpu = None
     target = None
+    delta = load.delta if load is not None and load.delta else None
+    method = {
+        "method": "delta" if delta else "full",
+        "detail": DELTA_RECONCILIATION if delta else FULL_RECONCILIATION,
+    }
     if p.phase == "migration":
         if not load:
             raise RuntimeError(f"{domain_id} is in the migration phase but nothing was loaded")
@@ -99,15 +114,24 @@ def run(
         t0, c0 = time.monotonic(), cpu_time()
         with tempfile.TemporaryDirectory(prefix="ikou-rehearsal-") as tmp:
             manifest = publication.read_manifest(store, vprefix)
+            delta_csvs: dict[str, Path] = {}
+            if delta:
+                (Path(tmp) / "delta").mkdir()
+                _, delta_csvs = fetch_delta_set(store, delta["set"], Path(tmp) / "delta")
             for t in d.standard.tables:
                 path = publication.fetch(store, vprefix, f"{t.name}.parquet", Path(tmp), manifest)
+                secret = settings().hmac_secret
                 tables.append(
-                    reconcile_table(
+                    reconcile_delta_table(
+                        domain_id, t, pq.read_table(path), target, secret, delta_csvs[t.name]
+                    )
+                    if delta
+                    else reconcile_table(
                         domain_id,
                         t,
                         pq.read_table(path),
                         target,
-                        settings().hmac_secret,
+                        secret,
                         tolerance=p.reconciliation_tolerance,
                     )
                 )
@@ -117,7 +141,15 @@ def run(
     legacy = sum(a["legacy_records"] for a in acc)
     previous = history(domain_id, store, exclude_run=run_id)
     timing_ = run_timing(
-        domain_id, results, gates, (recon_seconds, recon_cpu), legacy, previous, store, mode
+        domain_id,
+        results,
+        gates,
+        (recon_seconds, recon_cpu),
+        legacy,
+        previous,
+        store,
+        mode,
+        delta=delta,
     )
     report = {
         "domain": domain_id,
@@ -133,6 +165,7 @@ def run(
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "accounting": acc,
         "reconciliation": tables,
+        "reconciliation_method": method,
         "tolerance": p.reconciliation_tolerance,
         "timing": timing_,
         "gates": {
@@ -169,18 +202,12 @@ def run(
         bad = [t["unit"] for t in tables if t["mismatches"]]
         if bad:
             reasons.append(
-                "reconciliation mismatches in "
-                + ", ".join(
-                    f"{t['unit']} ({t['missing']} missing, {t['extra']} extra, {t['changed']} changed"
-                    + (
-                        f", aggregates {', '.join(t['aggregate_mismatches'])}"
-                        if t["aggregate_mismatches"]
-                        else ""
-                    )
-                    + ")"
-                    for t in tables
-                    if t["mismatches"]
+                (
+                    "reconciliation (delta) mismatches in "
+                    if delta
+                    else "reconciliation mismatches in "
                 )
+                + ", ".join(mismatch_text(t) for t in tables if t["mismatches"])
             )
         if not all(a["balanced"] for a in acc):
             reasons.append(
@@ -189,8 +216,9 @@ def run(
             )
         if timing_.get("assessed", True) and not timing_["within_window"]:
             reasons.append(
-                f"projected {timing_['projected_hours']:.1f} h at {d.expected_records:,} records exceeds "
-                f"the {timing_['window_hours']:g} h cutover window"
+                f"projected {timing_['projected_hours']:.1f} h at {d.expected_records:,} records "
+                f"({timing_.get('path', 'full')} path) exceeds the {timing_['window_hours']:g} h "
+                "cutover window"
                 if mode == "rehearsal"
                 else f"the cutover took {timing_['projected_hours']:.1f} h, over its {timing_['window_hours']:g} h "
                 "window: the legacy system stays (切り戻し)"
@@ -201,9 +229,10 @@ def run(
             "reconciliation clean"
             + (
                 f" (within tolerance {p.reconciliation_tolerance:g})"
-                if p.reconciliation_tolerance
+                if p.reconciliation_tolerance and not delta
                 else ""
-            ),
+            )
+            + (" (delta: in-database digest, changed keys in full)" if delta else ""),
             "accounting closes",
         ]
         if timing_.get("assessed", True):
@@ -237,7 +266,9 @@ def run(
     if target is not None and mode == "rehearsal":
         report["rollback"] = {"schema": target.schema, "done": False}
     if target is not None and load is not None and mode == "cutover":
-        report["cutover"] = finish_cutover(domain_id, report, target, control, load, who)
+        report["cutover"] = finish_cutover(domain_id, report, target, control, load, who, store)
+    if target is not None and load is not None and mode == "load_ahead":
+        report["cutover"] = finish_load_ahead(domain_id, report, target, control, load, who)
     write(report, prefix, store)
     control.record_rehearsal(
         report,
@@ -259,12 +290,40 @@ def run(
     return summary(ctx, report, prefix, started)
 
 
+def mismatch_text(t: dict) -> str:
+    """One reconciled table's mismatches, for a NO-GO reason (counts and column names only)."""
+    aggs = (
+        f", aggregates {', '.join(t['aggregate_mismatches'])}"
+        if t.get("aggregate_mismatches")
+        else ""
+    )
+    if "digest_match" in t:  # the delta's reconciliation
+        return (
+            f"{t['unit']} ({t['changed_mismatches']} of {t['changed_keys']} changed keys differ, "
+            f"digest {'matches' if t['digest_match'] else 'differs'}, "
+            f"{t['rows_target']} rows of {t['rows_source']}{aggs})"
+        )
+    return f"{t['unit']} ({t['missing']} missing, {t['extra']} extra, {t['changed']} changed{aggs})"
+
+
+FULL_RECONCILIATION = (
+    "full: every row of the target streamed and compared by keyed hash per business key, "
+    "aggregates and control totals"
+)
+DELTA_RECONCILIATION = (
+    "delta: an order-independent digest of every row's keyed hash computed in the database, "
+    "counts, aggregates and control totals, and every key the delta touched compared in full"
+)
+
+
 def finish_cutover(
-    domain_id: str, report: dict, target, control, load: StageResult, who: str
+    domain_id: str, report: dict, target, control, load: StageResult, who: str, store: Store
 ) -> dict:
-    """A cutover run's end: live on GO, the live tables dropped again on NO-GO."""
+    """A cutover run's end: live on GO; on NO-GO the live tables dropped again — or, after a
+    delta cutover, returned to the base (the load ahead) with ``loaded_ahead`` kept."""
     d = registry().get(domain_id)
     sha = load.manifest_sha256 or ""
+    delta = load.delta or None
     if report["verdict"] == "GO":
         control.record(
             "live",
@@ -273,10 +332,31 @@ def finish_cutover(
             run_id=report["run_id"],
             who=who,
             manifest_sha256=sha,
-            detail="reconciled after the cutover load",
+            detail=(
+                f"reconciled after the delta cutover (loaded ahead with {delta['base_snapshot']})"
+                if delta
+                else "reconciled after the cutover load"
+            ),
         )
         return {"status": "live", "manifest_sha256": sha, "who": who}
+    if delta:
+        return_to_base(target, domain_id, delta, store, run_id=report["run_id"], who=who)
+        detail = (
+            f"the live tables were returned to the base {delta['base_snapshot']} (the load "
+            "ahead, loaded again): the domain is not live and stays loaded_ahead"
+        )
+        control.record(
+            "rolled_back",
+            domain=domain_id,
+            snapshot=report["snapshot"],
+            run_id=report["run_id"],
+            who=who,
+            manifest_sha256=sha,
+            detail="; ".join(report["reasons"]) + " — " + detail,
+        )
+        return {"status": "rolled_back", "manifest_sha256": sha, "who": who, "detail": detail}
     target.drop_domain(domain_id, d.standard)
+    control.log_dropped(domain=domain_id, schema=target.schema)
     control.record(
         "rolled_back",
         domain=domain_id,
@@ -292,6 +372,44 @@ def finish_cutover(
         "who": who,
         "detail": "the live tables loaded by this run were dropped: the domain is not live",
     }
+
+
+def finish_load_ahead(
+    domain_id: str, report: dict, target, control, load: StageResult, who: str
+) -> dict:
+    """A ``load_ahead`` run's end: ``loaded_ahead`` on GO (never live: the delta cutover follows);
+    on NO-GO the live tables it loaded are dropped again."""
+    sha = load.manifest_sha256 or ""
+    if report["verdict"] == "GO":
+        detail = (
+            f"the full load of {report['snapshot']} reconciled in the live schema ahead of the "
+            f"cutover: a delta cutover with base_snapshot {report['snapshot']} may follow"
+        )
+        control.record(
+            "loaded_ahead",
+            domain=domain_id,
+            snapshot=report["snapshot"],
+            run_id=report["run_id"],
+            who=who,
+            manifest_sha256=sha,
+            source="load_ahead",
+            detail=detail,
+        )
+        return {"status": "loaded_ahead", "manifest_sha256": sha, "who": who, "detail": detail}
+    target.drop_domain(domain_id, registry().get(domain_id).standard)
+    control.log_dropped(domain=domain_id, schema=target.schema)
+    detail = "the live tables loaded ahead by this run were dropped: the domain is not loaded ahead"
+    control.record(
+        "rolled_back",
+        domain=domain_id,
+        snapshot=report["snapshot"],
+        run_id=report["run_id"],
+        who=who,
+        manifest_sha256=sha,
+        source="load_ahead",
+        detail="; ".join(report["reasons"]) + " — " + detail,
+    )
+    return {"status": "rolled_back", "manifest_sha256": sha, "who": who, "detail": detail}
 
 
 def write(report: dict, prefix: str, store: Store) -> None:
