@@ -507,6 +507,36 @@ class ExtractPartResult(BaseModel):
     cpu_seconds: float | None = None
 
 
+class LoadPart(BaseModel):
+    """One partition of a domain's full load (what ``load_plan`` maps over): its CSV file of each
+    standard table, split by the 宛名番号 hash (:mod:`ikou.load.partitions`); URIs and counts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    parts: int
+    snapshot: str
+    handoff: str  # the run's published hand-off prefix
+    manifest_sha256: str
+    files: dict[str, str]  # standard table -> the partition's CSV URI
+    sha256: dict[str, str]  # standard table -> its sha256
+    rows: dict[str, int]  # standard table -> rows in this partition
+    total_rows: dict[str, int]  # standard table -> rows of the hand-off (every partition)
+    planned_at: float
+
+
+class LoadPartResult(BaseModel):
+    """What one ``load_parts`` task instance staged (counts only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    parts: int
+    rows: dict[str, int]
+    seconds: float
+    cpu_seconds: float | None = None
+
+
 def cpu_time() -> float:
     """CPU seconds of this process and its waited-for children so far (user + system).
 

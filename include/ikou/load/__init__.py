@@ -250,54 +250,49 @@ def load_domain(
 ) -> dict:
     """The load stage of one domain: publish the hand-off set, then load the target from it."""
     d = registry().get(domain_id)
-    bom = os.environ.get("IKOU_CSV_BOM", "0") == "1"
-    prefix = zone_uri("handoff", domain_id, run_id)
     target = Target(settings().target_db_url, schema_for(mode, run_id))
     try:
-        return _load_domain(
-            d,
-            validated,
-            prefix,
-            target,
-            run_id=run_id,
-            mode=mode,
-            store=store,
-            atena_map=atena_map,
-            who=who,
-            bom=bom,
-        )
-    except HandoffError:
-        raise
-    except Exception as exc:
-        if _s3_failure(exc):
-            raise HandoffError(
-                f"S3 failed while loading {domain_id} ({type(exc).__name__}: {exc}) after the client's retries; "
-                f"this attempt published no hand-off manifest under {prefix}, so no reader sees a partial set. "
-                "The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 connection) "
-                "and clear the task."
-            ) from exc
-        raise
+        with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
+            prefix, sha, csvs = run_handoff(
+                d, validated, store, Path(tmp), run_id=run_id, mode=mode, atena_map=atena_map
+            )
+            rows = load_target(
+                target,
+                domain_id,
+                csvs,
+                run_id=run_id,
+                snapshot=validated.snapshot,
+                manifest_sha256=sha,
+                mode=mode,
+                who=who,
+            )
+        return load_result(prefix, target, domain_id, rows, sha)
     finally:
         target.dispose()
 
 
-def _load_domain(
-    d,
-    validated: StageResult,
-    prefix: str,
-    target: Target,
-    *,
-    run_id: str,
-    mode: str,
-    store: Store,
-    atena_map,
-    who: str,
-    bom: bool,
-) -> dict:
-    domain_id = d.id
-    snapshot = validated.snapshot
-    with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
-        work = Path(tmp)
+def load_result(prefix: str, target: Target, domain_id: str, rows: dict, sha: str) -> dict:
+    """What a full load returns to the stage (URIs, schema, counts)."""
+    return {
+        "handoff": prefix,
+        "rows": rows,
+        "target_url": target.url,
+        "schema": target.schema,
+        "tables": {t: table_name(domain_id, t) for t in rows},
+        "manifest_sha256": sha,
+        "dialect": target.dialect,
+    }
+
+
+def run_handoff(
+    d, validated: StageResult, store: Store, work: Path, *, run_id: str, mode: str, atena_map=None
+) -> tuple[str, str, dict[str, Path]]:
+    """This run's full hand-off set published (or, on a retry, the published one fetched) into
+    ``work``: (its prefix, its manifest.json's sha256, CSV by table). S3 failing after the
+    client's retries is a :class:`HandoffError`."""
+    bom = os.environ.get("IKOU_CSV_BOM", "0") == "1"
+    prefix = zone_uri("handoff", d.id, run_id)
+    try:
         sha, csvs = publish_full_handoff(
             d,
             validated,
@@ -309,25 +304,18 @@ def _load_domain(
             atena_map=atena_map,
             bom=bom,
         )
-        rows = load_target(
-            target,
-            domain_id,
-            csvs,
-            run_id=run_id,
-            snapshot=snapshot,
-            manifest_sha256=sha,
-            mode=mode,
-            who=who,
-        )
-    return {
-        "handoff": prefix,
-        "rows": rows,
-        "target_url": target.url,
-        "schema": target.schema,
-        "tables": {t: table_name(domain_id, t) for t in rows},
-        "manifest_sha256": sha,
-        "dialect": target.dialect,
-    }
+    except HandoffError:
+        raise
+    except Exception as exc:
+        if _s3_failure(exc):
+            raise HandoffError(
+                f"S3 failed while loading {d.id} ({type(exc).__name__}: {exc}) after the client's retries; "
+                f"this attempt published no hand-off manifest under {prefix}, so no reader sees a partial set. "
+                "The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 connection) "
+                "and clear the task."
+            ) from exc
+        raise
+    return prefix, sha, csvs
 
 
 def publish_full_handoff(
@@ -401,7 +389,24 @@ def load_target(
 ) -> dict[str, int]:
     """The target load of one domain: rehearsal schemas are swept first; a cutover load refuses a
     live domain inside its transaction and records ``loaded`` in the same transaction."""
-    d = registry().get(domain_id)
+    layout = registry().get(domain_id).layout
+    run = {"run_id": run_id, "snapshot": snapshot, "manifest_sha256": manifest_sha256, "mode": mode}
+
+    def load(guard, after) -> dict[str, int]:
+        return target.load(domain_id, layout, csvs, **run, guard=guard, after=after)
+
+    return logged_load(target, domain_id, load, run, who=who)
+
+
+def logged_load(
+    target: Target, domain_id: str, load, run: dict[str, str], who: str = ""
+) -> dict[str, int]:
+    """``load(guard, after) -> rows`` (one transaction: :meth:`Target.load`, or the swap of a
+    partitioned load) with the load's bookkeeping: rehearsal schemas swept first; the cutover's
+    guard and ``loaded`` event and the load-log row written inside the load's transaction.
+    ``run``: the load's ``run_id``, ``snapshot``, ``manifest_sha256`` and ``mode``."""
+    run_id, snapshot, mode = run["run_id"], run["snapshot"], run["mode"]
+    manifest_sha256 = run["manifest_sha256"]
     control = Control(target.base_url).ensure()
     guard = cutover_after = None
     if mode == "cutover":
@@ -428,17 +433,7 @@ def load_target(
             cutover_after(cur, dialect, rows)
         log_after(cur, dialect, rows)
 
-    rows = target.load(
-        domain_id,
-        d.layout,
-        csvs,
-        run_id=run_id,
-        snapshot=snapshot,
-        manifest_sha256=manifest_sha256,
-        mode=mode,
-        guard=guard,
-        after=after,
-    )
+    rows = load(guard, after)
     if target.dialect == "sqlite" and target.schema != LIVE_SCHEMA:
         # the schema file logged it in its transaction; the control file keeps the history
         control.copy_load_row(log_row)
@@ -521,6 +516,9 @@ def clean_load(target: Target, domain_id: str, csvs: dict[str, Path]) -> dict[st
 __all__ = [
     "load_domain",
     "load_target",
+    "load_result",
+    "logged_load",
+    "run_handoff",
     "build_handoff",
     "publish_handoff",
     "publish_full_handoff",
