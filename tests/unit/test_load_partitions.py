@@ -115,3 +115,17 @@ def test_check_staged_accounts_per_partition_and_in_total():
         check_staged("juki", planned, {**planned, 0: {**planned[0], "jumin": (2, "zz")}})
     with pytest.raises(StagingError, match="staged tables"):
         check_staged("juki", planned, {**planned, 0: {"atena": (3, "a0")}})
+
+
+def test_the_hand_off_csv_streamed_from_parquet_is_the_same_bytes(tmp_path, monkeypatch):
+    """build_handoff streams each table from its Parquet file (memory: one batch)."""
+    import pyarrow.parquet as pq
+
+    import ikou.load as handoff
+
+    monkeypatch.setattr(handoff, "PARQUET_BATCH", 700)  # several batches and row groups
+    table = synthetic_table("juki", "atena", 2_500, seed=3)
+    pq.write_table(table, tmp_path / "atena.parquet", row_group_size=1_000)
+    handoff.write_csv(table, tmp_path / "whole.csv", bom=True)
+    handoff.write_csv(tmp_path / "atena.parquet", tmp_path / "streamed.csv", bom=True)
+    assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "streamed.csv").read_bytes()

@@ -62,16 +62,28 @@ class HandoffError(RuntimeError):
     """The hand-off set could not be published (S3 unreachable …); nothing half-written is visible."""
 
 
-def write_csv(table, path: Path, bom: bool = False) -> None:
-    import pyarrow.csv as pacsv
+CSV_WRITE = {"quoting_style": "needed", "eol": "\r\n", "null_string": ""}  # pyarrow's options
+PARQUET_BATCH = 65_536
 
+
+def write_csv(table, path: Path, bom: bool = False) -> None:
+    """A table in the hand-off dialect. ``table``: a pyarrow table, or a Parquet file's path —
+    streamed a record batch at a time (memory holds one batch, never the table); the same bytes."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    options = pacsv.WriteOptions(**CSV_WRITE)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as fh:
         if bom:
             fh.write(b"\xef\xbb\xbf")
-        pacsv.write_csv(
-            table, fh, pacsv.WriteOptions(quoting_style="needed", eol="\r\n", null_string="")
-        )
+        if isinstance(table, Path):
+            pf = pq.ParquetFile(table)
+            with pacsv.CSVWriter(fh, pf.schema_arrow, write_options=options) as writer:
+                for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
+                    writer.write_batch(batch)
+        else:
+            pacsv.write_csv(table, fh, options)
     os.replace(tmp, path)
 
 
@@ -88,17 +100,27 @@ def build_handoff(
     bom: bool = False,
 ) -> tuple[dict[str, Path], dict]:
     """Write the CSV files (and move the Parquet files) of a domain's standard tables into ``work``
-    and return (files by name, the manifest). ``tables``: table name -> (pyarrow table, Parquet path)."""
+    and return (files by name, the manifest). ``tables``: table name -> (pyarrow table, Parquet path);
+    a table of None is streamed from its Parquet file."""
     d = registry().get(domain_id)
     files: dict[str, Path] = {}
     entries = []
     for t in d.layout.tables:
         table, pq_path = tables[t.name]
         names = [c.name for c in t.columns]
-        if table.column_names != names:
-            raise ValueError(
-                f"{domain_id}.{t.name}: columns {table.column_names} differ from layout {names}"
+        if table is None:  # streamed from the Parquet file
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(pq_path).metadata
+            columns, num_rows, table = (
+                meta.schema.to_arrow_schema().names,
+                meta.num_rows,
+                Path(pq_path),
             )
+        else:
+            columns, num_rows = table.column_names, table.num_rows
+        if columns != names:
+            raise ValueError(f"{domain_id}.{t.name}: columns {columns} differ from layout {names}")
         csv_path = work / f"{t.name}.csv"
         write_csv(table, csv_path, bom)
         out_pq = work / f"{t.name}.parquet"
@@ -112,7 +134,7 @@ def build_handoff(
                 "label_ja": t.label_ja,
                 "target_table": table_name(domain_id, t.name),
                 "file": csv_path.name,
-                "rows": table.num_rows,
+                "rows": num_rows,
                 "bytes": csv_path.stat().st_size,
                 "sha256": sha256_file(csv_path),
                 "parquet": {
@@ -332,8 +354,6 @@ def publish_full_handoff(
 ) -> tuple[str, dict[str, Path]]:
     """The full hand-off set of a run at ``prefix``, published (or, on a retry, the published one
     fetched, sha256-checked) into ``work``: (its manifest.json's sha256, CSV by table)."""
-    import pyarrow.parquet as pq
-
     domain_id = d.id
     snapshot = validated.snapshot
     if store.exists(join(prefix, MANIFEST)):
@@ -349,7 +369,7 @@ def publish_full_handoff(
     tables = {}
     for t in d.layout.tables:
         path = publication.fetch(store, vprefix, f"{t.name}.parquet", work / "in", vmanifest)
-        tables[t.name] = (pq.read_table(path), path)
+        tables[t.name] = (None, path)  # streamed: memory holds a batch, never the table
     files, manifest = build_handoff(
         domain_id,
         tables,

@@ -29,13 +29,12 @@ import os
 from pathlib import Path
 
 from ikou.errors import BadArgument
+from ikou.load import CSV_WRITE, PARQUET_BATCH
 
 #: rows of the largest table per partition when IKOU_LOAD_PARTITIONS is not set
 ROWS_PER_PARTITION = 500_000
 #: at most this many partitions by default
 MAX_PARTITIONS = 16
-#: rows per Parquet batch while splitting
-BATCH_ROWS = 65_536
 ENV = "IKOU_LOAD_PARTITIONS"
 
 
@@ -91,7 +90,7 @@ def split_table(
     parts: int,
     out: list[Path],
     secret: bytes | None = None,
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int = PARQUET_BATCH,
 ) -> list[int]:
     """Split one standard table's Parquet file into ``parts`` CSV files (``out[i]``: partition
     ``i``) in the hand-off dialect, streaming; return the rows written to each."""
@@ -106,7 +105,7 @@ def split_table(
             f"{domain}.{table.name}: columns {pf.schema_arrow.names} differ from layout {names}"
         )
     cols = key_columns(table)
-    options = pacsv.WriteOptions(quoting_style="needed", eol="\r\n", null_string="")
+    options = pacsv.WriteOptions(**CSV_WRITE)
     handles = [open(p.with_name(p.name + ".part"), "wb") for p in out]
     counts = [0] * parts
     try:
