@@ -22,8 +22,9 @@ create, COPY, key, swap, commit); ``to_sql`` once. rows/s = rows ÷ seconds.
 The partitioned load (issue 13 §2, :mod:`ikou.load.staging`), each step in a process of its own
 as the tasks run, with its peak resident memory (``ru_maxrss`` of the process, from ``wait4``):
 
-* ``handoff`` — writing the hand-off CSV from the validated Parquet: ``whole`` (the table read
-  into memory, as before) and ``streamed`` (a record batch at a time, as now);
+* ``handoff`` — writing the hand-off CSV from the validated Parquet (here in 64Ki-row groups):
+  ``whole`` (the table read into memory, as before) and ``streamed`` (a row group at a time, as
+  now);
 * ``single`` — the single-task load of the CSV (:func:`ikou.load.clean_load`);
 * ``partitioned`` at 1 and 4 partitions — ``split`` (load_plan's split of the Parquet by the
   宛名番号 hash), ``stage`` (the partitions COPYing into the run's UNLOGGED staging side by side,
@@ -223,7 +224,7 @@ def run(workdir: Path, quick: bool) -> dict:
     from sqlalchemy import create_engine
 
     from ikou.domains import registry
-    from ikou.load import clean_load, write_csv
+    from ikou.load import PARQUET_BATCH, clean_load, write_csv
     from ikou.load.target import Target
 
     domain, table = "juki", "atena"
@@ -291,7 +292,9 @@ def run(workdir: Path, quick: bool) -> dict:
         parquet = Path(workdir) / f"{table}.parquet"
         import pyarrow.parquet as pq
 
-        pq.write_table(data, parquet)
+        # row groups of 64Ki rows: the hand-off and the split hold one group at a time (the
+        # validate stage writes pyarrow's default, up to 1Mi rows a group, today)
+        pq.write_table(data, parquet, row_group_size=PARQUET_BATCH)
         del data, df
         figures.update(partitioned_figures(url, Path(workdir), parquet, csv_path, rows, quick))
     finally:

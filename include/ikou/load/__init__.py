@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ikou.config import settings
@@ -66,9 +67,19 @@ CSV_WRITE = {"quoting_style": "needed", "eol": "\r\n", "null_string": ""}  # pya
 PARQUET_BATCH = 65_536
 
 
+def parquet_batches(path: Path, batch_rows: int | None = None) -> Iterator:
+    """A Parquet file's record batches, one row group in memory at a time (``iter_batches``
+    keeps buffers of the groups it has read: its peak grows with the file)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    for i in range(pf.num_row_groups):
+        yield from pf.read_row_group(i).to_batches(max_chunksize=batch_rows or PARQUET_BATCH)
+
+
 def write_csv(table, path: Path, bom: bool = False) -> None:
     """A table in the hand-off dialect. ``table``: a pyarrow table, or a Parquet file's path —
-    streamed a record batch at a time (memory holds one batch, never the table); the same bytes."""
+    streamed (memory holds one row group, never the table); the same bytes."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -78,9 +89,9 @@ def write_csv(table, path: Path, bom: bool = False) -> None:
         if bom:
             fh.write(b"\xef\xbb\xbf")
         if isinstance(table, Path):
-            pf = pq.ParquetFile(table)
-            with pacsv.CSVWriter(fh, pf.schema_arrow, write_options=options) as writer:
-                for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
+            schema = pq.ParquetFile(table).schema_arrow
+            with pacsv.CSVWriter(fh, schema, write_options=options) as writer:
+                for batch in parquet_batches(table):
                     writer.write_batch(batch)
         else:
             pacsv.write_csv(table, fh, options)

@@ -20,7 +20,8 @@ keep one partition's COPY at a few seconds, so a killed partition's retry redoes
 
 **The files.** ``load_plan`` streams each standard table's Parquet (the one published beside the
 hand-off CSV, sha256-checked) in record batches and writes one CSV per partition in the hand-off
-dialect (:func:`split_table`): memory holds one batch, never the table.
+dialect (:func:`split_table`): memory holds one row group of the Parquet file (≤ 1Mi rows as the
+validate stage writes it), never the table.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import os
 from pathlib import Path
 
 from ikou.errors import BadArgument
-from ikou.load import CSV_WRITE, PARQUET_BATCH
+from ikou.load import CSV_WRITE, PARQUET_BATCH, parquet_batches
 
 #: rows of the largest table per partition when IKOU_LOAD_PARTITIONS is not set
 ROWS_PER_PARTITION = 500_000
@@ -110,7 +111,7 @@ def split_table(
     counts = [0] * parts
     try:
         writers = [pacsv.CSVWriter(fh, pf.schema_arrow, write_options=options) for fh in handles]
-        for batch in pf.iter_batches(batch_size=batch_rows):
+        for batch in parquet_batches(parquet, batch_rows):
             which = partition_of(domain, _batch_keys(batch, cols), parts, secret)
             for i in range(parts):
                 idx = np.flatnonzero(which == i)
