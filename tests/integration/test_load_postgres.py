@@ -238,7 +238,17 @@ def test_a_partitioned_load_stages_side_by_side_and_equals_the_single_task_load(
     store = Store()
     v = publish_validated(store, "pg-parts", tables, tmp_path / "validated", "2026-10-01")
     ctx = RunContext(domain=DOMAIN, run_id="pg-parts")
+    # a run that died between its partitions and its swap left its staging: the next plan drops it
+    from ikou.load.staging import Staging
+
+    dead = Staging(
+        Target(pg, rehearsal_schema("pg-dead")), DOMAIN, registry().get(DOMAIN).layout, "pg-dead"
+    )
+    dead.stage(0, csvs, {"atena": "a", "jumin": "j"})
+    assert dead.exists()
     plan = load.plan(ctx, v, store=store)
+    assert not dead.exists()
+    dead.target.dispose()
     assert [p.index for p in plan] == [0, 1, 2] and {p.parts for p in plan} == {3}
     for t in ("atena", "jumin"):
         assert sum(p.rows[t] for p in plan) == plan[0].total_rows[t] == 2_000

@@ -77,8 +77,8 @@ def plan_partitions(
                     store.put_file(uri, path, content_type="text/csv")
                     path.unlink()
                     files[i][t.name] = (uri, digest, n)
-        # a new plan stages afresh: nothing a failed earlier attempt staged is taken
-        Staging(target, domain_id, d.layout, run_id).discard()
+        # a new plan stages afresh: nothing a failed earlier attempt (or run) staged is taken
+        Staging(target, domain_id, d.layout, run_id).discard(every_run=True)
     finally:
         target.dispose()
     planned_at = time.time()

@@ -23,7 +23,7 @@ cutover's ``loaded`` event). A kill anywhere in it leaves the target as it was a
 as the partitions left it, so the retried swap does it all again.
 
 **SQLite.** Each partition stages into a file of its own beside the target file
-(``{stem}.staging-r{10 hex}-p{NNNNN}.sqlite``: not a rehearsal schema's name, so no sweep takes it
+(``{stem}.staging-{domain}-r{10 hex}-p{NNNNN}.sqlite``: not a rehearsal schema's name, so no sweep takes it
 for one), written under a temporary name and renamed when complete — a killed partition leaves no
 file the swap would take, and its retry writes the file again. The swap merges the files one
 after another into ``staging__…`` tables inside one ``BEGIN IMMEDIATE`` of the schema's file,
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,14 +123,16 @@ class Staging:
     def part_file(self, index: int) -> Path:
         base = self.target.sibling(LIVE_SCHEMA).sqlite_path
         return base.with_name(
-            f"{base.stem}.staging-r{self.key}-p{index:05d}{base.suffix or '.sqlite'}"
+            f"{base.stem}.staging-{self.domain}-r{self.key}-p{index:05d}{base.suffix or '.sqlite'}"
         )
 
-    def part_files(self) -> list[Path]:
+    def part_files(self, run: str | None = None) -> list[Path]:
+        """This run's partition files (``run="*"``: every run's of this domain)."""
         base = self.target.sibling(LIVE_SCHEMA).sqlite_path
-        return sorted(
-            base.parent.glob(f"{base.stem}.staging-r{self.key}-p*{base.suffix or '.sqlite'}")
+        pattern = (
+            f"{base.stem}.staging-{self.domain}-r{run or self.key}-p*{base.suffix or '.sqlite'}"
         )
+        return sorted(base.parent.glob(pattern))
 
     # -- the partition phase -----------------------------------------------------------------
     def stage(self, index: int, csvs: dict[str, Path], sha256: dict[str, str]) -> dict[str, int]:
@@ -338,18 +341,30 @@ class Staging:
                 after(cur, self.target.dialect, rows)
         return rows
 
-    def discard(self) -> None:
-        """Drop what is staged for this run (a new plan starts afresh; the swap's leftovers)."""
+    def discard(self, every_run: bool = False) -> None:
+        """Drop what is staged for this run (the swap's leftovers); ``every_run``: also what
+        earlier runs of the domain left (a run that died between its partitions and its swap) —
+        for a new plan, which starts afresh (a domain DAG runs one run at a time)."""
         if self.target.dialect == "sqlite":
-            for f in self.part_files():
+            for f in self.part_files("*" if every_run else None):
                 f.unlink(missing_ok=True)
             return
+        names = [self.table(t.name) for t in self.layout.tables] + [self.ledger]
+        if every_run:
+            names += self._staged_names()
         with self._pg() as cur:
-            for t in self.layout.tables:
-                cur.execute(f"DROP TABLE IF EXISTS {self._staged_qualified(t.name)}")
-            cur.execute(
-                f"DROP TABLE IF EXISTS {self.target.qualified(self.ledger, STAGING_SCHEMA)}"
-            )
+            for name in dict.fromkeys(names):
+                cur.execute(f"DROP TABLE IF EXISTS {self.target.qualified(name, STAGING_SCHEMA)}")
+
+    def _staged_names(self) -> list[str]:
+        """Staging tables of any run of this domain (``{domain}__{table}__r{10 hex}``)."""
+        own = re.compile(rf"{re.escape(self.domain)}__[a-z0-9_]+__r[0-9a-f]{{10}}")
+        with self.target.engine().connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (STAGING_SCHEMA,),
+            ).fetchall()
+        return [r[0] for r in rows if own.fullmatch(r[0])]
 
 
 def _already(domain: str, index: int, done: dict, sha256: dict[str, str]) -> dict[str, int]:
