@@ -1,8 +1,10 @@
 """Helpers shared by the tests (importable: pytest puts tests/ on sys.path; never import from a
-conftest). Three parts, one file so that every test has one place to import from (about 530
-lines): small helpers and the SMTP sink of the notification tests; the personal-data search
-(needles of every kind from the synthetic city, :class:`PersonalDataSearch`); the master's order
-checked by the clock (:func:`order_violations` over the domain runs' start and end times)."""
+conftest). One file so that every test has one place to import from (about 780 lines): small
+helpers and the SMTP sink of the notification tests; the personal-data search (needles of every
+kind from the synthetic city, :class:`PersonalDataSearch`); the master's order checked by the
+clock (:func:`order_violations` over the domain runs' start and end times); the load's kill
+mechanism (:func:`kill_while_reading`), delta scenarios and a partitioned load's plan and child
+processes."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ Every stage is ``run(ctx, upstream…) -> StageResult``. One parser reads every 
 (:func:`parse_snapshot`): ``YYYY-MM-DD`` or ``YYYYMMDD``, stored as ``YYYY-MM-DD``.
 
 A little over 500 lines in one module on purpose: it is the one contract every layer speaks
-(stages, inputs, results, the master plan), and its checks of text, snapshots and thresholds
+(stages, inputs, results, the parts of mapped tasks, the master plan), and its checks of text, snapshots and thresholds
 are what the models validate with; split, each part would import the others.
 """
 

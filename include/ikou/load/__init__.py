@@ -14,10 +14,12 @@ publishes (or finds) exactly the same set. Once a run's set is published it is n
 a retry loads the target from the published files (sha256-checked), so the target always holds
 what the hand-off manifest describes.
 
-A little over 500 lines in one module: writing the hand-off set, publishing it and loading the
-target from it are one step (a retry publishes or finds the same set, then loads from it), and
-the rehearsal-schema sweep belongs to that load; the target's DDL and transactions are in
-:mod:`ikou.load.target`, the control tables in :mod:`ikou.load.control`.
+About 560 lines in one module: writing the hand-off set, publishing it and loading the target
+from it are one step (a retry publishes or finds the same set, then loads from it), and the
+rehearsal-schema sweep and the load log belong to that load (:func:`logged_load`, which the
+partitioned load's swap shares); the target's DDL and transactions are in
+:mod:`ikou.load.target`, the control tables in :mod:`ikou.load.control`, the partitioned load in
+:mod:`ikou.load.partitioned`.
 """
 
 from __future__ import annotations
