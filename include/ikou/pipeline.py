@@ -522,7 +522,8 @@ class LoadPart(BaseModel):
     sha256: dict[str, str]  # standard table -> its sha256
     rows: dict[str, int]  # standard table -> rows in this partition
     total_rows: dict[str, int]  # standard table -> rows of the hand-off (every partition)
-    planned_at: float
+    planned_at: float  # when load_plan started (the stage's wall time starts there)
+    plan_cpu_seconds: float | None = None  # load_plan's CPU time
 
 
 class LoadPartResult(BaseModel):

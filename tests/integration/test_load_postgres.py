@@ -271,6 +271,8 @@ def test_a_partitioned_load_stages_side_by_side_and_equals_the_single_task_load(
     res = load.run(ctx, v, store=store, plan=[p.model_dump() for p in plan], parts=staged)
     assert res.records_in == res.records_out == 4_000 and res.balanced
     assert res.parts == {"atena": 3, "jumin": 3} and res.target_schema == target.schema
+    # the stage's cost (the timing model's input) counts the plan and every partition's task
+    assert res.cpu_seconds >= plan[0].plan_cpu_seconds + sum(r.cpu_seconds for r in staged)
     assert target.sibling(STAGING_SCHEMA).tables() == []
     with target.engine().connect() as conn:  # the loaded tables are logged (crash-safe) again
         assert (

@@ -49,6 +49,7 @@ def plan_partitions(
     store: Store,
     atena_map: dict[str, str] | None = None,
 ) -> list[LoadPart]:
+    planned_at, cpu0 = time.time(), cpu_time()  # the stage's clocks start with the plan
     d = registry().get(domain_id)
     out_prefix = parts_prefix(domain_id, run_id)
     target = _target(mode, run_id)
@@ -81,7 +82,7 @@ def plan_partitions(
         Staging(target, domain_id, d.layout, run_id).discard(every_run=True)
     finally:
         target.dispose()
-    planned_at = time.time()
+    plan_cpu = round(cpu_time() - cpu0, 3)
     return [
         LoadPart(
             index=i,
@@ -94,6 +95,7 @@ def plan_partitions(
             rows={t: f[2] for t, f in files[i].items()},
             total_rows=totals,
             planned_at=planned_at,
+            plan_cpu_seconds=plan_cpu,
         )
         for i in range(parts)
     ]

@@ -100,14 +100,20 @@ def run(
         res = full_load(ctx, validated, store, atena_map)
     nparts = res.get("partitions", 1)
     accounting = [passed_on(t, validated.units[t], n) for t, n in res["rows"].items()]
+    seconds, cpu = time.monotonic() - started, cpu_time() - cpu0
+    if planned:  # as extract's parts: wall time from the plan's start, every task's CPU time
+        seconds = max(seconds, time.time() - min(p.planned_at for p in planned))
+        cpu += (planned[0].plan_cpu_seconds or 0.0) + sum(
+            r.cpu_seconds or 0.0 for r in as_list(parts, LoadPartResult)
+        )
     return StageResult.of(
         ctx,
         "load",
         validated.snapshot,
         res["handoff"],
         accounting,
-        time.monotonic() - started,
-        cpu_seconds=cpu_time() - cpu0,
+        seconds,
+        cpu_seconds=cpu,
         target_schema=res["schema"],
         tables=res["tables"],
         manifest_sha256=res["manifest_sha256"],
