@@ -229,3 +229,40 @@ def test_sqlite_swap_killed_before_commit_leaves_the_target_and_its_retry_comple
     assert res["rows"] == {"atena": 3 * ROWS, "jumin": 3 * ROWS}
     assert _file_log(path)[-1] == ("part-run", "2" * 64, 6 * ROWS)
     target.dispose()
+
+
+def test_a_partitioned_cutover_swaps_into_the_live_schema_and_refuses_a_live_domain(
+    tmp_path, monkeypatch
+):
+    """The swap's transaction holds the cutover's guard and its ``loaded`` event too."""
+    import pytest
+
+    from ikou.load.control_tables import AlreadyLive
+    from ikou.load.partitioned import swap_partitions
+    from ikou.load.staging import Staging
+    from ikou.load.target import LIVE_SCHEMA
+
+    url, _, plan, csvs = _partitioned(tmp_path, monkeypatch)
+    live = Target(url, LIVE_SCHEMA)
+    staging = Staging(live, DOMAIN, registry().get(DOMAIN).layout, "part-run")
+    for i in range(PARTS):
+        staging.stage(i, csvs[i], plan[i].sha256)
+    res = swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="cutover", who="tester")
+    assert res["schema"] == LIVE_SCHEMA and res["rows"]["atena"] == 3 * ROWS
+    control = Control(url)
+    ev = control.events(DOMAIN)[-1]
+    assert (ev.status, ev.run_id, ev.manifest_sha256, ev.who) == (
+        "loaded",
+        "part-run",
+        "2" * 64,
+        "tester",
+    )
+    control.record("live", domain=DOMAIN, snapshot="2026-10-01", run_id="part-run", who="tester")
+    before = _state(live.sqlite_path)
+    for i in range(PARTS):
+        staging.stage(i, csvs[i], plan[i].sha256)
+    with pytest.raises(AlreadyLive, match="already live"):
+        swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="cutover")
+    assert _state(live.sqlite_path) == before  # refused inside the swap: nothing changed
+    assert [e.status for e in control.events(DOMAIN)] == ["loaded", "live"]
+    live.dispose()
