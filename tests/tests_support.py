@@ -1,8 +1,10 @@
 """Helpers shared by the tests (importable: pytest puts tests/ on sys.path; never import from a
-conftest). Three parts, one file so that every test has one place to import from (about 530
-lines): small helpers and the SMTP sink of the notification tests; the personal-data search
-(needles of every kind from the synthetic city, :class:`PersonalDataSearch`); the master's order
-checked by the clock (:func:`order_violations` over the domain runs' start and end times)."""
+conftest). One file so that every test has one place to import from (about 780 lines): small
+helpers and the SMTP sink of the notification tests; the personal-data search (needles of every
+kind from the synthetic city, :class:`PersonalDataSearch`); the master's order checked by the
+clock (:func:`order_violations` over the domain runs' start and end times); the load's kill
+mechanism (:func:`kill_while_reading`), delta scenarios and a partitioned load's plan and child
+processes."""
 
 from __future__ import annotations
 
@@ -791,3 +793,79 @@ def own_database(prefix: str):
             )
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         admin.dispose()
+
+
+# -- a partitioned load's plan, without S3 ----------------------------------------------------
+
+
+def load_partitions(folder, tables: dict, parts: int, manifest_sha256: str = "p" * 64):
+    """The plan of a partitioned load of juki's ``tables`` (pyarrow tables by name), split into
+    ``parts`` CSV files each in ``folder``: (the LoadParts, {index: {table: CSV path}})."""
+    import pyarrow.parquet as pq
+
+    from ikou.domains import registry
+    from ikou.load.partitions import split_table
+    from ikou.pipeline import LoadPart
+    from ikou.storage import sha256_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    layout = registry().get(DELTA_DOMAIN).layout
+    csvs: dict[int, dict] = {i: {} for i in range(parts)}
+    rows: dict[int, dict] = {i: {} for i in range(parts)}
+    totals = {}
+    for name, table in tables.items():
+        src = folder / f"{name}.parquet"
+        pq.write_table(table, src)
+        outs = [folder / f"{name}.p{i:05d}.csv" for i in range(parts)]
+        counts = split_table(DELTA_DOMAIN, layout.table(name), src, parts, outs)
+        totals[name] = sum(counts)
+        for i, (out, n) in enumerate(zip(outs, counts)):
+            csvs[i][name], rows[i][name] = out, n
+    plan = [
+        LoadPart(
+            index=i,
+            parts=parts,
+            snapshot="2026-10-01",
+            handoff="s3://ikou-restricted/handoff/juki/partitioned/",
+            manifest_sha256=manifest_sha256,
+            files={t: str(p) for t, p in csvs[i].items()},
+            sha256={t: sha256_file(p) for t, p in csvs[i].items()},
+            rows=rows[i],
+            total_rows=totals,
+            planned_at=0.0,
+        )
+        for i in range(parts)
+    ]
+    return plan, csvs
+
+
+# a partitioned load's child processes for the kill tests (kill_while_reading): one partition
+# staged (argv: url, schema, index, CSVs as JSON, their sha256 as JSON), and the swap, whose
+# transaction waits on a pipe (argv[2]) after the swap and the load-log row, before its COMMIT
+STAGE_PARTITION_CHILD = """
+import json, sys
+from ikou.domains import registry
+from ikou.load.staging import Staging
+from ikou.load.target import Target
+url, schema, index, csvs, sha = sys.argv[1:6]
+Staging(Target(url, schema), "juki", registry().get("juki").layout, "part-run").stage(
+    int(index), json.loads(csvs), json.loads(sha))
+"""
+
+SWAP_PARTITIONS_CHILD = """
+import json, sys
+from ikou.load.control import Control
+from ikou.load.partitioned import swap_partitions
+from ikou.pipeline import LoadPart
+fifo = sys.argv[2]
+real = Control.load_logged_in_transaction
+def logged(self, **kw):
+    after, row = real(self, **kw)
+    def hooked(cur, dialect, rows):
+        after(cur, dialect, rows)
+        open(fifo, "rb").read()
+    return hooked, row
+Control.load_logged_in_transaction = logged
+parts = [LoadPart.model_validate(p) for p in json.loads(sys.argv[1])]
+swap_partitions("juki", parts, [], run_id="part-run", mode="rehearsal")
+"""

@@ -21,7 +21,7 @@ Every stage is ``run(ctx, upstream…) -> StageResult``. One parser reads every 
 (:func:`parse_snapshot`): ``YYYY-MM-DD`` or ``YYYYMMDD``, stored as ``YYYY-MM-DD``.
 
 A little over 500 lines in one module on purpose: it is the one contract every layer speaks
-(stages, inputs, results, the master plan), and its checks of text, snapshots and thresholds
+(stages, inputs, results, the parts of mapped tasks, the master plan), and its checks of text, snapshots and thresholds
 are what the models validate with; split, each part would import the others.
 """
 
@@ -523,6 +523,37 @@ class ExtractPartResult(BaseModel):
     quarantined: int
     bytes: int
     decode_seconds: float
+    seconds: float
+    cpu_seconds: float | None = None
+
+
+class LoadPart(BaseModel):
+    """One partition of a domain's full load (what ``load_plan`` maps over): its CSV file of each
+    standard table, split by the 宛名番号 hash (:mod:`ikou.load.partitions`); URIs and counts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    parts: int
+    snapshot: str
+    handoff: str  # the run's published hand-off prefix
+    manifest_sha256: str
+    files: dict[str, str]  # standard table -> the partition's CSV URI
+    sha256: dict[str, str]  # standard table -> its sha256
+    rows: dict[str, int]  # standard table -> rows in this partition
+    total_rows: dict[str, int]  # standard table -> rows of the hand-off (every partition)
+    planned_at: float  # when load_plan started (the stage's wall time starts there)
+    plan_cpu_seconds: float | None = None  # load_plan's CPU time
+
+
+class LoadPartResult(BaseModel):
+    """What one ``load_parts`` task instance staged (counts only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    parts: int
+    rows: dict[str, int]
     seconds: float
     cpu_seconds: float | None = None
 

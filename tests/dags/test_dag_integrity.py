@@ -45,12 +45,18 @@ def test_link_dag_shape(dagbag, dag_id):
 def test_domain_dag_shape(dagbag, domain):
     dag = dagbag.dags[f"migrate_{domain}"]
     # the extract stage holds two more tasks: the plan of byte-range parts and the mapped parts;
-    # the optional stage diff (差分) has no gate
+    # so does the load (the plan of 宛名番号-hash partitions and the mapped partitions staged,
+    # load swaps them in); the optional stage diff (差分) has no gate
     assert {t.task_id for t in dag.tasks} == set(TASK_IDS) | {"extract_plan", "extract_parts"} | {
-        "diff"
-    }
+        "load_plan",
+        "load_parts",
+    } | {"diff"}
     assert OPTIONAL_STAGES == ("diff",)
     assert dag.get_task("extract_parts").downstream_task_ids == {"extract"}
+    assert dag.get_task("load_plan").downstream_task_ids == {"load_parts", "load"}
+    assert dag.get_task("load_parts").downstream_task_ids == {"load"}
+    assert dag.get_task("load_parts").is_mapped
+    assert dag.get_task("load_plan").trigger_rule == "none_failed"  # after a skipped diff
     # the chain: each stage followed by its gate, each gate followed by the next stage
     chain = [
         "extract",
@@ -67,8 +73,8 @@ def test_domain_dag_shape(dagbag, domain):
     for up, down in zip(chain, chain[1:]):
         assert down in dag.get_task(up).downstream_task_ids, (up, down)
     # a delta run: diff between gate_standard and load; load runs after a skipped diff
-    assert dag.get_task("gate_standard").downstream_task_ids >= {"diff", "load"}
-    assert dag.get_task("diff").downstream_task_ids == {"load"}
+    assert dag.get_task("gate_standard").downstream_task_ids >= {"diff", "load_plan", "load"}
+    assert dag.get_task("diff").downstream_task_ids == {"load_plan", "load"}
     assert dag.get_task("load").trigger_rule == "none_failed"
     assert "ikou" in dag.tags and domain in dag.tags
     assert str(dag.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')") or "Tokyo" in str(

@@ -1,7 +1,8 @@
 """A domain DAG end to end with dag.test(): the real PostgreSQL, the local S3 endpoint, GX gates.
 
 A synthetic city of a few hundred residents is written to the landing zone; ``migrate_juki``
-(the addressee master) runs all ten tasks (``diff`` skipped: a full load), then a domain
+(the addressee master) runs all ten tasks (``diff`` skipped: a full load; the load in two
+partitions, ``IKOU_LOAD_PARTITIONS=2``: mapped ``load_parts`` staging, ``load`` swapping), then a domain
 referring to it runs on a snapshot with seeded orphan references and must stop at gate_standard.
 """
 
@@ -36,8 +37,12 @@ def juki_run(city, pg_url, airflow_db, dagbag):
     import os
 
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
+    os.environ["IKOU_LOAD_PARTITIONS"] = "2"
     dag = dagbag.dags["migrate_juki"]
-    run = dag.test(run_conf={"mode": "rehearsal", "snapshot": SNAPSHOT})
+    try:
+        run = dag.test(run_conf={"mode": "rehearsal", "snapshot": SNAPSHOT})
+    finally:
+        os.environ.pop("IKOU_LOAD_PARTITIONS", None)
     yield run
     os.environ.pop("IKOU_TARGET_DB_URL", None)
 
@@ -58,9 +63,18 @@ def test_all_ten_tasks_succeed(juki_run):
     from ikou.pipeline import TASK_IDS
 
     states = _states(juki_run)
-    assert set(states) == set(TASK_IDS) | {"extract_plan", "extract_parts", "diff"}
+    assert set(states) == set(TASK_IDS) | {
+        "extract_plan",
+        "extract_parts",
+        "diff",
+        "load_plan",
+        "load_parts",
+    }
     # small files are decoded in the extract task itself: the mapped part task is skipped
     assert states.pop("extract_parts") in ("skipped", "success")
+    # the load in two partitions: two mapped instances staged them, load swapped them in
+    parts = [ti for ti in juki_run.get_task_instances() if ti.task_id == "load_parts"]
+    assert sorted(ti.map_index for ti in parts) == [0, 1]
     assert states.pop("diff") == "skipped"  # no base_snapshot: a full load
     assert set(states.values()) == {"success"}, states
 

@@ -31,6 +31,8 @@ SEED = 13
 PART_BYTES = (
     32768  # JUKI (200-byte records, ~60 KB) and ATENA (350, ~120 KB) both become several parts
 )
+# (load_plan runs: it plans nothing without a validated result, and its mapped load_parts
+# expand to none — a mapped task cannot expand over a task marked success)
 LATER = r"^(cleanse|gate_cleansed|validate|gate_standard|load|gate_target|rehearsal|gate_reconciliation)$"
 PART_KEYS = {
     "file",

@@ -1,4 +1,5 @@
-"""Faults: a load killed mid-COPY and retried, a COPY failing midway on a bad row, and S3 going
+"""Faults: a load killed mid-COPY and retried, a partitioned load killed in each phase (a
+partition mid-COPY, the swap before its commit), a COPY failing midway on a bad row, and S3 going
 away in the middle of the load stage. Each time the target ends complete and consistent (the
 previous state, then exactly what a clean load gives) and no partial hand-off set is visible."""
 
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests_support import kill_while_reading
+from tests_support import STAGE_PARTITION_CHILD, SWAP_PARTITIONS_CHILD, kill_while_reading
 
 from ikou.domains import registry
 from ikou.load import clean_load, load_target, write_csv
@@ -73,6 +74,11 @@ load_target(Target(url, schema), "juki", csvs, run_id="killed-run", snapshot="20
 """
 
 
+def _load(target: Target, csvs: dict, run_id: str, sha: str) -> None:
+    load_target(target, DOMAIN, csvs, run_id=run_id, snapshot="2026-10-01", manifest_sha256=sha,
+                mode="rehearsal")  # fmt: skip
+
+
 def _copy_progress(target: Target) -> int:
     with target.engine().connect() as conn:
         return int(
@@ -88,15 +94,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
     monkeypatch.setenv("IKOU_TARGET_DB_URL", pg_url)
     schema = rehearsal_schema("killed-run")
     target = Target(pg_url, schema)
-    load_target(
-        target,
-        DOMAIN,
-        versions["v1"],
-        run_id="killed-run",
-        snapshot="2026-10-01",
-        manifest_sha256="1" * 64,
-        mode="rehearsal",
-    )
+    _load(target, versions["v1"], "killed-run", "1" * 64)
     before = _digests(target)
     logged = [r["manifest_sha256"] for r in Control(pg_url).loads_of(DOMAIN)]
     # the load spans two tables: atena is staged whole, then v2's jumin.csv arrives through a
@@ -129,15 +127,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_state_and_a_retry_completes(
     # the load-log row is written in the load's transaction: none for the killed load
     assert [r["manifest_sha256"] for r in Control(pg_url).loads_of(DOMAIN)] == logged
     # the retry (Airflow's task retry) loads v2 completely
-    load_target(
-        target,
-        DOMAIN,
-        versions["v2"],
-        run_id="killed-run",
-        snapshot="2026-10-01",
-        manifest_sha256="2" * 64,
-        mode="rehearsal",
-    )
+    _load(target, versions["v2"], "killed-run", "2" * 64)
     assert _digests(target) == reference
     assert [r["manifest_sha256"] for r in Control(pg_url).loads_of(DOMAIN)] == logged + ["2" * 64]
     target.drop_schema()
@@ -151,15 +141,7 @@ def test_a_copy_failing_on_a_bad_row_rolls_back_and_a_retry_completes(
 
     monkeypatch.setenv("IKOU_TARGET_DB_URL", pg_url)
     target = Target(pg_url, rehearsal_schema("bad-row-run"))
-    load_target(
-        target,
-        DOMAIN,
-        versions["v1"],
-        run_id="bad-row-run",
-        snapshot="2026-10-01",
-        manifest_sha256="1" * 64,
-        mode="rehearsal",
-    )
+    _load(target, versions["v1"], "bad-row-run", "1" * 64)
     before = _digests(target)
     bad_dir = versions["tmp"] / "bad"
     bad_dir.mkdir(exist_ok=True)
@@ -175,30 +157,129 @@ def test_a_copy_failing_on_a_bad_row_rolls_back_and_a_retry_completes(
 
     logged = len(Control(pg_url).loads_of(DOMAIN))
     with pytest.raises(psycopg2.Error, match="date"):
-        load_target(
-            target,
-            DOMAIN,
-            bad,
-            run_id="bad-row-run",
-            snapshot="2026-10-01",
-            manifest_sha256="b" * 64,
-            mode="rehearsal",
-        )
+        _load(target, bad, "bad-row-run", "b" * 64)
     assert _digests(target) == before  # atena's new rows went with the failed transaction
     assert target.sibling(STAGING_SCHEMA).tables() == []
     assert len(Control(pg_url).loads_of(DOMAIN)) == logged  # a failed load is not logged as loaded
-    load_target(
-        target,
-        DOMAIN,
-        versions["v2"],
-        run_id="bad-row-run",
-        snapshot="2026-10-01",
-        manifest_sha256="2" * 64,
-        mode="rehearsal",
-    )
+    _load(target, versions["v2"], "bad-row-run", "2" * 64)
     assert _digests(target) == reference
     target.drop_schema()
     target.dispose()
+
+
+# ------------------------------------------------------- a partitioned load killed in each phase
+
+
+@pytest.fixture
+def partitioned(pg_url, versions, monkeypatch):
+    """v1 loaded into the run's schema, and a plan of v2 (the reference's rows) in 2 partitions."""
+    from tests_support import load_partitions
+
+    from ikou.load.staging import Staging
+
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", pg_url)
+    tables = {
+        t.name: synthetic_table(DOMAIN, t.name, 20_000, seed=2)
+        for t in registry().get(DOMAIN).layout.tables
+    }
+    plan, csvs = load_partitions(versions["tmp"] / "parts", tables, 2, manifest_sha256="2" * 64)
+    target = Target(pg_url, rehearsal_schema("part-run"))
+    _load(target, versions["v1"], "part-run", "1" * 64)
+    staging = Staging(target, DOMAIN, registry().get(DOMAIN).layout, "part-run")
+    yield target, staging, plan, csvs
+    staging.discard()
+    target.drop_schema()
+    target.dispose()
+
+
+def _logged(pg_url) -> list[str]:
+    return [
+        r["manifest_sha256"]
+        for r in Control(pg_url).loads_of(DOMAIN)
+        if r["target_schema"] == rehearsal_schema("part-run")
+    ]
+
+
+def test_a_partition_killed_mid_copy_stages_nothing_and_its_retry_completes(
+    pg_url, partitioned, reference
+):
+    from ikou.load.partitioned import swap_partitions
+    from ikou.load.staging import StagingError
+
+    target, staging, plan, csvs = partitioned
+    before, logged = _digests(target), _logged(pg_url)
+    assert staging.stage(0, csvs[0], plan[0].sha256) == plan[0].rows
+    fifo = csvs[1]["jumin"].with_name("jumin.fifo")
+    files = {"atena": str(csvs[1]["atena"]), "jumin": str(fifo)}
+    args = [pg_url, target.schema, "1", json.dumps(files), json.dumps(plan[1].sha256)]
+
+    def mid_copy() -> None:  # partition 2/2 is in its COPY, side by side with nothing committed
+        deadline = time.monotonic() + 30
+        while _copy_progress(target) < 0:
+            assert time.monotonic() < deadline, "COPY did not start"
+            time.sleep(0.05)
+
+    kill_while_reading(
+        STAGE_PARTITION_CHILD, args, fifo, csvs[1]["jumin"].read_bytes(), then=mid_copy
+    )
+    deadline = time.monotonic() + 30
+    while _copy_progress(target) >= 0:  # the server notices the dead client and rolls back
+        assert time.monotonic() < deadline, "the killed COPY is still running"
+        time.sleep(0.1)
+    # partition 1 is staged, the killed partition 2 not at all: the swap refuses, nothing moves
+    with pytest.raises(StagingError, match=r"2/2 not staged"):
+        swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="rehearsal")
+    assert _digests(target) == before and _logged(pg_url) == logged
+    # the retry (and a retry of a partition that had finished) stages each row once
+    assert staging.stage(1, csvs[1], plan[1].sha256) == plan[1].rows
+    assert staging.stage(0, csvs[0], plan[0].sha256) == plan[0].rows
+    res = swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="rehearsal")
+    assert res["rows"] == {"atena": 20_000, "jumin": 20_000}
+    assert _digests(target) == reference  # the partitioned load equals the single-task load
+    assert _logged(pg_url) == logged + ["2" * 64]
+    assert not staging.exists()
+    assert target.sibling(STAGING_SCHEMA).tables() == []
+
+
+def test_a_swap_killed_before_commit_leaves_the_target_and_its_retry_completes(
+    pg_url, partitioned, reference
+):
+    from sqlalchemy.exc import OperationalError
+
+    from ikou.load.partitioned import swap_partitions
+
+    target, staging, plan, csvs = partitioned
+    before, logged = _digests(target), _logged(pg_url)
+    for i in range(2):
+        staging.stage(i, csvs[i], plan[i].sha256)
+    fifo = csvs[0]["atena"].with_name("swap.fifo")
+    seen = {}
+
+    def read_target() -> str:
+        with target.engine().connect() as conn:
+            conn.exec_driver_sql("SET lock_timeout = '300ms'")
+            try:
+                conn.exec_driver_sql(f'SELECT count(*) FROM "{target.schema}"."juki__atena"')
+                return "read"
+            except OperationalError as exc:
+                return "blocked" if "lock timeout" in str(exc) else str(exc)
+
+    def mid_swap() -> None:  # swapped and logged, not committed: readers wait for the swap
+        seen["mid"] = read_target()
+
+    parts = json.dumps([p.model_dump() for p in plan])
+    kill_while_reading(SWAP_PARTITIONS_CHILD, [parts, str(fifo)], fifo, b"x" * 4096, then=mid_swap)
+    deadline = time.monotonic() + 30
+    while read_target() != "read":  # the server rolls the dead client's transaction back
+        assert time.monotonic() < deadline, "the killed swap still holds its locks"
+    assert seen == {"mid": "blocked"}
+    assert _digests(target) == before and _logged(pg_url) == logged
+    assert staging.exists()  # the partitions' work is kept for the retry
+    res = swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="rehearsal")
+    assert res["rows"] == {"atena": 20_000, "jumin": 20_000}
+    assert _digests(target) == reference
+    assert _logged(pg_url) == logged + ["2" * 64]
+    assert target.sibling(STAGING_SCHEMA).tables() == []
 
 
 # ----------------------------------------------------------------------------- S3 going away

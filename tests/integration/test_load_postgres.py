@@ -219,3 +219,76 @@ def test_cutover_load_refuses_a_live_domain_inside_its_transaction(pg, data):
     with control.target.engine().begin() as conn:
         conn.exec_driver_sql('DELETE FROM "ikou"."ikou_cutover"')
     live.dispose()
+
+
+def test_a_partitioned_load_stages_side_by_side_and_equals_the_single_task_load(
+    pg, data, s3_endpoint, tmp_path, monkeypatch
+):
+    """The stage's three steps as the DAG runs them (load_plan, the mapped load_parts, load): the
+    hand-off set published once, three partitions staged into the run's UNLOGGED staging
+    tables, one swap; the target equals a single-task load of the same rows."""
+    from tests_support import publish_validated
+
+    from ikou.pipeline import RunContext
+    from ikou.stages import load
+    from ikou.storage import MANIFEST, Store, zone_uri
+
+    monkeypatch.setenv("IKOU_LOAD_PARTITIONS", "3")
+    tables, csvs = data
+    store = Store()
+    v = publish_validated(store, "pg-parts", tables, tmp_path / "validated", "2026-10-01")
+    ctx = RunContext(domain=DOMAIN, run_id="pg-parts")
+    # a run that died between its partitions and its swap left its staging: the next plan drops it
+    from ikou.load.staging import Staging
+
+    dead = Staging(
+        Target(pg, rehearsal_schema("pg-dead")), DOMAIN, registry().get(DOMAIN).layout, "pg-dead"
+    )
+    dead.stage(0, csvs, {"atena": "a", "jumin": "j"})
+    assert dead.exists()
+    plan = load.plan(ctx, v, store=store)
+    assert not dead.exists()
+    dead.target.dispose()
+    assert [p.index for p in plan] == [0, 1, 2] and {p.parts for p in plan} == {3}
+    for t in ("atena", "jumin"):
+        assert sum(p.rows[t] for p in plan) == plan[0].total_rows[t] == 2_000
+    prefix = zone_uri("handoff", DOMAIN, "pg-parts")
+    names = {u[len(prefix) :] for u in store.list(prefix)}
+    assert {"manifest.json", MANIFEST, "atena.csv", "_parts/atena.p00002.csv"} <= names
+    staged = [load.part(ctx, p, store=store) for p in plan]
+    target = Target(pg, rehearsal_schema("pg-parts"))
+    with target.engine().connect() as conn:  # the run's staging: unlogged, one table per table
+        kinds = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, relpersistence FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE nspname = %s AND relkind = 'r'",
+                (STAGING_SCHEMA,),
+            ).fetchall()
+        )
+    assert {k.split("__r")[0] for k in kinds} == {"juki__atena", "juki__jumin", "juki__parts"}
+    assert set(kinds.values()) == {"u"}
+    # XCom hands the stage plain dicts
+    res = load.run(ctx, v, store=store, plan=[p.model_dump() for p in plan], parts=staged)
+    assert res.records_in == res.records_out == 4_000 and res.balanced
+    assert res.parts == {"atena": 3, "jumin": 3} and res.target_schema == target.schema
+    # the stage's cost (the timing model's input) counts the plan and every partition's task
+    assert res.cpu_seconds >= plan[0].plan_cpu_seconds + sum(r.cpu_seconds for r in staged)
+    assert target.sibling(STAGING_SCHEMA).tables() == []
+    with target.engine().connect() as conn:  # the loaded tables are logged (crash-safe) again
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE nspname = %s AND relkind = 'r' AND relpersistence = 'p'",
+                (target.schema,),
+            ).scalar()
+            == 2
+        )
+    partitioned = _digests(target)
+    # (a rehearsal load sweeps the domain's other rehearsal schemas: one at a time)
+    single = Target(pg, rehearsal_schema("pg-single"))
+    load_target(single, DOMAIN, csvs, run_id="pg-single", snapshot="2026-10-01",
+                manifest_sha256="1" * 64, mode="rehearsal")  # fmt: skip
+    assert partitioned == _digests(single)
+    for t in (target, single):
+        t.drop_schema()
+        t.dispose()

@@ -9,7 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests_support import kill_while_reading
+from tests_support import STAGE_PARTITION_CHILD, SWAP_PARTITIONS_CHILD, kill_while_reading
 
 from ikou.domains import registry
 from ikou.load import load_target, write_csv
@@ -125,3 +125,144 @@ def test_a_load_logged_only_in_its_schema_file_is_still_listed(tmp_path, monkeyp
     (log,) = control.loads_of(DOMAIN)
     assert (log["run_id"], log["snapshot"], log["rows"]) == ("crash-run", "2026-10-01", 100)
     target.dispose()
+
+
+# -- a partitioned load: partitions staged into their own files, merged by one swap -------------
+
+
+PARTS = 3
+
+
+def _partitioned(tmp_path, monkeypatch):
+    from tests_support import load_partitions
+
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
+    tables = {
+        t.name: synthetic_table(DOMAIN, t.name, ROWS * 3, seed=2)
+        for t in registry().get(DOMAIN).layout.tables
+    }
+    plan, csvs = load_partitions(tmp_path / "parts", tables, PARTS, manifest_sha256="2" * 64)
+    target = Target(url, rehearsal_schema("part-run"))
+    load_target(
+        target,
+        DOMAIN,
+        _version(tmp_path / "v1", 1, ROWS),
+        run_id="part-run",
+        snapshot="2026-10-01",
+        manifest_sha256="1" * 64,
+        mode="rehearsal",
+    )
+    return url, target, plan, csvs
+
+
+def _stage(target, plan, csvs, index: int) -> dict:
+    from ikou.load.staging import Staging
+
+    staging = Staging(target, DOMAIN, registry().get(DOMAIN).layout, "part-run")
+    return staging.stage(index, csvs[index], plan[index].sha256)
+
+
+def test_sqlite_partition_killed_mid_stage_leaves_no_file_and_its_retry_completes(
+    tmp_path, monkeypatch
+):
+    import pytest
+
+    from ikou.load.partitioned import swap_partitions
+    from ikou.load.staging import Staging, StagingError
+
+    url, target, plan, csvs = _partitioned(tmp_path, monkeypatch)
+    before = _state(target.sqlite_path)
+    staging = Staging(target, DOMAIN, registry().get(DOMAIN).layout, "part-run")
+    for i in (0, 2):
+        assert _stage(target, plan, csvs, i) == plan[i].rows
+    # partition 2/3 reads its jumin rows through a pipe and is killed inside its inserts
+    fifo = tmp_path / "jumin.fifo"
+    files = {**{t: str(p) for t, p in csvs[1].items()}, "jumin": str(fifo)}
+    args = [url, target.schema, "1", json.dumps(files), json.dumps(plan[1].sha256)]
+    kill_while_reading(STAGE_PARTITION_CHILD, args, fifo, csvs[1]["jumin"].read_bytes())
+    assert not staging.part_file(1).exists()  # the killed partition left no file to merge
+    with pytest.raises(StagingError, match=r"2/3 not staged"):
+        swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="rehearsal")
+    assert _state(target.sqlite_path) == before
+    # the retry stages it; a partition staged twice (a retry after it finished) is not doubled
+    assert _stage(target, plan, csvs, 1) == plan[1].rows
+    assert _stage(target, plan, csvs, 1) == plan[1].rows
+    res = swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="rehearsal")
+    assert res["rows"] == {"atena": 3 * ROWS, "jumin": 3 * ROWS} and res["partitions"] == PARTS
+    assert _state(target.sqlite_path)["juki__jumin"][0] == 3 * ROWS
+    assert staging.part_files() == []  # merged and deleted
+    assert [r["manifest_sha256"] for r in Control(url).loads_of(DOMAIN)] == ["1" * 64, "2" * 64]
+    # a swap retried after it committed finds its load in the log and loads nothing again
+    again = swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="rehearsal")
+    assert again["rows"] == res["rows"]
+    assert len(Control(url).loads_of(DOMAIN)) == 2
+    target.dispose()
+
+
+def test_sqlite_swap_killed_before_commit_leaves_the_target_and_its_retry_completes(
+    tmp_path, monkeypatch
+):
+    from ikou.load.partitioned import swap_partitions
+    from ikou.load.staging import Staging
+
+    url, target, plan, csvs = _partitioned(tmp_path, monkeypatch)
+    path = target.sqlite_path
+    before = _state(path)
+    for i in range(PARTS):
+        _stage(target, plan, csvs, i)
+    fifo = tmp_path / "swap.fifo"
+
+    def mid_swap() -> None:  # the swap has merged and logged, uncommitted: readers see before
+        assert _state(path) == before
+
+    parts = json.dumps([p.model_dump() for p in plan])
+    kill_while_reading(SWAP_PARTITIONS_CHILD, [parts, str(fifo)], fifo, b"x" * 4096, then=mid_swap)
+    assert _state(path) == before  # the killed swap committed nothing
+    assert _file_log(path) == [("part-run", "1" * 64, 2 * ROWS)]
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert not any(n.startswith("staging__") for n in names)
+    staging = Staging(target, DOMAIN, registry().get(DOMAIN).layout, "part-run")
+    assert len(staging.part_files()) == PARTS  # the partitions' work is kept for the retry
+    res = swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="rehearsal")
+    assert res["rows"] == {"atena": 3 * ROWS, "jumin": 3 * ROWS}
+    assert _file_log(path)[-1] == ("part-run", "2" * 64, 6 * ROWS)
+    target.dispose()
+
+
+def test_a_partitioned_cutover_swaps_into_the_live_schema_and_refuses_a_live_domain(
+    tmp_path, monkeypatch
+):
+    """The swap's transaction holds the cutover's guard and its ``loaded`` event too."""
+    import pytest
+
+    from ikou.load.control_tables import AlreadyLive
+    from ikou.load.partitioned import swap_partitions
+    from ikou.load.staging import Staging
+    from ikou.load.target import LIVE_SCHEMA
+
+    url, _, plan, csvs = _partitioned(tmp_path, monkeypatch)
+    live = Target(url, LIVE_SCHEMA)
+    staging = Staging(live, DOMAIN, registry().get(DOMAIN).layout, "part-run")
+    for i in range(PARTS):
+        staging.stage(i, csvs[i], plan[i].sha256)
+    res = swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="cutover", who="tester")
+    assert res["schema"] == LIVE_SCHEMA and res["rows"]["atena"] == 3 * ROWS
+    control = Control(url)
+    ev = control.events(DOMAIN)[-1]
+    assert (ev.status, ev.run_id, ev.manifest_sha256, ev.who) == (
+        "loaded",
+        "part-run",
+        "2" * 64,
+        "tester",
+    )
+    control.record("live", domain=DOMAIN, snapshot="2026-10-01", run_id="part-run", who="tester")
+    before = _state(live.sqlite_path)
+    for i in range(PARTS):
+        staging.stage(i, csvs[i], plan[i].sha256)
+    with pytest.raises(AlreadyLive, match="already live"):
+        swap_partitions(DOMAIN, plan, [], run_id="part-run", mode="cutover")
+    assert _state(live.sqlite_path) == before  # refused inside the swap: nothing changed
+    assert [e.status for e in control.events(DOMAIN)] == ["loaded", "live"]
+    live.dispose()

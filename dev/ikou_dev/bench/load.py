@@ -2,6 +2,7 @@
 
     python -m ikou_dev.bench load            # 500,000 rows of juki.atena (13 columns, Japanese text)
     python -m ikou_dev.bench --quick load    # 20,000 rows (what the test suite runs)
+    IKOU_BENCH_LOAD_ROWS=1000000 python -m ikou_dev.bench load   # another size
 
 Into the machine's PostgreSQL (``IKOU_BENCH_PG_URL``, else ``IKOU_TEST_PG_URL``, else
 ``postgresql+psycopg2://postgres@127.0.0.1:5432/postgres``; a database of its own is created and
@@ -17,6 +18,18 @@ rows in the same run:
 
 Each COPY variant runs three times (best and median reported, the whole transaction timed:
 create, COPY, key, swap, commit); ``to_sql`` once. rows/s = rows ÷ seconds.
+
+The partitioned load (issue 13 §2, :mod:`ikou.load.staging`), each step in a process of its own
+as the tasks run, with its peak resident memory (``ru_maxrss`` of the process, from ``wait4``):
+
+* ``handoff`` — writing the hand-off CSV from the validated Parquet (here in 64Ki-row groups):
+  ``whole`` (the table read into memory, as before) and ``streamed`` (a row group at a time, as
+  now);
+* ``single`` — the single-task load of the CSV (:func:`ikou.load.clean_load`);
+* ``partitioned`` at 1 and 4 partitions — ``split`` (load_plan's split of the Parquet by the
+  宛名番号 hash), ``stage`` (the partitions COPYing into the run's UNLOGGED staging side by side,
+  all at once: wall time of the phase, the largest process's peak), ``swap`` (SET LOGGED, key,
+  swap, one transaction).
 """
 
 from __future__ import annotations
@@ -198,15 +211,24 @@ def _timed(fn, repeats: int) -> list[float]:
     return out
 
 
+def rows_to_load(quick: bool) -> int:
+    raw = os.environ.get("IKOU_BENCH_LOAD_ROWS", "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) <= 0:
+            raise SystemExit(f"IKOU_BENCH_LOAD_ROWS: expected a positive integer, not {raw[:20]!r}")
+        return int(raw)
+    return ROWS_QUICK if quick else ROWS_FULL
+
+
 def run(workdir: Path, quick: bool) -> dict:
     from sqlalchemy import create_engine
 
     from ikou.domains import registry
-    from ikou.load import clean_load, write_csv
+    from ikou.load import PARQUET_BATCH, clean_load, write_csv
     from ikou.load.target import Target
 
     domain, table = "juki", "atena"
-    rows = ROWS_QUICK if quick else ROWS_FULL
+    rows = rows_to_load(quick)
     repeats = 1 if quick else 3
     layout_table = registry().get(domain).layout.table(table)
     layout = _OneTable(layout_table)
@@ -267,6 +289,14 @@ def run(workdir: Path, quick: bool) -> dict:
             figures["after"]["best_rows_per_s"] / figures["to_sql"]["best_rows_per_s"], 1
         )
         figures["meets_100k_rows_per_s"] = figures["after"]["best_rows_per_s"] >= 100_000
+        parquet = Path(workdir) / f"{table}.parquet"
+        import pyarrow.parquet as pq
+
+        # row groups of 64Ki rows: the hand-off and the split hold one group at a time (the
+        # validate stage writes pyarrow's default, up to 1Mi rows a group, today)
+        pq.write_table(data, parquet, row_group_size=PARQUET_BATCH)
+        del data, df
+        figures.update(partitioned_figures(url, Path(workdir), parquet, csv_path, rows, quick))
     finally:
         if admin is not None:
             drop_database(admin, dbname)
@@ -284,3 +314,142 @@ def _figure(rows: int, seconds: list[float], how: str) -> dict:
         "best_rows_per_s": round(rows / best),
         "median_rows_per_s": round(rows / med),
     }
+
+
+# ----------------------------------------------------------------------------- partitioned load
+
+PARTITIONS = (1, 4)
+
+
+def _spawn(step: str, *args: str):
+    import json
+    import subprocess
+    import sys
+
+    code = "import sys; from ikou_dev.bench.load import step_main; step_main(sys.argv[1:])"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # the split's keyed hash needs a secret: synthetic rows, so a bench secret when none is set
+    env.setdefault("IKOU_HMAC_SECRET", "ikou-bench-partitions")
+    return subprocess.Popen(
+        [sys.executable, "-c", code, step, json.dumps(list(args))],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _steps(steps: list[tuple]) -> dict:
+    """Run the steps side by side, each in a process: wall seconds (process start included), the
+    longest step inside its process, and the largest peak RSS (each process's own ``VmHWM``:
+    ``ru_maxrss`` of a child would count the parent's memory at the fork)."""
+    import json
+
+    t0 = time.perf_counter()
+    children = [_spawn(*s) for s in steps]
+    reports = []
+    for child in children:
+        out, err = child.communicate(timeout=1800)
+        if child.returncode != 0:
+            raise RuntimeError(f"bench step failed ({child.returncode}): {err.decode()[-2000:]}")
+        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "step_seconds": max(r["seconds"] for r in reports),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
+        "processes": len(steps),
+    }
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory since its exec (``VmHWM``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def partitioned_figures(
+    url: str, work: Path, parquet: Path, csv_path: Path, rows: int, quick: bool
+) -> dict:
+    """The hand-off step and the partitioned load, each step in processes of its own (the quick
+    profile: 2 partitions only, no hand-off or single-task comparison)."""
+    out: dict = {}
+    if not quick:
+        out["handoff"] = {
+            "whole": _steps([("handoff_whole", str(parquet), str(work / "h1.csv"))]),
+            "streamed": _steps([("handoff_streamed", str(parquet), str(work / "h2.csv"))]),
+        }
+        out["single"] = _steps([("single", url, "ikou_bench_single", str(csv_path))])
+    for parts in (2,) if quick else PARTITIONS:
+        run_id = f"bench-{parts}"
+        split = _steps([("split", str(parquet), str(work), str(parts))])
+        stage = _steps(
+            [("stage", url, run_id, str(i), str(work / f"p{i:05d}.csv")) for i in range(parts)]
+        )
+        swap = _steps([("swap", url, run_id, str(work), str(parts))])
+        total = split["seconds"] + stage["seconds"] + swap["seconds"]
+        inside = split["step_seconds"] + stage["step_seconds"] + swap["step_seconds"]
+        out[f"partitioned_{parts}"] = {
+            "split": split,
+            "stage": stage,
+            "swap": swap,
+            "seconds": round(total, 3),
+            "step_seconds": round(inside, 3),
+            "rows_per_s_steps": round(rows / inside),
+            "peak_rss_mb": max(split["peak_rss_mb"], stage["peak_rss_mb"], swap["peak_rss_mb"]),
+        }
+    return {"partitioned": out}
+
+
+def step_main(argv: list[str]) -> None:
+    """One step of :func:`partitioned_figures` (in a process of its own)."""
+    import json
+
+    from ikou.domains import registry
+    from ikou.load import clean_load, write_csv
+    from ikou.load.partitions import split_table
+    from ikou.load.staging import Staging
+    from ikou.load.target import Target
+    from ikou.storage import sha256_file
+
+    step, args = argv[0], json.loads(argv[1])
+    t0 = time.perf_counter()
+    domain, table = "juki", registry().get("juki").layout.table("atena")
+    layout = _OneTable(table)
+    if step == "handoff_whole":
+        import pyarrow.parquet as pq
+
+        write_csv(pq.read_table(args[0]), Path(args[1]))
+    elif step == "handoff_streamed":
+        write_csv(Path(args[0]), Path(args[1]))
+    elif step == "single":
+        target = Target(args[0], args[1])
+        clean_load(target, domain, {"atena": Path(args[2])})
+        target.dispose()
+    elif step == "split":
+        parts = int(args[2])
+        outs = [Path(args[1]) / f"p{i:05d}.csv" for i in range(parts)]
+        counts = split_table(domain, table, Path(args[0]), parts, outs)
+        plan = {i: (n, sha256_file(o)) for i, (o, n) in enumerate(zip(outs, counts))}
+        (Path(args[1]) / "plan.json").write_text(json.dumps(plan))
+    elif step == "stage":
+        url, run_id, index, path = args
+        plan = json.loads((Path(path).parent / "plan.json").read_text())
+        target = Target(url, "ikou_bench_parts")
+        staging = Staging(target, domain, layout, run_id)
+        staging.stage(int(index), {"atena": Path(path)}, {"atena": plan[index][1]})
+        target.dispose()
+    elif step == "swap":
+        url, run_id, work, parts = args
+        plan = json.loads((Path(work) / "plan.json").read_text())
+        target = Target(url, "ikou_bench_parts")
+        planned = {int(i): {"atena": (n, sha)} for i, (n, sha) in plan.items()}
+        Staging(target, domain, layout, run_id).swap(planned)
+        target.dispose()
+    else:
+        raise SystemExit(f"unknown step {step}")
+    print(
+        json.dumps({"seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": _peak_rss_mb()})
+    )

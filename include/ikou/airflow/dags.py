@@ -25,6 +25,8 @@ from ikou.pipeline import (
     ExtractPart,
     ExtractPartResult,
     GateVerdict,
+    LoadPart,
+    LoadPartResult,
     MasterPlan,
     StageResult,
     UnitAccounting,
@@ -39,6 +41,8 @@ for _model in (
     GateVerdict,
     ExtractPart,
     ExtractPartResult,
+    LoadPart,
+    LoadPartResult,
     MasterPlan,
 ):
     allow_class(_model)
@@ -228,12 +232,35 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             return stage_call(domain_id, diff.run, validated)
 
-        # after a skipped diff the full load, else the delta set applied
-        @task(task_id="load", outlets=[handoff_asset(domain_id)], trigger_rule="none_failed")
-        def load(validated: StageResult, diffed: StageResult | None = None):
+        # load: a large domain's full load is split by the 宛名番号 hash (load_plan), its
+        # partitions staged by mapped tasks (load_parts), then swapped in by load; a small one
+        # (one partition) and a delta run plan nothing and load in the load task
+        @task(task_id="load_plan", trigger_rule="none_failed")
+        def load_plan(validated: StageResult, diffed: StageResult | None = None):
             from ikou.stages import load
 
-            return stage_call(domain_id, load.run, validated, diffed)
+            return stage_call(domain_id, load.plan, validated, diffed)
+
+        @task(task_id="load_parts", map_index_template="{{ ikou_part }}")
+        def load_parts(part: LoadPart):
+            from airflow.sdk import get_current_context
+
+            from ikou.stages import load
+
+            get_current_context()["ikou_part"] = f"{part.index + 1}/{part.parts}"
+            return stage_call(domain_id, load.part, part)
+
+        # after a skipped diff the full load, else the delta set applied
+        @task(task_id="load", outlets=[handoff_asset(domain_id)], trigger_rule="none_failed")
+        def load(
+            validated: StageResult,
+            diffed: StageResult | None = None,
+            plan: list[LoadPart] | None = None,
+            parts: list[LoadPartResult] | None = None,
+        ):
+            from ikou.stages import load
+
+            return stage_call(domain_id, load.run, validated, diffed, plan=plan, parts=parts)
 
         @task(task_id="rehearsal", trigger_rule="none_failed")
         def rehearsal(
@@ -256,7 +283,10 @@ def build_domain_dag(domain_id: str) -> DAG:
         validated = gate(
             "validate", validate(cleansed.output), outlets=[validated_asset(domain_id)]
         )
-        loaded = gate("load", load(validated.output, diff(validated.output)))
+        diffed = diff(validated.output)
+        load_planned = load_plan(validated.output, diffed)
+        staged = load_parts.expand(part=load_planned)
+        loaded = gate("load", load(validated.output, diffed, load_planned, staged))
         # gate_target is skipped with a skipped load (preparation phase): rehearsal gets None
         # a NO-GO rehearsal is a successful run: its gate mails the verdict
         gate(

@@ -14,10 +14,12 @@ publishes (or finds) exactly the same set. Once a run's set is published it is n
 a retry loads the target from the published files (sha256-checked), so the target always holds
 what the hand-off manifest describes.
 
-A little over 500 lines in one module: writing the hand-off set, publishing it and loading the
-target from it are one step (a retry publishes or finds the same set, then loads from it), and
-the rehearsal-schema sweep belongs to that load; the target's DDL and transactions are in
-:mod:`ikou.load.target`, the control tables in :mod:`ikou.load.control`.
+About 560 lines in one module: writing the hand-off set, publishing it and loading the target
+from it are one step (a retry publishes or finds the same set, then loads from it), and the
+rehearsal-schema sweep and the load log belong to that load (:func:`logged_load`, which the
+partitioned load's swap shares); the target's DDL and transactions are in
+:mod:`ikou.load.target`, the control tables in :mod:`ikou.load.control`, the partitioned load in
+:mod:`ikou.load.partitioned`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ikou.config import settings
@@ -62,16 +65,38 @@ class HandoffError(RuntimeError):
     """The hand-off set could not be published (S3 unreachable …); nothing half-written is visible."""
 
 
-def write_csv(table, path: Path, bom: bool = False) -> None:
-    import pyarrow.csv as pacsv
+CSV_WRITE = {"quoting_style": "needed", "eol": "\r\n", "null_string": ""}  # pyarrow's options
+PARQUET_BATCH = 65_536
 
+
+def parquet_batches(path: Path, batch_rows: int | None = None) -> Iterator:
+    """A Parquet file's record batches, one row group in memory at a time (``iter_batches``
+    keeps buffers of the groups it has read: its peak grows with the file)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    for i in range(pf.num_row_groups):
+        yield from pf.read_row_group(i).to_batches(max_chunksize=batch_rows or PARQUET_BATCH)
+
+
+def write_csv(table, path: Path, bom: bool = False) -> None:
+    """A table in the hand-off dialect. ``table``: a pyarrow table, or a Parquet file's path —
+    streamed (memory holds one row group, never the table); the same bytes."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    options = pacsv.WriteOptions(**CSV_WRITE)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as fh:
         if bom:
             fh.write(b"\xef\xbb\xbf")
-        pacsv.write_csv(
-            table, fh, pacsv.WriteOptions(quoting_style="needed", eol="\r\n", null_string="")
-        )
+        if isinstance(table, Path):
+            schema = pq.ParquetFile(table).schema_arrow
+            with pacsv.CSVWriter(fh, schema, write_options=options) as writer:
+                for batch in parquet_batches(table):
+                    writer.write_batch(batch)
+        else:
+            pacsv.write_csv(table, fh, options)
     os.replace(tmp, path)
 
 
@@ -88,17 +113,27 @@ def build_handoff(
     bom: bool = False,
 ) -> tuple[dict[str, Path], dict]:
     """Write the CSV files (and move the Parquet files) of a domain's standard tables into ``work``
-    and return (files by name, the manifest). ``tables``: table name -> (pyarrow table, Parquet path)."""
+    and return (files by name, the manifest). ``tables``: table name -> (pyarrow table, Parquet path);
+    a table of None is streamed from its Parquet file."""
     d = registry().get(domain_id)
     files: dict[str, Path] = {}
     entries = []
     for t in d.layout.tables:
         table, pq_path = tables[t.name]
         names = [c.name for c in t.columns]
-        if table.column_names != names:
-            raise ValueError(
-                f"{domain_id}.{t.name}: columns {table.column_names} differ from layout {names}"
+        if table is None:  # streamed from the Parquet file
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(pq_path).metadata
+            columns, num_rows, table = (
+                meta.schema.to_arrow_schema().names,
+                meta.num_rows,
+                Path(pq_path),
             )
+        else:
+            columns, num_rows = table.column_names, table.num_rows
+        if columns != names:
+            raise ValueError(f"{domain_id}.{t.name}: columns {columns} differ from layout {names}")
         csv_path = work / f"{t.name}.csv"
         write_csv(table, csv_path, bom)
         out_pq = work / f"{t.name}.parquet"
@@ -112,7 +147,7 @@ def build_handoff(
                 "label_ja": t.label_ja,
                 "target_table": table_name(domain_id, t.name),
                 "file": csv_path.name,
-                "rows": table.num_rows,
+                "rows": num_rows,
                 "bytes": csv_path.stat().st_size,
                 "sha256": sha256_file(csv_path),
                 "parquet": {
@@ -250,54 +285,49 @@ def load_domain(
 ) -> dict:
     """The load stage of one domain: publish the hand-off set, then load the target from it."""
     d = registry().get(domain_id)
-    bom = os.environ.get("IKOU_CSV_BOM", "0") == "1"
-    prefix = zone_uri("handoff", domain_id, run_id)
     target = Target(settings().target_db_url, schema_for(mode, run_id))
     try:
-        return _load_domain(
-            d,
-            validated,
-            prefix,
-            target,
-            run_id=run_id,
-            mode=mode,
-            store=store,
-            atena_map=atena_map,
-            who=who,
-            bom=bom,
-        )
-    except HandoffError:
-        raise
-    except Exception as exc:
-        if _s3_failure(exc):
-            raise HandoffError(
-                f"S3 failed while loading {domain_id} ({type(exc).__name__}: {exc}) after the client's retries; "
-                f"this attempt published no hand-off manifest under {prefix}, so no reader sees a partial set. "
-                "The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 connection) "
-                "and clear the task."
-            ) from exc
-        raise
+        with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
+            prefix, sha, csvs = run_handoff(
+                d, validated, store, Path(tmp), run_id=run_id, mode=mode, atena_map=atena_map
+            )
+            rows = load_target(
+                target,
+                domain_id,
+                csvs,
+                run_id=run_id,
+                snapshot=validated.snapshot,
+                manifest_sha256=sha,
+                mode=mode,
+                who=who,
+            )
+        return load_result(prefix, target, domain_id, rows, sha)
     finally:
         target.dispose()
 
 
-def _load_domain(
-    d,
-    validated: StageResult,
-    prefix: str,
-    target: Target,
-    *,
-    run_id: str,
-    mode: str,
-    store: Store,
-    atena_map,
-    who: str,
-    bom: bool,
-) -> dict:
-    domain_id = d.id
-    snapshot = validated.snapshot
-    with tempfile.TemporaryDirectory(prefix="ikou-load-") as tmp:
-        work = Path(tmp)
+def load_result(prefix: str, target: Target, domain_id: str, rows: dict, sha: str) -> dict:
+    """What a full load returns to the stage (URIs, schema, counts)."""
+    return {
+        "handoff": prefix,
+        "rows": rows,
+        "target_url": target.url,
+        "schema": target.schema,
+        "tables": {t: table_name(domain_id, t) for t in rows},
+        "manifest_sha256": sha,
+        "dialect": target.dialect,
+    }
+
+
+def run_handoff(
+    d, validated: StageResult, store: Store, work: Path, *, run_id: str, mode: str, atena_map=None
+) -> tuple[str, str, dict[str, Path]]:
+    """This run's full hand-off set published (or, on a retry, the published one fetched) into
+    ``work``: (its prefix, its manifest.json's sha256, CSV by table). S3 failing after the
+    client's retries is a :class:`HandoffError`."""
+    bom = os.environ.get("IKOU_CSV_BOM", "0") == "1"
+    prefix = zone_uri("handoff", d.id, run_id)
+    try:
         sha, csvs = publish_full_handoff(
             d,
             validated,
@@ -309,25 +339,18 @@ def _load_domain(
             atena_map=atena_map,
             bom=bom,
         )
-        rows = load_target(
-            target,
-            domain_id,
-            csvs,
-            run_id=run_id,
-            snapshot=snapshot,
-            manifest_sha256=sha,
-            mode=mode,
-            who=who,
-        )
-    return {
-        "handoff": prefix,
-        "rows": rows,
-        "target_url": target.url,
-        "schema": target.schema,
-        "tables": {t: table_name(domain_id, t) for t in rows},
-        "manifest_sha256": sha,
-        "dialect": target.dialect,
-    }
+    except HandoffError:
+        raise
+    except Exception as exc:
+        if _s3_failure(exc):
+            raise HandoffError(
+                f"S3 failed while loading {d.id} ({type(exc).__name__}: {exc}) after the client's retries; "
+                f"this attempt published no hand-off manifest under {prefix}, so no reader sees a partial set. "
+                "The task retries; if S3 stays down, check the endpoint (AWS_ENDPOINT_URL / the ikou_s3 connection) "
+                "and clear the task."
+            ) from exc
+        raise
+    return prefix, sha, csvs
 
 
 def publish_full_handoff(
@@ -344,8 +367,6 @@ def publish_full_handoff(
 ) -> tuple[str, dict[str, Path]]:
     """The full hand-off set of a run at ``prefix``, published (or, on a retry, the published one
     fetched, sha256-checked) into ``work``: (its manifest.json's sha256, CSV by table)."""
-    import pyarrow.parquet as pq
-
     domain_id = d.id
     snapshot = validated.snapshot
     if store.exists(join(prefix, MANIFEST)):
@@ -361,7 +382,7 @@ def publish_full_handoff(
     tables = {}
     for t in d.layout.tables:
         path = publication.fetch(store, vprefix, f"{t.name}.parquet", work / "in", vmanifest)
-        tables[t.name] = (pq.read_table(path), path)
+        tables[t.name] = (None, path)  # streamed: memory holds a batch, never the table
     files, manifest = build_handoff(
         domain_id,
         tables,
@@ -401,7 +422,24 @@ def load_target(
 ) -> dict[str, int]:
     """The target load of one domain: rehearsal schemas are swept first; a cutover load refuses a
     live domain inside its transaction and records ``loaded`` in the same transaction."""
-    d = registry().get(domain_id)
+    layout = registry().get(domain_id).layout
+    run = {"run_id": run_id, "snapshot": snapshot, "manifest_sha256": manifest_sha256, "mode": mode}
+
+    def load(guard, after) -> dict[str, int]:
+        return target.load(domain_id, layout, csvs, **run, guard=guard, after=after)
+
+    return logged_load(target, domain_id, load, run, who=who)
+
+
+def logged_load(
+    target: Target, domain_id: str, load, run: dict[str, str], who: str = ""
+) -> dict[str, int]:
+    """``load(guard, after) -> rows`` (one transaction: :meth:`Target.load`, or the swap of a
+    partitioned load) with the load's bookkeeping: rehearsal schemas swept first; the cutover's
+    guard and ``loaded`` event and the load-log row written inside the load's transaction.
+    ``run``: the load's ``run_id``, ``snapshot``, ``manifest_sha256`` and ``mode``."""
+    run_id, snapshot, mode = run["run_id"], run["snapshot"], run["mode"]
+    manifest_sha256 = run["manifest_sha256"]
     control = Control(target.base_url).ensure()
     guard = cutover_after = None
     if mode in LIVE_MODES:  # a cutover, or the full load ahead of a delta cutover
@@ -428,17 +466,7 @@ def load_target(
             cutover_after(cur, dialect, rows)
         log_after(cur, dialect, rows)
 
-    rows = target.load(
-        domain_id,
-        d.layout,
-        csvs,
-        run_id=run_id,
-        snapshot=snapshot,
-        manifest_sha256=manifest_sha256,
-        mode=mode,
-        guard=guard,
-        after=after,
-    )
+    rows = load(guard, after)
     if target.dialect == "sqlite" and target.schema != LIVE_SCHEMA:
         # the schema file logged it in its transaction; the control file keeps the history
         control.copy_load_row(log_row)
@@ -521,6 +549,9 @@ def clean_load(target: Target, domain_id: str, csvs: dict[str, Path]) -> dict[st
 __all__ = [
     "load_domain",
     "load_target",
+    "load_result",
+    "logged_load",
+    "run_handoff",
     "build_handoff",
     "publish_handoff",
     "publish_full_handoff",

@@ -121,7 +121,7 @@ def ddl(domain: str, layout, dialect: str = "postgresql", schema: str = LIVE_SCH
         )
         out.append(create_table_sql(q, t, dialect) + ";")
         if dialect == "postgresql":
-            out.extend(_comments(q, t))
+            out.extend(comment_sql(q, t))
     return "\n".join(out) + "\n"
 
 
@@ -129,13 +129,38 @@ def _quote_literal(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _comments(qualified: str, table) -> list[str]:
+def comment_sql(qualified: str, table) -> list[str]:
     out = [f"COMMENT ON TABLE {qualified} IS {_quote_literal(table.label_ja)};"]
     for c in table.columns:
         out.append(
             f"COMMENT ON COLUMN {qualified}.{quote_ident(c.name)} IS {_quote_literal(c.label_ja)};"
         )
     return out
+
+
+def copy_csv(cur, staged: str, table, path: Path, freeze: bool = False) -> int:
+    """PostgreSQL: ``COPY`` a hand-off-dialect CSV file into ``staged``, read 1 MB at a time;
+    the rows COPY reports."""
+    cols = ", ".join(quote_ident(c.name) for c in table.columns)
+    with open(path, "rb") as fh:
+        cur.copy_expert(
+            f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8'"
+            f"{', FREEZE true' if freeze else ''})",
+            fh,
+            size=1 << 20,
+        )
+    return int(cur.rowcount)
+
+
+def add_key_and_comments(cur, staged: str, name: str, table) -> None:
+    """PostgreSQL: a staged table's primary key, built once its rows are in (one index build
+    instead of a per-row insert into the B-tree), and its Japanese comments."""
+    cur.execute(
+        f"ALTER TABLE {staged} ADD CONSTRAINT {quote_ident(name + '_pkey')} PRIMARY KEY "
+        f"({', '.join(quote_ident(k) for k in table.business_keys)})"
+    )
+    for stmt in comment_sql(staged, table):
+        cur.execute(stmt)
 
 
 def advisory_key(*parts: str) -> int:
@@ -356,23 +381,10 @@ class Target:
                 staged = self.qualified(name, STAGING_SCHEMA)
                 cur.execute(f"DROP TABLE IF EXISTS {staged}")
                 cur.execute(create_table_sql(staged, t, self.dialect, primary_key=False))
-                cols = ", ".join(quote_ident(c.name) for c in t.columns)
                 # FREEZE: the table was created in this transaction, so rows are written frozen
                 # (no later hint-bit rewrite or anti-wraparound vacuum of a freshly loaded table).
-                with open(csv_files[t.name], "rb") as fh:
-                    cur.copy_expert(
-                        f"COPY {staged} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true, "
-                        "ENCODING 'UTF8', FREEZE true)",
-                        fh,
-                        size=1 << 20,
-                    )
-                rows[t.name] = int(cur.rowcount)
-                cur.execute(
-                    f"ALTER TABLE {staged} ADD CONSTRAINT {quote_ident(name + '_pkey')} PRIMARY KEY "
-                    f"({', '.join(quote_ident(k) for k in t.business_keys)})"
-                )
-                for stmt in _comments(staged, t):
-                    cur.execute(stmt)
+                rows[t.name] = copy_csv(cur, staged, t, csv_files[t.name], freeze=True)
+                add_key_and_comments(cur, staged, name, t)
                 staged_tables.append((name, staged))
             for (
                 name,

@@ -6,6 +6,12 @@ hand-off manifest records 名寄せ's 宛名番号 old → new map that the doma
 Preparation-phase domains load nothing (:class:`StageNotApplicable`). After a ``diff`` (a run
 with a ``base_snapshot``) the load applies the delta set instead of the full load
 (:func:`ikou.load.delta_run.load_delta_run`); ``StageResult.delta`` says so.
+
+A large domain's full load runs in partitions (issue 13 §2, :mod:`ikou.load.partitioned`):
+:func:`plan` (task ``load_plan``) publishes the hand-off set and splits it by the 宛名番号 hash,
+:func:`part` (mapped ``load_parts``) stages one partition, and :func:`run` (task ``load``) swaps
+the staged partitions into the target in one transaction. One partition (a small city, see
+:func:`ikou.load.partitions.partition_count`) plans nothing and :func:`run` loads in one task.
 """
 
 from __future__ import annotations
@@ -15,14 +21,48 @@ import time
 from ikou.domains import registry
 from ikou.load import load_domain
 from ikou.load.delta_run import load_delta_run
-from ikou.pipeline import RunContext, StageResult, cpu_time
+from ikou.load.partitioned import load_partition, plan_partitions, swap_partitions
+from ikou.load.partitions import partition_count
+from ikou.pipeline import LoadPart, LoadPartResult, RunContext, StageResult, cpu_time
 from ikou.stages.cleanse import atena_map_for
 from ikou.stages.common import StageNotApplicable, passed_on
+from ikou.stages.extract_merge import as_list
 from ikou.storage import Store
 
 
 def applies(domain_id: str) -> bool:
     return registry().plan[domain_id].phase == "migration"
+
+
+NOT_APPLICABLE = "preparation phase: nothing is loaded (readiness report instead)"
+
+
+def plan(
+    ctx: RunContext,
+    validated: StageResult | None,
+    diffed: StageResult | None = None,
+    store: Store | None = None,
+) -> list[LoadPart]:
+    """The partitions of a full load (``load_plan``): none for a delta run or a domain small
+    enough for one partition (then :func:`run` loads in one task)."""
+    if not applies(ctx.domain):
+        raise StageNotApplicable(NOT_APPLICABLE)
+    if validated is None or (diffed is not None and diffed.delta):
+        # (None: gate_standard marked success by hand, no result; the load task says so)
+        return []
+    parts = partition_count(max(validated.units.values(), default=0))
+    if parts <= 1:
+        return []
+    store = store or Store()
+    atena_map = atena_map_for(validated, store)
+    return plan_partitions(ctx.domain, validated, parts, ctx.run_id, ctx.mode, store, atena_map)
+
+
+def part(ctx: RunContext, planned: LoadPart, store: Store | None = None) -> LoadPartResult:
+    """Stage one partition of a full load (a mapped ``load_parts`` task instance)."""
+    return load_partition(
+        ctx.domain, planned, run_id=ctx.run_id, mode=ctx.mode, store=store or Store()
+    )
 
 
 def run(
@@ -31,13 +71,18 @@ def run(
     diffed: StageResult | None = None,
     store: Store | None = None,
     atena_map: dict[str, str] | None = None,
+    *,
+    plan: object = None,
+    parts: object = None,
 ) -> StageResult:
     """Publish the hand-off set, then load the target from it in one transaction; after a diff
-    (``diffed``: its published delta set) the base in full, then the delta applied."""
+    (``diffed``: its published delta set) the base in full, then the delta applied; after a
+    ``plan`` of partitions (staged by ``parts``) the swap of the staged partitions."""
     if not applies(ctx.domain):
-        raise StageNotApplicable("preparation phase: nothing is loaded (readiness report instead)")
+        raise StageNotApplicable(NOT_APPLICABLE)
     started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
+    planned = as_list(plan, LoadPart)
     if diffed is not None and diffed.delta:
         res = load_delta_run(
             ctx.domain, diffed.delta, run_id=ctx.run_id, mode=ctx.mode, store=store, who=ctx.who
@@ -45,21 +90,38 @@ def run(
         # the diff's time belongs to the delta path's window (the rehearsal times both paths)
         res["delta"]["diff_seconds"] = round(diffed.seconds, 3)
         res["delta"]["diff_cpu_seconds"] = diffed.cpu_seconds
+    elif planned:
+        res = swap_partitions(
+            ctx.domain,
+            planned,
+            as_list(parts, LoadPartResult),
+            run_id=ctx.run_id,
+            mode=ctx.mode,
+            who=ctx.who,
+        )
     else:
         res = full_load(ctx, validated, store, atena_map)
+    nparts = res.get("partitions", 1)
     accounting = [passed_on(t, validated.units[t], n) for t, n in res["rows"].items()]
+    seconds, cpu = time.monotonic() - started, cpu_time() - cpu0
+    if planned:  # as extract's parts: wall time from the plan's start, every task's CPU time
+        seconds = max(seconds, time.time() - min(p.planned_at for p in planned))
+        cpu += (planned[0].plan_cpu_seconds or 0.0) + sum(
+            r.cpu_seconds or 0.0 for r in as_list(parts, LoadPartResult)
+        )
     return StageResult.of(
         ctx,
         "load",
         validated.snapshot,
         res["handoff"],
         accounting,
-        time.monotonic() - started,
-        cpu_seconds=cpu_time() - cpu0,
+        seconds,
+        cpu_seconds=cpu,
         target_schema=res["schema"],
         tables=res["tables"],
         manifest_sha256=res["manifest_sha256"],
         delta=res.get("delta"),
+        parts={t: nparts for t in res["rows"]} if nparts > 1 else {},
     )
 
 
