@@ -138,31 +138,35 @@ def _group_alive(pgid: int) -> bool:
         return True
 
 
-def _stop(name: str, timeout: float = 45) -> bool:
-    """Stop a process group: SIGTERM (each Airflow component shuts down on it), SIGINT, then SIGKILL.
+def _stop(names: tuple[str, ...], timeout: float = 45) -> list[str]:
+    """Stop process groups: SIGTERM (each Airflow component shuts down on it), SIGINT, then SIGKILL.
+    All of ``names`` at once (one waits as long as the slowest, not as long as all of them
+    together); the names that were running.
 
     The whole group is waited for, not only its leader: Airflow's scheduler and its LocalExecutor
     workers outlive `airflow standalone` when it exits first, and must not be left running.
     """
-    pid = _alive(name)
-    if not pid:
-        return False
+    running = {n: pid for n in names if (pid := _alive(n))}
+    left = set(running.values())
     for sig, wait in (
         (signal.SIGTERM, timeout * 2 / 3),
         (signal.SIGINT, timeout / 3),
         (signal.SIGKILL, 10),
     ):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            break
+        for pid in left:
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _group_alive(pid):
+        while time.monotonic() < deadline and any(_group_alive(p) for p in left):
             time.sleep(0.3)
-        if not _group_alive(pid):
+        left = {p for p in left if _group_alive(p)}
+        if not left:
             break
-    _pidfile(name).unlink(missing_ok=True)
-    return True
+    for n in running:
+        _pidfile(n).unlink(missing_ok=True)
+    return list(running)
 
 
 def _http(
@@ -347,7 +351,9 @@ def _dags_ready(api: Api) -> bool:
 
 
 def down() -> None:
-    stopped = [n for n in PROCESSES if _stop(n)]
+    # the Airflow components together, then the S3 endpoint (it saves the buckets when it stops:
+    # after the last task that could write to them)
+    stopped = _stop(tuple(n for n in PROCESSES if n != "s3")) + _stop(("s3",))
     print("stopped: " + (", ".join(stopped) or "nothing was running") + f"; data kept in {home()}")
 
 
