@@ -169,17 +169,19 @@ def _stack_env(home: Path, api_port: int) -> dict:
 
 class StackRun:
     """A stack's run in the background (its own process group, output to ``HOME/stack-run.*``):
-    :meth:`result` waits for it, :meth:`stop` stops the stack (``ikou stack down``)."""
+    :meth:`result` waits for it; :meth:`stop` starts ``ikou stack down`` (in the background too:
+    the next tests need not wait for it), :meth:`wait_stopped` waits for it and then runs
+    ``after_stop`` (the Celery stack drops its metadata database)."""
 
-    def __init__(self, home: Path, env: dict, cmd: list[str], api_port: int):
-        self.home, self.env, self.cmd = home, env, cmd
+    def __init__(self, home: Path, env: dict, cmd: list[str], api_port: int, after_stop=None):
+        self.home, self.env, self.cmd, self.after_stop = home, env, cmd, after_stop
         self.base_url = f"http://127.0.0.1:{api_port}"
         self.out, self.err = home / "stack-run.out", home / "stack-run.err"
         with open(self.out, "w") as fo, open(self.err, "w") as fe:
             self.popen = subprocess.Popen(
                 cmd, env=env, stdout=fo, stderr=fe, text=True, start_new_session=True
             )
-        self.stopped = False
+        self.down: subprocess.Popen | None = None
 
     def result(self) -> subprocess.CompletedProcess:
         try:
@@ -195,21 +197,24 @@ class StackRun:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout=60)
 
-    def stop(self, then=None) -> None:
-        if self.stopped:
-            return
-        self.stopped = True
-        try:
+    def stop(self) -> None:
+        if self.down is None:
             self._end()
-            subprocess.run(
+            self.down = subprocess.Popen(
                 [sys.executable, "-m", "ikou_dev.localstack", "down"],
                 env=self.env,
-                capture_output=True,
-                timeout=300,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
+
+    def wait_stopped(self) -> None:
+        self.stop()
+        try:
+            self.down.wait(timeout=300)
         finally:
-            if then is not None:
-                then()
+            if self.after_stop is not None:
+                self.after_stop()
+                self.after_stop = None
 
 
 def _start_local_stack(tmp_path_factory) -> StackRun:
@@ -249,14 +254,13 @@ def _start_celery_stack(tmp_path_factory) -> StackRun:
     )
     _drop_database(pg, db)
     driver = [sys.executable, str(REPO / "tests" / "e2e" / "celery_run.py"), str(home)]
-    run = StackRun(
+    return StackRun(
         home,
         env,
         [*driver, f"http://127.0.0.1:{api_port}", "--", *_stack_run_argv(CELERY_DOMAINS)],
         api_port,
+        after_stop=lambda: _drop_database(pg, db),
     )
-    run.drop_database = lambda: _drop_database(pg, db)
-    return run
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -276,7 +280,9 @@ def _stack_runs(request, tmp_path_factory):
         runs["celery"] = _start_celery_stack(tmp_path_factory)
     yield runs
     for run in runs.values():
-        run.stop(then=getattr(run, "drop_database", None))
+        run.stop()
+    for run in runs.values():
+        run.wait_stopped()
 
 
 @pytest.fixture(scope="session")
@@ -324,7 +330,7 @@ def celery_stack_run(_stack_runs, tmp_path_factory):
         base_url=run.base_url,
         killed=json.loads(killed.read_text()) if killed.exists() else None,
         domains=CELERY_DOMAINS,
-        stop=lambda: run.stop(then=run.drop_database),
+        stop=run.stop,
     )
 
 

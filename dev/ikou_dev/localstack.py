@@ -81,12 +81,24 @@ def _alive(name: str) -> int | None:
     if not p.exists():
         return None
     pid = int(p.read_text())
+    if process_running(pid):
+        return pid
+    p.unlink()
+    return None
+
+
+def process_running(pid: int) -> bool:
+    """The process exists and has not ended: a killed component whose parent has not reaped it
+    yet (a zombie: ``ikou stack run`` started it and is still running) is not running."""
     try:
         os.kill(pid, 0)
-        return pid
     except OSError:
-        p.unlink()
-        return None
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc: as far as the signal tells
+        return True
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def _port_free(port: int) -> bool:
@@ -299,29 +311,36 @@ def start_celery_components(env: dict, airflow: str) -> None:
         [airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=str(REPO)
     )
     for name in CELERY_COMPONENTS:
-        argv = [airflow, *name.split("-", 1)] if name != "api-server" else [airflow, "api-server"]
-        own = env
         if name.startswith("worker-"):
-            argv = [
-                airflow,
-                "celery",
-                "worker",
-                "--concurrency",
-                "1",
-                "--celery-hostname",
-                f"ikou-{name}@%h",
-                "--skip-serve-logs",  # logs are files under AIRFLOW_HOME, read by the api-server
-            ]
-            own = dict(
-                env,
-                IKOU_WORKER_HOSTNAME=f"ikou-{name}",
-                AIRFLOW__CORE__HOSTNAME_CALLABLE=WORKER_HOSTNAME_CALLABLE,
-            )
-        elif name == "api-server":
+            start_celery_worker(name, env, airflow)
+            continue
+        argv = [airflow, *name.split("-", 1)] if name != "api-server" else [airflow, "api-server"]
+        if name == "api-server":
             argv = [airflow, "api-server", "--port", str(API_PORT)]
         elif name == "dag-processor":
             argv = [airflow, "dag-processor"]
-        _start(name, argv, own, port=API_PORT if name == "api-server" else None)
+        _start(name, argv, env, port=API_PORT if name == "api-server" else None)
+
+
+def start_celery_worker(name: str, env: dict, airflow: str) -> int:
+    """One ``airflow celery worker`` of one slot (``worker-1`` / ``worker-2``), its task
+    instances' hostname ``ikou-<name>``; its pid (the one running when it is alive already)."""
+    argv = [
+        airflow,
+        "celery",
+        "worker",
+        "--concurrency",
+        "1",
+        "--celery-hostname",
+        f"ikou-{name}@%h",
+        "--skip-serve-logs",  # logs are files under AIRFLOW_HOME, read by the api-server
+    ]
+    own = dict(
+        env,
+        IKOU_WORKER_HOSTNAME=f"ikou-{name}",
+        AIRFLOW__CORE__HOSTNAME_CALLABLE=WORKER_HOSTNAME_CALLABLE,
+    )
+    return _start(name, argv, own)
 
 
 def _buckets_ready(env) -> bool:

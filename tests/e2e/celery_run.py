@@ -2,7 +2,9 @@
 ``python tests/e2e/celery_run.py HOME -- ikou stack run …`` runs the command (output to
 ``HOME/stack-run.out`` / ``.err``) and, while the master runs, SIGKILLs the Celery worker running
 a stage of 住民基本台帳 (:func:`kill_a_worker_mid_stage`); the task instance as it was killed goes
-to ``HOME/killed.json`` (``null`` when no such moment came). Its exit code is the run's.
+to ``HOME/killed.json`` (``null`` when no such moment came), and once the task's retry has started
+on the other worker, the killed worker starts again (:func:`restart_when_retried_elsewhere`).
+Its exit code is the run's.
 
 tests/conftest.py starts it at the beginning of the session (``celery_stack_run``), so that the
 stack runs on the second core while the in-process tests use the first; a process of its own, not
@@ -100,6 +102,34 @@ def kill_a_worker_mid_stage(stack, run: subprocess.Popen, deadline: float) -> di
     return None
 
 
+def restart_when_retried_elsewhere(stack, run: subprocess.Popen, killed: dict, deadline: float):
+    """Once the killed task's retry runs (or ran) on the other worker, start the killed worker
+    again, as its supervisor would (docker-compose.yml: ``restart``): the rest of the run has two
+    workers again instead of one, and the retry has gone where the test expects it."""
+    from ikou_dev.localstack import start_celery_worker
+    from ikou_dev.localstack_env import stack_env
+
+    api = Api(stack)
+    while time.monotonic() < deadline and run.poll() is None:
+        time.sleep(2)
+        try:
+            tis = task_instances(api, killed["dag_id"], killed["dag_run_id"])
+        except OSError:  # the server is busy
+            continue
+        again = [
+            t
+            for t in tis
+            if t["task_id"] == killed["task_id"]
+            and t["try_number"] > killed["try_number"]
+            and t["state"] not in (None, "scheduled", "queued", "up_for_retry")
+        ]
+        if again:
+            if again[0]["hostname"] != killed["hostname"]:
+                airflow = str(Path(sys.executable).parent / "airflow")
+                start_celery_worker(killed["hostname"].removeprefix("ikou-"), stack_env(), airflow)
+            return
+
+
 def main(argv: list[str]) -> int:
     home, base_url = Path(argv[0]), argv[1]
     cmd = argv[argv.index("--") + 1 :]
@@ -109,6 +139,8 @@ def main(argv: list[str]) -> int:
         try:
             killed = kill_a_worker_mid_stage(stack, run, time.monotonic() + 1200)
             (home / "killed.json").write_text(json.dumps(killed))
+            if killed is not None:
+                restart_when_retried_elsewhere(stack, run, killed, time.monotonic() + 1200)
             return run.wait(timeout=1500)
         finally:
             if run.poll() is None:

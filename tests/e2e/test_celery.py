@@ -9,7 +9,8 @@ and 個人住民税, which refers to it) on the same synthetic city as the Local
 same: accounting, verdicts and the reconciliation's keyed hashes. During that same run a worker
 is SIGKILLed while it runs a stage of 住民基本台帳: the task is retried on the other worker and the
 run completes, published once, with its accounting closed (one master run serves both checks: a
-second run only for the kill cost minutes of the suite).
+second run only for the kill cost minutes of the suite). Once the retry runs elsewhere, the killed
+worker starts again, as its supervisor would restart it (celery_run.py, which runs the stack).
 """
 
 from __future__ import annotations
