@@ -19,7 +19,7 @@ unreachable: exit 4 before anything starts.
 table per domain and exits non-zero if a run failed.
 
 The stack's configuration (ports, users, executor, environment, the Celery services) is in
-:mod:`ikou_dev.localstack_env`. The rest stays one module of a little over 600 lines: it is the
+:mod:`ikou_dev.localstack_env`. The rest stays one module of about 660 lines: it is the
 ``python -m ikou_dev.localstack`` entry, and its run (``run_master``, the table) drives the
 processes it starts (``up`` / ``down``, the REST client); split, the entry and the run would
 import each other.
