@@ -12,6 +12,7 @@ reads its configuration at import time).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,11 +21,13 @@ from pathlib import Path
 
 import pytest
 from prerequisites import (  # noqa: F401 - hooks: strict mode, the list of skips at the end
+    PREREQUISITES,
     need,
     pg_admin_url,
     postgresql_problem,
     pytest_runtest_makereport,
     pytest_unconfigure,
+    require,
 )
 from tests_support import free_port
 
@@ -128,74 +131,213 @@ def dagbag():
     return DagBag(dag_folder=str(REPO / "dags"))
 
 
-# -- the embedded stack, shared by the end-to-end and the browser tests -------------------------
+# -- the embedded stacks, shared by the end-to-end and the browser tests -------------------------
 
 STACK_DOMAINS = ("juki", "kojin_juminzei", "jido_teate")
 STACK_SNAPSHOT = "2026-09-01"
+#: the Celery stack's run (tests/e2e/test_celery.py): two related domains of the same city
+CELERY_DOMAINS = ("juki", "kojin_juminzei")
 
 
-@pytest.fixture(scope="session")
-def ikou_stack(tmp_path_factory):
-    """``ikou stack run --keep-running`` (what `make run` does) on free ports with its own IKOU_HOME:
-    local S3, ``airflow standalone``, a city of 300 residents, ``migration_master`` over three
-    related domains through the real scheduler (and its Data Docs build). The stack stays up for
-    the tests that use it (the e2e and browser tests, which run last: see below) and is stopped
-    with ``ikou stack down`` at the end."""
-    from types import SimpleNamespace
+def _stack_run_argv(domains) -> list[str]:
+    """``ikou stack run --keep-running`` (what `make run` does) on the tests' city: 300 residents,
+    seed 5, one snapshot (both stacks the same city, with the session's HMAC key)."""
+    return [
+        sys.executable, "-m", "ikou_dev.localstack", "run", "--keep-running",
+        "--residents", "300", "--seed", "5", "--snapshot", STACK_SNAPSHOT,
+        "--timeout", "900", "--domains", *domains,
+    ]  # fmt: skip
 
-    home = tmp_path_factory.mktemp("stack")
-    api_port = free_port()
+
+def _stack_env(home: Path, api_port: int) -> dict:
     env = dict(os.environ)
+    for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
+        env.pop(k, None)
     env.update(
         {
             "IKOU_HOME": str(home),
             "IKOU_S3_PORT": str(free_port()),
             "IKOU_AIRFLOW_PORT": str(api_port),
             "IKOU_PARALLELISM": "4",
+            # as `make run`: the scheduler and the Celery workers import GX and pandas once
+            # (plugins/ikou_preload.py), not every task (the in-process tests need no preload)
+            "IKOU_PRELOAD": "1",
         }
     )
-    for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
-        env.pop(k, None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "ikou_dev.localstack",
-        "run",
-        "--keep-running",
-        "--residents",
-        "300",
-        "--seed",
-        "5",
-        "--snapshot",
-        STACK_SNAPSHOT,
-        "--timeout",
-        "900",
-        "--domains",
-        *STACK_DOMAINS,
-    ]
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
-        yield SimpleNamespace(
-            proc=proc,
-            home=home,
-            env=env,
-            base_url=f"http://127.0.0.1:{api_port}",
-            passwords_file=home / "airflow" / "passwords.json",
-            snapshot=STACK_SNAPSHOT,
-            domains=STACK_DOMAINS,
+    return env
+
+
+class StackRun:
+    """A stack's run in the background (its own process group, output to ``HOME/stack-run.*``):
+    :meth:`result` waits for it; :meth:`stop` starts ``ikou stack down`` (in the background too:
+    the next tests need not wait for it), :meth:`wait_stopped` waits for it and then runs
+    ``after_stop`` (the Celery stack drops its metadata database)."""
+
+    def __init__(self, home: Path, env: dict, cmd: list[str], api_port: int, after_stop=None):
+        self.home, self.env, self.cmd, self.after_stop = home, env, cmd, after_stop
+        self.base_url = f"http://127.0.0.1:{api_port}"
+        self.out, self.err = home / "stack-run.out", home / "stack-run.err"
+        with open(self.out, "w") as fo, open(self.err, "w") as fe:
+            self.popen = subprocess.Popen(
+                cmd, env=env, stdout=fo, stderr=fe, text=True, start_new_session=True
+            )
+        self.down: subprocess.Popen | None = None
+
+    def result(self) -> subprocess.CompletedProcess:
+        try:
+            self.popen.wait(timeout=1500)
+        finally:
+            self._end()
+        return subprocess.CompletedProcess(
+            self.cmd, self.popen.returncode, self.out.read_text(), self.err.read_text()
         )
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "ikou_dev.localstack", "down"],
-            env=env,
-            capture_output=True,
-            timeout=300,
-        )
+
+    def _end(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=60)
+
+    def stop(self) -> None:
+        if self.down is None:
+            self._end()
+            self.down = subprocess.Popen(
+                [sys.executable, "-m", "ikou_dev.localstack", "down"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+    def wait_stopped(self) -> None:
+        self.stop()
+        try:
+            self.down.wait(timeout=300)
+        finally:
+            if self.after_stop is not None:
+                self.after_stop()
+                self.after_stop = None
+
+
+def _start_local_stack(tmp_path_factory) -> StackRun:
+    home = tmp_path_factory.mktemp("stack")
+    api_port = free_port()
+    env = _stack_env(home, api_port)
+    return StackRun(home, env, _stack_run_argv(STACK_DOMAINS), api_port)
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(server_url + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def _start_celery_stack(tmp_path_factory) -> StackRun:
+    """``IKOU_EXECUTOR=celery`` (`make run-celery`): its own metadata database on the machine's
+    PostgreSQL, the machine's Redis (a database index of its own) as the broker, through
+    tests/e2e/celery_run.py, which kills a worker mid-stage during the run."""
+    home = tmp_path_factory.mktemp("celery")
+    pg = pg_admin_url().rsplit("/", 1)[0]  # the server (IKOU_TEST_PG_URL), without its database
+    db = f"ikou_airflow_celery_test_{os.getpid()}"
+    api_port = free_port()
+    env = _stack_env(home, api_port)
+    env.update(
+        {
+            "IKOU_EXECUTOR": "celery",
+            "IKOU_SCHEDULER_HEALTH_PORT": str(free_port()),
+            "IKOU_PG_URL": pg,
+            "IKOU_CELERY_DB": db,
+            "IKOU_REDIS_URL": os.environ.get("IKOU_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"),
+            "IKOU_HEARTBEAT_TIMEOUT": "30",  # a killed worker's task is failed (and retried) soon
+        }
+    )
+    _drop_database(pg, db)
+    driver = [sys.executable, str(REPO / "tests" / "e2e" / "celery_run.py"), str(home)]
+    return StackRun(
+        home,
+        env,
+        [*driver, f"http://127.0.0.1:{api_port}", "--", *_stack_run_argv(CELERY_DOMAINS)],
+        api_port,
+        after_stop=lambda: _drop_database(pg, db),
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stack_runs(request, tmp_path_factory):
+    """The stacks the session's tests use start with the session, in the background: their runs
+    (minutes of Airflow scheduling, mostly one task at a time) take the second core while the
+    in-process tests take the first; the tests on them run last (see below) and wait for them.
+    A stack whose prerequisites are missing is not started here: its fixture then fails or skips
+    as tests/prerequisites.py says."""
+    used = set()
+    for item in request.session.items:
+        used.update(getattr(item, "fixturenames", ()))
+    runs: dict[str, StackRun] = {}
+    if "ikou_stack" in used:
+        runs["local"] = _start_local_stack(tmp_path_factory)
+    if "celery_stack_run" in used and not any(PREREQUISITES[w]() for w in ("PostgreSQL", "Redis")):
+        runs["celery"] = _start_celery_stack(tmp_path_factory)
+    yield runs
+    for run in runs.values():
+        run.stop()
+    for run in runs.values():
+        run.wait_stopped()
+
+
+@pytest.fixture(scope="session")
+def ikou_stack(_stack_runs, tmp_path_factory):
+    """``ikou stack run --keep-running`` (what `make run` does) on free ports with its own IKOU_HOME:
+    local S3, ``airflow standalone``, a city of 300 residents, ``migration_master`` over three
+    related domains through the real scheduler (and its Data Docs build). Started with the
+    session (``_stack_runs``); the stack stays up for the tests that use it (the e2e and browser
+    tests, which run last: see below) and is stopped with ``ikou stack down`` at the end."""
+    from types import SimpleNamespace
+
+    run = _stack_runs.get("local") or _stack_runs.setdefault(
+        "local", _start_local_stack(tmp_path_factory)
+    )
+    return SimpleNamespace(
+        proc=run.result(),
+        home=run.home,
+        env=run.env,
+        base_url=run.base_url,
+        passwords_file=run.home / "airflow" / "passwords.json",
+        snapshot=STACK_SNAPSHOT,
+        domains=STACK_DOMAINS,
+    )
+
+
+@pytest.fixture(scope="session")
+def celery_stack_run(_stack_runs, tmp_path_factory):
+    """The Celery stack over CELERY_DOMAINS after its run (tests/e2e/test_celery.py), the worker
+    it killed mid-stage in ``killed`` (None when no moment for it came). Needs PostgreSQL and
+    Redis: fails under IKOU_STRICT=1, else skips, when one is missing."""
+    import json
+    from types import SimpleNamespace
+
+    require("Redis")  # IKOU_STRICT=1 (CI): a missing Redis fails the test, never skips it
+    require("PostgreSQL")
+    run = _stack_runs.get("celery") or _stack_runs.setdefault(
+        "celery", _start_celery_stack(tmp_path_factory)
+    )
+    proc = run.result()
+    killed = run.home / "killed.json"
+    return SimpleNamespace(
+        proc=proc,
+        home=run.home,
+        env=run.env,
+        base_url=run.base_url,
+        killed=json.loads(killed.read_text()) if killed.exists() else None,
+        domains=CELERY_DOMAINS,
+        stop=run.stop,
+    )
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Tests on the embedded stack run last: its scheduler never competes with the other tests for
-    the CPU, and the stack is stopped right after them (at the end of the session)."""
+    """Tests on the embedded stacks run last: the stacks started with the session (``_stack_runs``)
+    have had the in-process tests' time to run their masters, and are stopped right after them
+    (at the end of the session)."""
     uses = [i for i in items if "ikou_stack" in getattr(i, "fixturenames", ())]
     if uses:
         others = [i for i in items if "ikou_stack" not in getattr(i, "fixturenames", ())]

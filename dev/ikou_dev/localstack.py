@@ -19,7 +19,7 @@ unreachable: exit 4 before anything starts.
 table per domain and exits non-zero if a run failed.
 
 The stack's configuration (ports, users, executor, environment, the Celery services) is in
-:mod:`ikou_dev.localstack_env`. The rest stays one module of a little over 600 lines: it is the
+:mod:`ikou_dev.localstack_env`. The rest stays one module of about 660 lines: it is the
 ``python -m ikou_dev.localstack`` entry, and its run (``run_master``, the table) drives the
 processes it starts (``up`` / ``down``, the REST client); split, the entry and the run would
 import each other.
@@ -81,12 +81,24 @@ def _alive(name: str) -> int | None:
     if not p.exists():
         return None
     pid = int(p.read_text())
+    if process_running(pid):
+        return pid
+    p.unlink()
+    return None
+
+
+def process_running(pid: int) -> bool:
+    """The process exists and has not ended: a killed component whose parent has not reaped it
+    yet (a zombie: ``ikou stack run`` started it and is still running) is not running."""
     try:
         os.kill(pid, 0)
-        return pid
     except OSError:
-        p.unlink()
-        return None
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc: as far as the signal tells
+        return True
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def _port_free(port: int) -> bool:
@@ -138,31 +150,35 @@ def _group_alive(pgid: int) -> bool:
         return True
 
 
-def _stop(name: str, timeout: float = 45) -> bool:
-    """Stop a process group: SIGTERM (each Airflow component shuts down on it), SIGINT, then SIGKILL.
+def _stop(names: tuple[str, ...], timeout: float = 45) -> list[str]:
+    """Stop process groups: SIGTERM (each Airflow component shuts down on it), SIGINT, then SIGKILL.
+    All of ``names`` at once (one waits as long as the slowest, not as long as all of them
+    together); the names that were running.
 
     The whole group is waited for, not only its leader: Airflow's scheduler and its LocalExecutor
     workers outlive `airflow standalone` when it exits first, and must not be left running.
     """
-    pid = _alive(name)
-    if not pid:
-        return False
+    running = {n: pid for n in names if (pid := _alive(n))}
+    left = set(running.values())
     for sig, wait in (
         (signal.SIGTERM, timeout * 2 / 3),
         (signal.SIGINT, timeout / 3),
         (signal.SIGKILL, 10),
     ):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            break
+        for pid in left:
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _group_alive(pid):
+        while time.monotonic() < deadline and any(_group_alive(p) for p in left):
             time.sleep(0.3)
-        if not _group_alive(pid):
+        left = {p for p in left if _group_alive(p)}
+        if not left:
             break
-    _pidfile(name).unlink(missing_ok=True)
-    return True
+    for n in running:
+        _pidfile(n).unlink(missing_ok=True)
+    return list(running)
 
 
 def _http(
@@ -295,29 +311,36 @@ def start_celery_components(env: dict, airflow: str) -> None:
         [airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=str(REPO)
     )
     for name in CELERY_COMPONENTS:
-        argv = [airflow, *name.split("-", 1)] if name != "api-server" else [airflow, "api-server"]
-        own = env
         if name.startswith("worker-"):
-            argv = [
-                airflow,
-                "celery",
-                "worker",
-                "--concurrency",
-                "1",
-                "--celery-hostname",
-                f"ikou-{name}@%h",
-                "--skip-serve-logs",  # logs are files under AIRFLOW_HOME, read by the api-server
-            ]
-            own = dict(
-                env,
-                IKOU_WORKER_HOSTNAME=f"ikou-{name}",
-                AIRFLOW__CORE__HOSTNAME_CALLABLE=WORKER_HOSTNAME_CALLABLE,
-            )
-        elif name == "api-server":
+            start_celery_worker(name, env, airflow)
+            continue
+        argv = [airflow, *name.split("-", 1)] if name != "api-server" else [airflow, "api-server"]
+        if name == "api-server":
             argv = [airflow, "api-server", "--port", str(API_PORT)]
         elif name == "dag-processor":
             argv = [airflow, "dag-processor"]
-        _start(name, argv, own, port=API_PORT if name == "api-server" else None)
+        _start(name, argv, env, port=API_PORT if name == "api-server" else None)
+
+
+def start_celery_worker(name: str, env: dict, airflow: str) -> int:
+    """One ``airflow celery worker`` of one slot (``worker-1`` / ``worker-2``), its task
+    instances' hostname ``ikou-<name>``; its pid (the one running when it is alive already)."""
+    argv = [
+        airflow,
+        "celery",
+        "worker",
+        "--concurrency",
+        "1",
+        "--celery-hostname",
+        f"ikou-{name}@%h",
+        "--skip-serve-logs",  # logs are files under AIRFLOW_HOME, read by the api-server
+    ]
+    own = dict(
+        env,
+        IKOU_WORKER_HOSTNAME=f"ikou-{name}",
+        AIRFLOW__CORE__HOSTNAME_CALLABLE=WORKER_HOSTNAME_CALLABLE,
+    )
+    return _start(name, argv, own)
 
 
 def _buckets_ready(env) -> bool:
@@ -347,7 +370,9 @@ def _dags_ready(api: Api) -> bool:
 
 
 def down() -> None:
-    stopped = [n for n in PROCESSES if _stop(n)]
+    # the Airflow components together, then the S3 endpoint (it saves the buckets when it stops:
+    # after the last task that could write to them)
+    stopped = _stop(tuple(n for n in PROCESSES if n != "s3")) + _stop(("s3",))
     print("stopped: " + (", ".join(stopped) or "nothing was running") + f"; data kept in {home()}")
 
 

@@ -46,3 +46,28 @@ def test_the_celery_workers_hostname_callable_resolves():
         assert fn() == "ikou-worker-9"
     finally:
         del os.environ["IKOU_WORKER_HOSTNAME"]
+
+
+def test_a_killed_component_not_yet_reaped_is_not_running():
+    """``ikou stack run`` starts the components and does not reap them: a worker killed during
+    the run is a zombie until the run ends. It must count as stopped, or starting it again (the
+    Celery test restarts the worker it killed) silently does nothing."""
+    import signal
+    import subprocess
+    import time
+
+    from ikou_dev.localstack import process_running
+
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        assert process_running(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while process_running(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not process_running(proc.pid)  # a zombie: killed, its parent has not waited yet
+        assert proc.poll() == -signal.SIGKILL
+        assert not process_running(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
