@@ -234,3 +234,14 @@ def check_celery_services() -> None:
 
 
 # -- processes ------------------------------------------------------------------------------
+
+
+def adopt(env: dict) -> None:
+    """This process talks to the stack too (synth, the table): use the same S3 and secrets."""
+    os.environ.update(
+        {
+            k: v
+            for k, v in env.items()
+            if k.startswith(("AWS_", "IKOU_", "GX_")) and k != "IKOU_AWS_CONN_ID"
+        }
+    )

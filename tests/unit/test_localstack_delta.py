@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from ikou_dev import localstack
+from ikou_dev import localstack, localstack_table
 
 
 def test_the_change_snapshot_is_a_month_after_the_base():
-    assert localstack.next_month("2026-11-01") == "2026-12-01"
-    assert localstack.next_month("2026-12-15") == "2027-01-15"
-    assert localstack.next_month("2027-01-31") == "2027-02-28"
+    assert localstack_table.next_month("2026-11-01") == "2026-12-01"
+    assert localstack_table.next_month("2026-12-15") == "2027-01-15"
+    assert localstack_table.next_month("2027-01-31") == "2027-02-28"
 
 
 class FakeApi:
@@ -116,7 +116,7 @@ def test_the_delta_table_shows_both_paths_and_not_measured():
         },  # fmt: skip
         "kojin_juminzei": {"phase": "preparation", "timing": {}},
     }
-    lines = localstack.delta_lines(reports)
+    lines = localstack_table.delta_lines(reports)
     juki = next(x for x in lines if x.startswith("juki"))
     assert "1,234" in juki and "1.52%" in juki and "delta" in juki
     assert "30.50" in juki and "4.25" in juki and juki.endswith("yes")

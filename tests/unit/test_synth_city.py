@@ -178,7 +178,7 @@ def test_a_seeded_duplicate_key_is_in_the_answer_key_and_nothing_else_repeats(ci
 
 
 def test_the_run_timeout_scales_with_the_city():
-    from ikou_dev.localstack import run_timeout
+    from ikou_dev.localstack_table import run_timeout
 
     assert run_timeout(20_000, env={}) == 1800 + 30
     assert run_timeout(1_000_000, env={}) == 1800 + 1500
@@ -190,7 +190,7 @@ def test_the_run_timeout_scales_with_the_city():
 
 def test_stack_run_refuses_a_landing_snapshot_of_another_city(s3_endpoint):
     from ikou.storage import MANIFEST, Store, join, landing_uri
-    from ikou_dev.localstack import check_landing
+    from ikou_dev.localstack_table import check_landing
 
     snap = "2031-03-03"  # a snapshot of this test's own in the session's S3
     store = Store()
