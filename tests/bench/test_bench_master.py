@@ -1,0 +1,56 @@
+"""The master benchmark's quick profile (2,000 residents, juki and inkan through ``ikou stack run``
+on a stack of its own): the harness cannot rot and its figures are there. The real figures come
+from `python -m ikou_dev.bench master` (500k, 1M, 2M residents, all 20 domains); no timing is
+asserted here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_master_benchmark_quick(tmp_path):
+    from ikou_dev.bench import run_one
+
+    doc = run_one("master", quick=True, results_dir=tmp_path)
+    f = doc["figures"]
+    assert f["domains"] == ["juki", "inkan"]
+    (city,) = f["cities"]
+    assert city["residents"] == 2000 and city["completed"], city.get("reason")
+    assert city["synth_seconds"] is not None and city["master_seconds"] > 0
+    # memory was sampled while the stack ran, and the largest process is one of them
+    assert city["memory_samples"] >= 5
+    assert 0 < city["peak_rss_process_gb"] <= city["peak_rss_total_gb"]
+    assert 0 < city["peak_pss_total_gb"] <= city["peak_rss_total_gb"]
+    assert city["peak_rss_process_kind"] in city["peak_rss_by_kind_gb"]
+    assert set(city["domains"]) == {"juki", "inkan"}
+    for d in city["domains"].values():
+        assert d["state"] == "success" and d["report"]
+        # every timed stage has its CPU seconds beside its wall seconds
+        assert d["stage_seconds"] and set(d["stage_cpu_seconds"]) == set(d["stage_seconds"])
+        # the accounting closes for every legacy file: in = out + quarantined + merged
+        assert d["accounting_closes"] and d["accounting"]
+        for a in d["accounting"]:
+            assert a["legacy_records"] == a["output_records"] + a["quarantined"] + a["merged"]
+    assert city["legacy_records"] == sum(d["legacy_records"] for d in city["domains"].values())
+    assert f["ratios"] == []  # one city: nothing to compare
+    saved = json.loads((tmp_path / "master.quick.json").read_text())
+    assert saved["command"] == "python -m ikou_dev.bench --quick master"
+
+
+def test_ratios_between_cities():
+    from ikou_dev.bench.master import ratios
+
+    cities = [
+        {"residents": 500, "completed": True, "master_seconds": 100, "peak_pss_total_gb": 2.0},
+        {"residents": 700, "completed": False, "reason": "timeout"},
+        {"residents": 1000, "completed": True, "master_seconds": 230, "peak_pss_total_gb": 3.0},
+    ]
+    (r,) = ratios(cities)  # the city that did not complete is skipped, not invented
+    assert (r["from"], r["to"], r["size"]) == (500, 1000, 2.0)
+    assert r["master_seconds"] == 2.3 and r["peak_pss_total_gb"] == 1.5 and r["allowed"] == 2.1
+    assert r["peak_rss_process_gb"] is None
+    assert r["within_bound"] is False  # 2.3× the time for a doubling: over 2.1×
