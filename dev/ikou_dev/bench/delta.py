@@ -85,18 +85,29 @@ def change_rate() -> float:
 
 
 def gate_target(target, rows: dict[str, int], run_id: str) -> dict:
-    """``gate_target`` on the target's tables, as its task runs it (GX inside the database)."""
-    from ikou.quality.gate import Unit, run_gate
+    """``gate_target`` on the target's tables, as its task runs it (GX inside the database).
+
+    The benchmark's rows are synthetic values (random identifiers without check digits), so
+    critical expectations fail: the gate evaluates every expectation either way, and both paths
+    check the same rows, so its time is what the cutover window pays."""
+    from ikou.quality.gate import GateFailed, Unit, run_gate
 
     start = _clock()
-    report = run_gate(
-        DOMAIN,
-        "gate_target",
-        [Unit(name, None, expected_rows=n) for name, n in rows.items()],
-        run_id=run_id,
-        target_url=target.gx_url,
-    )
-    return _since(start) | {"verdict": report.get("verdict") or report.get("status")}
+    try:
+        report = run_gate(
+            DOMAIN,
+            "gate_target",
+            [Unit(name, None, expected_rows=n) for name, n in rows.items()],
+            run_id=run_id,
+            target_url=target.gx_url,
+            parameters={"snapshot": "2026-11-01"},
+        )
+    except GateFailed as exc:
+        report = exc.report
+    return _since(start) | {
+        "verdict": report["verdict"],
+        "critical_failures": len(report["critical_failures"]),
+    }
 
 
 def run(workdir: Path, quick: bool) -> dict:
