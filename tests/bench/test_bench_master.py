@@ -54,3 +54,32 @@ def test_ratios_between_cities():
     assert r["master_seconds"] == 2.3 and r["peak_pss_total_gb"] == 1.5 and r["allowed"] == 2.1
     assert r["peak_rss_process_gb"] is None
     assert r["within_bound"] is False  # 2.3× the time for a doubling: over 2.1×
+
+
+def test_model_check_rests_on_small_cities_only():
+    from ikou_dev.bench.master import model_check
+
+    def city(n: int, extract: float, load: float) -> dict:
+        row = {
+            "run_id": f"r{n}",
+            "report": True,
+            "legacy_records": 2 * n,
+            "stage_seconds": {"extract": extract, "load": load},
+            "stage_cpu_seconds": {"extract": extract, "load": load},
+        }
+        return {"residents": n, "completed": True, "domains": {"juki": row}}
+
+    # extract: 2 s + 10 µs a record (exactly linear); load: the 1M city measured twice the line
+    cities = [city(100_000, 4.0, 1.2), city(500_000, 12.0, 5.2), city(1_000_000, 22.0, 20.4)]
+    m = model_check(cities)
+    assert m["checked"] and m["fit_residents"] == [100_000, 500_000]
+    st = m["domains"]["juki"]["stages"]
+    assert st["extract"]["predicted"] == 22.0 and st["extract"]["error"] == 0.0
+    assert st["load"]["predicted"] == 10.2 and st["load"]["error"] == -0.5
+    assert [(x["stage"], x["error"]) for x in m["misses"]] == [("load", -0.5)]
+    assert m["stages_within_tolerance"] == 1 and m["stages_checked"] == 2
+    # without the 1M city nothing is checked (and nothing is invented)
+    assert model_check(cities[:2]) == {
+        "checked": False,
+        "reason": "needs a completed city of 1,000,000 and one of ≤ 500,000 residents",
+    }
