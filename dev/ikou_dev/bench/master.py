@@ -65,6 +65,7 @@ class Sampler(threading.Thread):
         self.peak_process = 0
         self.peak_process_name = ""
         self.peak_by_name: dict[str, int] = {}
+        self.load: list[float] = []  # the machine's 1-minute load average (it is shared)
 
     def _procs(self):
         import psutil
@@ -102,6 +103,7 @@ class Sampler(threading.Thread):
             if rss > self.peak_process:
                 self.peak_process, self.peak_process_name = rss, name
         self.samples += 1
+        self.load.append(os.getloadavg()[0])
         self.peak_total = max(self.peak_total, total)
         self.peak_total_pss = max(self.peak_total_pss, total_pss)
 
@@ -246,6 +248,10 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
             "stack_run_seconds": elapsed,
             "synth_seconds": synth_seconds(out),
             "memory_samples": sampler.samples,
+            "load_average": {
+                "mean": round(sum(sampler.load) / len(sampler.load), 1) if sampler.load else None,
+                "max": round(max(sampler.load), 1) if sampler.load else None,
+            },
             "peak_pss_total_gb": _gb(sampler.peak_total_pss),
             "peak_rss_total_gb": _gb(sampler.peak_total),
             "peak_rss_process_gb": _gb(sampler.peak_process),
