@@ -81,5 +81,5 @@ def test_model_check_rests_on_small_cities_only():
     # without the 1M city nothing is checked (and nothing is invented)
     assert model_check(cities[:2]) == {
         "checked": False,
-        "reason": "needs a completed city of 1,000,000 and one of ≤ 500,000 residents",
+        "reason": "needs domain runs of a city of 1,000,000 and of one of ≤ 500,000 residents",
     }
