@@ -57,7 +57,7 @@ def test_ratios_between_cities():
 
 
 def test_model_check_rests_on_small_cities_only():
-    from ikou_dev.bench.master import model_check
+    from ikou_dev.bench.master_model import model_check
 
     def city(n: int, extract: float, load: float) -> dict:
         row = {
