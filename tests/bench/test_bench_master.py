@@ -57,7 +57,7 @@ def test_ratios_between_cities():
 
 
 def test_model_check_rests_on_small_cities_only():
-    from ikou_dev.bench.master_model import model_check
+    from ikou_dev.bench.master_model import domain_ratios, model_check
 
     def city(n: int, extract: float, load: float) -> dict:
         row = {
@@ -78,6 +78,10 @@ def test_model_check_rests_on_small_cities_only():
     assert st["load"]["predicted"] == 10.2 and st["load"]["error"] == -0.5
     assert [(x["stage"], x["error"]) for x in m["misses"]] == [("load", -0.5)]
     assert m["stages_within_tolerance"] == 1 and m["stages_checked"] == 2
+    # per domain, the 1M city over the 500k one (and 500k over 100k)
+    r = domain_ratios(cities)
+    assert [(x["from"], x["to"]) for x in r] == [(100_000, 500_000), (500_000, 1_000_000)]
+    assert r[1]["domains"]["juki"] == {"records": 2.0, "wall_seconds": None, "cpu_seconds": 2.47}
     # without the 1M city nothing is checked (and nothing is invented)
     assert model_check(cities[:2]) == {
         "checked": False,

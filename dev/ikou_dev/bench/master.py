@@ -138,7 +138,7 @@ def _gb(n: int) -> float:
 
 
 def run(workdir: Path, quick: bool) -> dict:
-    from ikou_dev.bench.master_model import model_check
+    from ikou_dev.bench.master_model import domain_ratios, model_check
 
     sizes, domains = _sizes(quick)
     cities = []
@@ -154,6 +154,7 @@ def run(workdir: Path, quick: bool) -> dict:
         "cities": cities,
         "ratios": ratios(cities),
         "bound_per_doubling": BOUND,
+        "domain_ratios": domain_ratios(cities),
         "timing_model": model_check(cities),
     }
 

@@ -1,7 +1,7 @@
 """The master benchmark's check of the timing model (issue 13 §3): what the model projects for
 every domain and stage at the 1M city from the cities of ≤ 500k residents, against the measured
 run. ``python -m ikou_dev.bench.master_model --model bench/results/master.json`` (re)computes a
-results file's check.
+results file's check and the per-domain ratios between cities.
 """
 
 from __future__ import annotations
@@ -101,6 +101,29 @@ def model_check(cities: list[dict], check: int = CHECK, fit_max: int = FIT_MAX) 
     }
 
 
+def domain_ratios(cities: list[dict]) -> list[dict]:
+    """Per domain, its run's wall seconds and its stages' CPU seconds in each city over the
+    previous city's (every domain run that finished counts, even in a master that did not end)."""
+    have = [c for c in cities if c.get("domains")]
+    out = []
+    for a, b in zip(have, have[1:]):
+        rows = {}
+        for d, y in sorted(b["domains"].items()):
+            x = a["domains"].get(d) or {}
+            if not (x.get("report") and y.get("report")):
+                continue
+            cpu_x, cpu_y = (sum((r.get("stage_cpu_seconds") or {}).values()) for r in (x, y))
+            rows[d] = {
+                "records": round(y["legacy_records"] / x["legacy_records"], 2),
+                "wall_seconds": round(y["wall_seconds"] / x["wall_seconds"], 2)
+                if x.get("wall_seconds") and y.get("wall_seconds")
+                else None,
+                "cpu_seconds": round(cpu_y / cpu_x, 2) if cpu_x else None,
+            }
+        out.append({"from": a["residents"], "to": b["residents"], "domains": rows})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ikou_dev.bench.master_model --model FILE``: (re)compute a results file's model check."""
     from ikou.argparsing import Parser
@@ -110,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     doc = json.loads(args.model.read_text())
     doc["figures"]["timing_model"] = model_check(doc["figures"]["cities"])
+    doc["figures"]["domain_ratios"] = domain_ratios(doc["figures"]["cities"])
     args.model.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     print(
         json.dumps(
