@@ -164,6 +164,8 @@ def _run(work: Path, quick: bool, url: str) -> dict:
     start = _clock()
     base, new = snapshot_pair(rows, change_rate=rate)
     figures: dict = {
+        # the machine is shared: wall seconds move with its load, CPU seconds much less
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "domain": DOMAIN,
         "change_rate": rate,
         "rows_base": {t.name: base[t.name].num_rows for t in tables},
@@ -246,6 +248,7 @@ def _run(work: Path, quick: bool, url: str) -> dict:
                 "seconds": round(delta_total, 3),
             },
             "delta_share_of_full": round(delta_total / full_total, 3),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "bound": 0.25,
         }
     )
