@@ -90,6 +90,14 @@ def test_load_applied_the_delta(runs, pg_url):
     base_schema = rehearsal_schema(runs["base"].run_id)
     base_logged = [r for r in Control(pg_url).loads_of("juki") if r["target_schema"] == base_schema]
     assert [r["manifest_sha256"] for r in base_logged] == [diff["base_sha256"]]
+    # gate_target after the delta checked the delta's inserted and updated rows (the full
+    # load's gate checked the whole tables); the scope schema is gone
+    gated = _report("juki", run_id, "gates/gate_target.json")
+    full = _report("juki", runs["base"].run_id, "gates/gate_target.json")
+    assert (gated["verdict"], gated["scope"], full["scope"]) == ("pass", "delta", "whole")
+    for u in gated["units"]:
+        touched = ops[u["unit"]]["I"] + ops[u["unit"]]["U"]
+        assert u["scope"]["kind"] == "delta" and u["scope"]["rows"] == touched, u["scope"]
 
 
 def test_reconciliation_after_the_delta_is_exact(runs):

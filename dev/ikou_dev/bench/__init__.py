@@ -27,7 +27,7 @@ from ikou.argparsing import Parser
 REPO = Path(__file__).resolve().parents[3]
 RESULTS = REPO / "bench" / "results"
 #: name -> module; benchmarks register here when they exist
-BENCHMARKS = ("decode", "cleanse", "dedupe", "load", "gates", "synth", "timing", "delta")
+BENCHMARKS = ("decode", "cleanse", "dedupe", "load", "gates", "synth", "timing", "delta", "master")
 
 
 def machine() -> dict:

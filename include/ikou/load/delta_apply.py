@@ -287,7 +287,7 @@ def _apply(target: Target, d, entries, csvs, check, after) -> dict[str, int]:
                 )
             cur.execute(f"DROP TABLE IF EXISTS {staged}")
             cur.execute(staging_ddl(staged, t, dialect))
-            n = _stage(cur, dialect, staged, t, csvs[t.name])
+            n = stage_rows(cur, dialect, staged, t, csvs[t.name])
             if n != int(entries[t.name]["rows"]):
                 raise DeltaError(
                     f"{d.id}.{t.name}: {n} delta rows read, the manifest says "
@@ -299,7 +299,7 @@ def _apply(target: Target, d, entries, csvs, check, after) -> dict[str, int]:
     return rows
 
 
-def _stage(cur, dialect: str, staged: str, table_layout, path: Path) -> int:
+def stage_rows(cur, dialect: str, staged: str, table_layout, path: Path) -> int:
     """The delta rows into the staging table (COPY on PostgreSQL); an index on the key."""
     if dialect == "postgresql":
         cols = ", ".join(quote_ident(c.name) for c in _Staged(table_layout).columns)
@@ -348,4 +348,6 @@ __all__ = [
     "apply_delta",
     "latest_logged",
     "load_delta",
+    "stage_rows",
+    "staging_ddl",
 ]

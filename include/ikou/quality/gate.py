@@ -31,6 +31,8 @@ import functools
 import json
 import logging
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +62,10 @@ class Unit:
     ``references``: id sets the unit's referential-integrity expectations check against,
     ``{(table, column): ids}`` (e.g. the snapshot's 宛名 master) — registered in this process for
     the validation only, never written anywhere.
+
+    ``scope``: for a target table, a context-manager factory that puts a restricted batch in
+    place while the unit's checkpoint runs (the delta-scoped ``gate_target``:
+    :mod:`ikou.load.delta_scope`), and ``scoped`` what the report says of it (kind, rows).
     """
 
     unit: str
@@ -67,6 +73,8 @@ class Unit:
     expected_rows: int | None = None
     parameters: dict = field(default_factory=dict)
     references: dict = field(default_factory=dict)
+    scope: Callable[[], AbstractContextManager] | None = None
+    scoped: dict | None = None
 
 
 def gx_root() -> Path:
@@ -236,9 +244,10 @@ def run_gate(
             for (table, column), ids in u.references.items():
                 ikou_expectations.register_reference_set(table, column, ids)
             batch = {"dataframe": u.frame} if u.frame is not None else {}
-            result = checkpoint.run(
-                batch_parameters=batch, expectation_parameters=params, run_id=run_identifier
-            )
+            with u.scope() if u.scope is not None else nullcontext():
+                result = checkpoint.run(
+                    batch_parameters=batch, expectation_parameters=params, run_id=run_identifier
+                )
             for vr_id, run_result in result.run_results.items():
                 key = result_key(vr_id)
                 unit_report = {
@@ -248,6 +257,8 @@ def run_gate(
                     "success": bool(run_result.success),
                     "expectations": [],
                 }
+                if u.scoped is not None:
+                    unit_report["scope"] = u.scoped
                 entries = []
                 for r in run_result.results:
                     cfg = r.expectation_config.to_json_dict()
@@ -299,6 +310,8 @@ def run_gate(
     finally:
         ikou_expectations.forget_reference_sets()
         ikou_expectations.forget_city_characters()
+    scoped = [u.scoped for u in units if u.scoped is not None]
+    report["scope"] = scoped[0].get("kind", "scoped") if scoped else "whole"
     report["critical_failures"] = critical_failures
     report["warnings"] = warnings + within_threshold
     report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

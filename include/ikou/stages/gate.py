@@ -9,6 +9,8 @@ snapshot's "latest validated" at the run's output (other domains check reference
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +18,8 @@ from pathlib import Path
 from ikou.config import settings
 from ikou.domains import registry
 from ikou.domains.mapping import addressee_references
+from ikou.load.delta import fetch_delta_set
+from ikou.load.delta_scope import DeltaScope
 from ikou.load.target import Target
 from ikou.pipeline import (
     FILE_GATES,
@@ -63,6 +67,32 @@ def frames_for_gate(gate: str, result: StageResult, work: Path, store: Store) ->
     return units
 
 
+def delta_scope(
+    result: StageResult, target: Target | None, work: Path, store: Store
+) -> DeltaScope | None:
+    """The delta-scoped batch of gate_target after a delta load on PostgreSQL (the rows the delta
+    could have changed: why that is enough, :mod:`ikou.load.delta_scope`); None for a full load
+    or an SQLite target (gated whole)."""
+    if not result.delta or target is None or target.dialect != "postgresql":
+        return None
+    manifest, csvs = fetch_delta_set(store, result.delta["set"], work / "delta")
+    return DeltaScope(target, result.domain, manifest, csvs)
+
+
+def scoped_units(units: list[Unit], scope: DeltaScope) -> list[Unit]:
+    """gate_target's units restricted to the delta's rows: the scoped view while each runs, the
+    batch's expected rows (I + U) and the report's note (kind, rows in scope, table rows)."""
+    return [
+        Unit(
+            u.unit,
+            expected_rows=scope.rows(u.unit),
+            scope=functools.partial(scope.unit, u.unit),
+            scoped={"kind": "delta", "rows": scope.rows(u.unit), "table_rows": u.expected_rows},
+        )
+        for u in units
+    ]
+
+
 def reference_sets(result: StageResult, tables: dict, work: Path, store: Store) -> dict:
     """{(master table, "atena_no"): ids} of the snapshot's addressee master, for the
     referential-integrity expectations of gate_standard (in this process only)."""
@@ -103,12 +133,20 @@ def run(
     started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     target_url = None
+    target = None
     if gate_name == "gate_target":
         target = Target(settings().target_db_url, result.target_schema or "")
         target_url = target.gx_url
     parameters = {"snapshot": result.snapshot or None}
-    with tempfile.TemporaryDirectory(prefix="ikou-gate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ikou-gate-") as tmp, contextlib.ExitStack() as stack:
         units = frames_for_gate(gate_name, result, Path(tmp), store)
+        scope = (
+            delta_scope(result, target, Path(tmp), store) if gate_name == "gate_target" else None
+        )
+        if scope is not None:
+            stack.callback(scope.target.dispose)
+            stack.enter_context(scope)
+            units, target_url = scoped_units(units, scope), scope.gx_url
         chars = (
             city_characters(result.snapshot, Path(tmp), store) if gate_name in FILE_GATES else ()
         )

@@ -1,0 +1,407 @@
+"""Benchmark: the master DAG of every domain on the embedded default, city by city (issue 13 §2).
+
+    python -m ikou_dev.bench master            # 500k, 1M, 2M residents, all 20 domains
+    python -m ikou_dev.bench --quick master    # 2,000 residents, juki and inkan (the test suite)
+    IKOU_BENCH_MASTER_RESIDENTS=100000,500000,1000000 python -m ikou_dev.bench master
+    IKOU_BENCH_MASTER_DOMAINS="juki inkan" python -m ikou_dev.bench master
+
+Each city runs ``ikou stack run --keep-running`` (what ``make run IKOU_RESIDENTS=N`` does: the
+local S3 endpoint, ``airflow standalone`` with the LocalExecutor, synth of the city,
+``migration_master`` through the real scheduler) with an IKOU_HOME and free ports of its own, so
+nothing here is a second runner. While it runs, the resident memory of every process of the stack
+(the ``ikou stack`` process and its descendants, and the process groups it started) is sampled
+every second: the peak of their sum and of any single process. Afterwards the Airflow REST API
+gives the master's and every domain's wall time, and each domain's ``rehearsal.json`` its
+per-stage wall and CPU seconds, verdict and accounting (in = out + quarantined + merged, checked
+per domain). The stack is then stopped and its home deleted (a 1M city is ~1.2 GB of legacy files).
+
+Between consecutive sizes the ratios of time and peak memory are given (issue 13: ≤ 2.1× per
+doubling). The synth time is the one ``ikou stack run`` prints. A size that does not complete is
+recorded with the reason, never estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+RESIDENTS = (500_000, 1_000_000, 2_000_000)
+QUICK_RESIDENTS = (2_000,)
+QUICK_DOMAINS = ("juki", "inkan")
+SEED = 7
+SNAPSHOT = "2026-11-01"
+BOUND = 2.1  # time and peak memory per doubling of the city
+SAMPLE_SECONDS = 1.0
+
+
+def _sizes(quick: bool) -> tuple[list[int], list[str] | None]:
+    if quick:
+        return list(QUICK_RESIDENTS), list(QUICK_DOMAINS)
+    env = os.environ.get("IKOU_BENCH_MASTER_RESIDENTS")
+    sizes = [int(x) for x in env.split(",")] if env else list(RESIDENTS)
+    doms = os.environ.get("IKOU_BENCH_MASTER_DOMAINS", "").split()
+    return sizes, doms or None
+
+
+class Sampler(threading.Thread):
+    """Resident memory of a process tree and of the stack's process groups, every second."""
+
+    def __init__(self, root_pid: int, run_dir: Path):
+        super().__init__(daemon=True)
+        self.root_pid, self.run_dir = root_pid, run_dir
+        self.stop = threading.Event()
+        self.samples = 0
+        self.peak_total = 0  # Σ RSS: counts the pages forked processes share once per process
+        self.peak_total_pss = 0  # Σ PSS: each shared page split among its sharers
+        self.peak_process = 0
+        self.peak_process_name = ""
+        self.peak_by_name: dict[str, int] = {}
+        self.load: list[float] = []  # the machine's 1-minute load average (it is shared)
+
+    def _procs(self):
+        import psutil
+
+        seen = {}
+        roots = [self.root_pid]
+        for f in self.run_dir.glob("*.pid"):
+            try:
+                roots.append(int(f.read_text()))
+            except (OSError, ValueError):
+                pass
+        for pid in roots:
+            try:
+                p = psutil.Process(pid)
+                for q in [p, *p.children(recursive=True)]:
+                    seen[q.pid] = q
+            except psutil.Error:
+                continue
+        return seen.values()
+
+    def sample(self) -> None:
+        import psutil
+
+        total = total_pss = 0
+        for p in self._procs():
+            try:
+                mem = p.memory_full_info()  # /proc/PID/smaps_rollup: RSS and PSS
+                rss, pss = mem.rss, getattr(mem, "pss", mem.rss)
+                name = _label(p.cmdline())
+            except psutil.Error:
+                continue
+            total += rss
+            total_pss += pss
+            self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), rss)
+            if rss > self.peak_process:
+                self.peak_process, self.peak_process_name = rss, name
+        self.samples += 1
+        self.load.append(os.getloadavg()[0])
+        self.peak_total = max(self.peak_total, total)
+        self.peak_total_pss = max(self.peak_total_pss, total_pss)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(SAMPLE_SECONDS)
+
+
+def _label(cmdline: list[str]) -> str:
+    """A process's kind from its command line (never its arguments' values beyond the command)."""
+    words = [Path(w).name for w in cmdline[:4]]
+    text = " ".join(words)
+    for key in (
+        "localserver",
+        "ikou_dev.localstack",
+        "standalone",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "api-server",
+        "api_server",
+    ):
+        if key in text:
+            return key
+    if "supervisor" in text or "task" in text or "LocalExecutor" in text or "worker" in text:
+        return "task"
+    return words[0] if words else "?"
+
+
+def _gb(n: int) -> float:
+    return round(n / 1e9, 3)
+
+
+def run(workdir: Path, quick: bool) -> dict:
+    from ikou_dev.bench.master_model import domain_ratios, model_check
+
+    sizes, domains = _sizes(quick)
+    cities = []
+    for n in sizes:
+        try:
+            cities.append(_city(workdir / f"r{n}", n, domains, quick))
+        except Exception as exc:  # noqa: BLE001 - a size that fails is recorded, not invented
+            cities.append({"residents": n, "completed": False, "reason": str(exc)[-500:]})
+    return {
+        "domains": domains or "all",
+        "seed": SEED,
+        "snapshot": SNAPSHOT,
+        "cities": cities,
+        "ratios": ratios(cities),
+        "bound_per_doubling": BOUND,
+        "domain_ratios": domain_ratios(cities),
+        "timing_model": model_check(cities),
+    }
+
+
+def ratios(cities: list[dict]) -> list[dict]:
+    """Time and peak memory of each completed city over the previous completed one."""
+    done = [c for c in cities if c.get("completed")]
+    out = []
+    for a, b in zip(done, done[1:]):
+        size = b["residents"] / a["residents"]
+
+        def r(key: str, a=a, b=b) -> float | None:
+            return round(b[key] / a[key], 2) if a.get(key) and b.get(key) else None
+
+        row = {
+            "from": a["residents"],
+            "to": b["residents"],
+            "size": round(size, 2),
+            "master_seconds": r("master_seconds"),
+            "synth_seconds": r("synth_seconds"),
+            "peak_pss_total_gb": r("peak_pss_total_gb"),
+            "peak_rss_total_gb": r("peak_rss_total_gb"),
+            "peak_rss_process_gb": r("peak_rss_process_gb"),
+        }
+        # the bound is per doubling: for a step of s× the city, 2.1 ** log2(s) (2× → 2.1×)
+        allowed = BOUND ** math.log2(size) if size > 1 else BOUND
+        row["allowed"] = round(allowed, 2)
+        row["within_bound"] = all(
+            v is None or v <= allowed
+            for k, v in row.items()
+            if k in ("master_seconds", "peak_pss_total_gb", "peak_rss_process_gb")
+        )
+        out.append(row)
+    return out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) -> dict:
+    from ikou_dev.localstack import run_timeout
+
+    home.mkdir(parents=True, exist_ok=True)
+    api_port, s3_port = _free_port(), _free_port()
+    env = dict(os.environ)
+    for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
+        env.pop(k, None)
+    env.update(
+        {
+            "IKOU_HOME": str(home),
+            "IKOU_S3_PORT": str(s3_port),
+            "IKOU_AIRFLOW_PORT": str(api_port),
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "ikou_dev.localstack",
+        "run",
+        "--keep-running",
+        "--residents",
+        str(residents),
+        "--seed",
+        str(SEED),
+        "--snapshot",
+        SNAPSHOT,
+    ]
+    if domains:
+        cmd += ["--domains", *domains]
+    timeout = run_timeout(residents)
+    log = home / "stack-run.log"
+    t0 = time.monotonic()
+    try:
+        with open(log, "w") as fh:
+            proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+            sampler = Sampler(proc.pid, home / "run")
+            sampler.start()
+            try:
+                rc = proc.wait(timeout=timeout + 900)
+            finally:
+                sampler.stop.set()
+                sampler.join(10)
+        out = log.read_text()
+        elapsed = round(time.monotonic() - t0, 1)
+        city = {
+            "residents": residents,
+            "stack_run_exit": rc,
+            "stack_run_seconds": elapsed,
+            "synth_seconds": synth_seconds(out),
+            "memory_samples": sampler.samples,
+            "load_average": {
+                "mean": round(sum(sampler.load) / len(sampler.load), 1) if sampler.load else None,
+                "max": round(max(sampler.load), 1) if sampler.load else None,
+            },
+            "peak_pss_total_gb": _gb(sampler.peak_total_pss),
+            "peak_rss_total_gb": _gb(sampler.peak_total),
+            "peak_rss_process_gb": _gb(sampler.peak_process),
+            "peak_rss_process_kind": sampler.peak_process_name,
+            "peak_rss_by_kind_gb": {k: _gb(v) for k, v in sorted(sampler.peak_by_name.items())},
+        }
+        city.update(collect(env, home, api_port, s3_port))
+        return city
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "ikou_dev.localstack", "down"],
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def synth_seconds(out: str) -> float | None:
+    """The synth time ``ikou stack run`` printed (None when the landing zone already held it)."""
+    m = re.search(r"synthesised a city of [\d,]+ residents .* in (\d+)s", out)
+    return float(m.group(1)) if m else None
+
+
+def _seconds(run: dict) -> float | None:
+    import datetime as dt
+
+    s, e = run.get("start_date"), run.get("end_date")
+    if not s or not e:
+        return None
+    return round((dt.datetime.fromisoformat(e) - dt.datetime.fromisoformat(s)).total_seconds(), 1)
+
+
+def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
+    """The master's run from the REST API and every domain's rehearsal report from S3."""
+    from ikou.storage import Store, forget_clients, join, zone_uri
+    from ikou_dev import localstack
+
+    pw = json.loads((home / "airflow" / "passwords.json").read_text())
+    base = f"http://127.0.0.1:{api_port}"
+    token = localstack._http(
+        "POST", f"{base}/auth/token", {"username": "admin", "password": pw["admin"]}
+    )["access_token"]
+
+    def get(path: str):
+        return localstack._http("GET", base + path, token=token)
+
+    runs = get("/api/v2/dags/migration_master/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
+    if not runs:
+        return {"completed": False, "reason": "no master run (see stack-run.log)"}
+    master = runs[0]
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+        )
+    }
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+            "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "ap-northeast-1"),
+        }
+    )
+    forget_clients()
+    try:
+        domains = _domains(get, Store(), master["dag_run_id"], join, zone_uri)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        forget_clients()
+    closes = all(d["accounting_closes"] for d in domains.values() if d.get("report"))
+    return {
+        "completed": master["state"] == "success",
+        "master_state": master["state"],
+        "master_run_id": master["dag_run_id"],
+        "master_seconds": _seconds(master),
+        "legacy_records": sum(d.get("legacy_records") or 0 for d in domains.values()),
+        "verdicts": _count(d.get("verdict") for d in domains.values()),
+        "accounting_closes": closes,
+        "domains": domains,
+    }
+
+
+def _count(items) -> dict:
+    out: dict = {}
+    for x in items:
+        out[str(x)] = out.get(str(x), 0) + 1
+    return out
+
+
+def _domains(get, store, master_run_id: str, join, zone_uri) -> dict:
+    from ikou.pipeline import domain_run_id
+
+    out = {}
+    tis = get(f"/api/v2/dags/migration_master/dagRuns/{master_run_id}/taskInstances?limit=100")
+    # a domain the master was not asked to run is skipped, not failed
+    ran = sorted(
+        t["task_id"][4:]
+        for t in tis["task_instances"]
+        if t["task_id"].startswith("run_") and t["state"] != "skipped"
+    )
+    for d in ran:
+        run_id = domain_run_id(master_run_id, d)
+        row: dict = {"run_id": run_id}
+        try:
+            dr = get(f"/api/v2/dags/migrate_{d}/dagRuns/{run_id}")
+            row["state"], row["wall_seconds"] = dr["state"], _seconds(dr)
+        except Exception:  # noqa: BLE001 - a domain the master never started
+            row["state"] = "not started"
+        try:
+            rep = json.loads(
+                store.get_bytes(join(zone_uri("reports", d, run_id), "rehearsal.json"))
+            )
+        except Exception:  # noqa: BLE001 - a failed run has no report
+            out[d] = row | {"report": False}
+            continue
+        t = rep.get("timing", {})
+        acc = rep.get("accounting", [])
+        row.update(
+            {
+                "report": True,
+                "verdict": rep.get("verdict"),
+                "legacy_records": t.get("legacy_records"),
+                "stage_seconds": t.get("stage_seconds", {}),
+                "stage_cpu_seconds": t.get("stage_cpu_seconds", {}),
+                "wall_over_cpu": t.get("wall_over_cpu"),
+                "accounting": [
+                    {
+                        k: a.get(k)
+                        for k in ("legacy_records", "output_records", "quarantined", "merged")
+                    }
+                    for a in acc
+                ],
+                "accounting_closes": bool(acc)
+                and all(
+                    a["legacy_records"]
+                    == a["output_records"] + a["quarantined"] + a.get("merged", 0)
+                    for a in acc
+                ),
+            }
+        )
+        out[d] = row
+    return out

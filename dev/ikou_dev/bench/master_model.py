@@ -1,0 +1,149 @@
+"""The master benchmark's check of the timing model (issue 13 §3): what the model projects for
+every domain and stage at the 1M city from the cities of ≤ 500k residents, against the measured
+run. ``python -m ikou_dev.bench.master_model --model bench/results/master.json`` (re)computes a
+results file's check and the per-domain ratios between cities.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from statistics import median
+
+CHECK = 1_000_000  # the measured city the model is checked against
+FIT_MAX = 500_000  # the model rests only on cities of at most this many residents (issue 13 §3)
+TOLERANCE = 0.25
+
+
+def model_check(cities: list[dict], check: int = CHECK, fit_max: int = FIT_MAX) -> dict:
+    """Per domain and stage, what the timing model (:func:`ikou.rehearsal.timing.project`, as the
+    smallest run's rehearsal report computes it with the other fit cities as its history)
+    predicts at the ``check`` city from the completed cities of ≤ ``fit_max`` residents, against
+    the measured run (uncontended seconds: the model's basis); the stages outside ±25 %."""
+    from ikou_dev.bench.timing import compare
+
+    # a domain whose run finished has its report, even when the master as a whole did not end
+    done = {c["residents"]: c for c in cities if c.get("domains")}
+    fits = sorted(n for n in done if n <= fit_max)
+    if check not in done or not fits:
+        return {
+            "checked": False,
+            "reason": f"needs domain runs of a city of {check:,} and of one of ≤ {fit_max:,} "
+            "residents",
+        }
+
+    def point(row: dict) -> dict:
+        return {
+            "records": row["legacy_records"],
+            "run_id": row["run_id"],
+            "generated_at": None,
+            "stage_seconds": row["stage_seconds"],
+            "stage_cpu_seconds": row["stage_cpu_seconds"],
+        }
+
+    domains, misses = {}, []
+    for d, row in sorted(done[check]["domains"].items()):
+        runs = [
+            point(done[n]["domains"][d])
+            for n in fits
+            if done[n]["domains"].get(d, {}).get("report")
+        ]
+        if not row.get("report") or not runs:
+            continue
+        c = compare(runs, point(row))
+        domains[d] = {
+            k: c[k] for k in ("from_records", "at_records", "points", "total", "max_stage_error")
+        } | {
+            "stages": {
+                s: {k: v[k] for k in ("predicted", "measured", "error", "a", "b_ms", "method")}
+                for s, v in c["stages"].items()
+            }
+        }
+        for s, v in c["stages"].items():
+            if v["error"] is not None and abs(v["error"]) > TOLERANCE:
+                misses.append(
+                    {
+                        "domain": d,
+                        "stage": s,
+                        **{k: v[k] for k in ("predicted", "measured", "error")},
+                    }
+                )
+    errors = [
+        abs(v["error"])
+        for x in domains.values()
+        for v in x["stages"].values()
+        if v["error"] is not None
+    ]
+    pred = sum(x["total"]["predicted"] for x in domains.values())
+    meas = sum(x["total"]["measured"] for x in domains.values())
+    by_stage: dict[str, list[float]] = {}
+    for x in domains.values():
+        for s, v in x["stages"].items():
+            if v["error"] is not None:
+                by_stage.setdefault(s, []).append(v["error"])
+    return {
+        "checked": True,
+        "fit_residents": fits,
+        "check_residents": check,
+        "tolerance": TOLERANCE,
+        "stages_checked": len(errors),
+        "stages_within_tolerance": sum(e <= TOLERANCE for e in errors),
+        "misses": sorted(misses, key=lambda m: -m["measured"]),
+        "misses_over_one_second": sum(m["measured"] >= 1 for m in misses),
+        "median_error_by_stage": {s: round(median(v), 3) for s, v in by_stage.items()},
+        "city_total": {
+            "predicted": round(pred, 1),
+            "measured": round(meas, 1),
+            "error": round(pred / meas - 1, 3) if meas else None,
+        },
+        "domains": domains,
+    }
+
+
+def domain_ratios(cities: list[dict]) -> list[dict]:
+    """Per domain, its run's wall seconds and its stages' CPU seconds in each city over the
+    previous city's (every domain run that finished counts, even in a master that did not end)."""
+    have = [c for c in cities if c.get("domains")]
+    out = []
+    for a, b in zip(have, have[1:]):
+        rows = {}
+        for d, y in sorted(b["domains"].items()):
+            x = a["domains"].get(d) or {}
+            if not (x.get("report") and y.get("report")):
+                continue
+            cpu_x, cpu_y = (sum((r.get("stage_cpu_seconds") or {}).values()) for r in (x, y))
+            rows[d] = {
+                "records": round(y["legacy_records"] / x["legacy_records"], 2),
+                "wall_seconds": round(y["wall_seconds"] / x["wall_seconds"], 2)
+                if x.get("wall_seconds") and y.get("wall_seconds")
+                else None,
+                "cpu_seconds": round(cpu_y / cpu_x, 2) if cpu_x else None,
+            }
+        out.append({"from": a["residents"], "to": b["residents"], "domains": rows})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ikou_dev.bench.master_model --model FILE``: (re)compute a results file's model check."""
+    from ikou.argparsing import Parser
+
+    p = Parser(prog="python -m ikou_dev.bench.master_model", description=main.__doc__)
+    p.add_argument("--model", type=Path, required=True, help="a master.json to check the model on")
+    args = p.parse_args(argv)
+    doc = json.loads(args.model.read_text())
+    doc["figures"]["timing_model"] = model_check(doc["figures"]["cities"])
+    doc["figures"]["domain_ratios"] = domain_ratios(doc["figures"]["cities"])
+    args.model.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    print(
+        json.dumps(
+            {k: v for k, v in doc["figures"]["timing_model"].items() if k != "domains"},
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The master benchmark's quick profile (2,000 residents, juki and inkan through ``ikou stack run``
+on a stack of its own): the harness cannot rot and its figures are there. The real figures come
+from `python -m ikou_dev.bench master` (500k, 1M, 2M residents, all 20 domains); no timing is
+asserted here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_master_benchmark_quick(tmp_path):
+    from ikou_dev.bench import run_one
+
+    doc = run_one("master", quick=True, results_dir=tmp_path)
+    f = doc["figures"]
+    assert f["domains"] == ["juki", "inkan"]
+    (city,) = f["cities"]
+    assert city["residents"] == 2000 and city["completed"], city.get("reason")
+    assert city["synth_seconds"] is not None and city["master_seconds"] > 0
+    # memory was sampled while the stack ran, and the largest process is one of them
+    assert city["memory_samples"] >= 5
+    assert 0 < city["peak_rss_process_gb"] <= city["peak_rss_total_gb"]
+    assert 0 < city["peak_pss_total_gb"] <= city["peak_rss_total_gb"]
+    assert city["peak_rss_process_kind"] in city["peak_rss_by_kind_gb"]
+    assert set(city["domains"]) == {"juki", "inkan"}
+    for d in city["domains"].values():
+        assert d["state"] == "success" and d["report"]
+        # every timed stage has its CPU seconds beside its wall seconds
+        assert d["stage_seconds"] and set(d["stage_cpu_seconds"]) == set(d["stage_seconds"])
+        # the accounting closes for every legacy file: in = out + quarantined + merged
+        assert d["accounting_closes"] and d["accounting"]
+        for a in d["accounting"]:
+            assert a["legacy_records"] == a["output_records"] + a["quarantined"] + a["merged"]
+    assert city["legacy_records"] == sum(d["legacy_records"] for d in city["domains"].values())
+    assert f["ratios"] == []  # one city: nothing to compare
+    saved = json.loads((tmp_path / "master.quick.json").read_text())
+    assert saved["command"] == "python -m ikou_dev.bench --quick master"
+
+
+def test_ratios_between_cities():
+    from ikou_dev.bench.master import ratios
+
+    cities = [
+        {"residents": 500, "completed": True, "master_seconds": 100, "peak_pss_total_gb": 2.0},
+        {"residents": 700, "completed": False, "reason": "timeout"},
+        {"residents": 1000, "completed": True, "master_seconds": 230, "peak_pss_total_gb": 3.0},
+    ]
+    (r,) = ratios(cities)  # the city that did not complete is skipped, not invented
+    assert (r["from"], r["to"], r["size"]) == (500, 1000, 2.0)
+    assert r["master_seconds"] == 2.3 and r["peak_pss_total_gb"] == 1.5 and r["allowed"] == 2.1
+    assert r["peak_rss_process_gb"] is None
+    assert r["within_bound"] is False  # 2.3× the time for a doubling: over 2.1×
+
+
+def test_model_check_rests_on_small_cities_only():
+    from ikou_dev.bench.master_model import domain_ratios, model_check
+
+    def city(n: int, extract: float, load: float) -> dict:
+        row = {
+            "run_id": f"r{n}",
+            "report": True,
+            "legacy_records": 2 * n,
+            "stage_seconds": {"extract": extract, "load": load},
+            "stage_cpu_seconds": {"extract": extract, "load": load},
+        }
+        return {"residents": n, "completed": True, "domains": {"juki": row}}
+
+    # extract: 2 s + 10 µs a record (exactly linear); load: the 1M city measured twice the line
+    cities = [city(100_000, 4.0, 1.2), city(500_000, 12.0, 5.2), city(1_000_000, 22.0, 20.4)]
+    m = model_check(cities)
+    assert m["checked"] and m["fit_residents"] == [100_000, 500_000]
+    st = m["domains"]["juki"]["stages"]
+    assert st["extract"]["predicted"] == 22.0 and st["extract"]["error"] == 0.0
+    assert st["load"]["predicted"] == 10.2 and st["load"]["error"] == -0.5
+    assert [(x["stage"], x["error"]) for x in m["misses"]] == [("load", -0.5)]
+    assert m["stages_within_tolerance"] == 1 and m["stages_checked"] == 2
+    # per domain, the 1M city over the 500k one (and 500k over 100k)
+    r = domain_ratios(cities)
+    assert [(x["from"], x["to"]) for x in r] == [(100_000, 500_000), (500_000, 1_000_000)]
+    assert r[1]["domains"]["juki"] == {"records": 2.0, "wall_seconds": None, "cpu_seconds": 2.47}
+    # without the 1M city nothing is checked (and nothing is invented)
+    assert model_check(cities[:2]) == {
+        "checked": False,
+        "reason": "needs domain runs of a city of 1,000,000 and of one of ≤ 500,000 residents",
+    }
