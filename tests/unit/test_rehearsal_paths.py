@@ -52,7 +52,7 @@ def test_a_full_run_measures_no_delta_path_and_the_verdict_says_which_path():
     assert chosen["delta_fits"] is None and chosen["full_fits"] is False
 
 
-def test_the_delta_path_scales_the_scans_by_records_and_the_apply_by_changes():
+def test_the_delta_path_scales_the_scans_by_records_and_the_apply_and_gate_by_changes():
     shared = {"extract": {"projected_seconds": 3600.0}, "load": {"projected_seconds": 36000.0}}
     change = change_rate(DELTA, 6000, "2026-04-01", "2026-03-01", PLAN)
     d = delta_path(
@@ -61,13 +61,17 @@ def test_the_delta_path_scales_the_scans_by_records_and_the_apply_by_changes():
     assert d["measured"] and d["complete"] and "load" not in d["stages"]  # loaded ahead
     # 1.5 s uncontended (its CPU: the run's only CPU figure sets κ) × 100 (the records' scale)
     assert d["stages"]["diff"]["projected_seconds"] == 150.0
-    assert d["stages"]["gate_target"]["projected_seconds"] == 100.0  # wall: no CPU figure
     expected_changes = round(change["projected_share"] * 100_000)
     assert d["expected_changes"] == expected_changes
+    # gate_target after a delta checks the touched rows only: 1 s for the 60 changes measured,
+    # scaled to the projected changes (wall: no CPU figure), not to the table's records
+    gate = d["stages"]["gate_target"]
+    assert gate["per"] == "changed rows"
+    assert gate["projected_seconds"] == round(expected_changes / 60, 1) != 100.0
     # the apply: per changed row (60 measured → the projected changes), on the CPU/wall basis
     apply = d["stages"]["delta_apply"]
     assert apply["per"] == "changed rows" and apply["projected_seconds"] > 0
-    hours = (3600 + 150 + 100 + 50 + apply["projected_seconds"]) / 3600
+    hours = (3600 + 150 + gate["projected_seconds"] + 50 + apply["projected_seconds"]) / 3600
     assert abs(d["hours"] - hours) < 0.01
     full = {"hours": 11.0, "stages": shared, "not_measured": [], "complete": True}
     chosen = choose("full_ahead_then_delta", full, d, 8)

@@ -14,8 +14,9 @@ earlier full rehearsals (the timing model's remembered points) or is "not measur
 rehearsal measures the full path only: its delta path is "not measured" — never invented.
 
 Projection to the city's volume (:func:`ikou.rehearsal.timing.project`): the shared stages as the
-full path projects them; ``diff``, ``gate_target`` and the delta reconciliation scan whole tables,
-so they scale with the records; the apply scales with the changes. The change rate is measured
+full path projects them; ``diff`` and the delta reconciliation scan whole tables, so they scale
+with the records; the apply and ``gate_target`` (after a delta it checks the touched rows only:
+:mod:`ikou.load.delta_scope`) scale with the changes. The change rate is measured
 from the two snapshots (the diff's counts: changed rows ÷ rows, per day between the snapshots)
 when the run has a base, else the plan's ``change_rate_per_day``; it is projected over the
 plan's days from ``full_load_date`` to the wave's ``target_date`` (or the measured days).
@@ -144,39 +145,43 @@ def delta_path(
     if not delta:
         return {"measured": False, "hours": None, "note": NOT_MEASURED}
     shared = {s: full_stages[s] for s in SHARED if s in full_stages}
-    scan = {"diff": delta.get("diff_seconds")}
-    scan_cpu = {"diff": delta.get("diff_cpu_seconds")}
-    for ours, theirs in (
-        ("gate_target", "gate_target"),
-        ("delta_reconciliation", "reconciliation"),
-    ):
-        scan[ours] = measured.get(theirs)
-        scan_cpu[ours] = cpu.get(theirs)
+    scan = {
+        "diff": delta.get("diff_seconds"),
+        "delta_reconciliation": measured.get("reconciliation"),
+    }
+    scan_cpu = {
+        "diff": delta.get("diff_cpu_seconds"),
+        "delta_reconciliation": cpu.get("reconciliation"),
+    }
     walls = {s: float(v) for s, v in scan.items() if v is not None}
     cpus = {s: float(v) for s, v in scan_cpu.items() if v is not None and s in walls}
     stages = dict(shared)
     stages.update(project(walls, legacy, expected, overhead=overhead, stage_cpu=cpus)["stages"])
-    apply_s = float(delta.get("apply_seconds") or 0.0)
     changes = int(change.get("changes") or 0)
     share = change.get("projected_share")
     expected_changes = round(share * expected) if share is not None else None
-    if changes and expected_changes is not None:
-        applied = project(
-            {"delta_apply": apply_s},
-            changes,
-            expected_changes,
-            stage_cpu={"delta_apply": float(delta["apply_cpu_seconds"])}
-            if delta.get("apply_cpu_seconds") is not None
-            else {},
-        )["stages"]["delta_apply"]
-    else:  # no change seen: the apply's fixed cost only
-        applied = {
-            "measured_seconds": round(apply_s, 3),
-            "projected_seconds": round(apply_s, 1),
-            "method": "fixed (no changes measured)",
-        }
-    applied["per"] = "changed rows"
-    stages["delta_apply"] = applied
+    per_change = {
+        "delta_apply": (delta.get("apply_seconds") or 0.0, delta.get("apply_cpu_seconds")),
+        "gate_target": (measured.get("gate_target"), cpu.get("gate_target")),
+    }
+    for stage, (wall, stage_cpu) in per_change.items():
+        if wall is None:
+            continue
+        if changes and expected_changes is not None:
+            projected = project(
+                {stage: float(wall)},
+                changes,
+                expected_changes,
+                stage_cpu={stage: float(stage_cpu)} if stage_cpu is not None else {},
+            )["stages"][stage]
+        else:  # no change seen: the stage's fixed cost only
+            projected = {
+                "measured_seconds": round(float(wall), 3),
+                "projected_seconds": round(float(wall), 1),
+                "method": "fixed (no changes measured)",
+            }
+        projected["per"] = "changed rows"
+        stages[stage] = projected
     not_measured = [s for s in DELTA_STAGES if s not in stages]
     seconds = sum(v["projected_seconds"] for v in stages.values())
     window_part = sum(stages[s]["projected_seconds"] for s in DELTA_STAGES if s in stages)
