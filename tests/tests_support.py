@@ -628,12 +628,16 @@ def full_handoff(tables: dict, folder, run_id: str, snapshot: str) -> tuple[dict
     return {name: folder / f"{name}.csv" for name in tables}, sha
 
 
-def delta_scenario(folder, rows: int) -> dict:
-    """Base and new snapshots, their full hand-off sets and the delta set from base to new."""
+def delta_scenario(folder, rows: int, base_run: str = "base-run") -> dict:
+    """Base and new snapshots, their full hand-off sets and the delta set from base to new.
+
+    ``base_run``: the base load's run id (in its manifest). A test that publishes the base's
+    hand-off set to the session's S3 gives a run id of its own: a set published under the same
+    prefix by another test would be taken as already published (publishing is idempotent)."""
     from ikou.load.delta import build_delta_handoff, read_delta_set, write_manifest
 
     base, new = snapshot_pair(rows)
-    base_csvs, base_sha = full_handoff(base, folder / "base", "base-run", "2026-10-01")
+    base_csvs, base_sha = full_handoff(base, folder / "base", base_run, "2026-10-01")
     new_csvs, new_sha = full_handoff(new, folder / "new", "new-run", "2026-11-01")
     (folder / "delta").mkdir()
     _, manifest = build_delta_handoff(
@@ -647,6 +651,7 @@ def delta_scenario(folder, rows: int) -> dict:
         "new": new,
         "base_csvs": base_csvs,
         "new_csvs": new_csvs,
+        "base_run": base_run,
         "base_sha": base_sha,
         "new_sha": new_sha,
         "manifest": manifest,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import uuid
 
 import pytest
 from tests_support import DELTA_DOMAIN, apply_scenario, delta_scenario, load_snapshot
@@ -52,16 +53,15 @@ def test_link_dag_refuses_until_live_then_writes_the_days_changes(
         assert _states(run) == {"link": "failed"}
         assert not list(store.list(out))
         # live, after a base load and a delta apply: the day's changes
-        scenario = delta_scenario(tmp_path / "scenario", 200)
+        base_run = f"base-{uuid.uuid4().hex[:8]}"  # its own hand-off prefix in the session's S3
+        scenario = delta_scenario(tmp_path / "scenario", 200, base_run=base_run)
         folder = scenario["base_csvs"]["atena"].parent
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         files = {p.name: p for p in scenario["base_csvs"].values()}
-        marker = {"zone": "handoff", "domain": DELTA_DOMAIN, "run_id": "base-run"}
-        publish_handoff(
-            store, zone_uri("handoff", DELTA_DOMAIN, "base-run"), files, manifest, marker
-        )
+        marker = {"zone": "handoff", "domain": DELTA_DOMAIN, "run_id": base_run}
+        publish_handoff(store, zone_uri("handoff", DELTA_DOMAIN, base_run), files, manifest, marker)
         live = Target(url, LIVE_SCHEMA)
-        load_snapshot(live, scenario, "base-run")
+        load_snapshot(live, scenario, base_run)
         apply_scenario(live, scenario, "delta-run")
         Control(url).record_live(DELTA_DOMAIN, "2026-10-01", "link dag test")
         run = _test(dagbag.dags["link_juki"], conf)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 
 import pyarrow as pa
 import pytest
@@ -150,15 +151,15 @@ def test_a_domain_that_is_not_live_is_refused(tmp_path, monkeypatch, capsys):
 
 
 def _publish_base(store, scenario) -> None:
-    """The base's hand-off set where the load published it (handoff/juki/base-run/)."""
+    """The base's hand-off set where the load published it (handoff/juki/{base run}/)."""
     from ikou.load import publish_handoff
     from ikou.storage import zone_uri
 
     folder = scenario["base_csvs"]["atena"].parent
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     files = {p.name: p for p in scenario["base_csvs"].values()}
-    prefix = zone_uri("handoff", DELTA_DOMAIN, "base-run")
-    marker = {"zone": "handoff", "domain": DELTA_DOMAIN, "run_id": "base-run"}
+    prefix = zone_uri("handoff", DELTA_DOMAIN, scenario["base_run"])
+    marker = {"zone": "handoff", "domain": DELTA_DOMAIN, "run_id": scenario["base_run"]}
     assert publish_handoff(store, prefix, files, manifest, marker) == scenario["base_sha"]
 
 
@@ -169,10 +170,10 @@ def test_the_live_domains_changes_decode_back_with_ikou_decode(
 
     url = f"sqlite:///{tmp_path / 'target.sqlite'}"
     monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
-    scenario = delta_scenario(tmp_path / "scenario", 400)
+    scenario = delta_scenario(tmp_path / "scenario", 400, base_run=f"base-{uuid.uuid4().hex[:8]}")
     _publish_base(Store(), scenario)
     live = Target(url, LIVE_SCHEMA)
-    load_snapshot(live, scenario, "base-run")
+    load_snapshot(live, scenario, scenario["base_run"])
     apply_scenario(live, scenario, "delta-run")
     today = today_in_japan().isoformat()
     out = tmp_path / "linkage"

@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 
 RESIDENTS = (500_000, 1_000_000, 2_000_000)
-QUICK_RESIDENTS = (2_000,)
-QUICK_DOMAINS = ("juki", "inkan")
+QUICK_RESIDENTS = (300,)
+QUICK_DOMAINS = ("inkan",)
 SEED = 7
 SNAPSHOT = "2026-11-01"
 BOUND = 2.1  # time and peak memory per doubling of the city
