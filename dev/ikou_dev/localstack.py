@@ -175,7 +175,7 @@ def _stop(names: tuple[str, ...], timeout: float = 45) -> list[str]:
     return list(running)
 
 
-def _http(
+def http_json(
     method: str, url: str, body: dict | None = None, token: str | None = None, timeout: float = 30
 ):
     data = json.dumps(body).encode() if body is not None else None
@@ -213,19 +213,19 @@ class Api:
     def token(self) -> str:
         if self._token is None:
             pw = passwords()[self.user]
-            self._token = _http(
+            self._token = http_json(
                 "POST", f"{self.base}/auth/token", {"username": self.user, "password": pw}
             )["access_token"]
         return self._token
 
     def get(self, path: str):
-        return _http("GET", self.base + path, token=self.token)
+        return http_json("GET", self.base + path, token=self.token)
 
     def post(self, path: str, body: dict):
-        return _http("POST", self.base + path, body, token=self.token)
+        return http_json("POST", self.base + path, body, token=self.token)
 
     def patch(self, path: str, body: dict):
-        return _http("PATCH", self.base + path, body, token=self.token)
+        return http_json("PATCH", self.base + path, body, token=self.token)
 
 
 def up(quiet: bool = False) -> dict:
@@ -270,7 +270,7 @@ def up(quiet: bool = False) -> dict:
         _start("airflow", [airflow, "standalone"], env, port=API_PORT)
     _wait(
         "Airflow's api-server",
-        lambda: _http("GET", f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"),
+        lambda: http_json("GET", f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"),
         240,
     )
     api = Api()

@@ -54,7 +54,9 @@ def _sizes(quick: bool) -> tuple[list[int], list[str] | None]:
 class Sampler(threading.Thread):
     """Resident memory of a process tree and of the stack's process groups, every second."""
 
-    def __init__(self, root_pid: int, run_dir: Path):
+    def __init__(self, root_pid: int | None, run_dir: Path):
+        """``root_pid``: the ``ikou stack run`` process (None: a stack already up, found by the
+        pid files of its process groups in ``run_dir``)."""
         super().__init__(daemon=True)
         self.root_pid, self.run_dir = root_pid, run_dir
         self.stop = threading.Event()
@@ -70,7 +72,7 @@ class Sampler(threading.Thread):
         import psutil
 
         seen = {}
-        roots = [self.root_pid]
+        roots = [self.root_pid] if self.root_pid else []
         for f in self.run_dir.glob("*.pid"):
             try:
                 roots.append(int(f.read_text()))
@@ -294,12 +296,12 @@ def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
 
     pw = json.loads((home / "airflow" / "passwords.json").read_text())
     base = f"http://127.0.0.1:{api_port}"
-    token = localstack._http(
+    token = localstack.http_json(
         "POST", f"{base}/auth/token", {"username": "admin", "password": pw["admin"]}
     )["access_token"]
 
     def get(path: str):
-        return localstack._http("GET", base + path, token=token)
+        return localstack.http_json("GET", base + path, token=token)
 
     runs = get("/api/v2/dags/migration_master/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
     if not runs:
