@@ -9,7 +9,9 @@
    context (town list and 外字 table of the snapshot's reference data).
 2. The domain holding the addressee master (a field with role ``atena_no``) runs 名寄せ on it
    (:mod:`ikou.cleanse.dedupe`), applies the reviewers' decisions (:mod:`ikou.cleanse.review`),
-   merges, and publishes the old → new map beside its cleansed tables.
+   merges, and publishes the old → new map beside its cleansed tables. On a delta run (a base
+   snapshot) the base's survivors and merges carry over, and an automatic merge that would change
+   a migrated addressee goes to review (:mod:`ikou.cleanse.carry`).
 3. Every domain rewrites its references to merged addressees by that map (its own, or the one of
    the master run that passed ``gate_standard`` for the snapshot) and records each rewrite.
 
@@ -25,6 +27,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ikou.cleanse import carry as CA
 from ikou.cleanse import merge as M
 from ikou.cleanse import report as RP
 from ikou.cleanse.config import load_context
@@ -34,7 +37,7 @@ from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
 from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
-from ikou.stages.common import balanced, write_report
+from ikou.stages.common import StageError, balanced, write_report
 from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
 
 MAP_FILE = "_atena_map.parquet"
@@ -65,8 +68,36 @@ def master_map(
     return M.map_from_table(pq.read_table(io.BytesIO(data))), join(prefix, MAP_FILE)
 
 
-def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tuple[dict, dict, dict]:
-    """名寄せ of the addressee master: (old -> new map, counts for the report, review files)."""
+def base_migration(base_snapshot: str, d, lf, store) -> CA.Base:
+    """The addressee master as the base snapshot migrated it (its validated run's cleansed
+    master: every surviving 宛名番号, plus its old -> new map)."""
+    import pyarrow.parquet as pq
+
+    try:
+        pointer = publication.latest_validated(store, d.id, base_snapshot)
+        prefix = zone_uri("cleansed", d.id, pointer["run_id"])
+        manifest = publication.read_manifest(store, prefix)
+    except NotPublished as exc:
+        raise StageError(
+            f"{d.id}: base_snapshot {base_snapshot} has no validated output ({exc.message}); "
+            "a delta run needs its base migrated first"
+        ) from None
+    names = {f["name"] for f in manifest["files"]}
+    table = pq.read_table(io.BytesIO(store.get_bytes(join(prefix, f"{lf.name}.parquet"))))
+    ids = {M.atena_text(v) for v in table.column(lf.fields_with_role("atena_no")[0]).to_pylist()}
+    amap = (
+        M.map_from_table(pq.read_table(io.BytesIO(store.get_bytes(join(prefix, MAP_FILE)))))
+        if MAP_FILE in names
+        else {}
+    )
+    return CA.Base({a for a in ids if a}, amap)
+
+
+def dedupe_master(
+    d, lf, table, findings, run_id: str, store, key_hash, base: CA.Base | None = None
+) -> tuple[dict, dict, dict]:
+    """名寄せ of the addressee master: (old -> new map, counts for the report, review files).
+    ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -83,25 +114,15 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
     )
     decisions = RV.load_decisions(d.id, store)
     clusters, decisions = RV.apply_decisions(res.clusters, decisions)
-    applied = {x.cluster: x for x in decisions if x.status == "applied"}
+    held: Counter = Counter()
+    if base is not None:  # a delta run: migrated addressees change only by a person's decision
+        clusters, held = CA.hold_migrated(clusters, base)
+    applied = {x.cluster: x.survivor for x in decisions if x.status == "applied" and x.survivor}
     c = clusters.to_pydict()
-    groups: dict[str, list[str]] = {}
-    for a, cid, final in zip(c["atena_id"], c["cluster_id"], c["final"]):
-        if final in ("auto_merge", "merge"):
-            groups.setdefault(cid, []).append(a)
     pos = {a: i for i, a in enumerate(records.column("atena_id").to_pylist())}
-    merging = sorted(pos[a] for ids in groups.values() for a in ids)
+    merging = sorted(pos[a] for a, f in zip(c["atena_id"], c["final"]) if f in CA.MERGING)
     rows = {r["atena_id"]: r for r in records.take(merging).to_pylist()} if merging else {}
-    amap: dict[str, str] = {}
-    for cid, ids in groups.items():
-        chosen = (
-            applied[cid].survivor
-            if cid in applied and applied[cid].survivor
-            else M.survivor([rows[x] for x in ids])
-        )
-        for x in ids:
-            if x != chosen:
-                amap[x] = chosen
+    amap = CA.merge_map(clusters, rows, applied, M.survivor, base)
     queue = RV.build_queue(clusters, records)
     # findings: counts with keyed hashes only (the master's record key is its 宛名番号)
     queued = sorted({pos[a] for a in queue.column("atena_id").to_pylist()})
@@ -131,6 +152,8 @@ def _dedupe_master(d, lf, table, findings, run_id: str, store, key_hash) -> tupl
         "merged_by_reviewer_records": by[("merge", "reviewer")],
         "distinct_by_reviewer_records": by[("distinct", "reviewer")],
         "review_records": final["review"],
+        "delta_held_records": sum(held.values()),  # a delta run: auto-merges sent to review
+        "delta_held_by_reason": dict(sorted(held.items())),
         "review_clusters": len(set(queue.column("cluster").to_pylist())),
         "merged_records": len(amap),
         "map_entries": len(amap),
@@ -202,8 +225,13 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             def key_hash(rows, raw=raw, purpose=purpose):
                 return keyed_hashes([raw[r] for r in rows], purpose=purpose)
 
-            amap, merge_info, review_files = _dedupe_master(
-                d, master_lf, t, findings, run_id, store, key_hash
+            base = (
+                base_migration(ctx.base_snapshot, d, master_lf, store)
+                if ctx.base_snapshot
+                else None
+            )
+            amap, merge_info, review_files = dedupe_master(
+                d, master_lf, t, findings, run_id, store, key_hash, base
             )
             map_source = "this run"
         elif refers:
