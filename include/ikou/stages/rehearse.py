@@ -316,6 +316,22 @@ DELTA_RECONCILIATION = (
 )
 
 
+def record_event(
+    control, status: str, domain_id: str, report: dict, who: str, sha: str, **kw
+) -> None:
+    """The cutover state this run ends in (``live``, ``loaded_ahead``, ``rolled_back``), keyed by
+    the run's domain, snapshot, run id, who and the hand-off's sha256; ``kw``: source, detail."""
+    control.record(
+        status,
+        domain=domain_id,
+        snapshot=report["snapshot"],
+        run_id=report["run_id"],
+        who=who,
+        manifest_sha256=sha,
+        **kw,
+    )
+
+
 def finish_cutover(
     domain_id: str, report: dict, target, control, load: StageResult, who: str, store: Store
 ) -> dict:
@@ -325,47 +341,27 @@ def finish_cutover(
     sha = load.manifest_sha256 or ""
     delta = load.delta or None
     if report["verdict"] == "GO":
-        control.record(
-            "live",
-            domain=domain_id,
-            snapshot=report["snapshot"],
-            run_id=report["run_id"],
-            who=who,
-            manifest_sha256=sha,
-            detail=(
-                f"reconciled after the delta cutover (loaded ahead with {delta['base_snapshot']})"
-                if delta
-                else "reconciled after the cutover load"
-            ),
+        detail = (
+            f"reconciled after the delta cutover (loaded ahead with {delta['base_snapshot']})"
+            if delta
+            else "reconciled after the cutover load"
         )
+        record_event(control, "live", domain_id, report, who, sha, detail=detail)
         return {"status": "live", "manifest_sha256": sha, "who": who}
+    reasons = "; ".join(report["reasons"])
     if delta:
         return_to_base(target, domain_id, delta, store, run_id=report["run_id"], who=who)
         detail = (
             f"the live tables were returned to the base {delta['base_snapshot']} (the load "
             "ahead, loaded again): the domain is not live and stays loaded_ahead"
         )
-        control.record(
-            "rolled_back",
-            domain=domain_id,
-            snapshot=report["snapshot"],
-            run_id=report["run_id"],
-            who=who,
-            manifest_sha256=sha,
-            detail="; ".join(report["reasons"]) + " — " + detail,
+        record_event(
+            control, "rolled_back", domain_id, report, who, sha, detail=f"{reasons} — {detail}"
         )
         return {"status": "rolled_back", "manifest_sha256": sha, "who": who, "detail": detail}
     target.drop_domain(domain_id, d.standard)
     control.log_dropped(domain=domain_id, schema=target.schema)
-    control.record(
-        "rolled_back",
-        domain=domain_id,
-        snapshot=report["snapshot"],
-        run_id=report["run_id"],
-        who=who,
-        manifest_sha256=sha,
-        detail="; ".join(report["reasons"]),
-    )
+    record_event(control, "rolled_back", domain_id, report, who, sha, detail=reasons)
     return {
         "status": "rolled_back",
         "manifest_sha256": sha,
@@ -385,27 +381,20 @@ def finish_load_ahead(
             f"the full load of {report['snapshot']} reconciled in the live schema ahead of the "
             f"cutover: a delta cutover with base_snapshot {report['snapshot']} may follow"
         )
-        control.record(
-            "loaded_ahead",
-            domain=domain_id,
-            snapshot=report["snapshot"],
-            run_id=report["run_id"],
-            who=who,
-            manifest_sha256=sha,
-            source="load_ahead",
-            detail=detail,
+        record_event(
+            control, "loaded_ahead", domain_id, report, who, sha, source="load_ahead", detail=detail
         )
         return {"status": "loaded_ahead", "manifest_sha256": sha, "who": who, "detail": detail}
     target.drop_domain(domain_id, registry().get(domain_id).standard)
     control.log_dropped(domain=domain_id, schema=target.schema)
     detail = "the live tables loaded ahead by this run were dropped: the domain is not loaded ahead"
-    control.record(
+    record_event(
+        control,
         "rolled_back",
-        domain=domain_id,
-        snapshot=report["snapshot"],
-        run_id=report["run_id"],
-        who=who,
-        manifest_sha256=sha,
+        domain_id,
+        report,
+        who,
+        sha,
         source="load_ahead",
         detail="; ".join(report["reasons"]) + " — " + detail,
     )
