@@ -177,7 +177,23 @@ class SynthSpec(_Strict):
     rate: float = Field(gt=0, le=1)
 
 
-class LegacyFile(_Strict):
+class _CopybookFile(_Strict):
+    """A fixed-format file described by a copybook of the registry folder, in a known code page:
+    the legacy files and the linkage file (their ``copybook`` and ``encoding`` fields)."""
+
+    _data_dir: Path | None = PrivateAttr(default=None)  # the registry folder it was loaded from
+
+    @field_validator("encoding", check_fields=False)
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        return _one_of(v, KNOWN_CODEPAGES, "encoding")
+
+    @property
+    def copybook_path(self) -> Path:
+        return (self._data_dir or DATA_DIR) / "copybooks" / self.copybook  # type: ignore[attr-defined]
+
+
+class LegacyFile(_CopybookFile):
     name: str
     dataset: str
     copybook: str
@@ -192,16 +208,6 @@ class LegacyFile(_Strict):
     synth: SynthSpec
     fields: dict[str, FieldSpec]
     decode: DecodeSpec = Field(default_factory=DecodeSpec)
-    _data_dir: Path | None = PrivateAttr(default=None)  # the registry folder it was loaded from
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, v: str) -> str:
-        return _one_of(v, KNOWN_CODEPAGES, "encoding")
-
-    @property
-    def copybook_path(self) -> Path:
-        return (self._data_dir or DATA_DIR) / "copybooks" / self.copybook
 
     @property
     def data_layout(self) -> str:
@@ -350,7 +356,7 @@ class CleanseSpec(_Strict):
         return v
 
 
-class LinkageSpec(_Strict):
+class LinkageSpec(_CopybookFile):
     """``linkage``: the interim data linkage (データ連携) back to the mainframe while the domain is
     live on the standard system and others still read it there (``ikou link``). One fixed-length
     EBCDIC file of change records: a header, one data layout per standard table (its record-type
@@ -368,16 +374,6 @@ class LinkageSpec(_Strict):
     trailer: str = ""  # layout of the trailer record (record type T)
     tables: dict[str, str] = Field(default_factory=dict)  # standard table -> record-type value
     record_types: dict[str, str] = Field(default_factory=dict)  # record-type value -> layout
-    _data_dir: Path | None = PrivateAttr(default=None)
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, v: str) -> str:
-        return _one_of(v, KNOWN_CODEPAGES, "encoding")
-
-    @property
-    def copybook_path(self) -> Path:
-        return (self._data_dir or DATA_DIR) / "copybooks" / self.copybook
 
 
 class Domain(_Strict):
