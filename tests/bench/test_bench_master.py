@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+import pytest
+
 
 def test_master_benchmark_harness_on_the_session_stack(ikou_stack):
     from ikou_dev.bench.master import Sampler, collect
@@ -87,3 +89,43 @@ def test_model_check_rests_on_small_cities_only():
         "checked": False,
         "reason": "needs domain runs of a city of 1,000,000 and of one of ≤ 500,000 residents",
     }
+
+
+def test_capacity_plan_against_the_measured_masters():
+    """The capacity plan of each measured city (its domains' stage costs from the cities of
+    ≤ 500k residents) against the master's wall time; the orchestration a task adds is
+    calibrated on the small cities and predicts the large one out of sample."""
+    from ikou.rehearsal.capacity import schedule
+    from ikou_dev.bench.master_model import capacity_check, task_overhead
+
+    def city(n: int, master: float) -> dict:
+        row = {
+            "run_id": f"r{n}",
+            "report": True,
+            "legacy_records": 2 * n,
+            # extract: 2 s + 10 µs a record; exactly linear, so the model is exact
+            "stage_seconds": {"extract": 2 + 2e-5 * n, "load": 1.0},
+            "stage_cpu_seconds": {"extract": 2 + 2e-5 * n, "load": 1.0},
+        }
+        return {
+            "residents": n,
+            "completed": True,
+            "master_seconds": master,
+            "domains": {"juki": row, "inkan": row | {"run_id": f"i{n}"}},
+        }
+
+    # stages: juki 3 + 2e-5·n, inkan after juki (it refers to juki): the chain 6 + 4e-5·n s;
+    # each city's master took 10 s a task more (4 stage tasks on the chain)
+    cities = [city(n, 6 + 4e-5 * n + 40) for n in (100_000, 500_000, 1_000_000)]
+    c = capacity_check(cities, workers=2)
+    assert c["checked"] and c["fit_residents"] == [100_000, 500_000]
+    assert c["task_overhead_seconds"] == pytest.approx(10, abs=0.01)
+    big = c["cities"][-1]
+    assert big["residents"] == 1_000_000 and not big["in_sample"]
+    assert big["stages_only_seconds"] == pytest.approx(46.0)
+    assert big["planned_seconds"] == pytest.approx(86.0, abs=0.1) and abs(big["error"]) < 0.01
+    assert big["critical_path"] == ["juki", "inkan"] and big["tasks"] == 4
+    # stages alone as long as the master: no overhead left to calibrate
+    assert task_overhead({}, 0.0, 2) == 0.0 and schedule({}, 1.0, 2) == 0.0
+    # without a completed master nothing is planned against
+    assert capacity_check([{"residents": 1, "completed": False}])["checked"] is False

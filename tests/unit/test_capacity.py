@@ -107,3 +107,18 @@ def test_no_rehearsal_no_plan(s3_endpoint):
     # (the session's S3 endpoint may hold other tests' rehearsals of a few domains: never all 20)
     with pytest.raises(Unreadable, match=r"no calibration data for \d+ domain.*make run"):
         load_costs(registry(), Store())
+
+
+def test_task_overhead_adds_to_every_stage_task():
+    """The orchestrator's start-up and latency come on top of each stage task's own time."""
+    costs = {"a": cost("a", [10, 20]), "b": cost("b", [5], refers=["a"])}
+    assert schedule(costs, 1.0, 1, task_overhead=4) == pytest.approx(35 + 3 * 4)
+    assert critical_path(costs, 1.0, task_overhead=4)[1] == pytest.approx(35 + 12)
+    plan = capacity_plan(costs, 1_500_000, 2, 1_500_000, night_hours=5, task_overhead=4)
+    assert plan["task_overhead_seconds"] == 4
+    assert plan["wall_hours"] == pytest.approx(47 / 3600, abs=1e-3)
+    assert "plus 4 s of orchestration a stage task" in plan["model"]
+    with pytest.raises(BadArgument, match=r"--task-overhead -1: expected 0–3600"):
+        capacity_plan(costs, 1_000, 1, 1_500_000, 5, task_overhead=-1)
+    with pytest.raises(BadArgument, match="--task-overhead nan"):
+        capacity_plan(costs, 1_000, 1, 1_500_000, 5, task_overhead=float("nan"))

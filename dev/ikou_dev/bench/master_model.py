@@ -101,6 +101,112 @@ def model_check(cities: list[dict], check: int = CHECK, fit_max: int = FIT_MAX) 
     }
 
 
+def _stage_costs(done: dict, fits: list[int], residents: int) -> dict:
+    """Per domain of the city of ``residents``: the timing model's seconds per stage at its
+    measured records, from the fit cities only (as :func:`model_check`), as capacity costs."""
+    from ikou.domains import registry
+    from ikou.rehearsal.capacity import DomainCost
+    from ikou.rehearsal.timing import project
+
+    reg = registry()
+    costs = {}
+    for d, row in sorted(done[residents]["domains"].items()):
+        runs = [done[n]["domains"][d] for n in fits if done[n]["domains"].get(d, {}).get("report")]
+        if not row.get("legacy_records") or not runs:
+            continue
+        small = min(runs, key=lambda r: r["legacy_records"])
+        history = [
+            {
+                "records": r["legacy_records"],
+                "stage_seconds": r["stage_seconds"],
+                "stage_cpu_seconds": r["stage_cpu_seconds"],
+                "run_id": r["run_id"],
+            }
+            for r in runs
+            if r is not small
+        ]
+        p = project(
+            small["stage_seconds"],
+            small["legacy_records"],
+            row["legacy_records"],
+            history=history,
+            stage_cpu=small["stage_cpu_seconds"],
+            run={"run_id": small["run_id"]},
+        )
+        stages = tuple((s, v["projected_seconds"], 0.0) for s, v in p["stages"].items())
+        costs[d] = DomainCost(d, tuple(reg.get(d).refers_to), stages, 1, {})
+    return costs
+
+
+def task_overhead(costs: dict, measured: float, workers: int) -> float:
+    """The seconds of orchestration a stage task that make the capacity plan's schedule of
+    ``costs`` on ``workers`` slots last the ``measured`` master wall time (0 when the stages
+    alone already take longer). The schedule grows with the overhead: bisection."""
+    from ikou.rehearsal.capacity import schedule
+
+    lo, hi = 0.0, measured
+    if schedule(costs, 1.0, workers) >= measured:
+        return 0.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if schedule(costs, 1.0, workers, mid) < measured:
+            lo = mid
+        else:
+            hi = mid
+    return round((lo + hi) / 2, 2)
+
+
+def capacity_check(cities: list[dict], workers: int = 2, fit_max: int = FIT_MAX) -> dict:
+    """The capacity plan (:mod:`ikou.rehearsal.capacity`: the master's graph list-scheduled on
+    ``workers`` one-core slots) against every measured master run: each city's domains cost what
+    the timing model projects from the cities of ≤ ``fit_max`` residents; the orchestration a
+    stage task adds (what the rehearsal reports do not time) is calibrated on those same cities
+    (their median) and so predicts the larger cities out of sample."""
+    from ikou.rehearsal.capacity import critical_path, schedule
+
+    done = {c["residents"]: c for c in cities if c.get("domains")}
+    fits = sorted(n for n in done if n <= fit_max)
+    whole = [n for n in sorted(done) if done[n].get("completed") and done[n].get("master_seconds")]
+    if not fits or not whole:
+        return {
+            "checked": False,
+            "reason": f"needs a completed master run and domain runs of ≤ {fit_max:,} residents",
+        }
+    costs = {n: _stage_costs(done, fits, n) for n in whole}
+    calibrated = {
+        n: task_overhead(costs[n], done[n]["master_seconds"], workers) for n in whole if n in fits
+    }
+    overhead = median(calibrated.values()) if calibrated else None
+    rows = []
+    for n in whole:
+        measured = done[n]["master_seconds"]
+        stages_only = schedule(costs[n], 1.0, workers)
+        row = {
+            "residents": n,
+            "tasks": sum(len(c.stages) for c in costs[n].values()),
+            "measured_seconds": measured,
+            "stages_only_seconds": round(stages_only, 1),
+            "stages_only_error": round(stages_only / measured - 1, 3),
+            "critical_path": critical_path(costs[n], 1.0)[0],
+            "in_sample": n in fits,
+        }
+        if overhead is not None:
+            planned = schedule(costs[n], 1.0, workers, overhead)
+            row |= {
+                "planned_seconds": round(planned, 1),
+                "error": round(planned / measured - 1, 3),
+            }
+        rows.append(row)
+    return {
+        "checked": True,
+        "workers": workers,
+        "fit_residents": fits,
+        "task_overhead_seconds": overhead,
+        "task_overhead_by_city": calibrated,
+        "cities": rows,
+    }
+
+
 def domain_ratios(cities: list[dict]) -> list[dict]:
     """Per domain, its run's wall seconds and its stages' CPU seconds in each city over the
     previous city's (every domain run that finished counts, even in a master that did not end)."""
@@ -134,10 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     doc = json.loads(args.model.read_text())
     doc["figures"]["timing_model"] = model_check(doc["figures"]["cities"])
     doc["figures"]["domain_ratios"] = domain_ratios(doc["figures"]["cities"])
+    doc["figures"]["capacity_check"] = capacity_check(doc["figures"]["cities"])
     args.model.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     print(
         json.dumps(
-            {k: v for k, v in doc["figures"]["timing_model"].items() if k != "domains"},
+            {k: v for k, v in doc["figures"]["timing_model"].items() if k != "domains"}
+            | {"capacity_check": doc["figures"]["capacity_check"]},
             ensure_ascii=False,
             indent=1,
         )

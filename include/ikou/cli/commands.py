@@ -156,9 +156,10 @@ def run_copybook(args) -> int:
 
 def run_plan(args) -> int:
     from ikou.domains import registry
-    from ikou.rehearsal.capacity import capacity_plan, load_costs
+    from ikou.rehearsal.capacity import capacity_plan, check_arguments, load_costs
     from ikou.storage import Store
 
+    check_arguments(args.residents, args.workers, args.task_overhead)
     reg = registry()
     plan = capacity_plan(
         load_costs(reg, Store()),
@@ -166,14 +167,17 @@ def run_plan(args) -> int:
         args.workers,
         reg.plan.source.city.residents,
         reg.plan.source.rehearsal.night_hours,
+        args.task_overhead,
     )
     if args.json:
         print(json.dumps(plan, ensure_ascii=False, indent=2))
         return 0
     cp = plan["critical_path"]
     mw = plan["min_workers_0600"]
+    over = plan["task_overhead_seconds"]
     print(
         f"{plan['residents']:,} residents on {plan['workers']} workers: {plan['wall_hours']:.2f} h"
+        + (f" (with {over:g} s of orchestration a stage task)" if over else " (stages only)")
     )
     print(f"critical path ({cp['hours']:.2f} h): {' → '.join(cp['domains'])}")
     print(

@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("action", choices=["capacity"])
     pl.add_argument("--residents", type=int, required=True, help="the city's residents")
     pl.add_argument("--workers", type=int, required=True, help="task slots (one core each)")
+    pl.add_argument(
+        "--task-overhead",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds the orchestrator adds to every stage task (start-up, scheduling; the "
+        "master benchmark measures it); default 0: the stages' own time only",
+    )
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.set_defaults(fn=run_plan)
 

@@ -17,6 +17,11 @@ the longest remaining path first (what the scheduler's priority weights approxim
   (``rehearsal.night_hours``), or None when even unlimited workers cannot (the critical path
   is longer than the night);
 - ``calibration_points``: which rehearsal each domain's costs come from.
+
+The rehearsal reports time the stages, not the orchestrator around them: a task's start-up and
+the scheduler's latency between tasks (seconds each on Airflow, whatever the volume) are given
+as ``task_overhead`` (``--task-overhead``; the master benchmark calibrates it on the measured
+master runs, README "Timing model and capacity plan"), added to every stage task.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from ikou.errors import BadArgument, Unreadable
 
 MAX_WORKERS = 256
+MAX_TASK_OVERHEAD = 3600  # seconds the orchestrator adds to a stage task: more is a typo
 
 
 @dataclass(frozen=True)
@@ -37,11 +43,14 @@ class DomainCost:
     records_city: int  # the registry city's records of the domain
     source: dict  # where the costs come from (run, records, generated_at, methods, basis, points)
 
-    def seconds(self, scale: float) -> list[tuple[str, float]]:
+    def seconds(self, scale: float, task_overhead: float = 0.0) -> list[tuple[str, float]]:
+        """Each stage's seconds at ``scale`` × the registry's city; ``task_overhead``: what the
+        orchestrator adds to every stage task (start-up, scheduling) on top of the stage's own
+        time, which the rehearsal reports do not see."""
         from ikou.rehearsal.timing import StageModel
 
         n = self.records_city * scale
-        return [(s, StageModel(s, a, b).seconds(n)) for s, a, b in self.stages]
+        return [(s, StageModel(s, a, b).seconds(n) + task_overhead) for s, a, b in self.stages]
 
 
 def domain_cost(domain: str, refers_to, report: dict) -> DomainCost:
@@ -71,10 +80,12 @@ def domain_cost(domain: str, refers_to, report: dict) -> DomainCost:
     )
 
 
-def schedule(costs: dict[str, DomainCost], scale: float, workers: int) -> float:
+def schedule(
+    costs: dict[str, DomainCost], scale: float, workers: int, task_overhead: float = 0.0
+) -> float:
     """Seconds to run every domain's stages on ``workers`` slots (list scheduling, longest
     remaining path first; a domain starts when the domains it refers to are done)."""
-    durations = {d: [sec for _, sec in c.seconds(scale)] for d, c in costs.items()}
+    durations = {d: [sec for _, sec in c.seconds(scale, task_overhead)] for d, c in costs.items()}
     children: dict[str, list[str]] = {d: [] for d in costs}
     for d, c in costs.items():
         for r in c.refers_to:
@@ -125,9 +136,11 @@ def schedule(costs: dict[str, DomainCost], scale: float, workers: int) -> float:
     return now
 
 
-def critical_path(costs: dict[str, DomainCost], scale: float) -> tuple[list[str], float]:
+def critical_path(
+    costs: dict[str, DomainCost], scale: float, task_overhead: float = 0.0
+) -> tuple[list[str], float]:
     """The longest chain of domains through ``refers_to`` (seconds with unlimited workers)."""
-    total = {d: sum(sec for _, sec in c.seconds(scale)) for d, c in costs.items()}
+    total = {d: sum(sec for _, sec in c.seconds(scale, task_overhead)) for d, c in costs.items()}
     best: dict[str, tuple[float, list[str]]] = {}
     for d in _topological(costs):
         prev = max(
@@ -158,29 +171,40 @@ def _topological(costs: dict[str, DomainCost]) -> list[str]:
     return out
 
 
+def check_arguments(residents: int, workers: int, task_overhead: float = 0.0) -> None:
+    """The plan's arguments, checked before anything is read (a typo is exit 2, not exit 4)."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise BadArgument(f"--workers {workers}: expected 1–{MAX_WORKERS}")
+    if not 1 <= residents <= 10_000_000:
+        raise BadArgument(f"--residents {residents}: expected 1–10,000,000")
+    if not 0 <= task_overhead <= MAX_TASK_OVERHEAD:  # NaN fails too
+        raise BadArgument(
+            f"--task-overhead {task_overhead:g}: expected 0–{MAX_TASK_OVERHEAD} seconds a task"
+        )
+
+
 def capacity_plan(
     costs: dict[str, DomainCost],
     residents: int,
     workers: int,
     city_residents: int,
     night_hours: float,
+    task_overhead: float = 0.0,
 ) -> dict:
-    """The plan for ``residents`` on ``workers`` slots (see the module docstring)."""
-    if not 1 <= workers <= MAX_WORKERS:
-        raise BadArgument(f"--workers {workers}: expected 1–{MAX_WORKERS}")
-    if not 1 <= residents <= 10_000_000:
-        raise BadArgument(f"--residents {residents}: expected 1–10,000,000")
+    """The plan for ``residents`` on ``workers`` slots (see the module docstring);
+    ``task_overhead``: seconds the orchestrator adds to every stage task."""
+    check_arguments(residents, workers, task_overhead)
     scale = residents / city_residents
-    wall = schedule(costs, scale, workers)
-    path, path_seconds = critical_path(costs, scale)
+    wall = schedule(costs, scale, workers, task_overhead)
+    path, path_seconds = critical_path(costs, scale, task_overhead)
     night = night_hours * 3600
     min_workers = None
     if path_seconds <= night:
         lo, hi = 1, MAX_WORKERS
-        if schedule(costs, scale, hi) <= night:
+        if schedule(costs, scale, hi, task_overhead) <= night:
             while lo < hi:  # the wall time does not grow with more workers
                 mid = (lo + hi) // 2
-                if schedule(costs, scale, mid) <= night:
+                if schedule(costs, scale, mid, task_overhead) <= night:
                     hi = mid
                 else:
                     lo = mid + 1
@@ -192,14 +216,17 @@ def capacity_plan(
         "critical_path": {"domains": path, "hours": round(path_seconds / 3600, 3)},
         "night_hours": night_hours,
         "min_workers_0600": min_workers,
+        "task_overhead_seconds": task_overhead,
         "domain_hours": {
-            d: round(sum(sec for _, sec in c.seconds(scale)) / 3600, 3) for d, c in costs.items()
+            d: round(sum(sec for _, sec in c.seconds(scale, task_overhead)) / 3600, 3)
+            for d, c in costs.items()
         },
         "calibration_points": {d: c.source for d, c in costs.items()},
         "model": "per stage a + b·records (the model each domain's latest rehearsal fitted over "
         "its rehearsals at several volumes, CPU seconds where recorded), records scaled from "
-        f"the registry's city of {city_residents:,} residents; list scheduling on {workers} "
-        "one-slot workers, a domain after the domains it refers to",
+        f"the registry's city of {city_residents:,} residents, plus {task_overhead:g} s of "
+        f"orchestration a stage task; list scheduling on {workers} one-slot workers, a domain "
+        "after the domains it refers to",
     }
 
 
