@@ -35,9 +35,9 @@ gate_standard stops) — an explicit stop, never a silently resurrected person.
 The other ways a base merge meets a changed snapshot: both records gone — nothing to carry (the
 delta deletes the survivor; the merged-away number was never published); a reviewer's decision
 naming a survivor that is gone — :func:`ikou.cleanse.review.apply_decisions` finds it
-``invalid`` (or ``changed`` by its members) and the records come back as above; a base map with a
-chain ``old → mid → new`` (not closed) — :meth:`Base.survivor_of` follows it to its end, so a
-vanished ``mid`` does not matter while ``new`` is there.
+``invalid`` (``stale`` or ``changed`` by its cluster or members) and the records come back as
+above; a base map with a chain ``old → mid → new`` (not closed) — :meth:`Base.survivor_of`
+follows it to its end, so a vanished ``mid`` does not matter while ``new`` is there.
 """
 
 from __future__ import annotations
