@@ -66,6 +66,11 @@ def test_a_base_merge_the_model_no_longer_makes_is_kept_unless_a_reviewer_split_
     split = _clusters([("0000000001", "0000000001", "distinct", "reviewer"),
                        ("0000000002", "0000000001", "distinct", "reviewer")])  # fmt: skip
     assert CA.merge_map(split, {}, {}, survivor, BASE) == {}
+    # a distinct about other records (0000000002 is not 0000000070) leaves the base merge alone
+    other = _clusters([("0000000001", "0000000001", "distinct", "model"),
+                       ("0000000002", "0000000002", "distinct", "reviewer"),
+                       ("0000000070", "0000000002", "distinct", "reviewer")])  # fmt: skip
+    assert CA.merge_map(other, {}, {}, survivor, BASE) == {"0000000002": "0000000001"}
 
 
 def test_a_new_duplicate_of_a_migrated_addressee_goes_to_review():
@@ -164,6 +169,7 @@ def test_a_record_whose_base_survivor_is_gone_stays_merged_and_goes_to_review():
     assert queue.column("reason").to_pylist() == [CA.SURVIVOR_GONE]
     page = RV.render_review_page(queue, domain="juki", run_id="r")
     assert CA.SURVIVOR_GONE in page and "0000000002,,,,,0000000002" in page
+    assert "the mainframe should retire the duplicate" in page  # what the reason asks of them
 
 
 def test_a_reviewer_decides_a_record_whose_survivor_is_gone():

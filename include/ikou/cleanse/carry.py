@@ -9,8 +9,9 @@ delete plus an insert of a migrated addressee. So, when the run has a base snaps
 
 - a merge keeps the base's survivor when its records merged into one survivor in the base (a
   reviewer's explicit ``survivor`` still wins);
-- a merge of the base that the model no longer makes is kept (unless a reviewer decided the
-  cluster ``distinct``): its old number keeps mapping to the base's survivor;
+- a merge of the base that the model no longer makes is kept (unless a reviewer decided a
+  cluster holding both records ``distinct``; a ``distinct`` about other records does not undo
+  it): its old number keeps mapping to the base's survivor;
 - an automatic merge that would change a migrated addressee goes to review instead: a new record
   joining a migrated addressee (``delta_new_duplicate_of_migrated``), or migrated addressees
   the base kept apart (``delta_merge_of_migrated``). A person decides; the decision (a ``merge``
@@ -51,6 +52,14 @@ NEW_DUPLICATE = "delta_new_duplicate_of_migrated"
 MERGE_OF_MIGRATED = "delta_merge_of_migrated"
 SURVIVOR_GONE = "delta_survivor_gone"
 REASONS = (NEW_DUPLICATE, MERGE_OF_MIGRATED, SURVIVOR_GONE)
+#: What each reason means (日本語 / English): the cleansing report and the review page show it.
+REASON_LABELS = {
+    NEW_DUPLICATE: "移行済み宛名の新たな重複 / a new record joins a migrated addressee",
+    MERGE_OF_MIGRATED: "移行済み宛名どうしの統合 / migrated addressees the base kept apart",
+    SURVIVOR_GONE: "統合先が削除済み: 統合のまま、ホストでも重複の消除を / the base's survivor is "
+    "gone: kept merged, the mainframe should retire the duplicate (distinct: publish it as its "
+    "own addressee)",
+}
 MERGING = ("auto_merge", "merge")
 
 
@@ -158,12 +167,12 @@ def merge_map(
     t = clusters.to_pydict()
     present = set(t["atena_id"])
     groups: dict[str, list[str]] = {}
-    distinct: set[str] = set()
+    distinct: dict[str, str] = {}  # 宛名番号 -> the cluster a reviewer decided distinct
     for a, cid, f, b in zip(t["atena_id"], t["cluster_id"], t["final"], t["decided_by"]):
         if f in MERGING:
             groups.setdefault(cid, []).append(a)
         elif f == "distinct" and b == "reviewer":
-            distinct.add(a)
+            distinct[a] = cid
     amap: dict[str, str] = {}
     for cid, ids in groups.items():
         chosen = survivors.get(cid) or ""
@@ -181,7 +190,10 @@ def merge_map(
         grouped = {a for ids in groups.values() for a in ids}  # this run decided those
         for old in sorted(base.amap):
             new = base.survivor_of(old)
-            if old in present and old not in distinct and old not in grouped and new != old:
+            # a reviewer split it from the base's survivor: a distinct cluster holding both, or
+            # (the survivor gone) any distinct cluster of it
+            split = old in distinct and (new not in present or distinct.get(new) == distinct[old])
+            if old in present and not split and old not in grouped and new != old:
                 amap[old] = amap.get(new, new)  # ``new`` may be gone: see the docstring
     return amap
 
@@ -202,4 +214,5 @@ __all__ = [
     "MERGE_OF_MIGRATED",
     "SURVIVOR_GONE",
     "REASONS",
+    "REASON_LABELS",
 ]

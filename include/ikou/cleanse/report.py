@@ -13,6 +13,8 @@ import datetime as dt
 import json
 from html import escape
 
+from ikou.cleanse.carry import REASON_LABELS, SURVIVOR_GONE
+
 REPORT_JSON, REPORT_HTML = "cleansing.json", "cleansing.html"
 TREND_RUNS = 12
 
@@ -45,15 +47,7 @@ RULE_LABELS = {  # rule -> 日本語
     "atena_merge": "宛名番号の名寄せ",
     "atena_merge_record": "名寄せで統合された記録",
     "duplicate_review": "名寄せ要確認",
-    "delta_survivor_gone": "統合先の削除(差分移行)",
-}
-
-#: Why a delta run's 名寄せ carry-over (ikou.cleanse.carry) sent records to review.
-DELTA_REASON_LABELS = {
-    "delta_new_duplicate_of_migrated": "移行済み宛名の新たな重複 / a new record joins a migrated addressee",
-    "delta_merge_of_migrated": "移行済み宛名どうしの統合 / migrated addressees the base kept apart",
-    "delta_survivor_gone": "統合先が削除済み / the base's survivor is gone: kept merged, "
-    "the mainframe should retire the duplicate",
+    SURVIVOR_GONE: "統合先の削除(差分移行)",
 }
 
 
@@ -285,7 +279,7 @@ def render(report: dict) -> str:
                 "<h3>差分移行の名寄せ引継ぎ <span class='en'>Delta run: 名寄せ carried over from the "
                 "base — records sent to review, by reason</span></h3>"
             )
-            rows = [[DELTA_REASON_LABELS.get(k, k), k, int(v)] for k, v in sorted(held.items())]
+            rows = [[REASON_LABELS.get(k, k), k, int(v)] for k, v in sorted(held.items())]
             body.append(
                 _table(["理由 / reason", "code", "件数 / records"], rows)
                 if rows

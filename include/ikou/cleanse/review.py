@@ -39,6 +39,8 @@ from html import escape
 
 import pyarrow as pa
 
+from ikou.cleanse.carry import REASON_LABELS
+
 DECISION_COLUMNS = ("cluster", "decision", "reviewer", "reason", "time")
 OPTIONAL_COLUMNS = ("members", "survivor")
 REVIEW_DECISIONS = ("merge", "distinct")
@@ -330,7 +332,11 @@ def render_review_page(
         )
         why = sorted({r.get("reason") or "" for r in recs} - {""})
         if why:  # a delta run's carry-over queued it (ikou.cleanse.carry)
-            body.append(f"<p>理由 / reason: {escape(', '.join(why))}</p>")
+            body.append(
+                "<p>理由 / reason: "
+                + "; ".join(f"{escape(w)} — {escape(REASON_LABELS.get(w, ''))}" for w in why)
+                + "</p>"
+            )
         body.append("<table>")
         for col, ja, en in FIELDS:
             vals = [r.get(col) for r in recs]
