@@ -13,6 +13,8 @@ import datetime as dt
 import json
 from html import escape
 
+from ikou.cleanse.carry import REASON_LABELS, SURVIVOR_GONE
+
 REPORT_JSON, REPORT_HTML = "cleansing.json", "cleansing.html"
 TREND_RUNS = 12
 
@@ -45,6 +47,7 @@ RULE_LABELS = {  # rule -> 日本語
     "atena_merge": "宛名番号の名寄せ",
     "atena_merge_record": "名寄せで統合された記録",
     "duplicate_review": "名寄せ要確認",
+    SURVIVOR_GONE: "統合先の削除(差分移行)",
 }
 
 
@@ -270,6 +273,18 @@ def render(report: dict) -> str:
                 [[k, v] for k, v in m.items() if isinstance(v, int)],
             )
         )
+        held = m.get("delta_held_by_reason") or {}
+        if held or m.get("delta_survivor_gone_records"):
+            body.append(
+                "<h3>差分移行の名寄せ引継ぎ <span class='en'>Delta run: 名寄せ carried over from the "
+                "base — records sent to review, by reason</span></h3>"
+            )
+            rows = [[REASON_LABELS.get(k, k), k, int(v)] for k, v in sorted(held.items())]
+            body.append(
+                _table(["理由 / reason", "code", "件数 / records"], rows)
+                if rows
+                else "<p>確認待ちなし / none queued</p>"
+            )
         if m.get("decisions"):
             body.append(
                 "<p>確認結果の適用 / reviewers' decisions: "

@@ -6,9 +6,12 @@ Data Docs. The reports hold counts only.
 
 - ``review/{domain}/{run}/queue.parquet`` — one row per record of every cluster a person must
   decide: ``cluster``, ``atena_id``, ``match_score``, ``members`` (the cluster's atena ids, space
-  separated) and the values compared (name, kana, birth date, sex, address, kind, dates).
+  separated), ``reason`` (why a delta run's carry-over queued it, :mod:`ikou.cleanse.carry`;
+  empty when the model did) and the values compared (name, kana, birth date, sex, address, kind,
+  dates).
 - ``review/{domain}/{run}/clusters.parquet`` — every clustered record with its model decision and
-  the final one (after the reviewers' decisions), ``decided_by`` ``model`` or ``reviewer``.
+  the final one (after the reviewers' decisions), ``decided_by`` ``model`` or ``reviewer`` (or a
+  delta run's carry-over reason).
 - ``review/{domain}/{run}/decisions_applied.parquet`` — every decision row read, with its status.
 - ``review/{domain}/decisions/*.csv`` (or ``.parquet``) — what reviewers decided; kept across runs,
   every run reads all of them. Columns (UTF-8 CSV with a header):
@@ -35,6 +38,8 @@ from dataclasses import dataclass
 from html import escape
 
 import pyarrow as pa
+
+from ikou.cleanse.carry import REASON_LABELS
 
 DECISION_COLUMNS = ("cluster", "decision", "reviewer", "reason", "time")
 OPTIONAL_COLUMNS = ("members", "survivor")
@@ -213,8 +218,11 @@ def status_counts(decisions: list[Decision]) -> dict[str, int]:
 
 
 def build_queue(clusters: pa.Table, records: pa.Table) -> pa.Table:
-    """One row per record of each cluster still to review (``final == review``), with its values."""
+    """One row per record of each cluster still to review (``final == review``), with its values
+    and ``reason``: why a delta run's carry-over queued it (``decided_by``, e.g.
+    ``delta_survivor_gone``; :mod:`ikou.cleanse.carry`), empty when the model did."""
     t = clusters.to_pydict()
+    by = t.get("decided_by") or [""] * len(t["atena_id"])
     rec = {r["atena_id"]: r for r in records.to_pylist()}
     by_cluster: dict[str, list[int]] = {}
     for i, (c, f) in enumerate(zip(t["cluster_id"], t.get("final", t["decision"]))):
@@ -235,6 +243,7 @@ def build_queue(clusters: pa.Table, records: pa.Table) -> pa.Table:
                     "match_score": float(t["match_score"][i]),
                     "members": " ".join(ids),
                     "size": len(ids),
+                    "reason": "" if by[i] in ("", "model", "reviewer") else by[i],
                     **{
                         k: (None if r.get(k) is None else str(r.get(k)))
                         for k in (
@@ -257,6 +266,7 @@ def build_queue(clusters: pa.Table, records: pa.Table) -> pa.Table:
             ("match_score", pa.float64()),
             ("members", pa.string()),
             ("size", pa.int32()),
+            ("reason", pa.string()),
         ]
         + [
             (k, pa.string())
@@ -318,8 +328,16 @@ def render_review_page(
         body.append(
             f"<div class='cluster' id='c-{escape(cid)}'><h2>クラスタ <span class='en'>cluster</span> "
             f"{escape(cid)} <span class='en'>({len(recs)} records, best score "
-            f"{max(r['match_score'] for r in recs):.4f})</span></h2><table>"
+            f"{max(r['match_score'] for r in recs):.4f})</span></h2>"
         )
+        why = sorted({r.get("reason") or "" for r in recs} - {""})
+        if why:  # a delta run's carry-over queued it (ikou.cleanse.carry)
+            body.append(
+                "<p>理由 / reason: "
+                + "; ".join(f"{escape(w)} — {escape(REASON_LABELS.get(w, ''))}" for w in why)
+                + "</p>"
+            )
+        body.append("<table>")
         for col, ja, en in FIELDS:
             vals = [r.get(col) for r in recs]
             shown = [

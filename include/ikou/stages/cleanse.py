@@ -10,8 +10,9 @@
 2. The domain holding the addressee master (a field with role ``atena_no``) runs 名寄せ on it
    (:mod:`ikou.cleanse.dedupe`), applies the reviewers' decisions (:mod:`ikou.cleanse.review`),
    merges, and publishes the old → new map beside its cleansed tables. On a delta run (a base
-   snapshot) the base's survivors and merges carry over, and an automatic merge that would change
-   a migrated addressee goes to review (:mod:`ikou.cleanse.carry`).
+   snapshot) the base's survivors and merges carry over (also to a survivor the snapshot
+   deleted: ``delta_survivor_gone``), and an automatic merge that would change a migrated
+   addressee goes to review (:mod:`ikou.cleanse.carry`).
 3. Every domain rewrites its references to merged addressees by that map (its own, or the one of
    the master run that passed ``gate_standard`` for the snapshot) and records each rewrite.
 
@@ -113,7 +114,8 @@ def dedupe_master(
         ),
     )
     decisions = RV.load_decisions(d.id, store)
-    clusters, decisions = RV.apply_decisions(res.clusters, decisions)
+    clusters = res.clusters if base is None else CA.open_survivor_gone(res.clusters, base)
+    clusters, decisions = RV.apply_decisions(clusters, decisions)
     held: Counter = Counter()
     if base is not None:  # a delta run: migrated addressees change only by a person's decision
         clusters, held = CA.hold_migrated(clusters, base)
@@ -133,6 +135,16 @@ def dedupe_master(
             lf.fields_with_role("atena_no")[0],
             key_hash(queued),
             detail="possible duplicate addressee: queued for review (名寄せ)",
+        )
+    gone = CA.survivor_gone(amap, set(pos))  # a delta run: the base's survivor is gone
+    if gone:
+        findings.extend(
+            CA.SURVIVOR_GONE,
+            "warning",
+            lf.fields_with_role("atena_no")[0],
+            key_hash(sorted(pos[a] for a in gone)),
+            detail="kept merged into the base's survivor, which the snapshot deleted: not "
+            "published; the mainframe should retire it (references to it: orphan_reference)",
         )
     merged_rows = sorted(pos[a] for a in amap)
     if merged_rows:
@@ -154,6 +166,7 @@ def dedupe_master(
         "review_records": final["review"],
         "delta_held_records": sum(held.values()),  # a delta run: auto-merges sent to review
         "delta_held_by_reason": dict(sorted(held.items())),
+        "delta_survivor_gone_records": len(gone),  # kept merged into a deleted survivor
         "review_clusters": len(set(queue.column("cluster").to_pylist())),
         "merged_records": len(amap),
         "map_entries": len(amap),
@@ -361,7 +374,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     severities = Counter(f.severity for f in findings.items)
     names = Counter(f.rule for f in findings.items)
     for f in findings.items:  # findings the per-file tables do not count (dedupe, context)
-        if f.rule in ("duplicate_review", "no_town_list"):
+        if f.rule in ("duplicate_review", "no_town_list", CA.SURVIVOR_GONE):
             problems[f"{f.rule}.{f.field or '-'}"] += f.count
     previous = RP.previous_points(domain_id, run_id, store)
     doc = RP.build(
