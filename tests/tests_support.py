@@ -797,6 +797,30 @@ def publish_base_handoff(store, scenario: dict) -> None:
     assert publish_handoff(store, prefix, files, manifest, marker) == scenario["base_sha"]
 
 
+def publish_handoff_of(store, domain: str, run: str, sha: str, data: dict[str, bytes]) -> None:
+    """A run's published full hand-off set as the guard reads it (``handoff/{domain}/{run}/``):
+    the CSV files ``data`` (name -> bytes) and a marker with the manifest sha256 ``sha`` and the
+    run's validated output as its input."""
+    import tempfile
+    from pathlib import Path
+
+    from ikou.storage import publication, zone_uri
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for name, body in data.items():
+            (Path(tmp) / name).write_bytes(body)
+            files[name] = Path(tmp) / name
+        marker = {
+            "zone": "handoff",
+            "domain": domain,
+            "run_id": run,
+            "handoff_manifest_sha256": sha,
+            "input": zone_uri("validated", domain, run),
+        }
+        publication.publish(store, zone_uri("handoff", domain, run), files, marker)
+
+
 def check_linkage_is_the_delta(out, m: dict, scenario: dict, day: str, folder) -> dict:
     """``ikou link``'s set in ``out`` (``m``: its --json output) of a live juki whose load log shows
     the scenario's base, then its delta: the files (the manifest last), the header's period and the

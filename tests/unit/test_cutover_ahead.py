@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import pytest
+from tests_support import publish_handoff_of
 
 from ikou.cli import main
 from ikou.errors import BadArgument
@@ -166,25 +167,7 @@ REPUBLISHED_BASE = "2021-09-01"
 
 
 def _handoff(store, run: str, sha: str, data: dict[str, bytes]) -> None:
-    """A run's published full hand-off set of juki (what a load publishes at handoff/juki/{run}/):
-    the CSV files ``data`` and a publication marker with the manifest sha256 ``sha``."""
-    import tempfile
-    from pathlib import Path
-
-    from ikou.storage import publication, zone_uri
-
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {}
-        for name, body in data.items():
-            (Path(tmp) / name).write_bytes(body)
-            files[name] = Path(tmp) / name
-        publication.publish(
-            store,
-            zone_uri("handoff", "juki", run),
-            files,
-            {"zone": "handoff", "domain": "juki", "run_id": run, "handoff_manifest_sha256": sha,
-             "input": zone_uri("validated", "juki", run)},
-        )  # fmt: skip
+    publish_handoff_of(store, "juki", run, sha, data)
 
 
 def _validated_latest(store, run: str) -> None:
