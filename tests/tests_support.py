@@ -781,6 +781,121 @@ def decode_linkage(domain_id: str, dat, folder, gaiji=None) -> dict[str, list[di
     return out
 
 
+def publish_base_handoff(store, scenario: dict) -> None:
+    """A delta scenario's base hand-off set where its load published it (handoff/juki/{base run}/):
+    what ``ikou link`` reads the period's base from."""
+    import json
+
+    from ikou.load import publish_handoff
+    from ikou.storage import zone_uri
+
+    folder = scenario["base_csvs"]["atena"].parent
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    files = {p.name: p for p in scenario["base_csvs"].values()}
+    prefix = zone_uri("handoff", DELTA_DOMAIN, scenario["base_run"])
+    marker = {"zone": "handoff", "domain": DELTA_DOMAIN, "run_id": scenario["base_run"]}
+    assert publish_handoff(store, prefix, files, manifest, marker) == scenario["base_sha"]
+
+
+def publish_handoff_of(store, domain: str, run: str, sha: str, data: dict[str, bytes]) -> None:
+    """A run's published full hand-off set as the guard reads it (``handoff/{domain}/{run}/``):
+    the CSV files ``data`` (name -> bytes) and a marker with the manifest sha256 ``sha`` and the
+    run's validated output as its input."""
+    import tempfile
+    from pathlib import Path
+
+    from ikou.storage import publication, zone_uri
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for name, body in data.items():
+            (Path(tmp) / name).write_bytes(body)
+            files[name] = Path(tmp) / name
+        marker = {
+            "zone": "handoff",
+            "domain": domain,
+            "run_id": run,
+            "handoff_manifest_sha256": sha,
+            "input": zone_uri("validated", domain, run),
+        }
+        publication.publish(store, zone_uri("handoff", domain, run), files, marker)
+
+
+def check_linkage_is_the_delta(out, m: dict, scenario: dict, day: str, folder) -> dict:
+    """``ikou link``'s set in ``out`` (``m``: its --json output) of a live juki whose load log shows
+    the scenario's base, then its delta: the files (the manifest last), the header's period and the
+    trailer's control totals of the records written, and the .dat decoded back with ``ikou decode``
+    to the delta's rows (keys, 異動区分, values). Returns the set's ``_manifest.json``."""
+    import hashlib
+    import json
+
+    from ikou.domains import registry
+    from ikou.load.delta import OP_COLUMN
+    from ikou.load.linkage_source import read_csv_table
+
+    d = registry().get(DELTA_DOMAIN)
+    link = d.linkage
+    dat = out / f"{link.dataset}.{day.replace('-', '')}.dat"
+    names = [dat.name, m["worklist"]["file"], "_manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    # written last: a reader that sees the manifest sees the whole set
+    assert max((out / n).stat().st_mtime_ns for n in names[:2]) <= (
+        (out / "_manifest.json").stat().st_mtime_ns
+    )
+    manifest = json.loads((out / "_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["source"]["kind"] == "live_tables"
+    assert manifest["source"]["base_sha256"] == scenario["base_sha"]
+    assert manifest["source"]["result_sha256"] == scenario["new_sha"]
+    assert manifest["code_page"] == "cp930" and manifest["lrecl"] == link.lrecl
+    data = dat.read_bytes()
+    assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
+    held = {
+        (w["table"], w["key_hash"]) for w in json.loads((out / m["worklist"]["file"]).read_text())
+    }
+    assert len(held) == manifest["held"]
+    # the header carries the period, the trailer the totals of the records written
+    assert len(data) % link.lrecl == 0
+    recs = [data[i : i + link.lrecl] for i in range(0, len(data), link.lrecl)]
+    head, body, trailer = recs[0], recs[1:-1], recs[-1]
+
+    def digits(raw: bytes) -> int:
+        return int(raw.decode("cp037"))  # zoned unsigned digits: F0-F9
+
+    assert head[:1].decode("cp037") == "H" and trailer[:1].decode("cp037") == "T"
+    ymd = int(day.replace("-", ""))
+    assert (digits(head[9:17]), digits(head[17:25])) == (ymd, ymd)
+    ops = {op: sum(manifest["tables"][t.name][op] for t in d.layout.tables) for op in "IUD"}
+    totals = [digits(trailer[1 + 9 * i : 10 + 9 * i]) for i in range(4)]
+    assert totals == [len(body), ops["I"], ops["U"], ops["D"]] and min(ops.values()) > 0
+    decoded = decode_linkage(DELTA_DOMAIN, dat, folder)
+    expected = {e["table"]: e["ops"] for e in scenario["manifest"]["tables"]}
+    for t in d.layout.tables:
+        rows = decoded[t.name]
+        ops = {op: [r["_op"] for r in rows].count(op) for op in "IUD"}
+        assert ops == {op: manifest["tables"][t.name][op] for op in "IUD"}
+        assert sum(ops.values()) + manifest["tables"][t.name]["held"] == sum(
+            expected[t.name].values()
+        )
+        # every decoded record is the delta's row for its key, with its 異動区分
+        delta = {
+            tuple(r[k] for k in t.business_keys): r
+            for r in read_csv_table(scenario["delta_csvs"][t.name], t, op=True).to_pylist()
+        }
+        # values the synthetic tables hold as validated rows would (their addresses are not
+        # canonical and their date precisions random: the city's round trip checks those)
+        whole = [
+            c.name
+            for c in t.columns
+            if c.type in ("code", "integer", "date") and c.transform != "wareki_precision"
+        ]
+        for r in rows:
+            want = delta[tuple(r[k] for k in t.business_keys)]
+            assert r["_op"] == want[OP_COLUMN]
+            if r["_op"] != "D":
+                assert {c: r[c] for c in whole} == {c: want[c] for c in whole}
+    return manifest
+
+
 @contextmanager
 def own_database(prefix: str):
     """A PostgreSQL database of one test module's own (its live cutover state must not leak),

@@ -212,6 +212,7 @@ def cutover(runs, dagbag):
                 )
             out["delta_refused"] = dag.test(run_conf=delta)
             out["ahead"] = dag.test(run_conf=ahead)
+            out["republished_refused"] = _base_published_again(dag, delta)
             out["cut"] = dag.test(run_conf=delta)
         finally:
             if previous is None:
@@ -222,6 +223,28 @@ def cutover(runs, dagbag):
             for t in dag.tasks:
                 t.params = saved[1][t.task_id]
         yield out
+
+
+def _base_published_again(dag, delta: dict):
+    """BASE run again after its load ahead with other rows (its latest validated output and
+    hand-off another run's, as a rehearsal after a cleansing rule changed leaves them): the delta
+    cutover's run, refused by its guard. The load ahead is then BASE's latest again."""
+    import uuid
+
+    from tests_support import publish_handoff_of
+
+    from ikou.storage import Store, zone_uri
+    from ikou.storage.publication import latest_validated, point_latest_validated
+
+    store = Store()
+    loaded = latest_validated(store, "juki", BASE)
+    rerun = f"rerun-{uuid.uuid4().hex[:8]}"
+    publish_handoff_of(store, "juki", rerun, "e" * 64, {"atena.csv": b"other rows\n"})
+    point_latest_validated(store, "juki", BASE, zone_uri("validated", "juki", rerun), rerun)
+    try:
+        return dag.test(run_conf=delta)
+    finally:
+        point_latest_validated(store, "juki", BASE, loaded["uri"], loaded["run_id"])
 
 
 def _events(url: str, run) -> list:
@@ -242,6 +265,22 @@ def test_load_ahead_and_delta_cutover_are_refused_without_their_prerequisites(cu
     assert [e.status for e in refused] == ["refused"]
     (reason,) = json.loads(refused[0].detail)  # one clear line: what is missing, what to do
     assert reason.startswith("juki was not loaded ahead (no loaded_ahead): run the full load ahead")
+
+
+def test_a_base_published_again_after_the_load_ahead_is_refused_before_extract(cutover):
+    from ikou.storage import Store, join, zone_uri
+
+    run = cutover["republished_refused"]
+    assert str(getattr(run.state, "value", run.state)) == "failed"
+    states = _states(run)
+    assert all(states[t] in ("upstream_failed", "None", "none") for t in ("diff", "load")), states
+    refused = _events(cutover["url"], run)
+    assert [e.status for e in refused] == ["refused"]
+    (reason,) = json.loads(refused[0].detail)  # one line: what, where (both sha256), what to do
+    assert reason.startswith(f"juki: the base snapshot {BASE} was published again after its load")
+    assert "sha256 eeeeeeeeeeee) holds other data (atena, jumin)" in reason
+    assert "load it ahead again (mode=load_ahead" in reason
+    assert not Store().exists(join(zone_uri("handoff", "juki", run.run_id), "_manifest.json"))
 
 
 def test_load_ahead_then_the_delta_cutover_goes_live(cutover):

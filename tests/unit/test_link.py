@@ -6,7 +6,6 @@ the live domain's linkage file decoded back with ``ikou decode`` to the changes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
 
@@ -15,9 +14,10 @@ import pytest
 from tests_support import (
     DELTA_DOMAIN,
     apply_scenario,
-    decode_linkage,
+    check_linkage_is_the_delta,
     delta_scenario,
     load_snapshot,
+    publish_base_handoff,
     snapshot_pair,
 )
 
@@ -27,7 +27,6 @@ from ikou.load.control import Control
 from ikou.load.control_tables import today_in_japan
 from ikou.load.delta import OP_COLUMN, delta_rows, diff_table
 from ikou.load.linkage import encode_changes
-from ikou.load.linkage_source import read_csv_table
 from ikou.load.target import LIVE_SCHEMA, Target
 
 DAY = dt.date(2026, 11, 2)
@@ -150,19 +149,6 @@ def test_a_domain_that_is_not_live_is_refused(tmp_path, monkeypatch, capsys):
     assert not out.exists()
 
 
-def _publish_base(store, scenario) -> None:
-    """The base's hand-off set where the load published it (handoff/juki/{base run}/)."""
-    from ikou.load import publish_handoff
-    from ikou.storage import zone_uri
-
-    folder = scenario["base_csvs"]["atena"].parent
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    files = {p.name: p for p in scenario["base_csvs"].values()}
-    prefix = zone_uri("handoff", DELTA_DOMAIN, scenario["base_run"])
-    marker = {"zone": "handoff", "domain": DELTA_DOMAIN, "run_id": scenario["base_run"]}
-    assert publish_handoff(store, prefix, files, manifest, marker) == scenario["base_sha"]
-
-
 def test_the_live_domains_changes_decode_back_with_ikou_decode(
     tmp_path, monkeypatch, capsys, s3_endpoint
 ):
@@ -171,7 +157,7 @@ def test_the_live_domains_changes_decode_back_with_ikou_decode(
     url = f"sqlite:///{tmp_path / 'target.sqlite'}"
     monkeypatch.setenv("IKOU_TARGET_DB_URL", url)
     scenario = delta_scenario(tmp_path / "scenario", 400, base_run=f"base-{uuid.uuid4().hex[:8]}")
-    _publish_base(Store(), scenario)
+    publish_base_handoff(Store(), scenario)
     live = Target(url, LIVE_SCHEMA)
     load_snapshot(live, scenario, scenario["base_run"])
     apply_scenario(live, scenario, "delta-run")
@@ -184,48 +170,7 @@ def test_the_live_domains_changes_decode_back_with_ikou_decode(
     capsys.readouterr()
     assert main([*args, "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
-    link = registry().get(DELTA_DOMAIN).linkage
-    dat = out / f"{link.dataset}.{today.replace('-', '')}.dat"
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [dat.name, m["worklist"]["file"], "_manifest.json"]
-    )
-    manifest = json.loads((out / "_manifest.json").read_text(encoding="utf-8"))
-    assert manifest["source"]["kind"] == "live_tables"
-    assert manifest["source"]["base_sha256"] == scenario["base_sha"]
-    assert manifest["source"]["result_sha256"] == scenario["new_sha"]
-    assert manifest["code_page"] == "cp930" and manifest["lrecl"] == link.lrecl
-    assert manifest["sha256"] == hashlib.sha256(dat.read_bytes()).hexdigest()
-    held = {
-        (w["table"], w["key_hash"]) for w in json.loads((out / m["worklist"]["file"]).read_text())
-    }
-    assert len(held) == manifest["held"]
-    decoded = decode_linkage(DELTA_DOMAIN, dat, tmp_path / "decoded")
-    expected = {e["table"]: e["ops"] for e in scenario["manifest"]["tables"]}
-    d = registry().get(DELTA_DOMAIN)
-    for t in d.layout.tables:
-        rows = decoded[t.name]
-        ops = {op: [r["_op"] for r in rows].count(op) for op in "IUD"}
-        assert ops == {op: manifest["tables"][t.name][op] for op in "IUD"}
-        assert sum(ops.values()) + manifest["tables"][t.name]["held"] == sum(
-            expected[t.name].values()
-        )
-        # every decoded record is the delta's row for its key, with its 異動区分
-        delta = {
-            tuple(r[k] for k in t.business_keys): r
-            for r in read_csv_table(scenario["delta_csvs"][t.name], t, op=True).to_pylist()
-        }
-        # values the synthetic tables hold as validated rows would (their addresses are not
-        # canonical and their date precisions random: the city's round trip checks those)
-        whole = [
-            c.name
-            for c in t.columns
-            if c.type in ("code", "integer", "date") and c.transform != "wareki_precision"
-        ]
-        for r in rows:
-            want = delta[tuple(r[k] for k in t.business_keys)]
-            assert r["_op"] == want[OP_COLUMN]
-            if r["_op"] != "D":
-                assert {c: r[c] for c in whole} == {c: want[c] for c in whole}
+    check_linkage_is_the_delta(out, m, scenario, today, tmp_path / "decoded")
 
 
 def test_the_period_runs_from_the_last_load_before_it_to_the_last_load_in_it():

@@ -32,7 +32,10 @@ def env(s3_endpoint, tmp_path, monkeypatch):
     vbase = publish_validated(store, runs["base"], base, tmp_path / "vb", "2026-10-01")
     point_latest_validated(store, DELTA_DOMAIN, "2026-10-01", vbase.uri, runs["base"])
     vnew = publish_validated(store, runs["delta"], new, tmp_path / "vn", "2026-11-01")
-    return {"url": url, "store": store, "vbase": vbase, "vnew": vnew, "new": new, "runs": runs}
+    return {
+        "url": url, "store": store, "vbase": vbase, "vnew": vnew, "base": base, "new": new,
+        "runs": runs, "folder": tmp_path,
+    }  # fmt: skip
 
 
 def test_the_diff_stage_publishes_a_delta_the_load_applies(env):
@@ -161,3 +164,50 @@ def test_a_no_go_delta_cutover_returns_the_live_schema_to_the_load_ahead(env):
     assert DELTA_DOMAIN not in control.live()
     assert control.loaded_ahead(DELTA_DOMAIN).run_id == ahead_ctx.run_id
     live.dispose()
+
+
+def test_a_delta_cutover_diffs_against_the_base_loaded_ahead_never_a_later_run_of_it(env):
+    """The base snapshot run again after its load ahead (its latest validated output and hand-off
+    are another run's): with other rows the diff refuses (the guard's rule, checked again: a run
+    of the base between the guard and the diff); with the same rows it diffs against the load
+    ahead's output, whose hand-off the live schema's load log holds, and the delta applies."""
+    from ikou.load.control import Control
+    from ikou.load.cutover import CutoverRefused
+    from ikou.load.target import LIVE_SCHEMA
+
+    store, url, runs = env["store"], env["url"], env["runs"]
+    control = Control(url)
+    ahead_ctx = RunContext(
+        domain=DELTA_DOMAIN, run_id=runs["base"], mode="load_ahead", snapshot="2026-10-01"
+    )
+    ahead = load.run(ahead_ctx, env["vbase"], store=store, atena_map={})
+    control.record(
+        "loaded_ahead", domain=DELTA_DOMAIN, snapshot="2026-10-01", run_id=ahead_ctx.run_id,
+        manifest_sha256=ahead.manifest_sha256, source="load_ahead",
+    )  # fmt: skip
+    ctx = RunContext.build(
+        domain=DELTA_DOMAIN, run_id=runs["delta"], mode="cutover", snapshot="2026-11-01",
+        base_snapshot="2026-10-01", who="tester",
+    )  # fmt: skip
+
+    def rerun_base(tables: dict, name: str) -> str:
+        """A rehearsal of the base snapshot after the load ahead: validated, loaded, latest."""
+        run = f"{name}-{uuid.uuid4().hex[:8]}"
+        v = publish_validated(store, run, tables, env["folder"] / run, "2026-10-01")
+        again = RunContext(domain=DELTA_DOMAIN, run_id=run, snapshot="2026-10-01")
+        loaded = load.run(again, v, store=store, atena_map={})
+        point_latest_validated(store, DELTA_DOMAIN, "2026-10-01", v.uri, run)
+        return loaded.manifest_sha256
+
+    other = rerun_base(env["new"], "rule")  # a cleansing rule changed: other rows
+    with pytest.raises(CutoverRefused, match="was published again after its load ahead") as exc:
+        diff.run(ctx, env["vnew"], store=store, atena_map={})
+    assert exc.value.exit_code == 1 and other[:12] in str(exc.value)
+    same = rerun_base(env["base"], "timing")  # rehearsed for timing: the same rows
+    assert same != ahead.manifest_sha256  # another run's manifest, the same data
+    diffed = diff.run(ctx, env["vnew"], store=store, atena_map={})
+    assert diffed.delta["base_handoff"] == zone_uri("handoff", DELTA_DOMAIN, runs["base"])
+    assert diffed.delta["base_sha256"] == ahead.manifest_sha256
+    cut = load.run(ctx, env["vnew"], diffed, store=store)
+    assert cut.target_schema == LIVE_SCHEMA and cut.delta["status"] == APPLIED
+    assert control.live_load(DELTA_DOMAIN)["manifest_sha256"] == diffed.delta["result_sha256"]

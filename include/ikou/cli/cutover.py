@@ -8,7 +8,7 @@ import json
 from ikou.errors import BadArgument, Refused
 from ikou.load.control import Control
 from ikou.load.control_tables import known_domain
-from ikou.load.cutover import check
+from ikou.load.cutover import BaseUnreadable, check, loaded_base
 from ikou.pipeline import (
     REASON_MAX,
     WHO_MAX,
@@ -19,8 +19,27 @@ from ikou.pipeline import (
 )
 
 
-def status_rows(control: Control | None = None) -> list[dict]:
-    """One row per domain of the plan: live or not, the latest event and the latest rehearsal."""
+def ahead_check(domain: str, ahead, held: dict | None, store) -> tuple[str, str | None]:
+    """A load ahead's state and why it is not current: stale when the live schema's load log no
+    longer shows it, or when its base snapshot was published again with other data since
+    (:func:`ikou.load.cutover.loaded_base`, read from S3 when ``store`` is given); unverified
+    when S3 cannot be read."""
+    state = state_of(False, ahead, held)
+    if state != "loaded_ahead":
+        now = held["manifest_sha256"][:12] if held else "nothing"
+        return state, f"the live schema's load log shows {now}, not {ahead.manifest_sha256[:12]}"
+    if store is None:
+        return state, None
+    try:
+        _, reason = loaded_base(domain, ahead.snapshot, ahead, store)
+    except BaseUnreadable as exc:
+        return "loaded_ahead (unverified)", exc.message
+    return ("loaded_ahead (stale)", reason) if reason else (state, None)
+
+
+def status_rows(control: Control | None = None, store=None) -> list[dict]:
+    """One row per domain of the plan: live or not, the latest event and the latest rehearsal;
+    a domain loaded ahead is checked against the base's publications too when ``store`` is given."""
     from ikou.domains import registry
 
     reg = registry()
@@ -28,14 +47,14 @@ def status_rows(control: Control | None = None) -> list[dict]:
     live = control.live()
     out = []
     events = control.events()
-    held = {}  # what the live schema's load log shows, per domain loaded ahead
     for d in reg.plan.cutover_order():
         evs = [e for e in events if e.domain == d]
         reh = control.rehearsals_of(d)
         last_go = next((r for r in reh if r["verdict"] == "GO" and r["mode"] == "rehearsal"), None)
         ahead = next((e for e in reversed(evs) if e.status == "loaded_ahead"), None)
+        state, why = ("live" if d in live else "not live"), None
         if ahead is not None and d not in live:
-            held[d] = control.live_load(d)
+            state, why = ahead_check(d, ahead, control.live_load(d), store)
         out.append(
             {
                 "domain": d,
@@ -56,7 +75,8 @@ def status_rows(control: Control | None = None) -> list[dict]:
                     else None
                 ),
                 "last_go": (f"{last_go['snapshot']} {last_go['finished_at']}" if last_go else None),
-                "state": state_of(d in live, ahead, held.get(d)),
+                "state": state,
+                "stale_reason": why,
                 "loaded_ahead_snapshot": ahead.snapshot if ahead else None,
                 "loaded_ahead_at": ahead.at if ahead else None,
                 "loaded_ahead_sha256": ahead.manifest_sha256 if ahead else None,
@@ -68,7 +88,8 @@ def status_rows(control: Control | None = None) -> list[dict]:
 def state_of(live: bool, ahead, held: dict | None) -> str:
     """A domain's cutover state: ``live``; ``loaded_ahead`` (the live schema holds the full load
     ahead its event recorded: a delta cutover may start from it); ``loaded_ahead (stale)`` (the
-    live schema no longer holds it); or ``not live``."""
+    live schema no longer holds it; :func:`ahead_check` also when its base was published again);
+    or ``not live``."""
     if live:
         return "live"
     if ahead is None:
@@ -186,7 +207,9 @@ def cli(args) -> int:
             print(f"{what} of {args.domain} (snapshot {snap}) may start")
         return 1 if reasons else 0
     control = Control()
-    rows = status_rows(control)
+    from ikou.storage import Store
+
+    rows = status_rows(control, Store())
     events = control.events(args.domain) if args.domain else []
     if args.json:
         print(
@@ -198,18 +221,20 @@ def cli(args) -> int:
         )
         return 0
     print(
-        f"{'domain':<16} {'wave':>4} {'phase':<11} {'state':<20} {'since':<25} {'snapshot':<10} {'by':<16} last rehearsal"
+        f"{'domain':<16} {'wave':>4} {'phase':<11} {'state':<25} {'since':<25} {'snapshot':<10} {'by':<16} last rehearsal"
     )
     for r in rows:
         if args.domain and r["domain"] != args.domain:
             continue
         ahead = r["state"].startswith("loaded_ahead")
         print(
-            f"{r['domain']:<16} {r['wave']:>4} {r['phase']:<11} {r['state']:<20} "
+            f"{r['domain']:<16} {r['wave']:>4} {r['phase']:<11} {r['state']:<25} "
             f"{(r['loaded_ahead_at'] if ahead else r['live_since']) or '':<25} "
             f"{(r['loaded_ahead_snapshot'] if ahead else r['live_snapshot']) or '':<10} "
             f"{(r['live_by'] or '')[:16]:<16} {r['last_rehearsal'] or ''}"
         )
+        if r["stale_reason"]:
+            print(f"  ↳ {r['stale_reason']}")
     for e in events:
         print(
             f"  {e.at} {e.status:<11} snapshot {e.snapshot} run {e.run_id or '-'} by {e.who or '-'} "

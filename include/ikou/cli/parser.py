@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument(
         "--base-snapshot",
         default="",
-        help="check: a delta cutover from this snapshot (needs it loaded_ahead)",
+        help="check: a delta cutover from this snapshot (needs it loaded_ahead, and its latest "
+        "published output still the one loaded ahead)",
     )
     co.add_argument(
         "--load-ahead",

@@ -14,7 +14,11 @@ The short window (差分移行, issue 12) adds two runs:
 * a delta cutover (``mode=cutover`` with ``base_snapshot``) applies the difference to it. On top
   of a cutover's rules it needs the domain ``loaded_ahead`` with that base snapshot, and the live
   schema's load log still showing the manifest sha256 the ``loaded_ahead`` event recorded (no
-  load, drop or other delta since).
+  load, drop or other delta since), and — read from S3 — the base snapshot's latest validated
+  output still that load ahead's (or a run of it whose hand-off holds the same rows): a base run
+  again after the load ahead with other rows (a cleansing rule changed) is refused up front, not
+  by the delta apply after extract..diff. The diff reads its base from the load ahead
+  (:func:`loaded_base`), never from a later run of the base snapshot.
 
 Only ``live`` satisfies ``cuts_over_after``.
 """
@@ -24,9 +28,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from ikou.errors import Refused
+from ikou.errors import Refused, Unreachable
 from ikou.load.control import Control
-from ikou.load.control_tables import already_live_message, known_domain, now_utc
+from ikou.load.control_tables import Event, already_live_message, known_domain, now_utc
 from ikou.pipeline import RunContext, parse_snapshot
 
 
@@ -88,14 +92,138 @@ def find_go(
     return r, []
 
 
-def ahead_reasons(domain: str, base_snapshot: str, control: Control) -> list[str]:
-    """Why a delta cutover from ``base_snapshot`` must not start (empty: the full load ahead of
-    that snapshot is what the live schema holds)."""
-    ahead = control.loaded_ahead(domain)
-    hint = (
+def load_ahead_hint(base_snapshot: str) -> str:
+    return (
         f"run the full load ahead first: mode=load_ahead, snapshot={base_snapshot}, "
         "confirm_cutover=true (after a GO rehearsal of it)"
     )
+
+
+def handoff_data(published: dict) -> dict[str, str]:
+    """What a full hand-off set puts into the target, from its publication manifest: sha256 by
+    CSV file. Two sets with the same data differ in their manifest sha256 all the same (it holds
+    the run id, the mode and the code version), so this, not the sha256, says whether a base
+    published again holds other data than the one loaded ahead."""
+    return {
+        f["name"]: f["sha256"] for f in published.get("files", []) if f["name"].endswith(".csv")
+    }
+
+
+def republished_reason(
+    domain: str,
+    base_snapshot: str,
+    ahead_run: str,
+    ahead_published: dict,
+    latest_run: str,
+    latest_published: dict | None,
+) -> str | None:
+    """Why the base's latest validated output (run ``latest_run``, its hand-off's publication
+    manifest ``latest_published``, None: never handed off) is not the load ahead (run
+    ``ahead_run``): None when it is that run, or a hand-off with the same data. Pure."""
+    if latest_run == ahead_run:
+        return None
+    loaded = handoff_data(ahead_published)
+    if latest_published is not None and handoff_data(latest_published) == loaded:
+        return None  # the same rows again (a rehearsal for timing): the load ahead is current
+    if latest_published is None:
+        latest = f"run {latest_run}, never handed off"
+        what = "may hold other data than"
+    else:
+        latest = f"run {latest_run}, sha256 {latest_published['handoff_manifest_sha256'][:12]}"
+        now = handoff_data(latest_published)
+        changed = sorted(
+            n.removesuffix(".csv") for n in set(loaded) | set(now) if loaded.get(n) != now.get(n)
+        )
+        what = f"holds other data ({', '.join(changed)}) than"
+    return (
+        f"{domain}: the base snapshot {base_snapshot} was published again after its load ahead: "
+        f"its latest hand-off ({latest}) {what} the one loaded ahead (run {ahead_run}, sha256 "
+        f"{ahead_published['handoff_manifest_sha256'][:12]}); load it ahead again "
+        f"(mode=load_ahead, snapshot={base_snapshot}, confirm_cutover=true), or re-publish the "
+        f"loaded one (a run of {base_snapshot} whose output equals it)"
+    )
+
+
+class BaseUnreadable(Unreachable):
+    """The base's publications could not be read from S3 (neither fresh nor stale: unknown)."""
+
+
+def loaded_base(domain: str, base_snapshot: str, ahead: Event, store) -> tuple[dict, str | None]:
+    """The base a delta cutover applies its difference to — the load ahead's validated output,
+    exactly (``{"run_id", "uri", "handoff", "sha256"}``: its hand-off is what the load log
+    holds) — and why the cutover must not start from it (None: it may). The diff stage reads its
+    base from here, so a later run of the base snapshot can never slip in.
+    S3 that cannot be read: :class:`BaseUnreadable`."""
+    from ikou.storage import NotPublished, publication, zone_uri
+
+    prefix = zone_uri("handoff", domain, ahead.run_id)
+    try:
+        try:
+            published = publication.read_manifest(store, prefix)
+        except NotPublished:
+            return {}, (
+                f"{domain}: the hand-off set loaded ahead ({prefix}, sha256 "
+                f"{ahead.manifest_sha256[:12]}) is no longer published: "
+                + load_ahead_hint(base_snapshot)
+            )
+        if published.get("handoff_manifest_sha256") != ahead.manifest_sha256:
+            return {}, (
+                f"{domain}: the hand-off set at {prefix} is not the one loaded ahead (sha256 "
+                f"{str(published.get('handoff_manifest_sha256'))[:12]}, loaded_ahead "
+                f"{ahead.manifest_sha256[:12]}): " + load_ahead_hint(base_snapshot)
+            )
+        base = {
+            "run_id": ahead.run_id,
+            "uri": published.get("input") or zone_uri("validated", domain, ahead.run_id),
+            "handoff": prefix,
+            "sha256": ahead.manifest_sha256,
+        }
+        try:
+            latest = publication.latest_validated(store, domain, base_snapshot)["run_id"]
+        except NotPublished:
+            return base, (
+                f"{domain}: the base snapshot {base_snapshot} has no validated output any more "
+                f"(the load ahead's was run {ahead.run_id}): " + load_ahead_hint(base_snapshot)
+            )
+        latest_published = None
+        if latest != ahead.run_id:
+            try:
+                latest_published = publication.read_manifest(
+                    store, zone_uri("handoff", domain, latest)
+                )
+            except NotPublished:
+                latest_published = None
+    except Exception as exc:  # noqa: BLE001 - S3 unreachable: unknown, never "fresh"
+        raise BaseUnreadable(
+            f"{domain}: the publications of the base snapshot {base_snapshot} could not be read "
+            f"from S3 ({type(exc).__name__})"
+        ) from None
+    return base, republished_reason(
+        domain, base_snapshot, ahead.run_id, published, latest, latest_published
+    )
+
+
+def delta_base(domain: str, base_snapshot: str, control: Control, store) -> dict:
+    """The base a delta cutover's diff reads (:func:`loaded_base`: the load ahead's validated
+    output, never a later run of the base snapshot), after the guard's rules for it once more
+    (a run of the base between the guard and the diff): :class:`CutoverRefused` when they say no."""
+    reasons = ahead_reasons(domain, base_snapshot, control, store)
+    if reasons:
+        raise CutoverRefused(
+            f"delta cutover of {domain} from base_snapshot {base_snapshot} refused: "
+            + "; ".join(reasons)
+        )
+    ahead = control.loaded_ahead(domain)
+    assert ahead is not None  # ahead_reasons said so
+    return loaded_base(domain, base_snapshot, ahead, store)[0]
+
+
+def ahead_reasons(domain: str, base_snapshot: str, control: Control, store=None) -> list[str]:
+    """Why a delta cutover from ``base_snapshot`` must not start (empty: the full load ahead of
+    that snapshot is what the live schema holds and, given ``store``, still what the base
+    snapshot's published output holds — see :func:`loaded_base`)."""
+    ahead = control.loaded_ahead(domain)
+    hint = load_ahead_hint(base_snapshot)
     if ahead is None:
         return [f"{domain} was not loaded ahead (no loaded_ahead): {hint}"]
     if ahead.snapshot != base_snapshot:
@@ -110,6 +238,13 @@ def ahead_reasons(domain: str, base_snapshot: str, control: Control) -> list[str
             f"the live schema no longer holds the load ahead of {base_snapshot} (loaded_ahead "
             f"{ahead.manifest_sha256[:12]}, load log {now_held}): {hint}"
         ]
+    if store is not None:
+        try:
+            _, reason = loaded_base(domain, base_snapshot, ahead, store)
+        except BaseUnreadable as exc:
+            reason = f"{exc.message}: whether it is still the load ahead is unknown"
+        if reason:
+            return [reason]
     return []
 
 
@@ -147,7 +282,9 @@ def check(
     if domain in live:
         reasons.append(already_live_message(domain, live[domain]))
     if mode == "cutover" and base_snapshot:
-        reasons += ahead_reasons(domain, parse_snapshot(base_snapshot, "base_snapshot"), control)
+        reasons += ahead_reasons(
+            domain, parse_snapshot(base_snapshot, "base_snapshot"), control, store
+        )
     for pred in p.cuts_over_after if mode == "cutover" else ():
         if pred not in live:
             reasons.append(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 
+from ikou.load.control import Control
+from ikou.load.cutover import delta_base
 from ikou.load.delta import publish_delta
 from ikou.pipeline import RunContext, StageResult, cpu_time, parse_snapshot
 from ikou.stages.cleanse import atena_map_for
@@ -23,17 +25,24 @@ from ikou.storage.publication import latest_validated
 
 
 def base_result(ctx: RunContext, base_snapshot: str, snapshot: str, store: Store) -> StageResult:
-    """The base snapshot's validated output (the one that last passed gate_standard)."""
+    """The base snapshot's validated output: on a delta cutover the one loaded ahead (its
+    hand-off is what the live schema's load log holds — a later run of the base snapshot, a
+    rehearsal say, must not become the base the difference is taken from; the guard's rules are
+    checked again: :class:`ikou.load.cutover.CutoverRefused`), else (a rehearsal of the delta
+    path, which loads the base itself) the one that last passed gate_standard."""
     base_snapshot = parse_snapshot(base_snapshot, "base_snapshot")
     if base_snapshot >= snapshot:
         raise StageError(
             f"{ctx.domain}: base_snapshot {base_snapshot} is not earlier than the run's snapshot "
             f"{snapshot}; a delta goes from an earlier snapshot to a later one"
         )
-    try:
-        pointer = latest_validated(store, ctx.domain, base_snapshot)
-    except NotPublished as exc:
-        raise StageError(exc.message) from None
+    if ctx.delta_cutover:
+        pointer = delta_base(ctx.domain, base_snapshot, Control(), store)
+    else:
+        try:
+            pointer = latest_validated(store, ctx.domain, base_snapshot)
+        except NotPublished as exc:
+            raise StageError(exc.message) from None
     return StageResult(
         domain=ctx.domain,
         stage="validate",
