@@ -117,8 +117,7 @@ def gate_target(ctx, loaded) -> tuple[object, dict]:
         "verdict": rep["verdict"],
         "scope": rep["scope"],
         "rows_checked": sum(
-            (u.get("scope") or {}).get("rows", loaded.units.get(u["unit"], 0))
-            for u in rep["units"]
+            (u.get("scope") or {}).get("rows", loaded.units.get(u["unit"], 0)) for u in rep["units"]
         ),
     }
     return gated, figures
@@ -184,9 +183,7 @@ def _run(residents: int, rate: float) -> dict:
     }
     start = _clock()
     synthesize(residents, SEED, BASE, LANDING, domains=[DOMAIN])
-    changes = synthesize_changes(
-        BASE, NEW, LANDING, change_rate=rate, months=1, domains=[DOMAIN]
-    )
+    changes = synthesize_changes(BASE, NEW, LANDING, change_rate=rate, months=1, domains=[DOMAIN])
     figures["synth"] = _since(start) | {
         "changed_people": changes["changed_people"],
         "changed_records": changes["changed_records"],
