@@ -77,17 +77,22 @@ def _sum_row_hashes(key: str, rows) -> int:
 def source_digest(table_layout, table, key: str, touched) -> tuple[int, dict[str, str]]:
     """The validated table's side: the sum of the keyed row hashes (rows folded in batches, never
     all as Python strings at once) and the canonical row text of each touched key present."""
-    import pandas as pd
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ikou.load.delta import canonical_text, key_text
+    from ikou.load.delta import canonical_text, key_array
 
     canon = [canonical_text(table.column(c.name)) for c in table_layout.columns]
     rows = canon[0] if len(canon) == 1 else pc.binary_join_element_wise(*canon, "\x1f")
     total = _sum_row_hashes(key, rows)
-    wanted = list(touched)
-    pos = pd.Index(key_text(table, list(table_layout.business_keys))).get_indexer(wanted)
-    return total, {k: rows[int(p)].as_py() for k, p in zip(wanted, pos) if p >= 0}
+    # the touched keys looked up in Arrow's hash table of the table's keys (a handful of keys
+    # among a million: no Python string per row)
+    wanted = pa.array(list(touched), pa.string())
+    pos = pc.index_in(wanted, value_set=key_array(table, list(table_layout.business_keys)))
+    present = pc.is_valid(pos)
+    found = pc.filter(wanted, present).to_pylist()
+    texts = rows.take(pc.filter(pos, present)).to_pylist()
+    return total, dict(zip(found, texts))
 
 
 def _sql_text(col) -> str:
