@@ -601,11 +601,72 @@ DELTA_DOMAIN = "juki"
 TEST_CHANGE_RATE = 1 / 12
 
 
-def snapshot_pair(rows: int, seed: int = 1) -> tuple[dict, dict]:
-    """Two validated snapshots of 住民基本台帳 (the delta benchmark's), a twelfth changed."""
-    from ikou_dev.bench.delta import snapshot_pair as pair
+#: shares of the changes: deletions, updates, insertions
+DELETE, UPDATE, INSERT = 0.25, 0.35, 0.40
 
-    return pair(rows, seed, change_rate=TEST_CHANGE_RATE)
+
+def snapshot_pair(
+    rows: int, seed: int = 1, change_rate: float = TEST_CHANGE_RATE
+) -> tuple[dict, dict]:
+    """Two validated snapshots of 住民基本台帳 (table -> pyarrow table) of generic synthetic rows:
+    of ``change_rate × rows`` changes, every k-th row deleted (25 %), two columns of every j-th
+    row changed (35 %) and new rows (40 %). (The delta benchmark runs a synthesized city; these
+    controlled changes are the unit tests'.)"""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ikou.domains import registry
+    from ikou_dev.bench.load import synthetic_table
+
+    base, new = {}, {}
+    extra = int(rows * change_rate * INSERT)
+    every_delete = max(2, round(1 / (change_rate * DELETE)))
+    every_update = max(2, round(1 / (change_rate * UPDATE)))
+    i = np.arange(rows)
+    changed = pa.array(i % every_update == 1)
+    kept = pa.array(i % every_delete != 0)
+    for t in registry().get(DELTA_DOMAIN).layout.tables:
+        b = with_check_digits(t, synthetic_table(DELTA_DOMAIN, t.name, rows, seed=seed), seed)
+        other = with_check_digits(
+            t, synthetic_table(DELTA_DOMAIN, t.name, rows + extra, seed=seed + 1), seed + 1
+        )
+        cols = [c.name for c in t.columns if c.name not in t.business_keys][:2]
+        arrays = [
+            pc.if_else(changed, other.column(c).slice(0, rows), b.column(c)) if c in cols
+            else b.column(c)
+            for c in b.column_names
+        ]  # fmt: skip
+        base[t.name] = b
+        new[t.name] = pa.concat_tables(
+            [pa.Table.from_arrays(arrays, schema=b.schema).filter(kept), other.slice(rows)]
+        )
+    return base, new
+
+
+def with_check_digits(table_layout, table, seed: int):
+    """``table`` with valid 個人番号 (check digit of 総務省令第85号) in its my-number columns:
+    the generic synthetic values are random digits, which gate_target rightly fails."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ikou.domains import registry
+    from ikou_dev.synth.keys import my_number_check
+
+    lf = registry().get(DELTA_DOMAIN).legacy_file(table_layout.source)
+    rng = np.random.default_rng(seed)
+    for i, c in enumerate(table_layout.columns):
+        if c.transform or lf.fields[c.source].role != "my_number":
+            continue
+        bodies = rng.integers(10**10, 10**11, table.num_rows)
+        numbers = pa.array(
+            np.char.add(bodies.astype(str), my_number_check(bodies).astype(str)), pa.string()
+        )
+        old = table.column(i)
+        valid = pc.if_else(pc.is_null(old), pa.nulls(len(numbers), pa.string()), numbers)
+        table = table.set_column(i, c.name, valid.cast(old.type))
+    return table
 
 
 def full_handoff(tables: dict, folder, run_id: str, snapshot: str) -> tuple[dict, str]:

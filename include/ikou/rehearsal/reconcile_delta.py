@@ -49,22 +49,50 @@ def _row_hash(key: str, text: str) -> int:
     )
 
 
+def _sum_row_hashes(key: str, rows) -> int:
+    """The sum modulo 2**64 of :func:`_row_hash` over ``rows`` (an Arrow string array), which is
+    all :func:`_fold` keeps of it: the rows' UTF-8 bytes hashed as they are (no Python ``str``
+    per row), behind a copy of the hash already fed the key, the first 8 bytes of each digest
+    summed by numpy (uint64 wraps modulo 2**64). Twice as fast as ``_row_hash`` per row, and
+    the delta's reconciliation waits for this side, not for the database's scan."""
+    import numpy as np
+    import pyarrow as pa
+
+    keyed = hashlib.sha256(f"{key}\x1f".encode("utf-8")).copy
+
+    def head(row: bytes) -> bytes:
+        h = keyed()
+        h.update(row)
+        return h.digest()[:8]
+
+    data = rows.cast(pa.binary())
+    total = np.uint64(0)
+    with np.errstate(over="ignore"):
+        for start in range(0, len(data), 100_000):  # a batch of rows as bytes at a time
+            heads = b"".join(map(head, data.slice(start, 100_000).to_pylist()))
+            total += np.frombuffer(heads, dtype=">u8").sum(dtype=np.uint64)
+    return int(total)
+
+
 def source_digest(table_layout, table, key: str, touched) -> tuple[int, dict[str, str]]:
     """The validated table's side: the sum of the keyed row hashes (rows folded in batches, never
     all as Python strings at once) and the canonical row text of each touched key present."""
-    import pandas as pd
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ikou.load.delta import canonical_text, key_text
+    from ikou.load.delta import canonical_text, key_array
 
     canon = [canonical_text(table.column(c.name)) for c in table_layout.columns]
     rows = canon[0] if len(canon) == 1 else pc.binary_join_element_wise(*canon, "\x1f")
-    total = 0
-    for start in range(0, len(rows), 100_000):
-        total += sum(_row_hash(key, r) for r in rows.slice(start, 100_000).to_pylist())
-    wanted = list(touched)
-    pos = pd.Index(key_text(table, list(table_layout.business_keys))).get_indexer(wanted)
-    return total, {k: rows[int(p)].as_py() for k, p in zip(wanted, pos) if p >= 0}
+    total = _sum_row_hashes(key, rows)
+    # the touched keys looked up in Arrow's hash table of the table's keys (a handful of keys
+    # among a million: no Python string per row)
+    wanted = pa.array(list(touched), pa.string())
+    pos = pc.index_in(wanted, value_set=key_array(table, list(table_layout.business_keys)))
+    present = pc.is_valid(pos)
+    found = pc.filter(wanted, present).to_pylist()
+    texts = rows.take(pc.filter(pos, present)).to_pylist()
+    return total, dict(zip(found, texts))
 
 
 def _sql_text(col) -> str:
