@@ -98,6 +98,7 @@ def dedupe_master(
 ) -> tuple[dict, dict, dict]:
     """名寄せ of the addressee master: (old -> new map, counts for the report, review files).
     ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -118,14 +119,22 @@ def dedupe_master(
     if base is not None:  # a delta run: migrated addressees change only by a person's decision
         clusters, held = CA.hold_migrated(clusters, base)
     applied = {x.cluster: x.survivor for x in decisions if x.status == "applied" and x.survivor}
-    c = clusters.to_pydict()
-    pos = {a: i for i, a in enumerate(records.column("atena_id").to_pylist())}
-    merging = sorted(pos[a] for a, f in zip(c["atena_id"], c["final"]) if f in CA.MERGING)
+    ids = records.column("atena_id").combine_chunks()
+
+    def positions(atena) -> list[int]:
+        """Rows of ``records`` of these 宛名番号, in ascending order (Arrow: no per-record dict
+        of a million-record master)."""
+        at = pc.index_in(pa.array(atena, pa.string()), value_set=ids).drop_null()
+        return sorted(set(at.to_pylist()))
+
+    final_col = clusters.column("final")
+    merging_ids = clusters.filter(pc.is_in(final_col, value_set=pa.array(sorted(CA.MERGING))))
+    merging = positions(merging_ids.column("atena_id").to_pylist())
     rows = {r["atena_id"]: r for r in records.take(merging).to_pylist()} if merging else {}
     amap = CA.merge_map(clusters, rows, applied, M.survivor, base)
     queue = RV.build_queue(clusters, records)
     # findings: counts with keyed hashes only (the master's record key is its 宛名番号)
-    queued = sorted({pos[a] for a in queue.column("atena_id").to_pylist()})
+    queued = positions(queue.column("atena_id").to_pylist())
     if queued:
         findings.extend(
             "duplicate_review",
@@ -134,7 +143,7 @@ def dedupe_master(
             key_hash(queued),
             detail="possible duplicate addressee: queued for review (名寄せ)",
         )
-    merged_rows = sorted(pos[a] for a in amap)
+    merged_rows = positions(list(amap))
     if merged_rows:
         findings.extend(
             "duplicate_merged",
@@ -143,8 +152,15 @@ def dedupe_master(
             key_hash(merged_rows),
             detail="duplicate addressee merged into another 宛名番号",
         )
-    final = Counter(f for f in c["final"])
-    by = Counter((f, b) for f, b in zip(c["final"], c["decided_by"]))
+    final = Counter({r["values"]: r["counts"] for r in pc.value_counts(final_col).to_pylist()})
+    by = Counter(
+        {
+            (r["final"], r["decided_by"]): r["count_all"]
+            for r in clusters.group_by(["final", "decided_by"])
+            .aggregate([([], "count_all")])
+            .to_pylist()
+        }
+    )
     info = {
         "addressee_records": records.num_rows,
         "clusters": res.stats["clusters"],
@@ -220,10 +236,12 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
         if master_lf is not None and d.cleanse.dedupe.enabled:
             t = cleansed[master_lf.name][1].table
             purpose = f"record:{d.id}:{master_lf.name}"
-            raw = record_keys(t, list(master_lf.business_keys))
+            keys = list(master_lf.business_keys)
 
-            def key_hash(rows, raw=raw, purpose=purpose):
-                return keyed_hashes([raw[r] for r in rows], purpose=purpose)
+            def key_hash(rows, t=t, keys=keys, purpose=purpose):
+                # the keys of these rows only (not a list of every record's key)
+                raw = record_keys(t.take(pa.array(rows, pa.int64())), keys)
+                return keyed_hashes(raw, purpose=purpose)
 
             base = (
                 base_migration(ctx.base_snapshot, d, master_lf, store)
@@ -249,14 +267,20 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             if amap and lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES):
                 steps.append(M.apply_to_references)
             for step in steps:
-                raw_keys = record_keys(table, list(lf.business_keys))
-                records = (
-                    table.column("_record").to_pylist()
-                    if "_record" in table.column_names
-                    else list(range(table.num_rows))
-                )
                 mr = step(table, lf, amap)
                 if mr.ledger:
+                    # record keys and numbers of the ledger's rows only, by row
+                    at = sorted({r[0] for r in mr.ledger})
+                    sub = table.take(pa.array(at, pa.int64()))
+                    raw_keys = dict(zip(at, record_keys(sub, list(lf.business_keys))))
+                    records = dict(
+                        zip(
+                            at,
+                            sub.column("_record").to_pylist()
+                            if "_record" in sub.column_names
+                            else at,
+                        )
+                    )
                     lt, vt = M.ledger_tables(d.id, lf, mr.ledger, raw_keys, records, None)
                     ledger.append(lt)
                     values.append(vt)
