@@ -173,6 +173,10 @@ def stages(
                 review = (doc["result"].get("review") or {}).get("uri")
                 if review:
                     _download(client, review, keep / stage / "review")
+        if keep is not None:  # the reports (findings, cleansing report) of the run
+            from ikou.storage import zone_uri
+
+            _download(client, zone_uri("reports", DOMAIN, run_id), keep / "reports")
         return out
     finally:
         server.stop()
@@ -186,7 +190,7 @@ def _download(client, prefix: str, dest: Path) -> None:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
         for obj in page.get("Contents", []):
             name = obj["Key"][len(key) :].lstrip("/")
-            if name.endswith(".parquet") or name == "_manifest.json":
+            if name.endswith((".parquet", ".json")):
                 target = dest / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 client.download_file(bucket, obj["Key"], str(target))

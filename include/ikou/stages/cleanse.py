@@ -227,13 +227,21 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     with tempfile.TemporaryDirectory(prefix="ikou-cleanse-") as tmp:
         work = Path(tmp)
         _, paths = publication.fetch_tables(store, extracted.published, work / "in")
-        cleansed: dict[str, tuple] = {}
-        for lf in d.legacy_files:
+        # One file in memory at a time beside the addressee master: the master is cleansed
+        # first (名寄せ needs it), every other file is read, cleansed, merged and written after the
+        # 名寄せ — never all of them at once. Each file's findings are kept apart and joined in
+        # the files' order, 名寄せ's last (the order the report has always had).
+        file_findings = {lf.name: Findings(domain_id, run_id, "cleanse") for lf in d.legacy_files}
+        dedupe_findings = Findings(domain_id, run_id, "cleanse")
+
+        def cleansed_file(lf) -> tuple:
             table = pq.read_table(paths[lf.name])
-            before = len(findings)
-            res = cleanse_table(table, d, lf, findings, context=city)
-            cleansed[lf.name] = (table.num_rows, res, len(findings) - before)
+            res = cleanse_table(table, d, lf, file_findings[lf.name], context=city)
+            return table.num_rows, res, len(file_findings[lf.name])
+
+        cleansed: dict[str, tuple] = {}
         if master_lf is not None and d.cleanse.dedupe.enabled:
+            cleansed[master_lf.name] = cleansed_file(master_lf)
             t = cleansed[master_lf.name][1].table
             purpose = f"record:{d.id}:{master_lf.name}"
             keys = list(master_lf.business_keys)
@@ -249,8 +257,9 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
                 else None
             )
             amap, merge_info, review_files = dedupe_master(
-                d, master_lf, t, findings, run_id, store, key_hash, base
+                d, master_lf, t, dedupe_findings, run_id, store, key_hash, base
             )
+            del t
             map_source = "this run"
         elif refers:
             amap, map_source = master_map(
@@ -258,7 +267,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             )
         rewritten_total = 0
         for lf in d.legacy_files:
-            n_in, res, n_findings = cleansed[lf.name]
+            n_in, res, n_findings = cleansed.pop(lf.name, None) or cleansed_file(lf)
             table, ledger, values = res.table, [res.ledger], [res.ledger_values]
             merged = 0
             steps = []
@@ -334,6 +343,10 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
                     "findings": n_findings,
                 }
             )
+            del table, res, ledger, values  # before the next file is read
+        for lf in d.legacy_files:
+            findings.items.extend(file_findings[lf.name].items)
+        findings.items.extend(dedupe_findings.items)
         if amap:
             mpath = work / MAP_FILE
             pq.write_table(M.map_table(amap), mpath)
