@@ -1,8 +1,12 @@
 """The juki stages (extract, cleanse with 名寄せ, validate) of one city, each in a process of its own,
 with the CPU seconds, wall seconds and peak resident memory of that process.
 
-    python -m ikou_dev.bench.stage_process CITY_RESIDENTS [OUT.json]   # by hand (the cleanse
-                                                                         # benchmark calls stages())
+    python -m ikou_dev.bench.stage_process RESIDENTS [OUT.json|-] [KEEP_DIR]
+
+(by hand; the cleanse benchmark calls :func:`stages`). ``KEEP_DIR`` receives the cleansed,
+validated and review Parquet files and the run's reports, for a before/after comparison of the
+outputs. ``IKOU_BENCH_WHERE_PEAK=DIR`` writes, per stage, where its memory grew (each 50 MB
+step with the ``ikou`` frames of the main thread at that moment).
 
 The stages run exactly as the DAG's tasks run them (``ikou.stages.<stage>.run``) against a local S3
 endpoint (moto, started here); a task is one process, so a stage's peak memory is what one task
