@@ -44,6 +44,18 @@ def test_cleanse_document(docs):
     for unit in f["files"].values():
         _positive(unit, "rows", "seconds", "rows_per_second", "changes")
     assert f["rows"] == sum(u["rows"] for u in f["files"].values())
+    st = f["stages"]
+    assert st["residents"] == [1000, 2000] and set(st["by_residents"]) == {"1000", "2000"}
+    for by in st["by_residents"].values():
+        for stage in ("extract", "cleanse", "validate"):
+            _positive(by[stage], "seconds", "cpu_seconds", "peak_rss_mb", "records_in")
+        assert by["largest_peak_rss_mb"] == max(
+            by[s]["peak_rss_mb"] for s in ("extract", "cleanse", "validate")
+        )
+        # every record accounted: what extract put out, cleanse took in (out + merged)
+        assert by["cleanse"]["records_in"] == by["extract"]["records_out"]
+        assert by["cleanse"]["records_in"] == by["cleanse"]["records_out"] + by["cleanse"]["merged"]
+    assert set(st["per_doubling"]) == {"extract", "cleanse", "validate"}
 
 
 def test_dedupe_document(docs):

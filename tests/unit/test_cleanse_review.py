@@ -242,3 +242,34 @@ def test_ikou_review_submit_refuses_invalid_files_and_pages_writes_html(
     )
     assert main(["review", "pages", "juki", "--run", "r1", "-o", str(tmp_path / "pages")]) == 0
     assert (tmp_path / "pages" / "review-001.html").read_text() == "<html>x</html>"
+
+
+def test_apply_decisions_without_decisions_keeps_the_model_and_queues_from_few_records():
+    """No decision: ``final`` is the model's decision, decided by the model; the queue takes only
+    the records of clusters to review (a record not in the clusters table changes nothing)."""
+    out, decided = RV.apply_decisions(CLUSTERS, [])
+    assert decided == []
+    assert out.column("final").to_pylist() == CLUSTERS.column("decision").to_pylist()
+    assert set(out.column("decided_by").to_pylist()) == {"model"}
+    assert out.schema.field("final").type == pa.string()
+    extra = pa.concat_tables(
+        [RECORDS, RECORDS.slice(0, 1).set_column(0, "atena_id", pa.array(["0000000099"]))]
+    )
+    q = RV.build_queue(out, extra)
+    assert q.column("atena_id").to_pylist() == [f"{i:010d}" for i in (3, 4, 5, 6)]
+    assert q.column("name").to_pylist()[2] == "<script>alert(1)</script>"
+
+
+def test_merge_ledger_from_the_ledger_rows_only():
+    """ledger_tables takes each row's key and record number by row: a mapping of the ledger's
+    rows gives the same tables as lists of the whole table."""
+    from ikou.cleanse.merge import ledger_tables
+    from ikou.domains import registry
+
+    lf = registry().get("juki").legacy_file("ATENA")
+    rows = [(1, "ATENANO", "atena_merge", "0000000002", "0000000001")]
+    keys, recs = ["k0", "k1", "k2"], [10, 11, 12]
+    a = ledger_tables("juki", lf, rows, keys, recs, b"secret")
+    b = ledger_tables("juki", lf, rows, {1: "k1"}, {1: 11}, b"secret")
+    assert a[0].equals(b[0]) and a[1].equals(b[1])
+    assert b[1].column("_record").to_pylist() == [11]

@@ -294,3 +294,46 @@ def test_ikou_dedupe_command(tmp_path, city_records):
     assert set(t.column("decision").to_pylist()) <= {"auto_merge", "review", "distinct"}
     assert (tmp_path / "model.json").exists()
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".part")]
+
+
+def test_blocking_pairs_typos_and_partial_dates_but_not_every_birthday_twin():
+    """The blocking rules (dedupe_model.blocking_rules): a namesake born the same year is a
+    candidate when month or day agrees or one date is partial; a stranger born the same day is
+    not (birth date and sex alone made blocks that grew with the city: quadratic)."""
+    from ikou.cleanse.dedupe_model import load_model
+
+    same = ("山田太郎", "ヤマダタロウ", "1", "東京都中央区銀座一丁目1番1号")
+    rows = [
+        ("0000000001", *same[:2], "19500312", *same[2:]),
+        ("0000000002", *same[:2], "19500300", "1", "大阪府大阪市北区梅田一丁目1番1号"),  # 日不詳
+        ("0000000003", *same[:2], "19500313", "1", "京都府京都市下京区四条通1番"),  # day off
+        ("0000000004", *same[:2], "19500412", "1", "福岡県福岡市中央区天神一丁目1番"),  # month
+        ("0000000005", *same[:2], "19501225", "1", "札幌市中央区北一条西1丁目"),  # namesake
+        ("0000000006", "鈴木花子", "スズキハナコ", "19500312", "1", "沖縄県那覇市泉崎一丁目1番"),
+    ]
+    cols = list(zip(*rows))
+    records = pa.table({c: pa.array(v, pa.string()) for c, v in zip(INPUT_COLUMNS, cols)})
+    model = load_model()
+    # a saved model's own rules do not matter: the code's rules block
+    model["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": 'l."sex" = r."sex"', "sql_dialect": "duckdb"}
+    ]
+    res = dedupe(records, DedupeConfig(keep_pairs_above=0.0))
+    pairs = {tuple(sorted(p)) for p in zip(res.pairs["unique_id_l"], res.pairs["unique_id_r"])}
+    assert ("0000000001", "0000000002") in pairs  # partial date: the year and the names
+    assert ("0000000001", "0000000003") in pairs and ("0000000001", "0000000004") in pairs
+    assert ("0000000002", "0000000005") in pairs  # a partial date pairs every namesake of its year
+    assert ("0000000001", "0000000005") not in pairs  # month and day both differ
+    assert ("0000000001", "0000000006") not in pairs  # born the same day: nothing else shared
+    from ikou.cleanse.dedupe_keys import features
+    from ikou.cleanse.dedupe_model import make_linker
+
+    linker = make_linker(features(records), model)
+    got = {
+        tuple(sorted(p))
+        for p in linker.inference.predict()
+        .as_pandas_dataframe()[["unique_id_l", "unique_id_r"]]
+        .astype(str)
+        .itertuples(index=False)
+    }
+    assert got == pairs

@@ -10,6 +10,12 @@ the domain's configuration (characters, widths, kana, addresses against the town
 identifiers, dates) — the same ``cleanse_table`` the cleanse stage runs; 名寄せ is measured by
 the ``dedupe`` benchmark on the same city.
 
+Stages (``figures["stages"]``): juki's extract, cleanse (with 名寄せ) and validate as the DAG's
+tasks run them, each in a process of its own (:mod:`ikou_dev.bench.stage_process`), at two
+volumes — 500,000 and 1,000,000 residents (quick: 1,000 and 2,000) — with each process's CPU
+seconds, wall seconds and peak resident memory, and the ratio of the larger to the smaller
+(``per_doubling``; issue 13 asks ≤ 2.1× time and memory per doubling of the city).
+
 The city is built by ``ikou_dev.synth.synthesize`` in one go (columnar: a million residents in about
 a minute) and cached under ``$IKOU_HOME/bench/`` (rerun reuses it; the folder name carries the
 synth version).
@@ -18,6 +24,7 @@ synth version).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -26,6 +33,9 @@ SNAPSHOT = "2026-11-01"
 SEED = 7
 FULL_RESIDENTS = 1_000_000
 QUICK_RESIDENTS = 2_000
+#: the two cities of the per-stage figures (the second is twice the first)
+STAGE_RESIDENTS = (500_000, 1_000_000)
+QUICK_STAGE_RESIDENTS = (1_000, 2_000)
 
 
 def cache_root() -> Path:
@@ -165,4 +175,31 @@ def run(workdir: Path, quick: bool) -> dict:
     figures["rows_per_second"] = round(rows_total / secs_total) if secs_total else None
     figures["rows_per_cpu_second"] = round(rows_total / cpu_total) if cpu_total else None
     figures["load_average_before"] = load
+    figures["stages"] = stage_figures(workdir, QUICK_STAGE_RESIDENTS if quick else STAGE_RESIDENTS)
     return figures
+
+
+def stage_figures(workdir: Path, sizes: tuple[int, int]) -> dict:
+    """Each juki stage's CPU s, wall s and peak RSS (its own process) at two city sizes, and
+    the ratio per doubling (:mod:`ikou_dev.bench.stage_process`)."""
+    from ikou_dev.bench.stage_process import STAGES, stages
+
+    out: dict = {"residents": list(sizes), "by_residents": {}, "per_doubling": {}}
+    for n in sizes:
+        load = [round(x, 2) for x in os.getloadavg()]
+        work = workdir / f"stages-{n}"
+        work.mkdir(parents=True, exist_ok=True)
+        figures = stages(n, SEED, SNAPSHOT, work)
+        figures["load_average_before"] = load
+        figures["largest_peak_rss_mb"] = max(figures[s]["peak_rss_mb"] for s in STAGES)
+        out["by_residents"][str(n)] = figures
+    small, big = (out["by_residents"][str(n)] for n in sizes)
+    per = sizes[1] / sizes[0]
+    for stage in STAGES:
+        out["per_doubling"][stage] = {
+            k: round((big[stage][k] / small[stage][k]) ** (1 / math.log2(per)), 2)
+            if small[stage][k]
+            else None
+            for k in ("cpu_seconds", "seconds", "peak_rss_mb")
+        }
+    return out

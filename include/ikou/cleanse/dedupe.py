@@ -26,8 +26,11 @@ long vowels (コウ / コオ / コー) folded; the address numbering made canoni
 (:func:`ikou.cleanse.rules.address_canonical`), the building dropped, ヶ/ケ/が and の/ノ folded;
 its town with the digit runs of its numbering; its 町・丁目 part.
 
-*Blocking* (candidate pairs; no all-pairs loop): same birth date and sex; same name and address;
-same name, kana and birth year. A duplicate that differs in all of those at once is not found
+*Blocking* (candidate pairs; no all-pairs loop; :func:`ikou.cleanse.dedupe_model.blocking_rules`):
+same birth date and sex with the same name, or kana, or 町・丁目; same name and address; same
+name and kana with the same birth year and month, or year and day, or a year beside a partial
+date. No block grows with the city alone (birth date and sex by themselves did: the pairs grew
+with the square of the city). A duplicate that differs in all of those at once is not found
 (e.g. a moved person whose birth date is unknown: only name and kana agree, and blocking on
 those alone pairs every namesake of a city).
 

@@ -13,6 +13,7 @@ second record: it is merged too (left out and counted), never a duplicate key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -161,11 +162,13 @@ def ledger_tables(
     domain_id: str,
     lf,
     rows: list[tuple[int, str, str, str, str]],
-    raw_keys: list[str],
-    records: list[int],
+    raw_keys: Sequence[str] | Mapping[int, str],
+    records: Sequence[int] | Mapping[int, int],
     secret: bytes | None,
 ):
-    """(ledger, values ledger) tables of merge rows, in the schemas of ikou.cleanse.stage."""
+    """(ledger, values ledger) tables of merge rows, in the schemas of ikou.cleanse.stage.
+    ``raw_keys`` and ``records``: each row's raw business key and record number, by row (a list
+    of the whole table, or a mapping of the ledger's rows only)."""
     from ikou.cleanse.stage import LEDGER_SCHEMA, VALUES_SCHEMA
 
     keys = keyed_hashes(

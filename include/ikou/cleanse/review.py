@@ -144,11 +144,15 @@ def apply_decisions(
 
     ``clusters``: atena_id, cluster_id, match_score, decision (the model's). Returns the table
     plus every decision with its status (applied, superseded, stale, changed, invalid)."""
-    t = clusters.to_pydict()
+    import pyarrow.compute as pc
+
+    # the records of clusters only as Python objects (a few % of a city): Arrow does the rest
+    decision = clusters.column("decision")
+    clustered = pc.not_equal(decision, "distinct")
+    t = clusters.filter(clustered).select(["atena_id", "cluster_id"]).to_pydict()
     members: dict[str, list[str]] = {}
-    for a, c, dec in zip(t["atena_id"], t["cluster_id"], t["decision"]):
-        if dec != "distinct":
-            members.setdefault(c, []).append(a)
+    for a, c in zip(t["atena_id"], t["cluster_id"]):
+        members.setdefault(c, []).append(a)
     latest: dict[str, Decision] = {}
     for d in decisions:
         if d.status == "invalid":
@@ -170,17 +174,14 @@ def apply_decisions(
             prev.status, prev.detail = "superseded", "a later decision exists"
         d.status = "applied"
         latest[d.cluster] = d
-    final, by = [], []
-    for c, dec in zip(t["cluster_id"], t["decision"]):
-        d = latest.get(c) if dec != "distinct" else None
-        if d is not None:
-            final.append(d.decision)
-            by.append("reviewer")
-        else:
-            final.append(dec)
-            by.append("model")
-    out = clusters.append_column("final", pa.array(final, pa.string())).append_column(
-        "decided_by", pa.array(by, pa.string())
+    decided = pa.array(list(latest), pa.string())
+    at = pc.index_in(clusters.column("cluster_id"), value_set=decided)
+    by_reviewer = pc.and_(pc.is_valid(at), clustered)
+    reviewed = pa.array([d.decision for d in latest.values()], pa.string()).take(at)
+    final = pc.if_else(by_reviewer, reviewed, decision).combine_chunks()
+    by = pc.if_else(by_reviewer, "reviewer", "model").combine_chunks()
+    out = clusters.append_column("final", final.cast(pa.string())).append_column(
+        "decided_by", by.cast(pa.string())
     )
     return out, decisions
 
@@ -221,13 +222,23 @@ def build_queue(clusters: pa.Table, records: pa.Table) -> pa.Table:
     """One row per record of each cluster still to review (``final == review``), with its values
     and ``reason``: why a delta run's carry-over queued it (``decided_by``, e.g.
     ``delta_survivor_gone``; :mod:`ikou.cleanse.carry`), empty when the model did."""
-    t = clusters.to_pydict()
+    import pyarrow.compute as pc
+
+    # only the records to review become Python objects (a million-record master holds a few
+    # thousand): the whole tables as dicts took more memory than the 名寄せ itself
+    final = clusters.column("final" if "final" in clusters.column_names else "decision")
+    queued = clusters.filter(pc.equal(final, "review"))
+    t = queued.to_pydict()
     by = t.get("decided_by") or [""] * len(t["atena_id"])
+    ids = records.column("atena_id")
+    if ids.type == queued.schema.field("atena_id").type:
+        records = records.filter(
+            pc.is_in(ids, value_set=queued.column("atena_id").combine_chunks())
+        )
     rec = {r["atena_id"]: r for r in records.to_pylist()}
     by_cluster: dict[str, list[int]] = {}
-    for i, (c, f) in enumerate(zip(t["cluster_id"], t.get("final", t["decision"]))):
-        if f == "review":
-            by_cluster.setdefault(c, []).append(i)
+    for i, c in enumerate(t["cluster_id"]):
+        by_cluster.setdefault(c, []).append(i)
     rows = []
     for c in sorted(
         by_cluster, key=lambda c: (-max(t["match_score"][i] for i in by_cluster[c]), c)

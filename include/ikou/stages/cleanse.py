@@ -37,6 +37,8 @@ from ikou.domains import registry
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
+from ikou.load.control import Control
+from ikou.load.cutover import delta_base
 from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
 from ikou.stages.common import StageError, balanced, write_report
 from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
@@ -69,18 +71,36 @@ def master_map(
     return M.map_from_table(pq.read_table(io.BytesIO(data))), join(prefix, MAP_FILE)
 
 
-def base_migration(base_snapshot: str, d, lf, store) -> CA.Base:
-    """The addressee master as the base snapshot migrated it (its validated run's cleansed
-    master: every surviving 宛名番号, plus its old -> new map)."""
+def base_pointer(ctx: RunContext, base_snapshot: str, store) -> dict:
+    """The base snapshot's validated run a delta run starts from (``{"run_id", "uri", …}``): on a
+    delta cutover the one loaded ahead (:func:`ikou.load.cutover.delta_base`: its hand-off is what
+    the live schema holds; a later run of the base snapshot must not slip in — the guard's rules
+    are checked again, :class:`ikou.load.cutover.CutoverRefused`), else the latest that passed
+    gate_standard. The diff and 名寄せ's carry-over take the same base."""
+    if ctx.delta_cutover:
+        return delta_base(ctx.domain, base_snapshot, Control(), store)
+    try:
+        return publication.latest_validated(store, ctx.domain, base_snapshot)
+    except NotPublished as exc:
+        raise StageError(
+            f"{ctx.domain}: base_snapshot {base_snapshot} has no validated output ({exc.message}); "
+            "a delta run needs its base migrated first"
+        ) from None
+
+
+def base_migration(ctx: RunContext, d, lf, store) -> CA.Base:
+    """The addressee master as the base snapshot migrated it (the cleansed master of the base's
+    validated run, :func:`base_pointer`: every surviving 宛名番号, plus its old -> new map)."""
     import pyarrow.parquet as pq
 
+    pointer = base_pointer(ctx, ctx.base_snapshot, store)
     try:
-        pointer = publication.latest_validated(store, d.id, base_snapshot)
         prefix = zone_uri("cleansed", d.id, pointer["run_id"])
         manifest = publication.read_manifest(store, prefix)
     except NotPublished as exc:
         raise StageError(
-            f"{d.id}: base_snapshot {base_snapshot} has no validated output ({exc.message}); "
+            f"{d.id}: base_snapshot {ctx.base_snapshot}: its validated run {pointer['run_id']} "
+            f"has no cleansed output ({exc.message}); "
             "a delta run needs its base migrated first"
         ) from None
     names = {f["name"] for f in manifest["files"]}
@@ -99,6 +119,7 @@ def dedupe_master(
 ) -> tuple[dict, dict, dict]:
     """名寄せ of the addressee master: (old -> new map, counts for the report, review files).
     ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -120,14 +141,22 @@ def dedupe_master(
     if base is not None:  # a delta run: migrated addressees change only by a person's decision
         clusters, held = CA.hold_migrated(clusters, base)
     applied = {x.cluster: x.survivor for x in decisions if x.status == "applied" and x.survivor}
-    c = clusters.to_pydict()
-    pos = {a: i for i, a in enumerate(records.column("atena_id").to_pylist())}
-    merging = sorted(pos[a] for a, f in zip(c["atena_id"], c["final"]) if f in CA.MERGING)
+    ids = records.column("atena_id").combine_chunks()
+
+    def positions(atena) -> list[int]:
+        """Rows of ``records`` of these 宛名番号, in ascending order (Arrow: no per-record dict
+        of a million-record master)."""
+        at = pc.index_in(pa.array(atena, pa.string()), value_set=ids).drop_null()
+        return sorted(set(at.to_pylist()))
+
+    final_col = clusters.column("final")
+    merging_ids = clusters.filter(pc.is_in(final_col, value_set=pa.array(sorted(CA.MERGING))))
+    merging = positions(merging_ids.column("atena_id").to_pylist())
     rows = {r["atena_id"]: r for r in records.take(merging).to_pylist()} if merging else {}
     amap = CA.merge_map(clusters, rows, applied, M.survivor, base)
     queue = RV.build_queue(clusters, records)
     # findings: counts with keyed hashes only (the master's record key is its 宛名番号)
-    queued = sorted({pos[a] for a in queue.column("atena_id").to_pylist()})
+    queued = positions(queue.column("atena_id").to_pylist())
     if queued:
         findings.extend(
             "duplicate_review",
@@ -136,17 +165,20 @@ def dedupe_master(
             key_hash(queued),
             detail="possible duplicate addressee: queued for review (名寄せ)",
         )
-    gone = CA.survivor_gone(amap, set(pos))  # a delta run: the base's survivor is gone
+    # a delta run: a record kept merged into the base's survivor, which the snapshot deleted
+    targets = pa.array(sorted(set(amap.values())), pa.string())
+    present = set(targets.filter(pc.is_in(targets, value_set=ids)).to_pylist())
+    gone = CA.survivor_gone(amap, present)
     if gone:
         findings.extend(
             CA.SURVIVOR_GONE,
             "warning",
             lf.fields_with_role("atena_no")[0],
-            key_hash(sorted(pos[a] for a in gone)),
+            key_hash(positions(gone)),
             detail="kept merged into the base's survivor, which the snapshot deleted: not "
             "published; the mainframe should retire it (references to it: orphan_reference)",
         )
-    merged_rows = sorted(pos[a] for a in amap)
+    merged_rows = positions(list(amap))
     if merged_rows:
         findings.extend(
             "duplicate_merged",
@@ -155,8 +187,15 @@ def dedupe_master(
             key_hash(merged_rows),
             detail="duplicate addressee merged into another 宛名番号",
         )
-    final = Counter(f for f in c["final"])
-    by = Counter((f, b) for f, b in zip(c["final"], c["decided_by"]))
+    final = Counter({r["values"]: r["counts"] for r in pc.value_counts(final_col).to_pylist()})
+    by = Counter(
+        {
+            (r["final"], r["decided_by"]): r["count_all"]
+            for r in clusters.group_by(["final", "decided_by"])
+            .aggregate([([], "count_all")])
+            .to_pylist()
+        }
+    )
     info = {
         "addressee_records": records.num_rows,
         "clusters": res.stats["clusters"],
@@ -224,28 +263,35 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     with tempfile.TemporaryDirectory(prefix="ikou-cleanse-") as tmp:
         work = Path(tmp)
         _, paths = publication.fetch_tables(store, extracted.published, work / "in")
-        cleansed: dict[str, tuple] = {}
-        for lf in d.legacy_files:
+        # One file in memory at a time beside the addressee master: the master is cleansed
+        # first (名寄せ needs it), every other file is read, cleansed, merged and written after the
+        # 名寄せ — never all of them at once. Each file's findings are kept apart and joined in
+        # the files' order, 名寄せ's last (the order the report has always had).
+        file_findings = {lf.name: Findings(domain_id, run_id, "cleanse") for lf in d.legacy_files}
+        dedupe_findings = Findings(domain_id, run_id, "cleanse")
+
+        def cleansed_file(lf) -> tuple:
             table = pq.read_table(paths[lf.name])
-            before = len(findings)
-            res = cleanse_table(table, d, lf, findings, context=city)
-            cleansed[lf.name] = (table.num_rows, res, len(findings) - before)
+            res = cleanse_table(table, d, lf, file_findings[lf.name], context=city)
+            return table.num_rows, res, len(file_findings[lf.name])
+
+        cleansed: dict[str, tuple] = {}
         if master_lf is not None and d.cleanse.dedupe.enabled:
+            cleansed[master_lf.name] = cleansed_file(master_lf)
             t = cleansed[master_lf.name][1].table
             purpose = f"record:{d.id}:{master_lf.name}"
-            raw = record_keys(t, list(master_lf.business_keys))
+            keys = list(master_lf.business_keys)
 
-            def key_hash(rows, raw=raw, purpose=purpose):
-                return keyed_hashes([raw[r] for r in rows], purpose=purpose)
+            def key_hash(rows, t=t, keys=keys, purpose=purpose):
+                # the keys of these rows only (not a list of every record's key)
+                raw = record_keys(t.take(pa.array(rows, pa.int64())), keys)
+                return keyed_hashes(raw, purpose=purpose)
 
-            base = (
-                base_migration(ctx.base_snapshot, d, master_lf, store)
-                if ctx.base_snapshot
-                else None
-            )
+            base = base_migration(ctx, d, master_lf, store) if ctx.base_snapshot else None
             amap, merge_info, review_files = dedupe_master(
-                d, master_lf, t, findings, run_id, store, key_hash, base
+                d, master_lf, t, dedupe_findings, run_id, store, key_hash, base
             )
+            del t
             map_source = "this run"
         elif refers:
             amap, map_source = master_map(
@@ -253,7 +299,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             )
         rewritten_total = 0
         for lf in d.legacy_files:
-            n_in, res, n_findings = cleansed[lf.name]
+            n_in, res, n_findings = cleansed.pop(lf.name, None) or cleansed_file(lf)
             table, ledger, values = res.table, [res.ledger], [res.ledger_values]
             merged = 0
             steps = []
@@ -262,14 +308,20 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             if amap and lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES):
                 steps.append(M.apply_to_references)
             for step in steps:
-                raw_keys = record_keys(table, list(lf.business_keys))
-                records = (
-                    table.column("_record").to_pylist()
-                    if "_record" in table.column_names
-                    else list(range(table.num_rows))
-                )
                 mr = step(table, lf, amap)
                 if mr.ledger:
+                    # record keys and numbers of the ledger's rows only, by row
+                    at = sorted({r[0] for r in mr.ledger})
+                    sub = table.take(pa.array(at, pa.int64()))
+                    raw_keys = dict(zip(at, record_keys(sub, list(lf.business_keys))))
+                    records = dict(
+                        zip(
+                            at,
+                            sub.column("_record").to_pylist()
+                            if "_record" in sub.column_names
+                            else at,
+                        )
+                    )
                     lt, vt = M.ledger_tables(d.id, lf, mr.ledger, raw_keys, records, None)
                     ledger.append(lt)
                     values.append(vt)
@@ -323,6 +375,10 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
                     "findings": n_findings,
                 }
             )
+            del table, res, ledger, values  # before the next file is read
+        for lf in d.legacy_files:
+            findings.items.extend(file_findings[lf.name].items)
+        findings.items.extend(dedupe_findings.items)
         if amap:
             mpath = work / MAP_FILE
             pq.write_table(M.map_table(amap), mpath)

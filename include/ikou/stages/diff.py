@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import time
 
-from ikou.load.control import Control
-from ikou.load.cutover import delta_base
 from ikou.load.delta import publish_delta
 from ikou.pipeline import RunContext, StageResult, cpu_time, parse_snapshot
-from ikou.stages.cleanse import atena_map_for
+from ikou.stages.cleanse import atena_map_for, base_pointer
 from ikou.stages.common import StageError, StageNotApplicable, passed_on, write_report
 from ikou.stages.load import applies
-from ikou.storage import NotPublished, Store
-from ikou.storage.publication import latest_validated
+from ikou.storage import Store
 
 
 def base_result(ctx: RunContext, base_snapshot: str, snapshot: str, store: Store) -> StageResult:
@@ -36,13 +33,7 @@ def base_result(ctx: RunContext, base_snapshot: str, snapshot: str, store: Store
             f"{ctx.domain}: base_snapshot {base_snapshot} is not earlier than the run's snapshot "
             f"{snapshot}; a delta goes from an earlier snapshot to a later one"
         )
-    if ctx.delta_cutover:
-        pointer = delta_base(ctx.domain, base_snapshot, Control(), store)
-    else:
-        try:
-            pointer = latest_validated(store, ctx.domain, base_snapshot)
-        except NotPublished as exc:
-            raise StageError(exc.message) from None
+    pointer = base_pointer(ctx, base_snapshot, store)
     return StageResult(
         domain=ctx.domain,
         stage="validate",

@@ -17,6 +17,7 @@ from ikou.domains import registry
 from ikou.domains.mapping import addressee_references, map_table
 from ikou.findings import Findings
 from ikou.hashing import keyed_hashes
+from ikou.load import PARQUET_BATCH
 from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
 from ikou.stages.common import StageError, balanced, write_report
 from ikou.storage import NotPublished, Store, publication, zone_uri
@@ -59,7 +60,9 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
                         )
                 orphans = count_orphans(tables[t.name], refs, master_ids, d, t, findings)
             out = work / f"{t.name}.parquet"
-            pq.write_table(tables[t.name], out, compression="zstd")
+            # row groups of PARQUET_BATCH rows: the load and the hand-off read a validated table
+            # one row group at a time (ikou.load.parquet_batches), so their memory stays flat
+            pq.write_table(tables[t.name], out, compression="zstd", row_group_size=PARQUET_BATCH)
             files[out.name] = out
             acc = {
                 "unit": t.name,

@@ -1,0 +1,228 @@
+"""The juki stages (extract, cleanse with 名寄せ, validate) of one city, each in a process of its own,
+with the CPU seconds, wall seconds and peak resident memory of that process.
+
+    python -m ikou_dev.bench.stage_process RESIDENTS [OUT.json|-] [KEEP_DIR]
+
+(by hand; the cleanse benchmark calls :func:`stages`). ``KEEP_DIR`` receives the cleansed,
+validated and review Parquet files and the run's reports, for a before/after comparison of the
+outputs. ``IKOU_BENCH_WHERE_PEAK=DIR`` writes, per stage, where its memory grew (each 50 MB
+step with the ``ikou`` frames of the main thread at that moment).
+
+The stages run exactly as the DAG's tasks run them (``ikou.stages.<stage>.run``) against a local S3
+endpoint (moto, started here); a task is one process, so a stage's peak memory is what one task
+of a DAG run needs. The child writes its StageResult and its own figures (``VmHWM`` of
+``/proc/self/status``) to a JSON file the parent reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STAGES = ("extract", "cleanse", "validate")
+DOMAIN = "juki"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB (``VmHWM``; ru_maxrss as a fallback)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(stage: str, run_id: str, snapshot: str, before: Path | None, out: Path) -> None:
+    """Run one stage in this process and write {result, seconds, cpu_seconds, peak_rss_mb}."""
+    import importlib
+
+    from ikou.pipeline import RunContext, StageResult
+
+    ctx = RunContext.build(domain=DOMAIN, run_id=run_id, snapshot=snapshot)
+    mod = importlib.import_module(f"ikou.stages.{stage}")
+    if os.environ.get("IKOU_BENCH_WHERE_PEAK"):  # by hand: where the stage's memory peaks
+        where_peak(Path(os.environ["IKOU_BENCH_WHERE_PEAK"]) / f"{stage}.peak.txt")
+    t, c = time.monotonic(), time.process_time()
+    if before is None:
+        res = mod.run(ctx)
+    else:
+        res = mod.run(ctx, StageResult.model_validate_json(before.read_text()))
+    figures = {
+        "seconds": round(time.monotonic() - t, 2),
+        "cpu_seconds": round(time.process_time() - c, 2),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "records_in": res.records_in,
+        "records_out": res.records_out,
+        "merged": res.merged,
+    }
+    out.write_text(json.dumps({"result": res.model_dump(mode="json"), "figures": figures}))
+
+
+def where_peak(out: Path, every: float = 0.1) -> None:
+    """Sample this process's resident memory; at each new high, write the main thread's stack
+    to ``out`` (a development aid: where a stage's peak memory is reached)."""
+    import threading
+    import traceback
+
+    main = threading.main_thread().ident
+
+    def rss_mb() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def sample() -> None:
+        high = 0.0
+        while True:
+            now = rss_mb()
+            if now > high + 50:
+                high = now
+                frame = sys._current_frames().get(main)
+                stack = traceback.extract_stack(frame) if frame else []
+                where = " < ".join(
+                    f"{Path(f.filename).stem}:{f.lineno}:{f.name}"
+                    for f in reversed(stack)
+                    if "/ikou/" in f.filename
+                )
+                with out.open("a") as fh:
+                    fh.write(f"{high:.0f} MB  {where[:400]}\n")
+            time.sleep(every)
+
+    threading.Thread(target=sample, daemon=True).start()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stages(
+    residents: int, seed: int, snapshot: str, workdir: Path, keep: Path | None = None
+) -> dict:
+    """Synthesise juki of a ``residents`` city into a fresh local S3 endpoint and run its stages,
+    one process each; returns {stage: figures}. ``keep``: a folder that receives the cleansed
+    and validated tables (before/after comparisons)."""
+    import boto3
+
+    from ikou_dev.localserver import wait_until_up
+
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="ap-northeast-1",
+        IKOU_HMAC_SECRET=env.get("IKOU_HMAC_SECRET", "bench-secret-not-for-production"),
+        IKOU_HOME=str(workdir / "home"),
+        IKOU_CODE_VERSION="bench",
+    )
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # in this (unmeasured) process: the stage processes' memory is what is measured
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        wait_until_up(endpoint, timeout=60)
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="ap-northeast-1",
+        )
+        for b in ("ikou-restricted", "ikou-reports"):
+            try:
+                client.create_bucket(
+                    Bucket=b, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
+                )
+            except client.exceptions.BucketAlreadyOwnedByYou:
+                pass
+        subprocess.run(
+            [sys.executable, "-c", _SYNTH, str(residents), str(seed), snapshot],
+            env=env,
+            check=True,
+        )
+        out: dict = {}
+        before = None
+        run_id = f"bench-stages-{residents}"
+        for stage in STAGES:
+            res_path = workdir / f"{stage}.json"
+            argv = [sys.executable, "-m", "ikou_dev.bench.stage_process", "--child", stage]
+            argv += [run_id, snapshot, str(before or "-"), str(res_path)]
+            subprocess.run(argv, env=env, check=True)
+            doc = json.loads(res_path.read_text())
+            out[stage] = doc["figures"]
+            before = workdir / f"{stage}.result.json"
+            before.write_text(json.dumps(doc["result"]))
+            if keep is not None and stage in ("cleanse", "validate"):
+                _download(client, doc["result"]["uri"], keep / stage)
+                review = (doc["result"].get("review") or {}).get("uri")
+                if review:
+                    _download(client, review, keep / stage / "review")
+        if keep is not None:  # the reports (findings, cleansing report) of the run
+            from ikou.storage import zone_uri
+
+            _download(client, zone_uri("reports", DOMAIN, run_id), keep / "reports")
+        return out
+    finally:
+        server.stop()
+
+
+def _download(client, prefix: str, dest: Path) -> None:
+    from ikou.storage import split_s3
+
+    bucket, key = split_s3(prefix)
+    dest.mkdir(parents=True, exist_ok=True)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        for obj in page.get("Contents", []):
+            name = obj["Key"][len(key) :].lstrip("/")
+            if name.endswith((".parquet", ".json")):
+                target = dest / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                client.download_file(bucket, obj["Key"], str(target))
+
+
+_SYNTH = """
+import sys
+from ikou_dev.synth import synthesize
+synthesize(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], "s3://ikou-restricted/landing",
+           domains=["juki"])
+"""
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--child":
+        stage, run_id, snapshot, before, out = argv[1:6]
+        child(stage, run_id, snapshot, None if before == "-" else Path(before), Path(out))
+        return 0
+    residents = int(argv[0])
+    keep = Path(argv[2]) if len(argv) > 2 else None
+    with tempfile.TemporaryDirectory(prefix="ikou-stages-") as tmp:
+        figures = stages(residents, 7, "2026-11-01", Path(tmp), keep)
+    text = json.dumps({"residents": residents, "load": os.getloadavg(), "stages": figures})
+    print(text)
+    if len(argv) > 1 and argv[1] != "-":
+        Path(argv[1]).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
