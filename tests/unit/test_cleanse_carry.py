@@ -288,6 +288,7 @@ def test_the_cleanse_stage_reads_the_base_migration_of_the_master(s3_endpoint, t
 
     from ikou.cleanse.merge import map_table
     from ikou.domains import registry
+    from ikou.pipeline import RunContext
     from ikou.stages.cleanse import MAP_FILE, base_migration
     from ikou.stages.common import StageError
     from ikou.storage import Store, publication, zone_uri
@@ -295,11 +296,15 @@ def test_the_cleanse_stage_reads_the_base_migration_of_the_master(s3_endpoint, t
     store = Store()
     reg = registry()
     d = reg.get(reg.addressee_master()[0])
+    ctx = RunContext.build(
+        domain=d.id, run_id=f"delta-{uuid.uuid4().hex[:8]}", mode="rehearsal",
+        snapshot="2003-04-01", base_snapshot="2003-03-03",
+    )  # fmt: skip
     lf = next(lf for lf in d.legacy_files if lf.fields_with_role("atena_no"))
     field = lf.fields_with_role("atena_no")[0]
     # a snapshot no other test validates: the session's S3 is shared across the tests
     with pytest.raises(StageError, match="base_snapshot 2003-03-03 has no validated output"):
-        base_migration("2003-03-03", d, lf, store)
+        base_migration(ctx, d, lf, store)
     run_id = f"base-{uuid.uuid4().hex[:8]}"
     master, amap = tmp_path / f"{lf.name}.parquet", tmp_path / MAP_FILE
     pq.write_table(pa.table({field: ["0000000001", "0000000009"]}), master)
@@ -307,7 +312,7 @@ def test_the_cleanse_stage_reads_the_base_migration_of_the_master(s3_endpoint, t
     prefix = zone_uri("cleansed", d.id, run_id)
     publication.publish(store, prefix, {master.name: master, MAP_FILE: amap}, {"run_id": run_id})
     publication.point_latest_validated(store, d.id, "2003-03-03", prefix, run_id)
-    base = base_migration("2003-03-03", d, lf, store)
+    base = base_migration(ctx, d, lf, store)
     assert base.atena_ids == {"0000000001", "0000000009"}
     assert base.amap == {"0000000002": "0000000001"}
 

@@ -174,6 +174,7 @@ def test_a_delta_cutover_diffs_against_the_base_loaded_ahead_never_a_later_run_o
     from ikou.load.control import Control
     from ikou.load.cutover import CutoverRefused
     from ikou.load.target import LIVE_SCHEMA
+    from ikou.stages.cleanse import base_pointer
 
     store, url, runs = env["store"], env["url"], env["runs"]
     control = Control(url)
@@ -205,6 +206,13 @@ def test_a_delta_cutover_diffs_against_the_base_loaded_ahead_never_a_later_run_o
     assert exc.value.exit_code == 1 and other[:12] in str(exc.value)
     same = rerun_base(env["base"], "timing")  # rehearsed for timing: the same rows
     assert same != ahead.manifest_sha256  # another run's manifest, the same data
+    # 名寄せ's carry-over (the cleanse stage) takes the same base as the diff: the load ahead
+    assert base_pointer(ctx, "2026-10-01", store)["run_id"] == runs["base"]
+    rehearsal = RunContext.build(
+        domain=DELTA_DOMAIN, run_id=f"r-{uuid.uuid4().hex[:8]}", mode="rehearsal",
+        snapshot="2026-11-01", base_snapshot="2026-10-01",
+    )  # fmt: skip
+    assert base_pointer(rehearsal, "2026-10-01", store)["run_id"] != runs["base"]  # the latest
     diffed = diff.run(ctx, env["vnew"], store=store, atena_map={})
     assert diffed.delta["base_handoff"] == zone_uri("handoff", DELTA_DOMAIN, runs["base"])
     assert diffed.delta["base_sha256"] == ahead.manifest_sha256
