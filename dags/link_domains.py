@@ -6,8 +6,9 @@ cutover state: the task itself refuses while the domain is not live.
 """
 
 from ikou.airflow.link import build_link_dag
+from ikou.airflow.parsing import wanted
 from ikou.domains import registry
 
 for _domain in registry():
-    if _domain.linkage.enabled:
+    if _domain.linkage.enabled and wanted(_domain.link_dag_id):
         globals()[_domain.link_dag_id] = build_link_dag(_domain.id)

@@ -113,7 +113,15 @@ def stack_env() -> dict[str, str]:
             "AIRFLOW__API__PORT": str(API_PORT),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{API_PORT}",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            # as docker-compose.yml: an edited DAG file is parsed at once (modification time),
+            # an unchanged one every 5 min, not every 30 s (20 generated DAGs: CPU the tasks need)
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            # the scheduler's /health (as in docker-compose.yml), on a port of its own per stack
+            # (a benchmark's stack beside the test suite's)
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": os.environ.get(
+                "IKOU_SCHEDULER_HEALTH_PORT", "8974"
+            ),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
             # Japan's time (as docker-compose.yml); the UI shows the browser's zone (README)
@@ -180,10 +188,6 @@ def celery_env(h: Path) -> dict[str, str]:
         # every component signs and checks the same tokens (standalone makes its own)
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret(h / "airflow" / "jwt_secret", 32),
         "AIRFLOW__API__SECRET_KEY": _secret(h / "airflow" / "api_secret_key", 32),
-        # the scheduler's /health (as in docker-compose.yml), on a port of its own per stack
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": os.environ.get(
-            "IKOU_SCHEDULER_HEALTH_PORT", "8974"
-        ),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": os.environ.get(
             "IKOU_HEARTBEAT_TIMEOUT", "300"
         ),

@@ -129,3 +129,36 @@ def test_capacity_plan_against_the_measured_masters():
     assert task_overhead({}, 0.0, 2) == 0.0 and schedule({}, 1.0, 2) == 0.0
     # without a completed master nothing is planned against
     assert capacity_check([{"residents": 1, "completed": False}])["checked"] is False
+
+
+def test_timeline_of_a_run():
+    """Busy = the union of the tasks' runs; idle = the rest of the wall; a resumed deferred task
+    and a task skipped before it ran (start = end) add no queue wait and no run."""
+    from ikou_dev.bench.master import timeline
+
+    def t(s, e, q=None, sc=None):
+        at = "2026-12-04T10:00:{:02d}+00:00".format
+        return {
+            "start_date": at(s) if s is not None else None,
+            "end_date": at(e) if e is not None else None,
+            "queued_when": at(q) if q is not None else None,
+            "scheduled_when": at(sc) if sc is not None else None,
+        }
+
+    tis = [
+        t(1, 5, q=0, sc=0),  # 4 s, queued 1 s before it ran
+        t(3, 8, q=2, sc=1),  # overlaps the first: busy 1..8
+        t(10, 30, q=28),  # deferred at 10, resumed (queued again) at 28: no queue wait
+        t(12, 12),  # skipped: never ran
+        t(None, None),  # not run
+    ]
+    tl = timeline(tis, "2026-12-04T10:00:00+00:00", "2026-12-04T10:00:40+00:00")
+    assert tl == {
+        "tasks_run": 3,
+        "task_seconds": 29.0,
+        "busy_seconds": 27.0,
+        "idle_seconds": 13.0,
+        "scheduled_to_queued_seconds": 1.0,
+        "queued_to_running_seconds": 2.0,
+    }
+    assert timeline([], None, None)["idle_seconds"] is None

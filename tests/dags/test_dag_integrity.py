@@ -180,3 +180,22 @@ def test_parsing_imports_nothing_heavy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert out.stdout.strip().splitlines()[-1:] in ([], [""]), out.stdout
+
+
+@pytest.mark.parametrize(
+    ("file", "dag_id"),
+    [("migrate_domains.py", "migrate_inkan"), ("link_domains.py", "link_juki")],
+)
+def test_a_task_process_builds_only_its_own_dag(dagbag, monkeypatch, file, dag_id):
+    """Airflow's task runner parses the task's DAG file with its parsing context (the DAG id):
+    the generated files then build that one DAG, the same as in the full parse."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", dag_id)
+    own = DagBag(dag_folder=str(REPO / "dags" / file))
+    assert own.import_errors == {}
+    assert set(own.dags) == {dag_id}
+    full = dagbag.dags[dag_id]
+    assert {t.task_id: t.upstream_task_ids for t in own.dags[dag_id].tasks} == {
+        t.task_id: t.upstream_task_ids for t in full.tasks
+    }

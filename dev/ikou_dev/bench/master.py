@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 
 RESIDENTS = (500_000, 1_000_000, 2_000_000)
-QUICK_RESIDENTS = (300,)
-QUICK_DOMAINS = ("inkan",)
+QUICK_RESIDENTS = (2_000,)
+QUICK_DOMAINS = ("juki", "inkan")  # inkan reads juki's validated layout
 SEED = 7
 SNAPSHOT = "2026-11-01"
 BOUND = 2.1  # time and peak memory per doubling of the city
@@ -205,7 +205,7 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
     from ikou_dev.localstack import run_timeout
 
     home.mkdir(parents=True, exist_ok=True)
-    api_port, s3_port = _free_port(), _free_port()
+    api_port, s3_port, health_port = _free_port(), _free_port(), _free_port()
     env = dict(os.environ)
     for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
         env.pop(k, None)
@@ -214,6 +214,7 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
             "IKOU_HOME": str(home),
             "IKOU_S3_PORT": str(s3_port),
             "IKOU_AIRFLOW_PORT": str(api_port),
+            "IKOU_SCHEDULER_HEALTH_PORT": str(health_port),
         }
     )
     cmd = [
@@ -289,6 +290,46 @@ def _seconds(run: dict) -> float | None:
     return round((dt.datetime.fromisoformat(e) - dt.datetime.fromisoformat(s)).total_seconds(), 1)
 
 
+def timeline(task_instances: list[dict], start: str | None, end: str | None) -> dict:
+    """Where a DAG run's wall time went, from its task instances (REST API rows): the seconds
+    tasks ran (``task_seconds``, summed), the wall seconds at least one ran (``busy_seconds``)
+    and none did (``idle_seconds``: scheduling, the executor, waiting for a slot), the tasks'
+    waits from scheduled to queued and from queued to running. A deferred task that resumed
+    counts from its first start to its end; its wait for the resumption is not a queue wait."""
+    import datetime as dt
+
+    def at(v: str | None):
+        return dt.datetime.fromisoformat(v) if v else None
+
+    spans, queued, scheduling = [], 0.0, 0.0
+    for t in task_instances:
+        s, e = at(t.get("start_date")), at(t.get("end_date"))
+        if not s or not e or e <= s:
+            continue  # skipped before it ran (start = end), or not run
+        spans.append((s, e))
+        q, sc = at(t.get("queued_when")), at(t.get("scheduled_when"))
+        if q and q <= s:
+            queued += (s - q).total_seconds()
+        if q and sc and sc <= q:
+            scheduling += (q - sc).total_seconds()
+    busy, last = 0.0, None
+    for s, e in sorted(spans):
+        if last is not None and s < last:
+            s = last
+        if e > s:
+            busy += (e - s).total_seconds()
+        last = max(last, e) if last else e
+    wall = (at(end) - at(start)).total_seconds() if start and end else None
+    return {
+        "tasks_run": len(spans),
+        "task_seconds": round(sum((e - s).total_seconds() for s, e in spans), 1),
+        "busy_seconds": round(busy, 1),
+        "idle_seconds": round(wall - busy, 1) if wall is not None else None,
+        "scheduled_to_queued_seconds": round(scheduling, 1),
+        "queued_to_running_seconds": round(queued, 1),
+    }
+
+
 def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
     """The master's run from the REST API and every domain's rehearsal report from S3."""
     from ikou.storage import Store, forget_clients, join, zone_uri
@@ -307,6 +348,9 @@ def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
     if not runs:
         return {"completed": False, "reason": "no master run (see stack-run.log)"}
     master = runs[0]
+    master_tis = get(
+        f"/api/v2/dags/migration_master/dagRuns/{master['dag_run_id']}/taskInstances?limit=100"
+    )["task_instances"]
     saved = {
         k: os.environ.get(k)
         for k in (
@@ -326,7 +370,7 @@ def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
     )
     forget_clients()
     try:
-        domains = _domains(get, Store(), master["dag_run_id"], join, zone_uri)
+        domains = _domains(get, Store(), master["dag_run_id"], master_tis, join, zone_uri)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -340,6 +384,7 @@ def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
         "master_state": master["state"],
         "master_run_id": master["dag_run_id"],
         "master_seconds": _seconds(master),
+        "master_timeline": timeline(master_tis, master.get("start_date"), master.get("end_date")),
         "legacy_records": sum(d.get("legacy_records") or 0 for d in domains.values()),
         "verdicts": _count(d.get("verdict") for d in domains.values()),
         "accounting_closes": closes,
@@ -354,15 +399,14 @@ def _count(items) -> dict:
     return out
 
 
-def _domains(get, store, master_run_id: str, join, zone_uri) -> dict:
+def _domains(get, store, master_run_id: str, master_tis: list[dict], join, zone_uri) -> dict:
     from ikou.pipeline import domain_run_id
 
     out = {}
-    tis = get(f"/api/v2/dags/migration_master/dagRuns/{master_run_id}/taskInstances?limit=100")
     # a domain the master was not asked to run is skipped, not failed
     ran = sorted(
         t["task_id"][4:]
-        for t in tis["task_instances"]
+        for t in master_tis
         if t["task_id"].startswith("run_") and t["state"] != "skipped"
     )
     for d in ran:
@@ -371,6 +415,10 @@ def _domains(get, store, master_run_id: str, join, zone_uri) -> dict:
         try:
             dr = get(f"/api/v2/dags/migrate_{d}/dagRuns/{run_id}")
             row["state"], row["wall_seconds"] = dr["state"], _seconds(dr)
+            tis = get(f"/api/v2/dags/migrate_{d}/dagRuns/{run_id}/taskInstances?limit=100")
+            row["timeline"] = timeline(
+                tis["task_instances"], dr.get("start_date"), dr.get("end_date")
+            )
         except Exception:  # noqa: BLE001 - a domain the master never started
             row["state"] = "not started"
         try:
