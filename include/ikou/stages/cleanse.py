@@ -93,13 +93,14 @@ def base_migration(ctx: RunContext, d, lf, store) -> CA.Base:
     validated run, :func:`base_pointer`: every surviving 宛名番号, plus its old -> new map)."""
     import pyarrow.parquet as pq
 
-    pointer = base_pointer(ctx, ctx.base_snapshot, store)
+    base_snapshot = ctx.base_snapshot or ""  # called on a delta run only (ctx.base_snapshot set)
+    pointer = base_pointer(ctx, base_snapshot, store)
     try:
         prefix = zone_uri("cleansed", d.id, pointer["run_id"])
         manifest = publication.read_manifest(store, prefix)
     except NotPublished as exc:
         raise StageError(
-            f"{d.id}: base_snapshot {ctx.base_snapshot}: its validated run {pointer['run_id']} "
+            f"{d.id}: base_snapshot {base_snapshot}: its validated run {pointer['run_id']} "
             f"has no cleansed output ({exc.message}); "
             "a delta run needs its base migrated first"
         ) from None
