@@ -62,6 +62,16 @@ def session_dir() -> Path:
     return _SESSION_DIR
 
 
+def _is_moto(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=10) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A moto S3 server on 127.0.0.1 with Ikou's two buckets; AWS_ENDPOINT_URL points at it."""
@@ -71,12 +81,23 @@ def s3_endpoint():
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
+    for _ in range(5):
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        url = f"http://127.0.0.1:{port}"
+        client = boto3.client("s3", endpoint_url=url)
+        # ours and fresh: another process's S3 that bound the port first would answer too (its
+        # buckets and objects then mixed with the tests'); moto's own API tells them apart
+        if _is_moto(url) and not client.list_buckets().get("Buckets"):
+            break
+        server.stop()
+    else:
+        pytest.fail(
+            "the tests' S3 endpoint is not fresh after 5 tries: another server holds its port, or "
+            "a moto server in this process left buckets in moto's in-process state"
+        )
     os.environ["AWS_ENDPOINT_URL"] = url
-    client = boto3.client("s3", endpoint_url=url)
     for bucket in ("ikou-restricted", "ikou-reports"):
         client.create_bucket(
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}

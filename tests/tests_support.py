@@ -11,11 +11,20 @@ from __future__ import annotations
 import socket
 from contextlib import contextmanager
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and never handed out before in this session: the session's S3 endpoint
+    and the stacks started with the session ask one after another, and the kernel may give a
+    port again once its probe socket is closed — two servers of the session on one port."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def plain(value):

@@ -101,14 +101,6 @@ def where_peak(out: Path, every: float = 0.1) -> None:
     threading.Thread(target=sample, daemon=True).start()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def stages(
     residents: int, seed: int, snapshot: str, workdir: Path, keep: Path | None = None
 ) -> dict:
@@ -117,10 +109,12 @@ def stages(
     and validated tables (before/after comparisons)."""
     import boto3
 
-    from ikou_dev.localserver import wait_until_up
+    from ikou_dev.bench.gates import start_s3
 
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    # a process of its own (as the gates benchmark's): a moto server in this process would share
+    # moto's in-process state with whatever else runs here — the test session's S3 endpoint
+    # found the benchmark's buckets and objects in its own
+    s3, endpoint = start_s3(workdir / "s3")
     env = dict(os.environ)
     env.update(
         AWS_ENDPOINT_URL=endpoint,
@@ -131,16 +125,7 @@ def stages(
         IKOU_HOME=str(workdir / "home"),
         IKOU_CODE_VERSION="bench",
     )
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    # in this (unmeasured) process: the stage processes' memory is what is measured
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     try:
-        wait_until_up(endpoint, timeout=60)
         client = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -148,13 +133,6 @@ def stages(
             aws_secret_access_key="testing",
             region_name="ap-northeast-1",
         )
-        for b in ("ikou-restricted", "ikou-reports"):
-            try:
-                client.create_bucket(
-                    Bucket=b, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
-                )
-            except client.exceptions.BucketAlreadyOwnedByYou:
-                pass
         subprocess.run(
             [sys.executable, "-c", _SYNTH, str(residents), str(seed), snapshot],
             env=env,
@@ -183,7 +161,8 @@ def stages(
             _download(client, zone_uri("reports", DOMAIN, run_id), keep / "reports")
         return out
     finally:
-        server.stop()
+        s3.terminate()
+        s3.wait(30)
 
 
 def _download(client, prefix: str, dest: Path) -> None:
