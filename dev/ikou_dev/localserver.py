@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -115,6 +117,31 @@ def wait_until_up(endpoint: str, timeout: float = 30.0) -> None:
                     f"the local S3 endpoint {endpoint} did not come up in {timeout:.0f}s"
                 ) from None
             time.sleep(0.2)
+
+
+def start_process(data: Path) -> tuple[subprocess.Popen, str]:
+    """``serve`` in a process of its own on a free port (the benchmarks' endpoint: a moto server
+    in the caller's process would share moto's in-process state with anything else there, a test
+    session's own endpoint say); returns the process and its endpoint once it is up."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ikou_dev.localserver", "serve", "--port", str(port)]
+        + ["--data", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if "up; restored" in line:
+            return proc, f"http://127.0.0.1:{port}"
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("the local S3 endpoint did not start")
 
 
 def serve(port: int, data_dir: Path, buckets: list[str], ready_file: Path | None = None) -> None:

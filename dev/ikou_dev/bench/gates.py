@@ -26,9 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,40 +39,6 @@ QUICK_RESIDENTS = 2_000
 DOMAIN = "juki"
 RUN_ID = "bench_gates"
 STAGES = tuple((s.name, s.gate) for s in PIPELINE_STAGES)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_s3(data: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ikou_dev.localserver",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "up; restored" in line:
-            return proc, f"http://127.0.0.1:{port}"
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError("the local S3 endpoint did not start")
 
 
 def target_db(workdir: Path) -> tuple[str, callable]:
@@ -135,7 +99,9 @@ def stack(workdir: Path) -> Iterator[str]:
             "GX_ANALYTICS_ENABLED",
         )
     }
-    s3, endpoint = start_s3(workdir / "s3")
+    from ikou_dev.localserver import start_process
+
+    s3, endpoint = start_process(workdir / "s3")
     target_url, drop_target = target_db(workdir)
     os.environ.update(
         {

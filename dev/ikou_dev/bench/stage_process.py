@@ -109,12 +109,12 @@ def stages(
     and validated tables (before/after comparisons)."""
     import boto3
 
-    from ikou_dev.bench.gates import start_s3
+    from ikou_dev.localserver import start_process
 
     # a process of its own (as the gates benchmark's): a moto server in this process would share
     # moto's in-process state with whatever else runs here — the test session's S3 endpoint
     # found the benchmark's buckets and objects in its own
-    s3, endpoint = start_s3(workdir / "s3")
+    s3, endpoint = start_process(workdir / "s3")
     env = dict(os.environ)
     env.update(
         AWS_ENDPOINT_URL=endpoint,
