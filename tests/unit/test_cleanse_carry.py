@@ -280,6 +280,33 @@ def test_the_cleansing_report_shows_the_delta_reasons_counts_only():
     assert "delta_survivor_gone_records" in html and "統合先の削除(差分移行)" in html
 
 
+def master_records() -> pa.Table:
+    """Four addressee-master records of the 住民基本台帳 layout (synthetic): 0000000001 and
+    0000000005 one person twice (the newer record 0000000005), then two other people."""
+    people = [  # (name, kana, birth, address): the first twice (a duplicate), then others
+        ("見本　太郎", "ミホン　タロウ", (1960, 4, 1), "架空市中央区桜町１丁目２番３号"),
+        ("見本　太郎", "ミホン　タロウ", (1960, 4, 1), "架空市中央区桜町１丁目２番３号"),
+        ("試験　花子", "シケン　ハナコ", (1975, 8, 9), "架空市北区松町３丁目４番５号"),
+        ("仮名　次郎", "カメイ　ジロウ", (1988, 2, 3), "架空市南区竹町２丁目６番７号"),
+    ]
+    ids = ["0000000001", "0000000005", "0000000003", "0000000004"]
+    date = pa.date32()
+    table = pa.table(
+        {
+            "ATENA-NO": ids,
+            "ATENA-KBN": ["1"] * 4,
+            "SHIMEI": [p[0] for p in people],
+            "SHIMEI-KANA": [p[1] for p in people],
+            "SEIBETSU": ["1", "1", "2", "1"],
+            "SEINENGAPPI__date": pa.array([dt.date(*p[2]) for p in people], date),
+            "JUSHO": [p[3] for p in people],
+            "TOROKU-YMD__date": pa.array([dt.date(2000, 1, 1)] * 4, date),
+            "KOSHIN-YMD__date": pa.array([dt.date(2020, 1, 1), dt.date(2026, 11, 1)] * 2, date),
+        }
+    )
+    return table
+
+
 def test_the_cleanse_stage_reads_the_base_migration_of_the_master(s3_endpoint, tmp_path):
     import uuid
 
@@ -329,27 +356,7 @@ def test_a_delta_run_of_the_master_holds_the_auto_merge_of_a_migrated_addressee(
     reg = registry()
     d = reg.get(reg.addressee_master()[0])
     lf = next(lf for lf in d.legacy_files if lf.fields_with_role("atena_no"))
-    people = [  # (name, kana, birth, address): the first twice (a duplicate), then others
-        ("見本　太郎", "ミホン　タロウ", (1960, 4, 1), "架空市中央区桜町１丁目２番３号"),
-        ("見本　太郎", "ミホン　タロウ", (1960, 4, 1), "架空市中央区桜町１丁目２番３号"),
-        ("試験　花子", "シケン　ハナコ", (1975, 8, 9), "架空市北区松町３丁目４番５号"),
-        ("仮名　次郎", "カメイ　ジロウ", (1988, 2, 3), "架空市南区竹町２丁目６番７号"),
-    ]
-    ids = ["0000000001", "0000000005", "0000000003", "0000000004"]
-    date = pa.date32()
-    table = pa.table(
-        {
-            "ATENA-NO": ids,
-            "ATENA-KBN": ["1"] * 4,
-            "SHIMEI": [p[0] for p in people],
-            "SHIMEI-KANA": [p[1] for p in people],
-            "SEIBETSU": ["1", "1", "2", "1"],
-            "SEINENGAPPI__date": pa.array([dt.date(*p[2]) for p in people], date),
-            "JUSHO": [p[3] for p in people],
-            "TOROKU-YMD__date": pa.array([dt.date(2000, 1, 1)] * 4, date),
-            "KOSHIN-YMD__date": pa.array([dt.date(2020, 1, 1), dt.date(2026, 11, 1)] * 2, date),
-        }
-    )
+    table = master_records()
     store = Store()
 
     def master(base):
@@ -384,27 +391,7 @@ def test_a_delta_run_keeps_records_whose_base_survivor_is_gone_merged(s3_endpoin
     d = reg.get(reg.addressee_master()[0])
     lf = next(lf for lf in d.legacy_files if lf.fields_with_role("atena_no"))
     juki = next(x for x in d.legacy_files if x is not lf and x.fields_with_role("atena_ref"))
-    people = [  # the first twice (a duplicate), then others
-        ("見本　太郎", "ミホン　タロウ", (1960, 4, 1), "架空市中央区桜町１丁目２番３号"),
-        ("見本　太郎", "ミホン　タロウ", (1960, 4, 1), "架空市中央区桜町１丁目２番３号"),
-        ("試験　花子", "シケン　ハナコ", (1975, 8, 9), "架空市北区松町３丁目４番５号"),
-        ("仮名　次郎", "カメイ　ジロウ", (1988, 2, 3), "架空市南区竹町２丁目６番７号"),
-    ]
-    ids = ["0000000001", "0000000005", "0000000003", "0000000004"]
-    date = pa.date32()
-    table = pa.table(
-        {
-            "ATENA-NO": ids,
-            "ATENA-KBN": ["1"] * 4,
-            "SHIMEI": [p[0] for p in people],
-            "SHIMEI-KANA": [p[1] for p in people],
-            "SEIBETSU": ["1", "1", "2", "1"],
-            "SEINENGAPPI__date": pa.array([dt.date(*p[2]) for p in people], date),
-            "JUSHO": [p[3] for p in people],
-            "TOROKU-YMD__date": pa.array([dt.date(2000, 1, 1)] * 4, date),
-            "KOSHIN-YMD__date": pa.array([dt.date(2020, 1, 1), dt.date(2026, 11, 1)] * 2, date),
-        }
-    )
+    table = master_records()
     # the base published 0000000002 (both 見本 records merged into it) and 0000000009 (花子's
     # survivor); the new snapshot deleted both survivors
     base = CA.Base(
@@ -432,7 +419,7 @@ def test_a_delta_run_keeps_records_whose_base_survivor_is_gone_merged(s3_endpoin
     assert (master.table.num_rows, master.merged) == (1, 3)
     # the resident records of the three now refer to the deleted survivors (the second one of
     # 0000000002 is the same person's: merged), which validate reports as orphans
-    refs = M.apply_to_references(pa.table({"ATENA-NO": ids}), juki, amap)
+    refs = M.apply_to_references(pa.table({"ATENA-NO": table.column("ATENA-NO")}), juki, amap)
     assert (refs.table.num_rows, refs.merged) == (3, 1)
     std = next(t for t in d.standard.tables if t.source == juki.name)
     vf = Findings(d.id, "t", "validate")

@@ -30,6 +30,20 @@ RESULTS = REPO / "bench" / "results"
 BENCHMARKS = ("decode", "cleanse", "dedupe", "load", "gates", "synth", "timing", "delta", "master")
 
 
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB (``VmHWM``; ru_maxrss as a fallback): what
+    a benchmark's child process reports of itself."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def machine() -> dict:
     cpu = ""
     try:

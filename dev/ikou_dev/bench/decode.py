@@ -49,6 +49,7 @@ import sys
 import time
 from pathlib import Path
 
+from ikou_dev.bench import peak_rss_mb
 from ikou_dev.bench.decode_data import (
     COPYBOOK_140,
     COPYBOOK_500,
@@ -66,19 +67,6 @@ JAVA_SRC = REPO / "bench" / "java" / "PerRecordDecoder.java"
 
 
 # ------------------------------------------------------------------------- child processes
-
-
-def _vmhwm_mb() -> float:
-    """Peak resident set size of this process in MB (``VmHWM``; ru_maxrss as a fallback)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _pin_one_cpu() -> int | None:
@@ -142,7 +130,7 @@ def child_engine(path: str, times: int = 1, pin: bool = True) -> dict:
         "accounted": s.accounted,
         "trailer_ok": s.trailer_ok,
         "rows_in_batches": rows,
-        "peak_rss_mb": _vmhwm_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "cpu": cpu,
     }
 
@@ -169,7 +157,7 @@ def child_python(path: str, sample_records: int) -> dict:
         "header": dec.header,
         "trailer": dec.trailer,
         "bad": dec.bad,
-        "peak_rss_mb": _vmhwm_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "cpu": cpu,
     }
 

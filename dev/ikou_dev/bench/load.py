@@ -40,6 +40,8 @@ import time
 import uuid
 from pathlib import Path
 
+from ikou_dev.bench import peak_rss_mb
+
 ROWS_FULL = 500_000
 ROWS_QUICK = 20_000
 KANJI = "山田太郎花子佐藤鈴木高橋田中伊藤渡辺中村小林加藤吉田山本松本井上木村林斎藤清水髙橋齋藤邊澤濱廣櫻"
@@ -360,16 +362,6 @@ def _steps(steps: list[tuple]) -> dict:
     }
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory since its exec (``VmHWM``), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def partitioned_figures(
     url: str, work: Path, parquet: Path, csv_path: Path, rows: int, quick: bool
 ) -> dict:
@@ -451,5 +443,7 @@ def step_main(argv: list[str]) -> None:
     else:
         raise SystemExit(f"unknown step {step}")
     print(
-        json.dumps({"seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": _peak_rss_mb()})
+        json.dumps(
+            {"seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
+        )
     )

@@ -24,21 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ikou_dev.bench import peak_rss_mb
+
 STAGES = ("extract", "cleanse", "validate")
 DOMAIN = "juki"
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (``VmHWM``; ru_maxrss as a fallback)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(stage: str, run_id: str, snapshot: str, before: Path | None, out: Path) -> None:
