@@ -180,6 +180,9 @@ def _stack_env(home: Path, api_port: int) -> dict:
             "IKOU_S3_PORT": str(free_port()),
             "IKOU_AIRFLOW_PORT": str(api_port),
             "IKOU_PARALLELISM": "4",
+            # the log servers on ports of their own (a benchmark's or a session's stack beside)
+            "IKOU_LOG_SERVER_PORT": str(free_port()),
+            "IKOU_TRIGGER_LOG_SERVER_PORT": str(free_port()),
             # as `make run`: the scheduler and the Celery workers import GX and pandas once
             # (plugins/ikou_preload.py), not every task (the in-process tests need no preload)
             "IKOU_PRELOAD": "1",

@@ -122,6 +122,14 @@ def stack_env() -> dict[str, str]:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": os.environ.get(
                 "IKOU_SCHEDULER_HEALTH_PORT", "8974"
             ),
+            # the log servers of the task runner and the triggerer (Airflow's 8793 / 8794): a
+            # port of their own per stack, as the health check's (two stacks side by side)
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": os.environ.get(
+                "IKOU_LOG_SERVER_PORT", "8793"
+            ),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": os.environ.get(
+                "IKOU_TRIGGER_LOG_SERVER_PORT", "8794"
+            ),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
             # Japan's time (as docker-compose.yml); the UI shows the browser's zone (README)

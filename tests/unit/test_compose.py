@@ -523,6 +523,8 @@ LOCAL_ONLY = {
     "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT",
     "AIRFLOW__CORE__PARALLELISM",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT",
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
     "AIRFLOW__CORE__DEFAULT_TIMEZONE",
     "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE",  # the embedded stack runs by hand, never on cron
 }
@@ -582,3 +584,21 @@ def test_the_celery_stack_runs_the_compose_commands(services):
     }
     assert stack == compose
     assert sum(n.startswith("worker-") for n in localstack_env.CELERY_COMPONENTS) == 2
+
+
+def test_each_stack_can_serve_its_logs_on_ports_of_its_own(tmp_path, monkeypatch):
+    """Two stacks side by side (a benchmark's beside the test suite's) each take their own log
+    server ports; unset, Airflow's (8793 task runner, 8794 triggerer)."""
+    from ikou_dev import localstack_env
+
+    monkeypatch.setenv("IKOU_HOME", str(tmp_path))
+    for k in ("IKOU_LOG_SERVER_PORT", "IKOU_TRIGGER_LOG_SERVER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    env = localstack_env.stack_env()
+    assert env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] == "8793"
+    assert env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] == "8794"
+    monkeypatch.setenv("IKOU_LOG_SERVER_PORT", "18793")
+    monkeypatch.setenv("IKOU_TRIGGER_LOG_SERVER_PORT", "18794")
+    env = localstack_env.stack_env()
+    assert env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] == "18793"
+    assert env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] == "18794"

@@ -206,6 +206,7 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
 
     home.mkdir(parents=True, exist_ok=True)
     api_port, s3_port, health_port = _free_port(), _free_port(), _free_port()
+    log_port, trigger_log_port = _free_port(), _free_port()
     env = dict(os.environ)
     for k in ("AWS_ENDPOINT_URL", "AIRFLOW_HOME", "IKOU_TARGET_DB_URL"):
         env.pop(k, None)
@@ -215,6 +216,8 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
             "IKOU_S3_PORT": str(s3_port),
             "IKOU_AIRFLOW_PORT": str(api_port),
             "IKOU_SCHEDULER_HEALTH_PORT": str(health_port),
+            "IKOU_LOG_SERVER_PORT": str(log_port),
+            "IKOU_TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
         }
     )
     cmd = [
