@@ -35,6 +35,7 @@ def test_master_benchmark_harness_on_the_session_stack(ikou_stack):
         assert d["state"] == "success" and d["report"]
         # every timed stage has its CPU seconds beside its wall seconds
         assert d["stage_seconds"] and set(d["stage_cpu_seconds"]) == set(d["stage_seconds"])
+        assert d["task_peak_rss_gb"] == {}  # the sampler began after the run: no task seen
         # the accounting closes for every legacy file: in = out + quarantined + merged
         assert d["accounting_closes"] and d["accounting"]
         for a in d["accounting"]:
@@ -162,3 +163,29 @@ def test_timeline_of_a_run():
         "queued_to_running_seconds": 2.0,
     }
     assert timeline([], None, None)["idle_seconds"] is None
+
+
+def test_peak_memory_per_task_from_the_process_titles():
+    """A task process is titled ``airflow worker -- <task instance id>``: the sampler keeps its
+    peak by that id and the collection names the task (a mapped one with its index)."""
+    from ikou_dev.bench.master import largest_tasks, task_instance_id, task_memory
+
+    a, b, c = (
+        "01a243f7-6fa9-7fa8-aa0f-c1c4f757b105",
+        "01a243f7-60eb-7ee2-9eb0-55f81bd5618c",
+        "01a243f7-0000-7000-8000-000000000001",
+    )
+    assert task_instance_id("task", [f"airflow worker -- {a}"]) == a
+    assert task_instance_id("task", ["airflow", "worker", "--", b]) == b
+    assert task_instance_id("task", ["airflow worker -- LocalExecutor: <idle>"]) is None
+    assert task_instance_id("scheduler", [f"airflow scheduler {a}"]) is None
+    tis = [
+        {"id": a, "task_id": "cleanse", "map_index": -1},
+        {"id": b, "task_id": "load_parts", "map_index": 3},
+        {"id": c, "task_id": "validate", "map_index": -1},  # not seen by the sampler
+    ]
+    mem = task_memory(tis, {a: 5_087_000_000, b: 1_200_000_000})
+    assert mem == {"cleanse": 5.087, "load_parts[3]": 1.2}
+    top = largest_tasks({"juki": {"task_peak_rss_gb": mem}, "inkan": {"task_peak_rss_gb": {}}})
+    assert top[0] == {"domain": "juki", "task": "cleanse", "peak_rss_gb": 5.087}
+    assert [r["task"] for r in top] == ["cleanse", "load_parts[3]"]

@@ -10,7 +10,9 @@ local S3 endpoint, ``airflow standalone`` with the LocalExecutor, synth of the c
 ``migration_master`` through the real scheduler) with an IKOU_HOME and free ports of its own, so
 nothing here is a second runner. While it runs, the resident memory of every process of the stack
 (the ``ikou stack`` process and its descendants, and the process groups it started) is sampled
-every second: the peak of their sum and of any single process. Afterwards the Airflow REST API
+every second: the peak of their sum and of any single process, and each task process's peak by
+its task instance (each domain's ``task_peak_rss_gb`` per task, the city's ``largest_tasks``).
+Afterwards the Airflow REST API
 gives the master's and every domain's wall time, and each domain's ``rehearsal.json`` its
 per-stage wall and CPU seconds, verdict and accounting (in = out + quarantined + merged, checked
 per domain). The stack is then stopped and its home deleted (a 1M city is ~1.2 GB of legacy files).
@@ -66,6 +68,9 @@ class Sampler(threading.Thread):
         self.peak_process = 0
         self.peak_process_name = ""
         self.peak_by_name: dict[str, int] = {}
+        # a task process's peak by its task instance's id (its process title names it): which
+        # task of which domain needed the memory (:func:`task_memory`)
+        self.peak_by_task: dict[str, int] = {}
         self.load: list[float] = []  # the machine's 1-minute load average (it is shared)
 
     def _procs(self):
@@ -101,6 +106,9 @@ class Sampler(threading.Thread):
             total += rss
             total_pss += pss
             self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), rss)
+            ti = task_instance_id(name, p.cmdline()) if name == "task" else None
+            if ti:
+                self.peak_by_task[ti] = max(self.peak_by_task.get(ti, 0), rss)
             if rss > self.peak_process:
                 self.peak_process, self.peak_process_name = rss, name
         self.samples += 1
@@ -133,6 +141,40 @@ def _label(cmdline: list[str]) -> str:
     if "supervisor" in text or "task" in text or "LocalExecutor" in text or "worker" in text:
         return "task"
     return words[0] if words else "?"
+
+
+_TI_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+
+
+def task_instance_id(kind: str, cmdline: list[str]) -> str | None:
+    """The task instance a task process runs (Airflow titles it ``airflow worker -- <id>``)."""
+    if kind != "task":
+        return None
+    m = _TI_ID.search(" ".join(cmdline[:4]))
+    return m.group(0) if m else None
+
+
+def task_memory(task_instances: list[dict], peak_by_task: dict[str, int]) -> dict[str, float]:
+    """Peak resident memory (GB) of each task of a DAG run that the sampler saw, by task id (a
+    mapped task's instances as ``task_id[i]``)."""
+    out = {}
+    for t in task_instances:
+        rss = peak_by_task.get(str(t.get("id")))
+        if rss is None:
+            continue
+        i = t.get("map_index", -1)
+        out[t["task_id"] if i is None or i < 0 else f"{t['task_id']}[{i}]"] = _gb(rss)
+    return dict(sorted(out.items()))
+
+
+def largest_tasks(domains: dict, n: int = 5) -> list[dict]:
+    """The ``n`` tasks of a city's domain runs with the highest peak memory."""
+    rows = [
+        {"domain": d, "task": t, "peak_rss_gb": gb}
+        for d, row in domains.items()
+        for t, gb in (row.get("task_peak_rss_gb") or {}).items()
+    ]
+    return sorted(rows, key=lambda r: -r["peak_rss_gb"])[:n]
 
 
 def _gb(n: int) -> float:
@@ -266,7 +308,8 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
             "peak_rss_process_kind": sampler.peak_process_name,
             "peak_rss_by_kind_gb": {k: _gb(v) for k, v in sorted(sampler.peak_by_name.items())},
         }
-        city.update(collect(env, home, api_port, s3_port))
+        city.update(collect(env, home, api_port, s3_port, sampler.peak_by_task))
+        city["largest_tasks"] = largest_tasks(city.get("domains") or {})
         return city
     finally:
         subprocess.run(
@@ -333,8 +376,12 @@ def timeline(task_instances: list[dict], start: str | None, end: str | None) -> 
     }
 
 
-def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
-    """The master's run from the REST API and every domain's rehearsal report from S3."""
+def collect(
+    env: dict, home: Path, api_port: int, s3_port: int, peak_by_task: dict[str, int] | None = None
+) -> dict:
+    """The master's run from the REST API and every domain's rehearsal report from S3;
+    ``peak_by_task``: the sampler's peak memory per task instance (each domain's
+    ``task_peak_rss_gb``)."""
     from ikou.storage import Store, forget_clients, join, zone_uri
     from ikou_dev import localstack
 
@@ -373,7 +420,9 @@ def collect(env: dict, home: Path, api_port: int, s3_port: int) -> dict:
     )
     forget_clients()
     try:
-        domains = _domains(get, Store(), master["dag_run_id"], master_tis, join, zone_uri)
+        domains = _domains(
+            get, Store(), master["dag_run_id"], master_tis, join, zone_uri, peak_by_task or {}
+        )
     finally:
         for k, v in saved.items():
             if v is None:
@@ -402,7 +451,9 @@ def _count(items) -> dict:
     return out
 
 
-def _domains(get, store, master_run_id: str, master_tis: list[dict], join, zone_uri) -> dict:
+def _domains(
+    get, store, master_run_id: str, master_tis: list[dict], join, zone_uri, peak_by_task: dict
+) -> dict:
     from ikou.pipeline import domain_run_id
 
     out = {}
@@ -422,6 +473,7 @@ def _domains(get, store, master_run_id: str, master_tis: list[dict], join, zone_
             row["timeline"] = timeline(
                 tis["task_instances"], dr.get("start_date"), dr.get("end_date")
             )
+            row["task_peak_rss_gb"] = task_memory(tis["task_instances"], peak_by_task)
         except Exception:  # noqa: BLE001 - a domain the master never started
             row["state"] = "not started"
         try:
