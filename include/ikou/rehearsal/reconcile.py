@@ -52,6 +52,17 @@ from ikou.rehearsal.reconcile_values import (
 __all__ = ["reconcile_table", "table_digest"]
 
 
+def _hmac_states(secret: bytes, prefix: bytes):
+    """HMAC-SHA256 (RFC 2104) of ``secret`` split into its inner hash after the key block and
+    ``prefix`` and its outer hash after the key block: ``outer.update(inner + message)`` is
+    ``hmac.new(secret, prefix + message, sha256)`` without the hmac module's objects per row."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(prefix)
+    return inner, hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+
 class _Digester:
     """Keyed digests of rows: business key -> row, as 16-byte digests (memory: ~100 B a row).
 
@@ -66,8 +77,9 @@ class _Digester:
         names = [c.name for c in self.cols]
         self.key_idx = [names.index(k) for k in table_layout.business_keys]
         self.conv = [canonical_converter(c) for c in self.cols]
-        self.secret = secret
-        self.key_prefix = f"{key_purpose(domain, table_layout.name)}\x1f".encode()
+        self.key_inner, self.key_outer = _hmac_states(
+            secret, f"{key_purpose(domain, table_layout.name)}\x1f".encode()
+        )
         # the row digests' key: one per secret and table
         self.row_key = hmac.digest(
             secret, f"reconcile-row:{domain}:{table_layout.name}\x1f".encode(), "sha256"
@@ -110,17 +122,19 @@ class _Digester:
         rows = pc.binary_join_element_wise(
             *texts, "\x1e", null_handling="replace", null_replacement=NULL
         )
-        # the key's hash is the one reports name a record by (HMAC-SHA256); the row's is only
-        # compared, never reported: keyed BLAKE2b, one pass instead of HMAC's two
-        digest, secret, kp = hmac.digest, self.secret, self.key_prefix
+        # the key's hash is the one reports name a record by (HMAC-SHA256, its two passes
+        # started from their states after the key and the prefix); the row's is only compared,
+        # never reported: keyed BLAKE2b, one pass
+        inner, outer = self.key_inner.copy, self.key_outer.copy
         blake, row_key = hashlib.blake2b, self.row_key
         digests = self.digests
         before = len(digests)
         n = 0
         for kb, rb in zip(keys.cast(pa.binary()).to_pylist(), rows.cast(pa.binary()).to_pylist()):
-            digests[digest(secret, kp + kb, "sha256")[:16]] = blake(
-                rb, key=row_key, digest_size=16
-            ).digest()
+            i, o = inner(), outer()
+            i.update(kb)
+            o.update(i.digest())
+            digests[o.digest()[:16]] = blake(rb, key=row_key, digest_size=16).digest()
             n += 1
         # a key seen before (in this batch or an earlier one) overwrote its entry
         self.duplicates += n - (len(digests) - before)
