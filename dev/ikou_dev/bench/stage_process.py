@@ -3,15 +3,19 @@ with the CPU seconds, wall seconds and peak resident memory of that process.
 
     python -m ikou_dev.bench.stage_process RESIDENTS [OUT.json|-] [KEEP_DIR]
 
-(by hand; the cleanse benchmark calls :func:`stages`). ``KEEP_DIR`` receives the cleansed,
-validated and review Parquet files and the run's reports, for a before/after comparison of the
-outputs. ``IKOU_BENCH_WHERE_PEAK=DIR`` writes, per stage, where its memory grew (each 50 MB
-step with the ``ikou`` frames of the main thread at that moment).
+(by hand; the cleanse benchmark calls :func:`stages`; ``python -m ikou_dev.bench.stage_target``
+adds load, gate_target and the rehearsal's reconciliation on a PostgreSQL target of their own).
+``KEEP_DIR`` receives the cleansed, validated and review Parquet files and the run's reports, for
+a before/after comparison of the outputs. ``IKOU_BENCH_WHERE_PEAK=DIR`` writes, per stage, where
+its memory grew (each 50 MB step with the ``ikou`` frames of the main thread at that moment);
+``IKOU_BENCH_PROFILE=DIR`` a cProfile of each stage's call (``DIR/<stage>.prof``; only the
+stages in ``IKOU_BENCH_PROFILE_STAGES=a,b`` when set).
 
 The stages run exactly as the DAG's tasks run them (``ikou.stages.<stage>.run``) against a local S3
 endpoint (moto, started here); a task is one process, so a stage's peak memory is what one task
-of a DAG run needs. The child writes its StageResult and its own figures (``VmHWM`` of
-``/proc/self/status``) to a JSON file the parent reads.
+of a DAG run needs. The child gets the results of the stages before it (one JSON file) and writes
+its StageResult and its own figures (``VmHWM`` of ``/proc/self/status``) to a JSON file the
+parent reads.
 """
 
 from __future__ import annotations
@@ -31,29 +35,63 @@ DOMAIN = "juki"
 
 
 def child(stage: str, run_id: str, snapshot: str, before: Path | None, out: Path) -> None:
-    """Run one stage in this process and write {result, seconds, cpu_seconds, peak_rss_mb}."""
+    """Run one stage in this process and write {result, figures}: ``before`` holds the results of
+    the stages before it ({stage: StageResult})."""
     import importlib
 
-    from ikou.pipeline import RunContext, StageResult
+    from ikou.pipeline import StageResult
+
+    results = {
+        k: StageResult.model_validate(v)
+        for k, v in (json.loads(before.read_text()) if before else {}).items()
+    }
+    upstream = {"cleanse": "extract", "validate": "cleanse"}.get(stage)
+    mod = importlib.import_module(f"ikou.stages.{stage}")
+    timed(
+        stage,
+        run_id,
+        snapshot,
+        lambda ctx: (mod.run(ctx, results[upstream]) if upstream else mod.run(ctx), {}),
+        out,
+    )
+
+
+def timed(stage: str, run_id: str, snapshot: str, call, out: Path) -> None:
+    """``call(ctx) -> (StageResult | None, figures)`` timed in this process (and profiled or its
+    memory sampled when asked); writes {result, figures} to ``out``."""
+    from ikou.pipeline import RunContext
 
     ctx = RunContext.build(domain=DOMAIN, run_id=run_id, snapshot=snapshot)
-    mod = importlib.import_module(f"ikou.stages.{stage}")
     if os.environ.get("IKOU_BENCH_WHERE_PEAK"):  # by hand: where the stage's memory peaks
         where_peak(Path(os.environ["IKOU_BENCH_WHERE_PEAK"]) / f"{stage}.peak.txt")
+    profile = os.environ.get("IKOU_BENCH_PROFILE")  # by hand: where the stage's CPU goes
+    only = os.environ.get("IKOU_BENCH_PROFILE_STAGES", stage).split(",")
+    prof = None
+    if profile and stage in only:
+        import cProfile
+
+        prof = cProfile.Profile()
     t, c = time.monotonic(), time.process_time()
-    if before is None:
-        res = mod.run(ctx)
-    else:
-        res = mod.run(ctx, StageResult.model_validate_json(before.read_text()))
+    if prof is not None:
+        prof.enable()
+    res, extra = call(ctx)
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(Path(profile) / f"{stage}.prof")
     figures = {
         "seconds": round(time.monotonic() - t, 2),
         "cpu_seconds": round(time.process_time() - c, 2),
         "peak_rss_mb": round(peak_rss_mb()),
-        "records_in": res.records_in,
-        "records_out": res.records_out,
-        "merged": res.merged,
     }
-    out.write_text(json.dumps({"result": res.model_dump(mode="json"), "figures": figures}))
+    if res is not None:
+        figures |= {
+            "records_in": res.records_in,
+            "records_out": res.records_out,
+            "merged": res.merged,
+        }
+    figures |= extra
+    result = res.model_dump(mode="json") if res is not None else None
+    out.write_text(json.dumps({"result": result, "figures": figures}))
 
 
 def where_peak(out: Path, every: float = 0.1) -> None:
@@ -91,11 +129,22 @@ def where_peak(out: Path, every: float = 0.1) -> None:
 
 
 def stages(
-    residents: int, seed: int, snapshot: str, workdir: Path, keep: Path | None = None
+    residents: int,
+    seed: int,
+    snapshot: str,
+    workdir: Path,
+    keep: Path | None = None,
+    run: tuple[str, ...] = STAGES,
+    children: dict[str, str] | None = None,
+    env_extra: dict[str, str] | None = None,
+    stage_env: dict[str, dict[str, str]] | None = None,
 ) -> dict:
-    """Synthesise juki of a ``residents`` city into a fresh local S3 endpoint and run its stages,
-    one process each; returns {stage: figures}. ``keep``: a folder that receives the cleansed
-    and validated tables (before/after comparisons)."""
+    """Synthesise juki of a ``residents`` city into a fresh local S3 endpoint and run its stages
+    (``run``, in order), one process each; returns {stage: figures}. ``keep``: a folder that
+    receives the cleansed and validated tables (before/after comparisons). ``children``: the
+    module whose ``--child`` runs a stage, when not this one; ``env_extra``: more environment
+    for the children (a target database); ``stage_env``: a stage's own (another code version).
+    """
     import boto3
 
     from ikou_dev.localserver import start_process
@@ -114,6 +163,7 @@ def stages(
         IKOU_HOME=str(workdir / "home"),
         IKOU_CODE_VERSION="bench",
     )
+    env.update(env_extra or {})
     try:
         client = boto3.client(
             "s3",
@@ -128,17 +178,20 @@ def stages(
             check=True,
         )
         out: dict = {}
-        before = None
+        results: dict = {}
         run_id = f"bench-stages-{residents}"
-        for stage in STAGES:
+        for stage in run:
             res_path = workdir / f"{stage}.json"
-            argv = [sys.executable, "-m", "ikou_dev.bench.stage_process", "--child", stage]
-            argv += [run_id, snapshot, str(before or "-"), str(res_path)]
-            subprocess.run(argv, env=env, check=True)
+            before = workdir / f"{stage}.before.json"
+            before.write_text(json.dumps(results))
+            module = (children or {}).get(stage, "ikou_dev.bench.stage_process")
+            argv = [sys.executable, "-m", module, "--child", stage]
+            argv += [run_id, snapshot, str(before), str(res_path)]
+            subprocess.run(argv, env=env | (stage_env or {}).get(stage, {}), check=True)
             doc = json.loads(res_path.read_text())
             out[stage] = doc["figures"]
-            before = workdir / f"{stage}.result.json"
-            before.write_text(json.dumps(doc["result"]))
+            if doc["result"] is not None:
+                results[stage] = doc["result"]
             if keep is not None and stage in ("cleanse", "validate"):
                 _download(client, doc["result"]["uri"], keep / stage)
                 review = (doc["result"].get("review") or {}).get("uri")
@@ -181,11 +234,20 @@ def main(argv: list[str]) -> int:
         stage, run_id, snapshot, before, out = argv[1:6]
         child(stage, run_id, snapshot, None if before == "-" else Path(before), Path(out))
         return 0
+    return by_hand(argv, stages)
+
+
+def by_hand(argv: list[str], run) -> int:
+    """``RESIDENTS [OUT.json|-] [KEEP_DIR]``: ``run(residents, seed, snapshot, workdir, keep)``
+    in a temporary folder; prints (and writes) {residents, load, stages}."""
     residents = int(argv[0])
     keep = Path(argv[2]) if len(argv) > 2 else None
+    load = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="ikou-stages-") as tmp:
-        figures = stages(residents, 7, "2026-11-01", Path(tmp), keep)
-    text = json.dumps({"residents": residents, "load": os.getloadavg(), "stages": figures})
+        figures = run(residents, 7, "2026-11-01", Path(tmp), keep)
+    text = json.dumps(
+        {"residents": residents, "load": load, "load_after": os.getloadavg(), "stages": figures}
+    )
     print(text)
     if len(argv) > 1 and argv[1] != "-":
         Path(argv[1]).write_text(text)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import math
 
 from ikou.load.target import Target, table_name
@@ -51,19 +52,37 @@ from ikou.rehearsal.reconcile_values import (
 __all__ = ["reconcile_table", "table_digest"]
 
 
+def _hmac_states(secret: bytes, prefix: bytes):
+    """HMAC-SHA256 (RFC 2104) of ``secret`` split into its inner hash after the key block and
+    ``prefix`` and its outer hash after the key block: ``outer.update(inner + message)`` is
+    ``hmac.new(secret, prefix + message, sha256)`` without the hmac module's objects per row."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(prefix)
+    return inner, hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+
 class _Digester:
-    """Keyed digests of rows: business key -> row, as 16-byte digests (memory: ~100 B a row)."""
+    """Keyed digests of rows: business key -> row, as 16-byte digests (memory: ~100 B a row).
+
+    Rows arrive a batch at a time as Arrow arrays (:meth:`add_arrays`; the target's rows as
+    tuples, :meth:`add_rows`): Arrow makes each row's canonical key and row text (string, code and
+    date columns converted in Arrow, others by :func:`canonical_converter`), so Python's work per
+    row is its two keyed hashes and one dict entry (issue 13 §2: per-value Python work made the
+    reconciliation the city's slowest step)."""
 
     def __init__(self, domain: str, table_layout, secret: bytes):
         self.cols = list(table_layout.columns)
         names = [c.name for c in self.cols]
         self.key_idx = [names.index(k) for k in table_layout.business_keys]
         self.conv = [canonical_converter(c) for c in self.cols]
-        self.base_key = hmac.new(
-            secret, f"{key_purpose(domain, table_layout.name)}\x1f".encode(), hashlib.sha256
+        self.key_inner, self.key_outer = _hmac_states(
+            secret, f"{key_purpose(domain, table_layout.name)}\x1f".encode()
         )
-        self.base_row = hmac.new(
-            secret, f"reconcile-row:{domain}:{table_layout.name}\x1f".encode(), hashlib.sha256
+        # the row digests' key: one per secret and table
+        self.row_key = hmac.digest(
+            secret, f"reconcile-row:{domain}:{table_layout.name}\x1f".encode(), "sha256"
         )
         self.digests: dict[bytes, bytes] = {}
         self.rows = 0
@@ -71,20 +90,78 @@ class _Digester:
         self.aggs = [Agg(c) for c in self.cols]
         self.collect_aggs = False
 
-    def add(self, row) -> None:
-        texts = [f(v) for f, v in zip(self.conv, row)]
+    def texts(self, i: int, arr):
+        """Column ``i``'s canonical texts as an Arrow string array (nulls stay null)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kind = self.cols[i].type
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        if kind in ("string", "code") and pa.types.is_string(arr.type):
+            return arr
+        if kind in ("string", "code") and pa.types.is_large_string(arr.type):
+            return arr.cast(pa.string())
+        if kind == "date" and pa.types.is_date32(arr.type):
+            return pc.cast(arr, pa.string())  # ISO 8601, as date.isoformat()
+        return pa.array([self.conv[i](v) for v in arr.to_pylist()], pa.string())
+
+    def add_arrays(self, arrays: list) -> None:
+        """One batch of rows: an Arrow array per layout column."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        texts = [self.texts(i, a) for i, a in enumerate(arrays)]
         if self.collect_aggs:
-            for a, t in zip(self.aggs, texts):
-                a.add(t)
-        k = self.base_key.copy()
-        k.update("\x1e".join(texts[i] or "" for i in self.key_idx).encode("utf-8"))
-        r = self.base_row.copy()
-        r.update("\x1e".join(NULL if t is None else t for t in texts).encode("utf-8"))
-        kd = k.digest()[:16]
-        if kd in self.digests:
-            self.duplicates += 1
-        self.digests[kd] = r.digest()[:16]
-        self.rows += 1
+            for agg, t in zip(self.aggs, texts):
+                for v in t.to_pylist():
+                    agg.add(v)
+        keys = pc.binary_join_element_wise(
+            *[texts[i] for i in self.key_idx], "\x1e", null_handling="replace"
+        )
+        rows = pc.binary_join_element_wise(
+            *texts, "\x1e", null_handling="replace", null_replacement=NULL
+        )
+        # the key's hash is the one reports name a record by (HMAC-SHA256, its two passes
+        # started from their states after the key and the prefix); the row's is only compared,
+        # never reported: keyed BLAKE2b, one pass
+        inner, outer = self.key_inner.copy, self.key_outer.copy
+        blake, row_key = hashlib.blake2b, self.row_key
+        digests = self.digests
+        before = len(digests)
+        n = 0
+        for kb, rb in zip(keys.cast(pa.binary()).to_pylist(), rows.cast(pa.binary()).to_pylist()):
+            i, o = inner(), outer()
+            i.update(kb)
+            o.update(i.digest())
+            digests[o.digest()[:16]] = blake(rb, key=row_key, digest_size=16).digest()
+            n += 1
+        # a key seen before (in this batch or an earlier one) overwrote its entry
+        self.duplicates += n - (len(digests) - before)
+        self.rows += n
+
+    def add_rows(self, rows: list[tuple]) -> None:
+        """One batch of rows as tuples in layout column order (a target's streamed rows)."""
+        import pyarrow as pa
+
+        if not rows:
+            return
+        arrays = []
+        for i, values in enumerate(zip(*rows)):
+            try:
+                arrays.append(pa.array(values))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: the converter decides
+                arrays.append(pa.array([self.conv[i](v) for v in values], pa.string()))
+        self.add_arrays(arrays)
+
+    def add_table(self, table, names: list[str], batch: int = 65536) -> None:
+        for b in table.select(names).to_batches(max_chunksize=batch):
+            self.add_arrays(list(b.columns))
+
+    def add_stream(self, stream, batch: int = 20000) -> None:
+        it = iter(stream)
+        while chunk := list(itertools.islice(it, batch)):
+            self.add_rows(chunk)
 
 
 def reconcile_table(
@@ -96,8 +173,7 @@ def reconcile_table(
     col_names = [c.name for c in cols]
     purpose = f"reconcile-agg:{domain}:{table_layout.name}"
     src = _Digester(domain, table_layout, secret)
-    for row in zip(*[validated.column(n).to_pylist() for n in col_names]):
-        src.add(row)
+    src.add_table(validated, col_names)
     agg_src = aggregates_source(validated, cols)
     allowed = math.floor(tolerance * validated.num_rows + 1e-9)
     base = {
@@ -131,8 +207,7 @@ def reconcile_table(
         }
     tgt = _Digester(domain, table_layout, secret)
     tgt.collect_aggs = target.dialect != "postgresql"
-    for row in target.stream(name, col_names):
-        tgt.add(row)
+    tgt.add_stream(target.stream(name, col_names))
     agg_tgt = (
         aggregates_postgresql(target, name, cols)
         if target.dialect == "postgresql"
@@ -186,10 +261,9 @@ def table_digest(target: Target, domain: str, table_layout, secret: bytes = b"di
     """One digest of a target table's whole contents, independent of row order (tests: two loads
     give identical tables)."""
     d = _Digester(domain, table_layout, secret)
-    for row in target.stream(
-        table_name(domain, table_layout.name), [c.name for c in table_layout.columns]
-    ):
-        d.add(row)
+    d.add_stream(
+        target.stream(table_name(domain, table_layout.name), [c.name for c in table_layout.columns])
+    )
     h = hashlib.sha256(f"{d.rows}:{d.duplicates}".encode())
     for k in sorted(d.digests):
         h.update(k)
