@@ -376,7 +376,7 @@ def test_a_delta_run_of_the_master_holds_the_auto_merge_of_a_migrated_addressee(
 def test_the_stage_runs_duckdb_under_its_memory_limit_in_the_task_folder(
     s3_endpoint, tmp_path, monkeypatch
 ):
-    """dedupe_master hands DuckDB IKOU_DEDUPE_MEMORY_LIMIT (default 2GB) and the task's temp
+    """dedupe_master hands DuckDB IKOU_DEDUPE_MEMORY_LIMIT (default 1GB) and the task's temp
     folder (it spills there instead of growing with the city); a malformed limit is refused
     in one line."""
     from ikou.cleanse import dedupe as DD
@@ -416,7 +416,7 @@ def test_the_stage_runs_duckdb_under_its_memory_limit_in_the_task_folder(
     assert amap == {"0000000001": "0000000005"}
     monkeypatch.setenv("IKOU_DEDUPE_MEMORY_LIMIT", "300MB")
     master()
-    assert seen == [("1.8 GiB", str(tmp_path)), ("286.1 MiB", str(tmp_path))]
+    assert seen == [("953.6 MiB", str(tmp_path)), ("286.1 MiB", str(tmp_path))]
     monkeypatch.setenv("IKOU_DEDUPE_MEMORY_LIMIT", "lots")
     with pytest.raises(StageError, match="IKOU_DEDUPE_MEMORY_LIMIT must be a size"):
         master()
