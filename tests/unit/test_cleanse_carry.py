@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 
 from ikou.cleanse import carry as CA
 from ikou.cleanse.merge import survivor
@@ -370,6 +371,71 @@ def test_a_delta_run_of_the_master_holds_the_auto_merge_of_a_migrated_addressee(
     assert amap == {} and info["review_records"] == 2
     assert info["delta_held_records"] == 2
     assert info["delta_held_by_reason"] == {CA.NEW_DUPLICATE: 2}
+
+
+def test_the_stage_runs_duckdb_under_its_memory_limit_in_the_task_folder(
+    s3_endpoint, tmp_path, monkeypatch
+):
+    """dedupe_master hands DuckDB IKOU_DEDUPE_MEMORY_LIMIT (default 1GB) and the task's temp
+    folder (it spills there instead of growing with the city); a malformed limit is refused
+    in one line."""
+    from ikou.cleanse import dedupe as DD
+    from ikou.domains import registry
+    from ikou.findings import Findings
+    from ikou.stages.cleanse import dedupe_master
+    from ikou.stages.common import StageError
+    from ikou.storage import Store
+
+    reg = registry()
+    d = reg.get(reg.addressee_master()[0])
+    lf = next(lf for lf in d.legacy_files if lf.fields_with_role("atena_no"))
+    seen = []
+    pairs_frame = DD.pairs_frame
+
+    def spy(predictions):
+        sql = "select current_setting('memory_limit'), current_setting('temp_directory')"
+        seen.append(predictions.db_api.duckdb_con.execute(sql).fetchall()[0])
+        return pairs_frame(predictions)
+
+    monkeypatch.setattr(DD, "pairs_frame", spy)
+
+    def master():
+        f = Findings(d.id, "t", "cleanse")
+        return dedupe_master(
+            d,
+            lf,
+            master_records(),
+            f,
+            "t",
+            Store(),
+            lambda rows: [str(r) for r in rows],
+            temp_directory=tmp_path,
+        )
+
+    amap, _, _ = master()
+    assert amap == {"0000000001": "0000000005"}
+    monkeypatch.setenv("IKOU_DEDUPE_MEMORY_LIMIT", "300MB")
+    master()
+    assert seen == [("953.6 MiB", str(tmp_path)), ("286.1 MiB", str(tmp_path))]
+    monkeypatch.setenv("IKOU_DEDUPE_MEMORY_LIMIT", "lots")
+    with pytest.raises(StageError, match="IKOU_DEDUPE_MEMORY_LIMIT must be a size"):
+        master()
+
+
+def test_a_parked_cleanse_result_comes_back_the_same(tmp_path):
+    """The addressee master waits on disk during 名寄せ (stages.cleanse.park): its table and
+    ledgers come back equal, schema and metadata included."""
+    from ikou.cleanse.stage import CleanseResult
+    from ikou.stages.cleanse import park
+
+    table = master_records().replace_schema_metadata({b"origin": b"extract"})
+    ledger = pa.table({"record_key": ["k"], "rule": ["r"]})
+    values = pa.table({"record_key": pa.array([], pa.string())})
+    res = CleanseResult(table, ledger, values, {"a.F": 1}, {"b.F": 2}, {"c.F": 3})
+    back = park(res, tmp_path, "ATENA")()
+    for got, want in zip((back.table, back.ledger, back.ledger_values), (table, ledger, values)):
+        assert got.equals(want, check_metadata=True)
+    assert (back.changes, back.problems, back.stats) == (res.changes, res.problems, res.stats)
 
 
 def test_a_delta_run_keeps_records_whose_base_survivor_is_gone_merged(s3_endpoint):

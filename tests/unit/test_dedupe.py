@@ -337,3 +337,62 @@ def test_blocking_pairs_typos_and_partial_dates_but_not_every_birthday_twin():
         .itertuples(index=False)
     }
     assert got == pairs
+
+
+def test_feature_table_is_arrow_with_the_keys_of_the_records():
+    """The comparison keys as Arrow columns (DuckDB scans them in place), one per record, a
+    missing name or kana giving no combined key; ``features`` is the same as pandas."""
+    from ikou.cleanse.dedupe_keys import feature_table, features
+
+    d = dt.date
+    records = _records(
+        [
+            (
+                "0000000001",
+                "髙橋　一郎",
+                "ﾀｶﾊｼ ｲﾁﾛｳ",
+                d(1950, 1, 2),
+                "1",
+                "架空市中央区桜町１丁目２番３号",
+            ),
+            ("0000000002", None, "タカハシ", None, "3", None),
+            ("0000000003", "高橋一郎", "", d(1960, 3, 4), " 2 ", "架空市中央区桜町1-2-3"),
+        ]
+    )
+    t = feature_table(records)
+    assert t.schema.field("birth_year").type == pa.int64()
+    assert {t.schema.field(c).type for c in t.column_names if c != "birth_year"} == {pa.string()}
+    assert t.column("unique_id").to_pylist() == ["0000000001", "0000000002", "0000000003"]
+    assert t.column("name_fold").to_pylist() == ["高橋一郎", None, "高橋一郎"]
+    assert t.column("name_kana_key").to_pylist() == [
+        f"高橋一郎|{kana_key('ﾀｶﾊｼ ｲﾁﾛｳ')}",
+        None,
+        None,
+    ]
+    assert t.column("birth_date").to_pylist() == ["19500102", None, "19600304"]
+    assert t.column("birth_year").to_pylist() == [1950, None, 1960]
+    assert t.column("sex").to_pylist() == ["1", None, "2"]
+    numbers = t.column("addr_numbers").to_pylist()
+    assert numbers[0] == numbers[2] and numbers[0] is not None and numbers[1] is None
+    assert features(records).equals(t.to_pandas())
+
+
+def test_duckdb_runs_under_the_memory_limit_given_and_spills_to_the_folder_given(tmp_path):
+    """make_linker's DuckDB connection has the memory limit and the temp folder asked for (a
+    task's DuckDB otherwise grows to 80 % of the machine before it would spill)."""
+    from ikou.cleanse.dedupe_keys import feature_table
+    from ikou.cleanse.dedupe_model import load_model, make_linker
+
+    d = dt.date
+    records = _records(
+        [
+            ("0000000001", "山田太郎", "ヤマダタロウ", d(1950, 1, 2), "1", "架空市中央区桜町1-2-3"),
+            ("0000000002", "山田太郎", "ヤマダタロウ", d(1950, 1, 2), "1", "架空市中央区桜町1-2-3"),
+        ]
+    )
+    linker = make_linker(
+        feature_table(records), load_model(), memory_limit="100MB", temp_directory=tmp_path
+    )
+    con = linker.inference.predict().db_api.duckdb_con
+    setting = "select current_setting('memory_limit'), current_setting('temp_directory')"
+    assert con.execute(setting).fetchall()[0] == ("95.3 MiB", str(tmp_path))

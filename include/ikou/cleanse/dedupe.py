@@ -78,7 +78,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ikou.cleanse.dedupe_keys import features
+from ikou.cleanse.dedupe_keys import feature_table
 from ikou.cleanse.dedupe_model import (
     connected_components,
     level_gammas,
@@ -118,6 +118,10 @@ class DedupeConfig:
     )
     seed: int = 42
     keep_pairs_above: float = 0.01  # pairs below this probability are not kept (match_score floor)
+    #: DuckDB's memory_limit for the candidate pairs ("2GB", "25%" of the machine's memory;
+    #: None: DuckDB's default, 80 %); beyond it DuckDB spills to ``temp_directory``
+    memory_limit: str | None = None
+    temp_directory: str | None = None  # where DuckDB spills (None: DuckDB's default)
 
     def __post_init__(self):
         check_thresholds(self.review, self.auto_merge)
@@ -147,8 +151,8 @@ def dedupe(records, config: DedupeConfig | None = None) -> DedupeResult:
     cfg = config or DedupeConfig()
     quiet_splink()
     t0 = time.monotonic()
-    feats = features(records)
-    n = len(feats)
+    feats = feature_table(records)
+    n = feats.num_rows
     stats: dict = {"records": n}
     t1 = time.monotonic()
     if cfg.train:
@@ -156,7 +160,7 @@ def dedupe(records, config: DedupeConfig | None = None) -> DedupeResult:
             None,
             seed=cfg.seed,
             expected_duplicate_rate=cfg.expected_duplicate_rate,
-            features_frame=feats,
+            features_frame=feats.to_pandas(),
         )
     else:
         model = load_model(cfg.model)
@@ -166,17 +170,21 @@ def dedupe(records, config: DedupeConfig | None = None) -> DedupeResult:
     stats["prior"] = model["probability_two_random_records_match"]
     t2 = time.monotonic()
     if n >= 2:
-        linker = make_linker(feats, model)
-        pred = linker.inference.predict(
-            threshold_match_probability=cfg.keep_pairs_above
-        ).as_pandas_dataframe()
+        linker = make_linker(
+            feats, model, memory_limit=cfg.memory_limit, temp_directory=cfg.temp_directory
+        )
+        kept = linker.inference.predict(threshold_match_probability=cfg.keep_pairs_above)
+        pred = pairs_frame(kept)
+        kept.db_api.duckdb_con.close()  # DuckDB's memory back before clustering
+        del linker, kept
     else:
         pred = pd.DataFrame(
             columns=["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
         )
     t3 = time.monotonic()
     pred = pred.astype({"unique_id_l": str, "unique_id_r": str})
-    ids = feats["unique_id"].tolist()
+    ids = feats.column("unique_id").to_pylist()
+    del feats
     best = pd.concat(
         [
             pred[["unique_id_l", "match_probability"]].rename(columns={"unique_id_l": "id"}),
@@ -252,6 +260,15 @@ def dedupe(records, config: DedupeConfig | None = None) -> DedupeResult:
         }
     )
     return DedupeResult(clusters, pred, stats, model)
+
+
+def pairs_frame(predictions):
+    """The kept candidate pairs as pandas: ids, probability, weight and the gamma columns (not
+    the compared keys splink retains beside them: nothing here reads them)."""
+    rel = predictions.as_duckdbpyrelation()
+    keep = ("unique_id_l", "unique_id_r", "match_probability", "match_weight")
+    cols = [c for c in rel.columns if c in keep or c.startswith("gamma_")]
+    return rel.select(*[f'"{c}"' for c in cols]).df()
 
 
 # -- evaluation against an answer key ----------------------------------------------------------

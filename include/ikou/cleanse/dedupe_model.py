@@ -159,10 +159,22 @@ def load_model(path: str | Path | None = None) -> dict:
     return model
 
 
-def make_linker(feats, model: dict):
+def make_linker(
+    feats, model: dict, *, memory_limit: str | None = None, temp_directory: str | None = None
+):
+    """A splink linker of ``feats`` (pandas or Arrow) on a DuckDB connection of its own;
+    ``memory_limit`` / ``temp_directory``: DuckDB's settings (None: DuckDB's defaults — a
+    memory limit of 80 % of the machine's memory, which a task never reaches before the machine
+    does, so DuckDB never spills)."""
+    import duckdb
     from splink import DuckDBAPI, Linker
 
-    db = DuckDBAPI()
+    config = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_directory:
+        config["temp_directory"] = str(temp_directory)
+    db = DuckDBAPI(duckdb.connect(":memory:", config=config))
     sdf = db.register(feats, table_name="ikou_dedupe_input")
     # the candidate pairs are the code's (blocking_rules), not the saved model's: a model is its
     # m and u probabilities, and one saved before the rules changed must block as today

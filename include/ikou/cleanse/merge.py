@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from ikou.cleanse.stage import DATE_SUFFIX
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.hashing import keyed_hashes
 
@@ -38,12 +39,36 @@ def _role_field(lf, *roles: str) -> str | None:
     return names[0] if names else None
 
 
+#: dedupe_input's columns: (roles of the field, suffix of its cleansed column)
+DEDUPE_SOURCES = {
+    "name": (("name",), ""),
+    "name_kana": (("name_kana",), ""),
+    "birth_date": (("birth_wareki", "birth_wareki_partial"), DATE_SUFFIX),
+    "sex": (("sex",), ""),
+    "address": (("address",), ""),
+    "kind": (("addressee_kind",), ""),
+    "registered": (("registered_date",), DATE_SUFFIX),
+    "updated": (("updated_date",), DATE_SUFFIX),
+}
+
+
+def dedupe_columns(table: pa.Table, lf) -> list[str]:
+    """The columns of a cleansed addressee master :func:`dedupe_input` reads (the stage keeps
+    only these in memory during 名寄せ)."""
+    names = [_role_field(lf, "atena_no")]
+    names += [
+        f + suffix
+        for roles, suffix in DEDUPE_SOURCES.values()
+        if (f := _role_field(lf, *roles)) is not None
+    ]
+    return [c for c in dict.fromkeys(names) if c in table.column_names]
+
+
 def dedupe_input(table: pa.Table, lf) -> pa.Table:
     """The ``ikou dedupe`` input of a cleansed addressee master, plus ``kind``, ``registered`` and
     ``updated`` for choosing survivors."""
-    from ikou.cleanse.stage import DATE_SUFFIX
 
-    def col(*roles: str, suffix: str = ""):
+    def col(roles: tuple[str, ...], suffix: str):
         f = _role_field(lf, *roles)
         if f is None or f + suffix not in table.column_names:
             return pa.nulls(table.num_rows, pa.string())
@@ -53,14 +78,7 @@ def dedupe_input(table: pa.Table, lf) -> pa.Table:
     return pa.table(
         {
             "atena_id": pa.array(atena, pa.string()),
-            "name": col("name"),
-            "name_kana": col("name_kana"),
-            "birth_date": col("birth_wareki", "birth_wareki_partial", suffix=DATE_SUFFIX),
-            "sex": col("sex"),
-            "address": col("address"),
-            "kind": col("addressee_kind"),
-            "registered": col("registered_date", suffix=DATE_SUFFIX),
-            "updated": col("updated_date", suffix=DATE_SUFFIX),
+            **{name: col(*how) for name, how in DEDUPE_SOURCES.items()},
         }
     )
 
@@ -211,6 +229,8 @@ def map_from_table(t: pa.Table) -> dict[str, str]:
 
 __all__ = [
     "atena_text",
+    "DEDUPE_SOURCES",
+    "dedupe_columns",
     "dedupe_input",
     "survivor",
     "apply_to_master",

@@ -195,18 +195,20 @@ def cleanse_table(
     ctx = context if context is not None else CleanseContext().for_domain(domain)
     scheme = era_scheme or COMMON_SCHEME
     purpose = f"record:{domain.id}:{lf.name}"
-    key_cols = [table.column(k).to_pylist() for k in lf.business_keys]
-    key_hash_cache: dict[int, str] = {}
+    keys = list(lf.business_keys)
+    key_table = table.select(keys)
+    # each record's key hashed once (several findings and ledger rows may name it): a slot per
+    # row, the keys read from Arrow for the rows asked only (not the whole key column and a dict
+    # of every record as Python objects)
+    key_hash_cache: list[str | None] = [None] * table.num_rows
 
     def key_hash(rows) -> list[str]:
-        missing = [r for r in rows if r not in key_hash_cache]
+        missing = sorted({r for r in rows if key_hash_cache[r] is None})
         if missing:
-            raw = [
-                "\x1e".join("" if c[r] is None else str(c[r]) for c in key_cols) for r in missing
-            ]
+            raw = record_keys(key_table.take(pa.array(missing, pa.int64())), keys)
             for r, h in zip(missing, keyed_hashes(raw, purpose=purpose, secret=secret)):
                 key_hash_cache[r] = h
-        return [key_hash_cache[r] for r in rows]
+        return [key_hash_cache[r] for r in rows]  # type: ignore[misc]
 
     records = (
         table.column("_record")
@@ -319,33 +321,39 @@ def cleanse_table(
             out = _put(out, fname + PRECISION_SUFFIX, column(1, pa.string()))
             if how == "wareki":
                 out = _put(out, fname + PARTIAL_SUFFIX, column(2, pa.string()))
+    # each ledger column made Arrow once (the ledger and the values ledger share it) and its
+    # Python list dropped before the next is built
     all_rows = [r for rows, *_ in ledger for r in rows.tolist()]
-    hashes = key_hash(all_rows)
+    hashes = pa.array(key_hash(all_rows), pa.string())
+    rec = records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records
+    record_no = rec.take(pa.array(all_rows, pa.int64())).cast(pa.int64())
+    del all_rows
+    fields = pa.array([f for rows, f, *_ in ledger for _ in range(len(rows))], pa.string())
+    rules = pa.array([r for rows, _f, r, *_ in ledger for _ in range(len(rows))], pa.string())
     before = [v for *_, b, _a in ledger for v in b]
     after = [v for *_, a in ledger for v in a]
-    fields = [f for rows, f, *_ in ledger for _ in range(len(rows))]
-    rules = [r for rows, _f, r, *_ in ledger for _ in range(len(rows))]
     distinct = sorted(set(before) | set(after))
     value_hash = dict(zip(distinct, keyed_hashes(distinct, purpose="ledger-value", secret=secret)))
+    del distinct
     ledger_table = pa.table(
         {
             "record_key": hashes,
             "field": fields,
             "rule": rules,
-            "before_hash": [value_hash[v] for v in before],
-            "after_hash": [value_hash[v] for v in after],
+            "before_hash": pa.array([value_hash[v] for v in before], pa.string()),
+            "after_hash": pa.array([value_hash[v] for v in after], pa.string()),
         },
         schema=LEDGER_SCHEMA,
     )
-    rec = records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records
+    del value_hash
     values_table = pa.table(
         {
             "record_key": hashes,
-            "_record": rec.take(pa.array(all_rows, pa.int64())).cast(pa.int64()),
+            "_record": record_no,
             "field": fields,
             "rule": rules,
-            "before": before,
-            "after": after,
+            "before": pa.array(before, pa.string()),
+            "after": pa.array(after, pa.string()),
         },
         schema=VALUES_SCHEMA,
     )

@@ -23,6 +23,8 @@ quarantine is reported beside it).
 from __future__ import annotations
 
 import io
+import os
+import re
 import tempfile
 import time
 from collections import Counter
@@ -32,7 +34,7 @@ from ikou.cleanse import carry as CA
 from ikou.cleanse import merge as M
 from ikou.cleanse import report as RP
 from ikou.cleanse.config import load_context
-from ikou.cleanse.stage import cleanse_table, record_keys
+from ikou.cleanse.stage import CleanseResult, cleanse_table, record_keys
 from ikou.domains import registry
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
@@ -44,6 +46,47 @@ from ikou.stages.common import StageError, balanced, write_report
 from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
 
 MAP_FILE = "_atena_map.parquet"
+#: DuckDB's memory limit in 名寄せ (IKOU_DEDUPE_MEMORY_LIMIT: a size such as "2GB", or a share
+#: of the machine's memory such as "10%"): beyond it DuckDB spills to the task's temp folder
+#: instead of growing with the city (its own default, 80 % of the machine, is never reached).
+#: 1GB: a 500k city's 名寄せ needs about 0.8 GB of DuckDB; a 1M city's spilled under 1GB at
+#: about the same CPU time
+DEDUPE_MEMORY_LIMIT = "1GB"
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", re.IGNORECASE)
+
+
+def dedupe_memory_limit() -> str:
+    """DuckDB's memory limit for 名寄せ from the environment (:data:`DEDUPE_MEMORY_LIMIT`)."""
+    raw = os.environ.get("IKOU_DEDUPE_MEMORY_LIMIT", "").strip()
+    if not raw:
+        return DEDUPE_MEMORY_LIMIT
+    if not _MEMORY.fullmatch(raw):
+        raise StageError(
+            f"IKOU_DEDUPE_MEMORY_LIMIT must be a size such as 2GB or 512MB, or a share such "
+            f"as 10%, not {raw[:40]!r}"
+        )
+    return raw
+
+
+def park(res: CleanseResult, work: Path, name: str):
+    """Write a cleansed file's tables to Arrow files in ``work`` (the task's temp folder) and
+    return the function that gives the result back (memory-mapped, exactly the same tables):
+    the addressee master waits there during 名寄せ instead of in memory."""
+    import pyarrow as pa
+
+    paths = []
+    for part in ("table", "ledger", "ledger_values"):
+        t = getattr(res, part)
+        paths.append(work / f"parked.{name}.{part}.arrow")
+        with pa.OSFile(str(paths[-1]), "wb") as sink, pa.ipc.new_file(sink, t.schema) as w:
+            w.write_table(t)
+    changes, problems, stats = res.changes, res.problems, res.stats
+
+    def back() -> CleanseResult:
+        t, ledger, values = (pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in paths)
+        return CleanseResult(t, ledger, values, changes, problems, stats)
+
+    return back
 
 
 def master_map(
@@ -116,10 +159,20 @@ def base_migration(ctx: RunContext, d, lf, store) -> CA.Base:
 
 
 def dedupe_master(
-    d, lf, table, findings, run_id: str, store, key_hash, base: CA.Base | None = None
+    d,
+    lf,
+    table,
+    findings,
+    run_id: str,
+    store,
+    key_hash,
+    base: CA.Base | None = None,
+    temp_directory: Path | None = None,
 ) -> tuple[dict, dict, dict]:
     """名寄せ of the addressee master: (old -> new map, counts for the report, review files).
-    ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`)."""
+    ``table``: the cleansed master (at least the columns :func:`ikou.cleanse.merge.dedupe_columns`
+    names); ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`);
+    ``temp_directory``: where DuckDB spills beyond :func:`dedupe_memory_limit`."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -132,7 +185,11 @@ def dedupe_master(
     res = dedupe(
         records,
         DedupeConfig(
-            auto_merge=spec.auto_merge, review=spec.review, max_auto_cluster=spec.max_auto_cluster
+            auto_merge=spec.auto_merge,
+            review=spec.review,
+            max_auto_cluster=spec.max_auto_cluster,
+            memory_limit=dedupe_memory_limit(),
+            temp_directory=None if temp_directory is None else str(temp_directory),
         ),
     )
     decisions = RV.load_decisions(d.id, store)
@@ -278,10 +335,15 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
 
         cleansed: dict[str, tuple] = {}
         if master_lf is not None and d.cleanse.dedupe.enabled:
-            cleansed[master_lf.name] = cleansed_file(master_lf)
-            t = cleansed[master_lf.name][1].table
+            n_in, res, n_findings = cleansed_file(master_lf)
             purpose = f"record:{d.id}:{master_lf.name}"
             keys = list(master_lf.business_keys)
+            # in memory during 名寄せ: the columns it reads and the record keys (findings); the
+            # rest of the cleansed master and its ledgers wait in the temp folder
+            t = res.table.select(list(dict.fromkeys(M.dedupe_columns(res.table, master_lf) + keys)))
+            cleansed[master_lf.name] = (n_in, park(res, work, master_lf.name), n_findings)
+            del res
+            pa.default_memory_pool().release_unused()  # what the master freed, back to the OS
 
             def key_hash(rows, t=t, keys=keys, purpose=purpose):
                 # the keys of these rows only (not a list of every record's key)
@@ -289,10 +351,11 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
                 return keyed_hashes(raw, purpose=purpose)
 
             base = base_migration(ctx, d, master_lf, store) if ctx.base_snapshot else None
+            (work / "duckdb").mkdir()
             amap, merge_info, review_files = dedupe_master(
-                d, master_lf, t, dedupe_findings, run_id, store, key_hash, base
+                d, master_lf, t, dedupe_findings, run_id, store, key_hash, base, work / "duckdb"
             )
-            del t
+            del t, key_hash  # the closure held the master's columns through every other file
             map_source = "this run"
         elif refers:
             amap, map_source = master_map(
@@ -300,7 +363,10 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             )
         rewritten_total = 0
         for lf in d.legacy_files:
-            n_in, res, n_findings = cleansed.pop(lf.name, None) or cleansed_file(lf)
+            parked = cleansed.pop(lf.name, None)
+            n_in, res, n_findings = (
+                (parked[0], parked[1](), parked[2]) if parked else cleansed_file(lf)
+            )
             table, ledger, values = res.table, [res.ledger], [res.ledger_values]
             merged = 0
             steps = []
@@ -377,6 +443,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
                 }
             )
             del table, res, ledger, values  # before the next file is read
+            pa.default_memory_pool().release_unused()
         for lf in d.legacy_files:
             findings.items.extend(file_findings[lf.name].items)
         findings.items.extend(dedupe_findings.items)
