@@ -239,3 +239,51 @@ def test_dates_codes_nulls_and_repeated_keys_reconcile_in_batches(tmp_path):
         assert (r["duplicate_keys"], r["missing"], r["extra"], r["changed"]) == (1, 0, 0, 0), r
     finally:
         target.dispose()
+
+
+@pytest.mark.parametrize(
+    "kind,arr",
+    [
+        ("string", ["佐藤", None, "", "ａ"]),
+        ("code", ["01", None, "1"]),
+        ("date", ["2024-02-29", None, "1989-01-08"]),
+        ("integer", [0, None, -12, 10**12]),
+        ("decimal", ["1.5", None, "-0.25", "100"]),
+    ],
+)
+def test_canonical_texts_are_the_converter_s_texts_in_every_arrow_form(kind, arr):
+    """The Arrow form of the canonical text (one batch at a time) cannot drift from the value by
+    value form both sides of a reconciliation use (dictionary, large strings, dates, numbers)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from ikou.domains.schema import Column
+    from ikou.rehearsal.reconcile_values import canonical_converter, canonical_texts
+
+    col = Column(
+        name="c", label_ja="列", type=kind, source="C", scale=2 if kind == "decimal" else None
+    )
+    if kind == "date":
+        values = [None if v is None else dt.date.fromisoformat(v) for v in arr]
+        forms = [pa.array(values, pa.date32())]
+    elif kind == "decimal":
+        values = [None if v is None else Decimal(v) for v in arr]
+        forms = [pa.array(values, pa.decimal128(18, 2)), pa.array(values, pa.decimal128(18, 4))]
+    elif kind == "integer":
+        values = arr
+        forms = [pa.array(values, pa.int64())]
+    else:
+        values = arr
+        forms = [
+            pa.array(values, pa.string()),
+            pa.array(values, pa.large_string()),
+            pa.array(values, pa.string()).dictionary_encode(),
+        ]
+    conv = canonical_converter(col)
+    expected = [conv(v) for v in values]
+    for form in forms:
+        got = canonical_texts(col, form)
+        assert got.type == pa.string()
+        assert got.to_pylist() == expected

@@ -44,6 +44,7 @@ from ikou.rehearsal.reconcile_values import (
     aggregates_postgresql,
     aggregates_source,
     canonical_converter,
+    canonical_texts,
     control_totals,
     key_purpose,
     public_aggregates,
@@ -92,19 +93,7 @@ class _Digester:
 
     def texts(self, i: int, arr):
         """Column ``i``'s canonical texts as an Arrow string array (nulls stay null)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        kind = self.cols[i].type
-        if pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_decode()
-        if kind in ("string", "code") and pa.types.is_string(arr.type):
-            return arr
-        if kind in ("string", "code") and pa.types.is_large_string(arr.type):
-            return arr.cast(pa.string())
-        if kind == "date" and pa.types.is_date32(arr.type):
-            return pc.cast(arr, pa.string())  # ISO 8601, as date.isoformat()
-        return pa.array([self.conv[i](v) for v in arr.to_pylist()], pa.string())
+        return canonical_texts(self.cols[i], arr, self.conv[i])
 
     def add_arrays(self, arrays: list) -> None:
         """One batch of rows: an Arrow array per layout column."""

@@ -49,6 +49,26 @@ def canonical_converter(col):
     return conv
 
 
+def canonical_texts(col, arr, conv=None):
+    """An Arrow array of ``col``'s values -> their canonical texts as an Arrow string array, the
+    same texts :func:`canonical_converter` gives value by value (nulls stay null). String, code
+    and date columns are converted in Arrow; the others value by value by ``conv`` (the column's
+    :func:`canonical_converter`, made once by the caller for a column read in many batches)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if col.type in ("string", "code") and pa.types.is_string(arr.type):
+        return arr
+    if col.type in ("string", "code") and pa.types.is_large_string(arr.type):
+        return arr.cast(pa.string())
+    if col.type == "date" and pa.types.is_date32(arr.type):
+        return pc.cast(arr, pa.string())  # ISO 8601, as date.isoformat()
+    conv = conv or canonical_converter(col)
+    return pa.array([conv(v) for v in arr.to_pylist()], pa.string())
+
+
 NULL = "\x00"
 
 
