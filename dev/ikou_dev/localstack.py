@@ -39,6 +39,7 @@ import urllib.request
 from pathlib import Path
 
 from ikou.argparsing import Parser
+from ikou.config import settings
 from ikou.errors import IkouError
 from ikou_dev.localstack_env import (
     API_PORT,
@@ -531,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def command(args) -> int:
     if args.cmd == "run":
+        settings().check()  # a malformed setting: exit 2 before the stack starts
         timeout = args.timeout if args.timeout is not None else run_timeout(args.residents)
         try:
             return run_master(

@@ -14,6 +14,11 @@ endpoint, SQLite target) and the real one (MinIO or AWS S3, PostgreSQL).
 | IKOU_HMAC_SECRET         | secret of the keyed hashes (HMAC-SHA256)                   | Airflow conn ikou_hmac (password); required |
 | IKOU_HOME                | local working folder (SQLite target, caches)               | ./.ikou |
 | IKOU_GAIJI_POLICY        | unmapped 外字: placeholder (record continues), quarantine or pua | placeholder |
+| IKOU_DEDUPE_MEMORY_LIMIT | DuckDB's memory in 名寄せ: a size (2GB, 512MB) or a share (10%) | 1GB |
+
+The settings with a value to check (:meth:`Settings.check`) are checked when a task starts, before
+its stage runs, and by ``ikou stack run`` before it starts anything: a malformed one is one line
+and exit 2 at once, not a failure deep in a run (issue 10).
 
 Inside Airflow, the Airflow layer (:mod:`ikou.airflow.connections`) resolves the connections
 ``ikou_s3`` (a boto3 client from the Amazon provider's S3Hook), ``ikou_target`` and
@@ -26,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +78,14 @@ def resources() -> Resources:
     return _active.get()
 
 
+#: DuckDB's memory limit in 名寄せ (IKOU_DEDUPE_MEMORY_LIMIT): beyond it DuckDB spills to the
+#: task's temp folder instead of growing with the city (its own default, 80 % of the machine, is
+#: never reached). 1GB: a 500k city's 名寄せ needs about 0.8 GB of DuckDB; a 1M city's spilled
+#: under 1GB at about the same CPU time
+DEDUPE_MEMORY_LIMIT = "1GB"
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Settings:
     restricted_bucket: str
@@ -109,10 +123,34 @@ class Settings:
         return policy
 
     @property
+    def dedupe_memory_limit(self) -> str:
+        """DuckDB's memory limit for 名寄せ (:data:`DEDUPE_MEMORY_LIMIT` when unset)."""
+        raw = os.environ.get("IKOU_DEDUPE_MEMORY_LIMIT", "").strip()
+        if not raw:
+            return DEDUPE_MEMORY_LIMIT
+        if not _MEMORY.fullmatch(raw):
+            raise ConfigError(
+                f"IKOU_DEDUPE_MEMORY_LIMIT must be a size such as 2GB or 512MB, or a share such "
+                f"as 10%, not {raw[:40]!r}"
+            )
+        return raw
+
+    def check(self) -> None:
+        """Read every setting whose value has a form to check: a malformed one raises
+        :class:`ConfigError` (exit 2) before a stage runs, instead of where it is first used."""
+        for name in CHECKED_SETTINGS:
+            getattr(self, name)
+
+    @property
     def ui_base_url(self) -> str:
         """The Airflow UI's base URL, without a trailing slash."""
         url = os.environ.get("AIRFLOW__API__BASE_URL") or resources().ui_base_url
         return (url or "http://localhost:8080").rstrip("/")
+
+
+#: The :class:`Settings` properties :meth:`Settings.check` reads (one place: a new checked
+#: setting is added here)
+CHECKED_SETTINGS = ("gaiji_policy", "dedupe_memory_limit")
 
 
 def settings() -> Settings:

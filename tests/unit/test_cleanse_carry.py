@@ -380,10 +380,10 @@ def test_the_stage_runs_duckdb_under_its_memory_limit_in_the_task_folder(
     folder (it spills there instead of growing with the city); a malformed limit is refused
     in one line."""
     from ikou.cleanse import dedupe as DD
+    from ikou.config import ConfigError
     from ikou.domains import registry
     from ikou.findings import Findings
     from ikou.stages.cleanse import dedupe_master
-    from ikou.stages.common import StageError
     from ikou.storage import Store
 
     reg = registry()
@@ -418,7 +418,7 @@ def test_the_stage_runs_duckdb_under_its_memory_limit_in_the_task_folder(
     master()
     assert seen == [("953.6 MiB", str(tmp_path)), ("286.1 MiB", str(tmp_path))]
     monkeypatch.setenv("IKOU_DEDUPE_MEMORY_LIMIT", "lots")
-    with pytest.raises(StageError, match="IKOU_DEDUPE_MEMORY_LIMIT must be a size"):
+    with pytest.raises(ConfigError, match="IKOU_DEDUPE_MEMORY_LIMIT must be a size"):
         master()
 
 

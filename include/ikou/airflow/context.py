@@ -9,7 +9,7 @@ the run id and the triggering user. :func:`stage_call` runs a stage with the res
 |---|---|
 | a result | success (the StageResult goes to XCom) |
 | :class:`~ikou.stages.common.StageNotApplicable` | skipped |
-| a refusal (cutover guard), a failed gate, a bad Param | failed at once, no retry: retrying cannot change the answer |
+| a refusal (cutover guard), a failed gate, a bad Param or setting | failed at once, no retry: retrying cannot change the answer |
 | anything else (S3 down, the database busy …) | failed, retried by the task's retries |
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ikou.config import using
+from ikou.config import settings, using
 from ikou.errors import EXIT_USAGE, IkouError, Refused
 from ikou.pipeline import RunContext
 
@@ -46,6 +46,7 @@ def stage_call(domain: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> 
 
     try:
         ctx = run_context(domain)
+        settings().check()  # a malformed setting fails the task at its start, not deep in a stage
         with using(resolve()):
             return fn(ctx, *args, **kwargs)
     except StageNotApplicable as exc:

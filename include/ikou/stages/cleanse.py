@@ -23,8 +23,6 @@ quarantine is reported beside it).
 from __future__ import annotations
 
 import io
-import os
-import re
 import tempfile
 import time
 from collections import Counter
@@ -35,6 +33,7 @@ from ikou.cleanse import merge as M
 from ikou.cleanse import report as RP
 from ikou.cleanse.config import load_context
 from ikou.cleanse.stage import CleanseResult, cleanse_table, record_keys
+from ikou.config import settings
 from ikou.domains import registry
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
@@ -46,26 +45,6 @@ from ikou.stages.common import StageError, balanced, write_report
 from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
 
 MAP_FILE = "_atena_map.parquet"
-#: DuckDB's memory limit in 名寄せ (IKOU_DEDUPE_MEMORY_LIMIT: a size such as "2GB", or a share
-#: of the machine's memory such as "10%"): beyond it DuckDB spills to the task's temp folder
-#: instead of growing with the city (its own default, 80 % of the machine, is never reached).
-#: 1GB: a 500k city's 名寄せ needs about 0.8 GB of DuckDB; a 1M city's spilled under 1GB at
-#: about the same CPU time
-DEDUPE_MEMORY_LIMIT = "1GB"
-_MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", re.IGNORECASE)
-
-
-def dedupe_memory_limit() -> str:
-    """DuckDB's memory limit for 名寄せ from the environment (:data:`DEDUPE_MEMORY_LIMIT`)."""
-    raw = os.environ.get("IKOU_DEDUPE_MEMORY_LIMIT", "").strip()
-    if not raw:
-        return DEDUPE_MEMORY_LIMIT
-    if not _MEMORY.fullmatch(raw):
-        raise StageError(
-            f"IKOU_DEDUPE_MEMORY_LIMIT must be a size such as 2GB or 512MB, or a share such "
-            f"as 10%, not {raw[:40]!r}"
-        )
-    return raw
 
 
 def park(res: CleanseResult, work: Path, name: str):
@@ -172,7 +151,8 @@ def dedupe_master(
     """名寄せ of the addressee master: (old -> new map, counts for the report, review files).
     ``table``: the cleansed master (at least the columns :func:`ikou.cleanse.merge.dedupe_columns`
     names); ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`);
-    ``temp_directory``: where DuckDB spills beyond :func:`dedupe_memory_limit`."""
+    ``temp_directory``: where DuckDB spills beyond IKOU_DEDUPE_MEMORY_LIMIT
+    (``settings().dedupe_memory_limit``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -188,7 +168,7 @@ def dedupe_master(
             auto_merge=spec.auto_merge,
             review=spec.review,
             max_auto_cluster=spec.max_auto_cluster,
-            memory_limit=dedupe_memory_limit(),
+            memory_limit=settings().dedupe_memory_limit,
             temp_directory=None if temp_directory is None else str(temp_directory),
         ),
     )
