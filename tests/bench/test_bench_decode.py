@@ -34,6 +34,9 @@ def test_document(doc):
     assert doc["benchmark"] == "decode" and doc["quick"] is True
     assert doc["command"] == "python -m ikou_dev.bench --quick decode"
     assert {"cpu", "cores", "python"} <= set(doc["machine"])
+    # the host's speed around the run, so figures of different times can be compared
+    for when in ("before", "after"):
+        _positive(doc["host_probe"][when], "cpu", "wall")
     f = doc["figures"]
     assert f["profile"] == "quick"
     assert set(f) == {"profile", "load_average", "a_throughput", "b_cli_vs_jvm"}

@@ -44,6 +44,33 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def host_probe() -> dict:
+    """CPU and wall seconds of one fixed single-threaded CPU workload (hashing, a Python loop, an Arrow sort):
+    recorded before and after each benchmark (and each city of the master's), so that figures
+    taken at different times can be told apart from the host's own speed, which varies on a shared
+    machine (the same suite took 590 s one night and 1,025 s the next). Smaller is faster; wall
+    above CPU is time the host gave to others (steal, other processes on the core)."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    block = bytes(range(256)) * 4096  # 1 MiB
+    t0, w0 = time.process_time(), time.monotonic()
+    h = hashlib.sha256()
+    for _ in range(48):
+        h.update(block)
+    total = 0
+    for i in range(1_500_000):
+        total += i % 7
+    values = pa.array([(i * 7919) % 1_000_003 for i in range(300_000)], pa.int64())
+    pc.sort_indices(values)
+    return {
+        "cpu": round(time.process_time() - t0, 3),
+        "wall": round(time.monotonic() - w0, 3),
+    }
+
+
 def machine() -> dict:
     cpu = ""
     try:
@@ -85,9 +112,11 @@ def run_one(
     from ikou.storage import code_version
 
     mod = importlib.import_module(f"ikou_dev.bench.{name}")
+    probe_before = host_probe()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"ikou-bench-{name}-", dir=workdir) as tmp:
         figures = mod.run(Path(tmp), quick=quick)
+    seconds = round(time.monotonic() - started, 1)
     doc = {
         "benchmark": name,
         "quick": quick,
@@ -95,7 +124,8 @@ def run_one(
         "command": " ".join(["python -m ikou_dev.bench"] + (["--quick"] if quick else []) + [name]),
         "code_version": code_version(),
         "machine": machine(),
-        "seconds": round(time.monotonic() - started, 1),
+        "host_probe": {"before": probe_before, "after": host_probe()},
+        "seconds": seconds,
         "figures": figures,
     }
     results_dir.mkdir(parents=True, exist_ok=True)

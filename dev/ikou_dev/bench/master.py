@@ -35,6 +35,8 @@ import threading
 import time
 from pathlib import Path
 
+from ikou_dev.bench import host_probe
+
 RESIDENTS = (500_000, 1_000_000, 2_000_000)
 QUICK_RESIDENTS = (2_000,)
 QUICK_DOMAINS = ("juki", "inkan")  # inkan reads juki's validated layout
@@ -279,6 +281,7 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
         cmd += ["--domains", *domains]
     timeout = run_timeout(residents)
     log = home / "stack-run.log"
+    probe_before = host_probe()
     t0 = time.monotonic()
     try:
         with open(log, "w") as fh:
@@ -294,6 +297,9 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
         elapsed = round(time.monotonic() - t0, 1)
         city = {
             "residents": residents,
+            # the host's speed around this city's run (ikou_dev.bench.host_probe): cities measured
+            # hours apart compare only when these agree
+            "host_probe": {"before": probe_before, "after": host_probe()},
             "stack_run_exit": rc,
             "stack_run_seconds": elapsed,
             "synth_seconds": synth_seconds(out),
