@@ -134,9 +134,10 @@ class CleanseContext:
         """The array twin of check ``name`` (an Arrow string array -> numpy bool, True where the
         value passes), or None when the check has none (:data:`ikou.cleanse.rules.ARRAY_CHECKS`):
         the stage runs the scalar check only on the values that do not pass."""
-        if name == "juminhyo_code_format":
-            return functools.partial(R.ARRAY_CHECKS[name], rule=self.juminhyo_rule)
-        return R.ARRAY_CHECKS.get(name)
+        twin = R.ARRAY_CHECKS.get(name)
+        if twin is not None and name == "juminhyo_code_format":
+            return functools.partial(twin, rule=self.juminhyo_rule)
+        return twin
 
 
 def _bool_check(name: str, fn: Callable[[str], bool]) -> Check:

@@ -63,8 +63,17 @@ def _put(table: pa.Table, name: str, arr: pa.Array) -> pa.Table:
 
 
 def record_keys(table: pa.Table, keys: list[str]) -> list[str]:
-    cols = [table.column(k).to_pylist() for k in keys]
-    return ["\x1e".join("" if v is None else str(v) for v in vals) for vals in zip(*cols)]
+    """Each row's business key as one text (the fields joined by U+001E, null as empty)."""
+    import pyarrow.compute as pc
+
+    cols = [table.column(k) for k in keys]
+    if all(pa.types.is_integer(c.type) or _is_text(c) for c in cols):
+        # Arrow's text of an integer is Python's str(): joined in Arrow, no tuple per record
+        texts = [pc.cast(c, pa.string()).fill_null("") for c in cols]
+        joined = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, "\x1e")
+        return joined.to_pylist()
+    values = [c.to_pylist() for c in cols]
+    return ["\x1e".join("" if v is None else str(v) for v in vals) for vals in zip(*values)]
 
 
 class RecordKeyHashes:
