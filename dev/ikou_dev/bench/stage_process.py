@@ -204,7 +204,7 @@ def stages(
         return out
     finally:
         s3.terminate()
-        s3.wait(30)
+        s3.wait(120)  # a busy machine's moto server takes longer than 30 s to stop
 
 
 def _download(client, prefix: str, dest: Path) -> None:

@@ -125,6 +125,20 @@ class CleanseContext:
                 f"unknown cleansing check {name!r}; known: {', '.join(sorted(R.KNOWN_CHECKS))}"
             ) from None
 
+    def may_change(self, name: str) -> str | None:
+        """The Arrow (RE2) pattern of the values rule ``name`` could change, or None (any value):
+        :data:`ikou.cleanse.rules.MAY_CHANGE`."""
+        return R.MAY_CHANGE.get(name)
+
+    def passes(self, name: str) -> Callable | None:
+        """The array twin of check ``name`` (an Arrow string array -> numpy bool, True where the
+        value passes), or None when the check has none (:data:`ikou.cleanse.rules.ARRAY_CHECKS`):
+        the stage runs the scalar check only on the values that do not pass."""
+        twin = R.ARRAY_CHECKS.get(name)
+        if twin is not None and name == "juminhyo_code_format":
+            return functools.partial(twin, rule=self.juminhyo_rule)
+        return twin
+
 
 def _bool_check(name: str, fn: Callable[[str], bool]) -> Check:
     problem = [(name, "check failed; value not changed")]

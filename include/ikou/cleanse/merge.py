@@ -34,6 +34,27 @@ def atena_text(v) -> str | None:
     return f"{int(v):0{ATENA_WIDTH}d}"
 
 
+def atena_texts(col) -> pa.Array:
+    """:func:`atena_text` of a whole column (an Arrow string array), computed in Arrow for the
+    usual values — non-negative integers and plain ASCII digit strings — and by
+    :func:`atena_text` for any other (blank-padded, full-width, negative, other types)."""
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_integer(arr.type):
+        plain = pc.greater_equal(arr, 0).fill_null(True)
+    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        plain = pc.match_substring_regex(arr, "^[0-9]+$").fill_null(True)
+    else:
+        return pa.array([atena_text(v) for v in arr.to_pylist()], pa.string())
+    text = pc.utf8_lpad(arr.cast(pa.string()), width=ATENA_WIDTH, padding="0")
+    if plain.false_count:
+        other = pc.invert(plain)
+        fixed = [atena_text(v) for v in arr.filter(other).to_pylist()]
+        text = pc.replace_with_mask(text, other, pa.array(fixed, pa.string()))
+    return text
+
+
 def _role_field(lf, *roles: str) -> str | None:
     names = lf.fields_with_role(*roles)
     return names[0] if names else None
@@ -74,10 +95,10 @@ def dedupe_input(table: pa.Table, lf) -> pa.Table:
             return pa.nulls(table.num_rows, pa.string())
         return table.column(f + suffix)
 
-    atena = [atena_text(v) for v in table.column(_role_field(lf, "atena_no")).to_pylist()]
+    atena = atena_texts(table.column(_role_field(lf, "atena_no")))
     return pa.table(
         {
-            "atena_id": pa.array(atena, pa.string()),
+            "atena_id": atena,
             **{name: col(*how) for name, how in DEDUPE_SOURCES.items()},
         }
     )
@@ -110,20 +131,35 @@ class MapResult:
     merged: int  # records left out (a merged addressee, or a second record of the same person)
 
 
+def _mapped(texts: pa.Array, amap: dict[str, str]):
+    """(rows whose 宛名番号 text is a key of ``amap``, in order; their texts)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    hit = pc.is_in(texts, value_set=pa.array(list(amap), pa.string())).fill_null(False)
+    rows = np.nonzero(hit.to_numpy(zero_copy_only=False))[0]
+    return rows, texts.take(pa.array(rows, pa.int64())).to_pylist()
+
+
 def apply_to_master(table: pa.Table, lf, amap: dict[str, str]) -> MapResult:
     """Leave the merged-away records out of the addressee master."""
+    import numpy as np
+
     f = _role_field(lf, "atena_no")
-    ids = [atena_text(v) for v in table.column(f).to_pylist()]
-    gone = [i for i, a in enumerate(ids) if a in amap]
-    ledger = [(i, f, "atena_merge", ids[i], amap[ids[i]]) for i in gone]
-    if gone:
-        keep = pa.array([a not in amap for a in ids])
-        table = table.filter(keep)
+    gone, ids = _mapped(atena_texts(table.column(f)), amap) if amap else ([], [])
+    ledger = [(int(i), f, "atena_merge", a, amap[a]) for i, a in zip(gone, ids)]
+    if len(gone):
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[gone] = False
+        table = table.filter(pa.array(keep))
     return MapResult(table, ledger, 0, len(gone))
 
 
 def apply_to_references(table: pa.Table, lf, amap: dict[str, str]) -> MapResult:
     """Rewrite every addressee reference of a table by the map (the ledger records each one)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
     if not amap:
         return MapResult(table, [], 0, 0)
     ledger: list[tuple[int, str, str, str, str]] = []
@@ -133,47 +169,76 @@ def apply_to_references(table: pa.Table, lf, amap: dict[str, str]) -> MapResult:
     for f in lf.fields_with_role(*sorted(ADDRESSEE_REFERENCE_ROLES)):
         if f not in table.column_names:
             continue
-        col = table.column(f)
-        values = col.to_pylist()
+        col = table.column(f).combine_chunks()
         as_int = pa.types.is_integer(col.type)
-        new, hit = [], False
-        for i, v in enumerate(values):
-            t = atena_text(v) if v not in (None, 0, "") else None
-            if t is not None and t in amap:
-                nv = int(amap[t]) if as_int else amap[t]
-                ledger.append((i, f, "atena_merge", t, amap[t]))
-                rewritten += 1
-                hit = True
-                if f in key_fields:
-                    changed_rows.add(i)
-                new.append(nv)
-            else:
-                new.append(v)
-        if hit:
-            table = table.set_column(table.column_names.index(f), f, pa.array(new, col.type))
+        texts = atena_texts(col)
+        # 0 and "" refer to no addressee (as None)
+        if as_int:
+            texts = pc.if_else(pc.equal(col, 0), pa.nulls(len(texts), pa.string()), texts)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            texts = pc.if_else(pc.equal(col, ""), pa.nulls(len(texts), pa.string()), texts)
+        else:
+            none = pa.array([v in (None, 0, "") for v in col.to_pylist()])
+            texts = pc.if_else(none, pa.nulls(len(texts), pa.string()), texts)
+        rows, olds = _mapped(texts, amap)
+        if not len(rows):
+            continue
+        for i, t in zip(rows.tolist(), olds):
+            ledger.append((i, f, "atena_merge", t, amap[t]))
+        rewritten += len(rows)
+        if f in key_fields:
+            changed_rows.update(rows.tolist())
+        mask = np.zeros(len(col), dtype=bool)
+        mask[rows] = True
+        new = [int(amap[t]) if as_int else amap[t] for t in olds]
+        table = table.set_column(
+            table.column_names.index(f),
+            f,
+            pc.replace_with_mask(col, pa.array(mask), pa.array(new, col.type)),
+        )
     merged = 0
     if changed_rows:
         # a rewritten business key that now equals another record's: the same person's second record
-        keys = list(zip(*[table.column(k).to_pylist() for k in lf.business_keys]))
-        first_unchanged: dict[tuple, int] = {}
-        for i, k in enumerate(keys):
-            if i not in changed_rows:
-                first_unchanged.setdefault(k, i)
-        seen: set[tuple] = set(first_unchanged)
-        drop = []
-        for i in sorted(changed_rows):
-            if keys[i] in seen:
-                drop.append(i)
-            else:
-                seen.add(keys[i])
+        drop, keys = _second_records(table, list(lf.business_keys), sorted(changed_rows))
         if drop:
-            dropped = set(drop)
             ledger.extend(
                 (i, "*", "atena_merge_record", "|".join(map(str, keys[i])), "merged") for i in drop
             )
-            table = table.filter(pa.array([i not in dropped for i in range(table.num_rows)]))
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[drop] = False
+            table = table.filter(pa.array(keep))
             merged = len(drop)
     return MapResult(table, ledger, rewritten, merged)
+
+
+def _second_records(table: pa.Table, key_names: list[str], changed: list[int]):
+    """(rows of ``changed``, in order, whose business key an unchanged row or an earlier changed
+    row already has; {changed row: its key}). The unchanged rows' keys are looked up in Arrow
+    (one key column) instead of a tuple per record."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    at = pa.array(changed, pa.int64())
+    keys = dict(zip(changed, zip(*[table.column(k).take(at).to_pylist() for k in key_names])))
+    if len(key_names) == 1:
+        col = table.column(key_names[0])
+        unchanged = np.ones(table.num_rows, dtype=bool)
+        unchanged[changed] = False
+        taken = pc.is_in(col.take(at), value_set=col.filter(pa.array(unchanged)))
+        seen_before = dict(zip(changed, taken.to_pylist()))
+        seen: set[tuple] = set()
+    else:  # several key fields: every unchanged key as a tuple
+        all_keys = list(zip(*[table.column(k).to_pylist() for k in key_names]))
+        changed_set = set(changed)
+        seen = {k for i, k in enumerate(all_keys) if i not in changed_set}
+        seen_before = dict.fromkeys(changed, False)
+    drop = []
+    for i in changed:
+        if seen_before[i] or keys[i] in seen:
+            drop.append(i)
+        else:
+            seen.add(keys[i])
+    return drop, keys
 
 
 def ledger_tables(
@@ -229,6 +294,7 @@ def map_from_table(t: pa.Table) -> dict[str, str]:
 
 __all__ = [
     "atena_text",
+    "atena_texts",
     "DEDUPE_SOURCES",
     "dedupe_columns",
     "dedupe_input",

@@ -136,6 +136,16 @@ VALUE_RULES: dict[str, Callable[[str], str]] = {
     "postal_halfwidth": postal_halfwidth,
 }
 
+#: The values a value rule could change, as an Arrow (RE2) pattern: the stage runs the rule only on
+#: the distinct values that match it (any other value comes out of the rule unchanged), so a
+#: field of unique codes costs no Python per record. A rule without a pattern runs on every
+#: distinct value. Full-width ASCII (U+FF01..U+FF5E) and the ideographic space are what
+#: ``to_halfwidth_ascii`` translates; ``postal_halfwidth`` drops hyphens too.
+MAY_CHANGE: dict[str, str] = {
+    "halfwidth_ascii": "[\uff01-\uff5e\u3000]",
+    "postal_halfwidth": "[\uff01-\uff5e\u3000-]",
+}
+
 # -- checks (report only) -----------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[str], bool]] = {
@@ -146,6 +156,19 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "juminhyo_code_format": lambda v: ids.is_valid_juminhyo_code(v, "format"),
     "postal_code_format": ids.is_valid_postal_code,
     "phone_format": ids.is_valid_phone,
+}
+
+#: The array twins of :data:`CHECKS`: which values of an Arrow string array pass (a numpy bool
+#: array), a column at a time; the stage runs the scalar check on the others only (for their
+#: findings). Each twin reads the same definition as its check (:mod:`ikou.identifiers`).
+ARRAY_CHECKS: dict[str, Callable] = {
+    "my_number_check_digit": lambda a: (
+        ids.valid_array(a, "my_number") | ids.valid_array(a, "corporate_number")
+    ),
+    "corporate_number_check_digit": lambda a: ids.valid_array(a, "corporate_number"),
+    "juminhyo_code_format": lambda a, rule="format": ids.valid_array(a, f"juminhyo:{rule}"),
+    "postal_code_format": ids.postal_code_valid_array,
+    "phone_format": ids.phone_valid_array,
 }
 
 #: Rules and checks that need the city's context (``ikou.cleanse.config.CleanseContext``): the town

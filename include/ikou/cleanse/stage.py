@@ -63,8 +63,39 @@ def _put(table: pa.Table, name: str, arr: pa.Array) -> pa.Table:
 
 
 def record_keys(table: pa.Table, keys: list[str]) -> list[str]:
-    cols = [table.column(k).to_pylist() for k in keys]
-    return ["\x1e".join("" if v is None else str(v) for v in vals) for vals in zip(*cols)]
+    """Each row's business key as one text (the fields joined by U+001E, null as empty)."""
+    import pyarrow.compute as pc
+
+    cols = [table.column(k) for k in keys]
+    if all(pa.types.is_integer(c.type) or _is_text(c) for c in cols):
+        # Arrow's text of an integer is Python's str(): joined in Arrow, no tuple per record
+        texts = [pc.cast(c, pa.string()).fill_null("") for c in cols]
+        joined = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, "\x1e")
+        return joined.to_pylist()
+    values = [c.to_pylist() for c in cols]
+    return ["\x1e".join("" if v is None else str(v) for v in vals) for vals in zip(*values)]
+
+
+class RecordKeyHashes:
+    """The keyed hash of each record's business key by row number, for findings and ledgers:
+    ``hashes(rows)``. Each row's key is hashed once (several findings and ledger rows may name
+    it), and only the rows asked for are read from Arrow (not the whole key column and a dict of
+    every record as Python objects). One helper for the cleansed tables' findings and ledgers
+    and for 名寄せ's findings."""
+
+    def __init__(self, table: pa.Table, keys: list[str], purpose: str, secret: bytes | None):
+        self.keys = list(keys)
+        self.table = table.select(self.keys)
+        self.purpose, self.secret = purpose, secret
+        self._done: dict[int, str] = {}
+
+    def __call__(self, rows) -> list[str]:
+        done = self._done
+        missing = sorted({r for r in rows if r not in done})
+        if missing:
+            raw = record_keys(self.table.take(pa.array(missing, pa.int64())), self.keys)
+            done.update(zip(missing, keyed_hashes(raw, purpose=self.purpose, secret=self.secret)))
+        return [done[r] for r in rows]
 
 
 def _ymd(v, optional: bool = False) -> tuple[object, str | None, str | None]:
@@ -97,8 +128,10 @@ def _wareki(v, scheme: dict) -> tuple[object, str | None, str | None, str | None
         return None, None, None, e.reason
 
 
-def _distinct(col) -> tuple[list, "np.ndarray"]:  # noqa: F821
-    """(distinct values, index of each row's value; -1 for null) of a column."""
+def _distinct(col) -> tuple[pa.Array, "np.ndarray"]:  # noqa: F821
+    """(distinct values, index of each row's value; -1 for null) of a column: the values stay an
+    Arrow array (a unique field has as many as rows; Python objects only for those a rule or
+    check needs)."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -109,7 +142,18 @@ def _distinct(col) -> tuple[list, "np.ndarray"]:  # noqa: F821
         if enc.indices.null_count
         else enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     )
-    return enc.dictionary.to_pylist(), idx
+    return enc.dictionary, idx
+
+
+def _nonempty(values: pa.Array, pattern: str | None = None):
+    """Positions of the non-empty ``values`` (matching the RE2 ``pattern`` when given)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    mask = pc.greater(pc.binary_length(values), 0)
+    if pattern is not None:
+        mask = pc.and_(mask, pc.match_substring_regex(values, pattern))
+    return np.nonzero(mask.fill_null(False).to_numpy(zero_copy_only=False))[0]
 
 
 def _rows_where(idx, flags: list[bool]):
@@ -169,6 +213,13 @@ def _address_columns(
     return table
 
 
+def _concat(arrays: list) -> pa.Array:
+    """One string array of the ledger's value arrays (empty when there are none)."""
+    if not arrays:
+        return pa.array([], pa.string())
+    return pa.concat_arrays([a.cast(pa.string()) for a in arrays])
+
+
 def _is_text(col) -> bool:
     return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
 
@@ -186,30 +237,20 @@ def cleanse_table(
     """Cleanse one legacy table by its configuration (see :mod:`ikou.cleanse.config`).
 
     Rules and checks run once per distinct value of a field (dictionary encoding) and are mapped
-    back to the rows, so the cost follows the number of distinct values, not of rows."""
+    back to the rows, so the cost follows the number of distinct values, not of rows; and a
+    unique field (a code per record) costs no Python per value where a rule says which values it
+    could change (:data:`ikou.cleanse.rules.MAY_CHANGE`) or a check has an array twin
+    (:data:`ikou.cleanse.rules.ARRAY_CHECKS`)."""
     import numpy as np
-    import pyarrow.compute  # noqa: F401 - pa.compute in _address_columns
+    import pyarrow.compute as pc
 
     from ikou.cleanse.config import SEVERITY, CleanseContext
 
     ctx = context if context is not None else CleanseContext().for_domain(domain)
     scheme = era_scheme or COMMON_SCHEME
-    purpose = f"record:{domain.id}:{lf.name}"
-    keys = list(lf.business_keys)
-    key_table = table.select(keys)
-    # each record's key hashed once (several findings and ledger rows may name it): a slot per
-    # row, the keys read from Arrow for the rows asked only (not the whole key column and a dict
-    # of every record as Python objects)
-    key_hash_cache: list[str | None] = [None] * table.num_rows
-
-    def key_hash(rows) -> list[str]:
-        missing = sorted({r for r in rows if key_hash_cache[r] is None})
-        if missing:
-            raw = record_keys(key_table.take(pa.array(missing, pa.int64())), keys)
-            for r, h in zip(missing, keyed_hashes(raw, purpose=purpose, secret=secret)):
-                key_hash_cache[r] = h
-        return [key_hash_cache[r] for r in rows]  # type: ignore[misc]
-
+    key_hash = RecordKeyHashes(
+        table, list(lf.business_keys), f"record:{domain.id}:{lf.name}", secret
+    )
     records = (
         table.column("_record")
         if "_record" in table.column_names
@@ -218,11 +259,14 @@ def cleanse_table(
     corporate = None
     kind_fields = lf.fields_with_role("addressee_kind")
     if kind_fields and kind_fields[0] in table.column_names:
-        corporate = np.array(
-            [k == "3" for k in table.column(kind_fields[0]).to_pylist()], dtype=bool
+        kinds = table.column(kind_fields[0])
+        corporate = (
+            pc.equal(kinds, "3").fill_null(False).to_numpy(zero_copy_only=False)
+            if _is_text(kinds)
+            else np.zeros(table.num_rows, dtype=bool)  # only the text "3" is a corporation
         )
     ledger: list[
-        tuple[object, str, str, list, list]
+        tuple[object, str, str, pa.Array, pa.Array]
     ] = []  # (rows, field, rule, before values, after values)
     changes: Counter = Counter()
     problems_by: Counter = Counter()
@@ -237,46 +281,67 @@ def cleanse_table(
             values, idx = _distinct(col)
             for rule in cfg["rules"]:
                 fn = ctx.value_rule(rule)
-                new = [fn(v) if v else v for v in values]
-                changed = [a != b for a, b in zip(values, new)]
-                rows = _rows_where(idx, changed)
-                if len(rows):
-                    sel = idx[rows]
-                    ledger.append(
-                        (rows, fname, rule, [values[j] for j in sel], [new[j] for j in sel])
-                    )
-                    changes[f"{rule}.{fname}"] += len(rows)
-                values = new
+                at = _nonempty(values, ctx.may_change(rule))  # the values it could change
+                old = values.take(pa.array(at, pa.int64())).to_pylist()
+                new = [fn(v) for v in old]
+                hit = [j for j, (a, b) in enumerate(zip(old, new)) if a != b]
+                if not hit:
+                    continue
+                changed = np.zeros(len(values) + 1, dtype=bool)  # [-1] (null): never
+                changed[at[hit]] = True
+                rows = np.nonzero(changed[idx])[0]
+                after = pc.replace_with_mask(
+                    values,
+                    pa.array(changed[:-1]),
+                    pa.array([new[j] for j in hit], values.type),
+                )
+                sel = pa.array(idx[rows])
+                ledger.append((rows, fname, rule, values.take(sel), after.take(sel)))
+                changes[f"{rule}.{fname}"] += len(rows)
+                values = after
             for check in cfg["checks"]:
                 if check == "address_components":
                     out = _address_columns(
-                        out, fname, values, idx, ctx.towns, key_hash, findings, stats, problems_by
+                        out,
+                        fname,
+                        values.to_pylist(),
+                        idx,
+                        ctx.towns,
+                        key_hash,
+                        findings,
+                        stats,
+                        problems_by,
                     )
                     continue
                 fn = ctx.check(check)
-                found: dict[tuple[str, str], list[bool]] = {}
-                for j, v in enumerate(values):
-                    if not v:
-                        continue
+                at = _nonempty(values)
+                passes = ctx.passes(check)
+                if passes is not None and len(at):  # the scalar check on the others only
+                    at = at[~passes(values.take(pa.array(at, pa.int64())))]
+                found: dict[tuple[str, str], np.ndarray] = {}
+                for j, v in zip(at.tolist(), values.take(pa.array(at, pa.int64())).to_pylist()):
                     for prob in set(fn(v)):  # one finding per problem and record
-                        found.setdefault(prob, [False] * len(values))[j] = True
-                for (rule, detail), flags in sorted(found.items()):
-                    rows = _rows_where(idx, flags).tolist()
+                        if prob not in found:
+                            found[prob] = np.zeros(len(values) + 1, dtype=bool)
+                        found[prob][j] = True
+                for (rule, detail), flags in sorted(found.items(), key=lambda kv: kv[0]):
+                    rows = np.nonzero(flags[idx])[0].tolist()
                     findings.extend(
                         rule, SEVERITY.get(rule, "warning"), fname, key_hash(rows), detail=detail
                     )
                     problems_by[f"{rule}.{fname}"] += len(rows)
             if cfg["rules"]:
-                dist = pa.array(values or [None], pa.string())
+                dist = values.cast(pa.string()) if len(values) else pa.nulls(1, pa.string())
                 new_col = dist.take(pa.array(np.where(idx >= 0, idx, 0)))
                 if (idx < 0).any():
-                    new_col = pa.compute.if_else(
+                    new_col = pc.if_else(
                         pa.array(idx < 0), pa.nulls(len(new_col), pa.string()), new_col
                     )
                 out = out.set_column(out.column_names.index(fname), fname, new_col)
         how = DATE_ROLES.get(spec.role)
         if how:
-            values, idx = _distinct(col)
+            dates, idx = _distinct(col)
+            values = dates.to_pylist()  # a date field's distinct values are few (days)
             if how == "wareki":
                 parsed = [_wareki(v, scheme) for v in values]
             else:
@@ -289,11 +354,7 @@ def cleanse_table(
 
             def column(j: int, typ, parsed=parsed, safe=safe, nulls=nulls):
                 arr = pa.array([x[j] for x in parsed] or [None], typ).take(safe)
-                return (
-                    pa.compute.if_else(nulls, pa.nulls(len(arr), typ), arr)
-                    if nulls is not None
-                    else arr
-                )
+                return pc.if_else(nulls, pa.nulls(len(arr), typ), arr) if nulls is not None else arr
 
             for problem in sorted({x[3] for x in parsed if x[3]}):
                 mask = np.append(np.array([x[3] == problem for x in parsed], dtype=bool), False)[
@@ -321,39 +382,43 @@ def cleanse_table(
             out = _put(out, fname + PRECISION_SUFFIX, column(1, pa.string()))
             if how == "wareki":
                 out = _put(out, fname + PARTIAL_SUFFIX, column(2, pa.string()))
-    # each ledger column made Arrow once (the ledger and the values ledger share it) and its
-    # Python list dropped before the next is built
-    all_rows = [r for rows, *_ in ledger for r in rows.tolist()]
-    hashes = pa.array(key_hash(all_rows), pa.string())
+    # the ledger's columns built in Arrow: a row's field and rule by repetition, its values by
+    # concatenation, each distinct value hashed once
+    counts = [len(rows) for rows, *_ in ledger]
+    all_rows = np.concatenate([rows for rows, *_ in ledger]) if ledger else np.empty(0, np.int64)
+    hashes = pa.array(key_hash(all_rows.tolist()), pa.string())
     rec = records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records
     record_no = rec.take(pa.array(all_rows, pa.int64())).cast(pa.int64())
     del all_rows
-    fields = pa.array([f for rows, f, *_ in ledger for _ in range(len(rows))], pa.string())
-    rules = pa.array([r for rows, _f, r, *_ in ledger for _ in range(len(rows))], pa.string())
-    before = [v for *_, b, _a in ledger for v in b]
-    after = [v for *_, a in ledger for v in a]
-    distinct = sorted(set(before) | set(after))
-    value_hash = dict(zip(distinct, keyed_hashes(distinct, purpose="ledger-value", secret=secret)))
-    del distinct
+    each = pa.array(np.repeat(np.arange(len(ledger), dtype=np.int64), counts), pa.int64())
+    fields = pa.array([f for _rows, f, *_ in ledger], pa.string()).take(each)
+    rules = pa.array([r for _rows, _f, r, *_ in ledger], pa.string()).take(each)
+    del each
+    before = _concat([b for *_, b, _a in ledger])
+    after = _concat([a for *_, a in ledger])
+    distinct = pc.unique(_concat([before, after]))
+    value_hash = pa.array(
+        keyed_hashes(distinct.to_pylist(), purpose="ledger-value", secret=secret), pa.string()
+    )
     ledger_table = pa.table(
         {
             "record_key": hashes,
             "field": fields,
             "rule": rules,
-            "before_hash": pa.array([value_hash[v] for v in before], pa.string()),
-            "after_hash": pa.array([value_hash[v] for v in after], pa.string()),
+            "before_hash": value_hash.take(pc.index_in(before, value_set=distinct)),
+            "after_hash": value_hash.take(pc.index_in(after, value_set=distinct)),
         },
         schema=LEDGER_SCHEMA,
     )
-    del value_hash
+    del value_hash, distinct
     values_table = pa.table(
         {
             "record_key": hashes,
             "_record": record_no,
             "field": fields,
             "rule": rules,
-            "before": pa.array(before, pa.string()),
-            "after": pa.array(after, pa.string()),
+            "before": before,
+            "after": after,
         },
         schema=VALUES_SCHEMA,
     )

@@ -32,12 +32,11 @@ from ikou.cleanse import carry as CA
 from ikou.cleanse import merge as M
 from ikou.cleanse import report as RP
 from ikou.cleanse.config import load_context
-from ikou.cleanse.stage import CleanseResult, cleanse_table, record_keys
+from ikou.cleanse.stage import CleanseResult, RecordKeyHashes, cleanse_table, record_keys
 from ikou.config import settings
 from ikou.domains import registry
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
-from ikou.hashing import keyed_hashes
 from ikou.load.control import Control
 from ikou.load.cutover import delta_base
 from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
@@ -325,17 +324,13 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             del res
             pa.default_memory_pool().release_unused()  # what the master freed, back to the OS
 
-            def key_hash(rows, t=t, keys=keys, purpose=purpose):
-                # the keys of these rows only (not a list of every record's key)
-                raw = record_keys(t.take(pa.array(rows, pa.int64())), keys)
-                return keyed_hashes(raw, purpose=purpose)
-
+            key_hash = RecordKeyHashes(t, keys, purpose, None)
             base = base_migration(ctx, d, master_lf, store) if ctx.base_snapshot else None
             (work / "duckdb").mkdir()
             amap, merge_info, review_files = dedupe_master(
                 d, master_lf, t, dedupe_findings, run_id, store, key_hash, base, work / "duckdb"
             )
-            del t, key_hash  # the closure held the master's columns through every other file
+            del t, key_hash  # both held the master's columns through every other file
             map_source = "this run"
         elif refers:
             amap, map_source = master_map(
