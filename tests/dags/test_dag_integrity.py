@@ -165,7 +165,12 @@ def test_master_dag(dagbag):
     assert waits == {f"standard_{r}" for r in referred} and "standard_juki" in waits
     for ref in referred:
         wait = dag.get_task(f"standard_{ref}")
-        assert wait.upstream_task_ids == {f"select_{ref}"}  # skipped with its run when not selected
+        # skipped with its run when not selected (the short-circuit skips its direct downstream
+        # only), and a skipped wait lets the referring domains run on the latest validated data
+        assert wait.upstream_task_ids == {f"select_{ref}"}
+        assert dag.get_task(f"select_{ref}").ignore_downstream_trigger_rules is False
+        for d in wait.downstream_task_ids:
+            assert dag.get_task(d).trigger_rule == "none_failed"
         assert wait.downstream_task_ids == {f"select_{d.id}" for d in reg if ref in d.refers_to}
         assert "/" in wait.task_display_name  # 日本語 / English
         assert wait.retries == 0
