@@ -4,8 +4,10 @@ The embedded stack (``ikou stack run``, what `make run` uses) starts on free por
 IKOU_HOME: local S3 endpoint, ``airflow standalone`` (scheduler, dag-processor, triggerer,
 api-server), a synthetic city; the master is triggered through the REST API with
 ``domains = [juki, kojin_juminzei, jido_teate]`` — jido_teate refers to both others — and must
-run them in order, skip the other 17, and leave its reports in the bucket, which survives the
-stack's stop (saved to disk) and a restart.
+run them in order (a referring domain once the domains it refers to passed gate_standard), skip
+the other 17, and leave its reports in the bucket, which survives the stack's stop (saved to disk)
+and a restart. Last, a second master run where 住民基本台帳 fails before gate_standard: the
+domain referring to it is never triggered.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def test_restart_restores_the_buckets(stack_run):
         server.wait(timeout=60)
 
 
-def _api_get(ikou_stack, path: str):
+def _api_get(ikou_stack, path: str, body: dict | None = None):
+    """GET ``path`` of the stack's REST API as admin (POST ``body`` when given)."""
     import urllib.request
 
     passwords = json.loads(ikou_stack.passwords_file.read_text())
@@ -153,7 +156,10 @@ def _api_get(ikou_stack, path: str):
     with urllib.request.urlopen(req, timeout=30) as resp:
         token = json.loads(resp.read())["access_token"]
     req = urllib.request.Request(
-        ikou_stack.base_url + path, headers={"Authorization": f"Bearer {token}"}
+        ikou_stack.base_url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
     )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
@@ -197,3 +203,73 @@ def test_the_run_says_whether_notifications_are_configured(stack_run):
     proc, _, _ = stack_run
     lines = [line for line in proc.stdout.splitlines() if line.startswith("notifications:")]
     assert lines and "off" in lines[-1] and "ikou_notify_to" in lines[-1]
+
+
+FAULT_SNAPSHOT = "2026-08-01"  # earlier than the stack's: never the latest one of a domain
+
+
+def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(ikou_stack):
+    """A master run over 住民基本台帳 and 個人住民税 (which refers to it) on a snapshot whose
+    住民基本台帳 extract is published without its files: juki fails before gate_standard, so
+    its validated data never comes — standard_juki fails (not after a timeout: when juki's run
+    ends), select/run_kojin_juminzei are upstream_failed and kojin_juminzei's run is never
+    triggered; the master fails its verdict naming juki."""
+    import time
+    import urllib.error
+
+    import boto3
+
+    from ikou.pipeline import domain_run_id
+
+    port = ikou_stack.env["IKOU_S3_PORT"]
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
+    # the manifests only: the plan finds both domains published, juki's extract finds no file
+    for d in ("juki", "kojin_juminzei"):
+        (bucket,) = [
+            b["Name"]
+            for b in s3.list_buckets()["Buckets"]
+            if s3.list_objects_v2(Bucket=b["Name"], Prefix=f"landing/{d}/").get("KeyCount")
+        ]
+        manifest = f"landing/{d}/{ikou_stack.snapshot}/manifest.json"
+        s3.copy_object(
+            Bucket=bucket,
+            Key=manifest.replace(ikou_stack.snapshot, FAULT_SNAPSHOT),
+            CopySource={"Bucket": bucket, "Key": manifest},
+        )
+    run = _api_get(
+        ikou_stack,
+        "/api/v2/dags/migration_master/dagRuns",
+        {
+            "logical_date": None,
+            "conf": {"domains": ["juki", "kojin_juminzei"], "snapshot": FAULT_SNAPSHOT},
+        },
+    )
+    run_id = run["dag_run_id"]
+    deadline = time.monotonic() + 900
+    while run["state"] not in ("success", "failed"):
+        assert time.monotonic() < deadline, run
+        time.sleep(5)
+        run = _api_get(ikou_stack, f"/api/v2/dags/migration_master/dagRuns/{run_id}")
+    tis = _api_get(
+        ikou_stack, f"/api/v2/dags/migration_master/dagRuns/{run_id}/taskInstances?limit=200"
+    )["task_instances"]
+    state = {t["task_id"]: t["state"] for t in tis}
+    assert run["state"] == "failed"
+    assert state["run_juki"] == "failed" and state["standard_juki"] == "failed"
+    assert state["select_kojin_juminzei"] == "upstream_failed"
+    assert state["run_kojin_juminzei"] == "upstream_failed"
+    assert state["standard_kojin_juminzei"] == "upstream_failed"
+    assert state["verdict"] == "failed" and state["city_report"] == "success"
+    with pytest.raises(urllib.error.HTTPError) as missing:  # never triggered
+        _api_get(
+            ikou_stack,
+            f"/api/v2/dags/migrate_kojin_juminzei/dagRuns/"
+            f"{domain_run_id(run_id, 'kojin_juminzei')}",
+        )
+    assert missing.value.code == 404
+    juki = _api_get(
+        ikou_stack,
+        f"/api/v2/dags/migrate_juki/dagRuns/{domain_run_id(run_id, 'juki')}/"
+        "taskInstances?limit=200",
+    )["task_instances"]
+    assert {t["task_id"]: t["state"] for t in juki}["gate_standard"] == "upstream_failed"
