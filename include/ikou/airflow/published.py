@@ -7,7 +7,8 @@ input of anyone. So the master starts a referring domain once the referred domai
 passed that gate, not once the whole run ended, and the two overlap.
 
 The wait is deferred: the triggerer asks the Task SDK (no worker slot, no metadata DB access from
-the task) for two states every few seconds — the gate's in the referred domain's triggered run
+the task) for two states every few seconds, and ends the task itself (no worker start-up between
+the gate and the referring domains) — the gate's in the referred domain's triggered run
 (its run id is the master's, :func:`ikou.pipeline.domain_run_id`) and the master's own
 ``run_<domain>`` (the TriggerDagRunOperator that waits for that run). The stock
 ExternalTaskSensor cannot be used: in Airflow 3 it matches the other DAG's runs by logical date
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskFailedEvent, TaskSuccessEvent, TriggerEvent
 
 from ikou.pipeline import PUBLISHING_GATE
 
@@ -103,7 +104,21 @@ class PublishedTrigger(BaseTrigger):
             gate = await state(self.dag_id, self.run_id, self.gate)
             outcome = wait_outcome(gate, runner)
             if outcome is not None:
-                yield TriggerEvent({"status": outcome, "gate": gate, "runner": runner})
+                # the task ends here, in the triggerer: resuming it on a worker would put one more
+                # task start-up (seconds) between the gate and the referring domains' start
+                if outcome == "success":
+                    yield TaskSuccessEvent()
+                else:
+                    self.log.error(
+                        "%s: validated data not published (%s %s in %s, %s %s)",
+                        self.dag_id,
+                        self.gate,
+                        gate or "not run",
+                        self.run_id,
+                        self.runner,
+                        runner,
+                    )
+                    yield TaskFailedEvent()
                 return
             await asyncio.sleep(self.poke_interval)
 
@@ -138,6 +153,8 @@ class PublishedSensor(BaseOperator):
         )
 
     def execute_complete(self, context: Any, event: dict | None = None) -> None:
+        """Not reached while the trigger ends the task itself; a plain event (``status``) would
+        resume the task here."""
         from airflow.sdk.exceptions import AirflowFailException
 
         event = event or {}
