@@ -220,6 +220,7 @@ def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(
     import boto3
 
     from ikou.pipeline import domain_run_id
+    from ikou.storage import MANIFEST
 
     port = ikou_stack.env["IKOU_S3_PORT"]
     s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
@@ -230,7 +231,7 @@ def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(
             for b in s3.list_buckets()["Buckets"]
             if s3.list_objects_v2(Bucket=b["Name"], Prefix=f"landing/{d}/").get("KeyCount")
         ]
-        manifest = f"landing/{d}/{ikou_stack.snapshot}/manifest.json"
+        manifest = f"landing/{d}/{ikou_stack.snapshot}/{MANIFEST}"
         s3.copy_object(
             Bucket=bucket,
             Key=manifest.replace(ikou_stack.snapshot, FAULT_SNAPSHOT),
