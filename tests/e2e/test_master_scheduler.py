@@ -206,37 +206,70 @@ def test_the_run_says_whether_notifications_are_configured(stack_run):
 
 
 FAULT_SNAPSHOT = "2026-08-01"  # earlier than the stack's: never the latest one of a domain
+FAULT_FILE = "ATENA"  # 住民基本台帳's addressee file, landed with one data record cut out
+
+
+def _reland(s3, domain: str, snapshot: str, drop_record_of: str | None = None) -> None:
+    """Copy ``domain``'s landed snapshot of the stack to FAULT_SNAPSHOT, with the second record
+    of its legacy file ``drop_record_of`` cut out — a data record whatever the header: the
+    file stays a whole number of records, the extract decodes it, and its trailer count
+    disagrees with the records read — the manifest giving the bytes and sha256 of what is
+    landed. With no file named, the manifest only (the files are not copied)."""
+    import hashlib
+
+    from ikou.domains import registry
+    from ikou.storage import MANIFEST
+
+    (bucket,) = [
+        b["Name"]
+        for b in s3.list_buckets()["Buckets"]
+        if s3.list_objects_v2(Bucket=b["Name"], Prefix=f"landing/{domain}/").get("KeyCount")
+    ]
+    src, dst = (f"landing/{domain}/{s}/" for s in (snapshot, FAULT_SNAPSHOT))
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=src + MANIFEST)["Body"].read())
+    files = manifest["files"]
+    if drop_record_of is not None:
+        (lrecl,) = [
+            f.lrecl for f in registry().get(domain).legacy_files if f.name == drop_record_of
+        ]
+        files = []
+        for f in manifest["files"]:
+            body = s3.get_object(Bucket=bucket, Key=src + f["name"])["Body"].read()
+            if f.get("legacy_file") == drop_record_of:
+                assert len(body) % lrecl == 0 and len(body) > 3 * lrecl, len(body)
+                body = body[:lrecl] + body[2 * lrecl :]
+            s3.put_object(Bucket=bucket, Key=dst + f["name"], Body=body)
+            files.append({**f, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+        # the snapshot's reference data (外字 table, towns) too: nothing else differs
+        ref = "landing/_reference/"
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"{ref}{snapshot}/").get("Contents", []):
+            s3.copy_object(
+                Bucket=bucket,
+                Key=o["Key"].replace(f"{ref}{snapshot}/", f"{ref}{FAULT_SNAPSHOT}/"),
+                CopySource={"Bucket": bucket, "Key": o["Key"]},
+            )
+    body = {**manifest, "snapshot": FAULT_SNAPSHOT, "files": files}
+    s3.put_object(Bucket=bucket, Key=dst + MANIFEST, Body=json.dumps(body).encode())
 
 
 def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(ikou_stack):
     """A master run over 住民基本台帳 and 個人住民税 (which refers to it) on a snapshot whose
-    住民基本台帳 extract is published without its files: juki fails before gate_standard, so
-    its validated data never comes — standard_juki fails (not after a timeout: when juki's run
-    ends), select/run_kojin_juminzei are upstream_failed and kojin_juminzei's run is never
-    triggered; the master fails its verdict naming juki."""
+    住民基本台帳 addressee file lacks a record its trailer counts: juki's gate_raw fails (at
+    once: a failed gate is not retried, so the test waits for no retry delay), so its validated
+    data never comes — standard_juki fails (not after a timeout: when juki's run ends),
+    select/run_kojin_juminzei are upstream_failed and kojin_juminzei's run is never triggered;
+    the master fails its verdict naming juki."""
     import time
     import urllib.error
 
     import boto3
 
     from ikou.pipeline import domain_run_id
-    from ikou.storage import MANIFEST
 
     port = ikou_stack.env["IKOU_S3_PORT"]
     s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
-    # the manifests only: the plan finds both domains published, juki's extract finds no file
-    for d in ("juki", "kojin_juminzei"):
-        (bucket,) = [
-            b["Name"]
-            for b in s3.list_buckets()["Buckets"]
-            if s3.list_objects_v2(Bucket=b["Name"], Prefix=f"landing/{d}/").get("KeyCount")
-        ]
-        manifest = f"landing/{d}/{ikou_stack.snapshot}/{MANIFEST}"
-        s3.copy_object(
-            Bucket=bucket,
-            Key=manifest.replace(ikou_stack.snapshot, FAULT_SNAPSHOT),
-            CopySource={"Bucket": bucket, "Key": manifest},
-        )
+    _reland(s3, "juki", ikou_stack.snapshot, drop_record_of=FAULT_FILE)
+    _reland(s3, "kojin_juminzei", ikou_stack.snapshot)  # never read: its run never starts
     run = _api_get(
         ikou_stack,
         "/api/v2/dags/migration_master/dagRuns",
@@ -273,4 +306,15 @@ def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(
         f"/api/v2/dags/migrate_juki/dagRuns/{domain_run_id(run_id, 'juki')}/"
         "taskInstances?limit=200",
     )["task_instances"]
-    assert {t["task_id"]: t["state"] for t in juki}["gate_standard"] == "upstream_failed"
+    juki_state = {t["task_id"]: t["state"] for t in juki}
+    assert juki_state["extract"] == "success" and juki_state["gate_raw"] == "failed", juki_state
+    assert juki_state["gate_standard"] == "upstream_failed"
+    # the failure is the gate's, once (no retry), on the trailer's count alone
+    (gate_raw,) = [t for t in juki if t["task_id"] == "gate_raw"]
+    assert gate_raw["try_number"] == 1
+    report = s3.get_object(
+        Bucket="ikou-reports",
+        Key=f"reports/juki/{domain_run_id(run_id, 'juki')}/gates/gate_raw.json",
+    )
+    failures = json.loads(report["Body"].read())["critical_failures"]
+    assert failures and all("(trailer_count_ok)" in f for f in failures), failures
