@@ -265,6 +265,7 @@ def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(
     import boto3
 
     from ikou.pipeline import domain_run_id
+    from ikou.storage import run_key
 
     port = ikou_stack.env["IKOU_S3_PORT"]
     s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
@@ -314,7 +315,7 @@ def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(
     assert gate_raw["try_number"] == 1
     report = s3.get_object(
         Bucket="ikou-reports",
-        Key=f"reports/juki/{domain_run_id(run_id, 'juki')}/gates/gate_raw.json",
+        Key=f"reports/juki/{run_key(domain_run_id(run_id, 'juki'))}/gates/gate_raw.json",
     )
     failures = json.loads(report["Body"].read())["critical_failures"]
     assert failures and all("(trailer_count_ok)" in f for f in failures), failures
