@@ -520,6 +520,34 @@ def domain_run_spans(metadata_db, master_run_id: str, domains) -> dict[str, tupl
     return spans
 
 
+def domain_task_spans(metadata_db, master_run_id: str, domains) -> dict[str, dict[str, tuple]]:
+    """domain → task id → (start, end) of the tasks of the domain runs a master run triggered
+    (``task_instance``; mapped tasks: their earliest start and latest end)."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from ikou.pipeline import domain_run_id
+
+    wanted = {domain_run_id(master_run_id, d): d for d in domains}
+    out: dict[str, dict[str, tuple]] = {}
+    with _metadata_engine(metadata_db).connect() as conn:
+        rows = conn.execute(
+            text("SELECT dag_id, run_id, task_id, start_date, end_date FROM task_instance")
+        ).fetchall()
+    for dag_id, run_id, task_id, start, end in rows:
+        d = wanted.get(run_id)
+        if d is None or dag_id != f"migrate_{d}":
+            continue
+        start, end = (_utc(v, dt) for v in (start, end))
+        old = out.setdefault(d, {}).get(task_id)
+        if old is not None:
+            start = min((t for t in (start, old[0]) if t is not None), default=None)
+            end = max((t for t in (end, old[1]) if t is not None), default=None)
+        out[d][task_id] = (start, end)
+    return out
+
+
 def _utc(value, dt):
     if value is None:
         return None
@@ -528,10 +556,14 @@ def _utc(value, dt):
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def order_violations(spans: dict[str, tuple], must_follow: dict[str, list[str]]) -> list[str]:
+def order_violations(
+    spans: dict[str, tuple], must_follow: dict[str, list[str]], published: dict | None = None
+) -> list[str]:
     """Where the clock contradicts the plan: a domain run that started before a domain it must
-    follow (``must_follow[d]``, e.g. its ``refers_to``) had ended, or a run without a start or
-    end. Domains not in ``spans`` (not run) impose nothing."""
+    follow (``must_follow[d]``, e.g. its ``refers_to``) had ended — or, with ``published``
+    (domain → when its gate_standard ended: the master starts a referring domain once the
+    referred one published its validated data), before that — or a run without a start or end.
+    Domains not in ``spans`` (not run) impose nothing."""
     problems = []
     for d, (start, end) in sorted(spans.items()):
         if start is None or end is None:
@@ -542,8 +574,14 @@ def order_violations(spans: dict[str, tuple], must_follow: dict[str, list[str]])
         for before in must_follow.get(d, ()):
             if before not in spans or spans[before][1] is None:
                 continue
-            if start < spans[before][1]:
-                problems.append(f"{d} started {start} before {before} ended {spans[before][1]}")
+            if published is not None:
+                ready, what = published.get(before), "published its validated data"
+            else:
+                ready, what = spans[before][1], "ended"
+            if ready is None:
+                problems.append(f"{d} started {start}, {before} never {what}")
+            elif start < ready:
+                problems.append(f"{d} started {start} before {before} {what} {ready}")
     return problems
 
 

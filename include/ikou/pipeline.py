@@ -76,6 +76,12 @@ GATE_AFTER: dict[str, str] = {s.name: s.gate for s in STAGES}
 STAGE_OF_GATE: dict[str, str] = {s.gate: s.name for s in STAGES}
 #: task ids of a domain DAG in run order: each stage, then its gate
 TASK_IDS: tuple[str, ...] = tuple(x for s in STAGES for x in (s.name, s.gate))
+#: the gate that publishes a domain's validated standard layout (the validated asset), all that
+#: the domains referring to it read: the master starts them once it passed (ikou.airflow.published)
+PUBLISHING_GATE: str = GATE_AFTER["validate"]
+#: the tasks of a domain run up to and including PUBLISHING_GATE: what a referring domain waits for
+#: (the capacity plan's start of a referring domain); the rest of the run overlaps it
+PUBLISHING_TASKS: tuple[str, ...] = TASK_IDS[: TASK_IDS.index(PUBLISHING_GATE) + 1]
 #: the stages before the rehearsal (their results feed it)
 LOADING_STAGES: tuple[str, ...] = STAGE_NAMES[:-1]
 #: gates that check a stage's output files (dataframes); the others run inside the database

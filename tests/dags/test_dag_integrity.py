@@ -157,8 +157,27 @@ def test_master_dag(dagbag):
         # the plan's full_ahead_then_delta domains run from their base snapshot (差分)
         assert f"base_snapshots.get('{d.id}', '')" in run.conf["base_snapshot"]
         select = dag.get_task(f"select_{d.id}")
-        for ref in d.refers_to:  # a domain waits for the runs of the domains it refers to
-            assert f"run_{ref}" in select.upstream_task_ids
+        # a domain waits for the validated data of the domains it refers to (their gate_standard,
+        # standard_<ref>), not for their whole runs
+        assert {f"standard_{ref}" for ref in d.refers_to} | {"plan"} == select.upstream_task_ids
+    referred = {ref for d in reg for ref in d.refers_to}
+    waits = {t.task_id for t in dag.tasks if t.task_id.startswith("standard_")}
+    assert waits == {f"standard_{r}" for r in referred} and "standard_juki" in waits
+    for ref in referred:
+        wait = dag.get_task(f"standard_{ref}")
+        # skipped with its run when not selected (the short-circuit skips its direct downstream
+        # only), and a skipped wait lets the referring domains run on the latest validated data
+        assert wait.upstream_task_ids == {f"select_{ref}"}
+        assert dag.get_task(f"select_{ref}").ignore_downstream_trigger_rules is False
+        for d in wait.downstream_task_ids:
+            assert dag.get_task(d).trigger_rule == "none_failed"
+        assert wait.downstream_task_ids == {f"select_{d.id}" for d in reg if ref in d.refers_to}
+        assert "/" in wait.task_display_name  # 日本語 / English
+        assert wait.retries == 0
+    # the report still waits for every run (a referred domain failing after its gate_standard
+    # fails the night)
+    report = dag.get_task("city_report")
+    assert {f"run_{d.id}" for d in reg} <= report.upstream_task_ids
     assert {"plan", "city_report", "publish_docs", "verdict"} <= {t.task_id for t in dag.tasks}
     assert "domains" in dag.params
 

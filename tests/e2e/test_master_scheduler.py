@@ -4,8 +4,10 @@ The embedded stack (``ikou stack run``, what `make run` uses) starts on free por
 IKOU_HOME: local S3 endpoint, ``airflow standalone`` (scheduler, dag-processor, triggerer,
 api-server), a synthetic city; the master is triggered through the REST API with
 ``domains = [juki, kojin_juminzei, jido_teate]`` — jido_teate refers to both others — and must
-run them in order, skip the other 17, and leave its reports in the bucket, which survives the
-stack's stop (saved to disk) and a restart.
+run them in order (a referring domain once the domains it refers to passed gate_standard), skip
+the other 17, and leave its reports in the bucket, which survives the stack's stop (saved to disk)
+and a restart. Last, a second master run where 住民基本台帳 fails before gate_standard: the
+domain referring to it is never triggered.
 """
 
 from __future__ import annotations
@@ -67,16 +69,36 @@ def test_reports_survive_the_stop_of_the_stack(stack_run):
 
 def test_jido_teate_ran_after_the_domains_it_refers_to(stack_run):
     """By the clock of Airflow's metadata DB: each domain run of the master started only after the
-    runs of the domains it refers to had ended (not merely in list order)."""
-    from tests_support import domain_run_spans, latest_master_run_id, order_violations
+    domains it refers to had published their validated data (their gate_standard ended; not
+    merely in list order), and overlapped the rest of their runs: kojin_juminzei started while
+    juki was still loading and rehearsing (juki's load, gate_target, rehearsal and
+    reconciliation take far longer than the master's 3-s poll of juki's gate_standard)."""
+    from tests_support import (
+        domain_run_spans,
+        domain_task_spans,
+        latest_master_run_id,
+        order_violations,
+    )
 
     from ikou.domains import registry
+    from ikou.pipeline import PUBLISHING_GATE
 
     _, home, _ = stack_run
     db = home / "airflow" / "airflow.db"
-    spans = domain_run_spans(db, latest_master_run_id(db), DOMAINS)
-    assert set(spans) == set(DOMAINS), spans
-    assert not order_violations(spans, {d: registry().get(d).refers_to for d in DOMAINS})
+    master = latest_master_run_id(db)
+    spans = domain_run_spans(db, master, DOMAINS)
+    tasks = domain_task_spans(db, master, DOMAINS)
+    assert set(spans) == set(DOMAINS) == set(tasks), spans
+    published = {d: tasks[d][PUBLISHING_GATE][1] for d in DOMAINS}
+    follow = {d: registry().get(d).refers_to for d in DOMAINS}
+    assert not order_violations(spans, follow, published)
+    first_task = {d: min(s for s, _ in tasks[d].values() if s is not None) for d in DOMAINS}
+    for d in DOMAINS:
+        for ref in follow[d]:  # the first task of a referring run after the referred gate
+            assert first_task[d] >= published[ref], (d, ref)
+    # the overlap this order exists for: kojin_juminzei (preparation phase, which publishes its
+    # validated data too) started before juki's run ended
+    assert spans["kojin_juminzei"][0] < spans["juki"][1], spans
     assert set(registry().get("jido_teate").refers_to) >= {"juki", "kojin_juminzei"}
 
 
@@ -120,7 +142,8 @@ def test_restart_restores_the_buckets(stack_run):
         server.wait(timeout=60)
 
 
-def _api_get(ikou_stack, path: str):
+def _api_get(ikou_stack, path: str, body: dict | None = None):
+    """GET ``path`` of the stack's REST API as admin (POST ``body`` when given)."""
     import urllib.request
 
     passwords = json.loads(ikou_stack.passwords_file.read_text())
@@ -133,7 +156,10 @@ def _api_get(ikou_stack, path: str):
     with urllib.request.urlopen(req, timeout=30) as resp:
         token = json.loads(resp.read())["access_token"]
     req = urllib.request.Request(
-        ikou_stack.base_url + path, headers={"Authorization": f"Bearer {token}"}
+        ikou_stack.base_url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
     )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
@@ -177,3 +203,119 @@ def test_the_run_says_whether_notifications_are_configured(stack_run):
     proc, _, _ = stack_run
     lines = [line for line in proc.stdout.splitlines() if line.startswith("notifications:")]
     assert lines and "off" in lines[-1] and "ikou_notify_to" in lines[-1]
+
+
+FAULT_SNAPSHOT = "2026-08-01"  # earlier than the stack's: never the latest one of a domain
+FAULT_FILE = "ATENA"  # 住民基本台帳's addressee file, landed with one data record cut out
+
+
+def _reland(s3, domain: str, snapshot: str, drop_record_of: str | None = None) -> None:
+    """Copy ``domain``'s landed snapshot of the stack to FAULT_SNAPSHOT, with the second record
+    of its legacy file ``drop_record_of`` cut out — a data record whatever the header: the
+    file stays a whole number of records, the extract decodes it, and its trailer count
+    disagrees with the records read — the manifest giving the bytes and sha256 of what is
+    landed. With no file named, the manifest only (the files are not copied)."""
+    import hashlib
+
+    from ikou.domains import registry
+    from ikou.storage import MANIFEST
+
+    (bucket,) = [
+        b["Name"]
+        for b in s3.list_buckets()["Buckets"]
+        if s3.list_objects_v2(Bucket=b["Name"], Prefix=f"landing/{domain}/").get("KeyCount")
+    ]
+    src, dst = (f"landing/{domain}/{s}/" for s in (snapshot, FAULT_SNAPSHOT))
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=src + MANIFEST)["Body"].read())
+    files = manifest["files"]
+    if drop_record_of is not None:
+        (lrecl,) = [
+            f.lrecl for f in registry().get(domain).legacy_files if f.name == drop_record_of
+        ]
+        files = []
+        for f in manifest["files"]:
+            body = s3.get_object(Bucket=bucket, Key=src + f["name"])["Body"].read()
+            if f.get("legacy_file") == drop_record_of:
+                assert len(body) % lrecl == 0 and len(body) > 3 * lrecl, len(body)
+                body = body[:lrecl] + body[2 * lrecl :]
+            s3.put_object(Bucket=bucket, Key=dst + f["name"], Body=body)
+            files.append({**f, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+        # the snapshot's reference data (外字 table, towns) too: nothing else differs
+        ref = "landing/_reference/"
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"{ref}{snapshot}/").get("Contents", []):
+            s3.copy_object(
+                Bucket=bucket,
+                Key=o["Key"].replace(f"{ref}{snapshot}/", f"{ref}{FAULT_SNAPSHOT}/"),
+                CopySource={"Bucket": bucket, "Key": o["Key"]},
+            )
+    body = {**manifest, "snapshot": FAULT_SNAPSHOT, "files": files}
+    s3.put_object(Bucket=bucket, Key=dst + MANIFEST, Body=json.dumps(body).encode())
+
+
+def test_a_referred_domain_failing_before_gate_standard_stops_the_referring_one(ikou_stack):
+    """A master run over 住民基本台帳 and 個人住民税 (which refers to it) on a snapshot whose
+    住民基本台帳 addressee file lacks a record its trailer counts: juki's gate_raw fails (at
+    once: a failed gate is not retried, so the test waits for no retry delay), so its validated
+    data never comes — standard_juki fails (not after a timeout: when juki's run ends),
+    select/run_kojin_juminzei are upstream_failed and kojin_juminzei's run is never triggered;
+    the master fails its verdict naming juki."""
+    import time
+    import urllib.error
+
+    import boto3
+
+    from ikou.pipeline import domain_run_id
+    from ikou.storage import run_key
+
+    port = ikou_stack.env["IKOU_S3_PORT"]
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
+    _reland(s3, "juki", ikou_stack.snapshot, drop_record_of=FAULT_FILE)
+    _reland(s3, "kojin_juminzei", ikou_stack.snapshot)  # never read: its run never starts
+    run = _api_get(
+        ikou_stack,
+        "/api/v2/dags/migration_master/dagRuns",
+        {
+            "logical_date": None,
+            "conf": {"domains": ["juki", "kojin_juminzei"], "snapshot": FAULT_SNAPSHOT},
+        },
+    )
+    run_id = run["dag_run_id"]
+    deadline = time.monotonic() + 900
+    while run["state"] not in ("success", "failed"):
+        assert time.monotonic() < deadline, run
+        time.sleep(5)
+        run = _api_get(ikou_stack, f"/api/v2/dags/migration_master/dagRuns/{run_id}")
+    tis = _api_get(
+        ikou_stack, f"/api/v2/dags/migration_master/dagRuns/{run_id}/taskInstances?limit=200"
+    )["task_instances"]
+    state = {t["task_id"]: t["state"] for t in tis}
+    assert run["state"] == "failed"
+    assert state["run_juki"] == "failed" and state["standard_juki"] == "failed"
+    assert state["select_kojin_juminzei"] == "upstream_failed"
+    assert state["run_kojin_juminzei"] == "upstream_failed"
+    assert state["standard_kojin_juminzei"] == "upstream_failed"
+    assert state["verdict"] == "failed" and state["city_report"] == "success"
+    with pytest.raises(urllib.error.HTTPError) as missing:  # never triggered
+        _api_get(
+            ikou_stack,
+            f"/api/v2/dags/migrate_kojin_juminzei/dagRuns/"
+            f"{domain_run_id(run_id, 'kojin_juminzei')}",
+        )
+    assert missing.value.code == 404
+    juki = _api_get(
+        ikou_stack,
+        f"/api/v2/dags/migrate_juki/dagRuns/{domain_run_id(run_id, 'juki')}/"
+        "taskInstances?limit=200",
+    )["task_instances"]
+    juki_state = {t["task_id"]: t["state"] for t in juki}
+    assert juki_state["extract"] == "success" and juki_state["gate_raw"] == "failed", juki_state
+    assert juki_state["gate_standard"] == "upstream_failed"
+    # the failure is the gate's, once (no retry), on the trailer's count alone
+    (gate_raw,) = [t for t in juki if t["task_id"] == "gate_raw"]
+    assert gate_raw["try_number"] == 1
+    report = s3.get_object(
+        Bucket="ikou-reports",
+        Key=f"reports/juki/{run_key(domain_run_id(run_id, 'juki'))}/gates/gate_raw.json",
+    )
+    failures = json.loads(report["Body"].read())["critical_failures"]
+    assert failures and all("(trailer_count_ok)" in f for f in failures), failures

@@ -122,3 +122,45 @@ def test_task_overhead_adds_to_every_stage_task():
         capacity_plan(costs, 1_000, 1, 1_500_000, 5, task_overhead=-1)
     with pytest.raises(BadArgument, match="--task-overhead nan"):
         capacity_plan(costs, 1_000, 1, 1_500_000, 5, task_overhead=float("nan"))
+
+
+def staged(name: str, stages: dict[str, float], refers=()) -> DomainCost:
+    return DomainCost(
+        domain=name,
+        refers_to=tuple(refers),
+        stages=tuple((s, sec, 0.0) for s, sec in stages.items()),
+        records_city=0,
+        source={"run_id": f"r_{name}"},
+    )
+
+
+JUKI = {
+    "extract": 10,
+    "gate_raw": 1,
+    "validate": 3,
+    "gate_standard": 1,
+    "load": 20,
+    "gate_target": 5,
+}
+
+
+def test_a_referring_domain_starts_once_the_validated_data_is_published():
+    """jido starts after juki's gate_standard (15 s), overlapping juki's load and gate_target:
+    the night is 15 + 30 s on two workers, not 40 + 30 s (juki's whole run first)."""
+    costs = {"juki": staged("juki", JUKI), "jido": staged("jido", {"validate": 30}, ["juki"])}
+    assert costs["juki"].published_after == 4  # extract … gate_standard
+    assert schedule(costs, 1.0, 2) == pytest.approx(45)
+    assert schedule(costs, 1.0, 1) == pytest.approx(70)  # one worker: everything in a row
+    path, seconds = critical_path(costs, 1.0)
+    assert path == ["juki", "jido"] and seconds == pytest.approx(45)
+    # the referred domain's tail is the longer: it decides the night, alone
+    short = {"juki": costs["juki"], "jido": staged("jido", {"validate": 5}, ["juki"])}
+    assert critical_path(short, 1.0) == (["juki"], pytest.approx(40))
+    assert schedule(short, 1.0, 2) == pytest.approx(40)
+
+
+def test_costs_naming_no_publishing_stage_publish_at_their_end():
+    a = staged("a", {"s0": 10, "s1": 20})
+    assert a.published_after == 2
+    costs = {"a": a, "b": staged("b", {"validate": 5}, ["a"])}
+    assert schedule(costs, 1.0, 4) == pytest.approx(35)

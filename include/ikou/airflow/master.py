@@ -9,6 +9,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
 from ikou.airflow.dags import DEFAULT_ARGS, TZ
 from ikou.airflow.notify import MasterNotifier
+from ikou.airflow.published import PublishedSensor
 from ikou.config import using
 from ikou.domains import registry
 from ikou.pipeline import domain_run_id
@@ -140,9 +141,26 @@ def build_master_dag() -> DAG:
             )
             planned >> sel >> run
             runs[domain_id] = (sel, run)
+        # a referring domain reads the referred domain's validated data only: it starts once the
+        # referred run passed gate_standard (standard_<ref>, deferred), overlapping the rest of
+        # that run (load, gate_target, rehearsal). A referred domain not selected skips its wait
+        # with its run (select_ short-circuits both), and the referring domain reads the latest
+        # validated data (none_failed); a failed one fails the wait, and the referring domains'
+        # select_ are upstream_failed.
+        referred = {ref for d in order for ref in reg.get(d).refers_to}
+        waits = {}
+        for ref in (d for d in order if d in referred):
+            dom = reg.get(ref)
+            waits[ref] = PublishedSensor(
+                domain=ref,
+                task_display_name=f"標準データ公開待ち {dom.name_ja} / validated data of "
+                f"{dom.name_en}",
+                poke_interval=3,  # as run_<domain>: ≤ 3 s on the critical path, a query each
+            )
+            runs[ref][0] >> waits[ref]
         for domain_id in order:
             for ref in reg.get(domain_id).refers_to:
-                runs[ref][1] >> runs[domain_id][0]
+                waits[ref] >> runs[domain_id][0]
 
         @task(task_id="city_report", trigger_rule="all_done")
         def city_report():
@@ -193,9 +211,12 @@ def build_master_dag() -> DAG:
 MASTER_DOC = """# 移行マスター — migration master
 
 計画の順序（`refers_to`：データ参照関係）で20分野の移行DAGを起動し、各分野の完了を待ちます（deferrable）。
+参照先の分野の標準データ（`gate_standard` 通過）が公開され次第、参照する分野を開始します。
 Triggers the domain DAGs in the order of the plan's `refers_to` relation and waits for each
-(deferrable: no worker slot is held while waiting). A failed domain stops the domains that refer
-to its data; independent domains carry on. Runs nightly at 01:00 JST in rehearsal mode; trigger by
+(deferrable: no worker slot is held while waiting). A domain starts once the domains it refers to
+have published their validated data (`standard_<domain>` waits for their `gate_standard`): their
+load, rehearsal and reconciliation overlap it. A failed domain stops the domains that refer to
+its data; independent domains carry on. Runs nightly at 01:00 JST in rehearsal mode; trigger by
 hand with `domains` for a subset. At the end: the city-wide report (verdicts, readiness, the
 critical path through `cuts_over_after`) and the Data Docs site, built once, in one task.
 """

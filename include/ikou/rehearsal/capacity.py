@@ -7,7 +7,9 @@ cost ``b``, in CPU seconds where recorded, over the domain's rehearsals at sever
 ``calibration_points`` names them) — a city of N
 residents costs each stage ``a + b · n`` seconds, where ``n`` is the domain's records scaled
 from the registry's city (``plan.yaml`` ``city.residents``: the residents its expected_records
-describe). The master runs a domain once the domains it refers to are done, its stages one after
+describe). The master runs a domain once the domains it refers to have published their validated
+data (their stages up to and including ``gate_standard``, :data:`ikou.pipeline.PUBLISHING_TASKS`:
+the rest of their runs — load, gate_target, reconciliation — overlaps it), its stages one after
 another, each stage a task taking one worker slot; the plan schedules that graph on W slots with
 the longest remaining path first (what the scheduler's priority weights approximate) and reports:
 
@@ -30,6 +32,7 @@ import heapq
 from dataclasses import dataclass
 
 from ikou.errors import BadArgument, Unreadable
+from ikou.pipeline import PUBLISHING_TASKS
 
 MAX_WORKERS = 256
 MAX_TASK_OVERHEAD = 3600  # seconds the orchestrator adds to a stage task: more is a typo
@@ -51,6 +54,15 @@ class DomainCost:
 
         n = self.records_city * scale
         return [(s, StageModel(s, a, b).seconds(n) + task_overhead) for s, a, b in self.stages]
+
+    @property
+    def published_after(self) -> int:
+        """How many of the stages (in run order) come before the domains referring to this one
+        may start: up to the last of :data:`~ikou.pipeline.PUBLISHING_TASKS` (its validated data
+        is published); all of them when the costs name none (nothing says when it publishes)."""
+        names = [s for s, _, _ in self.stages]
+        last = max((i for i, s in enumerate(names) if s in PUBLISHING_TASKS), default=None)
+        return len(names) if last is None else last + 1
 
 
 def domain_cost(domain: str, refers_to, report: dict) -> DomainCost:
@@ -84,43 +96,48 @@ def schedule(
     costs: dict[str, DomainCost], scale: float, workers: int, task_overhead: float = 0.0
 ) -> float:
     """Seconds to run every domain's stages on ``workers`` slots (list scheduling, longest
-    remaining path first; a domain starts when the domains it refers to are done)."""
+    remaining path first; a domain starts when the domains it refers to have published their
+    validated data, :attr:`DomainCost.published_after`)."""
     durations = {d: [sec for _, sec in c.seconds(scale, task_overhead)] for d, c in costs.items()}
+    published = {d: c.published_after for d, c in costs.items()}
     children: dict[str, list[str]] = {d: [] for d in costs}
     for d, c in costs.items():
         for r in c.refers_to:
             if r in costs:
                 children[r].append(d)
-    # bottom level of each domain: its own time plus the longest chain after it
-    order = _topological(costs)
+    # bottom level of each domain: the longest path from its start to the end of the night
     bottom: dict[str, float] = {}
-    for d in reversed(order):
-        bottom[d] = sum(durations[d]) + max((bottom[c] for c in children[d]), default=0.0)
+
+    def rest(d: str, i: int) -> float:
+        """The longest path from stage ``i`` of ``d`` on: its own stages, or those up to the
+        publication and the longest chain of the domains referring to it."""
+        own = sum(durations[d][i:])
+        if i >= published[d]:
+            return own  # the referring domains have started already
+        after = max((bottom[c] for c in children[d]), default=0.0)
+        return max(own, sum(durations[d][i : published[d]]) + after)
+
+    for d in reversed(_topological(costs)):
+        bottom[d] = rest(d, 0)
     waiting = {d: sum(1 for r in c.refers_to if r in costs) for d, c in costs.items()}
     ready: list[tuple[float, str, int]] = []  # (-priority, domain, next stage index)
-    for d, n in waiting.items():
-        if n == 0 and durations[d]:
-            heapq.heappush(ready, (-bottom[d], d, 0))
-        elif n == 0:
-            waiting[d] = -1  # nothing to run: done at once (handled below)
     running: list[tuple[float, str, int]] = []  # (end time, domain, stage index)
     now, free = 0.0, workers
-    done_empty = [d for d, n in waiting.items() if n == -1]
 
-    def finish(domain: str) -> None:
+    def start(domain: str) -> None:
+        if durations[domain]:
+            heapq.heappush(ready, (-bottom[domain], domain, 0))
+        else:
+            release(domain)  # nothing to run: published at once
+
+    def release(domain: str) -> None:  # its validated data is published
         for c in children[domain]:
             waiting[c] -= 1
             if waiting[c] == 0:
-                if durations[c]:
-                    remaining = sum(durations[c]) + max(
-                        (bottom[x] for x in children[c]), default=0.0
-                    )
-                    heapq.heappush(ready, (-remaining, c, 0))
-                else:
-                    finish(c)
+                start(c)
 
-    for d in done_empty:
-        finish(d)
+    for d in sorted(d for d, n in waiting.items() if n == 0):
+        start(d)
     while ready or running:
         while ready and free:
             _, d, i = heapq.heappop(ready)
@@ -128,29 +145,35 @@ def schedule(
             free -= 1
         now, d, i = heapq.heappop(running)
         free += 1
+        if i + 1 == published[d]:
+            release(d)
         if i + 1 < len(durations[d]):
-            rest = sum(durations[d][i + 1 :]) + max((bottom[x] for x in children[d]), default=0.0)
-            heapq.heappush(ready, (-rest, d, i + 1))
-        else:
-            finish(d)
+            heapq.heappush(ready, (-rest(d, i + 1), d, i + 1))
     return now
 
 
 def critical_path(
     costs: dict[str, DomainCost], scale: float, task_overhead: float = 0.0
 ) -> tuple[list[str], float]:
-    """The longest chain of domains through ``refers_to`` (seconds with unlimited workers)."""
-    total = {d: sum(sec for _, sec in c.seconds(scale, task_overhead)) for d, c in costs.items()}
-    best: dict[str, tuple[float, list[str]]] = {}
+    """The longest chain of domains through ``refers_to`` (seconds with unlimited workers): each
+    domain starts when the last of the domains it refers to has published its validated data,
+    and the chain ends with the end of its last domain."""
+    seconds = {d: [sec for _, sec in c.seconds(scale, task_overhead)] for d, c in costs.items()}
+    # domain → (when it starts, the chain that starts it)
+    begins: dict[str, tuple[float, list[str]]] = {}
     for d in _topological(costs):
-        prev = max(
-            (best[r] for r in costs[d].refers_to if r in best),
+        begins[d] = max(
+            (
+                (begins[r][0] + sum(seconds[r][: costs[r].published_after]), begins[r][1] + [r])
+                for r in costs[d].refers_to
+                if r in begins
+            ),
             key=lambda x: x[0],
             default=(0.0, []),
         )
-        best[d] = (prev[0] + total[d], prev[1] + [d])
-    seconds, path = max(best.values(), key=lambda x: x[0], default=(0.0, []))
-    return path, seconds
+    ends = [(begin + sum(seconds[d]), path + [d]) for d, (begin, path) in begins.items()]
+    total, path = max(ends, key=lambda x: x[0], default=(0.0, []))
+    return path, total
 
 
 def _topological(costs: dict[str, DomainCost]) -> list[str]:
@@ -226,7 +249,7 @@ def capacity_plan(
         "its rehearsals at several volumes, CPU seconds where recorded), records scaled from "
         f"the registry's city of {city_residents:,} residents, plus {task_overhead:g} s of "
         f"orchestration a stage task; list scheduling on {workers} one-slot workers, a domain "
-        "after the domains it refers to",
+        "after the domains it refers to have published their validated data (gate_standard)",
     }
 
 
