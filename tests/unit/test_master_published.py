@@ -41,16 +41,21 @@ def test_outcome(gate, runner, outcome):
     assert wait_outcome(gate, runner) == outcome
 
 
+def _juki_trigger(master_run_id: str, **kwargs) -> PublishedTrigger:
+    """The trigger of standard_juki in the master run ``master_run_id``."""
+    return PublishedTrigger(
+        dag_id="migrate_juki",
+        run_id=f"{master_run_id}__juki",
+        master_dag_id="migration_master",
+        master_run_id=master_run_id,
+        runner="run_juki",
+        **kwargs,
+    )
+
+
 def _events(states: list[tuple[str | None, str | None]], monkeypatch) -> list:
     """The trigger's events over a sequence of (gate, runner) polls."""
-    trigger = PublishedTrigger(
-        dag_id="migrate_juki",
-        run_id="manual__m__juki",
-        master_dag_id="migration_master",
-        master_run_id="manual__m",
-        runner="run_juki",
-        poke_interval=0,
-    )
+    trigger = _juki_trigger("manual__m", poke_interval=0)
     polls = iter(states)
     asked = []
     current: dict = {}
@@ -89,13 +94,7 @@ def test_the_trigger_fails_promptly_when_the_referred_run_fails(monkeypatch):
 
 
 def test_the_trigger_round_trips_through_its_serialisation():
-    trigger = PublishedTrigger(
-        dag_id="migrate_juki",
-        run_id="r__juki",
-        master_dag_id="migration_master",
-        master_run_id="r",
-        runner="run_juki",
-    )
+    trigger = _juki_trigger("r")
     path, kwargs = trigger.serialize()
     assert path == "ikou.airflow.published.PublishedTrigger"
     assert PublishedTrigger(**kwargs).serialize() == (path, kwargs)
