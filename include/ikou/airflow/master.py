@@ -117,7 +117,7 @@ def build_master_dag() -> DAG:
             sel = selected()
             run = TriggerDagRunOperator(
                 task_id=f"run_{domain_id}",
-                trigger_dag_id=f"migrate_{domain_id}",
+                trigger_dag_id=reg.get(domain_id).dag_id,
                 trigger_run_id=domain_run_id("{{ run_id }}", domain_id),
                 conf={
                     "mode": "{{ params.mode }}",

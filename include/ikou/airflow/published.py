@@ -137,12 +137,13 @@ class PublishedSensor(BaseOperator):
         self.poke_interval = poke_interval
 
     def execute(self, context: Any) -> None:
+        from ikou.domains import registry
         from ikou.pipeline import domain_run_id
 
         run_id = context["run_id"]
         self.defer(
             trigger=PublishedTrigger(
-                dag_id=f"migrate_{self.domain}",
+                dag_id=registry().get(self.domain).dag_id,
                 run_id=domain_run_id(run_id, self.domain),
                 master_dag_id=self.dag_id,
                 master_run_id=run_id,
