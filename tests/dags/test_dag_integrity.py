@@ -182,6 +182,39 @@ def test_master_dag(dagbag):
     assert "domains" in dag.params
 
 
+def _serialized(dag):
+    """The DAG as the scheduler reads it (the serialized form), where the weights are applied."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.from_dict(DagSerialization.to_dict(dag))
+
+
+def test_priorities_put_the_critical_path_first(dagbag):
+    """The scheduler gives a free slot to the highest priority_weight over all runs: every task of
+    a domain others wait for outranks every task of the domains waiting for it, the master's
+    tasks outrank all, and within a run a task outranks the ones downstream of it."""
+    reg = registry()
+    weights = {}
+    for dag_id in [d.dag_id for d in reg] + ["migration_master"]:
+        dag = _serialized(dagbag.dags[dag_id])
+        for t in dag.tasks:
+            # the weight as set, not summed over the downstream tasks (Airflow's default)
+            assert type(t.weight_rule).__name__ == "_AbsolutePriorityWeightStrategy", t.task_id
+            for down in t.downstream_task_ids:
+                assert t.priority_weight > dag.get_task(down).priority_weight, (dag_id, t.task_id)
+        weights[dag_id] = [t.priority_weight for t in dag.tasks]
+    for d in reg:
+        assert min(weights["migration_master"]) > max(weights[d.dag_id])
+        for ref in d.refers_to:
+            assert min(weights[reg.get(ref).dag_id]) > max(weights[d.dag_id]), (ref, d.id)
+    juki, kaigo = dagbag.dags["migrate_juki"], dagbag.dags["migrate_kaigo"]
+    # 住民基本台帳's last task (its tail after publishing) before a leaf domain's first
+    assert (
+        juki.get_task("gate_reconciliation").priority_weight
+        > kaigo.get_task("extract_plan").priority_weight
+    )
+
+
 def test_parsing_imports_nothing_heavy():
     """Parsing the DAG files must not import pandas, pyarrow, GX or numpy (they load in tasks).
     boto3 is loaded by Airflow itself: the Amazon provider's handler of the s3:// assets the

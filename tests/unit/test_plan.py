@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ikou.domains import RegistryError, load_registry
-from ikou.domains.graph import find_cycle, longest_path, topological_order
+from ikou.domains import RegistryError, load_registry, registry
+from ikou.domains.graph import dependent_generations, find_cycle, longest_path, topological_order
 from ikou.domains.schema import DATA_DIR
 
 FIRST_WAVE = {"juki", "inkan"}
@@ -372,6 +372,29 @@ def test_topological_order_puts_prerequisites_first():
     for n, pre in edges.items():
         for p in pre:
             assert order.index(p) < order.index(n)
+
+
+def test_dependent_generations_count_the_longest_chain_waiting():
+    # c waits for b and a, b for a; d for a; e stands alone; x is a prerequisite outside the graph
+    edges = {"a": [], "b": ["a"], "c": ["b", "a"], "d": ["a"], "e": [], "f": ["x"]}
+    assert dependent_generations(edges) == {"a": 2, "b": 1, "c": 0, "d": 0, "e": 0, "f": 0, "x": 1}
+    assert dependent_generations({}) == {}
+    with pytest.raises(ValueError, match="cycle"):
+        dependent_generations({"a": ["b"], "b": ["a"]})
+
+
+def test_referring_generations_of_the_registry():
+    reg = registry()
+    generations = {d: reg.referring_generations(d) for d in reg.ids}
+    # 住民基本台帳: 個人住民税 refers to it, and 介護保険 to both; nothing refers to 介護保険
+    assert generations["juki"] == 2
+    assert generations["kojin_juminzei"] == 1 and generations["koseki"] == 1
+    assert generations["kaigo"] == 0
+    for d in reg:  # a domain outranks every domain referring to it
+        for ref in d.refers_to:
+            assert generations[ref] > generations[d.id]
+    with pytest.raises(KeyError, match="unknown domain"):
+        reg.referring_generations("nope")
 
 
 def test_topological_order_breaks_ties_by_the_hint():

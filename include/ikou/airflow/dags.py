@@ -51,6 +51,29 @@ TZ = "Asia/Tokyo"
 OWNER = "ikou-migration"
 START = pendulum.datetime(2025, 1, 1, tz=TZ)
 
+#: priority_weight of one generation of domains waiting on a domain's data: more than the tasks of
+#: any DAG, so that each task of a domain others wait for outranks each task of those waiting
+PRIORITY_GENERATION = 1000
+
+
+def set_priorities(dag: DAG, generations: int) -> None:
+    """Priority weights for the scheduler, which gives a free slot to the ready task of the highest
+    weight over all runs: the tasks of a domain that ``generations`` generations of domains wait
+    for (:meth:`ikou.domains.Registry.referring_generations`: 住民基本台帳 2, 個人住民税 1) come
+    before those of the domains it releases, so the night's critical path does not queue behind
+    them; within a run, the task with more of the run downstream of it first. Together: the
+    longest remaining path first, which the capacity plan assumes (ikou.rehearsal.capacity)."""
+    if len(dag.tasks) >= PRIORITY_GENERATION:
+        raise ValueError(
+            f"{dag.dag_id}: {len(dag.tasks)} tasks, priorities allow {PRIORITY_GENERATION - 1}"
+        )
+    for t in dag.tasks:
+        t.weight_rule = "absolute"  # the weight as set here, not summed over the downstream tasks
+        t.priority_weight = (
+            generations * PRIORITY_GENERATION + len(t.get_flat_relative_ids(upstream=False)) + 1
+        )
+
+
 DEFAULT_ARGS = {
     "owner": OWNER,
     "retries": 2,
@@ -294,4 +317,5 @@ def build_domain_dag(domain_id: str) -> DAG:
             rehearsal(extracted.output, cleansed.output, validated.output, loaded.output),
             on_success_callback=DomainRunNotifier(domain_id, "verdict"),
         )
+    set_priorities(dag, registry().referring_generations(domain_id))
     return dag

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
-from ikou.airflow.dags import DEFAULT_ARGS, TZ
+from ikou.airflow.dags import DEFAULT_ARGS, TZ, set_priorities
 from ikou.airflow.notify import MasterNotifier
 from ikou.airflow.published import PublishedSensor
 from ikou.config import using
@@ -205,6 +205,9 @@ def build_master_dag() -> DAG:
         for _, run in runs.values():
             run >> rep
         rep >> publish_docs() >> verdict()
+    # the master's tasks (starting a domain run, resuming after a wait) take a second or two and
+    # hold up the domains they start: they go before every domain's tasks
+    set_priorities(dag, 1 + max(reg.referring_generations(d) for d in order))
     return dag
 
 

@@ -70,3 +70,18 @@ def longest_path(
     if not best:
         return 0.0, []
     return max(best.values(), key=lambda t: t[0])
+
+
+def dependent_generations(edges: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """For every node, the length of the longest chain of nodes waiting on it: 0 when nothing
+    has it as a prerequisite, else 1 + the largest of its dependents'. ``edges[x]`` are x's
+    prerequisites; raises on a cycle."""
+    dependents: dict[str, list[str]] = {n: [] for n in edges}
+    for n, prerequisites in edges.items():
+        for m in prerequisites:
+            dependents.setdefault(m, []).append(n)
+    generations: dict[str, int] = {}
+    # dependents first: ordered with the dependents taken as the prerequisites
+    for n in topological_order(dependents):
+        generations[n] = 1 + max((generations[c] for c in dependents[n]), default=-1)
+    return generations

@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ikou.domains.files import RegistryError, describe, read_yaml
-from ikou.domains.graph import find_cycle
+from ikou.domains.graph import dependent_generations, find_cycle
 from ikou.domains.plan import load_plan
 from ikou.domains.schema import DATA_DIR, Domain, StandardLayout
 
@@ -175,6 +175,17 @@ class Registry:
     @functools.cached_property
     def plan(self):
         return load_plan(self.data_dir / "plan.yaml", self)
+
+    @functools.cached_property
+    def _referring_generations(self) -> dict[str, int]:
+        return dependent_generations({d.id: d.refers_to for d in self})
+
+    def referring_generations(self, domain_id: str) -> int:
+        """How many generations of domains wait for ``domain_id``'s validated data: 0 when no
+        domain refers to it, 1 when only domains nothing refers to do (個人住民税), 2 for
+        住民基本台帳 (個人住民税 refers to it, and 介護保険 to both)."""
+        self.get(domain_id)  # an unknown id: the registry's KeyError
+        return self._referring_generations[domain_id]
 
     def addressee_master(self) -> tuple[str, str]:
         """(domain, table) of the addressee (宛名) master that references are checked against."""
