@@ -11,7 +11,9 @@ describe). The master runs a domain once the domains it refers to have published
 data (their stages up to and including ``gate_standard``, :data:`ikou.pipeline.PUBLISHING_TASKS`:
 the rest of their runs — load, gate_target, reconciliation — overlaps it), its stages one after
 another, each stage a task taking one worker slot; the plan schedules that graph on W slots with
-the longest remaining path first (what the scheduler's priority weights approximate) and reports:
+the longest remaining path first (what the domain DAGs' priority weights give the scheduler: a
+domain others wait for before them, within a run the task with more downstream first) and
+reports:
 
 - ``wall_hours``: the night's wall time on W workers;
 - ``critical_path``: the chain of domains (``refers_to``) that no number of workers shortens;
