@@ -1,0 +1,67 @@
+"""The pure parts of the cleanse stage in record ranges: the ranges, the setting, and the merge of
+the parts' findings into the whole file's (ikou.findings.Findings.merge)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ikou.findings import Findings
+from ikou.stages.cleanse_parts import part_settings, row_ranges
+from ikou.stages.common import StageError
+
+
+def test_ranges_tile_the_file_in_order():
+    assert row_ranges(500, 500, 16) == []  # at most one part's records: cleansed whole
+    assert row_ranges(1_000_000, 500_000, 16) == [(0, 500_000), (500_000, 1_000_000)]
+    r = row_ranges(3_800_000, 500_000, 16)
+    assert len(r) == 8 and r[0][0] == 0 and r[-1][1] == 3_800_000
+    assert all(a[1] == b[0] for a, b in zip(r, r[1:]))
+    assert len(row_ranges(10_000, 10, 4)) == 4  # at most IKOU_CLEANSE_MAX_PARTS
+
+
+def test_the_part_setting_is_a_positive_integer(monkeypatch):
+    assert part_settings() == (500_000, 16)
+    monkeypatch.setenv("IKOU_CLEANSE_PART_ROWS", "70")
+    assert part_settings()[0] == 70
+    for bad in ("lots", "0", "-3"):
+        monkeypatch.setenv("IKOU_CLEANSE_PART_ROWS", bad)
+        with pytest.raises(StageError, match="IKOU_CLEANSE_PART_ROWS must be"):
+            part_settings()
+
+
+def _run(records: list[tuple[int, str]]) -> Findings:
+    """Findings of a stage over these (row, value) records: per field (order 0, 1), each
+    problem's records in a block, blocks of a field sorted by problem — as cleanse_table."""
+    f = Findings("juki", "r1", "cleanse")
+    for fi, field in enumerate(("NAME", "ADDR")):
+        for problem in sorted({v for _, v in records}):
+            rows = [f"{field}-{r}" for r, v in records if v == problem]
+            f.extend(problem, "warning", field, rows, detail="d", order=(fi, 0, problem, "d"))
+    return f
+
+
+def test_parts_findings_merge_into_the_whole_runs():
+    records = [(0, "b"), (1, "a"), (2, "b"), (3, "c"), (4, "a"), (5, "c"), (6, "b")]
+    whole = _run(records)
+    # part 0 has no "c", part 1 no "a": a block missing from a part keeps its place
+    parts = [_run(records[:3]), _run(records[3:4]), _run(records[4:])]
+    merged = Findings("juki", "r1", "cleanse")
+    merged.merge(parts)
+    assert merged.items == whole.items
+    assert merged.blocks == whole.blocks
+    again = Findings("juki", "r1", "cleanse")
+    again.merge([Findings.from_state("juki", "r1", "cleanse", p.state()) for p in parts])
+    assert again.items == whole.items
+
+
+def test_a_finding_without_an_order_cannot_be_merged():
+    f = Findings("juki", "r1", "cleanse")
+    f.add("no_town_list", "warning")
+    with pytest.raises(ValueError, match="1 item\\(s\\) without an order"):
+        Findings("juki", "r1", "cleanse").merge([f])
+
+
+def test_a_part_of_another_run_is_refused():
+    f = _run([(0, "a")])
+    with pytest.raises(ValueError, match="a finding of juki/r1/cleanse among juki/r2"):
+        Findings.from_state("juki", "r2", "cleanse", f.state())
