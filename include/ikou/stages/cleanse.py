@@ -18,6 +18,14 @@
 
 Accounting per legacy file: records in = out + merged (cleansing quarantines nothing; extract's
 quarantine is reported beside it).
+
+A large file is cleansed in record ranges (issue 13 §2, :mod:`ikou.stages.cleanse_parts`):
+:func:`plan` (task ``cleanse_plan``) splits it, :func:`part` (one mapped ``cleanse_parts`` task
+instance per range) cleanses one range, and :func:`run` (task ``cleanse``) checks the parts,
+runs 名寄せ and streams the parts into the file's outputs — the same tables, ledgers and findings
+as the whole file's. 名寄せ (:func:`dedupe_master`) is not split: its blocking rules share no
+single key, so a split of the records would lose candidate pairs; it reads the master's dedupe
+columns only. A small file is cleansed whole in :func:`run`, the same way in one range.
 """
 
 from __future__ import annotations
@@ -139,6 +147,9 @@ def dedupe_master(
     temp_directory: Path | None = None,
 ) -> tuple[dict, dict, dict]:
     """名寄せ of the addressee master: (old -> new map, counts for the report, review files).
+    One step over the whole master even when it was cleansed in parts: the blocking rules
+    (name, kana, birth date, address …) share no single key, so no split of the records keeps
+    every candidate pair.
     ``table``: the cleansed master (at least the columns :func:`ikou.cleanse.merge.dedupe_columns`
     names); ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`);
     ``temp_directory``: where DuckDB spills beyond IKOU_DEDUPE_MEMORY_LIMIT
