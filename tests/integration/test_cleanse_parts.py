@@ -61,7 +61,7 @@ def whole(extracted):
     return cleanse.run(ctx, extracted)
 
 
-def _split_plan(ctx, extracted, monkeypatch=None):
+def _split_plan(ctx, extracted):
     import os
 
     os.environ["IKOU_CLEANSE_PART_ROWS"] = PART_ROWS
@@ -124,6 +124,13 @@ def test_each_part_accounts_for_its_records_and_the_file_in_total(extracted, spl
         assert a.balanced and a.records_in == a.records_out + a.merged
         assert a.model_dump()["parts"] == len(mine)
     assert cl.parts == {"ATENA": len([p for p in planned if p.file == "ATENA"]), "JUKI": 5}
+    # the cleansed manifest keeps each part's accounting beside its file's
+    manifest = publication.read_manifest(_store(), cl.uri)
+    for file, rows in manifest["parts"].items():
+        assert [r["part"] for r in rows] == list(range(cl.parts[file]))
+        assert all(r["records_in"] == r["records_out"] + r["merged"] for r in rows)
+        acc = next(a for a in manifest["accounting"] if a["unit"] == file)
+        assert sum(r["records_in"] for r in rows) == acc["records_in"]
 
 
 def test_the_parts_publish_what_the_whole_file_publishes(whole, split):

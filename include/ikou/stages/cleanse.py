@@ -544,9 +544,19 @@ def run(
             # each was cleansed and as the merge got them: CP.cleanse_range, CP.check_parts)
             acc["balanced"] = balanced(acc) and n_in == sum(p.end - p.start for p in lparts)
             accounting.append(acc)
-            if lf.name in by_file:
+            if lf.name in by_file:  # each part's accounting beside the file's (the manifest)
                 parts_by_file[lf.name] = [
-                    {"part": p.index, "records": [p.start, p.end]} for p in lparts
+                    {
+                        "part": r.index,
+                        "records": [r.start, r.end],
+                        "records_in": r.records_in,
+                        "records_out": r.records_out,
+                        "merged": r.merged,
+                        "changes": r.changes,
+                        "findings": r.findings,
+                    }
+                    for r in sorted(results, key=lambda r: r.index)
+                    if r.file == lf.name
                 ]
             file_rows.append(
                 {
