@@ -579,6 +579,8 @@ class CleansePart(BaseModel):
     end: int
     rows: int  # records of the whole file
     planned_at: float  # when cleanse_plan ran (the stage's wall time starts there)
+    size: int  # bytes of the file (its footer is at the end)
+    etag: str = ""  # its version when cleanse_plan checked its sha256
 
 
 class CleansePartResult(BaseModel):

@@ -65,3 +65,43 @@ def test_a_part_of_another_run_is_refused():
     f = _run([(0, "a")])
     with pytest.raises(ValueError, match="a finding of juki/r1/cleanse among juki/r2"):
         Findings.from_state("juki", "r2", "cleanse", f.state())
+
+
+class _CountingStore:
+    """A local Store that counts the bytes a caller fetched by range."""
+
+    def __init__(self):
+        from ikou.storage import Store
+
+        self.store, self.fetched = Store(), 0
+
+    def get_range(self, uri, start, end, dest, if_match=""):
+        self.fetched += end - start
+        return self.store.get_range(uri, start, end, dest, if_match)
+
+
+def test_a_part_fetches_its_row_groups_and_the_footer_only(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ikou.stages.cleanse_parts import fetch_rows
+
+    n = 20_000
+    table = pa.table(
+        {
+            "_record": pa.array(range(n), pa.int64()),
+            "name": pa.array([f"名前{i * 7919 % 10007}" for i in range(n)], pa.string()),
+        }
+    )
+    path = tmp_path / "ATENA.parquet"
+    pq.write_table(table, path, row_group_size=1000, compression="zstd")
+    size = path.stat().st_size
+    for start, end in ((0, 1), (999, 1001), (4500, 9750), (19_000, 20_000), (0, n)):
+        store = _CountingStore()
+        work = tmp_path / f"w{start}-{end}"
+        work.mkdir()
+        got, rows = fetch_rows(store, str(path), size, "", start, end, work)
+        assert rows == n and got.equals(table.slice(start, end - start))
+        # the row groups of the range (of twenty) and the footer: about one group's bytes
+        groups = (end - 1) // 1000 - start // 1000 + 1
+        assert store.fetched < size * (groups + 1.5) / 20, (start, end, store.fetched)

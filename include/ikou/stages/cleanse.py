@@ -59,7 +59,15 @@ from ikou.pipeline import (
 from ikou.stages import cleanse_parts as CP
 from ikou.stages.common import StageError, balanced, legacy_file, logged_plan, write_report
 from ikou.stages.extract_merge import as_list
-from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
+from ikou.storage import (
+    NotPublished,
+    ObjectChanged,
+    Store,
+    join,
+    publication,
+    reference_uri,
+    zone_uri,
+)
 
 MAP_FILE = "_atena_map.parquet"
 
@@ -271,12 +279,27 @@ def plan(ctx: RunContext, extracted: StageResult, store: Store | None = None) ->
     of about that many (at most ``IKOU_CLEANSE_MAX_PARTS``); the others are cleansed whole by
     :func:`run` (:mod:`ikou.stages.cleanse_parts`)."""
     part_rows, max_parts = CP.part_settings()
+    store = store or Store()
     d = registry().get(ctx.domain)
     planned_at = time.time()
     parts: list[CleansePart] = []
+    manifest: dict | None = None
     for lf in d.legacy_files:
         rows = extracted.units.get(lf.name, 0)
         ranges = CP.row_ranges(rows, part_rows, max_parts)
+        if not ranges:
+            continue
+        # the parts read ranges of the file (CP.fetch_rows): its sha256 is checked here, once,
+        # and they read the version checked (its ETag)
+        manifest = manifest or publication.read_manifest(store, extracted.published)
+        name = f"{lf.name}.parquet"
+        uri = join(extracted.published, name)
+        entry = next((f for f in manifest["files"] if f["name"] == name), None)
+        if entry is None:
+            raise StageError(f"{extracted.published}: the manifest lists no file {name!r}")
+        info = store.head(uri)
+        if entry.get("sha256") and store.sha256(uri, if_match=info.etag) != entry["sha256"]:
+            raise StageError(f"{uri}: sha256 differs from its manifest")
         parts.extend(
             CleansePart(
                 file=lf.name,
@@ -288,6 +311,8 @@ def plan(ctx: RunContext, extracted: StageResult, store: Store | None = None) ->
                 end=end,
                 rows=rows,
                 planned_at=planned_at,
+                size=info.size,
+                etag=info.etag,
             )
             for i, (start, end) in enumerate(ranges)
         )
@@ -308,15 +333,17 @@ def part(ctx: RunContext, planned: CleansePart, store: Store | None = None) -> C
     findings = Findings(ctx.domain, ctx.run_id, "cleanse")
     with tempfile.TemporaryDirectory(prefix="ikou-cleanse-part-") as tmp:
         work = Path(tmp)
-        src = publication.fetch(store, planned.source, f"{lf.name}.parquet", work / "in")
-        rows = pq.ParquetFile(src).metadata.num_rows
+        uri = join(planned.source, f"{lf.name}.parquet")
+        try:
+            table, rows = CP.fetch_rows(
+                store, uri, planned.size, planned.etag, planned.start, planned.end, work
+            )
+        except ObjectChanged:
+            raise StageError(f"{uri} changed after cleanse_plan: run the cleanse again") from None
         if rows != planned.rows:
             raise StageError(
-                f"{planned.source}{lf.name}.parquet: {rows} records, cleanse_plan planned "
-                f"{planned.rows}: run the cleanse again"
+                f"{uri}: {rows} records, cleanse_plan planned {planned.rows}: run the cleanse again"
             )
-        table = CP.read_rows(src, planned.start, planned.end)
-        src.unlink()
         lp = CP.cleanse_range(
             table, d, lf, city, findings, work, f"part-{planned.index:05d}", planned.index,
             planned.start,
