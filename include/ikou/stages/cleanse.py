@@ -370,14 +370,17 @@ def part(ctx: RunContext, planned: CleansePart, store: Store | None = None) -> C
     )
 
 
-def apply_map(d, lf, table, amap: dict[str, str], fixed: Counter, ledger_counts: dict):
-    """名寄せ's map applied to a cleansed file (the master leaves its merged records out, every
-    reference to a merged addressee rewritten): (table, merged, rewritten, [(ledger, values)]).
-    ``table`` holds the columns the steps read and write (:func:`run`: of the whole file)."""
+def apply_map(
+    d, lf, is_master: bool, table, amap: dict[str, str], fixed: Counter, ledger_counts: dict
+):
+    """名寄せ's map applied to a cleansed file (the master, ``is_master``, leaves its merged
+    records out; every reference to a merged addressee rewritten): (table, merged, rewritten,
+    [(ledger, values)]). ``table`` holds the columns the steps read and write (:func:`run`: of
+    the whole file)."""
     import pyarrow as pa
 
     steps = []
-    if lf.fields_with_role("atena_no") and amap:
+    if is_master and amap:
         steps.append(M.apply_to_master)
     if amap and lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES):
         steps.append(M.apply_to_references)
@@ -406,12 +409,14 @@ def apply_map(d, lf, table, amap: dict[str, str], fixed: Counter, ledger_counts:
     return table, merged, rewritten, ledgers
 
 
-def map_columns(d, lf, names: list[str], amap: dict[str, str]) -> tuple[list[str], list[str]]:
+def map_columns(
+    lf, is_master: bool, names: list[str], amap: dict[str, str]
+) -> tuple[list[str], list[str]]:
     """(columns :func:`apply_map` reads, columns it may rewrite) of a cleansed file with these
     column ``names``; none when the map does not apply to the file."""
     refs = [f for f in lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES) if f in names]
-    master = lf.fields_with_role("atena_no")
-    if not amap or not (master or refs):
+    master = lf.fields_with_role("atena_no") if is_master else []
+    if not amap or not (master or lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES)):
         return [], []
     read = list(lf.business_keys) + ["_record"] + master[:1] + refs
     return [c for c in dict.fromkeys(read) if c in names], refs
@@ -532,12 +537,13 @@ def run(
             file_findings[lf.name].merge([p.findings for p in lparts])
             n_findings = len(file_findings[lf.name])
             names = CP.schema_of(lparts).names
-            read, rewrites = map_columns(d, lf, names, amap)
+            read, rewrites = map_columns(lf, lf is master_lf, names, amap)
             mapped, merged, ledgers = None, 0, []
             if read:  # 名寄せ's map over the columns it reads and rewrites, of the whole file
                 mapped, merged, rewritten, ledgers = apply_map(
-                    d, lf, CP.read_columns(lparts, read), amap, fixed, ledger_counts
-                )
+                    d, lf, lf is master_lf, CP.read_columns(lparts, read), amap, fixed,
+                    ledger_counts,
+                )  # fmt: skip
                 rewritten_total += rewritten
             out = work / f"{lf.name}.parquet"
             n_out = CP.write_file(lparts, out, mapped, tuple(rewrites))
