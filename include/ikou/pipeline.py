@@ -596,6 +596,7 @@ class CleansePartResult(BaseModel):
     planned_at: float
     files: dict[str, str]  # kind (table, ledger, values, meta) -> URI
     sha256: dict[str, str]  # kind -> sha256 of what was written
+    bytes: dict[str, int]  # kind -> its size
     records_in: int
     records_out: int
     merged: int = 0  # cleansing a range merges nothing (名寄せ runs in the cleanse task)

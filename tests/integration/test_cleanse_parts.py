@@ -140,7 +140,8 @@ def test_the_parts_publish_what_the_whole_file_publishes(whole, split):
     _, _, cl = split
     assert whole.atena_map_entries > 0 and whole.merged > 0
     assert whole.fixed_by_rule_field.get("atena_merge.JUKI.ATENA-NO", 0) > 0
-    a, b = _files(whole.uri), _files(cl.uri)
+    a = _files(whole.uri)
+    b = {k: v for k, v in _files(cl.uri).items() if not k.startswith("_parts/")}
     assert set(a) == set(b) and "_atena_map.parquet" in a
     for name in sorted(a):
         ta, tb = pq.read_table(io.BytesIO(a[name])), pq.read_table(io.BytesIO(b[name]))
@@ -152,10 +153,12 @@ def test_the_parts_publish_what_the_whole_file_publishes(whole, split):
         if "run_id" in ta.column_names:  # the applied decisions name their run
             ta, tb = ta.drop_columns(["run_id"]), tb.drop_columns(["run_id"])
         assert tb.equals(ta), name
-    # nothing of the parts is left in the store once published
+    # the parts stay beside the output (a retried merge merges them again), in its manifest
     from ikou.storage import join
 
-    assert not list(_store().list(join(cl.uri, "_parts/")))
+    listed = [f for f in publication.read_manifest(_store(), cl.uri)["files"] if "part_of" in f]
+    assert len(listed) == 4 * sum(cl.parts.values())
+    assert {join(cl.uri, f["name"]) for f in listed} == set(_store().list(join(cl.uri, "_parts/")))
 
 
 def test_the_findings_and_counts_are_the_whole_files(whole, split):
@@ -221,3 +224,12 @@ def test_a_part_whose_files_are_gone_or_changed_fails_the_merge(extracted):
     with pytest.raises(StageError, match=r"ATENA part 1: its table file is missing"):
         cleanse.run(ctx, extracted, plan=planned, parts=results)
     assert _nothing_published("cparts-gone")
+
+
+def test_a_retried_merge_merges_the_same_parts_again(extracted, split):
+    """A cleanse task killed after it published (a worker lost) is retried: its parts are still
+    there, so the retry merges them again and finds the output published — the same result."""
+    planned, results, cl = split
+    again = cleanse.run(_ctx(SPLIT), extracted, plan=planned, parts=results)
+    assert again.uri == cl.uri and again.accounting == cl.accounting
+    assert again.findings == cl.findings and again.fixed_by_rule_field == cl.fixed_by_rule_field

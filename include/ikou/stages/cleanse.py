@@ -350,7 +350,7 @@ def part(ctx: RunContext, planned: CleansePart, store: Store | None = None) -> C
         )  # fmt: skip
         records_in = table.num_rows
         del table
-        files, sha = CP.store_part(lp, CP.part_prefix(ctx.domain, ctx.run_id, lf.name), store)
+        files, sha, size = CP.store_part(lp, CP.part_prefix(ctx.domain, ctx.run_id, lf.name), store)
         records_out = pq.ParquetFile(lp.table).metadata.num_rows
     return CleansePartResult(
         file=lf.name,
@@ -361,6 +361,7 @@ def part(ctx: RunContext, planned: CleansePart, store: Store | None = None) -> C
         planned_at=planned.planned_at,
         files=files,
         sha256=sha,
+        bytes=size,
         records_in=records_in,
         records_out=records_out,
         changes=sum(n for *_, n in lp.entries),
@@ -627,6 +628,7 @@ def run(
                 "ledger_counts": ledger_counts,
                 "atena_map": {"entries": len(amap), "source": map_source},
                 "parts": parts_by_file,
+                "files": CP.manifest_entries(out_prefix, results) if by_file else [],
             },
         )
         review_uri = ""
@@ -689,9 +691,6 @@ def run(
         },
         store,
     )
-    if by_file:  # published: the parts' files (restricted values among them) are not kept
-        for lf_name in by_file:
-            store.delete_prefix(CP.part_prefix(domain_id, run_id, lf_name))
     seconds = time.monotonic() - started
     cpu = cpu_time() - cpu0
     if planned:  # as extract's parts: wall time from the plan's start, every task's CPU time

@@ -12,7 +12,8 @@ time, never the whole file) and the result is the whole file's, row for row.
   the values ledger (one row group per field and rule: the merge puts them in the whole file's
   order, :func:`ikou.cleanse.stage.ledger_order`) — and its findings (in blocks with their
   order, :meth:`ikou.findings.Findings.merge`). A part task stores them under
-  ``cleansed/{d}/{run}/_parts/{FILE}/part-NNNNN.*`` (:func:`store_part`); the cleanse task
+  ``cleansed/{d}/{run}/_parts/{FILE}/part-NNNNN.*`` (:func:`store_part`; kept and listed in the
+  cleansed manifest, :func:`manifest_entries`, as extract keeps its parts); the cleanse task
   fetches and checks them (:func:`fetch_part`, :func:`check_parts`), or cleanses a small file
   whole the same way, in one range.
 * :func:`write_file`: the file's parts into its output (with 名寄せ's map applied to the columns
@@ -65,8 +66,8 @@ def row_ranges(rows: int, part_rows: int, max_parts: int) -> list[tuple[int, int
 
 
 def part_prefix(domain: str, run_id: str, file: str) -> str:
-    """Where the parts of a file wait for the cleanse task (the run's cleansed prefix, beside
-    what it publishes; removed once published)."""
+    """Where the parts of a file wait for the cleanse task: the run's cleansed prefix (the
+    restricted zone, as what it publishes), listed in its manifest, as extract's parts."""
     return join(zone_uri("cleansed", domain, run_id), f"_parts/{file}/")
 
 
@@ -225,18 +226,38 @@ def cleanse_range(table, d, lf, city, findings: Findings, work: Path, stem: str,
     )
 
 
-def store_part(lp: LocalPart, prefix: str, store: Store) -> tuple[dict, dict]:
-    """Upload a part's files under ``prefix``: ({kind: URI}, {kind: sha256})."""
+def store_part(lp: LocalPart, prefix: str, store: Store) -> tuple[dict, dict, dict]:
+    """Upload a part's files under ``prefix``: ({kind: URI}, {kind: sha256}, {kind: bytes})."""
     meta = lp.table.with_name(lp.table.name.replace(".table.", ".meta.")).with_suffix(".json")
     meta.write_bytes(dumps(lp.meta()))
     stem = f"part-{lp.index:05d}"
     local = {"table": lp.table, "ledger": lp.ledger, "values": lp.values, "meta": meta}
-    uris, sha = {}, {}
+    uris, sha, size = {}, {}, {}
     for kind, path in local.items():
         uri = join(prefix, f"{stem}.{kind}.{'json' if kind == 'meta' else 'parquet'}")
         store.put_file(uri, path)
-        uris[kind], sha[kind] = uri, sha256_file(path)
-    return uris, sha
+        uris[kind], sha[kind], size[kind] = uri, sha256_file(path), path.stat().st_size
+    return uris, sha, size
+
+
+def manifest_entries(out_prefix: str, results: list[CleansePartResult]) -> list[dict]:
+    """The parts' files as entries of the cleansed manifest (``_parts/…``, which readers of the
+    tables skip): kept beside the output as extract keeps its parts, so a retried ``cleanse``
+    merges the same parts again."""
+    entries = []
+    for r in sorted(results, key=lambda r: (r.file, r.index)):
+        for kind in KINDS:
+            entries.append(
+                {
+                    "name": r.files[kind][len(out_prefix) :].lstrip("/"),
+                    "bytes": r.bytes[kind],
+                    "sha256": r.sha256[kind],
+                    "part_of": r.file,
+                    "part": r.index,
+                    "records": [r.start, r.end],
+                }
+            )
+    return entries
 
 
 def check_parts(lf, planned: list[CleansePart], results: list[CleansePartResult]) -> list:
