@@ -105,3 +105,58 @@ def test_a_part_fetches_its_row_groups_and_the_footer_only(tmp_path):
         # the row groups of the range (of twenty) and the footer: about one group's bytes
         groups = (end - 1) // 1000 - start // 1000 + 1
         assert store.fetched < size * (groups + 1.5) / 20, (start, end, store.fetched)
+
+
+def _plan_and_results(rows: int, bounds: list[int]):
+    from ikou.pipeline import CleansePart, CleansePartResult
+
+    planned, results = [], []
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        common = {"file": "JUKI", "index": i, "parts": len(bounds) - 1, "start": a, "end": b}
+        planned.append(
+            CleansePart(
+                **common,
+                snapshot="2026-01-01",
+                source="s3://r/raw/juki/x/",
+                rows=rows,
+                planned_at=0.0,
+                size=1,
+            )  # fmt: skip
+        )
+        results.append(
+            CleansePartResult(
+                **common,
+                planned_at=0.0,
+                files={},
+                sha256={},
+                bytes={},
+                records_in=b - a,
+                records_out=b - a,
+                changes=0,
+                findings=0,
+                seconds=0.0,
+            )  # fmt: skip
+        )
+    return planned, results
+
+
+class _LF:
+    name = "JUKI"
+
+
+def test_each_parts_accounting_and_the_tiling_are_checked():
+    from ikou.stages.cleanse_parts import check_parts
+
+    planned, results = _plan_and_results(100, [0, 40, 70, 100])
+    assert [r.index for r in check_parts(_LF, planned, results[::-1])] == [0, 1, 2]
+    # a part that lost a record (out + merged < in): the merge refuses it
+    bad = results[1].model_copy(update={"records_out": 29})
+    with pytest.raises(StageError, match="JUKI part 1: 30 in, 29 out, 0 merged"):
+        check_parts(_LF, planned, [results[0], bad, results[2]])
+    # a part missing
+    with pytest.raises(StageError, match=r"missing \[2\]"):
+        check_parts(_LF, planned, results[:2])
+    # a plan that does not cover the file
+    short, short_results = _plan_and_results(120, [0, 40, 70, 100])
+    with pytest.raises(StageError, match="parts end at record 100 of 120"):
+        check_parts(_LF, short, short_results)
