@@ -180,6 +180,9 @@ def _stack_env(home: Path, api_port: int) -> dict:
             "IKOU_S3_PORT": str(free_port()),
             "IKOU_AIRFLOW_PORT": str(api_port),
             "IKOU_PARALLELISM": "4",
+            # 住民基本台帳's files (≈300 records each) cleansed in two record ranges: the mapped
+            # cleanse_parts run under the real scheduler (and on both Celery workers)
+            "IKOU_CLEANSE_PART_ROWS": "200",
             # the log servers on ports of their own (a benchmark's or a session's stack beside)
             "IKOU_LOG_SERVER_PORT": str(free_port()),
             "IKOU_TRIGGER_LOG_SERVER_PORT": str(free_port()),

@@ -564,6 +564,48 @@ class LoadPartResult(BaseModel):
     cpu_seconds: float | None = None
 
 
+class CleansePart(BaseModel):
+    """One record range of a large legacy file's extracted Parquet (what ``cleanse_plan`` maps
+    over): rows [start, end) of ``{file}.parquet`` under the raw prefix ``source``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str
+    snapshot: str
+    source: str  # the extract's published raw prefix
+    index: int
+    parts: int
+    start: int
+    end: int
+    rows: int  # records of the whole file
+    planned_at: float  # when cleanse_plan ran (the stage's wall time starts there)
+    size: int  # bytes of the file (its footer is at the end)
+    etag: str = ""  # its version when cleanse_plan checked its sha256
+
+
+class CleansePartResult(BaseModel):
+    """What one ``cleanse_parts`` task instance wrote (URIs, sha256 and counts)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str
+    index: int
+    parts: int
+    start: int
+    end: int
+    planned_at: float
+    files: dict[str, str]  # kind (table, ledger, values, meta) -> URI
+    sha256: dict[str, str]  # kind -> sha256 of what was written
+    bytes: dict[str, int]  # kind -> its size
+    records_in: int
+    records_out: int
+    merged: int = 0  # cleansing a range merges nothing (名寄せ runs in the cleanse task)
+    changes: int
+    findings: int
+    seconds: float
+    cpu_seconds: float | None = None
+
+
 def cpu_time() -> float:
     """CPU seconds of this process and its waited-for children so far (user + system).
 

@@ -45,14 +45,20 @@ def test_link_dag_shape(dagbag, dag_id):
 def test_domain_dag_shape(dagbag, domain):
     dag = dagbag.dags[f"migrate_{domain}"]
     # the extract stage holds two more tasks: the plan of byte-range parts and the mapped parts;
-    # so does the load (the plan of 宛名番号-hash partitions and the mapped partitions staged,
-    # load swaps them in); the optional stage diff (差分) has no gate
+    # so does the cleanse (the plan of record ranges and the mapped ranges cleansed, cleanse
+    # merges them) and the load (the plan of 宛名番号-hash partitions and the mapped partitions
+    # staged, load swaps them in); the optional stage diff (差分) has no gate
     assert {t.task_id for t in dag.tasks} == set(TASK_IDS) | {"extract_plan", "extract_parts"} | {
-        "load_plan",
-        "load_parts",
-    } | {"diff"}
+        "cleanse_plan",
+        "cleanse_parts",
+    } | {"load_plan", "load_parts"} | {"diff"}
     assert OPTIONAL_STAGES == ("diff",)
     assert dag.get_task("extract_parts").downstream_task_ids == {"extract"}
+    assert dag.get_task("gate_raw").downstream_task_ids >= {"cleanse_plan", "cleanse"}
+    assert dag.get_task("cleanse_plan").downstream_task_ids == {"cleanse_parts", "cleanse"}
+    assert dag.get_task("cleanse_parts").downstream_task_ids == {"cleanse"}
+    assert dag.get_task("cleanse_parts").is_mapped
+    assert dag.get_task("cleanse").trigger_rule == "none_failed"  # after no part at all
     assert dag.get_task("load_plan").downstream_task_ids == {"load_parts", "load"}
     assert dag.get_task("load_parts").downstream_task_ids == {"load"}
     assert dag.get_task("load_parts").is_mapped

@@ -1,7 +1,8 @@
 """A domain DAG end to end with dag.test(): the real PostgreSQL, the local S3 endpoint, GX gates.
 
 A synthetic city of a few hundred residents is written to the landing zone; ``migrate_juki``
-(the addressee master) runs all ten tasks (``diff`` skipped: a full load; the load in two
+(the addressee master) runs all ten tasks (``diff`` skipped: a full load; the cleanse in record
+ranges, ``IKOU_CLEANSE_PART_ROWS=150``: mapped ``cleanse_parts``, ``cleanse`` merging; the load in two
 partitions, ``IKOU_LOAD_PARTITIONS=2``: mapped ``load_parts`` staging, ``load`` swapping), then a domain
 referring to it runs on a snapshot with seeded orphan references and must stop at gate_standard.
 """
@@ -38,11 +39,13 @@ def juki_run(city, pg_url, airflow_db, dagbag):
 
     os.environ["IKOU_TARGET_DB_URL"] = pg_url
     os.environ["IKOU_LOAD_PARTITIONS"] = "2"
+    os.environ["IKOU_CLEANSE_PART_ROWS"] = "150"
     dag = dagbag.dags["migrate_juki"]
     try:
         run = dag.test(run_conf={"mode": "rehearsal", "snapshot": SNAPSHOT})
     finally:
         os.environ.pop("IKOU_LOAD_PARTITIONS", None)
+        os.environ.pop("IKOU_CLEANSE_PART_ROWS", None)
     yield run
     os.environ.pop("IKOU_TARGET_DB_URL", None)
 
@@ -66,12 +69,18 @@ def test_all_ten_tasks_succeed(juki_run):
     assert set(states) == set(TASK_IDS) | {
         "extract_plan",
         "extract_parts",
+        "cleanse_plan",
+        "cleanse_parts",
         "diff",
         "load_plan",
         "load_parts",
     }
     # small files are decoded in the extract task itself: the mapped part task is skipped
     assert states.pop("extract_parts") in ("skipped", "success")
+    # the cleanse in record ranges (IKOU_CLEANSE_PART_ROWS=150): both files in two or more
+    parts = [ti for ti in juki_run.get_task_instances() if ti.task_id == "cleanse_parts"]
+    assert len(parts) >= 4
+    assert sorted(ti.map_index for ti in parts) == list(range(len(parts)))
     # the load in two partitions: two mapped instances staged them, load swapped them in
     parts = [ti for ti in juki_run.get_task_instances() if ti.task_id == "load_parts"]
     assert sorted(ti.map_index for ti in parts) == [0, 1]

@@ -102,6 +102,8 @@ def runs(s3_endpoint, pg_url, airflow_db, tmp_path_factory):
         os.environ,
         IKOU_REGISTRY_DIR=str(_registry_without_timing_verdicts(work)),
         IKOU_TARGET_DB_URL=pg_url,
+        # the cleanse in record ranges: the mapped parts' XCom and logs are searched too
+        IKOU_CLEANSE_PART_ROWS="50",
         AIRFLOW_CONN_IKOU_SMTP=smtp.connection_json,
         AIRFLOW_VAR_IKOU_NOTIFY_TO="migration-team@example.invalid",
     )
@@ -196,6 +198,7 @@ def test_the_runs_ran_as_planned(runs):
     assert juki["gate_reconciliation"] == "success", juki
     assert jido["gate_reconciliation"] == "success", jido
     assert runs["nenkin"]["validate"] == "success", runs["nenkin"]  # preparation: no load
+    assert juki["cleanse_parts"] == "success", juki
     assert cutover["gate_raw"] == "failed" and cutover["cleanse"] in (
         "upstream_failed",
         "None",

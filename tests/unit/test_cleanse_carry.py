@@ -422,22 +422,6 @@ def test_the_stage_runs_duckdb_under_its_memory_limit_in_the_task_folder(
         master()
 
 
-def test_a_parked_cleanse_result_comes_back_the_same(tmp_path):
-    """The addressee master waits on disk during 名寄せ (stages.cleanse.park): its table and
-    ledgers come back equal, schema and metadata included."""
-    from ikou.cleanse.stage import CleanseResult
-    from ikou.stages.cleanse import park
-
-    table = master_records().replace_schema_metadata({b"origin": b"extract"})
-    ledger = pa.table({"record_key": ["k"], "rule": ["r"]})
-    values = pa.table({"record_key": pa.array([], pa.string())})
-    res = CleanseResult(table, ledger, values, {"a.F": 1}, {"b.F": 2}, {"c.F": 3})
-    back = park(res, tmp_path, "ATENA")()
-    for got, want in zip((back.table, back.ledger, back.ledger_values), (table, ledger, values)):
-        assert got.equals(want, check_metadata=True)
-    assert (back.changes, back.problems, back.stats) == (res.changes, res.problems, res.stats)
-
-
 def test_a_delta_run_keeps_records_whose_base_survivor_is_gone_merged(s3_endpoint):
     """The cleanse stage's 名寄せ on a delta run whose snapshot deleted two survivors of the base:
     the records the base merged into them stay merged (never published as new addressees), go

@@ -267,3 +267,62 @@ def test_record_keys_are_pythons_text_of_the_key(columns):
         for vals in zip(*[t.column(k).to_pylist() for k in columns])
     ]
     assert record_keys(t, list(columns)) == expected
+
+
+def test_ranges_of_a_table_cleanse_as_the_whole_table():
+    """cleanse_table works record by record: four ranges of a table (without ``_record``: the
+    range's ``first_row`` numbers its records) give the whole table's rows, counts, findings
+    (merged by Findings.merge) and ledgers (ordered by ledger_order, then range)."""
+    import pyarrow.compute as pc
+
+    from ikou.cleanse.stage import ledger_order
+
+    table = _city_table(3000).drop_columns(["_record"])
+    whole, _ = _cleansed(table)
+    whole_findings = Findings("juki", "unit-run", "cleanse")
+    d = registry().get("juki")
+    lf = d.legacy_file("ATENA")
+    cleanse_table(table, d, lf, whole_findings, secret=b"unit-test-secret")
+    bounds = [0, 700, 701, 1900, 3000]  # one range of a single record
+    parts, part_findings = [], []
+    for start, end in zip(bounds, bounds[1:]):
+        f = Findings("juki", "unit-run", "cleanse")
+        parts.append(
+            cleanse_table(
+                table.slice(start, end - start),
+                d,
+                lf,
+                f,
+                secret=b"unit-test-secret",
+                first_row=start,
+            )
+        )
+        part_findings.append(f)
+    assert pa.concat_tables([p.table for p in parts]).equals(whole.table)
+    merged = Findings("juki", "unit-run", "cleanse")
+    merged.merge(part_findings)
+    assert merged.items == whole_findings.items and len(merged.items) > 100
+    rank = ledger_order(d, lf)
+    for name in ("ledger", "ledger_values"):
+        tagged = []
+        for i, p in enumerate(parts):
+            t = getattr(p, name)
+            ranks = [rank[(f, r)] for f, r in zip(t["field"].to_pylist(), t["rule"].to_pylist())]
+            tagged.append(
+                t.append_column("_rank", pa.array([a * 1000 + b for a, b in ranks], pa.int64()))
+                .append_column("_part", pa.array([i] * t.num_rows, pa.int64()))
+                .append_column("_pos", pa.array(range(t.num_rows), pa.int64()))
+            )
+        joined = pa.concat_tables(tagged)
+        order = pc.sort_indices(
+            joined, [("_rank", "ascending"), ("_part", "ascending"), ("_pos", "ascending")]
+        )
+        got = joined.take(order).drop_columns(["_rank", "_part", "_pos"])
+        assert got.equals(getattr(whole, name)), name
+    assert whole.ledger_values.num_rows > 1000
+    for counts in ("changes", "problems", "stats"):
+        total: dict = {}
+        for p in parts:
+            for k, v in getattr(p, counts).items():
+                total[k] = total.get(k, 0) + v
+        assert total == getattr(whole, counts), counts

@@ -11,7 +11,8 @@ its memory grew (each 50 MB step with the ``ikou`` frames of the main thread at 
 ``IKOU_BENCH_PROFILE=DIR`` a cProfile of each stage's call (``DIR/<stage>.prof``; only the
 stages in ``IKOU_BENCH_PROFILE_STAGES=a,b`` when set).
 
-The stages run exactly as the DAG's tasks run them (``ikou.stages.<stage>.run``) against a local S3
+The stages run exactly as the DAG's tasks run them (``ikou.stages.<stage>.run``; the cleanse stage
+as ``cleanse_plan``, its parts two processes at a time and the merge, :func:`cleanse_split`) against a local S3
 endpoint (moto, started here); a task is one process, so a stage's peak memory is what one task
 of a DAG run needs. The child gets the results of the stages before it (one JSON file) and writes
 its StageResult and its own figures (``VmHWM`` of ``/proc/self/status``) to a JSON file the
@@ -36,24 +37,89 @@ DOMAIN = "juki"
 
 def child(stage: str, run_id: str, snapshot: str, before: Path | None, out: Path) -> None:
     """Run one stage in this process and write {result, figures}: ``before`` holds the results of
-    the stages before it ({stage: StageResult})."""
+    the stages before it ({stage: StageResult}; the cleanse parts' plan and results under
+    ``_plan`` / ``_parts``, a part's range under ``_part``). ``cleanse_plan`` and
+    ``cleanse_part`` are the cleanse stage's plan and one of its parts (:func:`cleanse_split`)."""
     import importlib
 
-    from ikou.pipeline import StageResult
+    from ikou.pipeline import CleansePart, StageResult
 
-    results = {
-        k: StageResult.model_validate(v)
-        for k, v in (json.loads(before.read_text()) if before else {}).items()
-    }
+    doc = json.loads(before.read_text()) if before else {}
+    results = {k: StageResult.model_validate(v) for k, v in doc.items() if not k.startswith("_")}
     upstream = {"cleanse": "extract", "validate": "cleanse"}.get(stage)
-    mod = importlib.import_module(f"ikou.stages.{stage}")
-    timed(
-        stage,
-        run_id,
-        snapshot,
-        lambda ctx: (mod.run(ctx, results[upstream]) if upstream else mod.run(ctx), {}),
-        out,
-    )
+    mod = importlib.import_module(f"ikou.stages.{stage.split('_')[0]}")
+    if stage == "cleanse_plan":
+
+        def call(ctx):
+            planned = mod.plan(ctx, results["extract"])
+            return None, {"_plan": [p.model_dump(mode="json") for p in planned]}
+
+    elif stage == "cleanse_part":
+
+        def call(ctx):
+            res = mod.part(ctx, CleansePart.model_validate(doc["_part"]))
+            return None, {"_part": res.model_dump(mode="json")}
+
+    elif stage == "cleanse":
+
+        def call(ctx):
+            return mod.run(
+                ctx, results["extract"], plan=doc.get("_plan"), parts=doc.get("_parts")
+            ), {}
+
+    else:
+
+        def call(ctx):
+            return (mod.run(ctx, results[upstream]) if upstream else mod.run(ctx)), {}
+
+    timed(stage, run_id, snapshot, call, out)
+
+
+def cleanse_split(argv_of, env: dict, results: dict, workdir: Path, at_once: int = 2) -> dict:
+    """The cleanse stage as the DAG runs it: ``cleanse_plan``, the mapped ``cleanse_parts``
+    (``at_once`` processes at a time: the two task slots of a small worker) and ``cleanse``
+    (the merge), each a process of its own; returns the cleanse figures (wall seconds from the
+    plan's start to the merge's end, CPU seconds of every process, the largest process's peak
+    memory, and each task's own) and the merge's result. ``argv_of(stage, before, out)``: the
+    child's command line."""
+
+    def start(name: str, stage: str, doc: dict):
+        before, out = workdir / f"{name}.before.json", workdir / f"{name}.json"
+        before.write_text(json.dumps(doc))
+        return subprocess.Popen(argv_of(stage, before, out), env=env), out
+
+    def finish(proc, out: Path) -> dict:
+        if proc.wait() != 0:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args)
+        return json.loads(out.read_text())
+
+    t0 = time.monotonic()
+    plan_doc = finish(*start("cleanse_plan", "cleanse_plan", results))
+    planned = plan_doc["figures"].pop("_plan")
+    parts, part_figures, running = [], [], []
+    for i, p in enumerate(planned):
+        running.append(start(f"cleanse_part_{i}", "cleanse_part", results | {"_part": p}))
+        if len(running) >= at_once or i == len(planned) - 1:
+            for proc, out in running:
+                doc = finish(proc, out)
+                parts.append(doc["figures"].pop("_part"))
+                part_figures.append(doc["figures"])
+            running = []
+    merge = finish(*start("cleanse", "cleanse", results | {"_plan": planned, "_parts": parts}))
+    tasks = [plan_doc["figures"], *part_figures, merge["figures"]]
+    figures = {
+        "seconds": round(time.monotonic() - t0, 2),
+        "cpu_seconds": round(sum(f["cpu_seconds"] for f in tasks), 2),
+        "peak_rss_mb": max(f["peak_rss_mb"] for f in tasks),
+        **{k: merge["figures"][k] for k in ("records_in", "records_out", "merged")},
+        "parts": len(planned),
+        "tasks": {
+            "cleanse_plan": plan_doc["figures"],
+            "cleanse_parts": part_figures,
+            "cleanse": merge["figures"],
+        },
+    }
+    return {"result": merge["result"], "figures": figures}
 
 
 def timed(stage: str, run_id: str, snapshot: str, call, out: Path) -> None:
@@ -185,10 +251,18 @@ def stages(
             before = workdir / f"{stage}.before.json"
             before.write_text(json.dumps(results))
             module = (children or {}).get(stage, "ikou_dev.bench.stage_process")
-            argv = [sys.executable, "-m", module, "--child", stage]
-            argv += [run_id, snapshot, str(before), str(res_path)]
-            subprocess.run(argv, env=env | (stage_env or {}).get(stage, {}), check=True)
-            doc = json.loads(res_path.read_text())
+            senv = env | (stage_env or {}).get(stage, {})
+
+            def argv_of(child: str, before: Path, out: Path, module=module) -> list[str]:
+                argv = [sys.executable, "-m", module, "--child", child]
+                return argv + [run_id, snapshot, str(before), str(out)]
+
+            if stage == "cleanse" and module == "ikou_dev.bench.stage_process":
+                # plan, parts (two at a time) and merge in processes of their own, as the DAG
+                doc = cleanse_split(argv_of, senv, results, workdir)
+            else:
+                subprocess.run(argv_of(stage, before, res_path), env=senv, check=True)
+                doc = json.loads(res_path.read_text())
             out[stage] = doc["figures"]
             if doc["result"] is not None:
                 results[stage] = doc["result"]

@@ -22,6 +22,8 @@ from ikou.domains import Domain, registry
 from ikou.pipeline import (
     GATE_AFTER,
     MODES,
+    CleansePart,
+    CleansePartResult,
     ExtractPart,
     ExtractPartResult,
     GateVerdict,
@@ -39,6 +41,8 @@ for _model in (
     StageResult,
     UnitAccounting,
     GateVerdict,
+    CleansePart,
+    CleansePartResult,
     ExtractPart,
     ExtractPartResult,
     LoadPart,
@@ -235,11 +239,33 @@ def build_domain_dag(domain_id: str) -> DAG:
 
             return stage_call(domain_id, extract.run, plan, parts)
 
-        @task(task_id="cleanse")
-        def cleanse(extracted: StageResult):
+        # cleanse: large files are cleansed in record ranges by mapped tasks (cleanse_parts);
+        # small files, 名寄せ (it cannot be split) and the merge into one output per file run in
+        # cleanse
+        @task(task_id="cleanse_plan")
+        def cleanse_plan(extracted: StageResult):
             from ikou.stages import cleanse
 
-            return stage_call(domain_id, cleanse.run, extracted)
+            return stage_call(domain_id, cleanse.plan, extracted)
+
+        @task(task_id="cleanse_parts", map_index_template="{{ ikou_part }}")
+        def cleanse_parts(part: CleansePart):
+            from airflow.sdk import get_current_context
+
+            from ikou.stages import cleanse
+
+            get_current_context()["ikou_part"] = f"{part.file} {part.index + 1}/{part.parts}"
+            return stage_call(domain_id, cleanse.part, part)
+
+        @task(task_id="cleanse", trigger_rule="none_failed")  # runs when no file needed parts
+        def cleanse(
+            extracted: StageResult,
+            plan: list[CleansePart] | None = None,
+            parts: list[CleansePartResult] | None = None,
+        ):
+            from ikou.stages import cleanse
+
+            return stage_call(domain_id, cleanse.run, extracted, plan=plan, parts=parts)
 
         # lineage (the asset graph): the validated layouts of the domains this one refers to
         @task(task_id="validate", inlets=[validated_asset(r) for r in d.refers_to])
@@ -302,7 +328,9 @@ def build_domain_dag(domain_id: str) -> DAG:
         planned = extract_plan()
         parts = extract_parts.expand(part=planned)
         extracted = gate("extract", extract(planned, parts))
-        cleansed = gate("cleanse", cleanse(extracted.output))
+        cleanse_planned = cleanse_plan(extracted.output)
+        cleansed_parts = cleanse_parts.expand(part=cleanse_planned)
+        cleansed = gate("cleanse", cleanse(extracted.output, cleanse_planned, cleansed_parts))
         validated = gate(
             "validate", validate(cleansed.output), outlets=[validated_asset(domain_id)]
         )

@@ -176,10 +176,12 @@ def _address_columns(
     findings: Findings,
     stats: Counter,
     problems_by: Counter,
+    order: tuple = (),
 ) -> pa.Table:
     """Components of an address field as extra columns ``FIELD__prefecture`` … ``FIELD__building``,
     checked against the town list; problems are findings (no values in them). ``values`` are the
-    field's distinct values, ``idx`` each row's index into them."""
+    field's distinct values, ``idx`` each row's index into them; ``order``: the check's place
+    among the table's findings (:meth:`ikou.findings.Findings.merge`)."""
     import numpy as np
 
     from ikou.cleanse.address import COMPONENTS
@@ -199,6 +201,7 @@ def _address_columns(
             fname,
             key_hash(rows),
             detail="address checked against the city's town list",
+            order=(*order, prob, ""),
         )
         problems_by[f"{prob}.{fname}"] += len(rows)
     take = pa.array(np.where(valid, idx, 0) if len(values) else np.zeros(len(idx), dtype=np.int64))
@@ -233,6 +236,7 @@ def cleanse_table(
     era_scheme: dict | None = None,
     secret: bytes | None = None,
     context=None,
+    first_row: int = 0,
 ) -> CleanseResult:
     """Cleanse one legacy table by its configuration (see :mod:`ikou.cleanse.config`).
 
@@ -240,7 +244,14 @@ def cleanse_table(
     back to the rows, so the cost follows the number of distinct values, not of rows; and a
     unique field (a code per record) costs no Python per value where a rule says which values it
     could change (:data:`ikou.cleanse.rules.MAY_CHANGE`) or a check has an array twin
-    (:data:`ikou.cleanse.rules.ARRAY_CHECKS`)."""
+    (:data:`ikou.cleanse.rules.ARRAY_CHECKS`).
+
+    Every rule and check works on one record at a time (the distinct values are a cache): a
+    range of a file's records (``first_row``: the number of its first record in the file, for
+    files without a ``_record`` column) is cleansed as it is in the whole file — the cleanse
+    parts of :mod:`ikou.stages.cleanse_parts`. Each findings block gets its step's ``order``
+    (field, check, rule, detail) and the ledger is in the order of the fields and their rules,
+    by which the parts' findings and ledgers are merged into the whole file's order."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -254,7 +265,7 @@ def cleanse_table(
     records = (
         table.column("_record")
         if "_record" in table.column_names
-        else pa.array(range(table.num_rows), pa.int64())
+        else pa.array(range(first_row, first_row + table.num_rows), pa.int64())
     )
     corporate = None
     kind_fields = lf.fields_with_role("addressee_kind")
@@ -272,7 +283,7 @@ def cleanse_table(
     problems_by: Counter = Counter()
     stats: Counter = Counter()
     out = table
-    for fname, spec in lf.fields.items():
+    for fi, (fname, spec) in enumerate(lf.fields.items()):
         if fname not in table.column_names:
             continue
         col = table.column(fname)
@@ -299,7 +310,7 @@ def cleanse_table(
                 ledger.append((rows, fname, rule, values.take(sel), after.take(sel)))
                 changes[f"{rule}.{fname}"] += len(rows)
                 values = after
-            for check in cfg["checks"]:
+            for ci, check in enumerate(cfg["checks"]):
                 if check == "address_components":
                     out = _address_columns(
                         out,
@@ -311,6 +322,7 @@ def cleanse_table(
                         findings,
                         stats,
                         problems_by,
+                        (fi, ci),
                     )
                     continue
                 fn = ctx.check(check)
@@ -327,7 +339,12 @@ def cleanse_table(
                 for (rule, detail), flags in sorted(found.items(), key=lambda kv: kv[0]):
                     rows = np.nonzero(flags[idx])[0].tolist()
                     findings.extend(
-                        rule, SEVERITY.get(rule, "warning"), fname, key_hash(rows), detail=detail
+                        rule,
+                        SEVERITY.get(rule, "warning"),
+                        fname,
+                        key_hash(rows),
+                        detail=detail,
+                        order=(fi, ci, rule, detail),
                     )
                     problems_by[f"{rule}.{fname}"] += len(rows)
             if cfg["rules"]:
@@ -371,6 +388,7 @@ def cleanse_table(
                         fname,
                         key_hash(rows),
                         detail=f"{how} date rejected ({problem}); stored as null, never guessed",
+                        order=(fi, len(cfg["checks"]), f"date_{problem}", ""),
                     )
                     problems_by[f"date_{problem}.{fname}"] += len(rows)
             partial_rows = np.append(
@@ -425,3 +443,17 @@ def cleanse_table(
     return CleanseResult(
         out, ledger_table, values_table, dict(changes), dict(problems_by), dict(stats)
     )
+
+
+def ledger_order(domain, lf, context=None) -> dict[tuple[str, str], tuple[int, int]]:
+    """(field, rule) -> its place in :func:`cleanse_table`'s ledger, which holds the changes of
+    the fields in their order, each field's rules in theirs (the order the ledgers of a file's
+    cleanse parts are merged in)."""
+    from ikou.cleanse.config import CleanseContext
+
+    ctx = context if context is not None else CleanseContext().for_domain(domain)
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for fi, (fname, spec) in enumerate(lf.fields.items()):
+        for ri, rule in enumerate(ctx.rules_for(lf.name, fname, spec.role)["rules"]):
+            out.setdefault((fname, rule), (fi, ri))
+    return out

@@ -18,11 +18,20 @@
 
 Accounting per legacy file: records in = out + merged (cleansing quarantines nothing; extract's
 quarantine is reported beside it).
+
+A large file is cleansed in record ranges (issue 13 §2, :mod:`ikou.stages.cleanse_parts`):
+:func:`plan` (task ``cleanse_plan``) splits it, :func:`part` (one mapped ``cleanse_parts`` task
+instance per range) cleanses one range, and :func:`run` (task ``cleanse``) checks the parts,
+runs 名寄せ and streams the parts into the file's outputs — the same tables, ledgers and findings
+as the whole file's. 名寄せ (:func:`dedupe_master`) is not split: its blocking rules share no
+single key, so a split of the records would lose candidate pairs; it reads the master's dedupe
+columns only. A small file is cleansed whole in :func:`run`, the same way in one range.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
 import time
 from collections import Counter
@@ -32,39 +41,37 @@ from ikou.cleanse import carry as CA
 from ikou.cleanse import merge as M
 from ikou.cleanse import report as RP
 from ikou.cleanse.config import load_context
-from ikou.cleanse.stage import CleanseResult, RecordKeyHashes, cleanse_table, record_keys
+from ikou.cleanse.stage import RecordKeyHashes, ledger_order, record_keys
 from ikou.config import settings
 from ikou.domains import registry
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES
 from ikou.findings import Findings
 from ikou.load.control import Control
 from ikou.load.cutover import delta_base
-from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
-from ikou.stages.common import StageError, balanced, write_report
-from ikou.storage import NotPublished, Store, join, publication, reference_uri, zone_uri
+from ikou.pipeline import (
+    CleansePart,
+    CleansePartResult,
+    RunContext,
+    StageResult,
+    UnitAccounting,
+    cpu_time,
+)
+from ikou.stages import cleanse_parts as CP
+from ikou.stages.common import StageError, balanced, legacy_file, logged_plan, write_report
+from ikou.stages.extract_merge import as_list
+from ikou.storage import (
+    NotPublished,
+    ObjectChanged,
+    Store,
+    join,
+    publication,
+    reference_uri,
+    zone_uri,
+)
 
 MAP_FILE = "_atena_map.parquet"
 
-
-def park(res: CleanseResult, work: Path, name: str):
-    """Write a cleansed file's tables to Arrow files in ``work`` (the task's temp folder) and
-    return the function that gives the result back (memory-mapped, exactly the same tables):
-    the addressee master waits there during 名寄せ instead of in memory."""
-    import pyarrow as pa
-
-    paths = []
-    for part in ("table", "ledger", "ledger_values"):
-        t = getattr(res, part)
-        paths.append(work / f"parked.{name}.{part}.arrow")
-        with pa.OSFile(str(paths[-1]), "wb") as sink, pa.ipc.new_file(sink, t.schema) as w:
-            w.write_table(t)
-    changes, problems, stats = res.changes, res.problems, res.stats
-
-    def back() -> CleanseResult:
-        t, ledger, values = (pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in paths)
-        return CleanseResult(t, ledger, values, changes, problems, stats)
-
-    return back
+log = logging.getLogger(__name__)
 
 
 def master_map(
@@ -148,6 +155,9 @@ def dedupe_master(
     temp_directory: Path | None = None,
 ) -> tuple[dict, dict, dict]:
     """名寄せ of the addressee master: (old -> new map, counts for the report, review files).
+    One step over the whole master even when it was cleansed in parts: the blocking rules
+    (name, kana, birth date, address …) share no single key, so no split of the records keeps
+    every candidate pair.
     ``table``: the cleansed master (at least the columns :func:`ikou.cleanse.merge.dedupe_columns`
     names); ``base``: a delta run's base migration (:mod:`ikou.cleanse.carry`);
     ``temp_directory``: where DuckDB spills beyond IKOU_DEDUPE_MEMORY_LIMIT
@@ -263,10 +273,168 @@ def dedupe_master(
     return amap, info, files
 
 
-def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> StageResult:
+def plan(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> list[CleansePart]:
+    """The record ranges of the domain's large legacy files (the mapped ``cleanse_parts``): a
+    file of more than ``IKOU_CLEANSE_PART_ROWS`` records (default 500,000) is split into ranges
+    of about that many (at most ``IKOU_CLEANSE_MAX_PARTS``); the others are cleansed whole by
+    :func:`run` (:mod:`ikou.stages.cleanse_parts`)."""
+    part_rows, max_parts = CP.part_settings()
+    store = store or Store()
+    d = registry().get(ctx.domain)
+    planned_at = time.time()
+    parts: list[CleansePart] = []
+    manifest: dict | None = None
+    for lf in d.legacy_files:
+        rows = extracted.units.get(lf.name, 0)
+        ranges = CP.row_ranges(rows, part_rows, max_parts)
+        if not ranges:
+            continue
+        # the parts read ranges of the file (CP.fetch_rows): its sha256 is checked here, once,
+        # and they read the version checked (its ETag)
+        manifest = manifest or publication.read_manifest(store, extracted.published)
+        name = f"{lf.name}.parquet"
+        uri = join(extracted.published, name)
+        entry = next((f for f in manifest["files"] if f["name"] == name), None)
+        if entry is None:
+            raise StageError(f"{extracted.published}: the manifest lists no file {name!r}")
+        info = store.head(uri)
+        if entry.get("sha256") and store.sha256(uri, if_match=info.etag) != entry["sha256"]:
+            raise StageError(f"{uri}: sha256 differs from its manifest")
+        parts.extend(
+            CleansePart(
+                file=lf.name,
+                snapshot=extracted.snapshot,
+                source=extracted.published,
+                index=i,
+                parts=len(ranges),
+                start=start,
+                end=end,
+                rows=rows,
+                planned_at=planned_at,
+                size=info.size,
+                etag=info.etag,
+            )
+            for i, (start, end) in enumerate(ranges)
+        )
+    return logged_plan(log, "cleanse_plan", ctx.domain, parts)
+
+
+def part(ctx: RunContext, planned: CleansePart, store: Store | None = None) -> CleansePartResult:
+    """Cleanse one record range of a large legacy file (a mapped ``cleanse_parts`` task
+    instance) into part files under ``cleansed/{d}/{run}/_parts/{FILE}/``; nothing is
+    published: :func:`run` merges the parts and publishes."""
+    import pyarrow.parquet as pq
+
+    started, cpu0 = time.monotonic(), cpu_time()
+    store = store or Store()
+    d = registry().get(ctx.domain)
+    lf = legacy_file(d, planned.file)
+    city = load_context(reference_uri(planned.snapshot), store, d)
+    findings = Findings(ctx.domain, ctx.run_id, "cleanse")
+    with tempfile.TemporaryDirectory(prefix="ikou-cleanse-part-") as tmp:
+        work = Path(tmp)
+        uri = join(planned.source, f"{lf.name}.parquet")
+        try:
+            table, rows = CP.fetch_rows(
+                store, uri, planned.size, planned.etag, planned.start, planned.end, work
+            )
+        except ObjectChanged:
+            raise StageError(f"{uri} changed after cleanse_plan: run the cleanse again") from None
+        if rows != planned.rows:
+            raise StageError(
+                f"{uri}: {rows} records, cleanse_plan planned {planned.rows}: run the cleanse again"
+            )
+        lp = CP.cleanse_range(
+            table, d, lf, city, findings, work, f"part-{planned.index:05d}", planned.index,
+            planned.start,
+        )  # fmt: skip
+        records_in = table.num_rows
+        del table
+        files, sha, size = CP.store_part(lp, CP.part_prefix(ctx.domain, ctx.run_id, lf.name), store)
+        records_out = pq.ParquetFile(lp.table).metadata.num_rows
+    return CleansePartResult(
+        file=lf.name,
+        index=planned.index,
+        parts=planned.parts,
+        start=planned.start,
+        end=planned.end,
+        planned_at=planned.planned_at,
+        files=files,
+        sha256=sha,
+        bytes=size,
+        records_in=records_in,
+        records_out=records_out,
+        changes=sum(n for *_, n in lp.entries),
+        findings=len(findings),
+        seconds=round(time.monotonic() - started, 3),
+        cpu_seconds=round(cpu_time() - cpu0, 3),
+    )
+
+
+def apply_map(
+    d, lf, is_master: bool, table, amap: dict[str, str], fixed: Counter, ledger_counts: dict
+):
+    """名寄せ's map applied to a cleansed file (the master, ``is_master``, leaves its merged
+    records out; every reference to a merged addressee rewritten): (table, merged, rewritten,
+    [(ledger, values)]). ``table`` holds the columns the steps read and write (:func:`run`: of
+    the whole file)."""
+    import pyarrow as pa
+
+    steps = []
+    if is_master and amap:
+        steps.append(M.apply_to_master)
+    if amap and lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES):
+        steps.append(M.apply_to_references)
+    merged = rewritten = 0
+    ledgers = []
+    for step in steps:
+        mr = step(table, lf, amap)
+        if mr.ledger:
+            # record keys and numbers of the ledger's rows only, by row
+            at = sorted({r[0] for r in mr.ledger})
+            sub = table.take(pa.array(at, pa.int64()))
+            raw_keys = dict(zip(at, record_keys(sub, list(lf.business_keys))))
+            records = dict(
+                zip(
+                    at,
+                    sub.column("_record").to_pylist() if "_record" in sub.column_names else at,
+                )
+            )
+            ledgers.append(M.ledger_tables(d.id, lf, mr.ledger, raw_keys, records, None))
+            for r in mr.ledger:
+                fixed[f"{r[2]}.{lf.name}.{r[1]}"] += 1
+                ledger_counts[f"{lf.name}.{r[2]}.{r[1]}"] = (
+                    ledger_counts.get(f"{lf.name}.{r[2]}.{r[1]}", 0) + 1
+                )
+        table, merged, rewritten = mr.table, merged + mr.merged, rewritten + mr.rewritten
+    return table, merged, rewritten, ledgers
+
+
+def map_columns(
+    lf, is_master: bool, names: list[str], amap: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """(columns :func:`apply_map` reads, columns it may rewrite) of a cleansed file with these
+    column ``names``; none when the map does not apply to the file."""
+    refs = [f for f in lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES) if f in names]
+    master = lf.fields_with_role("atena_no") if is_master else []
+    if not amap or not (master or lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES)):
+        return [], []
+    read = list(lf.business_keys) + ["_record"] + master[:1] + refs
+    return [c for c in dict.fromkeys(read) if c in names], refs
+
+
+def run(
+    ctx: RunContext,
+    extracted: StageResult,
+    store: Store | None = None,
+    *,
+    plan: object = None,
+    parts: object = None,
+) -> StageResult:
     """Cleanse the raw tables by the domain's rules (ledger every change); 名寄せ of the
     addressee master with its review queue; references to merged addressees rewritten; the
-    cleansing report."""
+    cleansing report. ``plan`` / ``parts``: what :func:`plan` planned and the :func:`part`
+    results — a planned file is merged from its parts, every other file cleansed here whole."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -276,6 +444,14 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     reg = registry()
     d = reg.get(domain_id)
     snap = extracted.snapshot
+    planned = as_list(plan, CleansePart)
+    results = as_list(parts, CleansePartResult)
+    by_file: dict[str, list[CleansePart]] = {}
+    for p in planned:
+        by_file.setdefault(p.file, []).append(p)
+    unknown = sorted(set(by_file) - {lf.name for lf in d.legacy_files})
+    if unknown:
+        raise StageError(f"{domain_id}: cleanse_plan planned parts of unknown file(s) {unknown}")
     findings = Findings(domain_id, run_id, "cleanse")
     city = load_context(reference_uri(snap), store, d)
     if city.towns is None:
@@ -297,33 +473,52 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
     review_files: dict = {}
     amap: dict[str, str] = {}
     map_source = ""
+    parts_by_file: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="ikou-cleanse-") as tmp:
         work = Path(tmp)
-        _, paths = publication.fetch_tables(store, extracted.published, work / "in")
-        # One file in memory at a time beside the addressee master: the master is cleansed
-        # first (名寄せ needs it), every other file is read, cleansed, merged and written after the
-        # 名寄せ — never all of them at once. Each file's findings are kept apart and joined in
-        # the files' order, 名寄せ's last (the order the report has always had).
+        manifest = publication.read_manifest(store, extracted.published)
+        # Every file is cleansed in record ranges into local files (its parts, fetched from
+        # cleanse_parts, or the whole file as one range here) and streamed from them into its
+        # output: never two files in memory, a partitioned file never whole. The addressee
+        # master is cleansed first (名寄せ reads its dedupe columns). Each file's findings are
+        # kept apart and joined in the files' order, 名寄せ's last (the report's order).
         file_findings = {lf.name: Findings(domain_id, run_id, "cleanse") for lf in d.legacy_files}
         dedupe_findings = Findings(domain_id, run_id, "cleanse")
 
-        def cleansed_file(lf) -> tuple:
-            table = pq.read_table(paths[lf.name])
-            res = cleanse_table(table, d, lf, file_findings[lf.name], context=city)
-            return table.num_rows, res, len(file_findings[lf.name])
+        def file_parts(lf) -> list[CP.LocalPart]:
+            if lf.name in by_file:
+                mine = by_file[lf.name]
+                checked = CP.check_parts(lf, mine, [r for r in results if r.file == lf.name])
+                want = extract_acc.get(lf.name, {}).get("records_out")
+                if want is not None and mine[0].rows != want:
+                    raise StageError(
+                        f"{lf.name}: cleanse_plan planned {mine[0].rows} records, the extract "
+                        f"wrote {want}: run the cleanse again"
+                    )
+                return [CP.fetch_part(r, d, run_id, work / "parts", store) for r in checked]
+            src = publication.fetch(
+                store, extracted.published, f"{lf.name}.parquet", work / "in", manifest
+            )
+            table = pq.read_table(src)
+            src.unlink()
+            lp = CP.cleanse_range(
+                table, d, lf, city, Findings(domain_id, run_id, "cleanse"), work / "parts",
+                lf.name, 0, 0,
+            )  # fmt: skip
+            del table
+            pa.default_memory_pool().release_unused()
+            return [lp]
 
-        cleansed: dict[str, tuple] = {}
+        cleansed: dict[str, list[CP.LocalPart]] = {}
         if master_lf is not None and d.cleanse.dedupe.enabled:
-            n_in, res, n_findings = cleansed_file(master_lf)
+            mparts = cleansed[master_lf.name] = file_parts(master_lf)
             purpose = f"record:{d.id}:{master_lf.name}"
             keys = list(master_lf.business_keys)
-            # in memory during 名寄せ: the columns it reads and the record keys (findings); the
-            # rest of the cleansed master and its ledgers wait in the temp folder
-            t = res.table.select(list(dict.fromkeys(M.dedupe_columns(res.table, master_lf) + keys)))
-            cleansed[master_lf.name] = (n_in, park(res, work, master_lf.name), n_findings)
-            del res
-            pa.default_memory_pool().release_unused()  # what the master freed, back to the OS
-
+            # in memory during 名寄せ: the columns it reads and the record keys (findings),
+            # read from the cleansed parts; the rest of the master waits in them
+            empty = CP.schema_of(mparts).empty_table()
+            cols = list(dict.fromkeys(M.dedupe_columns(empty, master_lf) + keys))
+            t = CP.read_columns(mparts, cols).select(cols)
             key_hash = RecordKeyHashes(t, keys, purpose, None)
             base = base_migration(ctx, d, master_lf, store) if ctx.base_snapshot else None
             (work / "duckdb").mkdir()
@@ -338,87 +533,79 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             )
         rewritten_total = 0
         for lf in d.legacy_files:
-            parked = cleansed.pop(lf.name, None)
-            n_in, res, n_findings = (
-                (parked[0], parked[1](), parked[2]) if parked else cleansed_file(lf)
-            )
-            table, ledger, values = res.table, [res.ledger], [res.ledger_values]
-            merged = 0
-            steps = []
-            if lf is master_lf and amap:
-                steps.append(M.apply_to_master)
-            if amap and lf.fields_with_role(*ADDRESSEE_REFERENCE_ROLES):
-                steps.append(M.apply_to_references)
-            for step in steps:
-                mr = step(table, lf, amap)
-                if mr.ledger:
-                    # record keys and numbers of the ledger's rows only, by row
-                    at = sorted({r[0] for r in mr.ledger})
-                    sub = table.take(pa.array(at, pa.int64()))
-                    raw_keys = dict(zip(at, record_keys(sub, list(lf.business_keys))))
-                    records = dict(
-                        zip(
-                            at,
-                            sub.column("_record").to_pylist()
-                            if "_record" in sub.column_names
-                            else at,
-                        )
-                    )
-                    lt, vt = M.ledger_tables(d.id, lf, mr.ledger, raw_keys, records, None)
-                    ledger.append(lt)
-                    values.append(vt)
-                    for r in mr.ledger:
-                        fixed[f"{r[2]}.{lf.name}.{r[1]}"] += 1
-                        ledger_counts[f"{lf.name}.{r[2]}.{r[1]}"] = (
-                            ledger_counts.get(f"{lf.name}.{r[2]}.{r[1]}", 0) + 1
-                        )
-                table, merged, rewritten_total = (
-                    mr.table,
-                    merged + mr.merged,
-                    rewritten_total + mr.rewritten,
-                )
+            lparts = cleansed.pop(lf.name, None) or file_parts(lf)
+            n_in = sum(p.records_in for p in lparts)
+            file_findings[lf.name].merge([p.findings for p in lparts])
+            n_findings = len(file_findings[lf.name])
+            names = CP.schema_of(lparts).names
+            read, rewrites = map_columns(lf, lf is master_lf, names, amap)
+            mapped, merged, ledgers = None, 0, []
+            if read:  # 名寄せ's map over the columns it reads and rewrites, of the whole file
+                mapped, merged, rewritten, ledgers = apply_map(
+                    d, lf, lf is master_lf, CP.read_columns(lparts, read), amap, fixed,
+                    ledger_counts,
+                )  # fmt: skip
+                rewritten_total += rewritten
             out = work / f"{lf.name}.parquet"
-            pq.write_table(table, out, compression="zstd")
+            n_out = CP.write_file(lparts, out, mapped, tuple(rewrites))
             files[out.name] = out
+            del mapped
             led = work / f"{lf.name}.ledger.parquet"
-            pq.write_table(pa.concat_tables(ledger), led, compression="zstd")
-            files[led.name] = led
             vals = work / f"_values.{lf.name}.ledger.parquet"
-            pq.write_table(pa.concat_tables(values), vals, compression="zstd")
+            changes = CP.write_ledgers(lparts, ledger_order(d, lf, city), led, vals, ledgers)
+            files[led.name] = led
             files[vals.name] = vals
-            for k, v in res.changes.items():
+            for k, v in changes.items():
                 ledger_counts[f"{lf.name}.{k}"] = v
                 rule, _, fld = k.partition(".")
                 fixed[f"{rule}.{lf.name}.{fld}"] += v
-            for k, v in res.problems.items():
+            for k, v in CP.sum_counts([p.problems for p in lparts]).items():
                 rule, _, fld = k.partition(".")
                 problems[f"{rule}.{lf.name}.{fld}"] += v
-            for k, v in res.stats.items():
+            for k, v in CP.sum_counts([p.stats for p in lparts]).items():
                 rule, _, fld = k.partition(".")
                 stats[f"{rule}.{lf.name}.{fld}"] += v
             acc = {
                 "unit": lf.name,
                 "records_in": n_in,
-                "records_out": table.num_rows,
+                "records_out": n_out,
                 "quarantined": 0,
                 "merged": merged,
-                "changes": sum(res.changes.values()),
+                "changes": sum(changes.values()),
+                "parts": len(lparts),
             }
-            acc["balanced"] = balanced(acc)
+            # in = out + merged for the file, and in = out for each of its parts (checked as
+            # each was cleansed and as the merge got them: CP.cleanse_range, CP.check_parts)
+            acc["balanced"] = balanced(acc) and n_in == sum(p.end - p.start for p in lparts)
             accounting.append(acc)
+            if lf.name in by_file:  # each part's accounting beside the file's (the manifest)
+                parts_by_file[lf.name] = [
+                    {
+                        "part": r.index,
+                        "records": [r.start, r.end],
+                        "records_in": r.records_in,
+                        "records_out": r.records_out,
+                        "merged": r.merged,
+                        "changes": r.changes,
+                        "findings": r.findings,
+                    }
+                    for r in sorted(results, key=lambda r: r.index)
+                    if r.file == lf.name
+                ]
             file_rows.append(
                 {
                     "unit": lf.name,
                     "records_in": n_in,
-                    "records_out": table.num_rows,
+                    "records_out": n_out,
                     "merged": merged,
                     "quarantined_at_extract": extract_acc.get(lf.name, {}).get("quarantined", 0),
-                    "fixed": sum(res.changes.values()),
+                    "fixed": sum(changes.values()),
                     "findings": n_findings,
                 }
             )
-            del table, res, ledger, values  # before the next file is read
-            pa.default_memory_pool().release_unused()
+            for p in lparts:  # the next file's parts take their place on disk
+                for path in (p.table, p.ledger, p.values):
+                    path.unlink(missing_ok=True)
         for lf in d.legacy_files:
             findings.items.extend(file_findings[lf.name].items)
         findings.items.extend(dedupe_findings.items)
@@ -440,6 +627,8 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
                 "accounting": accounting,
                 "ledger_counts": ledger_counts,
                 "atena_map": {"entries": len(amap), "source": map_source},
+                "parts": parts_by_file,
+                "files": CP.manifest_entries(out_prefix, results) if by_file else [],
             },
         )
         review_uri = ""
@@ -502,15 +691,20 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
         },
         store,
     )
+    seconds = time.monotonic() - started
+    cpu = cpu_time() - cpu0
+    if planned:  # as extract's parts: wall time from the plan's start, every task's CPU time
+        seconds = max(seconds, time.time() - min(p.planned_at for p in planned))
+        cpu += sum(r.cpu_seconds or 0.0 for r in results)
     return StageResult.of(
         ctx,
         "cleanse",
         snap,
         out_prefix,
         [UnitAccounting(**a) for a in accounting],
-        time.monotonic() - started,
+        seconds,
         findings.by_rule(),
-        cpu_seconds=cpu_time() - cpu0,
+        cpu_seconds=cpu,
         changes=sum(fixed.values()),
         fixed_by_rule_field=dict(sorted(fixed.items())),
         findings_by_rule_field=dict(sorted(problems.items())),
@@ -520,6 +714,7 @@ def run(ctx: RunContext, extracted: StageResult, store: Store | None = None) -> 
             "clusters": merge_info.get("review_clusters", 0),
         },
         atena_map_entries=len(amap),
+        parts={f: len(v) for f, v in by_file.items()},
         report=report_html,
         report_json=report_json,
     )

@@ -48,6 +48,66 @@ def balanced(a: dict) -> bool:
     )
 
 
+def positive_setting(name: str, default: int, what: str) -> int:
+    """A positive integer from the environment variable ``name`` (``default`` when unset or
+    empty); anything else is a StageError naming the variable (``what``: its unit)."""
+    import os
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StageError(f"{name} must be a positive integer of {what}, not {raw[:40]!r}") from None
+    if value <= 0:
+        raise StageError(f"{name} must be positive, not {value}")
+    return value
+
+
+def legacy_file(d, name: str):
+    """The domain's legacy file of that name (what a mapped part names)."""
+    lf = next((x for x in d.legacy_files if x.name == name), None)
+    if lf is None:
+        raise StageError(f"{d.id} has no legacy file {name!r}")
+    return lf
+
+
+def logged_plan(log, task: str, domain: str, parts: list) -> list:
+    """The parts a ``*_plan`` task planned (logged as counts)."""
+    log.info(
+        "%s %s: %d part(s) of %d large file(s)",
+        task,
+        domain,
+        len(parts),
+        len({p.file for p in parts}),
+    )
+    return parts
+
+
+def tiled(name: str, task: str, planned: list, results: list, size: int, unit: str) -> list:
+    """The results of a file's mapped parts (``task``), by index, checked against the plan:
+    every planned part there (a missing one named: the file is not merged from some of its
+    parts) and the ranges [start, end) tiling the file's ``size`` (in ``unit``)."""
+    results = sorted(results, key=lambda r: r.index)
+    want = sorted((p.index, p.start, p.end) for p in planned)
+    got = [(r.index, r.start, r.end) for r in results]
+    if got != want:
+        missing = sorted({w[0] for w in want} - {g[0] for g in got})
+        raise StageError(
+            f"{name}: {task} returned parts {[g[0] for g in got]}, the plan has "
+            f"{[w[0] for w in want]} (missing {missing}): run the {task} again"
+        )
+    pos = 0
+    for _, start, end in want:
+        if start != pos:
+            raise StageError(f"{name}: parts do not tile the file (gap or overlap at {unit} {pos})")
+        pos = end
+    if pos != size:
+        raise StageError(f"{name}: parts end at {unit} {pos} of {size}")
+    return results
+
+
 def passed_on(unit: str, records_in: int, records_out: int) -> UnitAccounting:
     """The accounting of a unit a stage passes on whole (nothing quarantined or merged)."""
     acc = {

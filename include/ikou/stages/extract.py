@@ -19,7 +19,6 @@ entries and the copybook / decode options; split apart they would import each ot
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Iterable
@@ -41,7 +40,16 @@ from ikou.pipeline import (
     UnitAccounting,
     cpu_time,
 )
-from ikou.stages.common import StageError, balanced, dumps, snapshot_of, write_report
+from ikou.stages.common import (
+    StageError,
+    balanced,
+    dumps,
+    legacy_file,
+    logged_plan,
+    positive_setting,
+    snapshot_of,
+    write_report,
+)
 from ikou.stages.extract_findings import gaiji_occurrences, gaiji_worklist, quarantine_findings
 from ikou.stages.extract_merge import as_list, merge_parts, part_findings_uri
 from ikou.storage import (
@@ -65,24 +73,9 @@ EXTRACT_MAX_PARTS = 32
 
 def part_settings() -> tuple[int, int]:
     """(bytes per part, most parts per file) from the environment."""
-
-    def positive(name: str, default: int) -> int:
-        raw = os.environ.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise StageError(
-                f"{name} must be a positive integer of bytes/parts, not {raw[:40]!r}"
-            ) from None
-        if value <= 0:
-            raise StageError(f"{name} must be positive, not {value}")
-        return value
-
-    return positive("IKOU_EXTRACT_PART_BYTES", EXTRACT_PART_BYTES), positive(
-        "IKOU_EXTRACT_MAX_PARTS", EXTRACT_MAX_PARTS
-    )
+    return positive_setting(
+        "IKOU_EXTRACT_PART_BYTES", EXTRACT_PART_BYTES, "bytes/parts"
+    ), positive_setting("IKOU_EXTRACT_MAX_PARTS", EXTRACT_MAX_PARTS, "bytes/parts")
 
 
 def landing_entry(manifest: dict, landing: str, lf) -> dict:
@@ -218,13 +211,7 @@ def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
                     planned_at=planned_at,
                 )
             )
-    log.info(
-        "extract_plan %s: %d part(s) of %d large file(s)",
-        ctx.domain,
-        len(parts),
-        len({p.file for p in parts}),
-    )
-    return parts
+    return logged_plan(log, "extract_plan", ctx.domain, parts)
 
 
 # ----------------------------------------------------------------------------- extract_parts
@@ -243,9 +230,7 @@ def part(ctx: RunContext, planned: ExtractPart, store: Store | None = None) -> E
     started, cpu0 = time.monotonic(), cpu_time()
     store = store or Store()
     d = registry().get(ctx.domain)
-    lf = next((x for x in d.legacy_files if x.name == planned.file), None)
-    if lf is None:
-        raise StageError(f"{ctx.domain} has no legacy file {planned.file!r}")
+    lf = legacy_file(d, planned.file)
     snap = planned.snapshot
     landing = landing_uri(ctx.domain, snap)
     raw_prefix = zone_uri("raw", ctx.domain, ctx.run_id)

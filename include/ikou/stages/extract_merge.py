@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ikou.pipeline import ExtractPart, ExtractPartResult
-from ikou.stages.common import StageError
+from ikou.stages.common import StageError, tiled
 from ikou.storage import Store, sha256_file
 
 
@@ -54,23 +54,7 @@ def merge_parts(
     ``fpath``: the parts' field findings concatenated (a part without findings has none)."""
     from ikou.mainframe.engine_results import DecodeSummary, merge_summaries
 
-    results = sorted(results, key=lambda r: r.index)
-    want = sorted((p.index, p.start, p.end) for p in planned)
-    got = [(r.index, r.start, r.end) for r in results]
-    if got != want:
-        raise StageError(
-            f"{lf.name}: extract_parts returned parts {[g[0] for g in got]}, "
-            f"the plan has {[w[0] for w in want]}"
-        )
-    pos = 0
-    for _, start, end in got:
-        if start != pos:
-            raise StageError(
-                f"{lf.name}: parts do not tile the file (gap or overlap at byte {pos})"
-            )
-        pos = end
-    if pos != planned[0].size:
-        raise StageError(f"{lf.name}: parts end at byte {pos} of {planned[0].size}")
+    results = tiled(lf.name, "extract_parts", planned, results, planned[0].size, "byte")
     summaries = [
         DecodeSummary.from_dict(json.loads(store.get_bytes(r.summary_uri))) for r in results
     ]
