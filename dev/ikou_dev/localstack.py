@@ -316,7 +316,8 @@ def start_celery_worker(name: str, env: dict, airflow: str) -> int:
         "--concurrency",
         "1",
         "--celery-hostname",
-        f"ikou-{name}@%h",
+        # unique among the stacks on one broker (their control messages are broadcast)
+        f"ikou-{name}.{env['AIRFLOW__OPERATORS__DEFAULT_QUEUE']}@%h",
         "--skip-serve-logs",  # logs are files under AIRFLOW_HOME, read by the api-server
     ]
     own = dict(

@@ -192,6 +192,10 @@ def celery_env(h: Path) -> dict[str, str]:
         "AIRFLOW__CELERY__BROKER_URL": redis_url(),
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + db.replace("+psycopg2", "", 1),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        # a queue of its own (its metadata database's name): two stacks on one Redis — a test
+        # session's beside `make run-celery`, or two test sessions — never take each other's
+        # tasks (seen: a worker of one stack ran the other's, which then waited 12 min)
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": celery_db(),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{API_PORT}/execution/",
         # every component signs and checks the same tokens (standalone makes its own)
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret(h / "airflow" / "jwt_secret", 32),

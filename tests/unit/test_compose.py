@@ -527,6 +527,7 @@ LOCAL_ONLY = {
     "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
     "AIRFLOW__CORE__DEFAULT_TIMEZONE",
     "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE",  # the embedded stack runs by hand, never on cron
+    "AIRFLOW__OPERATORS__DEFAULT_QUEUE",  # a queue per local stack: several share one Redis
 }
 #: values that name hosts, ports, paths, secrets or the machine's size
 HOST_OR_PORT = {
@@ -584,6 +585,18 @@ def test_the_celery_stack_runs_the_compose_commands(services):
     }
     assert stack == compose
     assert sum(n.startswith("worker-") for n in localstack_env.CELERY_COMPONENTS) == 2
+
+
+def test_each_celery_stack_has_a_queue_of_its_own(celery_stack_env, monkeypatch):
+    """Two Celery stacks on one Redis (the suite's beside `make run-celery`) send their tasks to
+    queues of their own, named by their metadata databases, and their workers serve only those."""
+    from ikou_dev import localstack_env
+
+    monkeypatch.delenv("IKOU_CELERY_DB", raising=False)
+    assert localstack_env.stack_env()["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "ikou_airflow_celery"
+    monkeypatch.setenv("IKOU_CELERY_DB", "ikou_airflow_celery_test_1")
+    other = localstack_env.stack_env()
+    assert other["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "ikou_airflow_celery_test_1"
 
 
 def test_each_stack_can_serve_its_logs_on_ports_of_its_own(tmp_path, monkeypatch):
