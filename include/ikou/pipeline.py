@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import resource
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -392,6 +393,11 @@ class StageResult(BaseModel):
     findings: dict[str, int] = Field(default_factory=dict)  # rule -> count
     seconds: float = 0.0
     cpu_seconds: float | None = None  # CPU time of the task (self + children); None: not measured
+    #: a stage run as a plan, mapped parts and a merge: the seconds its tasks ran (plan + parts
+    #: + merge, at most ``seconds``); ``seconds`` is the span from the plan to the merge's end
+    #: and also holds the time a part waited for a free slot — other domains' tasks in a master
+    #: run. None: the stage ran in one task (``seconds`` is its running time).
+    task_seconds: float | None = None
     gates: dict[str, GateVerdict] = Field(default_factory=dict)
     # extract
     quarantine: str | None = None
@@ -500,6 +506,8 @@ class ExtractPart(BaseModel):
     #: the whole landed file's sha256 (from the snapshot manifest, checked by extract_plan)
     sha256: str = ""
     planned_at: float
+    plan_seconds: float | None = None  # extract_plan's wall and CPU time (with_plan_clock)
+    plan_cpu_seconds: float | None = None
 
 
 class ExtractPartResult(BaseModel):
@@ -549,7 +557,8 @@ class LoadPart(BaseModel):
     rows: dict[str, int]  # standard table -> rows in this partition
     total_rows: dict[str, int]  # standard table -> rows of the hand-off (every partition)
     planned_at: float  # when load_plan started (the stage's wall time starts there)
-    plan_cpu_seconds: float | None = None  # load_plan's CPU time
+    plan_seconds: float | None = None  # load_plan's wall and CPU time (with_plan_clock)
+    plan_cpu_seconds: float | None = None
 
 
 class LoadPartResult(BaseModel):
@@ -581,6 +590,8 @@ class CleansePart(BaseModel):
     planned_at: float  # when cleanse_plan ran (the stage's wall time starts there)
     size: int  # bytes of the file (its footer is at the end)
     etag: str = ""  # its version when cleanse_plan checked its sha256
+    plan_seconds: float | None = None  # cleanse_plan's wall and CPU time (with_plan_clock)
+    plan_cpu_seconds: float | None = None
 
 
 class CleansePartResult(BaseModel):
@@ -604,6 +615,37 @@ class CleansePartResult(BaseModel):
     findings: int
     seconds: float
     cpu_seconds: float | None = None
+
+
+def with_plan_clock(parts: list, planned_at: float, cpu0: float) -> list:
+    """A ``*_plan`` task's parts with the plan's own wall seconds (since ``planned_at``, a
+    ``time.time()``) and CPU seconds (since ``cpu0``, a :func:`cpu_time`) on each."""
+    seconds = round(max(0.0, time.time() - planned_at), 3)
+    cpu = round(cpu_time() - cpu0, 3)
+    return [p.model_copy(update={"plan_seconds": seconds, "plan_cpu_seconds": cpu}) for p in parts]
+
+
+def mapped_clock(
+    started: float, cpu0: float, planned: list, results: list
+) -> tuple[float, float, float | None]:
+    """``(seconds, cpu_seconds, task_seconds)`` of a stage at the end of its last task, which
+    started at ``started`` (``time.monotonic()``) and ``cpu0`` (:func:`cpu_time`).
+
+    Without ``planned`` parts the stage ran in this task alone: its seconds and CPU seconds, no
+    task seconds. After a plan and mapped parts (``results``: each with ``seconds`` and
+    ``cpu_seconds``) the seconds are the span from the plan's start, the CPU seconds every
+    task's, and the task seconds what the plan, the parts and this task ran — without the time
+    a part waited for a free slot, which in a master run is other domains' work (the timing
+    model fits task seconds: the capacity plan schedules the slots itself)."""
+    own = time.monotonic() - started
+    cpu = cpu_time() - cpu0
+    if not planned:
+        return own, cpu, None
+    first = planned[0]
+    span = max(own, time.time() - min(p.planned_at for p in planned))
+    cpu += (first.plan_cpu_seconds or 0.0) + sum(r.cpu_seconds or 0.0 for r in results)
+    ran = own + (first.plan_seconds or 0.0) + sum(r.seconds for r in results)
+    return span, cpu, round(min(span, ran), 3)
 
 
 def cpu_time() -> float:

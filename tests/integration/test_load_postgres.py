@@ -273,6 +273,10 @@ def test_a_partitioned_load_stages_side_by_side_and_equals_the_single_task_load(
     assert res.parts == {"atena": 3, "jumin": 3} and res.target_schema == target.schema
     # the stage's cost (the timing model's input) counts the plan and every partition's task
     assert res.cpu_seconds >= plan[0].plan_cpu_seconds + sum(r.cpu_seconds for r in staged)
+    # and what its tasks ran (the plan, every partition, the swap: what the model fits), within
+    # the span from the plan's start
+    assert plan[0].plan_seconds > 0
+    assert plan[0].plan_seconds + sum(r.seconds for r in staged) < res.task_seconds <= res.seconds
     assert target.sibling(STAGING_SCHEMA).tables() == []
     with target.engine().connect() as conn:  # the loaded tables are logged (crash-safe) again
         assert (

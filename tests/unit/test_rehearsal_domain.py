@@ -358,6 +358,32 @@ def test_contention_on_a_shared_machine_does_not_make_a_no_go(env):
     assert out.verdict == "NO-GO" and any("exceeds" in r for r in out.reasons)
 
 
+def test_a_stage_of_mapped_parts_costs_what_its_tasks_ran_not_its_wait_for_a_slot(env):
+    """A cleanse whose parts waited 300 s for a free slot (other domains' tasks in a master run)
+    but ran 2 s: the rehearsal's stage seconds (what the model fits and remembers) are the 2 s,
+    the wait is reported apart; the same result in a cutover counts its whole span (a cutover's
+    time is measured, not projected)."""
+    store = Store()
+    res = _stage_results(env, "reh-slot")
+    res["cleanse"] = res["cleanse"].model_copy(
+        update={"seconds": 302.0, "cpu_seconds": 1.5, "task_seconds": 2.0}
+    )
+    rehearse_domain(DOMAIN, res, run_id="reh-slot", mode="rehearsal", store=store)
+    t = json.loads(
+        store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-slot"), "rehearsal.json"))
+    )["timing"]
+    assert t["stage_seconds"]["cleanse"] == 2.0
+    assert t["stage_slot_wait_seconds"] == {"cleanse": 300.0}
+    assert t["projection_stages"]["cleanse"]["measured_seconds"] == 2.0
+    html = store.get_bytes(join(zone_uri("reports", DOMAIN, "reh-slot"), "rehearsal.html"))
+    assert "cleanse 300.0 s" in html.decode()
+
+    from ikou.rehearsal import run_timing
+
+    cut = run_timing(DOMAIN, res, {}, None, 1000, [], store, mode="cutover")
+    assert cut["stage_seconds"]["cleanse"] == 302.0 and cut["stage_slot_wait_seconds"] == {}
+
+
 def test_an_uncalibrated_projection_from_a_tiny_run_decides_nothing(env, monkeypatch):
     """The first rehearsal anywhere (no calibration, no other domain, no earlier volume) of a
     tiny city: linear scaling multiplies the run's fixed per-task costs by the city's volume, an

@@ -219,3 +219,54 @@ def test_uncontended_seconds_keep_a_database_bound_stage_s_waiting():
     assert contention({"x": 1.0}, {"x": None}) == 1.0  # nothing says: no deflation
     multi = {"extract": 5.0}  # two threads: more CPU than wall
     assert uncontended(multi, {"extract": 8.0}) == {"extract": 8.0}
+
+
+def test_a_mapped_stage_s_clock_leaves_out_the_parts_wait_for_a_slot():
+    """mapped_clock: the span from the plan's start, every task's CPU time, and the seconds the
+    plan, the parts and the merge ran — which the timing model fits (a part that waited five
+    minutes for a free slot did not cost five minutes)."""
+    import time
+
+    from ikou.pipeline import (
+        CleansePartResult,
+        ExtractPart,
+        cpu_time,
+        mapped_clock,
+        with_plan_clock,
+    )
+
+    def planned(at):
+        return [
+            ExtractPart(
+                file="F",
+                landing_name="F",
+                snapshot="2026-10-01",
+                index=i,
+                parts=2,
+                start=i,
+                end=i + 1,
+                size=2,
+                planned_at=at,
+            )  # fmt: skip
+            for i in range(2)
+        ]
+
+    parts = with_plan_clock(planned(time.time() - 3.0), time.time() - 3.0, cpu_time() - 0.5)
+    assert [p.plan_seconds for p in parts] == [pytest.approx(3.0, abs=0.5)] * 2
+    assert [p.plan_cpu_seconds for p in parts] == [pytest.approx(0.5, abs=0.2)] * 2
+
+    def ran(seconds, cpu):
+        return CleansePartResult(file="F", index=0, parts=2, start=0, end=1, planned_at=0.0,
+                                 files={}, sha256={}, bytes={}, records_in=1, records_out=1,
+                                 changes=0, findings=0, seconds=seconds, cpu_seconds=cpu)  # fmt: skip
+
+    waited = [p.model_copy(update={"planned_at": time.time() - 300.0}) for p in parts]
+    span, cpu, task = mapped_clock(time.monotonic(), cpu_time(), waited, [ran(5, 4), ran(7, 6)])
+    assert span == pytest.approx(300.0, abs=1) and cpu == pytest.approx(10.5, abs=0.2)
+    assert task == pytest.approx(3.0 + 5 + 7, abs=0.5)
+    # parts that ran side by side on two slots: the span is shorter than their sum, and is it
+    side = [p.model_copy(update={"planned_at": time.time() - 11.0}) for p in parts]
+    span, _, task = mapped_clock(time.monotonic(), cpu_time(), side, [ran(7, 6), ran(7, 6)])
+    assert task == round(span, 3) and span == pytest.approx(11.0, abs=0.5)
+    # one task alone: no task seconds (its seconds are its running time)
+    assert mapped_clock(time.monotonic(), cpu_time(), [], [])[2] is None

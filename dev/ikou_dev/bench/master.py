@@ -498,6 +498,7 @@ def _domains(
                 "legacy_records": t.get("legacy_records"),
                 "stage_seconds": t.get("stage_seconds", {}),
                 "stage_cpu_seconds": t.get("stage_cpu_seconds", {}),
+                "stage_slot_wait_seconds": t.get("stage_slot_wait_seconds", {}),
                 "wall_over_cpu": t.get("wall_over_cpu"),
                 "accounting": [
                     {

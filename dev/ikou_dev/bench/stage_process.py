@@ -143,6 +143,7 @@ def timed(stage: str, run_id: str, snapshot: str, call, out: Path) -> None:
     res, extra = call(ctx)
     if prof is not None:
         prof.disable()
+        Path(profile).mkdir(parents=True, exist_ok=True)
         prof.dump_stats(Path(profile) / f"{stage}.prof")
     figures = {
         "seconds": round(time.monotonic() - t, 2),

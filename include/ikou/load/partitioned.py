@@ -28,7 +28,7 @@ from ikou.load.control import Control
 from ikou.load.partitions import split_table
 from ikou.load.staging import Planned, Staging, StagingError
 from ikou.load.target import Target, schema_for, table_name
-from ikou.pipeline import LoadPart, LoadPartResult, StageResult, cpu_time
+from ikou.pipeline import LoadPart, LoadPartResult, StageResult, cpu_time, with_plan_clock
 from ikou.storage import Store, join, publication, sha256_file, zone_uri
 
 
@@ -82,23 +82,25 @@ def plan_partitions(
         Staging(target, domain_id, d.layout, run_id).discard(every_run=True)
     finally:
         target.dispose()
-    plan_cpu = round(cpu_time() - cpu0, 3)
-    return [
-        LoadPart(
-            index=i,
-            parts=parts,
-            snapshot=validated.snapshot,
-            handoff=prefix,
-            manifest_sha256=sha,
-            files={t: f[0] for t, f in files[i].items()},
-            sha256={t: f[1] for t, f in files[i].items()},
-            rows={t: f[2] for t, f in files[i].items()},
-            total_rows=totals,
-            planned_at=planned_at,
-            plan_cpu_seconds=plan_cpu,
-        )
-        for i in range(parts)
-    ]
+    return with_plan_clock(
+        [
+            LoadPart(
+                index=i,
+                parts=parts,
+                snapshot=validated.snapshot,
+                handoff=prefix,
+                manifest_sha256=sha,
+                files={t: f[0] for t, f in files[i].items()},
+                sha256={t: f[1] for t, f in files[i].items()},
+                rows={t: f[2] for t, f in files[i].items()},
+                total_rows=totals,
+                planned_at=planned_at,
+            )
+            for i in range(parts)
+        ],
+        planned_at,
+        cpu0,
+    )
 
 
 def load_partition(

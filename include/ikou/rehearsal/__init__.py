@@ -189,10 +189,19 @@ def run_timing(
     recon_seconds, recon_cpu = recon if isinstance(recon, tuple) else (recon, None)
     measured: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    waited: dict[str, float] = {}
     for s in TIMED:
         r = results.get(s)
         if s in STAGE_ORDER and r is not None:
             measured[s] = float(r.seconds)
+            if r.task_seconds is not None and mode == "rehearsal":
+                # a stage of mapped parts costs what its tasks ran; the time a part waited for a
+                # free slot (other domains' tasks, in a master run) is the schedule's, which the
+                # capacity plan simulates — counted here as well, it would count twice, and a
+                # domain's projection would depend on what else ran that night. A cutover's time
+                # is its real span (measured, not projected).
+                measured[s] = float(r.task_seconds)
+                waited[s] = round(max(0.0, float(r.seconds) - float(r.task_seconds)), 3)
             if r.cpu_seconds is not None:
                 cpu[s] = float(r.cpu_seconds)
         elif s in gates:
@@ -322,6 +331,9 @@ def run_timing(
         "paths": paths,
         "stage_seconds": {k: round(v, 3) for k, v in path_measured.items()},
         "stage_cpu_seconds": {k: round(v, 3) for k, v in path_cpu.items()},
+        # per stage of mapped parts: the seconds its parts waited for a free slot (not in
+        # stage_seconds, which are what the stage's tasks ran)
+        "stage_slot_wait_seconds": waited,
         "elapsed_seconds": round(elapsed, 3),
         "cpu_seconds": round(cpu_total, 3),
         "wall_over_cpu": round(elapsed / cpu_total, 2) if cpu_total else None,

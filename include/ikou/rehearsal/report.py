@@ -68,6 +68,14 @@ def render_domain_report(r: dict) -> str:
     body.append(
         f"<p>実測 / measured {t['elapsed_seconds']:,.1f} s for {t['legacy_records']:,} legacy records.</p>"
     )
+    waited = {k: v for k, v in (t.get("stage_slot_wait_seconds") or {}).items() if v}
+    if waited:
+        body.append(
+            "<p class='muted'>空き待ち / waiting for a free task slot (mapped parts; not in the "
+            "durations above, which are what the stage's tasks ran): "
+            + ", ".join(f"{escape(k)} {v:,.1f} s" for k, v in waited.items())
+            + "</p>"
+        )
     body.append(
         h2("本番規模推計と移行時間枠", "Projected to the city's volume, against the cutover window")
     )

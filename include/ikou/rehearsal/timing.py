@@ -20,6 +20,13 @@ of a COPY or of ``gate_target``, the S3 server's). So the basis is ``uncontended
     κ = max(1, median over the run's stages of wall / CPU)   (the run's contention factor)
     cost_s = max(cpu_s, wall_s / κ)
 
+A stage run as mapped parts (extract, cleanse and load of a large domain: a plan, the parts,
+a merge) is measured by what its tasks ran (``StageResult.task_seconds``), not by its span: in a
+master run its parts wait for a free task slot while other domains' tasks hold them (at 1M
+residents 20–60 s of a stage's span), and that wait is the schedule's — the capacity plan
+simulates it, and a domain's projection must not depend on what else ran that night. The
+report lists the waits apart (``stage_slot_wait_seconds``).
+
 On an idle machine κ ≈ 1 and the cost is the wall time; on a busy one the CPU-bound stages
 measure κ and every stage's wall time is deflated by it, so a database-bound stage keeps its
 waiting for the server (at 1M residents under load 7–10, load and gate_target came out at 10.9

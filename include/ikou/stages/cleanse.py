@@ -55,6 +55,8 @@ from ikou.pipeline import (
     StageResult,
     UnitAccounting,
     cpu_time,
+    mapped_clock,
+    with_plan_clock,
 )
 from ikou.stages import cleanse_parts as CP
 from ikou.stages.common import StageError, balanced, legacy_file, logged_plan, write_report
@@ -281,7 +283,7 @@ def plan(ctx: RunContext, extracted: StageResult, store: Store | None = None) ->
     part_rows, max_parts = CP.part_settings()
     store = store or Store()
     d = registry().get(ctx.domain)
-    planned_at = time.time()
+    planned_at, cpu0 = time.time(), cpu_time()
     parts: list[CleansePart] = []
     manifest: dict | None = None
     for lf in d.legacy_files:
@@ -316,7 +318,7 @@ def plan(ctx: RunContext, extracted: StageResult, store: Store | None = None) ->
             )
             for i, (start, end) in enumerate(ranges)
         )
-    return logged_plan(log, "cleanse_plan", ctx.domain, parts)
+    return logged_plan(log, "cleanse_plan", ctx.domain, with_plan_clock(parts, planned_at, cpu0))
 
 
 def part(ctx: RunContext, planned: CleansePart, store: Store | None = None) -> CleansePartResult:
@@ -691,11 +693,7 @@ def run(
         },
         store,
     )
-    seconds = time.monotonic() - started
-    cpu = cpu_time() - cpu0
-    if planned:  # as extract's parts: wall time from the plan's start, every task's CPU time
-        seconds = max(seconds, time.time() - min(p.planned_at for p in planned))
-        cpu += sum(r.cpu_seconds or 0.0 for r in results)
+    seconds, cpu, task_seconds = mapped_clock(started, cpu0, planned, results)
     return StageResult.of(
         ctx,
         "cleanse",
@@ -705,6 +703,7 @@ def run(
         seconds,
         findings.by_rule(),
         cpu_seconds=cpu,
+        task_seconds=task_seconds,
         changes=sum(fixed.values()),
         fixed_by_rule_field=dict(sorted(fixed.items())),
         findings_by_rule_field=dict(sorted(problems.items())),

@@ -39,6 +39,8 @@ from ikou.pipeline import (
     StageResult,
     UnitAccounting,
     cpu_time,
+    mapped_clock,
+    with_plan_clock,
 )
 from ikou.stages.common import (
     StageError,
@@ -173,7 +175,7 @@ def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
     landing = landing_uri(ctx.domain, snap)
     manifest = publication.read_manifest(store, landing)
     part_bytes, max_parts = part_settings()
-    planned_at = time.time()
+    planned_at, cpu0 = time.time(), cpu_time()
     parts: list[ExtractPart] = []
     for lf in d.legacy_files:
         if lf.recfm.upper() not in ("F", "FB") or not lf.lrecl:
@@ -211,7 +213,7 @@ def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
                     planned_at=planned_at,
                 )
             )
-    return logged_plan(log, "extract_plan", ctx.domain, parts)
+    return logged_plan(log, "extract_plan", ctx.domain, with_plan_clock(parts, planned_at, cpu0))
 
 
 # ----------------------------------------------------------------------------- extract_parts
@@ -499,12 +501,8 @@ def run(
         {"summary": findings.summary(), "findings": findings.rows()},
         store,
     )
-    seconds = time.monotonic() - started
-    if planned_parts:  # the stage's wall time: from the plan through the parallel parts to here
-        first = min(p.planned_at for p in planned_parts)
-        seconds = max(seconds, time.time() - first)
-    # the stage's CPU time: this task's and every part's (the parts ran in tasks of their own)
-    cpu = cpu_time() - cpu0 + sum(p.cpu_seconds or 0.0 for p in part_results)
+    # with parts: the span from the plan, every task's CPU time and the tasks' running time
+    seconds, cpu, task_seconds = mapped_clock(started, cpu0, planned_parts, part_results)
     return StageResult.of(
         ctx,
         "extract",
@@ -514,6 +512,7 @@ def run(
         seconds,
         findings.by_rule(),
         cpu_seconds=cpu,
+        task_seconds=task_seconds,
         quarantine=qprefix,
         gaiji_unmapped=sum(a["unmapped_gaiji"] for a in accounting),
         gaiji_codes=len(worklist["codes"]),

@@ -23,7 +23,14 @@ from ikou.load import load_domain
 from ikou.load.delta_run import load_delta_run
 from ikou.load.partitioned import load_partition, plan_partitions, swap_partitions
 from ikou.load.partitions import partition_count
-from ikou.pipeline import LoadPart, LoadPartResult, RunContext, StageResult, cpu_time
+from ikou.pipeline import (
+    LoadPart,
+    LoadPartResult,
+    RunContext,
+    StageResult,
+    cpu_time,
+    mapped_clock,
+)
 from ikou.stages.cleanse import atena_map_for
 from ikou.stages.common import StageNotApplicable, passed_on
 from ikou.stages.extract_merge import as_list
@@ -103,12 +110,9 @@ def run(
         res = full_load(ctx, validated, store, atena_map)
     nparts = res.get("partitions", 1)
     accounting = [passed_on(t, validated.units[t], n) for t, n in res["rows"].items()]
-    seconds, cpu = time.monotonic() - started, cpu_time() - cpu0
-    if planned:  # as extract's parts: wall time from the plan's start, every task's CPU time
-        seconds = max(seconds, time.time() - min(p.planned_at for p in planned))
-        cpu += (planned[0].plan_cpu_seconds or 0.0) + sum(
-            r.cpu_seconds or 0.0 for r in as_list(parts, LoadPartResult)
-        )
+    seconds, cpu, task_seconds = mapped_clock(
+        started, cpu0, planned, as_list(parts, LoadPartResult)
+    )
     return StageResult.of(
         ctx,
         "load",
@@ -117,6 +121,7 @@ def run(
         accounting,
         seconds,
         cpu_seconds=cpu,
+        task_seconds=task_seconds,
         target_schema=res["schema"],
         tables=res["tables"],
         manifest_sha256=res["manifest_sha256"],
