@@ -233,3 +233,21 @@ def test_a_retried_merge_merges_the_same_parts_again(extracted, split):
     again = cleanse.run(_ctx(SPLIT), extracted, plan=planned, parts=results)
     assert again.uri == cl.uri and again.accounting == cl.accounting
     assert again.findings == cl.findings and again.fixed_by_rule_field == cl.fixed_by_rule_field
+
+
+def test_a_changed_extract_is_refused_by_the_plan(extracted):
+    """The raw Parquet changed after extract published it (its manifest's sha256 no longer
+    holds): cleanse_plan refuses to split it, naming the file — the parts would cleanse records
+    the accounting never saw."""
+    from ikou.storage import join
+
+    store = _store()
+    uri = join(extracted.published, "JUKI.parquet")
+    original = store.get_bytes(uri)
+    store.put_bytes(uri, original + b"\0")
+    try:
+        with pytest.raises(StageError, match=r"JUKI\.parquet: sha256 differs from its manifest"):
+            _split_plan(_ctx("cparts-changed"), extracted)
+    finally:
+        store.put_bytes(uri, original)
+    assert _split_plan(_ctx("cparts-changed"), extracted)  # as published: planned again

@@ -59,7 +59,14 @@ from ikou.pipeline import (
     with_plan_clock,
 )
 from ikou.stages import cleanse_parts as CP
-from ikou.stages.common import StageError, balanced, legacy_file, logged_plan, write_report
+from ikou.stages.common import (
+    StageError,
+    balanced,
+    check_stored_sha256,
+    legacy_file,
+    logged_plan,
+    write_report,
+)
 from ikou.stages.extract_merge import as_list
 from ikou.storage import (
     NotPublished,
@@ -300,8 +307,7 @@ def plan(ctx: RunContext, extracted: StageResult, store: Store | None = None) ->
         if entry is None:
             raise StageError(f"{extracted.published}: the manifest lists no file {name!r}")
         info = store.head(uri)
-        if entry.get("sha256") and store.sha256(uri, if_match=info.etag) != entry["sha256"]:
-            raise StageError(f"{uri}: sha256 differs from its manifest")
+        check_stored_sha256(store, uri, info.etag, entry.get("sha256"), "its manifest")
         parts.extend(
             CleansePart(
                 file=lf.name,

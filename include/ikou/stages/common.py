@@ -65,6 +65,13 @@ def positive_setting(name: str, default: int, what: str) -> int:
     return value
 
 
+def check_stored_sha256(store: Store, uri: str, etag: str, want: str | None, source: str) -> None:
+    """The stored object's sha256 (of the version ``etag``, streamed) is ``want``, as ``source``
+    (its manifest) lists it; nothing to check when the manifest gives none."""
+    if want and store.sha256(uri, if_match=etag) != want:
+        raise StageError(f"{uri}: sha256 differs from {source}")
+
+
 def legacy_file(d, name: str):
     """The domain's legacy file of that name (what a mapped part names)."""
     lf = next((x for x in d.legacy_files if x.name == name), None)

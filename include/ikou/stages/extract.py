@@ -45,6 +45,7 @@ from ikou.pipeline import (
 from ikou.stages.common import (
     StageError,
     balanced,
+    check_stored_sha256,
     dumps,
     legacy_file,
     logged_plan,
@@ -194,8 +195,7 @@ def plan(ctx: RunContext, store: Store | None = None) -> list[ExtractPart]:
                 f"{uri}: {info.size} bytes, the snapshot manifest says {entry['bytes']}"
             )
         want = entry.get("sha256")
-        if want and store.sha256(uri, if_match=info.etag) != want:
-            raise StageError(f"{uri}: sha256 differs from the snapshot manifest")
+        check_stored_sha256(store, uri, info.etag, want, "the snapshot manifest")
         ranges = byte_ranges(info.size, int(lf.lrecl), min(max_parts, -(-info.size // part_bytes)))
         for i, (start, end) in enumerate(ranges):
             parts.append(
