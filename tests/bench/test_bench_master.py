@@ -60,7 +60,7 @@ def test_ratios_between_cities():
 
 
 def test_model_check_rests_on_small_cities_only():
-    from ikou_dev.bench.master_model import domain_ratios, model_check
+    from ikou_dev.bench.master_model import domain_ratios, model_check, with_slot_waits
 
     def city(n: int, extract: float, load: float) -> dict:
         row = {
@@ -81,6 +81,18 @@ def test_model_check_rests_on_small_cities_only():
     assert st["load"]["predicted"] == 10.2 and st["load"]["error"] == -0.5
     assert [(x["stage"], x["error"]) for x in m["misses"]] == [("load", -0.5)]
     assert m["stages_within_tolerance"] == 1 and m["stages_checked"] == 2
+    total = m["domains"]["juki"]["total"]
+    # the domain's total: 32.2 s projected, 42.4 s measured (−24 %)
+    assert (m["domains_checked"], m["domains_within_tolerance"]) == (1, 1)
+    assert m["domain_misses"] == {} and total["error"] == -0.241
+    # the same cities checked on the spans: the 1M load's parts had waited 9.6 s for a slot
+    waited = [c | {"domains": {"juki": c["domains"]["juki"] | {"stage_slot_wait_seconds": {}}}}
+              for c in cities]  # fmt: skip
+    waited[2]["domains"]["juki"]["stage_slot_wait_seconds"] = {"load": 9.6}
+    spans = model_check(with_slot_waits(waited))
+    load = spans["domains"]["juki"]["stages"]["load"]
+    assert load["measured"] > st["load"]["measured"] and load["predicted"] == 10.2
+    assert list(spans["domain_misses"]) == ["juki"]
     # per domain, the 1M city over the 500k one (and 500k over 100k)
     r = domain_ratios(cities)
     assert [(x["from"], x["to"]) for x in r] == [(100_000, 500_000), (500_000, 1_000_000)]

@@ -24,7 +24,11 @@ from ikou.storage import NotPublished, Store, publication, zone_uri
 
 
 def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> StageResult:
-    """Map the cleansed tables to the domain's standard layout; check references."""
+    """Map the cleansed tables to the domain's standard layout; check references.
+
+    A table is mapped a row group at a time (:func:`map_file`): the stage holds one batch of
+    rows and, for the reference check, the reference columns and the master's 宛名番号 — not the
+    domain (住民基本台帳 of 3.8M residents is 8M records)."""
     import pyarrow.parquet as pq
 
     started, cpu0 = time.monotonic(), cpu_time()
@@ -36,13 +40,15 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
     findings = Findings(domain_id, run_id, "validate")
     out_prefix = zone_uri("validated", domain_id, run_id)
     accounting: list[dict] = []
-    files, tables = {}, {}
+    files: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="ikou-validate-") as tmp:
         work = Path(tmp)
         _, paths = publication.fetch_tables(store, cleansed.published, work / "in")
+        rows_out = {}
         for t in d.standard.tables:
-            src = pq.read_table(paths[t.source])
-            tables[t.name] = map_table(src, d, t, findings)
+            out = work / f"{t.name}.parquet"
+            rows_out[t.name] = map_file(paths[t.source], out, d, t)
+            files[out.name] = out
         master_domain, master_table = reg.addressee_master()
         master_ids = None
         for t in d.standard.tables:
@@ -51,23 +57,16 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
             if refs:
                 if master_ids is None:
                     if domain_id == master_domain:
-                        master_ids = set(tables[master_table].column("atena_no").to_pylist())
+                        master_ids = pq.read_table(
+                            files[f"{master_table}.parquet"], columns=["atena_no"]
+                        ).column("atena_no")
                     else:
-                        master_ids = set(
-                            addressee_ids(
-                                master_domain, master_table, snap, work, store
-                            ).to_pylist()
-                        )
-                orphans = count_orphans(tables[t.name], refs, master_ids, d, t, findings)
-            out = work / f"{t.name}.parquet"
-            # row groups of PARQUET_BATCH rows: the load and the hand-off read a validated table
-            # one row group at a time (ikou.load.parquet_batches), so their memory stays flat
-            pq.write_table(tables[t.name], out, compression="zstd", row_group_size=PARQUET_BATCH)
-            files[out.name] = out
+                        master_ids = addressee_ids(master_domain, master_table, snap, work, store)
+                orphans = file_orphans(files[f"{t.name}.parquet"], refs, master_ids, d, t, findings)
             acc = {
                 "unit": t.name,
                 "records_in": cleansed.units[t.source],
-                "records_out": tables[t.name].num_rows,
+                "records_out": rows_out[t.name],
                 "quarantined": 0,
                 "merged": 0,
                 "orphan_references": orphans,
@@ -111,6 +110,48 @@ def run(ctx: RunContext, cleansed: StageResult, store: Store | None = None) -> S
     )
 
 
+def map_file(src: Path, out: Path, d, t) -> int:
+    """The cleansed table ``src`` mapped to the standard table ``t`` into ``out``, a row group at
+    a time (row groups of PARQUET_BATCH rows: the load and the hand-off read a validated table
+    one row group at a time, :func:`ikou.load.parquet_batches`, so their memory stays flat too);
+    the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(src)
+    writer = None
+    rows = 0
+    pending: list = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal writer, rows, held
+        mapped = map_table(pa.Table.from_batches(pending, schema=source.schema_arrow), d, t)
+        if writer is None:
+            writer = pq.ParquetWriter(out, mapped.schema, compression="zstd")
+        writer.write_table(mapped, row_group_size=PARQUET_BATCH)
+        rows += mapped.num_rows
+        pending.clear()
+        held = 0
+
+    try:
+        for batch in source.iter_batches(batch_size=PARQUET_BATCH):
+            # whole row groups of PARQUET_BATCH rows, whatever the source's row groups
+            while batch.num_rows:
+                take = batch.slice(0, PARQUET_BATCH - held)
+                pending.append(take)
+                held += take.num_rows
+                batch = batch.slice(take.num_rows)
+                if held == PARQUET_BATCH:
+                    flush()
+        if pending or writer is None:  # the rest, or an empty table's schema
+            flush()
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
 def addressee_ids(master_domain: str, master_table: str, snapshot: str, work: Path, store: Store):
     """The 宛名番号 column (Arrow) of the addressee master's validated layout of the snapshot
     that passed gate_standard."""
@@ -124,23 +165,55 @@ def addressee_ids(master_domain: str, master_table: str, snapshot: str, work: Pa
     return pq.read_table(path, columns=["atena_no"]).column("atena_no")
 
 
-def count_orphans(table, ref_columns: list[str], master_ids: set, d, t, findings: Findings) -> int:
+def file_orphans(path: Path, ref_columns: list[str], master_ids, d, t, findings: Findings) -> int:
+    """:func:`count_orphans` of a validated table's file: its reference columns only, and its
+    business keys only when a reference is an orphan."""
+    import pyarrow.parquet as pq
+
+    refs = pq.read_table(path, columns=ref_columns)
+    return count_orphans(refs, ref_columns, master_ids, d, t, findings, keys_from=path)
+
+
+def count_orphans(
+    table, ref_columns: list[str], master_ids, d, t, findings: Findings, keys_from=None
+) -> int:
+    """References (``ref_columns`` of ``table``) to a 宛名番号 not in ``master_ids`` (an Arrow
+    array of the master's 宛名番号): one critical finding per reference, keyed hash of the
+    record's business key (read from ``keys_from``, a Parquet file of ``table``'s rows, when
+    the table does not hold the key columns). The lookup is Arrow's hash set, built once per
+    column — no Python object per record."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(master_ids, pa.ChunkedArray):
+        master_ids = master_ids.combine_chunks()
     total = 0
-    keys = [
-        "\x1e".join(str(v) for v in vals)
-        for vals in zip(*[table.column(k).to_pylist() for k in t.business_keys])
-    ]
+    keys = None
     for col in ref_columns:
-        values = table.column(col).to_pylist()
-        bad = [i for i, v in enumerate(values) if v is not None and v not in master_ids]
-        if bad:
-            hashes = keyed_hashes([keys[i] for i in bad], purpose=f"record:{d.id}:{t.name}")
-            findings.extend(
-                "orphan_reference",
-                "critical",
-                col,
-                hashes,
-                detail="宛名番号 not in the addressee master",
-            )
-            total += len(bad)
+        values = table.column(col)
+        ids = master_ids if master_ids.type == values.type else master_ids.cast(values.type)
+        bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=ids)))
+        at = pc.indices_nonzero(bad)
+        if not len(at):
+            continue
+        if keys is None:
+            if all(k in table.column_names for k in t.business_keys) or keys_from is None:
+                keys = table.select(t.business_keys)
+            else:
+                import pyarrow.parquet as pq
+
+                keys = pq.read_table(keys_from, columns=list(t.business_keys))
+        rows = keys.take(at)
+        joined = [
+            "\x1e".join(str(v) for v in vals)
+            for vals in zip(*[rows.column(k).to_pylist() for k in t.business_keys])
+        ]
+        findings.extend(
+            "orphan_reference",
+            "critical",
+            col,
+            keyed_hashes(joined, purpose=f"record:{d.id}:{t.name}"),
+            detail="宛名番号 not in the addressee master",
+        )
+        total += len(at)
     return total
