@@ -23,7 +23,7 @@ of a COPY or of ``gate_target``, the S3 server's). So the basis is ``uncontended
 A stage run as mapped parts (extract, cleanse and load of a large domain: a plan, the parts,
 a merge) is measured by what its tasks ran (``StageResult.task_seconds``), not by its span: in a
 master run its parts wait for a free task slot while other domains' tasks hold them (at 1M
-residents 20–60 s of a stage's span), and that wait is the schedule's — the capacity plan
+residents up to 26 s of a stage's span: 選挙人名簿管理's load), and that wait is the schedule's — the capacity plan
 simulates it, and a domain's projection must not depend on what else ran that night. The
 report lists the waits apart (``stage_slot_wait_seconds``).
 
