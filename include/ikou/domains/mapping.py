@@ -13,7 +13,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ikou.domains.schema import ADDRESSEE_REFERENCE_ROLES, Domain, Table
-from ikou.findings import Findings
 
 _DERIVED = {
     "wareki": "__date",
@@ -46,9 +45,7 @@ def _as_text(arr: pa.ChunkedArray, length: int | None, pad: bool) -> pa.Array:
     )
 
 
-def map_table(
-    src: pa.Table, domain: Domain, table: Table, findings: Findings | None = None
-) -> pa.Table:
+def map_table(src: pa.Table, domain: Domain, table: Table) -> pa.Table:
     lf = domain.legacy_file(table.source)
     arrays, names = [], []
     for c in table.columns:
