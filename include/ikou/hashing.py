@@ -45,6 +45,17 @@ def record_key(
     )
 
 
+def record_keys(
+    domain: str, file: str, rows: Iterable[Iterable[object]], secret: bytes | None = None
+) -> list[str]:
+    """:func:`record_key` of many records at once (``rows``: each record's key values)."""
+    return keyed_hashes(
+        ("\x1e".join(str(v) for v in key_values) for key_values in rows),
+        purpose=f"record:{domain}:{file}",
+        secret=secret,
+    )
+
+
 def column_hash_key(purpose: str, secret: bytes | None = None) -> str:
     """The 128-bit key (16 ASCII characters) of :func:`keyed_hash_array` for one purpose, derived
     from the secret with HMAC-SHA256: never the secret itself."""

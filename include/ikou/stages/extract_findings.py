@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from ikou.findings import Findings
-from ikou.hashing import keyed_hashes
+from ikou.hashing import record_keys
 
 
 def quarantine_findings(findings: Findings, qpath: Path) -> None:
@@ -49,8 +49,7 @@ def gaiji_occurrences(d, lf, raw_path: Path, gaiji_path: Path) -> list[dict]:
         )
     )
     recs = occ.column("_record").to_pylist()
-    keys = ["\x1e".join(str(v) for v in by_record.get(r, ("?",))) for r in recs]
-    hashes = keyed_hashes(keys, purpose=f"record:{d.id}:{lf.name}")
+    hashes = record_keys(d.id, lf.name, (by_record.get(r, ("?",)) for r in recs))
     rows = []
     for i, r in enumerate(occ.to_pylist()):
         rows.append(

@@ -16,7 +16,7 @@ from pathlib import Path
 from ikou.domains import registry
 from ikou.domains.mapping import addressee_references, map_table
 from ikou.findings import Findings
-from ikou.hashing import keyed_hashes
+from ikou.hashing import record_keys
 from ikou.load import PARQUET_BATCH
 from ikou.pipeline import RunContext, StageResult, UnitAccounting, cpu_time
 from ikou.stages.common import StageError, balanced, write_report
@@ -204,15 +204,11 @@ def count_orphans(
 
                 keys = pq.read_table(keys_from, columns=list(t.business_keys))
         rows = keys.take(at)
-        joined = [
-            "\x1e".join(str(v) for v in vals)
-            for vals in zip(*[rows.column(k).to_pylist() for k in t.business_keys])
-        ]
         findings.extend(
             "orphan_reference",
             "critical",
             col,
-            keyed_hashes(joined, purpose=f"record:{d.id}:{t.name}"),
+            record_keys(d.id, t.name, zip(*[rows.column(k).to_pylist() for k in t.business_keys])),
             detail="宛名番号 not in the addressee master",
         )
         total += len(at)
