@@ -203,3 +203,46 @@ def test_peak_memory_per_task_from_the_process_titles():
     top = largest_tasks({"juki": {"task_peak_rss_gb": mem}, "inkan": {"task_peak_rss_gb": {}}})
     assert top[0] == {"domain": "juki", "task": "cleanse", "peak_rss_gb": 5.087}
     assert [r["task"] for r in top] == ["cleanse", "load_parts[3]"]
+
+
+def test_a_city_of_domains_run_alone_is_one_master_run_per_domain(monkeypatch):
+    """IKOU_BENCH_MASTER_ALONE=1: the city's figures from one master run per domain — complete
+    only when every run succeeded, their seconds summed, each run listed; one run as before. A
+    value other than 0 or 1 is refused, not read as either."""
+    from ikou_dev.bench.master import alone_from_env, master_figures
+
+    def master(run_id, state, start, end):
+        at = "2026-12-05T10:{:02d}:00+00:00".format
+        return (
+            {"dag_run_id": run_id, "state": state, "start_date": at(start), "end_date": at(end)},
+            [],
+        )
+
+    def domain(records, verdict="GO"):
+        acc = {"legacy_records": records, "output_records": records, "quarantined": 0}
+        return {
+            "report": True,
+            "verdict": verdict,
+            "legacy_records": records,
+            "accounting": [acc | {"merged": 0}],
+            "accounting_closes": True,
+        }
+
+    doms = {"juki": domain(100), "inkan": domain(20)}
+    both = master_figures([master("m1", "success", 0, 2), master("m2", "success", 3, 4)], doms)
+    assert both["completed"] and both["master_state"] == "success"
+    assert both["master_run_id"] == ["m1", "m2"] and both["master_seconds"] == 180.0
+    assert both["master_timeline"] is None  # each domain's run keeps its own timeline
+    assert both["legacy_records"] == 120 and both["verdicts"] == {"GO": 2}
+    failed = master_figures([master("m1", "success", 0, 2), master("m2", "failed", 3, 4)], doms)
+    assert not failed["completed"] and failed["master_state"] == ["failed", "success"]
+    one = master_figures([master("m1", "success", 0, 2)], {"juki": domain(100)})
+    assert one["master_run_id"] == "m1" and one["master_timeline"]["tasks_run"] == 0
+
+    monkeypatch.delenv("IKOU_BENCH_MASTER_ALONE", raising=False)
+    assert alone_from_env() is False
+    monkeypatch.setenv("IKOU_BENCH_MASTER_ALONE", "1")
+    assert alone_from_env() is True
+    monkeypatch.setenv("IKOU_BENCH_MASTER_ALONE", "yes")
+    with pytest.raises(SystemExit, match="allowed are 0"):
+        alone_from_env()

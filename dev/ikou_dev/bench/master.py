@@ -4,6 +4,7 @@
     python -m ikou_dev.bench --quick master    # 2,000 residents, juki and inkan (the test suite)
     IKOU_BENCH_MASTER_RESIDENTS=100000,500000,1000000 python -m ikou_dev.bench master
     IKOU_BENCH_MASTER_DOMAINS="juki inkan" python -m ikou_dev.bench master
+    IKOU_BENCH_MASTER_ALONE=1 python -m ikou_dev.bench master   # each domain alone (below)
 
 Each city runs ``ikou stack run --keep-running`` (what ``make run IKOU_RESIDENTS=N`` does: the
 local S3 endpoint, ``airflow standalone`` with the LocalExecutor, synth of the city,
@@ -20,6 +21,13 @@ per domain). The stack is then stopped and its home deleted (a 1M city is ~1.2 G
 Between consecutive sizes the ratios of time and peak memory are given (issue 13: ≤ 2.1× per
 doubling). The synth time is the one ``ikou stack run`` prints. A size that does not complete is
 recorded with the reason, never estimated.
+
+``IKOU_BENCH_MASTER_ALONE=1``: each domain runs alone, one master run per domain in the plan's
+rehearsal order on the same stack and snapshot (the addressee master first: the others read its
+validated 宛名番号, as in the full master). A domain's stage seconds are then what it costs
+without the other domains' tasks on the same cores — the basis of the rehearsal's timing model,
+which projects one domain's run (issue 13 §3); the full master's concurrency is the capacity
+plan's (``ikou plan capacity``). ``master_seconds`` is then the sum of the per-domain master runs.
 """
 
 from __future__ import annotations
@@ -53,6 +61,14 @@ def _sizes(quick: bool) -> tuple[list[int], list[str] | None]:
     sizes = [int(x) for x in env.split(",")] if env else list(RESIDENTS)
     doms = os.environ.get("IKOU_BENCH_MASTER_DOMAINS", "").split()
     return sizes, doms or None
+
+
+def alone_from_env() -> bool:
+    """``IKOU_BENCH_MASTER_ALONE``: 1 runs each domain alone; unset or 0 the full master."""
+    v = os.environ.get("IKOU_BENCH_MASTER_ALONE", "0")
+    if v not in ("0", "1"):
+        raise SystemExit(f"IKOU_BENCH_MASTER_ALONE={v!r}: allowed are 0 (the full master) and 1")
+    return v == "1"
 
 
 class Sampler(threading.Thread):
@@ -187,14 +203,16 @@ def run(workdir: Path, quick: bool) -> dict:
     from ikou_dev.bench.master_model import domain_ratios, model_check
 
     sizes, domains = _sizes(quick)
+    alone = alone_from_env()
     cities = []
     for n in sizes:
         try:
-            cities.append(_city(workdir / f"r{n}", n, domains, quick))
+            cities.append(_city(workdir / f"r{n}", n, domains, quick, alone))
         except Exception as exc:  # noqa: BLE001 - a size that fails is recorded, not invented
             cities.append({"residents": n, "completed": False, "reason": str(exc)[-500:]})
     return {
         "domains": domains or "all",
+        "alone": alone,
         "seed": SEED,
         "snapshot": SNAPSHOT,
         "cities": cities,
@@ -245,7 +263,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) -> dict:
+def _city(
+    home: Path, residents: int, domains: list[str] | None, quick: bool, alone: bool = False
+) -> dict:
+    from ikou.domains import registry
     from ikou_dev.localstack import run_timeout
 
     home.mkdir(parents=True, exist_ok=True)
@@ -277,7 +298,12 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
         "--snapshot",
         SNAPSHOT,
     ]
-    if domains:
+    # alone: the stack's run (synth included) rehearses the first domain of the plan's order, the
+    # others follow one master run each (:func:`run_alone`)
+    order = registry().plan.rehearsal_order(domains) if alone else []
+    if alone:
+        cmd += ["--domains", order[0]]
+    elif domains:
         cmd += ["--domains", *domains]
     timeout = run_timeout(residents)
     log = home / "stack-run.log"
@@ -290,6 +316,8 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
             sampler.start()
             try:
                 rc = proc.wait(timeout=timeout + 900)
+                if alone and rc == 0:
+                    rc = run_alone(home, api_port, order[1:], timeout)
             finally:
                 sampler.stop.set()
                 sampler.join(10)
@@ -313,8 +341,11 @@ def _city(home: Path, residents: int, domains: list[str] | None, quick: bool) ->
             "peak_rss_process_gb": _gb(sampler.peak_process),
             "peak_rss_process_kind": sampler.peak_process_name,
             "peak_rss_by_kind_gb": {k: _gb(v) for k, v in sorted(sampler.peak_by_name.items())},
+            "alone": alone,
         }
-        city.update(collect(env, home, api_port, s3_port, sampler.peak_by_task))
+        city.update(
+            collect(env, home, api_port, s3_port, sampler.peak_by_task, len(order) if alone else 1)
+        )
         city["largest_tasks"] = largest_tasks(city.get("domains") or {})
         return city
     finally:
@@ -382,13 +413,8 @@ def timeline(task_instances: list[dict], start: str | None, end: str | None) -> 
     }
 
 
-def collect(
-    env: dict, home: Path, api_port: int, s3_port: int, peak_by_task: dict[str, int] | None = None
-) -> dict:
-    """The master's run from the REST API and every domain's rehearsal report from S3;
-    ``peak_by_task``: the sampler's peak memory per task instance (each domain's
-    ``task_peak_rss_gb``)."""
-    from ikou.storage import Store, forget_clients, join, zone_uri
+def _api(home: Path, api_port: int):
+    """(get, post) on the stack's REST API as its admin."""
     from ikou_dev import localstack
 
     pw = json.loads((home / "airflow" / "passwords.json").read_text())
@@ -400,13 +426,64 @@ def collect(
     def get(path: str):
         return localstack.http_json("GET", base + path, token=token)
 
-    runs = get("/api/v2/dags/migration_master/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
+    def post(path: str, body: dict):
+        return localstack.http_json("POST", base + path, body, token=token)
+
+    return get, post
+
+
+def run_alone(home: Path, api_port: int, domains: list[str], timeout: float) -> int:
+    """One master run per domain, one after another, on the snapshot of the stack's first run
+    (``IKOU_BENCH_MASTER_ALONE``); 0 when every run succeeded. A failed run ends the series: the
+    domains after it may read its data."""
+    get, post = _api(home, api_port)
+    (first,) = get("/api/v2/dags/migration_master/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
+    snapshot = first["conf"]["snapshot"]
+    for d in domains:
+        conf = {"mode": "rehearsal", "snapshot": snapshot, "domains": [d]}
+        run = post("/api/v2/dags/migration_master/dagRuns", {"logical_date": None, "conf": conf})
+        started, state = time.monotonic(), run["state"]
+        while state not in ("success", "failed"):
+            if time.monotonic() - started > timeout:
+                print(f"{d} alone: the master did not finish within {timeout:.0f}s", flush=True)
+                return 1
+            time.sleep(5)
+            state = get(f"/api/v2/dags/migration_master/dagRuns/{run['dag_run_id']}")["state"]
+        print(f"{d} alone: {state} in {time.monotonic() - started:.0f}s", flush=True)
+        if state != "success":
+            return 1
+    return 0
+
+
+def collect(
+    env: dict,
+    home: Path,
+    api_port: int,
+    s3_port: int,
+    peak_by_task: dict[str, int] | None = None,
+    master_runs: int = 1,
+) -> dict:
+    """The master's run from the REST API and every domain's rehearsal report from S3;
+    ``peak_by_task``: the sampler's peak memory per task instance (each domain's
+    ``task_peak_rss_gb``). ``master_runs``: the latest so many master runs, one per domain
+    (``IKOU_BENCH_MASTER_ALONE``): their domains together, their seconds summed."""
+    from ikou.storage import Store, forget_clients, join, zone_uri
+
+    get, _ = _api(home, api_port)
+    runs = get(f"/api/v2/dags/migration_master/dagRuns?order_by=-start_date&limit={master_runs}")[
+        "dag_runs"
+    ]
     if not runs:
         return {"completed": False, "reason": "no master run (see stack-run.log)"}
-    master = runs[0]
-    master_tis = get(
-        f"/api/v2/dags/migration_master/dagRuns/{master['dag_run_id']}/taskInstances?limit=100"
-    )["task_instances"]
+    masters = [
+        (
+            r,
+            get(f"/api/v2/dags/migration_master/dagRuns/{r['dag_run_id']}/taskInstances?limit=100")[
+                "task_instances"
+            ],
+        )
+        for r in reversed(runs)
+    ]
     saved = {
         k: os.environ.get(k)
         for k in (
@@ -425,10 +502,12 @@ def collect(
         }
     )
     forget_clients()
+    domains: dict = {}
     try:
-        domains = _domains(
-            get, Store(), master["dag_run_id"], master_tis, join, zone_uri, peak_by_task or {}
-        )
+        for master, master_tis in masters:
+            domains |= _domains(
+                get, Store(), master["dag_run_id"], master_tis, join, zone_uri, peak_by_task or {}
+            )
     finally:
         for k, v in saved.items():
             if v is None:
@@ -436,13 +515,28 @@ def collect(
             else:
                 os.environ[k] = v
         forget_clients()
+    return master_figures(masters, domains)
+
+
+def master_figures(masters: list[tuple[dict, list[dict]]], domains: dict) -> dict:
+    """A city's figures from its master runs (REST API rows with their task instances, oldest
+    first) and the domains they ran (:func:`_domains`). Several runs (each domain alone): complete
+    only when every run succeeded, their seconds summed, each run id listed."""
     closes = all(d["accounting_closes"] for d in domains.values() if d.get("report"))
+    seconds = [_seconds(m) for m, _ in masters]
+    total = None if None in seconds else round(sum(x or 0.0 for x in seconds), 1)
+    states = sorted({m["state"] for m, _ in masters})
+    master, master_tis = masters[-1]
+    one = len(masters) == 1
     return {
-        "completed": master["state"] == "success",
-        "master_state": master["state"],
-        "master_run_id": master["dag_run_id"],
-        "master_seconds": _seconds(master),
-        "master_timeline": timeline(master_tis, master.get("start_date"), master.get("end_date")),
+        "completed": states == ["success"],
+        "master_state": states[0] if len(states) == 1 else states,
+        "master_run_id": master["dag_run_id"] if one else [m["dag_run_id"] for m, _ in masters],
+        "master_seconds": total,
+        # one master run's timeline; alone, each domain's run has its own (``timeline``)
+        "master_timeline": timeline(master_tis, master.get("start_date"), master.get("end_date"))
+        if one
+        else None,
         "legacy_records": sum(d.get("legacy_records") or 0 for d in domains.values()),
         "verdicts": _count(d.get("verdict") for d in domains.values()),
         "accounting_closes": closes,
