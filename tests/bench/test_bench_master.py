@@ -140,6 +140,22 @@ def test_capacity_plan_against_the_measured_masters():
     assert big["stages_only_seconds"] == pytest.approx(45.0)
     assert big["planned_seconds"] == pytest.approx(75.0, abs=0.1) and abs(big["error"]) < 0.01
     assert big["critical_path"] == ["juki", "inkan"] and big["tasks"] == 4
+    # costs fitted on the domains run alone (uncontended: here half the master's stage seconds),
+    # planned at the master cities' records: the stages alone take half as long
+    alone = [city(n, 0.0) for n in (100_000, 500_000)]
+    for a in alone:
+        for d in a["domains"].values():
+            for key in ("stage_seconds", "stage_cpu_seconds"):
+                d[key] = {k: v / 2 for k, v in d[key].items()}
+    masters = [city(n, 5 + 4e-5 * n + 30) for n in (100_000, 500_000, 1_000_000)]
+    masters[-1]["domains"] = {
+        d: row | {"stage_seconds": {}, "legacy_records": 2_000_000}
+        for d, row in masters[-1]["domains"].items()
+    }  # the 1M master's own stage seconds are never read: only its records
+    ca = capacity_check(masters, workers=2, costs_from=alone)
+    assert ca["fit_residents"] == [100_000, 500_000]
+    assert ca["cities"][-1]["stages_only_seconds"] == pytest.approx(22.5)
+    assert ca["cities"][-1]["planned_seconds"] > ca["cities"][-1]["stages_only_seconds"]
     # stages alone as long as the master: no overhead left to calibrate
     assert task_overhead({}, 0.0, 2) == 0.0 and schedule({}, 1.0, 2) == 0.0
     # without a completed master nothing is planned against

@@ -137,16 +137,16 @@ def with_slot_waits(cities: list[dict]) -> list[dict]:
     return out
 
 
-def _stage_costs(done: dict, fits: list[int], residents: int) -> dict:
-    """Per domain of the city of ``residents``: the timing model's seconds per stage at its
-    measured records, from the fit cities only (as :func:`model_check`), as capacity costs."""
+def _stage_costs(done: dict, fits: list[int], city: dict) -> dict:
+    """Per domain of ``city``: the timing model's seconds per stage at its measured records, from
+    the fit cities ``done[n]`` (n in ``fits``) only (as :func:`model_check`), as capacity costs."""
     from ikou.domains import registry
     from ikou.rehearsal.capacity import DomainCost
     from ikou.rehearsal.timing import project
 
     reg = registry()
     costs = {}
-    for d, row in sorted(done[residents]["domains"].items()):
+    for d, row in sorted(city["domains"].items()):
         runs = [done[n]["domains"][d] for n in fits if done[n]["domains"].get(d, {}).get("report")]
         if not row.get("legacy_records") or not runs:
             continue
@@ -192,23 +192,31 @@ def task_overhead(costs: dict, measured: float, workers: int) -> float:
     return round((lo + hi) / 2, 2)
 
 
-def capacity_check(cities: list[dict], workers: int = 2, fit_max: int = FIT_MAX) -> dict:
+def capacity_check(
+    cities: list[dict],
+    workers: int = 2,
+    fit_max: int = FIT_MAX,
+    costs_from: list[dict] | None = None,
+) -> dict:
     """The capacity plan (:mod:`ikou.rehearsal.capacity`: the master's graph list-scheduled on
     ``workers`` one-core slots) against every measured master run: each city's domains cost what
     the timing model projects from the cities of ≤ ``fit_max`` residents; the orchestration a
     stage task adds (what the rehearsal reports do not time) is calibrated on those same cities
-    (their median) and so predicts the larger cities out of sample."""
+    (their median) and so predicts the larger cities out of sample. ``costs_from``: the cities
+    the costs are fitted on (each domain run alone: uncontended, as the plan assumes), when not
+    the master runs themselves."""
     from ikou.rehearsal.capacity import critical_path, schedule
 
     done = {c["residents"]: c for c in cities if c.get("domains")}
-    fits = sorted(n for n in done if n <= fit_max)
+    fit_done = {c["residents"]: c for c in costs_from if c.get("domains")} if costs_from else done
+    fits = sorted(n for n in fit_done if n <= fit_max)
     whole = [n for n in sorted(done) if done[n].get("completed") and done[n].get("master_seconds")]
     if not fits or not whole:
         return {
             "checked": False,
             "reason": f"needs a completed master run and domain runs of ≤ {fit_max:,} residents",
         }
-    costs = {n: _stage_costs(done, fits, n) for n in whole}
+    costs = {n: _stage_costs(fit_done, fits, done[n]) for n in whole}
     calibrated = {
         n: task_overhead(costs[n], done[n]["master_seconds"], workers) for n in whole if n in fits
     }
@@ -290,11 +298,19 @@ def main(argv: list[str] | None = None) -> int:
     figures["timing_model_on_spans"] = {k: v for k, v in spans.items() if k != "domains"}
     doc["figures"]["domain_ratios"] = domain_ratios(doc["figures"]["cities"])
     doc["figures"]["capacity_check"] = capacity_check(doc["figures"]["cities"])
+    if alone:
+        # the plan as ``ikou plan capacity`` makes it: uncontended costs (each domain alone, ≤ 500k)
+        # scheduled on two slots, against the masters of the same host's series
+        figures["capacity_check_on_alone_costs"] = capacity_check(series, costs_from=alone)
     args.model.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     print(
         json.dumps(
             {k: v for k, v in doc["figures"]["timing_model"].items() if k != "domains"}
-            | {"capacity_check": doc["figures"]["capacity_check"]},
+            | {
+                k: figures[k]
+                for k in ("capacity_check", "capacity_check_on_alone_costs")
+                if k in figures
+            },
             ensure_ascii=False,
             indent=1,
         )
