@@ -296,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         figures["timing_model_in_master"] = {k: v for k, v in in_master.items() if k != "domains"}
     spans = model_check(with_slot_waits(series))
     figures["timing_model_on_spans"] = {k: v for k, v in spans.items() if k != "domains"}
-    doc["figures"]["domain_ratios"] = domain_ratios(doc["figures"]["cities"])
-    doc["figures"]["capacity_check"] = capacity_check(doc["figures"]["cities"])
+    figures["domain_ratios"] = domain_ratios(figures["cities"])
+    figures["capacity_check"] = capacity_check(figures["cities"])
     if alone:
         # the plan as ``ikou plan capacity`` makes it: uncontended costs (each domain alone, ≤ 500k)
         # scheduled on two slots, against the masters of the same host's series
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     args.model.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     print(
         json.dumps(
-            {k: v for k, v in doc["figures"]["timing_model"].items() if k != "domains"}
+            {k: v for k, v in figures["timing_model"].items() if k != "domains"}
             | {
                 k: figures[k]
                 for k in ("capacity_check", "capacity_check_on_alone_costs")
